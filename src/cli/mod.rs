@@ -1,0 +1,91 @@
+//! Command-line interface: clap arguments, one file per command, and printing.
+
+mod schema;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status of the firedrill command, documented in README.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: every objective met.
+    Success,
+    /// 1: an objective was missed or the steady state deviated.
+    ObjectivesMissed,
+    /// 2: invalid input or usage.
+    InvalidInput,
+    /// 3: aborted by a safety condition or a platform error, after rollback.
+    Aborted,
+    /// 4: rollback failed; the target may be left changed.
+    RollbackFailed,
+    /// 130: interrupted, after rollback.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::ObjectivesMissed => 1,
+            Self::InvalidInput => 2,
+            Self::Aborted => 3,
+            Self::RollbackFailed => 4,
+            Self::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        ExitCode::from(s.code())
+    }
+}
+
+/// firedrill: declarative chaos drills that measure time to detect and time to recover.
+#[derive(Debug, Parser)]
+#[command(name = "firedrill", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check experiment files; exit 0 when all are valid, 2 with every problem listed.
+    Validate(validate::Args),
+    /// Print the JSON Schema of the experiment document.
+    Schema(schema::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitStatus::InvalidInput.into(),
+            };
+        }
+    };
+    let status = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
+    };
+    match status {
+        Ok(status) => status.into(),
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitStatus::Aborted.into()
+        }
+    }
+}

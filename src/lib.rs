@@ -1,0 +1,4 @@
+//! firedrill: declarative chaos and resilience drills with measured detection and recovery.
+
+pub mod cli;
+pub mod spec;

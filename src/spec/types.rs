@@ -1,0 +1,998 @@
+//! The experiment document: plain serde types, closed enums, unknown fields rejected.
+//!
+//! These types are data only. The engine and the platforms build their runtime objects
+//! from them; nothing here performs I/O.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+/// The only API version this build understands.
+pub const API_VERSION: &str = "firedrill.dev/v1alpha1";
+
+/// A whole experiment file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Experiment {
+    /// Always `firedrill.dev/v1alpha1`.
+    pub api_version: ApiVersion,
+    /// Always `Experiment`.
+    pub kind: Kind,
+    /// Name, description and labels.
+    pub metadata: Metadata,
+    /// What to run, break, watch and expect.
+    pub spec: Spec,
+}
+
+/// The API version of the document.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// The first, still evolving, version.
+    #[serde(rename = "firedrill.dev/v1alpha1")]
+    V1Alpha1,
+}
+
+/// The kind of document.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum Kind {
+    /// A single experiment.
+    Experiment,
+}
+
+/// Identifying data of an experiment.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// A DNS-label-like name: lower-case letters, digits and `-`, at most 63 characters.
+    pub name: String,
+    /// What the experiment shows, in one or two sentences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Free-form labels copied into results.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The body of an experiment.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// Where the workloads live.
+    pub target: Target,
+    /// What "working" means, measured continuously.
+    pub steady_state: SteadyState,
+    /// The faults of each iteration, each on its own schedule.
+    pub faults: Vec<FaultSpec>,
+    /// What counts as "the organisation noticed".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
+    /// When the system counts as recovered.
+    #[serde(default)]
+    pub recovery: Recovery,
+    /// Targets that decide the verdict and the exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
+    /// How many times the fault schedule is repeated.
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+    /// Pause between iterations.
+    #[serde(default)]
+    pub cooldown: Duration,
+    /// Limits that stop the run early.
+    #[serde(default)]
+    pub safety: Safety,
+}
+
+fn default_iterations() -> u32 {
+    1
+}
+
+/// The platform and its workloads.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "platform", rename_all = "kebab-case")]
+pub enum Target {
+    /// Processes on this host, started and supervised by firedrill.
+    Local(LocalTarget),
+}
+
+/// Workloads run as processes on this host.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalTarget {
+    /// The workloads firedrill starts, supervises and puts behind a service address.
+    pub workloads: Vec<Workload>,
+    /// How long to wait for every replica to become ready before the first iteration.
+    #[serde(default = "default_startup_timeout")]
+    pub startup_timeout: Duration,
+}
+
+fn default_startup_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// A set of identical replicas of one program.
+///
+/// `command`, `args` and `env` values may use placeholders: `{port}` (this replica's port),
+/// `{replica}` (its index), `{firedrill}` (the path of the running firedrill binary),
+/// `{workload.NAME}` (the service address `127.0.0.1:PORT` of a workload) and
+/// `{webhook}` (the URL of firedrill's detection webhook).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Workload {
+    /// Unique name among the workloads.
+    pub name: String,
+    /// The program and its first arguments.
+    pub command: Vec<String>,
+    /// More arguments, appended to `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment variables added to firedrill's own (`PORT` and `FIREDRILL_REPLICA` are always set).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// How many replicas to run.
+    #[serde(default = "default_replicas")]
+    pub replicas: u32,
+    /// When a replica may receive traffic through the service address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
+    /// What happens when a replica exits.
+    #[serde(default)]
+    pub restart: Restart,
+}
+
+fn default_replicas() -> u32 {
+    1
+}
+
+/// A readiness check against one replica, repeated every `period`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Readiness {
+    /// An HTTP GET on the replica's port.
+    Http(HttpReadiness),
+    /// A TCP connection to the replica's port.
+    Tcp(TcpReadiness),
+    /// A command that exits 0 when the replica is ready.
+    Command(CommandReadiness),
+}
+
+/// HTTP readiness check.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpReadiness {
+    /// Path requested on `127.0.0.1:{port}`.
+    #[serde(default = "default_health_path")]
+    pub path: String,
+    /// The status that means ready.
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    /// Time between checks.
+    #[serde(default = "default_readiness_period")]
+    pub period: Duration,
+    /// Time allowed for one check.
+    #[serde(default = "default_readiness_timeout")]
+    pub timeout: Duration,
+    /// Consecutive failures that make a ready replica unready.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+}
+
+/// TCP readiness check.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TcpReadiness {
+    /// Time between checks.
+    #[serde(default = "default_readiness_period")]
+    pub period: Duration,
+    /// Time allowed for one check.
+    #[serde(default = "default_readiness_timeout")]
+    pub timeout: Duration,
+    /// Consecutive failures that make a ready replica unready.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+}
+
+/// Command readiness check.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommandReadiness {
+    /// The program and its arguments; placeholders are expanded.
+    pub command: Vec<String>,
+    /// Time between checks.
+    #[serde(default = "default_readiness_period")]
+    pub period: Duration,
+    /// Time allowed for one check.
+    #[serde(default = "default_readiness_timeout")]
+    pub timeout: Duration,
+    /// Consecutive failures that make a ready replica unready.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+}
+
+impl Readiness {
+    /// Time between checks.
+    pub fn period(&self) -> Duration {
+        match self {
+            Self::Http(r) => r.period,
+            Self::Tcp(r) => r.period,
+            Self::Command(r) => r.period,
+        }
+    }
+
+    /// Time allowed for one check.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Http(r) => r.timeout,
+            Self::Tcp(r) => r.timeout,
+            Self::Command(r) => r.timeout,
+        }
+    }
+
+    /// Consecutive failures that make a ready replica unready.
+    pub fn failure_threshold(&self) -> u32 {
+        match self {
+            Self::Http(r) => r.failure_threshold,
+            Self::Tcp(r) => r.failure_threshold,
+            Self::Command(r) => r.failure_threshold,
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/health".to_owned()
+}
+fn default_status() -> u16 {
+    200
+}
+fn default_readiness_period() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_readiness_timeout() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_failure_threshold() -> u32 {
+    1
+}
+
+/// Restart policy with exponential back-off, like a ReplicaSet's pods.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Restart {
+    /// When an exited replica is started again.
+    #[serde(default)]
+    pub policy: RestartPolicy,
+    /// Delay before the first restart; doubled after each quick failure.
+    #[serde(default = "default_backoff")]
+    pub backoff: Duration,
+    /// Upper bound of the back-off.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Duration,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Self {
+            policy: RestartPolicy::default(),
+            backoff: default_backoff(),
+            max_backoff: default_max_backoff(),
+        }
+    }
+}
+
+fn default_backoff() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// When a replica that exited is started again.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Always, whatever the exit status.
+    #[default]
+    Always,
+    /// Only after a non-zero exit or a signal.
+    OnFailure,
+    /// Never (a killed replica stays down until the fault is reverted).
+    Never,
+}
+
+/// The steady-state hypothesis: probes that run on a fixed schedule for the whole run.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SteadyState {
+    /// Probe schedule (at least 10ms).
+    #[serde(default = "default_probe_interval")]
+    pub interval: Duration,
+    /// How long the steady state is observed before each injection.
+    #[serde(default = "default_baseline")]
+    pub baseline: Duration,
+    /// The probes. Each observation passes or fails by the probe's own tolerances.
+    pub probes: Vec<Probe>,
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_baseline() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// One probe of the steady state.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Probe {
+    /// An HTTP request.
+    Http(HttpProbe),
+    /// A TCP connection.
+    Tcp(TcpProbe),
+    /// A command's exit code.
+    Command(CommandProbe),
+}
+
+impl Probe {
+    /// The probe's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Http(p) => &p.name,
+            Self::Tcp(p) => &p.name,
+            Self::Command(p) => &p.name,
+        }
+    }
+
+    /// The share of observations that must pass for the steady state to hold at baseline.
+    pub fn min_success_ratio(&self) -> f64 {
+        match self {
+            Self::Http(p) => p.min_success_ratio,
+            Self::Tcp(p) => p.min_success_ratio,
+            Self::Command(p) => p.min_success_ratio,
+        }
+    }
+
+    /// Time allowed for one observation.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Http(p) => p.timeout,
+            Self::Tcp(p) => p.timeout,
+            Self::Command(p) => p.timeout,
+        }
+    }
+}
+
+/// HTTP probe: passes when the status matches and the response arrives within `maxLatency`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// Absolute http:// URL; placeholders such as `{workload.web}` are expanded.
+    pub url: String,
+    /// Request method.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The status that counts as a pass.
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    /// Time allowed for the whole request; a request still running then fails.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// A slower response fails even with the expected status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency: Option<Duration>,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// HTTP request methods a probe may use.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET
+    #[default]
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+    /// PATCH
+    Patch,
+    /// OPTIONS
+    Options,
+}
+
+/// TCP probe: passes when a connection is established within the timeout.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TcpProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// `host:port`; placeholders such as `{workload.web}` are expanded.
+    pub address: String,
+    /// Time allowed to connect.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// Command probe: passes when the command exits with `expectExitCode` within the timeout.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommandProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// The program and its arguments; placeholders are expanded.
+    pub command: Vec<String>,
+    /// The exit code that counts as a pass.
+    #[serde(default)]
+    pub expect_exit_code: i32,
+    /// Time allowed; a command still running then is killed and fails.
+    #[serde(default = "default_command_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_command_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_min_success_ratio() -> f64 {
+    1.0
+}
+
+/// One fault of the iteration's schedule.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum FaultSpec {
+    /// Send a signal to the selected replicas (they come back by their restart policy).
+    ProcessKill(ProcessKill),
+    /// Stop the selected replicas with SIGSTOP for the duration, then SIGCONT.
+    ProcessPause(ProcessPause),
+    /// Burn CPU on this host for the duration.
+    CpuStress(CpuStress),
+    /// Hold memory on this host for the duration.
+    MemoryPressure(MemoryPressure),
+}
+
+impl FaultSpec {
+    /// The fault's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::ProcessKill(f) => &f.name,
+            Self::ProcessPause(f) => &f.name,
+            Self::CpuStress(f) => &f.name,
+            Self::MemoryPressure(f) => &f.name,
+        }
+    }
+
+    /// The fault's type as written in the document.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ProcessKill(_) => "process-kill",
+            Self::ProcessPause(_) => "process-pause",
+            Self::CpuStress(_) => "cpu-stress",
+            Self::MemoryPressure(_) => "memory-pressure",
+        }
+    }
+
+    /// Offset from the start of the iteration's fault phase.
+    pub fn at(&self) -> Duration {
+        match self {
+            Self::ProcessKill(f) => f.at,
+            Self::ProcessPause(f) => f.at,
+            Self::CpuStress(f) => f.at,
+            Self::MemoryPressure(f) => f.at,
+        }
+    }
+
+    /// How long the fault stays in place before it is reverted.
+    pub fn duration(&self) -> Duration {
+        match self {
+            Self::ProcessKill(f) => f.duration,
+            Self::ProcessPause(f) => f.duration,
+            Self::CpuStress(f) => f.duration,
+            Self::MemoryPressure(f) => f.duration,
+        }
+    }
+
+    /// The replicas the fault acts on, if it acts on replicas.
+    pub fn selector(&self) -> Option<&Selector> {
+        match self {
+            Self::ProcessKill(f) => Some(&f.select),
+            Self::ProcessPause(f) => Some(&f.select),
+            Self::CpuStress(_) | Self::MemoryPressure(_) => None,
+        }
+    }
+}
+
+/// Which replicas of a workload a fault acts on.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Selector {
+    /// One replica, chosen at random among the running ones.
+    One(SelectOne),
+    /// Every replica.
+    All(SelectAll),
+    /// A fixed number of replicas, chosen at random.
+    Fixed(SelectFixed),
+    /// A percentage of the replicas, rounded down but at least one.
+    Percent(SelectPercent),
+}
+
+impl Selector {
+    /// The workload the selector picks from.
+    pub fn workload(&self) -> &str {
+        match self {
+            Self::One(s) => &s.workload,
+            Self::All(s) => &s.workload,
+            Self::Fixed(s) => &s.workload,
+            Self::Percent(s) => &s.workload,
+        }
+    }
+
+    /// How many of `total` replicas the selector picks.
+    pub fn count(&self, total: usize) -> usize {
+        let n = match self {
+            Self::One(_) => 1,
+            Self::All(_) => total,
+            Self::Fixed(s) => s.count as usize,
+            Self::Percent(s) => {
+                let share = (total as f64 * s.percent / 100.0).floor() as usize;
+                share.max(1)
+            }
+        };
+        n.min(total)
+    }
+}
+
+/// One replica.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectOne {
+    /// The workload's name.
+    pub workload: String,
+}
+
+/// Every replica.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectAll {
+    /// The workload's name.
+    pub workload: String,
+}
+
+/// A fixed number of replicas.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectFixed {
+    /// The workload's name.
+    pub workload: String,
+    /// How many replicas (at least 1).
+    pub count: u32,
+}
+
+/// A percentage of the replicas.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SelectPercent {
+    /// Share of the replicas, above 0 and at most 100.
+    pub percent: f64,
+    /// The workload's name.
+    pub workload: String,
+}
+
+/// Signals a kill fault may send.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum Signal {
+    /// Immediate, uncatchable termination.
+    #[default]
+    #[serde(rename = "SIGKILL")]
+    Kill,
+    /// Polite termination request.
+    #[serde(rename = "SIGTERM")]
+    Term,
+    /// Interrupt, as from a terminal.
+    #[serde(rename = "SIGINT")]
+    Int,
+    /// Hang-up.
+    #[serde(rename = "SIGHUP")]
+    Hup,
+    /// Quit with a core dump, where enabled.
+    #[serde(rename = "SIGQUIT")]
+    Quit,
+    /// Abort.
+    #[serde(rename = "SIGABRT")]
+    Abrt,
+}
+
+impl Signal {
+    /// The signal number.
+    pub fn number(self) -> i32 {
+        match self {
+            Self::Kill => libc::SIGKILL,
+            Self::Term => libc::SIGTERM,
+            Self::Int => libc::SIGINT,
+            Self::Hup => libc::SIGHUP,
+            Self::Quit => libc::SIGQUIT,
+            Self::Abrt => libc::SIGABRT,
+        }
+    }
+
+    /// The conventional name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "SIGKILL",
+            Self::Term => "SIGTERM",
+            Self::Int => "SIGINT",
+            Self::Hup => "SIGHUP",
+            Self::Quit => "SIGQUIT",
+            Self::Abrt => "SIGABRT",
+        }
+    }
+}
+
+/// Kill replicas with a signal.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProcessKill {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The replicas to kill.
+    pub select: Selector,
+    /// The signal sent to each selected replica's process group.
+    #[serde(default)]
+    pub signal: Signal,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the fault phase lasts for this fault; at its end a replica that is still
+    /// down (restart policy `never`) is started again.
+    #[serde(default)]
+    pub duration: Duration,
+}
+
+/// Pause replicas.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProcessPause {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The replicas to pause.
+    pub select: Selector,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the replicas stay stopped.
+    pub duration: Duration,
+}
+
+/// Burn CPU.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CpuStress {
+    /// Unique name among the faults.
+    pub name: String,
+    /// Busy workers (at most twice the number of CPUs).
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+    /// Share of each worker's time spent busy, 1 to 100.
+    #[serde(default = "default_load")]
+    pub load: u8,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the stress lasts.
+    pub duration: Duration,
+}
+
+fn default_workers() -> u32 {
+    1
+}
+fn default_load() -> u8 {
+    100
+}
+
+/// Hold memory.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemoryPressure {
+    /// Unique name among the faults.
+    pub name: String,
+    /// Memory allocated and touched, in MiB (at most half of the memory available at start).
+    pub size_mib: u64,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the memory is held.
+    pub duration: Duration,
+}
+
+/// Detection signals: the first to fire after injection gives the time to detect.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Detection {
+    /// How long after injection to wait for any signal; after that the iteration is "not detected".
+    #[serde(default = "default_detection_timeout")]
+    pub timeout: Duration,
+    /// Address the webhook listens on (port 0 picks a free port).
+    #[serde(default = "default_webhook_listen")]
+    pub webhook_listen: String,
+    /// The signals.
+    pub signals: Vec<DetectionSignal>,
+}
+
+fn default_detection_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_webhook_listen() -> String {
+    "127.0.0.1:0".to_owned()
+}
+
+/// One way the organisation can notice the fault.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum DetectionSignal {
+    /// A monitoring probe failing several times in a row.
+    ProbeFails(ProbeFailsSignal),
+    /// An alert posted to firedrill's webhook (Alertmanager webhook JSON).
+    Webhook(WebhookSignal),
+}
+
+impl DetectionSignal {
+    /// The signal's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::ProbeFails(s) => &s.name,
+            Self::Webhook(s) => &s.name,
+        }
+    }
+}
+
+/// A probe failing `consecutive` times in a row after injection.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProbeFailsSignal {
+    /// Unique name among the signals.
+    pub name: String,
+    /// The steady-state probe that acts as the monitor.
+    pub probe: String,
+    /// Failures in a row that count as detection.
+    #[serde(default = "default_consecutive")]
+    pub consecutive: u32,
+}
+
+fn default_consecutive() -> u32 {
+    3
+}
+
+/// A firing alert whose labels include every label of `match`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookSignal {
+    /// Unique name among the signals.
+    pub name: String,
+    /// Labels the alert must carry (for example `alertname: HighErrorRate`).
+    #[serde(rename = "match")]
+    pub matchers: BTreeMap<String, String>,
+}
+
+/// When the system counts as recovered.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Recovery {
+    /// Every probe must pass for this long without a failure.
+    #[serde(default = "default_stable_for")]
+    pub stable_for: Duration,
+    /// How long after the last fault's revert to wait for recovery.
+    #[serde(default = "default_recovery_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self {
+            stable_for: default_stable_for(),
+            timeout: default_recovery_timeout(),
+        }
+    }
+}
+
+fn default_stable_for() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_recovery_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// A target that decides the verdict.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "metric", rename_all = "kebab-case")]
+pub enum Objective {
+    /// A percentile of time to detect over the iterations; an undetected iteration misses it.
+    TimeToDetect(DurationObjective),
+    /// A percentile of time to recover over the iterations; an unrecovered iteration misses it.
+    TimeToRecover(DurationObjective),
+    /// The share of passing probe observations in a phase.
+    Availability(AvailabilityObjective),
+    /// A latency percentile of a probe in a phase.
+    Latency(LatencyObjective),
+}
+
+/// A bound on a percentile of a duration measured once per iteration.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DurationObjective {
+    /// Percentile over the iterations, above 0 and at most 100.
+    #[serde(default = "default_percentile")]
+    pub percentile: f64,
+    /// The largest acceptable value.
+    pub max: Duration,
+}
+
+/// A lower bound on availability.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AvailabilityObjective {
+    /// The probe; all probes together when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// The phase measured.
+    pub phase: Phase,
+    /// The smallest acceptable share of passes, 0 to 1.
+    pub min: f64,
+}
+
+/// An upper bound on a latency percentile.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LatencyObjective {
+    /// The probe.
+    pub probe: String,
+    /// The phase measured.
+    pub phase: Phase,
+    /// Percentile, above 0 and at most 100.
+    #[serde(default = "default_percentile")]
+    pub percentile: f64,
+    /// The largest acceptable latency.
+    pub max: Duration,
+}
+
+fn default_percentile() -> f64 {
+    95.0
+}
+
+/// The phases of an iteration in which probes are measured.
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Before injection.
+    Baseline,
+    /// From the first injection to the last revert.
+    Fault,
+    /// From the last revert to recovery (or its timeout).
+    Recovery,
+}
+
+impl Phase {
+    /// All phases, in order.
+    pub const ALL: [Phase; 3] = [Phase::Baseline, Phase::Fault, Phase::Recovery];
+
+    /// The phase's name as written in documents and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Fault => "fault",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
+/// Limits that stop the run early, revert everything and exit 3.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Safety {
+    /// Conditions checked continuously while faults are active.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort_when: Vec<AbortCondition>,
+    /// The largest share of a workload's replicas that faults may affect at once, in percent.
+    #[serde(default = "default_max_affected")]
+    pub max_affected_percent: f64,
+    /// The whole run, start-up included, may last this long.
+    #[serde(default = "default_run_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Self {
+            abort_when: Vec::new(),
+            max_affected_percent: default_max_affected(),
+            timeout: default_run_timeout(),
+        }
+    }
+}
+
+fn default_max_affected() -> f64 {
+    100.0
+}
+fn default_run_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+
+/// A hard limit on a probe that aborts the run when breached.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum AbortCondition {
+    /// The probe failed this many times in a row.
+    ConsecutiveFailures(ConsecutiveFailuresAbort),
+    /// The probe's pass ratio over a sliding window fell below a bound.
+    SuccessRatio(SuccessRatioAbort),
+    /// One observation of the probe was slower than a bound.
+    Latency(LatencyAbort),
+}
+
+impl AbortCondition {
+    /// The probe the condition watches.
+    pub fn probe(&self) -> &str {
+        match self {
+            Self::ConsecutiveFailures(c) => &c.probe,
+            Self::SuccessRatio(c) => &c.probe,
+            Self::Latency(c) => &c.probe,
+        }
+    }
+}
+
+/// Abort after `count` failures in a row.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConsecutiveFailuresAbort {
+    /// The probe watched.
+    pub probe: String,
+    /// Failures in a row.
+    pub count: u32,
+}
+
+/// Abort when the pass ratio over `window` falls below `below`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuccessRatioAbort {
+    /// The probe watched.
+    pub probe: String,
+    /// The bound, 0 to 1.
+    pub below: f64,
+    /// The sliding window the ratio is computed over.
+    pub window: Duration,
+}
+
+/// Abort when one observation is slower than `above`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LatencyAbort {
+    /// The probe watched.
+    pub probe: String,
+    /// The bound.
+    pub above: Duration,
+}
