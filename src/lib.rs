@@ -1,4 +1,11 @@
 //! firedrill: declarative chaos and resilience drills with measured detection and recovery.
 
 pub mod cli;
+pub mod engine;
+pub mod fault;
+pub mod journal;
+pub mod measure;
+pub mod platform;
+pub mod probe;
+pub mod report;
 pub mod spec;

@@ -1,5 +1,9 @@
 //! Command-line interface: clap arguments, one file per command, and printing.
 
+mod completions;
+mod internal;
+mod plan;
+mod run;
 mod schema;
 mod validate;
 
@@ -54,10 +58,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an experiment: inject, measure, revert, report.
+    Run(run::Args),
+    /// Show what a run would do, changing nothing.
+    Plan(plan::Args),
     /// Check experiment files; exit 0 when all are valid, 2 with every problem listed.
     Validate(validate::Args),
     /// Print the JSON Schema of the experiment document.
     Schema(schema::Args),
+    /// Print shell completions.
+    Completions(completions::Args),
+    /// Helper processes started by faults.
+    #[command(hide = true)]
+    Internal(internal::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -75,7 +88,11 @@ pub fn main() -> ExitCode {
         }
     };
     let status = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Internal(args) => internal::run(args),
         Command::Schema(args) => schema::run(args),
     };
     match status {

@@ -2,6 +2,7 @@
 
 mod duration;
 mod load;
+pub mod placeholders;
 mod types;
 mod validate;
 

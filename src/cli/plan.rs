@@ -1,0 +1,171 @@
+//! `firedrill plan FILE`: what a run would do, changing nothing.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use super::ExitStatus;
+use crate::spec::{self, DetectionSignal, Experiment, FaultSpec, Objective, Probe, Readiness, Selector, Target};
+
+/// Arguments of `firedrill plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    match spec::load_file(&args.file) {
+        Ok(exp) => {
+            print!("{}", render(&exp));
+            Ok(ExitStatus::Success)
+        }
+        Err(err) => {
+            super::validate::print_spec_error(&err);
+            Ok(ExitStatus::InvalidInput)
+        }
+    }
+}
+
+/// The plan as text.
+pub fn render(exp: &Experiment) -> String {
+    let s = &exp.spec;
+    let mut o = String::new();
+    let _ = writeln!(o, "experiment {}", exp.metadata.name);
+    if let Some(d) = &exp.metadata.description {
+        let _ = writeln!(o, "  {d}");
+    }
+    let Target::Local(target) = &s.target;
+    let _ = writeln!(o, "\ntargets (platform local, ready within {}):", target.startup_timeout);
+    for w in &target.workloads {
+        let argv: Vec<&str> = w.command.iter().chain(&w.args).map(String::as_str).collect();
+        let _ = writeln!(
+            o,
+            "  {}: {} replica(s) of `{}` behind the service address {{workload.{}}}",
+            w.name,
+            w.replicas,
+            argv.join(" "),
+            w.name
+        );
+        let readiness = match &w.readiness {
+            Some(Readiness::Http(h)) => format!("HTTP GET {} expecting {} every {}", h.path, h.expect_status, h.period),
+            Some(Readiness::Tcp(t)) => format!("TCP connect every {}", t.period),
+            Some(Readiness::Command(c)) => format!("`{}` every {}", c.command.join(" "), c.period),
+            None => "TCP connect every 100ms (default)".to_owned(),
+        };
+        let _ = writeln!(
+            o,
+            "    readiness: {readiness}; restart {:?} with back-off {} up to {}",
+            w.restart.policy, w.restart.backoff, w.restart.max_backoff
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\nsteady state: every {} for the whole run; baseline of {} before each injection",
+        s.steady_state.interval, s.steady_state.baseline
+    );
+    for p in &s.steady_state.probes {
+        let what = match p {
+            Probe::Http(h) => format!(
+                "{:?} {} expecting {} within {}{}",
+                h.method,
+                h.url,
+                h.expect_status,
+                h.timeout,
+                h.max_latency.map(|m| format!(", slower than {m} fails")).unwrap_or_default()
+            ),
+            Probe::Tcp(t) => format!("TCP connect to {} within {}", t.address, t.timeout),
+            Probe::Command(c) => format!("`{}` exiting {} within {}", c.command.join(" "), c.expect_exit_code, c.timeout),
+        };
+        let _ = writeln!(o, "  {}: {what} (baseline needs {:.0}% passing)", p.name(), p.min_success_ratio() * 100.0);
+    }
+
+    let _ = writeln!(
+        o,
+        "\nschedule of each of {} iteration(s), from the start of the fault phase (cooldown {}):",
+        s.iterations, s.cooldown
+    );
+    let mut steps: Vec<(spec::Duration, String)> = Vec::new();
+    for f in &s.faults {
+        steps.push((f.at(), format!("inject {} ({})", f.name(), describe_fault(f))));
+        let end = spec::Duration(f.at().get() + f.duration().get());
+        let undo = match f {
+            FaultSpec::ProcessKill(_) => "restart any replica still down",
+            FaultSpec::ProcessPause(_) => "SIGCONT",
+            FaultSpec::CpuStress(_) | FaultSpec::MemoryPressure(_) => "stop the helper process",
+        };
+        steps.push((end, format!("revert {} ({undo})", f.name())));
+    }
+    steps.sort_by_key(|(at, _)| *at);
+    for (at, what) in steps {
+        let _ = writeln!(o, "  +{:<8} {what}", at.to_string());
+    }
+
+    match &s.detection {
+        Some(d) => {
+            let _ = writeln!(o, "\ndetection (timeout {} after injection):", d.timeout);
+            for sig in &d.signals {
+                let what = match sig {
+                    DetectionSignal::ProbeFails(p) => format!("probe `{}` fails {} times in a row", p.probe, p.consecutive),
+                    DetectionSignal::Webhook(w) => format!(
+                        "a firing alert with {} posted to the webhook on {}",
+                        w.matchers.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        d.webhook_listen
+                    ),
+                };
+                let _ = writeln!(o, "  {}: {what}", sig.name());
+            }
+        }
+        None => {
+            let _ = writeln!(o, "\ndetection: none configured; time to detect is not measured");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nrecovery: every probe passing for {} after the faults end, within {}",
+        s.recovery.stable_for, s.recovery.timeout
+    );
+    if !s.objectives.is_empty() {
+        let _ = writeln!(o, "\nobjectives:");
+        for obj in &s.objectives {
+            let line = match obj {
+                Objective::TimeToDetect(d) => format!("time to detect p{} <= {}", d.percentile, d.max),
+                Objective::TimeToRecover(d) => format!("time to recover p{} <= {}", d.percentile, d.max),
+                Objective::Availability(a) => format!(
+                    "availability of {} in the {} phase >= {}",
+                    a.probe.as_deref().unwrap_or("all probes"),
+                    a.phase.as_str(),
+                    a.min
+                ),
+                Objective::Latency(l) => format!("latency p{} of {} in the {} phase <= {}", l.percentile, l.probe, l.phase.as_str(), l.max),
+            };
+            let _ = writeln!(o, "  {line}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nsafety: at most {}% of a workload's replicas affected at once; the run stops after {}",
+        s.safety.max_affected_percent, s.safety.timeout
+    );
+    for c in &s.safety.abort_when {
+        let _ = writeln!(o, "  abort when {c:?}");
+    }
+    let _ = writeln!(o, "\nnothing was started or changed.");
+    o
+}
+
+fn describe_fault(f: &FaultSpec) -> String {
+    let sel = |s: &Selector| match s {
+        Selector::One(x) => format!("one replica of {}", x.workload),
+        Selector::All(x) => format!("every replica of {}", x.workload),
+        Selector::Fixed(x) => format!("{} replica(s) of {}", x.count, x.workload),
+        Selector::Percent(x) => format!("{}% of the replicas of {}", x.percent, x.workload),
+    };
+    match f {
+        FaultSpec::ProcessKill(k) => format!("{} to {}", k.signal.name(), sel(&k.select)),
+        FaultSpec::ProcessPause(p) => format!("SIGSTOP {} for {}", sel(&p.select), p.duration),
+        FaultSpec::CpuStress(c) => format!("{} worker(s) at {}% for {}", c.workers, c.load, c.duration),
+        FaultSpec::MemoryPressure(m) => format!("hold {} MiB for {}", m.size_mib, m.duration),
+    }
+}

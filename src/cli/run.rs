@@ -1,0 +1,226 @@
+//! `firedrill run FILE`
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::ExitStatus;
+use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
+use crate::report::result::{RunResult, RunStatus};
+use crate::spec;
+
+/// Arguments of `firedrill run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Folder for result.json, journal.jsonl, latency.hlog and the workloads' logs
+    /// [default: ./firedrill-results/NAME-TIMESTAMP]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run this many iterations instead of `spec.iterations`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    iterations: Option<u32>,
+    /// Print plain progress lines even on a terminal.
+    #[arg(long)]
+    plain: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let exp = match spec::load_file(&args.file) {
+        Ok(exp) => exp,
+        Err(err) => {
+            super::validate::print_spec_error(&err);
+            return Ok(ExitStatus::InvalidInput);
+        }
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&exp.metadata.name));
+    let options = RunOptions {
+        out_dir: Some(out_dir.clone()),
+        iterations: args.iterations,
+        firedrill: engine::default_firedrill_path(),
+        source_file: Some(args.file.display().to_string()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let progress: Arc<dyn ProgressSink> = if std::io::stderr().is_terminal() && !args.plain {
+        Arc::new(Live::new())
+    } else {
+        Arc::new(Plain {
+            start: Instant::now(),
+        })
+    };
+    let result = runtime.block_on(drive(exp, options, progress.clone()))?;
+    drop(progress);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+
+    let path = out_dir.join("result.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&result)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    print!("{}", crate::report::summary::render(&result));
+    println!("results: {}", out_dir.display());
+    Ok(exit_status(result.status))
+}
+
+/// Maps a run status to the process exit status.
+pub fn exit_status(status: RunStatus) -> ExitStatus {
+    match status {
+        RunStatus::Passed => ExitStatus::Success,
+        RunStatus::Failed => ExitStatus::ObjectivesMissed,
+        RunStatus::Aborted => ExitStatus::Aborted,
+        RunStatus::Interrupted => ExitStatus::Interrupted,
+        RunStatus::RollbackFailed => ExitStatus::RollbackFailed,
+    }
+}
+
+async fn drive(
+    exp: spec::Experiment,
+    options: RunOptions,
+    progress: Arc<dyn ProgressSink>,
+) -> anyhow::Result<RunResult> {
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone()));
+    let rollback = Rollback::new();
+    let task = tokio::spawn(engine::run(
+        exp,
+        options,
+        cancel.clone(),
+        progress,
+        rollback.clone(),
+    ));
+    match task.await {
+        Ok(result) => Ok(result?),
+        Err(join) => {
+            // The run panicked: revert what it left, then stop every process it started.
+            eprintln!("error: the run failed unexpectedly ({join}); reverting what was injected");
+            let rolled = rollback.revert_all_emergency().await;
+            crate::platform::local::process::kill_all_now();
+            anyhow::bail!(
+                "the run panicked; reverted {:?}, failed to revert {:?}",
+                rolled.reverted,
+                rolled.failed
+            )
+        }
+    }
+}
+
+/// First SIGINT or SIGTERM: cancel the run, which reverts and exits 130. Second SIGINT:
+/// exit at once, killing every process we started.
+async fn watch_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        eprintln!("warning: cannot install signal handlers; Ctrl-C will not roll back");
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("\ninterrupted: reverting every fault and stopping every process (Ctrl-C again to exit at once)");
+    cancel.cancel();
+    int.recv().await;
+    let killed = crate::platform::local::process::kill_all_now();
+    eprintln!(
+        "\n!!! EXITING AT ONCE: the rollback was NOT completed. {killed} process group(s) started by \
+         firedrill were resumed and killed. Read journal.jsonl in the results folder: a fault-intent \
+         record without a matching fault-reverted record is a change that may still be in place. !!!"
+    );
+    std::process::exit(130);
+}
+
+fn default_out_dir(name: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "");
+    Path::new("firedrill-results").join(format!("{name}-{stamp}"))
+}
+
+/// Plain progress lines, for logs and pipes.
+struct Plain {
+    start: Instant,
+}
+
+impl ProgressSink for Plain {
+    fn progress(&self, event: &Progress) {
+        if let Some(line) = describe(event) {
+            eprintln!("[{:>7.2}s] {line}", self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// A live status line on a terminal, with events printed above it.
+struct Live {
+    bar: indicatif::ProgressBar,
+}
+
+impl Live {
+    fn new() -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Self { bar }
+    }
+}
+
+impl ProgressSink for Live {
+    fn progress(&self, event: &Progress) {
+        match event {
+            Progress::Phase { iteration, of, phase } => {
+                self.bar.set_message(format!("iteration {iteration}/{of} · {phase}"));
+            }
+            other => {
+                if let Some(line) = describe(other) {
+                    self.bar.println(line);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn describe(event: &Progress) -> Option<String> {
+    let ms = |d: &std::time::Duration| crate::report::summary::fmt_ms(d.as_secs_f64() * 1e3);
+    Some(match event {
+        Progress::Starting { replicas } => format!("starting {replicas} replica(s)"),
+        Progress::Ready { services, webhook } => {
+            let mut s: Vec<String> = services.iter().map(|(k, v)| format!("{k} at {v}")).collect();
+            if let Some(w) = webhook {
+                s.push(format!("webhook at {w}"));
+            }
+            format!("ready: {}", s.join(", "))
+        }
+        Progress::Phase { iteration, of, phase } => format!("iteration {iteration}/{of}: {phase}"),
+        Progress::Injected { fault, targets } => format!("  injected {fault} on {}", targets.join(", ")),
+        Progress::Reverted { fault } => format!("  reverted {fault}"),
+        Progress::Detected { iteration, after, by } => {
+            format!("  iteration {iteration}: detected by {by} after {}", ms(after))
+        }
+        Progress::Recovered { iteration, after } => {
+            format!("  iteration {iteration}: recovered after {}", ms(after))
+        }
+        Progress::IterationDone { iteration, status } => format!("iteration {iteration}: {status}"),
+        Progress::RollingBack { reason } => format!("{reason}: reverting and stopping processes"),
+    })
+}

@@ -1,0 +1,489 @@
+//! The bookkeeping of one iteration: phases, detection, recovery and abort conditions.
+//! Pure state updated from observations, so that it can be tested without processes.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::measure::ProbeRecorders;
+use crate::probe::Observation;
+use crate::spec::{AbortCondition, DetectionSignal, Phase, Spec};
+
+/// What the observations of an iteration say.
+#[derive(Debug)]
+pub struct IterationState {
+    /// When the baseline began.
+    pub started: Instant,
+    /// The first injection.
+    pub injected: Option<Instant>,
+    /// The end of the fault phase (last revert).
+    pub fault_ended: Option<Instant>,
+    /// Per probe, per phase.
+    pub recorders: Vec<ProbeRecorders>,
+    /// Detection progress.
+    pub detection: DetectionState,
+    /// Recovery progress.
+    pub recovery: RecoveryState,
+    aborts: Vec<AbortState>,
+    interval: Duration,
+}
+
+impl IterationState {
+    /// A new iteration whose baseline starts now.
+    pub fn new(spec: &Spec, started: Instant) -> Self {
+        let probes = spec.steady_state.probes.len();
+        let detection_signals = spec
+            .detection
+            .as_ref()
+            .map(|d| d.signals.clone())
+            .unwrap_or_default();
+        let probe_index = |name: &str| {
+            spec.steady_state
+                .probes
+                .iter()
+                .position(|p| p.name() == name)
+        };
+        Self {
+            started,
+            injected: None,
+            fault_ended: None,
+            recorders: vec![ProbeRecorders::default(); probes],
+            detection: DetectionState {
+                signals: detection_signals
+                    .into_iter()
+                    .map(|s| {
+                        let probe = match &s {
+                            DetectionSignal::ProbeFails(p) => probe_index(&p.probe),
+                            DetectionSignal::Webhook(_) => None,
+                        };
+                        (s, probe, 0)
+                    })
+                    .collect(),
+                timeout: spec.detection.as_ref().map(|d| d.timeout.get()),
+                detected: None,
+            },
+            recovery: RecoveryState {
+                stable_for: spec.recovery.stable_for.get(),
+                failing: vec![false; probes],
+                stable_since: None,
+                unstable_since: None,
+                outage: Duration::ZERO,
+                recovered: None,
+                after_inject_count: 0,
+                after_inject_errors: 0,
+            },
+            aborts: spec
+                .safety
+                .abort_when
+                .iter()
+                .filter_map(|c| {
+                    probe_index(c.probe()).map(|p| AbortState {
+                        condition: c.clone(),
+                        probe: p,
+                        consecutive: 0,
+                        window: VecDeque::new(),
+                    })
+                })
+                .collect(),
+            interval: spec.steady_state.interval.get(),
+        }
+    }
+
+    /// The phase an observation that started at `t` belongs to, or None before the
+    /// iteration.
+    pub fn phase_at(&self, t: Instant) -> Option<Phase> {
+        if t < self.started {
+            return None;
+        }
+        match (self.injected, self.fault_ended) {
+            (Some(inj), _) if t < inj => Some(Phase::Baseline),
+            (None, _) => Some(Phase::Baseline),
+            (Some(_), Some(end)) if t >= end => Some(Phase::Recovery),
+            (Some(_), _) => Some(Phase::Fault),
+        }
+    }
+
+    /// Marks the first injection.
+    pub fn mark_injected(&mut self, t: Instant) {
+        if self.injected.is_none() {
+            self.injected = Some(t);
+            self.recovery.stable_since = Some(t);
+        }
+    }
+
+    /// Records an observation; returns the abort condition it breached, if any.
+    pub fn observe(&mut self, obs: &Observation) -> Option<String> {
+        let phase = self.phase_at(obs.started)?;
+        self.recorders[obs.probe].phase_mut(phase).record(
+            obs.latency(),
+            obs.outcome.ok,
+            self.interval,
+        );
+        if phase == Phase::Baseline {
+            return None;
+        }
+        self.detection.observe(obs);
+        self.recovery.observe(obs, self.fault_ended);
+        self.aborts.iter_mut().find_map(|a| a.observe(obs))
+    }
+
+    /// Whether every probe met its baseline success ratio; the failures otherwise.
+    pub fn baseline_failures(&self, spec: &Spec) -> Vec<String> {
+        spec.steady_state
+            .probes
+            .iter()
+            .zip(&self.recorders)
+            .filter_map(|(p, r)| {
+                let rec = r.phase(Phase::Baseline);
+                let ratio = crate::measure::availability(rec.count(), rec.errors());
+                match ratio {
+                    None => Some(format!("probe `{}` made no observation", p.name())),
+                    Some(r) if r + 1e-9 < p.min_success_ratio() => Some(format!(
+                        "probe `{}` passed {:.1}% of {} observations, below {:.1}%",
+                        p.name(),
+                        r * 100.0,
+                        rec.count(),
+                        p.min_success_ratio() * 100.0
+                    )),
+                    Some(_) => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Detection signals and the first that fired.
+#[derive(Debug)]
+pub struct DetectionState {
+    signals: Vec<(DetectionSignal, Option<usize>, u32)>,
+    timeout: Option<Duration>,
+    /// When and by which signal.
+    pub detected: Option<(Instant, String)>,
+}
+
+impl DetectionState {
+    fn observe(&mut self, obs: &Observation) {
+        for (signal, probe, consecutive) in &mut self.signals {
+            let DetectionSignal::ProbeFails(s) = signal else {
+                continue;
+            };
+            if *probe != Some(obs.probe) {
+                continue;
+            }
+            if obs.outcome.ok {
+                *consecutive = 0;
+            } else {
+                *consecutive += 1;
+                if *consecutive >= s.consecutive && self.detected.is_none() {
+                    self.detected = Some((obs.finished, s.name.clone()));
+                }
+            }
+        }
+    }
+
+    /// Records a detection from outside the probes (the webhook).
+    pub fn fire(&mut self, at: Instant, signal: &str) {
+        if self.detected.is_none() {
+            self.detected = Some((at, signal.to_owned()));
+        }
+    }
+
+    /// The webhook signals and their label matchers.
+    pub fn webhook_signals(&self) -> impl Iterator<Item = &crate::spec::WebhookSignal> {
+        self.signals.iter().filter_map(|(s, _, _)| match s {
+            DetectionSignal::Webhook(w) => Some(w),
+            DetectionSignal::ProbeFails(_) => None,
+        })
+    }
+
+    /// Whether detection is settled at `now` (detected, timed out, or not configured).
+    pub fn resolved(&self, injected: Instant, now: Instant) -> bool {
+        self.detected.is_some()
+            || self.signals.is_empty()
+            || self.timeout.is_none_or(|t| now >= injected + t)
+    }
+
+    /// When detection times out.
+    pub fn deadline(&self, injected: Instant) -> Option<Instant> {
+        if self.detected.is_some() || self.signals.is_empty() {
+            None
+        } else {
+            self.timeout.map(|t| injected + t)
+        }
+    }
+}
+
+/// Whether the steady state holds again, and for how long it did not.
+#[derive(Debug)]
+pub struct RecoveryState {
+    stable_for: Duration,
+    failing: Vec<bool>,
+    stable_since: Option<Instant>,
+    unstable_since: Option<Instant>,
+    /// Total time the steady state did not hold after injection.
+    pub outage: Duration,
+    /// Start of the first window in which the steady state held for `stableFor`, after
+    /// the faults ended.
+    pub recovered: Option<Instant>,
+    after_inject_count: u64,
+    after_inject_errors: u64,
+}
+
+impl RecoveryState {
+    fn observe(&mut self, obs: &Observation, fault_ended: Option<Instant>) {
+        if self.recovered.is_none() {
+            self.after_inject_count += 1;
+            if !obs.outcome.ok {
+                self.after_inject_errors += 1;
+            }
+        }
+        let all_passing_before = !self.failing.iter().any(|f| *f);
+        self.failing[obs.probe] = !obs.outcome.ok;
+        if !obs.outcome.ok {
+            if all_passing_before {
+                self.unstable_since = Some(obs.started);
+            }
+            self.stable_since = None;
+        } else if !self.failing.iter().any(|f| *f) && self.stable_since.is_none() {
+            self.stable_since = Some(obs.started);
+            if let Some(since) = self.unstable_since.take() {
+                self.outage += obs.started.saturating_duration_since(since);
+            }
+        }
+        self.check(obs.finished, fault_ended);
+    }
+
+    /// Declares recovery once the faults have ended and the steady state has held for
+    /// `stableFor`.
+    pub fn check(&mut self, now: Instant, fault_ended: Option<Instant>) {
+        if self.recovered.is_some() || fault_ended.is_none() {
+            return;
+        }
+        if let Some(since) = self.stable_since
+            && now.saturating_duration_since(since) >= self.stable_for
+        {
+            self.recovered = Some(since);
+        }
+    }
+
+    /// Outage so far, counting a deviation still open at `now`.
+    pub fn outage_until(&self, now: Instant) -> Duration {
+        self.outage
+            + self
+                .unstable_since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+
+    /// Share of passing observations from injection to recovery.
+    pub fn availability(&self) -> Option<f64> {
+        crate::measure::availability(self.after_inject_count, self.after_inject_errors)
+    }
+
+    /// Observations and failures from injection to recovery.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.after_inject_count, self.after_inject_errors)
+    }
+}
+
+#[derive(Debug)]
+struct AbortState {
+    condition: AbortCondition,
+    probe: usize,
+    consecutive: u32,
+    window: VecDeque<(Instant, bool)>,
+}
+
+impl AbortState {
+    fn observe(&mut self, obs: &Observation) -> Option<String> {
+        if obs.probe != self.probe {
+            return None;
+        }
+        match &self.condition {
+            AbortCondition::ConsecutiveFailures(c) => {
+                self.consecutive = if obs.outcome.ok { 0 } else { self.consecutive + 1 };
+                (self.consecutive >= c.count).then(|| {
+                    format!(
+                        "probe `{}` failed {} times in a row (abort limit {})",
+                        c.probe, self.consecutive, c.count
+                    )
+                })
+            }
+            AbortCondition::SuccessRatio(c) => {
+                self.window.push_back((obs.finished, obs.outcome.ok));
+                let window = c.window.get();
+                while let Some((t, _)) = self.window.front() {
+                    if obs.finished.saturating_duration_since(*t) > window {
+                        self.window.pop_front();
+                    } else {
+                        break;
+                    }
+                }
+                let span = self
+                    .window
+                    .front()
+                    .map(|(t, _)| obs.finished.saturating_duration_since(*t))
+                    .unwrap_or_default();
+                // Judge only a full window, so one early failure does not abort.
+                if span + obs.latency() < window.mul_f64(0.9) {
+                    return None;
+                }
+                let ok = self.window.iter().filter(|(_, ok)| *ok).count();
+                let ratio = ok as f64 / self.window.len() as f64;
+                (ratio < c.below).then(|| {
+                    format!(
+                        "probe `{}` passed {:.1}% over {}, below the abort limit {:.1}%",
+                        c.probe,
+                        ratio * 100.0,
+                        c.window,
+                        c.below * 100.0
+                    )
+                })
+            }
+            AbortCondition::Latency(c) => (obs.latency() > c.above.get()).then(|| {
+                format!(
+                    "probe `{}` took {:.1}ms, above the abort limit {}",
+                    c.probe,
+                    obs.latency().as_secs_f64() * 1e3,
+                    c.above
+                )
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Outcome;
+
+    fn spec(yaml_extra: &str) -> Spec {
+        let text = format!(
+            r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {{name: t}}
+spec:
+  target:
+    platform: local
+    workloads: [{{name: web, command: [x]}}]
+  steadyState:
+    interval: 10ms
+    probes: [{{name: api, type: tcp, address: "127.0.0.1:1"}}]
+  faults: [{{name: k, type: process-kill, select: {{mode: one, workload: web}}}}]
+  recovery: {{stableFor: 100ms}}
+{yaml_extra}
+"#
+        );
+        serde_saphyr::from_str::<crate::spec::Experiment>(&text)
+            .unwrap()
+            .spec
+    }
+
+    fn obs(t0: Instant, start_ms: u64, ok: bool) -> Observation {
+        Observation {
+            probe: 0,
+            started: t0 + Duration::from_millis(start_ms),
+            finished: t0 + Duration::from_millis(start_ms + 1),
+            outcome: if ok {
+                Outcome::pass()
+            } else {
+                Outcome::fail("x")
+            },
+        }
+    }
+
+    #[test]
+    fn recovery_and_outage_follow_ground_truth() {
+        let s = spec("  detection: {timeout: 1s, signals: [{name: mon, type: probe-fails, probe: api, consecutive: 3}]}");
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        for ms in (0..100).step_by(10) {
+            it.observe(&obs(t0, ms, true));
+        }
+        it.mark_injected(t0 + Duration::from_millis(100));
+        // Down from 110 ms to 500 ms.
+        for ms in (110..500).step_by(10) {
+            assert!(it.observe(&obs(t0, ms, false)).is_none());
+        }
+        it.fault_ended = Some(t0 + Duration::from_millis(400));
+        for ms in (500..700).step_by(10) {
+            it.observe(&obs(t0, ms, true));
+        }
+        let (at, by) = it.detection.detected.clone().unwrap();
+        assert_eq!(by, "mon");
+        assert_eq!(at, t0 + Duration::from_millis(131), "third failure's end");
+        assert_eq!(it.recovery.recovered, Some(t0 + Duration::from_millis(500)));
+        assert_eq!(it.recovery.outage, Duration::from_millis(390));
+        assert_eq!(it.recorders[0].phase(Phase::Baseline).count(), 10);
+        assert!(it.baseline_failures(&s).is_empty());
+    }
+
+    #[test]
+    fn no_deviation_recovers_at_injection() {
+        let s = spec("");
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        it.fault_ended = Some(t0 + Duration::from_millis(50));
+        for ms in (0..300).step_by(10) {
+            it.observe(&obs(t0, ms, true));
+        }
+        assert_eq!(it.recovery.recovered, Some(t0));
+        assert_eq!(it.recovery.outage, Duration::ZERO);
+    }
+
+    #[test]
+    fn recovery_waits_for_the_faults_to_end() {
+        let s = spec("");
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        for ms in (0..300).step_by(10) {
+            it.observe(&obs(t0, ms, true));
+        }
+        assert_eq!(it.recovery.recovered, None, "faults still active");
+        it.fault_ended = Some(t0 + Duration::from_millis(300));
+        it.observe(&obs(t0, 300, true));
+        assert_eq!(it.recovery.recovered, Some(t0));
+    }
+
+    #[test]
+    fn abort_conditions_fire() {
+        let s = spec("  safety: {abortWhen: [{type: consecutive-failures, probe: api, count: 2}]}");
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        assert!(it.observe(&obs(t0, 0, false)).is_none());
+        let reason = it.observe(&obs(t0, 10, false)).unwrap();
+        assert!(reason.contains("2 times in a row"), "{reason}");
+    }
+
+    #[test]
+    fn success_ratio_abort_needs_a_full_window() {
+        let s = spec(
+            "  safety: {abortWhen: [{type: success-ratio, probe: api, below: 0.5, window: 100ms}]}",
+        );
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        assert!(it.observe(&obs(t0, 0, false)).is_none(), "window not full");
+        let mut fired = None;
+        for ms in (10..200).step_by(10) {
+            fired = fired.or(it.observe(&obs(t0, ms, false)));
+        }
+        assert!(fired.is_some());
+    }
+
+    #[test]
+    fn baseline_failure_is_reported() {
+        let s = spec("");
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.observe(&obs(t0, 0, true));
+        it.observe(&obs(t0, 10, false));
+        let f = it.baseline_failures(&s);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].contains("50.0%"), "{f:?}");
+    }
+}

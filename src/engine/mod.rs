@@ -1,0 +1,977 @@
+//! The lifecycle of a run: start the workloads, then for each iteration baseline →
+//! inject → watch detection → revert → wait for recovery → cool down; and whatever ends
+//! the run, revert everything still injected and stop every process.
+
+mod clock;
+mod iteration;
+mod objectives;
+mod rollback;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use clock::{Clock, ms};
+pub use iteration::IterationState;
+pub use rollback::Rollback;
+
+use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
+use crate::fault::{self, Fault, FaultContext};
+use crate::journal::Journal;
+use crate::measure::{DurationRecorder, LogInterval, ProbeRecorders};
+use crate::platform::PlatformEvent;
+use crate::platform::local::{Events, LocalOptions, LocalPlatform};
+use crate::probe::{self, Observation};
+use crate::report::result::{
+    Event, ExperimentInfo, FaultRecord, IterationResult, RunResult, RunStatus, SCHEMA_VERSION,
+    Settings, Summary,
+};
+use crate::spec::{Experiment, Phase, Target};
+
+/// How a run is carried out, apart from the experiment itself.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Folder for result.json, journal.jsonl, latency.hlog and logs; None writes nothing.
+    pub out_dir: Option<PathBuf>,
+    /// Overrides `spec.iterations`.
+    pub iterations: Option<u32>,
+    /// The firedrill binary, for `{firedrill}` and helper processes.
+    pub firedrill: PathBuf,
+    /// The file the experiment came from, for the record.
+    pub source_file: Option<String>,
+}
+
+/// Something the person watching the run may want to see.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// Workloads are starting.
+    Starting {
+        /// How many replicas in all.
+        replicas: usize,
+    },
+    /// Every replica is ready.
+    Ready {
+        /// Service addresses.
+        services: BTreeMap<String, String>,
+        /// The webhook URL, if detection listens for alerts.
+        webhook: Option<String>,
+    },
+    /// An iteration entered a phase.
+    Phase {
+        /// From 1.
+        iteration: u32,
+        /// Of how many.
+        of: u32,
+        /// The phase (or "cooldown").
+        phase: &'static str,
+    },
+    /// A fault was injected.
+    Injected {
+        /// Fault name.
+        fault: String,
+        /// Its targets.
+        targets: Vec<String>,
+    },
+    /// A fault was reverted.
+    Reverted {
+        /// Fault name.
+        fault: String,
+    },
+    /// The iteration's fault was detected.
+    Detected {
+        /// From 1.
+        iteration: u32,
+        /// Time to detect.
+        after: Duration,
+        /// By which signal.
+        by: String,
+    },
+    /// The steady state holds again.
+    Recovered {
+        /// From 1.
+        iteration: u32,
+        /// Time to recover.
+        after: Duration,
+    },
+    /// An iteration ended.
+    IterationDone {
+        /// From 1.
+        iteration: u32,
+        /// Its status.
+        status: String,
+    },
+    /// The run is reverting faults and stopping processes.
+    RollingBack {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receives progress; the CLI draws it, a library user may ignore it.
+pub trait ProgressSink: Send + Sync {
+    /// Called for each progress event, from the engine's task.
+    fn progress(&self, event: &Progress);
+}
+
+impl<F: Fn(&Progress) + Send + Sync> ProgressSink for F {
+    fn progress(&self, event: &Progress) {
+        self(event)
+    }
+}
+
+/// Why a run could not even start. Everything after the start is reported in the result.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The results folder could not be prepared.
+    #[error("cannot create the results folder {0}")]
+    OutDir(PathBuf, #[source] std::io::Error),
+    /// The journal could not be created.
+    #[error("cannot create the journal")]
+    Journal(#[source] crate::journal::JournalError),
+}
+
+/// Why the run stopped before its end.
+enum Stop {
+    Interrupted,
+    Aborted(String),
+}
+
+/// Runs an experiment to the end and returns its result, after reverting everything.
+///
+/// `cancel` interrupts the run (the CLI cancels it on SIGINT or SIGTERM); faults are still
+/// reverted and processes stopped before this returns. `rollback` is shared so that a
+/// caller can revert whatever is left should this future panic.
+pub async fn run(
+    exp: Experiment,
+    opts: RunOptions,
+    cancel: CancellationToken,
+    progress: Arc<dyn ProgressSink>,
+    rollback: Arc<Rollback>,
+) -> Result<RunResult, EngineError> {
+    let clock = Clock::start();
+    if let Some(dir) = &opts.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::OutDir(dir.clone(), e))?;
+    }
+    let journal = Arc::new(match &opts.out_dir {
+        Some(dir) => Journal::create(&dir.join("journal.jsonl")).map_err(EngineError::Journal)?,
+        None => Journal::discard(),
+    });
+    rollback.attach_journal(journal.clone());
+    let run_id = format!(
+        "{}-{:08x}",
+        clock.wall_origin().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        fastrand::u32(..)
+    );
+    journal.record(
+        "run-started",
+        json!({
+            "runId": run_id,
+            "experiment": exp.metadata.name,
+            "file": opts.source_file,
+            "firedrillVersion": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+        }),
+        true,
+    );
+    let mut runner = Runner {
+        iterations: opts.iterations.unwrap_or(exp.spec.iterations).max(1),
+        exp,
+        opts,
+        clock,
+        journal,
+        cancel,
+        progress,
+        rollback,
+        run_events: Vec::new(),
+        run_deadline: Instant::now(),
+    };
+    runner.run_deadline = Instant::now() + runner.exp.spec.safety.timeout.get();
+    let result = runner.run(run_id).await;
+    Ok(result)
+}
+
+struct Runner {
+    exp: Experiment,
+    opts: RunOptions,
+    iterations: u32,
+    clock: Clock,
+    journal: Arc<Journal>,
+    cancel: CancellationToken,
+    progress: Arc<dyn ProgressSink>,
+    rollback: Arc<Rollback>,
+    run_events: Vec<Event>,
+    run_deadline: Instant,
+}
+
+/// Channels the iterations listen on.
+struct Inputs {
+    observations: mpsc::Receiver<Observation>,
+    platform: mpsc::UnboundedReceiver<PlatformEvent>,
+    alerts: Option<broadcast::Receiver<ReceivedAlert>>,
+    probe_tasks: JoinSet<()>,
+}
+
+impl Runner {
+    async fn run(&mut self, run_id: String) -> RunResult {
+        let Target::Local(target) = self.exp.spec.target.clone();
+        let replicas: usize = target.workloads.iter().map(|w| w.replicas as usize).sum();
+        self.progress.progress(&Progress::Starting { replicas });
+
+        let mut outcome: Option<Stop> = None;
+        let mut iterations: Vec<IterationResult> = Vec::new();
+        let mut totals: Vec<ProbeRecorders> =
+            vec![ProbeRecorders::default(); self.exp.spec.steady_state.probes.len()];
+        let mut log_intervals: Vec<(String, Duration, Duration, ProbeRecorders, u32)> = Vec::new();
+        let mut ttd = DurationRecorder::default();
+        let mut ttr = DurationRecorder::default();
+        let mut outage = DurationRecorder::default();
+        let mut failed_reason: Option<String> = None;
+        let mut services = BTreeMap::new();
+        let (mut after_count, mut after_errors) = (0u64, 0u64);
+
+        // Detection webhook first: workloads (an Alertmanager, say) may need its URL.
+        let webhook = match self.start_webhook().await {
+            Ok(w) => w,
+            Err(reason) => {
+                outcome = Some(Stop::Aborted(reason));
+                None
+            }
+        };
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let stop_probes = CancellationToken::new();
+        let mut platform = None;
+        if outcome.is_none() {
+            let options = LocalOptions {
+                firedrill: self.opts.firedrill.clone(),
+                webhook: webhook.as_ref().map(WebhookServer::url),
+                log_dir: self.opts.out_dir.as_ref().map(|d| d.join("logs")),
+            };
+            match LocalPlatform::start(&target, &options, Events(events_tx)).await {
+                Ok(p) => platform = Some(p),
+                Err(e) => outcome = Some(Stop::Aborted(format!("workloads did not start: {}", chain(&e)))),
+            }
+        }
+        let (obs_tx, obs_rx) = mpsc::channel(1024);
+        let mut inputs = Inputs {
+            observations: obs_rx,
+            platform: events_rx,
+            alerts: webhook.as_ref().map(WebhookServer::subscribe),
+            probe_tasks: JoinSet::new(),
+        };
+        if let (None, Some(p)) = (&outcome, &platform) {
+            outcome = self
+                .start_probes(p, &options_log_dir(&self.opts), obs_tx, &stop_probes, &mut inputs)
+                .await
+                .err();
+            services = p
+                .services()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+        }
+        if let (None, Some(p)) = (&outcome, &platform) {
+            self.progress.progress(&Progress::Ready {
+                services: services.clone(),
+                webhook: webhook.as_ref().map(WebhookServer::url),
+            });
+            self.run_event("workloads-ready", format!("services {services:?}"));
+            let ctx = FaultContext {
+                firedrill: self.opts.firedrill.clone(),
+            };
+            for n in 1..=self.iterations {
+                let (result, state, stop) = self.iteration(n, p, &ctx, &mut inputs).await;
+                for (i, probe) in self.exp.spec.steady_state.probes.iter().enumerate() {
+                    totals[i].merge(&state.recorders[i]);
+                    log_intervals.push((
+                        probe.name().to_owned(),
+                        self.clock.since_origin(state.started),
+                        state.started.elapsed(),
+                        state.recorders[i].clone(),
+                        n,
+                    ));
+                }
+                let (c, e) = state.recovery.counts();
+                after_count += c;
+                after_errors += e;
+                let completed = stop.is_none() && result.status != "baseline_failed";
+                if completed {
+                    ttd.record(result.time_to_detect_ms.map(|v| Duration::from_secs_f64(v / 1e3)));
+                    ttr.record(result.time_to_recover_ms.map(|v| Duration::from_secs_f64(v / 1e3)));
+                    outage.record(Some(Duration::from_secs_f64(result.outage_ms / 1e3)));
+                }
+                if result.status == "baseline_failed" {
+                    failed_reason = Some(format!(
+                        "iteration {n}: the steady state did not hold at baseline, so no fault was injected"
+                    ));
+                } else if result.recovered_at.is_none() && completed {
+                    failed_reason.get_or_insert(format!(
+                        "iteration {n}: the steady state did not come back within the recovery timeout"
+                    ));
+                }
+                self.progress.progress(&Progress::IterationDone {
+                    iteration: n,
+                    status: result.status.clone(),
+                });
+                let baseline_failed = result.status == "baseline_failed";
+                iterations.push(result);
+                if stop.is_some() {
+                    outcome = stop;
+                    break;
+                }
+                if baseline_failed {
+                    break;
+                }
+            }
+        }
+
+        // Whatever happened above, nothing injected survives this point.
+        let reason = match &outcome {
+            Some(Stop::Interrupted) => "interrupted".to_owned(),
+            Some(Stop::Aborted(r)) => format!("aborted: {r}"),
+            None => "run finished".to_owned(),
+        };
+        self.progress
+            .progress(&Progress::RollingBack { reason: reason.clone() });
+        stop_probes.cancel();
+        while inputs.probe_tasks.join_next().await.is_some() {}
+        let rollback = self.rollback.revert_all(&self.journal).await;
+        if let Some(p) = platform {
+            p.shutdown().await;
+        }
+        self.journal.record("processes-stopped", json!({}), false);
+        if let Some(w) = webhook {
+            w.shutdown().await;
+        }
+
+        let objectives = objectives::evaluate(&self.exp.spec, &totals, &ttd, &ttr, completed_count(&iterations));
+        let status = if !rollback.failed.is_empty() {
+            RunStatus::RollbackFailed
+        } else {
+            match &outcome {
+                Some(Stop::Interrupted) => RunStatus::Interrupted,
+                Some(Stop::Aborted(_)) => RunStatus::Aborted,
+                None if failed_reason.is_some() || objectives.iter().any(|o| !o.met) => {
+                    RunStatus::Failed
+                }
+                None => RunStatus::Passed,
+            }
+        };
+        let reason = match (&status, &outcome) {
+            (RunStatus::RollbackFailed, _) => Some(format!(
+                "rollback failed, the target may be left changed: {}",
+                rollback.failed.join("; ")
+            )),
+            (_, Some(Stop::Interrupted)) => Some("interrupted by a signal; everything was reverted".to_owned()),
+            (_, Some(Stop::Aborted(r))) => Some(format!("{r}; everything was reverted")),
+            (RunStatus::Failed, None) => failed_reason.or_else(|| {
+                let missed: Vec<_> = objectives.iter().filter(|o| !o.met).map(|o| o.name.clone()).collect();
+                Some(format!("objectives missed: {}", missed.join(", ")))
+            }),
+            _ => None,
+        };
+        let finished = Instant::now();
+        self.journal.record(
+            "run-finished",
+            json!({"status": status.as_str(), "reason": reason}),
+            true,
+        );
+
+        let mut files = BTreeMap::new();
+        if let Some(dir) = &self.opts.out_dir {
+            files.insert("journal".to_owned(), "journal.jsonl".to_owned());
+            files.insert("logs".to_owned(), "logs/".to_owned());
+            let intervals: Vec<LogInterval<'_>> = log_intervals
+                .iter()
+                .flat_map(|(probe, start, length, rec, n)| {
+                    Phase::ALL.iter().map(move |ph| LogInterval {
+                        tag: format!("{probe}.{}.{n}", ph.as_str()),
+                        start: *start,
+                        length: *length,
+                        histogram: rec.phase(*ph).histogram(),
+                    })
+                })
+                .collect();
+            let path = dir.join("latency.hlog");
+            let written = std::fs::File::create(&path).and_then(|mut f| {
+                crate::measure::write_interval_log(&mut f, self.clock.wall_origin(), &intervals)
+            });
+            match written {
+                Ok(()) => {
+                    files.insert("histograms".to_owned(), "latency.hlog".to_owned());
+                }
+                Err(error) => tracing::warn!(%error, "cannot write latency.hlog; the run goes on"),
+            }
+            files.insert("result".to_owned(), "result.json".to_owned());
+        }
+
+        let detected = iterations.iter().filter(|i| i.detected_at.is_some()).count() as u32;
+        let recovered = iterations.iter().filter(|i| i.recovered_at.is_some()).count() as u32;
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            run_id,
+            firedrill_version: env!("CARGO_PKG_VERSION").to_owned(),
+            experiment: ExperimentInfo {
+                name: self.exp.metadata.name.clone(),
+                description: self.exp.metadata.description.clone(),
+                labels: self.exp.metadata.labels.clone(),
+                file: self.opts.source_file.clone(),
+            },
+            status,
+            reason,
+            started_at: crate::journal::rfc3339(self.clock.wall_origin()),
+            finished_at: self.clock.rfc3339(finished),
+            duration_ms: self.clock.offset_ms(finished),
+            settings: Settings {
+                probe_interval_ms: ms(self.exp.spec.steady_state.interval.get()),
+                baseline_ms: ms(self.exp.spec.steady_state.baseline.get()),
+                iterations: self.iterations,
+                stable_for_ms: ms(self.exp.spec.recovery.stable_for.get()),
+                services,
+            },
+            probes: self
+                .exp
+                .spec
+                .steady_state
+                .probes
+                .iter()
+                .zip(&totals)
+                .map(|(p, r)| (p.name().to_owned(), r.summaries()))
+                .collect(),
+            summary: Summary {
+                iterations: completed_count(&iterations),
+                detected,
+                recovered,
+                time_to_detect_ms: ttd.summary(),
+                time_to_recover_ms: ttr.summary(),
+                outage_ms: outage.summary(),
+                availability: crate::measure::availability(after_count, after_errors),
+            },
+            iterations,
+            objectives,
+            rollback,
+            events: std::mem::take(&mut self.run_events),
+            files,
+        }
+    }
+
+    async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, String> {
+        let Some(detection) = &self.exp.spec.detection else {
+            return Ok(None);
+        };
+        let wanted = detection
+            .signals
+            .iter()
+            .any(|s| matches!(s, crate::spec::DetectionSignal::Webhook(_)));
+        if !wanted {
+            return Ok(None);
+        }
+        let addr: std::net::SocketAddr = detection
+            .webhook_listen
+            .parse()
+            .map_err(|e| format!("invalid detection.webhookListen: {e}"))?;
+        let server = WebhookServer::bind(addr)
+            .await
+            .map_err(|e| format!("the detection webhook cannot listen on {addr}: {}", chain(&e)))?;
+        self.run_event("webhook-listening", server.url());
+        Ok(Some(server))
+    }
+
+    async fn start_probes(
+        &mut self,
+        platform: &LocalPlatform,
+        log_dir: &Option<PathBuf>,
+        obs_tx: mpsc::Sender<Observation>,
+        stop: &CancellationToken,
+        inputs: &mut Inputs,
+    ) -> Result<(), Stop> {
+        let Target::Local(target) = self.exp.spec.target.clone();
+        self.run_event("workloads-starting", format!("{} workload(s)", target.workloads.len()));
+        platform
+            .wait_ready(
+                target.startup_timeout.get(),
+                &self.cancel,
+                log_dir.as_deref(),
+            )
+            .await
+            .map_err(|e| match e {
+                crate::platform::local::PlatformError::Cancelled => Stop::Interrupted,
+                e => Stop::Aborted(chain(&e)),
+            })?;
+        let interval = self.exp.spec.steady_state.interval.get();
+        for (i, spec) in self.exp.spec.steady_state.probes.iter().enumerate() {
+            let probe = probe::build(spec, platform.template())
+                .map_err(|e| Stop::Aborted(chain(&e)))?;
+            inputs.probe_tasks.spawn(probe::run(
+                i,
+                probe,
+                interval,
+                spec.timeout().get(),
+                obs_tx.clone(),
+                stop.child_token(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn run_event(&mut self, kind: &str, detail: String) {
+        let now = Instant::now();
+        self.journal.record(kind, json!({ "detail": detail }), false);
+        self.run_events.push(Event {
+            at: self.clock.rfc3339(now),
+            offset_ms: self.clock.offset_ms(now),
+            kind: kind.to_owned(),
+            detail,
+        });
+    }
+
+    /// One iteration. Returns its result, its measurements, and why the run must stop.
+    async fn iteration(
+        &mut self,
+        n: u32,
+        platform: &LocalPlatform,
+        ctx: &FaultContext,
+        inputs: &mut Inputs,
+    ) -> (IterationResult, IterationState, Option<Stop>) {
+        let spec = self.exp.spec.clone();
+        let start = Instant::now();
+        let mut it = Iteration {
+            n,
+            state: IterationState::new(&spec, start),
+            events: Vec::new(),
+            faults: Vec::new(),
+            status: "passed",
+        };
+        let of = self.iterations;
+        self.progress.progress(&Progress::Phase { iteration: n, of, phase: "baseline" });
+        self.event(&mut it, "baseline-started", json!({}), format!("iteration {n}"));
+
+        // Baseline.
+        let baseline_end = start + spec.steady_state.baseline.get();
+        loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
+                () = tokio::time::sleep_until(self.run_deadline) => {
+                    return self.finish(it, Some(Stop::Aborted("the run's safety timeout passed".into())));
+                }
+                () = tokio::time::sleep_until(baseline_end) => break,
+                Some(joined) = inputs.probe_tasks.join_next() => {
+                    return self.finish(it, Some(probe_task_ended(joined)));
+                }
+                Some(obs) = inputs.observations.recv() => { it.state.observe(&obs); }
+                Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
+                Some(alert) = recv_alert(&mut inputs.alerts) => self.alert(&mut it, alert),
+            }
+        }
+        let failures = it.state.baseline_failures(&spec);
+        if !failures.is_empty() {
+            it.status = "baseline_failed";
+            self.event(&mut it, "baseline-failed", json!({"failures": failures}), failures.join("; "));
+            return self.finish(it, None);
+        }
+        self.event(&mut it, "baseline-held", json!({}), "steady state held".into());
+
+        // Fault schedule: every inject and revert at its offset from the phase start.
+        let mut faults: Vec<Option<Arc<dyn Fault>>> = Vec::new();
+        for f in &spec.faults {
+            match fault::build(f, platform, ctx) {
+                Ok(built) => faults.push(Some(built)),
+                Err(e) => return self.finish(it, Some(Stop::Aborted(chain(&e)))),
+            }
+        }
+        let mut schedule: Vec<(Duration, usize, bool)> = spec
+            .faults
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| [(f.at().get(), i, true), (f.at().get() + f.duration().get(), i, false)])
+            .collect();
+        // Injections before reverts at the same offset, then in document order.
+        schedule.sort_by_key(|(at, i, inject)| (*at, !*inject, *i));
+        let mut schedule = schedule.into_iter().peekable();
+        let phase_start = Instant::now();
+        self.progress.progress(&Progress::Phase { iteration: n, of, phase: "fault" });
+        let mut recovery_deadline: Option<Instant> = None;
+        loop {
+            let next_action = schedule.peek().map(|(at, _, _)| phase_start + *at);
+            let detection_deadline = it.state.injected.and_then(|t| it.state.detection.deadline(t));
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
+                () = tokio::time::sleep_until(self.run_deadline) => {
+                    return self.finish(it, Some(Stop::Aborted("the run's safety timeout passed".into())));
+                }
+                () = sleep_until_opt(next_action) => {
+                    let Some((_, i, inject)) = schedule.next() else { continue };
+                    let Some(f) = faults[i].clone() else { continue };
+                    if inject {
+                        if let Err(stop) = self.inject(&mut it, &spec, i, f, platform).await {
+                            return self.finish(it, Some(stop));
+                        }
+                    } else {
+                        faults[i] = None;
+                        self.revert(&mut it, &spec.faults[i].name().to_owned(), &f).await;
+                    }
+                    if schedule.peek().is_none() {
+                        let now = Instant::now();
+                        it.state.fault_ended = Some(now);
+                        recovery_deadline = Some(now + spec.recovery.timeout.get());
+                        self.progress.progress(&Progress::Phase { iteration: n, of, phase: "recovery" });
+                        self.event(&mut it, "recovery-started", json!({}), "all faults reverted".into());
+                        it.state.recovery.check(now, it.state.fault_ended);
+                    }
+                }
+                () = sleep_until_opt(detection_deadline) => {
+                    // Timed out; `resolved` now reports it and the loop may end.
+                }
+                () = sleep_until_opt(recovery_deadline.filter(|_| it.state.recovery.recovered.is_none())) => {
+                    self.event(&mut it, "not-recovered", json!({"timeout": spec.recovery.timeout.to_string()}),
+                        format!("steady state did not hold for {} within {}", spec.recovery.stable_for, spec.recovery.timeout));
+                    recovery_deadline = None;
+                }
+                Some(joined) = inputs.probe_tasks.join_next() => {
+                    return self.finish(it, Some(probe_task_ended(joined)));
+                }
+                Some(obs) = inputs.observations.recv() => {
+                    let before_detect = it.state.detection.detected.is_some();
+                    let before_recover = it.state.recovery.recovered.is_some();
+                    if let Some(reason) = it.state.observe(&obs) {
+                        self.event(&mut it, "abort-condition", json!({"reason": reason}), reason.clone());
+                        return self.finish(it, Some(Stop::Aborted(reason)));
+                    }
+                    self.note_progress(&mut it, before_detect, before_recover);
+                }
+                Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
+                Some(alert) = recv_alert(&mut inputs.alerts) => {
+                    let before = it.state.detection.detected.is_some();
+                    self.alert(&mut it, alert);
+                    let recovered = it.state.recovery.recovered.is_some();
+                    self.note_progress(&mut it, before, recovered);
+                }
+            }
+            let now = Instant::now();
+            let done = it.state.fault_ended.is_some()
+                && (it.state.recovery.recovered.is_some() || recovery_deadline.is_none())
+                && it
+                    .state
+                    .injected
+                    .is_none_or(|inj| it.state.detection.resolved(inj, now));
+            if done {
+                break;
+            }
+        }
+        if let Some(inj) = it.state.injected
+            && it.state.detection.detected.is_none()
+            && it.state.detection.deadline(inj).is_some()
+        {
+            self.event(&mut it, "not-detected", json!({}), "no detection signal fired before the timeout".into());
+        }
+        if it.state.recovery.recovered.is_none() {
+            it.status = "failed";
+        }
+
+        // Cool down between iterations: observations are drained, not recorded.
+        if n < self.iterations && !spec.cooldown.is_zero() {
+            self.progress.progress(&Progress::Phase { iteration: n, of, phase: "cooldown" });
+            let until = Instant::now() + spec.cooldown.get();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
+                    () = tokio::time::sleep_until(until) => break,
+                    Some(_) = inputs.observations.recv() => {}
+                    Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
+                    Some(_) = recv_alert(&mut inputs.alerts) => {}
+                }
+            }
+        }
+        self.finish(it, None)
+    }
+
+    async fn inject(
+        &mut self,
+        it: &mut Iteration,
+        spec: &crate::spec::Spec,
+        i: usize,
+        f: Arc<dyn Fault>,
+        platform: &LocalPlatform,
+    ) -> Result<(), Stop> {
+        let fspec = &spec.faults[i];
+        let intent = f.plan().map_err(|e| Stop::Aborted(chain(&e)))?;
+        // Blast radius: what active faults already hold plus what this one would take.
+        if let Some(sel) = fspec.selector() {
+            let total = platform.workload(sel.workload()).map_or(0, <[_]>::len);
+            let held: usize = self.rollback.affected(sel.workload());
+            let limit = (total as f64 * spec.safety.max_affected_percent / 100.0).floor() as usize;
+            if held + intent.targets.len() > limit.max(1).min(total) {
+                let _ = f.revert().await;
+                let reason = format!(
+                    "fault `{}` would affect {} of {} replicas of `{}` with {} already affected, above safety.maxAffectedPercent {}%",
+                    fspec.name(),
+                    intent.targets.len(),
+                    total,
+                    sel.workload(),
+                    held,
+                    spec.safety.max_affected_percent
+                );
+                return Err(Stop::Aborted(reason));
+            }
+        }
+        // Written (and synced) before the change, so a crashed run can be rolled back.
+        self.journal.record("fault-intent", serde_json::to_value(&intent).unwrap_or_default(), true);
+        self.rollback.push(fspec.name(), f.clone());
+        let injected = f.inject().await;
+        let now = Instant::now();
+        let mut record = FaultRecord {
+            name: fspec.name().to_owned(),
+            fault_type: fspec.type_name().to_owned(),
+            targets: intent.targets.clone(),
+            injected_at: None,
+            reverted_at: None,
+            error: None,
+        };
+        match injected {
+            Ok(()) => {
+                it.state.mark_injected(now);
+                record.injected_at = Some(self.clock.rfc3339(now));
+                self.event(
+                    it,
+                    "fault-injected",
+                    json!({"fault": fspec.name(), "type": fspec.type_name(), "targets": intent.targets, "changes": intent.changes}),
+                    format!("{} ({}) on {}", fspec.name(), fspec.type_name(), intent.targets.join(", ")),
+                );
+                self.progress.progress(&Progress::Injected {
+                    fault: fspec.name().to_owned(),
+                    targets: intent.targets,
+                });
+                it.faults.push(record);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = chain(&e);
+                record.error = Some(msg.clone());
+                it.faults.push(record);
+                self.event(it, "fault-injection-failed", json!({"fault": fspec.name(), "error": msg}), msg.clone());
+                Err(Stop::Aborted(msg))
+            }
+        }
+    }
+
+    async fn revert(&mut self, it: &mut Iteration, name: &str, f: &Arc<dyn Fault>) {
+        let result = self.rollback.revert_one(name, f, &self.journal).await;
+        let now = Instant::now();
+        if let Some(rec) = it.faults.iter_mut().rev().find(|r| r.name == name) {
+            rec.reverted_at = Some(self.clock.rfc3339(now));
+            if let Err(e) = &result {
+                rec.error = Some(e.clone());
+            }
+        }
+        match result {
+            Ok(done) => {
+                self.event(it, "fault-reverted", json!({"fault": name, "actions": done}), format!("{name}: {}", done.join("; ")));
+                self.progress.progress(&Progress::Reverted { fault: name.to_owned() });
+            }
+            Err(e) => {
+                self.event(it, "fault-revert-failed", json!({"fault": name, "error": e}), e);
+            }
+        }
+    }
+
+    fn note_progress(&mut self, it: &mut Iteration, was_detected: bool, was_recovered: bool) {
+        let Some(inj) = it.state.injected else { return };
+        if !was_detected && let Some((at, by)) = it.state.detection.detected.clone() {
+            let after = at.saturating_duration_since(inj);
+            self.progress.progress(&Progress::Detected { iteration: it.n, after, by: by.clone() });
+            self.event_at(it, at, "detected", json!({"signal": by, "timeToDetectMs": ms(after)}), format!("by {by} after {}", fmt_ms(after)));
+        }
+        if !was_recovered && let Some(at) = it.state.recovery.recovered {
+            let after = at.saturating_duration_since(inj);
+            self.progress.progress(&Progress::Recovered { iteration: it.n, after });
+            self.event_at(it, at, "recovered", json!({"timeToRecoverMs": ms(after)}), format!("steady state holds again since {} after injection", fmt_ms(after)));
+        }
+    }
+
+    fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
+        let detail = match ev {
+            PlatformEvent::ReplicaStarted { replica, pid } => format!("{replica} started as pid {pid}"),
+            PlatformEvent::ReplicaFailedToStart { replica, error } => format!("{replica} failed to start: {error}"),
+            PlatformEvent::ReplicaExited { replica, pid, status } => format!("{replica} (pid {pid}) {status}"),
+            PlatformEvent::ReplicaReady { replica } => format!("{replica} ready"),
+            PlatformEvent::ReplicaUnready { replica } => format!("{replica} not ready"),
+        };
+        let data = match ev {
+            PlatformEvent::ReplicaStarted { replica, pid } => json!({"replica": replica, "pid": pid, "pgid": pid}),
+            other => json!({"replica": other.replica()}),
+        };
+        self.event(it, ev.kind(), data, detail);
+    }
+
+    fn alert(&mut self, it: &mut Iteration, alert: ReceivedAlert) {
+        let Some(inj) = it.state.injected else { return };
+        if alert.received_at < inj || alert.status != AlertStatus::Firing {
+            return;
+        }
+        let matched: Option<String> = it
+            .state
+            .detection
+            .webhook_signals()
+            .find(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
+            .map(|s| s.name.clone());
+        self.event(
+            it,
+            "alert-received",
+            json!({"labels": alert.labels, "matched": matched}),
+            format!("alert {:?}{}", alert.labels.get("alertname"), if matched.is_some() { " (matched)" } else { "" }),
+        );
+        if let Some(name) = matched {
+            it.state.detection.fire(alert.received_at, &name);
+        }
+    }
+
+    fn event(&mut self, it: &mut Iteration, kind: &str, data: serde_json::Value, detail: String) {
+        self.event_at(it, Instant::now(), kind, data, detail);
+    }
+
+    fn event_at(&mut self, it: &mut Iteration, at: Instant, kind: &str, mut data: serde_json::Value, detail: String) {
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("iteration".into(), json!(it.n));
+            obj.insert("at".into(), json!(self.clock.rfc3339(at)));
+        }
+        self.journal.record(kind, data, false);
+        it.events.push(Event {
+            at: self.clock.rfc3339(at),
+            offset_ms: self.clock.offset_ms(at),
+            kind: kind.to_owned(),
+            detail,
+        });
+    }
+
+    fn finish(&mut self, mut it: Iteration, stop: Option<Stop>) -> (IterationResult, IterationState, Option<Stop>) {
+        match &stop {
+            Some(Stop::Interrupted) => it.status = "interrupted",
+            Some(Stop::Aborted(_)) => it.status = "aborted",
+            None => {}
+        }
+        let st = &it.state;
+        let inj = st.injected;
+        let detected = st.detection.detected.clone();
+        let recovered = st.recovery.recovered;
+        let result = IterationResult {
+            index: it.n,
+            status: it.status.to_owned(),
+            started_at: self.clock.rfc3339(st.started),
+            injected_at: inj.map(|t| self.clock.rfc3339(t)),
+            detected_at: detected.as_ref().map(|(t, _)| self.clock.rfc3339(*t)),
+            detected_by: detected.as_ref().map(|(_, s)| s.clone()),
+            recovered_at: recovered.map(|t| self.clock.rfc3339(t)),
+            time_to_detect_ms: inj.zip(detected.as_ref()).map(|(i, (d, _))| ms(d.saturating_duration_since(i))),
+            time_to_recover_ms: inj.zip(recovered).map(|(i, r)| ms(r.saturating_duration_since(i))),
+            outage_ms: ms(if recovered.is_some() { st.recovery.outage } else { st.recovery.outage_until(Instant::now()) }),
+            availability: st.recovery.availability(),
+            faults: std::mem::take(&mut it.faults),
+            probes: self
+                .exp
+                .spec
+                .steady_state
+                .probes
+                .iter()
+                .zip(&st.recorders)
+                .map(|(p, r)| (p.name().to_owned(), r.summaries()))
+                .collect(),
+            events: std::mem::take(&mut it.events),
+        };
+        (result, it.state, stop)
+    }
+}
+
+struct Iteration {
+    n: u32,
+    state: IterationState,
+    events: Vec<Event>,
+    faults: Vec<FaultRecord>,
+    status: &'static str,
+}
+
+fn completed_count(iterations: &[IterationResult]) -> u32 {
+    iterations
+        .iter()
+        .filter(|i| i.status == "passed" || i.status == "failed")
+        .count() as u32
+}
+
+fn options_log_dir(opts: &RunOptions) -> Option<PathBuf> {
+    opts.out_dir.as_ref().map(|d| d.join("logs"))
+}
+
+fn probe_task_ended(joined: Result<(), tokio::task::JoinError>) -> Stop {
+    match joined {
+        Err(e) if e.is_panic() => Stop::Aborted("a probe task panicked".into()),
+        _ => Stop::Aborted("a probe task ended unexpectedly".into()),
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_alert(rx: &mut Option<broadcast::Receiver<ReceivedAlert>>) -> Option<ReceivedAlert> {
+    let Some(r) = rx.as_mut() else {
+        return std::future::pending().await;
+    };
+    loop {
+        match r.recv().await {
+            Ok(a) => return Some(a),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => {
+                *rx = None;
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
+/// The firedrill binary that `{firedrill}` and helper processes use: `FIREDRILL_BIN`, else
+/// this executable when it is firedrill, else a `firedrill` next to it or one folder up
+/// (where cargo puts examples and tests), else `firedrill` from PATH.
+pub fn default_firedrill_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("FIREDRILL_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if exe.file_name().is_some_and(|n| n == "firedrill") {
+            return exe;
+        }
+        for dir in exe.ancestors().skip(1).take(2) {
+            let candidate = dir.join("firedrill");
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from("firedrill")
+}
+
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+fn fmt_ms(d: Duration) -> String {
+    format!("{:.0}ms", d.as_secs_f64() * 1e3)
+}

@@ -1,0 +1,137 @@
+//! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
+//! idempotent and safe to call twice.
+
+mod memory;
+mod process;
+mod stress;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use memory::{MemoryPressureFault, hold_memory};
+pub use process::{ProcessKillFault, ProcessPauseFault};
+pub use stress::{CpuStressFault, burn_cpu};
+
+use crate::platform::local::LocalPlatform;
+use crate::spec::FaultSpec;
+
+/// What a fault is about to change and how that is undone, written to the journal before
+/// the change so that a crashed run can be rolled back.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    /// The fault's name.
+    pub fault: String,
+    /// The fault's type.
+    #[serde(rename = "type")]
+    pub fault_type: String,
+    /// What will change, e.g. `SIGSTOP to process group 4242 (web/1)`.
+    pub changes: Vec<String>,
+    /// How each change is undone.
+    pub undo: Vec<String>,
+    /// The targets, e.g. `web/1`.
+    pub targets: Vec<String>,
+}
+
+/// Why a fault could not be injected or reverted.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// No target matched the selection when the fault was due.
+    #[error("fault `{fault}`: no running replica of `{workload}` to act on")]
+    NoTargets {
+        /// The fault.
+        fault: String,
+        /// The workload.
+        workload: String,
+    },
+    /// The fault names a workload that does not exist.
+    #[error("fault `{fault}`: unknown workload `{workload}`")]
+    UnknownWorkload {
+        /// The fault.
+        fault: String,
+        /// The workload.
+        workload: String,
+    },
+    /// A signal could not be delivered.
+    #[error("fault `{fault}`: cannot signal {target}")]
+    Signal {
+        /// The fault.
+        fault: String,
+        /// The replica.
+        target: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A helper process could not be started.
+    #[error("fault `{fault}`: cannot start its helper process")]
+    Helper {
+        /// The fault.
+        fault: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The fault would exceed a safety bound of this host.
+    #[error("fault `{fault}`: {message}")]
+    Unsafe {
+        /// The fault.
+        fault: String,
+        /// Which bound.
+        message: String,
+    },
+}
+
+/// A fault bound to its targets on a platform.
+#[async_trait]
+pub trait Fault: Send + Sync {
+    /// Chooses the targets and says what will change. Called once, before `inject`.
+    fn plan(&self) -> Result<Intent, FaultError>;
+    /// Applies the change planned by `plan`.
+    async fn inject(&self) -> Result<(), FaultError>;
+    /// Undoes the change; does nothing when there is nothing left to undo.
+    async fn revert(&self) -> Result<Vec<String>, FaultError>;
+    /// Replicas of `workload` currently affected, for the blast-radius bound.
+    fn affected(&self, workload: &str) -> usize;
+}
+
+/// Run-wide values a fault may need.
+#[derive(Clone, Debug)]
+pub struct FaultContext {
+    /// The firedrill binary, for helper processes.
+    pub firedrill: PathBuf,
+}
+
+/// Builds the runtime fault of a spec fault on the local platform.
+pub fn build(
+    spec: &FaultSpec,
+    platform: &LocalPlatform,
+    ctx: &FaultContext,
+) -> Result<Arc<dyn Fault>, FaultError> {
+    let replicas = |workload: &str| {
+        platform
+            .workload(workload)
+            .map(<[_]>::to_vec)
+            .ok_or_else(|| FaultError::UnknownWorkload {
+                fault: spec.name().to_owned(),
+                workload: workload.to_owned(),
+            })
+    };
+    Ok(match spec {
+        FaultSpec::ProcessKill(f) => Arc::new(ProcessKillFault::new(
+            f.clone(),
+            replicas(f.select.workload())?,
+        )),
+        FaultSpec::ProcessPause(f) => Arc::new(ProcessPauseFault::new(
+            f.clone(),
+            replicas(f.select.workload())?,
+        )),
+        FaultSpec::CpuStress(f) => Arc::new(CpuStressFault::new(f.clone(), ctx.firedrill.clone())),
+        FaultSpec::MemoryPressure(f) => {
+            Arc::new(MemoryPressureFault::new(f.clone(), ctx.firedrill.clone()))
+        }
+    })
+}

@@ -1,0 +1,142 @@
+//! CPU stress: a helper process of firedrill's own that keeps workers busy.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::process::Child;
+
+use super::{Fault, FaultError, Intent};
+use crate::platform::local::process;
+use crate::spec;
+
+/// How long a helper outlives its planned duration before it stops by itself, in case
+/// nobody is left to stop it.
+pub(super) const SELF_STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// Runs `firedrill internal cpu-stress` for the fault's duration.
+#[derive(Debug)]
+pub struct CpuStressFault {
+    spec: spec::CpuStress,
+    firedrill: PathBuf,
+    child: tokio::sync::Mutex<Option<Child>>,
+}
+
+impl CpuStressFault {
+    /// A CPU stress fault that starts `firedrill` as its helper.
+    pub fn new(spec: spec::CpuStress, firedrill: PathBuf) -> Self {
+        Self {
+            spec,
+            firedrill,
+            child: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for CpuStressFault {
+    fn plan(&self) -> Result<Intent, FaultError> {
+        Ok(Intent {
+            fault: self.spec.name.clone(),
+            fault_type: "cpu-stress".into(),
+            changes: vec![format!(
+                "start a helper process keeping {} worker(s) {}% busy on this host",
+                self.spec.workers, self.spec.load
+            )],
+            undo: vec!["kill the helper process group".into()],
+            targets: vec!["host".into()],
+        })
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let limit = self.spec.duration.get() + SELF_STOP_MARGIN;
+        let mut cmd = process::command(&self.firedrill);
+        cmd.args(["internal", "cpu-stress", "--workers"])
+            .arg(self.spec.workers.to_string())
+            .arg("--load")
+            .arg(self.spec.load.to_string())
+            .arg("--for")
+            .arg(format!("{}ms", limit.as_millis()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = process::spawn(&mut cmd, &format!("fault {}", self.spec.name)).map_err(|source| {
+            FaultError::Helper {
+                fault: self.spec.name.clone(),
+                source,
+            }
+        })?;
+        *self.child.lock().await = Some(child);
+        Ok(())
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        stop_helper(&self.child).await
+    }
+
+    fn affected(&self, _workload: &str) -> usize {
+        0
+    }
+}
+
+/// Stops a helper process if one is running; idempotent.
+pub(super) async fn stop_helper(
+    slot: &tokio::sync::Mutex<Option<Child>>,
+) -> Result<Vec<String>, FaultError> {
+    let Some(mut child) = slot.lock().await.take() else {
+        return Ok(Vec::new());
+    };
+    let pid = child.id();
+    process::terminate(&mut child, Duration::from_millis(500)).await;
+    Ok(vec![match pid {
+        Some(pid) => format!("helper process {pid} stopped"),
+        None => "helper process had already exited".to_owned(),
+    }])
+}
+
+/// Keeps `workers` threads busy for `load` percent of each 100 ms slice, for `duration`.
+/// Runs in the helper process.
+pub fn burn_cpu(workers: u32, load: u8, duration: Duration) {
+    let load = f64::from(load.clamp(1, 100)) / 100.0;
+    let slice = Duration::from_millis(100);
+    let busy = slice.mul_f64(load);
+    let end = Instant::now() + duration;
+    let handles: Vec<_> = (0..workers.max(1))
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+                while Instant::now() < end {
+                    let slice_start = Instant::now();
+                    while slice_start.elapsed() < busy {
+                        // xorshift keeps the core busy without being optimised away.
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        std::hint::black_box(x);
+                    }
+                    if let Some(rest) = slice.checked_sub(slice_start.elapsed()) {
+                        std::thread::sleep(rest);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_cpu_stops_on_time() {
+        let start = Instant::now();
+        burn_cpu(1, 50, Duration::from_millis(300));
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+}

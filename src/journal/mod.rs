@@ -1,0 +1,186 @@
+//! The evidence journal: one JSON record per line, each chained to the previous one by
+//! SHA-256, written and flushed as the run goes so that a crash leaves a valid prefix.
+//!
+//! A record is `{"seq", "time", "kind", "data", "prev", "hash"}`. `hash` is the SHA-256 of
+//! the record without `hash`, serialised with sorted keys and no white space (the
+//! journal holds only strings, integers, booleans and nulls, for which that encoding is
+//! canonical). `prev` is the previous record's hash, 64 zeros for the first.
+
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why the journal could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be created, written or read.
+    #[error("journal i/o failed")]
+    Io(#[from] std::io::Error),
+    /// A line is not a journal record.
+    #[error("line {line}: {message}")]
+    Malformed {
+        /// Line number, from 1.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Appends records to `journal.jsonl`. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Journal {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: Option<File>,
+    seq: u64,
+    prev: String,
+    failed: bool,
+}
+
+impl Journal {
+    /// Creates (or truncates) the journal file.
+    pub fn create(path: &Path) -> Result<Self, JournalError> {
+        let file = File::create(path)?;
+        Ok(Self::with_file(Some(file)))
+    }
+
+    /// A journal that keeps only the chain, for runs that write no files.
+    pub fn discard() -> Self {
+        Self::with_file(None)
+    }
+
+    fn with_file(file: Option<File>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                file,
+                seq: 0,
+                prev: GENESIS.to_owned(),
+                failed: false,
+            }),
+        }
+    }
+
+    /// Appends one record and flushes it. `sync` also asks the disk to persist it, for
+    /// records a later rollback depends on (what is about to change).
+    ///
+    /// A journal that cannot be written never stops a run: the first failure is logged and
+    /// later records are only chained.
+    pub fn record(&self, kind: &str, data: Value, sync: bool) -> String {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.seq += 1;
+        let mut rec = json!({
+            "seq": inner.seq,
+            "time": rfc3339(SystemTime::now()),
+            "kind": kind,
+            "data": data,
+            "prev": inner.prev,
+        });
+        let hash = hash_of(&rec);
+        rec["hash"] = Value::String(hash.clone());
+        inner.prev.clone_from(&hash);
+        if let Some(file) = inner.file.as_mut() {
+            let mut line = rec.to_string();
+            line.push('\n');
+            let written = file
+                .write_all(line.as_bytes())
+                .and_then(|()| file.flush())
+                .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+            if let Err(error) = written
+                && !inner.failed
+            {
+                inner.failed = true;
+                tracing::warn!(%error, "cannot write the journal; the run goes on");
+            }
+        }
+        hash
+    }
+
+    /// The hash of the last record.
+    pub fn head(&self) -> String {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prev
+            .clone()
+    }
+}
+
+/// SHA-256 over the canonical encoding of a record without its `hash` field.
+pub fn hash_of(record: &Value) -> String {
+    let mut rec = record.clone();
+    if let Some(obj) = rec.as_object_mut() {
+        obj.remove("hash");
+    }
+    // serde_json's map is ordered by key and its compact output has no white space.
+    let encoded = rec.to_string();
+    let digest = Sha256::digest(encoded.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a journal and checks its chain. Returns the records, or the first break.
+pub fn read_verified(path: &Path) -> Result<Vec<Value>, JournalError> {
+    let file = File::open(path)?;
+    let mut prev = GENESIS.to_owned();
+    let mut records = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        let malformed = |message: String| JournalError::Malformed {
+            line: i + 1,
+            message,
+        };
+        let rec: Value =
+            serde_json::from_str(&line).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        let stated = rec["hash"].as_str().unwrap_or_default();
+        if rec["prev"].as_str() != Some(prev.as_str()) {
+            return Err(malformed("does not follow the previous record (removed, inserted or reordered)".into()));
+        }
+        if hash_of(&rec) != stated {
+            return Err(malformed("was changed after it was written".into()));
+        }
+        prev = stated.to_owned();
+        records.push(rec);
+    }
+    Ok(records)
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_verifies_and_detects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::create(&path).unwrap();
+        j.record("run-started", json!({"name": "x"}), false);
+        j.record("fault-intent", json!({"fault": "kill"}), true);
+        j.record("fault-reverted", json!({"fault": "kill"}), false);
+        assert_eq!(read_verified(&path).unwrap().len(), 3);
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"kill\"", "\"pause\"")).unwrap();
+        let err = read_verified(&path).unwrap_err().to_string();
+        assert!(err.starts_with("line 2"), "{err}");
+
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        let err = read_verified(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("removed"), "{err}");
+    }
+}

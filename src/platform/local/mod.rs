@@ -1,0 +1,284 @@
+//! The local platform: workloads as supervised processes on this host, each behind a
+//! service address that balances over its ready replicas.
+
+pub mod process;
+mod replica;
+mod service;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use replica::{Events, Incarnation, Replica};
+pub(crate) use replica::http_status;
+pub use service::RoundRobin;
+
+use crate::spec::{self, LocalTarget, Readiness, TcpReadiness, placeholders};
+
+/// Why the local platform could not start its workloads.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// No address or port could be bound on loopback.
+    #[error("cannot bind a loopback port")]
+    Bind(#[source] std::io::Error),
+    /// A workload's command, arguments or environment could not be expanded.
+    #[error("workload `{workload}`: {field}")]
+    Template {
+        /// The workload.
+        workload: String,
+        /// The field, such as `command[2]`.
+        field: String,
+        /// What was wrong.
+        #[source]
+        source: placeholders::PlaceholderError,
+    },
+    /// The log folder could not be created.
+    #[error("cannot create the log folder {0}")]
+    Logs(PathBuf, #[source] std::io::Error),
+    /// Some replicas were not ready in time.
+    #[error("replicas not ready after {timeout:?}: {replicas} (see their logs in {logs})")]
+    NotReady {
+        /// How long we waited.
+        timeout: Duration,
+        /// The replicas that were not ready.
+        replicas: String,
+        /// Where their output went.
+        logs: String,
+    },
+    /// The run was cancelled while workloads were starting.
+    #[error("cancelled while starting workloads")]
+    Cancelled,
+}
+
+/// Options that come from the run rather than the experiment.
+#[derive(Clone, Debug)]
+pub struct LocalOptions {
+    /// Path substituted for `{firedrill}`.
+    pub firedrill: PathBuf,
+    /// URL substituted for `{webhook}`.
+    pub webhook: Option<String>,
+    /// Folder for each replica's standard output and error.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Running workloads.
+#[derive(Debug)]
+pub struct LocalPlatform {
+    workloads: BTreeMap<String, Vec<Arc<Replica>>>,
+    services: BTreeMap<String, SocketAddr>,
+    template: placeholders::Context,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl LocalPlatform {
+    /// Binds the service addresses, starts every replica, and returns at once (see
+    /// [`LocalPlatform::wait_ready`]).
+    pub async fn start(
+        target: &LocalTarget,
+        options: &LocalOptions,
+        events: Events,
+    ) -> Result<Self, PlatformError> {
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut listeners = Vec::new();
+        let mut services = BTreeMap::new();
+        for w in &target.workloads {
+            let listener = TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(PlatformError::Bind)?;
+            let addr = listener.local_addr().map_err(PlatformError::Bind)?;
+            services.insert(w.name.clone(), addr);
+            listeners.push(listener);
+        }
+        let template = placeholders::Context {
+            firedrill: options.firedrill.display().to_string(),
+            workloads: services
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            webhook: options.webhook.clone(),
+            port: None,
+            replica: None,
+        };
+        if let Some(dir) = &options.log_dir {
+            std::fs::create_dir_all(dir).map_err(|e| PlatformError::Logs(dir.clone(), e))?;
+        }
+
+        let mut workloads = BTreeMap::new();
+        for (w, listener) in target.workloads.iter().zip(listeners) {
+            let mut replicas = Vec::new();
+            for index in 0..w.replicas {
+                let port = free_port().map_err(PlatformError::Bind)?;
+                let replica = Arc::new(Replica::new(&w.name, index, port));
+                let mut ctx = template.clone();
+                ctx.port = Some(port);
+                ctx.replica = Some(index);
+                let launch = replica::Launch {
+                    argv: expand_all(&w.name, "command", w.command.iter().chain(&w.args), &ctx)?,
+                    env: expand_env(w, port, index, &ctx)?,
+                    log: options
+                        .log_dir
+                        .as_deref()
+                        .map(|d| d.join(format!("{}-{index}.log", w.name))),
+                    restart: w.restart.clone(),
+                };
+                let check = w
+                    .readiness
+                    .clone()
+                    .unwrap_or_else(|| Readiness::Tcp(default_tcp_readiness()));
+                let ready_command = match &check {
+                    Readiness::Command(c) => Some(expand_all(
+                        &w.name,
+                        "readiness.command",
+                        c.command.iter(),
+                        &ctx,
+                    )?),
+                    _ => None,
+                };
+                tasks.spawn(replica::supervise(
+                    replica.clone(),
+                    launch,
+                    events.clone(),
+                    stop.child_token(),
+                ));
+                tasks.spawn(replica::watch_readiness(
+                    replica.clone(),
+                    check,
+                    ready_command,
+                    events.clone(),
+                    stop.child_token(),
+                ));
+                replicas.push(replica);
+            }
+            tasks.spawn(service::serve(listener, replicas.clone(), stop.child_token()));
+            workloads.insert(w.name.clone(), replicas);
+        }
+        Ok(Self {
+            workloads,
+            services,
+            template,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Waits until every replica is ready, or fails naming those that are not.
+    pub async fn wait_ready(
+        &self,
+        timeout: Duration,
+        cancel: &CancellationToken,
+        log_dir: Option<&Path>,
+    ) -> Result<(), PlatformError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let unready: Vec<String> = self
+                .replicas()
+                .filter(|r| !r.is_ready())
+                .map(|r| r.id())
+                .collect();
+            if unready.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(PlatformError::NotReady {
+                    timeout,
+                    replicas: unready.join(", "),
+                    logs: log_dir.map_or_else(|| "nowhere".to_owned(), |d| d.display().to_string()),
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                () = cancel.cancelled() => return Err(PlatformError::Cancelled),
+            }
+        }
+    }
+
+    /// Every replica of every workload.
+    pub fn replicas(&self) -> impl Iterator<Item = &Arc<Replica>> {
+        self.workloads.values().flatten()
+    }
+
+    /// The replicas of one workload.
+    pub fn workload(&self, name: &str) -> Option<&[Arc<Replica>]> {
+        self.workloads.get(name).map(Vec::as_slice)
+    }
+
+    /// The service address of each workload.
+    pub fn services(&self) -> &BTreeMap<String, SocketAddr> {
+        &self.services
+    }
+
+    /// Values for the placeholders of probes and other run-wide strings.
+    pub fn template(&self) -> &placeholders::Context {
+        &self.template
+    }
+
+    /// Stops every replica (SIGCONT, SIGTERM, then SIGKILL) and the service addresses.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+fn default_tcp_readiness() -> TcpReadiness {
+    TcpReadiness {
+        period: spec::Duration::from_millis(100),
+        timeout: spec::Duration::from_millis(250),
+        failure_threshold: 1,
+    }
+}
+
+fn expand_all<'a>(
+    workload: &str,
+    field: &str,
+    items: impl Iterator<Item = &'a String>,
+    ctx: &placeholders::Context,
+) -> Result<Vec<String>, PlatformError> {
+    items
+        .enumerate()
+        .map(|(i, s)| {
+            placeholders::expand(s, ctx).map_err(|source| PlatformError::Template {
+                workload: workload.to_owned(),
+                field: format!("{field}[{i}]"),
+                source,
+            })
+        })
+        .collect()
+}
+
+fn expand_env(
+    w: &spec::Workload,
+    port: u16,
+    index: u32,
+    ctx: &placeholders::Context,
+) -> Result<Vec<(String, String)>, PlatformError> {
+    let mut env = vec![
+        ("PORT".to_owned(), port.to_string()),
+        ("FIREDRILL_REPLICA".to_owned(), index.to_string()),
+        ("FIREDRILL_WORKLOAD".to_owned(), w.name.clone()),
+    ];
+    for (k, v) in &w.env {
+        let value = placeholders::expand(v, ctx).map_err(|source| PlatformError::Template {
+            workload: w.name.clone(),
+            field: format!("env.{k}"),
+            source,
+        })?;
+        env.push((k.clone(), value));
+    }
+    Ok(env)
+}
+
+/// A port that was free a moment ago. The replica binds it itself, so there is a small
+/// window in which another process could take it; a replica that fails to bind is
+/// restarted by its policy and gets the same port again.
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(l.local_addr()?.port())
+}

@@ -1,0 +1,164 @@
+//! Probes of the steady state: each observation passes or fails by the probe's tolerances.
+
+mod command;
+mod http;
+mod tcp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use command::CommandProbe;
+pub use http::HttpProbe;
+pub use tcp::TcpProbe;
+
+use crate::spec::{self, placeholders};
+
+/// The verdict of one observation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the observation passed.
+    pub ok: bool,
+    /// Why it failed, or what it saw.
+    pub detail: Option<String>,
+}
+
+impl Outcome {
+    /// A pass.
+    pub fn pass() -> Self {
+        Self {
+            ok: true,
+            detail: None,
+        }
+    }
+
+    /// A failure with its reason.
+    pub fn fail(detail: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+/// Something that observes the system under test.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// Makes one observation. The caller enforces the timeout by dropping the future.
+    async fn observe(&self) -> Outcome;
+}
+
+/// Why a probe could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A placeholder could not be expanded.
+    #[error("probe `{probe}`")]
+    Template {
+        /// The probe.
+        probe: String,
+        /// What was wrong.
+        #[source]
+        source: placeholders::PlaceholderError,
+    },
+    /// The HTTP client could not be built.
+    #[error("probe `{probe}`: cannot build the HTTP client")]
+    Client {
+        /// The probe.
+        probe: String,
+        /// What was wrong.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The URL or address is unusable.
+    #[error("probe `{probe}`: {message}")]
+    Invalid {
+        /// The probe.
+        probe: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Builds the runtime probe of a spec probe, expanding its placeholders.
+pub fn build(
+    spec: &spec::Probe,
+    ctx: &placeholders::Context,
+) -> Result<Arc<dyn Probe>, ProbeError> {
+    let expand = |s: &str| {
+        placeholders::expand(s, ctx).map_err(|source| ProbeError::Template {
+            probe: spec.name().to_owned(),
+            source,
+        })
+    };
+    Ok(match spec {
+        spec::Probe::Http(p) => Arc::new(HttpProbe::new(p, &expand(&p.url)?)?),
+        spec::Probe::Tcp(p) => Arc::new(TcpProbe::new(&p.name, &expand(&p.address)?)?),
+        spec::Probe::Command(p) => Arc::new(CommandProbe::new(
+            p.command.iter().map(|c| expand(c)).collect::<Result<_, _>>()?,
+            p.expect_exit_code,
+        )),
+    })
+}
+
+/// One observation, timed with the monotonic clock.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// Index of the probe in `spec.steadyState.probes`.
+    pub probe: usize,
+    /// When the observation started.
+    pub started: Instant,
+    /// When it ended (passed, failed or timed out).
+    pub finished: Instant,
+    /// The verdict.
+    pub outcome: Outcome,
+}
+
+impl Observation {
+    /// How long the observation took.
+    pub fn latency(&self) -> Duration {
+        self.finished.saturating_duration_since(self.started)
+    }
+}
+
+/// Runs `probe` on a fixed schedule until `stop`, sending every observation to `tx`.
+///
+/// The schedule is closed-loop: a new observation starts at the next tick after the
+/// previous one ended, and ticks missed meanwhile are skipped. Latency recording corrects
+/// for the skipped ticks (coordinated omission), so slow responses are not under-counted.
+pub async fn run(
+    index: usize,
+    probe: Arc<dyn Probe>,
+    interval: Duration,
+    timeout: Duration,
+    tx: mpsc::Sender<Observation>,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            o = tokio::time::timeout(timeout, probe.observe()) => o.unwrap_or_else(|_| {
+                Outcome::fail(format!("timed out after {}", humantime::format_duration(timeout)))
+            }),
+            () = stop.cancelled() => return,
+        };
+        let obs = Observation {
+            probe: index,
+            started,
+            finished: Instant::now(),
+            outcome,
+        };
+        if tx.send(obs).await.is_err() {
+            return;
+        }
+    }
+}

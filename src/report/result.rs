@@ -1,0 +1,224 @@
+//! `result.json`: the machine-readable result of a run (schema version 1, documented in
+//! docs/result.md).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{DurationSummary, LatencySummary};
+
+/// The version of the result format; raised on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every objective met, every iteration recovered.
+    Passed,
+    /// An objective was missed, the steady state did not hold at baseline, or the system
+    /// did not recover.
+    Failed,
+    /// A safety condition or a platform error stopped the run; everything was reverted.
+    Aborted,
+    /// SIGINT or SIGTERM stopped the run; everything was reverted.
+    Interrupted,
+    /// A revert failed: the target may be left changed.
+    RollbackFailed,
+}
+
+impl RunStatus {
+    /// The status as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Interrupted => "interrupted",
+            Self::RollbackFailed => "rollback_failed",
+        }
+    }
+}
+
+/// The whole result.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Unique id of the run.
+    pub run_id: String,
+    /// firedrill's version.
+    pub firedrill_version: String,
+    /// What was run.
+    pub experiment: ExperimentInfo,
+    /// The verdict.
+    pub status: RunStatus,
+    /// Why the run did not pass, in one sentence.
+    pub reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// RFC 3339 UTC.
+    pub finished_at: String,
+    /// Wall time of the whole run.
+    pub duration_ms: f64,
+    /// The schedule actually used.
+    pub settings: Settings,
+    /// One entry per iteration that started.
+    pub iterations: Vec<IterationResult>,
+    /// Probe latency and availability per phase over all iterations: probe → phase → summary.
+    pub probes: BTreeMap<String, BTreeMap<String, LatencySummary>>,
+    /// Time to detect and recover over the iterations.
+    pub summary: Summary,
+    /// Each objective and whether it was met.
+    pub objectives: Vec<ObjectiveResult>,
+    /// What was reverted when the run ended.
+    pub rollback: RollbackResult,
+    /// Events outside iterations (start-up, shut-down).
+    pub events: Vec<Event>,
+    /// Files written next to this one.
+    pub files: BTreeMap<String, String>,
+}
+
+/// The experiment that was run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentInfo {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.description`.
+    pub description: Option<String>,
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// The file it came from, if any.
+    pub file: Option<String>,
+}
+
+/// The schedule actually used.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// Probe interval.
+    pub probe_interval_ms: f64,
+    /// Baseline length.
+    pub baseline_ms: f64,
+    /// Iterations planned.
+    pub iterations: u32,
+    /// `recovery.stableFor`.
+    pub stable_for_ms: f64,
+    /// Service address of each workload.
+    pub services: BTreeMap<String, String>,
+}
+
+/// One iteration.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IterationResult {
+    /// From 1.
+    pub index: u32,
+    /// `passed`, `failed`, `baseline_failed`, `aborted` or `interrupted`.
+    pub status: String,
+    /// When the baseline began.
+    pub started_at: String,
+    /// The first injection.
+    pub injected_at: Option<String>,
+    /// The first detection signal after injection.
+    pub detected_at: Option<String>,
+    /// Which signal detected it.
+    pub detected_by: Option<String>,
+    /// Start of the first window in which the steady state held for `stableFor`.
+    pub recovered_at: Option<String>,
+    /// `detectedAt - injectedAt`.
+    pub time_to_detect_ms: Option<f64>,
+    /// `recoveredAt - injectedAt`.
+    pub time_to_recover_ms: Option<f64>,
+    /// Total time the steady state did not hold after injection.
+    pub outage_ms: f64,
+    /// Share of passing observations from injection to the end of recovery.
+    pub availability: Option<f64>,
+    /// Each fault's targets and times.
+    pub faults: Vec<FaultRecord>,
+    /// Probe → phase → summary.
+    pub probes: BTreeMap<String, BTreeMap<String, LatencySummary>>,
+    /// Everything that happened, in order.
+    pub events: Vec<Event>,
+}
+
+/// What one fault did in one iteration.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRecord {
+    /// The fault's name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub fault_type: String,
+    /// What it acted on.
+    pub targets: Vec<String>,
+    /// When it was injected.
+    pub injected_at: Option<String>,
+    /// When it was reverted.
+    pub reverted_at: Option<String>,
+    /// Why it could not be injected or reverted.
+    pub error: Option<String>,
+}
+
+/// Something that happened.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// Milliseconds since the run started (monotonic).
+    pub offset_ms: f64,
+    /// Kebab-case kind, such as `fault-injected`.
+    pub kind: String,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// Time to detect and recover over the iterations.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Iterations run to completion.
+    pub iterations: u32,
+    /// Iterations in which a detection signal fired.
+    pub detected: u32,
+    /// Iterations in which the steady state came back.
+    pub recovered: u32,
+    /// Percentiles of time to detect.
+    pub time_to_detect_ms: DurationSummary,
+    /// Percentiles of time to recover.
+    pub time_to_recover_ms: DurationSummary,
+    /// Percentiles of outage.
+    pub outage_ms: DurationSummary,
+    /// Share of passing observations from injection to recovery, all iterations.
+    pub availability: Option<f64>,
+}
+
+/// One objective.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectiveResult {
+    /// Such as `time-to-detect p95`.
+    pub name: String,
+    /// Such as `<= 30s`.
+    pub target: String,
+    /// The measured value (milliseconds or a ratio, see `unit`), None when not measurable.
+    pub measured: Option<f64>,
+    /// `ms` or `ratio`.
+    pub unit: String,
+    /// Whether it was met.
+    pub met: bool,
+}
+
+/// What the final rollback did.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackResult {
+    /// Faults still active when the run ended, then reverted.
+    pub reverted: Vec<String>,
+    /// Faults whose revert failed, with the error.
+    pub failed: Vec<String>,
+}

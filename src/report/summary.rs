@@ -1,0 +1,161 @@
+//! The summary printed at the end of a run: plain text tables.
+
+use std::fmt::Write;
+
+use super::result::RunResult;
+
+/// Renders the end-of-run summary.
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} — {} in {}",
+        r.experiment.name,
+        r.status.as_str().to_uppercase(),
+        secs(r.duration_ms)
+    );
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(out, "  {reason}");
+    }
+
+    let mut t = Table::new(&[
+        "iteration", "status", "detected by", "detect", "recover", "outage", "availability",
+    ]);
+    for it in &r.iterations {
+        t.row(vec![
+            it.index.to_string(),
+            it.status.clone(),
+            it.detected_by.clone().unwrap_or_else(|| "-".into()),
+            opt_ms(it.time_to_detect_ms),
+            opt_ms(it.time_to_recover_ms),
+            if it.injected_at.is_some() { fmt_ms(it.outage_ms) } else { "-".into() },
+            it.availability.map_or("-".into(), pct),
+        ]);
+    }
+    let s = &r.summary;
+    if s.iterations > 1 {
+        t.row(vec![
+            format!("p50/max of {}", s.iterations),
+            String::new(),
+            format!("{}/{} detected", s.detected, s.iterations),
+            format!("{}/{}", opt_ms(s.time_to_detect_ms.p50), opt_ms(s.time_to_detect_ms.max)),
+            format!("{}/{}", opt_ms(s.time_to_recover_ms.p50), opt_ms(s.time_to_recover_ms.max)),
+            format!("{}/{}", opt_ms(s.outage_ms.p50), opt_ms(s.outage_ms.max)),
+            s.availability.map_or("-".into(), pct),
+        ]);
+    }
+    let _ = writeln!(out, "\n{}", t.render());
+
+    let mut t = Table::new(&["probe", "phase", "count", "errors", "avail", "p50", "p90", "p99", "max"]);
+    for (probe, phases) in &r.probes {
+        for phase in ["baseline", "fault", "recovery"] {
+            let Some(l) = phases.get(phase) else { continue };
+            if l.count == 0 {
+                continue;
+            }
+            t.row(vec![
+                probe.clone(),
+                phase.to_owned(),
+                l.count.to_string(),
+                l.errors.to_string(),
+                l.availability.map_or("-".into(), pct),
+                opt_ms(l.p50),
+                opt_ms(l.p90),
+                opt_ms(l.p99),
+                opt_ms(l.max),
+            ]);
+        }
+    }
+    let _ = writeln!(out, "{}", t.render());
+
+    if !r.objectives.is_empty() {
+        let mut t = Table::new(&["objective", "target", "measured", "met"]);
+        for o in &r.objectives {
+            let measured = match (o.measured, o.unit.as_str()) {
+                (None, _) => "not measured".to_owned(),
+                (Some(v), "ratio") => pct(v),
+                (Some(v), _) => fmt_ms(v),
+            };
+            t.row(vec![
+                o.name.clone(),
+                o.target.clone(),
+                measured,
+                if o.met { "yes".into() } else { "NO".into() },
+            ]);
+        }
+        let _ = writeln!(out, "{}", t.render());
+    }
+    if !r.rollback.reverted.is_empty() || !r.rollback.failed.is_empty() {
+        let _ = writeln!(
+            out,
+            "rollback at exit: {} reverted{}",
+            r.rollback.reverted.len(),
+            if r.rollback.failed.is_empty() {
+                String::new()
+            } else {
+                format!(", FAILED: {}", r.rollback.failed.join("; "))
+            }
+        );
+    }
+    out
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.1}s", ms / 1e3)
+}
+
+/// Milliseconds with a unit that suits their size.
+pub fn fmt_ms(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1}s", v / 1e3)
+    } else if v >= 100.0 {
+        format!("{v:.0}ms")
+    } else {
+        format!("{v:.1}ms")
+    }
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), fmt_ms)
+}
+
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Self {
+        Self {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let line: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+                .collect();
+            let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+        }
+        out
+    }
+}
