@@ -2,6 +2,7 @@
 
 mod duration;
 mod load;
+mod location;
 mod types;
 mod validate;
 
