@@ -2,6 +2,7 @@
 
 mod duration;
 mod load;
+mod location;
 pub mod placeholders;
 mod types;
 mod validate;

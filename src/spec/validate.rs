@@ -1,8 +1,965 @@
 //! Checks that serde cannot express: references between sections, ranges, uniqueness.
+//!
+//! Every check runs and every problem is kept, so one `firedrill validate` lists them all.
+//! Problems carry field paths only; the loader adds their locations.
 
-use super::{Experiment, Problem};
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 
-/// Every semantic problem of a parsed document, in document order.
-pub fn validate(_exp: &Experiment) -> Vec<Problem> {
-    Vec::new()
+use super::{
+    AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, Objective, Probe, Problem,
+    Readiness, Selector,
+};
+
+/// The shortest probe interval.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest probe interval.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// The most replicas of one workload.
+const MAX_REPLICAS: u32 = 64;
+/// The most memory a memory-pressure fault may hold, in MiB.
+const MAX_MEMORY_MIB: u64 = 4096;
+/// The most iterations of one run.
+const MAX_ITERATIONS: u32 = 1000;
+/// The longest name (a DNS label).
+const MAX_NAME_LEN: usize = 63;
+
+/// Every semantic problem of a parsed document, in the order of the document's fields.
+pub fn validate(exp: &Experiment) -> Vec<Problem> {
+    let mut v = Validator {
+        problems: Vec::new(),
+        exp,
+    };
+    v.check();
+    v.problems
+}
+
+struct Validator<'a> {
+    problems: Vec<Problem>,
+    exp: &'a Experiment,
+}
+
+/// Which placeholders a string may use.
+#[derive(Clone, Copy)]
+enum Context {
+    /// A workload's command, args, env or readiness command: every placeholder.
+    Workload,
+    /// A probe's URL, address or command: no per-replica placeholders.
+    Probe,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            location: None,
+            message: message.into(),
+        });
+    }
+
+    fn check(&mut self) {
+        let exp = self.exp;
+        self.name("metadata.name", &exp.metadata.name);
+        let spec = &exp.spec;
+        self.target();
+        self.steady_state();
+
+        if spec.faults.is_empty() {
+            self.problem("spec.faults", "at least one fault is required");
+        }
+        self.unique(
+            "spec.faults",
+            spec.faults.iter().map(FaultSpec::name),
+            "fault",
+        );
+        for (i, fault) in spec.faults.iter().enumerate() {
+            self.fault(&format!("spec.faults[{i}]"), fault);
+        }
+
+        if let Some(detection) = &spec.detection {
+            let path = "spec.detection";
+            if detection.timeout.is_zero() {
+                self.problem(format!("{path}.timeout"), "must be more than 0s");
+            }
+            if detection.webhook_listen.parse::<SocketAddr>().is_err() {
+                self.problem(
+                    format!("{path}.webhookListen"),
+                    format!(
+                        "`{}` is not a socket address; write IP:PORT, such as 127.0.0.1:0 (port 0 picks a free port)",
+                        detection.webhook_listen
+                    ),
+                );
+            }
+            if detection.signals.is_empty() {
+                self.problem(
+                    format!("{path}.signals"),
+                    "at least one signal is required when detection is present",
+                );
+            }
+            self.unique(
+                "spec.detection.signals",
+                detection.signals.iter().map(DetectionSignal::name),
+                "signal",
+            );
+            for (i, signal) in detection.signals.iter().enumerate() {
+                let path = format!("{path}.signals[{i}]");
+                match signal {
+                    DetectionSignal::ProbeFails(s) => {
+                        self.probe_ref(&format!("{path}.probe"), &s.probe);
+                        if s.consecutive == 0 {
+                            self.problem(format!("{path}.consecutive"), "must be at least 1");
+                        }
+                    }
+                    DetectionSignal::Webhook(s) => {
+                        if s.matchers.is_empty() {
+                            self.problem(
+                                format!("{path}.match"),
+                                "must name at least one label, or every alert would match",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        let interval = spec.steady_state.interval;
+        let recovery = &spec.recovery;
+        if recovery.stable_for.is_zero() {
+            self.problem("spec.recovery.stableFor", "must be more than 0s");
+        } else if recovery.stable_for < interval {
+            self.problem(
+                "spec.recovery.stableFor",
+                format!(
+                    "{} is shorter than the probe interval ({interval}): no probe would run in it",
+                    recovery.stable_for
+                ),
+            );
+        }
+        if recovery.timeout.is_zero() {
+            self.problem("spec.recovery.timeout", "must be more than 0s");
+        }
+
+        for (i, objective) in spec.objectives.iter().enumerate() {
+            let path = format!("spec.objectives[{i}]");
+            match objective {
+                Objective::TimeToDetect(o) | Objective::TimeToRecover(o) => {
+                    self.percentile(&format!("{path}.percentile"), o.percentile);
+                }
+                Objective::Availability(o) => {
+                    if let Some(probe) = &o.probe {
+                        self.probe_ref(&format!("{path}.probe"), probe);
+                    }
+                    self.ratio(&format!("{path}.min"), o.min);
+                }
+                Objective::Latency(o) => {
+                    self.probe_ref(&format!("{path}.probe"), &o.probe);
+                    self.percentile(&format!("{path}.percentile"), o.percentile);
+                }
+            }
+        }
+
+        if !(1..=MAX_ITERATIONS).contains(&spec.iterations) {
+            self.problem(
+                "spec.iterations",
+                format!(
+                    "{} is out of range: write 1 to {MAX_ITERATIONS}",
+                    spec.iterations
+                ),
+            );
+        }
+
+        let safety = &spec.safety;
+        for (i, condition) in safety.abort_when.iter().enumerate() {
+            let path = format!("spec.safety.abortWhen[{i}]");
+            self.probe_ref(&format!("{path}.probe"), condition.probe());
+            match condition {
+                AbortCondition::ConsecutiveFailures(c) => {
+                    if c.count == 0 {
+                        self.problem(format!("{path}.count"), "must be at least 1");
+                    }
+                }
+                AbortCondition::SuccessRatio(c) => {
+                    self.ratio(&format!("{path}.below"), c.below);
+                    if c.window < interval {
+                        self.problem(
+                            format!("{path}.window"),
+                            format!(
+                                "{} is shorter than the probe interval ({interval}): the window would hold no observation",
+                                c.window
+                            ),
+                        );
+                    }
+                }
+                AbortCondition::Latency(_) => {}
+            }
+        }
+        if !(safety.max_affected_percent > 0.0 && safety.max_affected_percent <= 100.0) {
+            self.problem(
+                "spec.safety.maxAffectedPercent",
+                format!(
+                    "{} is out of range: write more than 0 and at most 100",
+                    safety.max_affected_percent
+                ),
+            );
+        }
+        if safety.timeout.is_zero() {
+            self.problem("spec.safety.timeout", "must be more than 0s");
+        }
+    }
+
+    fn target(&mut self) {
+        let super::Target::Local(local) = &self.exp.spec.target;
+        let path = "spec.target.workloads";
+        if local.workloads.is_empty() {
+            self.problem(path, "at least one workload is required");
+        }
+        self.unique(
+            path,
+            local.workloads.iter().map(|w| w.name.as_str()),
+            "workload",
+        );
+        for (i, w) in local.workloads.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            self.command(&format!("{path}.command"), &w.command, Context::Workload);
+            for (j, arg) in w.args.iter().enumerate() {
+                self.placeholders(&format!("{path}.args[{j}]"), arg, Context::Workload);
+            }
+            for (key, value) in &w.env {
+                self.placeholders(&format!("{path}.env.{key}"), value, Context::Workload);
+            }
+            if !(1..=MAX_REPLICAS).contains(&w.replicas) {
+                self.problem(
+                    format!("{path}.replicas"),
+                    format!("{} is out of range: write 1 to {MAX_REPLICAS}", w.replicas),
+                );
+            }
+            if let Some(Readiness::Command(r)) = &w.readiness {
+                self.command(
+                    &format!("{path}.readiness.command"),
+                    &r.command,
+                    Context::Workload,
+                );
+            }
+        }
+    }
+
+    fn steady_state(&mut self) {
+        let steady = &self.exp.spec.steady_state;
+        let path = "spec.steadyState";
+        let interval = steady.interval;
+        if interval < MIN_INTERVAL || interval > MAX_INTERVAL {
+            self.problem(
+                format!("{path}.interval"),
+                format!("{interval} is out of range: write {MIN_INTERVAL} to {MAX_INTERVAL}"),
+            );
+        }
+        if steady.baseline.is_zero() {
+            self.problem(format!("{path}.baseline"), "must be more than 0s");
+        } else if steady.baseline < interval {
+            self.problem(
+                format!("{path}.baseline"),
+                format!(
+                    "{} is shorter than the probe interval ({interval}): no probe would run in it",
+                    steady.baseline
+                ),
+            );
+        }
+        if steady.probes.is_empty() {
+            self.problem(format!("{path}.probes"), "at least one probe is required");
+        }
+        self.unique(
+            "spec.steadyState.probes",
+            steady.probes.iter().map(Probe::name),
+            "probe",
+        );
+        for (i, probe) in steady.probes.iter().enumerate() {
+            let path = format!("{path}.probes[{i}]");
+            match probe {
+                Probe::Http(p) => self.url(&format!("{path}.url"), &p.url),
+                Probe::Tcp(p) => {
+                    self.placeholders(&format!("{path}.address"), &p.address, Context::Probe);
+                }
+                Probe::Command(p) => {
+                    self.command(&format!("{path}.command"), &p.command, Context::Probe);
+                }
+            }
+            if probe.timeout().is_zero() {
+                self.problem(format!("{path}.timeout"), "must be more than 0s");
+            }
+            self.ratio(
+                &format!("{path}.minSuccessRatio"),
+                probe.min_success_ratio(),
+            );
+        }
+    }
+
+    fn fault(&mut self, path: &str, fault: &FaultSpec) {
+        if let Some(selector) = fault.selector() {
+            self.selector(&format!("{path}.select"), selector);
+        }
+        match fault {
+            FaultSpec::ProcessKill(_) => {}
+            FaultSpec::ProcessPause(f) => self.positive(&format!("{path}.duration"), f.duration),
+            FaultSpec::CpuStress(f) => {
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let max = u32::try_from(2 * cpus).unwrap_or(u32::MAX);
+                if !(1..=max).contains(&f.workers) {
+                    self.problem(
+                        format!("{path}.workers"),
+                        format!(
+                            "{} is out of range: write 1 to {max} (twice the {cpus} CPUs of this host)",
+                            f.workers
+                        ),
+                    );
+                }
+                if !(1..=100).contains(&f.load) {
+                    self.problem(
+                        format!("{path}.load"),
+                        format!("{} is out of range: write 1 to 100 (percent)", f.load),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::MemoryPressure(f) => {
+                if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
+                    self.problem(
+                        format!("{path}.sizeMib"),
+                        format!(
+                            "{} is out of range: write 1 to {MAX_MEMORY_MIB} (MiB)",
+                            f.size_mib
+                        ),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+        }
+    }
+
+    fn selector(&mut self, path: &str, selector: &Selector) {
+        let name = selector.workload();
+        let super::Target::Local(local) = &self.exp.spec.target;
+        let Some(workload) = local.workloads.iter().find(|w| w.name == name) else {
+            self.problem(
+                format!("{path}.workload"),
+                format!(
+                    "no workload is named `{name}`{}",
+                    known_list(local.workloads.iter().map(|w| w.name.as_str()))
+                ),
+            );
+            return;
+        };
+        let replicas = workload.replicas;
+        match selector {
+            Selector::Fixed(s) if s.count == 0 || s.count > replicas => {
+                self.problem(
+                    format!("{path}.count"),
+                    format!(
+                        "{} is out of range: workload `{name}` has {replicas} replica{}, write 1 to {replicas}",
+                        s.count,
+                        plural(replicas)
+                    ),
+                );
+                return;
+            }
+            Selector::Percent(s) if !(s.percent > 0.0 && s.percent <= 100.0) => {
+                self.problem(
+                    format!("{path}.percent"),
+                    format!(
+                        "{} is out of range: write more than 0 and at most 100",
+                        s.percent
+                    ),
+                );
+                return;
+            }
+            _ => {}
+        }
+        let max = self.exp.spec.safety.max_affected_percent;
+        if replicas == 0 || !(max > 0.0 && max <= 100.0) {
+            return; // Reported elsewhere; the share would mean nothing.
+        }
+        let total = replicas as usize;
+        let picked = selector.count(total);
+        let share = picked as f64 * 100.0 / total as f64;
+        if share > max {
+            self.problem(
+                path,
+                format!(
+                    "selects {picked} of the {total} replicas of `{name}` ({}%), more than spec.safety.maxAffectedPercent ({}%)",
+                    round1(share),
+                    round1(max)
+                ),
+            );
+        }
+    }
+
+    fn name(&mut self, path: &str, name: &str) {
+        let problem = if name.is_empty() {
+            Some("must not be empty".to_owned())
+        } else if name.len() > MAX_NAME_LEN {
+            Some(format!(
+                "is {} characters long; at most {MAX_NAME_LEN} are allowed",
+                name.chars().count()
+            ))
+        } else if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            Some(format!(
+                "`{name}` may use only lower-case letters, digits and `-`"
+            ))
+        } else if name.starts_with('-') || name.ends_with('-') {
+            Some(format!(
+                "`{name}` must start and end with a letter or digit"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            self.problem(path, message);
+        }
+    }
+
+    /// Checks each name and reports every repeat at the repeat, naming the first use.
+    fn unique<'n>(&mut self, path: &str, names: impl Iterator<Item = &'n str>, what: &str) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, name) in names.enumerate() {
+            let item = format!("{path}[{i}].name");
+            self.name(&item, name);
+            if let Some(first) = seen.get(name) {
+                self.problem(
+                    item,
+                    format!("the {what} name `{name}` is already used by {path}[{first}]"),
+                );
+            } else {
+                seen.insert(name, i);
+            }
+        }
+    }
+
+    fn command(&mut self, path: &str, command: &[String], context: Context) {
+        match command.first() {
+            None => self.problem(path, "must name a program: the list is empty"),
+            Some(program) if program.trim().is_empty() => {
+                self.problem(format!("{path}[0]"), "the program must not be empty");
+            }
+            Some(_) => {}
+        }
+        for (i, part) in command.iter().enumerate() {
+            self.placeholders(&format!("{path}[{i}]"), part, context);
+        }
+    }
+
+    /// Checks placeholders; returns false when any is wrong.
+    fn placeholders(&mut self, path: &str, text: &str, context: Context) -> bool {
+        let mut ok = true;
+        let mut rest = text;
+        while let Some(i) = rest.find(['{', '}']) {
+            if rest.as_bytes()[i] == b'}' {
+                self.problem(
+                    path,
+                    format!("unbalanced `}}` in `{text}`: a placeholder is written `{{name}}`"),
+                );
+                return false;
+            }
+            let after = &rest[i + 1..];
+            let Some(end) = after
+                .find(['{', '}'])
+                .filter(|&e| after.as_bytes()[e] == b'}')
+            else {
+                self.problem(
+                    path,
+                    format!("unbalanced `{{` in `{text}`: a placeholder is written `{{name}}`"),
+                );
+                return false;
+            };
+            let name = &after[..end];
+            if let Some(message) = self.placeholder(name, context) {
+                self.problem(path, message);
+                ok = false;
+            }
+            rest = &after[end + 1..];
+        }
+        ok
+    }
+
+    /// What is wrong with the placeholder `{name}` here, if anything.
+    fn placeholder(&self, name: &str, context: Context) -> Option<String> {
+        let super::Target::Local(local) = &self.exp.spec.target;
+        let has_webhook = self.exp.spec.detection.as_ref().is_some_and(|d| {
+            d.signals
+                .iter()
+                .any(|s| matches!(s, DetectionSignal::Webhook(_)))
+        });
+        if let Some(workload) = name.strip_prefix("workload.") {
+            return (!local.workloads.iter().any(|w| w.name == workload)).then(|| {
+                format!(
+                    "the placeholder `{{{name}}}` names no workload{}",
+                    known_list(local.workloads.iter().map(|w| w.name.as_str()))
+                )
+            });
+        }
+        match (name, context) {
+            ("firedrill", _) | ("port" | "replica", Context::Workload) => None,
+            ("webhook", _) if has_webhook => None,
+            ("webhook", _) => Some(
+                "the placeholder `{webhook}` needs a webhook signal in spec.detection.signals"
+                    .to_owned(),
+            ),
+            ("port" | "replica", Context::Probe) => Some(format!(
+                "the placeholder `{{{name}}}` belongs to one replica and is only allowed in workloads; a probe reaches a workload through `{{workload.NAME}}`"
+            )),
+            _ => {
+                let allowed = match context {
+                    Context::Workload => {
+                        "{port}, {replica}, {firedrill}, {workload.NAME}, {webhook}"
+                    }
+                    Context::Probe => "{firedrill}, {workload.NAME}, {webhook}",
+                };
+                Some(format!(
+                    "unknown placeholder `{{{name}}}`; allowed here: {allowed}"
+                ))
+            }
+        }
+    }
+
+    fn url(&mut self, path: &str, url: &str) {
+        if !self.placeholders(path, url, Context::Probe) {
+            return;
+        }
+        if url.starts_with("https://") {
+            self.problem(
+                path,
+                "https is not supported: only plain http:// URLs are supported by this build",
+            );
+            return;
+        }
+        // Placeholders stand for an address or a URL; try the URL with stand-ins.
+        let expanded = expand_for_check(url);
+        match reqwest::Url::parse(&expanded) {
+            Ok(parsed) if parsed.scheme() == "http" && parsed.host().is_some() => {}
+            Ok(parsed) => self.problem(
+                path,
+                format!(
+                    "`{url}` is a {} URL; write an absolute http:// URL such as http://{{workload.web}}/health",
+                    parsed.scheme()
+                ),
+            ),
+            Err(e) => self.problem(
+                path,
+                format!(
+                    "`{url}` is not an absolute http:// URL ({e}); write one such as http://{{workload.web}}/health"
+                ),
+            ),
+        }
+    }
+
+    fn probe_ref(&mut self, path: &str, name: &str) {
+        let probes = &self.exp.spec.steady_state.probes;
+        if !probes.iter().any(|p| p.name() == name) {
+            self.problem(
+                path,
+                format!(
+                    "no probe is named `{name}`{}",
+                    known_list(probes.iter().map(Probe::name))
+                ),
+            );
+        }
+    }
+
+    fn positive(&mut self, path: &str, d: Duration) {
+        if d.is_zero() {
+            self.problem(path, "must be more than 0s");
+        }
+    }
+
+    fn ratio(&mut self, path: &str, value: f64) {
+        if !(0.0..=1.0).contains(&value) {
+            self.problem(
+                path,
+                format!("{value} is out of range: write a ratio from 0 to 1, such as 0.99"),
+            );
+        }
+    }
+
+    fn percentile(&mut self, path: &str, value: f64) {
+        if !(value > 0.0 && value <= 100.0) {
+            self.problem(
+                path,
+                format!("{value} is out of range: write more than 0 and at most 100, such as 99"),
+            );
+        }
+    }
+}
+
+/// The URL with each placeholder replaced by something of the shape it expands to.
+fn expand_for_check(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + end];
+        out.push_str(match name {
+            "webhook" => "http://127.0.0.1:1/webhook",
+            "firedrill" => "firedrill",
+            _ => "127.0.0.1:1",
+        });
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `; known: a, b` listing the names that exist, or a note that there are none.
+fn known_list<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    let names: BTreeSet<&str> = names.collect();
+    if names.is_empty() {
+        " (there are none)".to_owned()
+    } else {
+        let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!("; known: {}", list.join(", "))
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A percentage with at most one decimal, without a trailing `.0`.
+fn round1(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {name: minimal}
+spec:
+  target:
+    platform: local
+    workloads:
+      - name: web
+        command: ["{firedrill}", demo, serve, --port, "{port}"]
+        replicas: 2
+  steadyState:
+    probes:
+      - {name: api, type: http, url: "http://{workload.web}/api"}
+  faults:
+    - name: kill-one
+      type: process-kill
+      select: {mode: one, workload: web}
+"#;
+
+    fn parse(text: &str) -> Experiment {
+        serde_saphyr::from_str(text).expect("the test document parses")
+    }
+
+    /// The paths and messages of the problems of `VALID` with `from` replaced by `to`.
+    fn problems_with(from: &str, to: &str) -> Vec<(String, String)> {
+        assert!(VALID.contains(from), "{from}");
+        validate(&parse(&VALID.replace(from, to)))
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    fn assert_one(from: &str, to: &str, path: &str, needle: &str) {
+        let problems = problems_with(from, to);
+        assert!(
+            problems
+                .iter()
+                .any(|(p, m)| p == path && m.contains(needle)),
+            "expected {path}: …{needle}… in {problems:#?}"
+        );
+    }
+
+    #[test]
+    fn the_minimal_document_is_valid() {
+        assert_eq!(validate(&parse(VALID)), Vec::new());
+    }
+
+    #[test]
+    fn names_are_dns_labels() {
+        assert_one(
+            "{name: minimal}",
+            "{name: Minimal_1}",
+            "metadata.name",
+            "lower-case",
+        );
+        assert_one(
+            "{name: minimal}",
+            "{name: -x}",
+            "metadata.name",
+            "start and end",
+        );
+        let long = "a".repeat(64);
+        assert_one(
+            "{name: minimal}",
+            &format!("{{name: {long}}}"),
+            "metadata.name",
+            "at most 63",
+        );
+        assert_one(
+            "name: kill-one",
+            "name: Kill",
+            "spec.faults[0].name",
+            "lower-case",
+        );
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let problems = problems_with(
+            "      select: {mode: one, workload: web}\n",
+            "      select: {mode: one, workload: web}\n    - {name: kill-one, type: process-kill, select: {mode: one, workload: web}}\n",
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "spec.faults[1].name");
+        assert!(problems[0].1.contains("already used by spec.faults[0]"));
+    }
+
+    #[test]
+    fn sections_must_not_be_empty() {
+        let doc = VALID
+            .replace(
+                "  faults:\n    - name: kill-one\n      type: process-kill\n      select: {mode: one, workload: web}\n",
+                "  faults: []\n",
+            )
+            .replace(
+                "    probes:\n      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n",
+                "    probes: []\n",
+            );
+        let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["spec.steadyState.probes", "spec.faults"]);
+    }
+
+    #[test]
+    fn ranges() {
+        assert_one(
+            "replicas: 2",
+            "replicas: 0",
+            "spec.target.workloads[0].replicas",
+            "1 to 64",
+        );
+        assert_one(
+            "replicas: 2",
+            "replicas: 65",
+            "spec.target.workloads[0].replicas",
+            "1 to 64",
+        );
+        assert_one(
+            "  steadyState:\n",
+            "  steadyState:\n    interval: 5ms\n",
+            "spec.steadyState.interval",
+            "out of range",
+        );
+        assert_one(
+            "  steadyState:\n",
+            "  steadyState:\n    interval: 2m\n",
+            "spec.steadyState.interval",
+            "out of range",
+        );
+        assert_one(
+            "  steadyState:\n",
+            "  steadyState:\n    interval: 2s\n",
+            "spec.steadyState.baseline",
+            "shorter than the probe interval",
+        );
+        assert_one(
+            "url: \"http://{workload.web}/api\"",
+            "url: \"http://{workload.web}/api\", minSuccessRatio: 1.5",
+            "spec.steadyState.probes[0].minSuccessRatio",
+            "0 to 1",
+        );
+        assert_one(
+            "url: \"http://{workload.web}/api\"",
+            "url: \"http://{workload.web}/api\", timeout: 0s",
+            "spec.steadyState.probes[0].timeout",
+            "more than 0s",
+        );
+    }
+
+    #[test]
+    fn urls_and_placeholders() {
+        assert_one(
+            "http://{workload.web}/api",
+            "https://{workload.web}/api",
+            "spec.steadyState.probes[0].url",
+            "only plain http://",
+        );
+        assert_one(
+            "http://{workload.web}/api",
+            "http://{workload.db}/api",
+            "spec.steadyState.probes[0].url",
+            "names no workload; known: `web`",
+        );
+        assert_one(
+            "http://{workload.web}/api",
+            "http://{host}/api",
+            "spec.steadyState.probes[0].url",
+            "unknown placeholder `{host}`",
+        );
+        assert_one(
+            "http://{workload.web}/api",
+            "http://127.0.0.1:{port}/api",
+            "spec.steadyState.probes[0].url",
+            "only allowed in workloads",
+        );
+        assert_one(
+            "http://{workload.web}/api",
+            "{workload.web}/api",
+            "spec.steadyState.probes[0].url",
+            "absolute http://",
+        );
+        assert_one(
+            "http://{workload.web}/api",
+            "http://{workload.web/api",
+            "spec.steadyState.probes[0].url",
+            "unbalanced `{`",
+        );
+        assert_one(
+            "\"{port}\"]",
+            "\"{port}}\"]",
+            "spec.target.workloads[0].command[4]",
+            "unbalanced `}`",
+        );
+        assert_one(
+            "\"{port}\"]",
+            "\"{webhook}\"]",
+            "spec.target.workloads[0].command[4]",
+            "needs a webhook signal",
+        );
+        assert_one(
+            "[\"{firedrill}\", demo, serve, --port, \"{port}\"]",
+            "[]",
+            "spec.target.workloads[0].command",
+            "list is empty",
+        );
+    }
+
+    #[test]
+    fn selectors_and_the_safety_share() {
+        assert_one(
+            "{mode: one, workload: web}",
+            "{mode: one, workload: api}",
+            "spec.faults[0].select.workload",
+            "no workload is named `api`",
+        );
+        assert_one(
+            "{mode: one, workload: web}",
+            "{mode: fixed, workload: web, count: 3}",
+            "spec.faults[0].select.count",
+            "has 2 replicas",
+        );
+        assert_one(
+            "{mode: one, workload: web}",
+            "{mode: percent, workload: web, percent: 0}",
+            "spec.faults[0].select.percent",
+            "out of range",
+        );
+        let problems = problems_with(
+            "      select: {mode: one, workload: web}\n",
+            "      select: {mode: all, workload: web}\n  safety: {maxAffectedPercent: 50}\n",
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "spec.faults[0].select");
+        assert!(
+            problems[0]
+                .1
+                .contains("2 of the 2 replicas of `web` (100%)"),
+            "{}",
+            problems[0].1
+        );
+        assert!(problems[0].1.contains("(50%)"), "{}", problems[0].1);
+    }
+
+    #[test]
+    fn fault_parameters() {
+        let fault = "    - name: kill-one\n      type: process-kill\n      select: {mode: one, workload: web}\n";
+        let with = |f: &str| VALID.replace(fault, f);
+        let paths = |doc: String| -> Vec<String> {
+            validate(&parse(&doc)).into_iter().map(|p| p.path).collect()
+        };
+        assert_eq!(
+            paths(with(
+                "    - {name: p, type: process-pause, select: {mode: one, workload: web}, duration: 0s}\n"
+            )),
+            ["spec.faults[0].duration"]
+        );
+        assert_eq!(
+            paths(with(
+                "    - {name: c, type: cpu-stress, workers: 0, load: 101, duration: 1s}\n"
+            )),
+            ["spec.faults[0].workers", "spec.faults[0].load"]
+        );
+        assert_eq!(
+            paths(with(
+                "    - {name: m, type: memory-pressure, sizeMib: 5000, duration: 1s}\n"
+            )),
+            ["spec.faults[0].sizeMib"]
+        );
+    }
+
+    #[test]
+    fn detection_recovery_objectives_and_safety() {
+        let tail = r#"
+  detection:
+    webhookListen: localhost
+    timeout: 0s
+    signals:
+      - {name: mon, type: probe-fails, probe: nope, consecutive: 0}
+      - {name: pager, type: webhook, match: {}}
+  recovery: {stableFor: 50ms, timeout: 0s}
+  objectives:
+    - {metric: time-to-detect, percentile: 0, max: 1s}
+    - {metric: availability, probe: nope, phase: fault, min: 2}
+    - {metric: latency, probe: api, phase: fault, percentile: 101, max: 1s}
+  iterations: 0
+  safety:
+    maxAffectedPercent: 0
+    timeout: 0s
+    abortWhen:
+      - {type: consecutive-failures, probe: nope, count: 0}
+      - {type: success-ratio, probe: api, below: -1, window: 1ms}
+"#;
+        let doc = format!("{VALID}{tail}");
+        let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.detection.timeout",
+                "spec.detection.webhookListen",
+                "spec.detection.signals[0].probe",
+                "spec.detection.signals[0].consecutive",
+                "spec.detection.signals[1].match",
+                "spec.recovery.stableFor",
+                "spec.recovery.timeout",
+                "spec.objectives[0].percentile",
+                "spec.objectives[1].probe",
+                "spec.objectives[1].min",
+                "spec.objectives[2].percentile",
+                "spec.iterations",
+                "spec.safety.abortWhen[0].probe",
+                "spec.safety.abortWhen[0].count",
+                "spec.safety.abortWhen[1].below",
+                "spec.safety.abortWhen[1].window",
+                "spec.safety.maxAffectedPercent",
+                "spec.safety.timeout",
+            ]
+        );
+    }
+
+    #[test]
+    fn detection_needs_a_signal() {
+        let doc = format!("{VALID}  detection: {{signals: []}}\n");
+        let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["spec.detection.signals"]);
+    }
 }
