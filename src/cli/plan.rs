@@ -4,7 +4,9 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use super::ExitStatus;
-use crate::spec::{self, DetectionSignal, Experiment, FaultSpec, Objective, Probe, Readiness, Selector, Target};
+use crate::spec::{
+    self, DetectionSignal, Experiment, FaultSpec, Objective, Probe, Readiness, Selector, Target,
+};
 
 /// Arguments of `firedrill plan`.
 #[derive(Debug, clap::Args)]
@@ -36,9 +38,18 @@ pub fn render(exp: &Experiment) -> String {
         let _ = writeln!(o, "  {d}");
     }
     let Target::Local(target) = &s.target;
-    let _ = writeln!(o, "\ntargets (platform local, ready within {}):", target.startup_timeout);
+    let _ = writeln!(
+        o,
+        "\ntargets (platform local, ready within {}):",
+        target.startup_timeout
+    );
     for w in &target.workloads {
-        let argv: Vec<&str> = w.command.iter().chain(&w.args).map(String::as_str).collect();
+        let argv: Vec<&str> = w
+            .command
+            .iter()
+            .chain(&w.args)
+            .map(String::as_str)
+            .collect();
         let _ = writeln!(
             o,
             "  {}: {} replica(s) of `{}` behind the service address {{workload.{}}}",
@@ -48,7 +59,10 @@ pub fn render(exp: &Experiment) -> String {
             w.name
         );
         let readiness = match &w.readiness {
-            Some(Readiness::Http(h)) => format!("HTTP GET {} expecting {} every {}", h.path, h.expect_status, h.period),
+            Some(Readiness::Http(h)) => format!(
+                "HTTP GET {} expecting {} every {}",
+                h.path, h.expect_status, h.period
+            ),
             Some(Readiness::Tcp(t)) => format!("TCP connect every {}", t.period),
             Some(Readiness::Command(c)) => format!("`{}` every {}", c.command.join(" "), c.period),
             None => "TCP connect every 100ms (default)".to_owned(),
@@ -73,12 +87,24 @@ pub fn render(exp: &Experiment) -> String {
                 h.url,
                 h.expect_status,
                 h.timeout,
-                h.max_latency.map(|m| format!(", slower than {m} fails")).unwrap_or_default()
+                h.max_latency
+                    .map(|m| format!(", slower than {m} fails"))
+                    .unwrap_or_default()
             ),
             Probe::Tcp(t) => format!("TCP connect to {} within {}", t.address, t.timeout),
-            Probe::Command(c) => format!("`{}` exiting {} within {}", c.command.join(" "), c.expect_exit_code, c.timeout),
+            Probe::Command(c) => format!(
+                "`{}` exiting {} within {}",
+                c.command.join(" "),
+                c.expect_exit_code,
+                c.timeout
+            ),
         };
-        let _ = writeln!(o, "  {}: {what} (baseline needs {:.0}% passing)", p.name(), p.min_success_ratio() * 100.0);
+        let _ = writeln!(
+            o,
+            "  {}: {what} (baseline needs {:.0}% passing)",
+            p.name(),
+            p.min_success_ratio() * 100.0
+        );
     }
 
     let _ = writeln!(
@@ -88,7 +114,10 @@ pub fn render(exp: &Experiment) -> String {
     );
     let mut steps: Vec<(spec::Duration, String)> = Vec::new();
     for f in &s.faults {
-        steps.push((f.at(), format!("inject {} ({})", f.name(), describe_fault(f))));
+        steps.push((
+            f.at(),
+            format!("inject {} ({})", f.name(), describe_fault(f)),
+        ));
         let end = spec::Duration(f.at().get() + f.duration().get());
         let undo = match f {
             FaultSpec::ProcessKill(_) => "restart any replica still down",
@@ -107,10 +136,16 @@ pub fn render(exp: &Experiment) -> String {
             let _ = writeln!(o, "\ndetection (timeout {} after injection):", d.timeout);
             for sig in &d.signals {
                 let what = match sig {
-                    DetectionSignal::ProbeFails(p) => format!("probe `{}` fails {} times in a row", p.probe, p.consecutive),
+                    DetectionSignal::ProbeFails(p) => {
+                        format!("probe `{}` fails {} times in a row", p.probe, p.consecutive)
+                    }
                     DetectionSignal::Webhook(w) => format!(
                         "a firing alert with {} posted to the webhook on {}",
-                        w.matchers.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        w.matchers
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(","),
                         d.webhook_listen
                     ),
                 };
@@ -118,7 +153,10 @@ pub fn render(exp: &Experiment) -> String {
             }
         }
         None => {
-            let _ = writeln!(o, "\ndetection: none configured; time to detect is not measured");
+            let _ = writeln!(
+                o,
+                "\ndetection: none configured; time to detect is not measured"
+            );
         }
     }
     let _ = writeln!(
@@ -130,15 +168,25 @@ pub fn render(exp: &Experiment) -> String {
         let _ = writeln!(o, "\nobjectives:");
         for obj in &s.objectives {
             let line = match obj {
-                Objective::TimeToDetect(d) => format!("time to detect p{} <= {}", d.percentile, d.max),
-                Objective::TimeToRecover(d) => format!("time to recover p{} <= {}", d.percentile, d.max),
+                Objective::TimeToDetect(d) => {
+                    format!("time to detect p{} <= {}", d.percentile, d.max)
+                }
+                Objective::TimeToRecover(d) => {
+                    format!("time to recover p{} <= {}", d.percentile, d.max)
+                }
                 Objective::Availability(a) => format!(
                     "availability of {} in the {} phase >= {}",
                     a.probe.as_deref().unwrap_or("all probes"),
                     a.phase.as_str(),
                     a.min
                 ),
-                Objective::Latency(l) => format!("latency p{} of {} in the {} phase <= {}", l.percentile, l.probe, l.phase.as_str(), l.max),
+                Objective::Latency(l) => format!(
+                    "latency p{} of {} in the {} phase <= {}",
+                    l.percentile,
+                    l.probe,
+                    l.phase.as_str(),
+                    l.max
+                ),
             };
             let _ = writeln!(o, "  {line}");
         }
@@ -165,7 +213,9 @@ fn describe_fault(f: &FaultSpec) -> String {
     match f {
         FaultSpec::ProcessKill(k) => format!("{} to {}", k.signal.name(), sel(&k.select)),
         FaultSpec::ProcessPause(p) => format!("SIGSTOP {} for {}", sel(&p.select), p.duration),
-        FaultSpec::CpuStress(c) => format!("{} worker(s) at {}% for {}", c.workers, c.load, c.duration),
+        FaultSpec::CpuStress(c) => {
+            format!("{} worker(s) at {}% for {}", c.workers, c.load, c.duration)
+        }
         FaultSpec::MemoryPressure(m) => format!("hold {} MiB for {}", m.size_mib, m.duration),
     }
 }

@@ -130,7 +130,9 @@ async fn watch_signals(cancel: CancellationToken) {
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    eprintln!("\ninterrupted: reverting every fault and stopping every process (Ctrl-C again to exit at once)");
+    eprintln!(
+        "\ninterrupted: reverting every fault and stopping every process (Ctrl-C again to exit at once)"
+    );
     cancel.cancel();
     int.recv().await;
     let killed = crate::platform::local::process::kill_all_now();
@@ -182,8 +184,13 @@ impl Live {
 impl ProgressSink for Live {
     fn progress(&self, event: &Progress) {
         match event {
-            Progress::Phase { iteration, of, phase } => {
-                self.bar.set_message(format!("iteration {iteration}/{of} · {phase}"));
+            Progress::Phase {
+                iteration,
+                of,
+                phase,
+            } => {
+                self.bar
+                    .set_message(format!("iteration {iteration}/{of} · {phase}"));
             }
             other => {
                 if let Some(line) = describe(other) {
@@ -205,17 +212,33 @@ fn describe(event: &Progress) -> Option<String> {
     Some(match event {
         Progress::Starting { replicas } => format!("starting {replicas} replica(s)"),
         Progress::Ready { services, webhook } => {
-            let mut s: Vec<String> = services.iter().map(|(k, v)| format!("{k} at {v}")).collect();
+            let mut s: Vec<String> = services
+                .iter()
+                .map(|(k, v)| format!("{k} at {v}"))
+                .collect();
             if let Some(w) = webhook {
                 s.push(format!("webhook at {w}"));
             }
             format!("ready: {}", s.join(", "))
         }
-        Progress::Phase { iteration, of, phase } => format!("iteration {iteration}/{of}: {phase}"),
-        Progress::Injected { fault, targets } => format!("  injected {fault} on {}", targets.join(", ")),
+        Progress::Phase {
+            iteration,
+            of,
+            phase,
+        } => format!("iteration {iteration}/{of}: {phase}"),
+        Progress::Injected { fault, targets } => {
+            format!("  injected {fault} on {}", targets.join(", "))
+        }
         Progress::Reverted { fault } => format!("  reverted {fault}"),
-        Progress::Detected { iteration, after, by } => {
-            format!("  iteration {iteration}: detected by {by} after {}", ms(after))
+        Progress::Detected {
+            iteration,
+            after,
+            by,
+        } => {
+            format!(
+                "  iteration {iteration}: detected by {by} after {}",
+                ms(after)
+            )
         }
         Progress::Recovered { iteration, after } => {
             format!("  iteration {iteration}: recovered after {}", ms(after))

@@ -301,7 +301,11 @@ impl AbortState {
         }
         match &self.condition {
             AbortCondition::ConsecutiveFailures(c) => {
-                self.consecutive = if obs.outcome.ok { 0 } else { self.consecutive + 1 };
+                self.consecutive = if obs.outcome.ok {
+                    0
+                } else {
+                    self.consecutive + 1
+                };
                 (self.consecutive >= c.count).then(|| {
                     format!(
                         "probe `{}` failed {} times in a row (abort limit {})",
@@ -395,7 +399,9 @@ spec:
 
     #[test]
     fn recovery_and_outage_follow_ground_truth() {
-        let s = spec("  detection: {timeout: 1s, signals: [{name: mon, type: probe-fails, probe: api, consecutive: 3}]}");
+        let s = spec(
+            "  detection: {timeout: 1s, signals: [{name: mon, type: probe-fails, probe: api, consecutive: 3}]}",
+        );
         let t0 = Instant::now();
         let mut it = IterationState::new(&s, t0);
         for ms in (0..100).step_by(10) {

@@ -166,7 +166,10 @@ pub async fn run(
     rollback.attach_journal(journal.clone());
     let run_id = format!(
         "{}-{:08x}",
-        clock.wall_origin().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        clock
+            .wall_origin()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
         fastrand::u32(..)
     );
     journal.record(
@@ -255,7 +258,12 @@ impl Runner {
             };
             match LocalPlatform::start(&target, &options, Events(events_tx)).await {
                 Ok(p) => platform = Some(p),
-                Err(e) => outcome = Some(Stop::Aborted(format!("workloads did not start: {}", chain(&e)))),
+                Err(e) => {
+                    outcome = Some(Stop::Aborted(format!(
+                        "workloads did not start: {}",
+                        chain(&e)
+                    )))
+                }
             }
         }
         let (obs_tx, obs_rx) = mpsc::channel(1024);
@@ -267,7 +275,13 @@ impl Runner {
         };
         if let (None, Some(p)) = (&outcome, &platform) {
             outcome = self
-                .start_probes(p, &options_log_dir(&self.opts), obs_tx, &stop_probes, &mut inputs)
+                .start_probes(
+                    p,
+                    &options_log_dir(&self.opts),
+                    obs_tx,
+                    &stop_probes,
+                    &mut inputs,
+                )
                 .await
                 .err();
             services = p
@@ -302,8 +316,16 @@ impl Runner {
                 after_errors += e;
                 let completed = stop.is_none() && result.status != "baseline_failed";
                 if completed {
-                    ttd.record(result.time_to_detect_ms.map(|v| Duration::from_secs_f64(v / 1e3)));
-                    ttr.record(result.time_to_recover_ms.map(|v| Duration::from_secs_f64(v / 1e3)));
+                    ttd.record(
+                        result
+                            .time_to_detect_ms
+                            .map(|v| Duration::from_secs_f64(v / 1e3)),
+                    );
+                    ttr.record(
+                        result
+                            .time_to_recover_ms
+                            .map(|v| Duration::from_secs_f64(v / 1e3)),
+                    );
                     outage.record(Some(Duration::from_secs_f64(result.outage_ms / 1e3)));
                 }
                 if result.status == "baseline_failed" {
@@ -337,8 +359,9 @@ impl Runner {
             Some(Stop::Aborted(r)) => format!("aborted: {r}"),
             None => "run finished".to_owned(),
         };
-        self.progress
-            .progress(&Progress::RollingBack { reason: reason.clone() });
+        self.progress.progress(&Progress::RollingBack {
+            reason: reason.clone(),
+        });
         stop_probes.cancel();
         while inputs.probe_tasks.join_next().await.is_some() {}
         let rollback = self.rollback.revert_all(&self.journal).await;
@@ -350,7 +373,13 @@ impl Runner {
             w.shutdown().await;
         }
 
-        let objectives = objectives::evaluate(&self.exp.spec, &totals, &ttd, &ttr, completed_count(&iterations));
+        let objectives = objectives::evaluate(
+            &self.exp.spec,
+            &totals,
+            &ttd,
+            &ttr,
+            completed_count(&iterations),
+        );
         let status = if !rollback.failed.is_empty() {
             RunStatus::RollbackFailed
         } else {
@@ -368,10 +397,16 @@ impl Runner {
                 "rollback failed, the target may be left changed: {}",
                 rollback.failed.join("; ")
             )),
-            (_, Some(Stop::Interrupted)) => Some("interrupted by a signal; everything was reverted".to_owned()),
+            (_, Some(Stop::Interrupted)) => {
+                Some("interrupted by a signal; everything was reverted".to_owned())
+            }
             (_, Some(Stop::Aborted(r))) => Some(format!("{r}; everything was reverted")),
             (RunStatus::Failed, None) => failed_reason.or_else(|| {
-                let missed: Vec<_> = objectives.iter().filter(|o| !o.met).map(|o| o.name.clone()).collect();
+                let missed: Vec<_> = objectives
+                    .iter()
+                    .filter(|o| !o.met)
+                    .map(|o| o.name.clone())
+                    .collect();
                 Some(format!("objectives missed: {}", missed.join(", ")))
             }),
             _ => None,
@@ -411,8 +446,14 @@ impl Runner {
             files.insert("result".to_owned(), "result.json".to_owned());
         }
 
-        let detected = iterations.iter().filter(|i| i.detected_at.is_some()).count() as u32;
-        let recovered = iterations.iter().filter(|i| i.recovered_at.is_some()).count() as u32;
+        let detected = iterations
+            .iter()
+            .filter(|i| i.detected_at.is_some())
+            .count() as u32;
+        let recovered = iterations
+            .iter()
+            .filter(|i| i.recovered_at.is_some())
+            .count() as u32;
         RunResult {
             schema_version: SCHEMA_VERSION,
             run_id,
@@ -476,9 +517,12 @@ impl Runner {
             .webhook_listen
             .parse()
             .map_err(|e| format!("invalid detection.webhookListen: {e}"))?;
-        let server = WebhookServer::bind(addr)
-            .await
-            .map_err(|e| format!("the detection webhook cannot listen on {addr}: {}", chain(&e)))?;
+        let server = WebhookServer::bind(addr).await.map_err(|e| {
+            format!(
+                "the detection webhook cannot listen on {addr}: {}",
+                chain(&e)
+            )
+        })?;
         self.run_event("webhook-listening", server.url());
         Ok(Some(server))
     }
@@ -492,7 +536,10 @@ impl Runner {
         inputs: &mut Inputs,
     ) -> Result<(), Stop> {
         let Target::Local(target) = self.exp.spec.target.clone();
-        self.run_event("workloads-starting", format!("{} workload(s)", target.workloads.len()));
+        self.run_event(
+            "workloads-starting",
+            format!("{} workload(s)", target.workloads.len()),
+        );
         platform
             .wait_ready(
                 target.startup_timeout.get(),
@@ -506,8 +553,8 @@ impl Runner {
             })?;
         let interval = self.exp.spec.steady_state.interval.get();
         for (i, spec) in self.exp.spec.steady_state.probes.iter().enumerate() {
-            let probe = probe::build(spec, platform.template())
-                .map_err(|e| Stop::Aborted(chain(&e)))?;
+            let probe =
+                probe::build(spec, platform.template()).map_err(|e| Stop::Aborted(chain(&e)))?;
             inputs.probe_tasks.spawn(probe::run(
                 i,
                 probe,
@@ -522,7 +569,8 @@ impl Runner {
 
     fn run_event(&mut self, kind: &str, detail: String) {
         let now = Instant::now();
-        self.journal.record(kind, json!({ "detail": detail }), false);
+        self.journal
+            .record(kind, json!({ "detail": detail }), false);
         self.run_events.push(Event {
             at: self.clock.rfc3339(now),
             offset_ms: self.clock.offset_ms(now),
@@ -549,8 +597,17 @@ impl Runner {
             status: "passed",
         };
         let of = self.iterations;
-        self.progress.progress(&Progress::Phase { iteration: n, of, phase: "baseline" });
-        self.event(&mut it, "baseline-started", json!({}), format!("iteration {n}"));
+        self.progress.progress(&Progress::Phase {
+            iteration: n,
+            of,
+            phase: "baseline",
+        });
+        self.event(
+            &mut it,
+            "baseline-started",
+            json!({}),
+            format!("iteration {n}"),
+        );
 
         // Baseline.
         let baseline_end = start + spec.steady_state.baseline.get();
@@ -573,10 +630,20 @@ impl Runner {
         let failures = it.state.baseline_failures(&spec);
         if !failures.is_empty() {
             it.status = "baseline_failed";
-            self.event(&mut it, "baseline-failed", json!({"failures": failures}), failures.join("; "));
+            self.event(
+                &mut it,
+                "baseline-failed",
+                json!({"failures": failures}),
+                failures.join("; "),
+            );
             return self.finish(it, None);
         }
-        self.event(&mut it, "baseline-held", json!({}), "steady state held".into());
+        self.event(
+            &mut it,
+            "baseline-held",
+            json!({}),
+            "steady state held".into(),
+        );
 
         // Fault schedule: every inject and revert at its offset from the phase start.
         let mut faults: Vec<Option<Arc<dyn Fault>>> = Vec::new();
@@ -590,17 +657,29 @@ impl Runner {
             .faults
             .iter()
             .enumerate()
-            .flat_map(|(i, f)| [(f.at().get(), i, true), (f.at().get() + f.duration().get(), i, false)])
+            .flat_map(|(i, f)| {
+                [
+                    (f.at().get(), i, true),
+                    (f.at().get() + f.duration().get(), i, false),
+                ]
+            })
             .collect();
         // Injections before reverts at the same offset, then in document order.
         schedule.sort_by_key(|(at, i, inject)| (*at, !*inject, *i));
         let mut schedule = schedule.into_iter().peekable();
         let phase_start = Instant::now();
-        self.progress.progress(&Progress::Phase { iteration: n, of, phase: "fault" });
+        self.progress.progress(&Progress::Phase {
+            iteration: n,
+            of,
+            phase: "fault",
+        });
         let mut recovery_deadline: Option<Instant> = None;
         loop {
             let next_action = schedule.peek().map(|(at, _, _)| phase_start + *at);
-            let detection_deadline = it.state.injected.and_then(|t| it.state.detection.deadline(t));
+            let detection_deadline = it
+                .state
+                .injected
+                .and_then(|t| it.state.detection.deadline(t));
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
@@ -670,7 +749,12 @@ impl Runner {
             && it.state.detection.detected.is_none()
             && it.state.detection.deadline(inj).is_some()
         {
-            self.event(&mut it, "not-detected", json!({}), "no detection signal fired before the timeout".into());
+            self.event(
+                &mut it,
+                "not-detected",
+                json!({}),
+                "no detection signal fired before the timeout".into(),
+            );
         }
         if it.state.recovery.recovered.is_none() {
             it.status = "failed";
@@ -678,7 +762,11 @@ impl Runner {
 
         // Cool down between iterations: observations are drained, not recorded.
         if n < self.iterations && !spec.cooldown.is_zero() {
-            self.progress.progress(&Progress::Phase { iteration: n, of, phase: "cooldown" });
+            self.progress.progress(&Progress::Phase {
+                iteration: n,
+                of,
+                phase: "cooldown",
+            });
             let until = Instant::now() + spec.cooldown.get();
             loop {
                 tokio::select! {
@@ -724,7 +812,11 @@ impl Runner {
             }
         }
         // Written (and synced) before the change, so a crashed run can be rolled back.
-        self.journal.record("fault-intent", serde_json::to_value(&intent).unwrap_or_default(), true);
+        self.journal.record(
+            "fault-intent",
+            serde_json::to_value(&intent).unwrap_or_default(),
+            true,
+        );
         self.rollback.push(fspec.name(), f.clone());
         let injected = f.inject().await;
         let now = Instant::now();
@@ -757,7 +849,12 @@ impl Runner {
                 let msg = chain(&e);
                 record.error = Some(msg.clone());
                 it.faults.push(record);
-                self.event(it, "fault-injection-failed", json!({"fault": fspec.name(), "error": msg}), msg.clone());
+                self.event(
+                    it,
+                    "fault-injection-failed",
+                    json!({"fault": fspec.name(), "error": msg}),
+                    msg.clone(),
+                );
                 Err(Stop::Aborted(msg))
             }
         }
@@ -774,11 +871,23 @@ impl Runner {
         }
         match result {
             Ok(done) => {
-                self.event(it, "fault-reverted", json!({"fault": name, "actions": done}), format!("{name}: {}", done.join("; ")));
-                self.progress.progress(&Progress::Reverted { fault: name.to_owned() });
+                self.event(
+                    it,
+                    "fault-reverted",
+                    json!({"fault": name, "actions": done}),
+                    format!("{name}: {}", done.join("; ")),
+                );
+                self.progress.progress(&Progress::Reverted {
+                    fault: name.to_owned(),
+                });
             }
             Err(e) => {
-                self.event(it, "fault-revert-failed", json!({"fault": name, "error": e}), e);
+                self.event(
+                    it,
+                    "fault-revert-failed",
+                    json!({"fault": name, "error": e}),
+                    e,
+                );
             }
         }
     }
@@ -787,26 +896,58 @@ impl Runner {
         let Some(inj) = it.state.injected else { return };
         if !was_detected && let Some((at, by)) = it.state.detection.detected.clone() {
             let after = at.saturating_duration_since(inj);
-            self.progress.progress(&Progress::Detected { iteration: it.n, after, by: by.clone() });
-            self.event_at(it, at, "detected", json!({"signal": by, "timeToDetectMs": ms(after)}), format!("by {by} after {}", fmt_ms(after)));
+            self.progress.progress(&Progress::Detected {
+                iteration: it.n,
+                after,
+                by: by.clone(),
+            });
+            self.event_at(
+                it,
+                at,
+                "detected",
+                json!({"signal": by, "timeToDetectMs": ms(after)}),
+                format!("by {by} after {}", fmt_ms(after)),
+            );
         }
         if !was_recovered && let Some(at) = it.state.recovery.recovered {
             let after = at.saturating_duration_since(inj);
-            self.progress.progress(&Progress::Recovered { iteration: it.n, after });
-            self.event_at(it, at, "recovered", json!({"timeToRecoverMs": ms(after)}), format!("steady state holds again since {} after injection", fmt_ms(after)));
+            self.progress.progress(&Progress::Recovered {
+                iteration: it.n,
+                after,
+            });
+            self.event_at(
+                it,
+                at,
+                "recovered",
+                json!({"timeToRecoverMs": ms(after)}),
+                format!(
+                    "steady state holds again since {} after injection",
+                    fmt_ms(after)
+                ),
+            );
         }
     }
 
     fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
         let detail = match ev {
-            PlatformEvent::ReplicaStarted { replica, pid } => format!("{replica} started as pid {pid}"),
-            PlatformEvent::ReplicaFailedToStart { replica, error } => format!("{replica} failed to start: {error}"),
-            PlatformEvent::ReplicaExited { replica, pid, status } => format!("{replica} (pid {pid}) {status}"),
+            PlatformEvent::ReplicaStarted { replica, pid } => {
+                format!("{replica} started as pid {pid}")
+            }
+            PlatformEvent::ReplicaFailedToStart { replica, error } => {
+                format!("{replica} failed to start: {error}")
+            }
+            PlatformEvent::ReplicaExited {
+                replica,
+                pid,
+                status,
+            } => format!("{replica} (pid {pid}) {status}"),
             PlatformEvent::ReplicaReady { replica } => format!("{replica} ready"),
             PlatformEvent::ReplicaUnready { replica } => format!("{replica} not ready"),
         };
         let data = match ev {
-            PlatformEvent::ReplicaStarted { replica, pid } => json!({"replica": replica, "pid": pid, "pgid": pid}),
+            PlatformEvent::ReplicaStarted { replica, pid } => {
+                json!({"replica": replica, "pid": pid, "pgid": pid})
+            }
             other => json!({"replica": other.replica()}),
         };
         self.event(it, ev.kind(), data, detail);
@@ -827,7 +968,11 @@ impl Runner {
             it,
             "alert-received",
             json!({"labels": alert.labels, "matched": matched}),
-            format!("alert {:?}{}", alert.labels.get("alertname"), if matched.is_some() { " (matched)" } else { "" }),
+            format!(
+                "alert {:?}{}",
+                alert.labels.get("alertname"),
+                if matched.is_some() { " (matched)" } else { "" }
+            ),
         );
         if let Some(name) = matched {
             it.state.detection.fire(alert.received_at, &name);
@@ -838,7 +983,14 @@ impl Runner {
         self.event_at(it, Instant::now(), kind, data, detail);
     }
 
-    fn event_at(&mut self, it: &mut Iteration, at: Instant, kind: &str, mut data: serde_json::Value, detail: String) {
+    fn event_at(
+        &mut self,
+        it: &mut Iteration,
+        at: Instant,
+        kind: &str,
+        mut data: serde_json::Value,
+        detail: String,
+    ) {
         if let Some(obj) = data.as_object_mut() {
             obj.insert("iteration".into(), json!(it.n));
             obj.insert("at".into(), json!(self.clock.rfc3339(at)));
@@ -852,7 +1004,11 @@ impl Runner {
         });
     }
 
-    fn finish(&mut self, mut it: Iteration, stop: Option<Stop>) -> (IterationResult, IterationState, Option<Stop>) {
+    fn finish(
+        &mut self,
+        mut it: Iteration,
+        stop: Option<Stop>,
+    ) -> (IterationResult, IterationState, Option<Stop>) {
         match &stop {
             Some(Stop::Interrupted) => it.status = "interrupted",
             Some(Stop::Aborted(_)) => it.status = "aborted",
@@ -870,9 +1026,17 @@ impl Runner {
             detected_at: detected.as_ref().map(|(t, _)| self.clock.rfc3339(*t)),
             detected_by: detected.as_ref().map(|(_, s)| s.clone()),
             recovered_at: recovered.map(|t| self.clock.rfc3339(t)),
-            time_to_detect_ms: inj.zip(detected.as_ref()).map(|(i, (d, _))| ms(d.saturating_duration_since(i))),
-            time_to_recover_ms: inj.zip(recovered).map(|(i, r)| ms(r.saturating_duration_since(i))),
-            outage_ms: ms(if recovered.is_some() { st.recovery.outage } else { st.recovery.outage_until(Instant::now()) }),
+            time_to_detect_ms: inj
+                .zip(detected.as_ref())
+                .map(|(i, (d, _))| ms(d.saturating_duration_since(i))),
+            time_to_recover_ms: inj
+                .zip(recovered)
+                .map(|(i, r)| ms(r.saturating_duration_since(i))),
+            outage_ms: ms(if recovered.is_some() {
+                st.recovery.outage
+            } else {
+                st.recovery.outage_until(Instant::now())
+            }),
             availability: st.recovery.availability(),
             faults: std::mem::take(&mut it.faults),
             probes: self

@@ -52,7 +52,10 @@ pub fn evaluate(
                     name: format!(
                         "availability {}{}",
                         a.phase.as_str(),
-                        a.probe.as_ref().map(|p| format!(" {p}")).unwrap_or_default()
+                        a.probe
+                            .as_ref()
+                            .map(|p| format!(" {p}"))
+                            .unwrap_or_default()
                     ),
                     target: format!(">= {}", a.min),
                     measured,

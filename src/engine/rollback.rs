@@ -77,12 +77,20 @@ impl Rollback {
         match fault.revert().await {
             Ok(actions) => {
                 self.lock().retain(|(_, f)| !Arc::ptr_eq(f, fault));
-                journal.record("fault-reverted", json!({"fault": name, "actions": actions}), true);
+                journal.record(
+                    "fault-reverted",
+                    json!({"fault": name, "actions": actions}),
+                    true,
+                );
                 Ok(actions)
             }
             Err(e) => {
                 let msg = crate::engine::chain(&e);
-                journal.record("fault-revert-failed", json!({"fault": name, "error": msg}), true);
+                journal.record(
+                    "fault-revert-failed",
+                    json!({"fault": name, "error": msg}),
+                    true,
+                );
                 Err(msg)
             }
         }

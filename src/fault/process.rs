@@ -176,8 +176,15 @@ impl Fault for ProcessPauseFault {
         let mut first_error = None;
         for (replica, inc) in targets {
             match replica.signal(inc, libc::SIGCONT) {
-                Ok(true) => done.push(format!("SIGCONT to process group {} ({})", inc.pid, replica.id())),
-                Ok(false) => done.push(format!("{} was replaced meanwhile; nothing to resume", replica.id())),
+                Ok(true) => done.push(format!(
+                    "SIGCONT to process group {} ({})",
+                    inc.pid,
+                    replica.id()
+                )),
+                Ok(false) => done.push(format!(
+                    "{} was replaced meanwhile; nothing to resume",
+                    replica.id()
+                )),
                 Err(source) => {
                     first_error.get_or_insert(FaultError::Signal {
                         fault: self.spec.name.clone(),

@@ -61,12 +61,13 @@ impl Fault for CpuStressFault {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = process::spawn(&mut cmd, &format!("fault {}", self.spec.name)).map_err(|source| {
-            FaultError::Helper {
-                fault: self.spec.name.clone(),
-                source,
-            }
-        })?;
+        let child =
+            process::spawn(&mut cmd, &format!("fault {}", self.spec.name)).map_err(|source| {
+                FaultError::Helper {
+                    fault: self.spec.name.clone(),
+                    source,
+                }
+            })?;
         *self.child.lock().await = Some(child);
         Ok(())
     }

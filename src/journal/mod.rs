@@ -143,7 +143,9 @@ pub fn read_verified(path: &Path) -> Result<Vec<Value>, JournalError> {
             serde_json::from_str(&line).map_err(|e| malformed(format!("not JSON: {e}")))?;
         let stated = rec["hash"].as_str().unwrap_or_default();
         if rec["prev"].as_str() != Some(prev.as_str()) {
-            return Err(malformed("does not follow the previous record (removed, inserted or reordered)".into()));
+            return Err(malformed(
+                "does not follow the previous record (removed, inserted or reordered)".into(),
+            ));
         }
         if hash_of(&rec) != stated {
             return Err(malformed("was changed after it was written".into()));

@@ -22,7 +22,9 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).clamp(1, HIGHEST_US)
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, HIGHEST_US)
 }
 
 fn ms(us: u64) -> f64 {
@@ -57,7 +59,9 @@ impl PhaseRecorder {
             self.errors += 1;
         }
         // Clamped values always fit, so recording cannot fail.
-        let _ = self.latency.record_correct(micros(latency), micros(interval));
+        let _ = self
+            .latency
+            .record_correct(micros(latency), micros(interval));
     }
 
     /// Adds another recorder's observations to this one.
@@ -298,7 +302,11 @@ mod tests {
     fn phase_summary_counts_errors_and_percentiles() {
         let mut r = PhaseRecorder::default();
         for i in 1..=100u64 {
-            r.record(Duration::from_millis(i), i % 10 != 0, Duration::from_secs(1));
+            r.record(
+                Duration::from_millis(i),
+                i % 10 != 0,
+                Duration::from_secs(1),
+            );
         }
         let s = r.summary();
         assert_eq!(s.count, 100);
@@ -364,9 +372,10 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(buf.clone()).unwrap();
         assert!(text.contains("Tag=api.fault,"), "{text}");
-        let entries: Vec<_> = hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&buf)
-            .filter_map(Result::ok)
-            .collect();
+        let entries: Vec<_> =
+            hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&buf)
+                .filter_map(Result::ok)
+                .collect();
         assert!(!entries.is_empty());
     }
 }

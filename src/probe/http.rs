@@ -28,7 +28,8 @@ impl HttpProbe {
             probe: spec.name.clone(),
             message,
         };
-        let url = reqwest::Url::parse(url).map_err(|e| invalid(format!("invalid URL `{url}`: {e}")))?;
+        let url =
+            reqwest::Url::parse(url).map_err(|e| invalid(format!("invalid URL `{url}`: {e}")))?;
         if url.scheme() != "http" {
             return Err(invalid(format!(
                 "URL scheme `{}` is not supported; use http://",

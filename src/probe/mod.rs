@@ -98,7 +98,10 @@ pub fn build(
         spec::Probe::Http(p) => Arc::new(HttpProbe::new(p, &expand(&p.url)?)?),
         spec::Probe::Tcp(p) => Arc::new(TcpProbe::new(&p.name, &expand(&p.address)?)?),
         spec::Probe::Command(p) => Arc::new(CommandProbe::new(
-            p.command.iter().map(|c| expand(c)).collect::<Result<_, _>>()?,
+            p.command
+                .iter()
+                .map(|c| expand(c))
+                .collect::<Result<_, _>>()?,
             p.expect_exit_code,
         )),
     })

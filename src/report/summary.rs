@@ -19,7 +19,13 @@ pub fn render(r: &RunResult) -> String {
     }
 
     let mut t = Table::new(&[
-        "iteration", "status", "detected by", "detect", "recover", "outage", "availability",
+        "iteration",
+        "status",
+        "detected by",
+        "detect",
+        "recover",
+        "outage",
+        "availability",
     ]);
     for it in &r.iterations {
         t.row(vec![
@@ -28,7 +34,11 @@ pub fn render(r: &RunResult) -> String {
             it.detected_by.clone().unwrap_or_else(|| "-".into()),
             opt_ms(it.time_to_detect_ms),
             opt_ms(it.time_to_recover_ms),
-            if it.injected_at.is_some() { fmt_ms(it.outage_ms) } else { "-".into() },
+            if it.injected_at.is_some() {
+                fmt_ms(it.outage_ms)
+            } else {
+                "-".into()
+            },
             it.availability.map_or("-".into(), pct),
         ]);
     }
@@ -38,15 +48,25 @@ pub fn render(r: &RunResult) -> String {
             format!("p50/max of {}", s.iterations),
             String::new(),
             format!("{}/{} detected", s.detected, s.iterations),
-            format!("{}/{}", opt_ms(s.time_to_detect_ms.p50), opt_ms(s.time_to_detect_ms.max)),
-            format!("{}/{}", opt_ms(s.time_to_recover_ms.p50), opt_ms(s.time_to_recover_ms.max)),
+            format!(
+                "{}/{}",
+                opt_ms(s.time_to_detect_ms.p50),
+                opt_ms(s.time_to_detect_ms.max)
+            ),
+            format!(
+                "{}/{}",
+                opt_ms(s.time_to_recover_ms.p50),
+                opt_ms(s.time_to_recover_ms.max)
+            ),
             format!("{}/{}", opt_ms(s.outage_ms.p50), opt_ms(s.outage_ms.max)),
             s.availability.map_or("-".into(), pct),
         ]);
     }
     let _ = writeln!(out, "\n{}", t.render());
 
-    let mut t = Table::new(&["probe", "phase", "count", "errors", "avail", "p50", "p90", "p99", "max"]);
+    let mut t = Table::new(&[
+        "probe", "phase", "count", "errors", "avail", "p50", "p90", "p99", "max",
+    ]);
     for (probe, phases) in &r.probes {
         for phase in ["baseline", "fault", "recovery"] {
             let Some(l) = phases.get(phase) else { continue };

@@ -9,8 +9,8 @@ pub enum PlaceholderError {
     #[error("unknown placeholder `{{{0}}}`")]
     Unknown(String),
     /// A `{` without its `}`, or the reverse.
-    #[error("unbalanced brace at character {0} (write `{{{{` or `}}}}` for a literal brace)")]
-    Unbalanced(usize),
+    #[error("unbalanced `{0}` at character {1} (write `{{{{` or `}}}}` for a literal brace)")]
+    Unbalanced(char, usize),
 }
 
 /// Values that placeholders expand to.
@@ -72,17 +72,17 @@ fn scan(
             }
             '{' => {
                 let rest = &template[i + 1..];
-                let end = rest.find('}').ok_or(PlaceholderError::Unbalanced(i))?;
+                let end = rest.find('}').ok_or(PlaceholderError::Unbalanced('{', i))?;
                 let name = &rest[..end];
                 if name.contains('{') || name.is_empty() {
-                    return Err(PlaceholderError::Unbalanced(i));
+                    return Err(PlaceholderError::Unbalanced('{', i));
                 }
                 out.push_str(&replace(name.trim())?);
                 for _ in 0..=end {
                     chars.next();
                 }
             }
-            '}' => return Err(PlaceholderError::Unbalanced(i)),
+            '}' => return Err(PlaceholderError::Unbalanced('}', i)),
             c => out.push(c),
         }
     }
@@ -105,8 +105,15 @@ mod tests {
 
     #[test]
     fn expands_known_placeholders() {
-        let s = expand("{firedrill} --port {port} --up http://{workload.web}/x#{replica}", &ctx()).unwrap();
-        assert_eq!(s, "/bin/firedrill --port 31000 --up http://127.0.0.1:4000/x#2");
+        let s = expand(
+            "{firedrill} --port {port} --up http://{workload.web}/x#{replica}",
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            "/bin/firedrill --port 31000 --up http://127.0.0.1:4000/x#2"
+        );
     }
 
     #[test]
@@ -124,8 +131,14 @@ mod tests {
             expand("{workload.db}", &ctx()),
             Err(PlaceholderError::Unknown("workload.db".into()))
         );
-        assert_eq!(expand("abc {port", &ctx()), Err(PlaceholderError::Unbalanced(4)));
-        assert_eq!(expand("a } b", &ctx()), Err(PlaceholderError::Unbalanced(2)));
+        assert_eq!(
+            expand("abc {port", &ctx()),
+            Err(PlaceholderError::Unbalanced('{', 4))
+        );
+        assert_eq!(
+            expand("a } b", &ctx()),
+            Err(PlaceholderError::Unbalanced('}', 2))
+        );
     }
 
     #[test]

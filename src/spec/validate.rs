@@ -451,33 +451,22 @@ impl Validator<'_> {
 
     /// Checks placeholders; returns false when any is wrong.
     fn placeholders(&mut self, path: &str, text: &str, context: Context) -> bool {
-        let mut ok = true;
-        let mut rest = text;
-        while let Some(i) = rest.find(['{', '}']) {
-            if rest.as_bytes()[i] == b'}' {
+        let names = match super::placeholders::references(text) {
+            Ok(names) => names,
+            Err(e) => {
                 self.problem(
                     path,
-                    format!("unbalanced `}}` in `{text}`: a placeholder is written `{{name}}`"),
+                    format!("{e} in `{text}`: a placeholder is written `{{name}}`"),
                 );
                 return false;
             }
-            let after = &rest[i + 1..];
-            let Some(end) = after
-                .find(['{', '}'])
-                .filter(|&e| after.as_bytes()[e] == b'}')
-            else {
-                self.problem(
-                    path,
-                    format!("unbalanced `{{` in `{text}`: a placeholder is written `{{name}}`"),
-                );
-                return false;
-            };
-            let name = &after[..end];
-            if let Some(message) = self.placeholder(name, context) {
+        };
+        let mut ok = true;
+        for name in names {
+            if let Some(message) = self.placeholder(&name, context) {
                 self.problem(path, message);
                 ok = false;
             }
-            rest = &after[end + 1..];
         }
         ok
     }

@@ -16,7 +16,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use replica::{Events, Incarnation, Replica};
-pub(crate) use replica::http_status;
 pub use service::RoundRobin;
 
 use crate::spec::{self, LocalTarget, Readiness, TcpReadiness, placeholders};
@@ -157,7 +156,11 @@ impl LocalPlatform {
                 ));
                 replicas.push(replica);
             }
-            tasks.spawn(service::serve(listener, replicas.clone(), stop.child_token()));
+            tasks.spawn(service::serve(
+                listener,
+                replicas.clone(),
+                stop.child_token(),
+            ));
             workloads.insert(w.name.clone(), replicas);
         }
         Ok(Self {

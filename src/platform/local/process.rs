@@ -27,7 +27,14 @@ pub fn command<S: AsRef<OsStr>>(program: S) -> Command {
             if libc::setpgid(0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl; then nobody would kill us.
@@ -58,7 +65,8 @@ pub fn forget(pid: u32) {
 
 /// Sends `signal` to the whole process group led by `pid`.
 pub fn signal_group(pid: u32, signal: i32) -> io::Result<()> {
-    let pgid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pgid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: kill has no memory-safety preconditions.
     if unsafe { libc::kill(-pgid, signal) } == 0 {
         Ok(())
@@ -120,12 +128,19 @@ mod tests {
         let pid = child.id().unwrap();
         // SAFETY: getpgid has no memory-safety preconditions.
         let pgid = unsafe { libc::getpgid(pid as libc::pid_t) };
-        assert_eq!(pgid, pid as libc::pid_t, "child leads its own process group");
+        assert_eq!(
+            pgid, pid as libc::pid_t,
+            "child leads its own process group"
+        );
         assert!(live_children().iter().any(|(p, _)| *p == pid));
         terminate(&mut child, std::time::Duration::from_secs(2)).await;
         assert!(!live_children().iter().any(|(p, _)| *p == pid));
         // SAFETY: as above.
-        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, 0) }, -1, "process is gone");
+        assert_eq!(
+            unsafe { libc::kill(pid as libc::pid_t, 0) },
+            -1,
+            "process is gone"
+        );
     }
 
     #[tokio::test]

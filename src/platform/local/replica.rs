@@ -329,7 +329,7 @@ async fn probe_once(replica: &Replica, check: &Readiness, command: Option<&[Stri
 
 /// A minimal HTTP/1.0 GET that returns the status code. Readiness checks run often and
 /// against one known port, so a full client buys nothing here.
-pub(crate) async fn http_status(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
