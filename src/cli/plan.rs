@@ -82,8 +82,8 @@ pub fn render(exp: &Experiment) -> String {
     for p in &s.steady_state.probes {
         let what = match p {
             Probe::Http(h) => format!(
-                "{:?} {} expecting {} within {}{}",
-                h.method,
+                "{} {} expecting {} within {}{}",
+                h.method.as_str(),
                 h.url,
                 h.expect_status,
                 h.timeout,

@@ -231,7 +231,8 @@ impl Runner {
         let mut iterations: Vec<IterationResult> = Vec::new();
         let mut totals: Vec<ProbeRecorders> =
             vec![ProbeRecorders::default(); self.exp.spec.steady_state.probes.len()];
-        let mut log_intervals: Vec<(String, Duration, Duration, ProbeRecorders, u32)> = Vec::new();
+        let mut log_intervals: Vec<(String, [(Duration, Duration); 3], ProbeRecorders, u32)> =
+            Vec::new();
         let mut ttd = DurationRecorder::default();
         let mut ttr = DurationRecorder::default();
         let mut outage = DurationRecorder::default();
@@ -301,12 +302,12 @@ impl Runner {
             };
             for n in 1..=self.iterations {
                 let (result, state, stop) = self.iteration(n, p, &ctx, &mut inputs).await;
+                let bounds = self.phase_bounds(&state, Instant::now());
                 for (i, probe) in self.exp.spec.steady_state.probes.iter().enumerate() {
                     totals[i].merge(&state.recorders[i]);
                     log_intervals.push((
                         probe.name().to_owned(),
-                        self.clock.since_origin(state.started),
-                        state.started.elapsed(),
+                        bounds,
                         state.recorders[i].clone(),
                         n,
                     ));
@@ -424,13 +425,16 @@ impl Runner {
             files.insert("logs".to_owned(), "logs/".to_owned());
             let intervals: Vec<LogInterval<'_>> = log_intervals
                 .iter()
-                .flat_map(|(probe, start, length, rec, n)| {
-                    Phase::ALL.iter().map(move |ph| LogInterval {
-                        tag: format!("{probe}.{}.{n}", ph.as_str()),
-                        start: *start,
-                        length: *length,
-                        histogram: rec.phase(*ph).histogram(),
-                    })
+                .flat_map(|(probe, bounds, rec, n)| {
+                    Phase::ALL
+                        .iter()
+                        .zip(bounds)
+                        .map(move |(ph, (start, length))| LogInterval {
+                            tag: format!("{probe}.{}.{n}", ph.as_str()),
+                            start: *start,
+                            length: *length,
+                            histogram: rec.phase(*ph).histogram(),
+                        })
                 })
                 .collect();
             let path = dir.join("latency.hlog");
@@ -500,6 +504,15 @@ impl Runner {
             events: std::mem::take(&mut self.run_events),
             files,
         }
+    }
+
+    /// Start (since the run's origin) and length of each phase of an iteration that ended
+    /// at `end`.
+    fn phase_bounds(&self, st: &IterationState, end: Instant) -> [(Duration, Duration); 3] {
+        let injected = st.injected.unwrap_or(end);
+        let fault_end = st.fault_ended.unwrap_or(end).max(injected);
+        let span = |a: Instant, b: Instant| (self.clock.since_origin(a), b.saturating_duration_since(a));
+        [span(st.started, injected), span(injected, fault_end), span(fault_end, end)]
     }
 
     async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, String> {

@@ -186,6 +186,8 @@ impl Fault for ProcessPauseFault {
                     replica.id()
                 )),
                 Err(source) => {
+                    // Kept, so that the final rollback tries this one again.
+                    lock(&self.targets).push((replica.clone(), inc));
                     first_error.get_or_insert(FaultError::Signal {
                         fault: self.spec.name.clone(),
                         target: replica.id(),

@@ -55,15 +55,8 @@ impl HttpProbe {
                 probe: spec.name.clone(),
                 source,
             })?;
-        let method = match spec.method {
-            spec::HttpMethod::Get => reqwest::Method::GET,
-            spec::HttpMethod::Head => reqwest::Method::HEAD,
-            spec::HttpMethod::Post => reqwest::Method::POST,
-            spec::HttpMethod::Put => reqwest::Method::PUT,
-            spec::HttpMethod::Delete => reqwest::Method::DELETE,
-            spec::HttpMethod::Patch => reqwest::Method::PATCH,
-            spec::HttpMethod::Options => reqwest::Method::OPTIONS,
-        };
+        let method = reqwest::Method::from_bytes(spec.method.as_str().as_bytes())
+            .map_err(|e| invalid(format!("invalid method: {e}")))?;
         Ok(Self {
             client,
             method,

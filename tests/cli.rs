@@ -1,0 +1,96 @@
+//! Black-box tests of the command line: the schema, the shipped experiments, usage errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::firedrill;
+
+fn cmd() -> Command {
+    let mut c = Command::new(firedrill());
+    c.timeout(Duration::from_secs(20));
+    c
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn experiment_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            experiment_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_committed_schema_is_up_to_date() {
+    let out = cmd().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(root().join("docs/experiment.schema.json")).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed,
+        "run `cargo run -- schema > docs/experiment.schema.json`"
+    );
+}
+
+#[test]
+fn every_shipped_experiment_is_valid_and_names_the_schema() {
+    let mut files = Vec::new();
+    experiment_files(&root().join("experiments"), &mut files);
+    assert!(!files.is_empty());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("# yaml-language-server: $schema=")
+                && first.ends_with("docs/experiment.schema.json"),
+            "{} must start with the schema line",
+            file.display()
+        );
+        let schema = first.trim_start_matches("# yaml-language-server: $schema=");
+        assert!(file.parent().unwrap().join(schema).is_file(), "{} points at a missing schema", file.display());
+        cmd().arg("validate").arg(&file).assert().success();
+        cmd().arg("plan").arg(&file).assert().success();
+    }
+}
+
+#[test]
+fn plan_describes_the_schedule_and_starts_nothing() {
+    let out = cmd()
+        .args(["plan", "experiments/quickstart.yaml"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("inject kill-one"), "{text}");
+    assert!(text.contains("revert freeze-two (SIGCONT)"), "{text}");
+    assert!(text.contains("nothing was started or changed"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    cmd().args(["run"]).assert().code(2);
+    cmd().args(["run", "--iterations", "0", "x.yaml"]).assert().code(2);
+    cmd().args(["no-such-command"]).assert().code(2);
+    cmd()
+        .args(["run", "/no/such/experiment.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("/no/such/experiment.yaml"));
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = cmd().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("firedrill"));
+}

@@ -1,0 +1,148 @@
+//! Helpers shared by the black-box tests: the binary, temporary experiments, waiting on
+//! conditions with deadlines, and finding processes by a marker in their command line.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The firedrill binary cargo built for these tests.
+pub fn firedrill() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_firedrill"))
+}
+
+/// A unique marker to find the processes of one test.
+pub fn marker(test: &str) -> String {
+    format!("fdtest-{test}-{}-{}", std::process::id(), fastrand::u32(..))
+}
+
+/// Writes an experiment file into `dir`.
+pub fn write_experiment(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// Starts `firedrill run FILE --out OUT --plain` with piped output.
+pub fn spawn_run(file: &Path, out: &Path) -> Child {
+    Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(out)
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `cond` holds, or panics with `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for a child to exit, killing it and panicking after `timeout`.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("firedrill did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether the journal in `out` has a record of `kind`.
+pub fn journal_has(out: &Path, kind: &str) -> bool {
+    std::fs::read_to_string(out.join("journal.jsonl"))
+        .map(|j| j.contains(&format!("\"kind\":\"{kind}\"")))
+        .unwrap_or(false)
+}
+
+/// The journal's records.
+pub fn journal(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A live process: its pid and state letter (R, S, T for stopped, Z...).
+#[derive(Debug)]
+pub struct Proc {
+    pub pid: u32,
+    pub state: char,
+}
+
+/// Processes whose command line contains `marker`, zombies excluded.
+pub fn processes_with(marker: &str) -> Vec<Proc> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains(marker) {
+            continue;
+        }
+        let state = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                let after = s.rsplit_once(')')?.1.trim_start().chars().next()?;
+                Some(after)
+            })
+            .unwrap_or('?');
+        if state != 'Z' && state != 'X' {
+            found.push(Proc { pid, state });
+        }
+    }
+    found
+}
+
+/// The result.json of a run.
+pub fn result(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("result.json")).expect("result.json written");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A demo workload of `replicas`, tagged with `marker`, with an HTTP probe through its
+/// service and the given faults and extra spec lines.
+pub fn demo_experiment(marker: &str, replicas: u32, interval: &str, faults: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {{name: test}}
+spec:
+  target:
+    platform: local
+    workloads:
+      - name: web
+        command: ["{{firedrill}}", demo, serve, --port, "{{port}}", --name, "{marker}"]
+        replicas: {replicas}
+        readiness: {{type: http, path: /health, period: 10ms}}
+  steadyState:
+    interval: {interval}
+    baseline: 300ms
+    probes:
+      - {{name: api, type: http, url: "http://{{workload.web}}/api", timeout: 200ms, maxLatency: 30ms}}
+  faults:
+{faults}
+{extra}
+"#
+    )
+}

@@ -1,0 +1,215 @@
+//! Black-box tests of `firedrill run` against real processes: signals, crashes, timing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const PAUSE_FOR_LONG: &str = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 20s}";
+
+#[test]
+fn sigint_during_a_fault_reverts_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("sigint");
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "50ms", PAUSE_FOR_LONG, ""),
+    );
+    let out = dir.path().join("out");
+    let mut child = spawn_run(&file, &out);
+    wait_for("the fault to be injected", Duration::from_secs(20), || {
+        journal_has(&out, "fault-injected")
+    });
+    assert!(
+        processes_with(&marker).iter().any(|p| p.state == 'T'),
+        "replicas are paused"
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+
+    let r = result(&out);
+    assert_eq!(r["status"], "interrupted");
+    assert_eq!(r["rollback"]["reverted"][0], "freeze");
+    assert!(r["rollback"]["failed"].as_array().unwrap().is_empty());
+    assert_eq!(r["iterations"][0]["status"], "interrupted");
+    assert!(journal_has(&out, "fault-reverted"));
+    assert!(journal_has(&out, "processes-stopped"));
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn sigkill_of_firedrill_leaves_no_process_and_a_journal_of_what_was_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("sigkill");
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "50ms", PAUSE_FOR_LONG, ""),
+    );
+    let out = dir.path().join("out");
+    let mut child = spawn_run(&file, &out);
+    wait_for("the fault to be injected", Duration::from_secs(20), || {
+        journal_has(&out, "fault-injected")
+    });
+    assert_eq!(processes_with(&marker).len(), 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for("every replica to be gone", Duration::from_secs(5), || {
+        processes_with(&marker).is_empty()
+    });
+
+    // The journal says what was in flight: an intent with no revert after it.
+    let records = journal(&out);
+    let intent = records
+        .iter()
+        .find(|r| r["kind"] == "fault-intent")
+        .expect("the intent is journaled before the change");
+    assert_eq!(intent["data"]["fault"], "freeze");
+    assert_eq!(intent["data"]["undo"].as_array().unwrap().len(), 2);
+    assert!(!records.iter().any(|r| r["kind"] == "fault-reverted"));
+    firedrill::journal::read_verified(&out.join("journal.jsonl")).expect("a valid prefix");
+}
+
+#[test]
+fn measured_outage_matches_a_pause_of_known_length() {
+    // Ground truth: one replica paused for exactly the fault's duration, as the journal
+    // timestamps of SIGSTOP and SIGCONT show. Tolerance: two probe intervals plus 50 ms.
+    let interval_ms = 10.0;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("timing");
+    let faults = "    - {name: freeze, type: process-pause, select: {mode: one, workload: web}, at: 100ms, duration: 1s}";
+    let extra = "  recovery: {stableFor: 300ms, timeout: 10s}\n  iterations: 2\n  cooldown: 200ms";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 1, "10ms", faults, extra),
+    );
+    let out = dir.path().join("out");
+    let output = assert_cmd::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let r = result(&out);
+    for it in r["iterations"].as_array().unwrap() {
+        let fault = &it["faults"][0];
+        let truth = millis_between(&fault["injectedAt"], &fault["revertedAt"]);
+        let outage = it["outageMs"].as_f64().unwrap();
+        let ttr = it["timeToRecoverMs"].as_f64().unwrap();
+        let tolerance = 2.0 * interval_ms + 50.0;
+        assert!(
+            (outage - truth).abs() <= tolerance,
+            "outage {outage}ms vs pause {truth}ms (tolerance {tolerance}ms)"
+        );
+        assert!(
+            (ttr - truth).abs() <= tolerance,
+            "time to recover {ttr}ms vs pause {truth}ms (tolerance {tolerance}ms)"
+        );
+    }
+    assert!(processes_with(&marker).is_empty());
+}
+
+fn millis_between(a: &serde_json::Value, b: &serde_json::Value) -> f64 {
+    let t = |v: &serde_json::Value| {
+        humantime::parse_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    (t(b) - t(a)) * 1e3
+}
+
+#[test]
+fn a_baseline_that_does_not_hold_stops_before_any_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("baseline");
+    let faults = "    - {name: kill, type: process-kill, select: {mode: one, workload: web}}";
+    let yaml = demo_experiment(&marker, 1, "20ms", faults, "")
+        .replace("/api\"", "/missing\"");
+    let file = write_experiment(dir.path(), "e.yaml", &yaml);
+    let out = dir.path().join("out");
+    let output = assert_cmd::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let r = result(&out);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["iterations"][0]["status"], "baseline_failed");
+    assert!(r["iterations"][0]["injectedAt"].is_null());
+    assert!(!journal_has(&out, "fault-intent"));
+    assert!(processes_with(&marker).is_empty());
+}
+
+#[test]
+fn an_abort_condition_reverts_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("abort");
+    let extra = "  safety: {abortWhen: [{type: consecutive-failures, probe: api, count: 3}]}";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 1, "20ms", PAUSE_FOR_LONG, extra),
+    );
+    let out = dir.path().join("out");
+    let output = assert_cmd::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let r = result(&out);
+    assert_eq!(r["status"], "aborted");
+    assert!(r["reason"].as_str().unwrap().contains("3 times in a row"), "{}", r["reason"]);
+    assert_eq!(r["rollback"]["reverted"][0], "freeze");
+    assert!(processes_with(&marker).is_empty());
+}
+
+#[test]
+fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("objective");
+    let faults = "    - {name: kill, type: process-kill, select: {mode: all, workload: web}}";
+    let extra = "  recovery: {stableFor: 200ms, timeout: 10s}\n  objectives:\n    - {metric: time-to-recover, percentile: 95, max: 1ms}";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "20ms", faults, extra),
+    );
+    let out = dir.path().join("out");
+    let output = assert_cmd::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let r = result(&out);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["objectives"][0]["met"], false);
+    let ttr = r["iterations"][0]["timeToRecoverMs"].as_f64().expect("recovered");
+    assert!(ttr > 1.0);
+    let restarted = r["iterations"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "replica-started")
+        .count();
+    assert_eq!(restarted, 2, "both replicas were restarted by their policy");
+    assert!(processes_with(&marker).is_empty());
+}
