@@ -1,5 +1,6 @@
 //! Command-line interface: clap arguments, one file per command, and printing.
 
+mod demo;
 mod schema;
 mod validate;
 
@@ -58,6 +59,8 @@ enum Command {
     Validate(validate::Args),
     /// Print the JSON Schema of the experiment document.
     Schema(schema::Args),
+    /// Run the built-in demo workload.
+    Demo(demo::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
     let status = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match status {
         Ok(status) => status.into(),
