@@ -1,6 +1,7 @@
 //! Command-line interface: clap arguments, one file per command, and printing.
 
 mod completions;
+mod demo;
 mod internal;
 mod plan;
 mod run;
@@ -68,6 +69,8 @@ enum Command {
     Schema(schema::Args),
     /// Print shell completions.
     Completions(completions::Args),
+    /// Run the built-in demo workload.
+    Demo(demo::Args),
     /// Helper processes started by faults.
     #[command(hide = true)]
     Internal(internal::Args),
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Internal(args) => internal::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match status {
         Ok(status) => status.into(),

@@ -1,0 +1,210 @@
+//! `firedrill demo serve --port PORT`
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use reqwest::Url;
+use tokio_util::sync::CancellationToken;
+
+use super::ExitStatus;
+use crate::demo::{self, DemoConfig};
+
+/// How long requests in flight may take to finish after SIGTERM or SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Arguments of `firedrill demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: DemoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Serve the demo workload: GET /health, /api and /metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Port to listen on; 0 picks a free one. The address is printed as `listening on ADDR`.
+    #[arg(long, env = "PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// URL that GET /api calls before answering (plain http, 1s timeout).
+    #[arg(long, value_name = "URL")]
+    upstream: Option<Url>,
+    /// Service name reported by GET /api.
+    #[arg(long, default_value = "demo")]
+    name: String,
+    /// Replica index reported by GET /api.
+    #[arg(long, env = "FIREDRILL_REPLICA")]
+    replica: Option<String>,
+    /// Fixed delay added to every GET /api, such as 5ms.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    latency: Duration,
+    /// Share of GET /api requests answered 500, from 0.0 to 1.0 (every k-th request, not random).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_error_rate)]
+    error_rate: f64,
+}
+
+fn parse_error_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is not between 0.0 and 1.0"))
+    }
+}
+
+/// Runs `firedrill demo`.
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    match args.command {
+        DemoCommand::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
+    let addr = SocketAddr::new(args.host, args.port);
+    // The port first: a replica is ready as soon as it listens, and a taken port fails at once.
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot listen on {addr}: {err}");
+            return Ok(ExitStatus::InvalidInput);
+        }
+    };
+    let config = DemoConfig {
+        name: args.name,
+        replica: args.replica,
+        upstream: args.upstream,
+        latency: args.latency,
+        error_rate: args.error_rate,
+    };
+    if let Err(err) = config.validate() {
+        eprintln!("error: {err}");
+        return Ok(ExitStatus::InvalidInput);
+    }
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listening socket non-blocking")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .context("cannot register the listening socket")?;
+        let stop = CancellationToken::new();
+        // Installed before the address is printed, so a signal sent right after it is handled.
+        let signals = shutdown_signals(stop.clone())?;
+        println!("listening on {local}");
+        let server = demo::serve(listener, config, stop.clone().cancelled_owned());
+        let deadline = async {
+            stop.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let result = tokio::select! {
+            result = server => result.context("the demo workload stopped"),
+            () = deadline => {
+                eprintln!(
+                    "warning: requests still in flight {} after the signal; stopping anyway",
+                    humantime::format_duration(SHUTDOWN_GRACE)
+                );
+                Ok(())
+            }
+        };
+        signals.abort();
+        result.map(|()| ExitStatus::Success)
+    })
+}
+
+/// Cancels `stop` on the first SIGTERM or SIGINT.
+fn shutdown_signals(stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        eprintln!("received {name}, shutting down");
+        stop.cancel();
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        let cli = Cli::try_parse_from(["firedrill", "demo"].iter().chain(args))?;
+        match cli.command {
+            Command::Demo(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_serve_parses_every_flag() {
+        let args = parse(&[
+            "serve",
+            "--port",
+            "0",
+            "--upstream",
+            "http://127.0.0.1:9/api",
+            "--name",
+            "checkout",
+            "--latency",
+            "5ms",
+            "--error-rate",
+            "0.2",
+        ])
+        .unwrap();
+        let DemoCommand::Serve(serve) = args.command;
+        assert_eq!(serve.port, 0);
+        assert_eq!(serve.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(serve.name, "checkout");
+        assert_eq!(serve.latency, Duration::from_millis(5));
+        assert_eq!(serve.error_rate, 0.2);
+        assert_eq!(serve.upstream.unwrap().as_str(), "http://127.0.0.1:9/api");
+    }
+
+    #[test]
+    fn demo_serve_rejects_bad_values() {
+        for bad in [
+            &["serve", "--port", "70000"][..],
+            &["serve", "--port", "0", "--error-rate", "1.5"],
+            &["serve", "--port", "0", "--error-rate", "NaN"],
+            &["serve", "--port", "0", "--latency", "soon"],
+            &["serve", "--port", "0", "--upstream", "not a url"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn demo_serve_exits_2_when_the_port_is_taken() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let args = parse(&["serve", "--port", &port]).unwrap();
+        assert_eq!(run(args).unwrap(), ExitStatus::InvalidInput);
+    }
+
+    #[test]
+    fn demo_serve_exits_2_for_an_https_upstream() {
+        let args = parse(&["serve", "--port", "0", "--upstream", "https://127.0.0.1:9/"]).unwrap();
+        assert_eq!(run(args).unwrap(), ExitStatus::InvalidInput);
+    }
+}

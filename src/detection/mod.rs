@@ -1,0 +1,3 @@
+//! Detection signals: how firedrill learns that the organisation noticed a fault.
+
+pub mod webhook;

@@ -1,0 +1,639 @@
+//! A receiver for Alertmanager's webhook (payload version 4), to time when an alert fires.
+//!
+//! `POST /alerts` (or `POST /`) takes the JSON that Alertmanager sends to a `webhook_config`;
+//! every alert in it goes to the subscribers as a [`ReceivedAlert`], in payload order.
+//! `GET /healthz` answers `ok`.
+
+use std::collections::BTreeMap;
+use std::future::poll_fn;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, HttpBody as _};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The largest payload accepted; Alertmanager's own payloads are far smaller.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A body up to this size is read to the end before a 413, so that the client gets the answer
+/// instead of a reset connection; a larger declared body is refused without reading it.
+const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
+
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Alerts a slow subscriber may fall behind by before it sees `RecvError::Lagged`.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// How long `shutdown` waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Whether an alert is firing or has resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// The alert is active.
+    Firing,
+    /// The alert has stopped.
+    Resolved,
+}
+
+/// One alert as received, with the time it arrived.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedAlert {
+    /// When the payload arrived, on the monotonic clock (for time to detect).
+    pub received_at: Instant,
+    /// When the payload arrived, in wall time (for the record).
+    pub received_at_utc: SystemTime,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// The alert's labels, such as `alertname`.
+    pub labels: BTreeMap<String, String>,
+    /// The alert's annotations; empty when the payload has none.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Whether every matcher label is present in `labels` with an equal value.
+pub fn matches(labels: &BTreeMap<String, String>, matchers: &BTreeMap<String, String>) -> bool {
+    matchers
+        .iter()
+        .all(|(name, value)| labels.get(name) == Some(value))
+}
+
+/// Why the webhook could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bound address could not be read back.
+    #[error("cannot read the address the webhook listens on")]
+    LocalAddr(#[source] std::io::Error),
+}
+
+impl WebhookError {
+    /// Whether the user can fix this by choosing another listen address.
+    pub fn is_user_input(&self) -> bool {
+        match self {
+            Self::Bind { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::AddrInUse
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::PermissionDenied
+            ),
+            Self::LocalAddr(_) => false,
+        }
+    }
+}
+
+/// The running webhook receiver; it stops on [`WebhookServer::shutdown`] or when dropped.
+#[derive(Debug)]
+pub struct WebhookServer {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    sender: broadcast::Sender<ReceivedAlert>,
+    received: AtomicU64,
+}
+
+impl WebhookServer {
+    /// Listens on `addr` (port 0 picks a free port) and serves in a background task.
+    pub async fn bind(addr: SocketAddr) -> Result<WebhookServer, WebhookError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| WebhookError::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(WebhookError::LocalAddr)?;
+        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let shared = Arc::new(Shared {
+            sender,
+            received: AtomicU64::new(0),
+        });
+        let stop = CancellationToken::new();
+        let app = router(shared.clone());
+        let signal = stop.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+            {
+                tracing::error!(error = %error, "alert webhook stopped");
+            }
+        });
+        tracing::info!(addr = %local_addr, "alert webhook listening");
+        Ok(WebhookServer {
+            local_addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address the webhook listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL to give Alertmanager, such as `http://127.0.0.1:PORT/alerts`.
+    pub fn url(&self) -> String {
+        // A wildcard address is not something to connect to; loopback reaches it.
+        let ip = match self.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!(
+            "http://{}/alerts",
+            SocketAddr::new(ip, self.local_addr.port())
+        )
+    }
+
+    /// A receiver of every alert that arrives from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ReceivedAlert> {
+        self.shared.sender.subscribe()
+    }
+
+    /// How many alerts have arrived so far.
+    pub fn alerts_received(&self) -> u64 {
+        self.shared.received.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets requests in flight finish (at most 5 s), and waits for the server.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("alert webhook requests still in flight after 5s; stopping anyway");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for WebhookServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/alerts", post(receive))
+        .route("/", post(receive))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { PayloadError::NotFound.into_response() })
+        .with_state(shared)
+}
+
+/// Why a request was refused; each kind has its status code.
+#[derive(Debug, thiserror::Error)]
+enum PayloadError {
+    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error(
+        "request body did not arrive within {}",
+        humantime::format_duration(BODY_TIMEOUT)
+    )]
+    Timeout,
+    #[error("cannot read the request body: {0}")]
+    Unreadable(String),
+    #[error("request body is not json: {0}")]
+    Syntax(String),
+    #[error("invalid alertmanager payload at {path}: {message}")]
+    Shape { path: String, message: String },
+    #[error("not found; post alerts to /alerts")]
+    NotFound,
+}
+
+impl PayloadError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unreadable(_) | Self::Syntax(_) | Self::Shape { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn shape(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Shape {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for PayloadError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.to_string() });
+        if let Self::Shape { path, .. } = &self {
+            body["path"] = Value::from(path.as_str());
+        }
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let received_at = Instant::now();
+    let received_at_utc = SystemTime::now();
+    let alerts = match read_body(&headers, body).await.and_then(|b| parse(&b)) {
+        Ok(alerts) => alerts,
+        Err(error) => {
+            tracing::warn!(error = %error, "alert webhook refused a payload");
+            return error.into_response();
+        }
+    };
+    let count = alerts.len();
+    for alert in alerts {
+        shared.received.fetch_add(1, Ordering::Relaxed);
+        // No subscriber is not an error: the alert is counted and dropped.
+        let _ = shared.sender.send(ReceivedAlert {
+            received_at,
+            received_at_utc,
+            status: alert.status,
+            labels: alert.labels,
+            annotations: alert.annotations.unwrap_or_default(),
+        });
+    }
+    tracing::debug!(alerts = count, "alert webhook received a payload");
+    axum::Json(json!({ "status": "ok", "alerts": count })).into_response()
+}
+
+/// Reads the body up to [`MAX_BODY_BYTES`], whatever its content type.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, PayloadError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_DRAIN_BYTES as u64) {
+        return Err(PayloadError::TooLarge);
+    }
+    tokio::time::timeout(BODY_TIMEOUT, read_capped(body))
+        .await
+        .map_err(|_| PayloadError::Timeout)?
+}
+
+async fn read_capped(mut body: Body) -> Result<Vec<u8>, PayloadError> {
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| PayloadError::Unreadable(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > MAX_DRAIN_BYTES {
+            return Err(PayloadError::TooLarge);
+        }
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(PayloadError::TooLarge);
+    }
+    Ok(buf)
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    version: Option<Value>,
+    alerts: Vec<Alert>,
+}
+
+#[derive(Deserialize)]
+struct Alert {
+    status: AlertStatus,
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Parses a payload; only `alerts` and each alert's `status` and `labels` are required.
+fn parse(body: &[u8]) -> Result<Vec<Alert>, PayloadError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| PayloadError::Syntax(e.to_string()))?;
+    // serde would also take arrays for structs; the payload and its alerts must be objects.
+    if !value.is_object() {
+        return Err(PayloadError::shape(".", "expected a json object"));
+    }
+    if let Some(alerts) = value.get("alerts").and_then(Value::as_array)
+        && let Some(i) = alerts.iter().position(|a| !a.is_object())
+    {
+        return Err(PayloadError::shape(
+            format!("alerts[{i}]"),
+            "expected an alert object",
+        ));
+    }
+    let payload: Payload = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        PayloadError::shape(path, e.into_inner().to_string())
+    })?;
+    if let Some(version) = payload.version.filter(|v| *v != "4") {
+        tracing::warn!(%version, "alert webhook payload version is not 4; reading it as 4");
+    }
+    Ok(payload.alerts)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// An Alertmanager v4 webhook payload as Alertmanager 0.27 sends it.
+    const SAMPLE: &str = r#"{
+      "receiver": "firedrill",
+      "status": "firing",
+      "alerts": [
+        {
+          "status": "firing",
+          "labels": {
+            "alertname": "HighErrorRate",
+            "job": "checkout",
+            "severity": "page",
+            "instance": "127.0.0.1:8081"
+          },
+          "annotations": {
+            "summary": "checkout answers 5xx to more than 5% of requests",
+            "runbook_url": "https://runbooks.example.test/checkout"
+          },
+          "startsAt": "2025-05-04T10:21:33.123Z",
+          "endsAt": "0001-01-01T00:00:00Z",
+          "generatorURL": "http://prometheus:9090/graph?g0.expr=rate%28x%5B1m%5D%29",
+          "fingerprint": "c0ffee0123456789"
+        },
+        {
+          "status": "resolved",
+          "labels": { "alertname": "InstanceDown", "job": "checkout" },
+          "annotations": {},
+          "startsAt": "2025-05-04T10:11:00Z",
+          "endsAt": "2025-05-04T10:20:00Z",
+          "generatorURL": "http://prometheus:9090/graph",
+          "fingerprint": "0123456789abcdef"
+        }
+      ],
+      "groupLabels": { "job": "checkout" },
+      "commonLabels": { "job": "checkout" },
+      "commonAnnotations": {},
+      "externalURL": "http://alertmanager:9093",
+      "version": "4",
+      "groupKey": "{}:{job=\"checkout\"}",
+      "truncatedAlerts": 0
+    }"#;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    async fn start() -> WebhookServer {
+        WebhookServer::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn post(url: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, json)
+    }
+
+    async fn next_alert(rx: &mut broadcast::Receiver<ReceivedAlert>) -> ReceivedAlert {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("no alert within 5s")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn webhook_accepts_alertmanager_v4_sample_and_delivers_alerts_in_order() {
+        let server = start().await;
+        let mut rx = server.subscribe();
+        let before = Instant::now();
+        let (status, body) = post(&server.url(), "application/json", SAMPLE).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["alerts"], 2);
+
+        let first = next_alert(&mut rx).await;
+        assert_eq!(first.status, AlertStatus::Firing);
+        assert_eq!(first.labels["alertname"], "HighErrorRate");
+        assert_eq!(first.labels.len(), 4);
+        assert_eq!(
+            first.annotations["summary"],
+            "checkout answers 5xx to more than 5% of requests"
+        );
+        assert!(first.received_at >= before);
+        assert!(matches(
+            &first.labels,
+            &labels(&[("alertname", "HighErrorRate"), ("job", "checkout")])
+        ));
+
+        let second = next_alert(&mut rx).await;
+        assert_eq!(second.status, AlertStatus::Resolved);
+        assert_eq!(second.labels["alertname"], "InstanceDown");
+        assert!(second.annotations.is_empty());
+        assert_eq!(server.alerts_received(), 2);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_also_listens_on_root_and_tolerates_any_content_type() {
+        let server = start().await;
+        let mut rx = server.subscribe();
+        let root = format!("http://{}/", server.local_addr());
+        let minimal = r#"{"alerts":[{"status":"firing","labels":{"alertname":"A"}}]}"#;
+        let (status, _) = post(&root, "text/plain", minimal).await;
+        assert_eq!(status, 200);
+        let alert = next_alert(&mut rx).await;
+        assert_eq!(alert.labels, labels(&[("alertname", "A")]));
+        assert!(alert.annotations.is_empty());
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_rejects_an_oversized_body_with_413() {
+        let server = start().await;
+        let mut body = String::from(r#"{"alerts":[],"padding":""#);
+        body.push_str(&"x".repeat(MAX_BODY_BYTES + 1 - body.len() - 2));
+        body.push_str("\"}");
+        assert_eq!(body.len(), MAX_BODY_BYTES + 1);
+        let (status, json) = post(&server.url(), "application/json", body).await;
+        assert_eq!(status, 413);
+        assert_eq!(json["error"], "request body is larger than 1048576 bytes");
+        assert_eq!(server.alerts_received(), 0);
+
+        // Exactly at the limit is fine.
+        let mut body = String::from(r#"{"alerts":[],"padding":""#);
+        body.push_str(&"x".repeat(MAX_BODY_BYTES - body.len() - 2));
+        body.push_str("\"}");
+        let (status, _) = post(&server.url(), "application/json", body).await;
+        assert_eq!(status, 200);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_refuses_a_huge_declared_body_without_reading_it() {
+        let server = start().await;
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /alerts HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                  content-length: 100000000\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+            .await
+            .expect("no answer within 5s")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_rejects_malformed_json_with_400() {
+        let server = start().await;
+        let (status, json) = post(&server.url(), "application/json", "{\"alerts\": [").await;
+        assert_eq!(status, 400);
+        let error = json["error"].as_str().unwrap();
+        assert!(error.starts_with("request body is not json: "), "{error}");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_rejects_a_missing_alerts_field_with_400_naming_it() {
+        let server = start().await;
+        let (status, json) = post(&server.url(), "application/json", r#"{"version":"4"}"#).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            json["error"],
+            "invalid alertmanager payload at .: missing field `alerts`"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_rejects_wrong_shapes_with_the_field_path() {
+        let server = start().await;
+        let cases = [
+            (r#"[1, 2]"#, "."),
+            (r#"{"alerts": {"status": "firing"}}"#, "alerts"),
+            (r#"{"alerts": [["firing", {}]]}"#, "alerts[0]"),
+            (r#"{"alerts": [{"labels": {}}]}"#, "alerts[0]"),
+            (r#"{"alerts": [{"status": "firing"}]}"#, "alerts[0]"),
+            (
+                r#"{"alerts": [{"status": "firing", "labels": {}}, {"status": "on", "labels": {}}]}"#,
+                "alerts[1].status",
+            ),
+            (
+                r#"{"alerts": [{"status": "firing", "labels": {"a": 1}}]}"#,
+                "alerts[0].labels.a",
+            ),
+        ];
+        for (body, path) in cases {
+            let (status, json) = post(&server.url(), "application/json", body).await;
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(json["path"], path, "{body}: {json}");
+        }
+        assert_eq!(server.alerts_received(), 0);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_answers_405_404_and_healthz() {
+        let server = start().await;
+        let base = format!("http://{}", server.local_addr());
+        let status = |r: reqwest::Response| r.status().as_u16();
+        assert_eq!(status(reqwest::get(server.url()).await.unwrap()), 405);
+        assert_eq!(
+            status(reqwest::get(format!("{base}/nope")).await.unwrap()),
+            404
+        );
+        let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        assert_eq!(health.text().await.unwrap(), "ok");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_url_points_at_loopback_alerts() {
+        let server = WebhookServer::bind("0.0.0.0:0".parse().unwrap())
+            .await
+            .unwrap();
+        let port = server.local_addr().port();
+        assert_eq!(server.url(), format!("http://127.0.0.1:{port}/alerts"));
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn webhook_stops_when_dropped() {
+        let server = start().await;
+        let mut rx = server.subscribe();
+        drop(server);
+        // The server task owns the last sender; the channel closes once it has stopped.
+        let end = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("server still running 5s after drop");
+        assert!(matches!(end, Err(broadcast::error::RecvError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn webhook_bind_reports_a_taken_port() {
+        let server = start().await;
+        let err = WebhookServer::bind(server.local_addr()).await.unwrap_err();
+        assert!(err.is_user_input());
+        assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"));
+        server.shutdown().await;
+    }
+
+    #[test]
+    fn matches_needs_every_matcher_with_an_equal_value() {
+        let alert = labels(&[("alertname", "HighErrorRate"), ("job", "checkout")]);
+        assert!(matches(&alert, &BTreeMap::new()));
+        assert!(matches(&alert, &labels(&[("job", "checkout")])));
+        assert!(!matches(&alert, &labels(&[("job", "cart")])));
+        assert!(!matches(&alert, &labels(&[("severity", "page")])));
+    }
+}
