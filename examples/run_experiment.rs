@@ -33,7 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         on_ctrl_c.cancel();
     });
     let progress = Arc::new(|event: &Progress| {
-        if let Progress::Detected { iteration, after, by } = event {
+        if let Progress::Detected {
+            iteration,
+            after,
+            by,
+        } = event
+        {
             println!("iteration {iteration}: detected by {by} after {after:?}");
         }
         if let Progress::Recovered { iteration, after } = event {

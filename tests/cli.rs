@@ -56,7 +56,11 @@ fn every_shipped_experiment_is_valid_and_names_the_schema() {
             file.display()
         );
         let schema = first.trim_start_matches("# yaml-language-server: $schema=");
-        assert!(file.parent().unwrap().join(schema).is_file(), "{} points at a missing schema", file.display());
+        assert!(
+            file.parent().unwrap().join(schema).is_file(),
+            "{} points at a missing schema",
+            file.display()
+        );
         cmd().arg("validate").arg(&file).assert().success();
         cmd().arg("plan").arg(&file).assert().success();
     }
@@ -71,15 +75,18 @@ fn plan_describes_the_schedule_and_starts_nothing() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("inject kill-one"), "{text}");
-    assert!(text.contains("revert freeze-two (SIGCONT)"), "{text}");
+    assert!(text.contains("inject freeze-all"), "{text}");
+    assert!(text.contains("revert freeze-all (SIGCONT)"), "{text}");
     assert!(text.contains("nothing was started or changed"), "{text}");
 }
 
 #[test]
 fn usage_errors_exit_2() {
     cmd().args(["run"]).assert().code(2);
-    cmd().args(["run", "--iterations", "0", "x.yaml"]).assert().code(2);
+    cmd()
+        .args(["run", "--iterations", "0", "x.yaml"])
+        .assert()
+        .code(2);
     cmd().args(["no-such-command"]).assert().code(2);
     cmd()
         .args(["run", "/no/such/experiment.yaml"])

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use common::*;
 
-const PAUSE_FOR_LONG: &str = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 20s}";
+const PAUSE_FOR_LONG: &str =
+    "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 20s}";
 
 #[test]
 fn sigint_during_a_fault_reverts_and_exits_130() {
@@ -97,7 +98,12 @@ fn measured_outage_matches_a_pause_of_known_length() {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let r = result(&out);
     for it in r["iterations"].as_array().unwrap() {
         let fault = &it["faults"][0];
@@ -133,8 +139,7 @@ fn a_baseline_that_does_not_hold_stops_before_any_fault() {
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("baseline");
     let faults = "    - {name: kill, type: process-kill, select: {mode: one, workload: web}}";
-    let yaml = demo_experiment(&marker, 1, "20ms", faults, "")
-        .replace("/api\"", "/missing\"");
+    let yaml = demo_experiment(&marker, 1, "20ms", faults, "").replace("/api\"", "/missing\"");
     let file = write_experiment(dir.path(), "e.yaml", &yaml);
     let out = dir.path().join("out");
     let output = assert_cmd::Command::new(firedrill())
@@ -171,10 +176,19 @@ fn an_abort_condition_reverts_and_exits_3() {
         .timeout(Duration::from_secs(30))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let r = result(&out);
     assert_eq!(r["status"], "aborted");
-    assert!(r["reason"].as_str().unwrap().contains("3 times in a row"), "{}", r["reason"]);
+    assert!(
+        r["reason"].as_str().unwrap().contains("3 times in a row"),
+        "{}",
+        r["reason"]
+    );
     assert_eq!(r["rollback"]["reverted"][0], "freeze");
     assert!(processes_with(&marker).is_empty());
 }
@@ -198,11 +212,18 @@ fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
         .timeout(Duration::from_secs(30))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let r = result(&out);
     assert_eq!(r["status"], "failed");
     assert_eq!(r["objectives"][0]["met"], false);
-    let ttr = r["iterations"][0]["timeToRecoverMs"].as_f64().expect("recovered");
+    let ttr = r["iterations"][0]["timeToRecoverMs"]
+        .as_f64()
+        .expect("recovered");
     assert!(ttr > 1.0);
     let restarted = r["iterations"][0]["events"]
         .as_array()

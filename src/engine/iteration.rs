@@ -90,17 +90,18 @@ impl IterationState {
         }
     }
 
-    /// The phase an observation that started at `t` belongs to, or None before the
-    /// iteration.
-    pub fn phase_at(&self, t: Instant) -> Option<Phase> {
-        if t < self.started {
+    /// The phase an observation belongs to, or None when it started before the iteration.
+    /// An observation that overlaps the fault window at all belongs to the fault phase: a
+    /// request in flight when the fault struck, or still running when it ended, saw it.
+    pub fn phase_of(&self, started: Instant, finished: Instant) -> Option<Phase> {
+        if started < self.started {
             return None;
         }
-        match (self.injected, self.fault_ended) {
-            (Some(inj), _) if t < inj => Some(Phase::Baseline),
-            (None, _) => Some(Phase::Baseline),
-            (Some(_), Some(end)) if t >= end => Some(Phase::Recovery),
-            (Some(_), _) => Some(Phase::Fault),
+        match self.injected {
+            None => Some(Phase::Baseline),
+            Some(inj) if finished < inj => Some(Phase::Baseline),
+            Some(_) if self.fault_ended.is_some_and(|end| started >= end) => Some(Phase::Recovery),
+            Some(_) => Some(Phase::Fault),
         }
     }
 
@@ -114,7 +115,7 @@ impl IterationState {
 
     /// Records an observation; returns the abort condition it breached, if any.
     pub fn observe(&mut self, obs: &Observation) -> Option<String> {
-        let phase = self.phase_at(obs.started)?;
+        let phase = self.phase_of(obs.started, obs.finished)?;
         self.recorders[obs.probe].phase_mut(phase).record(
             obs.latency(),
             obs.outcome.ok,

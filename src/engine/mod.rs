@@ -511,8 +511,13 @@ impl Runner {
     fn phase_bounds(&self, st: &IterationState, end: Instant) -> [(Duration, Duration); 3] {
         let injected = st.injected.unwrap_or(end);
         let fault_end = st.fault_ended.unwrap_or(end).max(injected);
-        let span = |a: Instant, b: Instant| (self.clock.since_origin(a), b.saturating_duration_since(a));
-        [span(st.started, injected), span(injected, fault_end), span(fault_end, end)]
+        let span =
+            |a: Instant, b: Instant| (self.clock.since_origin(a), b.saturating_duration_since(a));
+        [
+            span(st.started, injected),
+            span(injected, fault_end),
+            span(fault_end, end),
+        ]
     }
 
     async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, String> {

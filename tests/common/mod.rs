@@ -122,7 +122,13 @@ pub fn result(out: &Path) -> serde_json::Value {
 
 /// A demo workload of `replicas`, tagged with `marker`, with an HTTP probe through its
 /// service and the given faults and extra spec lines.
-pub fn demo_experiment(marker: &str, replicas: u32, interval: &str, faults: &str, extra: &str) -> String {
+pub fn demo_experiment(
+    marker: &str,
+    replicas: u32,
+    interval: &str,
+    faults: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"apiVersion: firedrill.dev/v1alpha1
 kind: Experiment
