@@ -213,6 +213,9 @@ struct Runner {
     run_deadline: Instant,
 }
 
+/// A probe's recorders of one iteration with the start and length of each phase.
+type PhaseLog = (String, [(Duration, Duration); 3], ProbeRecorders, u32);
+
 /// Channels the iterations listen on.
 struct Inputs {
     observations: mpsc::Receiver<Observation>,
@@ -231,8 +234,7 @@ impl Runner {
         let mut iterations: Vec<IterationResult> = Vec::new();
         let mut totals: Vec<ProbeRecorders> =
             vec![ProbeRecorders::default(); self.exp.spec.steady_state.probes.len()];
-        let mut log_intervals: Vec<(String, [(Duration, Duration); 3], ProbeRecorders, u32)> =
-            Vec::new();
+        let mut log_intervals: Vec<PhaseLog> = Vec::new();
         let mut ttd = DurationRecorder::default();
         let mut ttr = DurationRecorder::default();
         let mut outage = DurationRecorder::default();
@@ -569,6 +571,11 @@ impl Runner {
                 crate::platform::local::PlatformError::Cancelled => Stop::Interrupted,
                 e => Stop::Aborted(chain(&e)),
             })?;
+        // What happened while starting belongs to the run, not to the first iteration.
+        while let Ok(ev) = inputs.platform.try_recv() {
+            let (data, detail) = describe_platform_event(&ev);
+            self.run_event_with(ev.kind(), data, detail);
+        }
         let interval = self.exp.spec.steady_state.interval.get();
         for (i, spec) in self.exp.spec.steady_state.probes.iter().enumerate() {
             let probe =
@@ -586,9 +593,12 @@ impl Runner {
     }
 
     fn run_event(&mut self, kind: &str, detail: String) {
+        self.run_event_with(kind, json!({ "detail": detail }), detail);
+    }
+
+    fn run_event_with(&mut self, kind: &str, data: serde_json::Value, detail: String) {
         let now = Instant::now();
-        self.journal
-            .record(kind, json!({ "detail": detail }), false);
+        self.journal.record(kind, data, false);
         self.run_events.push(Event {
             at: self.clock.rfc3339(now),
             offset_ms: self.clock.offset_ms(now),
@@ -713,7 +723,7 @@ impl Runner {
                         }
                     } else {
                         faults[i] = None;
-                        self.revert(&mut it, &spec.faults[i].name().to_owned(), &f).await;
+                        self.revert(&mut it, spec.faults[i].name(), &f).await;
                     }
                     if schedule.peek().is_none() {
                         let now = Instant::now();
@@ -947,27 +957,7 @@ impl Runner {
     }
 
     fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
-        let detail = match ev {
-            PlatformEvent::ReplicaStarted { replica, pid } => {
-                format!("{replica} started as pid {pid}")
-            }
-            PlatformEvent::ReplicaFailedToStart { replica, error } => {
-                format!("{replica} failed to start: {error}")
-            }
-            PlatformEvent::ReplicaExited {
-                replica,
-                pid,
-                status,
-            } => format!("{replica} (pid {pid}) {status}"),
-            PlatformEvent::ReplicaReady { replica } => format!("{replica} ready"),
-            PlatformEvent::ReplicaUnready { replica } => format!("{replica} not ready"),
-        };
-        let data = match ev {
-            PlatformEvent::ReplicaStarted { replica, pid } => {
-                json!({"replica": replica, "pid": pid, "pgid": pid})
-            }
-            other => json!({"replica": other.replica()}),
-        };
+        let (data, detail) = describe_platform_event(ev);
         self.event(it, ev.kind(), data, detail);
     }
 
@@ -1140,6 +1130,33 @@ pub fn default_firedrill_path() -> PathBuf {
         }
     }
     PathBuf::from("firedrill")
+}
+
+fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
+    match ev {
+        PlatformEvent::ReplicaStarted { replica, pid } => (
+            json!({"replica": replica, "pid": pid, "pgid": pid}),
+            format!("{replica} started as pid {pid}"),
+        ),
+        PlatformEvent::ReplicaFailedToStart { replica, error } => (
+            json!({"replica": replica, "error": error}),
+            format!("{replica} failed to start: {error}"),
+        ),
+        PlatformEvent::ReplicaExited {
+            replica,
+            pid,
+            status,
+        } => (
+            json!({"replica": replica, "pid": pid, "status": status}),
+            format!("{replica} (pid {pid}) {status}"),
+        ),
+        PlatformEvent::ReplicaReady { replica } => {
+            (json!({"replica": replica}), format!("{replica} ready"))
+        }
+        PlatformEvent::ReplicaUnready { replica } => {
+            (json!({"replica": replica}), format!("{replica} not ready"))
+        }
+    }
 }
 
 /// An error and its causes on one line.
