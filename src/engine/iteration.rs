@@ -60,7 +60,10 @@ impl IterationState {
                         (s, probe, 0)
                     })
                     .collect(),
-                timeout: spec.detection.as_ref().map(|d| d.timeout.get()),
+                default_timeout: spec
+                    .detection
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.timeout.get()),
                 detected: None,
             },
             recovery: RecoveryState {
@@ -124,7 +127,9 @@ impl IterationState {
         if phase == Phase::Baseline {
             return None;
         }
-        self.detection.observe(obs);
+        if let Some(injected) = self.injected {
+            self.detection.observe(obs, injected);
+        }
         self.recovery.observe(obs, self.fault_ended);
         self.aborts.iter_mut().find_map(|a| a.observe(obs))
     }
@@ -158,13 +163,14 @@ impl IterationState {
 #[derive(Debug)]
 pub struct DetectionState {
     signals: Vec<(DetectionSignal, Option<usize>, u32)>,
-    timeout: Option<Duration>,
+    default_timeout: Duration,
     /// When and by which signal.
     pub detected: Option<(Instant, String)>,
 }
 
 impl DetectionState {
-    fn observe(&mut self, obs: &Observation) {
+    fn observe(&mut self, obs: &Observation, injected: Instant) {
+        let default = self.default_timeout;
         for (signal, probe, consecutive) in &mut self.signals {
             let DetectionSignal::ProbeFails(s) = signal else {
                 continue;
@@ -176,17 +182,19 @@ impl DetectionState {
                 *consecutive = 0;
             } else {
                 *consecutive += 1;
-                if *consecutive >= s.consecutive && self.detected.is_none() {
+                let in_time = obs.finished <= injected + s.timeout.map_or(default, |t| t.get());
+                if *consecutive >= s.consecutive && self.detected.is_none() && in_time {
                     self.detected = Some((obs.finished, s.name.clone()));
                 }
             }
         }
     }
 
-    /// Records a detection from outside the probes (the webhook).
-    pub fn fire(&mut self, at: Instant, signal: &str) {
-        if self.detected.is_none() {
-            self.detected = Some((at, signal.to_owned()));
+    /// Records a detection by a webhook signal, if it came within that signal's timeout.
+    pub fn fire(&mut self, at: Instant, injected: Instant, signal: &crate::spec::WebhookSignal) {
+        let timeout = signal.timeout.map_or(self.default_timeout, |t| t.get());
+        if self.detected.is_none() && at <= injected + timeout {
+            self.detected = Some((at, signal.name.clone()));
         }
     }
 
@@ -198,20 +206,22 @@ impl DetectionState {
         })
     }
 
-    /// Whether detection is settled at `now` (detected, timed out, or not configured).
+    /// Whether detection is settled at `now` (detected, every signal timed out, or none
+    /// configured).
     pub fn resolved(&self, injected: Instant, now: Instant) -> bool {
-        self.detected.is_some()
-            || self.signals.is_empty()
-            || self.timeout.is_none_or(|t| now >= injected + t)
+        self.deadline(injected).is_none_or(|d| now >= d)
     }
 
-    /// When detection times out.
+    /// When the last signal times out, while nothing has been detected.
     pub fn deadline(&self, injected: Instant) -> Option<Instant> {
-        if self.detected.is_some() || self.signals.is_empty() {
-            None
-        } else {
-            self.timeout.map(|t| injected + t)
+        if self.detected.is_some() {
+            return None;
         }
+        self.signals
+            .iter()
+            .map(|(s, _, _)| s.timeout().map_or(self.default_timeout, |t| t.get()))
+            .max()
+            .map(|t| injected + t)
     }
 }
 
@@ -424,6 +434,23 @@ spec:
         assert_eq!(it.recovery.outage, Duration::from_millis(390));
         assert_eq!(it.recorders[0].phase(Phase::Baseline).count(), 10);
         assert!(it.baseline_failures(&s).is_empty());
+    }
+
+    #[test]
+    fn a_signal_past_its_own_timeout_does_not_detect() {
+        let s = spec(
+            "  detection: {timeout: 10s, signals: [{name: mon, type: probe-fails, probe: api, consecutive: 1, timeout: 100ms}]}",
+        );
+        let t0 = Instant::now();
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        it.observe(&obs(t0, 200, false));
+        assert!(it.detection.detected.is_none());
+        assert_eq!(
+            it.detection.deadline(t0),
+            Some(t0 + Duration::from_millis(100))
+        );
+        assert!(it.detection.resolved(t0, t0 + Duration::from_millis(150)));
     }
 
     #[test]

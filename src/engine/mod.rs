@@ -966,24 +966,29 @@ impl Runner {
         if alert.received_at < inj || alert.status != AlertStatus::Firing {
             return;
         }
-        let matched: Option<String> = it
+        let matched = it
             .state
             .detection
             .webhook_signals()
             .find(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
-            .map(|s| s.name.clone());
+            .cloned();
         self.event(
             it,
             "alert-received",
-            json!({"labels": alert.labels, "matched": matched}),
+            json!({"labels": alert.labels, "matched": matched.as_ref().map(|s| s.name.clone())}),
             format!(
-                "alert {:?}{}",
-                alert.labels.get("alertname"),
-                if matched.is_some() { " (matched)" } else { "" }
+                "alert {}{}",
+                alert
+                    .labels
+                    .get("alertname")
+                    .map_or("(no alertname)", String::as_str),
+                matched
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" matched {}", s.name))
             ),
         );
-        if let Some(name) = matched {
-            it.state.detection.fire(alert.received_at, &name);
+        if let Some(signal) = matched {
+            it.state.detection.fire(alert.received_at, inj, &signal);
         }
     }
 

@@ -747,7 +747,8 @@ pub struct MemoryPressure {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Detection {
-    /// How long after injection to wait for any signal; after that the iteration is "not detected".
+    /// How long after injection each signal may fire (unless it has its own `timeout`);
+    /// after the last one the iteration is "not detected".
     #[serde(default = "default_detection_timeout")]
     pub timeout: Duration,
     /// Address the webhook listens on (port 0 picks a free port).
@@ -775,6 +776,14 @@ pub enum DetectionSignal {
 }
 
 impl DetectionSignal {
+    /// The signal's own timeout, if it has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            Self::ProbeFails(s) => s.timeout,
+            Self::Webhook(s) => s.timeout,
+        }
+    }
+
     /// The signal's name.
     pub fn name(&self) -> &str {
         match self {
@@ -795,6 +804,9 @@ pub struct ProbeFailsSignal {
     /// Failures in a row that count as detection.
     #[serde(default = "default_consecutive")]
     pub consecutive: u32,
+    /// This signal's own timeout, instead of `detection.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 fn default_consecutive() -> u32 {
@@ -810,6 +822,9 @@ pub struct WebhookSignal {
     /// Labels the alert must carry (for example `alertname: HighErrorRate`).
     #[serde(rename = "match")]
     pub matchers: BTreeMap<String, String>,
+    /// This signal's own timeout, instead of `detection.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// When the system counts as recovered.

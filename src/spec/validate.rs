@@ -103,6 +103,9 @@ impl Validator<'_> {
             );
             for (i, signal) in detection.signals.iter().enumerate() {
                 let path = format!("{path}.signals[{i}]");
+                if signal.timeout().is_some_and(super::Duration::is_zero) {
+                    self.problem(format!("{path}.timeout"), "must be more than 0s");
+                }
                 match signal {
                     DetectionSignal::ProbeFails(s) => {
                         self.probe_ref(&format!("{path}.probe"), &s.probe);
