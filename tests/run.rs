@@ -11,8 +11,17 @@ const PAUSE_FOR_LONG: &str =
 
 #[test]
 fn sigint_during_a_fault_reverts_and_exits_130() {
+    interrupt_during_a_fault(libc::SIGINT, "sigint");
+}
+
+#[test]
+fn sigterm_during_a_fault_reverts_and_exits_130() {
+    interrupt_during_a_fault(libc::SIGTERM, "sigterm");
+}
+
+fn interrupt_during_a_fault(signal: i32, name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let marker = marker("sigint");
+    let marker = marker(name);
     let file = write_experiment(
         dir.path(),
         "e.yaml",
@@ -28,7 +37,7 @@ fn sigint_during_a_fault_reverts_and_exits_130() {
         "replicas are paused"
     );
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(130));
 

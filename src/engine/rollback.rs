@@ -123,3 +123,85 @@ impl Rollback {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::fault::{FaultError, Intent};
+
+    /// A fault that fails its first `failures` reverts.
+    struct Flaky {
+        failures: u32,
+        reverts: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Fault for Flaky {
+        fn plan(&self) -> Result<Intent, FaultError> {
+            unreachable!("not planned in these tests")
+        }
+        async fn inject(&self) -> Result<(), FaultError> {
+            Ok(())
+        }
+        async fn revert(&self) -> Result<Vec<String>, FaultError> {
+            let n = self.reverts.fetch_add(1, Ordering::SeqCst);
+            if n < self.failures {
+                Err(FaultError::Unsafe {
+                    fault: "flaky".into(),
+                    message: "not yet".into(),
+                })
+            } else {
+                Ok(vec!["undone".into()])
+            }
+        }
+        fn affected(&self, _: &str) -> usize {
+            1
+        }
+    }
+
+    fn flaky(failures: u32) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            failures,
+            reverts: AtomicU32::new(0),
+        })
+    }
+
+    #[tokio::test]
+    async fn reverts_everything_and_retries_once() {
+        let rb = Rollback::new();
+        let (a, b, c) = (flaky(0), flaky(1), flaky(5));
+        rb.push("a", a.clone());
+        rb.push("b", b.clone());
+        rb.push("c", c.clone());
+        assert_eq!(rb.affected("web"), 3);
+        let journal = Journal::discard();
+        let result = rb.revert_all(&journal).await;
+        assert_eq!(result.reverted, vec!["b".to_owned(), "a".to_owned()]);
+        assert_eq!(result.failed.len(), 1);
+        assert!(result.failed[0].starts_with("c:"), "{:?}", result.failed);
+        assert_eq!(b.reverts.load(Ordering::SeqCst), 2, "retried once");
+        assert_eq!(
+            rb.active(),
+            vec!["c".to_owned()],
+            "a failed revert stays registered"
+        );
+    }
+
+    #[tokio::test]
+    async fn emergency_rollback_records_into_the_attached_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let rb = Rollback::new();
+        rb.attach_journal(Arc::new(Journal::create(&path).unwrap()));
+        rb.push("a", flaky(0));
+        let result = rb.revert_all_emergency().await;
+        assert_eq!(result.reverted, vec!["a".to_owned()]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"run-panicked\"") && text.contains("\"fault-reverted\""));
+        crate::journal::read_verified(&path).unwrap();
+    }
+}
