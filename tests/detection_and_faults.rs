@@ -86,13 +86,7 @@ fn no_signal_before_the_timeout_is_not_detected_not_an_error() {
         &demo_experiment(&marker, 1, "20ms", faults, extra),
     );
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let output = run_to_end(&file, &out, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(0));
     let r = result(&out);
     assert!(r["iterations"][0]["detectedAt"].is_null());

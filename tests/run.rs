@@ -100,13 +100,7 @@ fn measured_outage_matches_a_pause_of_known_length() {
         &demo_experiment(&marker, 1, "10ms", faults, extra),
     );
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+    let output = run_to_end(&file, &out, Duration::from_secs(60));
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -151,13 +145,7 @@ fn a_baseline_that_does_not_hold_stops_before_any_fault() {
     let yaml = demo_experiment(&marker, 1, "20ms", faults, "").replace("/api\"", "/missing\"");
     let file = write_experiment(dir.path(), "e.yaml", &yaml);
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let output = run_to_end(&file, &out, Duration::from_secs(30));
     assert_eq!(output.status.code(), Some(1));
     let r = result(&out);
     assert_eq!(r["status"], "failed");
@@ -178,13 +166,7 @@ fn an_abort_condition_reverts_and_exits_3() {
         &demo_experiment(&marker, 1, "20ms", PAUSE_FOR_LONG, extra),
     );
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let output = run_to_end(&file, &out, Duration::from_secs(30));
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -214,13 +196,7 @@ fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
         &demo_experiment(&marker, 2, "20ms", faults, extra),
     );
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let output = run_to_end(&file, &out, Duration::from_secs(30));
     assert_eq!(
         output.status.code(),
         Some(1),

@@ -482,15 +482,7 @@ impl Runner {
                 stable_for_ms: ms(self.exp.spec.recovery.stable_for.get()),
                 services,
             },
-            probes: self
-                .exp
-                .spec
-                .steady_state
-                .probes
-                .iter()
-                .zip(&totals)
-                .map(|(p, r)| (p.name().to_owned(), r.summaries()))
-                .collect(),
+            probes: self.probe_summaries(&totals),
             summary: Summary {
                 iterations: completed_count(&iterations),
                 detected,
@@ -506,6 +498,21 @@ impl Runner {
             events: std::mem::take(&mut self.run_events),
             files,
         }
+    }
+
+    /// Probe name → phase → summary.
+    fn probe_summaries(
+        &self,
+        recorders: &[ProbeRecorders],
+    ) -> BTreeMap<String, BTreeMap<String, crate::measure::LatencySummary>> {
+        self.exp
+            .spec
+            .steady_state
+            .probes
+            .iter()
+            .zip(recorders)
+            .map(|(p, r)| (p.name().to_owned(), r.summaries()))
+            .collect()
     }
 
     /// Start (since the run's origin) and length of each phase of an iteration that ended
@@ -1052,15 +1059,7 @@ impl Runner {
             }),
             availability: st.recovery.availability(),
             faults: std::mem::take(&mut it.faults),
-            probes: self
-                .exp
-                .spec
-                .steady_state
-                .probes
-                .iter()
-                .zip(&st.recorders)
-                .map(|(p, r)| (p.name().to_owned(), r.summaries()))
-                .collect(),
+            probes: self.probe_summaries(&st.recorders),
             events: std::mem::take(&mut it.events),
         };
         (result, it.state, stop)

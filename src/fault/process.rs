@@ -8,88 +8,68 @@ use super::{Fault, FaultError, Intent};
 use crate::platform::local::{Incarnation, Replica};
 use crate::spec::{self, Selector};
 
-type Targets = Mutex<Vec<(Arc<Replica>, Incarnation)>>;
-
-/// Picks the replicas a selector names among those running now.
-fn select(
-    fault: &str,
-    selector: &Selector,
-    replicas: &[Arc<Replica>],
-) -> Result<Vec<(Arc<Replica>, Incarnation)>, FaultError> {
-    let mut running: Vec<_> = replicas
-        .iter()
-        .filter_map(|r| r.incarnation().map(|i| (r.clone(), i)))
-        .collect();
-    if running.is_empty() {
-        return Err(FaultError::NoTargets {
-            fault: fault.to_owned(),
-            workload: selector.workload().to_owned(),
-        });
-    }
-    fastrand::shuffle(&mut running);
-    running.truncate(selector.count(replicas.len()));
-    running.sort_by_key(|(r, _)| r.index);
-    Ok(running)
-}
-
-fn lock(t: &Targets) -> std::sync::MutexGuard<'_, Vec<(Arc<Replica>, Incarnation)>> {
-    t.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Sends a signal to the selected replicas' process groups.
+/// The replicas of one workload and those a fault chose among them.
 #[derive(Debug)]
-pub struct ProcessKillFault {
-    spec: spec::ProcessKill,
+struct Targets {
+    fault: String,
     replicas: Vec<Arc<Replica>>,
-    targets: Targets,
+    chosen: Mutex<Vec<(Arc<Replica>, Incarnation)>>,
 }
 
-impl ProcessKillFault {
-    /// A kill fault over the replicas of its workload.
-    pub fn new(spec: spec::ProcessKill, replicas: Vec<Arc<Replica>>) -> Self {
+impl Targets {
+    fn new(fault: &str, replicas: Vec<Arc<Replica>>) -> Self {
         Self {
-            spec,
+            fault: fault.to_owned(),
             replicas,
-            targets: Mutex::new(Vec::new()),
+            chosen: Mutex::new(Vec::new()),
         }
     }
-}
 
-#[async_trait]
-impl Fault for ProcessKillFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
-        let chosen = select(&self.spec.name, &self.spec.select, &self.replicas)?;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Replica>, Incarnation)>> {
+        self.chosen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Picks the replicas the selector names among those running now, and describes the
+    /// change and its undo for each.
+    fn plan(
+        &self,
+        fault_type: &str,
+        selector: &Selector,
+        change: impl Fn(&Replica, Incarnation) -> String,
+        undo: impl Fn(&Replica, Incarnation) -> String,
+    ) -> Result<Intent, FaultError> {
+        let mut running: Vec<_> = self
+            .replicas
+            .iter()
+            .filter_map(|r| r.incarnation().map(|i| (r.clone(), i)))
+            .collect();
+        if running.is_empty() {
+            return Err(FaultError::NoTargets {
+                fault: self.fault.clone(),
+                workload: selector.workload().to_owned(),
+            });
+        }
+        fastrand::shuffle(&mut running);
+        running.truncate(selector.count(self.replicas.len()));
+        running.sort_by_key(|(r, _)| r.index);
         let intent = Intent {
-            fault: self.spec.name.clone(),
-            fault_type: "process-kill".into(),
-            changes: chosen
-                .iter()
-                .map(|(r, i)| {
-                    format!(
-                        "{} to process group {} ({})",
-                        self.spec.signal.name(),
-                        i.pid,
-                        r.id()
-                    )
-                })
-                .collect(),
-            undo: chosen
-                .iter()
-                .map(|(r, _)| format!("start {} again if its restart policy left it down", r.id()))
-                .collect(),
-            targets: chosen.iter().map(|(r, _)| r.id()).collect(),
+            fault: self.fault.clone(),
+            fault_type: fault_type.to_owned(),
+            changes: running.iter().map(|(r, i)| change(r, *i)).collect(),
+            undo: running.iter().map(|(r, i)| undo(r, *i)).collect(),
+            targets: running.iter().map(|(r, _)| r.id()).collect(),
         };
-        *lock(&self.targets) = chosen;
+        *self.lock() = running;
         Ok(intent)
     }
 
-    async fn inject(&self) -> Result<(), FaultError> {
-        let targets = lock(&self.targets).clone();
-        for (replica, inc) in targets {
+    /// Sends `signal` to every chosen replica still in the incarnation that was chosen.
+    fn signal_all(&self, signal: i32) -> Result<(), FaultError> {
+        for (replica, inc) in self.lock().iter() {
             replica
-                .signal(inc, self.spec.signal.number())
+                .signal(*inc, signal)
                 .map_err(|source| FaultError::Signal {
-                    fault: self.spec.name.clone(),
+                    fault: self.fault.clone(),
                     target: replica.id(),
                     source,
                 })?;
@@ -97,9 +77,50 @@ impl Fault for ProcessKillFault {
         Ok(())
     }
 
+    fn affected(&self, workload: &str) -> usize {
+        self.lock()
+            .iter()
+            .filter(|(r, _)| r.workload == workload)
+            .count()
+    }
+}
+
+/// Sends a signal to the selected replicas' process groups.
+#[derive(Debug)]
+pub struct ProcessKillFault {
+    spec: spec::ProcessKill,
+    targets: Targets,
+}
+
+impl ProcessKillFault {
+    /// A kill fault over the replicas of its workload.
+    pub fn new(spec: spec::ProcessKill, replicas: Vec<Arc<Replica>>) -> Self {
+        Self {
+            targets: Targets::new(&spec.name, replicas),
+            spec,
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for ProcessKillFault {
+    fn plan(&self) -> Result<Intent, FaultError> {
+        let signal = self.spec.signal.name();
+        self.targets.plan(
+            "process-kill",
+            &self.spec.select,
+            |r, i| format!("{signal} to process group {} ({})", i.pid, r.id()),
+            |r, _| format!("start {} again if its restart policy left it down", r.id()),
+        )
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        self.targets.signal_all(self.spec.signal.number())
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
-        let targets = std::mem::take(&mut *lock(&self.targets));
-        Ok(targets
+        let chosen = std::mem::take(&mut *self.targets.lock());
+        Ok(chosen
             .into_iter()
             .map(|(replica, _)| {
                 replica.ensure_running();
@@ -109,10 +130,7 @@ impl Fault for ProcessKillFault {
     }
 
     fn affected(&self, workload: &str) -> usize {
-        lock(&self.targets)
-            .iter()
-            .filter(|(r, _)| r.workload == workload)
-            .count()
+        self.targets.affected(workload)
     }
 }
 
@@ -120,7 +138,6 @@ impl Fault for ProcessKillFault {
 #[derive(Debug)]
 pub struct ProcessPauseFault {
     spec: spec::ProcessPause,
-    replicas: Vec<Arc<Replica>>,
     targets: Targets,
 }
 
@@ -128,9 +145,8 @@ impl ProcessPauseFault {
     /// A pause fault over the replicas of its workload.
     pub fn new(spec: spec::ProcessPause, replicas: Vec<Arc<Replica>>) -> Self {
         Self {
+            targets: Targets::new(&spec.name, replicas),
             spec,
-            replicas,
-            targets: Mutex::new(Vec::new()),
         }
     }
 }
@@ -138,43 +154,23 @@ impl ProcessPauseFault {
 #[async_trait]
 impl Fault for ProcessPauseFault {
     fn plan(&self) -> Result<Intent, FaultError> {
-        let chosen = select(&self.spec.name, &self.spec.select, &self.replicas)?;
-        let intent = Intent {
-            fault: self.spec.name.clone(),
-            fault_type: "process-pause".into(),
-            changes: chosen
-                .iter()
-                .map(|(r, i)| format!("SIGSTOP to process group {} ({})", i.pid, r.id()))
-                .collect(),
-            undo: chosen
-                .iter()
-                .map(|(r, i)| format!("SIGCONT to process group {} ({})", i.pid, r.id()))
-                .collect(),
-            targets: chosen.iter().map(|(r, _)| r.id()).collect(),
-        };
-        *lock(&self.targets) = chosen;
-        Ok(intent)
+        self.targets.plan(
+            "process-pause",
+            &self.spec.select,
+            |r, i| format!("SIGSTOP to process group {} ({})", i.pid, r.id()),
+            |r, i| format!("SIGCONT to process group {} ({})", i.pid, r.id()),
+        )
     }
 
     async fn inject(&self) -> Result<(), FaultError> {
-        let targets = lock(&self.targets).clone();
-        for (replica, inc) in targets {
-            replica
-                .signal(inc, libc::SIGSTOP)
-                .map_err(|source| FaultError::Signal {
-                    fault: self.spec.name.clone(),
-                    target: replica.id(),
-                    source,
-                })?;
-        }
-        Ok(())
+        self.targets.signal_all(libc::SIGSTOP)
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
-        let targets = std::mem::take(&mut *lock(&self.targets));
+        let chosen = std::mem::take(&mut *self.targets.lock());
         let mut done = Vec::new();
         let mut first_error = None;
-        for (replica, inc) in targets {
+        for (replica, inc) in chosen {
             match replica.signal(inc, libc::SIGCONT) {
                 Ok(true) => done.push(format!(
                     "SIGCONT to process group {} ({})",
@@ -187,7 +183,7 @@ impl Fault for ProcessPauseFault {
                 )),
                 Err(source) => {
                     // Kept, so that the final rollback tries this one again.
-                    lock(&self.targets).push((replica.clone(), inc));
+                    self.targets.lock().push((replica.clone(), inc));
                     first_error.get_or_insert(FaultError::Signal {
                         fault: self.spec.name.clone(),
                         target: replica.id(),
@@ -203,9 +199,6 @@ impl Fault for ProcessPauseFault {
     }
 
     fn affected(&self, workload: &str) -> usize {
-        lock(&self.targets)
-            .iter()
-            .filter(|(r, _)| r.workload == workload)
-            .count()
+        self.targets.affected(workload)
     }
 }

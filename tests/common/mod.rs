@@ -37,6 +37,17 @@ pub fn spawn_run(file: &Path, out: &Path) -> Child {
         .unwrap()
 }
 
+/// Runs `firedrill run FILE --out OUT --plain` to its end, killing it after `timeout`.
+pub fn run_to_end(file: &Path, out: &Path, timeout: Duration) -> std::process::Output {
+    assert_cmd::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(out)
+        .arg(file)
+        .timeout(timeout)
+        .output()
+        .unwrap()
+}
+
 /// Waits until `cond` holds, or panics with `what` after `timeout`.
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
