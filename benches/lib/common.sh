@@ -1,0 +1,77 @@
+# Shared set-up for the scripts in benches/. Sourced, not run.
+#
+# Sets REPO (the checkout), FIREDRILL (the binary to measure) and TMP (a private
+# folder removed on exit), and kills on exit every process the script registered
+# with `track PID` (as a process group when it leads one).
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCHES="$REPO/benches"
+FIXTURES="$BENCHES/fixtures"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/firedrill-bench.XXXXXX")
+TRACKED=()
+
+track() { TRACKED+=("$1"); }
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${TRACKED[@]}"; do
+        # A process started with setsid leads its own group: end the whole group.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 0.2
+    for pid in "${TRACKED[@]}"; do
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [[ -n "${KEEP_TMP:-}" ]]; then
+        echo "kept $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The firedrill binary: $FIREDRILL, else target/release/firedrill, built when missing.
+ensure_firedrill() {
+    if [[ -n "${FIREDRILL:-}" ]]; then
+        [[ -x "$FIREDRILL" ]] || { echo "FIREDRILL=$FIREDRILL is not an executable" >&2; exit 2; }
+    else
+        FIREDRILL="$REPO/target/release/firedrill"
+        if [[ ! -x "$FIREDRILL" ]]; then
+            echo "building firedrill (release) ..." >&2
+            (cd "$REPO" && cargo build --release --quiet --target-dir "$REPO/target")
+        fi
+    fi
+    FIREDRILL=$(cd "$(dirname "$FIREDRILL")" && pwd)/$(basename "$FIREDRILL")
+}
+
+# GNU time, for CPU time and peak memory (Debian package `time`).
+ensure_gnu_time() {
+    if [[ ! -x /usr/bin/time ]]; then
+        echo "installing GNU time ..." >&2
+        if [[ $(id -u) -eq 0 ]]; then
+            apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+        else
+            echo "/usr/bin/time is missing: apt-get install time" >&2
+            exit 2
+        fi
+    fi
+}
+
+# Run "$@" in the background with a deadline, wait for it, and return its status
+# (so a trap can still end it while we wait).
+run_bounded() {
+    local seconds=$1
+    shift
+    timeout --signal=TERM --kill-after=5 "$seconds" "$@" &
+    local pid=$!
+    track "$pid"
+    local status=0
+    wait "$pid" || status=$?
+    return "$status"
+}
