@@ -20,10 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let experiment = firedrill::spec::load_file(path.as_ref())?;
 
     let options = RunOptions {
-        out_dir: None,
-        iterations: None,
-        firedrill: engine::default_firedrill_path(),
         source_file: Some(path),
+        ..RunOptions::default()
     };
     let cancel = CancellationToken::new();
     // Ctrl-C interrupts the run; the engine still reverts every fault before returning.

@@ -7,6 +7,7 @@ mod plan;
 mod run;
 mod schema;
 mod validate;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,9 @@ enum Command {
     Plan(plan::Args),
     /// Check experiment files; exit 0 when all are valid, 2 with every problem listed.
     Validate(validate::Args),
+    /// Check an evidence journal: exit 0 when intact, 1 at the first record changed,
+    /// removed, inserted or reordered, or a bad signature.
+    Verify(verify::Args),
     /// Print the JSON Schema of the experiment document.
     Schema(schema::Args),
     /// Print shell completions.
@@ -74,6 +78,17 @@ enum Command {
     /// Helper processes started by faults.
     #[command(hide = true)]
     Internal(internal::Args),
+}
+
+/// Warnings and errors to standard error; `RUST_LOG` selects more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the command line and returns the process exit code.
@@ -90,10 +105,12 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    init_logging();
     let status = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Internal(args) => internal::run(args),
         Command::Schema(args) => schema::run(args),

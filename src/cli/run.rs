@@ -29,6 +29,10 @@ pub struct Args {
     /// Print plain progress lines even on a terminal.
     #[arg(long)]
     plain: bool,
+    /// Sign the journal's head with this ed25519 private key (PKCS#8 PEM, as made by
+    /// `openssl genpkey -algorithm ed25519`), writing journal.sig.
+    #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
+    sign_key: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -48,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         iterations: args.iterations,
         firedrill: engine::default_firedrill_path(),
         source_file: Some(args.file.display().to_string()),
+        sign_key: args.sign_key.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -46,6 +46,20 @@ pub struct RunOptions {
     pub firedrill: PathBuf,
     /// The file the experiment came from, for the record.
     pub source_file: Option<String>,
+    /// An ed25519 private key (PKCS#8 PEM) to sign the journal's head with.
+    pub sign_key: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            out_dir: None,
+            iterations: None,
+            firedrill: default_firedrill_path(),
+            source_file: None,
+            sign_key: None,
+        }
+    }
 }
 
 /// Something the person watching the run may want to see.
@@ -422,8 +436,25 @@ impl Runner {
         );
 
         let mut files = BTreeMap::new();
-        if let Some(dir) = &self.opts.out_dir {
+        if let Some(dir) = &self.opts.out_dir.clone() {
             files.insert("journal".to_owned(), "journal.jsonl".to_owned());
+            if let Some(key) = &self.opts.sign_key {
+                let journal = dir.join("journal.jsonl");
+                match crate::journal::sign_head(
+                    &journal,
+                    key,
+                    self.journal.len(),
+                    &self.journal.head(),
+                ) {
+                    Ok(_) => {
+                        files.insert("signature".to_owned(), "journal.sig".to_owned());
+                    }
+                    Err(e) => {
+                        let error = chain(&e);
+                        tracing::warn!(%error, "cannot sign the journal; the run goes on");
+                    }
+                }
+            }
             files.insert("logs".to_owned(), "logs/".to_owned());
             let intervals: Vec<LogInterval<'_>> = log_intervals
                 .iter()

@@ -1,0 +1,101 @@
+//! `firedrill verify JOURNAL`: checks the evidence journal's chain and signature.
+
+use std::path::PathBuf;
+
+use super::ExitStatus;
+use crate::journal::{self, SignatureCheck};
+
+/// Arguments of `firedrill verify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The journal (`journal.jsonl`), or a results folder holding one.
+    #[arg(value_name = "JOURNAL")]
+    journal: PathBuf,
+    /// Check `journal.sig` against this ed25519 public key (PEM) instead of the key
+    /// embedded in the signature file.
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let path = if args.journal.is_dir() {
+        args.journal.join("journal.jsonl")
+    } else {
+        args.journal.clone()
+    };
+    let key = match &args.public_key {
+        Some(p) => match journal::read_public_key(p) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitStatus::InvalidInput);
+            }
+        },
+        None => None,
+    };
+    let report = match journal::verify(&path, key.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read {}: {}",
+                path.display(),
+                crate::engine::chain(&e)
+            );
+            return Ok(ExitStatus::InvalidInput);
+        }
+    };
+    let n = report.records.len();
+    let name = path.display();
+    if let Some(b) = &report.broken {
+        println!("{name}: BROKEN: {b}");
+        println!("  the {n} record(s) before it verify");
+    } else if report.truncated_mid_record {
+        println!(
+            "{name}: CUT in the middle of a record after record {n}; the {n} record(s) before the cut verify"
+        );
+    } else {
+        let head = report
+            .records
+            .last()
+            .and_then(|r| r["hash"].as_str())
+            .unwrap_or(journal::GENESIS);
+        println!("{name}: chain intact, {n} record(s), head {head}");
+    }
+    if report.broken.is_none() && !report.finished {
+        println!(
+            "  note: no run-finished record: the run did not end cleanly, or records were cut from the end (only a signature can tell which)"
+        );
+    }
+    let which = if key.is_some() {
+        "the given public key"
+    } else {
+        "the key embedded in journal.sig (integrity only; pass --public-key to check who signed)"
+    };
+    match &report.signature {
+        None if report.broken.is_none() => println!("  not signed"),
+        None => {}
+        Some(SignatureCheck::Valid { records }) => {
+            println!("  signature valid over all {records} record(s), checked with {which}");
+        }
+        Some(SignatureCheck::RecordsAfterSignedHead { signed, present }) => println!(
+            "  SIGNATURE covers {signed} record(s) but the journal holds {present}: records were appended after signing"
+        ),
+        Some(SignatureCheck::Truncated { signed, present }) => println!(
+            "  SIGNATURE covers {signed} record(s) but only {present} remain: records were removed from the end"
+        ),
+        Some(SignatureCheck::HeadMismatch) => {
+            println!("  SIGNATURE does not match the journal's records");
+        }
+        Some(SignatureCheck::Invalid(why)) => println!("  SIGNATURE INVALID: {why}"),
+    }
+    let signature_ok = matches!(report.signature, None | Some(SignatureCheck::Valid { .. }));
+    if key.is_some() && report.signature.is_none() && report.broken.is_none() {
+        println!("  a public key was given but there is no journal.sig to check");
+        return Ok(ExitStatus::ObjectivesMissed);
+    }
+    Ok(if report.intact() && signature_ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::ObjectivesMissed
+    })
+}
