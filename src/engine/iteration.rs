@@ -134,6 +134,13 @@ impl IterationState {
         self.aborts.iter_mut().find_map(|a| a.observe(obs))
     }
 
+    /// Whether every probe has made at least one baseline observation.
+    pub fn baseline_observed(&self) -> bool {
+        self.recorders
+            .iter()
+            .all(|r| r.phase(Phase::Baseline).count() > 0)
+    }
+
     /// Whether every probe met its baseline success ratio; the failures otherwise.
     pub fn baseline_failures(&self, spec: &Spec) -> Vec<String> {
         spec.steady_state

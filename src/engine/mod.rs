@@ -195,7 +195,7 @@ pub async fn run(
             "firedrillVersion": env!("CARGO_PKG_VERSION"),
             "pid": std::process::id(),
         }),
-        true,
+        false,
     );
     let mut runner = Runner {
         iterations: opts.iterations.unwrap_or(exp.spec.iterations).max(1),
@@ -675,16 +675,21 @@ impl Runner {
             format!("iteration {n}"),
         );
 
-        // Baseline.
+        // Baseline: its duration, and at least one observation of every probe (a probe
+        // slower than the baseline still gets its say).
         let baseline_end = start + spec.steady_state.baseline.get();
+        let mut baseline_elapsed = false;
         loop {
+            if baseline_elapsed && it.state.baseline_observed() {
+                break;
+            }
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
                 () = tokio::time::sleep_until(self.run_deadline) => {
                     return self.finish(it, Some(Stop::Aborted("the run's safety timeout passed".into())));
                 }
-                () = tokio::time::sleep_until(baseline_end) => break,
+                () = sleep_until_opt((!baseline_elapsed).then_some(baseline_end)) => baseline_elapsed = true,
                 Some(joined) = inputs.probe_tasks.join_next() => {
                     return self.finish(it, Some(probe_task_ended(joined)));
                 }

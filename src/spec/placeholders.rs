@@ -20,6 +20,8 @@ pub struct Context {
     pub firedrill: String,
     /// `{workload.NAME}`: service addresses.
     pub workloads: BTreeMap<String, String>,
+    /// `{replica.NAME.INDEX}`: each replica's own address.
+    pub replicas: BTreeMap<String, String>,
     /// `{webhook}`: the detection webhook URL.
     pub webhook: Option<String>,
     /// `{port}`: the replica's port, in workload fields only.
@@ -46,9 +48,11 @@ pub fn expand(template: &str, ctx: &Context) -> Result<String, PlaceholderError>
             "webhook" => ctx.webhook.clone(),
             "port" => ctx.port.map(|p| p.to_string()),
             "replica" => ctx.replica.map(|r| r.to_string()),
-            other => other
-                .strip_prefix("workload.")
-                .and_then(|w| ctx.workloads.get(w).cloned()),
+            other => match other.split_once('.') {
+                Some(("workload", w)) => ctx.workloads.get(w).cloned(),
+                Some(("replica", r)) => ctx.replicas.get(r).cloned(),
+                _ => None,
+            },
         };
         value.ok_or_else(|| PlaceholderError::Unknown(name.to_owned()))
     })
@@ -97,6 +101,7 @@ mod tests {
         Context {
             firedrill: "/bin/firedrill".into(),
             workloads: [("web".to_owned(), "127.0.0.1:4000".to_owned())].into(),
+            replicas: [("web.0".to_owned(), "127.0.0.1:31000".to_owned())].into(),
             webhook: None,
             port: Some(31000),
             replica: Some(2),

@@ -117,7 +117,8 @@ fn default_startup_timeout() -> Duration {
 ///
 /// `command`, `args` and `env` values may use placeholders: `{port}` (this replica's port),
 /// `{replica}` (its index), `{firedrill}` (the path of the running firedrill binary),
-/// `{workload.NAME}` (the service address `127.0.0.1:PORT` of a workload) and
+/// `{workload.NAME}` (the service address `127.0.0.1:PORT` of a workload),
+/// `{replica.NAME.INDEX}` (the address of one replica, bypassing the service) and
 /// `{webhook}` (the URL of firedrill's detection webhook).
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -309,7 +310,8 @@ pub struct SteadyState {
     /// Probe schedule (at least 10ms).
     #[serde(default = "default_probe_interval")]
     pub interval: Duration,
-    /// How long the steady state is observed before each injection.
+    /// How long the steady state is observed before each injection; the baseline also
+    /// lasts until every probe has made at least one observation.
     #[serde(default = "default_baseline")]
     pub baseline: Duration,
     /// The probes. Each observation passes or fails by the probe's own tolerances.
@@ -370,7 +372,8 @@ impl Probe {
 pub struct HttpProbe {
     /// Unique name among the probes.
     pub name: String,
-    /// Absolute http:// URL; placeholders such as `{workload.web}` are expanded.
+    /// Absolute http:// URL; placeholders such as `{workload.web}` or `{replica.web.0}`
+    /// are expanded.
     pub url: String,
     /// Request method.
     #[serde(default)]

@@ -96,8 +96,22 @@ impl LocalPlatform {
             services.insert(w.name.clone(), addr);
             listeners.push(listener);
         }
+        // Ports first: a replica's command may name any replica's address.
+        let mut ports: BTreeMap<(String, u32), u16> = BTreeMap::new();
+        for w in &target.workloads {
+            for index in 0..w.replicas {
+                ports.insert(
+                    (w.name.clone(), index),
+                    free_port().map_err(PlatformError::Bind)?,
+                );
+            }
+        }
         let template = placeholders::Context {
             firedrill: options.firedrill.display().to_string(),
+            replicas: ports
+                .iter()
+                .map(|((w, i), p)| (format!("{w}.{i}"), format!("127.0.0.1:{p}")))
+                .collect(),
             workloads: services
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_string()))
@@ -114,7 +128,7 @@ impl LocalPlatform {
         for (w, listener) in target.workloads.iter().zip(listeners) {
             let mut replicas = Vec::new();
             for index in 0..w.replicas {
-                let port = free_port().map_err(PlatformError::Bind)?;
+                let port = ports[&(w.name.clone(), index)];
                 let replica = Arc::new(Replica::new(&w.name, index, port));
                 let mut ctx = template.clone();
                 ctx.port = Some(port);
@@ -197,7 +211,7 @@ impl LocalPlatform {
                 });
             }
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                () = tokio::time::sleep(Duration::from_millis(2)) => {}
                 () = cancel.cancelled() => return Err(PlatformError::Cancelled),
             }
         }

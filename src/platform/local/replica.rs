@@ -262,6 +262,9 @@ fn describe_exit(status: &std::process::ExitStatus) -> String {
     }
 }
 
+/// How often a replica that has not yet passed its readiness check is checked.
+const STARTING_PERIOD: Duration = Duration::from_millis(1);
+
 /// Checks the replica's readiness every period until `stop`.
 pub(super) async fn watch_readiness(
     replica: Arc<Replica>,
@@ -270,26 +273,34 @@ pub(super) async fn watch_readiness(
     events: Events,
     stop: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(check.period().get());
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let period = check.period().get();
+    // Until a new process first passes, check often: a replica that has just started
+    // should take traffic as soon as it can, not a whole period later.
+    let eager = period.min(STARTING_PERIOD);
     let threshold = check.failure_threshold().max(1);
     let mut failures = 0u32;
+    let mut next = tokio::time::Instant::now();
+    let mut passed: Option<u64> = None;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            () = tokio::time::sleep_until(next) => {}
             () = stop.cancelled() => return,
         }
-        if replica.incarnation().is_none() {
+        let Some(incarnation) = replica.incarnation() else {
             failures = 0;
             replica.set_ready(false, &events);
+            next += eager;
             continue;
-        }
+        };
+        let starting = passed != Some(incarnation.generation);
+        next = tokio::time::Instant::now().max(next) + if starting { eager } else { period };
         let ok = tokio::select! {
             ok = tokio::time::timeout(check.timeout().get(), probe_once(&replica, &check, ready_command.as_deref())) => ok.unwrap_or(false),
             () = stop.cancelled() => return,
         };
         if ok {
             failures = 0;
+            passed = Some(incarnation.generation);
             replica.set_ready(true, &events);
         } else {
             failures += 1;
