@@ -7,6 +7,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -53,6 +54,12 @@ impl From<ProxyError> for ApiError {
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             message,
         )
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> Self {
+        Self::new(e.status(), e.body_text())
     }
 }
 
@@ -198,8 +205,11 @@ async fn reset(State(r): Reg) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn populate(State(r): Reg, body: Bytes) -> Result<Response, ApiError> {
-    let body: Vec<ProxyBody> = parse_json(&body)?;
+async fn populate(
+    State(r): Reg,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: Vec<ProxyBody> = parse_json(&body?)?;
     let proxies = r
         .populate(body.into_iter().map(ProxyConfig::from).collect())
         .await?;
@@ -219,8 +229,8 @@ async fn list(State(r): Reg) -> Response {
     axum::Json(map).into_response()
 }
 
-async fn create(State(r): Reg, body: Bytes) -> Result<Response, ApiError> {
-    let body: ProxyBody = parse_json(&body)?;
+async fn create(State(r): Reg, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body: ProxyBody = parse_json(&body?)?;
     let info = r.create(body.into()).await?;
     Ok((StatusCode::CREATED, axum::Json(info)).into_response())
 }
@@ -232,10 +242,10 @@ async fn show(State(r): Reg, Path(proxy): Path<String>) -> Result<Response, ApiE
 async fn update(
     State(r): Reg,
     Path(proxy): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     r.get(&proxy)?;
-    let body: ProxyUpdateBody = parse_json(&body)?;
+    let body: ProxyUpdateBody = parse_json(&body?)?;
     let info = r
         .update(
             &proxy,
@@ -261,11 +271,11 @@ async fn toxics(State(r): Reg, Path(proxy): Path<String>) -> Result<Response, Ap
 async fn add_toxic(
     State(r): Reg,
     Path(proxy): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // Check the proxy first, so an unknown proxy is a 404 whatever the body.
     r.get(&proxy)?;
-    let config: ToxicConfig = parse_json(&body)?;
+    let config: ToxicConfig = parse_json(&body?)?;
     Ok(axum::Json(r.add_toxic(&proxy, config)?).into_response())
 }
 
@@ -279,10 +289,10 @@ async fn toxic(
 async fn update_toxic(
     State(r): Reg,
     Path((proxy, toxic)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let current = r.toxic(&proxy, &toxic)?;
-    let body: ToxicUpdateBody = parse_json(&body)?;
+    let body: ToxicUpdateBody = parse_json(&body?)?;
     if let Some(kind) = body.kind.filter(|k| k != current.kind.type_name()) {
         return Err(ProxyError::BadAttributes {
             path: "type".into(),
