@@ -491,8 +491,10 @@ impl Framer {
                         let info = request_head(&req);
                         Some((n, info))
                     }
-                    Ok(httparse::Status::Partial) => None,
-                    Err(_) => return self.opaque(data.len()),
+                    // A partial head is only waited for while it can still be a request
+                    // with a known method: a line protocol such as `ping` must not wait.
+                    Ok(httparse::Status::Partial) if plausible_request(&self.head) => None,
+                    Ok(httparse::Status::Partial) | Err(_) => return self.opaque(data.len()),
                 }
             }
             Role::Response => {
@@ -597,6 +599,42 @@ impl Framer {
             }
         }
         (i, Event::Need)
+    }
+}
+
+/// Methods whose partial request line is waited for (RFC 9110, WebDAV, PURGE, QUERY).
+const METHODS: [&[u8]; 19] = [
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"CONNECT",
+    b"OPTIONS",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"REPORT",
+    b"SEARCH",
+    b"PURGE",
+];
+
+/// Whether the start of a head can still become a request line with a known method.
+fn plausible_request(head: &[u8]) -> bool {
+    let start = head
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(head.len());
+    let rest = &head[start..];
+    match rest.iter().position(|b| *b == b' ') {
+        Some(end) => METHODS.contains(&&rest[..end]),
+        None => METHODS.iter().any(|m| m.starts_with(rest)),
     }
 }
 

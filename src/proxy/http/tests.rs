@@ -59,6 +59,12 @@ fn non_http_turns_framing_off() {
     assert_eq!(events[0].1, Event::Opaque);
     let events = frame(Role::Request, b"*1\r\n$4\r\nPING\r\n", 64);
     assert_eq!(events[0].1, Event::Opaque);
+    // A line protocol is not waited for, even without a line end.
+    let events = frame(Role::Request, b"ping", 64);
+    assert_eq!(events[0].1, Event::Opaque);
+    assert!(plausible_request(b"\r\nPO"));
+    assert!(plausible_request(b"GET /x"));
+    assert!(!plausible_request(b"GETX"));
 }
 
 #[test]
@@ -376,6 +382,9 @@ async fn non_http_traffic_passes_untouched() {
     let data: Vec<u8> = (0..=255u8).cycle().take(50_000).collect();
     c.round_trip(&data).await;
     c.round_trip(b"GET / HTTP/1.1\r\n\r\n").await;
+    // A short line protocol on a fresh connection is not held either.
+    let mut c = h.connect().await;
+    c.round_trip(b"ping").await;
 }
 
 #[tokio::test]
