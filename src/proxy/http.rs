@@ -40,9 +40,6 @@ pub(crate) enum Control {
 
 /// The HTTP role of a writer.
 pub(crate) enum Http {
-    /// Not framing (tests and non-HTTP uses).
-    #[allow(dead_code)]
-    Off,
     Requests(RequestSide),
     Responses(ResponseSide),
 }

@@ -325,7 +325,6 @@ impl Writer {
         match self.http {
             Http::Requests(_) => self.send_requests(chunk.data, chunk.at).await,
             Http::Responses(_) => self.send_responses(chunk.data, chunk.at).await,
-            Http::Off => self.send(chunk.data, chunk.at).await,
         }
     }
 

@@ -406,3 +406,58 @@ async fn a_partial_head_held_by_a_toxic_flows_when_it_is_removed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_answer_to_connection_close_closes_after_it() {
+    let (upstream, seen) = http_server().await;
+    let h = Harness::with_upstream(upstream).await;
+    http_error(&h, 1.0);
+    let mut c = h.connect().await;
+    c.write(b"POST /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc")
+        .await;
+    let mut all = Vec::new();
+    tokio::time::timeout(STEP, c.stream.read_to_end(&mut all))
+        .await
+        .expect("closed after the answer")
+        .unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    assert!(text.contains("connection: close\r\n"), "{text}");
+    assert!(text.ends_with(&HttpError::default().body), "{text}");
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn head_responses_have_no_body_and_keep_the_count_right() {
+    // An upstream that answers HEAD with a Content-Length but no body, then GET normally.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        while let Some((method, _, _)) = read_request(&mut s, &mut buf).await {
+            let resp: &[u8] = if method == "HEAD" {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+            };
+            s.write_all(resp).await.unwrap();
+        }
+    });
+    let h = Harness::with_upstream(addr).await;
+    http_error(&h, 0.5);
+    let mut c = h.connect().await;
+    // HEAD (forwarded), GET (answered 503), GET (forwarded): pipelined.
+    c.write(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let want = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        String::from_utf8(HttpError::default().response("http_error_upstream", false)).unwrap()
+    );
+    let mut got = vec![0u8; want.len()];
+    tokio::time::timeout(STEP, c.stream.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8(got).unwrap(), want);
+}
