@@ -322,6 +322,23 @@ fn bad_config_and_bad_flags_exit_2_naming_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
 
+    // A listen address already taken: the file and the address are named.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let config = write(
+        dir.path(),
+        "taken.json",
+        &json!([{"name": "t", "listen": addr, "upstream": "127.0.0.1:1"}]).to_string(),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_firedrill"))
+        .args(["proxy", "--admin", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("taken.json") && err.contains(&addr), "{err}");
+
     let out = Command::new(env!("CARGO_BIN_EXE_firedrill"))
         .args(["proxy", "--admin", "not-an-address"])
         .output()

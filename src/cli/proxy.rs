@@ -74,15 +74,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         let registry = ProxyRegistry::new();
         if let Err(err) = registry.populate(configs).await {
             let file = args.config.as_deref().unwrap_or(Path::new("-"));
-            eprintln!(
-                "error: {}: {}",
-                file.display(),
-                anyhow::Error::from(err)
-                    .chain()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(": ")
-            );
+            eprintln!("error: {}: {err}", file.display());
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
             return Ok(ExitStatus::InvalidInput);
         }
         let listener =

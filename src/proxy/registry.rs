@@ -286,6 +286,10 @@ impl ProxyRegistry {
         self.check_open()?;
         let cell = self.cell(name)?;
         let mut life = cell.life.lock().await;
+        // Removed while we waited for the lock: never start a listener for an orphan.
+        if !self.cell(name).is_ok_and(|c| Arc::ptr_eq(&c, &cell)) {
+            return Err(ProxyError::ProxyNotFound(name.to_owned()));
+        }
         let (restart, enable) = {
             let mut meta = lock(&cell.meta);
             let mut restart = false;
