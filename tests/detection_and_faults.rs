@@ -113,17 +113,13 @@ fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
     );
     let out = dir.path().join("out");
     let mut child = spawn_run(&file, &out);
-    wait_for(
-        "both faults to be injected",
-        Duration::from_secs(20),
-        || {
-            journal(&out)
-                .iter()
-                .filter(|r| r["kind"] == "fault-injected")
-                .count()
-                == 2
-        },
-    );
+    wait_for("both faults to be injected", Duration::from_secs(20), || {
+        journal(&out)
+            .iter()
+            .filter(|r| r["kind"] == "fault-injected")
+            .count()
+            == 2
+    });
     let helpers = processes_with("internal");
     assert!(
         helpers.len() >= 2,
