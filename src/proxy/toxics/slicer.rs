@@ -74,7 +74,7 @@ mod tests {
         let data: Vec<u8> = (0..60u8).collect();
         c.write(&data).await;
         let mut got = Vec::new();
-        let mut largest = 0;
+        let mut reads = 0;
         while got.len() < data.len() {
             let mut buf = [0u8; 64];
             let n = tokio::time::timeout(Duration::from_secs(2), c.stream.read(&mut buf))
@@ -82,13 +82,14 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert!(n > 0);
-            largest = largest.max(n);
+            reads += 1;
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, data);
+        // 20 slices 2 ms apart: only a client stalled for most of 40 ms would see few reads.
         assert!(
-            largest <= 6,
-            "slices of 3 with 2 ms between them, read {largest} at once"
+            reads >= 5,
+            "slices of 3 bytes arrived in only {reads} reads"
         );
     }
 }
