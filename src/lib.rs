@@ -9,5 +9,6 @@ pub mod journal;
 pub mod measure;
 pub mod platform;
 pub mod probe;
+pub mod proxy;
 pub mod report;
 pub mod spec;

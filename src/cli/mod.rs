@@ -4,6 +4,7 @@ mod completions;
 mod demo;
 mod internal;
 mod plan;
+mod proxy;
 mod run;
 mod schema;
 mod validate;
@@ -75,6 +76,8 @@ enum Command {
     Completions(completions::Args),
     /// Run the built-in demo workload.
     Demo(demo::Args),
+    /// Run the fault-injection proxy with a Toxiproxy-compatible admin API.
+    Proxy(proxy::Args),
     /// Helper processes started by faults.
     #[command(hide = true)]
     Internal(internal::Args),
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Internal(args) => internal::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Proxy(args) => proxy::run(args),
     };
     match status {
         Ok(status) => status.into(),

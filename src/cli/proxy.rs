@@ -1,0 +1,134 @@
+//! `firedrill proxy [--config FILE] [--admin ADDR]`
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::ExitStatus;
+use crate::proxy::{ProxyConfig, ProxyRegistry, api};
+
+/// Arguments of `firedrill proxy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Proxies to create at start: a JSON array in the `POST /populate` format (Toxiproxy's
+    /// `-config` file).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the admin API; port 0 picks a free one. The address is printed as
+    /// `admin API on http://ADDR`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8474")]
+    admin: SocketAddr,
+}
+
+/// Reads a config file, naming the file, the field path and the position on error.
+fn load_config(path: &Path) -> Result<Vec<ProxyConfig>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut de = serde_json::Deserializer::from_slice(&text);
+    let configs: Vec<ProxyConfig> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        format!(
+            "{}:{}:{}: at {field}: {inner}",
+            path.display(),
+            inner.line(),
+            inner.column()
+        )
+    })?;
+    de.end().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(configs)
+}
+
+/// Runs `firedrill proxy` until SIGINT or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let configs = match args.config.as_deref().map(load_config).transpose() {
+        Ok(configs) => configs.unwrap_or_default(),
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitStatus::InvalidInput);
+        }
+    };
+    let admin = match std::net::TcpListener::bind(args.admin) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "error: cannot listen on {} for the admin API: {err}",
+                args.admin
+            );
+            return Ok(ExitStatus::InvalidInput);
+        }
+    };
+    admin
+        .set_nonblocking(true)
+        .context("cannot make the admin socket non-blocking")?;
+    let local = admin
+        .local_addr()
+        .context("cannot read the admin address")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let registry = ProxyRegistry::new();
+        if let Err(err) = registry.populate(configs).await {
+            let file = args.config.as_deref().unwrap_or(Path::new("-"));
+            eprintln!("error: {}: {err}", file.display());
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            return Ok(ExitStatus::InvalidInput);
+        }
+        let listener =
+            tokio::net::TcpListener::from_std(admin).context("cannot register the admin socket")?;
+        let stop = CancellationToken::new();
+        let signals = shutdown_signals(stop.clone())?;
+        println!("admin API on http://{local}");
+        for p in registry.list() {
+            println!(
+                "proxy {} listening on {} for {}",
+                p.name, p.listen, p.upstream
+            );
+        }
+        let served = api::serve(registry.clone(), listener, stop.clone().cancelled_owned()).await;
+        signals.abort();
+        registry.shutdown().await;
+        served.context("the admin API stopped")?;
+        Ok(ExitStatus::Success)
+    })
+}
+
+/// Cancels `stop` on the first SIGTERM or SIGINT.
+fn shutdown_signals(stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        eprintln!("received {name}, shutting down");
+        stop.cancel();
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_file_field_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, r#"[{"name": "a", "upstream": 5}]"#).unwrap();
+        let err = load_config(&path).unwrap_err();
+        assert!(err.contains("c.json:1:"), "{err}");
+        assert!(err.contains("at [0].upstream"), "{err}");
+        std::fs::write(&path, r#"[{"name": "a", "upstream": "x:1", "extra": 1}]"#).unwrap();
+        assert!(load_config(&path).unwrap_err().contains("extra"));
+    }
+}

@@ -1,0 +1,471 @@
+//! One proxied connection: a reader and a writer per direction. The reader timestamps chunks
+//! into a bounded queue; the writer passes each chunk through the current toxic chain.
+//!
+//! The toxic contract lives here: the writer keeps the unwritten rest of its chunk across
+//! every wait, and every wait also watches the proxy's toxic set, so adding, changing or
+//! removing a toxic re-plans the rest at once without dropping, duplicating or reordering a
+//! byte.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::http::{self, Http};
+use super::toxics::{Judge, ToxicKind};
+use super::{Stream, ToxicEntry};
+
+/// The largest chunk read at once.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// Chunks a direction may queue while its writer is held by a toxic; then TCP backpressure.
+const QUEUED_CHUNKS: usize = 32;
+
+/// The toxics of a proxy, as the connections watch them.
+pub(crate) type ToxicSet = Arc<Vec<ToxicEntry>>;
+
+/// Bytes read from one side, with the time they were read (latency counts from it).
+pub(crate) struct Chunk {
+    pub(crate) data: Bytes,
+    pub(crate) at: Instant,
+}
+
+/// What a reader passes to its writer.
+pub(crate) enum Input {
+    Data(Chunk),
+    Eof,
+    Failed,
+}
+
+/// How a writer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The source ended; the close was passed on.
+    Done,
+    /// A toxic closes the whole connection.
+    Close,
+    /// A toxic (or a reset from the other side) resets the connection.
+    Reset,
+    /// The connection was stopped from outside, or the output failed.
+    Stopped,
+}
+
+/// A toxic as one writer of one connection sees it.
+#[derive(Clone)]
+pub(crate) struct Active {
+    pub(crate) id: u64,
+    pub(crate) generation: u64,
+    pub(crate) name: String,
+    /// Whether the toxicity roll made it act on this connection.
+    pub(crate) on: bool,
+    /// When it became active here (timers count from it).
+    pub(crate) since: Instant,
+    pub(crate) kind: ToxicKind,
+    pub(crate) judge: Arc<Judge>,
+}
+
+/// What to do next with the rest of a chunk.
+enum Step {
+    Hold,
+    Wait(Instant),
+    Close,
+    Write {
+        n: usize,
+        pause: Duration,
+        last: bool,
+    },
+}
+
+/// Why a wait returned without an error.
+#[derive(PartialEq, Eq)]
+pub(crate) enum Woke {
+    Elapsed,
+    Changed,
+}
+
+/// The writing end of one direction.
+pub(crate) struct Writer {
+    pub(crate) dir: Stream,
+    out: Option<OwnedWriteHalf>,
+    toxics: watch::Receiver<ToxicSet>,
+    pub(crate) active: Vec<Active>,
+    /// Bytes passed per `limit_data` toxic id.
+    sent: Vec<(u64, u64)>,
+    pub(crate) rng: fastrand::Rng,
+    stop: CancellationToken,
+    pub(crate) http: Http,
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(
+        dir: Stream,
+        out: OwnedWriteHalf,
+        toxics: watch::Receiver<ToxicSet>,
+        stop: CancellationToken,
+        http: Http,
+    ) -> Self {
+        let mut w = Self {
+            dir,
+            out: Some(out),
+            toxics,
+            active: Vec::new(),
+            sent: Vec::new(),
+            rng: fastrand::Rng::new(),
+            stop,
+            http,
+        };
+        w.refresh();
+        w
+    }
+
+    /// Takes the current toxic set: keeps what is unchanged, rolls the toxicity of what is new
+    /// or updated (as Toxiproxy does when a toxic is added or updated).
+    fn refresh(&mut self) {
+        let set = self.toxics.borrow_and_update().clone();
+        let now = Instant::now();
+        let mut next = Vec::with_capacity(set.len());
+        for t in set.iter().filter(|t| t.stream == self.dir) {
+            match self.active.iter().find(|a| a.id == t.id) {
+                Some(a) if a.generation == t.generation => next.push(a.clone()),
+                _ => next.push(Active {
+                    id: t.id,
+                    generation: t.generation,
+                    name: t.name.clone(),
+                    on: self.rng.f64() < t.toxicity,
+                    since: now,
+                    kind: t.kind.clone(),
+                    judge: t.judge.clone(),
+                }),
+            }
+        }
+        self.sent.retain(|(id, _)| next.iter().any(|a| a.id == *id));
+        self.active = next;
+    }
+
+    fn on(&self) -> impl Iterator<Item = &Active> {
+        self.active.iter().filter(|a| a.on)
+    }
+
+    /// The earliest timer of a `timeout` or `reset_peer` toxic, and what it does.
+    fn timer(&self) -> Option<(Instant, End)> {
+        self.on()
+            .filter_map(|a| match &a.kind {
+                ToxicKind::Timeout(t) => t.close_after().map(|d| (a.since + d, End::Close)),
+                ToxicKind::ResetPeer(r) => Some((a.since + r.reset_after(), End::Reset)),
+                _ => None,
+            })
+            .min_by_key(|(at, _)| *at)
+    }
+
+    /// Waits until `until` (or forever), returning early when the toxics change.
+    pub(crate) async fn wait(&mut self, until: Option<Instant>) -> Result<Woke, End> {
+        let timer = self.timer();
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => Err(End::Stopped),
+            changed = self.toxics.changed() => {
+                if changed.is_err() {
+                    return Err(End::Stopped);
+                }
+                self.refresh();
+                Ok(Woke::Changed)
+            }
+            () = sleep_until_opt(timer.map(|t| t.0)) => Err(timer.map_or(End::Close, |t| t.1)),
+            () = sleep_until_opt(until) => Ok(Woke::Elapsed),
+        }
+    }
+
+    fn plan(&mut self, len: usize, at: Instant, samples: &mut Vec<(u64, u64, Duration)>) -> Step {
+        let mut delay = Duration::ZERO;
+        for a in self.active.iter().filter(|a| a.on) {
+            match &a.kind {
+                ToxicKind::Timeout(_) => return Step::Hold,
+                ToxicKind::Latency(l) => {
+                    let d = match samples
+                        .iter()
+                        .find(|(id, g, _)| *id == a.id && *g == a.generation)
+                    {
+                        Some((_, _, d)) => *d,
+                        None => {
+                            let d = l.sample(&mut self.rng);
+                            samples.push((a.id, a.generation, d));
+                            d
+                        }
+                    };
+                    delay += d;
+                }
+                _ => {}
+            }
+        }
+        let due = at + delay;
+        if Instant::now() < due {
+            return Step::Wait(due);
+        }
+        let mut n = len;
+        let mut pause = Duration::ZERO;
+        for a in self.active.iter().filter(|a| a.on) {
+            match &a.kind {
+                ToxicKind::LimitData(l) => {
+                    let sent = self
+                        .sent
+                        .iter()
+                        .find(|(id, _)| *id == a.id)
+                        .map_or(0, |s| s.1);
+                    let left = l.allowance(sent);
+                    if left == 0 {
+                        return Step::Close;
+                    }
+                    n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+                }
+                ToxicKind::Slicer(s) => {
+                    n = n.min(s.slice(&mut self.rng));
+                    pause += s.pause();
+                }
+                ToxicKind::Bandwidth(b) => n = n.min(b.piece()),
+                _ => {}
+            }
+        }
+        let mut last = false;
+        for a in self.active.iter().filter(|a| a.on) {
+            match &a.kind {
+                ToxicKind::Bandwidth(b) => pause += b.pause(n),
+                ToxicKind::LimitData(l) => {
+                    let sent = self
+                        .sent
+                        .iter()
+                        .find(|(id, _)| *id == a.id)
+                        .map_or(0, |s| s.1);
+                    last |= l.allowance(sent) == n as u64;
+                }
+                _ => {}
+            }
+        }
+        Step::Write { n, pause, last }
+    }
+
+    /// Passes bytes through the byte-level toxics (everything but the HTTP ones).
+    pub(crate) async fn send(&mut self, mut rest: Bytes, at: Instant) -> Result<(), End> {
+        let mut samples = Vec::new();
+        while !rest.is_empty() {
+            match self.plan(rest.len(), at, &mut samples) {
+                Step::Hold => {
+                    self.wait(None).await?;
+                }
+                Step::Wait(until) => {
+                    self.wait(Some(until)).await?;
+                }
+                Step::Close => return Err(End::Close),
+                Step::Write { n, pause, last } => {
+                    let piece = rest.split_to(n);
+                    self.write(&piece).await?;
+                    for a in self.active.iter().filter(|a| a.on) {
+                        if matches!(a.kind, ToxicKind::LimitData(_)) {
+                            match self.sent.iter_mut().find(|(id, _)| *id == a.id) {
+                                Some(s) => s.1 += n as u64,
+                                None => self.sent.push((a.id, n as u64)),
+                            }
+                        }
+                    }
+                    if last {
+                        return Err(End::Close);
+                    }
+                    if !pause.is_zero() {
+                        self.wait(Some(Instant::now() + pause)).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), End> {
+        let Some(out) = self.out.as_mut() else {
+            return Err(End::Stopped);
+        };
+        tokio::select! {
+            () = self.stop.cancelled() => Err(End::Stopped),
+            r = out.write_all(bytes) => r.map_err(|_| End::Reset),
+        }
+    }
+
+    /// Waits out `slow_close` after the source ended; removal ends the wait at once.
+    async fn slow_close(&mut self) -> Result<(), End> {
+        let eof = Instant::now();
+        loop {
+            let delay = self
+                .on()
+                .filter_map(|a| match &a.kind {
+                    ToxicKind::SlowClose(s) => Some(s.delay()),
+                    _ => None,
+                })
+                .max();
+            match delay {
+                Some(d) if Instant::now() < eof + d => {
+                    self.wait(Some(eof + d)).await?;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn process(&mut self, chunk: Chunk) -> Result<(), End> {
+        match self.http {
+            Http::Requests(_) => self.send_requests(chunk.data, chunk.at).await,
+            Http::Responses(_) => self.send_responses(chunk.data, chunk.at).await,
+        }
+    }
+
+    /// Runs until the source ends or the connection stops.
+    pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<Input>) -> End {
+        let end = loop {
+            let timer = self.timer();
+            let control_open = self.http.control_open();
+            let input = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => break End::Stopped,
+                changed = self.toxics.changed() => {
+                    if changed.is_err() {
+                        break End::Stopped;
+                    }
+                    self.refresh();
+                    if let Err(end) = self.toxics_changed().await {
+                        break end;
+                    }
+                    continue;
+                }
+                () = sleep_until_opt(timer.map(|t| t.0)) => break timer.map_or(End::Close, |t| t.1),
+                msg = http::next_control(&mut self.http), if control_open => {
+                    if let Err(end) = self.control(msg).await {
+                        break end;
+                    }
+                    continue;
+                }
+                input = inbox.recv() => input,
+            };
+            match input {
+                Some(Input::Data(chunk)) => {
+                    if let Err(end) = self.process(chunk).await {
+                        break end;
+                    }
+                }
+                Some(Input::Eof) | None => {
+                    if let Err(end) = self.source_ended().await {
+                        break end;
+                    }
+                    if let Err(end) = self.slow_close().await {
+                        break end;
+                    }
+                    break End::Done;
+                }
+                Some(Input::Failed) => break End::Reset,
+            }
+        };
+        match end {
+            End::Done => {
+                if let Some(mut out) = self.out.take() {
+                    let _ = out.shutdown().await;
+                    // Keep the socket open for the other direction; dropping the half would
+                    // only shut down the write side again.
+                    out.forget();
+                }
+            }
+            End::Reset => {
+                if let Some(out) = self.out.take() {
+                    let _ = socket2::SockRef::from(out.as_ref()).set_linger(Some(Duration::ZERO));
+                    // No FIN: the socket closes (with RST) when its read half goes.
+                    out.forget();
+                }
+            }
+            End::Close | End::Stopped => {}
+        }
+        end
+    }
+}
+
+/// Reads one side into the queue of the writer of the other side.
+async fn read_loop(mut from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
+    loop {
+        let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+        let read = tokio::select! {
+            () = stop.cancelled() => return,
+            r = from.read_buf(&mut buf) => r,
+        };
+        let input = match read {
+            Ok(0) => Input::Eof,
+            Ok(_) => Input::Data(Chunk {
+                data: buf.freeze(),
+                at: Instant::now(),
+            }),
+            Err(_) => Input::Failed,
+        };
+        let last = !matches!(input, Input::Data(_));
+        if to.send(input).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Serves one accepted client: connects upstream and pumps both ways until both ends close,
+/// a toxic closes or resets, or `stop` fires.
+pub(crate) async fn serve(
+    client: TcpStream,
+    upstream: String,
+    toxics: watch::Receiver<ToxicSet>,
+    stop: CancellationToken,
+) {
+    let server = tokio::select! {
+        () = stop.cancelled() => return,
+        r = TcpStream::connect(&upstream) => match r {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::debug!(upstream = %upstream, error = %error, "cannot connect upstream");
+                return;
+            }
+        },
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let (up_tx, up_rx) = mpsc::channel(QUEUED_CHUNKS);
+    let (down_tx, down_rx) = mpsc::channel(QUEUED_CHUNKS);
+    let (requests, responses) = http::pair();
+    let up = Writer::new(
+        Stream::Upstream,
+        server_write,
+        toxics.clone(),
+        stop.clone(),
+        requests,
+    );
+    let down = Writer::new(
+        Stream::Downstream,
+        client_write,
+        toxics,
+        stop.clone(),
+        responses,
+    );
+    let finish = |end: End| {
+        if end != End::Done {
+            stop.cancel();
+        }
+    };
+    tokio::join!(
+        read_loop(client_read, up_tx, stop.clone()),
+        read_loop(server_read, down_tx, stop.clone()),
+        async { finish(up.run(up_rx).await) },
+        async { finish(down.run(down_rx).await) },
+    );
+}
