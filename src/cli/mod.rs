@@ -109,6 +109,21 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    if matches!(
+        cli.command,
+        Command::Plan(_)
+            | Command::Validate(_)
+            | Command::Verify(_)
+            | Command::Schema(_)
+            | Command::Completions(_)
+    ) {
+        // These only print: a closed pipe (`| head`) ends them quietly, as it does any Unix
+        // filter. Commands that change things handle write errors themselves.
+        // SAFETY: setting a signal disposition to its default has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let status = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Plan(args) => plan::run(args),

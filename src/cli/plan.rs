@@ -73,6 +73,16 @@ pub fn render(exp: &Experiment) -> String {
             w.restart.policy, w.restart.backoff, w.restart.max_backoff
         );
     }
+    for d in &target.dependencies {
+        let _ = writeln!(
+            o,
+            "  dependency {}: {} behind a fault proxy at {{dependency.{}}} (also ${})",
+            d.name,
+            d.upstream,
+            d.name,
+            crate::platform::local::dependency_env(&d.name)
+        );
+    }
 
     let _ = writeln!(
         o,
@@ -123,6 +133,13 @@ pub fn render(exp: &Experiment) -> String {
             FaultSpec::ProcessKill(_) => "restart any replica still down",
             FaultSpec::ProcessPause(_) => "SIGCONT",
             FaultSpec::CpuStress(_) | FaultSpec::MemoryPressure(_) => "stop the helper process",
+            FaultSpec::DependencyOutage(o) if o.mode == spec::OutageMode::Refuse => {
+                "the proxy listens again"
+            }
+            FaultSpec::DependencyLatency(_)
+            | FaultSpec::DependencyErrors(_)
+            | FaultSpec::DependencyOutage(_)
+            | FaultSpec::DependencyBandwidth(_) => "remove the toxic from the proxy",
         };
         steps.push((end, format!("revert {} ({undo})", f.name())));
     }
@@ -217,5 +234,32 @@ fn describe_fault(f: &FaultSpec) -> String {
             format!("{} worker(s) at {}% for {}", c.workers, c.load, c.duration)
         }
         FaultSpec::MemoryPressure(m) => format!("hold {} MiB for {}", m.size_mib, m.duration),
+        FaultSpec::DependencyLatency(d) => format!(
+            "delay {} by {} ± {}{} for {}",
+            d.dependency,
+            d.latency,
+            d.jitter,
+            if d.per_request { " per request" } else { "" },
+            d.duration
+        ),
+        FaultSpec::DependencyErrors(d) => format!(
+            "answer {:.0}% of the HTTP requests to {} with {} for {}",
+            d.rate * 100.0,
+            d.dependency,
+            d.status,
+            d.duration
+        ),
+        FaultSpec::DependencyOutage(d) => {
+            format!(
+                "{:?} connections to {} for {}",
+                d.mode, d.dependency, d.duration
+            )
+        }
+        FaultSpec::DependencyBandwidth(d) => {
+            format!(
+                "limit {} to {} KB/s for {}",
+                d.dependency, d.rate_kbps, d.duration
+            )
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `firedrill run FILE`
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,8 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let path = out_dir.join("result.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&result)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    print!("{}", crate::report::summary::render(&result));
-    println!("results: {}", out_dir.display());
+    // A closed standard output (`| head`) must not turn a finished run into a panic: the
+    // results are on disk, and the exit code still tells the verdict.
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{}", crate::report::summary::render(&result));
+    let _ = writeln!(stdout, "results: {}", out_dir.display());
     Ok(exit_status(result.status))
 }
 

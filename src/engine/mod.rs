@@ -940,26 +940,21 @@ impl Runner {
                 rec.error = Some(e.clone());
             }
         }
-        match result {
-            Ok(done) => {
-                self.event(
-                    it,
-                    "fault-reverted",
-                    json!({"fault": name, "actions": done}),
-                    format!("{name}: {}", done.join("; ")),
-                );
-                self.progress.progress(&Progress::Reverted {
-                    fault: name.to_owned(),
-                });
-            }
-            Err(e) => {
-                self.event(
-                    it,
-                    "fault-revert-failed",
-                    json!({"fault": name, "error": e}),
-                    e,
-                );
-            }
+        // The rollback registry has journaled the revert; the iteration keeps it too.
+        let (kind, detail) = match &result {
+            Ok(done) => ("fault-reverted", format!("{name}: {}", done.join("; "))),
+            Err(e) => ("fault-revert-failed", format!("{name}: {e}")),
+        };
+        it.events.push(Event {
+            at: self.clock.rfc3339(now),
+            offset_ms: self.clock.offset_ms(now),
+            kind: kind.to_owned(),
+            detail,
+        });
+        if result.is_ok() {
+            self.progress.progress(&Progress::Reverted {
+                fault: name.to_owned(),
+            });
         }
     }
 

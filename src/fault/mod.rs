@@ -1,6 +1,7 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+mod dependency;
 mod memory;
 mod process;
 mod stress;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use dependency::DependencyFault;
 pub use memory::{MemoryPressureFault, hold_memory};
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
@@ -55,6 +57,14 @@ pub enum FaultError {
         /// The workload.
         workload: String,
     },
+    /// The fault names a dependency that does not exist.
+    #[error("fault `{fault}`: unknown dependency `{dependency}`")]
+    UnknownDependency {
+        /// The fault.
+        fault: String,
+        /// The dependency.
+        dependency: String,
+    },
     /// A signal could not be delivered.
     #[error("fault `{fault}`: cannot signal {target}")]
     Signal {
@@ -74,6 +84,15 @@ pub enum FaultError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The fault proxy refused a change.
+    #[error("fault `{fault}`: the dependency proxy refused the change")]
+    Proxy {
+        /// The fault.
+        fault: String,
+        /// The cause.
+        #[source]
+        source: crate::proxy::ProxyError,
     },
     /// The fault would exceed a safety bound of this host.
     #[error("fault `{fault}`: {message}")]
@@ -132,6 +151,16 @@ pub fn build(
         FaultSpec::CpuStress(f) => Arc::new(CpuStressFault::new(f.clone(), ctx.firedrill.clone())),
         FaultSpec::MemoryPressure(f) => {
             Arc::new(MemoryPressureFault::new(f.clone(), ctx.firedrill.clone()))
+        }
+        FaultSpec::DependencyLatency(_)
+        | FaultSpec::DependencyErrors(_)
+        | FaultSpec::DependencyOutage(_)
+        | FaultSpec::DependencyBandwidth(_) => {
+            let missing = || FaultError::UnknownDependency {
+                fault: spec.name().to_owned(),
+                dependency: spec.dependency().unwrap_or_default().to_owned(),
+            };
+            Arc::new(DependencyFault::new(spec, platform.proxies().clone()).ok_or_else(missing)?)
         }
     })
 }

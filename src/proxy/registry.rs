@@ -24,6 +24,15 @@ pub struct ProxyRegistry {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for ProxyRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.list().into_iter().map(|p| p.name).collect();
+        f.debug_struct("ProxyRegistry")
+            .field("proxies", &names)
+            .finish()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     proxies: Mutex<BTreeMap<String, Arc<Cell>>>,
@@ -367,6 +376,7 @@ impl ProxyRegistry {
             .unwrap_or_else(|| format!("{}_{}", config.kind.type_name(), config.stream.as_str()));
         check_name(&name)?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let judge = Arc::new(Judge::for_toxic(proxy, &name));
         let entry = ToxicEntry {
             id,
             generation: id,
@@ -374,7 +384,7 @@ impl ProxyRegistry {
             stream: config.stream,
             toxicity: config.toxicity,
             kind: config.kind,
-            judge: Arc::new(Judge::default()),
+            judge,
         };
         let info = entry.info();
         let mut result = Ok(info);
@@ -429,7 +439,7 @@ impl ProxyRegistry {
                 entry.toxicity = t;
             }
             entry.generation = generation;
-            entry.judge = Arc::new(Judge::default());
+            entry.judge = Arc::new(Judge::for_toxic(proxy, &entry.name));
             result = Ok(entry.info());
             let mut next = (**set).clone();
             next[pos] = entry;

@@ -22,6 +22,8 @@ pub struct Context {
     pub workloads: BTreeMap<String, String>,
     /// `{replica.NAME.INDEX}`: each replica's own address.
     pub replicas: BTreeMap<String, String>,
+    /// `{dependency.NAME}`: the address of each dependency's fault proxy.
+    pub dependencies: BTreeMap<String, String>,
     /// `{webhook}`: the detection webhook URL.
     pub webhook: Option<String>,
     /// `{port}`: the replica's port, in workload fields only.
@@ -51,6 +53,7 @@ pub fn expand(template: &str, ctx: &Context) -> Result<String, PlaceholderError>
             other => match other.split_once('.') {
                 Some(("workload", w)) => ctx.workloads.get(w).cloned(),
                 Some(("replica", r)) => ctx.replicas.get(r).cloned(),
+                Some(("dependency", d)) => ctx.dependencies.get(d).cloned(),
                 _ => None,
             },
         };
@@ -102,6 +105,7 @@ mod tests {
             firedrill: "/bin/firedrill".into(),
             workloads: [("web".to_owned(), "127.0.0.1:4000".to_owned())].into(),
             replicas: [("web.0".to_owned(), "127.0.0.1:31000".to_owned())].into(),
+            dependencies: BTreeMap::new(),
             webhook: None,
             port: Some(31000),
             replica: Some(2),

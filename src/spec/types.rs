@@ -104,9 +104,26 @@ pub enum Target {
 pub struct LocalTarget {
     /// The workloads firedrill starts, supervises and puts behind a service address.
     pub workloads: Vec<Workload>,
+    /// Services the workloads call (a database, a payment API), each reached through an
+    /// embedded fault proxy so that dependency faults can act on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
     /// How long to wait for every replica to become ready before the first iteration.
     #[serde(default = "default_startup_timeout")]
     pub startup_timeout: Duration,
+}
+
+/// A dependency reached through firedrill's embedded fault proxy.
+///
+/// Workloads reach it at `{dependency.NAME}` (also in the environment variable
+/// `DEPENDENCY_NAME`, upper case with `-` as `_`), which is the proxy's address.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Dependency {
+    /// Unique name among the dependencies.
+    pub name: String,
+    /// The real service, `host:port`; may be `{workload.NAME}` or `{replica.NAME.INDEX}`.
+    pub upstream: String,
 }
 
 fn default_startup_timeout() -> Duration {
@@ -491,6 +508,14 @@ pub enum FaultSpec {
     CpuStress(CpuStress),
     /// Hold memory on this host for the duration.
     MemoryPressure(MemoryPressure),
+    /// Delay a dependency's data.
+    DependencyLatency(DependencyLatency),
+    /// Answer a share of a dependency's HTTP requests with an error status.
+    DependencyErrors(DependencyErrors),
+    /// Make a dependency unreachable.
+    DependencyOutage(DependencyOutage),
+    /// Limit a dependency's bandwidth.
+    DependencyBandwidth(DependencyBandwidth),
 }
 
 impl FaultSpec {
@@ -501,6 +526,21 @@ impl FaultSpec {
             Self::ProcessPause(f) => &f.name,
             Self::CpuStress(f) => &f.name,
             Self::MemoryPressure(f) => &f.name,
+            Self::DependencyLatency(f) => &f.name,
+            Self::DependencyErrors(f) => &f.name,
+            Self::DependencyOutage(f) => &f.name,
+            Self::DependencyBandwidth(f) => &f.name,
+        }
+    }
+
+    /// The dependency the fault acts on, if it acts on one.
+    pub fn dependency(&self) -> Option<&str> {
+        match self {
+            Self::DependencyLatency(f) => Some(&f.dependency),
+            Self::DependencyErrors(f) => Some(&f.dependency),
+            Self::DependencyOutage(f) => Some(&f.dependency),
+            Self::DependencyBandwidth(f) => Some(&f.dependency),
+            _ => None,
         }
     }
 
@@ -511,6 +551,10 @@ impl FaultSpec {
             Self::ProcessPause(_) => "process-pause",
             Self::CpuStress(_) => "cpu-stress",
             Self::MemoryPressure(_) => "memory-pressure",
+            Self::DependencyLatency(_) => "dependency-latency",
+            Self::DependencyErrors(_) => "dependency-errors",
+            Self::DependencyOutage(_) => "dependency-outage",
+            Self::DependencyBandwidth(_) => "dependency-bandwidth",
         }
     }
 
@@ -521,6 +565,10 @@ impl FaultSpec {
             Self::ProcessPause(f) => f.at,
             Self::CpuStress(f) => f.at,
             Self::MemoryPressure(f) => f.at,
+            Self::DependencyLatency(f) => f.at,
+            Self::DependencyErrors(f) => f.at,
+            Self::DependencyOutage(f) => f.at,
+            Self::DependencyBandwidth(f) => f.at,
         }
     }
 
@@ -531,6 +579,10 @@ impl FaultSpec {
             Self::ProcessPause(f) => f.duration,
             Self::CpuStress(f) => f.duration,
             Self::MemoryPressure(f) => f.duration,
+            Self::DependencyLatency(f) => f.duration,
+            Self::DependencyErrors(f) => f.duration,
+            Self::DependencyOutage(f) => f.duration,
+            Self::DependencyBandwidth(f) => f.duration,
         }
     }
 
@@ -539,7 +591,7 @@ impl FaultSpec {
         match self {
             Self::ProcessKill(f) => Some(&f.select),
             Self::ProcessPause(f) => Some(&f.select),
-            Self::CpuStress(_) | Self::MemoryPressure(_) => None,
+            _ => None,
         }
     }
 }
@@ -743,6 +795,102 @@ pub struct MemoryPressure {
     #[serde(default)]
     pub at: Duration,
     /// How long the memory is held.
+    pub duration: Duration,
+}
+
+/// Delay a dependency: every chunk of data on the chosen stream waits `latency` ± `jitter`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DependencyLatency {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The dependency.
+    pub dependency: String,
+    /// Added delay.
+    pub latency: Duration,
+    /// Random variation, plus or minus.
+    #[serde(default)]
+    pub jitter: Duration,
+    /// Delay each HTTP request instead of each chunk of data.
+    #[serde(default)]
+    pub per_request: bool,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the delay lasts.
+    pub duration: Duration,
+}
+
+/// Answer a share of a dependency's HTTP requests with an error status, without
+/// forwarding them.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DependencyErrors {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The dependency.
+    pub dependency: String,
+    /// The status answered, 400 to 599.
+    #[serde(default = "default_error_status")]
+    pub status: u16,
+    /// Share of requests answered with it, above 0 and at most 1.
+    pub rate: f64,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the errors last.
+    pub duration: Duration,
+}
+
+fn default_error_status() -> u16 {
+    503
+}
+
+/// How a dependency outage looks to its clients.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutageMode {
+    /// Connections are refused.
+    #[default]
+    Refuse,
+    /// Connections are accepted, then reset.
+    Reset,
+    /// Connections are accepted and nothing ever comes back.
+    Blackhole,
+}
+
+/// Make a dependency unreachable.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DependencyOutage {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The dependency.
+    pub dependency: String,
+    /// How the outage looks.
+    #[serde(default)]
+    pub mode: OutageMode,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the outage lasts.
+    pub duration: Duration,
+}
+
+/// Limit a dependency's bandwidth, both ways.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DependencyBandwidth {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The dependency.
+    pub dependency: String,
+    /// The limit, in KB/s (at least 1).
+    pub rate_kbps: u64,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the limit lasts.
     pub duration: Duration,
 }
 

@@ -221,6 +221,33 @@ impl Validator<'_> {
             local.workloads.iter().map(|w| w.name.as_str()),
             "workload",
         );
+        self.unique(
+            "spec.target.dependencies",
+            local.dependencies.iter().map(|d| d.name.as_str()),
+            "dependency",
+        );
+        for (i, d) in local.dependencies.iter().enumerate() {
+            let path = format!("spec.target.dependencies[{i}]");
+            self.name(&format!("{path}.name"), &d.name);
+            if self.placeholders(&format!("{path}.upstream"), &d.upstream, Context::Probe) {
+                let sample = expand_for_check(&d.upstream);
+                let valid = sample
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !valid {
+                    self.problem(
+                        format!("{path}.upstream"),
+                        format!("`{}` is not host:port", d.upstream),
+                    );
+                }
+                if d.upstream.contains("{dependency.") {
+                    self.problem(
+                        format!("{path}.upstream"),
+                        "a dependency cannot be reached through another dependency's proxy",
+                    );
+                }
+            }
+        }
         for (i, w) in local.workloads.iter().enumerate() {
             let path = format!("{path}[{i}]");
             self.command(&format!("{path}.command"), &w.command, Context::Workload);
@@ -292,6 +319,18 @@ impl Validator<'_> {
         if let Some(selector) = fault.selector() {
             self.selector(&format!("{path}.select"), selector);
         }
+        if let Some(dep) = fault.dependency() {
+            let super::Target::Local(local) = &self.exp.spec.target;
+            if !local.dependencies.iter().any(|d| d.name == dep) {
+                self.problem(
+                    format!("{path}.dependency"),
+                    format!(
+                        "no dependency is named `{dep}`{}",
+                        known_list(local.dependencies.iter().map(|d| d.name.as_str()))
+                    ),
+                );
+            }
+        }
         match fault {
             FaultSpec::ProcessKill(_) => {}
             FaultSpec::ProcessPause(f) => self.positive(&format!("{path}.duration"), f.duration),
@@ -312,6 +351,49 @@ impl Validator<'_> {
                         format!("{path}.load"),
                         format!("{} is out of range: write 1 to 100 (percent)", f.load),
                     );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::DependencyLatency(f) => {
+                self.positive(&format!("{path}.latency"), f.latency);
+                if f.jitter > f.latency {
+                    self.problem(
+                        format!("{path}.jitter"),
+                        format!(
+                            "{} is more than the latency ({}): delays cannot be negative",
+                            f.jitter, f.latency
+                        ),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::DependencyErrors(f) => {
+                if !(400..=599).contains(&f.status) {
+                    self.problem(
+                        format!("{path}.status"),
+                        format!(
+                            "{} is out of range: write an error status from 400 to 599",
+                            f.status
+                        ),
+                    );
+                }
+                if !(f.rate > 0.0 && f.rate <= 1.0) {
+                    self.problem(
+                        format!("{path}.rate"),
+                        format!(
+                            "{} is out of range: write more than 0 and at most 1",
+                            f.rate
+                        ),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::DependencyOutage(f) => {
+                self.positive(&format!("{path}.duration"), f.duration)
+            }
+            FaultSpec::DependencyBandwidth(f) => {
+                if f.rate_kbps == 0 {
+                    self.problem(format!("{path}.rateKbps"), "must be at least 1");
                 }
                 self.positive(&format!("{path}.duration"), f.duration);
             }
@@ -494,6 +576,14 @@ impl Validator<'_> {
                 )),
             };
         }
+        if let Some(dep) = name.strip_prefix("dependency.") {
+            return (!local.dependencies.iter().any(|d| d.name == dep)).then(|| {
+                format!(
+                    "the placeholder `{{{name}}}` names no dependency{}",
+                    known_list(local.dependencies.iter().map(|d| d.name.as_str()))
+                )
+            });
+        }
         if let Some(workload) = name.strip_prefix("workload.") {
             return (!local.workloads.iter().any(|w| w.name == workload)).then(|| {
                 format!(
@@ -515,10 +605,10 @@ impl Validator<'_> {
             _ => {
                 let allowed = match context {
                     Context::Workload => {
-                        "{port}, {replica}, {firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {webhook}"
+                        "{port}, {replica}, {firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
                     }
                     Context::Probe => {
-                        "{firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {webhook}"
+                        "{firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
                     }
                 };
                 Some(format!(

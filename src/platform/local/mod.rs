@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub use replica::{Events, Incarnation, Replica};
 pub use service::RoundRobin;
 
+use crate::proxy::{ProxyConfig, ProxyRegistry};
 use crate::spec::{self, LocalTarget, Readiness, TcpReadiness, placeholders};
 
 /// Why the local platform could not start its workloads.
@@ -50,6 +51,9 @@ pub enum PlatformError {
         /// Where their output went.
         logs: String,
     },
+    /// A dependency's proxy could not start.
+    #[error("the proxy of dependency `{0}` cannot start")]
+    Proxy(String, #[source] crate::proxy::ProxyError),
     /// The run was cancelled while workloads were starting.
     #[error("cancelled while starting workloads")]
     Cancelled,
@@ -71,6 +75,8 @@ pub struct LocalOptions {
 pub struct LocalPlatform {
     workloads: BTreeMap<String, Vec<Arc<Replica>>>,
     services: BTreeMap<String, SocketAddr>,
+    proxies: ProxyRegistry,
+    dependencies: BTreeMap<String, String>,
     template: placeholders::Context,
     stop: CancellationToken,
     tasks: JoinSet<()>,
@@ -106,8 +112,43 @@ impl LocalPlatform {
                 );
             }
         }
+        // Dependencies next: a proxy in front of each, so that workloads are given its
+        // address and dependency faults can act on it.
+        let proxies = ProxyRegistry::new();
+        let mut dependencies = BTreeMap::new();
+        let upstream_ctx = placeholders::Context {
+            workloads: services
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            replicas: ports
+                .iter()
+                .map(|((w, i), p)| (format!("{w}.{i}"), format!("127.0.0.1:{p}")))
+                .collect(),
+            ..placeholders::Context::default()
+        };
+        for d in &target.dependencies {
+            let upstream = placeholders::expand(&d.upstream, &upstream_ctx).map_err(|source| {
+                PlatformError::Template {
+                    workload: format!("dependency {}", d.name),
+                    field: "upstream".into(),
+                    source,
+                }
+            })?;
+            let info = proxies
+                .create(ProxyConfig {
+                    name: d.name.clone(),
+                    listen: "127.0.0.1:0".into(),
+                    upstream,
+                    enabled: true,
+                })
+                .await
+                .map_err(|e| PlatformError::Proxy(d.name.clone(), e))?;
+            dependencies.insert(d.name.clone(), info.listen);
+        }
         let template = placeholders::Context {
             firedrill: options.firedrill.display().to_string(),
+            dependencies: dependencies.clone(),
             replicas: ports
                 .iter()
                 .map(|((w, i), p)| (format!("{w}.{i}"), format!("127.0.0.1:{p}")))
@@ -180,6 +221,8 @@ impl LocalPlatform {
         Ok(Self {
             workloads,
             services,
+            proxies,
+            dependencies,
             template,
             stop,
             tasks,
@@ -232,6 +275,16 @@ impl LocalPlatform {
         &self.services
     }
 
+    /// The fault proxies in front of the dependencies, by dependency name.
+    pub fn proxies(&self) -> &ProxyRegistry {
+        &self.proxies
+    }
+
+    /// The address of each dependency's proxy.
+    pub fn dependencies(&self) -> &BTreeMap<String, String> {
+        &self.dependencies
+    }
+
     /// Values for the placeholders of probes and other run-wide strings.
     pub fn template(&self) -> &placeholders::Context {
         &self.template
@@ -241,6 +294,7 @@ impl LocalPlatform {
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.proxies.shutdown().await;
     }
 }
 
@@ -281,6 +335,9 @@ fn expand_env(
         ("FIREDRILL_REPLICA".to_owned(), index.to_string()),
         ("FIREDRILL_WORKLOAD".to_owned(), w.name.clone()),
     ];
+    for (name, addr) in &ctx.dependencies {
+        env.push((dependency_env(name), addr.clone()));
+    }
     for (k, v) in &w.env {
         let value = placeholders::expand(v, ctx).map_err(|source| PlatformError::Template {
             workload: w.name.clone(),
@@ -290,6 +347,12 @@ fn expand_env(
         env.push((k.clone(), value));
     }
     Ok(env)
+}
+
+/// The environment variable that carries a dependency's proxy address:
+/// `DEPENDENCY_` and the name in upper case with `-` as `_`.
+pub fn dependency_env(name: &str) -> String {
+    format!("DEPENDENCY_{}", name.to_uppercase().replace('-', "_"))
 }
 
 /// A port that was free a moment ago. The replica binds it itself, so there is a small

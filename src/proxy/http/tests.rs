@@ -320,24 +320,29 @@ async fn probability_one_answers_every_request_without_forwarding() {
 }
 
 #[tokio::test]
-async fn a_middle_probability_fails_an_exact_share_and_keeps_pipelined_order() {
+async fn a_middle_probability_fails_the_drawn_requests_and_keeps_pipelined_order() {
     let (upstream, seen) = http_server().await;
     let h = Harness::with_upstream(upstream).await;
     http_error(&h, 0.5);
+    // The same toxic on the same proxy replays the same draws.
+    let judge = crate::proxy::toxics::Judge::for_toxic(&h.name, "http_error_upstream");
+    let fails: Vec<bool> = (0..12).map(|_| judge.fails(0.5)).collect();
+    assert!(fails.contains(&true) && fails.contains(&false), "{fails:?}");
     let mut c = h.connect().await;
     let mut buf = Vec::new();
-    // All six at once: pipelined. Every second one is answered by the toxic.
-    let all: String = (0..6).map(|i| get(&format!("/{i}"))).collect();
+    // All at once: pipelined. The drawn ones are answered by the toxic, in order.
+    let all: String = (0..12).map(|i| get(&format!("/{i}"))).collect();
     c.write(all.as_bytes()).await;
-    for i in 0..6 {
+    for (i, fail) in fails.iter().enumerate() {
         let (code, body) = read_response(&mut c.stream, &mut buf).await;
-        if i % 2 == 1 {
+        if *fail {
             assert_eq!(code, 503, "request {i}");
         } else {
             assert_eq!((code, body), (200, format!("GET /{i} 0")), "request {i}");
         }
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    let forwarded = fails.iter().filter(|f| !**f).count();
+    assert_eq!(seen.load(Ordering::SeqCst), forwarded);
 }
 
 #[tokio::test]
@@ -446,14 +451,27 @@ async fn head_responses_have_no_body_and_keep_the_count_right() {
     });
     let h = Harness::with_upstream(addr).await;
     http_error(&h, 0.5);
+    // The toxic's draws replay: compute which of the requests it answers itself.
+    let judge = crate::proxy::toxics::Judge::for_toxic(&h.name, "http_error_upstream");
+    let fails: Vec<bool> = (0..6).map(|_| judge.fails(0.5)).collect();
     let mut c = h.connect().await;
-    // HEAD (forwarded), GET (answered 503), GET (forwarded): pipelined.
-    c.write(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await;
-    let want = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-        String::from_utf8(HttpError::default().response("http_error_upstream", false)).unwrap()
-    );
+    // HEAD, then five GETs, pipelined.
+    let mut requests = b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        requests.extend_from_slice(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    c.write(&requests).await;
+    let injected =
+        String::from_utf8(HttpError::default().response("http_error_upstream", false)).unwrap();
+    let want: String = fails
+        .iter()
+        .enumerate()
+        .map(|(i, fail)| match (i, fail) {
+            (_, true) => injected.clone(),
+            (0, false) => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_owned(),
+            (_, false) => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_owned(),
+        })
+        .collect();
     let mut got = vec![0u8; want.len()];
     tokio::time::timeout(STEP, c.stream.read_exact(&mut got))
         .await

@@ -1,7 +1,7 @@
 //! `http_error` (firedrill's own): answers a share of HTTP/1.1 requests itself with
 //! `status_code`, without forwarding them upstream. Applies to the `upstream` stream.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,25 +82,40 @@ impl HttpError {
     }
 }
 
-/// Parts per million, so the share below is exact integer arithmetic.
-const PPM: u128 = 1_000_000;
-
-/// Decides which requests fail so that exactly ⌊n·p⌋ of the first n fail, spread evenly.
-/// Shared by every connection of the proxy; a toxic update starts a new count.
-#[derive(Debug, Default)]
+/// Decides which requests fail: each independently with the toxic's probability, from a
+/// pseudo-random sequence seeded by the proxy's and the toxic's names, so that a drill
+/// replays the same pattern. Independent draws matter: a strict "every k-th request"
+/// pattern would alias with clients that take turns (two probes on a 100 ms schedule would
+/// see one of them always fail and the other never). Shared by every connection of the
+/// proxy; a toxic update starts the sequence again.
+#[derive(Debug)]
 pub struct Judge {
-    seen: AtomicU64,
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl Judge {
-    /// Counts one request and tells whether it gets the error.
+    /// The judge of toxic `toxic` on proxy `proxy`.
+    pub fn for_toxic(proxy: &str, toxic: &str) -> Self {
+        // FNV-1a: stable across builds and platforms, unlike the standard hasher.
+        let mut seed: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in proxy.bytes().chain([b'/']).chain(toxic.bytes()) {
+            seed = (seed ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Self {
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        }
+    }
+
+    /// Draws for one request and tells whether it gets the error.
     pub fn fails(&self, probability: f64) -> bool {
-        let ppm = (probability.clamp(0.0, 1.0) * 1_000_000.0).round() as u128;
-        if ppm == 0 {
+        if probability <= 0.0 {
             return false;
         }
-        let n = u128::from(self.seen.fetch_add(1, Ordering::Relaxed)) + 1;
-        (n * ppm) / PPM > ((n - 1) * ppm) / PPM
+        if probability >= 1.0 {
+            return true;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        rng.f64() < probability
     }
 }
 
@@ -109,15 +124,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_judge_fails_exactly_the_share() {
+    fn the_judge_fails_the_share_and_replays() {
         for p in [0.0, 0.25, 0.3, 0.5, 1.0] {
-            let j = Judge::default();
-            let failed = (0..100).filter(|_| j.fails(p)).count();
-            assert_eq!(failed, (100.0 * p).floor() as usize, "p {p}");
+            let j = Judge::for_toxic("p", "t");
+            let failed = (0..10_000).filter(|_| j.fails(p)).count() as f64 / 10_000.0;
+            assert!((failed - p).abs() < 0.02, "p {p}: {failed}");
         }
-        let j = Judge::default();
-        let pattern: Vec<bool> = (0..4).map(|_| j.fails(0.5)).collect();
-        assert_eq!(pattern, [false, true, false, true]);
+        let a = Judge::for_toxic("p", "t");
+        let b = Judge::for_toxic("p", "t");
+        let pa: Vec<bool> = (0..32).map(|_| a.fails(0.5)).collect();
+        let pb: Vec<bool> = (0..32).map(|_| b.fails(0.5)).collect();
+        assert_eq!(pa, pb, "the same toxic replays the same pattern");
+    }
+
+    #[test]
+    fn clients_taking_turns_each_see_errors() {
+        let j = Judge::for_toxic("p", "t");
+        let (mut even, mut odd) = (0, 0);
+        for i in 0..1000 {
+            if j.fails(0.5) {
+                if i % 2 == 0 { even += 1 } else { odd += 1 }
+            }
+        }
+        assert!(even > 200 && odd > 200, "{even} {odd}");
     }
 
     #[test]
