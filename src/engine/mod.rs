@@ -380,8 +380,15 @@ impl Runner {
             reason: reason.clone(),
         });
         stop_probes.cancel();
-        while inputs.probe_tasks.join_next().await.is_some() {}
         let rollback = self.rollback.revert_all(&self.journal).await;
+        // Probe threads end at their next tick, or when they find nobody listening.
+        let Inputs {
+            observations,
+            mut probe_tasks,
+            ..
+        } = inputs;
+        drop(observations);
+        while probe_tasks.join_next().await.is_some() {}
         if let Some(p) = platform {
             p.shutdown().await;
         }

@@ -1,32 +1,30 @@
 //! HTTP probe: status and latency bound.
 //!
-//! Each observation opens a fresh connection and sends one request with
+//! Each observation opens a fresh connection and sends one HTTP/1.1 request with
 //! `Connection: close`, so that it goes through the service's balancing as a new user
-//! would, and measures connection set-up too. It drives hyper's HTTP/1.1 client directly:
-//! at a 10 ms schedule a pooled general-purpose client spent more CPU on bookkeeping
-//! (URL parsing, pool lookups, a spawned task per connection) than on the request.
+//! would, and measures connection set-up too. The request is serialised once; the response
+//! head is parsed with httparse and the body read to its end (by `Content-Length`, or to
+//! the close that `Connection: close` asks for).
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tokio::time::Instant;
-
-use super::{Outcome, Probe, ProbeError};
+use super::{Outcome, Probe, ProbeError, remaining};
 use crate::spec;
+
+/// The largest response read; a larger one fails the observation.
+const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 /// One request per observation on a new connection.
 #[derive(Debug)]
 pub struct HttpProbe {
-    /// `host:port` to connect to, as written in the URL.
+    /// `host:port` to connect to.
     authority: String,
     /// The address, when the URL names an IP literal (resolved once).
     addr: Option<SocketAddr>,
-    request: http::Request<Full<Bytes>>,
+    /// The request, serialised.
+    request: Vec<u8>,
     expect_status: u16,
     max_latency: Option<Duration>,
 }
@@ -54,31 +52,38 @@ impl HttpProbe {
             .trim_start_matches('[')
             .trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(80);
-        let connect_to = format!("{host}:{port}");
         let addr = host
             .parse::<std::net::IpAddr>()
             .ok()
             .map(|ip| SocketAddr::new(ip, port));
-        let mut builder = http::Request::builder()
-            .method(spec.method.as_str())
-            .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-            .header(http::header::HOST, authority.as_str())
-            .header(http::header::CONNECTION, "close")
-            .header(
-                http::header::USER_AGENT,
-                concat!("firedrill/", env!("CARGO_PKG_VERSION")),
-            );
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut head = format!(
+            "{} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: firedrill/{}\r\n",
+            spec.method.as_str(),
+            authority.as_str(),
+            env!("CARGO_PKG_VERSION")
+        );
         for (k, v) in &spec.headers {
-            let name = http::header::HeaderName::from_bytes(k.as_bytes())
+            http::header::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|e| invalid(format!("invalid header name `{k}`: {e}")))?;
-            let value = http::header::HeaderValue::from_str(v)
+            http::header::HeaderValue::from_str(v)
                 .map_err(|e| invalid(format!("invalid value of header `{k}`: {e}")))?;
-            builder = builder.header(name, value);
+            head.push_str(&format!("{k}: {v}\r\n"));
         }
-        let body = spec.body.clone().map(Bytes::from).unwrap_or_default();
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| invalid(format!("invalid request: {e}")))?;
+        let body = spec.body.clone().unwrap_or_default();
+        if !body.is_empty()
+            || !matches!(spec.method, spec::HttpMethod::Get | spec::HttpMethod::Head)
+        {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body.as_bytes());
+        let connect_to = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         Ok(Self {
             authority: connect_to,
             addr,
@@ -88,42 +93,87 @@ impl HttpProbe {
         })
     }
 
-    async fn exchange(&self) -> Result<u16, String> {
-        let stream = match self.addr {
-            Some(addr) => TcpStream::connect(addr).await,
-            None => TcpStream::connect(&self.authority).await,
-        }
-        .map_err(|e| format!("connection to {} failed: {e}", self.authority))?;
+    /// Sends the request and reads the whole response; returns its status.
+    fn exchange(&self, timeout: Duration) -> Result<u16, String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut stream = super::tcp::connect(&self.authority, self.addr, timeout)?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-        let request = self.request.clone();
-        let exchange = async move {
-            let resp = sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("request failed: {}", crate::engine::chain(&e)))?;
-            let status = resp.status().as_u16();
-            // The body is part of what a user waits for.
-            resp.into_body()
-                .collect()
-                .await
-                .map_err(|e| format!("reading the body failed: {e}"))?;
-            Ok::<u16, String>(status)
+        let timed_out = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timed out".to_owned(),
+            _ => format!("connection to {} broken: {e}", self.authority),
         };
-        // The connection future carries the bytes; it ends once the exchange drops the
-        // sender and the server closes.
-        let (status, _) = tokio::join!(exchange, conn);
-        status
+        stream
+            .set_write_timeout(Some(remaining(deadline)?))
+            .map_err(timed_out)?;
+        stream.write_all(&self.request).map_err(timed_out)?;
+        let mut buf = vec![0u8; 4096];
+        let mut filled = 0;
+        let mut status: Option<(u16, usize, Option<usize>)> = None;
+        loop {
+            if let Some((code, head_len, Some(len))) = status
+                && filled >= head_len + len
+            {
+                return Ok(code);
+            }
+            if filled == buf.len() {
+                if buf.len() >= MAX_RESPONSE {
+                    return Err(format!("response larger than {MAX_RESPONSE} bytes"));
+                }
+                // Past the head only the length matters: keep reading into the same space.
+                match status {
+                    Some((code, head_len, len)) => {
+                        status =
+                            Some((code, 0, len.map(|l| (head_len + l).saturating_sub(filled))));
+                        filled = 0;
+                    }
+                    None => buf.resize(buf.len() * 2, 0),
+                }
+            }
+            stream
+                .set_read_timeout(Some(remaining(deadline)?))
+                .map_err(timed_out)?;
+            let n = stream.read(&mut buf[filled..]).map_err(timed_out)?;
+            if n == 0 {
+                return match status {
+                    Some((code, _, None)) => Ok(code),
+                    Some((_, _, Some(_))) => Err("the response body was cut short".to_owned()),
+                    None => Err("the connection closed before a response".to_owned()),
+                };
+            }
+            filled += n;
+            if status.is_none() {
+                let mut headers = [httparse::EMPTY_HEADER; 64];
+                let mut resp = httparse::Response::new(&mut headers);
+                match resp.parse(&buf[..filled]) {
+                    Ok(httparse::Status::Complete(head_len)) => {
+                        let code = resp.code.unwrap_or(0);
+                        let len = if self.request.starts_with(b"HEAD ")
+                            || code == 204
+                            || code == 304
+                            || (100..200).contains(&code)
+                        {
+                            Some(0)
+                        } else {
+                            resp.headers
+                                .iter()
+                                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                                .and_then(|h| std::str::from_utf8(h.value).ok())
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        };
+                        status = Some((code, head_len, len));
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(e) => return Err(format!("malformed response: {e}")),
+                }
+            }
+        }
     }
 }
 
-#[async_trait]
 impl Probe for HttpProbe {
-    async fn observe(&self) -> Outcome {
-        let started = Instant::now();
-        let status = match self.exchange().await {
+    fn observe(&self, timeout: Duration) -> Outcome {
+        let started = std::time::Instant::now();
+        let status = match self.exchange(timeout) {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e),
         };
@@ -144,66 +194,125 @@ impl Probe for HttpProbe {
 
 #[cfg(test)]
 mod tests {
+    use std::net::TcpListener;
+
     use super::*;
 
-    fn spec(url: &str) -> spec::HttpProbe {
-        let yaml =
-            format!("{{name: p, url: \"{url}\", headers: {{x-drill: yes}}, maxLatency: 1s}}");
+    fn spec(extra: &str) -> spec::HttpProbe {
+        let yaml = format!("{{name: p, url: x, headers: {{x-drill: yes}}{extra}}}");
         serde_saphyr::from_str(&yaml).unwrap()
     }
 
-    async fn server(status: &'static str) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// A server answering every connection with `response(request)`.
+    fn server(response: impl Fn(&str) -> Vec<u8> + Send + 'static) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            while let Ok((mut s, _)) = listener.accept().await {
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(mut s) = s else { continue };
                 let mut buf = vec![0u8; 4096];
-                let n = s.read(&mut buf).await.unwrap_or(0);
+                let n = s.read(&mut buf).unwrap_or(0);
                 let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let body = if req.contains("x-drill: yes") {
-                    "seen"
-                } else {
-                    "missing header"
-                };
-                let _ = s
-                    .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes())
-                    .await;
+                let _ = s.write_all(&response(&req));
             }
         });
         addr
     }
 
-    #[tokio::test]
-    async fn passes_on_the_expected_status_and_fails_otherwise() {
-        let ok = server("200 OK").await;
-        let probe = HttpProbe::new(&spec("x"), &format!("http://{ok}/api?x=1")).unwrap();
-        assert_eq!(probe.observe().await, Outcome::pass());
-
-        let bad = server("503 Service Unavailable").await;
-        let probe = HttpProbe::new(&spec("x"), &format!("http://{bad}/api")).unwrap();
-        let o = probe.observe().await;
-        assert!(!o.ok && o.detail.unwrap().contains("status 503"));
+    fn ok_with(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
     }
 
-    #[tokio::test]
-    async fn a_refused_connection_fails() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+    const T: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn passes_on_the_expected_status_and_sends_headers() {
+        let addr = server(|req| {
+            if req.contains("x-drill: yes") && req.starts_with("GET /api?x=1 HTTP/1.1") {
+                ok_with("seen")
+            } else {
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()
+            }
+        });
+        let probe = HttpProbe::new(&spec(""), &format!("http://{addr}/api?x=1")).unwrap();
+        assert_eq!(probe.observe(T), Outcome::pass());
+    }
+
+    #[test]
+    fn fails_on_another_status_a_refusal_or_a_cut_body() {
+        let addr =
+            server(|_| b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec());
+        let o = HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+            .unwrap()
+            .observe(T);
+        assert!(!o.ok && o.detail.unwrap().contains("status 503"));
+
+        let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let probe = HttpProbe::new(&spec("x"), &format!("http://127.0.0.1:{port}/")).unwrap();
-        let o = probe.observe().await;
+        let o = HttpProbe::new(&spec(""), &format!("http://127.0.0.1:{port}/"))
+            .unwrap()
+            .observe(T);
+        assert!(!o.ok && o.detail.unwrap().contains("connection to"));
+
+        let addr = server(|_| b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".to_vec());
+        let o = HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+            .unwrap()
+            .observe(T);
+        assert!(!o.ok && o.detail.unwrap().contains("cut short"));
+    }
+
+    #[test]
+    fn reads_bodies_without_a_length_to_the_close_and_large_ones_whole() {
+        let addr =
+            server(|_| b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end".to_vec());
         assert!(
-            !o.ok && o.detail.unwrap().contains("connection to"),
-            "refused"
+            HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+                .unwrap()
+                .observe(T)
+                .ok
+        );
+        let big = "x".repeat(100_000);
+        let addr = server(move |_| ok_with(&big));
+        assert!(
+            HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+                .unwrap()
+                .observe(T)
+                .ok
         );
     }
 
     #[test]
+    fn a_silent_server_times_out_and_a_slow_one_breaks_the_bound() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let start = std::time::Instant::now();
+        let o = HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+            .unwrap()
+            .observe(Duration::from_millis(100));
+        assert!(!o.ok && o.detail.unwrap().contains("timed out"));
+        assert!(start.elapsed() < Duration::from_secs(1));
+        drop(listener);
+
+        let addr = server(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            ok_with("late")
+        });
+        let o = HttpProbe::new(&spec(", maxLatency: 10ms"), &format!("http://{addr}/"))
+            .unwrap()
+            .observe(T);
+        assert!(!o.ok && o.detail.unwrap().contains("more than"));
+    }
+
+    #[test]
     fn rejects_other_schemes() {
-        assert!(HttpProbe::new(&spec("x"), "https://127.0.0.1/").is_err());
-        assert!(HttpProbe::new(&spec("x"), "not a url").is_err());
+        assert!(HttpProbe::new(&spec(""), "https://127.0.0.1/").is_err());
+        assert!(HttpProbe::new(&spec(""), "not a url").is_err());
     }
 }

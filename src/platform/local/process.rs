@@ -17,8 +17,15 @@ static LIVE: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
 
 /// Builds a command whose child is placed in a new process group and dies with firedrill.
 pub fn command<S: AsRef<OsStr>>(program: S) -> Command {
-    let mut cmd = Command::new(program);
+    let mut cmd = Command::from(std_command(program));
     cmd.kill_on_drop(true);
+    cmd
+}
+
+/// The same as [`command`], for code that waits on the child without a runtime.
+pub fn std_command<S: AsRef<OsStr>>(program: S) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(program);
     // SAFETY: only async-signal-safe calls (getppid, prctl, setpgid, _exit) run between
     // fork and exec.
     let parent = std::process::id() as libc::pid_t;
