@@ -104,7 +104,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
             .context("cannot register the listening socket")?;
         let stop = CancellationToken::new();
         // Installed before the address is printed, so a signal sent right after it is handled.
-        let signals = shutdown_signals(stop.clone())?;
+        let signals = super::shutdown_signals(stop.clone())?;
         println!("listening on {local}");
         let server = demo::serve(listener, config, stop.clone().cancelled_owned());
         let deadline = async {
@@ -124,21 +124,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         signals.abort();
         result.map(|()| ExitStatus::Success)
     })
-}
-
-/// Cancels `stop` on the first SIGTERM or SIGINT.
-fn shutdown_signals(stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        eprintln!("received {name}, shutting down");
-        stop.cancel();
-    }))
 }
 
 #[cfg(test)]

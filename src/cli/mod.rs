@@ -83,6 +83,25 @@ enum Command {
     Internal(internal::Args),
 }
 
+/// For long-running commands that only serve (demo, proxy): cancels `stop` on the first
+/// SIGTERM or SIGINT.
+fn shutdown_signals(
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        eprintln!("received {name}, shutting down");
+        stop.cancel();
+    }))
+}
+
 /// Warnings and errors to standard error; `RUST_LOG` selects more.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

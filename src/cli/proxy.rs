@@ -85,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         let listener =
             tokio::net::TcpListener::from_std(admin).context("cannot register the admin socket")?;
         let stop = CancellationToken::new();
-        let signals = shutdown_signals(stop.clone())?;
+        let signals = super::shutdown_signals(stop.clone())?;
         println!("admin API on http://{local}");
         for p in registry.list() {
             println!(
@@ -99,21 +99,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         served.context("the admin API stopped")?;
         Ok(ExitStatus::Success)
     })
-}
-
-/// Cancels `stop` on the first SIGTERM or SIGINT.
-fn shutdown_signals(stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        eprintln!("received {name}, shutting down");
-        stop.cancel();
-    }))
 }
 
 #[cfg(test)]
