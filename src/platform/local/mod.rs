@@ -165,12 +165,13 @@ impl LocalPlatform {
             std::fs::create_dir_all(dir).map_err(|e| PlatformError::Logs(dir.clone(), e))?;
         }
 
-        let mut workloads = BTreeMap::new();
-        for (w, listener) in target.workloads.iter().zip(listeners) {
+        // Everything is expanded before anything starts, so that a bad template leaves no
+        // replica running.
+        let mut plans = Vec::new();
+        for w in &target.workloads {
             let mut replicas = Vec::new();
             for index in 0..w.replicas {
                 let port = ports[&(w.name.clone(), index)];
-                let replica = Arc::new(Replica::new(&w.name, index, port));
                 let mut ctx = template.clone();
                 ctx.port = Some(port);
                 ctx.replica = Some(index);
@@ -196,6 +197,20 @@ impl LocalPlatform {
                     )?),
                     _ => None,
                 };
+                replicas.push((
+                    Arc::new(Replica::new(&w.name, index, port)),
+                    launch,
+                    check,
+                    ready_command,
+                ));
+            }
+            plans.push((w.name.clone(), replicas));
+        }
+
+        let mut workloads = BTreeMap::new();
+        for ((name, planned), listener) in plans.into_iter().zip(listeners) {
+            let mut replicas = Vec::new();
+            for (replica, launch, check, ready_command) in planned {
                 tasks.spawn(replica::supervise(
                     replica.clone(),
                     launch,
@@ -216,7 +231,7 @@ impl LocalPlatform {
                 replicas.clone(),
                 stop.child_token(),
             ));
-            workloads.insert(w.name.clone(), replicas);
+            workloads.insert(name, replicas);
         }
         Ok(Self {
             workloads,
