@@ -20,6 +20,7 @@ fn sigterm_during_a_fault_reverts_and_exits_130() {
 }
 
 fn interrupt_during_a_fault(signal: i32, name: &str) {
+    let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker(name);
     let file = write_experiment(
@@ -54,6 +55,7 @@ fn interrupt_during_a_fault(signal: i32, name: &str) {
 
 #[test]
 fn sigkill_of_firedrill_leaves_no_process_and_a_journal_of_what_was_in_flight() {
+    let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("sigkill");
     let file = write_experiment(
@@ -87,6 +89,7 @@ fn sigkill_of_firedrill_leaves_no_process_and_a_journal_of_what_was_in_flight() 
 
 #[test]
 fn measured_outage_matches_a_pause_of_known_length() {
+    let _guard = alone();
     // Ground truth: one replica paused for exactly the fault's duration, as the journal
     // timestamps of SIGSTOP and SIGCONT show. Tolerance: two probe intervals plus 50 ms.
     let interval_ms = 10.0;
@@ -139,6 +142,7 @@ fn millis_between(a: &serde_json::Value, b: &serde_json::Value) -> f64 {
 
 #[test]
 fn a_baseline_that_does_not_hold_stops_before_any_fault() {
+    let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("baseline");
     let faults = "    - {name: kill, type: process-kill, select: {mode: one, workload: web}}";
@@ -157,6 +161,7 @@ fn a_baseline_that_does_not_hold_stops_before_any_fault() {
 
 #[test]
 fn an_abort_condition_reverts_and_exits_3() {
+    let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("abort");
     let extra = "  safety: {abortWhen: [{type: consecutive-failures, probe: api, count: 3}]}";
@@ -186,6 +191,7 @@ fn an_abort_condition_reverts_and_exits_3() {
 
 #[test]
 fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
+    let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("objective");
     let faults = "    - {name: kill, type: process-kill, select: {mode: all, workload: web}}";
