@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# firedrill's fault proxy against a direct loopback connection, HAProxy and nginx's
+# stream proxy, in one run (BENCHMARKS.md, section 3).
+#
+# One echo/sink server (benches/proxy.rs, `echo`) is the upstream of every proxy:
+# `firedrill proxy` (a proxy created through its admin API, no toxics), HAProxy
+# (TCP mode, one thread) and nginx (stream module, one process, no master), all on
+# 127.0.0.1 with ports from the OS. Then, round-robin over direct and the three
+# proxies: 1 KiB request/response latency and 64 KiB-write bulk throughput; then the
+# latency toxic's error at 1, 10 and 100 ms; then memory per idle connection.
+# `firedrill-1thread` is an experiment: the same proxy from the library on a
+# current-thread runtime (benches/proxy.rs, `lib-proxy`); the targets compare
+# `firedrill` (the binary) with the better peer.
+#
+# Usage: benches/proxy-vs-peers.sh
+# Environment:
+#   FIREDRILL     binary to measure (default: built here, release, in BENCH_TARGET)
+#   BENCH_TARGET  cargo target dir for the release builds (default $REPO/target)
+#   ROUNDS        rounds of the round-robin comparison (default 5)
+#   ROUND_TRIPS   recorded round trips per target and round (default 20000)
+#   BULK_SECS     seconds of bulk streaming per target and round (default 2)
+#   TOXIC_ROUNDS  rounds of the latency toxic test (default 3)
+#   IDLE_CONNS    idle connections per proxy (default 2000)
+#   PERF_DIR      when set, also profiles firedrill with perf under each load (5 s
+#                 request/response, 5 s bulk) and writes perf-rr.txt, perf-bulk.txt there
+#   KEEP_TMP      set to keep the run folder (configs, logs)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+ROUNDS=${ROUNDS:-5}
+ROUND_TRIPS=${ROUND_TRIPS:-20000}
+BULK_SECS=${BULK_SECS:-2}
+TOXIC_ROUNDS=${TOXIC_ROUNDS:-3}
+IDLE_CONNS=${IDLE_CONNS:-2000}
+BENCH_TARGET=${BENCH_TARGET:-$REPO/target}
+
+# The peers, from Debian. nginx's stream module is a separate package.
+if ! command -v haproxy >/dev/null || ! command -v nginx >/dev/null ||
+    [[ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]]; then
+    [[ $(id -u) -eq 0 ]] || { echo "needs haproxy, nginx and libnginx-mod-stream (apt-get install)" >&2; exit 2; }
+    echo "installing haproxy, nginx and its stream module ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq haproxy nginx libnginx-mod-stream >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq haproxy nginx libnginx-mod-stream >/dev/null; }
+fi
+
+# The load generator (a bench target) and, unless given, firedrill itself.
+echo "building the proxy bench (release) ..." >&2
+artifacts=$(cd "$REPO" && cargo build --release --quiet --bench proxy --bin firedrill \
+    --target-dir "$BENCH_TARGET" --message-format=json |
+    jq -r 'select(.reason == "compiler-artifact" and .executable != null) | "\(.target.kind[0]) \(.executable)"')
+BENCH=$(awk '$1 == "bench" { print $2 }' <<<"$artifacts")
+FIREDRILL=${FIREDRILL:-$(awk '$1 == "bin" { print $2 }' <<<"$artifacts")}
+[[ -x "$BENCH" && -x "$FIREDRILL" ]] || { echo "build produced no binaries: $artifacts" >&2; exit 1; }
+
+# Waits up to 10 s for FILE to contain a line matching PATTERN; prints that line.
+wait_line() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+        if grep -m1 -E "$pattern" "$file" 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "timed out waiting for /$pattern/ in $file:" >&2
+    cat "$file" >&2
+    return 1
+}
+
+# Waits up to 10 s for a TCP listener on 127.0.0.1:PORT.
+wait_port() {
+    local port=$1 deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+        if ss -Hltn "src 127.0.0.1:$port" | grep -q .; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
+fill() { # template output listen-port upstream
+    sed -e "s|@LISTEN_PORT@|$3|g" -e "s|@UPSTREAM@|$4|g" -e "s|@DIR@|$TMP|g" "$1" >"$2"
+}
+
+"$BENCH" echo >"$TMP/echo.log" 2>&1 &
+ECHO_PID=$!
+track "$ECHO_PID"
+UPSTREAM=$(wait_line "$TMP/echo.log" '^listening on ' | awk '{ print $3 }')
+
+"$FIREDRILL" proxy --admin 127.0.0.1:0 >"$TMP/firedrill.log" 2>&1 &
+FD_PID=$!
+track "$FD_PID"
+ADMIN=$(wait_line "$TMP/firedrill.log" '^admin API on ' | awk '{ print $4 }')
+FD_ADDR=$("$BENCH" create-proxy --admin "$ADMIN" --name bench --upstream "$UPSTREAM")
+
+# An experiment beside the real binary: the same proxy from the library on a
+# current-thread runtime (the binary runs two workers).
+"$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$TMP/lib-proxy.log" 2>&1 &
+LIB_PID=$!
+track "$LIB_PID"
+LIB_ADDR=$(wait_line "$TMP/lib-proxy.log" '^listening on ' | awk '{ print $3 }')
+
+HA_PORT=$("$BENCH" free-port)
+fill "$FIXTURES/proxy/haproxy.cfg.in" "$TMP/haproxy.cfg" "$HA_PORT" "$UPSTREAM"
+haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+HA_PID=$!
+track "$HA_PID"
+wait_port "$HA_PORT"
+
+NGX_PORT=$("$BENCH" free-port)
+fill "$FIXTURES/proxy/nginx.conf.in" "$TMP/nginx.conf" "$NGX_PORT" "$UPSTREAM"
+nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" >"$TMP/nginx.log" 2>&1 &
+NGX_PID=$!
+track "$NGX_PID"
+wait_port "$NGX_PORT"
+
+echo "firedrill: $FIREDRILL ($("$FIREDRILL" --version)), commit $(git -C "$REPO" rev-parse --short HEAD)"
+echo "peers: $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)"
+echo "host: $(nproc) CPUs, $(uname -sr)"
+echo "echo server $UPSTREAM; firedrill $FD_ADDR (admin $ADMIN); firedrill-1thread $LIB_ADDR; haproxy 127.0.0.1:$HA_PORT; nginx 127.0.0.1:$NGX_PORT"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+"$BENCH" compare --direct "$UPSTREAM" \
+    --target "firedrill=$FD_ADDR" --target "firedrill-1thread=$LIB_ADDR" --target "haproxy=127.0.0.1:$HA_PORT" --target "nginx=127.0.0.1:$NGX_PORT" \
+    --rounds "$ROUNDS" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS"
+echo
+"$BENCH" toxic --admin "$ADMIN" --upstream "$UPSTREAM" --rounds "$TOXIC_ROUNDS"
+echo
+"$BENCH" idle --connections "$IDLE_CONNS" \
+    --target "firedrill=$FD_ADDR=$FD_PID" --target "firedrill-1thread=$LIB_ADDR=$LIB_PID" --target "haproxy=127.0.0.1:$HA_PORT=$HA_PID" \
+    --target "nginx=127.0.0.1:$NGX_PORT=$NGX_PID"
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ -n "${PERF_DIR:-}" ]]; then
+    mkdir -p "$PERF_DIR"
+    for kind in rr bulk; do
+        perf record -q -F 999 --call-graph dwarf,16384 -p "$FD_PID" -o "$TMP/perf-$kind.data" -- sleep 5 \
+            >/dev/null 2>&1 &
+        perf_pid=$!
+        track "$perf_pid"
+        sleep 0.3
+        echo "profile under $kind: $("$BENCH" load --addr "$FD_ADDR" --kind "$kind" --secs 4.5)"
+        wait "$perf_pid" || true
+        perf report -i "$TMP/perf-$kind.data" --no-children --percent-limit 1 --stdio \
+            >"$PERF_DIR/perf-$kind.txt" 2>/dev/null || true
+        perf report -i "$TMP/perf-$kind.data" --children --sort symbol --percent-limit 2 --stdio -g none \
+            >"$PERF_DIR/perf-$kind-children.txt" 2>/dev/null || true
+    done
+    echo "profiles in $PERF_DIR"
+fi
+
+# End the servers here, quietly, before the exit trap (which kills what is left).
+for pid in "$NGX_PID" "$HA_PID" "$LIB_PID" "$FD_PID" "$ECHO_PID"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+done
