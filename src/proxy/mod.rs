@@ -12,6 +12,7 @@ mod pump;
 mod registry;
 #[cfg(test)]
 mod testutil;
+mod timer;
 pub mod toxics;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
@@ -104,7 +104,7 @@ pub(crate) struct Writer {
 
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => super::timer::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -396,12 +396,20 @@ impl Writer {
 }
 
 /// Reads one side into the queue of the writer of the other side.
-async fn read_loop(mut from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
+async fn read_loop(from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
     loop {
-        let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
-        let read = tokio::select! {
+        // Wait for data before taking a buffer, so that an idle connection holds none.
+        let ready = tokio::select! {
             () = stop.cancelled() => return,
-            r = from.read_buf(&mut buf) => r,
+            r = from.readable() => r,
+        };
+        let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+        let read = match ready {
+            Ok(()) => match from.try_read_buf(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                r => r,
+            },
+            Err(e) => Err(e),
         };
         let input = match read {
             Ok(0) => Input::Eof,
