@@ -3,10 +3,12 @@
 Usage: sample_replicas.py JOURNAL WATCH_PID OUT_JSON [PERIOD_S]
 
 Follows firedrill's journal as it is written: `run-started` gives firedrill's pid,
-`replica-started` the pid of each replica. Every PERIOD_S (default 0.01 s) it reads
-utime+stime from /proc/PID/stat and VmHWM from /proc/PID/status of each, keeping the
-last values seen, until WATCH_PID exits. A replica's CPU time after its last sample
-(at most one period, the moments before it was killed or stopped) is missed.
+`replica-started` the pid of each replica. Every PERIOD_S (default 0.01 s) it reads the
+CPU time of each, in nanoseconds, summed over its threads from /proc/PID/task/*/schedstat
+(utime+stime from /proc/PID/stat, in clock ticks of 10 ms, where schedstat is missing),
+and VmHWM from /proc/PID/status, keeping the last values seen, until WATCH_PID exits. A
+replica's CPU time after its last sample (at most one period, the moments before it was
+killed or stopped) is missed.
 """
 
 import json
@@ -17,11 +19,28 @@ import time
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def schedstat_cpu(pid):
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def read_proc(pid):
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        cpu = schedstat_cpu(pid)
+        if cpu is None:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
         hwm = None
         with open(f"/proc/{pid}/status") as f:
             for line in f:

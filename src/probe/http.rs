@@ -106,6 +106,12 @@ impl HttpProbe {
             .set_write_timeout(Some(remaining(deadline)?))
             .map_err(timed_out)?;
         stream.write_all(&self.request).map_err(timed_out)?;
+        // One read usually holds the whole response: the timeout is set again only for
+        // the reads after it.
+        stream
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(timed_out)?;
+        let mut first_read = true;
         let mut buf = vec![0u8; 4096];
         let mut filled = 0;
         let mut status: Option<(u16, usize, Option<usize>)> = None;
@@ -129,9 +135,12 @@ impl HttpProbe {
                     None => buf.resize(buf.len() * 2, 0),
                 }
             }
-            stream
-                .set_read_timeout(Some(remaining(deadline)?))
-                .map_err(timed_out)?;
+            if !first_read {
+                stream
+                    .set_read_timeout(Some(remaining(deadline)?))
+                    .map_err(timed_out)?;
+            }
+            first_read = false;
             let n = stream.read(&mut buf[filled..]).map_err(timed_out)?;
             if n == 0 {
                 return match status {
