@@ -330,12 +330,15 @@ impl Writer {
 
     /// Runs until the source ends or the connection stops.
     pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<Input>) -> End {
+        let stop = self.stop.clone();
+        let cancelled = stop.cancelled();
+        tokio::pin!(cancelled);
         let end = loop {
             let timer = self.timer();
             let control_open = self.http.control_open();
             let input = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => break End::Stopped,
+                () = &mut cancelled => break End::Stopped,
                 changed = self.toxics.changed() => {
                     if changed.is_err() {
                         break End::Stopped;
@@ -397,10 +400,14 @@ impl Writer {
 
 /// Reads one side into the queue of the writer of the other side.
 async fn read_loop(from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
+    // Registered once: a new cancellation future per chunk costs a lock and a list update.
+    let cancelled = stop.cancelled();
+    tokio::pin!(cancelled);
     loop {
         // Wait for data before taking a buffer, so that an idle connection holds none.
         let ready = tokio::select! {
-            () = stop.cancelled() => return,
+            biased;
+            () = &mut cancelled => return,
             r = from.readable() => r,
         };
         let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
