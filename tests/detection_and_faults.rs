@@ -76,22 +76,12 @@ fn a_matching_alert_on_the_webhook_is_the_detection() {
 
 #[test]
 fn no_signal_before_the_timeout_is_not_detected_not_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("undetected");
     let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 300ms}";
     let extra = "  detection:\n    timeout: 500ms\n    signals:\n      - {name: pager, type: webhook, match: {alertname: Never}}\n  recovery: {stableFor: 100ms}\n  objectives:\n    - {metric: time-to-recover, max: 10s}";
-    let file = write_experiment(
-        dir.path(),
-        "e.yaml",
-        &demo_experiment(&marker, 1, "20ms", faults, extra),
-    );
-    let out = dir.path().join("out");
-    let output = run_to_end(&file, &out, Duration::from_secs(30));
-    assert_eq!(output.status.code(), Some(0));
-    let r = result(&out);
-    assert!(r["iterations"][0]["detectedAt"].is_null());
-    assert_eq!(r["summary"]["timeToDetectMs"]["missing"], 1);
-    assert!(journal_has(&out, "not-detected"));
+    let d = run_demo("undetected", 1, "20ms", faults, extra, 0);
+    assert!(d.result["iterations"][0]["detectedAt"].is_null());
+    assert_eq!(d.result["summary"]["timeToDetectMs"]["missing"], 1);
+    assert!(journal_has(&d.out, "not-detected"));
 }
 
 #[test]

@@ -143,42 +143,24 @@ fn millis_between(a: &serde_json::Value, b: &serde_json::Value) -> f64 {
 #[test]
 fn a_baseline_that_does_not_hold_stops_before_any_fault() {
     let _guard = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("baseline");
     let faults = "    - {name: kill, type: process-kill, select: {mode: one, workload: web}}";
-    let yaml = demo_experiment(&marker, 1, "20ms", faults, "").replace("/api\"", "/missing\"");
-    let file = write_experiment(dir.path(), "e.yaml", &yaml);
-    let out = dir.path().join("out");
-    let output = run_to_end(&file, &out, Duration::from_secs(30));
-    assert_eq!(output.status.code(), Some(1));
-    let r = result(&out);
+    // Every observation of `/missing` fails: the steady state never holds.
+    let d = run_demo_with("baseline", 1, "20ms", faults, "", 1, |y| {
+        y.replace("/api\"", "/missing\"")
+    });
+    let r = &d.result;
     assert_eq!(r["status"], "failed");
     assert_eq!(r["iterations"][0]["status"], "baseline_failed");
     assert!(r["iterations"][0]["injectedAt"].is_null());
-    assert!(!journal_has(&out, "fault-intent"));
-    assert!(processes_with(&marker).is_empty());
+    assert!(!journal_has(&d.out, "fault-intent"));
 }
 
 #[test]
 fn an_abort_condition_reverts_and_exits_3() {
     let _guard = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("abort");
     let extra = "  safety: {abortWhen: [{type: consecutive-failures, probe: api, count: 3}]}";
-    let file = write_experiment(
-        dir.path(),
-        "e.yaml",
-        &demo_experiment(&marker, 1, "20ms", PAUSE_FOR_LONG, extra),
-    );
-    let out = dir.path().join("out");
-    let output = run_to_end(&file, &out, Duration::from_secs(30));
-    assert_eq!(
-        output.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let r = result(&out);
+    let d = run_demo("abort", 1, "20ms", PAUSE_FOR_LONG, extra, 3);
+    let r = &d.result;
     assert_eq!(r["status"], "aborted");
     assert!(
         r["reason"].as_str().unwrap().contains("3 times in a row"),
@@ -186,30 +168,15 @@ fn an_abort_condition_reverts_and_exits_3() {
         r["reason"]
     );
     assert_eq!(r["rollback"]["reverted"][0], "freeze");
-    assert!(processes_with(&marker).is_empty());
 }
 
 #[test]
 fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
     let _guard = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("objective");
     let faults = "    - {name: kill, type: process-kill, select: {mode: all, workload: web}}";
     let extra = "  recovery: {stableFor: 200ms, timeout: 10s}\n  objectives:\n    - {metric: time-to-recover, percentile: 95, max: 1ms}";
-    let file = write_experiment(
-        dir.path(),
-        "e.yaml",
-        &demo_experiment(&marker, 2, "20ms", faults, extra),
-    );
-    let out = dir.path().join("out");
-    let output = run_to_end(&file, &out, Duration::from_secs(30));
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let r = result(&out);
+    let d = run_demo("objective", 2, "20ms", faults, extra, 1);
+    let r = &d.result;
     assert_eq!(r["status"], "failed");
     assert_eq!(r["objectives"][0]["met"], false);
     let ttr = r["iterations"][0]["timeToRecoverMs"]
@@ -223,5 +190,4 @@ fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
         .filter(|e| e["kind"] == "replica-started")
         .count();
     assert_eq!(restarted, 2, "both replicas were restarted by their policy");
-    assert!(processes_with(&marker).is_empty());
 }

@@ -177,3 +177,64 @@ spec:
 "#
     )
 }
+
+/// A finished run of a demo experiment: its folder (kept alive), its marker and its result.
+pub struct Drill {
+    /// Holds the experiment and the results folder.
+    pub dir: tempfile::TempDir,
+    /// The results folder.
+    pub out: std::path::PathBuf,
+    /// The marker of its processes.
+    pub marker: String,
+    /// result.json.
+    pub result: serde_json::Value,
+}
+
+/// Runs [`demo_experiment`] to its end, checks the exit code and that no process of it is
+/// left, and returns what it wrote.
+pub fn run_demo(
+    test: &str,
+    replicas: u32,
+    interval: &str,
+    faults: &str,
+    extra: &str,
+    expect_code: i32,
+) -> Drill {
+    run_demo_with(test, replicas, interval, faults, extra, expect_code, |y| y)
+}
+
+/// [`run_demo`] with the experiment text edited by `edit` first.
+pub fn run_demo_with(
+    test: &str,
+    replicas: u32,
+    interval: &str,
+    faults: &str,
+    extra: &str,
+    expect_code: i32,
+    edit: impl FnOnce(String) -> String,
+) -> Drill {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker(test);
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &edit(demo_experiment(&marker, replicas, interval, faults, extra)),
+    );
+    let out = dir.path().join("out");
+    let output = run_to_end(&file, &out, Duration::from_secs(60));
+    assert_eq!(
+        output.status.code(),
+        Some(expect_code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    let result = result(&out);
+    Drill {
+        dir,
+        out,
+        marker,
+        result,
+    }
+}
