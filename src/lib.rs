@@ -11,4 +11,5 @@ pub mod platform;
 pub mod probe;
 pub mod proxy;
 pub mod report;
+pub mod scorecard;
 pub mod spec;
