@@ -329,30 +329,111 @@ impl Writer {
     }
 
     /// Runs until the source ends or the connection stops.
-    pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<Input>) -> End {
+    ///
+    /// While the proxy has no toxic, the writer reads its source itself and passes each
+    /// chunk on at once: no queue, no second wake-up per chunk. From the first toxic on, for
+    /// the rest of the connection, a reader queues timestamped chunks so that a toxic can
+    /// hold data while reading goes on. The switch happens between two chunks with nothing
+    /// buffered, and both modes pass chunks through the same `process` (HTTP framing
+    /// included), so no byte is dropped, duplicated or reordered.
+    pub(crate) async fn run(mut self, from: OwnedReadHalf) -> End {
+        let stop = self.stop.clone();
+        let end = match self.direct(&from, &stop).await {
+            Some(end) => end,
+            None => {
+                let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
+                let ((), end) = tokio::join!(read_loop(from, tx, stop.clone()), async {
+                    let end = self.queued(rx).await;
+                    // The reader stops with the connection, or at the end of its source.
+                    if end != End::Done {
+                        stop.cancel();
+                    }
+                    end
+                });
+                end
+            }
+        };
+        self.finish(end).await
+    }
+
+    /// Reads and passes chunks directly while no toxic is set. Returns how the connection
+    /// ended, or None when a toxic arrived.
+    async fn direct(&mut self, from: &OwnedReadHalf, stop: &CancellationToken) -> Option<End> {
+        let cancelled = stop.cancelled();
+        tokio::pin!(cancelled);
+        loop {
+            if !self.toxics.borrow().is_empty() {
+                return None;
+            }
+            let control_open = self.http.control_open();
+            let ready = tokio::select! {
+                biased;
+                () = &mut cancelled => return Some(End::Stopped),
+                changed = self.toxics.changed() => {
+                    if changed.is_err() {
+                        return Some(End::Stopped);
+                    }
+                    self.refresh();
+                    if let Err(end) = self.toxics_changed().await {
+                        return Some(end);
+                    }
+                    continue;
+                }
+                msg = http::next_control(&mut self.http), if control_open => {
+                    if let Err(end) = self.control(msg).await {
+                        return Some(end);
+                    }
+                    continue;
+                }
+                ready = from.readable() => ready,
+            };
+            if ready.is_err() {
+                return Some(End::Reset);
+            }
+            let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+            match from.try_read_buf(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return Some(End::Reset),
+                Ok(0) => return Some(self.source_done().await),
+                Ok(_) => {
+                    let chunk = Chunk {
+                        data: buf.freeze(),
+                        at: Instant::now(),
+                    };
+                    if let Err(end) = self.process(chunk).await {
+                        return Some(end);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Passes on what the reader queues, through the toxics, until the source ends or the
+    /// connection stops.
+    async fn queued(&mut self, mut inbox: mpsc::Receiver<Input>) -> End {
         let stop = self.stop.clone();
         let cancelled = stop.cancelled();
         tokio::pin!(cancelled);
-        let end = loop {
+        loop {
             let timer = self.timer();
             let control_open = self.http.control_open();
             let input = tokio::select! {
                 biased;
-                () = &mut cancelled => break End::Stopped,
+                () = &mut cancelled => return End::Stopped,
                 changed = self.toxics.changed() => {
                     if changed.is_err() {
-                        break End::Stopped;
+                        return End::Stopped;
                     }
                     self.refresh();
                     if let Err(end) = self.toxics_changed().await {
-                        break end;
+                        return end;
                     }
                     continue;
                 }
-                () = sleep_until_opt(timer.map(|t| t.0)) => break timer.map_or(End::Close, |t| t.1),
+                () = sleep_until_opt(timer.map(|t| t.0)) => return timer.map_or(End::Close, |t| t.1),
                 msg = http::next_control(&mut self.http), if control_open => {
                     if let Err(end) = self.control(msg).await {
-                        break end;
+                        return end;
                     }
                     continue;
                 }
@@ -361,21 +442,28 @@ impl Writer {
             match input {
                 Some(Input::Data(chunk)) => {
                     if let Err(end) = self.process(chunk).await {
-                        break end;
+                        return end;
                     }
                 }
-                Some(Input::Eof) | None => {
-                    if let Err(end) = self.source_ended().await {
-                        break end;
-                    }
-                    if let Err(end) = self.slow_close().await {
-                        break end;
-                    }
-                    break End::Done;
-                }
-                Some(Input::Failed) => break End::Reset,
+                Some(Input::Eof) | None => return self.source_done().await,
+                Some(Input::Failed) => return End::Reset,
             }
-        };
+        }
+    }
+
+    /// The source ended: a held head goes out, `slow_close` is waited out.
+    async fn source_done(&mut self) -> End {
+        if let Err(end) = self.source_ended().await {
+            return end;
+        }
+        if let Err(end) = self.slow_close().await {
+            return end;
+        }
+        End::Done
+    }
+
+    /// Passes the end on to the output: a FIN when the source ended, an RST on a reset.
+    async fn finish(&mut self, end: End) -> End {
         match end {
             End::Done => {
                 if let Some(mut out) = self.out.take() {
@@ -455,8 +543,6 @@ pub(crate) async fn serve(
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let (up_tx, up_rx) = mpsc::channel(QUEUED_CHUNKS);
-    let (down_tx, down_rx) = mpsc::channel(QUEUED_CHUNKS);
     let (requests, responses) = http::pair();
     let up = Writer::new(
         Stream::Upstream,
@@ -477,10 +563,7 @@ pub(crate) async fn serve(
             stop.cancel();
         }
     };
-    tokio::join!(
-        read_loop(client_read, up_tx, stop.clone()),
-        read_loop(server_read, down_tx, stop.clone()),
-        async { finish(up.run(up_rx).await) },
-        async { finish(down.run(down_rx).await) },
-    );
+    tokio::join!(async { finish(up.run(client_read).await) }, async {
+        finish(down.run(server_read).await)
+    },);
 }
