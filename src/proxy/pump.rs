@@ -295,9 +295,18 @@ impl Writer {
         let Some(out) = self.out.as_mut() else {
             return Err(End::Stopped);
         };
+        // Most writes fit the socket's buffer at once: then there is no wait, and no
+        // cancellation to register for it.
+        let mut rest = bytes;
+        match out.try_write(rest) {
+            Ok(n) if n == rest.len() => return Ok(()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(End::Reset),
+        }
         tokio::select! {
             () = self.stop.cancelled() => Err(End::Stopped),
-            r = out.write_all(bytes) => r.map_err(|_| End::Reset),
+            r = out.write_all(rest) => r.map_err(|_| End::Reset),
         }
     }
 
