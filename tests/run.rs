@@ -168,6 +168,11 @@ fn an_abort_condition_reverts_and_exits_3() {
         r["reason"]
     );
     assert_eq!(r["rollback"]["reverted"][0], "freeze");
+    let junit = std::fs::read_to_string(d.out.join("junit.xml")).unwrap();
+    assert!(
+        xml_elements(&junit).contains(&"error".to_owned()),
+        "{junit}"
+    );
 }
 
 #[test]
@@ -190,4 +195,20 @@ fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
         .filter(|e| e["kind"] == "replica-started")
         .count();
     assert_eq!(restarted, 2, "both replicas were restarted by their policy");
+
+    // The JUnit report fails the missed objective and passes the recovery.
+    let junit = std::fs::read_to_string(d.out.join("junit.xml")).unwrap();
+    let elements = xml_elements(&junit);
+    assert_eq!(
+        elements.iter().filter(|e| *e == "testcase").count(),
+        2,
+        "{junit}"
+    );
+    assert_eq!(
+        elements.iter().filter(|e| *e == "failure").count(),
+        1,
+        "{junit}"
+    );
+    assert!(junit.contains(r#"name="time-to-recover p95""#), "{junit}");
+    assert!(junit.contains("target &lt;= 1ms"), "{junit}");
 }

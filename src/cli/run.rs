@@ -74,6 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let path = out_dir.join("result.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&result)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // A failing reporter never fails a run: the verdict is in result.json and the exit code.
+    let junit = out_dir.join("junit.xml");
+    if let Err(error) = std::fs::write(&junit, crate::report::junit::render(&result)) {
+        tracing::warn!(%error, path = %junit.display(), "cannot write the JUnit report");
+    }
     // A closed standard output (`| head`) must not turn a finished run into a panic: the
     // results are on disk, and the exit code still tells the verdict.
     let mut stdout = std::io::stdout().lock();

@@ -1,4 +1,6 @@
-//! Renderers of results. `result` is the JSON document; `summary` the terminal table.
+//! Renderers of results: `result` is the JSON document, `summary` the terminal table,
+//! `junit` the JUnit XML for CI.
 
+pub mod junit;
 pub mod result;
 pub mod summary;

@@ -238,3 +238,23 @@ pub fn run_demo_with(
         result,
     }
 }
+
+/// Parses an XML document to its end, panicking at the first error; returns the names of
+/// its elements in order.
+pub fn xml_elements(text: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => return names,
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                names.push(e.name().into_inner().to_owned());
+            }
+            Ok(_) => {}
+            Err(e) => panic!(
+                "not well-formed XML at {}: {e}\n{text}",
+                reader.buffer_position()
+            ),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `junit.xml`: one test case per objective (and one for the run's own verdict), so that a
+//! CI stage can gate on a drill and show what was missed, measured against target.
+
+use std::fmt::Write;
+
+use super::result::{RunResult, RunStatus};
+
+/// Renders the JUnit XML report of a run.
+pub fn render(r: &RunResult) -> String {
+    let mut cases = String::new();
+    let mut failures = 0;
+    let mut errors = 0;
+    let suite = &r.experiment.name;
+
+    // The run itself: the steady state at baseline and the recovery of every iteration are a
+    // verdict of their own; an abort, an interruption or a failed rollback is an error.
+    let run_case = format!("{suite} steady state and recovery");
+    let deviated: Vec<String> = r
+        .iterations
+        .iter()
+        .filter(|i| i.status == "baseline_failed" || i.status == "failed")
+        .map(|i| format!("iteration {}: {}", i.index, i.status))
+        .collect();
+    match r.status {
+        RunStatus::Aborted | RunStatus::Interrupted | RunStatus::RollbackFailed => {
+            errors += 1;
+            let reason = format!(
+                "{}: {}",
+                r.status.as_str(),
+                r.reason.clone().unwrap_or_default()
+            );
+            case(
+                &mut cases,
+                suite,
+                &run_case,
+                r.duration_ms,
+                Some(("error", &reason)),
+            );
+        }
+        _ if !deviated.is_empty() => {
+            failures += 1;
+            let reason = format!(
+                "{} ({})",
+                r.reason.clone().unwrap_or_default(),
+                deviated.join(", ")
+            );
+            case(
+                &mut cases,
+                suite,
+                &run_case,
+                r.duration_ms,
+                Some(("failure", &reason)),
+            );
+        }
+        _ => case(&mut cases, suite, &run_case, r.duration_ms, None),
+    }
+    for o in &r.objectives {
+        let measured = match (o.measured, o.unit.as_str()) {
+            (None, _) => "not measured".to_owned(),
+            (Some(v), "ratio") => format!("{v:.4}"),
+            (Some(v), unit) => format!("{v:.1} {unit}"),
+        };
+        let message = format!("measured {measured}, target {}", o.target);
+        if o.met {
+            case(&mut cases, suite, &o.name, 0.0, None);
+        } else {
+            failures += 1;
+            case(&mut cases, suite, &o.name, 0.0, Some(("failure", &message)));
+        }
+    }
+    let tests = r.objectives.len() + 1;
+    let mut out = String::new();
+    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        out,
+        r#"<testsuites name="firedrill" tests="{tests}" failures="{failures}" errors="{errors}" time="{:.3}">"#,
+        r.duration_ms / 1e3
+    );
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="{errors}" time="{:.3}" timestamp="{}">"#,
+        escape(suite),
+        r.duration_ms / 1e3,
+        escape(&r.started_at)
+    );
+    out.push_str(&cases);
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
+fn case(out: &mut String, suite: &str, name: &str, ms: f64, outcome: Option<(&str, &str)>) {
+    let _ = write!(
+        out,
+        r#"    <testcase classname="{}" name="{}" time="{:.3}""#,
+        escape(suite),
+        escape(name),
+        ms / 1e3
+    );
+    match outcome {
+        None => {
+            let _ = writeln!(out, "/>");
+        }
+        Some((kind, message)) => {
+            let _ = writeln!(out, ">");
+            let _ = writeln!(
+                out,
+                r#"      <{kind} message="{}">{}</{kind}>"#,
+                escape(message),
+                escape(message)
+            );
+            let _ = writeln!(out, "    </testcase>");
+        }
+    }
+}
+
+/// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_drops_control_characters() {
+        assert_eq!(escape("a<b>&\"c'\u{1}"), "a&lt;b&gt;&amp;&quot;c&apos;");
+    }
+}
