@@ -219,12 +219,7 @@ impl Writer {
         for a in self.active.iter().filter(|a| a.on) {
             match &a.kind {
                 ToxicKind::LimitData(l) => {
-                    let sent = self
-                        .sent
-                        .iter()
-                        .find(|(id, _)| *id == a.id)
-                        .map_or(0, |s| s.1);
-                    let left = l.allowance(sent);
+                    let left = l.allowance(sent_by(&self.sent, a.id));
                     if left == 0 {
                         return Step::Close;
                     }
@@ -243,12 +238,7 @@ impl Writer {
             match &a.kind {
                 ToxicKind::Bandwidth(b) => pause += b.pause(n),
                 ToxicKind::LimitData(l) => {
-                    let sent = self
-                        .sent
-                        .iter()
-                        .find(|(id, _)| *id == a.id)
-                        .map_or(0, |s| s.1);
-                    last |= l.allowance(sent) == n as u64;
+                    last |= l.allowance(sent_by(&self.sent, a.id)) == n as u64;
                 }
                 _ => {}
             }
@@ -493,6 +483,11 @@ impl Writer {
         }
         end
     }
+}
+
+/// Bytes a `limit_data` toxic has let through on this direction.
+fn sent_by(sent: &[(u64, u64)], id: u64) -> u64 {
+    sent.iter().find(|(t, _)| *t == id).map_or(0, |s| s.1)
 }
 
 /// Reads one side into the queue of the writer of the other side.
