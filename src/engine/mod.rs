@@ -535,6 +535,10 @@ impl Runner {
             rollback,
             events: std::mem::take(&mut self.run_events),
             files,
+            scorecard_input: None,
+            scorecard: None,
+            notifications: Vec::new(),
+            coordination: None,
         }
     }
 

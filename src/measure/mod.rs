@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::Phase;
 
@@ -114,7 +114,7 @@ pub fn availability(count: u64, errors: u64) -> Option<f64> {
 }
 
 /// Latency and availability of one probe in one phase. Latencies in milliseconds.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LatencySummary {
     /// Observations.
@@ -178,7 +178,7 @@ impl ProbeRecorders {
 }
 
 /// A duration measured once per iteration (time to detect, time to recover).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DurationSummary {
     /// Iterations in which it was measured.

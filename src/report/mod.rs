@@ -2,5 +2,6 @@
 //! `junit` the JUnit XML for CI.
 
 pub mod junit;
+pub mod model;
 pub mod result;
 pub mod summary;

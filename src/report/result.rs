@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{DurationSummary, LatencySummary};
+use crate::scorecard::{Capability, ScoreInput, Scorecard};
 
 /// The version of the result format; raised on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -41,7 +42,7 @@ impl RunStatus {
 }
 
 /// The whole result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunResult {
     /// Always [`SCHEMA_VERSION`].
@@ -78,10 +79,113 @@ pub struct RunResult {
     pub events: Vec<Event>,
     /// Files written next to this one.
     pub files: BTreeMap<String, String>,
+    /// What the scorecard was computed from: the measurements attributed to capabilities,
+    /// the gates hit and the weights (docs/scorecard.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard_input: Option<ScorecardInput>,
+    /// The cybersecurity performance scorecard of this run; its formula version inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<Scorecard>,
+    /// Notification drafts written at detection, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationResult>,
+    /// Acknowledgements by role, when the experiment names roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordination: Option<CoordinationResult>,
+}
+
+/// A notification draft written at detection (docs/notifications.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationResult {
+    /// The iteration whose detection started the clock.
+    pub iteration: u32,
+    /// `nis2-early-warning`, `nis2-incident-notification` or `dora-initial-notification`.
+    pub kind: String,
+    /// Awareness: the detection, RFC 3339 UTC.
+    pub awareness_at: String,
+    /// The legal deadline computed from awareness, RFC 3339 UTC.
+    pub deadline_at: String,
+    /// When the draft was written, RFC 3339 UTC.
+    pub drafted_at: String,
+    /// From detection to the draft written.
+    pub time_to_draft_ms: f64,
+    /// The draft, relative to the results folder.
+    pub file: String,
+    /// Mandatory flags the draft could not fill (early warning only).
+    pub mandatory_flags_missing: Vec<String>,
+    /// Fields marked known.
+    pub fields_known: u32,
+    /// Fields marked estimated.
+    pub fields_estimated: u32,
+    /// Fields marked unknown.
+    pub fields_unknown: u32,
+    /// The journal record of the draft.
+    pub journal_seq: u64,
+    /// The delivery to the experiment's webhook, when one is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryResult>,
+}
+
+/// The delivery of a draft to a webhook.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryResult {
+    /// Where it was posted.
+    pub url: String,
+    /// When a 2xx answer arrived, RFC 3339 UTC.
+    pub delivered_at: Option<String>,
+    /// From detection to the 2xx answer.
+    pub time_to_deliver_ms: Option<f64>,
+    /// The HTTP status of the answer.
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    pub error: Option<String>,
+}
+
+/// Who acknowledged the incident, and when.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoordinationResult {
+    /// Awareness: the run's first detection, RFC 3339 UTC.
+    pub awareness_at: Option<String>,
+    /// How long after awareness the run waited.
+    pub timeout_ms: f64,
+    /// One entry per role named in the experiment.
+    pub acknowledgements: Vec<AcknowledgementResult>,
+}
+
+/// One role's acknowledgement; a role with none is a finding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcknowledgementResult {
+    /// The role, as named in the experiment.
+    pub role: String,
+    /// When it acknowledged, RFC 3339 UTC; none when it never did.
+    pub acknowledged_at: Option<String>,
+    /// From awareness to the acknowledgement.
+    pub time_to_acknowledge_ms: Option<f64>,
+    /// Who acknowledged, as they said.
+    pub by: Option<String>,
+    /// What they added.
+    pub note: Option<String>,
+    /// The journal record of the acknowledgement.
+    pub journal_seq: Option<u64>,
+}
+
+/// The scorecard's input as recorded in a result, so that reports and suites can recompute it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScorecardInput {
+    /// Measurements and gates.
+    #[serde(flatten)]
+    pub input: ScoreInput,
+    /// The weights of the capabilities in the overall figure.
+    pub weights: BTreeMap<Capability, f64>,
 }
 
 /// The experiment that was run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentInfo {
     /// `metadata.name`.
@@ -95,7 +199,7 @@ pub struct ExperimentInfo {
 }
 
 /// The schedule actually used.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// Probe interval.
@@ -111,7 +215,7 @@ pub struct Settings {
 }
 
 /// One iteration.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IterationResult {
     /// From 1.
@@ -145,7 +249,7 @@ pub struct IterationResult {
 }
 
 /// What one fault did in one iteration.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultRecord {
     /// The fault's name.
@@ -164,7 +268,7 @@ pub struct FaultRecord {
 }
 
 /// Something that happened.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// RFC 3339 UTC.
@@ -178,7 +282,7 @@ pub struct Event {
 }
 
 /// Time to detect and recover over the iterations.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Iterations run to completion.
@@ -198,7 +302,7 @@ pub struct Summary {
 }
 
 /// One objective.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectiveResult {
     /// Such as `time-to-detect p95`.
@@ -214,7 +318,7 @@ pub struct ObjectiveResult {
 }
 
 /// What the final rollback did.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackResult {
     /// Faults still active when the run ended, then reverted.

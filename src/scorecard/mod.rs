@@ -112,6 +112,9 @@ pub struct MetricObservation {
     /// A scale that overrides the metric's default target and limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
+    /// Where the values come from (the experiment, in a suite), shown next to the metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl MetricObservation {
@@ -123,7 +126,14 @@ impl MetricObservation {
             values,
             weight: None,
             scale: None,
+            source: None,
         }
+    }
+
+    /// The same observation attributed to a source (an experiment's name).
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
     }
 
     /// The same observation held against the caller's scale instead of the default.
@@ -201,6 +211,9 @@ pub struct MetricScore {
     pub n: u32,
     /// The metric's weight within its capability.
     pub weight: f64,
+    /// Where the values come from (the experiment, in a suite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// A gate that was hit, with the cap it imposed.
@@ -327,6 +340,7 @@ fn score_metric(observation: &MetricObservation) -> MetricScore {
         score_p50: median(&observation.values, lower).map(|value| scale.score(value)),
         n: u32::try_from(observation.values.len()).unwrap_or(u32::MAX),
         weight: observation.weight.unwrap_or(1.0),
+        source: observation.source.clone(),
     }
 }
 

@@ -1,0 +1,70 @@
+//! What every report renders: the results of one experiment or of a suite, the combined
+//! scorecard, and what the evidence journals say. Built at the end of a run and again by
+//! `firedrill report DIR` from the files in a results folder.
+
+use serde::{Deserialize, Serialize};
+
+use super::result::{RunResult, RunStatus};
+use crate::scorecard::Scorecard;
+
+/// One report: a suite of one or more experiment runs and their combined scorecard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The suite's name, or the experiment's name for a single run.
+    pub title: String,
+    /// RFC 3339 UTC time at which the report was rendered.
+    pub generated_at: String,
+    /// The worst status over the runs.
+    pub status: RunStatus,
+    /// Each experiment's run, in the order they ran.
+    pub runs: Vec<ReportRun>,
+    /// The scorecard over every run (the run's own for a single experiment).
+    pub scorecard: Option<Scorecard>,
+}
+
+/// One experiment's run inside a report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRun {
+    /// The run's folder relative to the report's folder (empty for a single run).
+    pub dir: String,
+    /// The result as written to result.json.
+    pub result: RunResult,
+    /// What checking the run's journal found.
+    pub journal: JournalCheck,
+}
+
+/// The outcome of checking a run's evidence journal, for the report's evidence section.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalCheck {
+    /// The journal's file, relative to the report's folder.
+    pub file: String,
+    /// Records that verified.
+    pub records: u64,
+    /// The hash of the last verified record.
+    pub head: Option<String>,
+    /// No break, not cut, any signature valid.
+    pub intact: bool,
+    /// The journal ends with its `run-finished` record.
+    pub finished: bool,
+    /// A valid signature covers the head.
+    pub signed: bool,
+    /// What verification said, in one sentence.
+    pub detail: String,
+}
+
+impl RunStatus {
+    /// How bad a status is, for the worst over a suite: passed < failed < aborted <
+    /// interrupted < rollback failed.
+    pub fn severity(self) -> u8 {
+        match self {
+            Self::Passed => 0,
+            Self::Failed => 1,
+            Self::Aborted => 2,
+            Self::Interrupted => 3,
+            Self::RollbackFailed => 4,
+        }
+    }
+}
