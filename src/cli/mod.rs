@@ -3,8 +3,10 @@
 mod completions;
 mod demo;
 mod internal;
+mod load;
 mod plan;
 mod proxy;
+mod report;
 mod run;
 mod schema;
 mod validate;
@@ -61,8 +63,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an experiment: inject, measure, revert, report.
+    /// Run experiments or a suite: inject, measure, revert, score, report.
     Run(run::Args),
+    /// Render every report of a results folder again from result.json and the journal.
+    Report(report::Args),
     /// Show what a run would do, changing nothing.
     Plan(plan::Args),
     /// Check experiment files; exit 0 when all are valid, 2 with every problem listed.
@@ -146,6 +150,7 @@ pub fn main() -> ExitCode {
     let status = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Report(args) => report::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Completions(args) => completions::run(args),

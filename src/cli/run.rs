@@ -1,4 +1,4 @@
-//! `firedrill run FILE`
+//! `firedrill run FILE...`
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,11 +16,12 @@ use crate::spec;
 /// Arguments of `firedrill run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The experiment file.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    /// Folder for result.json, journal.jsonl, latency.hlog and the workloads' logs
-    /// [default: ./firedrill-results/NAME-TIMESTAMP]
+    /// Experiment files, or a suite file listing them; several run one after the other and
+    /// are scored together.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
+    /// Folder for result.json, journal.jsonl, the reports and the workloads' logs; a suite
+    /// gets one sub-folder per experiment [default: ./firedrill-results/NAME-TIMESTAMP]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Run this many iterations instead of `spec.iterations`.
@@ -36,24 +37,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    let exp = match spec::load_file(&args.file) {
-        Ok(exp) => exp,
-        Err(err) => {
-            super::validate::print_spec_error(&err);
-            return Ok(ExitStatus::InvalidInput);
-        }
+    // Every file is loaded and checked before anything runs.
+    let Some(plan) = super::load::load_plan(&args.files) else {
+        return Ok(ExitStatus::InvalidInput);
     };
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out_dir(&exp.metadata.name));
-    let options = RunOptions {
-        out_dir: Some(out_dir.clone()),
-        iterations: args.iterations,
-        firedrill: engine::default_firedrill_path(),
-        source_file: Some(args.file.display().to_string()),
-        sign_key: args.sign_key.clone(),
-    };
+        .unwrap_or_else(|| default_out_dir(&plan.name));
     // One thread: the run's work is light, and handing it between threads would cost more
     // CPU than it saves (probes at 10 ms intervals wake the runtime a hundred times a second).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -67,24 +58,100 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             start: Instant::now(),
         })
     };
-    let result = runtime.block_on(drive(exp, options, progress.clone()))?;
+    let status = runtime.block_on(run_plan(&args, &plan, &out_dir, progress.clone()))?;
     drop(progress);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(status)
+}
 
-    let path = out_dir.join("result.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&result)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // A failing reporter never fails a run: the verdict is in result.json and the exit code.
-    let junit = out_dir.join("junit.xml");
-    if let Err(error) = std::fs::write(&junit, crate::report::junit::render(&result)) {
-        tracing::warn!(%error, path = %junit.display(), "cannot write the JUnit report");
+/// Runs each experiment of the plan in turn, each into its own folder when there are several,
+/// and writes the combined reports of a suite. An interruption stops the suite after the
+/// current experiment has been rolled back.
+async fn run_plan(
+    args: &Args,
+    plan: &super::load::Plan,
+    out_dir: &Path,
+    progress: Arc<dyn ProgressSink>,
+) -> anyhow::Result<ExitStatus> {
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone()));
+    let started = std::time::SystemTime::now();
+    let count = plan.experiments.len();
+    let mut runs = Vec::new();
+    let mut not_run = Vec::new();
+    for (i, (file, exp)) in plan.experiments.iter().enumerate() {
+        if cancel.is_cancelled() {
+            not_run.push(file.display().to_string());
+            continue;
+        }
+        let rel = if plan.is_suite {
+            format!("{:02}-{}", i + 1, exp.metadata.name)
+        } else {
+            String::new()
+        };
+        let dir = out_dir.join(&rel);
+        if plan.is_suite {
+            eprintln!(
+                "experiment {}/{count}: {} ({})",
+                i + 1,
+                exp.metadata.name,
+                file.display()
+            );
+        }
+        let options = RunOptions {
+            out_dir: Some(dir.clone()),
+            iterations: args.iterations,
+            firedrill: engine::default_firedrill_path(),
+            source_file: Some(file.display().to_string()),
+            sign_key: args.sign_key.clone(),
+        };
+        let result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
+        let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)
+            .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
+        // A closed standard output (`| head`) must not turn a finished run into a panic: the
+        // results are on disk, and the exit code still tells the verdict.
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{}", crate::report::summary::render(&run.result));
+        let _ = writeln!(stdout, "results: {}", dir.display());
+        if run.result.status == RunStatus::Interrupted {
+            cancel.cancel();
+        }
+        runs.push(run);
     }
-    // A closed standard output (`| head`) must not turn a finished run into a panic: the
-    // results are on disk, and the exit code still tells the verdict.
+    if !plan.is_suite {
+        let status = runs.first().map_or(RunStatus::Aborted, |r| r.result.status);
+        return Ok(exit_status(status));
+    }
+    let (report, input) =
+        crate::report::write::suite_report(&plan.name, runs, plan.weights.as_ref());
+    let mut suite = crate::report::write::SuiteResult {
+        schema_version: crate::report::result::SCHEMA_VERSION,
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        file: plan.suite_file.clone(),
+        status: report.status,
+        started_at: crate::journal::rfc3339(started),
+        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        runs: report
+            .runs
+            .iter()
+            .map(|r| crate::report::write::SuiteEntry {
+                dir: r.dir.clone(),
+                experiment: r.result.experiment.name.clone(),
+                status: r.result.status,
+            })
+            .collect(),
+        not_run,
+        scorecard_input: input,
+        scorecard: report.scorecard.clone(),
+        files: Default::default(),
+    };
+    crate::report::write::finish_suite(out_dir, &mut suite, &report)
+        .with_context(|| format!("cannot write the suite's results in {}", out_dir.display()))?;
     let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "{}", crate::report::summary::render(&result));
+    let _ = write!(stdout, "{}", crate::report::summary::render_suite(&suite));
     let _ = writeln!(stdout, "results: {}", out_dir.display());
-    Ok(exit_status(result.status))
+    Ok(exit_status(suite.status))
 }
 
 /// Maps a run status to the process exit status.
@@ -102,9 +169,8 @@ async fn drive(
     exp: spec::Experiment,
     options: RunOptions,
     progress: Arc<dyn ProgressSink>,
+    cancel: CancellationToken,
 ) -> anyhow::Result<RunResult> {
-    let cancel = CancellationToken::new();
-    tokio::spawn(watch_signals(cancel.clone()));
     let rollback = Rollback::new();
     let task = tokio::spawn(engine::run(
         exp,

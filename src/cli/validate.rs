@@ -1,4 +1,4 @@
-//! `firedrill validate FILE...`
+//! `firedrill validate FILE...`: experiments and suites
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use crate::spec;
 /// Arguments of `firedrill validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Experiment files to check.
+    /// Experiment or suite files to check (a suite's experiments are checked too).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -16,8 +16,26 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let mut status = ExitStatus::Success;
     for file in &args.files {
-        match spec::load_file(file) {
-            Ok(exp) => println!("{}: valid ({})", file.display(), exp.metadata.name),
+        match spec::load_document(file) {
+            Ok(spec::Document::Experiment(exp)) => {
+                println!("{}: valid ({})", file.display(), exp.metadata.name);
+            }
+            Ok(spec::Document::Suite(suite)) => {
+                println!(
+                    "{}: valid suite ({}, {} experiments)",
+                    file.display(),
+                    suite.metadata.name,
+                    suite.spec.experiments.len()
+                );
+                let listed = suite.experiment_paths(file);
+                if super::load::load_plan(std::slice::from_ref(file)).is_none() {
+                    status = ExitStatus::InvalidInput;
+                } else {
+                    for path in listed {
+                        println!("  {}: valid", path.display());
+                    }
+                }
+            }
             Err(err) => {
                 status = ExitStatus::InvalidInput;
                 print_spec_error(&err);

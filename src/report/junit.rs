@@ -3,10 +3,42 @@
 
 use std::fmt::Write;
 
+use super::model::Report;
 use super::result::{RunResult, RunStatus};
 
-/// Renders the JUnit XML report of a run.
-pub fn render(r: &RunResult) -> String {
+/// Renders the JUnit XML report: one test suite per experiment run.
+pub fn render(report: &Report) -> String {
+    let mut suites = String::new();
+    let (mut tests, mut failures, mut errors, mut seconds) = (0, 0, 0, 0.0);
+    for run in &report.runs {
+        let suite = render_suite(&run.result);
+        tests += suite.tests;
+        failures += suite.failures;
+        errors += suite.errors;
+        seconds += run.result.duration_ms / 1e3;
+        suites.push_str(&suite.xml);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        out,
+        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" errors="{errors}" time="{seconds:.3}">"#,
+        escape(&report.title)
+    );
+    out.push_str(&suites);
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
+struct Suite {
+    xml: String,
+    tests: usize,
+    failures: usize,
+    errors: usize,
+}
+
+/// One experiment's test suite: its steady state and recovery, then one case per objective.
+fn render_suite(r: &RunResult) -> Suite {
     let mut cases = String::new();
     let mut failures = 0;
     let mut errors = 0;
@@ -69,24 +101,22 @@ pub fn render(r: &RunResult) -> String {
         }
     }
     let tests = r.objectives.len() + 1;
-    let mut out = String::new();
-    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let mut xml = String::new();
     let _ = writeln!(
-        out,
-        r#"<testsuites name="firedrill" tests="{tests}" failures="{failures}" errors="{errors}" time="{:.3}">"#,
-        r.duration_ms / 1e3
-    );
-    let _ = writeln!(
-        out,
+        xml,
         r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="{errors}" time="{:.3}" timestamp="{}">"#,
         escape(suite),
         r.duration_ms / 1e3,
         escape(&r.started_at)
     );
-    out.push_str(&cases);
-    let _ = writeln!(out, "  </testsuite>");
-    let _ = writeln!(out, "</testsuites>");
-    out
+    xml.push_str(&cases);
+    let _ = writeln!(xml, "  </testsuite>");
+    Suite {
+        xml,
+        tests,
+        failures,
+        errors,
+    }
 }
 
 fn case(out: &mut String, suite: &str, name: &str, ms: f64, outcome: Option<(&str, &str)>) {

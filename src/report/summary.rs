@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use super::result::RunResult;
+use super::write::SuiteResult;
+use crate::scorecard::Scorecard;
 
 /// Renders the end-of-run summary.
 pub fn render(r: &RunResult) -> String {
@@ -105,6 +107,9 @@ pub fn render(r: &RunResult) -> String {
         }
         let _ = writeln!(out, "{}", t.render());
     }
+    if let Some(card) = &r.scorecard {
+        out.push_str(&scorecard(card));
+    }
     if !r.rollback.reverted.is_empty() || !r.rollback.failed.is_empty() {
         let _ = writeln!(
             out,
@@ -117,6 +122,68 @@ pub fn render(r: &RunResult) -> String {
             }
         );
     }
+    out
+}
+
+/// The end-of-suite summary: each experiment's verdict, then the combined scorecard.
+pub fn render_suite(suite: &SuiteResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nsuite {} — {}",
+        suite.name,
+        suite.status.as_str().to_uppercase()
+    );
+    let mut t = Table::new(&["experiment", "status", "folder"]);
+    for run in &suite.runs {
+        t.row(vec![
+            run.experiment.clone(),
+            run.status.as_str().to_owned(),
+            run.dir.clone(),
+        ]);
+    }
+    for file in &suite.not_run {
+        t.row(vec![file.clone(), "not run".to_owned(), String::new()]);
+    }
+    let _ = writeln!(out, "\n{}", t.render());
+    if let Some(card) = &suite.scorecard {
+        out.push_str(&scorecard(card));
+    }
+    out
+}
+
+/// The scorecard in a few lines: the overall figure, then each capability weakest first.
+fn scorecard(card: &Scorecard) -> String {
+    let mut out = String::new();
+    let overall = match (card.overall.score, card.overall.weakest) {
+        (Some(score), Some(weakest)) => format!(
+            "{score:.1}/100 over {} of {} capabilities, weakest {}",
+            card.overall.evidenced_count,
+            card.overall.capability_count,
+            weakest.name()
+        ),
+        _ => "no capability evidenced".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "scorecard (formula {}): {overall}",
+        card.formula_version
+    );
+    let mut t = Table::new(&["capability", "score", "maturity", "gates"]);
+    for c in &card.capabilities {
+        t.row(vec![
+            c.name.clone(),
+            c.score
+                .map_or_else(|| "not evidenced".to_owned(), |s| format!("{s:.1}")),
+            c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
+            c.gates
+                .iter()
+                .map(|g| super::format::gate(g.gate))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ]);
+    }
+    let _ = writeln!(out, "{}", t.render());
     out
 }
 

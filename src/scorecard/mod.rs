@@ -5,6 +5,7 @@
 
 mod arithmetic;
 mod catalogue;
+pub mod evidence;
 mod gate;
 mod maturity;
 

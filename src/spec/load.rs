@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_saphyr::MessageFormatter;
 
 use super::location::{PathIndex, child_path, parent};
-use super::{Experiment, Location, Problem, Problems, SpecError};
+use super::{Experiment, Location, Problem, Problems, SpecError, Suite};
 
 /// The largest experiment file accepted, in bytes (1 MiB).
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -27,6 +27,12 @@ pub const MAX_REPLAYED_EVENTS: usize = 10_000;
 
 /// Reads, parses and validates an experiment file.
 pub fn load_file(path: &Path) -> Result<Experiment, SpecError> {
+    let (name, text) = read_text(path)?;
+    load_str(&name, &text)
+}
+
+/// Reads a document file within the size limit, as UTF-8; returns its name and text.
+fn read_text(path: &Path) -> Result<(String, String), SpecError> {
     let name = path.display().to_string();
     let read_error = |source| SpecError::Read {
         path: name.clone(),
@@ -46,7 +52,53 @@ pub fn load_file(path: &Path) -> Result<Experiment, SpecError> {
         return Err(invalid(&name, whole_file(too_large(None))));
     }
     let text = decode_utf8(bytes).map_err(|problem| invalid(&name, problem))?;
-    load_str(&name, &text)
+    Ok((name, text))
+}
+
+/// An experiment, or a suite of experiments.
+#[derive(Clone, Debug)]
+pub enum Document {
+    /// A single experiment.
+    Experiment(Box<Experiment>),
+    /// A suite listing experiment files.
+    Suite(Suite),
+}
+
+/// Loads an experiment or a suite file, telling them apart by `kind`.
+pub fn load_document(path: &Path) -> Result<Document, SpecError> {
+    let (name, text) = read_text(path)?;
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        kind: Option<String>,
+    }
+    let is_suite = !is_blank(&text)
+        && parse::<Peek>(&text).is_ok_and(|peek| peek.kind.as_deref() == Some("Suite"));
+    if !is_suite {
+        return load_str(&name, &text).map(|exp| Document::Experiment(Box::new(exp)));
+    }
+    let suite: Suite = match parse(&text) {
+        Ok(suite) => suite,
+        Err(failure) => {
+            let (path, error) = *failure;
+            let index = PathIndex::build(&text);
+            return Err(invalid(&name, problem_from_error(&error, &path, &index)));
+        }
+    };
+    let mut problems = super::suite::validate(&suite);
+    if problems.is_empty() {
+        return Ok(Document::Suite(suite));
+    }
+    let index = PathIndex::build(&text);
+    for p in &mut problems {
+        if p.location.is_none() {
+            p.location = index.nearest(&p.path);
+        }
+    }
+    Err(SpecError::Invalid(Problems {
+        file: name,
+        problems,
+    }))
 }
 
 /// Parses and validates an experiment held in memory; `file` names it in messages.
@@ -176,12 +228,13 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Deserializes the document, keeping the field path of the first error.
-fn parse(text: &str) -> Result<Experiment, Box<(String, serde_saphyr::Error)>> {
+fn parse<T: for<'de> Deserialize<'de>>(
+    text: &str,
+) -> Result<T, Box<(String, serde_saphyr::Error)>> {
     let mut failed_at = None;
     serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         let mut track = serde_path_to_error::Track::new();
-        let result =
-            Experiment::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+        let result = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
         if result.is_err() {
             failed_at = Some(track.path());
         }

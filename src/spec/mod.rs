@@ -4,11 +4,15 @@ mod duration;
 mod load;
 mod location;
 pub mod placeholders;
+mod scorecard;
+mod suite;
 mod types;
 mod validate;
 
 pub use duration::{Duration, DurationError};
-pub use load::{load_file, load_str};
+pub use load::{Document, load_document, load_file, load_str};
+pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
+pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::validate;
 

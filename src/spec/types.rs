@@ -75,6 +75,9 @@ pub struct Spec {
     /// Targets that decide the verdict and the exit code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objectives: Vec<Objective>,
+    /// How the measurements count on the scorecard, where the defaults do not fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<super::ScorecardSpec>,
     /// How many times the fault schedule is repeated.
     #[serde(default = "default_iterations")]
     pub iterations: u32,

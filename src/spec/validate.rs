@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 
 use super::{
     AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, Objective, Probe, Problem,
-    Readiness, Selector,
+    Readiness, ScorecardSpec, Selector,
 };
+use crate::scorecard::DEFAULT_MAPPED_FAULT_TYPES;
 
 /// The shortest probe interval.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -159,6 +160,10 @@ impl Validator<'_> {
                     self.percentile(&format!("{path}.percentile"), o.percentile);
                 }
             }
+        }
+
+        if let Some(scorecard) = &spec.scorecard {
+            self.scorecard(scorecard);
         }
 
         if !(1..=MAX_ITERATIONS).contains(&spec.iterations) {
@@ -470,28 +475,7 @@ impl Validator<'_> {
     }
 
     fn name(&mut self, path: &str, name: &str) {
-        let problem = if name.is_empty() {
-            Some("must not be empty".to_owned())
-        } else if name.len() > MAX_NAME_LEN {
-            Some(format!(
-                "is {} characters long; at most {MAX_NAME_LEN} are allowed",
-                name.chars().count()
-            ))
-        } else if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            Some(format!(
-                "`{name}` may use only lower-case letters, digits and `-`"
-            ))
-        } else if name.starts_with('-') || name.ends_with('-') {
-            Some(format!(
-                "`{name}` must start and end with a letter or digit"
-            ))
-        } else {
-            None
-        };
-        if let Some(message) = problem {
+        if let Some(message) = name_problem(name) {
             self.problem(path, message);
         }
     }
@@ -662,6 +646,86 @@ impl Validator<'_> {
         }
     }
 
+    fn scorecard(&mut self, scorecard: &ScorecardSpec) {
+        let path = "spec.scorecard";
+        let used: BTreeSet<&str> = self
+            .exp
+            .spec
+            .faults
+            .iter()
+            .map(FaultSpec::type_name)
+            .collect();
+        for (fault_type, capabilities) in &scorecard.capabilities {
+            let field = format!("{path}.capabilities.{fault_type}");
+            if !DEFAULT_MAPPED_FAULT_TYPES.contains(&fault_type.as_str()) {
+                self.problem(
+                    &field,
+                    format!(
+                        "`{fault_type}` is not a fault type: write one of {}",
+                        DEFAULT_MAPPED_FAULT_TYPES.join(", ")
+                    ),
+                );
+            } else if !used.contains(fault_type.as_str()) {
+                self.problem(
+                    &field,
+                    format!("no fault of type `{fault_type}` in spec.faults: the mapping would never apply"),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for (i, capability) in capabilities.iter().enumerate() {
+                if !seen.insert(capability) {
+                    self.problem(
+                        format!("{field}[{i}]"),
+                        format!("`{}` is listed twice", capability.name()),
+                    );
+                }
+            }
+        }
+        let targets = &scorecard.targets;
+        for (name, target) in [
+            ("timeToDetect", targets.time_to_detect),
+            ("timeToRecover", targets.time_to_recover),
+            ("earlyWarningDraft", targets.early_warning_draft),
+            ("earlyWarningDelivery", targets.early_warning_delivery),
+            ("timeToAcknowledge", targets.time_to_acknowledge),
+        ] {
+            let Some(target) = target else { continue };
+            let field = format!("{path}.targets.{name}");
+            self.positive(&format!("{field}.target"), target.target);
+            if target.limit.get() <= target.target.get() {
+                self.problem(
+                    format!("{field}.limit"),
+                    format!(
+                        "{} must be longer than the target {}",
+                        target.limit, target.target
+                    ),
+                );
+            }
+        }
+        if let Some(multiple) = targets.latency_during_fault {
+            let field = format!("{path}.targets.latencyDuringFault");
+            if !(multiple.target.is_finite() && multiple.target > 0.0) {
+                self.problem(format!("{field}.target"), "must be a number above 0");
+            }
+            if let Some(limit) = multiple.limit
+                && !(limit.is_finite() && limit > multiple.target)
+            {
+                self.problem(
+                    format!("{field}.limit"),
+                    "must be a number above the target",
+                );
+            }
+        }
+        for (capability, weight) in &scorecard.weights {
+            if !(weight.is_finite() && *weight >= 0.0) {
+                self.problem(
+                    format!("{path}.weights.{}", super::capability_key(*capability)),
+                    "must be a number, 0 or above",
+                );
+            }
+        }
+    }
+
     fn positive(&mut self, path: &str, d: Duration) {
         if d.is_zero() {
             self.problem(path, "must be more than 0s");
@@ -727,6 +791,31 @@ fn plural(n: u32) -> &'static str {
 fn round1(x: f64) -> String {
     let s = format!("{x:.1}");
     s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// What is wrong with a DNS-label-like name, if anything.
+pub(super) fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("must not be empty".to_owned())
+    } else if name.len() > MAX_NAME_LEN {
+        Some(format!(
+            "is {} characters long; at most {MAX_NAME_LEN} are allowed",
+            name.chars().count()
+        ))
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Some(format!(
+            "`{name}` may use only lower-case letters, digits and `-`"
+        ))
+    } else if name.starts_with('-') || name.ends_with('-') {
+        Some(format!(
+            "`{name}` must start and end with a letter or digit"
+        ))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

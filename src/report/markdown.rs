@@ -1,0 +1,260 @@
+//! `scorecard.md`: the scorecard for pull requests and wikis, rendered from a template.
+
+use serde::Serialize;
+
+use super::format;
+use super::model::Report;
+use crate::scorecard::{CapabilityScore, Status};
+
+const TEMPLATE: &str = include_str!("templates/scorecard.md.j2");
+
+/// Why the Markdown report could not be rendered (a bug in the template, never bad input).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render scorecard.md")]
+pub struct MarkdownError(#[source] minijinja::Error);
+
+#[derive(Serialize)]
+struct View {
+    title: String,
+    status: &'static str,
+    reason: Option<String>,
+    formula_version: String,
+    overall: Option<String>,
+    evidenced: u32,
+    capability_count: u32,
+    weakest: Option<&'static str>,
+    capabilities: Vec<CapabilityRow>,
+    metrics: Vec<MetricRow>,
+    runs: Vec<RunRow>,
+    objectives: Vec<ObjectiveRow>,
+    findings: Vec<String>,
+    cannot_evidence: Vec<String>,
+    default_targets: bool,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct CapabilityRow {
+    name: String,
+    evidenced: bool,
+    score: String,
+    maturity: String,
+    gates: String,
+}
+
+#[derive(Serialize)]
+struct MetricRow {
+    capability: String,
+    metric: String,
+    source: Option<String>,
+    measured: String,
+    aggregation: String,
+    target: String,
+    limit: String,
+    default: bool,
+    score: String,
+}
+
+#[derive(Serialize)]
+struct RunRow {
+    name: String,
+    status: &'static str,
+    iterations: String,
+    detected: u32,
+    recovered: u32,
+    ttd_p50: String,
+    ttr_p50: String,
+    objectives_met: String,
+    journal: String,
+}
+
+#[derive(Serialize)]
+struct ObjectiveRow {
+    experiment: String,
+    name: String,
+    target: String,
+    measured: String,
+    met: bool,
+}
+
+/// Renders scorecard.md.
+pub fn render(report: &Report) -> Result<String, MarkdownError> {
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_filter("cell", cell);
+    env.add_template("scorecard.md", TEMPLATE)
+        .map_err(MarkdownError)?;
+    let template = env.get_template("scorecard.md").map_err(MarkdownError)?;
+    template
+        .render(minijinja::Value::from(minijinja::value::Serde(view(
+            report,
+        ))))
+        .map_err(MarkdownError)
+}
+
+/// Makes text safe in a Markdown table cell: no pipes, no line breaks, no raw HTML.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn capability_row(c: &CapabilityScore) -> CapabilityRow {
+    CapabilityRow {
+        name: c.name.clone(),
+        evidenced: c.status == Status::Evidenced,
+        score: format::score(c.score),
+        maturity: c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
+        gates: c
+            .gates
+            .iter()
+            .map(|g| format!("{} (cap {:.0})", format::gate(g.gate), g.cap))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn view(report: &Report) -> View {
+    let card = report.scorecard.as_ref();
+    let mut findings = Vec::new();
+    let metrics: Vec<MetricRow> = card
+        .into_iter()
+        .flat_map(|c| &c.capabilities)
+        .flat_map(|c| c.metrics.iter().map(move |m| (c, m)))
+        .map(|(c, m)| {
+            let (target, limit) = format::target_and_limit(&m.scale);
+            MetricRow {
+                capability: c.name.clone(),
+                metric: m.name.clone(),
+                source: m.source.clone(),
+                measured: m
+                    .measured
+                    .map_or_else(|| "-".to_owned(), |v| format::measured(v, &m.scale)),
+                aggregation: format::aggregation(m),
+                target,
+                limit,
+                default: m.default_target,
+                score: format::score(m.score),
+            }
+        })
+        .collect();
+    if let Some(card) = card {
+        for c in &card.capabilities {
+            for g in &c.gates {
+                findings.push(format!("{}: {}", c.name, format::gate(g.gate)));
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    let mut objectives = Vec::new();
+    for run in &report.runs {
+        let r = &run.result;
+        let name = r.experiment.name.clone();
+        for o in &r.objectives {
+            objectives.push(ObjectiveRow {
+                experiment: name.clone(),
+                name: o.name.clone(),
+                target: o.target.clone(),
+                measured: match (o.measured, o.unit.as_str()) {
+                    (None, _) => "nothing".to_owned(),
+                    (Some(v), "ratio") => format::percent(v),
+                    (Some(v), _) => format::seconds(v / 1e3),
+                },
+                met: o.met,
+            });
+        }
+        for failed in &r.rollback.failed {
+            findings.push(format!("{name}: revert failed: {failed}"));
+        }
+        for n in &r.notifications {
+            if !n.mandatory_flags_missing.is_empty() {
+                findings.push(format!(
+                    "{name}: iteration {} {} leaves mandatory flags unknown: {}",
+                    n.iteration,
+                    n.kind,
+                    n.mandatory_flags_missing.join(", ")
+                ));
+            }
+            if let Some(error) = n.delivery.as_ref().and_then(|d| d.error.as_ref()) {
+                findings.push(format!(
+                    "{name}: iteration {} {} was not delivered: {error}",
+                    n.iteration, n.kind
+                ));
+            }
+        }
+        if let Some(coordination) = &r.coordination {
+            for ack in coordination
+                .acknowledgements
+                .iter()
+                .filter(|a| a.acknowledged_at.is_none())
+            {
+                findings.push(format!("{name}: role `{}` never acknowledged", ack.role));
+            }
+        }
+        if !run.journal.intact {
+            findings.push(format!(
+                "{name}: the journal does not verify: {}",
+                run.journal.detail
+            ));
+        }
+        let met = r.objectives.iter().filter(|o| o.met).count();
+        runs.push(RunRow {
+            name,
+            status: r.status.as_str(),
+            iterations: format!("{}/{}", r.summary.iterations, r.settings.iterations),
+            detected: r.summary.detected,
+            recovered: r.summary.recovered,
+            ttd_p50: format::millis(r.summary.time_to_detect_ms.p50),
+            ttr_p50: format::millis(r.summary.time_to_recover_ms.p50),
+            objectives_met: format!("{met}/{}", r.objectives.len()),
+            journal: run.journal.detail.clone(),
+        });
+    }
+    let reason = match report.runs.as_slice() {
+        [only] => only.result.reason.clone(),
+        runs => {
+            let bad: Vec<String> = runs
+                .iter()
+                .filter(|r| r.result.status != report.status || report.status.severity() > 0)
+                .filter(|r| r.result.status.severity() > 0)
+                .map(|r| format!("{} {}", r.result.experiment.name, r.result.status.as_str()))
+                .collect();
+            (!bad.is_empty()).then(|| bad.join(", "))
+        }
+    };
+    View {
+        title: report.title.clone(),
+        status: report.status.as_str(),
+        reason,
+        formula_version: card.map_or_else(
+            || crate::scorecard::FORMULA_VERSION.to_owned(),
+            |c| c.formula_version.clone(),
+        ),
+        overall: card
+            .and_then(|c| c.overall.score)
+            .map(|s| format!("{s:.1}")),
+        evidenced: card.map_or(0, |c| c.overall.evidenced_count),
+        capability_count: card.map_or(8, |c| c.overall.capability_count),
+        weakest: card.and_then(|c| c.overall.weakest).map(|w| w.name()),
+        capabilities: card
+            .map(|c| c.capabilities.iter().map(capability_row).collect())
+            .unwrap_or_default(),
+        default_targets: metrics.iter().any(|m| m.default),
+        metrics,
+        runs,
+        objectives,
+        findings,
+        cannot_evidence: card.map_or_else(
+            || {
+                crate::scorecard::CANNOT_EVIDENCE
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            },
+            |c| c.cannot_evidence.clone(),
+        ),
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}

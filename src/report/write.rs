@@ -1,0 +1,279 @@
+//! Completing a results folder: the journal checked, the scorecard computed, result.json
+//! written, then every report rendered. Used at the end of `firedrill run` and again by
+//! `firedrill report DIR`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{JournalCheck, Report, ReportRun};
+use super::result::{RunResult, RunStatus, ScorecardInput};
+use crate::scorecard::evidence::{combine, input_for_run, score_input};
+use crate::scorecard::{Capability, Scorecard};
+use crate::spec::Spec;
+
+/// The file that marks a suite's results folder.
+pub const SUITE_FILE: &str = "suite.json";
+
+/// Why a results folder could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A file could not be written.
+    #[error("cannot write {}", .0.display())]
+    Write(PathBuf, #[source] std::io::Error),
+    /// A file could not be read.
+    #[error("cannot read {}", .0.display())]
+    Read(PathBuf, #[source] std::io::Error),
+    /// A file is not what firedrill writes.
+    #[error("{} is not a firedrill result", .0.display())]
+    Parse(PathBuf, #[source] serde_json::Error),
+    /// The folder holds neither result.json nor suite.json.
+    #[error("{} holds neither result.json nor suite.json", .0.display())]
+    NotResults(PathBuf),
+}
+
+impl WriteError {
+    /// Whether the problem is in what the user pointed at rather than in this host.
+    pub fn is_user_input(&self) -> bool {
+        matches!(self, Self::Parse(..) | Self::NotResults(_))
+    }
+}
+
+/// `suite.json`: what a suite ran, where each run's results are, and the combined scorecard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuiteResult {
+    /// The result format's version, as in result.json.
+    pub schema_version: u32,
+    /// The suite's name.
+    pub name: String,
+    /// The suite's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The suite file, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The worst status over the runs.
+    pub status: RunStatus,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// RFC 3339 UTC.
+    pub finished_at: String,
+    /// Each experiment that ran, in order.
+    pub runs: Vec<SuiteEntry>,
+    /// Experiment files not run because the suite was interrupted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
+    /// Every run's measurements, each marked with its experiment, and the suite's weights.
+    pub scorecard_input: ScorecardInput,
+    /// The combined scorecard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<Scorecard>,
+    /// Files written next to this one.
+    pub files: BTreeMap<String, String>,
+}
+
+/// One run of a suite.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuiteEntry {
+    /// The run's folder, relative to the suite's.
+    pub dir: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The run's status.
+    pub status: RunStatus,
+}
+
+/// The report files every results folder gets, by role.
+fn report_files() -> BTreeMap<String, String> {
+    [
+        ("scorecard", "scorecard.md"),
+        ("junit", "junit.xml"),
+        ("report", "report.html"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Completes a run's folder: checks its journal, scores the run, writes result.json and the
+/// reports. `rel` is the folder as a suite names it ("" for a run of its own).
+pub fn finish_run(
+    dir: &Path,
+    rel: &str,
+    spec: &Spec,
+    mut result: RunResult,
+) -> Result<ReportRun, WriteError> {
+    let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
+    let input = input_for_run(spec, &result, &journal);
+    result.scorecard = score_input(&input);
+    result.scorecard_input = Some(input);
+    result.files.extend(report_files());
+    write_json(&dir.join("result.json"), &result)?;
+    let run = ReportRun {
+        dir: rel.to_owned(),
+        result,
+        journal,
+    };
+    let mut own = single_report(run.clone());
+    own.runs[0].journal.file = "journal.jsonl".to_owned();
+    write_reports(dir, &own);
+    Ok(run)
+}
+
+/// The report of a run of its own.
+pub fn single_report(run: ReportRun) -> Report {
+    Report {
+        title: run.result.experiment.name.clone(),
+        generated_at: now(),
+        status: run.result.status,
+        scorecard: run.result.scorecard.clone(),
+        runs: vec![run],
+    }
+}
+
+/// The report of a suite: the runs, and one scorecard over all of them.
+pub fn suite_report(
+    name: &str,
+    runs: Vec<ReportRun>,
+    weights: Option<&BTreeMap<Capability, f64>>,
+) -> (Report, ScorecardInput) {
+    let input = combine(
+        runs.iter().filter_map(|r| {
+            r.result
+                .scorecard_input
+                .as_ref()
+                .map(|i| (r.result.experiment.name.as_str(), i))
+        }),
+        weights,
+    );
+    let status = runs
+        .iter()
+        .map(|r| r.result.status)
+        .max_by_key(|s| s.severity())
+        .unwrap_or(RunStatus::Aborted);
+    let report = Report {
+        title: name.to_owned(),
+        generated_at: now(),
+        status,
+        scorecard: score_input(&input),
+        runs,
+    };
+    (report, input)
+}
+
+/// Writes scorecard.md, junit.xml and report.html; a report that cannot be rendered or
+/// written is logged and the others are still written.
+pub fn write_reports(dir: &Path, report: &Report) {
+    let rendered: [(&str, Result<String, String>); 2] = [
+        (
+            "scorecard.md",
+            super::markdown::render(report).map_err(|e| crate::engine::chain(&e)),
+        ),
+        ("junit.xml", Ok(super::junit::render(report))),
+    ];
+    for (file, text) in rendered {
+        let path = dir.join(file);
+        match text.map(|text| std::fs::write(&path, text).map_err(|e| e.to_string())) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) | Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "cannot write a report; the others are still written");
+            }
+        }
+    }
+}
+
+/// Writes the suite's own files: suite.json and the combined reports.
+pub fn finish_suite(
+    dir: &Path,
+    suite: &mut SuiteResult,
+    report: &Report,
+) -> Result<(), WriteError> {
+    suite.files.extend(report_files());
+    write_json(&dir.join(SUITE_FILE), suite)?;
+    write_reports(dir, report);
+    Ok(())
+}
+
+/// Re-renders every report of a results folder (a run or a suite) from its result files and
+/// journals; returns the folder's report.
+pub fn rerender(dir: &Path) -> Result<Report, WriteError> {
+    let suite_path = dir.join(SUITE_FILE);
+    if suite_path.exists() {
+        let mut suite: SuiteResult = read_json(&suite_path)?;
+        let mut runs = Vec::new();
+        for entry in &suite.runs {
+            let run_dir = dir.join(&entry.dir);
+            let run = rerender_run(&run_dir, &entry.dir)?;
+            let mut own = single_report(run.clone());
+            own.runs[0].journal.file = "journal.jsonl".to_owned();
+            write_reports(&run_dir, &own);
+            runs.push(run);
+        }
+        let weights = suite.scorecard_input.weights.clone();
+        let (report, input) = suite_report(&suite.name, runs, Some(&weights));
+        suite.scorecard_input = input;
+        suite.scorecard = report.scorecard.clone();
+        write_json(&suite_path, &suite)?;
+        write_reports(dir, &report);
+        return Ok(report);
+    }
+    if dir.join("result.json").exists() {
+        let run = rerender_run(dir, "")?;
+        let report = single_report(run);
+        write_reports(dir, &report);
+        return Ok(report);
+    }
+    Err(WriteError::NotResults(dir.to_owned()))
+}
+
+/// Reads a run's result.json and checks its journal again; the scorecard is recomputed from
+/// the recorded input with the journal as it is now, so a journal changed since the run shows.
+fn rerender_run(dir: &Path, rel: &str) -> Result<ReportRun, WriteError> {
+    let mut result: RunResult = read_json(&dir.join("result.json"))?;
+    let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
+    if let Some(input) = result.scorecard_input.as_mut() {
+        refresh_journal_metrics(input, &journal);
+        result.scorecard = score_input(input);
+    }
+    Ok(ReportRun {
+        dir: rel.to_owned(),
+        result,
+        journal,
+    })
+}
+
+/// Updates the evidence metrics of a recorded input to what the journal says now.
+fn refresh_journal_metrics(input: &mut ScorecardInput, journal: &JournalCheck) {
+    let fresh = crate::scorecard::evidence::journal_metrics(journal);
+    input
+        .input
+        .capability_metrics
+        .retain(|m| m.capability != Capability::EvidenceTraceability);
+    input.input.capability_metrics.extend(fresh);
+}
+
+fn join(rel: &str, file: &str) -> String {
+    if rel.is_empty() {
+        file.to_owned()
+    } else {
+        format!("{rel}/{file}")
+    }
+}
+
+fn now() -> String {
+    crate::journal::rfc3339(std::time::SystemTime::now())
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| WriteError::Write(path.to_owned(), std::io::Error::other(e)))?;
+    std::fs::write(path, bytes).map_err(|e| WriteError::Write(path.to_owned(), e))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, WriteError> {
+    let bytes = std::fs::read(path).map_err(|e| WriteError::Read(path.to_owned(), e))?;
+    serde_json::from_slice(&bytes).map_err(|e| WriteError::Parse(path.to_owned(), e))
+}

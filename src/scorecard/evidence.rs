@@ -1,0 +1,621 @@
+//! From one run to the scorecard's input: which capabilities the experiment exercised and
+//! what it measured for each (docs/scorecard.md, "From a run to the scorecard").
+//!
+//! Pure: the result, the experiment's overrides and the journal check in, a
+//! [`ScorecardInput`] out.
+
+use std::collections::BTreeSet;
+
+use super::{
+    Capability, FaultCapabilities, Gate, Metric, MetricObservation, Repeatability, Scale,
+    ScoreInput, default_weights,
+};
+use crate::report::model::JournalCheck;
+use crate::report::result::{RunResult, RunStatus, ScorecardInput};
+use crate::spec::{DurationTarget, Spec};
+
+/// The default scale of the time to acknowledge: 15 minutes, and the 4 hours that DORA allows
+/// for the initial notification, which needs the roles engaged.
+pub const ACKNOWLEDGE_SCALE: Scale = Scale::Duration {
+    target_secs: 15.0 * 60.0,
+    limit_secs: 4.0 * 3600.0,
+};
+
+/// The default scale of the early warning's delivery: as for its draft, 1 h and the 24 h of
+/// NIS2 Art. 23(4)(a).
+pub const DELIVERY_SCALE: Scale = Scale::Duration {
+    target_secs: 3600.0,
+    limit_secs: 24.0 * 3600.0,
+};
+
+/// Share of planned iterations that ran to completion: 100 when all did.
+pub const COMPLETED_SCALE: Scale = Scale::Ratio {
+    floor: 0.0,
+    target: 1.0,
+};
+
+/// Iteration statuses that ran the whole fault schedule.
+fn completed(status: &str) -> bool {
+    status == "passed" || status == "failed"
+}
+
+fn duration_scale(target: Option<DurationTarget>) -> Option<Scale> {
+    target.map(|t| Scale::Duration {
+        target_secs: t.target.get().as_secs_f64(),
+        limit_secs: t.limit.get().as_secs_f64(),
+    })
+}
+
+fn limit_of(scale: Scale) -> f64 {
+    match scale {
+        Scale::Duration { limit_secs, .. } => limit_secs,
+        Scale::Multiple { limit, target } => limit.unwrap_or(target * 2.0),
+        Scale::Ratio { floor, .. } => floor,
+    }
+}
+
+/// The capabilities each fault type of the experiment exercises, after its overrides.
+pub fn exercised(spec: &Spec) -> BTreeSet<Capability> {
+    mapping_of(spec).exercised(spec.faults.iter().map(|f| f.type_name()))
+}
+
+/// The default fault mapping with the experiment's overrides.
+fn mapping_of(spec: &Spec) -> FaultCapabilities {
+    let mut mapping = FaultCapabilities::default();
+    if let Some(overrides) = &spec.scorecard {
+        for (fault_type, capabilities) in &overrides.capabilities {
+            mapping.set(fault_type, capabilities.clone());
+        }
+    }
+    mapping
+}
+
+/// What the run measured, attributed to the capabilities the experiment exercised.
+pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) -> ScorecardInput {
+    let exercised = exercised(spec);
+    let targets = spec
+        .scorecard
+        .as_ref()
+        .map(|s| s.targets.clone())
+        .unwrap_or_default();
+    let done: Vec<_> = result
+        .iterations
+        .iter()
+        .filter(|i| completed(&i.status))
+        .collect();
+    let mut metrics = Vec::new();
+    let mut gates = Vec::new();
+    let secs = |ms: f64| ms / 1e3;
+
+    if exercised.contains(&Capability::Detection) && spec.detection.is_some() && !done.is_empty() {
+        let values: Vec<f64> = done
+            .iter()
+            .filter_map(|i| i.time_to_detect_ms.map(secs))
+            .collect();
+        if values.len() < done.len() {
+            gates.push(Gate::NoDetection);
+        }
+        if !values.is_empty() {
+            let mut observation = MetricObservation::new(
+                Capability::Detection,
+                Metric::TimeToDetectAvailability,
+                values,
+            );
+            observation.scale = duration_scale(targets.time_to_detect);
+            metrics.push(observation);
+        }
+    }
+
+    if exercised.contains(&Capability::RecoveryContinuity) && !done.is_empty() {
+        let scale = duration_scale(targets.time_to_recover);
+        let limit = limit_of(scale.unwrap_or_else(|| Metric::TimeToRecover.default_scale()));
+        // An iteration that never recovered counts as recovering at the limit: a score of 0.
+        let values = done
+            .iter()
+            .map(|i| i.time_to_recover_ms.map_or(limit, secs))
+            .collect();
+        let mut observation = MetricObservation::new(
+            Capability::RecoveryContinuity,
+            Metric::TimeToRecover,
+            values,
+        );
+        observation.scale = scale;
+        metrics.push(observation);
+    }
+    if !result.rollback.failed.is_empty() || result.status == RunStatus::RollbackFailed {
+        gates.push(Gate::FailedRollback);
+    }
+
+    // Service delivery while the faults hold. The fault phase covers every fault of the
+    // schedule, so the latency speaks for third-party resilience only when every fault breaks
+    // a third party; otherwise it is the service's own continuity.
+    let mapping = mapping_of(spec);
+    let all_third_party = !spec.faults.is_empty()
+        && spec.faults.iter().all(|f| {
+            mapping
+                .capabilities(f.type_name())
+                .contains(&Capability::ThirdPartyResilience)
+        });
+    let latency_capability = if all_third_party {
+        Some(Capability::ThirdPartyResilience)
+    } else {
+        Some(Capability::RecoveryContinuity).filter(|c| exercised.contains(c))
+    };
+    if let Some(capability) = latency_capability {
+        let values: Vec<f64> = done
+            .iter()
+            .filter_map(|i| {
+                i.probes
+                    .values()
+                    .filter_map(|phases| {
+                        let base = phases.get("baseline")?.p99?;
+                        let fault = phases.get("fault")?.p99?;
+                        (base > 0.0).then(|| fault / base)
+                    })
+                    .reduce(f64::max)
+            })
+            .collect();
+        if !values.is_empty() {
+            let mut observation =
+                MetricObservation::new(capability, Metric::LatencyDuringFault, values);
+            observation.scale = targets.latency_during_fault.map(|m| Scale::Multiple {
+                target: m.target,
+                limit: m.limit,
+            });
+            metrics.push(observation);
+        }
+    }
+
+    if exercised.contains(&Capability::ContinuousTesting) && result.settings.iterations > 0 {
+        let share = done.len() as f64 / f64::from(result.settings.iterations);
+        metrics.push(MetricObservation::new(
+            Capability::ContinuousTesting,
+            Metric::Custom {
+                name: "iterations-completed".to_owned(),
+                scale: COMPLETED_SCALE,
+            },
+            vec![share.min(1.0)],
+        ));
+    }
+
+    // The journal evidences every run, whatever its faults.
+    metrics.extend(journal_metrics(journal));
+
+    let early_warnings: Vec<_> = result
+        .notifications
+        .iter()
+        .filter(|n| n.kind == "nis2-early-warning")
+        .collect();
+    if !early_warnings.is_empty() {
+        let mut draft = MetricObservation::new(
+            Capability::ReportingReadiness,
+            Metric::EarlyWarningDraft,
+            early_warnings
+                .iter()
+                .map(|n| secs(n.time_to_draft_ms))
+                .collect(),
+        );
+        draft.scale = duration_scale(targets.early_warning_draft);
+        metrics.push(draft);
+        let deliveries: Vec<_> = early_warnings
+            .iter()
+            .filter_map(|n| n.delivery.as_ref())
+            .collect();
+        if !deliveries.is_empty() {
+            let scale = duration_scale(targets.early_warning_delivery).unwrap_or(DELIVERY_SCALE);
+            let limit = limit_of(scale);
+            // An early warning that never arrived counts as arriving at the limit.
+            let values = deliveries
+                .iter()
+                .map(|d| d.time_to_deliver_ms.map_or(limit, secs))
+                .collect();
+            metrics.push(MetricObservation::new(
+                Capability::ReportingReadiness,
+                Metric::Custom {
+                    name: "early-warning-delivery".to_owned(),
+                    scale,
+                },
+                values,
+            ));
+        }
+        if early_warnings
+            .iter()
+            .any(|n| !n.mandatory_flags_missing.is_empty())
+        {
+            gates.push(Gate::MissingMandatoryNotificationFlag);
+        }
+    }
+
+    if let Some(coordination) = &result.coordination
+        && coordination.awareness_at.is_some()
+    {
+        let scale = duration_scale(targets.time_to_acknowledge).unwrap_or(ACKNOWLEDGE_SCALE);
+        let limit = limit_of(scale);
+        for ack in &coordination.acknowledgements {
+            // A role that never acknowledged counts as acknowledging at the limit.
+            metrics.push(MetricObservation::new(
+                Capability::Coordination,
+                Metric::Custom {
+                    name: format!("time-to-acknowledge ({})", ack.role),
+                    scale,
+                },
+                vec![ack.time_to_acknowledge_ms.map_or(limit, secs)],
+            ));
+        }
+    }
+
+    let mut weights = default_weights();
+    if let Some(overrides) = &spec.scorecard {
+        weights.extend(overrides.weights.iter().map(|(c, w)| (*c, *w)));
+    }
+    ScorecardInput {
+        input: ScoreInput {
+            capability_metrics: metrics,
+            gates,
+            repeatability: Repeatability {
+                runs: u32::try_from(done.len()).unwrap_or(u32::MAX),
+                trends_tracked: false,
+                scheduled: false,
+            },
+        },
+        weights,
+    }
+}
+
+/// What the journal evidences: that it verifies and ends normally, and that every injected
+/// fault was traced (intent before, revert after).
+pub fn journal_metrics(journal: &JournalCheck) -> Vec<MetricObservation> {
+    let mut metrics = Vec::new();
+    if journal.records == 0 {
+        return metrics;
+    }
+    let integrity = if journal.intact && journal.finished {
+        1.0
+    } else {
+        0.0
+    };
+    metrics.push(MetricObservation::new(
+        Capability::EvidenceTraceability,
+        Metric::Custom {
+            name: "journal-integrity".to_owned(),
+            scale: COMPLETED_SCALE,
+        },
+        vec![integrity],
+    ));
+    if journal.faults_injected > 0 {
+        metrics.push(MetricObservation::new(
+            Capability::EvidenceTraceability,
+            Metric::Custom {
+                name: "faults-traced".to_owned(),
+                scale: COMPLETED_SCALE,
+            },
+            vec![f64::from(journal.faults_traced) / f64::from(journal.faults_injected)],
+        ));
+    }
+    metrics
+}
+
+/// One input over several runs (a suite): every run's measurements, each marked with its
+/// experiment, the gates of all, and the repeatability of the least repeated run.
+pub fn combine<'a>(
+    runs: impl IntoIterator<Item = (&'a str, &'a ScorecardInput)>,
+    weights: Option<&std::collections::BTreeMap<Capability, f64>>,
+) -> ScorecardInput {
+    let mut combined = ScorecardInput {
+        input: ScoreInput::default(),
+        weights: default_weights(),
+    };
+    let mut runs_min: Option<u32> = None;
+    for (name, input) in runs {
+        combined.input.capability_metrics.extend(
+            input
+                .input
+                .capability_metrics
+                .iter()
+                .cloned()
+                .map(|m| m.with_source(name)),
+        );
+        combined
+            .input
+            .gates
+            .extend(input.input.gates.iter().copied());
+        runs_min = Some(runs_min.map_or(input.input.repeatability.runs, |r| {
+            r.min(input.input.repeatability.runs)
+        }));
+    }
+    combined.input.repeatability.runs = runs_min.unwrap_or(0);
+    if let Some(weights) = weights {
+        combined
+            .weights
+            .extend(weights.iter().map(|(c, w)| (*c, *w)));
+    }
+    combined
+}
+
+/// Scores an input; a problem in it is logged and gives no scorecard (a failing reporter never
+/// fails a run).
+pub fn score_input(input: &ScorecardInput) -> Option<super::Scorecard> {
+    let config = super::ScoreConfig {
+        weights: input.weights.clone(),
+    };
+    match super::score(&input.input, &config) {
+        Ok(card) => Some(card),
+        Err(error) => {
+            tracing::warn!(%error, "cannot compute the scorecard; the run goes on");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::result::{AcknowledgementResult, CoordinationResult, NotificationResult};
+
+    const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
+    const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
+
+    fn spec() -> Spec {
+        crate::spec::load_str("quickstart.yaml", QUICKSTART)
+            .expect("the quick start is valid")
+            .spec
+    }
+
+    fn result() -> RunResult {
+        serde_json::from_str(RESULT).expect("the fixture is a result")
+    }
+
+    fn journal() -> JournalCheck {
+        JournalCheck {
+            records: 120,
+            intact: true,
+            finished: true,
+            faults_injected: 9,
+            faults_traced: 9,
+            ..JournalCheck::default()
+        }
+    }
+
+    fn metric<'a>(input: &'a ScorecardInput, name: &str) -> &'a MetricObservation {
+        input
+            .input
+            .capability_metrics
+            .iter()
+            .find(|m| m.metric.name() == name)
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    #[test]
+    fn the_quick_start_evidences_what_its_faults_exercise() {
+        let (spec, result) = (spec(), result());
+        let input = input_for_run(&spec, &result, &journal());
+        let ttd = metric(&input, "time-to-detect-availability");
+        assert_eq!(ttd.capability, Capability::Detection);
+        let expected: Vec<f64> = result
+            .iterations
+            .iter()
+            .map(|i| i.time_to_detect_ms.unwrap() / 1e3)
+            .collect();
+        assert_eq!(ttd.values, expected);
+        assert_eq!(metric(&input, "time-to-recover").values.len(), 3);
+        // Process and dependency faults share the fault phase: latency is the service's own.
+        assert_eq!(
+            metric(&input, "latency-during-fault").capability,
+            Capability::RecoveryContinuity
+        );
+        assert_eq!(metric(&input, "iterations-completed").values, vec![1.0]);
+        assert_eq!(metric(&input, "journal-integrity").values, vec![1.0]);
+        assert_eq!(metric(&input, "faults-traced").values, vec![1.0]);
+        assert!(input.input.gates.is_empty());
+        assert_eq!(input.input.repeatability.runs, 3);
+        let card = score_input(&input).unwrap();
+        let status = |c: Capability| {
+            card.capabilities
+                .iter()
+                .find(|s| s.capability == c)
+                .unwrap()
+                .status
+        };
+        assert_eq!(
+            status(Capability::Containment),
+            super::super::Status::NotEvidenced
+        );
+        assert_eq!(
+            status(Capability::Coordination),
+            super::super::Status::NotEvidenced
+        );
+        assert_eq!(
+            status(Capability::Detection),
+            super::super::Status::Evidenced
+        );
+    }
+
+    #[test]
+    fn an_undetected_iteration_gates_detection_and_an_unrecovered_one_scores_at_the_limit() {
+        let spec = spec();
+        let mut result = result();
+        result.iterations[1].time_to_detect_ms = None;
+        result.iterations[2].time_to_recover_ms = None;
+        let input = input_for_run(&spec, &result, &journal());
+        assert_eq!(input.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(
+            metric(&input, "time-to-detect-availability").values.len(),
+            2
+        );
+        assert_eq!(metric(&input, "time-to-recover").values[2], 24.0 * 3600.0);
+    }
+
+    #[test]
+    fn latency_speaks_for_the_third_party_when_every_fault_breaks_one() {
+        let text = include_str!("../../experiments/local/third-party.yaml");
+        let spec = crate::spec::load_str("third-party.yaml", text)
+            .unwrap()
+            .spec;
+        let input = input_for_run(&spec, &result(), &journal());
+        assert_eq!(
+            metric(&input, "latency-during-fault").capability,
+            Capability::ThirdPartyResilience
+        );
+    }
+
+    #[test]
+    fn a_failed_rollback_gates_recovery() {
+        let mut result = result();
+        result
+            .rollback
+            .failed
+            .push("freeze-all: no such process".to_owned());
+        let input = input_for_run(&spec(), &result, &journal());
+        assert_eq!(input.input.gates, vec![Gate::FailedRollback]);
+    }
+
+    #[test]
+    fn overrides_change_the_mapping_the_targets_and_the_weights() {
+        let text = QUICKSTART.replace(
+            "  iterations: 3\n",
+            "  scorecard:\n    capabilities:\n      process-pause: []\n      process-kill: []\n    targets:\n      timeToDetect: {target: 100ms, limit: 5s}\n    weights: {detection: 50}\n  iterations: 3\n",
+        );
+        let spec = crate::spec::load_str("q.yaml", &text).unwrap().spec;
+        let input = input_for_run(&spec, &result(), &journal());
+        // The process faults still share the fault phase with the dependency fault, mapped or
+        // not, so the latency stays the service's own.
+        assert_eq!(
+            metric(&input, "latency-during-fault").capability,
+            Capability::RecoveryContinuity
+        );
+        assert_eq!(
+            metric(&input, "time-to-detect-availability").scale,
+            Some(Scale::Duration {
+                target_secs: 0.1,
+                limit_secs: 5.0
+            })
+        );
+        assert_eq!(input.weights[&Capability::Detection], 50.0);
+        assert_eq!(input.weights[&Capability::RecoveryContinuity], 20.0);
+    }
+
+    #[test]
+    fn a_broken_journal_scores_no_integrity_and_untraced_faults_count() {
+        let check = JournalCheck {
+            intact: false,
+            faults_traced: 6,
+            ..journal()
+        };
+        let input = input_for_run(&spec(), &result(), &check);
+        assert_eq!(metric(&input, "journal-integrity").values, vec![0.0]);
+        assert_eq!(metric(&input, "faults-traced").values, vec![6.0 / 9.0]);
+        let nothing = JournalCheck::default();
+        let input = input_for_run(&spec(), &result(), &nothing);
+        assert!(
+            input
+                .input
+                .capability_metrics
+                .iter()
+                .all(|m| m.capability != Capability::EvidenceTraceability)
+        );
+    }
+
+    fn draft(kind: &str, ms: f64, missing: &[&str]) -> NotificationResult {
+        NotificationResult {
+            iteration: 1,
+            kind: kind.to_owned(),
+            awareness_at: String::new(),
+            deadline_at: String::new(),
+            drafted_at: String::new(),
+            time_to_draft_ms: ms,
+            file: String::new(),
+            mandatory_flags_missing: missing.iter().map(|s| (*s).to_owned()).collect(),
+            fields_known: 0,
+            fields_estimated: 0,
+            fields_unknown: 0,
+            journal_seq: 1,
+            delivery: None,
+        }
+    }
+
+    #[test]
+    fn drafts_and_acknowledgements_evidence_reporting_and_coordination() {
+        let mut result = result();
+        result.notifications = vec![
+            draft("nis2-early-warning", 40.0, &[]),
+            draft("nis2-incident-notification", 41.0, &[]),
+            draft("nis2-early-warning", 60.0, &["crossBorderImpact"]),
+        ];
+        result.notifications[0].delivery = Some(crate::report::result::DeliveryResult {
+            url: "http://127.0.0.1:1/".to_owned(),
+            delivered_at: None,
+            time_to_deliver_ms: None,
+            status: None,
+            error: Some("connection refused".to_owned()),
+        });
+        let ack = |role: &str, ms: Option<f64>| AcknowledgementResult {
+            role: role.to_owned(),
+            acknowledged_at: ms.map(|_| String::new()),
+            time_to_acknowledge_ms: ms,
+            by: None,
+            note: None,
+            journal_seq: None,
+        };
+        result.coordination = Some(CoordinationResult {
+            awareness_at: Some(String::new()),
+            timeout_ms: 1000.0,
+            acknowledgements: vec![ack("legal", Some(30_000.0)), ack("management", None)],
+        });
+        let input = input_for_run(&spec(), &result, &journal());
+        assert_eq!(
+            metric(&input, "early-warning-draft").values,
+            vec![0.04, 0.06]
+        );
+        // Never delivered: at the 24 h limit.
+        assert_eq!(
+            metric(&input, "early-warning-delivery").values,
+            vec![24.0 * 3600.0]
+        );
+        assert_eq!(
+            metric(&input, "time-to-acknowledge (legal)").values,
+            vec![30.0]
+        );
+        assert_eq!(
+            metric(&input, "time-to-acknowledge (management)").values,
+            vec![4.0 * 3600.0]
+        );
+        assert!(
+            input
+                .input
+                .gates
+                .contains(&Gate::MissingMandatoryNotificationFlag)
+        );
+        let card = score_input(&input).unwrap();
+        let coordination = card
+            .capabilities
+            .iter()
+            .find(|c| c.capability == Capability::Coordination)
+            .unwrap();
+        // 100 for legal (30 s is under 15 min), 0 for the role that never acknowledged.
+        assert_eq!(coordination.score, Some(50.0));
+    }
+
+    #[test]
+    fn a_suite_keeps_each_measurement_with_its_experiment() {
+        let spec = spec();
+        let one = input_for_run(&spec, &result(), &journal());
+        let mut two = one.clone();
+        two.input.repeatability.runs = 1;
+        two.input.gates.push(Gate::NoDetection);
+        let weights = [(Capability::Detection, 0.0)].into_iter().collect();
+        let combined = combine([("a", &one), ("b", &two)], Some(&weights));
+        let n = one.input.capability_metrics.len();
+        assert_eq!(combined.input.capability_metrics.len(), 2 * n);
+        assert_eq!(
+            combined.input.capability_metrics[0].source.as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            combined.input.capability_metrics[n].source.as_deref(),
+            Some("b")
+        );
+        assert_eq!(combined.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(combined.input.repeatability.runs, 1);
+        assert_eq!(combined.weights[&Capability::Detection], 0.0);
+    }
+}
