@@ -7,16 +7,25 @@ pub fn seconds(secs: f64) -> String {
     if !secs.is_finite() {
         return "-".to_owned();
     }
-    if secs < 1.0 {
+    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+        if small == 0 {
+            format!("{big} {big_unit}")
+        } else {
+            format!("{big} {big_unit} {small} {small_unit}")
+        }
+    };
+    if secs < 0.01 {
+        format!("{:.1} ms", secs * 1e3)
+    } else if secs < 1.0 {
         format!("{:.0} ms", secs * 1e3)
     } else if secs < 60.0 {
         format!("{secs:.1} s")
     } else if secs < 3600.0 {
         let whole = secs.round() as u64;
-        format!("{} min {} s", whole / 60, whole % 60)
+        pair(whole / 60, "min", whole % 60, "s")
     } else {
         let minutes = (secs / 60.0).round() as u64;
-        format!("{} h {} min", minutes / 60, minutes % 60)
+        pair(minutes / 60, "h", minutes % 60, "min")
     }
 }
 
@@ -86,6 +95,9 @@ mod tests {
     #[test]
     fn durations_read_like_a_person_writes_them() {
         assert_eq!(seconds(0.85), "850 ms");
+        assert_eq!(seconds(0.0048), "4.8 ms");
+        assert_eq!(seconds(3600.0), "1 h");
+        assert_eq!(seconds(120.0), "2 min");
         assert_eq!(seconds(12.34), "12.3 s");
         assert_eq!(seconds(250.0), "4 min 10 s");
         assert_eq!(seconds(7500.0), "2 h 5 min");
@@ -102,7 +114,7 @@ mod tests {
         };
         assert_eq!(
             target_and_limit(&duration),
-            ("2 min 0 s".to_owned(), "15 min 0 s".to_owned())
+            ("2 min".to_owned(), "15 min".to_owned())
         );
         let multiple = Scale::Multiple {
             target: 2.0,

@@ -167,6 +167,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_quick_start_junit() {
+        let report = crate::report::testutil::quickstart_report();
+        let xml = render(&report);
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+        settings.bind(|| insta::assert_snapshot!(xml));
+    }
+
+    #[test]
+    fn a_suite_has_one_test_suite_per_experiment_and_a_missed_objective_fails() {
+        let first = crate::report::testutil::quickstart_run();
+        let mut second = crate::report::testutil::quickstart_run();
+        second.result.experiment.name = "second".to_owned();
+        second.result.objectives[0].met = false;
+        let (report, _) = crate::report::write::suite_report("gate", vec![first, second], None);
+        let xml = render(&report);
+        assert_eq!(xml.matches("<testsuite ").count(), 2);
+        assert!(
+            xml.contains(r#"<testsuites name="gate" tests="10" failures="1" errors="0""#),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message=\"measured"));
+    }
+
+    #[test]
     fn escapes_markup_and_drops_control_characters() {
         assert_eq!(escape("a<b>&\"c'\u{1}"), "a&lt;b&gt;&amp;&quot;c&apos;");
     }

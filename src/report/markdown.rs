@@ -92,13 +92,26 @@ pub fn render(report: &Report) -> Result<String, MarkdownError> {
         .map_err(MarkdownError)
 }
 
-/// Makes text safe in a Markdown table cell: no pipes, no line breaks, no raw HTML.
+/// Makes text safe in a Markdown table cell: no pipes, no line breaks, no raw HTML tags or
+/// comments (a `<` that could open one is written as `&lt;`; `<= 10s` stays as it is).
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '<' if chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) =>
+            {
+                out.push_str("&lt;");
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn capability_row(c: &CapabilityScore) -> CapabilityRow {
@@ -256,5 +269,52 @@ fn view(report: &Report) -> View {
             |c| c.cannot_evidence.clone(),
         ),
         version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::result::RunStatus;
+    use crate::report::testutil::{quickstart_report, quickstart_run};
+
+    fn settings() -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r"firedrill \d+\.\d+\.\d+", "firedrill [version]");
+        settings
+    }
+
+    #[test]
+    fn the_quick_start_scorecard() {
+        let text = render(&quickstart_report()).unwrap();
+        settings().bind(|| insta::assert_snapshot!(text));
+    }
+
+    #[test]
+    fn a_suite_with_findings() {
+        let mut second = quickstart_run();
+        second.result.experiment.name = "pipes | and <b>tags</b>".to_owned();
+        second.result.status = RunStatus::RollbackFailed;
+        second.result.rollback.failed = vec!["freeze-all: no such process".to_owned()];
+        second.journal.intact = false;
+        second.journal.detail =
+            "broken: record 7 (line 7) was changed after it was written".to_owned();
+        let (report, _) = crate::report::write::suite_report(
+            "release-gate",
+            vec![quickstart_run(), second],
+            None,
+        );
+        let text = render(&report).unwrap();
+        assert!(text.contains("**Verdict: ROLLBACK_FAILED**"));
+        assert!(text.contains("pipes \\| and &lt;b>tags&lt;/b>"), "{text}");
+        settings().bind(|| insta::assert_snapshot!(text));
+    }
+
+    #[test]
+    fn nothing_evidenced_is_said_plainly() {
+        let mut report = quickstart_report();
+        report.scorecard = None;
+        let text = render(&report).unwrap();
+        assert!(text.contains("**Overall: no score**"));
     }
 }

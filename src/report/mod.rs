@@ -8,3 +8,6 @@ pub mod model;
 pub mod result;
 pub mod summary;
 pub mod write;
+
+#[cfg(test)]
+pub(crate) mod testutil;
