@@ -176,6 +176,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "(100%), more than spec.safety.maxAffectedPercent (50%)",
     ),
     (
+        "scorecard-overrides.yaml",
+        ":23:41",
+        "spec.scorecard.targets.timeToDetect.limit",
+        "1m must be longer than the target 5m",
+    ),
+    (
+        "scorecard-unknown-capability.yaml",
+        ":20:33",
+        "spec.scorecard.capabilities.process-kill[1]",
+        "unknown variant `resilience`, expected one of detection",
+    ),
+    (
         "semantic-many-problems.yaml",
         ":25:15",
         "spec.iterations",

@@ -676,7 +676,7 @@ impl Validator<'_> {
                 if !seen.insert(capability) {
                     self.problem(
                         format!("{field}[{i}]"),
-                        format!("`{}` is listed twice", capability.name()),
+                        format!("`{}` is listed twice", super::capability_key(*capability)),
                     );
                 }
             }
