@@ -30,15 +30,21 @@ fn experiment_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn the_committed_schema_is_up_to_date() {
-    let out = cmd().arg("schema").output().unwrap();
-    assert!(out.status.success());
-    let committed = std::fs::read_to_string(root().join("docs/experiment.schema.json")).unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        committed,
-        "run `cargo run -- schema > docs/experiment.schema.json`"
-    );
+fn the_committed_schemas_are_up_to_date() {
+    for (args, file) in [
+        (&["schema"][..], "docs/experiment.schema.json"),
+        (&["schema", "--suite"][..], "docs/suite.schema.json"),
+    ] {
+        let out = cmd().args(args).output().unwrap();
+        assert!(out.status.success());
+        let committed = std::fs::read_to_string(root().join(file)).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            committed,
+            "run `cargo run -- {} > {file}`",
+            args.join(" ")
+        );
+    }
 }
 
 #[test]
@@ -49,9 +55,13 @@ fn every_shipped_experiment_is_valid_and_names_the_schema() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let first = text.lines().next().unwrap_or_default();
+        let schema_file = if text.contains("\nkind: Suite") {
+            "docs/suite.schema.json"
+        } else {
+            "docs/experiment.schema.json"
+        };
         assert!(
-            first.starts_with("# yaml-language-server: $schema=")
-                && first.ends_with("docs/experiment.schema.json"),
+            first.starts_with("# yaml-language-server: $schema=") && first.ends_with(schema_file),
             "{} must start with the schema line",
             file.display()
         );

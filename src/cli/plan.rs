@@ -1,4 +1,4 @@
-//! `firedrill plan FILE`: what a run would do, changing nothing.
+//! `firedrill plan FILE...`: what a run would do, changing nothing.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -11,22 +11,32 @@ use crate::spec::{
 /// Arguments of `firedrill plan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The experiment file.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    /// Experiment files, or a suite file listing them.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    match spec::load_file(&args.file) {
-        Ok(exp) => {
-            print!("{}", render(&exp));
-            Ok(ExitStatus::Success)
-        }
-        Err(err) => {
-            super::validate::print_spec_error(&err);
-            Ok(ExitStatus::InvalidInput)
+    let Some(plan) = super::load::load_plan(&args.files) else {
+        return Ok(ExitStatus::InvalidInput);
+    };
+    let count = plan.experiments.len();
+    if plan.is_suite {
+        println!(
+            "suite {}: {count} experiments, run one after the other and scored together",
+            plan.name
+        );
+        if let Some(d) = &plan.description {
+            println!("  {d}");
         }
     }
+    for (i, (file, exp)) in plan.experiments.iter().enumerate() {
+        if plan.is_suite {
+            println!("\n=== {}/{count}: {} ===", i + 1, file.display());
+        }
+        print!("{}", render(exp));
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// The plan as text.
