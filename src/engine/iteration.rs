@@ -273,13 +273,16 @@ impl RecoveryState {
     }
 
     /// Declares recovery once the faults have ended and the steady state has held for
-    /// `stableFor`.
+    /// `stableFor` since then. The window may have begun while the last faults were still in
+    /// place (they did no harm), and its start is the time of recovery; but it must also
+    /// cover `stableFor` after the faults ended, so that the recovery phase is observed.
     pub fn check(&mut self, now: Instant, fault_ended: Option<Instant>) {
-        if self.recovered.is_some() || fault_ended.is_none() {
+        let Some(ended) = fault_ended else { return };
+        if self.recovered.is_some() {
             return;
         }
         if let Some(since) = self.stable_since
-            && now.saturating_duration_since(since) >= self.stable_for
+            && now.saturating_duration_since(since.max(ended)) >= self.stable_for
         {
             self.recovered = Some(since);
         }
@@ -484,8 +487,16 @@ spec:
             it.observe(&obs(t0, ms, true));
         }
         assert_eq!(it.recovery.recovered, None, "faults still active");
-        it.fault_ended = Some(t0 + Duration::from_millis(300));
+        let ended = t0 + Duration::from_millis(300);
+        it.fault_ended = Some(ended);
         it.observe(&obs(t0, 300, true));
+        assert_eq!(
+            it.recovery.recovered, None,
+            "the recovery phase is observed for stableFor before the iteration ends"
+        );
+        let stable_for = s.recovery.stable_for.get();
+        it.recovery.check(ended + stable_for, Some(ended));
+        // The window began with the injection: the faults did no harm.
         assert_eq!(it.recovery.recovered, Some(t0));
     }
 
