@@ -1,7 +1,9 @@
 //! Renderers of results: `result` is the JSON document, `summary` the terminal table,
-//! `junit` the JUnit XML for CI.
+//! `junit` the JUnit XML for CI, `markdown` scorecard.md, `html` report.html; `write`
+//! completes a results folder with all of them.
 
 pub mod format;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;

@@ -167,12 +167,16 @@ pub fn suite_report(
 /// Writes scorecard.md, junit.xml and report.html; a report that cannot be rendered or
 /// written is logged and the others are still written.
 pub fn write_reports(dir: &Path, report: &Report) {
-    let rendered: [(&str, Result<String, String>); 2] = [
+    let rendered: [(&str, Result<String, String>); 3] = [
         (
             "scorecard.md",
             super::markdown::render(report).map_err(|e| crate::engine::chain(&e)),
         ),
         ("junit.xml", Ok(super::junit::render(report))),
+        (
+            "report.html",
+            super::html::render(report).map_err(|e| crate::engine::chain(&e)),
+        ),
     ];
     for (file, text) in rendered {
         let path = dir.join(file);
