@@ -84,6 +84,8 @@ fn report() -> Report {
                 intact: true,
                 finished: true,
                 signed: false,
+                faults_injected: 9,
+                faults_traced: 9,
                 detail: "102 records, chain intact, ends with run-finished".into(),
             },
             result,

@@ -1360,6 +1360,8 @@ mod tests {
                         intact: true,
                         finished: true,
                         signed: false,
+                        faults_injected: 9,
+                        faults_traced: 9,
                         detail: "102 records verified".into(),
                     },
                     result,
