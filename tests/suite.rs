@@ -50,7 +50,7 @@ fn a_suite_file_runs_each_experiment_and_scores_them_together() {
             read_json(&run.join("result.json"))["experiment"]["name"],
             name
         );
-        for file in ["journal.jsonl", "junit.xml", "scorecard.md"] {
+        for file in ["journal.jsonl", "junit.xml", "scorecard.md", "report.html"] {
             assert!(run.join(file).exists(), "{folder}/{file} missing");
         }
     }
