@@ -2,46 +2,82 @@
 
 use crate::scorecard::{Aggregation, Gate, MetricScore, Scale};
 
-/// A duration in seconds the way a person reads it: `850 ms`, `12.3 s`, `4 min 10 s`, `2 h 5 min`.
+/// A duration in seconds the way a person reads it: `850 ms`, `6.08 s`, `4 min 10 s`, `2 h`.
 pub fn seconds(secs: f64) -> String {
-    if !secs.is_finite() {
+    duration_ms(secs * 1e3)
+}
+
+pub fn trim(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// Milliseconds as a human duration: `3.5 ms`, `10.8 ms`, `595 ms`, `6.08 s`, `2 min`, `1 h 30 min`.
+pub fn duration_ms(ms: f64) -> String {
+    const SECOND: f64 = 1e3;
+    const MINUTE: f64 = 60.0 * SECOND;
+    const HOUR: f64 = 60.0 * MINUTE;
+    if !ms.is_finite() {
         return "-".to_owned();
     }
-    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+    if ms < 0.0 {
+        return format!("-{}", duration_ms(-ms));
+    }
+    let join = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
         if small == 0 {
             format!("{big} {big_unit}")
         } else {
             format!("{big} {big_unit} {small} {small_unit}")
         }
     };
-    if secs < 0.01 {
-        format!("{:.1} ms", secs * 1e3)
-    } else if secs < 1.0 {
-        format!("{:.0} ms", secs * 1e3)
-    } else if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else if secs < 3600.0 {
-        let whole = secs.round() as u64;
-        pair(whole / 60, "min", whole % 60, "s")
+    if ms < 1.0 {
+        format!("{} ms", trim(ms, 2))
+    } else if ms < 100.0 {
+        format!("{} ms", trim(ms, 1))
+    } else if ms < SECOND {
+        format!("{ms:.0} ms")
+    } else if ms < 10.0 * SECOND {
+        format!("{} s", trim(ms / SECOND, 2))
+    } else if ms < MINUTE {
+        format!("{} s", trim(ms / SECOND, 1))
+    } else if ms < HOUR {
+        let seconds = (ms / SECOND).round() as u64;
+        join(seconds / 60, "min", seconds % 60, "s")
+    } else if ms < 72.0 * HOUR {
+        let minutes = (ms / MINUTE).round() as u64;
+        join(minutes / 60, "h", minutes % 60, "min")
     } else {
-        let minutes = (secs / 60.0).round() as u64;
-        pair(minutes / 60, "h", minutes % 60, "min")
+        let hours = (ms / HOUR).round() as u64;
+        join(hours / 24, "d", hours % 24, "h")
     }
 }
 
-/// A duration in milliseconds, as [`seconds`] writes it; `-` when absent.
-pub fn millis(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "-".to_owned(), |ms| seconds(ms / 1e3))
+pub fn opt_duration_ms(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), duration_ms)
 }
+
+/// A ratio (0-1) as a percentage.
+pub fn percent(ratio: f64) -> String {
+    format!("{}%", trim(ratio * 100.0, 2))
+}
+
+pub fn opt_percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_owned(), percent)
+}
+
+/// A multiple of a baseline: `1.5×`.
+pub fn multiple(value: f64) -> String {
+    format!("{}×", trim(value, 2))
+}
+
 
 /// A score out of 100 with one decimal; `-` when absent.
 pub fn score(score: Option<f64>) -> String {
     score.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
-}
-
-/// A ratio as a percentage: `99.5%`.
-pub fn percent(ratio: f64) -> String {
-    format!("{:.1}%", ratio * 100.0)
 }
 
 /// A measurement in its scale's unit.
@@ -49,7 +85,7 @@ pub fn measured(value: f64, scale: &Scale) -> String {
     match scale {
         Scale::Duration { .. } => seconds(value),
         Scale::Ratio { .. } => percent(value),
-        Scale::Multiple { .. } => format!("{value:.2}x"),
+        Scale::Multiple { .. } => multiple(value),
     }
 }
 
@@ -62,8 +98,8 @@ pub fn target_and_limit(scale: &Scale) -> (String, String) {
         } => (seconds(target_secs), seconds(limit_secs)),
         Scale::Ratio { floor, target } => (percent(target), percent(floor)),
         Scale::Multiple { target, limit } => (
-            format!("{target:.2}x"),
-            limit.map_or_else(|| "-".to_owned(), |l| format!("{l:.2}x")),
+            multiple(target),
+            limit.map_or_else(|| "-".to_owned(), multiple),
         ),
     }
 }
@@ -78,13 +114,13 @@ pub fn aggregation(metric: &MetricScore) -> String {
     }
 }
 
-/// A gate in words.
+/// A gate in words: why it capped the capability.
 pub fn gate(gate: Gate) -> &'static str {
     match gate {
-        Gate::NoDetection => "not detected in every iteration",
-        Gate::ContainmentLeak => "containment leaked",
-        Gate::FailedRollback => "a rollback failed",
-        Gate::MissingMandatoryNotificationFlag => "a mandatory notification flag is unknown",
+        Gate::NoDetection => "the fault was never detected",
+        Gate::ContainmentLeak => "isolation did not hold",
+        Gate::FailedRollback => "a rollback failed and left the fault in place",
+        Gate::MissingMandatoryNotificationFlag => "a mandatory notification flag was missing",
     }
 }
 
@@ -102,8 +138,8 @@ mod tests {
         assert_eq!(seconds(250.0), "4 min 10 s");
         assert_eq!(seconds(7500.0), "2 h 5 min");
         assert_eq!(seconds(f64::NAN), "-");
-        assert_eq!(millis(None), "-");
-        assert_eq!(millis(Some(1500.0)), "1.5 s");
+        assert_eq!(opt_duration_ms(None), "-");
+        assert_eq!(opt_duration_ms(Some(1500.0)), "1.5 s");
     }
 
     #[test]
@@ -120,7 +156,8 @@ mod tests {
             target: 2.0,
             limit: None,
         };
-        assert_eq!(measured(1.5, &multiple), "1.50x");
+        assert_eq!(measured(1.5, &multiple), "1.5×");
+        assert_eq!(target_and_limit(&multiple).0, "2×");
         assert_eq!(target_and_limit(&multiple).1, "-");
         let ratio = Scale::Ratio {
             floor: 0.0,

@@ -12,6 +12,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
+use super::format::{self, duration_ms, multiple, opt_duration_ms, opt_percent, percent, trim};
 use super::model::{JournalCheck, Report, ReportRun};
 use super::result::{
     CoordinationResult, IterationResult, NotificationResult, RunResult, RunStatus,
@@ -22,7 +23,7 @@ mod svg;
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{
-    Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, Gate, MetricScore, Scale, Scorecard,
+    Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, MetricScore, Scale, Scorecard,
     Status,
 };
 use svg::{GroupedBars, MarkerKind, Moment, PhaseKind, PhaseSpan, Strip, Timeline};
@@ -92,75 +93,9 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
 // Formatting: every figure on the page goes through these, so that it reads the same everywhere.
 
 /// A number with at most `decimals` decimals and no trailing zeros.
-fn trim(value: f64, decimals: usize) -> String {
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
-}
-
-/// Milliseconds as a human duration: `3.5 ms`, `10.8 ms`, `595 ms`, `6.08 s`, `2 min`, `1 h 30 min`.
-fn duration_ms(ms: f64) -> String {
-    const SECOND: f64 = 1e3;
-    const MINUTE: f64 = 60.0 * SECOND;
-    const HOUR: f64 = 60.0 * MINUTE;
-    if !ms.is_finite() {
-        return "-".to_owned();
-    }
-    if ms < 0.0 {
-        return format!("-{}", duration_ms(-ms));
-    }
-    let join = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
-        if small == 0 {
-            format!("{big} {big_unit}")
-        } else {
-            format!("{big} {big_unit} {small} {small_unit}")
-        }
-    };
-    if ms < 1.0 {
-        format!("{} ms", trim(ms, 2))
-    } else if ms < 100.0 {
-        format!("{} ms", trim(ms, 1))
-    } else if ms < SECOND {
-        format!("{ms:.0} ms")
-    } else if ms < 10.0 * SECOND {
-        format!("{} s", trim(ms / SECOND, 2))
-    } else if ms < MINUTE {
-        format!("{} s", trim(ms / SECOND, 1))
-    } else if ms < HOUR {
-        let seconds = (ms / SECOND).round() as u64;
-        join(seconds / 60, "min", seconds % 60, "s")
-    } else if ms < 72.0 * HOUR {
-        let minutes = (ms / MINUTE).round() as u64;
-        join(minutes / 60, "h", minutes % 60, "min")
-    } else {
-        let hours = (ms / HOUR).round() as u64;
-        join(hours / 24, "d", hours % 24, "h")
-    }
-}
-
-fn opt_duration_ms(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "-".to_owned(), duration_ms)
-}
-
-/// A ratio (0-1) as a percentage.
-fn percent(ratio: f64) -> String {
-    format!("{}%", trim(ratio * 100.0, 2))
-}
-
-fn opt_percent(ratio: Option<f64>) -> String {
-    ratio.map_or_else(|| "-".to_owned(), percent)
-}
-
 /// A 0-100 score as shown everywhere on the page.
 fn score_text(score: f64) -> String {
     format!("{score:.0}")
-}
-
-fn multiple(value: f64) -> String {
-    format!("{}×", trim(value, 2))
 }
 
 fn parse_time(at: &str) -> Option<SystemTime> {
@@ -473,7 +408,7 @@ impl CapabilityView {
                 .map(|applied| GateView {
                     name: kebab(&applied.gate),
                     cap: score_text(applied.cap),
-                    why: gate_why(applied.gate),
+                    why: format::gate(applied.gate),
                 })
                 .collect(),
             references: vec![
@@ -500,15 +435,6 @@ impl CapabilityView {
             ],
             metrics: capability.metrics.iter().map(MetricView::new).collect(),
         }
-    }
-}
-
-fn gate_why(gate: Gate) -> &'static str {
-    match gate {
-        Gate::NoDetection => "the fault was never detected",
-        Gate::ContainmentLeak => "isolation did not hold",
-        Gate::FailedRollback => "a rollback failed and left the fault in place",
-        Gate::MissingMandatoryNotificationFlag => "a mandatory notification flag was missing",
     }
 }
 
@@ -1285,6 +1211,7 @@ fn file_links(dir: &str, r: &RunResult) -> Vec<FileLink> {
 mod tests {
     use super::*;
     use crate::report::model::ReportRun;
+    use crate::scorecard::Gate;
     use crate::scorecard::{
         Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, score,
     };

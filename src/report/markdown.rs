@@ -219,8 +219,8 @@ fn view(report: &Report) -> View {
             iterations: format!("{}/{}", r.summary.iterations, r.settings.iterations),
             detected: r.summary.detected,
             recovered: r.summary.recovered,
-            ttd_p50: format::millis(r.summary.time_to_detect_ms.p50),
-            ttr_p50: format::millis(r.summary.time_to_recover_ms.p50),
+            ttd_p50: format::opt_duration_ms(r.summary.time_to_detect_ms.p50),
+            ttr_p50: format::opt_duration_ms(r.summary.time_to_recover_ms.p50),
             objectives_met: format!("{met}/{}", r.objectives.len()),
             journal: run.journal.detail.clone(),
         });
