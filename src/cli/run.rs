@@ -278,12 +278,12 @@ fn describe(event: &Progress) -> Option<String> {
             after,
         } => match (after, error) {
             (Some(after), _) => format!(
-                "iteration {iteration}: early warning delivered (HTTP {}) {} after detection",
+                "  iteration {iteration}: early warning delivered (HTTP {}) {} after detection",
                 status.unwrap_or_default(),
                 ms(after)
             ),
             (None, error) => format!(
-                "iteration {iteration}: early warning not delivered: {}",
+                "  iteration {iteration}: early warning not delivered: {}",
                 error.as_deref().unwrap_or("no answer")
             ),
         },

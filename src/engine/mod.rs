@@ -179,7 +179,8 @@ pub enum Progress {
 
 /// Receives progress; the CLI draws it, a library user may ignore it.
 pub trait ProgressSink: Send + Sync {
-    /// Called for each progress event, from the engine's task.
+    /// Called for each progress event, from the engine's task (or, for a delivery's outcome,
+    /// from the delivery's own task).
     fn progress(&self, event: &Progress);
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -301,14 +300,16 @@ impl Runner {
             }
         };
         let url = deliverer.shown_url();
-        let journal = self.journal.clone();
-        let clock = self.clock;
-        let id = self
-            .deliveries
-            .spawn(post(
-                deliverer, body, journal, clock, iteration, kind, detected,
-            ))
-            .id();
+        let delivery = Delivery {
+            deliverer,
+            journal: self.journal.clone(),
+            progress: self.progress.clone(),
+            clock: self.clock,
+            iteration,
+            kind,
+            detected,
+        };
+        let id = self.deliveries.spawn(delivery.post(body)).id();
         self.pending_deliveries.insert(
             id,
             PendingDelivery {
@@ -345,14 +346,6 @@ impl Runner {
                 time_to_deliver_ms: None,
                 status: None,
                 error: Some("the delivery task failed".into()),
-            });
-            self.progress.progress(&Progress::Delivered {
-                iteration: self.notifications[pending.notification].iteration,
-                status: result.status,
-                error: result.error.clone(),
-                after: result
-                    .time_to_deliver_ms
-                    .map(|v| Duration::from_secs_f64(v / 1e3)),
             });
             self.notifications[pending.notification].delivery = Some(result);
         }
@@ -470,56 +463,69 @@ impl Runner {
     }
 }
 
-/// One delivery, journaled when its outcome is known.
-async fn post(
+/// One delivery of an early warning, reported and journaled as soon as its outcome is known.
+struct Delivery {
     deliverer: Deliverer,
-    body: Vec<u8>,
     journal: Arc<Journal>,
+    progress: Arc<dyn super::ProgressSink>,
     clock: Clock,
     iteration: u32,
     kind: DraftKind,
     detected: Instant,
-) -> DeliveryResult {
-    let url = deliverer.shown_url();
-    let outcome = deliverer.post_json(body).await;
-    let mut result = DeliveryResult {
-        url: url.clone(),
-        delivered_at: None,
-        time_to_deliver_ms: None,
-        status: None,
-        error: None,
-    };
-    match outcome {
-        Ok(posted) if posted.delivered() => {
-            let after = posted.at.saturating_duration_since(detected);
-            result.status = Some(posted.status);
-            result.delivered_at = Some(clock.rfc3339(posted.at));
-            result.time_to_deliver_ms = Some(ms(after));
-            journal.record(
-                "notification-delivered",
-                json!({"iteration": iteration, "kind": kind.as_str(), "url": url, "status": posted.status,
-                       "at": result.delivered_at, "timeToDeliverMs": ms(after)}),
-                false,
-            );
+}
+
+impl Delivery {
+    async fn post(self, body: Vec<u8>) -> DeliveryResult {
+        let url = self.deliverer.shown_url();
+        let outcome = self.deliverer.post_json(body).await;
+        let mut result = DeliveryResult {
+            url: url.clone(),
+            delivered_at: None,
+            time_to_deliver_ms: None,
+            status: None,
+            error: None,
+        };
+        let (iteration, kind) = (self.iteration, self.kind.as_str());
+        let mut after = None;
+        match outcome {
+            Ok(posted) if posted.delivered() => {
+                let took = posted.at.saturating_duration_since(self.detected);
+                after = Some(took);
+                result.status = Some(posted.status);
+                result.delivered_at = Some(self.clock.rfc3339(posted.at));
+                result.time_to_deliver_ms = Some(ms(took));
+                self.journal.record(
+                    "notification-delivered",
+                    json!({"iteration": iteration, "kind": kind, "url": url, "status": posted.status,
+                           "at": result.delivered_at, "timeToDeliverMs": ms(took)}),
+                    false,
+                );
+            }
+            Ok(posted) => {
+                let error = format!("answered with HTTP status {}", posted.status);
+                result.status = Some(posted.status);
+                self.journal.record(
+                    "notification-delivery-failed",
+                    json!({"iteration": iteration, "kind": kind, "url": url, "status": posted.status, "error": error}),
+                    false,
+                );
+                result.error = Some(error);
+            }
+            Err(error) => {
+                self.journal.record(
+                    "notification-delivery-failed",
+                    json!({"iteration": iteration, "kind": kind, "url": url, "error": error}),
+                    false,
+                );
+                result.error = Some(error);
+            }
         }
-        Ok(posted) => {
-            let error = format!("answered with HTTP status {}", posted.status);
-            result.status = Some(posted.status);
-            journal.record(
-                "notification-delivery-failed",
-                json!({"iteration": iteration, "kind": kind.as_str(), "url": url, "status": posted.status, "error": error}),
-                false,
-            );
-            result.error = Some(error);
-        }
-        Err(error) => {
-            journal.record(
-                "notification-delivery-failed",
-                json!({"iteration": iteration, "kind": kind.as_str(), "url": url, "error": error}),
-                false,
-            );
-            result.error = Some(error);
-        }
+        self.progress.progress(&Progress::Delivered {
+            iteration,
+            status: result.status,
+            error: result.error.clone(),
+            after,
+        });
+        result
     }
-    result
 }

@@ -412,7 +412,7 @@ impl Facts<'_> {
             Some(v) => {
                 let mut f = known(key, label, json!(v), self.declared());
                 f.note =
-                    Some("declared by the exercise (spec.notification.suspectedMalicious)".into());
+                    Some("declared by the exercise in spec.notification.suspectedMalicious".into());
                 f
             }
             None => unknown(
@@ -435,7 +435,7 @@ impl Facts<'_> {
             Some(v) => {
                 let mut f = known(key, label, json!(v), self.declared());
                 f.note =
-                    Some("declared by the exercise (spec.notification.crossBorderImpact)".into());
+                    Some("declared by the exercise in spec.notification.crossBorderImpact".into());
                 f
             }
             None if states.len() > 1 => field(
