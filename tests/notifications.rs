@@ -220,6 +220,7 @@ fn drafts_delivery_and_acknowledgements_are_recorded() {
     let records = journal(&out);
     let iteration = &r["iterations"][0];
     assert_eq!(iteration["detectedBy"], "mon");
+    assert_eq!(r["files"]["notifications"], "notifications/");
 
     // Three drafts, on disk as JSON and Markdown, each journaled with its hash.
     let notes = r["notifications"].as_array().unwrap();

@@ -553,6 +553,9 @@ impl Runner {
                 }
             }
             files.insert("logs".to_owned(), "logs/".to_owned());
+            if !self.notifications.is_empty() {
+                files.insert("notifications".to_owned(), "notifications/".to_owned());
+            }
             let intervals: Vec<LogInterval<'_>> = log_intervals
                 .iter()
                 .flat_map(|(probe, bounds, rec, n)| {
