@@ -7,6 +7,7 @@ pub mod engine;
 pub mod fault;
 pub mod journal;
 pub mod measure;
+pub mod notification;
 pub mod platform;
 pub mod probe;
 pub mod proxy;

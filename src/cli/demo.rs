@@ -23,7 +23,7 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum DemoCommand {
-    /// Serve the demo workload: GET /health, /api and /metrics.
+    /// Serve the demo workload: GET /health, /api and /metrics; POST /inbox.
     Serve(ServeArgs),
 }
 

@@ -132,6 +132,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    crate::notification::install_crypto_provider();
     if matches!(
         cli.command,
         Command::Plan(_)

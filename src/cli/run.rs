@@ -325,5 +325,43 @@ fn describe(event: &Progress) -> Option<String> {
         }
         Progress::IterationDone { iteration, status } => format!("iteration {iteration}: {status}"),
         Progress::RollingBack { reason } => format!("{reason}: reverting and stopping processes"),
+        Progress::AcknowledgeAt { url, roles } => {
+            format!("acknowledge at {url} (roles: {})", roles.join(", "))
+        }
+        Progress::Drafted {
+            iteration,
+            kind,
+            file,
+            after,
+        } => format!(
+            "  iteration {iteration}: drafted {kind} ({file}) {} after detection",
+            ms(after)
+        ),
+        Progress::Delivered {
+            iteration,
+            status,
+            error,
+            after,
+        } => match (after, error) {
+            (Some(after), _) => format!(
+                "  iteration {iteration}: early warning delivered (HTTP {}) {} after detection",
+                status.unwrap_or_default(),
+                ms(after)
+            ),
+            (None, error) => format!(
+                "  iteration {iteration}: early warning not delivered: {}",
+                error.as_deref().unwrap_or("no answer")
+            ),
+        },
+        Progress::Acknowledged { role, by, after } => format!(
+            "  acknowledged by {role}{} {} after awareness",
+            by.as_ref().map(|b| format!(" ({b})")).unwrap_or_default(),
+            ms(after)
+        ),
+        Progress::AwaitingAcknowledgements { missing, url, left } => format!(
+            "waiting up to {} for acknowledgements from {} at {url}",
+            ms(left),
+            missing.join(", ")
+        ),
     })
 }

@@ -1,7 +1,8 @@
 //! The built-in demo workload: a small HTTP service that experiments run as replicas.
 //!
 //! `GET /health` answers `ok`, `GET /api` answers JSON (optionally after calling an upstream),
-//! `GET /metrics` answers Prometheus text. `--latency` and `--error-rate` make it misbehave on
+//! `GET /metrics` answers Prometheus text, `POST /inbox` takes any body (a notification
+//! draft, say) and prints it. `--latency` and `--error-rate` make it misbehave on
 //! purpose, deterministically.
 
 mod injection;
@@ -16,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use reqwest::Url;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -126,6 +127,7 @@ pub async fn serve(
     let upstream = match config.upstream {
         None => None,
         Some(url) => {
+            crate::notification::install_crypto_provider();
             let client = reqwest::Client::builder()
                 .timeout(UPSTREAM_TIMEOUT)
                 .build()
@@ -169,6 +171,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/api", get(api))
         .route("/metrics", get(metrics_text))
+        .route("/inbox", post(inbox))
         .fallback(not_found)
         // Outermost, so that 404 and 405 answers are counted too.
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
@@ -184,6 +187,20 @@ async fn count_request(State(state): State<Arc<AppState>>, req: Request, next: N
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// Stands for whoever receives a drill's notifications: prints what arrived to standard
+/// output (the replica's log) and answers 202.
+async fn inbox(body: axum::body::Bytes) -> (StatusCode, axum::Json<Value>) {
+    println!(
+        "inbox: received {} bytes: {}",
+        body.len(),
+        String::from_utf8_lossy(&body)
+    );
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "received": body.len() })),
+    )
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
@@ -322,6 +339,7 @@ mod tests {
 
     impl Running {
         async fn start(config: DemoConfig) -> Self {
+            crate::notification::install_crypto_provider();
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let (stop, stopped) = oneshot::channel::<()>();
@@ -408,6 +426,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), 405);
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn inbox_takes_a_post_with_202() {
+        let server = Running::start(DemoConfig::default()).await;
+        let response = reqwest::Client::new()
+            .post(server.url("/inbox"))
+            .body(r#"{"exercise": true}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        let json: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(json["received"], 18);
         server.stop().await.unwrap();
     }
 

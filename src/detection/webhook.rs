@@ -2,7 +2,8 @@
 //!
 //! `POST /alerts` (or `POST /`) takes the JSON that Alertmanager sends to a `webhook_config`;
 //! every alert in it goes to the subscribers as a [`ReceivedAlert`], in payload order.
-//! `GET /healthz` answers `ok`.
+//! `POST /acknowledge/{role}` records a role's acknowledgement of the incident when the
+//! experiment names roles (see docs/notifications.md). `GET /healthz` answers `ok`.
 
 use std::collections::BTreeMap;
 use std::future::poll_fn;
@@ -14,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, HttpBody as _};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,12 +27,17 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::notification::{
+    AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements, MAX_ACK_BODY_BYTES,
+};
+
 /// The largest payload accepted; Alertmanager's own payloads are far smaller.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A body up to this size is read to the end before a 413, so that the client gets the answer
-/// instead of a reset connection; a larger declared body is refused without reading it.
-const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
+/// A body up to this many times its limit is read to the end before a 413, so that the
+/// client gets the answer instead of a reset connection; a larger declared body is refused
+/// without reading it.
+const DRAIN_FACTOR: usize = 4;
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,11 +125,20 @@ pub struct WebhookServer {
 struct Shared {
     sender: broadcast::Sender<ReceivedAlert>,
     received: AtomicU64,
+    acks: Option<Arc<Acknowledgements>>,
 }
 
 impl WebhookServer {
     /// Listens on `addr` (port 0 picks a free port) and serves in a background task.
     pub async fn bind(addr: SocketAddr) -> Result<WebhookServer, WebhookError> {
+        Self::bind_with(addr, None).await
+    }
+
+    /// [`WebhookServer::bind`], also taking acknowledgements for the roles of `acks`.
+    pub async fn bind_with(
+        addr: SocketAddr,
+        acks: Option<Arc<Acknowledgements>>,
+    ) -> Result<WebhookServer, WebhookError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| WebhookError::Bind { addr, source })?;
@@ -132,6 +147,7 @@ impl WebhookServer {
         let shared = Arc::new(Shared {
             sender,
             received: AtomicU64::new(0),
+            acks,
         });
         let stop = CancellationToken::new();
         let app = router(shared.clone());
@@ -160,16 +176,22 @@ impl WebhookServer {
 
     /// The URL to give Alertmanager, such as `http://127.0.0.1:PORT/alerts`.
     pub fn url(&self) -> String {
+        format!("{}/alerts", self.base_url())
+    }
+
+    /// Where `role` acknowledges: `http://127.0.0.1:PORT/acknowledge/ROLE`.
+    pub fn acknowledge_url(&self, role: &str) -> String {
+        format!("{}/acknowledge/{role}", self.base_url())
+    }
+
+    fn base_url(&self) -> String {
         // A wildcard address is not something to connect to; loopback reaches it.
         let ip = match self.local_addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!(
-            "http://{}/alerts",
-            SocketAddr::new(ip, self.local_addr.port())
-        )
+        format!("http://{}", SocketAddr::new(ip, self.local_addr.port()))
     }
 
     /// A receiver of every alert that arrives from now on.
@@ -206,6 +228,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/alerts", post(receive))
         .route("/", post(receive))
+        .route("/acknowledge/{role}", post(acknowledge))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PayloadError::NotFound.into_response() })
         .with_state(shared)
@@ -214,8 +237,8 @@ fn router(shared: Arc<Shared>) -> Router {
 /// Why a request was refused; each kind has its status code.
 #[derive(Debug, thiserror::Error)]
 enum PayloadError {
-    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
-    TooLarge,
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error(
         "request body did not arrive within {}",
         humantime::format_duration(BODY_TIMEOUT)
@@ -229,15 +252,26 @@ enum PayloadError {
     Shape { path: String, message: String },
     #[error("not found; post alerts to /alerts")]
     NotFound,
+    #[error("{0}")]
+    AckBody(String),
+    #[error(transparent)]
+    Ack(AckError),
+    #[error("this run names no roles to acknowledge (spec.coordination.roles)")]
+    NoRoles,
 }
 
 impl PayloadError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Unreadable(_) | Self::Syntax(_) | Self::Shape { .. } => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unreadable(_) | Self::Syntax(_) | Self::Shape { .. } | Self::AckBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::NotFound | Self::NoRoles | Self::Ack(AckError::UnknownRole { .. }) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::Ack(AckError::NothingYet) => StatusCode::CONFLICT,
         }
     }
 
@@ -262,7 +296,10 @@ impl IntoResponse for PayloadError {
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     let received_at = Instant::now();
     let received_at_utc = SystemTime::now();
-    let alerts = match read_body(&headers, body).await.and_then(|b| parse(&b)) {
+    let alerts = match read_body(&headers, body, MAX_BODY_BYTES)
+        .await
+        .and_then(|b| parse(&b))
+    {
         Ok(alerts) => alerts,
         Err(error) => {
             tracing::warn!(error = %error, "alert webhook refused a payload");
@@ -285,21 +322,21 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bo
     axum::Json(json!({ "status": "ok", "alerts": count })).into_response()
 }
 
-/// Reads the body up to [`MAX_BODY_BYTES`], whatever its content type.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, PayloadError> {
+/// Reads the body up to `limit` bytes, whatever its content type.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, PayloadError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_DRAIN_BYTES as u64) {
-        return Err(PayloadError::TooLarge);
+    if declared.is_some_and(|n| n > (DRAIN_FACTOR * limit) as u64) {
+        return Err(PayloadError::TooLarge(limit));
     }
-    tokio::time::timeout(BODY_TIMEOUT, read_capped(body))
+    tokio::time::timeout(BODY_TIMEOUT, read_capped(body, limit))
         .await
         .map_err(|_| PayloadError::Timeout)?
 }
 
-async fn read_capped(mut body: Body) -> Result<Vec<u8>, PayloadError> {
+async fn read_capped(mut body: Body, limit: usize) -> Result<Vec<u8>, PayloadError> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
@@ -308,17 +345,65 @@ async fn read_capped(mut body: Body) -> Result<Vec<u8>, PayloadError> {
             continue;
         };
         seen = seen.saturating_add(data.len());
-        if seen > MAX_DRAIN_BYTES {
-            return Err(PayloadError::TooLarge);
+        if seen > DRAIN_FACTOR * limit {
+            return Err(PayloadError::TooLarge(limit));
         }
-        if seen <= MAX_BODY_BYTES {
+        if seen <= limit {
             buf.extend_from_slice(&data);
         }
     }
-    if seen > MAX_BODY_BYTES {
-        return Err(PayloadError::TooLarge);
+    if seen > limit {
+        return Err(PayloadError::TooLarge(limit));
     }
     Ok(buf)
+}
+
+/// `POST /acknowledge/{role}`: 202 for a role's first acknowledgement, 200 for a repeat
+/// (the first stands), 404 for an unknown role, 409 before any detection, 400 for a
+/// malformed body, 413 for a body over [`MAX_ACK_BODY_BYTES`].
+async fn acknowledge(
+    State(shared): State<Arc<Shared>>,
+    Path(role): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let outcome = async {
+        let bytes = read_body(&headers, body, MAX_ACK_BODY_BYTES).await?;
+        let acks = shared.acks.as_ref().ok_or(PayloadError::NoRoles)?;
+        if !acks.roles().contains(&role) {
+            // An unknown role is the first thing to say, whatever the body holds.
+            return Err(PayloadError::Ack(AckError::UnknownRole {
+                role: role.clone(),
+                known: acks.roles().join(", "),
+            }));
+        }
+        let request = AckRequest::parse(&bytes).map_err(PayloadError::AckBody)?;
+        acks.acknowledge(&role, arrived, request)
+            .map_err(PayloadError::Ack)
+    }
+    .await;
+    match outcome {
+        Ok(AckOutcome::First(ack)) => {
+            tracing::info!(role = %ack.role, "acknowledged");
+            (StatusCode::ACCEPTED, axum::Json(ack_body(&ack))).into_response()
+        }
+        Ok(AckOutcome::Repeat(ack)) => (StatusCode::OK, axum::Json(ack_body(&ack))).into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, "acknowledgement refused");
+            error.into_response()
+        }
+    }
+}
+
+fn ack_body(ack: &Acknowledgement) -> Value {
+    json!({
+        "role": ack.role,
+        "acknowledgedAt": ack.acknowledged_at,
+        "timeToAcknowledgeMs": crate::engine::ms(ack.time_to_acknowledge),
+        "by": ack.by,
+        "note": ack.note,
+    })
 }
 
 #[derive(Deserialize)]
@@ -417,9 +502,23 @@ mod tests {
     }
 
     async fn start() -> WebhookServer {
+        crate::notification::install_crypto_provider();
         WebhookServer::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap()
+    }
+
+    async fn start_with_roles() -> (WebhookServer, Arc<Acknowledgements>) {
+        crate::notification::install_crypto_provider();
+        let acks = Arc::new(Acknowledgements::new(
+            vec!["incident-commander".into(), "legal".into()],
+            Arc::new(crate::journal::Journal::discard()),
+            crate::engine::Clock::start(),
+        ));
+        let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), Some(acks.clone()))
+            .await
+            .unwrap();
+        (server, acks)
     }
 
     async fn post(url: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
@@ -625,6 +724,106 @@ mod tests {
         let err = WebhookServer::bind(server.local_addr()).await.unwrap_err();
         assert!(err.is_user_input());
         assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"));
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn acknowledge_answers_409_before_detection_then_202_then_200() {
+        let (server, acks) = start_with_roles().await;
+        let url = server.acknowledge_url("legal");
+        assert_eq!(
+            url,
+            format!("http://{}/acknowledge/legal", server.local_addr())
+        );
+        let (status, json) = post(&url, "application/json", "").await;
+        assert_eq!(status, 409, "{json}");
+        assert_eq!(
+            json["error"],
+            "nothing to acknowledge yet: no detection so far"
+        );
+
+        let aware = Instant::now();
+        acks.set_awareness(aware);
+        let (status, first) = post(
+            &url,
+            "application/json",
+            r#"{"by": "alice", "note": "on it"}"#,
+        )
+        .await;
+        assert_eq!(status, 202, "{first}");
+        assert_eq!(first["role"], "legal");
+        assert_eq!(first["by"], "alice");
+        assert_eq!(first["note"], "on it");
+        let time_to_ack = first["timeToAcknowledgeMs"].as_f64().unwrap();
+        assert!(
+            time_to_ack >= 0.0 && time_to_ack <= aware.elapsed().as_secs_f64() * 1e3,
+            "{first}"
+        );
+        let recorded = acks.get("legal").unwrap();
+        assert_eq!(first["acknowledgedAt"], recorded.acknowledged_at.as_str());
+
+        let (status, again) = post(&url, "application/json", r#"{"by": "bob"}"#).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again, first, "the first acknowledgement stands");
+        assert_eq!(acks.missing(), ["incident-commander"]);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn acknowledge_refuses_unknown_roles_and_malformed_bodies() {
+        let (server, acks) = start_with_roles().await;
+        acks.set_awareness(Instant::now());
+        let (status, json) = post(&server.acknowledge_url("ceo"), "application/json", "").await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            json["error"],
+            "unknown role `ceo`; the roles are incident-commander, legal"
+        );
+        let url = server.acknowledge_url("legal");
+        for body in [r#"{"by": 7}"#, r#"{"who": "x"}"#, "[]", "{"] {
+            let (status, json) = post(&url, "application/json", body).await;
+            assert_eq!(status, 400, "{body}: {json}");
+            assert!(json["error"].as_str().unwrap().len() > 10, "{json}");
+        }
+        assert_eq!(acks.missing().len(), 2, "nothing recorded");
+        let health = reqwest::get(&url).await.unwrap();
+        assert_eq!(health.status().as_u16(), 405);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn acknowledge_bodies_are_capped() {
+        let (server, acks) = start_with_roles().await;
+        acks.set_awareness(Instant::now());
+        let url = server.acknowledge_url("legal");
+        let note = "x".repeat(MAX_ACK_BODY_BYTES);
+        let (status, json) =
+            post(&url, "application/json", format!(r#"{{"note": "{note}"}}"#)).await;
+        assert_eq!(status, 413);
+        assert_eq!(
+            json["error"],
+            format!("request body is larger than {MAX_ACK_BODY_BYTES} bytes")
+        );
+        let note = "x".repeat(MAX_ACK_BODY_BYTES - 20);
+        let (status, _) = post(&url, "application/json", format!(r#"{{"note": "{note}"}}"#)).await;
+        assert_eq!(status, 202, "a body within the limit is taken");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn acknowledge_without_roles_is_404() {
+        let server = start().await;
+        let (status, json) = post(
+            &format!("http://{}/acknowledge/legal", server.local_addr()),
+            "application/json",
+            "",
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(
+            json["error"].as_str().unwrap().contains("no roles"),
+            "{json}"
+        );
         server.shutdown().await;
     }
 

@@ -4,10 +4,11 @@
 
 mod clock;
 mod iteration;
+mod notify;
 mod objectives;
 mod rollback;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +27,13 @@ use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
 use crate::measure::{DurationRecorder, LogInterval, ProbeRecorders};
+use crate::notification::{Acknowledgements, Deliverer};
 use crate::platform::PlatformEvent;
 use crate::platform::local::{Events, LocalOptions, LocalPlatform};
 use crate::probe::{self, Observation};
 use crate::report::result::{
-    Event, ExperimentInfo, FaultRecord, IterationResult, RunResult, RunStatus, SCHEMA_VERSION,
-    Settings, Summary,
+    DeliveryResult, Event, ExperimentInfo, FaultRecord, IterationResult, NotificationResult,
+    RunResult, RunStatus, SCHEMA_VERSION, Settings, Summary,
 };
 use crate::spec::{Experiment, Phase, Target};
 
@@ -126,11 +128,59 @@ pub enum Progress {
         /// Why.
         reason: String,
     },
+    /// Roles acknowledge the incident here (the URL has `{role}` in place of the role).
+    AcknowledgeAt {
+        /// Such as `http://127.0.0.1:PORT/acknowledge/{role}`.
+        url: String,
+        /// The roles.
+        roles: Vec<String>,
+    },
+    /// A notification draft was written.
+    Drafted {
+        /// From 1.
+        iteration: u32,
+        /// Such as `nis2-early-warning`.
+        kind: String,
+        /// Its Markdown file, relative to the results folder.
+        file: String,
+        /// Time to draft, from detection.
+        after: Duration,
+    },
+    /// The delivery of an early warning ended.
+    Delivered {
+        /// From 1.
+        iteration: u32,
+        /// The HTTP status, if an answer came.
+        status: Option<u16>,
+        /// Why it was not delivered.
+        error: Option<String>,
+        /// Time to deliver, from detection, when delivered.
+        after: Option<Duration>,
+    },
+    /// A role acknowledged the incident.
+    Acknowledged {
+        /// The role.
+        role: String,
+        /// Who, as they said.
+        by: Option<String>,
+        /// Time to acknowledge, from awareness.
+        after: Duration,
+    },
+    /// The iterations are over; the run waits for these roles to acknowledge.
+    AwaitingAcknowledgements {
+        /// Roles that have not acknowledged.
+        missing: Vec<String>,
+        /// Where they acknowledge (`{role}` in place of the role).
+        url: String,
+        /// How long the run waits at most.
+        left: Duration,
+    },
 }
 
 /// Receives progress; the CLI draws it, a library user may ignore it.
 pub trait ProgressSink: Send + Sync {
-    /// Called for each progress event, from the engine's task.
+    /// Called for each progress event, from the engine's task (or, for a delivery's outcome,
+    /// from the delivery's own task).
     fn progress(&self, event: &Progress);
 }
 
@@ -186,7 +236,7 @@ pub async fn run(
             .map_or(0, |d| d.as_secs()),
         fastrand::u32(..)
     );
-    journal.record(
+    let (run_started_seq, _) = journal.record_with_seq(
         "run-started",
         json!({
             "runId": run_id,
@@ -197,6 +247,13 @@ pub async fn run(
         }),
         false,
     );
+    let acks = exp.spec.coordination.as_ref().map(|c| {
+        Arc::new(Acknowledgements::new(
+            c.roles.clone(),
+            journal.clone(),
+            clock,
+        ))
+    });
     let mut runner = Runner {
         iterations: opts.iterations.unwrap_or(exp.spec.iterations).max(1),
         exp,
@@ -208,6 +265,15 @@ pub async fn run(
         rollback,
         run_events: Vec::new(),
         run_deadline: Instant::now(),
+        run_id: run_id.clone(),
+        run_started_seq,
+        acks,
+        acks_reported: BTreeSet::new(),
+        acknowledge_url: None,
+        notifications: Vec::new(),
+        deliverer: None,
+        deliveries: JoinSet::new(),
+        pending_deliveries: HashMap::new(),
     };
     runner.run_deadline = Instant::now() + runner.exp.spec.safety.timeout.get();
     let result = runner.run(run_id).await;
@@ -225,6 +291,17 @@ struct Runner {
     rollback: Arc<Rollback>,
     run_events: Vec<Event>,
     run_deadline: Instant,
+    run_id: String,
+    /// The `run-started` record, which names the experiment: evidence of what it declares.
+    run_started_seq: u64,
+    acks: Option<Arc<Acknowledgements>>,
+    acks_reported: BTreeSet<String>,
+    acknowledge_url: Option<String>,
+    notifications: Vec<NotificationResult>,
+    /// The early warning's delivery, once the workloads' addresses are known.
+    deliverer: Option<Result<Deliverer, String>>,
+    deliveries: JoinSet<DeliveryResult>,
+    pending_deliveries: HashMap<tokio::task::Id, notify::PendingDelivery>,
 }
 
 /// A probe's recorders of one iteration with the start and length of each phase.
@@ -270,11 +347,14 @@ impl Runner {
         if outcome.is_none() {
             let options = LocalOptions {
                 firedrill: self.opts.firedrill.clone(),
-                webhook: webhook.as_ref().map(WebhookServer::url),
+                webhook: self.alert_url(webhook.as_ref()),
                 log_dir: self.opts.out_dir.as_ref().map(|d| d.join("logs")),
             };
             match LocalPlatform::start(&target, &options, Events(events_tx)).await {
-                Ok(p) => platform = Some(p),
+                Ok(p) => {
+                    self.prepare_delivery(&p);
+                    platform = Some(p);
+                }
                 Err(e) => {
                     outcome = Some(Stop::Aborted(format!(
                         "workloads did not start: {}",
@@ -310,8 +390,11 @@ impl Runner {
         if let (None, Some(p)) = (&outcome, &platform) {
             self.progress.progress(&Progress::Ready {
                 services: services.clone(),
-                webhook: webhook.as_ref().map(WebhookServer::url),
+                webhook: self.alert_url(webhook.as_ref()),
             });
+            if let Some(w) = &webhook {
+                self.note_acknowledge_url(w);
+            }
             self.run_event("workloads-ready", format!("services {services:?}"));
             let ctx = FaultContext {
                 firedrill: self.opts.firedrill.clone(),
@@ -354,6 +437,7 @@ impl Runner {
                         "iteration {n}: the steady state did not come back within the recovery timeout"
                     ));
                 }
+                self.report_acknowledgements();
                 self.progress.progress(&Progress::IterationDone {
                     iteration: n,
                     status: result.status.clone(),
@@ -393,6 +477,12 @@ impl Runner {
             p.shutdown().await;
         }
         self.journal.record("processes-stopped", json!({}), false);
+        // Everything is reverted; people may still be answering. Wait for them only after
+        // a run that went to its end.
+        if let Some(stop) = self.await_acknowledgements(outcome.is_none()).await {
+            outcome = Some(stop);
+        }
+        self.finish_deliveries().await;
         if let Some(w) = webhook {
             w.shutdown().await;
         }
@@ -463,6 +553,9 @@ impl Runner {
                 }
             }
             files.insert("logs".to_owned(), "logs/".to_owned());
+            if !self.notifications.is_empty() {
+                files.insert("notifications".to_owned(), "notifications/".to_owned());
+            }
             let intervals: Vec<LogInterval<'_>> = log_intervals
                 .iter()
                 .flat_map(|(probe, bounds, rec, n)| {
@@ -537,8 +630,16 @@ impl Runner {
             files,
             scorecard_input: None,
             scorecard: None,
-            notifications: Vec::new(),
-            coordination: None,
+            notifications: std::mem::take(&mut self.notifications),
+            coordination: self.acks.as_ref().map(|a| {
+                a.result(
+                    self.exp
+                        .spec
+                        .coordination
+                        .as_ref()
+                        .map_or(Duration::ZERO, |c| c.timeout.get()),
+                )
+            }),
         }
     }
 
@@ -571,28 +672,48 @@ impl Runner {
         ]
     }
 
+    /// Whether a detection signal listens for alerts on the webhook.
+    fn alerts_wanted(&self) -> bool {
+        self.exp.spec.detection.as_ref().is_some_and(|d| {
+            d.signals
+                .iter()
+                .any(|s| matches!(s, crate::spec::DetectionSignal::Webhook(_)))
+        })
+    }
+
+    /// The alert URL, when a signal listens for alerts (the webhook may serve only
+    /// acknowledgements).
+    fn alert_url(&self, webhook: Option<&WebhookServer>) -> Option<String> {
+        webhook
+            .filter(|_| self.alerts_wanted())
+            .map(WebhookServer::url)
+    }
+
     async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, String> {
-        let Some(detection) = &self.exp.spec.detection else {
-            return Ok(None);
-        };
-        let wanted = detection
-            .signals
-            .iter()
-            .any(|s| matches!(s, crate::spec::DetectionSignal::Webhook(_)));
-        if !wanted {
+        let alerts = self.alerts_wanted();
+        if !alerts && self.acks.is_none() {
             return Ok(None);
         }
-        let addr: std::net::SocketAddr = detection
-            .webhook_listen
+        let listen = self
+            .exp
+            .spec
+            .detection
+            .as_ref()
+            .map_or("127.0.0.1:0", |d| d.webhook_listen.as_str());
+        let addr: std::net::SocketAddr = listen
             .parse()
             .map_err(|e| format!("invalid detection.webhookListen: {e}"))?;
-        let server = WebhookServer::bind(addr).await.map_err(|e| {
-            format!(
-                "the detection webhook cannot listen on {addr}: {}",
-                chain(&e)
-            )
-        })?;
-        self.run_event("webhook-listening", server.url());
+        let server = WebhookServer::bind_with(addr, self.acks.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "the detection webhook cannot listen on {addr}: {}",
+                    chain(&e)
+                )
+            })?;
+        if alerts {
+            self.run_event("webhook-listening", server.url());
+        }
         Ok(Some(server))
     }
 
@@ -671,6 +792,8 @@ impl Runner {
             state: IterationState::new(&spec, start),
             events: Vec::new(),
             faults: Vec::new(),
+            fault_evidence: Vec::new(),
+            alert_seq: None,
             status: "passed",
         };
         let of = self.iterations;
@@ -894,7 +1017,7 @@ impl Runner {
             }
         }
         // Written (and synced) before the change, so a crashed run can be rolled back.
-        self.journal.record(
+        let (intent_seq, _) = self.journal.record_with_seq(
             "fault-intent",
             serde_json::to_value(&intent).unwrap_or_default(),
             true,
@@ -914,7 +1037,7 @@ impl Runner {
             Ok(()) => {
                 it.state.mark_injected(now);
                 record.injected_at = Some(self.clock.rfc3339(now));
-                self.event(
+                let injected_seq = self.event(
                     it,
                     "fault-injected",
                     json!({"fault": fspec.name(), "type": fspec.type_name(), "targets": intent.targets, "changes": intent.changes}),
@@ -925,12 +1048,14 @@ impl Runner {
                     targets: intent.targets,
                 });
                 it.faults.push(record);
+                it.fault_evidence.push(vec![intent_seq, injected_seq]);
                 Ok(())
             }
             Err(e) => {
                 let msg = chain(&e);
                 record.error = Some(msg.clone());
                 it.faults.push(record);
+                it.fault_evidence.push(vec![intent_seq]);
                 self.event(
                     it,
                     "fault-injection-failed",
@@ -978,13 +1103,14 @@ impl Runner {
                 after,
                 by: by.clone(),
             });
-            self.event_at(
+            let seq = self.event_at(
                 it,
                 at,
                 "detected",
                 json!({"signal": by, "timeToDetectMs": ms(after)}),
                 format!("by {by} after {}", fmt_ms(after)),
             );
+            self.on_detection(it, at, &by, seq);
         }
         if !was_recovered && let Some(at) = it.state.recovery.recovered {
             let after = at.saturating_duration_since(inj);
@@ -1021,7 +1147,7 @@ impl Runner {
             .webhook_signals()
             .find(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
             .cloned();
-        self.event(
+        let seq = self.event(
             it,
             "alert-received",
             json!({"labels": alert.labels, "matched": matched.as_ref().map(|s| s.name.clone())}),
@@ -1037,12 +1163,23 @@ impl Runner {
             ),
         );
         if let Some(signal) = matched {
+            let before = it.state.detection.detected.is_some();
             it.state.detection.fire(alert.received_at, inj, &signal);
+            if !before && it.state.detection.detected.is_some() {
+                it.alert_seq = Some(seq);
+            }
         }
     }
 
-    fn event(&mut self, it: &mut Iteration, kind: &str, data: serde_json::Value, detail: String) {
-        self.event_at(it, Instant::now(), kind, data, detail);
+    /// Journals an event of the iteration and returns its record's `seq`.
+    fn event(
+        &mut self,
+        it: &mut Iteration,
+        kind: &str,
+        data: serde_json::Value,
+        detail: String,
+    ) -> u64 {
+        self.event_at(it, Instant::now(), kind, data, detail)
     }
 
     fn event_at(
@@ -1052,18 +1189,19 @@ impl Runner {
         kind: &str,
         mut data: serde_json::Value,
         detail: String,
-    ) {
+    ) -> u64 {
         if let Some(obj) = data.as_object_mut() {
             obj.insert("iteration".into(), json!(it.n));
             obj.insert("at".into(), json!(self.clock.rfc3339(at)));
         }
-        self.journal.record(kind, data, false);
+        let (seq, _) = self.journal.record_with_seq(kind, data, false);
         it.events.push(Event {
             at: self.clock.rfc3339(at),
             offset_ms: self.clock.offset_ms(at),
             kind: kind.to_owned(),
             detail,
         });
+        seq
     }
 
     fn finish(
@@ -1113,6 +1251,10 @@ struct Iteration {
     state: IterationState,
     events: Vec<Event>,
     faults: Vec<FaultRecord>,
+    /// For each entry of `faults`, its `fault-intent` and `fault-injected` records.
+    fault_evidence: Vec<Vec<u64>>,
+    /// The `alert-received` record of the alert that detected the fault, if one did.
+    alert_seq: Option<u64>,
     status: &'static str,
 }
 

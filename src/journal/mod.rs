@@ -83,6 +83,12 @@ impl Journal {
     /// A journal that cannot be written never stops a run: the first failure is logged and
     /// later records are only chained.
     pub fn record(&self, kind: &str, data: Value, sync: bool) -> String {
+        self.record_with_seq(kind, data, sync).1
+    }
+
+    /// [`Journal::record`], also returning the record's `seq`, for results that point at
+    /// their evidence.
+    pub fn record_with_seq(&self, kind: &str, data: Value, sync: bool) -> (u64, String) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.seq += 1;
         let mut rec = json!({
@@ -109,7 +115,7 @@ impl Journal {
                 tracing::warn!(%error, "cannot write the journal; the run goes on");
             }
         }
-        hash
+        (inner.seq, hash)
     }
 
     /// The hash of the last record.
@@ -191,5 +197,18 @@ mod tests {
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
         let err = read_verified(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("removed"), "{err}");
+    }
+
+    #[test]
+    fn record_with_seq_returns_the_written_seq_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::create(&path).unwrap();
+        j.record("run-started", json!({}), false);
+        let (seq, hash) = j.record_with_seq("notification-drafted", json!({"kind": "x"}), false);
+        assert_eq!(seq, 2);
+        let records = read_verified(&path).unwrap();
+        assert_eq!(records[1]["seq"], 2);
+        assert_eq!(records[1]["hash"], hash.as_str());
     }
 }

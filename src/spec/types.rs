@@ -87,6 +87,12 @@ pub struct Spec {
     /// Limits that stop the run early.
     #[serde(default)]
     pub safety: Safety,
+    /// Regulatory notification drafts written at detection, and their optional delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+    /// Roles that must acknowledge the incident once it is detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordination: Option<Coordination>,
 }
 
 fn default_iterations() -> u32 {
@@ -1179,4 +1185,71 @@ pub struct LatencyAbort {
     pub probe: String,
     /// The bound.
     pub above: Duration,
+}
+
+/// Notification drafts (NIS2 early warning and incident notification, optionally DORA's
+/// initial notification) written at each iteration's first detection; see docs/notifications.md.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Notification {
+    /// The entity that would notify; its fields are `unknown` in the drafts when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<Entity>,
+    /// Whether the incident is suspected of being caused by unlawful or malicious acts; absent is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspected_malicious: Option<bool>,
+    /// Whether the incident could have a cross-border impact; absent is unknown (or an
+    /// estimated "possible" when the entity names more than one member state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_border_impact: Option<bool>,
+    /// The entity is under DORA: also draft the DORA initial notification.
+    #[serde(default)]
+    pub dora: bool,
+    /// Post the early warning to a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver: Option<NotificationDelivery>,
+}
+
+/// The entity named in notification drafts.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Entity {
+    /// The entity's legal name.
+    pub name: String,
+    /// Its sector, in free text (such as `banking`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
+    /// The member states it provides services in, ISO 3166-1 alpha-2 codes such as `DE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_states: Vec<String>,
+}
+
+/// Where the early warning is posted as JSON.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotificationDelivery {
+    /// Absolute http:// or https:// URL; placeholders such as `{workload.NAME}` are expanded.
+    pub url: String,
+    /// Time allowed for the whole request.
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_delivery_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Roles that acknowledge the incident on firedrill's webhook (`POST /acknowledge/ROLE`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Coordination {
+    /// Unique, DNS-label-like role names, such as `incident-commander`.
+    pub roles: Vec<String>,
+    /// How long after awareness (the run's first detection) the run waits for every role.
+    #[serde(default = "default_coordination_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_coordination_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
 }

@@ -213,6 +213,87 @@ impl Validator<'_> {
         if safety.timeout.is_zero() {
             self.problem("spec.safety.timeout", "must be more than 0s");
         }
+        self.notification();
+        self.coordination();
+    }
+
+    fn notification(&mut self) {
+        let Some(n) = &self.exp.spec.notification else {
+            return;
+        };
+        let path = "spec.notification";
+        if self.exp.spec.detection.is_none() {
+            self.problem(
+                path,
+                "needs spec.detection: drafts are written at the first detection, which nothing would signal",
+            );
+        }
+        if let Some(entity) = &n.entity {
+            if entity.name.trim().is_empty() {
+                self.problem(format!("{path}.entity.name"), "must not be empty");
+            }
+            if entity.sector.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                self.problem(
+                    format!("{path}.entity.sector"),
+                    "must not be empty; leave it out when it is not known",
+                );
+            }
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for (i, code) in entity.member_states.iter().enumerate() {
+                let item = format!("{path}.entity.memberStates[{i}]");
+                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                    self.problem(
+                        item,
+                        format!(
+                            "`{code}` is not an ISO 3166-1 alpha-2 code: write two upper-case letters, such as DE"
+                        ),
+                    );
+                } else if let Some(first) = seen.get(code.as_str()) {
+                    self.problem(
+                        item,
+                        format!(
+                            "`{code}` is already listed at {path}.entity.memberStates[{first}]"
+                        ),
+                    );
+                } else {
+                    seen.insert(code, i);
+                }
+            }
+        }
+        if let Some(deliver) = &n.deliver {
+            self.delivery_url(&format!("{path}.deliver.url"), &deliver.url);
+            self.positive(&format!("{path}.deliver.timeout"), deliver.timeout);
+        }
+    }
+
+    fn coordination(&mut self) {
+        let Some(c) = &self.exp.spec.coordination else {
+            return;
+        };
+        let path = "spec.coordination";
+        if self.exp.spec.detection.is_none() {
+            self.problem(
+                path,
+                "needs spec.detection: roles acknowledge the first detection, which nothing would signal",
+            );
+        }
+        if c.roles.is_empty() {
+            self.problem(format!("{path}.roles"), "at least one role is required");
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, role) in c.roles.iter().enumerate() {
+            let item = format!("{path}.roles[{i}]");
+            self.name(&item, role);
+            if let Some(first) = seen.get(role.as_str()) {
+                self.problem(
+                    item,
+                    format!("the role `{role}` is already listed at {path}.roles[{first}]"),
+                );
+            } else {
+                seen.insert(role, i);
+            }
+        }
+        self.positive(&format!("{path}.timeout"), c.timeout);
     }
 
     fn target(&mut self) {
@@ -628,6 +709,31 @@ impl Validator<'_> {
                 path,
                 format!(
                     "`{url}` is not an absolute http:// URL ({e}); write one such as http://{{workload.web}}/health"
+                ),
+            ),
+        }
+    }
+
+    /// An absolute http:// or https:// URL once placeholders are expanded.
+    fn delivery_url(&mut self, path: &str, url: &str) {
+        if !self.placeholders(path, url, Context::Probe) {
+            return;
+        }
+        let expanded = expand_for_check(url);
+        match reqwest::Url::parse(&expanded) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+            Ok(parsed) => self.problem(
+                path,
+                format!(
+                    "`{url}` is a {} URL; write an absolute http:// or https:// URL such as https://notify.example.test/incidents",
+                    parsed.scheme()
+                ),
+            ),
+            Err(e) => self.problem(
+                path,
+                format!(
+                    "`{url}` is not an absolute http:// or https:// URL ({e}); write one such as https://notify.example.test/incidents"
                 ),
             ),
         }
@@ -1140,5 +1246,81 @@ spec:
         let doc = format!("{VALID}  detection: {{signals: []}}\n");
         let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
         assert_eq!(paths, ["spec.detection.signals"]);
+    }
+
+    const DETECTION: &str =
+        "  detection: {signals: [{name: mon, type: probe-fails, probe: api}]}\n";
+
+    #[test]
+    fn notification_and_coordination_are_valid_as_documented() {
+        let doc = format!(
+            "{VALID}{DETECTION}  notification:\n    entity: {{name: Example Payments SE, sector: banking, memberStates: [DE, FR]}}\n    suspectedMalicious: false\n    dora: true\n    deliver: {{url: \"http://{{workload.web}}/notify\", timeout: 2s}}\n  coordination: {{roles: [incident-commander, legal], timeout: 10m}}\n"
+        );
+        let exp = parse(&doc);
+        assert!(validate(&exp).is_empty(), "{:?}", validate(&exp));
+        let n = exp.spec.notification.unwrap();
+        assert_eq!(n.cross_border_impact, None, "absent stays unknown");
+        assert!(n.dora);
+        let https = doc.replace(
+            "http://{workload.web}/notify",
+            "https://notify.example.test/in",
+        );
+        assert!(validate(&parse(&https)).is_empty());
+    }
+
+    #[test]
+    fn notification_and_coordination_problems_name_their_fields() {
+        let doc = format!(
+            "{VALID}{DETECTION}  notification:\n    entity: {{name: \" \", memberStates: [DE, fr, DEU, DE]}}\n    deliver: {{url: \"ftp://x/y\", timeout: 0s}}\n  coordination: {{roles: [legal, Legal, legal], timeout: 0s}}\n"
+        );
+        let problems = validate(&parse(&doc));
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.notification.entity.name",
+                "spec.notification.entity.memberStates[1]",
+                "spec.notification.entity.memberStates[2]",
+                "spec.notification.entity.memberStates[3]",
+                "spec.notification.deliver.url",
+                "spec.notification.deliver.timeout",
+                "spec.coordination.roles[1]",
+                "spec.coordination.roles[2]",
+                "spec.coordination.timeout",
+            ]
+        );
+        assert!(
+            problems[1].message.contains("ISO 3166-1 alpha-2"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[3].message.contains("memberStates[0]"),
+            "{problems:?}"
+        );
+        assert!(problems[4].message.contains("ftp URL"), "{problems:?}");
+        assert!(problems[7].message.contains("roles[0]"), "{problems:?}");
+
+        let empty = format!("{VALID}{DETECTION}  coordination: {{roles: []}}\n");
+        let paths: Vec<String> = validate(&parse(&empty))
+            .into_iter()
+            .map(|p| p.path)
+            .collect();
+        assert_eq!(paths, ["spec.coordination.roles"]);
+        let unknown = format!(
+            "{VALID}{DETECTION}  notification: {{deliver: {{url: \"http://{{workload.nope}}/x\"}}}}\n"
+        );
+        let paths: Vec<String> = validate(&parse(&unknown))
+            .into_iter()
+            .map(|p| p.path)
+            .collect();
+        assert_eq!(paths, ["spec.notification.deliver.url"]);
+    }
+
+    #[test]
+    fn notification_and_coordination_need_detection() {
+        let doc =
+            format!("{VALID}  notification: {{dora: true}}\n  coordination: {{roles: [legal]}}\n");
+        let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["spec.notification", "spec.coordination"]);
     }
 }
