@@ -212,3 +212,23 @@ fn an_objective_missed_exits_1_and_a_killed_replica_comes_back() {
     assert!(junit.contains(r#"name="time-to-recover p95""#), "{junit}");
     assert!(junit.contains("target &lt;= 1ms"), "{junit}");
 }
+
+#[test]
+fn an_undetected_fault_still_recovers_and_the_recovery_phase_is_observed() {
+    let _guard = shared();
+    // The detection deadline passes long before recovery can be declared: the run must
+    // keep taking observations after it, not spin on the deadline.
+    let faults = "    - {name: kill, type: process-kill, select: {mode: one, workload: web}, duration: 600ms}";
+    let extra = "  detection:\n    timeout: 100ms\n    signals: [{name: mon, type: probe-fails, probe: api, consecutive: 1000}]\n  recovery: {stableFor: 400ms, timeout: 10s}";
+    let d = run_demo("undetected", 2, "20ms", faults, extra, 0);
+    let it = &d.result["iterations"][0];
+    assert_eq!(it["status"], "passed", "{it}");
+    assert!(it["detectedAt"].is_null());
+    assert!(it["recoveredAt"].is_string());
+    let recovery = &d.result["probes"]["api"]["recovery"];
+    // stableFor after the revert, at one observation per 20 ms.
+    assert!(
+        recovery["count"].as_u64().unwrap() >= 10,
+        "the recovery phase was not observed: {recovery}"
+    );
+}

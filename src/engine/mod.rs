@@ -879,12 +879,16 @@ impl Runner {
             phase: "fault",
         });
         let mut recovery_deadline: Option<Instant> = None;
+        // A deadline that has passed stays ready: arm each one once, or the biased select
+        // below would take it again and again and never reach the observations.
+        let mut detection_deadline_seen: Option<Instant> = None;
         loop {
             let next_action = schedule.peek().map(|(at, _, _)| phase_start + *at);
             let detection_deadline = it
                 .state
                 .injected
-                .and_then(|t| it.state.detection.deadline(t));
+                .and_then(|t| it.state.detection.deadline(t))
+                .filter(|d| Some(*d) != detection_deadline_seen);
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
@@ -913,6 +917,7 @@ impl Runner {
                 }
                 () = sleep_until_opt(detection_deadline) => {
                     // Timed out; `resolved` now reports it and the loop may end.
+                    detection_deadline_seen = detection_deadline;
                 }
                 () = sleep_until_opt(recovery_deadline.filter(|_| it.state.recovery.recovered.is_none())) => {
                     self.event(&mut it, "not-recovered", json!({"timeout": spec.recovery.timeout.to_string()}),

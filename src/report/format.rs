@@ -74,7 +74,6 @@ pub fn multiple(value: f64) -> String {
     format!("{}×", trim(value, 2))
 }
 
-
 /// A score out of 100 with one decimal; `-` when absent.
 pub fn score(score: Option<f64>) -> String {
     score.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
