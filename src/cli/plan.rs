@@ -218,6 +218,46 @@ pub fn render(exp: &Experiment) -> String {
             let _ = writeln!(o, "  {line}");
         }
     }
+    if let Some(n) = &s.notification {
+        let mut kinds = vec!["NIS2 early warning (24 h)", "NIS2 incident notification (72 h)"];
+        if n.dora {
+            kinds.push("DORA initial notification (24 h)");
+        }
+        let _ = writeln!(
+            o,
+            "\nnotifications: at each iteration's first detection, draft {} (watermarked EXERCISE)",
+            kinds.join(", ")
+        );
+        if let Some(d) = &n.deliver {
+            let _ = writeln!(
+                o,
+                "  post the early warning to {} (timeout {})",
+                crate::notification::redact_url(&d.url),
+                d.timeout
+            );
+        }
+    }
+    if let Some(c) = &s.coordination {
+        let _ = writeln!(
+            o,
+            "\ncoordination: after the first detection, wait up to {} for acknowledgements from {}",
+            c.timeout,
+            c.roles.join(", ")
+        );
+    }
+    let mapped: Vec<String> = crate::scorecard::evidence::exercised(s)
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    let _ = writeln!(
+        o,
+        "\nscorecard: the faults exercise {}; evidence and traceability come from the journal",
+        if mapped.is_empty() {
+            "no capability".to_owned()
+        } else {
+            mapped.join(", ")
+        }
+    );
     let _ = writeln!(
         o,
         "\nsafety: at most {}% of a workload's replicas affected at once; the run stops after {}",
