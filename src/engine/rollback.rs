@@ -141,7 +141,7 @@ mod tests {
 
     #[async_trait]
     impl Fault for Flaky {
-        fn plan(&self) -> Result<Intent, FaultError> {
+        async fn plan(&self) -> Result<Intent, FaultError> {
             unreachable!("not planned in these tests")
         }
         async fn inject(&self) -> Result<(), FaultError> {
