@@ -219,7 +219,10 @@ pub fn render(exp: &Experiment) -> String {
         }
     }
     if let Some(n) = &s.notification {
-        let mut kinds = vec!["NIS2 early warning (24 h)", "NIS2 incident notification (72 h)"];
+        let mut kinds = vec![
+            "NIS2 early warning (24 h)",
+            "NIS2 incident notification (72 h)",
+        ];
         if n.dora {
             kinds.push("DORA initial notification (24 h)");
         }
