@@ -414,6 +414,40 @@ async fn graceful_delete_keeps_the_pod_terminating() {
         .await
         .unwrap();
     assert_eq!(api_error(pods.get(&name).await.unwrap_err()).code, 404);
+    // Without force, the pod leaves the store when its grace period ends.
+    let mut graceful = pod("graceful", json!({}));
+    graceful
+        .spec
+        .as_mut()
+        .unwrap()
+        .termination_grace_period_seconds = Some(1);
+    pods.create(&PostParams::default(), &graceful)
+        .await
+        .unwrap();
+    pods.delete("graceful", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(pods.get_opt("graceful").await.unwrap().is_some());
+    eventually(
+        "the end of the grace period",
+        Duration::from_secs(5),
+        || async { pods.get_opt("graceful").await.unwrap().is_none() },
+    )
+    .await;
+    let life = fake
+        .pod_history("default", "")
+        .into_iter()
+        .find(|l| l.name == "graceful")
+        .unwrap();
+    let terminating = life
+        .gone
+        .unwrap()
+        .duration_since(life.deleted.unwrap())
+        .unwrap();
+    assert!(
+        terminating >= Duration::from_secs(1),
+        "gone after {terminating:?}"
+    );
 }
 
 #[tokio::test]
@@ -989,9 +1023,11 @@ async fn snapshot_equal_after_recreate_and_different_with_a_leftover() {
     fake.set_delays(Duration::from_millis(10), Duration::from_millis(20));
     fake.add_deployment("default", "web", 2, &[("app", "web")]);
     fake.add_statefulset("default", "db", 2, &[("app", "db")]);
-    let before = fake.snapshot();
     let client = fake.client().await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let solo = pod("solo", json!({"app": "solo"}));
+    pods.create(&PostParams::default(), &solo).await.unwrap();
+    let before = fake.snapshot();
     for p in pods.list(&ListParams::default()).await.unwrap().items {
         pods.delete(
             p.metadata.name.as_ref().unwrap(),
@@ -1004,6 +1040,11 @@ async fn snapshot_equal_after_recreate_and_different_with_a_leftover() {
         ready_pods(&pods, "app in (web,db)").await.len() == 4
     })
     .await;
+    // A pod no controller owns stays gone; created again under its name, it compares equal.
+    assert!(pods.get_opt("solo").await.unwrap().is_none());
+    assert_eq!(fake.pod_history("default", "").len(), 1);
+    assert_ne!(fake.snapshot(), before);
+    pods.create(&PostParams::default(), &solo).await.unwrap();
     assert_eq!(fake.snapshot(), before);
     fake.apply(policy(
         "leftover",
@@ -1060,4 +1101,52 @@ async fn kubeconfig_points_kube_at_the_fake() {
     );
     let version = client.apiserver_version().await.unwrap();
     assert_eq!(version.major, "1");
+}
+
+#[tokio::test]
+async fn a_watch_with_a_selector_sees_objects_leave_and_enter_it() {
+    let _g = QUIET.read().await;
+    let fake = FakeKube::start();
+    let pods: Api<Pod> = Api::namespaced(fake.client().await, "default");
+    let rv = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = pods
+        .watch(
+            &WatchParams::default().labels("role=canary").timeout(10),
+            &rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    pods.create(&PostParams::default(), &pod("c", json!({"role": "stable"})))
+        .await
+        .unwrap();
+    let relabel = |role: &str| Patch::Merge(json!({"metadata": {"labels": {"role": role}}}));
+    pods.patch("c", &PatchParams::default(), &relabel("canary"))
+        .await
+        .unwrap();
+    pods.patch("c", &PatchParams::default(), &relabel("stable"))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        match stream.try_next().await.unwrap().unwrap() {
+            WatchEvent::Added(_) => kinds.push("ADDED"),
+            WatchEvent::Deleted(_) => kinds.push("DELETED"),
+            WatchEvent::Modified(p) => {
+                assert_eq!(p.metadata.labels.unwrap()["role"], "canary");
+                kinds.push("MODIFIED")
+            }
+            WatchEvent::Bookmark(_) => {}
+            WatchEvent::Error(e) => panic!("{e:?}"),
+        }
+    }
+    // Pod status updates may add MODIFIED events in between, all while the pod is a canary.
+    kinds.retain(|k| *k != "MODIFIED");
+    assert_eq!(kinds, ["ADDED", "DELETED"]);
 }

@@ -490,42 +490,49 @@ fn watch_stream(shared: &Arc<Shared>, t: &Target, params: &HashMap<String, Strin
         .is_some_and(|b| b == "true");
     let (plural, kind, api_version) = (t.def.plural, t.def.kind, t.def.api_version());
     let ns = t.ns.clone();
-    let wanted = move |c: &Change| {
-        c.res == plural
-            && ns
-                .as_deref()
-                .is_none_or(|ns| str_at(&c.object, "/metadata/namespace") == ns)
-            && labels.matches(&labels_of(&c.object))
-            && fields.matches(&c.object)
-    };
-    let (initial, mut live, interval, too_old) = {
-        let st = shared.lock();
-        let live = st.tx.subscribe();
-        let mut initial: Vec<Value> = Vec::new();
-        let mut too_old = None;
-        match since {
-            Some(rv) if rv < st.log_floor => too_old = Some((rv, st.log_floor)),
-            Some(rv) => initial.extend(
-                st.log
-                    .iter()
-                    .filter(|c| c.rv > rv && wanted(c))
-                    .map(|c| json!({"type": c.kind, "object": c.object})),
-            ),
-            None => initial.extend(
-                st.list(plural, None)
-                    .into_iter()
-                    .map(|o| Change {
-                        rv: 0,
-                        res: plural,
-                        kind: "ADDED",
-                        object: o.clone(),
-                    })
-                    .filter(|c| wanted(c))
-                    .map(|c| json!({"type": "ADDED", "object": c.object})),
-            ),
+    let selected = Arc::new(move |o: &Value| {
+        ns.as_deref()
+            .is_none_or(|ns| str_at(o, "/metadata/namespace") == ns)
+            && labels.matches(&labels_of(o))
+            && fields.matches(o)
+    });
+    let in_selection = selected.clone();
+    // The event a watch with these selectors sees for a change, if any.
+    let event_of = move |c: &Change| -> Option<&'static str> {
+        if c.res != plural {
+            return None;
         }
-        (initial, live, st.bookmark_interval, too_old)
+        let now = in_selection(&c.object);
+        let before = c.previous.as_ref().is_some_and(|p| in_selection(p));
+        match (c.kind, before, now) {
+            ("MODIFIED", true, true) => Some("MODIFIED"),
+            ("MODIFIED", false, true) => Some("ADDED"),
+            ("MODIFIED", true, false) => Some("DELETED"),
+            ("MODIFIED", false, false) => None,
+            (kind, _, true) => Some(kind),
+            _ => None,
+        }
     };
+    let (initial, mut live, interval, too_old) =
+        {
+            let st = shared.lock();
+            let live = st.tx.subscribe();
+            let mut initial: Vec<Value> = Vec::new();
+            let mut too_old = None;
+            match since {
+                Some(rv) if rv < st.log_floor => too_old = Some((rv, st.log_floor)),
+                Some(rv) => initial.extend(st.log.iter().filter(|c| c.rv > rv).filter_map(|c| {
+                    event_of(c).map(|kind| json!({"type": kind, "object": c.object}))
+                })),
+                None => initial.extend(
+                    st.list(plural, None)
+                        .into_iter()
+                        .filter(|o| selected(o))
+                        .map(|o| json!({"type": "ADDED", "object": o})),
+                ),
+            }
+            (initial, live, st.bookmark_interval, too_old)
+        };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(1024);
     let mut drops = shared.drops.subscribe();
     let shared = shared.clone();
@@ -553,12 +560,13 @@ fn watch_stream(shared: &Arc<Shared>, t: &Target, params: &HashMap<String, Strin
         loop {
             tokio::select! {
                 change = live.recv() => match change {
-                    Ok(c) if wanted(&c) => {
-                        if tx.send(line(json!({"type": c.kind, "object": c.object}))).await.is_err() {
+                    Ok(c) => {
+                        if let Some(kind) = event_of(&c)
+                            && tx.send(line(json!({"type": kind, "object": c.object}))).await.is_err()
+                        {
                             return;
                         }
                     }
-                    Ok(_) => {}
                     // A watcher that fell behind is ended, as the API server does; it resumes.
                     Err(_) => return,
                 },

@@ -265,6 +265,9 @@ pub struct Change {
     pub kind: &'static str,
     /// The object after the change (its last state for `DELETED`).
     pub object: Value,
+    /// The object before a `MODIFIED` change: a watch with a selector turns a change that
+    /// leaves (or enters) its selection into `DELETED` (or `ADDED`), as the API server does.
+    pub previous: Option<Value>,
 }
 
 /// One API request the fake answered.
@@ -709,12 +712,19 @@ impl State {
         )
     }
 
-    fn log_change(&mut self, def: &'static ResDef, kind: &'static str, object: Value) {
+    fn log_change(
+        &mut self,
+        def: &'static ResDef,
+        kind: &'static str,
+        object: Value,
+        previous: Option<Value>,
+    ) {
         let change = Arc::new(Change {
             rv: self.rv,
             res: def.plural,
             kind,
             object,
+            previous,
         });
         self.log.push_back(change.clone());
         while self.log.len() > LOG_CAPACITY {
@@ -730,13 +740,13 @@ impl State {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let key = Self::key(def, &obj);
-        let kind = if self.objects.contains_key(&key) {
+        let previous = self.objects.insert(key, obj.clone());
+        let kind = if previous.is_some() {
             "MODIFIED"
         } else {
             "ADDED"
         };
-        self.objects.insert(key, obj.clone());
-        self.log_change(def, kind, obj.clone());
+        self.log_change(def, kind, obj.clone(), previous);
         obj
     }
 
@@ -747,7 +757,7 @@ impl State {
             .remove(&(def.plural, ns.to_string(), name.to_string()))?;
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.log_change(def, "DELETED", obj.clone());
+        self.log_change(def, "DELETED", obj.clone(), None);
         if def.plural == "pods" {
             let now = self.wall(Instant::now());
             let uid = str_at(&obj, "/metadata/uid").to_string();
@@ -1395,12 +1405,13 @@ impl State {
                 "pods" if is_terminating(obj) => {}
                 "pods" => {
                     let mut p = strip(obj);
+                    // The scheduler picks nodes round-robin: where a pod runs is not state to keep.
+                    if let Some(spec) = p["spec"].as_object_mut() {
+                        spec.remove("nodeName");
+                    }
                     if let Some(owner) = controller_of(obj) {
                         if let Some(meta) = p["metadata"].as_object_mut() {
                             meta.remove("name");
-                        }
-                        if let Some(spec) = p["spec"].as_object_mut() {
-                            spec.remove("nodeName");
                         }
                         let key = format!(
                             "{}/{}",
