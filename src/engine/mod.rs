@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, ms};
 pub use iteration::IterationState;
-pub use rollback::Rollback;
+pub use rollback::{PendingIntent, Rollback, pending_intents};
 
 use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
 use crate::fault::{self, Fault, FaultContext};
