@@ -4,7 +4,6 @@
 //! names this host and a process that still exists. Objects owned by another host are
 //! left alone unless `--any-host` is given, since their run cannot be seen from here.
 
-
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -85,8 +84,7 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
             None => Api::all(client.clone()),
         };
         let params = ListParams::default().labels(QUARANTINE);
-        let list =
-            kubernetes::retry("list quarantined pods", || pods.list(&params)).await?;
+        let list = kubernetes::retry("list quarantined pods", || pods.list(&params)).await?;
         for p in list.items {
             let policy = p
                 .metadata
@@ -124,7 +122,11 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
     println!(
         "{} object(s) {}, {kept} kept for live runs, {failed} failed",
         undos.len() - failed,
-        if args.dry_run { "to clean up" } else { "cleaned up" }
+        if args.dry_run {
+            "to clean up"
+        } else {
+            "cleaned up"
+        }
     );
     Ok(if failed == 0 {
         ExitStatus::Success
@@ -147,8 +149,8 @@ fn is_live(owner: &str, any_host: bool) -> bool {
         return false;
     };
     // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
-    unsafe { libc::kill(pid, 0) == 0 }
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]

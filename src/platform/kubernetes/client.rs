@@ -48,6 +48,9 @@ pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection)
         },
         Err(read) => return Err(config_error(Box::new(read))),
     };
+    // Retries are ours (bounded, logged, and for 5xx too); the client's own would multiply them.
+    let mut config = config;
+    config.default_retry = false;
     let server = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).map_err(|e| config_error(Box::new(e)))?;
     Ok((
