@@ -190,6 +190,45 @@ fn pod_delete_recovery_matches_the_clusters_delays_and_leaves_nothing_behind() {
     });
     let lives = fake.pod_history("shop", "web");
     assert_eq!(lives.len(), 4, "three pods and one replacement: {lives:?}");
+
+    // Per-pod recovery, from the watch started before the deletion, against the fake's
+    // own record of the pods' lives: the client's observation times within 150 ms, the API
+    // server's whole-second timestamps within a second.
+    let removed = lives.iter().find(|l| l.deleted.is_some()).unwrap();
+    let replacement = lives
+        .iter()
+        .find(|l| l.created > removed.deleted.unwrap())
+        .unwrap();
+    let true_reschedule = ms(replacement
+        .created
+        .duration_since(removed.deleted.unwrap())
+        .unwrap());
+    let true_ready = ms(replacement
+        .ready
+        .unwrap()
+        .duration_since(replacement.created)
+        .unwrap());
+    let journal = common::journal(&r.out);
+    let rec = &journal
+        .iter()
+        .find(|j| j["kind"] == "pod-recovered")
+        .expect("a pod-recovered record")["data"];
+    assert_eq!(rec["pod"], format!("shop/{}", removed.name));
+    assert_eq!(rec["replacement"], format!("shop/{}", replacement.name));
+    let near = |measured: &Value, truth: f64, tolerance: f64| {
+        let m = measured.as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (m - truth).abs() <= tolerance,
+            "measured {m} ms, true {truth} ms: {rec}"
+        );
+    };
+    near(&rec["rescheduleMs"], true_reschedule, 150.0);
+    near(&rec["readyMs"], true_ready, 150.0);
+    near(&rec["serverReadyMs"], true_ready, 1000.0);
+    assert!(
+        (true_reschedule - ms(reschedule)).abs() < 100.0,
+        "the fake keeps its delay"
+    );
 }
 
 #[test]
@@ -573,4 +612,118 @@ fn real_cluster_pod_delete() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn evictions_are_tracked_through_a_dropped_watch() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    fake.set_delays(Duration::from_millis(300), Duration::from_millis(300));
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    fake.write_kubeconfig(dir.path());
+    let file = dir.path().join("exp.yaml");
+    std::fs::write(
+        &file,
+        experiment(
+            "    - {name: evict, type: pod-evict, select: {mode: one, workload: web}}",
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = command(
+        dir.path(),
+        &[
+            "run",
+            "--plain",
+            "--out",
+            out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_for("the eviction", Duration::from_secs(10), || {
+        fake.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/eviction"))
+    });
+    fake.drop_watches();
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+    let journal = common::journal(&out);
+    let rec = journal
+        .iter()
+        .find(|j| j["kind"] == "pod-recovered")
+        .expect("a pod-recovered record after the watch was dropped");
+    assert!(rec["data"]["readyMs"].as_f64().is_some(), "{rec}");
+    let watches = fake
+        .requests()
+        .iter()
+        .filter(|r| r.query.contains("watch=true"))
+        .count();
+    assert!(watches >= 2, "the watch was started again ({watches})");
+    wait_for("the deployment to settle", Duration::from_secs(5), || {
+        fake.snapshot() == before
+    });
+}
+
+#[test]
+fn a_revert_that_keeps_failing_is_reported_and_rollback_finishes_it() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    fake.set_delays(Duration::from_millis(20), Duration::from_millis(20));
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    fake.write_kubeconfig(dir.path());
+    let file = dir.path().join("exp.yaml");
+    let yaml = experiment(
+        "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 300ms}",
+        "",
+    )
+    .replace("timeout: 20s}", "timeout: 1s}");
+    std::fs::write(&file, yaml).unwrap();
+    let out = dir.path().join("out");
+    let mut child = command(
+        dir.path(),
+        &[
+            "run",
+            "--plain",
+            "--out",
+            out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_for("the scale to zero", Duration::from_secs(10), || {
+        fake.object("Deployment", "shop", "web")
+            .is_some_and(|d| d["spec"]["replicas"] == 0)
+    });
+    // Every attempt of the scheduled revert and of the final rollback (tried twice) fails.
+    fake.fail_next(
+        "PATCH",
+        "/apis/apps/v1/namespaces/shop/deployments/web/scale",
+        500,
+        15,
+    );
+    let status = wait_exit(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(4), "rollback_failed");
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["status"], "rollback_failed");
+    assert_ne!(fake.snapshot(), before);
+
+    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        rollback.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rollback.stderr)
+    );
+    wait_for("the deployment to settle", Duration::from_secs(5), || {
+        fake.snapshot() == before
+    });
 }

@@ -734,7 +734,7 @@ impl Runner {
             Target::Kubernetes(target) => {
                 let spec = self.exp.spec.clone();
                 let started = tokio::select! {
-                    started = KubernetesPlatform::start(&spec, &target, self.opts.context.as_deref(), &self.run_id) => started,
+                    started = KubernetesPlatform::start(&spec, &target, self.opts.context.as_deref(), &self.run_id, events_tx) => started,
                     () = self.cancel.cancelled() => return Err(Stop::Interrupted),
                 };
                 let platform = started.map_err(|e| {
@@ -1092,6 +1092,29 @@ impl Runner {
             true,
         );
         self.rollback.push(fspec.name(), f.clone());
+        if let (
+            Platform::Kubernetes(k, _),
+            crate::spec::FaultSpec::PodDelete(_) | crate::spec::FaultSpec::PodEvict(_),
+        ) = (platform, fspec)
+            && let Some(w) = fspec.kubernetes_workload()
+        {
+            // Started before the change so that it sees every pod go and come.
+            let limit = fspec.duration().get()
+                + spec.recovery.timeout.get()
+                + spec
+                    .detection
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.timeout.get());
+            if let Err(e) = k.track(w, intent.targets.clone(), limit).await {
+                let msg = chain(&e);
+                self.event(
+                    it,
+                    "tracking-unavailable",
+                    json!({"fault": fspec.name(), "error": msg}),
+                    format!("per-pod recovery is not measured: {msg}"),
+                );
+            }
+        }
         let injected = f.inject().await;
         let now = Instant::now();
         let mut record = FaultRecord {
@@ -1412,6 +1435,22 @@ fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
         }
         PlatformEvent::ReplicaUnready { replica } => {
             (json!({"replica": replica}), format!("{replica} not ready"))
+        }
+        PlatformEvent::PodRecovered(r) => {
+            let opt = |v: Option<u64>| v.map_or("?".to_owned(), |v| format!("{v}ms"));
+            let server = |v: Option<i64>| v.map_or("?".to_owned(), |v| format!("{v}ms"));
+            (
+                serde_json::to_value(r).unwrap_or_default(),
+                format!(
+                    "{} replaced by {}: rescheduled in {} (API server {}), ready in {} (API server {})",
+                    r.pod,
+                    r.replacement.as_deref().unwrap_or("?"),
+                    opt(r.reschedule_ms),
+                    server(r.server_reschedule_ms),
+                    opt(r.ready_ms),
+                    server(r.server_ready_ms)
+                ),
+            )
         }
     }
 }

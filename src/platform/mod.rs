@@ -40,6 +40,8 @@ pub enum PlatformEvent {
         /// `workload/index`.
         replica: String,
     },
+    /// A pod removed by a fault was replaced and its replacement is Ready.
+    PodRecovered(Box<kubernetes::PodRecovery>),
 }
 
 impl PlatformEvent {
@@ -51,6 +53,7 @@ impl PlatformEvent {
             Self::ReplicaExited { .. } => "replica-exited",
             Self::ReplicaReady { .. } => "replica-ready",
             Self::ReplicaUnready { .. } => "replica-unready",
+            Self::PodRecovered(_) => "pod-recovered",
         }
     }
 
@@ -62,6 +65,7 @@ impl PlatformEvent {
             | Self::ReplicaExited { replica, .. }
             | Self::ReplicaReady { replica }
             | Self::ReplicaUnready { replica } => replica,
+            Self::PodRecovered(r) => &r.pod,
         }
     }
 }
@@ -118,11 +122,11 @@ impl Platform {
         }
     }
 
-    /// Stops what the platform started (nothing on kubernetes).
+    /// Stops what the platform started (on kubernetes, its watches).
     pub async fn shutdown(self) {
         match self {
             Self::Local(p) => p.shutdown().await,
-            Self::Kubernetes(..) => {}
+            Self::Kubernetes(k, _) => k.stop(),
         }
     }
 }

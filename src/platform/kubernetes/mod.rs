@@ -5,6 +5,7 @@
 mod client;
 mod preflight;
 mod select;
+mod track;
 mod undo;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use kube::Api;
 pub use client::{Connection, connect, retry};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
+pub use track::{PodRecovery, Tracker, track};
 pub use undo::{Undo, apply_undo};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
@@ -165,6 +167,8 @@ impl Cluster {
 pub struct KubernetesPlatform {
     cluster: Cluster,
     connection: Connection,
+    events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl KubernetesPlatform {
@@ -175,6 +179,7 @@ impl KubernetesPlatform {
         target: &KubernetesTarget,
         context: Option<&str>,
         run_id: &str,
+        events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
     ) -> Result<Self, KubeError> {
         let context = context.or(target.context.as_deref());
         let (client, connection) = connect(context).await?;
@@ -209,7 +214,36 @@ impl KubernetesPlatform {
         Ok(Self {
             cluster,
             connection,
+            events,
+            stop: tokio_util::sync::CancellationToken::new(),
         })
+    }
+
+    /// Watches a workload's pods from now on and reports, as platform events, how each of
+    /// `targets` (`namespace/name`) is replaced; returns once the watch has listed them.
+    pub async fn track(
+        &self,
+        workload: &str,
+        targets: Vec<String>,
+        limit: std::time::Duration,
+    ) -> Result<(), KubeError> {
+        let Some(w) = self.cluster.workload(workload) else {
+            return Ok(());
+        };
+        track(
+            &self.cluster,
+            w,
+            targets,
+            self.events.clone(),
+            self.stop.child_token(),
+            limit,
+        )
+        .await
+    }
+
+    /// Ends every watch.
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 
     /// The client and guardrails for faults and probes.

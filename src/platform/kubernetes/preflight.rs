@@ -23,6 +23,8 @@ pub enum Verb {
     Get,
     /// Read many objects.
     List,
+    /// Follow changes.
+    Watch,
     /// Create an object (or post to a subresource).
     Create,
     /// Change an object.
@@ -37,6 +39,7 @@ impl Verb {
         match self {
             Self::Get => "get",
             Self::List => "list",
+            Self::Watch => "watch",
             Self::Create => "create",
             Self::Patch => "patch",
             Self::Delete => "delete",
@@ -93,6 +96,8 @@ pub enum Use {
     WorkloadAvailable(WorkloadKind),
     /// The object-exists probe on a resource of this group.
     ObjectExists(&'static str, &'static str),
+    /// Per-pod recovery tracking of the pods a fault removes.
+    Track,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -118,6 +123,7 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         ],
         Use::WorkloadAvailable(k) => vec![(Get, k.group(), k.resource(), "")],
         Use::ObjectExists(group, resource) => vec![(Get, group, resource, "")],
+        Use::Track => vec![(List, "", "pods", ""), (Watch, "", "pods", "")],
     }
 }
 
@@ -155,6 +161,9 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             _ => continue,
         };
         add(&w.namespace, u);
+        if matches!(f, FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_)) {
+            add(&w.namespace, Use::Track);
+        }
     }
     for p in &spec.steady_state.probes {
         match p {
@@ -256,6 +265,7 @@ spec:
             perms,
             [
                 "list pods (core) in namespace shop",
+                "watch pods (core) in namespace shop",
                 "create pods/eviction (core) in namespace shop",
                 "get deployments (apps) in namespace shop",
                 "get deployments/scale (apps) in namespace shop",

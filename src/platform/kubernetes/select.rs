@@ -74,7 +74,10 @@ pub fn selector_string(selector: &LabelSelector) -> String {
 
 /// The label selector of a workload's pods: its controller's selector and the workload's
 /// own `matchLabels`.
-async fn pod_selector(client: &kube::Client, w: &KubernetesWorkload) -> Result<String, KubeError> {
+pub(super) async fn pod_selector(
+    client: &kube::Client,
+    w: &KubernetesWorkload,
+) -> Result<String, KubeError> {
     let ns = &w.namespace;
     let mut parts = Vec::new();
     if let (Some(name), true) = (&w.object_name, w.kind != WorkloadKind::Pod) {
