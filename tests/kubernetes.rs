@@ -540,6 +540,15 @@ fn a_run_killed_mid_fault_is_undone_by_rollback_from_its_journal() {
     });
     let log = firedrill::journal::read_verified(&out.join("rollback.jsonl")).unwrap();
     assert!(log.iter().any(|r| r["kind"] == "undo-applied"));
+    let verified = Command::new(firedrill())
+        .arg("verify")
+        .arg(out.join("rollback.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "rollback.jsonl is chained like the journal"
+    );
 
     // A second rollback finds nothing left to do and changes nothing.
     let again = command(dir.path(), &["rollback", out.to_str().unwrap()])
@@ -631,6 +640,8 @@ fn evictions_are_tracked_through_a_dropped_watch() {
         ),
     )
     .unwrap();
+    // A rate limit on the first eviction is retried; it is not a budget's refusal.
+    fake.fail_next("POST", "/api/v1/namespaces/shop/pods/", 429, 1);
     let out = dir.path().join("out");
     let mut child = command(
         dir.path(),
@@ -647,11 +658,28 @@ fn evictions_are_tracked_through_a_dropped_watch() {
     wait_for("the eviction", Duration::from_secs(10), || {
         fake.requests()
             .iter()
-            .any(|r| r.path.ends_with("/eviction"))
+            .any(|r| r.path.ends_with("/eviction") && r.status < 300)
     });
     fake.drop_watches();
     let status = wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(0));
+    let evictions: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/eviction"))
+        .map(|r| r.status)
+        .collect();
+    let all: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        evictions,
+        vec![429, 201],
+        "retried after the rate limit: {all:?}"
+    );
     let journal = common::journal(&out);
     let rec = journal
         .iter()

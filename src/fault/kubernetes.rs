@@ -59,6 +59,16 @@ async fn pick(
     Ok(chosen)
 }
 
+/// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
+fn is_budget_refusal(status: &kube::core::Status) -> bool {
+    status.code == 429
+        && (status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.causes.iter().any(|c| c.reason == "DisruptionBudget"))
+            || status.message.to_lowercase().contains("disruption budget"))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -132,24 +142,34 @@ impl Fault for PodRemovalFault {
                         post_options: PostParams::default(),
                     };
                     let what = format!("evict pod {}", p.id());
-                    // A 429 here is a PodDisruptionBudget saying no, not a busy server.
-                    match api.evict(&p.name, &params).await {
-                        Ok(_) => {}
-                        Err(kube::Error::Api(status)) if status.code == 429 => {
+                    // A budget's refusal is an answer, not a busy server: it ends the
+                    // retries at once; any other 429 or 5xx is retried.
+                    let answer = retry(&what, || async {
+                        match api.evict(&p.name, &params).await {
+                            Ok(_) => Ok(None),
+                            Err(kube::Error::Api(status)) if is_budget_refusal(&status) => {
+                                Ok(Some(status.message.clone()))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
+                    match answer {
+                        Ok(None) => {}
+                        Ok(Some(message)) => {
                             return Err(FaultError::Kubernetes {
                                 fault: name.to_owned(),
                                 source: KubeError::Disruption {
                                     pod: p.id(),
-                                    message: status.message.clone(),
+                                    message,
                                 },
                             });
                         }
-                        Err(source) => {
-                            return Err(FaultError::Kubernetes {
-                                fault: name.to_owned(),
-                                source: KubeError::Api { what, source },
-                            });
-                        }
+                        Err(KubeError::Api {
+                            source: kube::Error::Api(s),
+                            ..
+                        }) if s.code == 404 => {}
+                        Err(e) => return Err(kube_error(name)(e)),
                     }
                 }
                 spec::FaultSpec::PodDelete(d) => {
