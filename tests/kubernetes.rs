@@ -755,3 +755,76 @@ fn a_revert_that_keeps_failing_is_reported_and_rollback_finishes_it() {
         fake.snapshot() == before
     });
 }
+
+#[test]
+fn an_interrupted_run_reverts_before_it_exits() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    fake.set_delays(Duration::from_millis(20), Duration::from_millis(20));
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    fake.write_kubeconfig(dir.path());
+    let file = dir.path().join("exp.yaml");
+    std::fs::write(
+        &file,
+        experiment(
+            "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 60s}",
+            "",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = command(
+        dir.path(),
+        &[
+            "run",
+            "--plain",
+            "--out",
+            out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_for("the scale to zero", Duration::from_secs(10), || {
+        fake.object("Deployment", "shop", "web")
+            .is_some_and(|d| d["spec"]["replicas"] == 0)
+    });
+    // SAFETY: signalling a child process we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        fake.object("Deployment", "shop", "web").unwrap()["spec"]["replicas"],
+        2,
+        "scaled back before exiting"
+    );
+    wait_for("the deployment to settle", Duration::from_secs(5), || {
+        fake.snapshot() == before
+    });
+}
+
+#[test]
+fn scaling_down_beyond_the_safety_share_is_refused_before_any_change() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        &fake,
+        dir.path(),
+        &experiment(
+            "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 1s}",
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    );
+    assert_eq!(r.code, Some(3), "{}\n{}", r.stderr, r.result);
+    let reason = r.result["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("would affect 2 of 2 pods of `web`")
+            && reason.contains("maxAffectedPercent 50%"),
+        "{reason}"
+    );
+    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_eq!(fake.snapshot(), before);
+}

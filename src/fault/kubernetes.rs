@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
-    Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, apply_undo, choose, retry,
+    Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, apply_undo, check_share,
+    choose, retry,
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 
@@ -281,6 +282,19 @@ impl Fault for ControllerFault {
                 }
                 .map_err(kube_error(name))?;
                 let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+                // Scaling down takes pods away like any other fault: the share applies.
+                let target = i32::try_from(s.replicas).unwrap_or(i32::MAX);
+                if target < current {
+                    check_share(
+                        name,
+                        &w.name,
+                        usize::try_from(current - target).unwrap_or_default(),
+                        0,
+                        usize::try_from(current).unwrap_or_default(),
+                        self.cluster.max_affected_percent,
+                    )
+                    .map_err(kube_error(name))?;
+                }
                 (
                     format!("scale {id} from {current} to {} replicas", s.replicas),
                     Undo::ScaleTo {
