@@ -26,7 +26,7 @@ fn cluster(replicas: i32) -> FakeKube {
     fake
 }
 
-/// An experiment on `shop/web` with a workload-available probe and these faults.
+/// An experiment on `shop/web` with each Kubernetes probe and these faults.
 fn experiment(faults: &str, extra: &str) -> String {
     format!(
         r#"apiVersion: firedrill.dev/v1alpha1
@@ -43,6 +43,8 @@ spec:
     baseline: 200ms
     probes:
       - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
+      - {{name: web-pods-ready, type: pod-ready, workload: web, timeout: 1s}}
+      - {{name: web-exists, type: object-exists, kind: Deployment, namespace: shop, objectName: web, timeout: 1s}}
   detection:
     timeout: 10s
     signals:
@@ -247,6 +249,25 @@ fn scale_is_restored_to_the_recorded_count() {
         ),
     );
     assert_eq!(r.code, Some(0), "{}\n{}", r.stderr, r.result);
+    let probes = &r.result["probes"];
+    assert!(
+        probes["web-pods-ready"]["fault"]["errors"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{probes}"
+    );
+    assert!(
+        probes["web-available"]["fault"]["errors"].as_u64().unwrap() > 0,
+        "{probes}"
+    );
+    for phase in ["baseline", "fault", "recovery"] {
+        assert_eq!(probes["web-exists"][phase]["errors"], 0, "{probes}");
+        assert!(
+            probes["web-exists"][phase]["count"].as_u64().unwrap() > 0,
+            "{probes}"
+        );
+    }
     let journal = common::journal(&r.out);
     let intent = journal
         .iter()

@@ -17,7 +17,7 @@ use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 /// What a Kubernetes probe checks.
 #[derive(Clone, Debug)]
 pub enum Check {
-    /// Available replicas equal to the desired count.
+    /// Available replicas equal to the desired count, which is more than zero.
     Available(KubernetesWorkload),
     /// Every pod Ready, and at least one pod.
     PodsReady(KubernetesWorkload),
@@ -77,6 +77,8 @@ impl KubernetesProbe {
                     }
                 };
                 match counts {
+                    // A workload that wants no replica serves nothing: scaled to zero is down.
+                    Ok((0, _)) => Outcome::fail("0 replicas desired: nothing available"),
                     Ok((want, have)) if have >= want => Outcome::pass(),
                     Ok((want, have)) => {
                         Outcome::fail(format!("{have} of {want} replicas available"))

@@ -626,7 +626,8 @@ pub struct CommandProbe {
     pub min_success_ratio: f64,
 }
 
-/// Passes when a Deployment, StatefulSet or DaemonSet has all its desired replicas available.
+/// Passes when a Deployment, StatefulSet or DaemonSet has all its desired replicas available
+/// (a workload that desires none, such as one scaled to zero, fails).
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadAvailableProbe {
