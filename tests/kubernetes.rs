@@ -849,3 +849,51 @@ fn scaling_down_beyond_the_safety_share_is_refused_before_any_change() {
     assert_eq!(writes(&fake), Vec::<String>::new());
     assert_eq!(fake.snapshot(), before);
 }
+
+#[test]
+fn targets_are_listed_in_pages_with_the_selector_applied_by_the_server() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    // More pods than one page holds, and pods of another app the selector must leave out.
+    fake.add_deployment("shop", "big", 501, &[("app", "big"), CHAOS]);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = experiment(
+        "    - {name: delete-one, type: pod-delete, select: {mode: one, workload: big}, force: true}",
+        "",
+    )
+    // Deleting one of 501 pods of `big` is not seen by the probes of `web`.
+    .replace("timeout: 10s", "timeout: 500ms")
+    .replace(
+        "{name: web, namespace: shop, kind: Deployment, objectName: web}",
+        "{name: web, namespace: shop, kind: Deployment, objectName: web}\n      - {name: big, namespace: shop, kind: Deployment, objectName: big}",
+    );
+    let r = run(&fake, dir.path(), &yaml);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stderr, r.result);
+    let lists: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path == "/api/v1/namespaces/shop/pods"
+                && !r.query.contains("watch=true")
+        })
+        .collect();
+    assert!(
+        lists
+            .iter()
+            .all(|r| r.query.contains("labelSelector=") && r.query.contains("limit=500")),
+        "{lists:?}"
+    );
+    assert!(
+        lists.iter().any(|r| r.query.contains("continue=")),
+        "a second page was asked for: {lists:?}"
+    );
+    let deleted: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert!(deleted[0].contains("/pods/big-"), "{deleted:?}");
+}
