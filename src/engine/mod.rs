@@ -1068,7 +1068,10 @@ impl Runner {
         };
         // Blast radius: what active faults already hold plus what this one would take.
         if let Some(sel) = fspec.selector() {
-            let total = platform.workload_size(sel.workload()).await.unwrap_or(0);
+            let total = match intent.pool {
+                Some(pool) => pool,
+                None => platform.workload_size(sel.workload()).await.unwrap_or(0),
+            };
             let held: usize = self.rollback.affected(sel.workload());
             let limit = (total as f64 * spec.safety.max_affected_percent / 100.0).floor() as usize;
             if held + intent.targets.len() > limit.max(1).min(total) {

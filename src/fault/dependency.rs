@@ -162,6 +162,7 @@ impl Fault for DependencyFault {
             undo,
             targets: vec![target],
             restore: Vec::new(),
+            pool: None,
         })
     }
 

@@ -47,7 +47,7 @@ async fn pick(
     cluster: &Cluster,
     fault: &str,
     select: &spec::Selector,
-) -> Result<Vec<PodRef>, FaultError> {
+) -> Result<(Vec<PodRef>, usize), FaultError> {
     let w = workload(cluster, fault, select.workload())?;
     let pods = cluster.target_pods(w).await.map_err(kube_error(fault))?;
     let chosen = choose(&pods, select);
@@ -57,7 +57,7 @@ async fn pick(
             workload: w.name.clone(),
         });
     }
-    Ok(chosen)
+    Ok((chosen, pods.len()))
 }
 
 /// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
@@ -102,7 +102,7 @@ impl Fault for PodRemovalFault {
             fault: name.to_owned(),
             message: "no selector".into(),
         })?;
-        let chosen = pick(&self.cluster, name, select).await?;
+        let (chosen, pool) = pick(&self.cluster, name, select).await?;
         let verb = match &self.spec {
             spec::FaultSpec::PodEvict(_) => "evict",
             _ => "delete",
@@ -117,6 +117,7 @@ impl Fault for PodRemovalFault {
             undo: vec!["nothing to undo: the pods' controller replaces them".to_owned()],
             targets: chosen.iter().map(PodRef::id).collect(),
             restore: Vec::new(),
+            pool: Some(pool),
         };
         *lock(&self.chosen) = chosen;
         Ok(intent)
@@ -357,6 +358,7 @@ impl Fault for ControllerFault {
             undo: vec![undo.to_string()],
             targets: vec![id],
             restore: vec![undo.clone()],
+            pool: None,
         };
         *lock(&self.restore) = vec![undo];
         Ok(intent)
@@ -507,7 +509,7 @@ pub fn owner() -> String {
 #[async_trait]
 impl Fault for QuarantineFault {
     async fn plan(&self) -> Result<Intent, FaultError> {
-        let chosen = pick(&self.cluster, &self.spec.name, &self.spec.select).await?;
+        let (chosen, pool) = pick(&self.cluster, &self.spec.name, &self.spec.select).await?;
         let ns = chosen[0].namespace.clone();
         let policy = self.policy_name();
         let mut restore = vec![Undo::DeleteNetworkPolicy {
@@ -534,6 +536,7 @@ impl Fault for QuarantineFault {
             undo: restore.iter().map(ToString::to_string).collect(),
             targets: chosen.iter().map(PodRef::id).collect(),
             restore: restore.clone(),
+            pool: Some(pool),
         };
         // Undone newest first: the labels, then the policy.
         *lock(&self.restore) = restore;

@@ -60,6 +60,7 @@ impl Fault for MemoryPressureFault {
             undo: vec!["kill the helper process group".into()],
             targets: vec!["host".into()],
             restore: Vec::new(),
+            pool: None,
         })
     }
 

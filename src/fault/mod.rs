@@ -42,6 +42,10 @@ pub struct Intent {
     /// so that `firedrill rollback` can undo it from the journal alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore: Vec<crate::platform::kubernetes::Undo>,
+    /// How many replicas or pods the targets were chosen from, when the fault counted
+    /// them, so that the blast-radius bound need not count them again.
+    #[serde(skip)]
+    pub pool: Option<usize>,
 }
 
 /// Why a fault could not be injected or reverted.

@@ -59,6 +59,7 @@ impl Targets {
             undo: running.iter().map(|(r, i)| undo(r, *i)).collect(),
             targets: running.iter().map(|(r, _)| r.id()).collect(),
             restore: Vec::new(),
+            pool: None,
         };
         *self.lock() = running;
         Ok(intent)

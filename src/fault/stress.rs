@@ -47,6 +47,7 @@ impl Fault for CpuStressFault {
             undo: vec!["kill the helper process group".into()],
             targets: vec!["host".into()],
             restore: Vec::new(),
+            pool: None,
         })
     }
 
