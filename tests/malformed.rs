@@ -69,7 +69,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "unknown-variant-platform.yaml",
         ":7:15",
         "spec.target.platform",
-        "unknown variant `kubernetes`",
+        "unknown variant `nomad`",
     ),
     (
         "unknown-variant-signal.yaml",

@@ -1,5 +1,6 @@
 //! Command-line interface: clap arguments, one file per command, and printing.
 
+mod cleanup;
 mod completions;
 mod demo;
 mod internal;
@@ -7,6 +8,7 @@ mod load;
 mod plan;
 mod proxy;
 mod report;
+mod rollback;
 mod run;
 mod schema;
 mod validate;
@@ -69,6 +71,10 @@ enum Command {
     Report(report::Args),
     /// Show what a run would do, changing nothing.
     Plan(plan::Args),
+    /// Undo what a crashed or killed run left in place, from its results folder's journal.
+    Rollback(rollback::Args),
+    /// Remove objects firedrill created in a cluster that no live run owns.
+    Cleanup(cleanup::Args),
     /// Check experiment files; exit 0 when all are valid, 2 with every problem listed.
     Validate(validate::Args),
     /// Check an evidence journal: exit 0 when intact, 1 at the first record changed,
@@ -151,6 +157,8 @@ pub fn main() -> ExitCode {
     let status = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Rollback(args) => rollback::run(args),
+        Command::Cleanup(args) => cleanup::run(args),
         Command::Report(args) => report::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Verify(args) => verify::run(args),

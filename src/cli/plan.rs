@@ -47,51 +47,9 @@ pub fn render(exp: &Experiment) -> String {
     if let Some(d) = &exp.metadata.description {
         let _ = writeln!(o, "  {d}");
     }
-    let Target::Local(target) = &s.target;
-    let _ = writeln!(
-        o,
-        "\ntargets (platform local, ready within {}):",
-        target.startup_timeout
-    );
-    for w in &target.workloads {
-        let argv: Vec<&str> = w
-            .command
-            .iter()
-            .chain(&w.args)
-            .map(String::as_str)
-            .collect();
-        let _ = writeln!(
-            o,
-            "  {}: {} replica(s) of `{}` behind the service address {{workload.{}}}",
-            w.name,
-            w.replicas,
-            argv.join(" "),
-            w.name
-        );
-        let readiness = match &w.readiness {
-            Some(Readiness::Http(h)) => format!(
-                "HTTP GET {} expecting {} every {}",
-                h.path, h.expect_status, h.period
-            ),
-            Some(Readiness::Tcp(t)) => format!("TCP connect every {}", t.period),
-            Some(Readiness::Command(c)) => format!("`{}` every {}", c.command.join(" "), c.period),
-            None => "TCP connect every 100ms (default)".to_owned(),
-        };
-        let _ = writeln!(
-            o,
-            "    readiness: {readiness}; restart {:?} with back-off {} up to {}",
-            w.restart.policy, w.restart.backoff, w.restart.max_backoff
-        );
-    }
-    for d in &target.dependencies {
-        let _ = writeln!(
-            o,
-            "  dependency {}: {} behind a fault proxy at {{dependency.{}}} (also ${})",
-            d.name,
-            d.upstream,
-            d.name,
-            crate::platform::local::dependency_env(&d.name)
-        );
+    match &s.target {
+        Target::Local(target) => render_local(&mut o, target),
+        Target::Kubernetes(target) => render_kubernetes(&mut o, target, s),
     }
 
     let _ = writeln!(
@@ -112,6 +70,21 @@ pub fn render(exp: &Experiment) -> String {
                     .unwrap_or_default()
             ),
             Probe::Tcp(t) => format!("TCP connect to {} within {}", t.address, t.timeout),
+            Probe::WorkloadAvailable(w) => format!(
+                "{} has all its desired replicas available, read within {}",
+                w.workload, w.timeout
+            ),
+            Probe::PodReady(r) => format!(
+                "every pod of {} is Ready, read within {}",
+                r.workload, r.timeout
+            ),
+            Probe::ObjectExists(x) => format!(
+                "{} {}/{} exists, read within {}",
+                x.kind.as_str(),
+                x.namespace,
+                x.object_name,
+                x.timeout
+            ),
             Probe::Command(c) => format!(
                 "`{}` exiting {} within {}",
                 c.command.join(" "),
@@ -150,6 +123,16 @@ pub fn render(exp: &Experiment) -> String {
             | FaultSpec::DependencyErrors(_)
             | FaultSpec::DependencyOutage(_)
             | FaultSpec::DependencyBandwidth(_) => "remove the toxic from the proxy",
+            FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_) => {
+                "nothing to undo: the controller replaces the pods"
+            }
+            FaultSpec::Scale(_) => "scale back to the replica count recorded before",
+            FaultSpec::RolloutRestart(_) => {
+                "put the template's restart annotation back as recorded (the pods roll once more)"
+            }
+            FaultSpec::Quarantine(_) => {
+                "delete the NetworkPolicy and remove the quarantine label from the pods"
+            }
         };
         steps.push((end, format!("revert {} ({undo})", f.name())));
     }
@@ -273,12 +256,122 @@ pub fn render(exp: &Experiment) -> String {
     o
 }
 
+fn render_local(o: &mut String, target: &spec::LocalTarget) {
+    let _ = writeln!(
+        *o,
+        "\ntargets (platform local, ready within {}):",
+        target.startup_timeout
+    );
+    for w in &target.workloads {
+        let argv: Vec<&str> = w
+            .command
+            .iter()
+            .chain(&w.args)
+            .map(String::as_str)
+            .collect();
+        let _ = writeln!(
+            *o,
+            "  {}: {} replica(s) of `{}` behind the service address {{workload.{}}}",
+            w.name,
+            w.replicas,
+            argv.join(" "),
+            w.name
+        );
+        let readiness = match &w.readiness {
+            Some(Readiness::Http(h)) => format!(
+                "HTTP GET {} expecting {} every {}",
+                h.path, h.expect_status, h.period
+            ),
+            Some(Readiness::Tcp(t)) => format!("TCP connect every {}", t.period),
+            Some(Readiness::Command(c)) => format!("`{}` every {}", c.command.join(" "), c.period),
+            None => "TCP connect every 100ms (default)".to_owned(),
+        };
+        let _ = writeln!(
+            *o,
+            "    readiness: {readiness}; restart {:?} with back-off {} up to {}",
+            w.restart.policy, w.restart.backoff, w.restart.max_backoff
+        );
+    }
+    for d in &target.dependencies {
+        let _ = writeln!(
+            *o,
+            "  dependency {}: {} behind a fault proxy at {{dependency.{}}} (also ${})",
+            d.name,
+            d.upstream,
+            d.name,
+            crate::platform::local::dependency_env(&d.name)
+        );
+    }
+}
+
+fn render_kubernetes(o: &mut String, target: &spec::KubernetesTarget, s: &spec::Spec) {
+    let _ = writeln!(
+        o,
+        "\ntargets (platform kubernetes, context {}; resolved against the cluster at run time):",
+        target.context.as_deref().unwrap_or("current")
+    );
+    let _ = writeln!(
+        o,
+        "  namespaces allowed: {}{}",
+        target.namespaces.join(", "),
+        if target.allow_system_namespaces {
+            " (system namespaces allowed)"
+        } else {
+            ""
+        }
+    );
+    if target.require_opt_in {
+        let _ = writeln!(
+            o,
+            "  every target pod must carry the label {}={}",
+            target.opt_in_label.key, target.opt_in_label.value
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  the opt-in label is not required (requireOptIn: false)"
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  faults affect at most {}% of a workload's pods at once",
+        s.safety.max_affected_percent
+    );
+    for w in &target.workloads {
+        let labels = crate::platform::kubernetes::label_selector(&w.match_labels);
+        let what = match (&w.object_name, labels.is_empty()) {
+            (Some(name), true) => format!("{} {}/{}", w.kind.as_str(), w.namespace, name),
+            (Some(name), false) => format!(
+                "{} {}/{}, its pods matching {labels}",
+                w.kind.as_str(),
+                w.namespace,
+                name
+            ),
+            (None, _) => format!("pods in {} matching {labels}", w.namespace),
+        };
+        let _ = writeln!(o, "  {}: {what}", w.name);
+    }
+    let _ = writeln!(
+        o,
+        "  preflight: the run needs these permissions (checked with SelfSubjectAccessReview before anything changes):"
+    );
+    for p in crate::platform::kubernetes::required_permissions(s) {
+        let _ = writeln!(o, "    {p}");
+    }
+}
+
 fn describe_fault(f: &FaultSpec) -> String {
     let sel = |s: &Selector| match s {
         Selector::One(x) => format!("one replica of {}", x.workload),
         Selector::All(x) => format!("every replica of {}", x.workload),
         Selector::Fixed(x) => format!("{} replica(s) of {}", x.count, x.workload),
         Selector::Percent(x) => format!("{}% of the replicas of {}", x.percent, x.workload),
+    };
+    let pods = |s: &Selector| match s {
+        Selector::One(x) => format!("one pod of {}", x.workload),
+        Selector::All(x) => format!("every pod of {}", x.workload),
+        Selector::Fixed(x) => format!("{} pod(s) of {}", x.count, x.workload),
+        Selector::Percent(x) => format!("{}% of the pods of {}", x.percent, x.workload),
     };
     match f {
         FaultSpec::ProcessKill(k) => format!("{} to {}", k.signal.name(), sel(&k.select)),
@@ -314,5 +407,24 @@ fn describe_fault(f: &FaultSpec) -> String {
                 d.dependency, d.rate_kbps, d.duration
             )
         }
+        FaultSpec::PodDelete(d) => format!(
+            "delete {}{}",
+            pods(&d.select),
+            if d.force {
+                " at once (force)".to_owned()
+            } else {
+                d.grace_period
+                    .map(|g| format!(" with a grace period of {g}"))
+                    .unwrap_or_default()
+            }
+        ),
+        FaultSpec::PodEvict(e) => format!("evict {} (PodDisruptionBudgets apply)", pods(&e.select)),
+        FaultSpec::Scale(x) => format!("scale {} to {} for {}", x.workload, x.replicas, x.duration),
+        FaultSpec::RolloutRestart(r) => format!("rollout restart of {}", r.workload),
+        FaultSpec::Quarantine(q) => format!(
+            "deny-all NetworkPolicy on {} for {}",
+            pods(&q.select),
+            q.duration
+        ),
     }
 }

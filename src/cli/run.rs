@@ -34,6 +34,10 @@ pub struct Args {
     /// `openssl genpkey -algorithm ed25519`), writing journal.sig.
     #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
     sign_key: Option<PathBuf>,
+    /// The kubeconfig context for experiments on the kubernetes platform (overrides
+    /// `spec.target.context`).
+    #[arg(long, value_name = "CONTEXT")]
+    context: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -104,6 +108,7 @@ async fn run_plan(
             firedrill: engine::default_firedrill_path(),
             source_file: Some(file.display().to_string()),
             sign_key: args.sign_key.clone(),
+            context: args.context.clone(),
         };
         let result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
         let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)

@@ -21,15 +21,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, ms};
 pub use iteration::IterationState;
-pub use rollback::Rollback;
+pub use rollback::{PendingIntent, Rollback, pending_intents};
 
 use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
 use crate::measure::{DurationRecorder, LogInterval, ProbeRecorders};
 use crate::notification::{Acknowledgements, Deliverer};
-use crate::platform::PlatformEvent;
+use crate::platform::kubernetes::KubernetesPlatform;
 use crate::platform::local::{Events, LocalOptions, LocalPlatform};
+use crate::platform::{Platform, PlatformEvent};
 use crate::probe::{self, Observation};
 use crate::report::result::{
     DeliveryResult, Event, ExperimentInfo, FaultRecord, IterationResult, NotificationResult,
@@ -50,6 +51,8 @@ pub struct RunOptions {
     pub source_file: Option<String>,
     /// An ed25519 private key (PKCS#8 PEM) to sign the journal's head with.
     pub sign_key: Option<PathBuf>,
+    /// The kubeconfig context, overriding `spec.target.context`.
+    pub context: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -60,6 +63,7 @@ impl Default for RunOptions {
             firedrill: default_firedrill_path(),
             source_file: None,
             sign_key: None,
+            context: None,
         }
     }
 }
@@ -274,6 +278,7 @@ pub async fn run(
         deliverer: None,
         deliveries: JoinSet::new(),
         pending_deliveries: HashMap::new(),
+        pod_counts: BTreeMap::new(),
     };
     runner.run_deadline = Instant::now() + runner.exp.spec.safety.timeout.get();
     let result = runner.run(run_id).await;
@@ -302,6 +307,8 @@ struct Runner {
     deliverer: Option<Result<Deliverer, String>>,
     deliveries: JoinSet<DeliveryResult>,
     pending_deliveries: HashMap<tokio::task::Id, notify::PendingDelivery>,
+    /// Pods of each Kubernetes workload when the run started, for the record.
+    pod_counts: BTreeMap<String, usize>,
 }
 
 /// A probe's recorders of one iteration with the start and length of each phase.
@@ -317,8 +324,10 @@ struct Inputs {
 
 impl Runner {
     async fn run(&mut self, run_id: String) -> RunResult {
-        let Target::Local(target) = self.exp.spec.target.clone();
-        let replicas: usize = target.workloads.iter().map(|w| w.replicas as usize).sum();
+        let replicas: usize = match &self.exp.spec.target {
+            Target::Local(target) => target.workloads.iter().map(|w| w.replicas as usize).sum(),
+            Target::Kubernetes(_) => 0,
+        };
         self.progress.progress(&Progress::Starting { replicas });
 
         let mut outcome: Option<Stop> = None;
@@ -345,22 +354,12 @@ impl Runner {
         let stop_probes = CancellationToken::new();
         let mut platform = None;
         if outcome.is_none() {
-            let options = LocalOptions {
-                firedrill: self.opts.firedrill.clone(),
-                webhook: self.alert_url(webhook.as_ref()),
-                log_dir: self.opts.out_dir.as_ref().map(|d| d.join("logs")),
-            };
-            match LocalPlatform::start(&target, &options, Events(events_tx)).await {
+            match self.start_platform(webhook.as_ref(), events_tx).await {
                 Ok(p) => {
                     self.prepare_delivery(&p);
                     platform = Some(p);
                 }
-                Err(e) => {
-                    outcome = Some(Stop::Aborted(format!(
-                        "workloads did not start: {}",
-                        chain(&e)
-                    )))
-                }
+                Err(stop) => outcome = Some(stop),
             }
         }
         let (obs_tx, obs_rx) = mpsc::channel(1024);
@@ -381,11 +380,7 @@ impl Runner {
                 )
                 .await
                 .err();
-            services = p
-                .services()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect();
+            services = p.services();
         }
         if let (None, Some(p)) = (&outcome, &platform) {
             self.progress.progress(&Progress::Ready {
@@ -717,30 +712,84 @@ impl Runner {
         Ok(Some(server))
     }
 
+    /// Starts the local workloads, or connects to the cluster and checks every guardrail
+    /// and permission; nothing is changed in a cluster here.
+    async fn start_platform(
+        &mut self,
+        webhook: Option<&WebhookServer>,
+        events_tx: mpsc::UnboundedSender<PlatformEvent>,
+    ) -> Result<Platform, Stop> {
+        match self.exp.spec.target.clone() {
+            Target::Local(target) => {
+                let options = LocalOptions {
+                    firedrill: self.opts.firedrill.clone(),
+                    webhook: self.alert_url(webhook),
+                    log_dir: self.opts.out_dir.as_ref().map(|d| d.join("logs")),
+                };
+                LocalPlatform::start(&target, &options, Events(events_tx))
+                    .await
+                    .map(Platform::Local)
+                    .map_err(|e| Stop::Aborted(format!("workloads did not start: {}", chain(&e))))
+            }
+            Target::Kubernetes(target) => {
+                let spec = self.exp.spec.clone();
+                let started = tokio::select! {
+                    started = KubernetesPlatform::start(&spec, &target, self.opts.context.as_deref(), &self.run_id, events_tx) => started,
+                    () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+                };
+                let platform = started.map_err(|e| {
+                    let reason = format!(
+                        "the cluster was not ready for the run, nothing was changed: {}",
+                        chain(&e)
+                    );
+                    self.journal
+                        .record("preflight-failed", json!({"error": reason}), true);
+                    Stop::Aborted(reason)
+                })?;
+                let c = platform.connection().clone();
+                self.pod_counts = platform.pod_counts().await;
+                self.run_event_with(
+                    "kubernetes-connected",
+                    json!({"context": c.context, "server": c.server, "runId": self.run_id, "pods": self.pod_counts}),
+                    format!("context {} at {}; permissions and guardrails checked", c.context, c.server),
+                );
+                let template = crate::spec::placeholders::Context {
+                    firedrill: self.opts.firedrill.display().to_string(),
+                    webhook: self.alert_url(webhook),
+                    ..crate::spec::placeholders::Context::default()
+                };
+                Ok(Platform::Kubernetes(platform, template))
+            }
+        }
+    }
+
     async fn start_probes(
         &mut self,
-        platform: &LocalPlatform,
+        platform: &Platform,
         log_dir: &Option<PathBuf>,
         obs_tx: mpsc::Sender<Observation>,
         stop: &CancellationToken,
         inputs: &mut Inputs,
     ) -> Result<(), Stop> {
-        let Target::Local(target) = self.exp.spec.target.clone();
-        self.run_event(
-            "workloads-starting",
-            format!("{} workload(s)", target.workloads.len()),
-        );
-        platform
-            .wait_ready(
-                target.startup_timeout.get(),
-                &self.cancel,
-                log_dir.as_deref(),
-            )
-            .await
-            .map_err(|e| match e {
-                crate::platform::local::PlatformError::Cancelled => Stop::Interrupted,
-                e => Stop::Aborted(chain(&e)),
-            })?;
+        if let (Target::Local(target), Platform::Local(local)) =
+            (self.exp.spec.target.clone(), platform)
+        {
+            self.run_event(
+                "workloads-starting",
+                format!("{} workload(s)", target.workloads.len()),
+            );
+            local
+                .wait_ready(
+                    target.startup_timeout.get(),
+                    &self.cancel,
+                    log_dir.as_deref(),
+                )
+                .await
+                .map_err(|e| match e {
+                    crate::platform::local::PlatformError::Cancelled => Stop::Interrupted,
+                    e => Stop::Aborted(chain(&e)),
+                })?;
+        }
         // What happened while starting belongs to the run, not to the first iteration.
         while let Ok(ev) = inputs.platform.try_recv() {
             let (data, detail) = describe_platform_event(&ev);
@@ -748,8 +797,11 @@ impl Runner {
         }
         let interval = self.exp.spec.steady_state.interval.get();
         for (i, spec) in self.exp.spec.steady_state.probes.iter().enumerate() {
-            let probe =
-                probe::build(spec, platform.template()).map_err(|e| Stop::Aborted(chain(&e)))?;
+            let cluster = platform
+                .cluster()
+                .map(|c| (c, tokio::runtime::Handle::current()));
+            let probe = probe::build(spec, platform.template(), cluster)
+                .map_err(|e| Stop::Aborted(chain(&e)))?;
             inputs.probe_tasks.spawn(probe::run(
                 i,
                 probe,
@@ -781,7 +833,7 @@ impl Runner {
     async fn iteration(
         &mut self,
         n: u32,
-        platform: &LocalPlatform,
+        platform: &Platform,
         ctx: &FaultContext,
         inputs: &mut Inputs,
     ) -> (IterationResult, IterationState, Option<Stop>) {
@@ -998,13 +1050,28 @@ impl Runner {
         spec: &crate::spec::Spec,
         i: usize,
         f: Arc<dyn Fault>,
-        platform: &LocalPlatform,
+        platform: &Platform,
     ) -> Result<(), Stop> {
         let fspec = &spec.faults[i];
-        let intent = f.plan().map_err(|e| Stop::Aborted(chain(&e)))?;
+        let intent = match f.plan().await {
+            Ok(intent) => intent,
+            Err(e) => {
+                let msg = chain(&e);
+                self.event(
+                    it,
+                    "fault-refused",
+                    json!({"fault": fspec.name(), "error": msg}),
+                    msg.clone(),
+                );
+                return Err(Stop::Aborted(msg));
+            }
+        };
         // Blast radius: what active faults already hold plus what this one would take.
         if let Some(sel) = fspec.selector() {
-            let total = platform.workload(sel.workload()).map_or(0, <[_]>::len);
+            let total = match intent.pool {
+                Some(pool) => pool,
+                None => platform.workload_size(sel.workload()).await.unwrap_or(0),
+            };
             let held: usize = self.rollback.affected(sel.workload());
             let limit = (total as f64 * spec.safety.max_affected_percent / 100.0).floor() as usize;
             if held + intent.targets.len() > limit.max(1).min(total) {
@@ -1028,6 +1095,29 @@ impl Runner {
             true,
         );
         self.rollback.push(fspec.name(), f.clone());
+        if let (
+            Platform::Kubernetes(k, _),
+            crate::spec::FaultSpec::PodDelete(_) | crate::spec::FaultSpec::PodEvict(_),
+        ) = (platform, fspec)
+            && let Some(w) = fspec.kubernetes_workload()
+        {
+            // Started before the change so that it sees every pod go and come.
+            let limit = fspec.duration().get()
+                + spec.recovery.timeout.get()
+                + spec
+                    .detection
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.timeout.get());
+            if let Err(e) = k.track(w, intent.targets.clone(), limit).await {
+                let msg = chain(&e);
+                self.event(
+                    it,
+                    "tracking-unavailable",
+                    json!({"fault": fspec.name(), "error": msg}),
+                    format!("per-pod recovery is not measured: {msg}"),
+                );
+            }
+        }
         let injected = f.inject().await;
         let now = Instant::now();
         let mut record = FaultRecord {
@@ -1348,6 +1438,22 @@ fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
         }
         PlatformEvent::ReplicaUnready { replica } => {
             (json!({"replica": replica}), format!("{replica} not ready"))
+        }
+        PlatformEvent::PodRecovered(r) => {
+            let opt = |v: Option<u64>| v.map_or("?".to_owned(), |v| format!("{v}ms"));
+            let server = |v: Option<i64>| v.map_or("?".to_owned(), |v| format!("{v}ms"));
+            (
+                serde_json::to_value(r).unwrap_or_default(),
+                format!(
+                    "{} replaced by {}: rescheduled in {} (API server {}), ready in {} (API server {})",
+                    r.pod,
+                    r.replacement.as_deref().unwrap_or("?"),
+                    opt(r.reschedule_ms),
+                    server(r.server_reschedule_ms),
+                    opt(r.ready_ms),
+                    server(r.server_ready_ms)
+                ),
+            )
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{Clock, Iteration, Progress, Runner, Stop, chain, ms};
 use crate::detection::webhook::WebhookServer;
 use crate::journal::{Journal, hex};
 use crate::notification::{Deliverer, DraftKind, Incident, IncidentFault};
-use crate::platform::local::LocalPlatform;
+use crate::platform::Platform;
 use crate::report::result::{DeliveryResult, NotificationResult};
 use crate::spec::{DetectionSignal, Phase, Target};
 
@@ -27,7 +27,7 @@ pub(super) struct PendingDelivery {
 
 impl Runner {
     /// Prepares delivery once the workloads' addresses are known (the URL may name them).
-    pub(super) fn prepare_delivery(&mut self, platform: &LocalPlatform) {
+    pub(super) fn prepare_delivery(&mut self, platform: &Platform) {
         let Some(deliver) = self
             .exp
             .spec
@@ -237,12 +237,14 @@ impl Runner {
             });
         let mut detection_evidence = vec![detected_seq];
         detection_evidence.extend(it.alert_seq);
-        let Target::Local(target) = &spec.target;
-        let replicas: BTreeMap<String, usize> = target
-            .workloads
-            .iter()
-            .map(|w| (w.name.clone(), w.replicas as usize))
-            .collect();
+        let replicas: BTreeMap<String, usize> = match &spec.target {
+            Target::Local(target) => target
+                .workloads
+                .iter()
+                .map(|w| (w.name.clone(), w.replicas as usize))
+                .collect(),
+            Target::Kubernetes(_) => self.pod_counts.clone(),
+        };
         let faults = it
             .faults
             .iter()

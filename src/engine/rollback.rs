@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::fault::Fault;
+use crate::fault::{Fault, Intent};
 use crate::journal::Journal;
 use crate::report::result::RollbackResult;
 
@@ -124,6 +124,43 @@ impl Rollback {
     }
 }
 
+/// A change a journal says was about to be made and never says was undone.
+#[derive(Clone, Debug)]
+pub struct PendingIntent {
+    /// The `seq` of its `fault-intent` record.
+    pub seq: u64,
+    /// What was about to change and how to undo it.
+    pub intent: Intent,
+}
+
+/// Every `fault-intent` of a journal's records without a later `fault-reverted` of the
+/// same fault, oldest first. A revert answers the latest open intent of its fault, as the
+/// engine reverts a fault before the same fault is injected again.
+pub fn pending_intents(records: &[serde_json::Value]) -> Vec<PendingIntent> {
+    let mut open: Vec<PendingIntent> = Vec::new();
+    for rec in records {
+        let data = &rec["data"];
+        match rec["kind"].as_str() {
+            Some("fault-intent") => {
+                if let Ok(intent) = serde_json::from_value::<Intent>(data.clone()) {
+                    open.push(PendingIntent {
+                        seq: rec["seq"].as_u64().unwrap_or_default(),
+                        intent,
+                    });
+                }
+            }
+            Some("fault-reverted") => {
+                let fault = data["fault"].as_str().unwrap_or_default();
+                if let Some(i) = open.iter().rposition(|p| p.intent.fault == fault) {
+                    open.remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -131,7 +168,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::fault::{FaultError, Intent};
+    use crate::fault::FaultError;
 
     /// A fault that fails its first `failures` reverts.
     struct Flaky {
@@ -141,7 +178,7 @@ mod tests {
 
     #[async_trait]
     impl Fault for Flaky {
-        fn plan(&self) -> Result<Intent, FaultError> {
+        async fn plan(&self) -> Result<Intent, FaultError> {
             unreachable!("not planned in these tests")
         }
         async fn inject(&self) -> Result<(), FaultError> {
@@ -203,5 +240,30 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"run-panicked\"") && text.contains("\"fault-reverted\""));
         crate::journal::read_verified(&path).unwrap();
+    }
+
+    #[test]
+    fn intents_without_a_revert_are_pending() {
+        let intent = |seq: u64, fault: &str| {
+            json!({"seq": seq, "kind": "fault-intent", "data": {
+                "fault": fault, "type": "scale", "changes": [], "undo": [], "targets": [],
+                "restore": [{"action": "delete-network-policy", "namespace": "shop", "name": fault}]
+            }})
+        };
+        let reverted = |seq: u64, fault: &str| json!({"seq": seq, "kind": "fault-reverted", "data": {"fault": fault}});
+        let records = vec![
+            intent(1, "a"),
+            reverted(2, "a"),
+            intent(3, "a"),
+            intent(4, "b"),
+            json!({"seq": 5, "kind": "fault-revert-failed", "data": {"fault": "b"}}),
+            intent(6, "c"),
+            reverted(7, "c"),
+        ];
+        let pending: Vec<(u64, String)> = pending_intents(&records)
+            .into_iter()
+            .map(|p| (p.seq, p.intent.fault))
+            .collect();
+        assert_eq!(pending, vec![(3, "a".to_owned()), (4, "b".to_owned())]);
     }
 }

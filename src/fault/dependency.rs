@@ -116,7 +116,7 @@ impl DependencyFault {
 
 #[async_trait]
 impl Fault for DependencyFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
+    async fn plan(&self) -> Result<Intent, FaultError> {
         let info = self.registry.get(&self.proxy).map_err(|e| self.error(e))?;
         let target = format!(
             "dependency {} ({} -> {})",
@@ -161,6 +161,8 @@ impl Fault for DependencyFault {
             changes,
             undo,
             targets: vec![target],
+            restore: Vec::new(),
+            pool: None,
         })
     }
 

@@ -37,7 +37,7 @@ impl MemoryPressureFault {
 
 #[async_trait]
 impl Fault for MemoryPressureFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
+    async fn plan(&self) -> Result<Intent, FaultError> {
         if let Some(available) = available_mib() {
             let limit = (available as f64 * MAX_SHARE_OF_AVAILABLE) as u64;
             if self.spec.size_mib > limit {
@@ -59,6 +59,8 @@ impl Fault for MemoryPressureFault {
             )],
             undo: vec!["kill the helper process group".into()],
             targets: vec!["host".into()],
+            restore: Vec::new(),
+            pool: None,
         })
     }
 

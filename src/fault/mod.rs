@@ -2,6 +2,7 @@
 //! idempotent and safe to call twice.
 
 mod dependency;
+mod kubernetes;
 mod memory;
 mod process;
 mod stress;
@@ -13,16 +14,17 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use dependency::DependencyFault;
+pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
-use crate::platform::local::LocalPlatform;
+use crate::platform::Platform;
 use crate::spec::FaultSpec;
 
 /// What a fault is about to change and how that is undone, written to the journal before
 /// the change so that a crashed run can be rolled back.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Intent {
     /// The fault's name.
@@ -36,6 +38,14 @@ pub struct Intent {
     pub undo: Vec<String>,
     /// The targets, e.g. `web/1`.
     pub targets: Vec<String>,
+    /// Each change to an existing object or each object created, with what undoes it,
+    /// so that `firedrill rollback` can undo it from the journal alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<crate::platform::kubernetes::Undo>,
+    /// How many replicas or pods the targets were chosen from, when the fault counted
+    /// them, so that the blast-radius bound need not count them again.
+    #[serde(skip)]
+    pub pool: Option<usize>,
 }
 
 /// Why a fault could not be injected or reverted.
@@ -94,6 +104,15 @@ pub enum FaultError {
         #[source]
         source: crate::proxy::ProxyError,
     },
+    /// The Kubernetes API refused or failed, or a guardrail refused the targets.
+    #[error("fault `{fault}`")]
+    Kubernetes {
+        /// The fault.
+        fault: String,
+        /// The cause.
+        #[source]
+        source: crate::platform::kubernetes::KubeError,
+    },
     /// The fault would exceed a safety bound of this host.
     #[error("fault `{fault}`: {message}")]
     Unsafe {
@@ -108,7 +127,7 @@ pub enum FaultError {
 #[async_trait]
 pub trait Fault: Send + Sync {
     /// Chooses the targets and says what will change. Called once, before `inject`.
-    fn plan(&self) -> Result<Intent, FaultError>;
+    async fn plan(&self) -> Result<Intent, FaultError>;
     /// Applies the change planned by `plan`.
     async fn inject(&self) -> Result<(), FaultError>;
     /// Undoes the change; does nothing when there is nothing left to undo.
@@ -124,12 +143,36 @@ pub struct FaultContext {
     pub firedrill: PathBuf,
 }
 
-/// Builds the runtime fault of a spec fault on the local platform.
+/// Builds the runtime fault of a spec fault on its platform.
 pub fn build(
     spec: &FaultSpec,
-    platform: &LocalPlatform,
+    platform: &Platform,
     ctx: &FaultContext,
 ) -> Result<Arc<dyn Fault>, FaultError> {
+    let platform = match platform {
+        Platform::Local(p) => p,
+        Platform::Kubernetes(k, _) => {
+            let cluster = k.cluster().clone();
+            return Ok(match spec {
+                FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_) => {
+                    Arc::new(PodRemovalFault::new(spec.clone(), cluster))
+                }
+                FaultSpec::Scale(_) | FaultSpec::RolloutRestart(_) => {
+                    Arc::new(ControllerFault::new(spec.clone(), cluster))
+                }
+                FaultSpec::Quarantine(q) => Arc::new(QuarantineFault::new(q.clone(), cluster)),
+                other => {
+                    return Err(FaultError::Unsafe {
+                        fault: other.name().to_owned(),
+                        message: format!(
+                            "`{}` does not act on the kubernetes platform",
+                            other.type_name()
+                        ),
+                    });
+                }
+            });
+        }
+    };
     let replicas = |workload: &str| {
         platform
             .workload(workload)
@@ -161,6 +204,19 @@ pub fn build(
                 dependency: spec.dependency().unwrap_or_default().to_owned(),
             };
             Arc::new(DependencyFault::new(spec, platform.proxies().clone()).ok_or_else(missing)?)
+        }
+        FaultSpec::PodDelete(_)
+        | FaultSpec::PodEvict(_)
+        | FaultSpec::Scale(_)
+        | FaultSpec::RolloutRestart(_)
+        | FaultSpec::Quarantine(_) => {
+            return Err(FaultError::Unsafe {
+                fault: spec.name().to_owned(),
+                message: format!(
+                    "`{}` acts on the kubernetes platform only",
+                    spec.type_name()
+                ),
+            });
         }
     })
 }

@@ -58,6 +58,8 @@ impl Targets {
             changes: running.iter().map(|(r, i)| change(r, *i)).collect(),
             undo: running.iter().map(|(r, i)| undo(r, *i)).collect(),
             targets: running.iter().map(|(r, _)| r.id()).collect(),
+            restore: Vec::new(),
+            pool: None,
         };
         *self.lock() = running;
         Ok(intent)
@@ -104,7 +106,7 @@ impl ProcessKillFault {
 
 #[async_trait]
 impl Fault for ProcessKillFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
+    async fn plan(&self) -> Result<Intent, FaultError> {
         let signal = self.spec.signal.name();
         self.targets.plan(
             "process-kill",
@@ -153,7 +155,7 @@ impl ProcessPauseFault {
 
 #[async_trait]
 impl Fault for ProcessPauseFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
+    async fn plan(&self) -> Result<Intent, FaultError> {
         self.targets.plan(
             "process-pause",
             &self.spec.select,

@@ -36,7 +36,7 @@ impl CpuStressFault {
 
 #[async_trait]
 impl Fault for CpuStressFault {
-    fn plan(&self) -> Result<Intent, FaultError> {
+    async fn plan(&self) -> Result<Intent, FaultError> {
         Ok(Intent {
             fault: self.spec.name.clone(),
             fault_type: "cpu-stress".into(),
@@ -46,6 +46,8 @@ impl Fault for CpuStressFault {
             )],
             undo: vec!["kill the helper process group".into()],
             targets: vec!["host".into()],
+            restore: Vec::new(),
+            pool: None,
         })
     }
 

@@ -2,6 +2,7 @@
 
 mod command;
 mod http;
+mod kubernetes;
 mod tcp;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use command::CommandProbe;
 pub use http::HttpProbe;
+pub use kubernetes::{Check, KubernetesProbe, is_ready};
 pub use tcp::TcpProbe;
 
 use crate::spec::{self, placeholders};
@@ -87,11 +89,43 @@ pub enum ProbeError {
     },
 }
 
-/// Builds the runtime probe of a spec probe, expanding its placeholders.
+/// Builds the runtime probe of a spec probe, expanding its placeholders. Kubernetes probes
+/// need the cluster and the runtime their requests run on.
 pub fn build(
     spec: &spec::Probe,
     ctx: &placeholders::Context,
+    cluster: Option<(
+        &crate::platform::kubernetes::Cluster,
+        tokio::runtime::Handle,
+    )>,
 ) -> Result<Arc<dyn Probe>, ProbeError> {
+    if spec.is_kubernetes() {
+        let no_cluster = || ProbeError::Invalid {
+            probe: spec.name().to_owned(),
+            message: "acts on the kubernetes platform only".to_owned(),
+        };
+        let (cluster, runtime) = cluster.ok_or_else(no_cluster)?;
+        let workload = |name: &str| {
+            cluster
+                .workload(name)
+                .cloned()
+                .ok_or_else(|| ProbeError::Invalid {
+                    probe: spec.name().to_owned(),
+                    message: format!("unknown workload `{name}`"),
+                })
+        };
+        let check = match spec {
+            spec::Probe::WorkloadAvailable(p) => Check::Available(workload(&p.workload)?),
+            spec::Probe::PodReady(p) => Check::PodsReady(workload(&p.workload)?),
+            spec::Probe::ObjectExists(p) => Check::Exists(p.clone()),
+            _ => return Err(no_cluster()),
+        };
+        return Ok(Arc::new(KubernetesProbe::new(
+            check,
+            cluster.clone(),
+            runtime,
+        )));
+    }
     let expand = |s: &str| {
         placeholders::expand(s, ctx).map_err(|source| ProbeError::Template {
             probe: spec.name().to_owned(),
@@ -108,6 +142,14 @@ pub fn build(
                 .collect::<Result<_, _>>()?,
             p.expect_exit_code,
         )),
+        spec::Probe::WorkloadAvailable(_)
+        | spec::Probe::PodReady(_)
+        | spec::Probe::ObjectExists(_) => {
+            return Err(ProbeError::Invalid {
+                probe: spec.name().to_owned(),
+                message: "acts on the kubernetes platform only".to_owned(),
+            });
+        }
     })
 }
 

@@ -192,10 +192,18 @@ const DEPENDENCY_FAULT: &[Capability] = &[
     Capability::ContinuousTesting,
 ];
 
+const CONTAINMENT_FAULT: &[Capability] = &[
+    Capability::Containment,
+    Capability::Detection,
+    Capability::ContinuousTesting,
+];
+
 /// The capabilities a fault type (kebab-case, as in experiments) exercises by default; empty when unknown.
 pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability] {
     match fault_type {
-        "process-kill" | "process-pause" | "cpu-stress" | "memory-pressure" => PROCESS_FAULT,
+        "process-kill" | "process-pause" | "cpu-stress" | "memory-pressure" | "pod-delete"
+        | "pod-evict" | "scale" | "rollout-restart" => PROCESS_FAULT,
+        "quarantine" => CONTAINMENT_FAULT,
         "dependency-latency"
         | "dependency-errors"
         | "dependency-outage"
@@ -205,7 +213,7 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
 }
 
 /// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 8] = [
+pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 13] = [
     "process-kill",
     "process-pause",
     "cpu-stress",
@@ -214,6 +222,11 @@ pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 8] = [
     "dependency-errors",
     "dependency-outage",
     "dependency-bandwidth",
+    "pod-delete",
+    "pod-evict",
+    "scale",
+    "rollout-restart",
+    "quarantine",
 ];
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.

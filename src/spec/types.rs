@@ -105,6 +105,114 @@ fn default_iterations() -> u32 {
 pub enum Target {
     /// Processes on this host, started and supervised by firedrill.
     Local(LocalTarget),
+    /// Workloads in a Kubernetes cluster, changed only through its API.
+    Kubernetes(KubernetesTarget),
+}
+
+/// Workloads in a Kubernetes cluster, with the guardrails that bound what may be touched.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesTarget {
+    /// The kubeconfig context; the current one when absent (the `--context` option overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The namespaces firedrill may touch; nothing outside them is ever changed.
+    pub namespaces: Vec<String>,
+    /// Allow system namespaces (kube-system, kube-public, kube-node-lease, any `kube-*`).
+    #[serde(default)]
+    pub allow_system_namespaces: bool,
+    /// The label every target pod must carry.
+    #[serde(default)]
+    pub opt_in_label: OptInLabel,
+    /// Whether target pods must carry `optInLabel`; `false` turns the check off.
+    #[serde(default = "default_true")]
+    pub require_opt_in: bool,
+    /// The workloads faults and probes refer to by name.
+    pub workloads: Vec<KubernetesWorkload>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A label, as a key and a value.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OptInLabel {
+    /// The label's key.
+    pub key: String,
+    /// The label's value.
+    pub value: String,
+}
+
+impl Default for OptInLabel {
+    fn default() -> Self {
+        Self {
+            key: "firedrill.dev/chaos".to_owned(),
+            value: "allowed".to_owned(),
+        }
+    }
+}
+
+/// A named target in the cluster: a controller and its pods, or pods directly.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesWorkload {
+    /// Unique name among the workloads, used by faults and probes.
+    pub name: String,
+    /// The namespace, one of `namespaces`.
+    pub namespace: String,
+    /// The kind of object.
+    pub kind: WorkloadKind,
+    /// The object's name; required for a controller, or a single pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_name: Option<String>,
+    /// Pod labels that must all match (for a controller, they narrow its pods).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// The kinds of object a workload can be.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// core/v1 Pod.
+    Pod,
+}
+
+impl WorkloadKind {
+    /// The kind as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Pod => "Pod",
+        }
+    }
+
+    /// The API resource (plural) of the kind.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Self::Deployment => "deployments",
+            Self::StatefulSet => "statefulsets",
+            Self::DaemonSet => "daemonsets",
+            Self::Pod => "pods",
+        }
+    }
+
+    /// The API group of the kind (empty for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Self::Pod => "",
+            _ => "apps",
+        }
+    }
 }
 
 /// Workloads run as processes on this host.
@@ -361,6 +469,12 @@ pub enum Probe {
     Tcp(TcpProbe),
     /// A command's exit code.
     Command(CommandProbe),
+    /// A Kubernetes workload has as many available replicas as it wants.
+    WorkloadAvailable(WorkloadAvailableProbe),
+    /// Every pod of a Kubernetes workload is Ready.
+    PodReady(PodReadyProbe),
+    /// A Kubernetes object exists.
+    ObjectExists(ObjectExistsProbe),
 }
 
 impl Probe {
@@ -370,6 +484,9 @@ impl Probe {
             Self::Http(p) => &p.name,
             Self::Tcp(p) => &p.name,
             Self::Command(p) => &p.name,
+            Self::WorkloadAvailable(p) => &p.name,
+            Self::PodReady(p) => &p.name,
+            Self::ObjectExists(p) => &p.name,
         }
     }
 
@@ -379,6 +496,9 @@ impl Probe {
             Self::Http(p) => p.min_success_ratio,
             Self::Tcp(p) => p.min_success_ratio,
             Self::Command(p) => p.min_success_ratio,
+            Self::WorkloadAvailable(p) => p.min_success_ratio,
+            Self::PodReady(p) => p.min_success_ratio,
+            Self::ObjectExists(p) => p.min_success_ratio,
         }
     }
 
@@ -388,7 +508,18 @@ impl Probe {
             Self::Http(p) => p.timeout,
             Self::Tcp(p) => p.timeout,
             Self::Command(p) => p.timeout,
+            Self::WorkloadAvailable(p) => p.timeout,
+            Self::PodReady(p) => p.timeout,
+            Self::ObjectExists(p) => p.timeout,
         }
+    }
+
+    /// Whether the probe reads the Kubernetes API (and needs the kubernetes platform).
+    pub fn is_kubernetes(&self) -> bool {
+        matches!(
+            self,
+            Self::WorkloadAvailable(_) | Self::PodReady(_) | Self::ObjectExists(_)
+        )
     }
 }
 
@@ -495,6 +626,110 @@ pub struct CommandProbe {
     pub min_success_ratio: f64,
 }
 
+/// Passes when a Deployment, StatefulSet or DaemonSet has all its desired replicas available
+/// (a workload that desires none, such as one scaled to zero, fails).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadAvailableProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// The workload (a controller) in `spec.target.workloads`.
+    pub workload: String,
+    /// Time allowed for the API request.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// Passes when the workload has at least one pod and every one of its pods is Ready.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodReadyProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// The workload in `spec.target.workloads`.
+    pub workload: String,
+    /// Time allowed for the API request.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// Passes when the named object exists (and is not being deleted).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObjectExistsProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// The kind of object.
+    pub kind: ObjectKind,
+    /// Its namespace, one of `spec.target.namespaces`.
+    pub namespace: String,
+    /// Its name.
+    pub object_name: String,
+    /// Time allowed for the API request.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// The kinds of object an `object-exists` probe can look for.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// core/v1 Pod.
+    Pod,
+    /// core/v1 Service.
+    Service,
+    /// core/v1 ConfigMap.
+    ConfigMap,
+    /// core/v1 Secret.
+    Secret,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// networking.k8s.io/v1 NetworkPolicy.
+    NetworkPolicy,
+}
+
+impl ObjectKind {
+    /// The API group (empty for core), version and resource (plural) of the kind.
+    pub fn api(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Pod => ("", "v1", "pods"),
+            Self::Service => ("", "v1", "services"),
+            Self::ConfigMap => ("", "v1", "configmaps"),
+            Self::Secret => ("", "v1", "secrets"),
+            Self::Deployment => ("apps", "v1", "deployments"),
+            Self::StatefulSet => ("apps", "v1", "statefulsets"),
+            Self::DaemonSet => ("apps", "v1", "daemonsets"),
+            Self::NetworkPolicy => ("networking.k8s.io", "v1", "networkpolicies"),
+        }
+    }
+
+    /// The kind as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pod => "Pod",
+            Self::Service => "Service",
+            Self::ConfigMap => "ConfigMap",
+            Self::Secret => "Secret",
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::NetworkPolicy => "NetworkPolicy",
+        }
+    }
+}
+
 fn default_probe_timeout() -> Duration {
     Duration::from_millis(500)
 }
@@ -525,6 +760,16 @@ pub enum FaultSpec {
     DependencyOutage(DependencyOutage),
     /// Limit a dependency's bandwidth.
     DependencyBandwidth(DependencyBandwidth),
+    /// Delete pods of a Kubernetes workload (its controller replaces them).
+    PodDelete(PodDelete),
+    /// Evict pods of a Kubernetes workload through the Eviction API (PodDisruptionBudgets apply).
+    PodEvict(PodEvict),
+    /// Scale a Deployment or StatefulSet, restored at the end.
+    Scale(Scale),
+    /// Restart a controller's pods by changing its template's restart annotation, restored at the end.
+    RolloutRestart(RolloutRestart),
+    /// Cut pods off the network (ingress and egress) with a NetworkPolicy, pods kept.
+    Quarantine(Quarantine),
 }
 
 impl FaultSpec {
@@ -539,6 +784,11 @@ impl FaultSpec {
             Self::DependencyErrors(f) => &f.name,
             Self::DependencyOutage(f) => &f.name,
             Self::DependencyBandwidth(f) => &f.name,
+            Self::PodDelete(f) => &f.name,
+            Self::PodEvict(f) => &f.name,
+            Self::Scale(f) => &f.name,
+            Self::RolloutRestart(f) => &f.name,
+            Self::Quarantine(f) => &f.name,
         }
     }
 
@@ -564,6 +814,11 @@ impl FaultSpec {
             Self::DependencyErrors(_) => "dependency-errors",
             Self::DependencyOutage(_) => "dependency-outage",
             Self::DependencyBandwidth(_) => "dependency-bandwidth",
+            Self::PodDelete(_) => "pod-delete",
+            Self::PodEvict(_) => "pod-evict",
+            Self::Scale(_) => "scale",
+            Self::RolloutRestart(_) => "rollout-restart",
+            Self::Quarantine(_) => "quarantine",
         }
     }
 
@@ -578,6 +833,11 @@ impl FaultSpec {
             Self::DependencyErrors(f) => f.at,
             Self::DependencyOutage(f) => f.at,
             Self::DependencyBandwidth(f) => f.at,
+            Self::PodDelete(f) => f.at,
+            Self::PodEvict(f) => f.at,
+            Self::Scale(f) => f.at,
+            Self::RolloutRestart(f) => f.at,
+            Self::Quarantine(f) => f.at,
         }
     }
 
@@ -592,6 +852,11 @@ impl FaultSpec {
             Self::DependencyErrors(f) => f.duration,
             Self::DependencyOutage(f) => f.duration,
             Self::DependencyBandwidth(f) => f.duration,
+            Self::PodDelete(f) => f.duration,
+            Self::PodEvict(f) => f.duration,
+            Self::Scale(f) => f.duration,
+            Self::RolloutRestart(f) => f.duration,
+            Self::Quarantine(f) => f.duration,
         }
     }
 
@@ -600,6 +865,33 @@ impl FaultSpec {
         match self {
             Self::ProcessKill(f) => Some(&f.select),
             Self::ProcessPause(f) => Some(&f.select),
+            Self::PodDelete(f) => Some(&f.select),
+            Self::PodEvict(f) => Some(&f.select),
+            Self::Quarantine(f) => Some(&f.select),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault acts through the Kubernetes API (and needs the kubernetes platform).
+    pub fn is_kubernetes(&self) -> bool {
+        matches!(
+            self,
+            Self::PodDelete(_)
+                | Self::PodEvict(_)
+                | Self::Scale(_)
+                | Self::RolloutRestart(_)
+                | Self::Quarantine(_)
+        )
+    }
+
+    /// The workload a Kubernetes fault acts on.
+    pub fn kubernetes_workload(&self) -> Option<&str> {
+        match self {
+            Self::PodDelete(f) => Some(f.select.workload()),
+            Self::PodEvict(f) => Some(f.select.workload()),
+            Self::Quarantine(f) => Some(f.select.workload()),
+            Self::Scale(f) => Some(&f.workload),
+            Self::RolloutRestart(f) => Some(&f.workload),
             _ => None,
         }
     }
@@ -900,6 +1192,94 @@ pub struct DependencyBandwidth {
     #[serde(default)]
     pub at: Duration,
     /// How long the limit lasts.
+    pub duration: Duration,
+}
+
+/// Delete pods; their controller creates replacements.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodDelete {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods to delete, among the workload's pods.
+    pub select: Selector,
+    /// The grace period given to the pods; the pod's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<Duration>,
+    /// Delete at once, without a grace period (grace period 0).
+    #[serde(default)]
+    pub force: bool,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the fault phase lasts for this fault (nothing is restored: the controller does it).
+    #[serde(default)]
+    pub duration: Duration,
+}
+
+/// Evict pods through the Eviction API, which refuses when a PodDisruptionBudget would be broken.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodEvict {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods to evict, among the workload's pods.
+    pub select: Selector,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the fault phase lasts for this fault (nothing is restored: the controller does it).
+    #[serde(default)]
+    pub duration: Duration,
+}
+
+/// Scale a Deployment or StatefulSet to `replicas` (0 is an outage); the original count is
+/// restored at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scale {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The workload, a Deployment or StatefulSet.
+    pub workload: String,
+    /// The replica count while the fault is in place.
+    pub replicas: u32,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the new count holds.
+    pub duration: Duration,
+}
+
+/// Restart every pod of a controller, as `kubectl rollout restart` does; the template's
+/// annotation is put back at the end (which rolls the pods once more).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RolloutRestart {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The workload, a Deployment, StatefulSet or DaemonSet.
+    pub workload: String,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long until the annotation is put back.
+    pub duration: Duration,
+}
+
+/// Isolate pods with a deny-all NetworkPolicy (ingress and egress); the pods are kept for
+/// forensics, and the policy and the pods' quarantine label are removed at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quarantine {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods to isolate, among the workload's pods.
+    pub select: Selector,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the pods stay isolated.
     pub duration: Duration,
 }
 

@@ -7,8 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use super::{
-    AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, Objective, Probe, Problem,
-    Readiness, ScorecardSpec, Selector,
+    AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, KubernetesTarget,
+    KubernetesWorkload, Objective, Probe, Problem, Readiness, ScorecardSpec, Selector,
+    WorkloadKind,
 };
 use crate::scorecard::DEFAULT_MAPPED_FAULT_TYPES;
 
@@ -22,6 +23,8 @@ const MAX_REPLICAS: u32 = 64;
 const MAX_MEMORY_MIB: u64 = 4096;
 /// The most iterations of one run.
 const MAX_ITERATIONS: u32 = 1000;
+/// The most replicas a scale fault may ask for.
+const MAX_SCALE_REPLICAS: u32 = 1000;
 /// The longest name (a DNS label).
 const MAX_NAME_LEN: usize = 63;
 
@@ -297,7 +300,10 @@ impl Validator<'_> {
     }
 
     fn target(&mut self) {
-        let super::Target::Local(local) = &self.exp.spec.target;
+        let local = match &self.exp.spec.target {
+            super::Target::Local(local) => local,
+            super::Target::Kubernetes(kube) => return self.kubernetes_target(kube),
+        };
         let path = "spec.target.workloads";
         if local.workloads.is_empty() {
             self.problem(path, "at least one workload is required");
@@ -359,6 +365,133 @@ impl Validator<'_> {
         }
     }
 
+    fn kubernetes_target(&mut self, kube: &KubernetesTarget) {
+        if kube.namespaces.is_empty() {
+            self.problem(
+                "spec.target.namespaces",
+                "at least one namespace is required: firedrill touches nothing outside this allowlist",
+            );
+        }
+        for (i, ns) in kube.namespaces.iter().enumerate() {
+            let path = format!("spec.target.namespaces[{i}]");
+            self.name(&path, ns);
+            if is_system_namespace(ns) && !kube.allow_system_namespaces {
+                self.problem(
+                    path,
+                    format!(
+                        "`{ns}` is a system namespace; set spec.target.allowSystemNamespaces: true to allow it"
+                    ),
+                );
+            }
+        }
+        if kube.opt_in_label.key.trim().is_empty() {
+            self.problem("spec.target.optInLabel.key", "must not be empty");
+        }
+        if let Some(context) = &kube.context
+            && context.trim().is_empty()
+        {
+            self.problem(
+                "spec.target.context",
+                "must not be empty; leave it out to use the current context",
+            );
+        }
+        let path = "spec.target.workloads";
+        if kube.workloads.is_empty() {
+            self.problem(path, "at least one workload is required");
+        }
+        self.unique(
+            path,
+            kube.workloads.iter().map(|w| w.name.as_str()),
+            "workload",
+        );
+        for (i, w) in kube.workloads.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            if !kube.namespaces.contains(&w.namespace) {
+                self.problem(
+                    format!("{path}.namespace"),
+                    format!(
+                        "`{}` is not in spec.target.namespaces{}",
+                        w.namespace,
+                        known_list(kube.namespaces.iter().map(String::as_str))
+                    ),
+                );
+            }
+            if let Some(name) = &w.object_name
+                && name.trim().is_empty()
+            {
+                self.problem(format!("{path}.objectName"), "must not be empty");
+            }
+            match (w.kind, &w.object_name, w.match_labels.is_empty()) {
+                (WorkloadKind::Pod, Some(_), false) => self.problem(
+                    path.clone(),
+                    "a Pod workload names one pod (objectName) or selects pods (matchLabels), not both",
+                ),
+                (WorkloadKind::Pod, None, true) => self.problem(
+                    path.clone(),
+                    "a Pod workload needs objectName (one pod) or matchLabels (pods by label)",
+                ),
+                (kind, None, _) if kind != WorkloadKind::Pod => self.problem(
+                    format!("{path}.objectName"),
+                    format!("a {} workload needs the name of the object", kind.as_str()),
+                ),
+                _ => {}
+            }
+            for (key, value) in &w.match_labels {
+                if key.trim().is_empty() || key.contains([',', '=', '!', ' ', '(', ')']) {
+                    self.problem(
+                        format!("{path}.matchLabels"),
+                        format!("`{key}` is not a label key"),
+                    );
+                }
+                if value.contains([',', '=', '!', ' ', '(', ')']) {
+                    self.problem(
+                        format!("{path}.matchLabels.{key}"),
+                        format!("`{value}` is not a label value"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The Kubernetes workload named `name`, or a problem at `path`.
+    fn kubernetes_workload(&mut self, path: &str, name: &str) -> Option<KubernetesWorkload> {
+        let exp = self.exp;
+        let super::Target::Kubernetes(kube) = &exp.spec.target else {
+            return None;
+        };
+        let found = kube.workloads.iter().find(|w| w.name == name).cloned();
+        if found.is_none() {
+            self.problem(
+                path,
+                format!(
+                    "no workload is named `{name}`{}",
+                    known_list(kube.workloads.iter().map(|w| w.name.as_str()))
+                ),
+            );
+        }
+        found
+    }
+
+    /// Checks that a probe or fault fits the experiment's platform; false when it does not.
+    fn platform_fits(&mut self, path: &str, type_name: &str, kubernetes: bool) -> bool {
+        let on_kubernetes = matches!(self.exp.spec.target, super::Target::Kubernetes(_));
+        if kubernetes && !on_kubernetes {
+            self.problem(
+                format!("{path}.type"),
+                format!("`{type_name}` acts on the kubernetes platform; this experiment's target is local"),
+            );
+            return false;
+        }
+        if !kubernetes && on_kubernetes {
+            self.problem(
+                format!("{path}.type"),
+                format!("`{type_name}` acts on the local platform; this experiment's target is kubernetes"),
+            );
+            return false;
+        }
+        true
+    }
+
     fn steady_state(&mut self) {
         let steady = &self.exp.spec.steady_state;
         let path = "spec.steadyState";
@@ -390,6 +523,40 @@ impl Validator<'_> {
                 Probe::Command(p) => {
                     self.command(&format!("{path}.command"), &p.command, Context::Probe);
                 }
+                Probe::WorkloadAvailable(p) => {
+                    if self.platform_fits(&path, "workload-available", true)
+                        && let Some(w) =
+                            self.kubernetes_workload(&format!("{path}.workload"), &p.workload)
+                        && w.kind == WorkloadKind::Pod
+                    {
+                        self.problem(
+                            format!("{path}.workload"),
+                            format!("`{}` is a Pod workload; workload-available needs a Deployment, StatefulSet or DaemonSet (use pod-ready for pods)", p.workload),
+                        );
+                    }
+                }
+                Probe::PodReady(p) => {
+                    if self.platform_fits(&path, "pod-ready", true) {
+                        self.kubernetes_workload(&format!("{path}.workload"), &p.workload);
+                    }
+                }
+                Probe::ObjectExists(p) => {
+                    if self.platform_fits(&path, "object-exists", true) {
+                        self.name(&format!("{path}.objectName"), &p.object_name);
+                        if let super::Target::Kubernetes(kube) = &self.exp.spec.target
+                            && !kube.namespaces.contains(&p.namespace)
+                        {
+                            self.problem(
+                                format!("{path}.namespace"),
+                                format!(
+                                    "`{}` is not in spec.target.namespaces{}",
+                                    p.namespace,
+                                    known_list(kube.namespaces.iter().map(String::as_str))
+                                ),
+                            );
+                        }
+                    }
+                }
             }
             if probe.timeout().is_zero() {
                 self.problem(format!("{path}.timeout"), "must be more than 0s");
@@ -402,20 +569,23 @@ impl Validator<'_> {
     }
 
     fn fault(&mut self, path: &str, fault: &FaultSpec) {
+        if !self.platform_fits(path, fault.type_name(), fault.is_kubernetes()) {
+            return;
+        }
         if let Some(selector) = fault.selector() {
             self.selector(&format!("{path}.select"), selector);
         }
-        if let Some(dep) = fault.dependency() {
-            let super::Target::Local(local) = &self.exp.spec.target;
-            if !local.dependencies.iter().any(|d| d.name == dep) {
-                self.problem(
-                    format!("{path}.dependency"),
-                    format!(
-                        "no dependency is named `{dep}`{}",
-                        known_list(local.dependencies.iter().map(|d| d.name.as_str()))
-                    ),
-                );
-            }
+        if let Some(dep) = fault.dependency()
+            && let super::Target::Local(local) = &self.exp.spec.target
+            && !local.dependencies.iter().any(|d| d.name == dep)
+        {
+            self.problem(
+                format!("{path}.dependency"),
+                format!(
+                    "no dependency is named `{dep}`{}",
+                    known_list(local.dependencies.iter().map(|d| d.name.as_str()))
+                ),
+            );
         }
         match fault {
             FaultSpec::ProcessKill(_) => {}
@@ -483,6 +653,51 @@ impl Validator<'_> {
                 }
                 self.positive(&format!("{path}.duration"), f.duration);
             }
+            FaultSpec::PodDelete(f) => {
+                if f.force && f.grace_period.is_some() {
+                    self.problem(
+                        format!("{path}.gracePeriod"),
+                        "force deletes with a grace period of 0; leave gracePeriod out or force off",
+                    );
+                }
+            }
+            FaultSpec::PodEvict(_) => {}
+            FaultSpec::Scale(f) => {
+                if let Some(w) = self.kubernetes_workload(&format!("{path}.workload"), &f.workload)
+                    && !matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
+                {
+                    self.problem(
+                        format!("{path}.workload"),
+                        format!(
+                            "`{}` is a {}; only a Deployment or a StatefulSet can be scaled",
+                            f.workload,
+                            w.kind.as_str()
+                        ),
+                    );
+                }
+                if f.replicas > MAX_SCALE_REPLICAS {
+                    self.problem(
+                        format!("{path}.replicas"),
+                        format!(
+                            "{} is out of range: write 0 to {MAX_SCALE_REPLICAS}",
+                            f.replicas
+                        ),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::RolloutRestart(f) => {
+                if let Some(w) = self.kubernetes_workload(&format!("{path}.workload"), &f.workload)
+                    && w.kind == WorkloadKind::Pod
+                {
+                    self.problem(
+                        format!("{path}.workload"),
+                        format!("`{}` is a Pod workload; a rollout restart needs a Deployment, StatefulSet or DaemonSet", f.workload),
+                    );
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::Quarantine(f) => self.positive(&format!("{path}.duration"), f.duration),
             FaultSpec::MemoryPressure(f) => {
                 if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
                     self.problem(
@@ -500,7 +715,10 @@ impl Validator<'_> {
 
     fn selector(&mut self, path: &str, selector: &Selector) {
         let name = selector.workload();
-        let super::Target::Local(local) = &self.exp.spec.target;
+        let local = match &self.exp.spec.target {
+            super::Target::Local(local) => local,
+            super::Target::Kubernetes(_) => return self.kubernetes_selector(path, selector),
+        };
         let Some(workload) = local.workloads.iter().find(|w| w.name == name) else {
             self.problem(
                 format!("{path}.workload"),
@@ -552,6 +770,43 @@ impl Validator<'_> {
                     round1(max)
                 ),
             );
+        }
+    }
+
+    /// A selector over a Kubernetes workload's pods, whose number is known only at run time:
+    /// the share is checked again then, against the pods that exist.
+    fn kubernetes_selector(&mut self, path: &str, selector: &Selector) {
+        self.kubernetes_workload(&format!("{path}.workload"), selector.workload());
+        let max = self.exp.spec.safety.max_affected_percent;
+        match selector {
+            Selector::Fixed(s) if s.count == 0 => {
+                self.problem(format!("{path}.count"), "must be at least 1");
+            }
+            Selector::Percent(s) if !(s.percent > 0.0 && s.percent <= 100.0) => {
+                self.problem(
+                    format!("{path}.percent"),
+                    format!(
+                        "{} is out of range: write more than 0 and at most 100",
+                        s.percent
+                    ),
+                );
+            }
+            Selector::Percent(s) if s.percent > max => self.problem(
+                path,
+                format!(
+                    "selects {}% of the pods, more than spec.safety.maxAffectedPercent ({}%)",
+                    round1(s.percent),
+                    round1(max)
+                ),
+            ),
+            Selector::All(_) if max < 100.0 => self.problem(
+                path,
+                format!(
+                    "selects every pod, more than spec.safety.maxAffectedPercent ({}%)",
+                    round1(max)
+                ),
+            ),
+            _ => {}
         }
     }
 
@@ -615,7 +870,31 @@ impl Validator<'_> {
 
     /// What is wrong with the placeholder `{name}` here, if anything.
     fn placeholder(&self, name: &str, context: Context) -> Option<String> {
-        let super::Target::Local(local) = &self.exp.spec.target;
+        let local = match &self.exp.spec.target {
+            super::Target::Local(local) => local,
+            super::Target::Kubernetes(_) => {
+                if ["replica.", "dependency.", "workload."]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                    || matches!(name, "port" | "replica")
+                {
+                    return Some(format!(
+                        "the placeholder `{{{name}}}` exists only on the local platform; on kubernetes write the address as reached from where firedrill runs"
+                    ));
+                }
+                return match name {
+                    "firedrill" => None,
+                    "webhook" if self.has_webhook_signal() => None,
+                    "webhook" => Some(
+                        "the placeholder `{webhook}` needs a webhook signal in spec.detection.signals"
+                            .to_owned(),
+                    ),
+                    _ => Some(format!(
+                        "unknown placeholder `{{{name}}}`; allowed here: {{firedrill}}, {{webhook}}"
+                    )),
+                };
+            }
+        };
         let has_webhook = self.exp.spec.detection.as_ref().is_some_and(|d| {
             d.signals
                 .iter()
@@ -681,6 +960,14 @@ impl Validator<'_> {
                 ))
             }
         }
+    }
+
+    fn has_webhook_signal(&self) -> bool {
+        self.exp.spec.detection.as_ref().is_some_and(|d| {
+            d.signals
+                .iter()
+                .any(|s| matches!(s, DetectionSignal::Webhook(_)))
+        })
     }
 
     fn url(&mut self, path: &str, url: &str) {
@@ -900,6 +1187,12 @@ fn round1(x: f64) -> String {
 }
 
 /// What is wrong with a DNS-label-like name, if anything.
+/// Whether a namespace belongs to Kubernetes itself: kube-system, kube-public,
+/// kube-node-lease, or any other `kube-*`.
+pub fn is_system_namespace(ns: &str) -> bool {
+    ns.starts_with("kube-")
+}
+
 pub(super) fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("must not be empty".to_owned())
@@ -1322,5 +1615,148 @@ spec:
             format!("{VALID}  notification: {{dora: true}}\n  coordination: {{roles: [legal]}}\n");
         let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
         assert_eq!(paths, ["spec.notification", "spec.coordination"]);
+    }
+
+    const KUBE: &str = r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {name: kube}
+spec:
+  target:
+    platform: kubernetes
+    namespaces: [shop]
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+      - {name: db, namespace: shop, kind: Pod, matchLabels: {app: db}}
+  steadyState:
+    probes:
+      - {name: up, type: workload-available, workload: web}
+      - {name: api, type: http, url: "http://127.0.0.1:8080/health"}
+  faults:
+    - name: delete-one
+      type: pod-delete
+      select: {mode: one, workload: web}
+"#;
+
+    fn kube_problems(from: &str, to: &str) -> Vec<(String, String)> {
+        assert!(KUBE.contains(from), "{from}");
+        validate(&parse(&KUBE.replace(from, to)))
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    fn assert_kube(from: &str, to: &str, path: &str, needle: &str) {
+        let problems = kube_problems(from, to);
+        assert!(
+            problems
+                .iter()
+                .any(|(p, m)| p == path && m.contains(needle)),
+            "expected {path}: …{needle}… in {problems:#?}"
+        );
+    }
+
+    #[test]
+    fn the_kubernetes_document_is_valid() {
+        assert_eq!(kube_problems("shop]", "shop]"), vec![]);
+    }
+
+    #[test]
+    fn kubernetes_targets_keep_to_the_allowlist() {
+        assert_kube(
+            "namespaces: [shop]",
+            "namespaces: []",
+            "spec.target.namespaces",
+            "at least one namespace",
+        );
+        assert_kube(
+            "namespaces: [shop]",
+            "namespaces: [shop, kube-system]",
+            "spec.target.namespaces[1]",
+            "system namespace",
+        );
+        assert_eq!(
+            kube_problems(
+                "namespaces: [shop]",
+                "namespaces: [shop, kube-system]\n    allowSystemNamespaces: true"
+            ),
+            vec![]
+        );
+        assert_kube(
+            "{name: web, namespace: shop,",
+            "{name: web, namespace: billing,",
+            "spec.target.workloads[0].namespace",
+            "`billing` is not in spec.target.namespaces",
+        );
+        assert_kube(
+            "kind: Deployment, objectName: web}",
+            "kind: Deployment}",
+            "spec.target.workloads[0].objectName",
+            "needs the name of the object",
+        );
+        assert_kube(
+            "kind: Pod, matchLabels: {app: db}}",
+            "kind: Pod}",
+            "spec.target.workloads[1]",
+            "objectName (one pod) or matchLabels",
+        );
+    }
+
+    #[test]
+    fn faults_and_probes_keep_to_their_platform() {
+        assert_kube(
+            "type: pod-delete\n      select: {mode: one, workload: web}",
+            "type: process-kill\n      select: {mode: one, workload: web}",
+            "spec.faults[0].type",
+            "acts on the local platform",
+        );
+        assert_one(
+            "type: process-kill\n      select: {mode: one, workload: web}",
+            "type: pod-delete\n      select: {mode: one, workload: web}",
+            "spec.faults[0].type",
+            "acts on the kubernetes platform",
+        );
+        assert_one(
+            "{name: api, type: http, url: \"http://{workload.web}/api\"}",
+            "{name: api, type: pod-ready, workload: web}",
+            "spec.steadyState.probes[0].type",
+            "acts on the kubernetes platform",
+        );
+        assert_kube(
+            "http://127.0.0.1:8080/health",
+            "http://{workload.web}/health",
+            "spec.steadyState.probes[1].url",
+            "only on the local platform",
+        );
+        assert_kube(
+            "workload: web}\n      - {name: api",
+            "workload: db}\n      - {name: api",
+            "spec.steadyState.probes[0].workload",
+            "is a Pod workload",
+        );
+        assert_kube(
+            "{mode: one, workload: web}",
+            "{mode: one, workload: nope}",
+            "spec.faults[0].select.workload",
+            "no workload is named `nope`",
+        );
+        assert_kube(
+            "type: pod-delete\n      select: {mode: one, workload: web}",
+            "type: scale\n      workload: db\n      replicas: 0\n      duration: 1s",
+            "spec.faults[0].workload",
+            "only a Deployment or a StatefulSet can be scaled",
+        );
+        assert_kube(
+            "type: pod-delete\n      select: {mode: one, workload: web}",
+            "type: pod-delete\n      select: {mode: one, workload: web}\n      force: true\n      gracePeriod: 5s",
+            "spec.faults[0].gracePeriod",
+            "force deletes with a grace period of 0",
+        );
+        assert_kube(
+            "{mode: one, workload: web}",
+            "{mode: all, workload: web}\n  safety: {maxAffectedPercent: 50}",
+            "spec.faults[0].select",
+            "more than spec.safety.maxAffectedPercent",
+        );
     }
 }

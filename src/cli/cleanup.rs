@@ -1,0 +1,171 @@
+//! `firedrill cleanup`: removes what firedrill left in a cluster that no live run owns.
+//!
+//! A run is live when its objects' owner annotation (`firedrill.dev/owner`, `HOST/PID`)
+//! names this host and a process that still exists. Objects owned by another host are
+//! left alone unless `--any-host` is given, since their run cannot be seen from here.
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
+use kube::api::ListParams;
+
+use super::ExitStatus;
+use crate::platform::kubernetes::{self, MANAGED_BY, MANAGER, OWNER, QUARANTINE, Undo};
+
+/// Arguments of `firedrill cleanup`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The kubeconfig context [default: the current one]
+    #[arg(long, value_name = "CONTEXT")]
+    context: Option<String>,
+    /// Look only in these namespaces [default: every namespace]
+    #[arg(long = "namespace", short = 'n', value_name = "NAMESPACE")]
+    namespaces: Vec<String>,
+    /// Also remove objects whose run was on another host.
+    #[arg(long)]
+    any_host: bool,
+    /// List what would be removed, changing nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(cleanup(args))
+}
+
+async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
+    let (client, conn) = kubernetes::connect(args.context.as_deref())
+        .await
+        .context("cannot connect to the cluster")?;
+    println!("cluster: context {} at {}", conn.context, conn.server);
+    let scopes: Vec<Option<String>> = if args.namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut undos = Vec::new();
+    let mut kept = 0;
+    for ns in &scopes {
+        let policies: Api<NetworkPolicy> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let params = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
+        let list = kubernetes::retry("list NetworkPolicies managed by firedrill", || {
+            policies.list(&params)
+        })
+        .await?;
+        let mut live_policies = Vec::new();
+        for p in list.items {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let namespace = p.metadata.namespace.clone().unwrap_or_default();
+            let owner = p
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(OWNER))
+                .cloned()
+                .unwrap_or_default();
+            if is_live(&owner, args.any_host) {
+                println!("keep NetworkPolicy {namespace}/{name}: its run ({owner}) is live");
+                kept += 1;
+                live_policies.push(name);
+            } else {
+                undos.push(Undo::DeleteNetworkPolicy { namespace, name });
+            }
+        }
+        let pods: Api<Pod> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let params = ListParams::default().labels(QUARANTINE);
+        let list = kubernetes::retry("list quarantined pods", || pods.list(&params)).await?;
+        for p in list.items {
+            let policy = p
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(QUARANTINE))
+                .cloned()
+                .unwrap_or_default();
+            if live_policies.contains(&policy) {
+                continue;
+            }
+            undos.push(Undo::RemovePodLabel {
+                namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                pod: p.metadata.name.clone().unwrap_or_default(),
+                key: QUARANTINE.to_owned(),
+            });
+        }
+    }
+    // Labels first, so a pod is never left marked for a policy that is gone.
+    undos.sort_by_key(|u| !matches!(u, Undo::RemovePodLabel { .. }));
+    let mut failed = 0;
+    for undo in &undos {
+        if args.dry_run {
+            println!("would {undo}");
+            continue;
+        }
+        match kubernetes::apply_undo(&client, undo).await {
+            Ok(done) => println!("{done}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("FAILED to {undo}: {}", crate::engine::chain(&e));
+            }
+        }
+    }
+    println!(
+        "{} object(s) {}, {kept} kept for live runs, {failed} failed",
+        undos.len() - failed,
+        if args.dry_run {
+            "to clean up"
+        } else {
+            "cleaned up"
+        }
+    );
+    Ok(if failed == 0 {
+        ExitStatus::Success
+    } else {
+        ExitStatus::RollbackFailed
+    })
+}
+
+/// Whether the run named by an owner annotation (`HOST/PID`) still runs.
+fn is_live(owner: &str, any_host: bool) -> bool {
+    let Some((host, pid)) = owner.rsplit_once('/') else {
+        return false;
+    };
+    let here = crate::fault::owner();
+    let this_host = here.rsplit_once('/').map(|(h, _)| h) == Some(host);
+    if !this_host {
+        return !any_host;
+    }
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_live_while_its_process_exists_on_this_host() {
+        let me = crate::fault::owner();
+        assert!(is_live(&me, false));
+        let host = me.rsplit_once('/').unwrap().0;
+        // Process ids above the kernel's maximum never exist.
+        assert!(!is_live(&format!("{host}/2147483646"), false));
+        assert!(is_live("elsewhere/1", false), "another host's run is kept");
+        assert!(!is_live("elsewhere/1", true));
+        assert!(!is_live("garbage", false));
+    }
+}

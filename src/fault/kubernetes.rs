@@ -1,0 +1,592 @@
+//! Faults on the kubernetes platform, each acting only through the API: pod-delete,
+//! pod-evict, scale, rollout-restart and quarantine. Every change to an existing object is
+//! planned with its original value (`Intent::restore`) before it is made.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::Api;
+use kube::api::{DeleteParams, EvictParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use super::{Fault, FaultError, Intent};
+use crate::platform::kubernetes::{
+    Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, apply_undo, check_share,
+    choose, retry,
+};
+use crate::spec::{self, KubernetesWorkload, WorkloadKind};
+
+fn kube_error(fault: &str) -> impl FnOnce(KubeError) -> FaultError + '_ {
+    move |source| FaultError::Kubernetes {
+        fault: fault.to_owned(),
+        source,
+    }
+}
+
+/// The workload a fault names; validation guarantees it exists.
+fn workload<'c>(
+    cluster: &'c Cluster,
+    fault: &str,
+    name: &str,
+) -> Result<&'c KubernetesWorkload, FaultError> {
+    cluster
+        .workload(name)
+        .ok_or_else(|| FaultError::UnknownWorkload {
+            fault: fault.to_owned(),
+            workload: name.to_owned(),
+        })
+}
+
+/// Chooses the pods a selector takes, every guardrail checked.
+async fn pick(
+    cluster: &Cluster,
+    fault: &str,
+    select: &spec::Selector,
+) -> Result<(Vec<PodRef>, usize), FaultError> {
+    let w = workload(cluster, fault, select.workload())?;
+    let pods = cluster.target_pods(w).await.map_err(kube_error(fault))?;
+    let chosen = choose(&pods, select);
+    if chosen.is_empty() {
+        return Err(FaultError::NoTargets {
+            fault: fault.to_owned(),
+            workload: w.name.clone(),
+        });
+    }
+    Ok((chosen, pods.len()))
+}
+
+/// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
+fn is_budget_refusal(status: &kube::core::Status) -> bool {
+    status.code == 429
+        && (status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.causes.iter().any(|c| c.reason == "DisruptionBudget"))
+            || status.message.to_lowercase().contains("disruption budget"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Deletes or evicts pods; the controller replaces them, so there is nothing to undo.
+pub struct PodRemovalFault {
+    spec: spec::FaultSpec,
+    cluster: Cluster,
+    chosen: Mutex<Vec<PodRef>>,
+    active: Mutex<bool>,
+}
+
+impl PodRemovalFault {
+    /// A pod-delete or pod-evict fault.
+    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+        Self {
+            spec,
+            cluster,
+            chosen: Mutex::new(Vec::new()),
+            active: Mutex::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for PodRemovalFault {
+    async fn plan(&self) -> Result<Intent, FaultError> {
+        let name = self.spec.name();
+        let select = self.spec.selector().ok_or_else(|| FaultError::Unsafe {
+            fault: name.to_owned(),
+            message: "no selector".into(),
+        })?;
+        let (chosen, pool) = pick(&self.cluster, name, select).await?;
+        let verb = match &self.spec {
+            spec::FaultSpec::PodEvict(_) => "evict",
+            _ => "delete",
+        };
+        let intent = Intent {
+            fault: name.to_owned(),
+            fault_type: self.spec.type_name().to_owned(),
+            changes: chosen
+                .iter()
+                .map(|p| format!("{verb} pod {} (uid {})", p.id(), p.uid))
+                .collect(),
+            undo: vec!["nothing to undo: the pods' controller replaces them".to_owned()],
+            targets: chosen.iter().map(PodRef::id).collect(),
+            restore: Vec::new(),
+            pool: Some(pool),
+        };
+        *lock(&self.chosen) = chosen;
+        Ok(intent)
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let name = self.spec.name();
+        let chosen = lock(&self.chosen).clone();
+        *lock(&self.active) = true;
+        for p in &chosen {
+            let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
+            // The uid precondition keeps a replacement of the same name (a StatefulSet's) safe.
+            let preconditions = Some(kube::api::Preconditions {
+                uid: Some(p.uid.clone()),
+                resource_version: None,
+            });
+            match &self.spec {
+                spec::FaultSpec::PodEvict(_) => {
+                    let params = EvictParams {
+                        delete_options: Some(DeleteParams {
+                            preconditions,
+                            ..DeleteParams::default()
+                        }),
+                        post_options: PostParams::default(),
+                    };
+                    let what = format!("evict pod {}", p.id());
+                    // A budget's refusal is an answer, not a busy server: it ends the
+                    // retries at once; any other 429 or 5xx is retried.
+                    let answer = retry(&what, || async {
+                        match api.evict(&p.name, &params).await {
+                            Ok(_) => Ok(None),
+                            Err(kube::Error::Api(status)) if is_budget_refusal(&status) => {
+                                Ok(Some(status.message.clone()))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .await;
+                    match answer {
+                        Ok(None) => {}
+                        Ok(Some(message)) => {
+                            return Err(FaultError::Kubernetes {
+                                fault: name.to_owned(),
+                                source: KubeError::Disruption {
+                                    pod: p.id(),
+                                    message,
+                                },
+                            });
+                        }
+                        Err(KubeError::Api {
+                            source: kube::Error::Api(s),
+                            ..
+                        }) if s.code == 404 => {}
+                        Err(e) => return Err(kube_error(name)(e)),
+                    }
+                }
+                spec::FaultSpec::PodDelete(d) => {
+                    let grace = if d.force {
+                        Some(0)
+                    } else {
+                        d.grace_period
+                            .map(|g| u32::try_from(g.get().as_secs()).unwrap_or(u32::MAX))
+                    };
+                    let params = DeleteParams {
+                        grace_period_seconds: grace,
+                        preconditions,
+                        ..DeleteParams::default()
+                    };
+                    let what = format!("delete pod {}", p.id());
+                    let deleted = retry(&what, || api.delete(&p.name, &params)).await;
+                    match deleted {
+                        Ok(_) => {}
+                        Err(KubeError::Api {
+                            source: kube::Error::Api(s),
+                            ..
+                        }) if s.code == 404 => {}
+                        Err(e) => return Err(kube_error(name)(e)),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        *lock(&self.active) = false;
+        Ok(vec![
+            "nothing to undo: the controller replaces the pods".to_owned(),
+        ])
+    }
+
+    fn affected(&self, workload: &str) -> usize {
+        let held = *lock(&self.active);
+        match self.spec.selector() {
+            Some(s) if held && s.workload() == workload => lock(&self.chosen).len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Changes an existing controller (its scale or its template's restart annotation) and
+/// puts it back as recorded.
+pub struct ControllerFault {
+    spec: spec::FaultSpec,
+    cluster: Cluster,
+    restore: Mutex<Vec<Undo>>,
+}
+
+impl ControllerFault {
+    /// A scale or rollout-restart fault.
+    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+        Self {
+            spec,
+            cluster,
+            restore: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn target(&self) -> Result<(&KubernetesWorkload, String), FaultError> {
+        let name = self.spec.name();
+        let w = workload(
+            &self.cluster,
+            name,
+            self.spec.kubernetes_workload().unwrap_or_default(),
+        )?;
+        let object = w.object_name.clone().ok_or_else(|| FaultError::Unsafe {
+            fault: name.to_owned(),
+            message: format!("workload `{}` names no object", w.name),
+        })?;
+        self.cluster
+            .check_namespace(&w.namespace)
+            .map_err(kube_error(name))?;
+        Ok((w, object))
+    }
+}
+
+#[async_trait]
+impl Fault for ControllerFault {
+    async fn plan(&self) -> Result<Intent, FaultError> {
+        let name = self.spec.name();
+        let (w, object) = self.target()?;
+        let ns = w.namespace.clone();
+        let client = self.cluster.client.clone();
+        // The guardrails hold for the pods a controller change touches too.
+        self.cluster
+            .target_pods(w)
+            .await
+            .map_err(kube_error(name))?;
+        let id = format!("{} {ns}/{object}", w.kind.as_str());
+        let (change, undo) = match &self.spec {
+            spec::FaultSpec::Scale(s) => {
+                let what = format!("read the scale of {id}");
+                let scale = match w.kind {
+                    WorkloadKind::StatefulSet => {
+                        let api = Api::<StatefulSet>::namespaced(client, &ns);
+                        retry(&what, || api.get_scale(&object)).await
+                    }
+                    _ => {
+                        let api = Api::<Deployment>::namespaced(client, &ns);
+                        retry(&what, || api.get_scale(&object)).await
+                    }
+                }
+                .map_err(kube_error(name))?;
+                let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+                // Scaling down takes pods away like any other fault: the share applies.
+                let target = i32::try_from(s.replicas).unwrap_or(i32::MAX);
+                if target < current {
+                    check_share(
+                        name,
+                        &w.name,
+                        usize::try_from(current - target).unwrap_or_default(),
+                        0,
+                        usize::try_from(current).unwrap_or_default(),
+                        self.cluster.max_affected_percent,
+                    )
+                    .map_err(kube_error(name))?;
+                }
+                (
+                    format!("scale {id} from {current} to {} replicas", s.replicas),
+                    Undo::ScaleTo {
+                        kind: w.kind,
+                        namespace: ns.clone(),
+                        name: object.clone(),
+                        replicas: current,
+                    },
+                )
+            }
+            _ => {
+                let what = format!("read {id}");
+                let template_annotations = match w.kind {
+                    WorkloadKind::StatefulSet => {
+                        let api = Api::<StatefulSet>::namespaced(client, &ns);
+                        retry(&what, || api.get(&object)).await.map(|o| {
+                            o.spec
+                                .and_then(|s| s.template.metadata)
+                                .and_then(|m| m.annotations)
+                        })
+                    }
+                    WorkloadKind::DaemonSet => {
+                        let api = Api::<DaemonSet>::namespaced(client, &ns);
+                        retry(&what, || api.get(&object)).await.map(|o| {
+                            o.spec
+                                .and_then(|s| s.template.metadata)
+                                .and_then(|m| m.annotations)
+                        })
+                    }
+                    _ => {
+                        let api = Api::<Deployment>::namespaced(client, &ns);
+                        retry(&what, || api.get(&object)).await.map(|o| {
+                            o.spec
+                                .and_then(|s| s.template.metadata)
+                                .and_then(|m| m.annotations)
+                        })
+                    }
+                }
+                .map_err(kube_error(name))?;
+                let original = template_annotations.and_then(|a| a.get(RESTARTED_AT).cloned());
+                (
+                    format!(
+                        "restart every pod of {id}: set the template annotation {RESTARTED_AT} (now {})",
+                        original.as_deref().unwrap_or("absent")
+                    ),
+                    Undo::RestoreTemplateAnnotation {
+                        kind: w.kind,
+                        namespace: ns.clone(),
+                        name: object.clone(),
+                        key: RESTARTED_AT.to_owned(),
+                        value: original,
+                    },
+                )
+            }
+        };
+        let intent = Intent {
+            fault: name.to_owned(),
+            fault_type: self.spec.type_name().to_owned(),
+            changes: vec![change],
+            undo: vec![undo.to_string()],
+            targets: vec![id],
+            restore: vec![undo.clone()],
+            pool: None,
+        };
+        *lock(&self.restore) = vec![undo];
+        Ok(intent)
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let name = self.spec.name();
+        let (w, object) = self.target()?;
+        let client = self.cluster.client.clone();
+        let ns = &w.namespace;
+        let params = PatchParams::default();
+        let what = format!("change {} {ns}/{object}", w.kind.as_str());
+        let done = match (&self.spec, w.kind) {
+            (spec::FaultSpec::Scale(s), kind) => {
+                let patch = Patch::Merge(json!({"spec": {"replicas": s.replicas}}));
+                if kind == WorkloadKind::StatefulSet {
+                    let api = Api::<StatefulSet>::namespaced(client, ns);
+                    retry(&what, || api.patch_scale(&object, &params, &patch))
+                        .await
+                        .map(|_| ())
+                } else {
+                    let api = Api::<Deployment>::namespaced(client, ns);
+                    retry(&what, || api.patch_scale(&object, &params, &patch))
+                        .await
+                        .map(|_| ())
+                }
+            }
+            (_, kind) => {
+                let now = crate::journal::rfc3339(std::time::SystemTime::now());
+                let patch = Patch::Merge(
+                    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}),
+                );
+                match kind {
+                    WorkloadKind::StatefulSet => {
+                        let api = Api::<StatefulSet>::namespaced(client, ns);
+                        retry(&what, || api.patch(&object, &params, &patch))
+                            .await
+                            .map(|_| ())
+                    }
+                    WorkloadKind::DaemonSet => {
+                        let api = Api::<DaemonSet>::namespaced(client, ns);
+                        retry(&what, || api.patch(&object, &params, &patch))
+                            .await
+                            .map(|_| ())
+                    }
+                    _ => {
+                        let api = Api::<Deployment>::namespaced(client, ns);
+                        retry(&what, || api.patch(&object, &params, &patch))
+                            .await
+                            .map(|_| ())
+                    }
+                }
+            }
+        };
+        done.map_err(kube_error(name))
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        undo_all(&self.cluster, self.spec.name(), &self.restore).await
+    }
+
+    fn affected(&self, _workload: &str) -> usize {
+        0
+    }
+}
+
+/// Applies every recorded undo, newest first, forgetting each once done, so that a second
+/// call does nothing.
+async fn undo_all(
+    cluster: &Cluster,
+    fault: &str,
+    restore: &Mutex<Vec<Undo>>,
+) -> Result<Vec<String>, FaultError> {
+    let mut done = Vec::new();
+    loop {
+        let Some(next) = lock(restore).last().cloned() else {
+            return Ok(done);
+        };
+        done.push(
+            apply_undo(&cluster.client, &next)
+                .await
+                .map_err(kube_error(fault))?,
+        );
+        lock(restore).pop();
+    }
+}
+
+/// Isolates pods with a deny-all NetworkPolicy, selecting them by a label put on each.
+pub struct QuarantineFault {
+    spec: spec::Quarantine,
+    cluster: Cluster,
+    chosen: Mutex<Vec<PodRef>>,
+    restore: Mutex<Vec<Undo>>,
+}
+
+impl QuarantineFault {
+    /// A quarantine fault.
+    pub fn new(spec: spec::Quarantine, cluster: Cluster) -> Self {
+        Self {
+            spec,
+            cluster,
+            chosen: Mutex::new(Vec::new()),
+            restore: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The policy's name: the fault's and the run's, so runs never collide.
+    fn policy_name(&self) -> String {
+        let run = self.cluster.run_id.to_lowercase();
+        let name = format!("firedrill-{}-{run}", self.spec.name);
+        name.chars().take(253).collect()
+    }
+
+    /// The policy, as created.
+    pub fn policy(&self, namespace: &str) -> NetworkPolicy {
+        let name = self.policy_name();
+        let mut labels = self.cluster.ownership_labels();
+        labels.insert("firedrill.dev/fault".to_owned(), self.spec.name.clone());
+        NetworkPolicy {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.to_owned()),
+                labels: Some(labels),
+                annotations: Some(BTreeMap::from([(OWNER.to_owned(), owner())])),
+                ..ObjectMeta::default()
+            },
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([(QUARANTINE.to_owned(), name)])),
+                    match_expressions: None,
+                }),
+                policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+                ingress: None,
+                egress: None,
+            }),
+        }
+    }
+}
+
+/// `host/pid` of this process, so that `firedrill cleanup` can tell a live run's objects.
+pub fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("{host}/{}", std::process::id())
+}
+
+#[async_trait]
+impl Fault for QuarantineFault {
+    async fn plan(&self) -> Result<Intent, FaultError> {
+        let (chosen, pool) = pick(&self.cluster, &self.spec.name, &self.spec.select).await?;
+        let ns = chosen[0].namespace.clone();
+        let policy = self.policy_name();
+        let mut restore = vec![Undo::DeleteNetworkPolicy {
+            namespace: ns.clone(),
+            name: policy.clone(),
+        }];
+        restore.extend(chosen.iter().map(|p| Undo::RemovePodLabel {
+            namespace: p.namespace.clone(),
+            pod: p.name.clone(),
+            key: QUARANTINE.to_owned(),
+        }));
+        let mut changes = vec![format!(
+            "create NetworkPolicy {ns}/{policy} denying all ingress and egress of pods labelled {QUARANTINE}={policy}"
+        )];
+        changes.extend(
+            chosen
+                .iter()
+                .map(|p| format!("label pod {} with {QUARANTINE}={policy}", p.id())),
+        );
+        let intent = Intent {
+            fault: self.spec.name.clone(),
+            fault_type: "quarantine".to_owned(),
+            changes,
+            undo: restore.iter().map(ToString::to_string).collect(),
+            targets: chosen.iter().map(PodRef::id).collect(),
+            restore: restore.clone(),
+            pool: Some(pool),
+        };
+        // Undone newest first: the labels, then the policy.
+        *lock(&self.restore) = restore;
+        *lock(&self.chosen) = chosen;
+        Ok(intent)
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let name = &self.spec.name;
+        let chosen = lock(&self.chosen).clone();
+        let Some(first) = chosen.first() else {
+            return Ok(());
+        };
+        let ns = first.namespace.clone();
+        let policy = self.policy(&ns);
+        let api = Api::<NetworkPolicy>::namespaced(self.cluster.client.clone(), &ns);
+        let what = format!("create NetworkPolicy {ns}/{}", self.policy_name());
+        let post = PostParams::default();
+        match retry(&what, || api.create(&post, &policy)).await {
+            Ok(_) => {}
+            // A retried create that had reached the server the first time.
+            Err(KubeError::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 409 => {}
+            Err(e) => return Err(kube_error(name)(e)),
+        }
+        let patch = Patch::Merge(json!({"metadata": {"labels": {QUARANTINE: self.policy_name()}}}));
+        let params = PatchParams::default();
+        for p in &chosen {
+            let pods = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
+            let what = format!("label pod {}", p.id());
+            retry(&what, || pods.patch(&p.name, &params, &patch))
+                .await
+                .map_err(kube_error(name))?;
+        }
+        Ok(())
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        let done = undo_all(&self.cluster, &self.spec.name, &self.restore).await?;
+        lock(&self.chosen).clear();
+        Ok(done)
+    }
+
+    fn affected(&self, workload: &str) -> usize {
+        if self.spec.select.workload() == workload {
+            lock(&self.chosen).len()
+        } else {
+            0
+        }
+    }
+}

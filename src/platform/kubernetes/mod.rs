@@ -1,0 +1,313 @@
+//! The kubernetes platform: workloads that already run in a cluster, changed only through
+//! its API. Nothing is started or stopped here; the platform connects, checks the
+//! guardrails and the permissions, and resolves the named workloads to their pods.
+
+mod client;
+mod preflight;
+mod select;
+mod track;
+mod undo;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+
+pub use client::{Connection, connect, retry};
+pub use preflight::{Permission, Verb, check_permissions, required_permissions};
+pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
+pub use track::{PodRecovery, Tracker, track};
+pub use undo::{Undo, apply_undo};
+
+use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
+
+/// The label that marks every object firedrill creates.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The value of [`MANAGED_BY`].
+pub const MANAGER: &str = "firedrill";
+/// The label that carries the run id on every object firedrill creates or marks.
+pub const RUN_ID: &str = "firedrill.dev/run-id";
+/// The label put on quarantined pods, whose value names the NetworkPolicy that isolates them.
+pub const QUARANTINE: &str = "firedrill.dev/quarantine";
+/// The annotation with the host and process id of the run that created an object.
+pub const OWNER: &str = "firedrill.dev/owner";
+/// The template annotation a rollout restart changes, as `kubectl rollout restart` does.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+/// Page size of list requests.
+pub const PAGE: u32 = 500;
+
+/// How an error should be handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The experiment or the command line is wrong; nothing to retry.
+    UserInput,
+    /// The cluster or the connection refused or failed; the run aborts with rollback.
+    Infrastructure,
+    /// A transient failure (429, 5xx, a dropped connection): retried with back-off.
+    Retriable,
+}
+
+/// Why the kubernetes platform could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// No kubeconfig or in-cluster configuration could be loaded.
+    #[error("cannot load the Kubernetes configuration{}", context.as_ref().map(|c| format!(" (context `{c}`)")).unwrap_or_default())]
+    Config {
+        /// The context asked for.
+        context: Option<String>,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The API server answered with an error, or could not be reached.
+    #[error("{what}")]
+    Api {
+        /// What was being done, such as `list pods in shop`.
+        what: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// A guardrail refused a target.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The run lacks permissions it needs.
+    #[error("missing permissions, nothing was changed: {}", .0.join("; "))]
+    Forbidden(Vec<String>),
+    /// A workload does not exist or has nothing to act on.
+    #[error("{0}")]
+    NotFound(String),
+    /// A PodDisruptionBudget blocked an eviction.
+    #[error("eviction of pod {pod} blocked by a PodDisruptionBudget: {message}")]
+    Disruption {
+        /// `namespace/name`.
+        pod: String,
+        /// The API server's message, which names the budget.
+        message: String,
+    },
+}
+
+impl KubeError {
+    /// How the error should be handled.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Config { .. } | Self::Refused(_) | Self::NotFound(_) => ErrorKind::UserInput,
+            Self::Forbidden(_) | Self::Disruption { .. } => ErrorKind::Infrastructure,
+            Self::Api { source, .. } if client::is_retriable(source) => ErrorKind::Retriable,
+            Self::Api { .. } => ErrorKind::Infrastructure,
+        }
+    }
+}
+
+/// What faults and probes need to act on the cluster: the client and the guardrails.
+#[derive(Clone)]
+pub struct Cluster {
+    /// The API client.
+    pub client: kube::Client,
+    /// The target as written in the experiment.
+    pub target: Arc<KubernetesTarget>,
+    /// This run's id, put on every object created.
+    pub run_id: String,
+    /// `spec.safety.maxAffectedPercent`.
+    pub max_affected_percent: f64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// The workload named `name` in the target.
+    pub fn workload(&self, name: &str) -> Option<&KubernetesWorkload> {
+        self.target.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// The labels every object firedrill creates carries.
+    pub fn ownership_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (MANAGED_BY.to_owned(), MANAGER.to_owned()),
+            (RUN_ID.to_owned(), self.run_id.clone()),
+        ])
+    }
+
+    /// The pods of a workload, read with server-side label selectors and paged lists.
+    pub async fn pods(&self, w: &KubernetesWorkload) -> Result<Vec<Pod>, KubeError> {
+        select::pods_of(&self.client, w).await
+    }
+
+    /// The pods of a workload that a fault may act on: every guardrail checked.
+    pub async fn target_pods(&self, w: &KubernetesWorkload) -> Result<Vec<PodRef>, KubeError> {
+        self.check_namespace(&w.namespace)?;
+        let pods = self.pods(w).await?;
+        let refs: Vec<PodRef> = pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(PodRef::from_pod)
+            .collect();
+        if self.target.require_opt_in {
+            check_opt_in(&refs, &self.target.opt_in_label)?;
+        }
+        Ok(refs)
+    }
+
+    /// Refuses a namespace outside the allowlist, or a system namespace not allowed.
+    pub fn check_namespace(&self, ns: &str) -> Result<(), KubeError> {
+        select::check_namespace(&self.target, ns)
+    }
+}
+
+/// A connected cluster, checked and ready for a run.
+#[derive(Debug)]
+pub struct KubernetesPlatform {
+    cluster: Cluster,
+    connection: Connection,
+    events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl KubernetesPlatform {
+    /// Connects, checks every permission the run needs, and resolves every workload with
+    /// its guardrails; any failure stops the run before anything changes.
+    pub async fn start(
+        spec: &Spec,
+        target: &KubernetesTarget,
+        context: Option<&str>,
+        run_id: &str,
+        events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
+    ) -> Result<Self, KubeError> {
+        let context = context.or(target.context.as_deref());
+        let (client, connection) = connect(context).await?;
+        let cluster = Cluster {
+            client,
+            target: Arc::new(target.clone()),
+            run_id: run_id.to_owned(),
+            max_affected_percent: spec.safety.max_affected_percent,
+        };
+        check_permissions(&cluster.client, &required_permissions(spec)).await?;
+        for w in &target.workloads {
+            check_workload(&cluster, w).await?;
+        }
+        // The share each fault would take is checked against the pods that exist now, so
+        // that an experiment that could never respect it stops before any change.
+        for f in &spec.faults {
+            if let (Some(sel), Some(w)) = (
+                f.selector(),
+                f.kubernetes_workload().and_then(|n| cluster.workload(n)),
+            ) {
+                let pods = cluster.target_pods(w).await?;
+                check_share(
+                    f.name(),
+                    &w.name,
+                    sel.count(pods.len()),
+                    0,
+                    pods.len(),
+                    spec.safety.max_affected_percent,
+                )?;
+            }
+        }
+        Ok(Self {
+            cluster,
+            connection,
+            events,
+            stop: tokio_util::sync::CancellationToken::new(),
+        })
+    }
+
+    /// Watches a workload's pods from now on and reports, as platform events, how each of
+    /// `targets` (`namespace/name`) is replaced; returns once the watch has listed them.
+    pub async fn track(
+        &self,
+        workload: &str,
+        targets: Vec<String>,
+        limit: std::time::Duration,
+    ) -> Result<(), KubeError> {
+        let Some(w) = self.cluster.workload(workload) else {
+            return Ok(());
+        };
+        track(
+            &self.cluster,
+            w,
+            targets,
+            self.events.clone(),
+            self.stop.child_token(),
+            limit,
+        )
+        .await
+    }
+
+    /// Ends every watch.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// The client and guardrails for faults and probes.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Where the run is connected to.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Pod count of each workload, for the record.
+    pub async fn pod_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for w in &self.cluster.target.workloads {
+            if let Ok(pods) = self.cluster.pods(w).await {
+                counts.insert(w.name.clone(), pods.len());
+            }
+        }
+        counts
+    }
+}
+
+/// Checks that a workload exists, lies in an allowed namespace, has pods, and that every
+/// pod carries the opt-in label.
+async fn check_workload(cluster: &Cluster, w: &KubernetesWorkload) -> Result<(), KubeError> {
+    cluster.check_namespace(&w.namespace)?;
+    if let Some(name) = &w.object_name {
+        let ns = &w.namespace;
+        let c = cluster.client.clone();
+        let what = format!("get {} {ns}/{name}", w.kind.as_str());
+        let found = match w.kind {
+            WorkloadKind::Deployment => {
+                let api = Api::<Deployment>::namespaced(c, ns);
+                retry(&what, || api.get_opt(name)).await?.is_some()
+            }
+            WorkloadKind::StatefulSet => {
+                let api = Api::<StatefulSet>::namespaced(c, ns);
+                retry(&what, || api.get_opt(name)).await?.is_some()
+            }
+            WorkloadKind::DaemonSet => {
+                let api = Api::<DaemonSet>::namespaced(c, ns);
+                retry(&what, || api.get_opt(name)).await?.is_some()
+            }
+            WorkloadKind::Pod => {
+                let api = Api::<Pod>::namespaced(c, ns);
+                retry(&what, || api.get_opt(name)).await?.is_some()
+            }
+        };
+        if !found {
+            return Err(KubeError::NotFound(format!(
+                "workload `{}`: {} {ns}/{name} does not exist",
+                w.name,
+                w.kind.as_str()
+            )));
+        }
+    }
+    let pods = cluster.target_pods(w).await?;
+    if pods.is_empty() && w.kind != WorkloadKind::DaemonSet {
+        return Err(KubeError::NotFound(format!(
+            "workload `{}` has no pod in {}",
+            w.name, w.namespace
+        )));
+    }
+    Ok(())
+}
