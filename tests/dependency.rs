@@ -72,6 +72,7 @@ fn phase<'a>(r: &'a serde_json::Value, probe: &str, phase: &str) -> &'a serde_js
 
 #[test]
 fn errors_are_answered_by_the_proxy_and_stop_at_revert() {
+    let _guard = shared();
     let r = run("type: dependency-errors, status: 503, rate: 1.0");
     assert_eq!(phase(&r, "direct", "baseline")["errors"], 0);
     let fault = phase(&r, "direct", "fault");
@@ -84,6 +85,7 @@ fn errors_are_answered_by_the_proxy_and_stop_at_revert() {
 
 #[test]
 fn every_outage_mode_cuts_the_dependency_off() {
+    let _guard = shared();
     for mode in ["refuse", "reset", "blackhole"] {
         let r = run(&format!("type: dependency-outage, mode: {mode}"));
         let fault = phase(&r, "direct", "fault");
@@ -94,6 +96,8 @@ fn every_outage_mode_cuts_the_dependency_off() {
 
 #[test]
 fn latency_shows_in_the_fault_phase_only() {
+    // Compares latencies with a threshold: no other test of this binary loads the CPUs.
+    let _guard = alone();
     let r = run("type: dependency-latency, latency: 100ms");
     // Percentiles below the max include the coordinated-omission fill-ins, so the slowest
     // observations tell the delay.
@@ -111,6 +115,8 @@ fn latency_shows_in_the_fault_phase_only() {
 
 #[test]
 fn bandwidth_is_limited_and_restored() {
+    // Compares latencies with a threshold: no other test of this binary loads the CPUs.
+    let _guard = alone();
     let r = run("type: dependency-bandwidth, rateKbps: 1");
     // A response of a few hundred bytes at 1 KB/s takes a good part of a second.
     let fault = phase(&r, "direct", "fault");
