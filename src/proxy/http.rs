@@ -96,6 +96,17 @@ impl Http {
     }
 }
 
+/// Polls for the next control message of a response side (pending forever for other roles).
+pub(crate) fn poll_control(
+    http: &mut Http,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<Control>> {
+    match http {
+        Http::Responses(r) => r.ctl.poll_recv(cx),
+        _ => std::task::Poll::Pending,
+    }
+}
+
 /// The next control message for a response side (pending forever for other roles).
 pub(crate) async fn next_control(http: &mut Http) -> Option<Control> {
     match http {

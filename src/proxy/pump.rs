@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::gate::Gate;
 use super::http::{self, Http};
 use super::toxics::{Judge, ToxicKind};
 use super::{Stream, ToxicEntry};
@@ -88,6 +89,14 @@ enum Step {
         pause: Duration,
         last: bool,
     },
+}
+
+/// What, besides data, ends a direct read's wait.
+enum Event {
+    Stopped,
+    /// The toxic set changed (false: the proxy is gone).
+    ToxicsChanged(bool),
+    Control(Option<http::Control>),
 }
 
 /// Why a wait returned without an error.
@@ -380,6 +389,9 @@ impl Writer {
         // reads while `self` stays free for the writing (a `changed()` per read would
         // register and unregister each time).
         let mut watch = self.toxics.clone();
+        // A stop, a toxic change and a control message are polled only when one of them
+        // has woken the task, not each time it goes back to waiting for data.
+        let mut gate = Gate::new();
         loop {
             if self.proxy_has_toxics {
                 return None;
@@ -395,21 +407,35 @@ impl Writer {
                 let read = tokio::select! {
                     biased;
                     read = std::future::poll_fn(|cx| poll_read_lent(from, cx)) => read,
-                    () = &mut cancelled => return Some(End::Stopped),
-                    changed = &mut changed => {
-                        if changed.is_err() {
-                            return Some(End::Stopped);
+                    event = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
+                        if cancelled.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Stopped);
                         }
-                        if let Err(end) = self.take_toxics().await {
-                            return Some(end);
+                        if let Poll::Ready(changed) = changed.as_mut().poll(cx) {
+                            return Poll::Ready(Event::ToxicsChanged(changed.is_ok()));
                         }
-                        break;
-                    }
-                    msg = http::next_control(&mut self.http), if control_open => {
-                        if let Err(end) = self.control(msg).await {
-                            return Some(end);
+                        if control_open {
+                            return http::poll_control(&mut self.http, cx).map(Event::Control);
                         }
-                        continue;
+                        Poll::Pending
+                    })) => {
+                        match event {
+                            Event::Stopped | Event::ToxicsChanged(false) => {
+                                return Some(End::Stopped);
+                            }
+                            Event::ToxicsChanged(true) => {
+                                if let Err(end) = self.take_toxics().await {
+                                    return Some(end);
+                                }
+                                break;
+                            }
+                            Event::Control(msg) => {
+                                if let Err(end) = self.control(msg).await {
+                                    return Some(end);
+                                }
+                                continue;
+                            }
+                        }
                     }
                 };
                 let (buf, n) = match read {
