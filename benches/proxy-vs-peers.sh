@@ -137,15 +137,11 @@ echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Prints "count name" lines, the system calls PID makes while `load` runs KIND for SECS,
-# then the load's own output line.
+# then the load's own output line. perf counts for exactly as long as the load runs.
 count_syscalls() { # pid addr kind secs
-    local pid=$1 addr=$2 kind=$3 secs=$4 out="$TMP/syscalls.csv" perf_pid load
-    perf stat -x, -e 'syscalls:sys_enter_*' -p "$pid" -o "$out" -- sleep "$((secs + 1))" &
-    perf_pid=$!
-    track "$perf_pid"
-    sleep 0.3
-    load=$("$BENCH" load --addr "$addr" --kind "$kind" --secs "$secs")
-    wait "$perf_pid" || true
+    local pid=$1 addr=$2 kind=$3 secs=$4 out="$TMP/syscalls.csv" load
+    load=$(perf stat -x, -e 'syscalls:sys_enter_*' -p "$pid" -o "$out" -- \
+        "$BENCH" load --addr "$addr" --kind "$kind" --secs "$secs")
     awk -F, '$1 ~ /^[0-9]+$/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); print $1, $3 }' "$out"
     echo "load $load"
 }
