@@ -8,9 +8,9 @@
 # 127.0.0.1 with ports from the OS. Then, round-robin over direct and the three
 # proxies: 1 KiB request/response latency and 64 KiB-write bulk throughput; then the
 # latency toxic's error at 1, 10 and 100 ms; then memory per idle connection.
-# `firedrill-1thread` is an experiment: the same proxy from the library on a
-# current-thread runtime (benches/proxy.rs, `lib-proxy`); the targets compare
-# `firedrill` (the binary) with the better peer.
+# `firedrill-1thread` is a control: the same proxy from the library on a
+# current-thread runtime, as the binary's, without the admin API (benches/proxy.rs,
+# `lib-proxy`); the targets compare `firedrill` (the binary) with the better peer.
 #
 # Usage: benches/proxy-vs-peers.sh
 # Environment:
@@ -23,6 +23,11 @@
 #   IDLE_CONNS    idle connections per proxy (default 2000)
 #   PERF_DIR      when set, also profiles firedrill with perf under each load (5 s
 #                 request/response, 5 s bulk) and writes perf-rr.txt, perf-bulk.txt there
+#   SYSCALLS      set to 1 to count each proxy's system calls per round trip and per MB
+#                 of bulk (perf stat on the syscall tracepoints): independent of host load
+#   INSTRUCTIONS  set to 1 to count each proxy's user-space instructions per round trip
+#                 and per MB of bulk (a second instance of each under valgrind's callgrind,
+#                 apt-get install valgrind): independent of host load
 #   KEEP_TMP      set to keep the run folder (configs, logs)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -53,9 +58,9 @@ BENCH=$(awk '$1 == "bench" { print $2 }' <<<"$artifacts")
 FIREDRILL=${FIREDRILL:-$(awk '$1 == "bin" { print $2 }' <<<"$artifacts")}
 [[ -x "$BENCH" && -x "$FIREDRILL" ]] || { echo "build produced no binaries: $artifacts" >&2; exit 1; }
 
-# Waits up to 10 s for FILE to contain a line matching PATTERN; prints that line.
+# Waits up to SECS (10) for FILE to contain a line matching PATTERN; prints that line.
 wait_line() {
-    local file=$1 pattern=$2 deadline=$((SECONDS + 10))
+    local file=$1 pattern=$2 deadline=$((SECONDS + ${3:-10}))
     while ((SECONDS < deadline)); do
         if grep -m1 -E "$pattern" "$file" 2>/dev/null; then return 0; fi
         sleep 0.05
@@ -65,9 +70,9 @@ wait_line() {
     return 1
 }
 
-# Waits up to 10 s for a TCP listener on 127.0.0.1:PORT.
+# Waits up to SECS (10) for a TCP listener on 127.0.0.1:PORT.
 wait_port() {
-    local port=$1 deadline=$((SECONDS + 10))
+    local port=$1 deadline=$((SECONDS + ${2:-10}))
     while ((SECONDS < deadline)); do
         if ss -Hltn "src 127.0.0.1:$port" | grep -q .; then return 0; fi
         sleep 0.05
@@ -91,8 +96,8 @@ track "$FD_PID"
 ADMIN=$(wait_line "$TMP/firedrill.log" '^admin API on ' | awk '{ print $4 }')
 FD_ADDR=$("$BENCH" create-proxy --admin "$ADMIN" --name bench --upstream "$UPSTREAM")
 
-# An experiment beside the real binary: the same proxy from the library on a
-# current-thread runtime (the binary runs two workers).
+# A control beside the real binary: the same proxy from the library on a
+# current-thread runtime (as the binary's), without the admin API.
 "$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$TMP/lib-proxy.log" 2>&1 &
 LIB_PID=$!
 track "$LIB_PID"
@@ -130,6 +135,109 @@ echo
     --target "nginx=127.0.0.1:$NGX_PORT=$NGX_PID"
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Prints "count name" lines, the system calls PID makes while `load` runs KIND for SECS,
+# then the load's own output line. perf counts for exactly as long as the load runs.
+count_syscalls() { # pid addr kind secs
+    local pid=$1 addr=$2 kind=$3 secs=$4 out="$TMP/syscalls.csv" load
+    load=$(perf stat -x, -e 'syscalls:sys_enter_*' -p "$pid" -o "$out" -- \
+        "$BENCH" load --addr "$addr" --kind "$kind" --secs "$secs")
+    awk -F, '$1 ~ /^[0-9]+$/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); print $1, $3 }' "$out"
+    echo "load $load"
+}
+
+# One table row per proxy and load: system calls per round trip or per MB, and by name.
+syscall_table() { # name=addr=pid ...
+    local t name addr pid kind secs=2 lines ops per
+    echo "System calls of each proxy under one load at a time (perf stat on the syscall"
+    echo "tracepoints, ${secs} s each): per round trip (1 KiB each way) and per MB of bulk."
+    echo
+    echo "| proxy | load | system calls | by name |"
+    echo "|---|---|---|---|"
+    for t in "$@"; do
+        IFS== read -r name addr pid <<<"$t"
+        for kind in rr bulk; do
+            lines=$(count_syscalls "$pid" "$addr" "$kind" "$secs")
+            if [[ $kind == rr ]]; then
+                ops=$(awk '/^load / { print $2 }' <<<"$lines")
+                per="round trip"
+            else
+                ops=$(awk -v s="$secs" '/^load / { print $2 * s }' <<<"$lines")
+                per="MB"
+            fi
+            grep -v '^load ' <<<"$lines" | sort -rn | awk -v ops="$ops" -v name="$name" -v per="$per" '
+                { total += $1 }
+                $1 / ops >= 0.005 { by = by sprintf("%s%s %.2f", (by == "" ? "" : ", "), $2, $1 / ops) }
+                END { printf "| %s | per %s | %.2f | %s |\n", name, per, total / ops, by }'
+        done
+    done
+}
+
+# Starts one more instance of a proxy under callgrind and prints its user-space
+# instructions per round trip and per MB of bulk (counted after a warm-up).
+instructions_row() { # name
+    local name=$1 dir="$TMP/callgrind-$1" port addr vg_pid kind secs=3 load ir ops per
+    mkdir -p "$dir"
+    port=$("$BENCH" free-port)
+    case $name in
+        firedrill) set -- "$FIREDRILL" proxy --admin 127.0.0.1:0 ;;
+        haproxy)
+            fill "$FIXTURES/proxy/haproxy.cfg.in" "$dir/haproxy.cfg" "$port" "$UPSTREAM"
+            sed -i "s|$TMP/|$dir/|g" "$dir/haproxy.cfg"
+            set -- haproxy -db -f "$dir/haproxy.cfg" ;;
+        nginx)
+            fill "$FIXTURES/proxy/nginx.conf.in" "$dir/nginx.conf" "$port" "$UPSTREAM"
+            sed -i "s|$TMP/|$dir/|g" "$dir/nginx.conf"
+            set -- nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" ;;
+    esac
+    valgrind --tool=callgrind --callgrind-out-file="$dir/out" "$@" >"$dir/log" 2>&1 &
+    vg_pid=$!
+    track "$vg_pid"
+    if [[ $name == firedrill ]]; then
+        addr=$("$BENCH" create-proxy --admin "$(wait_line "$dir/log" '^admin API on ' 60 | awk '{ print $4 }')" \
+            --name callgrind --upstream "$UPSTREAM")
+    else
+        wait_port "$port" 60
+        addr=127.0.0.1:$port
+    fi
+    for kind in rr bulk; do
+        "$BENCH" load --addr "$addr" --kind "$kind" --secs 1 >/dev/null
+        callgrind_control -z "$vg_pid" >/dev/null 2>&1
+        load=$("$BENCH" load --addr "$addr" --kind "$kind" --secs "$secs")
+        rm -f "$dir/out."*
+        callgrind_control -d "$vg_pid" >/dev/null 2>&1
+        ir=$(callgrind_annotate "$dir"/out.* 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+        if [[ $kind == rr ]]; then
+            ops=$(awk '{ print $1 }' <<<"$load")
+            per="round trip"
+        else
+            ops=$(awk -v s="$secs" '{ print $1 * s }' <<<"$load")
+            per="MB"
+        fi
+        awk -v ir="$ir" -v ops="$ops" -v name="$name" -v per="$per" \
+            'BEGIN { printf "| %s | per %s | %.0f |\n", name, per, ir / ops }'
+    done
+    kill -TERM "$vg_pid" 2>/dev/null || true
+    wait "$vg_pid" 2>/dev/null || true
+}
+
+if [[ -n "${SYSCALLS:-}" ]]; then
+    echo
+    syscall_table "firedrill=$FD_ADDR=$FD_PID" "haproxy=127.0.0.1:$HA_PORT=$HA_PID" "nginx=127.0.0.1:$NGX_PORT=$NGX_PID"
+fi
+
+if [[ -n "${INSTRUCTIONS:-}" ]]; then
+    command -v valgrind >/dev/null || { echo "INSTRUCTIONS needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+    echo
+    echo "User-space instructions of each proxy under valgrind's callgrind (a second instance,"
+    echo "counted after a 1 s warm-up, 3 s per load): per round trip and per MB of bulk."
+    echo
+    echo "| proxy | load | instructions |"
+    echo "|---|---|---|"
+    for name in firedrill haproxy nginx; do
+        instructions_row "$name"
+    done
+fi
 
 if [[ -n "${PERF_DIR:-}" ]]; then
     mkdir -p "$PERF_DIR"

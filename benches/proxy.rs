@@ -64,8 +64,8 @@ enum Mode {
     /// Memory per idle proxied connection.
     Idle(IdleArgs),
     /// firedrill's proxy from the library, on a runtime of `threads` workers (1: a
-    /// current-thread runtime), no toxics; prints its address. An experiment: the binary
-    /// runs two workers.
+    /// current-thread runtime, as the binary's), no toxics; prints its address. A control
+    /// for the binary: the same proxy without the admin API.
     LibProxy {
         #[arg(long)]
         upstream: String,

@@ -96,6 +96,17 @@ impl Http {
     }
 }
 
+/// Polls for the next control message of a response side (pending forever for other roles).
+pub(crate) fn poll_control(
+    http: &mut Http,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<Control>> {
+    match http {
+        Http::Responses(r) => r.ctl.poll_recv(cx),
+        _ => std::task::Poll::Pending,
+    }
+}
+
 /// The next control message for a response side (pending forever for other roles).
 pub(crate) async fn next_control(http: &mut Http) -> Option<Control> {
     match http {
@@ -163,7 +174,7 @@ impl Writer {
     }
 
     /// The upstream direction: frames requests and applies the HTTP toxics to each.
-    pub(crate) async fn send_requests(&mut self, mut data: Bytes, at: Instant) -> Result<(), End> {
+    pub(crate) async fn send_requests(&mut self, mut data: &[u8], at: Instant) -> Result<(), End> {
         loop {
             if self.requests().closed || data.is_empty() {
                 return Ok(());
@@ -173,8 +184,8 @@ impl Writer {
             match side.framer.state {
                 State::Opaque => return self.send(data, at).await,
                 State::Head if judging => {
-                    let (used, event) = side.framer.feed(&data, false);
-                    let _ = data.split_to(used);
+                    let (used, event) = side.framer.feed(data, false);
+                    data = &data[used..];
                     match event {
                         Event::Need => {
                             side.held = true;
@@ -184,7 +195,7 @@ impl Writer {
                             side.held = false;
                             side.framing.store(false, Ordering::Relaxed);
                             let head = side.framer.take_head();
-                            self.send(head, at).await?;
+                            self.send(&head, at).await?;
                         }
                         Event::Head(head) => {
                             side.held = false;
@@ -208,7 +219,7 @@ impl Writer {
                                     let _ = self.requests().ctl.send(Control::Forwarded {
                                         head_method: head.head_method,
                                     });
-                                    self.send(bytes, at).await?;
+                                    self.send(&bytes, at).await?;
                                 }
                             }
                         }
@@ -216,8 +227,9 @@ impl Writer {
                     }
                 }
                 State::Head => {
-                    let (used, event) = side.framer.feed(&data, false);
-                    let piece = data.split_to(used);
+                    let (used, event) = side.framer.feed(data, false);
+                    let (piece, rest) = data.split_at(used);
+                    data = rest;
                     match event {
                         Event::Need => side.head_started = true,
                         Event::Opaque => {
@@ -236,8 +248,9 @@ impl Writer {
                     self.send(piece, at).await?;
                 }
                 _ => {
-                    let (used, event) = side.framer.feed(&data, false);
-                    let piece = data.split_to(used);
+                    let (used, event) = side.framer.feed(data, false);
+                    let (piece, rest) = data.split_at(used);
+                    data = rest;
                     let discard = side.discard;
                     if matches!(event, Event::End) {
                         side.discard = false;
@@ -259,8 +272,8 @@ impl Writer {
             let side = self.requests();
             side.held = false;
             side.head_started = true;
-            let held = Bytes::copy_from_slice(&side.framer.head);
-            self.send(held, Instant::now()).await?;
+            let held = side.framer.head.clone();
+            self.send(&held, Instant::now()).await?;
         }
         Ok(())
     }
@@ -272,7 +285,7 @@ impl Writer {
         {
             r.held = false;
             let held = r.framer.take_head();
-            self.send(held, Instant::now()).await?;
+            self.send(&held, Instant::now()).await?;
         }
         Ok(())
     }
@@ -320,7 +333,7 @@ impl Writer {
                     .unwrap_or(0)
             };
             if let Some(Control::Injected { bytes, close }) = side.expected.remove(idx) {
-                self.send(bytes, Instant::now()).await?;
+                self.send(&bytes, Instant::now()).await?;
                 if close {
                     return Err(End::Close);
                 }
@@ -330,7 +343,7 @@ impl Writer {
 
     /// The downstream direction: passes responses through unchanged, counting them so that
     /// injected responses go out in request order.
-    pub(crate) async fn send_responses(&mut self, mut data: Bytes, at: Instant) -> Result<(), End> {
+    pub(crate) async fn send_responses(&mut self, mut data: &[u8], at: Instant) -> Result<(), End> {
         self.flush_injected().await?;
         while !data.is_empty() {
             let side = self.responses();
@@ -341,8 +354,9 @@ impl Writer {
                 side.expected.front(),
                 Some(Control::Forwarded { head_method: true })
             );
-            let (used, event) = side.framer.feed(&data, head_method);
-            let piece = data.split_to(used);
+            let (used, event) = side.framer.feed(data, head_method);
+            let (piece, rest) = data.split_at(used);
+            data = rest;
             let done = match event {
                 Event::Head(h) => {
                     side.framer.take_head();
@@ -449,8 +463,8 @@ impl Framer {
         }
     }
 
-    pub(crate) fn take_head(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut self.head))
+    pub(crate) fn take_head(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.head)
     }
 
     /// Consumes a prefix of `data` up to the next event. `head_method`: the response being

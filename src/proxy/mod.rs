@@ -7,6 +7,7 @@
 //! duplicates or reorders a byte.
 
 pub mod api;
+mod gate;
 mod http;
 mod pump;
 mod registry;

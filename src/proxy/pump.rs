@@ -6,23 +6,32 @@
 //! removing a toxic re-plans the rest at once without dropping, duplicating or reordering a
 //! byte.
 
+use std::cell::Cell;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead as _, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::gate::Gate;
 use super::http::{self, Http};
 use super::toxics::{Judge, ToxicKind};
 use super::{Stream, ToxicEntry};
 
-/// The largest chunk read at once.
+/// The largest chunk read at once while chunks queue for toxics.
 const CHUNK_BYTES: usize = 16 * 1024;
+
+/// The largest chunk read at once while no toxic is set: the chunk is written before the next
+/// read, so a larger one costs no more memory than a chunk in flight, and a stream moves in
+/// a quarter of the system calls.
+const DIRECT_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks a direction may queue while its writer is held by a toxic; then TCP backpressure.
 const QUEUED_CHUNKS: usize = 32;
@@ -82,6 +91,14 @@ enum Step {
     },
 }
 
+/// What, besides data, ends a direct read's wait.
+enum Event {
+    Stopped,
+    /// The toxic set changed (false: the proxy is gone).
+    ToxicsChanged(bool),
+    Control(Option<http::Control>),
+}
+
 /// Why a wait returned without an error.
 #[derive(PartialEq, Eq)]
 pub(crate) enum Woke {
@@ -100,6 +117,8 @@ pub(crate) struct Writer {
     pub(crate) rng: fastrand::Rng,
     stop: CancellationToken,
     pub(crate) http: Http,
+    /// Whether the proxy has any toxic, on either stream (the direct path ends then).
+    proxy_has_toxics: bool,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -126,6 +145,7 @@ impl Writer {
             rng: fastrand::Rng::new(),
             stop,
             http,
+            proxy_has_toxics: false,
         };
         w.refresh();
         w
@@ -135,6 +155,7 @@ impl Writer {
     /// or updated (as Toxiproxy does when a toxic is added or updated).
     fn refresh(&mut self) {
         let set = self.toxics.borrow_and_update().clone();
+        self.proxy_has_toxics = !set.is_empty();
         let now = Instant::now();
         let mut next = Vec::with_capacity(set.len());
         for t in set.iter().filter(|t| t.stream == self.dir) {
@@ -211,7 +232,7 @@ impl Writer {
             }
         }
         let due = at + delay;
-        if Instant::now() < due {
+        if !delay.is_zero() && Instant::now() < due {
             return Step::Wait(due);
         }
         let mut n = len;
@@ -247,7 +268,10 @@ impl Writer {
     }
 
     /// Passes bytes through the byte-level toxics (everything but the HTTP ones).
-    pub(crate) async fn send(&mut self, mut rest: Bytes, at: Instant) -> Result<(), End> {
+    pub(crate) async fn send(&mut self, mut rest: &[u8], at: Instant) -> Result<(), End> {
+        if self.active.is_empty() {
+            return self.write(rest).await;
+        }
         let mut samples = Vec::new();
         while !rest.is_empty() {
             match self.plan(rest.len(), at, &mut samples) {
@@ -259,8 +283,9 @@ impl Writer {
                 }
                 Step::Close => return Err(End::Close),
                 Step::Write { n, pause, last } => {
-                    let piece = rest.split_to(n);
-                    self.write(&piece).await?;
+                    let (piece, tail) = rest.split_at(n);
+                    rest = tail;
+                    self.write(piece).await?;
                     for a in self.active.iter().filter(|a| a.on) {
                         if matches!(a.kind, ToxicKind::LimitData(_)) {
                             match self.sent.iter_mut().find(|(id, _)| *id == a.id) {
@@ -320,10 +345,10 @@ impl Writer {
         }
     }
 
-    async fn process(&mut self, chunk: Chunk) -> Result<(), End> {
+    async fn process(&mut self, data: &[u8], at: Instant) -> Result<(), End> {
         match self.http {
-            Http::Requests(_) => self.send_requests(chunk.data, chunk.at).await,
-            Http::Responses(_) => self.send_responses(chunk.data, chunk.at).await,
+            Http::Requests(_) => self.send_requests(data, at).await,
+            Http::Responses(_) => self.send_responses(data, at).await,
         }
     }
 
@@ -335,9 +360,9 @@ impl Writer {
     /// hold data while reading goes on. The switch happens between two chunks with nothing
     /// buffered, and both modes pass chunks through the same `process` (HTTP framing
     /// included), so no byte is dropped, duplicated or reordered.
-    pub(crate) async fn run(mut self, from: OwnedReadHalf) -> End {
+    pub(crate) async fn run(mut self, mut from: OwnedReadHalf) -> End {
         let stop = self.stop.clone();
-        let end = match self.direct(&from, &stop).await {
+        let end = match self.direct(&mut from, &stop).await {
             Some(end) => end,
             None => {
                 let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
@@ -357,54 +382,94 @@ impl Writer {
 
     /// Reads and passes chunks directly while no toxic is set. Returns how the connection
     /// ended, or None when a toxic arrived.
-    async fn direct(&mut self, from: &OwnedReadHalf, stop: &CancellationToken) -> Option<End> {
+    async fn direct(&mut self, from: &mut OwnedReadHalf, stop: &CancellationToken) -> Option<End> {
         let cancelled = stop.cancelled();
         tokio::pin!(cancelled);
+        // A receiver of its own, so that one registration for toxic changes lasts across
+        // reads while `self` stays free for the writing (a `changed()` per read would
+        // register and unregister each time).
+        let mut watch = self.toxics.clone();
+        // A stop, a toxic change and a control message are polled only when one of them
+        // has woken the task, not each time it goes back to waiting for data.
+        let mut gate = Gate::new();
         loop {
-            if !self.toxics.borrow().is_empty() {
+            if self.proxy_has_toxics {
                 return None;
             }
-            let control_open = self.http.control_open();
-            let ready = tokio::select! {
-                biased;
-                () = &mut cancelled => return Some(End::Stopped),
-                changed = self.toxics.changed() => {
-                    if changed.is_err() {
-                        return Some(End::Stopped);
+            let changed = watch.changed();
+            tokio::pin!(changed);
+            // Until the next toxic change.
+            loop {
+                let control_open = self.http.control_open();
+                // Data first: on a wake-up for data, nothing else is polled. Toxic changes
+                // are still seen before the data is passed on (below), and a stop at the
+                // latest when the task's budget sends the read back pending.
+                let read = tokio::select! {
+                    biased;
+                    read = std::future::poll_fn(|cx| poll_read_lent(from, cx)) => read,
+                    event = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
+                        if cancelled.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Event::Stopped);
+                        }
+                        if let Poll::Ready(changed) = changed.as_mut().poll(cx) {
+                            return Poll::Ready(Event::ToxicsChanged(changed.is_ok()));
+                        }
+                        if control_open {
+                            return http::poll_control(&mut self.http, cx).map(Event::Control);
+                        }
+                        Poll::Pending
+                    })) => {
+                        match event {
+                            Event::Stopped | Event::ToxicsChanged(false) => {
+                                return Some(End::Stopped);
+                            }
+                            Event::ToxicsChanged(true) => {
+                                if let Err(end) = self.take_toxics().await {
+                                    return Some(end);
+                                }
+                                break;
+                            }
+                            Event::Control(msg) => {
+                                if let Err(end) = self.control(msg).await {
+                                    return Some(end);
+                                }
+                                continue;
+                            }
+                        }
                     }
-                    self.refresh();
-                    if let Err(end) = self.toxics_changed().await {
-                        return Some(end);
-                    }
-                    continue;
+                };
+                let (buf, n) = match read {
+                    Ok(read) => read,
+                    Err(_) => return Some(End::Reset),
+                };
+                if n == 0 {
+                    give_back(buf);
+                    return Some(self.source_done().await);
                 }
-                msg = http::next_control(&mut self.http), if control_open => {
-                    if let Err(end) = self.control(msg).await {
-                        return Some(end);
-                    }
-                    continue;
+                let at = Instant::now();
+                // A toxic added while the data came in applies to it.
+                if self.toxics.has_changed().unwrap_or(false)
+                    && let Err(end) = self.take_toxics().await
+                {
+                    return Some(end);
                 }
-                ready = from.readable() => ready,
-            };
-            if ready.is_err() {
-                return Some(End::Reset);
-            }
-            let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
-            match from.try_read_buf(&mut buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return Some(End::Reset),
-                Ok(0) => return Some(self.source_done().await),
-                Ok(_) => {
-                    let chunk = Chunk {
-                        data: buf.freeze(),
-                        at: Instant::now(),
-                    };
-                    if let Err(end) = self.process(chunk).await {
-                        return Some(end);
-                    }
+                let passed = self.process(&buf[..n], at).await;
+                give_back(buf);
+                if let Err(end) = passed {
+                    return Some(end);
+                }
+                if self.proxy_has_toxics {
+                    return None;
                 }
             }
         }
+    }
+
+    /// Takes a change of the toxic set: a held request head goes out if no HTTP toxic
+    /// judges any more.
+    async fn take_toxics(&mut self) -> Result<(), End> {
+        self.refresh();
+        self.toxics_changed().await
     }
 
     /// Passes on what the reader queues, through the toxics, until the source ends or the
@@ -440,7 +505,7 @@ impl Writer {
             };
             match input {
                 Some(Input::Data(chunk)) => {
-                    if let Err(end) = self.process(chunk).await {
+                    if let Err(end) = self.process(&chunk.data, chunk.at).await {
                         return end;
                     }
                 }
@@ -485,13 +550,75 @@ impl Writer {
     }
 }
 
+thread_local! {
+    /// The direct path's read buffer, lent to one read at a time: a connection holds it only
+    /// while it passes a chunk on, so an idle connection holds none and a busy one does not
+    /// allocate per chunk.
+    static SPARE: Cell<Option<Vec<u8>>> = const { Cell::new(None) };
+}
+
+/// Takes the thread's spare read buffer, or a new one while another read holds it.
+fn lend() -> Vec<u8> {
+    SPARE
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![0; DIRECT_CHUNK_BYTES])
+}
+
+/// Returns a read buffer to the thread for the next read.
+fn give_back(buf: Vec<u8>) {
+    // Only while the thread is being torn down can this fail; the buffer is freed then.
+    let _ = SPARE.try_with(|spare| spare.set(Some(buf)));
+}
+
+/// Reads what the socket has into a lent buffer; pending, holding no buffer, while it has
+/// nothing. A read shorter than the buffer tells tokio the socket is drained, so the next
+/// wait goes straight to epoll instead of first trying a read that can only fail with
+/// EAGAIN.
+fn poll_read_lent(
+    from: &mut OwnedReadHalf,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<(Vec<u8>, usize)>> {
+    let mut buf = lend();
+    let mut read = ReadBuf::new(&mut buf);
+    match Pin::new(from).poll_read(cx, &mut read) {
+        Poll::Ready(Ok(())) => {
+            let n = read.filled().len();
+            Poll::Ready(Ok((buf, n)))
+        }
+        Poll::Ready(Err(e)) => {
+            give_back(buf);
+            Poll::Ready(Err(e))
+        }
+        Poll::Pending => {
+            give_back(buf);
+            Poll::Pending
+        }
+    }
+}
+
+/// One read into `buf` if the socket has data now; None when it has none after all.
+async fn read_now(from: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+    let mut read = std::pin::pin!(from.read_buf(buf));
+    // Polled once: when the socket turns out empty, the caller waits for readiness
+    // alongside its other events (cancellation, toxic changes) instead of in here.
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match read.as_mut().poll(cx) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
 /// Bytes a `limit_data` toxic has let through on this direction.
 fn sent_by(sent: &[(u64, u64)], id: u64) -> u64 {
     sent.iter().find(|(t, _)| *t == id).map_or(0, |s| s.1)
 }
 
 /// Reads one side into the queue of the writer of the other side.
-async fn read_loop(from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
+async fn read_loop(mut from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: CancellationToken) {
     // Registered once: a new cancellation future per chunk costs a lock and a list update.
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
@@ -504,9 +631,9 @@ async fn read_loop(from: OwnedReadHalf, to: mpsc::Sender<Input>, stop: Cancellat
         };
         let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
         let read = match ready {
-            Ok(()) => match from.try_read_buf(&mut buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                r => r,
+            Ok(()) => match read_now(&mut from, &mut buf).await {
+                None => continue,
+                Some(r) => r,
             },
             Err(e) => Err(e),
         };
@@ -562,12 +689,16 @@ pub(crate) async fn serve(
         stop.clone(),
         responses,
     );
-    let finish = |end: End| {
-        if end != End::Done {
-            stop.cancel();
+    // A task per direction: a readiness event wakes only the direction it concerns, where
+    // one task joining both would poll the idle direction too, at times before the busy one.
+    let down_stop = stop.clone();
+    let down = tokio::spawn(async move {
+        if down.run(server_read).await != End::Done {
+            down_stop.cancel();
         }
-    };
-    tokio::join!(async { finish(up.run(client_read).await) }, async {
-        finish(down.run(server_read).await)
-    },);
+    });
+    if up.run(client_read).await != End::Done {
+        stop.cancel();
+    }
+    let _ = down.await;
 }

@@ -168,9 +168,10 @@ async fn accept_loop(listener: TcpListener, cell: Arc<Cell>, stop: CancellationT
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(proxy = %cell.name, error = %error, "cannot accept");
+                let until = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    () = super::timer::sleep_until(until) => {}
                 }
             }
         }

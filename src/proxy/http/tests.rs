@@ -304,6 +304,84 @@ async fn keep_alive_and_chunked_bodies_pass_unchanged() {
 }
 
 #[tokio::test]
+async fn an_http_toxic_added_to_a_live_keep_alive_connection_judges_its_next_request() {
+    let (upstream, seen) = http_server().await;
+    let h = Harness::with_upstream(upstream).await;
+    let mut c = h.connect().await;
+    let mut buf = Vec::new();
+    // No toxic yet: the connection passes chunks straight on, framing as it goes.
+    for req in [CHUNKED_POST.to_owned(), get("/a")] {
+        c.write(req.as_bytes()).await;
+        assert_eq!(read_response(&mut c.stream, &mut buf).await.0, 200);
+    }
+    http_error(&h, 1.0);
+    c.write(get("/b").as_bytes()).await;
+    let (code, body) = read_response(&mut c.stream, &mut buf).await;
+    assert_eq!((code, body), (503, HttpError::default().body));
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        2,
+        "the judged request never went upstream"
+    );
+    h.registry
+        .remove_toxic(&h.name, "http_error_upstream")
+        .unwrap();
+    c.write(get("/c").as_bytes()).await;
+    let (code, body) = read_response(&mut c.stream, &mut buf).await;
+    assert_eq!((code, body.as_str()), (200, "GET /c 0"));
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_http_toxic_added_in_the_middle_of_a_body_judges_the_request_after_it() {
+    // An upstream that records what reaches it and answers once a chunked body has ended.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap().to_string();
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = got.clone();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut tmp = [0u8; 4096];
+        let mut answered = false;
+        while let Ok(n @ 1..) = s.read(&mut tmp).await {
+            let ended = {
+                let mut all = record.lock().unwrap();
+                all.extend_from_slice(&tmp[..n]);
+                all.ends_with(b"0\r\n\r\n")
+            };
+            if ended && !answered {
+                answered = true;
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let h = Harness::with_upstream(upstream).await;
+    let mut c = h.connect().await;
+    let (start, end) = CHUNKED_POST.split_at(CHUNKED_POST.find("6\r\n").unwrap());
+    c.write(start.as_bytes()).await;
+    let deadline = Instant::now() + STEP;
+    while got.lock().unwrap().len() < start.len() {
+        assert!(
+            Instant::now() < deadline,
+            "the head and first chunk reach the upstream"
+        );
+        tokio::task::yield_now().await;
+    }
+    // The toxic arrives with the request's body half passed: the rest of the body is
+    // not a request, the GET after it is.
+    http_error(&h, 1.0);
+    c.write(format!("{end}{}", get("/b")).as_bytes()).await;
+    let mut buf = Vec::new();
+    let (code, body) = read_response(&mut c.stream, &mut buf).await;
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    let (code, body) = read_response(&mut c.stream, &mut buf).await;
+    assert_eq!((code, body), (503, HttpError::default().body));
+    assert_eq!(*got.lock().unwrap(), CHUNKED_POST.as_bytes());
+}
+
+#[tokio::test]
 async fn probability_one_answers_every_request_without_forwarding() {
     let (upstream, seen) = http_server().await;
     let h = Harness::with_upstream(upstream).await;
