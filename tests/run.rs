@@ -19,7 +19,18 @@ fn sigterm_during_a_fault_reverts_and_exits_130() {
     interrupt_during_a_fault(libc::SIGTERM, "sigterm");
 }
 
+#[test]
+fn sigterm_reverts_even_when_standard_error_is_a_closed_pipe() {
+    // A supervisor whose log pipe died: every message firedrill writes fails with EPIPE, and
+    // none of them may stop the rollback.
+    interrupt_during_a_fault_with(libc::SIGTERM, "closed-stderr", true);
+}
+
 fn interrupt_during_a_fault(signal: i32, name: &str) {
+    interrupt_during_a_fault_with(signal, name, false);
+}
+
+fn interrupt_during_a_fault_with(signal: i32, name: &str, close_stderr: bool) {
     let _guard = shared();
     let dir = tempfile::tempdir().unwrap();
     let marker = marker(name);
@@ -30,6 +41,9 @@ fn interrupt_during_a_fault(signal: i32, name: &str) {
     );
     let out = dir.path().join("out");
     let mut child = spawn_run(&file, &out);
+    if close_stderr {
+        drop(child.stderr.take());
+    }
     wait_for("the fault to be injected", Duration::from_secs(20), || {
         journal_has(&out, "fault-injected")
     });

@@ -74,7 +74,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     let listener = match std::net::TcpListener::bind(addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("error: cannot listen on {addr}: {err}");
+            say!("error: cannot listen on {addr}: {err}");
             return Ok(ExitStatus::InvalidInput);
         }
     };
@@ -86,7 +86,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         error_rate: args.error_rate,
     };
     if let Err(err) = config.validate() {
-        eprintln!("error: {err}");
+        say!("error: {err}");
         return Ok(ExitStatus::InvalidInput);
     }
     listener
@@ -114,7 +114,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         let result = tokio::select! {
             result = server => result.context("the demo workload stopped"),
             () = deadline => {
-                eprintln!(
+                say!(
                     "warning: requests still in flight {} after the signal; stopping anyway",
                     humantime::format_duration(SHUTDOWN_GRACE)
                 );

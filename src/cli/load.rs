@@ -83,7 +83,7 @@ fn load_listed(suite_file: &Path, index: usize, path: &Path) -> Option<Experimen
     match spec::load_document(path) {
         Ok(Document::Experiment(exp)) => Some(*exp),
         Ok(Document::Suite(_)) => {
-            eprintln!(
+            say!(
                 "{}: spec.experiments[{index}]: {} is a suite; a suite lists experiment files only",
                 suite_file.display(),
                 path.display()
@@ -91,7 +91,7 @@ fn load_listed(suite_file: &Path, index: usize, path: &Path) -> Option<Experimen
             None
         }
         Err(spec::SpecError::Read { path: name, source }) => {
-            eprintln!(
+            say!(
                 "{}: spec.experiments[{index}]: cannot read {name}: {source}",
                 suite_file.display()
             );

@@ -1,5 +1,15 @@
 //! Command-line interface: clap arguments, one file per command, and printing.
 
+/// `eprintln!` that ignores a failing standard error. `eprintln!` panics when stderr is a
+/// closed pipe; in a signal handler that panic would stop the shutdown and the rollback it
+/// starts, so no message may ever be allowed to fail.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cleanup;
 mod completions;
 mod demo;
@@ -107,7 +117,7 @@ fn shutdown_signals(
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
         };
-        eprintln!("received {name}, shutting down");
+        say!("received {name}, shutting down");
         stop.cancel();
     }))
 }
@@ -171,9 +181,9 @@ pub fn main() -> ExitCode {
     match status {
         Ok(status) => status.into(),
         Err(err) => {
-            eprintln!("error: {err}");
+            say!("error: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                say!("  caused by: {cause}");
             }
             ExitStatus::Aborted.into()
         }

@@ -45,14 +45,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let configs = match args.config.as_deref().map(load_config).transpose() {
         Ok(configs) => configs.unwrap_or_default(),
         Err(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             return Ok(ExitStatus::InvalidInput);
         }
     };
     let admin = match std::net::TcpListener::bind(args.admin) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!(
+            say!(
                 "error: cannot listen on {} for the admin API: {err}",
                 args.admin
             );
@@ -77,10 +77,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         let registry = ProxyRegistry::new();
         if let Err(err) = registry.populate(configs).await {
             let file = args.config.as_deref().unwrap_or(Path::new("-"));
-            eprintln!("error: {}: {err}", file.display());
+            say!("error: {}: {err}", file.display());
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                say!("  caused by: {cause}");
                 source = cause.source();
             }
             return Ok(ExitStatus::InvalidInput);

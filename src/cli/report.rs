@@ -26,14 +26,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             );
             for run in &report.runs {
                 if !run.journal.intact {
-                    eprintln!("warning: {}: {}", run.journal.file, run.journal.detail);
+                    say!("warning: {}: {}", run.journal.file, run.journal.detail);
                 }
             }
             println!("wrote scorecard.md, junit.xml and report.html");
             Ok(ExitStatus::Success)
         }
         Err(error) if error.is_user_input() || matches!(error, WriteError::Read(..)) => {
-            eprintln!("error: {}", crate::engine::chain(&error));
+            say!("error: {}", crate::engine::chain(&error));
             Ok(ExitStatus::InvalidInput)
         }
         Err(error) => Err(error.into()),

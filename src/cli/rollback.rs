@@ -27,12 +27,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let report = match journal::verify(&path, None) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
+            say!("error: cannot read {}: {e}", path.display());
             return Ok(ExitStatus::InvalidInput);
         }
     };
     if let Some(b) = &report.broken {
-        eprintln!(
+        say!(
             "warning: {} is broken at line {} ({b}); using the {} records before it",
             path.display(),
             b.line,
@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             Err(e) => {
                 let error = crate::engine::chain(&e);
                 log.record("rollback-finished", json!({"error": error}), true);
-                eprintln!("error: {error}");
+                say!("error: {error}");
                 return usize::MAX;
             }
         };
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 Err(e) => {
                     failed += 1;
                     let error = crate::engine::chain(&e);
-                    eprintln!("{fault}: FAILED to {undo}: {error}");
+                    say!("{fault}: FAILED to {undo}: {error}");
                     log.record("undo-failed", json!({"fault": fault, "undo": undo, "error": error}), true);
                 }
             }

@@ -95,7 +95,7 @@ async fn run_plan(
         };
         let dir = out_dir.join(&rel);
         if plan.is_suite {
-            eprintln!(
+            say!(
                 "experiment {}/{count}: {} ({})",
                 i + 1,
                 exp.metadata.name,
@@ -188,7 +188,7 @@ async fn drive(
         Ok(result) => Ok(result?),
         Err(join) => {
             // The run panicked: revert what it left, then stop every process it started.
-            eprintln!("error: the run failed unexpectedly ({join}); reverting what was injected");
+            say!("error: the run failed unexpectedly ({join}); reverting what was injected");
             let rolled = rollback.revert_all_emergency().await;
             crate::platform::local::process::kill_all_now();
             anyhow::bail!(
@@ -208,20 +208,20 @@ async fn watch_signals(cancel: CancellationToken) {
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) else {
-        eprintln!("warning: cannot install signal handlers; Ctrl-C will not roll back");
+        say!("warning: cannot install signal handlers; Ctrl-C will not roll back");
         return;
     };
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    eprintln!(
+    say!(
         "\ninterrupted: reverting every fault and stopping every process (Ctrl-C again to exit at once)"
     );
     cancel.cancel();
     int.recv().await;
     let killed = crate::platform::local::process::kill_all_now();
-    eprintln!(
+    say!(
         "\n!!! EXITING AT ONCE: the rollback was NOT completed. {killed} process group(s) started by \
          firedrill were resumed and killed. Read journal.jsonl in the results folder: a fault-intent \
          record without a matching fault-reverted record is a change that may still be in place. !!!"
@@ -244,7 +244,7 @@ struct Plain {
 impl ProgressSink for Plain {
     fn progress(&self, event: &Progress) {
         if let Some(line) = describe(event) {
-            eprintln!("[{:>7.2}s] {line}", self.start.elapsed().as_secs_f64());
+            say!("[{:>7.2}s] {line}", self.start.elapsed().as_secs_f64());
         }
     }
 }

@@ -50,10 +50,10 @@ pub fn print_spec_error(err: &spec::SpecError) {
     match err {
         spec::SpecError::Invalid(problems) => eprint!("{problems}"),
         other => {
-            eprintln!("error: {other}");
+            say!("error: {other}");
             let mut source = std::error::Error::source(other);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                say!("  caused by: {cause}");
                 source = cause.source();
             }
         }

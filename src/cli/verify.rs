@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         Some(p) => match journal::read_public_key(p) {
             Ok(k) => Some(k),
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return Ok(ExitStatus::InvalidInput);
             }
         },
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let report = match journal::verify(&path, key.as_ref()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
+            say!(
                 "error: cannot read {}: {}",
                 path.display(),
                 crate::engine::chain(&e)
