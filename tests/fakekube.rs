@@ -1150,3 +1150,95 @@ async fn a_watch_with_a_selector_sees_objects_leave_and_enter_it() {
     kinds.retain(|k| *k != "MODIFIED");
     assert_eq!(kinds, ["ADDED", "DELETED"]);
 }
+
+#[tokio::test]
+async fn exec_runs_commands_over_the_channel_protocol() {
+    use kube::api::AttachParams;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _g = QUIET.read().await;
+    let fake = FakeKube::start();
+    fake.add_deployment("default", "web", 1, &[("app", "web")]);
+    fake.on_exec(|e| match e.command.as_slice() {
+        [cmd, ..] if cmd == "cat" => fakekube::ExecReply {
+            stdout: e.stdin.clone(),
+            ..Default::default()
+        },
+        [cmd, arg] if cmd == "echo" => fakekube::ExecReply::ok(&format!("{arg}\n")),
+        _ => fakekube::ExecReply::exit(127, "command not found\n"),
+    });
+    let pods: Api<Pod> = Api::namespaced(fake.client().await, "default");
+    let name = ready_pods(&pods, "app=web").await[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+
+    let mut echo = pods
+        .exec(&name, ["echo", "hello"], &AttachParams::default())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    echo.stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    let status = echo.take_status().unwrap().await.unwrap();
+    assert_eq!(out, "hello\n");
+    assert_eq!(status.status, Some("Success".to_string()));
+
+    let mut missing = pods
+        .exec(&name, ["nonesuch"], &AttachParams::default())
+        .await
+        .unwrap();
+    let mut err = String::new();
+    missing
+        .stderr()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    let status = missing.take_status().unwrap().await.unwrap();
+    assert_eq!(err, "command not found\n");
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    assert_eq!(
+        status.details.unwrap().causes.unwrap()[0]
+            .message
+            .as_deref(),
+        Some("127")
+    );
+
+    let mut cat = pods
+        .exec(
+            &name,
+            ["cat"],
+            &AttachParams::default().stdin(true).stderr(false),
+        )
+        .await
+        .unwrap();
+    let mut stdin = cat.stdin().unwrap();
+    stdin.write_all(b"through stdin").await.unwrap();
+    // Dropping kube's stdin writer does not end stdin: shutting it down does.
+    stdin.shutdown().await.unwrap();
+    let mut out = String::new();
+    cat.stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, "through stdin");
+
+    let execs = fake.execs();
+    assert_eq!(execs.len(), 3);
+    assert_eq!(
+        (execs[0].container.as_str(), execs[0].command.clone()),
+        ("app", vec!["echo".to_string(), "hello".into()])
+    );
+    let Err(e) = pods
+        .exec("nonesuch", ["true"], &AttachParams::default())
+        .await
+    else {
+        panic!("exec in a missing pod must fail");
+    };
+    assert!(e.to_string().contains("404"), "{e}");
+}
