@@ -1242,3 +1242,66 @@ async fn exec_runs_commands_over_the_channel_protocol() {
     };
     assert!(e.to_string().contains("404"), "{e}");
 }
+
+#[tokio::test]
+async fn deployments_created_through_the_api_and_garbage_collection() {
+    let _g = QUIET.read().await;
+    let fake = FakeKube::start();
+    fake.set_delays(Duration::from_millis(10), Duration::from_millis(20));
+    let client = fake.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["kept", "gone"] {
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]}},
+            },
+        }))
+        .unwrap();
+        deployments
+            .create(&PostParams::default(), &d)
+            .await
+            .unwrap();
+    }
+    eventually("four Ready pods", Duration::from_secs(5), || async {
+        ready_pods(&pods, "app in (kept,gone)").await.len() == 4
+    })
+    .await;
+    // Background propagation takes the ReplicaSet and the pods along; Orphan leaves them.
+    deployments
+        .delete("gone", &DeleteParams::background())
+        .await
+        .unwrap();
+    assert!(
+        pods.list(&ListParams::default().labels("app=gone"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        fake.objects("ReplicaSet", Some("default"))
+            .iter()
+            .all(|rs| rs["metadata"]["labels"]["app"] != "gone")
+    );
+    deployments
+        .delete("kept", &DeleteParams::orphan())
+        .await
+        .unwrap();
+    let orphans = pods
+        .list(&ListParams::default().labels("app=kept"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(orphans.len(), 2);
+    let rs = fake.objects("ReplicaSet", Some("default"));
+    assert_eq!(rs.len(), 1);
+    assert!(
+        rs[0]["metadata"]
+            .get("ownerReferences")
+            .is_none_or(|r| r.as_array().unwrap().is_empty())
+    );
+}

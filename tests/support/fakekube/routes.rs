@@ -250,10 +250,12 @@ fn answer(
             .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
     };
     let ns = t.ns.clone().unwrap_or_default();
+    if method == Method::GET && t.name.is_none() && watch {
+        return watch_stream(shared, &t, params);
+    }
     let result: Result<(u16, Value), ApiError> = (|| {
         let name = t.name.as_deref();
         match (method.as_str(), name, t.sub.as_deref()) {
-            ("GET", None, None) if watch => Err(ApiError::new(0, "", "")),
             ("GET", None, None) => list(shared, &t, params).map(|v| (200, v)),
             ("GET", Some(name), None | Some("status")) => shared
                 .lock()
@@ -392,7 +394,6 @@ fn answer(
     })();
     match result {
         Ok((code, v)) => respond(code, &v),
-        Err(e) if e.code == 0 => watch_stream(shared, &t, params),
         Err(e) => error(&e),
     }
 }
