@@ -1150,3 +1150,158 @@ async fn a_watch_with_a_selector_sees_objects_leave_and_enter_it() {
     kinds.retain(|k| *k != "MODIFIED");
     assert_eq!(kinds, ["ADDED", "DELETED"]);
 }
+
+#[tokio::test]
+async fn exec_runs_commands_over_the_channel_protocol() {
+    use kube::api::AttachParams;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _g = QUIET.read().await;
+    let fake = FakeKube::start();
+    fake.add_deployment("default", "web", 1, &[("app", "web")]);
+    fake.on_exec(|e| match e.command.as_slice() {
+        [cmd, ..] if cmd == "cat" => fakekube::ExecReply {
+            stdout: e.stdin.clone(),
+            ..Default::default()
+        },
+        [cmd, arg] if cmd == "echo" => fakekube::ExecReply::ok(&format!("{arg}\n")),
+        _ => fakekube::ExecReply::exit(127, "command not found\n"),
+    });
+    let pods: Api<Pod> = Api::namespaced(fake.client().await, "default");
+    let name = ready_pods(&pods, "app=web").await[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+
+    let mut echo = pods
+        .exec(&name, ["echo", "hello"], &AttachParams::default())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    echo.stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    let status = echo.take_status().unwrap().await.unwrap();
+    assert_eq!(out, "hello\n");
+    assert_eq!(status.status, Some("Success".to_string()));
+
+    let mut missing = pods
+        .exec(&name, ["nonesuch"], &AttachParams::default())
+        .await
+        .unwrap();
+    let mut err = String::new();
+    missing
+        .stderr()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    let status = missing.take_status().unwrap().await.unwrap();
+    assert_eq!(err, "command not found\n");
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    assert_eq!(
+        status.details.unwrap().causes.unwrap()[0]
+            .message
+            .as_deref(),
+        Some("127")
+    );
+
+    let mut cat = pods
+        .exec(
+            &name,
+            ["cat"],
+            &AttachParams::default().stdin(true).stderr(false),
+        )
+        .await
+        .unwrap();
+    let mut stdin = cat.stdin().unwrap();
+    stdin.write_all(b"through stdin").await.unwrap();
+    // Dropping kube's stdin writer does not end stdin: shutting it down does.
+    stdin.shutdown().await.unwrap();
+    let mut out = String::new();
+    cat.stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, "through stdin");
+
+    let execs = fake.execs();
+    assert_eq!(execs.len(), 3);
+    assert_eq!(
+        (execs[0].container.as_str(), execs[0].command.clone()),
+        ("app", vec!["echo".to_string(), "hello".into()])
+    );
+    let Err(e) = pods
+        .exec("nonesuch", ["true"], &AttachParams::default())
+        .await
+    else {
+        panic!("exec in a missing pod must fail");
+    };
+    assert!(e.to_string().contains("404"), "{e}");
+}
+
+#[tokio::test]
+async fn deployments_created_through_the_api_and_garbage_collection() {
+    let _g = QUIET.read().await;
+    let fake = FakeKube::start();
+    fake.set_delays(Duration::from_millis(10), Duration::from_millis(20));
+    let client = fake.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["kept", "gone"] {
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]}},
+            },
+        }))
+        .unwrap();
+        deployments
+            .create(&PostParams::default(), &d)
+            .await
+            .unwrap();
+    }
+    eventually("four Ready pods", Duration::from_secs(5), || async {
+        ready_pods(&pods, "app in (kept,gone)").await.len() == 4
+    })
+    .await;
+    // Background propagation takes the ReplicaSet and the pods along; Orphan leaves them.
+    deployments
+        .delete("gone", &DeleteParams::background())
+        .await
+        .unwrap();
+    assert!(
+        pods.list(&ListParams::default().labels("app=gone"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        fake.objects("ReplicaSet", Some("default"))
+            .iter()
+            .all(|rs| rs["metadata"]["labels"]["app"] != "gone")
+    );
+    deployments
+        .delete("kept", &DeleteParams::orphan())
+        .await
+        .unwrap();
+    let orphans = pods
+        .list(&ListParams::default().labels("app=kept"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(orphans.len(), 2);
+    let rs = fake.objects("ReplicaSet", Some("default"));
+    assert_eq!(rs.len(), 1);
+    assert!(
+        rs[0]["metadata"]
+            .get("ownerReferences")
+            .is_none_or(|r| r.as_array().unwrap().is_empty())
+    );
+}

@@ -17,6 +17,8 @@
 //!   no and the request gets 403), `fail_next(method, path_prefix, status, times)` (429 comes
 //!   with `Retry-After: 1`), `drop_watches()`, `compact()` (older resource versions get 410),
 //!   `expire_continue_tokens()`, `set_bookmark_interval(d)`.
+//! - `pods/exec` (websocket, v5/v4 channel protocol): `on_exec(handler)` answers commands,
+//!   `execs()` lists them.
 //! - Reading: `snapshot()`, `objects(kind, ns)`, `object(kind, ns, name)`, `requests()`,
 //!   `pod_history(ns, owner)`, `reachable(from, Reach)`, and `GET /fake/reachable?from=&to=`.
 //!
@@ -25,12 +27,14 @@
 #![allow(dead_code)]
 
 mod controller;
+mod exec;
 mod netpol;
 mod patch;
 mod routes;
 mod selector;
 mod store;
 
+pub use exec::{Exec, ExecReply};
 pub use netpol::Reach;
 pub use store::{PodLife, Request};
 
@@ -370,6 +374,16 @@ impl FakeKube {
         let def = store::resource_named(kind).unwrap_or_else(|| panic!("unsupported kind {kind}"));
         let ns = if def.namespaced { ns } else { "" };
         self.shared.lock().get(def.plural, ns, name).cloned()
+    }
+
+    /// Sets what commands run in pods (`pods/exec`) answer; without it they exit 0 silently.
+    pub fn on_exec(&self, handler: impl Fn(&Exec) -> ExecReply + Send + Sync + 'static) {
+        self.with(|st| st.exec_handler = Some(Arc::new(handler)));
+    }
+
+    /// Every command run in a pod so far.
+    pub fn execs(&self) -> Vec<Exec> {
+        self.shared.lock().execs.clone()
     }
 
     /// Every request answered so far.

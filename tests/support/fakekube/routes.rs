@@ -100,19 +100,21 @@ fn parse_path(path: &str) -> Route {
     })
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    // Taken before the body is read: `pods/exec` answers with a websocket upgrade.
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let body = match axum::body::to_bytes(body, 16 << 20).await {
+        Ok(b) => b,
+        Err(e) => return error(&ApiError::bad_request(format!("cannot read the body: {e}"))),
+    };
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or_default().to_string();
     let params: HashMap<String, String> = axum::extract::Query::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let response = answer(&shared, &method, &path, &params, &headers, &body);
+    let response = answer(&shared, &method, &uri, &params, &headers, &body, upgrade);
     let dry_run = params.get("dryRun").is_some_and(|d| d == "All") || body_asks_dry_run(&body);
     let mut st = shared.lock();
     st.requests.push(store::Request {
@@ -157,11 +159,13 @@ fn verb_of(method: &Method, t: &Target, watch: bool) -> &'static str {
 fn answer(
     shared: &Arc<Shared>,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
+    let path = uri.path();
     if let Some(code) = shared.lock().take_failure(method.as_str(), path) {
         let mut e = ApiError::new(
             code,
@@ -195,7 +199,12 @@ fn answer(
         Route::Resource(t) => t,
     };
     let watch = params.get("watch").is_some_and(|w| w == "true" || w == "1");
-    let verb = verb_of(method, &t, watch);
+    // RBAC checks `create` on pods/exec, whatever the method of the upgrade request.
+    let verb = if t.sub.as_deref() == Some("exec") {
+        "create"
+    } else {
+        verb_of(method, &t, watch)
+    };
     let resource = match &t.sub {
         Some(sub) => format!("{}/{sub}", t.def.plural),
         None => t.def.plural.to_string(),
@@ -224,6 +233,14 @@ fn answer(
         );
         return error(&e);
     }
+    if let (Some(name), Some("exec"), "pods") = (t.name.as_deref(), t.sub.as_deref(), t.def.plural)
+    {
+        let ns = t.ns.clone().unwrap_or_default();
+        return match super::exec::start(shared, &ns, name, uri, headers, upgrade) {
+            Ok(r) => r,
+            Err(e) => error(&e),
+        };
+    }
     let w = Write {
         dry: params.get("dryRun").is_some_and(|d| d == "All"),
         seed: false,
@@ -233,10 +250,12 @@ fn answer(
             .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
     };
     let ns = t.ns.clone().unwrap_or_default();
+    if method == Method::GET && t.name.is_none() && watch {
+        return watch_stream(shared, &t, params);
+    }
     let result: Result<(u16, Value), ApiError> = (|| {
         let name = t.name.as_deref();
         match (method.as_str(), name, t.sub.as_deref()) {
-            ("GET", None, None) if watch => Err(ApiError::new(0, "", "")),
             ("GET", None, None) => list(shared, &t, params).map(|v| (200, v)),
             ("GET", Some(name), None | Some("status")) => shared
                 .lock()
@@ -375,7 +394,6 @@ fn answer(
     })();
     match result {
         Ok((code, v)) => respond(code, &v),
-        Err(e) if e.code == 0 => watch_stream(shared, &t, params),
         Err(e) => error(&e),
     }
 }

@@ -446,6 +446,10 @@ pub struct State {
     pub next_node: usize,
     /// Counter for pod IPs.
     pub next_ip: u32,
+    /// Every command run in a pod.
+    pub execs: Vec<super::exec::Exec>,
+    /// The test's answer to commands run in pods.
+    pub exec_handler: Option<super::exec::ExecHandler>,
     base_wall: SystemTime,
     base: Instant,
 }
@@ -658,6 +662,8 @@ impl State {
             lives: Vec::new(),
             next_node: 0,
             next_ip: 0,
+            execs: Vec::new(),
+            exec_handler: None,
             base_wall: SystemTime::now(),
             base: Instant::now(),
         }
