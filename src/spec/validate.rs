@@ -1245,23 +1245,32 @@ spec:
         serde_saphyr::from_str(text).expect("the test document parses")
     }
 
-    /// The paths and messages of the problems of `VALID` with `from` replaced by `to`.
-    fn problems_with(from: &str, to: &str) -> Vec<(String, String)> {
-        assert!(VALID.contains(from), "{from}");
-        validate(&parse(&VALID.replace(from, to)))
+    /// The paths and messages of the problems of `base` with `from` replaced by `to`.
+    fn problems_in(base: &str, from: &str, to: &str) -> Vec<(String, String)> {
+        assert!(base.contains(from), "{from}");
+        validate(&parse(&base.replace(from, to)))
             .into_iter()
             .map(|p| (p.path, p.message))
             .collect()
     }
 
-    fn assert_one(from: &str, to: &str, path: &str, needle: &str) {
-        let problems = problems_with(from, to);
+    /// Asserts that `base` with `from` replaced by `to` has a problem at `path` saying `needle`.
+    fn assert_problem_in(base: &str, from: &str, to: &str, path: &str, needle: &str) {
+        let problems = problems_in(base, from, to);
         assert!(
             problems
                 .iter()
                 .any(|(p, m)| p == path && m.contains(needle)),
             "expected {path}: …{needle}… in {problems:#?}"
         );
+    }
+
+    fn problems_with(from: &str, to: &str) -> Vec<(String, String)> {
+        problems_in(VALID, from, to)
+    }
+
+    fn assert_one(from: &str, to: &str, path: &str, needle: &str) {
+        assert_problem_in(VALID, from, to, path, needle);
     }
 
     #[test]
@@ -1639,21 +1648,11 @@ spec:
 "#;
 
     fn kube_problems(from: &str, to: &str) -> Vec<(String, String)> {
-        assert!(KUBE.contains(from), "{from}");
-        validate(&parse(&KUBE.replace(from, to)))
-            .into_iter()
-            .map(|p| (p.path, p.message))
-            .collect()
+        problems_in(KUBE, from, to)
     }
 
     fn assert_kube(from: &str, to: &str, path: &str, needle: &str) {
-        let problems = kube_problems(from, to);
-        assert!(
-            problems
-                .iter()
-                .any(|(p, m)| p == path && m.contains(needle)),
-            "expected {path}: …{needle}… in {problems:#?}"
-        );
+        assert_problem_in(KUBE, from, to, path, needle);
     }
 
     #[test]
