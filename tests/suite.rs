@@ -185,6 +185,29 @@ fn report_refuses_a_folder_without_results() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not a firedrill result"), "{stderr}");
     assert!(stderr.contains("missing field"), "{stderr}");
+
+    // A suite.json that points its runs outside its own folder is refused, not written to.
+    std::fs::remove_file(dir.path().join("result.json")).unwrap();
+    for bad in ["/tmp", "../elsewhere", "a/b", ""] {
+        let suite = serde_json::json!({
+            "schemaVersion": 1, "name": "s", "status": "passed",
+            "startedAt": "2026-11-28T00:00:00Z", "finishedAt": "2026-11-28T00:00:01Z",
+            "runs": [{"dir": bad, "experiment": "x", "status": "passed"}],
+            "scorecardInput": {"capabilityMetrics": [], "runs": 0, "trendsTracked": false,
+                               "scheduled": false, "weights": {}},
+            "files": {}
+        });
+        std::fs::write(dir.path().join("suite.json"), suite.to_string()).unwrap();
+        let output = assert_cmd::Command::new(firedrill())
+            .arg("report")
+            .arg(dir.path())
+            .timeout(Duration::from_secs(10))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("is not a sub-folder"), "{bad}: {stderr}");
+    }
 }
 
 #[test]

@@ -28,6 +28,9 @@ pub enum WriteError {
     /// A file is not what firedrill writes.
     #[error("{} is not a firedrill result", .0.display())]
     Parse(PathBuf, #[source] serde_json::Error),
+    /// A suite names a run folder that is not one of its own sub-folders.
+    #[error("{}: run folder `{}` is not a sub-folder of the suite's folder", .0.display(), .1)]
+    BadRunFolder(PathBuf, String),
     /// The folder holds neither result.json nor suite.json.
     #[error("{} holds neither result.json nor suite.json", .0.display())]
     NotResults(PathBuf),
@@ -36,7 +39,10 @@ pub enum WriteError {
 impl WriteError {
     /// Whether the problem is in what the user pointed at rather than in this host.
     pub fn is_user_input(&self) -> bool {
-        matches!(self, Self::Parse(..) | Self::NotResults(_))
+        matches!(
+            self,
+            Self::Parse(..) | Self::NotResults(_) | Self::BadRunFolder(..)
+        )
     }
 }
 
@@ -209,6 +215,15 @@ pub fn rerender(dir: &Path) -> Result<Report, WriteError> {
         let mut suite: SuiteResult = read_json(&suite_path)?;
         let mut runs = Vec::new();
         for entry in &suite.runs {
+            // A run's folder is one plain sub-folder: reports are written there, so a
+            // suite.json naming `/etc` or `../..` must not send them anywhere else.
+            let mut parts = std::path::Path::new(&entry.dir).components();
+            if !matches!(
+                (parts.next(), parts.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            ) {
+                return Err(WriteError::BadRunFolder(suite_path, entry.dir.clone()));
+            }
             let run_dir = dir.join(&entry.dir);
             let run = rerender_run(&run_dir, &entry.dir)?;
             let mut own = single_report(run.clone());
