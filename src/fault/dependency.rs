@@ -163,6 +163,7 @@ impl Fault for DependencyFault {
             targets: vec![target],
             restore: Vec::new(),
             pool: None,
+            writes: Vec::new(),
         })
     }
 

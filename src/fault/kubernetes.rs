@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
-    Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, apply_undo, check_share,
-    choose, retry,
+    ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, WriteAction,
+    apply_undo, check_share, choose, retry,
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 
@@ -92,6 +92,17 @@ impl PodRemovalFault {
             active: Mutex::new(false),
         }
     }
+
+    /// The grace period a pod-delete asks for: zero when forced, else as written.
+    fn grace_period_seconds(&self) -> Option<u32> {
+        match &self.spec {
+            spec::FaultSpec::PodDelete(d) if d.force => Some(0),
+            spec::FaultSpec::PodDelete(d) => d
+                .grace_period
+                .map(|g| u32::try_from(g.get().as_secs()).unwrap_or(u32::MAX)),
+            _ => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -118,6 +129,18 @@ impl Fault for PodRemovalFault {
             targets: chosen.iter().map(PodRef::id).collect(),
             restore: Vec::new(),
             pool: Some(pool),
+            writes: chosen
+                .iter()
+                .map(|p| {
+                    let action = match &self.spec {
+                        spec::FaultSpec::PodEvict(_) => WriteAction::Evict,
+                        _ => WriteAction::Delete {
+                            grace_period_seconds: self.grace_period_seconds(),
+                        },
+                    };
+                    ApiWrite::of::<Pod>(&p.namespace, &p.name, action)
+                })
+                .collect(),
         };
         *lock(&self.chosen) = chosen;
         Ok(intent)
@@ -174,15 +197,9 @@ impl Fault for PodRemovalFault {
                         Err(e) => return Err(kube_error(name)(e)),
                     }
                 }
-                spec::FaultSpec::PodDelete(d) => {
-                    let grace = if d.force {
-                        Some(0)
-                    } else {
-                        d.grace_period
-                            .map(|g| u32::try_from(g.get().as_secs()).unwrap_or(u32::MAX))
-                    };
+                spec::FaultSpec::PodDelete(_) => {
                     let params = DeleteParams {
-                        grace_period_seconds: grace,
+                        grace_period_seconds: self.grace_period_seconds(),
                         preconditions,
                         ..DeleteParams::default()
                     };
@@ -268,7 +285,7 @@ impl Fault for ControllerFault {
             .await
             .map_err(kube_error(name))?;
         let id = format!("{} {ns}/{object}", w.kind.as_str());
-        let (change, undo) = match &self.spec {
+        let (change, undo, write) = match &self.spec {
             spec::FaultSpec::Scale(s) => {
                 let what = format!("read the scale of {id}");
                 let scale = match w.kind {
@@ -303,6 +320,10 @@ impl Fault for ControllerFault {
                         namespace: ns.clone(),
                         name: object.clone(),
                         replicas: current,
+                    },
+                    WriteAction::MergePatch {
+                        subresource: Some("scale".to_owned()),
+                        patch: json!({"spec": {"replicas": s.replicas}}),
                     },
                 )
             }
@@ -348,6 +369,10 @@ impl Fault for ControllerFault {
                         key: RESTARTED_AT.to_owned(),
                         value: original,
                     },
+                    WriteAction::MergePatch {
+                        subresource: None,
+                        patch: restart_patch(),
+                    },
                 )
             }
         };
@@ -359,6 +384,7 @@ impl Fault for ControllerFault {
             targets: vec![id],
             restore: vec![undo.clone()],
             pool: None,
+            writes: vec![controller_write(w.kind, &ns, &object, write)],
         };
         *lock(&self.restore) = vec![undo];
         Ok(intent)
@@ -387,10 +413,7 @@ impl Fault for ControllerFault {
                 }
             }
             (_, kind) => {
-                let now = crate::journal::rfc3339(std::time::SystemTime::now());
-                let patch = Patch::Merge(
-                    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}),
-                );
+                let patch = Patch::Merge(restart_patch());
                 match kind {
                     WorkloadKind::StatefulSet => {
                         let api = Api::<StatefulSet>::namespaced(client, ns);
@@ -422,6 +445,22 @@ impl Fault for ControllerFault {
 
     fn affected(&self, _workload: &str) -> usize {
         0
+    }
+}
+
+/// The template annotation change that makes a controller replace its pods.
+fn restart_patch() -> serde_json::Value {
+    let now = crate::journal::rfc3339(std::time::SystemTime::now());
+    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}})
+}
+
+/// A write to a controller of the given kind.
+fn controller_write(kind: WorkloadKind, ns: &str, name: &str, action: WriteAction) -> ApiWrite {
+    match kind {
+        WorkloadKind::StatefulSet => ApiWrite::of::<StatefulSet>(ns, name, action),
+        WorkloadKind::DaemonSet => ApiWrite::of::<DaemonSet>(ns, name, action),
+        WorkloadKind::Pod => ApiWrite::of::<Pod>(ns, name, action),
+        WorkloadKind::Deployment => ApiWrite::of::<Deployment>(ns, name, action),
     }
 }
 
@@ -470,6 +509,11 @@ impl QuarantineFault {
         let run = self.cluster.run_id.to_lowercase();
         let name = format!("firedrill-{}-{run}", self.spec.name);
         name.chars().take(253).collect()
+    }
+
+    /// The label that puts a pod under the policy.
+    fn label_patch(&self) -> serde_json::Value {
+        json!({"metadata": {"labels": {QUARANTINE: self.policy_name()}}})
     }
 
     /// The policy, as created.
@@ -537,6 +581,22 @@ impl Fault for QuarantineFault {
             targets: chosen.iter().map(PodRef::id).collect(),
             restore: restore.clone(),
             pool: Some(pool),
+            writes: std::iter::once(ApiWrite::of::<NetworkPolicy>(
+                &ns,
+                &policy,
+                WriteAction::Create(serde_json::to_value(self.policy(&ns)).unwrap_or_default()),
+            ))
+            .chain(chosen.iter().map(|p| {
+                ApiWrite::of::<Pod>(
+                    &p.namespace,
+                    &p.name,
+                    WriteAction::MergePatch {
+                        subresource: None,
+                        patch: self.label_patch(),
+                    },
+                )
+            }))
+            .collect(),
         };
         // Undone newest first: the labels, then the policy.
         *lock(&self.restore) = restore;
@@ -564,7 +624,7 @@ impl Fault for QuarantineFault {
             }) if s.code == 409 => {}
             Err(e) => return Err(kube_error(name)(e)),
         }
-        let patch = Patch::Merge(json!({"metadata": {"labels": {QUARANTINE: self.policy_name()}}}));
+        let patch = Patch::Merge(self.label_patch());
         let params = PatchParams::default();
         for p in &chosen {
             let pods = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);

@@ -61,6 +61,7 @@ impl Fault for MemoryPressureFault {
             targets: vec!["host".into()],
             restore: Vec::new(),
             pool: None,
+            writes: Vec::new(),
         })
     }
 

@@ -46,6 +46,10 @@ pub struct Intent {
     /// them, so that the blast-radius bound need not count them again.
     #[serde(skip)]
     pub pool: Option<usize>,
+    /// The API writes `inject` will make, in order, so that `firedrill plan` can dry-run
+    /// them; empty on the local platform.
+    #[serde(skip)]
+    pub writes: Vec<crate::platform::kubernetes::ApiWrite>,
 }
 
 /// Why a fault could not be injected or reverted.

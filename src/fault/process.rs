@@ -60,6 +60,7 @@ impl Targets {
             targets: running.iter().map(|(r, _)| r.id()).collect(),
             restore: Vec::new(),
             pool: None,
+            writes: Vec::new(),
         };
         *self.lock() = running;
         Ok(intent)

@@ -48,6 +48,7 @@ impl Fault for CpuStressFault {
             targets: vec!["host".into()],
             restore: Vec::new(),
             pool: None,
+            writes: Vec::new(),
         })
     }
 

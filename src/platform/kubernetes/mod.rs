@@ -7,6 +7,7 @@ mod preflight;
 mod select;
 mod track;
 mod undo;
+mod write;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
 pub use undo::{Undo, apply_undo};
+pub use write::{ApiWrite, WriteAction};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
 
