@@ -159,15 +159,22 @@ fn seed_for(fake: &FakeKube, file: &Path) -> Value {
         .first()
         .cloned()
         .unwrap_or_else(|| "default".into());
-    for f in doc["spec"]["faults"].as_array().into_iter().flatten() {
+    let dependencies = target["dependencies"].as_array().into_iter().flatten();
+    for f in doc["spec"]["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(dependencies)
+    {
         seed_named_objects(f, &default_ns, &opt_in, &seed);
     }
     doc
 }
 
-/// The ConfigMaps, Secrets and nodes a fault names (`configMap`, `secret`, `node` and their
-/// `...Name` forms, at any depth), with the keys it mentions (`key`, `keys`, and the keys of
-/// `set`, `data` or `values`), so that changing or removing them is possible.
+/// The ConfigMaps, Secrets, Services and nodes a fault or a dependency names (`configMap`,
+/// `secret`, `service`, `node` and their `...Name` forms, at any depth), with the keys it
+/// mentions (`key`, `keys`, and the keys of `set`, `data` or `values`), so that changing or
+/// removing them is possible, and the ports (`port`, `ports`) a Service serves.
 fn seed_named_objects(
     fault: &Value,
     default_ns: &str,
@@ -229,6 +236,28 @@ fn seed_named_objects(
                     "data": keys.iter().map(|k| (k.clone(), json!("b3JpZ2luYWw="))).collect::<serde_json::Map<_, _>>(),
                 }),
             ),
+            "service" | "serviceName" => {
+                let ports: Vec<u64> = match (map.get("port"), map.get("ports")) {
+                    (Some(Value::Number(p)), _) => p.as_u64().into_iter().collect(),
+                    (_, Some(Value::Array(ps))) => ps
+                        .iter()
+                        .filter_map(|p| p.as_u64().or(p["port"].as_u64()))
+                        .collect(),
+                    _ => vec![80],
+                };
+                let ports: Vec<Value> = ports
+                    .iter()
+                    .map(|p| json!({"name": format!("p{p}"), "port": p, "targetPort": p, "protocol": "TCP"}))
+                    .collect();
+                seed(
+                    format!("Service {ns}/{name}"),
+                    json!({
+                        "apiVersion": "v1", "kind": "Service",
+                        "metadata": {"name": name, "namespace": ns, "labels": labels},
+                        "spec": {"selector": {"app": name}, "ports": ports},
+                    }),
+                )
+            }
             "node" | "nodeName" if !name.starts_with("node-") => seed(
                 format!("node {name}"),
                 json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}),
