@@ -72,7 +72,19 @@ fn every_shipped_experiment_is_valid_and_names_the_schema() {
             file.display()
         );
         cmd().arg("validate").arg(&file).assert().success();
-        cmd().arg("plan").arg(&file).assert().success();
+        // Kubernetes experiments are planned against a cluster unless told otherwise;
+        // tests/kubernetes_plan.rs plans them against the fake API server.
+        let offline: &[&str] = if text.contains("platform: kubernetes") {
+            &["--offline"]
+        } else {
+            &[]
+        };
+        cmd()
+            .arg("plan")
+            .args(offline)
+            .arg(&file)
+            .assert()
+            .success();
     }
 }
 

@@ -1,9 +1,19 @@
 //! `firedrill plan FILE...`: what a run would do, changing nothing.
+//!
+//! Experiments on the kubernetes platform are planned against the cluster: preflight,
+//! targets resolved with the guardrails by each fault's own `plan`, and every write the run
+//! would make sent to the API server as a server-side dry run. `--offline` plans them from
+//! the document alone.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
 
 use super::ExitStatus;
+use crate::platform::Platform;
+use crate::platform::kubernetes::{self as kube_platform, KubernetesPlatform, WriteAction};
 use crate::spec::{
     self, DetectionSignal, Experiment, FaultSpec, Objective, Probe, Readiness, Selector, Target,
 };
@@ -14,12 +24,39 @@ pub struct Args {
     /// Experiment files, or a suite file listing them.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]
     files: Vec<PathBuf>,
+    /// Plan experiments on the kubernetes platform from the document alone, without a
+    /// cluster: no targets resolved, no permission checked, no dry run.
+    #[arg(long, conflicts_with_all = ["manifests", "context"])]
+    offline: bool,
+    /// Write the object each write of the run would create or change, as the API server
+    /// returned it from the dry run, to this folder (absent or empty), one YAML file each,
+    /// with an index in manifests.json.
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
+    /// The kubeconfig context for experiments on the kubernetes platform (overrides
+    /// `spec.target.context`).
+    #[arg(long, value_name = "CONTEXT")]
+    context: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let Some(plan) = super::load::load_plan(&args.files) else {
         return Ok(ExitStatus::InvalidInput);
     };
+    if let Some(dir) = &args.manifests {
+        // Files of an earlier plan beside this one's would be reviewed as if they were its.
+        let occupied = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if occupied || dir.is_file() {
+            say!(
+                "error: --manifests {}: the folder must be absent or empty",
+                dir.display()
+            );
+            return Ok(ExitStatus::InvalidInput);
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    let mut manifests = args.manifests.as_deref().map(Manifests::new);
     let count = plan.experiments.len();
     if plan.is_suite {
         println!(
@@ -30,17 +67,268 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             println!("  {d}");
         }
     }
+    let mut status = ExitStatus::Success;
+    let mut runtime = None;
     for (i, (file, exp)) in plan.experiments.iter().enumerate() {
         if plan.is_suite {
             println!("\n=== {}/{count}: {} ===", i + 1, file.display());
         }
-        print!("{}", render(exp));
+        let target = match &exp.spec.target {
+            Target::Kubernetes(target) if !args.offline => target,
+            _ => {
+                print!("{}", render(exp));
+                continue;
+            }
+        };
+        print!("{}", describe(exp));
+        let runtime = match &mut runtime {
+            Some(r) => r,
+            None => runtime.insert(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?,
+            ),
+        };
+        let ok = runtime.block_on(against_cluster(
+            exp,
+            &file.display().to_string(),
+            target,
+            args.context.as_deref(),
+            manifests.as_mut(),
+        ));
+        if ok {
+            println!(
+                "\nnothing was changed: every write above was sent as a server-side dry run (dryRun=All)."
+            );
+        } else {
+            println!("\nnothing was changed; a run would stop where the plan failed above.");
+            status = ExitStatus::Aborted;
+        }
     }
-    Ok(ExitStatus::Success)
+    if let Some(m) = manifests {
+        m.finish()?;
+    }
+    Ok(status)
 }
 
-/// The plan as text.
+/// The objects written for review, and their index.
+struct Manifests {
+    dir: PathBuf,
+    index: Vec<Value>,
+}
+
+impl Manifests {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            index: Vec::new(),
+        }
+    }
+
+    /// Records a write's dry run; writes its object when the server accepted it.
+    fn add(
+        &mut self,
+        entry: Value,
+        fault: &str,
+        write: &kube_platform::ApiWrite,
+        outcome: &Result<kube_platform::DryRun, kube_platform::KubeError>,
+    ) -> anyhow::Result<Option<String>> {
+        let number = self.index.len() + 1;
+        let mut entry = entry;
+        let file = match outcome {
+            Ok(dry) => {
+                let name = kube_platform::manifest_file_name(number, fault, write);
+                let object = kube_platform::for_review(dry.object.clone());
+                let yaml = serde_saphyr::to_string(&object).map_err(|e| {
+                    anyhow::anyhow!("cannot write {} as YAML: {e}", write.describe())
+                })?;
+                let path = self.dir.join(&name);
+                std::fs::write(&path, yaml)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                entry["manifest"] = json!(name);
+                entry["manifestKind"] = object["kind"].clone();
+                entry["shows"] = json!(if dry.current {
+                    "the object as it is now, which the write removes"
+                } else {
+                    "the object as it would be after the write"
+                });
+                entry["dryRun"] = json!("accepted");
+                Some(name)
+            }
+            Err(e) => {
+                entry["manifest"] = Value::Null;
+                entry["dryRun"] = json!("refused");
+                entry["error"] = json!(kube_platform::server_message(e));
+                None
+            }
+        };
+        self.index.push(entry);
+        Ok(file)
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let path = self.dir.join("manifests.json");
+        let text = serde_json::to_string_pretty(&json!({"writes": self.index}))
+            .context("cannot encode the manifest index")?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        say!("manifests: {}", self.dir.display());
+        Ok(())
+    }
+}
+
+/// Connects, runs the preflight, plans every fault with the code a run uses and dry-runs
+/// its writes, printing each step; false when anything stops it or the server refuses a write.
+async fn against_cluster(
+    exp: &Experiment,
+    file: &str,
+    target: &spec::KubernetesTarget,
+    context: Option<&str>,
+    mut manifests: Option<&mut Manifests>,
+) -> bool {
+    let run_id = plan_run_id();
+    let (events, _) = tokio::sync::mpsc::unbounded_channel();
+    let started = KubernetesPlatform::start(&exp.spec, target, context, &run_id, events).await;
+    let platform = match started {
+        Ok(p) => p,
+        Err(e) => {
+            println!(
+                "\nagainst the cluster: the cluster is not ready for the run: {}",
+                kube_platform::server_message(&e)
+            );
+            if matches!(e, kube_platform::KubeError::Config { .. }) {
+                println!("  (plan --offline describes the experiment without a cluster)");
+            }
+            return false;
+        }
+    };
+    let c = platform.connection().clone();
+    println!(
+        "\nagainst the cluster (context {} at {}):",
+        c.context, c.server
+    );
+    println!(
+        "  preflight: every permission granted; every workload found, with its pods, within the guardrails"
+    );
+    println!("  names that carry the run id use this plan's ({run_id}); a run gets its own");
+    let client = platform.cluster().client.clone();
+    let platform = Platform::Kubernetes(platform, crate::spec::placeholders::Context::default());
+    let ctx = crate::fault::FaultContext {
+        firedrill: crate::engine::default_firedrill_path(),
+    };
+    let mut ok = true;
+    for f in &exp.spec.faults {
+        println!("  fault {} ({}):", f.name(), f.type_name());
+        let intent = match crate::fault::build(f, &platform, &ctx) {
+            Ok(fault) => fault.plan().await,
+            Err(e) => Err(e),
+        };
+        let intent = match intent {
+            Ok(i) => i,
+            Err(e) => {
+                println!("    cannot plan: {}", chain(&e));
+                ok = false;
+                continue;
+            }
+        };
+        println!("    targets: {}", intent.targets.join(", "));
+        for change in &intent.changes {
+            println!("    change: {change}");
+        }
+        for undo in &intent.undo {
+            println!("    undo: {undo}");
+        }
+        for write in &intent.writes {
+            let outcome = kube_platform::dry_run(&client, write).await;
+            let entry = json!({
+                "experiment": exp.metadata.name,
+                "file": file,
+                "runId": run_id,
+                "fault": f.name(),
+                "write": write.describe(),
+                "action": action_name(&write.action),
+                "subresource": match &write.action {
+                    WriteAction::MergePatch { subresource, .. } => json!(subresource),
+                    _ => Value::Null,
+                },
+                "apiVersion": write.resource.api_version,
+                "kind": write.resource.kind,
+                "namespace": write.namespace,
+                "name": write.name,
+            });
+            let written = match manifests.as_deref_mut() {
+                Some(m) => match m.add(entry, f.name(), write, &outcome) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        println!("    cannot write the manifest: {e:#}");
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            match &outcome {
+                Ok(_) => println!(
+                    "    dry run accepted: {}{}",
+                    write.describe(),
+                    written.map(|f| format!(" -> {f}")).unwrap_or_default()
+                ),
+                Err(e) => {
+                    ok = false;
+                    println!(
+                        "    dry run REFUSED: {}: {}",
+                        write.describe(),
+                        kube_platform::server_message(e)
+                    );
+                }
+            }
+        }
+    }
+    ok
+}
+
+/// A run id of the shape a run's has, so that names built from it look as they will.
+fn plan_run_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{secs}-{:08x}", fastrand::u32(..))
+}
+
+fn action_name(action: &WriteAction) -> &'static str {
+    match action {
+        WriteAction::Create(_) => "create",
+        WriteAction::MergePatch {
+            subresource: Some(_),
+            ..
+        } => "patch-subresource",
+        WriteAction::MergePatch { .. } => "patch",
+        WriteAction::Delete { .. } => "delete",
+        WriteAction::Evict => "evict",
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
+/// The plan as text, from the document alone.
 pub fn render(exp: &Experiment) -> String {
+    let mut o = describe(exp);
+    let _ = writeln!(o, "\nnothing was started or changed.");
+    o
+}
+
+/// What the document describes.
+fn describe(exp: &Experiment) -> String {
     let s = &exp.spec;
     let mut o = String::new();
     let _ = writeln!(o, "experiment {}", exp.metadata.name);
@@ -252,7 +540,6 @@ pub fn render(exp: &Experiment) -> String {
     for c in &s.safety.abort_when {
         let _ = writeln!(o, "  abort when {c:?}");
     }
-    let _ = writeln!(o, "\nnothing was started or changed.");
     o
 }
 

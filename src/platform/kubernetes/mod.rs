@@ -3,6 +3,7 @@
 //! guardrails and the permissions, and resolves the named workloads to their pods.
 
 mod client;
+mod dry_run;
 mod preflight;
 mod select;
 mod track;
@@ -17,6 +18,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 pub use client::{Connection, connect, retry};
+pub use dry_run::{DryRun, REDACTED, dry_run, for_review, manifest_file_name, server_message};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
