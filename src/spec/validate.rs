@@ -1829,6 +1829,103 @@ spec:
     }
 
     #[test]
+    fn configuration_credential_and_container_faults_name_their_problems() {
+        let fault = |yaml: &str| format!("    - {yaml}\n");
+        let with = |yaml: &str| {
+            let text = KUBE.replace("  faults:\n", &format!("  faults:\n{}", fault(yaml)));
+            validate(&parse(&text))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        let has = |problems: &[(String, String)], path: &str, needle: &str| {
+            assert!(
+                problems
+                    .iter()
+                    .any(|(p, m)| p == path && m.contains(needle)),
+                "expected {path}: …{needle}… in {problems:#?}"
+            );
+        };
+        assert_eq!(
+            with(
+                "{name: c, type: config-change, namespace: shop, configMap: web-config, set: {MODE: slow}, remove: [TTL], restartWorkload: web, duration: 1s}"
+            ),
+            vec![]
+        );
+        let p = with(
+            "{name: c, type: config-change, namespace: other, configMap: Web_Config, set: {'bad key': x, MODE: slow}, remove: [MODE, TTL, TTL], restartWorkload: db, duration: 0s}",
+        );
+        has(
+            &p,
+            "spec.faults[0].namespace",
+            "not in spec.target.namespaces",
+        );
+        has(&p, "spec.faults[0].configMap", "not an object name");
+        has(&p, "spec.faults[0].set.bad key", "not a valid key");
+        has(&p, "spec.faults[0].remove[0]", "also in `set`");
+        has(&p, "spec.faults[0].remove[2]", "listed twice");
+        has(&p, "spec.faults[0].restartWorkload", "Pod workload");
+        has(&p, "spec.faults[0].duration", "more than 0s");
+        has(
+            &with("{name: c, type: config-change, namespace: shop, configMap: cfg, duration: 1s}"),
+            "spec.faults[0]",
+            "changes nothing",
+        );
+        assert_eq!(
+            with(
+                "{name: r, type: secret-rotate, namespace: shop, secret: db, key: password, valueFromEnv: NEW_PASSWORD, duration: 1s}"
+            ),
+            vec![]
+        );
+        has(
+            &with(
+                "{name: r, type: secret-rotate, namespace: shop, secret: db, key: password, valueFromEnv: 1-bad, duration: 1s}",
+            ),
+            "spec.faults[0].valueFromEnv",
+            "not an environment variable name",
+        );
+        assert_eq!(
+            with(
+                "{name: r, type: secret-revoke, namespace: shop, secret: db, deleteSecret: true, duration: 1s}"
+            ),
+            vec![]
+        );
+        has(
+            &with(
+                "{name: r, type: secret-revoke, namespace: shop, secret: db, key: k, deleteSecret: true, duration: 1s}",
+            ),
+            "spec.faults[0].key",
+            "exclude each other",
+        );
+        has(
+            &with("{name: r, type: secret-revoke, namespace: shop, secret: db, duration: 1s}"),
+            "spec.faults[0]",
+            "revokes nothing",
+        );
+        assert_eq!(
+            with(
+                "{name: k, type: container-kill, select: {mode: one, workload: web}, container: app, signal: SIGTERM}"
+            ),
+            vec![]
+        );
+        let p = with(
+            "{name: k, type: container-kill, select: {mode: one, workload: web}, container: App, signal: SIGKILL, command: [pkill, java]}",
+        );
+        has(&p, "spec.faults[0].container", "not a container name");
+        has(&p, "spec.faults[0].signal", "never reaches PID 1");
+        has(&p, "spec.faults[0].command", "exclude each other");
+        // A secret value has no field to be written in.
+        let text = KUBE.replace(
+            "  faults:\n",
+            &format!(
+                "  faults:\n{}",
+                fault("{name: r, type: secret-rotate, namespace: shop, secret: db, key: k, value: hunter2, duration: 1s}")
+            ),
+        );
+        assert!(serde_saphyr::from_str::<Experiment>(&text).is_err());
+    }
+
+    #[test]
     fn the_kubernetes_document_is_valid() {
         assert_eq!(kube_problems("shop]", "shop]"), vec![]);
     }

@@ -312,4 +312,51 @@ spec:
             ]
         );
     }
+
+    #[test]
+    fn configuration_and_container_faults_ask_for_least_privilege() {
+        let exp: crate::spec::Experiment = serde_saphyr::from_str(
+            r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {name: k}
+spec:
+  target:
+    platform: kubernetes
+    namespaces: [shop, conf]
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+  steadyState:
+    probes:
+      - {name: up, type: workload-available, workload: web}
+  faults:
+    - {name: c, type: config-change, namespace: conf, configMap: cfg, set: {a: b}, duration: 1s}
+    - {name: r, type: secret-revoke, namespace: conf, secret: s, deleteSecret: true, restartWorkload: web, duration: 1s}
+    - {name: k, type: container-kill, select: {mode: one, workload: web}}
+"#,
+        )
+        .unwrap();
+        let perms: Vec<String> = required_permissions(&exp.spec)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for want in [
+            "get configmaps (core) in namespace conf",
+            "patch configmaps (core) in namespace conf",
+            "delete secrets (core) in namespace conf",
+            "create secrets (core) in namespace conf",
+            "patch deployments (apps) in namespace shop",
+            "create pods/exec (core) in namespace shop",
+            "watch pods (core) in namespace shop",
+        ] {
+            assert!(
+                perms.iter().any(|p| p == want),
+                "{want} missing from {perms:#?}"
+            );
+        }
+        assert!(
+            !perms.iter().any(|p| p.contains("patch secrets")),
+            "{perms:#?}"
+        );
+    }
 }

@@ -584,4 +584,44 @@ mod tests {
             "remove the template annotation k from DaemonSet shop/agent"
         );
     }
+
+    #[test]
+    fn secret_values_stay_in_the_machine_record_only() {
+        let original = SecretValue::of(&k8s_openapi::ByteString(b"hunter2".to_vec()));
+        let undos = [
+            Undo::RestoreSecretKeys {
+                namespace: "shop".into(),
+                name: "db".into(),
+                uid: "u1".into(),
+                keys: BTreeMap::from([(
+                    "password".into(),
+                    SecretKey {
+                        original: Some(original.clone()),
+                        written_sha256: Some(sha256_hex(b"new")),
+                    },
+                )]),
+            },
+            Undo::RecreateSecret {
+                namespace: "shop".into(),
+                name: "db".into(),
+                uid: "u1".into(),
+                type_: Some("Opaque".into()),
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
+                data: BTreeMap::from([("password".into(), original.clone())]),
+                immutable: None,
+            },
+        ];
+        for undo in undos {
+            let shown = format!("{undo} {undo:?}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains(&original.0),
+                "{shown}"
+            );
+            let record = serde_json::to_string(&undo).unwrap();
+            assert!(record.contains(&original.0), "{record}");
+            assert_eq!(serde_json::from_str::<Undo>(&record).unwrap(), undo);
+        }
+        assert_eq!(original.bytes(), b"hunter2");
+    }
 }
