@@ -421,6 +421,19 @@ fn describe(exp: &Experiment) -> String {
             FaultSpec::Quarantine(_) => {
                 "delete the NetworkPolicy and remove the quarantine label from the pods"
             }
+            FaultSpec::ConfigChange(_) => {
+                "put the keys back as recorded, where they still hold what firedrill wrote"
+            }
+            FaultSpec::SecretRotate(_) => {
+                "put the original value back from the journal, where the key still holds what firedrill wrote"
+            }
+            FaultSpec::SecretRevoke(r) if r.delete_secret => {
+                "create the Secret again as recorded in the journal"
+            }
+            FaultSpec::SecretRevoke(_) => {
+                "put the key back from the journal, unless someone else has set it meanwhile"
+            }
+            FaultSpec::ContainerKill(_) => "nothing to undo: the kubelet restarts the container",
         };
         steps.push((end, format!("revert {} ({undo})", f.name())));
     }
@@ -713,5 +726,60 @@ fn describe_fault(f: &FaultSpec) -> String {
             pods(&q.select),
             q.duration
         ),
+        FaultSpec::ConfigChange(c) => {
+            let mut what: Vec<String> = c.set.keys().map(|k| format!("set `{k}`")).collect();
+            what.extend(c.remove.iter().map(|k| format!("remove `{k}`")));
+            format!(
+                "{} in ConfigMap {}/{} for {}{}",
+                what.join(", "),
+                c.namespace,
+                c.config_map,
+                c.duration,
+                restarting(c.restart_workload.as_deref())
+            )
+        }
+        // Never a value: only where the new one comes from.
+        FaultSpec::SecretRotate(r) => format!(
+            "replace the value of `{}` in Secret {}/{} with {} for {}{}",
+            r.key,
+            r.namespace,
+            r.secret,
+            r.value_from_env.as_deref().map_or_else(
+                || "a fresh random value of the same length".to_owned(),
+                |v| format!("the value of ${v}")
+            ),
+            r.duration,
+            restarting(r.restart_workload.as_deref())
+        ),
+        FaultSpec::SecretRevoke(r) => format!(
+            "{} for {}{}",
+            match &r.key {
+                Some(k) if !r.delete_secret => {
+                    format!("remove `{k}` from Secret {}/{}", r.namespace, r.secret)
+                }
+                _ => format!("delete Secret {}/{}", r.namespace, r.secret),
+            },
+            r.duration,
+            restarting(r.restart_workload.as_deref())
+        ),
+        FaultSpec::ContainerKill(k) => format!(
+            "{} to PID 1 of {} through exec",
+            if k.command.is_empty() {
+                k.signal.unwrap_or(spec::Signal::Term).name().to_owned()
+            } else {
+                format!("`{}`", k.command.join(" "))
+            },
+            k.container.as_deref().map_or_else(
+                || format!("the container of {}", pods(&k.select)),
+                |c| format!("container {c} of {}", pods(&k.select))
+            )
+        ),
     }
+}
+
+/// The rollout restart a configuration fault adds, as a clause.
+fn restarting(workload: Option<&str>) -> String {
+    workload
+        .map(|w| format!(", then rollout restart of {w}"))
+        .unwrap_or_default()
 }

@@ -1455,6 +1455,23 @@ fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
                 ),
             )
         }
+        PlatformEvent::ContainerRestarted(r) => {
+            let opt = |v: Option<u64>| v.map_or("?".to_owned(), |v| format!("{v}ms"));
+            (
+                serde_json::to_value(r).unwrap_or_default(),
+                format!(
+                    "container {} of {} restarted (restartCount {} → {}) in {} (runtime {}), ready in {}",
+                    r.container,
+                    r.pod,
+                    r.restart_count_before,
+                    r.restart_count,
+                    opt(r.restart_ms),
+                    r.server_restart_ms
+                        .map_or("?".to_owned(), |v| format!("{v}ms")),
+                    opt(r.ready_ms)
+                ),
+            )
+        }
     }
 }
 

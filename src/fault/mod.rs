@@ -1,6 +1,8 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+mod config;
+mod container;
 mod dependency;
 mod kubernetes;
 mod memory;
@@ -13,6 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use config::{ConfigChangeFault, SecretFault, fresh_value};
+pub use container::ContainerKillFault;
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
@@ -125,6 +129,16 @@ pub enum FaultError {
         /// Which bound.
         message: String,
     },
+    /// A command run in a container through `pods/exec` failed or could not be run.
+    #[error("fault `{fault}`: the command in {target} failed: {message}")]
+    Exec {
+        /// The fault.
+        fault: String,
+        /// `container C of pod NS/NAME`.
+        target: String,
+        /// The API server's or the command's answer.
+        message: String,
+    },
 }
 
 /// A fault bound to its targets on a platform.
@@ -165,6 +179,16 @@ pub fn build(
                     Arc::new(ControllerFault::new(spec.clone(), cluster))
                 }
                 FaultSpec::Quarantine(q) => Arc::new(QuarantineFault::new(q.clone(), cluster)),
+                FaultSpec::ConfigChange(c) => Arc::new(ConfigChangeFault::new(c.clone(), cluster)),
+                FaultSpec::SecretRotate(_) | FaultSpec::SecretRevoke(_) => {
+                    Arc::new(SecretFault::new(spec.clone(), cluster))
+                }
+                FaultSpec::ContainerKill(c) => Arc::new(ContainerKillFault::new(
+                    c.clone(),
+                    cluster,
+                    k.events(),
+                    k.stop_token(),
+                )),
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),
@@ -213,7 +237,11 @@ pub fn build(
         | FaultSpec::PodEvict(_)
         | FaultSpec::Scale(_)
         | FaultSpec::RolloutRestart(_)
-        | FaultSpec::Quarantine(_) => {
+        | FaultSpec::Quarantine(_)
+        | FaultSpec::ConfigChange(_)
+        | FaultSpec::SecretRotate(_)
+        | FaultSpec::SecretRevoke(_)
+        | FaultSpec::ContainerKill(_) => {
             return Err(FaultError::Unsafe {
                 fault: spec.name().to_owned(),
                 message: format!(

@@ -55,9 +55,18 @@ struct Inner {
 }
 
 impl Journal {
-    /// Creates (or truncates) the journal file.
+    /// Creates (or truncates) the journal file, readable by its owner only (mode 0600): a
+    /// restore record may hold secret material.
     pub fn create(path: &Path) -> Result<Self, JournalError> {
-        let file = File::create(path)?;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        // The mode only applies to a new file: an existing one is narrowed too.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         Ok(Self::with_file(Some(file)))
     }
 
@@ -197,6 +206,18 @@ mod tests {
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
         let err = read_verified(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("removed"), "{err}");
+    }
+
+    #[test]
+    fn the_journal_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _j = Journal::create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum PlatformEvent {
     },
     /// A pod removed by a fault was replaced and its replacement is Ready.
     PodRecovered(Box<kubernetes::PodRecovery>),
+    /// A container killed by a fault was restarted by the kubelet and is Ready again.
+    ContainerRestarted(Box<kubernetes::ContainerRecovery>),
 }
 
 impl PlatformEvent {
@@ -54,6 +56,7 @@ impl PlatformEvent {
             Self::ReplicaReady { .. } => "replica-ready",
             Self::ReplicaUnready { .. } => "replica-unready",
             Self::PodRecovered(_) => "pod-recovered",
+            Self::ContainerRestarted(_) => "container-restarted",
         }
     }
 
@@ -66,6 +69,7 @@ impl PlatformEvent {
             | Self::ReplicaReady { replica }
             | Self::ReplicaUnready { replica } => replica,
             Self::PodRecovered(r) => &r.pod,
+            Self::ContainerRestarted(r) => &r.pod,
         }
     }
 }

@@ -198,12 +198,22 @@ const CONTAINMENT_FAULT: &[Capability] = &[
     Capability::ContinuousTesting,
 ];
 
+/// Rotating or revoking a credential: can the service contain a leaked one without an outage.
+const CREDENTIAL_FAULT: &[Capability] = &[
+    Capability::Containment,
+    Capability::RecoveryContinuity,
+    Capability::Detection,
+    Capability::ContinuousTesting,
+];
+
 /// The capabilities a fault type (kebab-case, as in experiments) exercises by default; empty when unknown.
 pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability] {
     match fault_type {
         "process-kill" | "process-pause" | "cpu-stress" | "memory-pressure" | "pod-delete"
         | "pod-evict" | "scale" | "rollout-restart" => PROCESS_FAULT,
         "quarantine" => CONTAINMENT_FAULT,
+        "container-kill" | "config-change" => PROCESS_FAULT,
+        "secret-rotate" | "secret-revoke" => CREDENTIAL_FAULT,
         "dependency-latency"
         | "dependency-errors"
         | "dependency-outage"
@@ -213,7 +223,7 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
 }
 
 /// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 13] = [
+pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 17] = [
     "process-kill",
     "process-pause",
     "cpu-stress",
@@ -227,6 +237,10 @@ pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 13] = [
     "scale",
     "rollout-restart",
     "quarantine",
+    "config-change",
+    "secret-rotate",
+    "secret-revoke",
+    "container-kill",
 ];
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.

@@ -770,6 +770,14 @@ pub enum FaultSpec {
     RolloutRestart(RolloutRestart),
     /// Cut pods off the network (ingress and egress) with a NetworkPolicy, pods kept.
     Quarantine(Quarantine),
+    /// Set or remove keys of a ConfigMap, put back at the end.
+    ConfigChange(ConfigChange),
+    /// Replace a Secret key's value (random, or from an environment variable), put back at the end.
+    SecretRotate(SecretRotate),
+    /// Remove a Secret's key, or the whole Secret, put back at the end.
+    SecretRevoke(SecretRevoke),
+    /// Kill a container's main process through `pods/exec`; the kubelet restarts the container.
+    ContainerKill(ContainerKill),
 }
 
 impl FaultSpec {
@@ -789,6 +797,10 @@ impl FaultSpec {
             Self::Scale(f) => &f.name,
             Self::RolloutRestart(f) => &f.name,
             Self::Quarantine(f) => &f.name,
+            Self::ConfigChange(f) => &f.name,
+            Self::SecretRotate(f) => &f.name,
+            Self::SecretRevoke(f) => &f.name,
+            Self::ContainerKill(f) => &f.name,
         }
     }
 
@@ -819,6 +831,10 @@ impl FaultSpec {
             Self::Scale(_) => "scale",
             Self::RolloutRestart(_) => "rollout-restart",
             Self::Quarantine(_) => "quarantine",
+            Self::ConfigChange(_) => "config-change",
+            Self::SecretRotate(_) => "secret-rotate",
+            Self::SecretRevoke(_) => "secret-revoke",
+            Self::ContainerKill(_) => "container-kill",
         }
     }
 
@@ -838,6 +854,10 @@ impl FaultSpec {
             Self::Scale(f) => f.at,
             Self::RolloutRestart(f) => f.at,
             Self::Quarantine(f) => f.at,
+            Self::ConfigChange(f) => f.at,
+            Self::SecretRotate(f) => f.at,
+            Self::SecretRevoke(f) => f.at,
+            Self::ContainerKill(f) => f.at,
         }
     }
 
@@ -857,6 +877,10 @@ impl FaultSpec {
             Self::Scale(f) => f.duration,
             Self::RolloutRestart(f) => f.duration,
             Self::Quarantine(f) => f.duration,
+            Self::ConfigChange(f) => f.duration,
+            Self::SecretRotate(f) => f.duration,
+            Self::SecretRevoke(f) => f.duration,
+            Self::ContainerKill(f) => f.duration,
         }
     }
 
@@ -868,6 +892,7 @@ impl FaultSpec {
             Self::PodDelete(f) => Some(&f.select),
             Self::PodEvict(f) => Some(&f.select),
             Self::Quarantine(f) => Some(&f.select),
+            Self::ContainerKill(f) => Some(&f.select),
             _ => None,
         }
     }
@@ -881,6 +906,10 @@ impl FaultSpec {
                 | Self::Scale(_)
                 | Self::RolloutRestart(_)
                 | Self::Quarantine(_)
+                | Self::ConfigChange(_)
+                | Self::SecretRotate(_)
+                | Self::SecretRevoke(_)
+                | Self::ContainerKill(_)
         )
     }
 
@@ -892,6 +921,10 @@ impl FaultSpec {
             Self::Quarantine(f) => Some(f.select.workload()),
             Self::Scale(f) => Some(&f.workload),
             Self::RolloutRestart(f) => Some(&f.workload),
+            Self::ContainerKill(f) => Some(f.select.workload()),
+            Self::ConfigChange(f) => f.restart_workload.as_deref(),
+            Self::SecretRotate(f) => f.restart_workload.as_deref(),
+            Self::SecretRevoke(f) => f.restart_workload.as_deref(),
             _ => None,
         }
     }
@@ -1280,6 +1313,117 @@ pub struct Quarantine {
     #[serde(default)]
     pub at: Duration,
     /// How long the pods stay isolated.
+    pub duration: Duration,
+}
+
+/// Set or remove keys of a ConfigMap; the original values are recorded before the change and
+/// put back at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigChange {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The ConfigMap's namespace, one of `spec.target.namespaces`.
+    pub namespace: String,
+    /// The ConfigMap's name; it must carry the opt-in label unless `requireOptIn` is false.
+    pub config_map: String,
+    /// Keys to set, with their values while the fault is in place.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
+    /// Keys to remove while the fault is in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+    /// A workload to rollout-restart after the change so that its pods read it (and again
+    /// after the change is undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_workload: Option<String>,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the change holds.
+    pub duration: Duration,
+}
+
+/// Replace the value of one key of a Secret; the original is kept in the journal's restore
+/// record (never in a log or a report) and put back at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretRotate {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The Secret's namespace, one of `spec.target.namespaces`.
+    pub namespace: String,
+    /// The Secret's name; it must carry the opt-in label unless `requireOptIn` is false.
+    pub secret: String,
+    /// The key whose value is replaced.
+    pub key: String,
+    /// The environment variable of firedrill's own process holding the new value; a fresh
+    /// random value of the same length when absent. Never written in the experiment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from_env: Option<String>,
+    /// A workload to rollout-restart after the change so that its pods read it (and again
+    /// after the change is undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_workload: Option<String>,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the new value holds.
+    pub duration: Duration,
+}
+
+/// Remove one key of a Secret, or delete the whole Secret; what was removed is kept in the
+/// journal's restore record (never in a log or a report) and put back at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretRevoke {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The Secret's namespace, one of `spec.target.namespaces`.
+    pub namespace: String,
+    /// The Secret's name; it must carry the opt-in label unless `requireOptIn` is false.
+    pub secret: String,
+    /// The key to remove; give either this or `deleteSecret: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Delete the whole Secret (created again, as it was, at the end).
+    #[serde(default)]
+    pub delete_secret: bool,
+    /// A workload to rollout-restart after the change so that its pods read it (and again
+    /// after the change is undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_workload: Option<String>,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the credential stays revoked.
+    pub duration: Duration,
+}
+
+/// Kill the main process of a container through `pods/exec` (a shell and `kill` must be in
+/// the image); the kubelet restarts the container, and nothing is undone.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerKill {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods, among the workload's pods.
+    pub select: Selector,
+    /// The container; the pod's only container when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The signal sent to PID 1 with `/bin/sh -c 'kill -s SIG 1'` (SIGTERM when absent;
+    /// SIGKILL is refused: PID 1 of a PID namespace never receives it from inside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
+    /// The command run instead, as a program and its arguments (e.g. to signal another PID).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the restarts are watched before the fault counts as over.
+    #[serde(default)]
     pub duration: Duration,
 }
 

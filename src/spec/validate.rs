@@ -698,6 +698,91 @@ impl Validator<'_> {
                 self.positive(&format!("{path}.duration"), f.duration);
             }
             FaultSpec::Quarantine(f) => self.positive(&format!("{path}.duration"), f.duration),
+            FaultSpec::ConfigChange(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.object_name(&format!("{path}.configMap"), &f.config_map);
+                if f.set.is_empty() && f.remove.is_empty() {
+                    self.problem(
+                        path.to_owned(),
+                        "changes nothing: give keys to `set`, to `remove`, or both",
+                    );
+                }
+                for key in f.set.keys() {
+                    self.data_key(&format!("{path}.set.{key}"), key);
+                }
+                let mut seen = BTreeSet::new();
+                for (i, key) in f.remove.iter().enumerate() {
+                    let at = format!("{path}.remove[{i}]");
+                    self.data_key(&at, key);
+                    if f.set.contains_key(key) {
+                        self.problem(
+                            at,
+                            format!("`{key}` is also in `set`: a key is either set or removed"),
+                        );
+                    } else if !seen.insert(key) {
+                        self.problem(at, format!("`{key}` is listed twice"));
+                    }
+                }
+                self.restart_workload(path, f.restart_workload.as_deref());
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::SecretRotate(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.object_name(&format!("{path}.secret"), &f.secret);
+                self.data_key(&format!("{path}.key"), &f.key);
+                if let Some(var) = &f.value_from_env
+                    && !is_env_name(var)
+                {
+                    self.problem(
+                        format!("{path}.valueFromEnv"),
+                        format!(
+                            "`{var}` is not an environment variable name: letters, digits and `_`, not starting with a digit"
+                        ),
+                    );
+                }
+                self.restart_workload(path, f.restart_workload.as_deref());
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::SecretRevoke(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.object_name(&format!("{path}.secret"), &f.secret);
+                match (&f.key, f.delete_secret) {
+                    (Some(key), false) => self.data_key(&format!("{path}.key"), key),
+                    (Some(_), true) => self.problem(
+                        format!("{path}.key"),
+                        "`key` and `deleteSecret: true` exclude each other: remove one key, or delete the whole Secret",
+                    ),
+                    (None, false) => self.problem(
+                        path.to_owned(),
+                        "revokes nothing: give the `key` to remove, or `deleteSecret: true`",
+                    ),
+                    (None, true) => {}
+                }
+                self.restart_workload(path, f.restart_workload.as_deref());
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::ContainerKill(f) => {
+                if let Some(c) = &f.container
+                    && let Some(message) = dns_label_problem(c)
+                {
+                    self.problem(format!("{path}.container"), message);
+                }
+                if f.signal == Some(super::Signal::Kill) {
+                    self.problem(
+                        format!("{path}.signal"),
+                        "SIGKILL never reaches PID 1 from inside its PID namespace (the kernel drops it): use SIGTERM, or a `command` that kills another process",
+                    );
+                }
+                if !f.command.is_empty() {
+                    if f.signal.is_some() {
+                        self.problem(
+                            format!("{path}.command"),
+                            "`command` and `signal` exclude each other: the command is run instead of `kill -s SIGNAL 1`",
+                        );
+                    }
+                    self.command(&format!("{path}.command"), &f.command, Context::Probe);
+                }
+            }
             FaultSpec::MemoryPressure(f) => {
                 if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
                     self.problem(
@@ -775,6 +860,73 @@ impl Validator<'_> {
 
     /// A selector over a Kubernetes workload's pods, whose number is known only at run time:
     /// the share is checked again then, against the pods that exist.
+    /// A namespace a fault names directly, which must be in the allowlist.
+    fn allowed_namespace(&mut self, path: &str, ns: &str) {
+        if let super::Target::Kubernetes(kube) = &self.exp.spec.target
+            && !kube.namespaces.iter().any(|n| n == ns)
+        {
+            self.problem(
+                path,
+                format!(
+                    "`{ns}` is not in spec.target.namespaces{}",
+                    known_list(kube.namespaces.iter().map(String::as_str))
+                ),
+            );
+        }
+    }
+
+    /// The name of a ConfigMap or Secret: a DNS subdomain.
+    fn object_name(&mut self, path: &str, name: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            self.problem(
+                path,
+                format!(
+                    "`{name}` is not an object name: lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253 characters"
+                ),
+            );
+        }
+    }
+
+    /// A key of a ConfigMap's or Secret's data.
+    fn data_key(&mut self, path: &str, key: &str) {
+        let ok = !key.is_empty()
+            && key.len() <= 253
+            && key != "."
+            && key != ".."
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !ok {
+            self.problem(
+                path,
+                format!(
+                    "`{key}` is not a valid key: letters, digits, `-`, `_` and `.`, at most 253 characters"
+                ),
+            );
+        }
+    }
+
+    /// The workload a configuration fault restarts, a controller of the target.
+    fn restart_workload(&mut self, path: &str, name: Option<&str>) {
+        let Some(name) = name else { return };
+        let at = format!("{path}.restartWorkload");
+        if let Some(w) = self.kubernetes_workload(&at, name)
+            && w.kind == WorkloadKind::Pod
+        {
+            self.problem(
+                at,
+                format!("`{name}` is a Pod workload; a rollout restart needs a Deployment, StatefulSet or DaemonSet"),
+            );
+        }
+    }
+
     fn kubernetes_selector(&mut self, path: &str, selector: &Selector) {
         self.kubernetes_workload(&format!("{path}.workload"), selector.workload());
         let max = self.exp.spec.safety.max_affected_percent;
@@ -1191,6 +1343,27 @@ fn round1(x: f64) -> String {
 /// kube-node-lease, or any other `kube-*`.
 pub fn is_system_namespace(ns: &str) -> bool {
     ns.starts_with("kube-")
+}
+
+/// Whether `name` can be an environment variable's name.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Why `name` is not a DNS label (a container's name), if it is not.
+fn dns_label_problem(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    (!ok).then(|| {
+        format!("`{name}` is not a container name: lower-case letters, digits and `-`, at most 63 characters")
+    })
 }
 
 pub(super) fn name_problem(name: &str) -> Option<String> {
@@ -1653,6 +1826,103 @@ spec:
 
     fn assert_kube(from: &str, to: &str, path: &str, needle: &str) {
         assert_problem_in(KUBE, from, to, path, needle);
+    }
+
+    #[test]
+    fn configuration_credential_and_container_faults_name_their_problems() {
+        let fault = |yaml: &str| format!("    - {yaml}\n");
+        let with = |yaml: &str| {
+            let text = KUBE.replace("  faults:\n", &format!("  faults:\n{}", fault(yaml)));
+            validate(&parse(&text))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        let has = |problems: &[(String, String)], path: &str, needle: &str| {
+            assert!(
+                problems
+                    .iter()
+                    .any(|(p, m)| p == path && m.contains(needle)),
+                "expected {path}: …{needle}… in {problems:#?}"
+            );
+        };
+        assert_eq!(
+            with(
+                "{name: c, type: config-change, namespace: shop, configMap: web-config, set: {MODE: slow}, remove: [TTL], restartWorkload: web, duration: 1s}"
+            ),
+            vec![]
+        );
+        let p = with(
+            "{name: c, type: config-change, namespace: other, configMap: Web_Config, set: {'bad key': x, MODE: slow}, remove: [MODE, TTL, TTL], restartWorkload: db, duration: 0s}",
+        );
+        has(
+            &p,
+            "spec.faults[0].namespace",
+            "not in spec.target.namespaces",
+        );
+        has(&p, "spec.faults[0].configMap", "not an object name");
+        has(&p, "spec.faults[0].set.bad key", "not a valid key");
+        has(&p, "spec.faults[0].remove[0]", "also in `set`");
+        has(&p, "spec.faults[0].remove[2]", "listed twice");
+        has(&p, "spec.faults[0].restartWorkload", "Pod workload");
+        has(&p, "spec.faults[0].duration", "more than 0s");
+        has(
+            &with("{name: c, type: config-change, namespace: shop, configMap: cfg, duration: 1s}"),
+            "spec.faults[0]",
+            "changes nothing",
+        );
+        assert_eq!(
+            with(
+                "{name: r, type: secret-rotate, namespace: shop, secret: db, key: password, valueFromEnv: NEW_PASSWORD, duration: 1s}"
+            ),
+            vec![]
+        );
+        has(
+            &with(
+                "{name: r, type: secret-rotate, namespace: shop, secret: db, key: password, valueFromEnv: 1-bad, duration: 1s}",
+            ),
+            "spec.faults[0].valueFromEnv",
+            "not an environment variable name",
+        );
+        assert_eq!(
+            with(
+                "{name: r, type: secret-revoke, namespace: shop, secret: db, deleteSecret: true, duration: 1s}"
+            ),
+            vec![]
+        );
+        has(
+            &with(
+                "{name: r, type: secret-revoke, namespace: shop, secret: db, key: k, deleteSecret: true, duration: 1s}",
+            ),
+            "spec.faults[0].key",
+            "exclude each other",
+        );
+        has(
+            &with("{name: r, type: secret-revoke, namespace: shop, secret: db, duration: 1s}"),
+            "spec.faults[0]",
+            "revokes nothing",
+        );
+        assert_eq!(
+            with(
+                "{name: k, type: container-kill, select: {mode: one, workload: web}, container: app, signal: SIGTERM}"
+            ),
+            vec![]
+        );
+        let p = with(
+            "{name: k, type: container-kill, select: {mode: one, workload: web}, container: App, signal: SIGKILL, command: [pkill, java]}",
+        );
+        has(&p, "spec.faults[0].container", "not a container name");
+        has(&p, "spec.faults[0].signal", "never reaches PID 1");
+        has(&p, "spec.faults[0].command", "exclude each other");
+        // A secret value has no field to be written in.
+        let text = KUBE.replace(
+            "  faults:\n",
+            &format!(
+                "  faults:\n{}",
+                fault("{name: r, type: secret-rotate, namespace: shop, secret: db, key: k, value: hunter2, duration: 1s}")
+            ),
+        );
+        assert!(serde_saphyr::from_str::<Experiment>(&text).is_err());
     }
 
     #[test]

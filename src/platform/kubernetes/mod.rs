@@ -5,6 +5,7 @@
 mod client;
 mod dry_run;
 mod preflight;
+mod restarts;
 mod select;
 mod track;
 mod undo;
@@ -20,10 +21,11 @@ use kube::Api;
 pub use client::{Connection, connect, retry};
 pub use dry_run::{DryRun, REDACTED, dry_run, for_review, manifest_file_name, server_message};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
+pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
-pub use undo::{Undo, apply_undo};
-pub use write::{ApiWrite, WriteAction};
+pub use undo::{ConfigKey, SecretKey, SecretValue, Undo, apply_undo, sha256_hex};
+pub use write::{ApiWrite, REDACTED, WriteAction};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
 
@@ -248,6 +250,16 @@ impl KubernetesPlatform {
     /// Ends every watch.
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Where watches started by faults report what they see.
+    pub fn events(&self) -> tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent> {
+        self.events.clone()
+    }
+
+    /// Cancelled when the run ends, for watches started by faults.
+    pub fn stop_token(&self) -> tokio_util::sync::CancellationToken {
+        self.stop.child_token()
     }
 
     /// The client and guardrails for faults and probes.

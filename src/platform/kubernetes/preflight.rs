@@ -98,6 +98,14 @@ pub enum Use {
     ObjectExists(&'static str, &'static str),
     /// Per-pod recovery tracking of the pods a fault removes.
     Track,
+    /// The config-change fault.
+    ConfigChange,
+    /// The secret-rotate fault, and secret-revoke of one key.
+    SecretKeys,
+    /// The secret-revoke fault deleting the whole Secret (and creating it again).
+    SecretDelete,
+    /// The container-kill fault: the command through exec, and the restart watch.
+    ContainerKill,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -124,6 +132,19 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         Use::WorkloadAvailable(k) => vec![(Get, k.group(), k.resource(), "")],
         Use::ObjectExists(group, resource) => vec![(Get, group, resource, "")],
         Use::Track => vec![(List, "", "pods", ""), (Watch, "", "pods", "")],
+        Use::ConfigChange => vec![(Get, "", "configmaps", ""), (Patch, "", "configmaps", "")],
+        Use::SecretKeys => vec![(Get, "", "secrets", ""), (Patch, "", "secrets", "")],
+        Use::SecretDelete => vec![
+            (Get, "", "secrets", ""),
+            (Delete, "", "secrets", ""),
+            (Create, "", "secrets", ""),
+        ],
+        Use::ContainerKill => vec![
+            (Get, "", "pods", ""),
+            (Create, "", "pods", "exec"),
+            (List, "", "pods", ""),
+            (Watch, "", "pods", ""),
+        ],
     }
 }
 
@@ -149,6 +170,23 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
         add(&w.namespace, Use::Resolve(w.kind));
     }
     for f in &spec.faults {
+        // Faults on a named ConfigMap or Secret, and the workload they may restart.
+        let direct = match f {
+            FaultSpec::ConfigChange(c) => Some((&c.namespace, Use::ConfigChange)),
+            FaultSpec::SecretRotate(r) => Some((&r.namespace, Use::SecretKeys)),
+            FaultSpec::SecretRevoke(r) if r.delete_secret => {
+                Some((&r.namespace, Use::SecretDelete))
+            }
+            FaultSpec::SecretRevoke(r) => Some((&r.namespace, Use::SecretKeys)),
+            _ => None,
+        };
+        if let Some((ns, u)) = direct {
+            add(ns, u);
+            if let Some(w) = f.kubernetes_workload().and_then(workload) {
+                add(&w.namespace, Use::RolloutRestart(w.kind));
+            }
+            continue;
+        }
         let Some(w) = f.kubernetes_workload().and_then(workload) else {
             continue;
         };
@@ -158,6 +196,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             FaultSpec::Scale(_) => Use::Scale(w.kind),
             FaultSpec::RolloutRestart(_) => Use::RolloutRestart(w.kind),
             FaultSpec::Quarantine(_) => Use::Quarantine,
+            FaultSpec::ContainerKill(_) => Use::ContainerKill,
             _ => continue,
         };
         add(&w.namespace, u);
@@ -271,6 +310,53 @@ spec:
                 "get deployments/scale (apps) in namespace shop",
                 "patch deployments/scale (apps) in namespace shop",
             ]
+        );
+    }
+
+    #[test]
+    fn configuration_and_container_faults_ask_for_least_privilege() {
+        let exp: crate::spec::Experiment = serde_saphyr::from_str(
+            r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {name: k}
+spec:
+  target:
+    platform: kubernetes
+    namespaces: [shop, conf]
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+  steadyState:
+    probes:
+      - {name: up, type: workload-available, workload: web}
+  faults:
+    - {name: c, type: config-change, namespace: conf, configMap: cfg, set: {a: b}, duration: 1s}
+    - {name: r, type: secret-revoke, namespace: conf, secret: s, deleteSecret: true, restartWorkload: web, duration: 1s}
+    - {name: k, type: container-kill, select: {mode: one, workload: web}}
+"#,
+        )
+        .unwrap();
+        let perms: Vec<String> = required_permissions(&exp.spec)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for want in [
+            "get configmaps (core) in namespace conf",
+            "patch configmaps (core) in namespace conf",
+            "delete secrets (core) in namespace conf",
+            "create secrets (core) in namespace conf",
+            "patch deployments (apps) in namespace shop",
+            "create pods/exec (core) in namespace shop",
+            "watch pods (core) in namespace shop",
+        ] {
+            assert!(
+                perms.iter().any(|p| p == want),
+                "{want} missing from {perms:#?}"
+            );
+        }
+        assert!(
+            !perms.iter().any(|p| p.contains("patch secrets")),
+            "{perms:#?}"
         );
     }
 }

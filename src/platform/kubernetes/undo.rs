@@ -2,10 +2,12 @@
 //! that `firedrill rollback` can undo it from the journal alone.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -60,6 +62,115 @@ pub enum Undo {
         /// The label's key.
         key: String,
     },
+    /// Put keys of a ConfigMap back as they were, each only where it still holds what
+    /// firedrill wrote.
+    #[serde(rename_all = "camelCase")]
+    RestoreConfigMapKeys {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its uid: a ConfigMap deleted and created again meanwhile is someone else's.
+        uid: String,
+        /// Each key changed, with its value before and the value firedrill wrote.
+        keys: BTreeMap<String, ConfigKey>,
+    },
+    /// Put keys of a Secret back as they were, each only where it still holds what
+    /// firedrill wrote.
+    #[serde(rename_all = "camelCase")]
+    RestoreSecretKeys {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its uid: a Secret deleted and created again meanwhile is someone else's.
+        uid: String,
+        /// Each key changed, with its value before and a digest of the value firedrill wrote.
+        keys: BTreeMap<String, SecretKey>,
+    },
+    /// Create a Secret firedrill deleted again, as it was.
+    #[serde(rename_all = "camelCase")]
+    RecreateSecret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its uid before the deletion.
+        uid: String,
+        /// Its type, such as `Opaque`.
+        #[serde(rename = "type")]
+        type_: Option<String>,
+        /// Its labels.
+        labels: BTreeMap<String, String>,
+        /// Its annotations.
+        annotations: BTreeMap<String, String>,
+        /// Its data, base64 as the API carries it.
+        data: BTreeMap<String, SecretValue>,
+        /// Whether it was immutable.
+        immutable: Option<bool>,
+    },
+}
+
+/// One ConfigMap key changed by a fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigKey {
+    /// The value before the change; none when the key was absent.
+    pub original: Option<String>,
+    /// The value firedrill wrote; none when it removed the key.
+    pub written: Option<String>,
+}
+
+/// One Secret key changed by a fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKey {
+    /// The value before the change, base64; none when the key was absent.
+    pub original: Option<SecretValue>,
+    /// The SHA-256 (hex) of the bytes firedrill wrote; none when it removed the key. A
+    /// digest, so that the new value itself is kept nowhere.
+    pub written_sha256: Option<String>,
+}
+
+/// Secret material, base64 as the API carries it: kept for the journal's restore record,
+/// shown nowhere (its Debug is redacted, and no message prints it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretValue(pub String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl SecretValue {
+    /// The value of a Secret's key, as read from the API.
+    pub fn of(bytes: &k8s_openapi::ByteString) -> Self {
+        Self(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            &bytes.0,
+        ))
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &self.0)
+            .unwrap_or_default()
+    }
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::journal::hex(&sha2::Sha256::digest(bytes))
+}
+
+fn keys_list(keys: &BTreeMap<String, impl Sized>) -> String {
+    keys.keys()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl std::fmt::Display for Undo {
@@ -105,6 +216,33 @@ impl std::fmt::Display for Undo {
             } => {
                 write!(f, "remove the label {key} from pod {namespace}/{pod}")
             }
+            Self::RestoreConfigMapKeys {
+                namespace,
+                name,
+                keys,
+                ..
+            } => write!(
+                f,
+                "put the key(s) {} of ConfigMap {namespace}/{name} back as they were",
+                keys_list(keys)
+            ),
+            // Never a value: this text goes to logs, reports and the journal's `undo`.
+            Self::RestoreSecretKeys {
+                namespace,
+                name,
+                keys,
+                ..
+            } => write!(
+                f,
+                "put the original value of the key(s) {} back in Secret {namespace}/{name} (kept in the journal's restore record)",
+                keys_list(keys)
+            ),
+            Self::RecreateSecret {
+                namespace, name, ..
+            } => write!(
+                f,
+                "create Secret {namespace}/{name} again as it was (kept in the journal's restore record)"
+            ),
         }
     }
 }
@@ -187,7 +325,221 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
                 .map(|_| ());
             gone_is_done(done, &what)
         }
+        Undo::RestoreConfigMapKeys {
+            namespace,
+            name,
+            uid,
+            keys,
+        } => {
+            let api = Api::<ConfigMap>::namespaced(client.clone(), namespace);
+            let id = format!("ConfigMap {namespace}/{name}");
+            restore_keys(&what, &id, name, uid, &api, |cm: &ConfigMap| {
+                let data = cm.data.clone().unwrap_or_default();
+                keys.iter()
+                    .map(|(k, key)| {
+                        let now = data.get(k).cloned();
+                        let state = if now == key.original {
+                            KeyState::AsBefore
+                        } else if now == key.written {
+                            KeyState::AsWritten
+                        } else {
+                            KeyState::ChangedElsewhere
+                        };
+                        (
+                            k.clone(),
+                            state,
+                            key.original.clone().map(serde_json::Value::String),
+                        )
+                    })
+                    .collect()
+            })
+            .await
+        }
+        Undo::RestoreSecretKeys {
+            namespace,
+            name,
+            uid,
+            keys,
+        } => {
+            let api = Api::<Secret>::namespaced(client.clone(), namespace);
+            let id = format!("Secret {namespace}/{name}");
+            restore_keys(&what, &id, name, uid, &api, |s: &Secret| {
+                let data = s.data.clone().unwrap_or_default();
+                keys.iter()
+                    .map(|(k, key)| {
+                        let now = data.get(k).map(|b| b.0.clone());
+                        let state = if now == key.original.as_ref().map(SecretValue::bytes) {
+                            KeyState::AsBefore
+                        } else if now.as_deref().map(sha256_hex) == key.written_sha256 {
+                            KeyState::AsWritten
+                        } else {
+                            KeyState::ChangedElsewhere
+                        };
+                        (
+                            k.clone(),
+                            state,
+                            key.original.clone().map(|v| serde_json::Value::String(v.0)),
+                        )
+                    })
+                    .collect()
+            })
+            .await
+        }
+        Undo::RecreateSecret {
+            namespace,
+            name,
+            uid,
+            type_,
+            labels,
+            annotations,
+            data,
+            immutable,
+        } => {
+            let api = Api::<Secret>::namespaced(client.clone(), namespace);
+            let wanted: BTreeMap<String, Vec<u8>> =
+                data.iter().map(|(k, v)| (k.clone(), v.bytes())).collect();
+            let secret = Secret {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(namespace.clone()),
+                    labels: (!labels.is_empty()).then(|| labels.clone()),
+                    annotations: (!annotations.is_empty()).then(|| annotations.clone()),
+                    ..Default::default()
+                },
+                type_: type_.clone(),
+                data: Some(
+                    wanted
+                        .iter()
+                        .map(|(k, v)| (k.clone(), k8s_openapi::ByteString(v.clone())))
+                        .collect(),
+                ),
+                immutable: *immutable,
+                string_data: None,
+            };
+            let post = PostParams::default();
+            // A create that races another (or a retried one that had reached the server)
+            // answers 409: the Secret is then read and judged like one found at first.
+            for _ in 0..2 {
+                let found = retry(&what, || api.get_opt(name)).await?;
+                match found {
+                    None => match retry(&what, || api.create(&post, &secret)).await {
+                        Ok(_) => return Ok(what),
+                        Err(KubeError::Api {
+                            source: kube::Error::Api(s),
+                            ..
+                        }) if s.code == 409 => continue,
+                        Err(e) => return Err(e),
+                    },
+                    Some(s) if s.metadata.uid.as_deref() == Some(uid.as_str()) => {
+                        return Ok(format!("{what}: it was never deleted"));
+                    }
+                    Some(s) => {
+                        let now: BTreeMap<String, Vec<u8>> = s
+                            .data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, v.0))
+                            .collect();
+                        if now == wanted {
+                            return Ok(format!("{what}: already there with the same data"));
+                        }
+                        return Err(KubeError::Refused(format!(
+                            "Secret {namespace}/{name} was created again by someone else with other data; left as it is (the original is in the journal's restore record)"
+                        )));
+                    }
+                }
+            }
+            Err(KubeError::Refused(format!(
+                "Secret {namespace}/{name} keeps being created and deleted by someone else; left as it is"
+            )))
+        }
     }
+}
+
+/// Where a changed key stands when it is to be put back.
+enum KeyState {
+    /// It holds its original value (or is absent, as it was): nothing to do.
+    AsBefore,
+    /// It holds what firedrill wrote: put the original back.
+    AsWritten,
+    /// Someone else wrote it since: left alone.
+    ChangedElsewhere,
+}
+
+/// Puts keys of a ConfigMap or Secret back: reads the object, checks its uid, puts back
+/// only the keys that still hold what firedrill wrote, with the read resourceVersion as a
+/// precondition (a 409 reads again). Keys someone else changed meanwhile are left as they
+/// are and reported as a failure, so that nobody's newer value is clobbered blindly.
+async fn restore_keys<K>(
+    what: &str,
+    id: &str,
+    name: &str,
+    uid: &str,
+    api: &Api<K>,
+    judge: impl Fn(&K) -> Vec<(String, KeyState, Option<serde_json::Value>)>,
+) -> Result<String, KubeError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let merge = PatchParams::default();
+    let mut last = None;
+    for _ in 0..5 {
+        let Some(object) = retry(what, || api.get_opt(name)).await? else {
+            return Ok(format!("{what}: {id} is gone, nothing to put back"));
+        };
+        if object.meta().uid.as_deref() != Some(uid) {
+            return Err(KubeError::Refused(format!(
+                "{id} was deleted and created again by someone else since firedrill changed it; left as it is (the original is in the journal's restore record)"
+            )));
+        }
+        let judged = judge(&object);
+        let elsewhere: Vec<String> = judged
+            .iter()
+            .filter(|(_, s, _)| matches!(s, KeyState::ChangedElsewhere))
+            .map(|(k, _, _)| format!("`{k}`"))
+            .collect();
+        let data: serde_json::Map<String, serde_json::Value> = judged
+            .into_iter()
+            .filter(|(_, s, _)| matches!(s, KeyState::AsWritten))
+            .map(|(k, _, original)| (k, original.unwrap_or(serde_json::Value::Null)))
+            .collect();
+        let refused = || {
+            KubeError::Refused(format!(
+                "the key(s) {} of {id} were changed by someone else since firedrill changed them; left as they are (the originals are in the journal's restore record)",
+                elsewhere.join(", ")
+            ))
+        };
+        if data.is_empty() {
+            return if elsewhere.is_empty() {
+                Ok(format!("{what}: already as they were"))
+            } else {
+                Err(refused())
+            };
+        }
+        let patch = Patch::Merge(json!({
+            "metadata": {"resourceVersion": object.meta().resource_version},
+            "data": data,
+        }));
+        match retry(what, || api.patch(name, &merge, &patch)).await {
+            Ok(_) if elsewhere.is_empty() => return Ok(what.to_owned()),
+            Ok(_) => return Err(refused()),
+            Err(KubeError::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 409 => last = Some(s),
+            Err(KubeError::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 404 => {
+                return Ok(format!("{what}: {id} is gone, nothing to put back"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(KubeError::Api {
+        what: format!("{what}: the object kept changing"),
+        source: kube::Error::Api(last.unwrap_or_default()),
+    })
 }
 
 /// A 404 means there is nothing left to undo.
@@ -231,5 +583,45 @@ mod tests {
             restore.to_string(),
             "remove the template annotation k from DaemonSet shop/agent"
         );
+    }
+
+    #[test]
+    fn secret_values_stay_in_the_machine_record_only() {
+        let original = SecretValue::of(&k8s_openapi::ByteString(b"hunter2".to_vec()));
+        let undos = [
+            Undo::RestoreSecretKeys {
+                namespace: "shop".into(),
+                name: "db".into(),
+                uid: "u1".into(),
+                keys: BTreeMap::from([(
+                    "password".into(),
+                    SecretKey {
+                        original: Some(original.clone()),
+                        written_sha256: Some(sha256_hex(b"new")),
+                    },
+                )]),
+            },
+            Undo::RecreateSecret {
+                namespace: "shop".into(),
+                name: "db".into(),
+                uid: "u1".into(),
+                type_: Some("Opaque".into()),
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
+                data: BTreeMap::from([("password".into(), original.clone())]),
+                immutable: None,
+            },
+        ];
+        for undo in undos {
+            let shown = format!("{undo} {undo:?}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains(&original.0),
+                "{shown}"
+            );
+            let record = serde_json::to_string(&undo).unwrap();
+            assert!(record.contains(&original.0), "{record}");
+            assert_eq!(serde_json::from_str::<Undo>(&record).unwrap(), undo);
+        }
+        assert_eq!(original.bytes(), b"hunter2");
     }
 }

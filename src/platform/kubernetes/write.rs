@@ -5,8 +5,8 @@
 use kube::core::ApiResource;
 use serde_json::Value;
 
-/// One write to the Kubernetes API.
-#[derive(Clone, Debug)]
+/// One write to the Kubernetes API. Its Debug shows a Secret's data redacted.
+#[derive(Clone)]
 pub struct ApiWrite {
     /// The resource written (group, version, kind, plural).
     pub resource: ApiResource,
@@ -16,6 +16,21 @@ pub struct ApiWrite {
     pub name: String,
     /// What is done to it.
     pub action: WriteAction,
+}
+
+/// What stands for a secret value wherever a write is shown.
+pub const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for ApiWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.redacted();
+        f.debug_struct("ApiWrite")
+            .field("resource", &shown.resource)
+            .field("namespace", &shown.namespace)
+            .field("name", &shown.name)
+            .field("action", &shown.action)
+            .finish()
+    }
 }
 
 /// What a write does to its object.
@@ -53,6 +68,32 @@ impl ApiWrite {
         }
     }
 
+    /// The write as it may be shown or written for review: a Secret's `data` and
+    /// `stringData` values replaced by `<redacted>`; anything else as it is.
+    pub fn redacted(&self) -> Self {
+        let mut out = self.clone();
+        if self.resource.kind != "Secret" {
+            return out;
+        }
+        let redact = |v: &mut Value| {
+            for field in ["data", "stringData"] {
+                if let Some(map) = v.get_mut(field).and_then(Value::as_object_mut) {
+                    for value in map.values_mut() {
+                        if !value.is_null() {
+                            *value = Value::String(REDACTED.to_owned());
+                        }
+                    }
+                }
+            }
+        };
+        match &mut out.action {
+            WriteAction::Create(object) => redact(object),
+            WriteAction::MergePatch { patch, .. } => redact(patch),
+            WriteAction::Delete { .. } | WriteAction::Evict => {}
+        }
+        out
+    }
+
     /// `verb kind namespace/name`, for messages.
     pub fn describe(&self) -> String {
         let verb = match &self.action {
@@ -69,5 +110,50 @@ impl ApiWrite {
             "{verb} {} {}/{}",
             self.resource.kind, self.namespace, self.name
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_secrets_values_are_redacted_wherever_the_write_is_shown() {
+        let patch = json!({"metadata": {"resourceVersion": "7"}, "data": {"password": "c2VjcmV0", "old": null}});
+        let w = ApiWrite::of::<Secret>(
+            "shop",
+            "db",
+            WriteAction::MergePatch {
+                subresource: None,
+                patch: patch.clone(),
+            },
+        );
+        let WriteAction::MergePatch { patch: shown, .. } = w.redacted().action else {
+            panic!("a patch stays a patch");
+        };
+        assert_eq!(
+            shown,
+            json!({"metadata": {"resourceVersion": "7"}, "data": {"password": "<redacted>", "old": null}})
+        );
+        assert!(!format!("{w:?}").contains("c2VjcmV0"));
+        let created = ApiWrite::of::<Secret>(
+            "shop",
+            "db",
+            WriteAction::Create(json!({"stringData": {"k": "plain"}})),
+        );
+        assert!(!format!("{created:?}").contains("plain"));
+        // A ConfigMap's data is not secret and is shown as it is.
+        let cm = ApiWrite::of::<ConfigMap>(
+            "shop",
+            "cfg",
+            WriteAction::MergePatch {
+                subresource: None,
+                patch: json!({"data": {"mode": "slow"}}),
+            },
+        );
+        assert!(format!("{:?}", cm.redacted()).contains("slow"));
     }
 }

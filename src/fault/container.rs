@@ -1,0 +1,318 @@
+//! `container-kill`: runs a kill of a container's main process through `pods/exec` in each
+//! selected pod (by default `/bin/sh -c 'kill -s TERM 1'`), and watches the kubelet restart
+//! the container (restartCount up, Ready again). Nothing is undone: the kubelet restarts it.
+//!
+//! Limits, documented in docs/kubernetes.md: the image needs a shell and `kill`; PID 1 of a
+//! PID namespace only gets the signals it handles (SIGKILL from inside never reaches it);
+//! with `shareProcessNamespace` PID 1 is the pause process; `pods/exec` is a powerful
+//! permission.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::AttachParams;
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use super::kubernetes::{kube_error, lock, pick};
+use super::{Fault, FaultError, Intent};
+use crate::platform::PlatformEvent;
+use crate::platform::kubernetes::{Cluster, PodRef, RestartWatch, retry, watch_restart};
+use crate::spec;
+
+/// How long one exec may take, connection included.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a command's output is kept for messages.
+const OUTPUT_LIMIT: u64 = 4096;
+/// How long a restart is watched at most; the run's end stops the watch sooner.
+const WATCH_LIMIT: Duration = Duration::from_secs(3600);
+
+/// One container chosen for the kill.
+#[derive(Clone, Debug)]
+struct Target {
+    pod: PodRef,
+    container: String,
+    restart_count: i32,
+}
+
+/// Kills a container's main process in the selected pods.
+pub struct ContainerKillFault {
+    spec: spec::ContainerKill,
+    cluster: Cluster,
+    events: tokio::sync::mpsc::UnboundedSender<PlatformEvent>,
+    stop: CancellationToken,
+    chosen: Mutex<Vec<Target>>,
+    watches: Mutex<Vec<Arc<Mutex<RestartWatch>>>>,
+    active: Mutex<bool>,
+}
+
+impl ContainerKillFault {
+    /// A container-kill fault; restarts are reported on `events` until `stop`.
+    pub fn new(
+        spec: spec::ContainerKill,
+        cluster: Cluster,
+        events: tokio::sync::mpsc::UnboundedSender<PlatformEvent>,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            spec,
+            cluster,
+            events,
+            stop,
+            chosen: Mutex::new(Vec::new()),
+            watches: Mutex::new(Vec::new()),
+            active: Mutex::new(false),
+        }
+    }
+
+    /// The command run in each container.
+    pub fn command(&self) -> Vec<String> {
+        if !self.spec.command.is_empty() {
+            return self.spec.command.clone();
+        }
+        let signal = self.spec.signal.unwrap_or(spec::Signal::Term);
+        let name = signal.name().trim_start_matches("SIG");
+        vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            format!("kill -s {name} 1"),
+        ]
+    }
+
+    fn exec_error(&self, pod: &PodRef, container: &str, message: String) -> FaultError {
+        FaultError::Exec {
+            fault: self.spec.name.clone(),
+            target: format!("container {container} of pod {}", pod.id()),
+            message,
+        }
+    }
+
+    /// Runs the command in one container; an exit caused by the container stopping under
+    /// it (137 or 143) counts as done, as does a stream that ends without a status.
+    async fn kill(&self, t: &Target, command: &[String]) -> Result<(), FaultError> {
+        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &t.pod.namespace);
+        let params = AttachParams::default()
+            .container(t.container.clone())
+            .stdin(false)
+            .stdout(true)
+            .stderr(true);
+        let run = async {
+            let mut process = api
+                .exec(&t.pod.name, command.to_vec(), &params)
+                .await
+                .map_err(|e| self.exec_error(&t.pod, &t.container, e.to_string()))?;
+            let status = process.take_status();
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            if let Some(out) = process.stdout() {
+                let _ = out.take(OUTPUT_LIMIT).read_to_string(&mut stdout).await;
+            }
+            if let Some(err) = process.stderr() {
+                let _ = err.take(OUTPUT_LIMIT).read_to_string(&mut stderr).await;
+            }
+            let status = match status {
+                Some(s) => s.await,
+                None => None,
+            };
+            let _ = process.join().await;
+            Ok::<_, FaultError>((status, stderr))
+        };
+        let (status, stderr) = tokio::time::timeout(EXEC_TIMEOUT, run)
+            .await
+            .map_err(|_| {
+                self.exec_error(
+                    &t.pod,
+                    &t.container,
+                    format!("no answer within {}s", EXEC_TIMEOUT.as_secs()),
+                )
+            })??;
+        match status {
+            None => Ok(()),
+            Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
+            Some(s) => {
+                let code = s
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.causes.as_ref())
+                    .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+                    .and_then(|c| c.message.as_deref())
+                    .and_then(|m| m.parse::<i32>().ok());
+                if matches!(code, Some(137 | 143)) {
+                    return Ok(());
+                }
+                let mut message = s.message.unwrap_or_else(|| "the command failed".to_owned());
+                let stderr = stderr.trim();
+                if !stderr.is_empty() {
+                    message.push_str(&format!(" (stderr: {stderr})"));
+                }
+                message.push_str(
+                    "; the image needs a shell and `kill` (distroless and scratch images have neither)",
+                );
+                Err(self.exec_error(&t.pod, &t.container, message))
+            }
+        }
+    }
+}
+
+/// The container a kill targets in `pod`: the one named, or the pod's only one.
+fn container_of(pod: &Pod, wanted: Option<&str>) -> Result<String, String> {
+    let names: Vec<&str> = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
+    match (wanted, names.as_slice()) {
+        (Some(w), _) if names.contains(&w) => Ok(w.to_owned()),
+        (Some(w), _) => Err(format!(
+            "has no container `{w}` (it has {})",
+            names.join(", ")
+        )),
+        (None, [only]) => Ok((*only).to_owned()),
+        (None, _) => Err(format!(
+            "has {} containers ({}): name one with `container`",
+            names.len(),
+            names.join(", ")
+        )),
+    }
+}
+
+#[async_trait]
+impl Fault for ContainerKillFault {
+    async fn plan(&self) -> Result<Intent, FaultError> {
+        let fault = &self.spec.name;
+        let (pods, pool) = pick(&self.cluster, fault, &self.spec.select).await?;
+        let mut chosen = Vec::new();
+        for p in pods {
+            let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
+            let pod = retry(&format!("get pod {}", p.id()), || api.get(&p.name))
+                .await
+                .map_err(kube_error(fault))?;
+            let container = container_of(&pod, self.spec.container.as_deref()).map_err(|e| {
+                FaultError::Unsafe {
+                    fault: fault.clone(),
+                    message: format!("pod {} {e}", p.id()),
+                }
+            })?;
+            let restart_count = RestartWatch::restart_count(&pod, &container).unwrap_or(0);
+            chosen.push(Target {
+                pod: p,
+                container,
+                restart_count,
+            });
+        }
+        let command = self.command().join(" ");
+        let intent = Intent {
+            fault: fault.clone(),
+            fault_type: "container-kill".to_owned(),
+            changes: chosen
+                .iter()
+                .map(|t| {
+                    format!(
+                        "run `{command}` in container {} of pod {} (uid {}, restartCount now {})",
+                        t.container,
+                        t.pod.id(),
+                        t.pod.uid,
+                        t.restart_count
+                    )
+                })
+                .collect(),
+            undo: vec!["nothing to undo: the kubelet restarts the container".to_owned()],
+            targets: chosen.iter().map(|t| t.pod.id()).collect(),
+            restore: Vec::new(),
+            pool: Some(pool),
+            // An exec writes no object and has no dry run: there is nothing for plan to send.
+            writes: Vec::new(),
+        };
+        *lock(&self.chosen) = chosen;
+        Ok(intent)
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let fault = &self.spec.name;
+        let chosen = lock(&self.chosen).clone();
+        let command = self.command();
+        *lock(&self.active) = true;
+        for t in &chosen {
+            // Listed before the kill, so that the watch sees the restart however fast.
+            let watch = watch_restart(
+                &self.cluster.client,
+                &t.pod.namespace,
+                &t.pod.name,
+                &t.container,
+                self.events.clone(),
+                self.stop.child_token(),
+                WATCH_LIMIT,
+            )
+            .await
+            .map_err(kube_error(fault))?;
+            watch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .killed(SystemTime::now());
+            lock(&self.watches).push(watch);
+            self.kill(t, &command).await?;
+        }
+        Ok(())
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        *lock(&self.active) = false;
+        let mut done = vec!["nothing to undo: the kubelet restarts the container".to_owned()];
+        done.extend(
+            lock(&self.watches)
+                .iter()
+                .map(|w| w.lock().unwrap_or_else(|e| e.into_inner()).summary()),
+        );
+        Ok(done)
+    }
+
+    fn affected(&self, workload: &str) -> usize {
+        if *lock(&self.active) && self.spec.select.workload() == workload {
+            lock(&self.chosen).len()
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+
+    use super::*;
+
+    fn pod(containers: &[&str]) -> Pod {
+        Pod {
+            spec: Some(PodSpec {
+                containers: containers
+                    .iter()
+                    .map(|n| Container {
+                        name: (*n).to_owned(),
+                        ..Container::default()
+                    })
+                    .collect(),
+                ..PodSpec::default()
+            }),
+            ..Pod::default()
+        }
+    }
+
+    #[test]
+    fn the_container_is_the_one_named_or_the_only_one() {
+        assert_eq!(container_of(&pod(&["app"]), None).unwrap(), "app");
+        assert_eq!(
+            container_of(&pod(&["app", "sidecar"]), Some("sidecar")).unwrap(),
+            "sidecar"
+        );
+        let err = container_of(&pod(&["app", "sidecar"]), None).unwrap_err();
+        assert!(
+            err.contains("app, sidecar") && err.contains("`container`"),
+            "{err}"
+        );
+        let err = container_of(&pod(&["app"]), Some("db")).unwrap_err();
+        assert!(err.contains("no container `db`"), "{err}");
+    }
+}
