@@ -7,6 +7,7 @@ use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
+use super::write::REDACTED;
 use super::{ApiWrite, KubeError, WriteAction, retry};
 
 /// What a write's dry run gave back.
@@ -18,9 +19,6 @@ pub struct DryRun {
     /// Whether `object` is the object as it is now (delete, evict) rather than after the write.
     pub current: bool,
 }
-
-/// The value that replaces every value of a Secret's `data` and `stringData`.
-pub const REDACTED: &str = "<redacted>";
 
 /// Sends `write` to the API server as a dry run; the server's refusal (403, 404, 409, 422,
 /// a PodDisruptionBudget's 429) comes back as [`KubeError::Api`] with its Status.

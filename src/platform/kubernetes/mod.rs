@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 pub use client::{Connection, connect, retry};
-pub use dry_run::{DryRun, REDACTED, dry_run, for_review, manifest_file_name, server_message};
+pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
