@@ -1,6 +1,7 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+mod cluster_proxy;
 mod dependency;
 mod kubernetes;
 mod memory;
@@ -13,6 +14,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use cluster_proxy::{
+    ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
+    derived_name, proxied_ports, proxy_file,
+};
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
@@ -125,6 +130,14 @@ pub enum FaultError {
         /// Which bound.
         message: String,
     },
+    /// Something the fault started (a proxy in the cluster) did not become ready in time.
+    #[error("fault `{fault}`: {message}")]
+    NotReady {
+        /// The fault.
+        fault: String,
+        /// What was not ready, and what was done about it.
+        message: String,
+    },
 }
 
 /// A fault bound to its targets on a platform.
@@ -165,6 +178,12 @@ pub fn build(
                     Arc::new(ControllerFault::new(spec.clone(), cluster))
                 }
                 FaultSpec::Quarantine(q) => Arc::new(QuarantineFault::new(q.clone(), cluster)),
+                FaultSpec::DependencyLatency(_)
+                | FaultSpec::DependencyErrors(_)
+                | FaultSpec::DependencyOutage(_)
+                | FaultSpec::DependencyBandwidth(_) => {
+                    Arc::new(ClusterProxyFault::new(spec.clone(), cluster))
+                }
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),

@@ -20,7 +20,7 @@ pub use client::{Connection, connect, retry};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
-pub use undo::{Undo, apply_undo};
+pub use undo::{Undo, apply_undo, selector_patch};
 pub use write::{ApiWrite, WriteAction};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
