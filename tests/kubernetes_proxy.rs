@@ -511,5 +511,108 @@ fn headless_services_are_refused_before_any_change() {
         result["reason"]
     );
     assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
+    assert!(
+        !common::journal_has(&dir.path().join("out"), "fault-intent"),
+        "refused when the run starts, before any fault"
+    );
     assert_eq!(fake.snapshot(), before);
+}
+
+/// The path a planned write goes to, as the API server sees it.
+fn path_of(w: &firedrill::platform::kubernetes::ApiWrite) -> (String, String) {
+    use firedrill::platform::kubernetes::WriteAction;
+    let r = &w.resource;
+    let base = if r.group.is_empty() {
+        format!("/api/{}", r.version)
+    } else {
+        format!("/apis/{}/{}", r.group, r.version)
+    };
+    let collection = format!("{base}/namespaces/{}/{}", w.namespace, r.plural);
+    match &w.action {
+        WriteAction::Create(_) => ("POST".to_owned(), collection),
+        WriteAction::MergePatch { .. } => ("PATCH".to_owned(), format!("{collection}/{}", w.name)),
+        WriteAction::Delete { .. } => ("DELETE".to_owned(), format!("{collection}/{}", w.name)),
+        WriteAction::Evict => (
+            "POST".to_owned(),
+            format!("{collection}/{}/eviction", w.name),
+        ),
+    }
+}
+
+#[test]
+fn the_writes_planned_are_the_writes_made() {
+    use firedrill::fault::{ClusterProxyFault, Fault};
+    use firedrill::platform::kubernetes::{Cluster, WriteAction};
+    let _guard = common::shared();
+    let fake = cluster();
+    let before = fake.snapshot();
+    let exp: firedrill::spec::Experiment = serde_saphyr::from_str(&experiment(
+        "    - {name: slow, type: dependency-bandwidth, dependency: db, rateKbps: 50, duration: 1s}",
+        "20s",
+    ))
+    .unwrap();
+    let firedrill::spec::Target::Kubernetes(target) = exp.spec.target else {
+        panic!("a kubernetes experiment")
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cluster = Cluster {
+            client: fake.client().await,
+            target: std::sync::Arc::new(target),
+            run_id: "r1".to_owned(),
+            max_affected_percent: 100.0,
+        };
+        let fault = ClusterProxyFault::new(exp.spec.faults[0].clone(), cluster);
+        let intent = fault.plan().await.unwrap();
+        let planned: Vec<(String, String)> = intent.writes.iter().map(path_of).collect();
+        let seen = fake.requests().len();
+        fault.inject().await.unwrap();
+        let made: Vec<(String, String)> = fake.requests()[seen..]
+            .iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
+        assert_eq!(made, planned);
+        for w in &intent.writes {
+            let stored = fake
+                .object(&w.resource.kind, &w.namespace, &w.name)
+                .unwrap();
+            match &w.action {
+                WriteAction::Create(object) => {
+                    for field in ["spec", "data"] {
+                        if let Some(v) = object.get(field) {
+                            // The server fills in defaults only where the fake does too.
+                            assert_eq!(&stored[field], v, "{} {field}", w.describe());
+                        }
+                    }
+                    assert_eq!(
+                        stored["metadata"]["labels"],
+                        object["metadata"]["labels"],
+                        "{}",
+                        w.describe()
+                    );
+                }
+                WriteAction::MergePatch { patch, .. } => {
+                    assert_eq!(
+                        stored["spec"]["selector"],
+                        json!({PROXY: "db-firedrill-proxy"})
+                    );
+                    assert_eq!(patch["spec"]["selector"]["app"], Value::Null);
+                }
+                other => panic!("unexpected write {other:?}"),
+            }
+        }
+        let undone = fault.revert().await.unwrap();
+        assert_eq!(undone.len(), 4, "{undone:?}");
+        assert!(
+            fault.revert().await.unwrap().is_empty(),
+            "a second revert does nothing"
+        );
+    });
+    wait_for("the cluster as it was", Duration::from_secs(10), || {
+        fake.snapshot() == before
+    });
 }

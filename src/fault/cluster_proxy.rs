@@ -199,6 +199,44 @@ pub fn proxy_file(
     )
 }
 
+/// Reads a dependency's Service and checks that a proxy can be put in front of it: the
+/// namespace allowed, the Service present, carrying the opt-in label where required, and
+/// of a kind the proxy can stand in for. Returns the Service and the ports to carry.
+pub async fn check_dependency(
+    cluster: &Cluster,
+    dep: &KubernetesDependency,
+) -> Result<(Service, Vec<ProxiedPort>), KubeError> {
+    cluster.check_namespace(&dep.namespace)?;
+    let ns = &dep.namespace;
+    let id = format!("Service {ns}/{}", dep.service);
+    let services = Api::<Service>::namespaced(cluster.client.clone(), ns);
+    let service = retry(&format!("read {id}"), || services.get_opt(&dep.service))
+        .await?
+        .ok_or_else(|| {
+            KubeError::NotFound(format!("dependency `{}`: {id} does not exist", dep.name))
+        })?;
+    let target = &cluster.target;
+    if target.require_opt_in {
+        let label = &target.opt_in_label;
+        let has = service
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&label.key))
+            == Some(&label.value);
+        if !has {
+            return Err(KubeError::Refused(format!(
+                "dependency `{}`: {id} does not carry the opt-in label {}={}",
+                dep.name, label.key, label.value
+            )));
+        }
+    }
+    let ports = proxied_ports(&service, &dep.ports).map_err(|message| {
+        KubeError::Refused(format!("dependency `{}`: {id} {message}", dep.name))
+    })?;
+    Ok((service, ports))
+}
+
 /// Everything a proxy fault creates and changes, decided by `plan`.
 #[derive(Clone, Debug)]
 struct Planned {
@@ -545,39 +583,11 @@ impl Fault for ClusterProxyFault {
                 dep.name
             ))
         })?;
-        self.cluster
-            .check_namespace(&dep.namespace)
-            .map_err(|e| self.kube(e))?;
         let ns = &dep.namespace;
         let id = format!("Service {ns}/{}", dep.service);
-        let services = Api::<Service>::namespaced(self.cluster.client.clone(), ns);
-        let service = retry(&format!("read {id}"), || services.get_opt(&dep.service))
+        let (service, ports) = check_dependency(&self.cluster, dep)
             .await
-            .map_err(|e| self.kube(e))?
-            .ok_or_else(|| {
-                self.kube(KubeError::NotFound(format!(
-                    "dependency `{}`: {id} does not exist",
-                    dep.name
-                )))
-            })?;
-        let target = &self.cluster.target;
-        if target.require_opt_in {
-            let label = &target.opt_in_label;
-            let has = service
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(&label.key))
-                == Some(&label.value);
-            if !has {
-                return Err(self.refuse(format!(
-                    "{id} does not carry the opt-in label {}={}",
-                    label.key, label.value
-                )));
-            }
-        }
-        let ports = proxied_ports(&service, &dep.ports)
-            .map_err(|message| self.refuse(format!("dependency `{}`: {id} {message}", dep.name)))?;
+            .map_err(|e| self.kube(e))?;
         let planned = self.build(dep, proxy, &service, &ports)?;
         let original = service
             .spec

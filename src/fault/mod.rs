@@ -16,7 +16,7 @@ use serde::Serialize;
 
 pub use cluster_proxy::{
     ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
-    derived_name, proxied_ports, proxy_file,
+    check_dependency, derived_name, proxied_ports, proxy_file,
 };
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};

@@ -195,6 +195,12 @@ impl KubernetesPlatform {
         for w in &target.workloads {
             check_workload(&cluster, w).await?;
         }
+        // A Service the proxy cannot stand in front of stops the run before any fault.
+        for d in &target.dependencies {
+            if d.proxy.is_some() && spec.faults.iter().any(|f| f.dependency() == Some(&d.name)) {
+                crate::fault::check_dependency(&cluster, d).await?;
+            }
+        }
         // The share each fault would take is checked against the pods that exist now, so
         // that an experiment that could never respect it stops before any change.
         for f in &spec.faults {
