@@ -45,6 +45,8 @@ pub const CONFIG_KEY: &str = "proxy.json";
 pub struct ProxiedPort {
     /// The proxy's name: the Service port's name, or `port-N`.
     pub name: String,
+    /// The Service port's own name, kept on the upstream Service.
+    pub port_name: Option<String>,
     /// The Service port; the upstream Service has the same one.
     pub port: u16,
     /// What the Service sends to on its pods, as written (a number or a container port
@@ -145,6 +147,7 @@ pub fn proxied_ports(service: &Service, wanted: &[u16]) -> Result<Vec<ProxiedPor
         }
         out.push(ProxiedPort {
             name: p.name.clone().unwrap_or_else(|| format!("port-{number}")),
+            port_name: p.name.clone(),
             port: number,
             target,
             listen,
@@ -348,8 +351,8 @@ impl ClusterProxyFault {
                         TargetPort::Number(n) => json!(n),
                         TargetPort::Name(s) => json!(s),
                     }});
-                    if ports.len() > 1 || p.name != format!("port-{}", p.port) {
-                        port["name"] = json!(p.name);
+                    if let Some(name) = &p.port_name {
+                        port["name"] = json!(name);
                     }
                     port
                 }).collect::<Vec<_>>(),
@@ -749,6 +752,7 @@ mod tests {
             [
                 ProxiedPort {
                     name: "sql".into(),
+                    port_name: Some("sql".into()),
                     port: 5432,
                     target: TargetPort::Number(15432),
                     listen: 15432,
@@ -756,6 +760,7 @@ mod tests {
                 },
                 ProxiedPort {
                     name: "metrics".into(),
+                    port_name: Some("metrics".into()),
                     port: 9090,
                     target: TargetPort::Name("metrics".into()),
                     listen: 9090,
@@ -763,6 +768,7 @@ mod tests {
                 },
                 ProxiedPort {
                     name: "port-80".into(),
+                    port_name: None,
                     port: 80,
                     target: TargetPort::Number(80),
                     listen: 80,
