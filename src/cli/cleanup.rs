@@ -5,8 +5,10 @@
 //! left alone unless `--any-host` is given, since their run cannot be seen from here.
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
 
@@ -79,6 +81,7 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
                 undos.push(Undo::DeleteNetworkPolicy { namespace, name });
             }
         }
+        undos.extend(proxies(&client, ns.as_deref(), args.any_host, &mut kept).await?);
         let pods: Api<Pod> = match ns {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
@@ -103,8 +106,13 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
             });
         }
     }
-    // Labels first, so a pod is never left marked for a policy that is gone.
-    undos.sort_by_key(|u| !matches!(u, Undo::RemovePodLabel { .. }));
+    // Selectors and labels first, so that nothing is left pointing at an object that is
+    // gone: a Service at a deleted proxy, a pod marked for a deleted policy.
+    undos.sort_by_key(|u| match u {
+        Undo::RestoreServiceSelector { .. } => 0,
+        Undo::RemovePodLabel { .. } => 1,
+        _ => 2,
+    });
     let mut failed = 0;
     for undo in &undos {
         if args.dry_run {
@@ -133,6 +141,100 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::RollbackFailed
     })
+}
+
+/// What dependency proxies of dead runs left: each proxy Deployment's Service selector to
+/// put back (from the Deployment's annotations), then the Deployments, ConfigMaps and
+/// Services firedrill created.
+async fn proxies(
+    client: &kube::Client,
+    ns: Option<&str>,
+    any_host: bool,
+    kept: &mut usize,
+) -> anyhow::Result<Vec<Undo>> {
+    let params = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
+    let mut undos = Vec::new();
+    let mut dead = |kind: &str, meta: &ObjectMeta| {
+        let owner = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(OWNER))
+            .cloned()
+            .unwrap_or_default();
+        let live = is_live(&owner, any_host);
+        if live {
+            println!(
+                "keep {kind} {}/{}: its run ({owner}) is live",
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default()
+            );
+            *kept += 1;
+        }
+        !live
+    };
+    let id = |meta: &ObjectMeta| {
+        (
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default(),
+        )
+    };
+    let deployments: Api<Deployment> = scoped(client, ns);
+    let list = kubernetes::retry("list Deployments managed by firedrill", || {
+        deployments.list(&params)
+    })
+    .await?;
+    for d in list
+        .items
+        .iter()
+        .filter(|d| dead("Deployment", &d.metadata))
+    {
+        let (namespace, name) = id(&d.metadata);
+        let annotations = d.metadata.annotations.clone().unwrap_or_default();
+        if let (Some(service), Some(selector)) = (
+            annotations.get(crate::fault::PROXIED_SERVICE),
+            annotations
+                .get(crate::fault::ORIGINAL_SELECTOR)
+                .and_then(|s| serde_json::from_str(s).ok()),
+        ) {
+            undos.push(Undo::RestoreServiceSelector {
+                namespace: namespace.clone(),
+                name: service.clone(),
+                selector,
+                added: vec![crate::fault::PROXY.to_owned()],
+            });
+        }
+        undos.push(Undo::delete_of::<Deployment>(&namespace, &name));
+    }
+    let maps: Api<ConfigMap> = scoped(client, ns);
+    let list = kubernetes::retry("list ConfigMaps managed by firedrill", || {
+        maps.list(&params)
+    })
+    .await?;
+    for m in list.items.iter().filter(|m| dead("ConfigMap", &m.metadata)) {
+        let (namespace, name) = id(&m.metadata);
+        undos.push(Undo::delete_of::<ConfigMap>(&namespace, &name));
+    }
+    let services: Api<Service> = scoped(client, ns);
+    let list = kubernetes::retry("list Services managed by firedrill", || {
+        services.list(&params)
+    })
+    .await?;
+    for s in list.items.iter().filter(|s| dead("Service", &s.metadata)) {
+        let (namespace, name) = id(&s.metadata);
+        undos.push(Undo::delete_of::<Service>(&namespace, &name));
+    }
+    Ok(undos)
+}
+
+/// An API over one namespace, or all.
+fn scoped<K>(client: &kube::Client, ns: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 /// Whether the run named by an owner annotation (`HOST/PID`) still runs.

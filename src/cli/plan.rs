@@ -435,6 +435,12 @@ fn describe(exp: &Experiment) -> String {
             }
             FaultSpec::ContainerKill(_) => "nothing to undo: the kubelet restarts the container",
         };
+        let undo = match &s.target {
+            Target::Kubernetes(_) if f.dependency().is_some() => {
+                "put the Service's selector back, then delete the proxy, its upstream Service and its ConfigMap"
+            }
+            _ => undo,
+        };
         steps.push((end, format!("revert {} ({undo})", f.name())));
     }
     steps.sort_by_key(|(at, _)| *at);
@@ -650,6 +656,32 @@ fn render_kubernetes(o: &mut String, target: &spec::KubernetesTarget, s: &spec::
             (None, _) => format!("pods in {} matching {labels}", w.namespace),
         };
         let _ = writeln!(o, "  {}: {what}", w.name);
+    }
+    for d in &target.dependencies {
+        let ports = if d.ports.is_empty() {
+            "every port".to_owned()
+        } else {
+            format!(
+                "port {}",
+                d.ports
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let proxy = match &d.proxy {
+            Some(p) => format!(
+                "dependency faults deploy the fault proxy ({}) in front of it, on {ports}",
+                p.image
+            ),
+            None => "no proxy: dependency faults cannot act on it".to_owned(),
+        };
+        let _ = writeln!(
+            o,
+            "  dependency {}: Service {}/{}; {proxy}",
+            d.name, d.namespace, d.service
+        );
     }
     let _ = writeln!(
         o,

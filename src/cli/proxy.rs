@@ -7,13 +7,13 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
-use crate::proxy::{ProxyConfig, ProxyRegistry, api};
+use crate::proxy::{ConfiguredProxy, ProxyRegistry, api};
 
 /// Arguments of `firedrill proxy`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Proxies to create at start: a JSON array in the `POST /populate` format (Toxiproxy's
-    /// `-config` file).
+    /// `-config` file), each with an optional `toxics` list to add at once.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address of the admin API; port 0 picks a free one. The address is printed as
@@ -23,10 +23,10 @@ pub struct Args {
 }
 
 /// Reads a config file, naming the file, the field path and the position on error.
-fn load_config(path: &Path) -> Result<Vec<ProxyConfig>, String> {
+pub(crate) fn load_config(path: &Path) -> Result<Vec<ConfiguredProxy>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut de = serde_json::Deserializer::from_slice(&text);
-    let configs: Vec<ProxyConfig> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let configs: Vec<ConfiguredProxy> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
         format!(
@@ -75,7 +75,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let registry = ProxyRegistry::new();
-        if let Err(err) = registry.populate(configs).await {
+        let (proxies, toxics): (Vec<_>, Vec<_>) =
+            configs.into_iter().map(ConfiguredProxy::split).unzip();
+        let populated = async {
+            let names: Vec<String> = proxies.iter().map(|p| p.name.clone()).collect();
+            registry.populate(proxies).await?;
+            for (name, toxics) in names.iter().zip(toxics) {
+                for t in toxics {
+                    registry.add_toxic(name, t)?;
+                }
+            }
+            Ok::<(), crate::proxy::ProxyError>(())
+        };
+        if let Err(err) = populated.await {
             let file = args.config.as_deref().unwrap_or(Path::new("-"));
             say!("error: {}: {err}", file.display());
             let mut source = std::error::Error::source(&err);
@@ -83,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 say!("  caused by: {cause}");
                 source = cause.source();
             }
+            registry.shutdown().await;
             return Ok(ExitStatus::InvalidInput);
         }
         let listener =
@@ -95,6 +108,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 "proxy {} listening on {} for {}",
                 p.name, p.listen, p.upstream
             );
+            for t in &p.toxics {
+                println!("proxy {} toxic {} ({})", p.name, t.name, t.kind.type_name());
+            }
         }
         let served = api::serve(registry.clone(), listener, stop.clone().cancelled_owned()).await;
         signals.abort();
@@ -118,5 +134,36 @@ mod tests {
         assert!(err.contains("at [0].upstream"), "{err}");
         std::fs::write(&path, r#"[{"name": "a", "upstream": "x:1", "extra": 1}]"#).unwrap();
         assert!(load_config(&path).unwrap_err().contains("extra"));
+    }
+
+    #[test]
+    fn the_config_a_cluster_proxy_fault_writes_loads_with_its_toxics() {
+        let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
+            "spec": {"selector": {"app": "db"}, "ports": [
+                {"name": "http", "port": 80, "targetPort": 8080},
+                {"name": "admin", "port": 9000}]}
+        }))
+        .unwrap();
+        let ports = crate::fault::proxied_ports(&svc, &[80]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("proxy.json");
+        for fault in [
+            "{name: slow, type: dependency-latency, dependency: db, latency: 80ms, jitter: 5ms, duration: 1s}",
+            "{name: slow, type: dependency-latency, dependency: db, latency: 80ms, perRequest: true, duration: 1s}",
+            "{name: err, type: dependency-errors, dependency: db, rate: 0.5, duration: 1s}",
+            "{name: out, type: dependency-outage, dependency: db, mode: blackhole, duration: 1s}",
+            "{name: out, type: dependency-outage, dependency: db, duration: 1s}",
+            "{name: thin, type: dependency-bandwidth, dependency: db, rateKbps: 10, duration: 1s}",
+        ] {
+            let spec: crate::spec::FaultSpec = serde_saphyr::from_str(fault).unwrap();
+            let file =
+                crate::fault::proxy_file(&spec, &ports, "db-firedrill-upstream.shop.svc").unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+            let loaded = load_config(&path).unwrap_or_else(|e| panic!("{fault}: {e}"));
+            assert_eq!(loaded, file, "{fault}");
+            assert_eq!(loaded[0].listen, "0.0.0.0:8080");
+            assert_eq!(loaded[0].upstream, "db-firedrill-upstream.shop.svc:80");
+            assert!(loaded[1].toxics.is_empty() && loaded[1].enabled);
+        }
     }
 }

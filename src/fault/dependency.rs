@@ -9,7 +9,7 @@ use crate::spec::{FaultSpec, OutageMode};
 
 /// What a dependency fault changes on its proxy.
 #[derive(Debug, Clone)]
-enum Change {
+pub(crate) enum Change {
     /// Toxics added under the fault's name (one per stream where needed).
     Toxics(Vec<ToxicConfig>),
     /// The proxy stops listening and closes its connections.
@@ -33,6 +33,27 @@ fn ms(d: crate::spec::Duration) -> u64 {
 impl DependencyFault {
     /// Builds the fault for a dependency fault spec. Returns None for other faults.
     pub fn new(spec: &FaultSpec, registry: ProxyRegistry) -> Option<Self> {
+        Some(Self {
+            name: spec.name().to_owned(),
+            fault_type: spec.type_name(),
+            proxy: spec.dependency()?.to_owned(),
+            registry,
+            change: Change::of(spec)?,
+        })
+    }
+
+    fn error(&self, e: ProxyError) -> FaultError {
+        FaultError::Proxy {
+            fault: self.name.clone(),
+            source: e,
+        }
+    }
+}
+
+impl Change {
+    /// What a dependency fault spec does to its proxy; None for other faults. The toxics
+    /// carry the fault's name, so that they can be removed by it.
+    pub(crate) fn of(spec: &FaultSpec) -> Option<Self> {
         let name = spec.name().to_owned();
         let toxic = |stream: Stream, suffix: &str, kind: ToxicKind| {
             ToxicConfig::new(stream, kind).named(format!("{name}{suffix}"))
@@ -97,20 +118,7 @@ impl DependencyFault {
             ]),
             _ => return None,
         };
-        Some(Self {
-            name,
-            fault_type: spec.type_name(),
-            proxy: spec.dependency()?.to_owned(),
-            registry,
-            change,
-        })
-    }
-
-    fn error(&self, e: ProxyError) -> FaultError {
-        FaultError::Proxy {
-            fault: self.name.clone(),
-            source: e,
-        }
+        Some(change)
     }
 }
 

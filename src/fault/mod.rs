@@ -3,6 +3,7 @@
 
 mod config;
 mod container;
+mod cluster_proxy;
 mod dependency;
 mod kubernetes;
 mod memory;
@@ -17,6 +18,10 @@ use serde::Serialize;
 
 pub use config::{ConfigChangeFault, SecretFault, fresh_value};
 pub use container::ContainerKillFault;
+pub use cluster_proxy::{
+    ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
+    check_dependency, derived_name, proxied_ports, proxy_file,
+};
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
@@ -139,6 +144,14 @@ pub enum FaultError {
         /// The API server's or the command's answer.
         message: String,
     },
+    /// Something the fault started (a proxy in the cluster) did not become ready in time.
+    #[error("fault `{fault}`: {message}")]
+    NotReady {
+        /// The fault.
+        fault: String,
+        /// What was not ready, and what was done about it.
+        message: String,
+    },
 }
 
 /// A fault bound to its targets on a platform.
@@ -189,6 +202,12 @@ pub fn build(
                     k.events(),
                     k.stop_token(),
                 )),
+                FaultSpec::DependencyLatency(_)
+                | FaultSpec::DependencyErrors(_)
+                | FaultSpec::DependencyOutage(_)
+                | FaultSpec::DependencyBandwidth(_) => {
+                    Arc::new(ClusterProxyFault::new(spec.clone(), cluster))
+                }
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),

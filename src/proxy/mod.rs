@@ -79,6 +79,42 @@ pub struct ProxyConfig {
     pub enabled: bool,
 }
 
+/// A proxy in a `firedrill proxy --config` file: the `POST /populate` fields and, beyond
+/// Toxiproxy's format, the toxics it starts with, so that a proxy can run faulty from its
+/// first connection without a call to its admin API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredProxy {
+    /// Unique name.
+    pub name: String,
+    /// Address to listen on; port 0 picks a free port (the real one is reported).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Address to connect to, `host:port`, resolved for each connection.
+    pub upstream: String,
+    /// Whether to listen at once.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Toxics added once the proxy exists, in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub toxics: Vec<ToxicConfig>,
+}
+
+impl ConfiguredProxy {
+    /// The proxy to create and the toxics to add to it.
+    pub fn split(self) -> (ProxyConfig, Vec<ToxicConfig>) {
+        (
+            ProxyConfig {
+                name: self.name,
+                listen: self.listen,
+                upstream: self.upstream,
+                enabled: self.enabled,
+            },
+            self.toxics,
+        )
+    }
+}
+
 /// A change to a proxy: the body of `POST /proxies/{name}`; absent fields stay as they are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

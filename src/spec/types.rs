@@ -129,6 +129,45 @@ pub struct KubernetesTarget {
     pub require_opt_in: bool,
     /// The workloads faults and probes refer to by name.
     pub workloads: Vec<KubernetesWorkload>,
+    /// Services the workloads call, which dependency faults act on through a proxy that
+    /// firedrill deploys in front of them for the fault's duration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<KubernetesDependency>,
+}
+
+/// A dependency in the cluster: an existing Service and the pods behind it.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesDependency {
+    /// Unique name among the dependencies, used by dependency faults.
+    pub name: String,
+    /// The Service's namespace, one of `namespaces`.
+    pub namespace: String,
+    /// The existing Service clients reach the dependency through.
+    pub service: String,
+    /// The Service ports (`port`, not `targetPort`) faults act on; every port when empty.
+    /// The other ports pass through the proxy untouched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    /// The proxy deployed in front of the Service; dependency faults need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ClusterProxy>,
+}
+
+/// How the fault proxy runs in the cluster.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterProxy {
+    /// An image with `firedrill` on its PATH, built from the repository's Dockerfile.
+    pub image: String,
+    /// How long the proxy Deployment may take to become available before the fault is
+    /// abandoned and everything it created is removed.
+    #[serde(default = "default_proxy_ready_timeout")]
+    pub ready_timeout: Duration,
+}
+
+fn default_proxy_ready_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_true() -> bool {

@@ -366,6 +366,7 @@ impl Validator<'_> {
     }
 
     fn kubernetes_target(&mut self, kube: &KubernetesTarget) {
+        self.kubernetes_dependencies(kube);
         if kube.namespaces.is_empty() {
             self.problem(
                 "spec.target.namespaces",
@@ -449,6 +450,51 @@ impl Validator<'_> {
                         format!("`{value}` is not a label value"),
                     );
                 }
+            }
+        }
+    }
+
+    fn kubernetes_dependencies(&mut self, kube: &KubernetesTarget) {
+        let path = "spec.target.dependencies";
+        self.unique(
+            path,
+            kube.dependencies.iter().map(|d| d.name.as_str()),
+            "dependency",
+        );
+        for (i, d) in kube.dependencies.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            if !kube.namespaces.contains(&d.namespace) {
+                self.problem(
+                    format!("{path}.namespace"),
+                    format!(
+                        "`{}` is not in spec.target.namespaces{}",
+                        d.namespace,
+                        known_list(kube.namespaces.iter().map(String::as_str))
+                    ),
+                );
+            }
+            self.name(&format!("{path}.service"), &d.service);
+            for (j, port) in d.ports.iter().enumerate() {
+                if *port == 0 {
+                    self.problem(
+                        format!("{path}.ports[{j}]"),
+                        "0 is out of range: write a Service port from 1 to 65535",
+                    );
+                } else if d.ports[..j].contains(port) {
+                    self.problem(
+                        format!("{path}.ports[{j}]"),
+                        format!("port {port} appears twice"),
+                    );
+                }
+            }
+            if let Some(proxy) = &d.proxy {
+                if proxy.image.trim().is_empty() {
+                    self.problem(
+                        format!("{path}.proxy.image"),
+                        "must not be empty: no image is published; build one from the repository's Dockerfile",
+                    );
+                }
+                self.positive(&format!("{path}.proxy.readyTimeout"), proxy.ready_timeout);
             }
         }
     }
@@ -569,8 +615,40 @@ impl Validator<'_> {
     }
 
     fn fault(&mut self, path: &str, fault: &FaultSpec) {
-        if !self.platform_fits(path, fault.type_name(), fault.is_kubernetes()) {
+        // Dependency faults act on both platforms: through the embedded proxy locally, through
+        // a proxy deployed in front of the dependency's Service on kubernetes.
+        if fault.dependency().is_none()
+            && !self.platform_fits(path, fault.type_name(), fault.is_kubernetes())
+        {
             return;
+        }
+        if let Some(dep) = fault.dependency()
+            && let super::Target::Kubernetes(kube) = &self.exp.spec.target
+        {
+            match kube.dependencies.iter().find(|d| d.name == dep) {
+                None => self.problem(
+                    format!("{path}.dependency"),
+                    format!(
+                        "no dependency is named `{dep}`{}",
+                        known_list(kube.dependencies.iter().map(|d| d.name.as_str()))
+                    ),
+                ),
+                Some(d) if d.proxy.is_none() => {
+                    let i = kube
+                        .dependencies
+                        .iter()
+                        .position(|x| x.name == dep)
+                        .unwrap_or_default();
+                    self.problem(
+                        format!("{path}.dependency"),
+                        format!(
+                            "`{}` on kubernetes acts through a proxy deployed in front of the Service; dependency `{dep}` has none: set spec.target.dependencies[{i}].proxy.image",
+                            fault.type_name()
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
         }
         if let Some(selector) = fault.selector() {
             self.selector(&format!("{path}.select"), selector);
@@ -2026,6 +2104,62 @@ spec:
             "{mode: all, workload: web}\n  safety: {maxAffectedPercent: 50}",
             "spec.faults[0].select",
             "more than spec.safety.maxAffectedPercent",
+        );
+    }
+
+    #[test]
+    fn kubernetes_dependency_faults_need_a_dependency_with_a_proxy() {
+        const WORKLOADS: &str = "kind: Pod, matchLabels: {app: db}}\n";
+        const FAULT: &str = "type: pod-delete\n      select: {mode: one, workload: web}";
+        let dep = |d: &str| format!("{WORKLOADS}    dependencies:\n      - {d}\n");
+        let latency = "type: dependency-latency\n      dependency: db\n      latency: 100ms\n      duration: 1s";
+        let valid = dep(
+            "{name: db, namespace: shop, service: db, ports: [5432], proxy: {image: registry.example/firedrill:1}}",
+        );
+        let both = |d: &str, f: &str| {
+            let doc = KUBE.replace(WORKLOADS, d).replace(FAULT, f);
+            validate(&parse(&doc))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(both(&valid, latency), vec![]);
+        let problems = both(&dep("{name: db, namespace: shop, service: db}"), latency);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "spec.faults[0].dependency");
+        assert!(
+            problems[0]
+                .1
+                .contains("spec.target.dependencies[0].proxy.image")
+        );
+        let problems = both(
+            &valid,
+            &latency.replace("dependency: db", "dependency: cache"),
+        );
+        assert_eq!(problems[0].0, "spec.faults[0].dependency");
+        assert!(
+            problems[0]
+                .1
+                .contains("no dependency is named `cache`; known: `db`"),
+            "{problems:?}"
+        );
+        let problems = both(
+            &dep(
+                "{name: db, namespace: billing, service: Db, ports: [0, 5432, 5432], proxy: {image: ' ', readyTimeout: 0s}}",
+            ),
+            FAULT,
+        );
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.target.dependencies[0].namespace",
+                "spec.target.dependencies[0].service",
+                "spec.target.dependencies[0].ports[0]",
+                "spec.target.dependencies[0].ports[2]",
+                "spec.target.dependencies[0].proxy.image",
+                "spec.target.dependencies[0].proxy.readyTimeout",
+            ]
         );
     }
 }

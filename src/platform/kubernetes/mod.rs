@@ -24,7 +24,7 @@ pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
-pub use undo::{ConfigKey, SecretKey, SecretValue, Undo, apply_undo, sha256_hex};
+pub use undo::{ConfigKey, SecretKey, SecretValue, Undo, apply_undo, selector_patch, sha256_hex};
 pub use write::{ApiWrite, REDACTED, WriteAction};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
@@ -198,6 +198,12 @@ impl KubernetesPlatform {
         check_permissions(&cluster.client, &required_permissions(spec)).await?;
         for w in &target.workloads {
             check_workload(&cluster, w).await?;
+        }
+        // A Service the proxy cannot stand in front of stops the run before any fault.
+        for d in &target.dependencies {
+            if d.proxy.is_some() && spec.faults.iter().any(|f| f.dependency() == Some(&d.name)) {
+                crate::fault::check_dependency(&cluster, d).await?;
+            }
         }
         // The share each fault would take is checked against the pods that exist now, so
         // that an experiment that could never respect it stops before any change.

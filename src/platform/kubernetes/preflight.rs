@@ -106,6 +106,8 @@ pub enum Use {
     SecretDelete,
     /// The container-kill fault: the command through exec, and the restart watch.
     ContainerKill,
+    /// A dependency fault: the fault proxy deployed in front of a Service.
+    ClusterProxy,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -144,6 +146,19 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Create, "", "pods", "exec"),
             (List, "", "pods", ""),
             (Watch, "", "pods", ""),
+        ],
+        Use::ClusterProxy => vec![
+            (Get, "", "services", ""),
+            (Create, "", "services", ""),
+            (Patch, "", "services", ""),
+            (Delete, "", "services", ""),
+            (Get, "", "configmaps", ""),
+            (Create, "", "configmaps", ""),
+            (Delete, "", "configmaps", ""),
+            (Get, "apps", "deployments", ""),
+            (Create, "apps", "deployments", ""),
+            (Delete, "apps", "deployments", ""),
+            (List, "", "pods", ""),
         ],
     }
 }
@@ -202,6 +217,14 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
         add(&w.namespace, u);
         if matches!(f, FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_)) {
             add(&w.namespace, Use::Track);
+        }
+    }
+    for f in &spec.faults {
+        if let Some(d) = f
+            .dependency()
+            .and_then(|n| target.dependencies.iter().find(|d| d.name == n))
+        {
+            add(&d.namespace, Use::ClusterProxy);
         }
     }
     for p in &spec.steady_state.probes {

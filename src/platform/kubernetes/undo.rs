@@ -4,10 +4,10 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -109,6 +109,64 @@ pub enum Undo {
         /// Whether it was immutable.
         immutable: Option<bool>,
     },
+    /// Delete an object firedrill created, of any resource.
+    #[serde(rename_all = "camelCase")]
+    DeleteObject {
+        /// `v1` or `group/version`.
+        api_version: String,
+        /// Its kind, such as `ConfigMap`.
+        kind: String,
+        /// Its resource (plural), such as `configmaps`.
+        plural: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// Put a Service's selector back: the recorded labels again, the ones firedrill added
+    /// removed.
+    #[serde(rename_all = "camelCase")]
+    RestoreServiceSelector {
+        /// The Service's namespace.
+        namespace: String,
+        /// The Service's name.
+        name: String,
+        /// The selector before the change.
+        selector: BTreeMap<String, String>,
+        /// Selector keys firedrill added, removed again.
+        added: Vec<String>,
+    },
+}
+
+impl Undo {
+    /// Deleting the object `namespace/name` of the resource `K`, which firedrill created.
+    pub fn delete_of<K>(namespace: &str, name: &str) -> Self
+    where
+        K: kube::Resource<DynamicType = ()>,
+    {
+        Self::DeleteObject {
+            api_version: K::api_version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+            plural: K::plural(&()).into_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// The merge patch that gives a Service the selector `selector`, without the keys `removed`.
+pub fn selector_patch(
+    selector: &BTreeMap<String, String>,
+    removed: &[String],
+) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for key in removed {
+        map.insert(key.clone(), serde_json::Value::Null);
+    }
+    for (k, v) in selector {
+        map.insert(k.clone(), json!(v));
+    }
+    json!({"spec": {"selector": map}})
 }
 
 /// One ConfigMap key changed by a fault.
@@ -242,6 +300,22 @@ impl std::fmt::Display for Undo {
             } => write!(
                 f,
                 "create Secret {namespace}/{name} again as it was (kept in the journal's restore record)"
+            ),
+            Self::DeleteObject {
+                kind,
+                namespace,
+                name,
+                ..
+            } => write!(f, "delete {kind} {namespace}/{name}"),
+            Self::RestoreServiceSelector {
+                namespace,
+                name,
+                selector,
+                ..
+            } => write!(
+                f,
+                "put the selector {} back on Service {namespace}/{name}",
+                super::label_selector(selector)
             ),
         }
     }
@@ -452,6 +526,40 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
             Err(KubeError::Refused(format!(
                 "Secret {namespace}/{name} keeps being created and deleted by someone else; left as it is"
             )))
+        }
+        Undo::DeleteObject {
+            api_version,
+            kind,
+            plural,
+            namespace,
+            name,
+        } => {
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let resource = ApiResource {
+                group: group.to_owned(),
+                version: version.to_owned(),
+                api_version: api_version.clone(),
+                kind: kind.clone(),
+                plural: plural.clone(),
+            };
+            let api = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource);
+            // Foreground: a Deployment's ReplicaSets and pods go with it, not after.
+            let params = DeleteParams::foreground();
+            let done = retry(&what, || api.delete(name, &params)).await.map(|_| ());
+            gone_is_done(done, &what)
+        }
+        Undo::RestoreServiceSelector {
+            namespace,
+            name,
+            selector,
+            added,
+        } => {
+            let api = Api::<Service>::namespaced(client.clone(), namespace);
+            let patch = Patch::Merge(selector_patch(selector, added));
+            let done = retry(&what, || api.patch(name, &merge, &patch))
+                .await
+                .map(|_| ());
+            gone_is_done(done, &what)
         }
     }
 }

@@ -81,6 +81,7 @@ pub static RESOURCES: &[ResDef] = &[
         true,
         true
     ),
+    res!("services", "Service", "", true, true, false),
 ];
 
 /// The resource served at `group/version/plural`.
@@ -552,6 +553,7 @@ fn decode_check(def: &ResDef, obj: &Value) -> Result<(), String> {
         "replicasets" => check::<apps::ReplicaSet>(obj),
         "networkpolicies" => check::<net::NetworkPolicy>(obj),
         "poddisruptionbudgets" => check::<policy::PodDisruptionBudget>(obj),
+        "services" => check::<core::Service>(obj),
         _ => Ok(()),
     }
 }

@@ -1,0 +1,841 @@
+//! Dependency faults on the kubernetes platform: firedrill's fault proxy deployed in front of
+//! an existing Service for the fault's duration.
+//!
+//! The proxy runs as a Deployment whose configuration (a ConfigMap) already holds the
+//! fault's toxics, so nothing ever calls its admin API from outside the pod. A second
+//! Service, `<service>-firedrill-upstream`, selects the dependency's own pods and is the
+//! proxy's upstream. Once the proxy is available, the dependency's Service selects the proxy
+//! pods instead of its own: clients keep the address they use and go through the proxy.
+//! Reverting puts the selector back first, then deletes what was created.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::dependency::Change;
+use super::{Fault, FaultError, Intent, owner};
+use crate::platform::kubernetes::{
+    ApiWrite, Cluster, KubeError, OWNER, RUN_ID, Undo, WriteAction, apply_undo, label_selector,
+    retry, selector_patch,
+};
+use crate::proxy::ConfiguredProxy;
+use crate::spec::{self, FaultSpec, KubernetesDependency};
+
+/// The label on the proxy pods, whose value is the proxy Deployment's name; the dependency's
+/// Service selects it during the fault.
+pub const PROXY: &str = "firedrill.dev/proxy";
+/// The annotation on the proxy Deployment naming the Service switched to it.
+pub const PROXIED_SERVICE: &str = "firedrill.dev/proxied-service";
+/// The annotation on the proxy Deployment holding the Service's own selector (JSON), so that
+/// `firedrill cleanup` can put it back without the journal.
+pub const ORIGINAL_SELECTOR: &str = "firedrill.dev/original-selector";
+/// Where the proxy's configuration is mounted in its container.
+pub const CONFIG_DIR: &str = "/etc/firedrill";
+/// The configuration file's key in the ConfigMap.
+pub const CONFIG_KEY: &str = "proxy.json";
+
+/// One port of the dependency's Service and how the proxy carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxiedPort {
+    /// The proxy's name: the Service port's name, or `port-N`.
+    pub name: String,
+    /// The Service port's own name, kept on the upstream Service.
+    pub port_name: Option<String>,
+    /// The Service port; the upstream Service has the same one.
+    pub port: u16,
+    /// What the Service sends to on its pods, as written (a number or a container port
+    /// name); the upstream Service keeps it.
+    pub target: TargetPort,
+    /// The container port the proxy listens on: the numeric target port, or for a named
+    /// one the Service port, declared under that name so the Service finds it.
+    pub listen: u16,
+    /// Whether the fault's toxics apply to this port.
+    pub faulted: bool,
+}
+
+/// A Service port's `targetPort`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetPort {
+    /// A port number.
+    Number(u16),
+    /// The name of a container port.
+    Name(String),
+}
+
+/// A name derived from the Service's, within the 63 characters of a DNS label: a long
+/// Service name is cut and a short hash of it keeps names apart.
+pub fn derived_name(service: &str, suffix: &str) -> String {
+    let full = format!("{service}-{suffix}");
+    if full.len() <= 63 {
+        return full;
+    }
+    let hash = service.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let keep = 63 - suffix.len() - 10;
+    let head = service[..keep].trim_end_matches(['-', '.']);
+    format!("{head}-{:08x}-{suffix}", hash as u32)
+}
+
+/// The ports the proxy carries, or why the Service cannot be proxied. `wanted` are the
+/// Service ports the fault acts on (all when empty).
+pub fn proxied_ports(service: &Service, wanted: &[u16]) -> Result<Vec<ProxiedPort>, String> {
+    let spec = service.spec.clone().unwrap_or_default();
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return Err(
+            "is an ExternalName Service: it has no pods to put a proxy in front of".to_owned(),
+        );
+    }
+    if spec.cluster_ip.as_deref() == Some("None") {
+        return Err(
+            "is headless (clusterIP: None): clients reach its pods directly, so switching its selector would not send them through a proxy".to_owned(),
+        );
+    }
+    let selector = spec.selector.unwrap_or_default();
+    if selector.is_empty() {
+        return Err(
+            "has no selector (its endpoints are managed by hand), so there are no pods to switch from".to_owned(),
+        );
+    }
+    if selector.contains_key(PROXY) {
+        return Err(format!(
+            "already selects a firedrill proxy ({PROXY}); run `firedrill rollback` or `firedrill cleanup` first"
+        ));
+    }
+    let ports = spec.ports.unwrap_or_default();
+    if ports.is_empty() {
+        return Err("has no ports".to_owned());
+    }
+    let mut out: Vec<ProxiedPort> = Vec::new();
+    for p in &ports {
+        let number = u16::try_from(p.port).map_err(|_| format!("has port {}", p.port))?;
+        let protocol = p.protocol.as_deref().unwrap_or("TCP");
+        if protocol != "TCP" {
+            return Err(format!(
+                "port {number} is {protocol}: the proxy carries TCP only"
+            ));
+        }
+        let target = match &p.target_port {
+            None => TargetPort::Number(number),
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => {
+                TargetPort::Number(
+                    u16::try_from(*n).map_err(|_| format!("port {number} has targetPort {n}"))?,
+                )
+            }
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s)) => {
+                match s.parse::<u16>() {
+                    Ok(n) => TargetPort::Number(n),
+                    Err(_) => TargetPort::Name(s.clone()),
+                }
+            }
+        };
+        let listen = match &target {
+            TargetPort::Number(n) => *n,
+            TargetPort::Name(_) => number,
+        };
+        if let Some(other) = out.iter().find(|o| o.listen == listen) {
+            return Err(format!(
+                "ports {} and {number} would both need the proxy to listen on {listen}",
+                other.port
+            ));
+        }
+        out.push(ProxiedPort {
+            name: p.name.clone().unwrap_or_else(|| format!("port-{number}")),
+            port_name: p.name.clone(),
+            port: number,
+            target,
+            listen,
+            faulted: wanted.is_empty() || wanted.contains(&number),
+        });
+    }
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|w| !out.iter().any(|p| p.port == **w))
+        .map(ToString::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "has no port {} (its ports: {})",
+            missing.join(", "),
+            out.iter()
+                .map(|p| p.port.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// The proxy's configuration file: one proxy per Service port, listening on every interface
+/// on its container port and forwarding to the same Service port of `upstream_host`; the
+/// faulted ports carry the fault's toxics (or do not listen, for a refused connection).
+pub fn proxy_file(
+    fault: &FaultSpec,
+    ports: &[ProxiedPort],
+    upstream_host: &str,
+) -> Option<Vec<ConfiguredProxy>> {
+    let change = Change::of(fault)?;
+    Some(
+        ports
+            .iter()
+            .map(|p| {
+                let (enabled, toxics) = match (&change, p.faulted) {
+                    (Change::Disable, true) => (false, Vec::new()),
+                    (Change::Toxics(t), true) => (true, t.clone()),
+                    (_, false) => (true, Vec::new()),
+                };
+                ConfiguredProxy {
+                    name: p.name.clone(),
+                    listen: format!("0.0.0.0:{}", p.listen),
+                    upstream: format!("{upstream_host}:{}", p.port),
+                    enabled,
+                    toxics,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Reads a dependency's Service and checks that a proxy can be put in front of it: the
+/// namespace allowed, the Service present, carrying the opt-in label where required, and
+/// of a kind the proxy can stand in for. Returns the Service and the ports to carry.
+pub async fn check_dependency(
+    cluster: &Cluster,
+    dep: &KubernetesDependency,
+) -> Result<(Service, Vec<ProxiedPort>), KubeError> {
+    cluster.check_namespace(&dep.namespace)?;
+    let ns = &dep.namespace;
+    let id = format!("Service {ns}/{}", dep.service);
+    let services = Api::<Service>::namespaced(cluster.client.clone(), ns);
+    let service = retry(&format!("read {id}"), || services.get_opt(&dep.service))
+        .await?
+        .ok_or_else(|| {
+            KubeError::NotFound(format!("dependency `{}`: {id} does not exist", dep.name))
+        })?;
+    let target = &cluster.target;
+    if target.require_opt_in {
+        let label = &target.opt_in_label;
+        let has = service
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&label.key))
+            == Some(&label.value);
+        if !has {
+            return Err(KubeError::Refused(format!(
+                "dependency `{}`: {id} does not carry the opt-in label {}={}",
+                dep.name, label.key, label.value
+            )));
+        }
+    }
+    let ports = proxied_ports(&service, &dep.ports).map_err(|message| {
+        KubeError::Refused(format!("dependency `{}`: {id} {message}", dep.name))
+    })?;
+    Ok((service, ports))
+}
+
+/// Everything a proxy fault creates and changes, decided by `plan`.
+#[derive(Clone, Debug)]
+struct Planned {
+    namespace: String,
+    service: String,
+    config_map: ConfigMap,
+    upstream: Service,
+    deployment: Deployment,
+    switch: Value,
+    ready_timeout: std::time::Duration,
+}
+
+/// A dependency fault carried by a proxy deployed in front of the dependency's Service.
+pub struct ClusterProxyFault {
+    spec: FaultSpec,
+    cluster: Cluster,
+    planned: Mutex<Option<Planned>>,
+    restore: Mutex<Vec<Undo>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn is_status(e: &KubeError, code: u16) -> bool {
+    matches!(e, KubeError::Api { source: kube::Error::Api(s), .. } if s.code == code)
+}
+
+impl ClusterProxyFault {
+    /// A dependency fault on the kubernetes platform.
+    pub fn new(spec: FaultSpec, cluster: Cluster) -> Self {
+        Self {
+            spec,
+            cluster,
+            planned: Mutex::new(None),
+            restore: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn kube(&self, source: KubeError) -> FaultError {
+        FaultError::Kubernetes {
+            fault: self.spec.name().to_owned(),
+            source,
+        }
+    }
+
+    fn refuse(&self, message: String) -> FaultError {
+        FaultError::Kubernetes {
+            fault: self.spec.name().to_owned(),
+            source: KubeError::Refused(message),
+        }
+    }
+
+    fn dependency(&self) -> Result<&KubernetesDependency, FaultError> {
+        let name = self.spec.dependency().unwrap_or_default();
+        self.cluster
+            .target
+            .dependencies
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| FaultError::UnknownDependency {
+                fault: self.spec.name().to_owned(),
+                dependency: name.to_owned(),
+            })
+    }
+
+    /// The objects and the selector change for the Service as it is now.
+    fn build(
+        &self,
+        dep: &KubernetesDependency,
+        proxy: &spec::ClusterProxy,
+        service: &Service,
+        ports: &[ProxiedPort],
+    ) -> Result<Planned, FaultError> {
+        let ns = &dep.namespace;
+        let svc = &dep.service;
+        let name = derived_name(svc, "firedrill-proxy");
+        let upstream_name = derived_name(svc, "firedrill-upstream");
+        let original = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .unwrap_or_default();
+        let file = proxy_file(&self.spec, ports, &format!("{upstream_name}.{ns}.svc"))
+            .ok_or_else(|| self.refuse("not a dependency fault".to_owned()))?;
+        let text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        let mut labels = self.cluster.ownership_labels();
+        labels.insert(
+            "firedrill.dev/fault".to_owned(),
+            self.spec.name().to_owned(),
+        );
+        let annotations = BTreeMap::from([(OWNER.to_owned(), owner())]);
+        let meta = |name: &str, annotations: &BTreeMap<String, String>| json!({"name": name, "namespace": ns, "labels": labels, "annotations": annotations});
+        let config_map = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(&name, &annotations),
+            "data": {CONFIG_KEY: text},
+        });
+        let upstream = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(&upstream_name, &annotations),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": original,
+                "ports": ports.iter().map(|p| {
+                    let mut port = json!({"port": p.port, "protocol": "TCP", "targetPort": match &p.target {
+                        TargetPort::Number(n) => json!(n),
+                        TargetPort::Name(s) => json!(s),
+                    }});
+                    if let Some(name) = &p.port_name {
+                        port["name"] = json!(name);
+                    }
+                    port
+                }).collect::<Vec<_>>(),
+            },
+        });
+        let mut deployment_annotations = annotations.clone();
+        deployment_annotations.insert(PROXIED_SERVICE.to_owned(), svc.clone());
+        deployment_annotations.insert(
+            ORIGINAL_SELECTOR.to_owned(),
+            serde_json::to_string(&original).unwrap_or_default(),
+        );
+        let mut pod_labels = labels.clone();
+        pod_labels.insert(PROXY.to_owned(), name.clone());
+        let container_ports: Vec<Value> = ports
+            .iter()
+            .map(|p| {
+                let mut port = json!({"containerPort": p.listen, "protocol": "TCP"});
+                if let TargetPort::Name(n) = &p.target {
+                    port["name"] = json!(n);
+                }
+                port
+            })
+            .collect();
+        let mut pod_security = json!({
+            "runAsNonRoot": true,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        });
+        // A non-root process may listen below 1024 only where the pod's network namespace
+        // says so; this sysctl is in the safe set the restricted PodSecurity level allows.
+        if ports.iter().any(|p| p.listen < 1024) {
+            pod_security["sysctls"] =
+                json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]);
+        }
+        let mut container = json!({
+            "name": "proxy",
+            "image": proxy.image,
+            "command": ["firedrill"],
+            // The admin API stays on loopback: it has no authentication.
+            "args": ["proxy", "--config", format!("{CONFIG_DIR}/{CONFIG_KEY}"), "--admin", "127.0.0.1:0"],
+            "ports": container_ports,
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "32Mi"},
+                "limits": {"cpu": "1", "memory": "128Mi"},
+            },
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "readOnlyRootFilesystem": true,
+                "runAsNonRoot": true,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": true}],
+        });
+        // Ready once it listens; a proxy that refuses connections on every port has nothing
+        // to probe, and is ready once running.
+        if let Some(p) = file.iter().zip(ports).find(|(c, _)| c.enabled) {
+            container["readinessProbe"] =
+                json!({"tcpSocket": {"port": p.1.listen}, "periodSeconds": 1});
+        }
+        let deployment = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(&name, &deployment_annotations),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {PROXY: name}},
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {
+                        "automountServiceAccountToken": false,
+                        "enableServiceLinks": false,
+                        "terminationGracePeriodSeconds": 5,
+                        "securityContext": pod_security,
+                        "containers": [container],
+                        "volumes": [{"name": "config", "configMap": {"name": name}}],
+                    },
+                },
+            },
+        });
+        let typed = |what: &str, e: serde_json::Error| {
+            self.refuse(format!("cannot build the proxy's {what}: {e}"))
+        };
+        Ok(Planned {
+            namespace: ns.clone(),
+            service: svc.clone(),
+            config_map: serde_json::from_value(config_map).map_err(|e| typed("ConfigMap", e))?,
+            upstream: serde_json::from_value(upstream).map_err(|e| typed("Service", e))?,
+            deployment: serde_json::from_value(deployment).map_err(|e| typed("Deployment", e))?,
+            switch: selector_patch(
+                &BTreeMap::from([(PROXY.to_owned(), name)]),
+                &original.keys().cloned().collect::<Vec<_>>(),
+            ),
+            ready_timeout: proxy.ready_timeout.get(),
+        })
+    }
+
+    /// Creates an object unless this run already did (a retried create).
+    async fn create<K>(&self, api: &Api<K>, object: &K) -> Result<(), FaultError>
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let name = object.meta().name.clone().unwrap_or_default();
+        let id = format!(
+            "{} {}/{name}",
+            K::kind(&()),
+            object.meta().namespace.as_deref().unwrap_or_default()
+        );
+        let post = PostParams::default();
+        match retry(&format!("create {id}"), || api.create(&post, object)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 409) => {
+                let existing = retry(&format!("read {id}"), || api.get(&name))
+                    .await
+                    .map_err(|e| self.kube(e))?;
+                let run = existing.meta().labels.as_ref().and_then(|l| l.get(RUN_ID));
+                if run == Some(&self.cluster.run_id) {
+                    Ok(())
+                } else {
+                    Err(self.refuse(format!(
+                        "{id} already exists{}; if no run holds it, remove it with `firedrill cleanup`",
+                        run.map(|r| format!(" (run {r})")).unwrap_or_default()
+                    )))
+                }
+            }
+            Err(e) => Err(self.kube(e)),
+        }
+    }
+
+    /// Waits until the proxy Deployment has an available replica of its current template.
+    async fn wait_available(&self, p: &Planned) -> Result<(), FaultError> {
+        let name = p.deployment.metadata.name.clone().unwrap_or_default();
+        let api = Api::<Deployment>::namespaced(self.cluster.client.clone(), &p.namespace);
+        let deadline = tokio::time::Instant::now() + p.ready_timeout;
+        let what = format!("read Deployment {}/{name}", p.namespace);
+        loop {
+            let d = retry(&what, || api.get(&name))
+                .await
+                .map_err(|e| self.kube(e))?;
+            let generation = d.metadata.generation.unwrap_or(0);
+            let status = d.status.unwrap_or_default();
+            if status.observed_generation.unwrap_or(0) >= generation
+                && status.available_replicas.unwrap_or(0) >= 1
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(FaultError::NotReady {
+                    fault: self.spec.name().to_owned(),
+                    message: format!(
+                        "the proxy Deployment {}/{name} was not available within {}{}; the Service was not switched and what was created is removed",
+                        p.namespace,
+                        crate::spec::Duration::from(p.ready_timeout),
+                        self.pod_states(p, &name).await
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Why the proxy pods are not ready, as far as their status tells: `(pod: reason)`.
+    async fn pod_states(&self, p: &Planned, name: &str) -> String {
+        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
+        let params = ListParams::default().labels(&format!("{PROXY}={name}"));
+        let Ok(pods) = api.list(&params).await else {
+            return String::new();
+        };
+        let states: Vec<String> = pods
+            .items
+            .iter()
+            .map(|pod| {
+                let status = pod.status.clone().unwrap_or_default();
+                let waiting = status
+                    .container_statuses
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|c| c.state.and_then(|s| s.waiting).and_then(|w| w.reason));
+                let unscheduled = status
+                    .conditions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                    .and_then(|c| c.reason);
+                let state = waiting
+                    .or(unscheduled)
+                    .or(status.phase)
+                    .unwrap_or_else(|| "unknown".to_owned());
+                format!(
+                    "{}: {state}",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        if states.is_empty() {
+            " (no proxy pod was created)".to_owned()
+        } else {
+            format!(" (pods {})", states.join(", "))
+        }
+    }
+
+    /// Applies the recorded undos newest first, each forgotten once done.
+    async fn undo_all(&self) -> Result<Vec<String>, FaultError> {
+        let mut done = Vec::new();
+        loop {
+            let Some(next) = lock(&self.restore).last().cloned() else {
+                return Ok(done);
+            };
+            done.push(
+                apply_undo(&self.cluster.client, &next)
+                    .await
+                    .map_err(|e| self.kube(e))?,
+            );
+            lock(&self.restore).pop();
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for ClusterProxyFault {
+    async fn plan(&self) -> Result<Intent, FaultError> {
+        let dep = self.dependency()?;
+        let proxy = dep.proxy.as_ref().ok_or_else(|| {
+            self.refuse(format!(
+                "dependency `{}` has no proxy: set spec.target.dependencies[].proxy.image",
+                dep.name
+            ))
+        })?;
+        let ns = &dep.namespace;
+        let id = format!("Service {ns}/{}", dep.service);
+        let (service, ports) = check_dependency(&self.cluster, dep)
+            .await
+            .map_err(|e| self.kube(e))?;
+        let planned = self.build(dep, proxy, &service, &ports)?;
+        let original = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .unwrap_or_default();
+        let cm_name = planned.config_map.metadata.name.clone().unwrap_or_default();
+        let up_name = planned.upstream.metadata.name.clone().unwrap_or_default();
+        let deploy_name = planned.deployment.metadata.name.clone().unwrap_or_default();
+        let restore = vec![
+            Undo::delete_of::<ConfigMap>(ns, &cm_name),
+            Undo::delete_of::<Service>(ns, &up_name),
+            Undo::delete_of::<Deployment>(ns, &deploy_name),
+            Undo::RestoreServiceSelector {
+                namespace: ns.clone(),
+                name: dep.service.clone(),
+                selector: original.clone(),
+                added: vec![PROXY.to_owned()],
+            },
+        ];
+        let carried: Vec<String> = ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} ({}{})",
+                    p.port,
+                    p.name,
+                    if p.faulted { ", faulted" } else { "" }
+                )
+            })
+            .collect();
+        let changes = vec![
+            format!("create ConfigMap {ns}/{cm_name} with the proxy configuration"),
+            format!(
+                "create Service {ns}/{up_name} selecting {} (the pods of {id})",
+                label_selector(&original)
+            ),
+            format!(
+                "create Deployment {ns}/{deploy_name} running the fault proxy ({}) for ports {}",
+                proxy.image,
+                carried.join(", ")
+            ),
+            format!(
+                "switch the selector of {id} from {} to {PROXY}={deploy_name}; connections open through it may drop",
+                label_selector(&original)
+            ),
+        ];
+        let value = |v: Result<Value, serde_json::Error>| v.unwrap_or_default();
+        let writes = vec![
+            ApiWrite::of::<ConfigMap>(
+                ns,
+                &cm_name,
+                WriteAction::Create(value(serde_json::to_value(&planned.config_map))),
+            ),
+            ApiWrite::of::<Service>(
+                ns,
+                &up_name,
+                WriteAction::Create(value(serde_json::to_value(&planned.upstream))),
+            ),
+            ApiWrite::of::<Deployment>(
+                ns,
+                &deploy_name,
+                WriteAction::Create(value(serde_json::to_value(&planned.deployment))),
+            ),
+            ApiWrite::of::<Service>(
+                ns,
+                &dep.service,
+                WriteAction::MergePatch {
+                    subresource: None,
+                    patch: planned.switch.clone(),
+                },
+            ),
+        ];
+        let intent = Intent {
+            fault: self.spec.name().to_owned(),
+            fault_type: self.spec.type_name().to_owned(),
+            changes,
+            undo: restore.iter().rev().map(ToString::to_string).collect(),
+            targets: vec![format!("dependency {} ({id})", dep.name)],
+            restore: restore.clone(),
+            pool: None,
+            writes,
+        };
+        *lock(&self.restore) = restore;
+        *lock(&self.planned) = Some(planned);
+        Ok(intent)
+    }
+
+    async fn inject(&self) -> Result<(), FaultError> {
+        let Some(p) = lock(&self.planned).clone() else {
+            return Ok(());
+        };
+        let client = self.cluster.client.clone();
+        let ns = &p.namespace;
+        let created = async {
+            self.create(
+                &Api::<ConfigMap>::namespaced(client.clone(), ns),
+                &p.config_map,
+            )
+            .await?;
+            self.create(&Api::<Service>::namespaced(client.clone(), ns), &p.upstream)
+                .await?;
+            self.create(
+                &Api::<Deployment>::namespaced(client.clone(), ns),
+                &p.deployment,
+            )
+            .await?;
+            self.wait_available(&p).await
+        }
+        .await;
+        if let Err(e) = created {
+            // The Service is untouched: forget its undo and remove what was created, so
+            // that the error can say nothing is left.
+            lock(&self.restore).retain(|u| !matches!(u, Undo::RestoreServiceSelector { .. }));
+            if let Err(undo) = self.undo_all().await {
+                tracing::warn!(fault = self.spec.name(), error = %crate::engine::chain(&undo), "cannot remove the proxy after a failed start");
+            }
+            return Err(e);
+        }
+        let services = Api::<Service>::namespaced(client, ns);
+        let patch = Patch::Merge(p.switch.clone());
+        let what = format!("switch the selector of Service {ns}/{}", p.service);
+        let params = PatchParams::default();
+        retry(&what, || services.patch(&p.service, &params, &patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.kube(e))
+    }
+
+    async fn revert(&self) -> Result<Vec<String>, FaultError> {
+        self.undo_all().await
+    }
+
+    fn affected(&self, _workload: &str) -> usize {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(v: Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn ports_follow_the_service() {
+        let svc = service(json!({"metadata": {"name": "db"}, "spec": {
+        "selector": {"app": "db"},
+        "ports": [
+            {"name": "sql", "port": 5432, "targetPort": 15432},
+            {"name": "metrics", "port": 9090, "targetPort": "metrics"},
+            {"port": 80},
+        ]}}));
+        let ports = proxied_ports(&svc, &[5432]).unwrap();
+        assert_eq!(
+            ports,
+            [
+                ProxiedPort {
+                    name: "sql".into(),
+                    port_name: Some("sql".into()),
+                    port: 5432,
+                    target: TargetPort::Number(15432),
+                    listen: 15432,
+                    faulted: true
+                },
+                ProxiedPort {
+                    name: "metrics".into(),
+                    port_name: Some("metrics".into()),
+                    port: 9090,
+                    target: TargetPort::Name("metrics".into()),
+                    listen: 9090,
+                    faulted: false
+                },
+                ProxiedPort {
+                    name: "port-80".into(),
+                    port_name: None,
+                    port: 80,
+                    target: TargetPort::Number(80),
+                    listen: 80,
+                    faulted: false
+                },
+            ]
+        );
+        let err = proxied_ports(&svc, &[5433]).unwrap_err();
+        assert_eq!(err, "has no port 5433 (its ports: 5432, 9090, 80)");
+    }
+
+    #[test]
+    fn services_that_cannot_be_proxied_are_refused_with_the_reason() {
+        let refused =
+            |spec: Value| proxied_ports(&service(json!({"spec": spec})), &[]).unwrap_err();
+        assert!(
+            refused(json!({"type": "ExternalName", "externalName": "db.example"}))
+                .contains("ExternalName")
+        );
+        assert!(
+            refused(json!({"clusterIP": "None", "selector": {"a": "b"}, "ports": [{"port": 1}]}))
+                .contains("headless")
+        );
+        assert!(refused(json!({"ports": [{"port": 1}]})).contains("no selector"));
+        assert!(
+            refused(json!({"selector": {"a": "b"}, "ports": [{"port": 53, "protocol": "UDP"}]}))
+                .contains("UDP")
+        );
+        assert!(
+            refused(json!({"selector": {PROXY: "x"}, "ports": [{"port": 1}]})).contains("already")
+        );
+        assert!(refused(json!({"selector": {"a": "b"}, "ports": [{"port": 1, "targetPort": 9}, {"port": 2, "targetPort": 9}]})).contains("both"));
+    }
+
+    #[test]
+    fn derived_names_fit_a_dns_label() {
+        assert_eq!(
+            derived_name("db", "firedrill-upstream"),
+            "db-firedrill-upstream"
+        );
+        let long = "a".repeat(60);
+        let name = derived_name(&long, "firedrill-upstream");
+        assert!(name.len() <= 63, "{name}");
+        assert!(name.ends_with("-firedrill-upstream"));
+        assert_ne!(name, derived_name(&"a".repeat(61), "firedrill-upstream"));
+    }
+
+    #[test]
+    fn the_proxy_file_carries_the_toxics_on_the_faulted_ports_only() {
+        let fault: FaultSpec = serde_saphyr::from_str(
+            "{name: slow, type: dependency-latency, dependency: db, latency: 100ms, duration: 1s}",
+        )
+        .unwrap();
+        let svc = service(json!({"spec": {"selector": {"app": "db"}, "ports": [
+            {"name": "sql", "port": 5432}, {"name": "admin", "port": 8080}]}}));
+        let ports = proxied_ports(&svc, &[5432]).unwrap();
+        let file = proxy_file(&fault, &ports, "db-firedrill-upstream.shop.svc").unwrap();
+        assert_eq!(file[0].listen, "0.0.0.0:5432");
+        assert_eq!(file[0].upstream, "db-firedrill-upstream.shop.svc:5432");
+        assert_eq!(file[0].toxics.len(), 1);
+        assert_eq!(file[0].toxics[0].kind.type_name(), "latency");
+        assert!(file[1].toxics.is_empty() && file[1].enabled);
+        let refuse: FaultSpec = serde_saphyr::from_str(
+            "{name: down, type: dependency-outage, dependency: db, duration: 1s}",
+        )
+        .unwrap();
+        let file = proxy_file(&refuse, &ports, "u").unwrap();
+        assert!(!file[0].enabled && file[1].enabled);
+    }
+}
