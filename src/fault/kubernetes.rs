@@ -21,7 +21,7 @@ use crate::platform::kubernetes::{
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 
-fn kube_error(fault: &str) -> impl FnOnce(KubeError) -> FaultError + '_ {
+pub(super) fn kube_error(fault: &str) -> impl FnOnce(KubeError) -> FaultError + '_ {
     move |source| FaultError::Kubernetes {
         fault: fault.to_owned(),
         source,
@@ -29,7 +29,7 @@ fn kube_error(fault: &str) -> impl FnOnce(KubeError) -> FaultError + '_ {
 }
 
 /// The workload a fault names; validation guarantees it exists.
-fn workload<'c>(
+pub(super) fn workload<'c>(
     cluster: &'c Cluster,
     fault: &str,
     name: &str,
@@ -43,7 +43,7 @@ fn workload<'c>(
 }
 
 /// Chooses the pods a selector takes, every guardrail checked.
-async fn pick(
+pub(super) async fn pick(
     cluster: &Cluster,
     fault: &str,
     select: &spec::Selector,
@@ -61,7 +61,7 @@ async fn pick(
 }
 
 /// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
-fn is_budget_refusal(status: &kube::core::Status) -> bool {
+pub(super) fn is_budget_refusal(status: &kube::core::Status) -> bool {
     status.code == 429
         && (status
             .details
@@ -70,7 +70,7 @@ fn is_budget_refusal(status: &kube::core::Status) -> bool {
             || status.message.to_lowercase().contains("disruption budget"))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -466,7 +466,7 @@ fn controller_write(kind: WorkloadKind, ns: &str, name: &str, action: WriteActio
 
 /// Applies every recorded undo, newest first, forgetting each once done, so that a second
 /// call does nothing.
-async fn undo_all(
+pub(super) async fn undo_all(
     cluster: &Cluster,
     fault: &str,
     restore: &Mutex<Vec<Undo>>,

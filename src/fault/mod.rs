@@ -4,6 +4,8 @@
 mod dependency;
 mod kubernetes;
 mod memory;
+mod network;
+mod node;
 mod process;
 mod stress;
 
@@ -16,6 +18,8 @@ use serde::Serialize;
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
+pub use network::NetworkFault;
+pub use node::NodeFault;
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
@@ -165,6 +169,12 @@ pub fn build(
                     Arc::new(ControllerFault::new(spec.clone(), cluster))
                 }
                 FaultSpec::Quarantine(q) => Arc::new(QuarantineFault::new(q.clone(), cluster)),
+                FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => {
+                    Arc::new(NetworkFault::new(spec.clone(), cluster))
+                }
+                FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
+                    Arc::new(NodeFault::new(spec.clone(), cluster))
+                }
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),
@@ -213,7 +223,11 @@ pub fn build(
         | FaultSpec::PodEvict(_)
         | FaultSpec::Scale(_)
         | FaultSpec::RolloutRestart(_)
-        | FaultSpec::Quarantine(_) => {
+        | FaultSpec::Quarantine(_)
+        | FaultSpec::EgressBlock(_)
+        | FaultSpec::DnsOutage(_)
+        | FaultSpec::NodeCordon(_)
+        | FaultSpec::NodeDrain(_) => {
             return Err(FaultError::Unsafe {
                 fault: spec.name().to_owned(),
                 message: format!(

@@ -204,6 +204,8 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
         "process-kill" | "process-pause" | "cpu-stress" | "memory-pressure" | "pod-delete"
         | "pod-evict" | "scale" | "rollout-restart" => PROCESS_FAULT,
         "quarantine" => CONTAINMENT_FAULT,
+        "node-cordon" | "node-drain" => PROCESS_FAULT,
+        "egress-block" | "dns-outage" => DEPENDENCY_FAULT,
         "dependency-latency"
         | "dependency-errors"
         | "dependency-outage"
@@ -213,7 +215,7 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
 }
 
 /// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 13] = [
+pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 17] = [
     "process-kill",
     "process-pause",
     "cpu-stress",
@@ -227,6 +229,10 @@ pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 13] = [
     "scale",
     "rollout-restart",
     "quarantine",
+    "egress-block",
+    "dns-outage",
+    "node-cordon",
+    "node-drain",
 ];
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.

@@ -261,6 +261,7 @@ mod tests {
             opt_in_label: OptInLabel::default(),
             require_opt_in: true,
             workloads: Vec::new(),
+            allow_node_faults: false,
         }
     }
 
