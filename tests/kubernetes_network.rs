@@ -125,13 +125,17 @@ fn pods_with(fake: &FakeKube, ns: &str, key: &str, value: &str) -> Vec<Value> {
 /// Waits until the egress policy is created and a pod carries its label; returns the
 /// labelled pod and another pod of `web`.
 fn wait_for_the_egress_policy(fake: &FakeKube) -> (String, String) {
-    wait_for("the egress policy and label", Duration::from_secs(10), || {
-        !fake.objects("NetworkPolicy", Some("shop")).is_empty()
-            && fake
-                .objects("Pod", Some("shop"))
-                .iter()
-                .any(|p| p["metadata"]["labels"][EGRESS_LABEL].is_string())
-    });
+    wait_for(
+        "the egress policy and label",
+        Duration::from_secs(10),
+        || {
+            !fake.objects("NetworkPolicy", Some("shop")).is_empty()
+                && fake
+                    .objects("Pod", Some("shop"))
+                    .iter()
+                    .any(|p| p["metadata"]["labels"][EGRESS_LABEL].is_string())
+        },
+    );
     let pods = fake.objects("Pod", Some("shop"));
     let blocked = pods
         .iter()
@@ -335,7 +339,10 @@ fn cordoned(fake: &FakeKube, node: &str) -> bool {
 }
 
 fn node_of(pod: &Value) -> String {
-    pod["spec"]["nodeName"].as_str().unwrap_or_default().to_owned()
+    pod["spec"]["nodeName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -369,15 +376,19 @@ fn node_drain_evicts_the_allowlisted_pods_and_uncordons_the_node() {
         .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
         .unwrap();
     // The web pod on the node is evicted and replaced on another node.
-    wait_for("web rescheduled off the node", Duration::from_secs(10), || {
-        let web = pods_with(&fake, "shop", "app", "web");
-        web.iter()
-            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-            .filter(|p| !node_of(p).is_empty() && node_of(p) != node)
-            .count()
-            == 3
-            && web.iter().all(|p| node_of(p) != node)
-    });
+    wait_for(
+        "web rescheduled off the node",
+        Duration::from_secs(10),
+        || {
+            let web = pods_with(&fake, "shop", "app", "web");
+            web.iter()
+                .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                .filter(|p| !node_of(p).is_empty() && node_of(p) != node)
+                .count()
+                == 3
+                && web.iter().all(|p| node_of(p) != node)
+        },
+    );
     assert!(cordoned(&fake, &node));
     // The other namespace's pod and the DaemonSet's pod stay on the node.
     assert!(
@@ -407,7 +418,9 @@ fn node_drain_evicts_the_allowlisted_pods_and_uncordons_the_node() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("leave alone 1 pod(s) on node {node} owned by a DaemonSet")),
+        text.contains(&format!(
+            "leave alone 1 pod(s) on node {node} owned by a DaemonSet"
+        )),
         "{text}"
     );
     let evictions: Vec<_> = fake

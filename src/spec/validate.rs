@@ -1873,14 +1873,19 @@ spec:
     fn network_and_node_faults_name_their_fields() {
         let fault = "type: pod-delete\n      select: {mode: one, workload: web}";
         let block = |dest: &str| {
-            format!("type: egress-block\n      select: {{mode: one, workload: web}}\n      destination: {dest}\n      duration: 5s")
+            format!(
+                "type: egress-block\n      select: {{mode: one, workload: web}}\n      destination: {dest}\n      duration: 5s"
+            )
         };
         assert_eq!(
             kube_problems(fault, &block("{type: cidr, cidr: 10.0.5.0/24, port: 5432}")),
             vec![]
         );
         assert_eq!(
-            kube_problems(fault, &block("{type: pods, namespace: data, matchLabels: {app: db}}")),
+            kube_problems(
+                fault,
+                &block("{type: pods, namespace: data, matchLabels: {app: db}}")
+            ),
             vec![]
         );
         assert_kube(
@@ -1925,7 +1930,8 @@ spec:
             "spec.faults[0].duration",
             "",
         );
-        let drain = "type: node-drain\n      node: {type: of-workload, workload: web}\n      duration: 5s";
+        let drain =
+            "type: node-drain\n      node: {type: of-workload, workload: web}\n      duration: 5s";
         assert_kube(
             fault,
             drain,
@@ -1934,7 +1940,10 @@ spec:
         );
         let allowed = |from: &str, to: &str| {
             problems_in(
-                &KUBE.replace("namespaces: [shop]", "namespaces: [shop]\n    allowNodeFaults: true"),
+                &KUBE.replace(
+                    "namespaces: [shop]",
+                    "namespaces: [shop]\n    allowNodeFaults: true",
+                ),
                 from,
                 to,
             )
