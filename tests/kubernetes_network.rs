@@ -148,6 +148,31 @@ fn wait_for_the_egress_policy(fake: &FakeKube) -> (String, String) {
     (id(blocked), id(other))
 }
 
+/// Asserts a reachability answer; on failure shows the policies and pod addresses held.
+#[track_caller]
+fn expect(fake: &FakeKube, from: &str, to: Reach, reachable: bool) {
+    if fake.reachable(from, to.clone()) != reachable {
+        let pods: Vec<String> = fake
+            .objects("Pod", None)
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {}",
+                    id(p),
+                    p["status"]["podIP"],
+                    p["metadata"]["labels"]
+                )
+            })
+            .collect();
+        panic!(
+            "{from} -> {to:?} should be {}reachable\npolicies: {:#}\npods:\n{}",
+            if reachable { "" } else { "un" },
+            Value::Array(fake.objects("NetworkPolicy", None)),
+            pods.join("\n")
+        );
+    }
+}
+
 /// The `fault-intent` records of a run's journal.
 fn intents(out: &Path) -> Vec<Value> {
     common::journal(out)
@@ -183,7 +208,7 @@ fn egress_block_on_one_port_of_a_range_cuts_only_that_port() {
         dir.path(),
         &experiment(
             "",
-            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24, port: 5432}, duration: 2s}",
+            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24, port: 5432}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
@@ -196,17 +221,17 @@ fn egress_block_on_one_port_of_a_range_cuts_only_that_port() {
     assert!(policy["metadata"]["labels"]["firedrill.dev/run-id"].is_string());
     assert!(policy["metadata"]["annotations"]["firedrill.dev/owner"].is_string());
     let cidr = |to: &str, port| Reach::Cidr(to.to_owned(), port);
-    assert!(!fake.reachable(&blocked, cidr("10.0.5.7", 5432)));
-    assert!(!fake.reachable(&blocked, cidr("10.0.5.200", 5432)));
-    assert!(fake.reachable(&blocked, cidr("10.0.5.7", 443)));
-    assert!(fake.reachable(&blocked, cidr("10.0.6.7", 5432)));
-    assert!(fake.reachable(&blocked, cidr("1.1.1.1", 443)));
-    assert!(fake.reachable(&blocked, Reach::Pod(other.clone())));
-    assert!(fake.reachable(&other, cidr("10.0.5.7", 5432)));
+    expect(&fake, &blocked, cidr("10.0.5.7", 5432), false);
+    expect(&fake, &blocked, cidr("10.0.5.200", 5432), false);
+    expect(&fake, &blocked, cidr("10.0.5.7", 443), true);
+    expect(&fake, &blocked, cidr("10.0.6.7", 5432), true);
+    expect(&fake, &blocked, cidr("1.1.1.1", 443), true);
+    expect(&fake, &blocked, Reach::Pod(other.clone()), true);
+    expect(&fake, &other, cidr("10.0.5.7", 5432), true);
 
     let (code, stderr, result) = finish(&mut child, &out);
     assert_eq!(code, Some(0), "{stderr}\n{result}");
-    assert!(fake.reachable(&blocked, cidr("10.0.5.7", 5432)));
+    expect(&fake, &blocked, cidr("10.0.5.7", 5432), true);
     assert_eq!(fake.snapshot(), before);
     let intent = &intents(&out)[0];
     assert!(
@@ -231,7 +256,7 @@ fn egress_block_of_pods_by_label_keeps_their_neighbours_reachable() {
         dir.path(),
         &experiment(
             "",
-            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: pods, namespace: data, matchLabels: {app: db, tier: storage}}, duration: 2s}",
+            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: pods, namespace: data, matchLabels: {app: db, tier: storage}}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
@@ -239,16 +264,16 @@ fn egress_block_of_pods_by_label_keeps_their_neighbours_reachable() {
     let db = id(&pods_with(&fake, "data", "app", "db")[0]);
     let cache = id(&pods_with(&fake, "data", "app", "cache")[0]);
     let same_labels_elsewhere = id(&pods_with(&fake, "shop", "app", "db")[0]);
-    assert!(!fake.reachable(&blocked, Reach::Pod(db.clone())));
-    assert!(fake.reachable(&blocked, Reach::Pod(cache.clone())));
-    assert!(fake.reachable(&blocked, Reach::Pod(same_labels_elsewhere)));
-    assert!(fake.reachable(&blocked, Reach::Pod(other.clone())));
-    assert!(fake.reachable(&blocked, Reach::Cidr("1.1.1.1".into(), 443)));
-    assert!(fake.reachable(&other, Reach::Pod(db.clone())));
+    expect(&fake, &blocked, Reach::Pod(db.clone()), false);
+    expect(&fake, &blocked, Reach::Pod(cache.clone()), true);
+    expect(&fake, &blocked, Reach::Pod(same_labels_elsewhere), true);
+    expect(&fake, &blocked, Reach::Pod(other.clone()), true);
+    expect(&fake, &blocked, Reach::Cidr("1.1.1.1".into(), 443), true);
+    expect(&fake, &other, Reach::Pod(db.clone()), true);
 
     let (code, stderr, result) = finish(&mut child, &out);
     assert_eq!(code, Some(0), "{stderr}\n{result}");
-    assert!(fake.reachable(&blocked, Reach::Pod(db)));
+    expect(&fake, &blocked, Reach::Pod(db), true);
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -271,7 +296,7 @@ fn dns_outage_cuts_the_cluster_dns_and_port_53_and_warns_of_other_policies() {
         dir.path(),
         &experiment(
             "",
-            "    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 2s}",
+            "    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
@@ -284,13 +309,18 @@ fn dns_outage_cuts_the_cluster_dns_and_port_53_and_warns_of_other_policies() {
     });
     let (blocked, other) = wait_for_the_egress_policy(&fake);
     let dns_pod = id(&pods_with(&fake, "kube-system", "k8s-app", "kube-dns")[0]);
-    assert!(!fake.reachable(&blocked, Reach::Dns));
-    assert!(!fake.reachable(&blocked, Reach::PodPort(dns_pod.clone(), 8080)));
-    assert!(!fake.reachable(&blocked, Reach::Cidr("8.8.8.8".into(), 53)));
-    assert!(fake.reachable(&blocked, Reach::Cidr("8.8.8.8".into(), 443)));
-    assert!(fake.reachable(&blocked, Reach::PodPort(other.clone(), 8080)));
+    expect(&fake, &blocked, Reach::Dns, false);
+    expect(
+        &fake,
+        &blocked,
+        Reach::PodPort(dns_pod.clone(), 8080),
+        false,
+    );
+    expect(&fake, &blocked, Reach::Cidr("8.8.8.8".into(), 53), false);
+    expect(&fake, &blocked, Reach::Cidr("8.8.8.8".into(), 443), true);
+    expect(&fake, &blocked, Reach::PodPort(other.clone(), 8080), true);
     // The other web pod is limited by the application's policy alone: no DNS either way.
-    assert!(!fake.reachable(&other, Reach::Dns));
+    expect(&fake, &other, Reach::Dns, false);
 
     let (code, stderr, result) = finish(&mut child, &out);
     assert_eq!(code, Some(0), "{stderr}\n{result}");
@@ -314,21 +344,21 @@ fn dns_outage_without_other_policies_is_undone_completely() {
         dir.path(),
         &experiment(
             "",
-            "    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 2s}",
+            "    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
     let (blocked, other) = wait_for_the_egress_policy(&fake);
     for dns_pod in pods_with(&fake, "kube-system", "k8s-app", "kube-dns") {
-        assert!(!fake.reachable(&blocked, Reach::PodPort(id(&dns_pod), 8080)));
-        assert!(fake.reachable(&other, Reach::PodPort(id(&dns_pod), 8080)));
+        expect(&fake, &blocked, Reach::PodPort(id(&dns_pod), 8080), false);
+        expect(&fake, &other, Reach::PodPort(id(&dns_pod), 8080), true);
     }
-    assert!(!fake.reachable(&blocked, Reach::Dns));
-    assert!(fake.reachable(&other, Reach::Dns));
+    expect(&fake, &blocked, Reach::Dns, false);
+    expect(&fake, &other, Reach::Dns, true);
     let (code, stderr, result) = finish(&mut child, &out);
     assert_eq!(code, Some(0), "{stderr}\n{result}");
-    assert!(fake.reachable(&blocked, Reach::Dns));
-    assert!(fake.reachable(&blocked, Reach::Cidr("8.8.8.8".into(), 53)));
+    expect(&fake, &blocked, Reach::Dns, true);
+    expect(&fake, &blocked, Reach::Cidr("8.8.8.8".into(), 53), true);
     assert_eq!(fake.snapshot(), before);
     assert!(!changes(&intents(&out)[0]).contains("warning"));
 }
@@ -360,7 +390,7 @@ fn node_drain_evicts_the_allowlisted_pods_and_uncordons_the_node() {
         dir.path(),
         &experiment(
             "    allowNodeFaults: true\n",
-            "    - {name: drain, type: node-drain, node: {type: of-workload, workload: web}, duration: 2s}",
+            "    - {name: drain, type: node-drain, node: {type: of-workload, workload: web}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
@@ -443,7 +473,7 @@ fn a_budget_that_blocks_a_drain_is_named_and_the_node_uncordoned() {
         dir.path(),
         &experiment(
             "    allowNodeFaults: true\n",
-            "    - {name: drain, type: node-drain, node: {type: named, name: node-2}, duration: 2s}",
+            "    - {name: drain, type: node-drain, node: {type: named, name: node-2}, duration: 5s}",
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
