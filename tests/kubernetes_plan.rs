@@ -215,6 +215,17 @@ fn seed_named_objects(
     }
     let labels = json!({opt_in.0.clone(): opt_in.1.clone()});
     for (field, value) in map {
+        // A node chosen by name: `node: {type: named, name: N}`.
+        if field == "node"
+            && let Some(name) = value["name"].as_str()
+            && !name.starts_with("node-")
+        {
+            seed(
+                format!("node {name}"),
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}),
+            );
+            continue;
+        }
         let Some(name) = value.as_str() else {
             seed_named_objects(value, default_ns, opt_in, seed);
             continue;

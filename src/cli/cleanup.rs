@@ -13,7 +13,9 @@ use kube::Api;
 use kube::api::ListParams;
 
 use super::ExitStatus;
-use crate::platform::kubernetes::{self, MANAGED_BY, MANAGER, OWNER, QUARANTINE, Undo};
+use crate::platform::kubernetes::{
+    self, EGRESS_BLOCK, MANAGED_BY, MANAGER, OWNER, QUARANTINE, Undo,
+};
 
 /// Arguments of `firedrill cleanup`.
 #[derive(Debug, clap::Args)]
@@ -86,24 +88,28 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let params = ListParams::default().labels(QUARANTINE);
-        let list = kubernetes::retry("list quarantined pods", || pods.list(&params)).await?;
-        for p in list.items {
-            let policy = p
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(QUARANTINE))
-                .cloned()
-                .unwrap_or_default();
-            if live_policies.contains(&policy) {
-                continue;
+        // Each label names the NetworkPolicy that selects the pod.
+        for key in [QUARANTINE, EGRESS_BLOCK] {
+            let params = ListParams::default().labels(key);
+            let what = format!("list pods labelled {key}");
+            let list = kubernetes::retry(&what, || pods.list(&params)).await?;
+            for p in list.items {
+                let policy = p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(key))
+                    .cloned()
+                    .unwrap_or_default();
+                if live_policies.contains(&policy) {
+                    continue;
+                }
+                undos.push(Undo::RemovePodLabel {
+                    namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                    pod: p.metadata.name.clone().unwrap_or_default(),
+                    key: key.to_owned(),
+                });
             }
-            undos.push(Undo::RemovePodLabel {
-                namespace: p.metadata.namespace.clone().unwrap_or_default(),
-                pod: p.metadata.name.clone().unwrap_or_default(),
-                key: QUARANTINE.to_owned(),
-            });
         }
     }
     // Selectors and labels first, so that nothing is left pointing at an object that is

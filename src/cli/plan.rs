@@ -434,6 +434,12 @@ fn describe(exp: &Experiment) -> String {
                 "put the key back from the journal, unless someone else has set it meanwhile"
             }
             FaultSpec::ContainerKill(_) => "nothing to undo: the kubelet restarts the container",
+            FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => {
+                "delete the NetworkPolicy and remove the egress-block label from the pods"
+            }
+            FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
+                "put the node's spec.unschedulable back as recorded (uncordon)"
+            }
         };
         let undo = match &s.target {
             Target::Kubernetes(_) if f.dependency().is_some() => {
@@ -692,6 +698,26 @@ fn render_kubernetes(o: &mut String, target: &spec::KubernetesTarget, s: &spec::
     }
 }
 
+fn peer(p: &spec::PodPeer) -> String {
+    if p.match_labels.is_empty() {
+        format!("every pod in {}", p.namespace)
+    } else {
+        let labels: Vec<String> = p
+            .match_labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("pods {} in {}", labels.join(","), p.namespace)
+    }
+}
+
+fn node(n: &spec::NodeChoice) -> String {
+    match n {
+        spec::NodeChoice::Named(x) => format!("node {}", x.name),
+        spec::NodeChoice::OfWorkload(x) => format!("the node of one pod of {}", x.workload),
+    }
+}
+
 fn describe_fault(f: &FaultSpec) -> String {
     let sel = |s: &Selector| match s {
         Selector::One(x) => format!("one replica of {}", x.workload),
@@ -805,6 +831,37 @@ fn describe_fault(f: &FaultSpec) -> String {
                 || format!("the container of {}", pods(&k.select)),
                 |c| format!("container {c} of {}", pods(&k.select))
             )
+        ),
+        FaultSpec::EgressBlock(e) => {
+            let to = match &e.destination {
+                spec::EgressDestination::Cidr(c) => match (c.port, c.protocol) {
+                    (Some(p), proto) => format!(
+                        "{} port {p}/{}",
+                        c.cidr,
+                        proto.unwrap_or(spec::NetworkProtocol::Tcp).as_str()
+                    ),
+                    (None, Some(proto)) => format!("{} ({})", c.cidr, proto.as_str()),
+                    (None, None) => c.cidr.clone(),
+                },
+                spec::EgressDestination::Pods(p) => peer(p),
+            };
+            format!(
+                "block egress from {} to {to} for {}",
+                pods(&e.select),
+                e.duration
+            )
+        }
+        FaultSpec::DnsOutage(d) => format!(
+            "block egress from {} to the cluster DNS ({}) and port 53 for {}",
+            pods(&d.select),
+            peer(&d.dns),
+            d.duration
+        ),
+        FaultSpec::NodeCordon(n) => format!("cordon {} for {}", node(&n.node), n.duration),
+        FaultSpec::NodeDrain(n) => format!(
+            "cordon and drain {} (evictions, PodDisruptionBudgets apply), uncordoned after {}",
+            node(&n.node),
+            n.duration
         ),
     }
 }

@@ -61,7 +61,7 @@ pub(super) async fn pick(
 }
 
 /// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
-fn is_budget_refusal(status: &kube::core::Status) -> bool {
+pub(super) fn is_budget_refusal(status: &kube::core::Status) -> bool {
     status.code == 429
         && (status
             .details

@@ -1,12 +1,14 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+mod cluster_proxy;
 mod config;
 mod container;
-mod cluster_proxy;
 mod dependency;
 mod kubernetes;
 mod memory;
+mod network;
+mod node;
 mod process;
 mod stress;
 
@@ -16,15 +18,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-pub use config::{ConfigChangeFault, SecretFault, fresh_value};
-pub use container::ContainerKillFault;
 pub use cluster_proxy::{
     ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
     check_dependency, derived_name, proxied_ports, proxy_file,
 };
+pub use config::{ConfigChangeFault, SecretFault, fresh_value};
+pub use container::ContainerKillFault;
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
+pub use network::NetworkFault;
+pub use node::NodeFault;
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
@@ -208,6 +212,12 @@ pub fn build(
                 | FaultSpec::DependencyBandwidth(_) => {
                     Arc::new(ClusterProxyFault::new(spec.clone(), cluster))
                 }
+                FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => {
+                    Arc::new(NetworkFault::new(spec.clone(), cluster))
+                }
+                FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
+                    Arc::new(NodeFault::new(spec.clone(), cluster))
+                }
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),
@@ -260,7 +270,11 @@ pub fn build(
         | FaultSpec::ConfigChange(_)
         | FaultSpec::SecretRotate(_)
         | FaultSpec::SecretRevoke(_)
-        | FaultSpec::ContainerKill(_) => {
+        | FaultSpec::ContainerKill(_)
+        | FaultSpec::EgressBlock(_)
+        | FaultSpec::DnsOutage(_)
+        | FaultSpec::NodeCordon(_)
+        | FaultSpec::NodeDrain(_) => {
             return Err(FaultError::Unsafe {
                 fault: spec.name().to_owned(),
                 message: format!(

@@ -214,6 +214,8 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
         "quarantine" => CONTAINMENT_FAULT,
         "container-kill" | "config-change" => PROCESS_FAULT,
         "secret-rotate" | "secret-revoke" => CREDENTIAL_FAULT,
+        "node-cordon" | "node-drain" => PROCESS_FAULT,
+        "egress-block" | "dns-outage" => DEPENDENCY_FAULT,
         "dependency-latency"
         | "dependency-errors"
         | "dependency-outage"
@@ -223,7 +225,7 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
 }
 
 /// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 17] = [
+pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 21] = [
     "process-kill",
     "process-pause",
     "cpu-stress",
@@ -241,6 +243,10 @@ pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 17] = [
     "secret-rotate",
     "secret-revoke",
     "container-kill",
+    "egress-block",
+    "dns-outage",
+    "node-cordon",
+    "node-drain",
 ];
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.

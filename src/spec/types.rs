@@ -129,6 +129,9 @@ pub struct KubernetesTarget {
     pub require_opt_in: bool,
     /// The workloads faults and probes refer to by name.
     pub workloads: Vec<KubernetesWorkload>,
+    /// Allow faults on nodes (node-cordon, node-drain), which reach beyond the allowlisted namespaces.
+    #[serde(default)]
+    pub allow_node_faults: bool,
     /// Services the workloads call, which dependency faults act on through a proxy that
     /// firedrill deploys in front of them for the fault's duration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -817,6 +820,14 @@ pub enum FaultSpec {
     SecretRevoke(SecretRevoke),
     /// Kill a container's main process through `pods/exec`; the kubelet restarts the container.
     ContainerKill(ContainerKill),
+    /// Block the selected pods' egress to a dependency (an address range, or pods by label) with a NetworkPolicy.
+    EgressBlock(EgressBlock),
+    /// Block the selected pods' egress to the cluster DNS and to port 53 anywhere with a NetworkPolicy.
+    DnsOutage(DnsOutage),
+    /// Mark a node unschedulable for the duration, then schedulable again as it was.
+    NodeCordon(NodeCordon),
+    /// Cordon a node and evict its pods in the allowlisted namespaces; uncordoned at the end.
+    NodeDrain(NodeDrain),
 }
 
 impl FaultSpec {
@@ -840,6 +851,10 @@ impl FaultSpec {
             Self::SecretRotate(f) => &f.name,
             Self::SecretRevoke(f) => &f.name,
             Self::ContainerKill(f) => &f.name,
+            Self::EgressBlock(f) => &f.name,
+            Self::DnsOutage(f) => &f.name,
+            Self::NodeCordon(f) => &f.name,
+            Self::NodeDrain(f) => &f.name,
         }
     }
 
@@ -874,6 +889,10 @@ impl FaultSpec {
             Self::SecretRotate(_) => "secret-rotate",
             Self::SecretRevoke(_) => "secret-revoke",
             Self::ContainerKill(_) => "container-kill",
+            Self::EgressBlock(_) => "egress-block",
+            Self::DnsOutage(_) => "dns-outage",
+            Self::NodeCordon(_) => "node-cordon",
+            Self::NodeDrain(_) => "node-drain",
         }
     }
 
@@ -897,6 +916,10 @@ impl FaultSpec {
             Self::SecretRotate(f) => f.at,
             Self::SecretRevoke(f) => f.at,
             Self::ContainerKill(f) => f.at,
+            Self::EgressBlock(f) => f.at,
+            Self::DnsOutage(f) => f.at,
+            Self::NodeCordon(f) => f.at,
+            Self::NodeDrain(f) => f.at,
         }
     }
 
@@ -920,6 +943,10 @@ impl FaultSpec {
             Self::SecretRotate(f) => f.duration,
             Self::SecretRevoke(f) => f.duration,
             Self::ContainerKill(f) => f.duration,
+            Self::EgressBlock(f) => f.duration,
+            Self::DnsOutage(f) => f.duration,
+            Self::NodeCordon(f) => f.duration,
+            Self::NodeDrain(f) => f.duration,
         }
     }
 
@@ -932,6 +959,8 @@ impl FaultSpec {
             Self::PodEvict(f) => Some(&f.select),
             Self::Quarantine(f) => Some(&f.select),
             Self::ContainerKill(f) => Some(&f.select),
+            Self::EgressBlock(f) => Some(&f.select),
+            Self::DnsOutage(f) => Some(&f.select),
             _ => None,
         }
     }
@@ -949,6 +978,10 @@ impl FaultSpec {
                 | Self::SecretRotate(_)
                 | Self::SecretRevoke(_)
                 | Self::ContainerKill(_)
+                | Self::EgressBlock(_)
+                | Self::DnsOutage(_)
+                | Self::NodeCordon(_)
+                | Self::NodeDrain(_)
         )
     }
 
@@ -964,6 +997,10 @@ impl FaultSpec {
             Self::ConfigChange(f) => f.restart_workload.as_deref(),
             Self::SecretRotate(f) => f.restart_workload.as_deref(),
             Self::SecretRevoke(f) => f.restart_workload.as_deref(),
+            Self::EgressBlock(f) => Some(f.select.workload()),
+            Self::DnsOutage(f) => Some(f.select.workload()),
+            Self::NodeCordon(f) => f.node.workload(),
+            Self::NodeDrain(f) => f.node.workload(),
             _ => None,
         }
     }
@@ -1464,6 +1501,183 @@ pub struct ContainerKill {
     /// How long the restarts are watched before the fault counts as over.
     #[serde(default)]
     pub duration: Duration,
+}
+
+/// Block the selected pods' egress to a destination for the duration, with a NetworkPolicy
+/// that allows everything else; the policy and the pods' label are removed at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EgressBlock {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods whose egress is blocked, among the workload's pods.
+    pub select: Selector,
+    /// What they can no longer reach.
+    pub destination: EgressDestination,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the destination stays unreachable.
+    pub duration: Duration,
+}
+
+/// What an egress-block fault makes unreachable.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EgressDestination {
+    /// An address range, on every port or on one port.
+    Cidr(CidrDestination),
+    /// Pods with these labels in a namespace, on every port.
+    Pods(PodPeer),
+}
+
+/// An address range, optionally narrowed to one port or one protocol.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CidrDestination {
+    /// The range in CIDR notation (`10.0.5.0/24`, `10.0.5.7/32`, `fd00::/64`).
+    pub cidr: String,
+    /// Block only this port (1 to 65535); every port when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Block only this protocol; TCP when a port is given, every protocol otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<NetworkProtocol>,
+}
+
+/// Pods chosen by label in one namespace.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodPeer {
+    /// The pods' namespace.
+    pub namespace: String,
+    /// Labels the pods all carry; every pod of the namespace when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// The protocols a NetworkPolicy port can name.
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum NetworkProtocol {
+    /// TCP.
+    #[serde(rename = "TCP")]
+    Tcp,
+    /// UDP.
+    #[serde(rename = "UDP")]
+    Udp,
+    /// SCTP.
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl NetworkProtocol {
+    /// Every protocol, in the order NetworkPolicies are written here.
+    pub const ALL: [Self; 3] = [Self::Tcp, Self::Udp, Self::Sctp];
+
+    /// The protocol as Kubernetes writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Sctp => "SCTP",
+        }
+    }
+}
+
+/// Block the selected pods' egress to the cluster DNS (its pods, every port) and to port 53
+/// (UDP and TCP) anywhere, for the duration; the policy and the pods' label are removed at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsOutage {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The pods that lose DNS, among the workload's pods.
+    pub select: Selector,
+    /// The cluster DNS pods; `k8s-app: kube-dns` in `kube-system` when absent.
+    #[serde(default = "default_dns_pods")]
+    pub dns: PodPeer,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long DNS stays unreachable.
+    pub duration: Duration,
+}
+
+fn default_dns_pods() -> PodPeer {
+    PodPeer {
+        namespace: "kube-system".to_owned(),
+        match_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+    }
+}
+
+/// Mark a node unschedulable (`spec.unschedulable: true`) for the duration; its value
+/// before is recorded and put back at the end. Pods already on it keep running.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeCordon {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The node.
+    pub node: NodeChoice,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the node stays cordoned.
+    pub duration: Duration,
+}
+
+/// Cordon a node, then evict (PodDisruptionBudgets apply) its pods in the allowlisted
+/// namespaces, except DaemonSet and mirror pods; the node is uncordoned at the end.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeDrain {
+    /// Unique name among the faults.
+    pub name: String,
+    /// The node.
+    pub node: NodeChoice,
+    /// Offset from the start of the fault phase.
+    #[serde(default)]
+    pub at: Duration,
+    /// How long the node stays cordoned after the evictions.
+    pub duration: Duration,
+}
+
+/// How a node fault picks its node.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum NodeChoice {
+    /// The node with this name.
+    Named(NamedNode),
+    /// The node one pod of a workload runs on, the pod chosen at random.
+    OfWorkload(NodeOfWorkload),
+}
+
+impl NodeChoice {
+    /// The workload whose pod picks the node, if a workload does.
+    pub fn workload(&self) -> Option<&str> {
+        match self {
+            Self::Named(_) => None,
+            Self::OfWorkload(w) => Some(&w.workload),
+        }
+    }
+}
+
+/// A node by name.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamedNode {
+    /// The node's name.
+    pub name: String,
+}
+
+/// The node of a pod of a workload.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeOfWorkload {
+    /// The workload's name.
+    pub workload: String,
 }
 
 /// Detection signals: the first to fire after injection gives the time to detect.

@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use super::{
-    AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, KubernetesTarget,
-    KubernetesWorkload, Objective, Probe, Problem, Readiness, ScorecardSpec, Selector,
-    WorkloadKind,
+    AbortCondition, DetectionSignal, Duration, EgressDestination, Experiment, FaultSpec,
+    KubernetesTarget, KubernetesWorkload, NodeChoice, Objective, PodPeer, Probe, Problem,
+    Readiness, ScorecardSpec, Selector, WorkloadKind,
 };
 use crate::scorecard::DEFAULT_MAPPED_FAULT_TYPES;
 
@@ -499,6 +499,26 @@ impl Validator<'_> {
         }
     }
 
+    /// Pods by label: a namespace name and label keys and values the API accepts.
+    fn pod_peer(&mut self, path: &str, peer: &PodPeer) {
+        self.name(&format!("{path}.namespace"), &peer.namespace);
+        self.match_labels(&format!("{path}.matchLabels"), &peer.match_labels);
+    }
+
+    fn match_labels(&mut self, path: &str, labels: &std::collections::BTreeMap<String, String>) {
+        for (key, value) in labels {
+            if key.trim().is_empty() || key.contains([',', '=', '!', ' ', '(', ')']) {
+                self.problem(path, format!("`{key}` is not a label key"));
+            }
+            if value.contains([',', '=', '!', ' ', '(', ')']) {
+                self.problem(
+                    format!("{path}.{key}"),
+                    format!("`{value}` is not a label value"),
+                );
+            }
+        }
+    }
+
     /// The Kubernetes workload named `name`, or a problem at `path`.
     fn kubernetes_workload(&mut self, path: &str, name: &str) -> Option<KubernetesWorkload> {
         let exp = self.exp;
@@ -860,6 +880,62 @@ impl Validator<'_> {
                     }
                     self.command(&format!("{path}.command"), &f.command, Context::Probe);
                 }
+            }
+            FaultSpec::EgressBlock(f) => {
+                let dest = format!("{path}.destination");
+                match &f.destination {
+                    EgressDestination::Cidr(c) => {
+                        match parse_cidr(&c.cidr) {
+                            Err(message) => self.problem(format!("{dest}.cidr"), message),
+                            Ok((_, 0)) => self.problem(
+                                format!("{dest}.cidr"),
+                                "a prefix of 0 is every address: to cut a pod off entirely use a quarantine fault",
+                            ),
+                            Ok(_) => {}
+                        }
+                        if c.port == Some(0) {
+                            self.problem(
+                                format!("{dest}.port"),
+                                "0 is out of range: write 1 to 65535",
+                            );
+                        }
+                    }
+                    EgressDestination::Pods(p) => self.pod_peer(&dest, p),
+                }
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::DnsOutage(f) => {
+                self.pod_peer(&format!("{path}.dns"), &f.dns);
+                self.positive(&format!("{path}.duration"), f.duration);
+            }
+            FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
+                let (node, duration) = match fault {
+                    FaultSpec::NodeCordon(f) => (&f.node, f.duration),
+                    FaultSpec::NodeDrain(f) => (&f.node, f.duration),
+                    _ => return,
+                };
+                if let super::Target::Kubernetes(kube) = &self.exp.spec.target
+                    && !kube.allow_node_faults
+                {
+                    self.problem(
+                        format!("{path}.type"),
+                        format!(
+                            "`{}` changes a node, which reaches beyond the allowlisted namespaces; set spec.target.allowNodeFaults: true to allow it",
+                            fault.type_name()
+                        ),
+                    );
+                }
+                match node {
+                    NodeChoice::Named(n) => {
+                        if n.name.trim().is_empty() {
+                            self.problem(format!("{path}.node.name"), "must not be empty");
+                        }
+                    }
+                    NodeChoice::OfWorkload(w) => {
+                        self.kubernetes_workload(&format!("{path}.node.workload"), &w.workload);
+                    }
+                }
+                self.positive(&format!("{path}.duration"), duration);
             }
             FaultSpec::MemoryPressure(f) => {
                 if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
@@ -1414,6 +1490,41 @@ fn plural(n: u32) -> &'static str {
 fn round1(x: f64) -> String {
     let s = format!("{x:.1}");
     s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// Parses a range in CIDR notation (`10.0.5.0/24`, `fd00::/64`) whose host bits are zero,
+/// as Kubernetes writes ipBlocks.
+pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
+    let (addr, len) = text.split_once('/').ok_or_else(|| {
+        format!("`{text}` is not in CIDR notation: write ADDRESS/PREFIX, e.g. 10.0.5.0/24 or 10.0.5.7/32")
+    })?;
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` in `{text}` is not an IP address"))?;
+    let max: u8 = if ip.is_ipv6() { 128 } else { 32 };
+    let len: u8 = len
+        .parse()
+        .ok()
+        .filter(|l| *l <= max)
+        .ok_or_else(|| format!("`{len}` in `{text}` is not a prefix length from 0 to {max}"))?;
+    let bits = match ip {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    };
+    let host = bits.checked_shl(u32::from(len)).unwrap_or(0);
+    if host != 0 {
+        let network = bits & !(u128::MAX.checked_shr(u32::from(len)).unwrap_or(0));
+        let start = match ip {
+            std::net::IpAddr::V4(_) => {
+                std::net::IpAddr::from(std::net::Ipv4Addr::from((network >> 96) as u32))
+            }
+            std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::from(network)),
+        };
+        return Err(format!(
+            "`{text}` has host bits set: the range starts at {start}/{len}"
+        ));
+    }
+    Ok((ip, len))
 }
 
 /// What is wrong with a DNS-label-like name, if anything.
@@ -2161,5 +2272,116 @@ spec:
                 "spec.target.dependencies[0].proxy.readyTimeout",
             ]
         );
+    }
+    #[test]
+    fn network_and_node_faults_name_their_fields() {
+        let fault = "type: pod-delete\n      select: {mode: one, workload: web}";
+        let block = |dest: &str| {
+            format!(
+                "type: egress-block\n      select: {{mode: one, workload: web}}\n      destination: {dest}\n      duration: 5s"
+            )
+        };
+        assert_eq!(
+            kube_problems(fault, &block("{type: cidr, cidr: 10.0.5.0/24, port: 5432}")),
+            vec![]
+        );
+        assert_eq!(
+            kube_problems(
+                fault,
+                &block("{type: pods, namespace: data, matchLabels: {app: db}}")
+            ),
+            vec![]
+        );
+        assert_kube(
+            fault,
+            &block("{type: cidr, cidr: 10.0.5.1/24}"),
+            "spec.faults[0].destination.cidr",
+            "host bits set: the range starts at 10.0.5.0/24",
+        );
+        assert_kube(
+            fault,
+            &block("{type: cidr, cidr: 10.0.5.1}"),
+            "spec.faults[0].destination.cidr",
+            "not in CIDR notation",
+        );
+        assert_kube(
+            fault,
+            &block("{type: cidr, cidr: 0.0.0.0/0}"),
+            "spec.faults[0].destination.cidr",
+            "use a quarantine fault",
+        );
+        assert_kube(
+            fault,
+            &block("{type: cidr, cidr: fd00::/64, port: 0}"),
+            "spec.faults[0].destination.port",
+            "write 1 to 65535",
+        );
+        assert_kube(
+            fault,
+            &block("{type: pods, namespace: Data}"),
+            "spec.faults[0].destination.namespace",
+            "",
+        );
+        assert_kube(
+            fault,
+            "type: dns-outage\n      select: {mode: one, workload: web}\n      dns: {namespace: kube-system, matchLabels: {k8s-app: \"a b\"}}\n      duration: 5s",
+            "spec.faults[0].dns.matchLabels.k8s-app",
+            "not a label value",
+        );
+        assert_kube(
+            fault,
+            "type: dns-outage\n      select: {mode: one, workload: web}\n      duration: 0s",
+            "spec.faults[0].duration",
+            "",
+        );
+        let drain =
+            "type: node-drain\n      node: {type: of-workload, workload: web}\n      duration: 5s";
+        assert_kube(
+            fault,
+            drain,
+            "spec.faults[0].type",
+            "set spec.target.allowNodeFaults: true",
+        );
+        let allowed = |from: &str, to: &str| {
+            problems_in(
+                &KUBE.replace(
+                    "namespaces: [shop]",
+                    "namespaces: [shop]\n    allowNodeFaults: true",
+                ),
+                from,
+                to,
+            )
+        };
+        assert_eq!(allowed(fault, drain), vec![]);
+        assert_eq!(
+            allowed(
+                fault,
+                "type: node-cordon\n      node: {type: named, name: node-1}\n      duration: 5s"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            allowed(
+                fault,
+                "type: node-cordon\n      node: {type: of-workload, workload: nope}\n      duration: 5s"
+            )
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
+            vec!["spec.faults[0].node.workload"]
+        );
+    }
+
+    #[test]
+    fn cidrs_are_parsed_as_kubernetes_writes_them() {
+        assert_eq!(
+            parse_cidr("10.0.5.0/24").unwrap(),
+            ("10.0.5.0".parse().unwrap(), 24)
+        );
+        assert_eq!(parse_cidr("fd00::/64").unwrap().1, 64);
+        assert!(parse_cidr("10.0.5.7/32").is_ok());
+        assert!(parse_cidr("10.0.5.0/33").is_err());
+        assert!(parse_cidr("fd00::1/64").unwrap_err().contains("fd00::/64"));
+        assert!(parse_cidr("nonsense/8").is_err());
     }
 }

@@ -37,6 +37,8 @@ pub const MANAGER: &str = "firedrill";
 pub const RUN_ID: &str = "firedrill.dev/run-id";
 /// The label put on quarantined pods, whose value names the NetworkPolicy that isolates them.
 pub const QUARANTINE: &str = "firedrill.dev/quarantine";
+/// The label put on pods whose egress a fault blocks, whose value names the NetworkPolicy.
+pub const EGRESS_BLOCK: &str = "firedrill.dev/egress-block";
 /// The annotation with the host and process id of the run that created an object.
 pub const OWNER: &str = "firedrill.dev/owner";
 /// The template annotation a rollout restart changes, as `kubectl rollout restart` does.

@@ -14,7 +14,7 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::{KubeError, retry};
-use crate::spec::{FaultSpec, Probe, Spec, Target, WorkloadKind};
+use crate::spec::{EgressDestination, FaultSpec, Probe, Spec, Target, WorkloadKind};
 
 /// An API verb.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,7 +73,11 @@ impl fmt::Display for Permission {
         if !self.subresource.is_empty() {
             write!(f, "/{}", self.subresource)?;
         }
-        write!(f, " ({group}) in namespace {}", self.namespace)
+        if self.namespace.is_empty() {
+            write!(f, " ({group}) cluster-wide")
+        } else {
+            write!(f, " ({group}) in namespace {}", self.namespace)
+        }
     }
 }
 
@@ -108,6 +112,14 @@ pub enum Use {
     ContainerKill,
     /// A dependency fault: the fault proxy deployed in front of a Service.
     ClusterProxy,
+    /// The egress-block and dns-outage faults, on the selected pods' namespace.
+    EgressPolicy,
+    /// Reading the pods an egress policy leaves out, in their namespace.
+    ReadPeers,
+    /// Cordoning a node and putting it back (cluster-wide).
+    NodeCordon,
+    /// Finding the pods on a node (cluster-wide).
+    NodePods,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -160,6 +172,15 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Delete, "apps", "deployments", ""),
             (List, "", "pods", ""),
         ],
+        Use::EgressPolicy => vec![
+            (List, "networking.k8s.io", "networkpolicies", ""),
+            (Create, "networking.k8s.io", "networkpolicies", ""),
+            (Delete, "networking.k8s.io", "networkpolicies", ""),
+            (Patch, "", "pods", ""),
+        ],
+        Use::ReadPeers => vec![(List, "", "pods", "")],
+        Use::NodeCordon => vec![(Get, "", "nodes", ""), (Patch, "", "nodes", "")],
+        Use::NodePods => vec![(List, "", "pods", "")],
     }
 }
 
@@ -202,6 +223,24 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             }
             continue;
         }
+        match f {
+            FaultSpec::EgressBlock(e) => {
+                if let EgressDestination::Pods(p) = &e.destination {
+                    add(&p.namespace, Use::ReadPeers);
+                }
+            }
+            FaultSpec::DnsOutage(d) => add(&d.dns.namespace, Use::ReadPeers),
+            // Nodes are cluster-scoped: these rows name no namespace.
+            FaultSpec::NodeCordon(_) => add("", Use::NodeCordon),
+            FaultSpec::NodeDrain(_) => {
+                add("", Use::NodeCordon);
+                add("", Use::NodePods);
+                for ns in &target.namespaces {
+                    add(ns, Use::PodEvict);
+                }
+            }
+            _ => {}
+        }
         let Some(w) = f.kubernetes_workload().and_then(workload) else {
             continue;
         };
@@ -212,6 +251,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             FaultSpec::RolloutRestart(_) => Use::RolloutRestart(w.kind),
             FaultSpec::Quarantine(_) => Use::Quarantine,
             FaultSpec::ContainerKill(_) => Use::ContainerKill,
+            FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => Use::EgressPolicy,
             _ => continue,
         };
         add(&w.namespace, u);
@@ -262,7 +302,7 @@ pub async fn check_permissions(
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
-                    namespace: Some(p.namespace.clone()),
+                    namespace: (!p.namespace.is_empty()).then(|| p.namespace.clone()),
                     group: Some(p.group.to_owned()),
                     resource: Some(p.resource.to_owned()),
                     subresource: (!p.subresource.is_empty()).then(|| p.subresource.to_owned()),
@@ -380,6 +420,51 @@ spec:
         assert!(
             !perms.iter().any(|p| p.contains("patch secrets")),
             "{perms:#?}"
+        );
+    }
+
+    #[test]
+    fn network_and_node_faults_need_their_rows_cluster_wide_for_nodes() {
+        let exp: crate::spec::Experiment = serde_saphyr::from_str(
+            r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {name: k}
+spec:
+  target:
+    platform: kubernetes
+    namespaces: [shop]
+    allowNodeFaults: true
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+  steadyState:
+    probes:
+      - {name: up, type: workload-available, workload: web}
+  faults:
+    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 1s}
+    - {name: drain, type: node-drain, node: {type: named, name: node-1}, duration: 1s}
+"#,
+        )
+        .unwrap();
+        let perms: Vec<String> = required_permissions(&exp.spec)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            perms,
+            [
+                "get nodes (core) cluster-wide",
+                "patch nodes (core) cluster-wide",
+                "list pods (core) cluster-wide",
+                "list pods (core) in namespace kube-system",
+                "list pods (core) in namespace shop",
+                "patch pods (core) in namespace shop",
+                "create pods/eviction (core) in namespace shop",
+                "get deployments (apps) in namespace shop",
+                "list networkpolicies (networking.k8s.io) in namespace shop",
+                "create networkpolicies (networking.k8s.io) in namespace shop",
+                "delete networkpolicies (networking.k8s.io) in namespace shop",
+            ]
         );
     }
 }

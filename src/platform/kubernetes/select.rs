@@ -262,6 +262,7 @@ mod tests {
             require_opt_in: true,
             workloads: Vec::new(),
             dependencies: Vec::new(),
+            allow_node_faults: false,
         }
     }
 

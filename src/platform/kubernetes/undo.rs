@@ -4,7 +4,7 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -135,6 +135,14 @@ pub enum Undo {
         selector: BTreeMap<String, String>,
         /// Selector keys firedrill added, removed again.
         added: Vec<String>,
+    },
+    /// Put a node's `spec.unschedulable` back as it was (absent when `value` is none): uncordon.
+    #[serde(rename_all = "camelCase")]
+    RestoreNodeUnschedulable {
+        /// The node's name.
+        node: String,
+        /// Its value before the change.
+        value: Option<bool>,
     },
 }
 
@@ -317,6 +325,11 @@ impl std::fmt::Display for Undo {
                 "put the selector {} back on Service {namespace}/{name}",
                 super::label_selector(selector)
             ),
+            Self::RestoreNodeUnschedulable { node, value } => match value {
+                Some(true) => write!(f, "leave node {node} cordoned as it was (unschedulable)"),
+                Some(false) => write!(f, "uncordon node {node} (unschedulable: false)"),
+                None => write!(f, "uncordon node {node}"),
+            },
         }
     }
 }
@@ -561,6 +574,14 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
                 .map(|_| ());
             gone_is_done(done, &what)
         }
+        Undo::RestoreNodeUnschedulable { node, value } => {
+            let api = Api::<Node>::all(client.clone());
+            let patch = Patch::Merge(json!({"spec": {"unschedulable": value}}));
+            let done = retry(&what, || api.patch(node, &merge, &patch))
+                .await
+                .map(|_| ());
+            gone_is_done(done, &what)
+        }
     }
 }
 
@@ -691,6 +712,17 @@ mod tests {
             restore.to_string(),
             "remove the template annotation k from DaemonSet shop/agent"
         );
+        let uncordon = Undo::RestoreNodeUnschedulable {
+            node: "node-1".into(),
+            value: None,
+        };
+        let v = serde_json::to_value(&uncordon).unwrap();
+        assert_eq!(
+            v,
+            json!({"action": "restore-node-unschedulable", "node": "node-1", "value": null})
+        );
+        assert_eq!(serde_json::from_value::<Undo>(v).unwrap(), uncordon);
+        assert_eq!(uncordon.to_string(), "uncordon node node-1");
     }
 
     #[test]
