@@ -586,3 +586,39 @@ fn cleanup_removes_the_egress_label_and_policy_a_dead_run_left() {
     assert!(stdout.contains(EGRESS_LABEL), "{stdout}");
     assert_eq!(fake.snapshot(), before);
 }
+
+/// An eviction carries its uid precondition where the API server reads it: a pod replaced
+/// under the same name is not evicted, the pod it names is.
+#[test]
+fn an_eviction_names_the_pod_by_uid() {
+    let fake = cluster(2);
+    let pod = fake.objects("Pod", Some("shop"))[0].clone();
+    let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_owned();
+    firedrill::notification::install_crypto_provider();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = fake.client().await;
+        let stale = firedrill::platform::kubernetes::evict(
+            &client,
+            "shop",
+            &name,
+            Some("another-uid"),
+            false,
+        )
+        .await;
+        let err = stale.expect_err("a stale uid must be refused");
+        assert!(format!("{err:?}").contains("409"), "{err:?}");
+        assert!(fake.object("Pod", "shop", &name).is_some());
+        firedrill::platform::kubernetes::evict(&client, "shop", &name, Some(&uid), false)
+            .await
+            .unwrap();
+    });
+    let statuses = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/eviction"))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(statuses, [409, 201]);
+}

@@ -11,13 +11,13 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
-use kube::api::{DeleteParams, EvictParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, WriteAction,
-    apply_undo, check_share, choose, retry,
+    apply_undo, check_share, choose, evict, retry,
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 
@@ -58,16 +58,6 @@ pub(super) async fn pick(
         });
     }
     Ok((chosen, pods.len()))
-}
-
-/// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
-pub(super) fn is_budget_refusal(status: &kube::core::Status) -> bool {
-    status.code == 429
-        && (status
-            .details
-            .as_ref()
-            .is_some_and(|d| d.causes.iter().any(|c| c.reason == "DisruptionBudget"))
-            || status.message.to_lowercase().contains("disruption budget"))
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,41 +149,21 @@ impl Fault for PodRemovalFault {
             });
             match &self.spec {
                 spec::FaultSpec::PodEvict(_) => {
-                    let params = EvictParams {
-                        delete_options: Some(DeleteParams {
-                            preconditions,
-                            ..DeleteParams::default()
-                        }),
-                        post_options: PostParams::default(),
-                    };
-                    let what = format!("evict pod {}", p.id());
-                    // A budget's refusal is an answer, not a busy server: it ends the
-                    // retries at once; any other 429 or 5xx is retried.
-                    let answer = retry(&what, || async {
-                        match api.evict(&p.name, &params).await {
-                            Ok(_) => Ok(None),
-                            Err(kube::Error::Api(status)) if is_budget_refusal(&status) => {
-                                Ok(Some(status.message.clone()))
-                            }
-                            Err(e) => Err(e),
-                        }
-                    })
+                    let answer = evict(
+                        &self.cluster.client,
+                        &p.namespace,
+                        &p.name,
+                        Some(&p.uid),
+                        false,
+                    )
                     .await;
                     match answer {
-                        Ok(None) => {}
-                        Ok(Some(message)) => {
-                            return Err(FaultError::Kubernetes {
-                                fault: name.to_owned(),
-                                source: KubeError::Disruption {
-                                    pod: p.id(),
-                                    message,
-                                },
-                            });
-                        }
+                        Ok(()) => {}
+                        // Gone already, or replaced (the uid precondition): nothing to evict.
                         Err(KubeError::Api {
                             source: kube::Error::Api(s),
                             ..
-                        }) if s.code == 404 => {}
+                        }) if s.code == 404 || s.code == 409 => {}
                         Err(e) => return Err(kube_error(name)(e)),
                     }
                 }

@@ -11,10 +11,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
-use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
-use super::kubernetes::{is_budget_refusal, kube_error, lock, undo_all, workload};
+use super::kubernetes::{kube_error, lock, undo_all, workload};
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, PAGE, PodRef, Undo, WriteAction, check_share, retry,
@@ -200,38 +200,16 @@ impl NodeFault {
 
     async fn evict(&self, p: &PodRef) -> Result<(), FaultError> {
         let name = self.spec.name();
-        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
-        let params = EvictParams {
-            delete_options: Some(DeleteParams {
-                preconditions: Some(kube::api::Preconditions {
-                    uid: Some(p.uid.clone()),
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            }),
-            post_options: PostParams::default(),
-        };
-        let what = format!("evict pod {}", p.id());
-        // A budget's refusal ends the retries at once: it is an answer, not a busy server.
-        let answer = retry(&what, || async {
-            match api.evict(&p.name, &params).await {
-                Ok(_) => Ok(None),
-                Err(kube::Error::Api(status)) if is_budget_refusal(&status) => {
-                    Ok(Some(status.message.clone()))
-                }
-                Err(e) => Err(e),
-            }
-        })
+        let answer = crate::platform::kubernetes::evict(
+            &self.cluster.client,
+            &p.namespace,
+            &p.name,
+            Some(&p.uid),
+            false,
+        )
         .await;
         match answer {
-            Ok(None) => Ok(()),
-            Ok(Some(message)) => Err(FaultError::Kubernetes {
-                fault: name.to_owned(),
-                source: KubeError::Disruption {
-                    pod: p.id(),
-                    message,
-                },
-            }),
+            Ok(()) => Ok(()),
             // Gone already, or replaced (the uid precondition): nothing to evict.
             Err(KubeError::Api {
                 source: kube::Error::Api(s),

@@ -69,7 +69,7 @@ pub async fn dry_run(client: &kube::Client, write: &ApiWrite) -> Result<DryRun, 
         }
         WriteAction::Evict => {
             let current = current(&api, write, &what).await?;
-            evict(client, write, &what).await?;
+            super::evict(client, &write.namespace, &write.name, None, true).await?;
             Ok(current)
         }
     }
@@ -111,58 +111,6 @@ async fn current(
         object,
         current: true,
     })
-}
-
-/// Posts a dry-run Eviction. Built here rather than with kube's `evict`, whose body names
-/// the delete options `delete_options`, which an API server does not read.
-async fn evict(client: &kube::Client, write: &ApiWrite, what: &str) -> Result<(), KubeError> {
-    use kube::Resource as _;
-    let url = format!(
-        "{}/{}/eviction?dryRun=All",
-        DynamicObject::url_path(&write.resource, Some(&write.namespace)),
-        write.name
-    );
-    let body = json!({
-        "apiVersion": "policy/v1",
-        "kind": "Eviction",
-        "metadata": {"name": write.name, "namespace": write.namespace},
-        "deleteOptions": {"dryRun": ["All"]},
-    });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    // A budget's refusal is the answer the dry run is for, not a busy server: no retry.
-    let refused = retry(what, || {
-        let request = http::Request::post(url.as_str())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body.clone());
-        async move {
-            let request = request.map_err(kube::Error::HttpError)?;
-            match client.request::<Value>(request).await {
-                Ok(_) => Ok(None),
-                Err(kube::Error::Api(status)) if is_budget_refusal(&status) => {
-                    Ok(Some(status.message.clone()))
-                }
-                Err(e) => Err(e),
-            }
-        }
-    })
-    .await?;
-    match refused {
-        None => Ok(()),
-        Some(message) => Err(KubeError::Disruption {
-            pod: format!("{}/{}", write.namespace, write.name),
-            message,
-        }),
-    }
-}
-
-/// Whether a 429 from the eviction subresource is a PodDisruptionBudget saying no.
-fn is_budget_refusal(status: &kube::core::Status) -> bool {
-    status.code == 429
-        && (status
-            .details
-            .as_ref()
-            .is_some_and(|d| d.causes.iter().any(|c| c.reason == "DisruptionBudget"))
-            || status.message.to_lowercase().contains("disruption budget"))
 }
 
 /// The object as written for review: without `metadata.managedFields` and `status`, which

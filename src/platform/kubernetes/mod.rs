@@ -4,6 +4,7 @@
 
 mod client;
 mod dry_run;
+mod evict;
 mod preflight;
 mod restarts;
 mod select;
@@ -20,6 +21,7 @@ use kube::Api;
 
 pub use client::{Connection, connect, retry};
 pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
+pub use evict::{evict, is_budget_refusal};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};

@@ -156,6 +156,35 @@ fn verb_of(method: &Method, t: &Target, watch: bool) -> &'static str {
     }
 }
 
+/// A delete's or an eviction's uid precondition, checked as the API server does: a 409 when
+/// the object of that name is another one (a replacement).
+fn uid_precondition(
+    shared: &Arc<Shared>,
+    def: &'static ResDef,
+    ns: &str,
+    name: &str,
+    options: &Value,
+) -> Result<(), ApiError> {
+    let Some(uid) = options
+        .pointer("/preconditions/uid")
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let store = shared.lock();
+    match store.get(def.plural, ns, name) {
+        Some(obj) if str_at(obj, "/metadata/uid") != uid => Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                str_at(obj, "/metadata/uid")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn answer(
     shared: &Arc<Shared>,
     method: &Method,
@@ -278,6 +307,7 @@ fn answer(
                 {
                     return Err(ApiError::bad_request("the body is not an Eviction"));
                 }
+                uid_precondition(shared, t.def, &ns, name, &b["deleteOptions"])?;
                 let dry = w.dry
                     || b.pointer("/deleteOptions/dryRun")
                         .and_then(Value::as_array)
@@ -344,6 +374,7 @@ fn answer(
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 });
+                uid_precondition(shared, t.def, &ns, name, &opts)?;
                 let dry = w.dry
                     || opts
                         .get("dryRun")
