@@ -158,6 +158,11 @@ pub fn render(exp: &Experiment) -> String {
                             .join(","),
                         d.webhook_listen
                     ),
+                    DetectionSignal::KubernetesEvent(k) => format!(
+                        "a Warning event ({}) about workload `{}` or its pods, new after injection",
+                        k.reasons.join(", "),
+                        k.workload
+                    ),
                 };
                 let _ = writeln!(o, "  {}: {what}", sig.name());
             }

@@ -42,6 +42,8 @@ pub enum PlatformEvent {
     },
     /// A pod removed by a fault was replaced and its replacement is Ready.
     PodRecovered(Box<kubernetes::PodRecovery>),
+    /// A Warning event that a `kubernetes-event` detection signal counts.
+    KubernetesWarning(Box<crate::detection::kubernetes::WarningEvent>),
 }
 
 impl PlatformEvent {
@@ -54,6 +56,7 @@ impl PlatformEvent {
             Self::ReplicaReady { .. } => "replica-ready",
             Self::ReplicaUnready { .. } => "replica-unready",
             Self::PodRecovered(_) => "pod-recovered",
+            Self::KubernetesWarning(_) => "kubernetes-event",
         }
     }
 
@@ -66,6 +69,7 @@ impl PlatformEvent {
             | Self::ReplicaReady { replica }
             | Self::ReplicaUnready { replica } => replica,
             Self::PodRecovered(r) => &r.pod,
+            Self::KubernetesWarning(e) => &e.object,
         }
     }
 }

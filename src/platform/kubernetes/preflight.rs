@@ -98,6 +98,8 @@ pub enum Use {
     ObjectExists(&'static str, &'static str),
     /// Per-pod recovery tracking of the pods a fault removes.
     Track,
+    /// The kubernetes-event detection signal: Warning events of a namespace.
+    WatchEvents,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -124,6 +126,7 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         Use::WorkloadAvailable(k) => vec![(Get, k.group(), k.resource(), "")],
         Use::ObjectExists(group, resource) => vec![(Get, group, resource, "")],
         Use::Track => vec![(List, "", "pods", ""), (Watch, "", "pods", "")],
+        Use::WatchEvents => vec![(List, "", "events", ""), (Watch, "", "events", "")],
     }
 }
 
@@ -182,6 +185,13 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
                 add(&p.namespace, Use::ObjectExists(group, resource));
             }
             Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) => {}
+        }
+    }
+    for s in spec.detection.iter().flat_map(|d| &d.signals) {
+        if let crate::spec::DetectionSignal::KubernetesEvent(s) = s
+            && let Some(w) = workload(&s.workload)
+        {
+            add(&w.namespace, Use::WatchEvents);
         }
     }
     set.into_iter().collect()
@@ -254,6 +264,9 @@ spec:
   faults:
     - {name: evict, type: pod-evict, select: {mode: one, workload: web}}
     - {name: down, type: scale, workload: web, replicas: 0, duration: 1s}
+  detection:
+    signals:
+      - {name: crash, type: kubernetes-event, workload: web, reasons: [BackOff]}
 "#,
         )
         .unwrap();
@@ -264,6 +277,8 @@ spec:
         assert_eq!(
             perms,
             [
+                "list events (core) in namespace shop",
+                "watch events (core) in namespace shop",
                 "list pods (core) in namespace shop",
                 "watch pods (core) in namespace shop",
                 "create pods/eviction (core) in namespace shop",
