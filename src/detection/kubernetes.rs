@@ -175,7 +175,7 @@ impl EventFilter {
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
-            event_wall: stamp.and_then(|t| SystemTime::try_from(t).ok()),
+            event_wall: stamp.map(SystemTime::from),
         }
     }
 }

@@ -1261,10 +1261,8 @@ impl Runner {
     fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
         match ev {
             PlatformEvent::KubernetesWarning(e) => return self.warning_event(it, e),
-            PlatformEvent::PodRecovered(r) => {
-                if it.pending_pods.remove(&r.pod) {
-                    it.pod_recovery.push((**r).clone());
-                }
+            PlatformEvent::PodRecovered(r) if it.pending_pods.remove(&r.pod) => {
+                it.pod_recovery.push((**r).clone());
             }
             _ => {}
         }
