@@ -471,6 +471,11 @@ fn describe(exp: &Experiment) -> String {
                             .join(","),
                         d.webhook_listen
                     ),
+                    DetectionSignal::KubernetesEvent(k) => format!(
+                        "a Warning event ({}) about workload `{}` or its pods, new after injection",
+                        k.reasons.join(", "),
+                        k.workload
+                    ),
                 };
                 let _ = writeln!(o, "  {}: {what}", sig.name());
             }

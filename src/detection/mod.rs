@@ -1,3 +1,4 @@
 //! Detection signals: how firedrill learns that the organisation noticed a fault.
 
+pub mod kubernetes;
 pub mod webhook;

@@ -55,7 +55,9 @@ impl IterationState {
                     .map(|s| {
                         let probe = match &s {
                             DetectionSignal::ProbeFails(p) => probe_index(&p.probe),
-                            DetectionSignal::Webhook(_) => None,
+                            DetectionSignal::Webhook(_) | DetectionSignal::KubernetesEvent(_) => {
+                                None
+                            }
                         };
                         (s, probe, 0)
                     })
@@ -209,8 +211,26 @@ impl DetectionState {
     pub fn webhook_signals(&self) -> impl Iterator<Item = &crate::spec::WebhookSignal> {
         self.signals.iter().filter_map(|(s, _, _)| match s {
             DetectionSignal::Webhook(w) => Some(w),
-            DetectionSignal::ProbeFails(_) => None,
+            DetectionSignal::ProbeFails(_) | DetectionSignal::KubernetesEvent(_) => None,
         })
+    }
+
+    /// Records a detection by the kubernetes-event signal `name`, if it came within that
+    /// signal's timeout; true when it detected the fault.
+    pub fn fire_event(&mut self, at: Instant, injected: Instant, name: &str) -> bool {
+        let Some(timeout) = self.signals.iter().find_map(|(s, _, _)| match s {
+            DetectionSignal::KubernetesEvent(k) if k.name == name => {
+                Some(k.timeout.map_or(self.default_timeout, |t| t.get()))
+            }
+            _ => None,
+        }) else {
+            return false;
+        };
+        if self.detected.is_none() && at >= injected && at <= injected + timeout {
+            self.detected = Some((at, name.to_owned()));
+            return true;
+        }
+        false
     }
 
     /// Whether detection is settled at `now` (detected, every signal timed out, or none

@@ -617,6 +617,7 @@ impl Runner {
                 time_to_recover_ms: ttr.summary(),
                 outage_ms: outage.summary(),
                 availability: crate::measure::availability(after_count, after_errors),
+                pod_recovery: crate::report::result::PodRecoverySummary::of(&iterations),
             },
             iterations,
             objectives,
@@ -847,6 +848,10 @@ impl Runner {
             fault_evidence: Vec::new(),
             alert_seq: None,
             status: "passed",
+            pending_pods: BTreeSet::new(),
+            pod_recovery: Vec::new(),
+            event_watches: None,
+            detection_event: None,
         };
         let of = self.iterations;
         self.progress.progress(&Progress::Phase {
@@ -931,6 +936,9 @@ impl Runner {
             phase: "fault",
         });
         let mut recovery_deadline: Option<Instant> = None;
+        // Pods removed by the faults are waited for up to the recovery timeout, so that
+        // their figures belong to this iteration.
+        let mut pods_deadline: Option<Instant> = None;
         // A deadline that has passed stays ready: arm each one once, or the biased select
         // below would take it again and again and never reach the observations.
         let mut detection_deadline_seen: Option<Instant> = None;
@@ -962,6 +970,7 @@ impl Runner {
                         let now = Instant::now();
                         it.state.fault_ended = Some(now);
                         recovery_deadline = Some(now + spec.recovery.timeout.get());
+                        pods_deadline = recovery_deadline;
                         self.progress.progress(&Progress::Phase { iteration: n, of, phase: "recovery" });
                         self.event(&mut it, "recovery-started", json!({}), "all faults reverted".into());
                         it.state.recovery.check(now, it.state.fault_ended);
@@ -975,6 +984,12 @@ impl Runner {
                     self.event(&mut it, "not-recovered", json!({"timeout": spec.recovery.timeout.to_string()}),
                         format!("steady state did not hold for {} within {}", spec.recovery.stable_for, spec.recovery.timeout));
                     recovery_deadline = None;
+                }
+                () = sleep_until_opt(pods_deadline.filter(|_| !it.pending_pods.is_empty())) => {
+                    let pods: Vec<String> = it.pending_pods.iter().cloned().collect();
+                    self.event(&mut it, "pods-not-recovered", json!({"pods": pods}),
+                        format!("{} not replaced by a Ready pod within {}", pods.join(", "), spec.recovery.timeout));
+                    pods_deadline = None;
                 }
                 Some(joined) = inputs.probe_tasks.join_next() => {
                     return self.finish(it, Some(probe_task_ended(joined)));
@@ -999,6 +1014,7 @@ impl Runner {
             let now = Instant::now();
             let done = it.state.fault_ended.is_some()
                 && (it.state.recovery.recovered.is_some() || recovery_deadline.is_none())
+                && (it.pending_pods.is_empty() || pods_deadline.is_none())
                 && it
                     .state
                     .injected
@@ -1088,6 +1104,11 @@ impl Runner {
                 return Err(Stop::Aborted(reason));
             }
         }
+        // Listed before the first change, so that only events that come after it count.
+        if let Err(reason) = self.watch_warnings(it, platform).await {
+            let _ = f.revert().await;
+            return Err(Stop::Aborted(reason));
+        }
         // Written (and synced) before the change, so a crashed run can be rolled back.
         let (intent_seq, _) = self.journal.record_with_seq(
             "fault-intent",
@@ -1108,14 +1129,25 @@ impl Runner {
                     .detection
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.timeout.get());
-            if let Err(e) = k.track(w, intent.targets.clone(), limit).await {
-                let msg = chain(&e);
-                self.event(
-                    it,
-                    "tracking-unavailable",
-                    json!({"fault": fspec.name(), "error": msg}),
-                    format!("per-pod recovery is not measured: {msg}"),
-                );
+            match k.track(w, intent.targets.clone(), limit).await {
+                Ok(()) => {
+                    // A bare pod has no controller to replace it: nothing to wait for.
+                    if k.cluster()
+                        .workload(w)
+                        .is_some_and(|w| w.kind != crate::spec::WorkloadKind::Pod)
+                    {
+                        it.pending_pods.extend(intent.targets.iter().cloned());
+                    }
+                }
+                Err(e) => {
+                    let msg = chain(&e);
+                    self.event(
+                        it,
+                        "tracking-unavailable",
+                        json!({"fault": fspec.name(), "error": msg}),
+                        format!("per-pod recovery is not measured: {msg}"),
+                    );
+                }
             }
         }
         let injected = f.inject().await;
@@ -1227,8 +1259,113 @@ impl Runner {
     }
 
     fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
+        match ev {
+            PlatformEvent::KubernetesWarning(e) => return self.warning_event(it, e),
+            PlatformEvent::PodRecovered(r) if it.pending_pods.remove(&r.pod) => {
+                it.pod_recovery.push((**r).clone());
+            }
+            _ => {}
+        }
         let (data, detail) = describe_platform_event(ev);
         self.event(it, ev.kind(), data, detail);
+    }
+
+    /// A Warning event a kubernetes-event signal counts: recorded, and the detection if it
+    /// is the first signal to fire.
+    fn warning_event(
+        &mut self,
+        it: &mut Iteration,
+        e: &crate::detection::kubernetes::WarningEvent,
+    ) {
+        let (Some(inj), Some((started, _))) = (it.state.injected, &it.event_watches) else {
+            return;
+        };
+        let observed = e.observed.unwrap_or_else(Instant::now);
+        // Left over from an earlier iteration's watch.
+        if observed < *started {
+            return;
+        }
+        // Seen while the injection call was still running: the fault had begun.
+        let at = observed.max(inj);
+        let mut e = e.clone();
+        e.time_to_detect_ms = Some(at.saturating_duration_since(inj).as_millis() as u64);
+        e.server_time_to_detect_ms = e.event_wall.map(|w| {
+            let injected = self.clock.wall(inj);
+            match w.duration_since(injected) {
+                Ok(d) => d.as_millis() as i64,
+                Err(before) => -(before.duration().as_millis() as i64),
+            }
+        });
+        let before = it.state.detection.detected.is_some();
+        let recovered = it.state.recovery.recovered.is_some();
+        let seq = self.event(
+            it,
+            "kubernetes-event",
+            serde_json::to_value(&e).unwrap_or_default(),
+            format!(
+                "Warning {} on {}: {} (signal {}; event time {}, observed {})",
+                e.reason,
+                e.object,
+                e.message,
+                e.signal,
+                e.event_time.as_deref().unwrap_or("unknown"),
+                e.observed_at
+            ),
+        );
+        if it.state.detection.fire_event(at, inj, &e.signal) {
+            it.alert_seq = Some(seq);
+            it.detection_event = Some(e);
+        }
+        self.note_progress(it, before, recovered);
+    }
+
+    /// Starts the watches of the kubernetes-event signals, once per iteration, before its
+    /// first change; the reason to abort when one cannot start.
+    async fn watch_warnings(
+        &mut self,
+        it: &mut Iteration,
+        platform: &Platform,
+    ) -> Result<(), String> {
+        if it.event_watches.is_some() {
+            return Ok(());
+        }
+        let mut tokens = Vec::new();
+        let started = Instant::now();
+        if let Platform::Kubernetes(k, _) = platform {
+            let signals: Vec<crate::spec::KubernetesEventSignal> = self
+                .exp
+                .spec
+                .detection
+                .iter()
+                .flat_map(|d| &d.signals)
+                .filter_map(|s| match s {
+                    crate::spec::DetectionSignal::KubernetesEvent(k) => Some(k.clone()),
+                    _ => None,
+                })
+                .collect();
+            for signal in &signals {
+                match k.watch_warnings(signal).await {
+                    Ok(token) => tokens.push(token),
+                    Err(e) => {
+                        tokens.iter().for_each(CancellationToken::cancel);
+                        let msg = format!(
+                            "the event watch of signal `{}` did not start, nothing was changed: {}",
+                            signal.name,
+                            chain(&e)
+                        );
+                        self.event(
+                            it,
+                            "detection-unavailable",
+                            json!({"signal": signal.name, "error": msg}),
+                            msg.clone(),
+                        );
+                        return Err(msg);
+                    }
+                }
+            }
+        }
+        it.event_watches = Some((started, tokens));
+        Ok(())
     }
 
     fn alert(&mut self, it: &mut Iteration, alert: ReceivedAlert) {
@@ -1309,6 +1446,17 @@ impl Runner {
             Some(Stop::Aborted(_)) => it.status = "aborted",
             None => {}
         }
+        if let Some((_, tokens)) = &it.event_watches {
+            tokens.iter().for_each(CancellationToken::cancel);
+        }
+        let mut pod_recovery = std::mem::take(&mut it.pod_recovery);
+        // Removed and not replaced (or not Ready) by the end of the iteration.
+        pod_recovery.extend(std::mem::take(&mut it.pending_pods).into_iter().map(|pod| {
+            crate::platform::kubernetes::PodRecovery {
+                pod,
+                ..Default::default()
+            }
+        }));
         let st = &it.state;
         let inj = st.injected;
         let detected = st.detection.detected.clone();
@@ -1336,6 +1484,8 @@ impl Runner {
             faults: std::mem::take(&mut it.faults),
             probes: self.probe_summaries(&st.recorders),
             events: std::mem::take(&mut it.events),
+            pod_recovery,
+            detection_event: it.detection_event.take(),
         };
         (result, it.state, stop)
     }
@@ -1351,6 +1501,14 @@ struct Iteration {
     /// The `alert-received` record of the alert that detected the fault, if one did.
     alert_seq: Option<u64>,
     status: &'static str,
+    /// Pods removed by a fault whose replacement is not yet Ready, `namespace/name`.
+    pending_pods: BTreeSet<String>,
+    /// The recovery of each removed pod, as reported.
+    pod_recovery: Vec<crate::platform::kubernetes::PodRecovery>,
+    /// The watches of the kubernetes-event signals, once started, and when.
+    event_watches: Option<(Instant, Vec<CancellationToken>)>,
+    /// The Warning event that detected the fault.
+    detection_event: Option<crate::detection::kubernetes::WarningEvent>,
 }
 
 fn completed_count(iterations: &[IterationResult]) -> u32 {
@@ -1472,6 +1630,10 @@ fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
                 ),
             )
         }
+        PlatformEvent::KubernetesWarning(e) => (
+            serde_json::to_value(e).unwrap_or_default(),
+            format!("Warning {} on {}: {}", e.reason, e.object, e.message),
+        ),
     }
 }
 

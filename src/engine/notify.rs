@@ -234,6 +234,7 @@ impl Runner {
             .map_or("unknown", |s| match s {
                 DetectionSignal::ProbeFails(_) => "probe-fails",
                 DetectionSignal::Webhook(_) => "webhook",
+                DetectionSignal::KubernetesEvent(_) => "kubernetes-event",
             });
         let mut detection_evidence = vec![detected_seq];
         detection_evidence.extend(it.alert_seq);

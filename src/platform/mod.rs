@@ -44,6 +44,8 @@ pub enum PlatformEvent {
     PodRecovered(Box<kubernetes::PodRecovery>),
     /// A container killed by a fault was restarted by the kubelet and is Ready again.
     ContainerRestarted(Box<kubernetes::ContainerRecovery>),
+    /// A Warning event that a `kubernetes-event` detection signal counts.
+    KubernetesWarning(Box<crate::detection::kubernetes::WarningEvent>),
 }
 
 impl PlatformEvent {
@@ -57,6 +59,7 @@ impl PlatformEvent {
             Self::ReplicaUnready { .. } => "replica-unready",
             Self::PodRecovered(_) => "pod-recovered",
             Self::ContainerRestarted(_) => "container-restarted",
+            Self::KubernetesWarning(_) => "kubernetes-event",
         }
     }
 
@@ -70,6 +73,7 @@ impl PlatformEvent {
             | Self::ReplicaUnready { replica } => replica,
             Self::PodRecovered(r) => &r.pod,
             Self::ContainerRestarted(r) => &r.pod,
+            Self::KubernetesWarning(e) => &e.object,
         }
     }
 }

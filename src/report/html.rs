@@ -531,6 +531,7 @@ struct RunView {
     detect: Distribution,
     recover: Distribution,
     outage: Distribution,
+    pod_recovery: Option<PodRecoveryView>,
     probes: Vec<ProbeView>,
     objectives: Vec<ObjectiveView>,
     objectives_met: usize,
@@ -615,6 +616,11 @@ impl RunView {
             detect,
             recover,
             outage,
+            pod_recovery: r
+                .summary
+                .pod_recovery
+                .as_ref()
+                .map(|p| PodRecoveryView::new(p, &r.iterations)),
             probes: probe_views(&r.probes),
             objectives_missed: objectives.len() - objectives_met,
             objectives_met,
@@ -876,6 +882,74 @@ impl Distribution {
             count: summary.count,
             missing: summary.missing,
             missing_label,
+        }
+    }
+}
+
+/// Per-pod recovery of a run: a summary row per figure, then every pod.
+#[derive(Serialize)]
+struct PodRecoveryView {
+    pods: u64,
+    rows: Vec<PodFigureRow>,
+    each: Vec<PodRow>,
+}
+
+#[derive(Serialize)]
+struct PodFigureRow {
+    figure: &'static str,
+    server_p50: String,
+    server_max: String,
+    client_p50: String,
+    client_max: String,
+    missing: u64,
+}
+
+#[derive(Serialize)]
+struct PodRow {
+    iteration: u32,
+    pod: String,
+    replacement: String,
+    reschedule: String,
+    server_reschedule: String,
+    ready: String,
+    server_ready: String,
+}
+
+impl PodRecoveryView {
+    fn new(p: &super::result::PodRecoverySummary, iterations: &[IterationResult]) -> Self {
+        let row = |figure, server: &DurationSummary, client: &DurationSummary| PodFigureRow {
+            figure,
+            server_p50: opt_duration_ms(server.p50),
+            server_max: opt_duration_ms(server.max),
+            client_p50: opt_duration_ms(client.p50),
+            client_max: opt_duration_ms(client.max),
+            missing: client.missing,
+        };
+        let client = |v: Option<u64>| opt_duration_ms(v.map(|v| v as f64));
+        let server = |v: Option<i64>| opt_duration_ms(v.map(|v| v as f64));
+        Self {
+            pods: p.pods,
+            rows: vec![
+                row(
+                    "removed → replacement created",
+                    &p.server_reschedule_ms,
+                    &p.reschedule_ms,
+                ),
+                row("created → Ready", &p.server_ready_ms, &p.ready_ms),
+            ],
+            each: iterations
+                .iter()
+                .flat_map(|it| it.pod_recovery.iter().map(move |r| (it.index, r)))
+                .map(|(iteration, r)| PodRow {
+                    iteration,
+                    pod: r.pod.clone(),
+                    replacement: r.replacement.clone().unwrap_or_else(|| "none".to_owned()),
+                    reschedule: client(r.reschedule_ms),
+                    server_reschedule: server(r.server_reschedule_ms),
+                    ready: client(r.ready_ms),
+                    server_ready: server(r.server_ready_ms),
+                })
+                .collect(),
         }
     }
 }

@@ -26,6 +26,7 @@ struct View {
     capabilities: Vec<CapabilityRow>,
     metrics: Vec<MetricRow>,
     runs: Vec<RunRow>,
+    pod_recovery: Vec<PodRecoveryRow>,
     objectives: Vec<ObjectiveRow>,
     findings: Vec<String>,
     cannot_evidence: Vec<String>,
@@ -66,6 +67,39 @@ struct RunRow {
     ttr_p50: String,
     objectives_met: String,
     journal: String,
+}
+
+/// One run's per-pod recovery: each figure as `API server / client`.
+#[derive(Serialize)]
+struct PodRecoveryRow {
+    name: String,
+    pods: u64,
+    reschedule_p50: String,
+    reschedule_max: String,
+    ready_p50: String,
+    ready_max: String,
+    not_recovered: u64,
+}
+
+impl PodRecoveryRow {
+    fn new(name: &str, p: &crate::report::result::PodRecoverySummary) -> Self {
+        let pair = |server: Option<f64>, client: Option<f64>| {
+            format!(
+                "{} / {}",
+                format::opt_duration_ms(server),
+                format::opt_duration_ms(client)
+            )
+        };
+        Self {
+            name: name.to_owned(),
+            pods: p.pods,
+            reschedule_p50: pair(p.server_reschedule_ms.p50, p.reschedule_ms.p50),
+            reschedule_max: pair(p.server_reschedule_ms.max, p.reschedule_ms.max),
+            ready_p50: pair(p.server_ready_ms.p50, p.ready_ms.p50),
+            ready_max: pair(p.server_ready_ms.max, p.ready_ms.max),
+            not_recovered: p.ready_ms.missing,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -161,6 +195,7 @@ fn view(report: &Report) -> View {
         }
     }
     let mut runs = Vec::new();
+    let mut pod_recovery = Vec::new();
     let mut objectives = Vec::new();
     for run in &report.runs {
         let r = &run.result;
@@ -212,6 +247,9 @@ fn view(report: &Report) -> View {
                 run.journal.detail
             ));
         }
+        if let Some(p) = &r.summary.pod_recovery {
+            pod_recovery.push(PodRecoveryRow::new(&name, p));
+        }
         let met = r.objectives.iter().filter(|o| o.met).count();
         runs.push(RunRow {
             name,
@@ -257,6 +295,7 @@ fn view(report: &Report) -> View {
         default_targets: metrics.iter().any(|m| m.default),
         metrics,
         runs,
+        pod_recovery,
         objectives,
         findings,
         cannot_evidence: card.map_or_else(
@@ -308,6 +347,36 @@ mod tests {
         assert!(text.contains("**Verdict: ROLLBACK_FAILED**"));
         assert!(text.contains("pipes \\| and &lt;b>tags&lt;/b>"), "{text}");
         settings().bind(|| insta::assert_snapshot!(text));
+    }
+
+    #[test]
+    fn pod_recovery_shows_the_servers_figures_beside_the_clients() {
+        use crate::platform::kubernetes::PodRecovery;
+        let mut report = quickstart_report();
+        assert!(!render(&report).unwrap().contains("## Pod recovery"));
+        let r = &mut report.runs[0].result;
+        r.iterations[0].pod_recovery = vec![
+            PodRecovery {
+                pod: "shop/web-a".into(),
+                replacement: Some("shop/web-c".into()),
+                reschedule_ms: Some(1020),
+                ready_ms: Some(2010),
+                server_reschedule_ms: Some(1000),
+                server_ready_ms: Some(2000),
+            },
+            PodRecovery {
+                pod: "shop/web-b".into(),
+                ..PodRecovery::default()
+            },
+        ];
+        r.summary.pod_recovery = crate::report::result::PodRecoverySummary::of(&r.iterations);
+        let text = render(&report).unwrap();
+        assert!(
+            text.contains(
+                "| quickstart | 2 | 1 s / 1.02 s | 1 s / 1.02 s | 2 s / 2.01 s | 2 s / 2.01 s | 1 |"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

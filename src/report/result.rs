@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{DurationSummary, LatencySummary};
+use crate::platform::kubernetes::PodRecovery;
 use crate::scorecard::{Capability, ScoreInput, Scorecard};
 
 /// The version of the result format; raised on any incompatible change.
@@ -246,6 +247,15 @@ pub struct IterationResult {
     pub probes: BTreeMap<String, BTreeMap<String, LatencySummary>>,
     /// Everything that happened, in order.
     pub events: Vec<Event>,
+    /// Each pod a fault removed (Kubernetes pod-delete, pod-evict) and how it was replaced,
+    /// by the client's observations and by the API server's timestamps; a pod not replaced
+    /// by the end of the iteration has no figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_recovery: Vec<PodRecovery>,
+    /// The Kubernetes Warning event that detected the fault, when a `kubernetes-event`
+    /// signal did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_event: Option<crate::detection::kubernetes::WarningEvent>,
 }
 
 /// What one fault did in one iteration.
@@ -299,6 +309,53 @@ pub struct Summary {
     pub outage_ms: DurationSummary,
     /// Share of passing observations from injection to recovery, all iterations.
     pub availability: Option<f64>,
+    /// Per-pod recovery over every iteration, when a fault removed pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_recovery: Option<PodRecoverySummary>,
+}
+
+/// Time to reschedule and time to ready over every pod removed in a run; `count` and
+/// `missing` count pods, not iterations.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRecoverySummary {
+    /// Pods removed by faults.
+    pub pods: u64,
+    /// Removed → replacement created, as the client observed them.
+    pub reschedule_ms: DurationSummary,
+    /// Removed → replacement created, by the API server's whole-second timestamps.
+    pub server_reschedule_ms: DurationSummary,
+    /// Replacement created → Ready, as the client observed them.
+    pub ready_ms: DurationSummary,
+    /// Replacement created → Ready, by the API server's whole-second timestamps.
+    pub server_ready_ms: DurationSummary,
+}
+
+impl PodRecoverySummary {
+    /// The summary over these iterations, or None when no fault removed a pod.
+    pub fn of(iterations: &[IterationResult]) -> Option<Self> {
+        use crate::measure::DurationRecorder;
+        let pods: Vec<&PodRecovery> = iterations.iter().flat_map(|i| &i.pod_recovery).collect();
+        if pods.is_empty() {
+            return None;
+        }
+        let summary = |pick: &dyn Fn(&PodRecovery) -> Option<i64>| {
+            let mut rec = DurationRecorder::default();
+            for p in &pods {
+                // A server figure below zero is whole-second rounding: the two stamps fell
+                // in the same second.
+                rec.record(pick(p).map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)));
+            }
+            rec.summary()
+        };
+        Some(Self {
+            pods: pods.len() as u64,
+            reschedule_ms: summary(&|p| p.reschedule_ms.map(|v| v as i64)),
+            server_reschedule_ms: summary(&|p| p.server_reschedule_ms),
+            ready_ms: summary(&|p| p.ready_ms.map(|v| v as i64)),
+            server_ready_ms: summary(&|p| p.server_ready_ms),
+        })
+    }
 }
 
 /// One objective.

@@ -1710,6 +1710,8 @@ pub enum DetectionSignal {
     ProbeFails(ProbeFailsSignal),
     /// An alert posted to firedrill's webhook (Alertmanager webhook JSON).
     Webhook(WebhookSignal),
+    /// A Kubernetes Warning event about a workload's pods or the workload itself.
+    KubernetesEvent(KubernetesEventSignal),
 }
 
 impl DetectionSignal {
@@ -1718,6 +1720,7 @@ impl DetectionSignal {
         match self {
             Self::ProbeFails(s) => s.timeout,
             Self::Webhook(s) => s.timeout,
+            Self::KubernetesEvent(s) => s.timeout,
         }
     }
 
@@ -1726,6 +1729,7 @@ impl DetectionSignal {
         match self {
             Self::ProbeFails(s) => &s.name,
             Self::Webhook(s) => &s.name,
+            Self::KubernetesEvent(s) => &s.name,
         }
     }
 }
@@ -1759,6 +1763,23 @@ pub struct WebhookSignal {
     /// Labels the alert must carry (for example `alertname: HighErrorRate`).
     #[serde(rename = "match")]
     pub matchers: BTreeMap<String, String>,
+    /// This signal's own timeout, instead of `detection.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+/// A Warning event (core/v1 or events.k8s.io/v1) about one of a workload's pods, or the
+/// workload object itself, with one of `reasons`, first seen after injection.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesEventSignal {
+    /// Unique name among the signals.
+    pub name: String,
+    /// The Kubernetes workload whose pods (or object) the event must be about.
+    pub workload: String,
+    /// Event reasons that count, compared exactly (for example `BackOff`, `Unhealthy`,
+    /// `FailedScheduling`).
+    pub reasons: Vec<String>,
     /// This signal's own timeout, instead of `detection.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,

@@ -125,6 +125,35 @@ impl Validator<'_> {
                             );
                         }
                     }
+                    DetectionSignal::KubernetesEvent(s) => {
+                        if self.platform_fits(&path, "kubernetes-event", true) {
+                            self.kubernetes_workload(&format!("{path}.workload"), &s.workload);
+                        }
+                        if s.reasons.is_empty() {
+                            self.problem(
+                                format!("{path}.reasons"),
+                                "must name at least one event reason, such as BackOff or Unhealthy",
+                            );
+                        }
+                        for (j, reason) in s.reasons.iter().enumerate() {
+                            let at = format!("{path}.reasons[{j}]");
+                            if reason.is_empty() || reason.chars().any(char::is_whitespace) {
+                                self.problem(
+                                    at,
+                                    format!("`{reason}` is not an event reason; reasons are single words such as BackOff"),
+                                );
+                            } else if let Some(first) =
+                                s.reasons[..j].iter().position(|r| r == reason)
+                            {
+                                self.problem(
+                                    at,
+                                    format!(
+                                        "`{reason}` is already listed at {path}.reasons[{first}]"
+                                    ),
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -2383,5 +2412,58 @@ spec:
         assert!(parse_cidr("10.0.5.0/33").is_err());
         assert!(parse_cidr("fd00::1/64").unwrap_err().contains("fd00::/64"));
         assert!(parse_cidr("nonsense/8").is_err());
+    }
+
+    #[test]
+    fn kubernetes_event_signals_name_a_workload_and_their_reasons() {
+        const SIGNAL: &str = "      select: {mode: one, workload: web}\n";
+        let with = |signal: &str| {
+            format!(
+                "      select: {{mode: one, workload: web}}\n  detection:\n    signals:\n      - {signal}\n"
+            )
+        };
+        assert_eq!(
+            kube_problems(
+                SIGNAL,
+                &with(
+                    "{name: crash, type: kubernetes-event, workload: web, reasons: [BackOff, Unhealthy]}"
+                )
+            ),
+            vec![]
+        );
+        assert_kube(
+            SIGNAL,
+            &with("{name: crash, type: kubernetes-event, workload: nope, reasons: [BackOff]}"),
+            "spec.detection.signals[0].workload",
+            "no workload is named `nope`",
+        );
+        assert_kube(
+            SIGNAL,
+            &with("{name: crash, type: kubernetes-event, workload: web, reasons: []}"),
+            "spec.detection.signals[0].reasons",
+            "at least one event reason",
+        );
+        assert_kube(
+            SIGNAL,
+            &with(
+                "{name: crash, type: kubernetes-event, workload: web, reasons: [BackOff, \"Back Off\"]}",
+            ),
+            "spec.detection.signals[0].reasons[1]",
+            "not an event reason",
+        );
+        assert_kube(
+            SIGNAL,
+            &with(
+                "{name: crash, type: kubernetes-event, workload: web, reasons: [BackOff, BackOff]}",
+            ),
+            "spec.detection.signals[0].reasons[1]",
+            "already listed at spec.detection.signals[0].reasons[0]",
+        );
+        assert_one(
+            "{name: api, type: http, url: \"http://{workload.web}/api\"}",
+            "{name: api, type: http, url: \"http://{workload.web}/api\"}\n  detection:\n    signals:\n      - {name: crash, type: kubernetes-event, workload: web, reasons: [BackOff]}",
+            "spec.detection.signals[0].type",
+            "acts on the kubernetes platform",
+        );
     }
 }

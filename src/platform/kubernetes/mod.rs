@@ -257,6 +257,31 @@ impl KubernetesPlatform {
         .await
     }
 
+    /// Watches the Warning events of a `kubernetes-event` signal's workload from now on and
+    /// reports those it counts as platform events; returns, once the watch has listed the
+    /// events that exist now, the token that ends it.
+    pub async fn watch_warnings(
+        &self,
+        signal: &crate::spec::KubernetesEventSignal,
+    ) -> Result<tokio_util::sync::CancellationToken, KubeError> {
+        let Some(w) = self.cluster.workload(&signal.workload) else {
+            return Err(KubeError::NotFound(format!(
+                "signal `{}`: no workload is named `{}`",
+                signal.name, signal.workload
+            )));
+        };
+        let stop = self.stop.child_token();
+        crate::detection::kubernetes::watch(
+            &self.cluster,
+            w,
+            signal,
+            self.events.clone(),
+            stop.clone(),
+        )
+        .await?;
+        Ok(stop)
+    }
+
     /// Ends every watch.
     pub fn stop(&self) {
         self.stop.cancel();

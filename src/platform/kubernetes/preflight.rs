@@ -120,6 +120,8 @@ pub enum Use {
     NodeCordon,
     /// Finding the pods on a node (cluster-wide).
     NodePods,
+    /// The kubernetes-event detection signal: Warning events of a namespace.
+    WatchEvents,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -181,6 +183,7 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         Use::ReadPeers => vec![(List, "", "pods", "")],
         Use::NodeCordon => vec![(Get, "", "nodes", ""), (Patch, "", "nodes", "")],
         Use::NodePods => vec![(List, "", "pods", "")],
+        Use::WatchEvents => vec![(List, "", "events", ""), (Watch, "", "events", "")],
     }
 }
 
@@ -286,6 +289,13 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) => {}
         }
     }
+    for s in spec.detection.iter().flat_map(|d| &d.signals) {
+        if let crate::spec::DetectionSignal::KubernetesEvent(s) = s
+            && let Some(w) = workload(&s.workload)
+        {
+            add(&w.namespace, Use::WatchEvents);
+        }
+    }
     set.into_iter().collect()
 }
 
@@ -356,6 +366,9 @@ spec:
   faults:
     - {name: evict, type: pod-evict, select: {mode: one, workload: web}}
     - {name: down, type: scale, workload: web, replicas: 0, duration: 1s}
+  detection:
+    signals:
+      - {name: crash, type: kubernetes-event, workload: web, reasons: [BackOff]}
 "#,
         )
         .unwrap();
@@ -366,6 +379,8 @@ spec:
         assert_eq!(
             perms,
             [
+                "list events (core) in namespace shop",
+                "watch events (core) in namespace shop",
                 "list pods (core) in namespace shop",
                 "watch pods (core) in namespace shop",
                 "create pods/eviction (core) in namespace shop",

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ use crate::platform::PlatformEvent;
 use crate::spec::KubernetesWorkload;
 
 /// The recovery of one removed pod.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodRecovery {
     /// The removed pod, `namespace/name`.
@@ -31,8 +31,10 @@ pub struct PodRecovery {
     pub reschedule_ms: Option<u64>,
     /// Replacement created → Ready, as the client observed them, in ms.
     pub ready_ms: Option<u64>,
-    /// Removed → created by the API server's timestamps (deletionTimestamp, creationTimestamp;
-    /// whole seconds), in ms, where both exist.
+    /// Removed → created by the API server's timestamps, in ms, where both exist: the
+    /// deletion as the server stamped it (deletionTimestamp less the grace period it holds,
+    /// since the server stamps the end of the grace period) to the replacement's
+    /// creationTimestamp; whole seconds.
     pub server_reschedule_ms: Option<i64>,
     /// Created → Ready by the API server's timestamps (creationTimestamp, the Ready
     /// condition's lastTransitionTime; whole seconds), in ms.
@@ -42,7 +44,20 @@ pub struct PodRecovery {
 #[derive(Default)]
 struct Seen {
     removed_at: Option<SystemTime>,
-    deletion_timestamp: Option<Time>,
+    /// When the server took the deletion: deletionTimestamp less deletionGracePeriodSeconds.
+    deletion_requested: Option<Time>,
+}
+
+/// When the API server took a pod's deletion, from its deletionTimestamp (the end of the grace
+/// period) less the grace period.
+fn deletion_requested(pod: &Pod) -> Option<Time> {
+    let end = pod.metadata.deletion_timestamp.as_ref()?;
+    let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+    let at = end
+        .0
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(grace))
+        .ok()?;
+    Some(Time(at))
 }
 
 #[derive(Clone)]
@@ -108,7 +123,7 @@ impl Tracker {
         if let Some(seen) = self.targets.get_mut(&pid) {
             if pod.metadata.deletion_timestamp.is_some() && seen.removed_at.is_none() {
                 seen.removed_at = Some(now);
-                seen.deletion_timestamp = pod.metadata.deletion_timestamp.clone();
+                seen.deletion_requested = deletion_requested(pod);
             }
             return;
         }
@@ -142,7 +157,7 @@ impl Tracker {
             && seen.removed_at.is_none()
         {
             seen.removed_at = Some(now);
-            seen.deletion_timestamp = pod.metadata.deletion_timestamp.clone();
+            seen.deletion_requested = deletion_requested(pod);
         }
     }
 
@@ -169,7 +184,7 @@ impl Tracker {
                 reschedule_ms: Some(since(removed_at, new.first_seen)),
                 ready_ms: Some(since(new.first_seen, ready_seen)),
                 server_reschedule_ms: seen
-                    .deletion_timestamp
+                    .deletion_requested
                     .as_ref()
                     .zip(new.created.as_ref())
                     .map(|(d, c)| server_ms(d, c)),
@@ -339,5 +354,26 @@ mod tests {
         );
         assert!(tr.done());
         assert!(tr.completed().is_empty(), "reported once");
+    }
+
+    #[test]
+    fn the_servers_deletion_time_is_the_deletion_timestamp_less_the_grace_period() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let a = pod("a", "2026-01-01T00:00:00Z", Some("2026-01-01T00:00:01Z"));
+        let mut tr = Tracker::new(&["shop/a".into()], std::slice::from_ref(&a));
+        // Deleted at 00:01:00 with 30 s of grace: the server stamps the end of the grace.
+        let mut going = a.clone();
+        going.metadata.deletion_timestamp = Some(time("2026-01-01T00:01:30Z"));
+        going.metadata.deletion_grace_period_seconds = Some(30);
+        tr.applied(&going, at(0));
+        tr.applied(
+            &pod("c", "2026-01-01T00:01:02Z", Some("2026-01-01T00:01:05Z")),
+            at(2000),
+        );
+        let done = tr.completed();
+        assert_eq!(done[0].server_reschedule_ms, Some(2000));
+        assert_eq!(done[0].server_ready_ms, Some(3000));
+        assert_eq!(done[0].reschedule_ms, Some(2000));
     }
 }

@@ -415,10 +415,14 @@ impl State {
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
                 let uid = str_at(&rs, "/metadata/uid").to_string();
+                // Counted without cloning: at thousands of pods, cloning each for every
+                // creation made seeding quadratic in copies.
                 let active = self
-                    .owned_pods(ns, &uid)
-                    .iter()
-                    .filter(|p| !is_terminating(p))
+                    .list("pods", Some(ns))
+                    .into_iter()
+                    .filter(|p| {
+                        !is_terminating(p) && controller_of(p).is_some_and(|r| r["uid"] == uid)
+                    })
                     .count() as i64;
                 if active < desired {
                     let pod_name = format!("{name}-{}", super::store::random_suffix(5));
@@ -635,15 +639,20 @@ impl State {
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        let mut active: Vec<Value> = self
-            .owned_pods(&ns, str_at(rs, "/metadata/uid"))
+        let uid = str_at(rs, "/metadata/uid");
+        // Counted on references; the pods are cloned only when some must go (at thousands
+        // of pods, cloning them on every pass made each API write take seconds).
+        let (count, ready) = self
+            .list("pods", Some(&ns))
             .into_iter()
-            .filter(|p| !is_terminating(p))
-            .collect();
+            .filter(|p| !is_terminating(p) && controller_of(p).is_some_and(|r| r["uid"] == uid))
+            .fold((0usize, 0usize), |(n, r), p| {
+                (n + 1, r + usize::from(is_ready(p)))
+            });
         let this =
             |s: &Slot| matches!(s, Slot::ReplicaSet { ns: n, name: m } if *n == ns && *m == name);
         let pending = self.pending(this) as i64;
-        let missing = desired - active.len() as i64 - pending;
+        let missing = desired - count as i64 - pending;
         if missing > 0 {
             let at = self.later(self.reschedule_delay);
             for _ in 0..missing {
@@ -669,6 +678,11 @@ impl State {
                 self.timers.remove(i);
                 surplus -= 1;
             }
+            let mut active: Vec<Value> = self
+                .owned_pods(&ns, uid)
+                .into_iter()
+                .filter(|p| !is_terminating(p))
+                .collect();
             // Not-ready pods go first, then the newest, as the ReplicaSet controller ranks them.
             active.sort_by_key(|p| {
                 (
@@ -681,15 +695,19 @@ impl State {
             }
             changed = true;
         }
-        let pods: Vec<Value> = self
-            .owned_pods(&ns, str_at(rs, "/metadata/uid"))
-            .into_iter()
-            .filter(|p| !is_terminating(p))
-            .collect();
-        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        let (count, ready) = if missing < 0 {
+            self.list("pods", Some(&ns))
+                .into_iter()
+                .filter(|p| !is_terminating(p) && controller_of(p).is_some_and(|r| r["uid"] == uid))
+                .fold((0usize, 0usize), |(n, r), p| {
+                    (n + 1, r + usize::from(is_ready(p)))
+                })
+        } else {
+            (count, ready)
+        };
         let status = json!({
-            "replicas": pods.len(),
-            "fullyLabeledReplicas": pods.len(),
+            "replicas": count,
+            "fullyLabeledReplicas": count,
             "readyReplicas": ready,
             "availableReplicas": ready,
             "observedGeneration": rs["metadata"]["generation"],
