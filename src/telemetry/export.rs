@@ -365,3 +365,64 @@ impl Otlp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Option<OtlpSettings> {
+        OtlpSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn nothing_is_exported_unless_an_endpoint_is_set() {
+        assert_eq!(settings(&[]), None);
+        assert_eq!(settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]), None);
+        assert_eq!(
+            settings(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+                ("OTEL_SDK_DISABLED", "true")
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn signals_follow_their_own_endpoint_exporter_and_protocol_variables() {
+        let s = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap();
+        assert_eq!(s.traces, Some(Protocol::HttpProtobuf));
+        assert_eq!(s.metrics, Some(Protocol::HttpProtobuf));
+        assert_eq!(s.endpoint, "http://c:4318");
+
+        let s = settings(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        assert_eq!((s.traces, s.metrics), (Some(Protocol::Grpc), None));
+
+        let s = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ])
+        .unwrap();
+        assert_eq!((s.traces, s.metrics), (None, Some(Protocol::Grpc)));
+
+        let s = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.unsupported,
+            Some(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into()))
+        );
+        let err = Otlp::start(&s).unwrap_err();
+        assert!(err.to_string().contains("http/json"), "{err}");
+    }
+}
