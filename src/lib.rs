@@ -14,3 +14,4 @@ pub mod proxy;
 pub mod report;
 pub mod scorecard;
 pub mod spec;
+pub mod telemetry;

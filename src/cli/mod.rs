@@ -69,8 +69,21 @@ impl From<ExitStatus> for ExitCode {
 #[derive(Debug, Parser)]
 #[command(name = "firedrill", version, about, long_about = None)]
 pub struct Cli {
+    /// Format of log lines on standard error (`RUST_LOG` selects which): `json` writes one
+    /// object per line with the span's fields. Progress and results are not log lines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,17 +135,6 @@ fn shutdown_signals(
     }))
 }
 
-/// Warnings and errors to standard error; `RUST_LOG` selects more.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
-
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -147,8 +149,12 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_logging();
+    // The provider first: the OTLP exporter's HTTP client is built with rustls.
     crate::notification::install_crypto_provider();
+    let telemetry = crate::telemetry::init(match cli.log_format {
+        LogFormat::Text => crate::telemetry::LogFormat::Text,
+        LogFormat::Json => crate::telemetry::LogFormat::Json,
+    });
     if matches!(
         cli.command,
         Command::Plan(_)
@@ -178,6 +184,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Proxy(args) => proxy::run(args),
     };
+    // Every way out passes here, interrupted runs included (after their rollback).
+    telemetry.shutdown();
     match status {
         Ok(status) => status.into(),
         Err(err) => {

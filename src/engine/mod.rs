@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 pub use clock::{Clock, ms};
 pub use iteration::IterationState;
@@ -37,6 +38,8 @@ use crate::report::result::{
     RunResult, RunStatus, SCHEMA_VERSION, Settings, Summary,
 };
 use crate::spec::{Experiment, Phase, Target};
+use crate::telemetry::TraceContext;
+use crate::telemetry::metrics::run_metrics;
 
 /// How a run is carried out, apart from the experiment itself.
 #[derive(Clone, Debug)]
@@ -240,6 +243,14 @@ pub async fn run(
             .map_or(0, |d| d.as_secs()),
         fastrand::u32(..)
     );
+    rollback.attach_run(&exp.metadata.name, &run_id);
+    let span = tracing::info_span!(
+        "run",
+        experiment.name = %exp.metadata.name,
+        run.id = %run_id,
+        status = tracing::field::Empty,
+    );
+    let trace = TraceContext::for_run(&span);
     let (run_started_seq, _) = journal.record_with_seq(
         "run-started",
         json!({
@@ -279,9 +290,11 @@ pub async fn run(
         deliveries: JoinSet::new(),
         pending_deliveries: HashMap::new(),
         pod_counts: BTreeMap::new(),
+        trace,
     };
     runner.run_deadline = Instant::now() + runner.exp.spec.safety.timeout.get();
-    let result = runner.run(run_id).await;
+    let result = runner.run(run_id).instrument(span.clone()).await;
+    span.record("status", result.status.as_str());
     Ok(result)
 }
 
@@ -309,6 +322,8 @@ struct Runner {
     pending_deliveries: HashMap<tokio::task::Id, notify::PendingDelivery>,
     /// Pods of each Kubernetes workload when the run started, for the record.
     pod_counts: BTreeMap<String, usize>,
+    /// The run's trace id and the phase the probes' requests belong to.
+    trace: Arc<TraceContext>,
 }
 
 /// A probe's recorders of one iteration with the start and length of each phase.
@@ -395,7 +410,19 @@ impl Runner {
                 firedrill: self.opts.firedrill.clone(),
             };
             for n in 1..=self.iterations {
-                let (result, state, stop) = self.iteration(n, p, &ctx, &mut inputs).await;
+                let span = tracing::info_span!(
+                    "iteration",
+                    experiment.name = %self.exp.metadata.name,
+                    run.id = %self.run_id,
+                    iteration = n,
+                    status = tracing::field::Empty,
+                );
+                let (mut result, state, stop) = self
+                    .iteration(n, p, &ctx, &mut inputs)
+                    .instrument(span.clone())
+                    .await;
+                span.record("status", result.status.as_str());
+                result.span_id = crate::telemetry::trace::span_id(&span);
                 let bounds = self.phase_bounds(&state, Instant::now());
                 for (i, probe) in self.exp.spec.steady_state.probes.iter().enumerate() {
                     totals[i].merge(&state.recorders[i]);
@@ -411,6 +438,14 @@ impl Runner {
                 after_errors += e;
                 let completed = stop.is_none() && result.status != "baseline_failed";
                 if completed {
+                    let metrics = run_metrics();
+                    let exp = &self.exp.metadata.name;
+                    if let Some(v) = result.time_to_detect_ms {
+                        metrics.detected(exp, Duration::from_secs_f64(v / 1e3));
+                    }
+                    if let Some(v) = result.time_to_recover_ms {
+                        metrics.recovered(exp, Duration::from_secs_f64(v / 1e3));
+                    }
                     ttd.record(
                         result
                             .time_to_detect_ms
@@ -589,6 +624,7 @@ impl Runner {
         RunResult {
             schema_version: SCHEMA_VERSION,
             run_id,
+            trace_id: Some(self.trace.trace_id()),
             firedrill_version: env!("CARGO_PKG_VERSION").to_owned(),
             experiment: ExperimentInfo {
                 name: self.exp.metadata.name.clone(),
@@ -801,10 +837,12 @@ impl Runner {
             let cluster = platform
                 .cluster()
                 .map(|c| (c, tokio::runtime::Handle::current()));
-            let probe = probe::build(spec, platform.template(), cluster)
+            let probe = probe::build(spec, platform.template(), cluster, &self.trace)
                 .map_err(|e| Stop::Aborted(chain(&e)))?;
             inputs.probe_tasks.spawn(probe::run(
                 i,
+                spec.name().to_owned(),
+                self.trace.clone(),
                 probe,
                 interval,
                 spec.timeout().get(),
@@ -852,8 +890,10 @@ impl Runner {
             pod_recovery: Vec::new(),
             event_watches: None,
             detection_event: None,
+            phase: tracing::Span::none(),
         };
         let of = self.iterations;
+        self.enter_phase(&mut it, "baseline");
         self.progress.progress(&Progress::Phase {
             iteration: n,
             of,
@@ -884,7 +924,10 @@ impl Runner {
                 Some(joined) = inputs.probe_tasks.join_next() => {
                     return self.finish(it, Some(probe_task_ended(joined)));
                 }
-                Some(obs) = inputs.observations.recv() => { it.state.observe(&obs); }
+                Some(obs) = inputs.observations.recv() => {
+                    self.observed(&it, &obs);
+                    it.state.observe(&obs);
+                }
                 Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
                 Some(alert) = recv_alert(&mut inputs.alerts) => self.alert(&mut it, alert),
             }
@@ -930,6 +973,7 @@ impl Runner {
         schedule.sort_by_key(|(at, i, inject)| (*at, !*inject, *i));
         let mut schedule = schedule.into_iter().peekable();
         let phase_start = Instant::now();
+        self.enter_phase(&mut it, "fault");
         self.progress.progress(&Progress::Phase {
             iteration: n,
             of,
@@ -959,18 +1003,31 @@ impl Runner {
                     let Some((_, i, inject)) = schedule.next() else { continue };
                     let Some(f) = faults[i].clone() else { continue };
                     if inject {
-                        if let Err(stop) = self.inject(&mut it, &spec, i, f, platform).await {
+                        let span = tracing::info_span!(
+                            parent: &it.phase,
+                            "fault",
+                            experiment.name = %self.exp.metadata.name,
+                            run.id = %self.run_id,
+                            iteration = n,
+                            fault.name = %spec.faults[i].name(),
+                            "fault.type" = spec.faults[i].type_name(),
+                            error = tracing::field::Empty,
+                        );
+                        let injected = self.inject(&mut it, &spec, i, f, platform).instrument(span).await;
+                        if let Err(stop) = injected {
                             return self.finish(it, Some(stop));
                         }
                     } else {
                         faults[i] = None;
-                        self.revert(&mut it, spec.faults[i].name(), &f).await;
+                        let phase = it.phase.clone();
+                        self.revert(&mut it, spec.faults[i].name(), &f).instrument(phase).await;
                     }
                     if schedule.peek().is_none() {
                         let now = Instant::now();
                         it.state.fault_ended = Some(now);
                         recovery_deadline = Some(now + spec.recovery.timeout.get());
                         pods_deadline = recovery_deadline;
+                        self.enter_phase(&mut it, "recovery");
                         self.progress.progress(&Progress::Phase { iteration: n, of, phase: "recovery" });
                         self.event(&mut it, "recovery-started", json!({}), "all faults reverted".into());
                         it.state.recovery.check(now, it.state.fault_ended);
@@ -995,6 +1052,7 @@ impl Runner {
                     return self.finish(it, Some(probe_task_ended(joined)));
                 }
                 Some(obs) = inputs.observations.recv() => {
+                    self.observed(&it, &obs);
                     let before_detect = it.state.detection.detected.is_some();
                     let before_recover = it.state.recovery.recovered.is_some();
                     if let Some(reason) = it.state.observe(&obs) {
@@ -1040,6 +1098,7 @@ impl Runner {
 
         // Cool down between iterations: observations are drained, not recorded.
         if n < self.iterations && !spec.cooldown.is_zero() {
+            self.enter_phase(&mut it, "cooldown");
             self.progress.progress(&Progress::Phase {
                 iteration: n,
                 of,
@@ -1115,7 +1174,8 @@ impl Runner {
             serde_json::to_value(&intent).unwrap_or_default(),
             true,
         );
-        self.rollback.push(fspec.name(), f.clone());
+        self.rollback
+            .push(fspec.name(), fspec.type_name(), f.clone());
         if let (
             Platform::Kubernetes(k, _),
             crate::spec::FaultSpec::PodDelete(_) | crate::spec::FaultSpec::PodEvict(_),
@@ -1162,6 +1222,7 @@ impl Runner {
         };
         match injected {
             Ok(()) => {
+                run_metrics().injected(&self.exp.metadata.name, fspec.type_name());
                 it.state.mark_injected(now);
                 record.injected_at = Some(self.clock.rfc3339(now));
                 let injected_seq = self.event(
@@ -1180,6 +1241,7 @@ impl Runner {
             }
             Err(e) => {
                 let msg = chain(&e);
+                tracing::Span::current().record("error", msg.as_str());
                 record.error = Some(msg.clone());
                 it.faults.push(record);
                 it.fault_evidence.push(vec![intent_seq]);
@@ -1403,6 +1465,34 @@ impl Runner {
         }
     }
 
+    /// Starts the span of a phase (closing the previous one); the probes' requests belong
+    /// to it from now on.
+    fn enter_phase(&self, it: &mut Iteration, name: &'static str) {
+        it.phase = tracing::info_span!(
+            "phase",
+            experiment.name = %self.exp.metadata.name,
+            run.id = %self.run_id,
+            iteration = it.n,
+            phase = name,
+        );
+        self.trace.enter_phase(&it.phase);
+    }
+
+    /// Records an observation's latency in the exported metrics, by the phase it fell in.
+    fn observed(&self, it: &Iteration, obs: &Observation) {
+        let Some(phase) = it.state.phase_of(obs.started, obs.finished) else {
+            return;
+        };
+        let probe = self.exp.spec.steady_state.probes[obs.probe].name();
+        run_metrics().observed(
+            &self.exp.metadata.name,
+            probe,
+            phase.as_str(),
+            obs.latency(),
+            obs.outcome.ok,
+        );
+    }
+
     /// Journals an event of the iteration and returns its record's `seq`.
     fn event(
         &mut self,
@@ -1441,6 +1531,7 @@ impl Runner {
         mut it: Iteration,
         stop: Option<Stop>,
     ) -> (IterationResult, IterationState, Option<Stop>) {
+        self.trace.leave();
         match &stop {
             Some(Stop::Interrupted) => it.status = "interrupted",
             Some(Stop::Aborted(_)) => it.status = "aborted",
@@ -1486,6 +1577,7 @@ impl Runner {
             events: std::mem::take(&mut it.events),
             pod_recovery,
             detection_event: it.detection_event.take(),
+            span_id: None,
         };
         (result, it.state, stop)
     }
@@ -1509,6 +1601,8 @@ struct Iteration {
     event_watches: Option<(Instant, Vec<CancellationToken>)>,
     /// The Warning event that detected the fault.
     detection_event: Option<crate::detection::kubernetes::WarningEvent>,
+    /// The span of the current phase: faults and reverts are its children.
+    phase: tracing::Span,
 }
 
 fn completed_count(iterations: &[IterationResult]) -> u32 {

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::fault::{Fault, Intent};
 use crate::journal::Journal;
@@ -12,13 +13,18 @@ use crate::report::result::RollbackResult;
 /// the faults are reverted even if the run's task panics.
 #[derive(Default)]
 pub struct Rollback {
-    active: Mutex<Vec<(String, Arc<dyn Fault>)>>,
+    active: Mutex<Vec<Active>>,
     journal: Mutex<Option<Arc<Journal>>>,
+    /// The experiment's name and the run's id, for the revert spans and metrics.
+    run: Mutex<(String, String)>,
 }
+
+/// A fault in place: its name, its type and the fault.
+type Active = (String, &'static str, Arc<dyn Fault>);
 
 impl std::fmt::Debug for Rollback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = self.lock().iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = self.lock().iter().map(|(n, _, _)| n.clone()).collect();
         f.debug_struct("Rollback").field("active", &names).finish()
     }
 }
@@ -29,13 +35,19 @@ impl Rollback {
         Arc::new(Self::default())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Arc<dyn Fault>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Active>> {
         self.active.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets the journal that an emergency rollback records into.
     pub fn attach_journal(&self, journal: Arc<Journal>) {
         *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
+    }
+
+    /// Names the experiment and the run in revert spans and metrics.
+    pub fn attach_run(&self, experiment: &str, run_id: &str) {
+        *self.run.lock().unwrap_or_else(|e| e.into_inner()) =
+            (experiment.to_owned(), run_id.to_owned());
     }
 
     /// Reverts everything with the attached journal; for a caller whose run panicked.
@@ -50,19 +62,22 @@ impl Rollback {
         self.revert_all(&journal).await
     }
 
-    /// Registers a fault before it is injected.
-    pub fn push(&self, name: &str, fault: Arc<dyn Fault>) {
-        self.lock().push((name.to_owned(), fault));
+    /// Registers a fault of type `fault_type` before it is injected.
+    pub fn push(&self, name: &str, fault_type: &'static str, fault: Arc<dyn Fault>) {
+        self.lock().push((name.to_owned(), fault_type, fault));
     }
 
     /// Names of the faults in place.
     pub fn active(&self) -> Vec<String> {
-        self.lock().iter().map(|(n, _)| n.clone()).collect()
+        self.lock().iter().map(|(n, _, _)| n.clone()).collect()
     }
 
     /// Replicas of `workload` affected by the faults in place.
     pub fn affected(&self, workload: &str) -> usize {
-        self.lock().iter().map(|(_, f)| f.affected(workload)).sum()
+        self.lock()
+            .iter()
+            .map(|(_, _, f)| f.affected(workload))
+            .sum()
     }
 
     /// Reverts one fault and records it; on failure the fault stays registered so that the
@@ -74,9 +89,26 @@ impl Rollback {
         journal: &Journal,
     ) -> Result<Vec<String>, String> {
         journal.record("fault-revert-started", json!({"fault": name}), false);
-        match fault.revert().await {
+        let fault_type = self
+            .lock()
+            .iter()
+            .find(|(_, _, f)| Arc::ptr_eq(f, fault))
+            .map_or("unknown", |(_, t, _)| *t);
+        let (experiment, run_id) = self.run.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let span = tracing::info_span!(
+            "revert",
+            experiment.name = %experiment,
+            run.id = %run_id,
+            fault.name = %name,
+            "fault.type" = fault_type,
+            error = tracing::field::Empty,
+        );
+        let reverted = fault.revert().instrument(span.clone()).await;
+        let metrics = crate::telemetry::metrics::run_metrics();
+        metrics.reverted(&experiment, fault_type, reverted.is_ok());
+        match reverted {
             Ok(actions) => {
-                self.lock().retain(|(_, f)| !Arc::ptr_eq(f, fault));
+                self.lock().retain(|(_, _, f)| !Arc::ptr_eq(f, fault));
                 journal.record(
                     "fault-reverted",
                     json!({"fault": name, "actions": actions}),
@@ -86,6 +118,7 @@ impl Rollback {
             }
             Err(e) => {
                 let msg = crate::engine::chain(&e);
+                span.record("error", msg.as_str());
                 journal.record(
                     "fault-revert-failed",
                     json!({"fault": name, "error": msg}),
@@ -102,10 +135,10 @@ impl Rollback {
         let pending: Vec<_> = self.lock().iter().rev().cloned().collect();
         journal.record(
             "rollback-started",
-            json!({"faults": pending.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()}),
+            json!({"faults": pending.iter().map(|(n, _, _)| n.clone()).collect::<Vec<_>>()}),
             true,
         );
-        for (name, fault) in pending {
+        for (name, _, fault) in pending {
             let mut outcome = self.revert_one(&name, &fault, journal).await;
             if outcome.is_err() {
                 outcome = self.revert_one(&name, &fault, journal).await;
@@ -211,9 +244,9 @@ mod tests {
     async fn reverts_everything_and_retries_once() {
         let rb = Rollback::new();
         let (a, b, c) = (flaky(0), flaky(1), flaky(5));
-        rb.push("a", a.clone());
-        rb.push("b", b.clone());
-        rb.push("c", c.clone());
+        rb.push("a", "test", a.clone());
+        rb.push("b", "test", b.clone());
+        rb.push("c", "test", c.clone());
         assert_eq!(rb.affected("web"), 3);
         let journal = Journal::discard();
         let result = rb.revert_all(&journal).await;
@@ -234,7 +267,7 @@ mod tests {
         let path = dir.path().join("journal.jsonl");
         let rb = Rollback::new();
         rb.attach_journal(Arc::new(Journal::create(&path).unwrap()));
-        rb.push("a", flaky(0));
+        rb.push("a", "test", flaky(0));
         let result = rb.revert_all_emergency().await;
         assert_eq!(result.reverted, vec!["a".to_owned()]);
         let text = std::fs::read_to_string(&path).unwrap();

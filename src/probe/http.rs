@@ -2,16 +2,21 @@
 //!
 //! Each observation opens a fresh connection and sends one HTTP/1.1 request with
 //! `Connection: close`, so that it goes through the service's balancing as a new user
-//! would, and measures connection set-up too. The request is serialised once; the response
+//! would, and measures connection set-up too. The request head is serialised once; the response
 //! head is parsed with httparse and the body read to its end (by `Content-Length`, or to
 //! the close that `Connection: close` asks for).
+//!
+//! Every request carries a W3C `traceparent` from the run's trace context (see
+//! `telemetry::trace`), unless the probe sets that header itself.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Outcome, Probe, ProbeError, remaining};
 use crate::spec;
+use crate::telemetry::TraceContext;
 
 /// The largest response read; a larger one fails the observation.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
@@ -23,8 +28,15 @@ pub struct HttpProbe {
     authority: String,
     /// The address, when the URL names an IP literal (resolved once).
     addr: Option<SocketAddr>,
-    /// The request, serialised.
-    request: Vec<u8>,
+    /// The request head without its final empty line, serialised.
+    head: Vec<u8>,
+    /// The request body.
+    body: Vec<u8>,
+    /// Where `traceparent` comes from; None when the probe's headers set their own.
+    trace: Option<Arc<TraceContext>>,
+    /// Whether the probe's headers set `traceparent`.
+    own_traceparent: bool,
+    is_head: bool,
     expect_status: u16,
     max_latency: Option<Duration>,
 }
@@ -76,9 +88,6 @@ impl HttpProbe {
         {
             head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body.as_bytes());
         let connect_to = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -87,10 +96,39 @@ impl HttpProbe {
         Ok(Self {
             authority: connect_to,
             addr,
-            request,
+            head: head.into_bytes(),
+            body: body.into_bytes(),
+            trace: None,
+            own_traceparent: spec
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("traceparent")),
+            is_head: matches!(spec.method, spec::HttpMethod::Head),
             expect_status: spec.expect_status,
             max_latency: spec.max_latency.map(spec::Duration::get),
         })
+    }
+
+    /// Takes each request's `traceparent` from `trace`.
+    pub fn with_trace(mut self, trace: Arc<TraceContext>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The request of one observation, with its `traceparent`.
+    fn request(&self) -> Vec<u8> {
+        let mut request = Vec::with_capacity(self.head.len() + 72 + self.body.len());
+        request.extend_from_slice(&self.head);
+        if !self.own_traceparent {
+            let parent = self.trace.as_ref().map_or_else(
+                || TraceContext::detached().traceparent(),
+                |t| t.traceparent(),
+            );
+            request.extend_from_slice(format!("traceparent: {parent}\r\n").as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(&self.body);
+        request
     }
 
     /// Sends the request and reads the whole response; returns its status.
@@ -105,7 +143,7 @@ impl HttpProbe {
         stream
             .set_write_timeout(Some(remaining(deadline)?))
             .map_err(timed_out)?;
-        stream.write_all(&self.request).map_err(timed_out)?;
+        stream.write_all(&self.request()).map_err(timed_out)?;
         // One read usually holds the whole response: the timeout is set again only for
         // the reads after it.
         stream
@@ -156,7 +194,7 @@ impl HttpProbe {
                 match resp.parse(&buf[..filled]) {
                     Ok(httparse::Status::Complete(head_len)) => {
                         let code = resp.code.unwrap_or(0);
-                        let len = if self.request.starts_with(b"HEAD ")
+                        let len = if self.is_head
                             || code == 204
                             || code == 304
                             || (100..200).contains(&code)
@@ -317,6 +355,48 @@ mod tests {
             .unwrap()
             .observe(T);
         assert!(!o.ok && o.detail.unwrap().contains("more than"));
+    }
+
+    #[test]
+    fn sends_a_valid_traceparent_with_the_run_s_trace_id_unless_the_probe_sets_one() {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let tx = std::sync::Mutex::new(tx);
+        let addr = server(move |req| {
+            let _ = tx.lock().unwrap().send(req.to_owned());
+            ok_with("")
+        });
+        let trace = TraceContext::detached();
+        let probe = HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+            .unwrap()
+            .with_trace(trace.clone());
+        let mut parents = Vec::new();
+        for _ in 0..2 {
+            assert!(probe.observe(T).ok);
+            let req = rx.recv_timeout(T).unwrap();
+            let value = req
+                .lines()
+                .find_map(|l| l.strip_prefix("traceparent: "))
+                .unwrap_or_else(|| panic!("no traceparent in {req}"));
+            let parsed = crate::telemetry::Traceparent::parse(value).unwrap();
+            assert_eq!(parsed.trace_id_hex(), trace.trace_id());
+            assert!(parsed.sampled);
+            assert!(req.ends_with("\r\n\r\n"), "{req:?}");
+            parents.push(parsed.parent_id);
+        }
+        assert_ne!(parents[0], parents[1]);
+
+        let own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let s: spec::HttpProbe = serde_saphyr::from_str(&format!(
+            "{{name: p, url: x, headers: {{traceparent: '{own}'}}}}"
+        ))
+        .unwrap();
+        let probe = HttpProbe::new(&s, &format!("http://{addr}/"))
+            .unwrap()
+            .with_trace(trace);
+        assert!(probe.observe(T).ok);
+        let req = rx.recv_timeout(T).unwrap();
+        assert_eq!(req.matches("traceparent").count(), 1, "{req}");
+        assert!(req.contains(own));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub use kubernetes::{Check, KubernetesProbe, is_ready};
 pub use tcp::TcpProbe;
 
 use crate::spec::{self, placeholders};
+use crate::telemetry::TraceContext;
 
 /// The verdict of one observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +91,8 @@ pub enum ProbeError {
 }
 
 /// Builds the runtime probe of a spec probe, expanding its placeholders. Kubernetes probes
-/// need the cluster and the runtime their requests run on.
+/// need the cluster and the runtime their requests run on; HTTP probes take their
+/// `traceparent` from the run's trace context.
 pub fn build(
     spec: &spec::Probe,
     ctx: &placeholders::Context,
@@ -98,6 +100,7 @@ pub fn build(
         &crate::platform::kubernetes::Cluster,
         tokio::runtime::Handle,
     )>,
+    trace: &Arc<TraceContext>,
 ) -> Result<Arc<dyn Probe>, ProbeError> {
     if spec.is_kubernetes() {
         let no_cluster = || ProbeError::Invalid {
@@ -133,7 +136,9 @@ pub fn build(
         })
     };
     Ok(match spec {
-        spec::Probe::Http(p) => Arc::new(HttpProbe::new(p, &expand(&p.url)?)?),
+        spec::Probe::Http(p) => {
+            Arc::new(HttpProbe::new(p, &expand(&p.url)?)?.with_trace(trace.clone()))
+        }
         spec::Probe::Tcp(p) => Arc::new(TcpProbe::new(&p.name, &expand(&p.address)?)?),
         spec::Probe::Command(p) => Arc::new(CommandProbe::new(
             p.command
@@ -178,9 +183,13 @@ impl Observation {
 /// The schedule is closed-loop: a new observation starts at the next tick after the
 /// previous one ended, and ticks missed meanwhile are skipped. Latency recording corrects
 /// for the skipped ticks (coordinated omission), so slow responses are not under-counted.
-/// The probe runs on a blocking thread; this future ends when the thread does.
+/// The probe runs on a blocking thread; this future ends when the thread does. Each
+/// observation runs inside a debug-level `probe` span under the run's current phase.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     index: usize,
+    name: String,
+    trace: Arc<TraceContext>,
     probe: Arc<dyn Probe>,
     interval: Duration,
     timeout: Duration,
@@ -207,7 +216,7 @@ pub async fn run(
                 return;
             }
             let started = Instant::now();
-            let outcome = probe.observe(timeout);
+            let outcome = trace.probe_span(&name).in_scope(|| probe.observe(timeout));
             let finished = Instant::now();
             // Skip the ticks that passed while the observation ran.
             let after = finished.into_std();

@@ -156,6 +156,7 @@ struct ToxicUpdateBody {
 pub fn router(registry: ProxyRegistry) -> Router {
     Router::new()
         .route("/version", get(version))
+        .route("/metrics", get(metrics))
         .route("/reset", post(reset))
         .route("/populate", post(populate))
         .route("/proxies", get(list).post(create))
@@ -191,6 +192,18 @@ pub async fn serve(
 }
 
 type Reg = State<ProxyRegistry>;
+
+/// firedrill's own metrics of the proxies (Toxiproxy serves its own at the same path).
+async fn metrics(State(registry): State<ProxyRegistry>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            crate::telemetry::prometheus::CONTENT_TYPE,
+        )],
+        registry.metrics(),
+    )
+        .into_response()
+}
 
 async fn version() -> Response {
     (

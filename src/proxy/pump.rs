@@ -119,6 +119,8 @@ pub(crate) struct Writer {
     pub(crate) http: Http,
     /// Whether the proxy has any toxic, on either stream (the direct path ends then).
     proxy_has_toxics: bool,
+    /// Bytes written, for the proxy's metrics.
+    written: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -146,9 +148,19 @@ impl Writer {
             stop,
             http,
             proxy_has_toxics: false,
+            written: None,
         };
         w.refresh();
         w
+    }
+
+    /// Counts the bytes written into `counter`.
+    pub(crate) fn counting(
+        mut self,
+        counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        self.written = Some(counter);
+        self
     }
 
     /// Takes the current toxic set: keeps what is unchanged, rolls the toxicity of what is new
@@ -312,6 +324,9 @@ impl Writer {
         };
         // Most writes fit the socket's buffer at once: then there is no wait, and no
         // cancellation to register for it.
+        if let Some(c) = &self.written {
+            c.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut rest = bytes;
         match out.try_write(rest) {
             Ok(n) if n == rest.len() => return Ok(()),
@@ -659,7 +674,9 @@ pub(crate) async fn serve(
     upstream: String,
     toxics: watch::Receiver<ToxicSet>,
     stop: CancellationToken,
+    active: super::registry::ActiveConnection,
 ) {
+    let stats = active.stats();
     let server = tokio::select! {
         () = stop.cancelled() => return,
         r = TcpStream::connect(&upstream) => match r {
@@ -681,14 +698,16 @@ pub(crate) async fn serve(
         toxics.clone(),
         stop.clone(),
         requests,
-    );
+    )
+    .counting(stats.bytes_upstream.clone());
     let down = Writer::new(
         Stream::Downstream,
         client_write,
         toxics,
         stop.clone(),
         responses,
-    );
+    )
+    .counting(stats.bytes_downstream.clone());
     // A task per direction: a readiness event wakes only the direction it concerns, where
     // one task joining both would poll the idle direction too, at times before the busy one.
     let down_stop = stop.clone();
@@ -701,4 +720,5 @@ pub(crate) async fn serve(
         stop.cancel();
     }
     let _ = down.await;
+    drop(active);
 }

@@ -53,6 +53,42 @@ struct Cell {
     life: tokio::sync::Mutex<Option<Running>>,
     meta: Mutex<Meta>,
     toxics: watch::Sender<ToxicSet>,
+    stats: Arc<ProxyStats>,
+}
+
+/// What one proxy has carried, for `/metrics`. Relaxed atomics: one add per accepted
+/// connection and per chunk written, read only when scraped.
+#[derive(Debug, Default)]
+pub(crate) struct ProxyStats {
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_active: AtomicU64,
+    /// Bytes written to the upstream, and to clients.
+    pub(crate) bytes_upstream: Arc<AtomicU64>,
+    pub(crate) bytes_downstream: Arc<AtomicU64>,
+}
+
+/// Counts a connection as active while it lives.
+pub(crate) struct ActiveConnection(Arc<ProxyStats>);
+
+impl ActiveConnection {
+    fn open(stats: &Arc<ProxyStats>) -> Self {
+        stats.connections_total.fetch_add(1, Ordering::Relaxed);
+        stats.connections_active.fetch_add(1, Ordering::Relaxed);
+        Self(stats.clone())
+    }
+}
+
+impl ActiveConnection {
+    /// The proxy's counters.
+    pub(crate) fn stats(&self) -> Arc<ProxyStats> {
+        self.0.clone()
+    }
+}
+
+impl Drop for ActiveConnection {
+    fn drop(&mut self) {
+        self.0.connections_active.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Meta {
@@ -163,6 +199,7 @@ async fn accept_loop(listener: TcpListener, cell: Arc<Cell>, stop: CancellationT
                     upstream,
                     cell.toxics.subscribe(),
                     stop.child_token(),
+                    ActiveConnection::open(&cell.stats),
                 ));
             }
             Err(error) => {
@@ -179,6 +216,68 @@ async fn accept_loop(listener: TcpListener, cell: Arc<Cell>, stop: CancellationT
 }
 
 impl ProxyRegistry {
+    /// The proxies' metrics in the Prometheus text format: proxies, connections active and
+    /// total, bytes per direction and toxics active, labelled by proxy.
+    pub fn metrics(&self) -> String {
+        let r = crate::telemetry::prometheus::Registry::new();
+        r.gauge("firedrill_proxy_proxies", "Proxies defined");
+        r.gauge(
+            "firedrill_proxy_enabled",
+            "Whether the proxy listens (1) or not (0)",
+        );
+        r.gauge(
+            "firedrill_proxy_connections_active",
+            "Client connections open now",
+        );
+        r.counter(
+            "firedrill_proxy_connections_total",
+            "Client connections accepted",
+        );
+        r.counter(
+            "firedrill_proxy_bytes_total",
+            "Bytes written, by direction: upstream (to the server) or downstream (to clients)",
+        );
+        r.gauge("firedrill_proxy_toxics_active", "Toxics set on the proxy");
+        let cells: Vec<Arc<Cell>> = lock(&self.inner.proxies).values().cloned().collect();
+        r.set("firedrill_proxy_proxies", &[], cells.len() as f64);
+        for cell in cells {
+            let p = [("proxy", cell.name.as_str())];
+            let st = &cell.stats;
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+            r.set(
+                "firedrill_proxy_enabled",
+                &p,
+                f64::from(u8::from(lock(&cell.meta).enabled)),
+            );
+            r.set(
+                "firedrill_proxy_connections_active",
+                &p,
+                get(&st.connections_active),
+            );
+            r.inc_by(
+                "firedrill_proxy_connections_total",
+                &p,
+                get(&st.connections_total),
+            );
+            for (dir, bytes) in [
+                ("upstream", &st.bytes_upstream),
+                ("downstream", &st.bytes_downstream),
+            ] {
+                r.inc_by(
+                    "firedrill_proxy_bytes_total",
+                    &[("proxy", cell.name.as_str()), ("direction", dir)],
+                    get(bytes),
+                );
+            }
+            r.set(
+                "firedrill_proxy_toxics_active",
+                &p,
+                cell.toxics.borrow().len() as f64,
+            );
+        }
+        r.render()
+    }
+
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
@@ -206,6 +305,7 @@ impl ProxyRegistry {
             return Err(ProxyError::ProxyAlreadyExists(config.name));
         }
         let cell = Arc::new(Cell {
+            stats: Arc::default(),
             name: config.name.clone(),
             life: tokio::sync::Mutex::new(None),
             meta: Mutex::new(Meta {

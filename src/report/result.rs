@@ -50,6 +50,10 @@ pub struct RunResult {
     pub schema_version: u32,
     /// Unique id of the run.
     pub run_id: String,
+    /// The W3C trace id of the run (32 hex digits): of its exported spans when
+    /// OpenTelemetry export is on, and in the `traceparent` of every HTTP probe request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// firedrill's version.
     pub firedrill_version: String,
     /// What was run.
@@ -256,6 +260,10 @@ pub struct IterationResult {
     /// signal did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_event: Option<crate::detection::kubernetes::WarningEvent>,
+    /// The iteration's span id (16 hex digits) in the run's trace, when OpenTelemetry
+    /// export is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
 }
 
 /// What one fault did in one iteration.
