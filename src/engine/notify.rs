@@ -234,6 +234,8 @@ impl Runner {
             .map_or("unknown", |s| match s {
                 DetectionSignal::ProbeFails(_) => "probe-fails",
                 DetectionSignal::Webhook(_) => "webhook",
+                DetectionSignal::AlertmanagerAlert(_) => "alertmanager-alert",
+                DetectionSignal::PrometheusAlert(_) => "prometheus-alert",
             });
         let mut detection_evidence = vec![detected_seq];
         detection_evidence.extend(it.alert_seq);

@@ -283,7 +283,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
                 let (group, _, resource) = p.kind.api();
                 add(&p.namespace, Use::ObjectExists(group, resource));
             }
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) => {}
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) | Probe::Prometheus(_) => {}
         }
     }
     set.into_iter().collect()
