@@ -1864,6 +1864,124 @@ spec:
         assert_eq!(paths, ["spec.steadyState.probes", "spec.faults"]);
     }
 
+    /// VALID with a detection stack, a Prometheus probe and two polling signals.
+    fn with_stack(extra: &str) -> String {
+        VALID
+            .replace(
+                "        replicas: 2\n",
+                &format!(
+                    "        replicas: 2\n    observability:\n      prometheus: {{rules: [rules.yml]}}\n      alertmanager: {{{extra}}}\n"
+                ),
+            )
+            .replace(
+                "      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n",
+                "      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n      - {name: ratio, type: prometheus, url: \"http://{workload.prometheus}\", query: up, expect: {op: \">\", value: 0}}\n",
+            )
+            + "  detection:\n    signals:\n      - {name: am, type: alertmanager-alert, url: \"http://{workload.alertmanager}\", match: {alertname: A}}\n      - {name: prom, type: prometheus-alert, url: \"http://{workload.prometheus}\", match: {alertname: A}}\n"
+    }
+
+    #[test]
+    fn the_detection_stack_document_is_valid() {
+        let doc = with_stack("");
+        assert_eq!(validate(&parse(&doc)), [], "{doc}");
+    }
+
+    #[test]
+    fn detection_stack_probe_and_polling_problems_name_their_fields() {
+        let problems = |doc: &str| -> Vec<(String, String)> {
+            validate(&parse(doc))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect()
+        };
+        let has = |list: &[(String, String)], path: &str, needle: &str| {
+            assert!(
+                list.iter().any(|(p, m)| p == path && m.contains(needle)),
+                "no `{needle}` at {path} in {list:?}"
+            );
+        };
+        let base = with_stack("");
+        let cases = [
+            (
+                "query: up",
+                "query: \" \"",
+                "spec.steadyState.probes[1].query",
+                "must not be empty",
+            ),
+            (
+                "http://{workload.prometheus}\", query",
+                "http://{workload.grafana}\", query",
+                "spec.steadyState.probes[1].url",
+                "names no workload",
+            ),
+            (
+                "match: {alertname: A}}\n      - {name: prom",
+                "match: {job: A}}\n      - {name: prom",
+                "spec.detection.signals[0].match",
+                "add `alertname`",
+            ),
+            (
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}",
+                "url: \"http://{workload.prometheus}\", match: {alertname: A, 1x: b}, interval: 1ms",
+                "spec.detection.signals[1].match.1x",
+                "not a label name",
+            ),
+            (
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}",
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}, interval: 1ms",
+                "spec.detection.signals[1].interval",
+                "out of range",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], scrape: [db]}",
+                "spec.target.observability.prometheus.scrape[0]",
+                "no workload is named `db`",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], scrapeInterval: 1500us}",
+                "spec.target.observability.prometheus.scrapeInterval",
+                "whole number of milliseconds",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], evaluationInterval: 0s}",
+                "spec.target.observability.prometheus.evaluationInterval",
+                "more than 0s",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], metricsPath: metrics}",
+                "spec.target.observability.prometheus.metricsPath",
+                "not a path",
+            ),
+            (
+                "- name: web\n",
+                "- name: prometheus\n",
+                "spec.target.workloads[0].name",
+                "rename this one",
+            ),
+        ];
+        for (from, to, path, needle) in cases {
+            assert!(base.contains(from), "{from}");
+            has(&problems(&base.replacen(from, to, 1)), path, needle);
+        }
+        let own = with_stack("config: am.yml, groupInterval: 1s");
+        has(
+            &problems(&own),
+            "spec.target.observability.alertmanager.groupInterval",
+            "generated configuration only",
+        );
+        // Without an Alertmanager its workload does not exist.
+        let no_am = base.replace("      alertmanager: {}\n", "");
+        has(
+            &problems(&no_am),
+            "spec.detection.signals[0].url",
+            "names no workload",
+        );
+    }
+
     #[test]
     fn ranges() {
         assert_one(
