@@ -175,9 +175,12 @@ mod tests {
         let mut t = Transitions::default();
         let a = labels(&[("alertname", "A")]);
         let b = labels(&[("alertname", "B")]);
-        assert_eq!(t.update(vec![a.clone()]), [a.clone()]);
+        assert_eq!(t.update(vec![a.clone()]), std::slice::from_ref(&a));
         assert!(t.update(vec![a.clone()]).is_empty(), "still firing");
-        assert_eq!(t.update(vec![a.clone(), b.clone()]), [b.clone()]);
+        assert_eq!(
+            t.update(vec![a.clone(), b.clone()]),
+            std::slice::from_ref(&b)
+        );
         assert!(t.update(vec![]).is_empty());
         assert_eq!(
             t.update(vec![a.clone()]),

@@ -484,7 +484,7 @@ impl Validator<'_> {
     /// An interval given to Prometheus or Alertmanager, which take whole milliseconds.
     fn stack_interval(&mut self, path: &str, d: Duration, zero_ok: bool) {
         let get = d.get();
-        if get.subsec_nanos() % 1_000_000 != 0 {
+        if !get.subsec_nanos().is_multiple_of(1_000_000) {
             self.problem(path, format!("{d} is not a whole number of milliseconds"));
         } else if get.is_zero() && !zero_ok {
             self.problem(path, "must be more than 0s");
