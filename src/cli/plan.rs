@@ -379,6 +379,18 @@ fn describe(exp: &Experiment) -> String {
                 c.expect_exit_code,
                 c.timeout
             ),
+            Probe::Prometheus(q) => format!(
+                "every value of `{}` at {} {} {} (an empty answer {}), within {}",
+                q.query,
+                q.url,
+                q.expect.op.as_str(),
+                q.expect.value,
+                match q.on_empty {
+                    crate::spec::OnEmpty::Fail => "fails",
+                    crate::spec::OnEmpty::Pass => "passes",
+                },
+                q.timeout
+            ),
         };
         let _ = writeln!(
             o,
@@ -475,6 +487,18 @@ fn describe(exp: &Experiment) -> String {
                         "a Warning event ({}) about workload `{}` or its pods, new after injection",
                         k.reasons.join(", "),
                         k.workload
+                    ),
+                    DetectionSignal::AlertmanagerAlert(a) => format!(
+                        "a firing alert with {} in Alertmanager at {}, polled every {}",
+                        label_list(&a.matchers),
+                        a.url,
+                        a.interval
+                    ),
+                    DetectionSignal::PrometheusAlert(a) => format!(
+                        "ALERTS firing with {} in Prometheus at {}, polled every {}",
+                        label_list(&a.matchers),
+                        a.url,
+                        a.interval
                     ),
                 };
                 let _ = writeln!(o, "  {}: {what}", sig.name());
@@ -876,4 +900,12 @@ fn restarting(workload: Option<&str>) -> String {
     workload
         .map(|w| format!(", then rollout restart of {w}"))
         .unwrap_or_default()
+}
+
+fn label_list(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

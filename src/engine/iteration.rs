@@ -55,9 +55,10 @@ impl IterationState {
                     .map(|s| {
                         let probe = match &s {
                             DetectionSignal::ProbeFails(p) => probe_index(&p.probe),
-                            DetectionSignal::Webhook(_) | DetectionSignal::KubernetesEvent(_) => {
-                                None
-                            }
+                            DetectionSignal::Webhook(_)
+                            | DetectionSignal::KubernetesEvent(_)
+                            | DetectionSignal::AlertmanagerAlert(_)
+                            | DetectionSignal::PrometheusAlert(_) => None,
                         };
                         (s, probe, 0)
                     })
@@ -199,11 +200,15 @@ impl DetectionState {
         }
     }
 
-    /// Records a detection by a webhook signal, if it came within that signal's timeout.
-    pub fn fire(&mut self, at: Instant, injected: Instant, signal: &crate::spec::WebhookSignal) {
-        let timeout = signal.timeout.map_or(self.default_timeout, |t| t.get());
-        if self.detected.is_none() && at <= injected + timeout {
-            self.detected = Some((at, signal.name.clone()));
+    /// Records a detection by an alert signal (webhook or polling) named `signal`, if it
+    /// came within that signal's timeout.
+    pub fn fire(&mut self, at: Instant, injected: Instant, signal: &str) {
+        let Some((spec, _, _)) = self.signals.iter().find(|(s, _, _)| s.name() == signal) else {
+            return;
+        };
+        let timeout = spec.timeout().map_or(self.default_timeout, |t| t.get());
+        if self.detected.is_none() && at >= injected && at <= injected + timeout {
+            self.detected = Some((at, signal.to_owned()));
         }
     }
 
@@ -211,7 +216,7 @@ impl DetectionState {
     pub fn webhook_signals(&self) -> impl Iterator<Item = &crate::spec::WebhookSignal> {
         self.signals.iter().filter_map(|(s, _, _)| match s {
             DetectionSignal::Webhook(w) => Some(w),
-            DetectionSignal::ProbeFails(_) | DetectionSignal::KubernetesEvent(_) => None,
+            _ => None,
         })
     }
 

@@ -24,6 +24,7 @@ pub use clock::{Clock, ms};
 pub use iteration::IterationState;
 pub use rollback::{PendingIntent, Rollback, pending_intents};
 
+use crate::detection::poll::{PolledAlert, Poller, Source};
 use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
@@ -334,6 +335,9 @@ struct Inputs {
     observations: mpsc::Receiver<Observation>,
     platform: mpsc::UnboundedReceiver<PlatformEvent>,
     alerts: Option<broadcast::Receiver<ReceivedAlert>>,
+    /// Alerts the polling signals saw start firing.
+    polled: mpsc::UnboundedReceiver<PolledAlert>,
+    polled_tx: Option<mpsc::UnboundedSender<PolledAlert>>,
     probe_tasks: JoinSet<()>,
 }
 
@@ -378,10 +382,13 @@ impl Runner {
             }
         }
         let (obs_tx, obs_rx) = mpsc::channel(1024);
+        let (polled_tx, polled_rx) = mpsc::unbounded_channel();
         let mut inputs = Inputs {
             observations: obs_rx,
             platform: events_rx,
             alerts: webhook.as_ref().map(WebhookServer::subscribe),
+            polled: polled_rx,
+            polled_tx: Some(polled_tx),
             probe_tasks: JoinSet::new(),
         };
         if let (None, Some(p)) = (&outcome, &platform) {
@@ -762,6 +769,12 @@ impl Runner {
                     firedrill: self.opts.firedrill.clone(),
                     webhook: self.alert_url(webhook),
                     log_dir: self.opts.out_dir.as_ref().map(|d| d.join("logs")),
+                    base_dir: self
+                        .opts
+                        .source_file
+                        .as_deref()
+                        .and_then(|f| std::path::Path::new(f).parent())
+                        .map(std::path::Path::to_path_buf),
                 };
                 LocalPlatform::start(&target, &options, Events(events_tx))
                     .await
@@ -850,6 +863,44 @@ impl Runner {
                 stop.child_token(),
             ));
         }
+        self.start_pollers(platform, stop, inputs)
+    }
+
+    /// Starts a poller for each polling detection signal; it runs until `stop`.
+    fn start_pollers(
+        &mut self,
+        platform: &Platform,
+        stop: &CancellationToken,
+        inputs: &mut Inputs,
+    ) -> Result<(), Stop> {
+        let Some(tx) = inputs.polled_tx.take() else {
+            return Ok(());
+        };
+        let signals = self
+            .exp
+            .spec
+            .detection
+            .as_ref()
+            .map(|d| d.signals.clone())
+            .unwrap_or_default();
+        for signal in &signals {
+            let (source, s) = match signal {
+                crate::spec::DetectionSignal::AlertmanagerAlert(s) => (Source::Alertmanager, s),
+                crate::spec::DetectionSignal::PrometheusAlert(s) => (Source::Prometheus, s),
+                _ => continue,
+            };
+            let url = crate::spec::placeholders::expand(&s.url, platform.template())
+                .map_err(|e| Stop::Aborted(format!("signal `{}`: {}", s.name, chain(&e))))?;
+            let poller =
+                Poller::new(&s.name, source, &url, s.matchers.clone(), s.interval.get())
+                    .map_err(|e| Stop::Aborted(format!("signal `{}`: {}", s.name, chain(&e))))?;
+            self.run_event(
+                "alert-polling",
+                format!("signal {} polls {url} every {}", s.name, s.interval),
+            );
+            // Pollers end with the probes; nothing waits for them.
+            tokio::spawn(poller.run(tx.clone(), stop.child_token()));
+        }
         Ok(())
     }
 
@@ -930,6 +981,7 @@ impl Runner {
                 }
                 Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
                 Some(alert) = recv_alert(&mut inputs.alerts) => self.alert(&mut it, alert),
+                Some(alert) = inputs.polled.recv() => self.polled_alert(&mut it, alert),
             }
         }
         let failures = it.state.baseline_failures(&spec);
@@ -1068,6 +1120,12 @@ impl Runner {
                     let recovered = it.state.recovery.recovered.is_some();
                     self.note_progress(&mut it, before, recovered);
                 }
+                Some(alert) = inputs.polled.recv() => {
+                    let before = it.state.detection.detected.is_some();
+                    self.polled_alert(&mut it, alert);
+                    let recovered = it.state.recovery.recovered.is_some();
+                    self.note_progress(&mut it, before, recovered);
+                }
             }
             let now = Instant::now();
             let done = it.state.fault_ended.is_some()
@@ -1113,6 +1171,7 @@ impl Runner {
                     Some(_) = inputs.observations.recv() => {}
                     Some(ev) = inputs.platform.recv() => self.platform_event(&mut it, &ev),
                     Some(_) = recv_alert(&mut inputs.alerts) => {}
+                    Some(_) = inputs.polled.recv() => {}
                 }
             }
         }
@@ -1458,7 +1517,9 @@ impl Runner {
         );
         if let Some(signal) = matched {
             let before = it.state.detection.detected.is_some();
-            it.state.detection.fire(alert.received_at, inj, &signal);
+            it.state
+                .detection
+                .fire(alert.received_at, inj, &signal.name);
             if !before && it.state.detection.detected.is_some() {
                 it.alert_seq = Some(seq);
             }
@@ -1491,6 +1552,33 @@ impl Runner {
             obs.latency(),
             obs.outcome.ok,
         );
+    }
+
+    /// An alert a polling signal saw start firing; after the injection it detects the fault.
+    fn polled_alert(&mut self, it: &mut Iteration, alert: PolledAlert) {
+        let Some(inj) = it.state.injected else { return };
+        if alert.at < inj {
+            return;
+        }
+        let seq = self.event_at(
+            it,
+            alert.at,
+            "alert-seen",
+            json!({"signal": alert.signal, "labels": alert.labels}),
+            format!(
+                "alert {} firing, seen by {}",
+                alert
+                    .labels
+                    .get("alertname")
+                    .map_or("(no alertname)", String::as_str),
+                alert.signal
+            ),
+        );
+        let before = it.state.detection.detected.is_some();
+        it.state.detection.fire(alert.at, inj, &alert.signal);
+        if !before && it.state.detection.detected.is_some() {
+            it.alert_seq = Some(seq);
+        }
     }
 
     /// Journals an event of the iteration and returns its record's `seq`.

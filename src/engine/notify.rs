@@ -235,6 +235,8 @@ impl Runner {
                 DetectionSignal::ProbeFails(_) => "probe-fails",
                 DetectionSignal::Webhook(_) => "webhook",
                 DetectionSignal::KubernetesEvent(_) => "kubernetes-event",
+                DetectionSignal::AlertmanagerAlert(_) => "alertmanager-alert",
+                DetectionSignal::PrometheusAlert(_) => "prometheus-alert",
             });
         let mut detection_evidence = vec![detected_seq];
         detection_evidence.extend(it.alert_seq);

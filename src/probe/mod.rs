@@ -3,6 +3,7 @@
 mod command;
 mod http;
 mod kubernetes;
+mod prometheus;
 mod tcp;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub use command::CommandProbe;
 pub use http::HttpProbe;
 pub use kubernetes::{Check, KubernetesProbe, is_ready};
+pub use prometheus::{PrometheusProbe, judge};
 pub use tcp::TcpProbe;
 
 use crate::spec::{self, placeholders};
@@ -147,6 +149,7 @@ pub fn build(
                 .collect::<Result<_, _>>()?,
             p.expect_exit_code,
         )),
+        spec::Probe::Prometheus(p) => Arc::new(PrometheusProbe::new(p, &expand(&p.url)?)?),
         spec::Probe::WorkloadAvailable(_)
         | spec::Probe::PodReady(_)
         | spec::Probe::ObjectExists(_) => {

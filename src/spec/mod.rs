@@ -14,7 +14,9 @@ pub use load::{Document, load_document, load_file, load_str};
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
-pub use validate::{is_system_namespace, parse_cidr, validate};
+pub use validate::{
+    STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
+};
 
 use std::fmt;
 

@@ -270,6 +270,83 @@ pub struct LocalTarget {
     /// How long to wait for every replica to become ready before the first iteration.
     #[serde(default = "default_startup_timeout")]
     pub startup_timeout: Duration,
+    /// A Prometheus (and optionally an Alertmanager) that firedrill runs for this experiment,
+    /// as the workloads `prometheus` and `alertmanager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<Observability>,
+}
+
+/// The detection stack of a local experiment: configuration generated, ports allocated and
+/// processes supervised by firedrill (see docs/observability.md).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Observability {
+    /// Prometheus, scraping the workloads and evaluating the alert rules.
+    pub prometheus: PrometheusStack,
+    /// Alertmanager, receiving Prometheus' alerts and routing them to firedrill's webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<AlertmanagerStack>,
+}
+
+/// The Prometheus that firedrill runs (Debian package `prometheus`, found on PATH).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusStack {
+    /// Rule files, relative to the experiment file's folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// The workloads scraped, every replica on its own address; all workloads when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<Vec<String>>,
+    /// The path scraped on each replica.
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    /// Time between scrapes (whole milliseconds).
+    #[serde(default = "default_observability_interval")]
+    pub scrape_interval: Duration,
+    /// Time between rule evaluations (whole milliseconds).
+    #[serde(default = "default_observability_interval")]
+    pub evaluation_interval: Duration,
+}
+
+/// The Alertmanager that firedrill runs (Debian package `prometheus-alertmanager`, found on PATH).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertmanagerStack {
+    /// A configuration file of your own, relative to the experiment file's folder, in which
+    /// `{webhook}` is expanded; generated (routing every alert to the webhook) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// The route's `group_wait` in the generated configuration.
+    #[serde(default)]
+    pub group_wait: Duration,
+    /// The route's `group_interval` in the generated configuration.
+    #[serde(default = "default_observability_interval")]
+    pub group_interval: Duration,
+    /// The route's `repeat_interval` in the generated configuration.
+    #[serde(default = "default_repeat_interval")]
+    pub repeat_interval: Duration,
+}
+
+impl Default for AlertmanagerStack {
+    fn default() -> Self {
+        Self {
+            config: None,
+            group_wait: Duration::default(),
+            group_interval: default_observability_interval(),
+            repeat_interval: default_repeat_interval(),
+        }
+    }
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_owned()
+}
+fn default_observability_interval() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_repeat_interval() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// A dependency reached through firedrill's embedded fault proxy.
@@ -517,6 +594,8 @@ pub enum Probe {
     PodReady(PodReadyProbe),
     /// A Kubernetes object exists.
     ObjectExists(ObjectExistsProbe),
+    /// An instant PromQL query whose every value satisfies a comparison.
+    Prometheus(PrometheusProbe),
 }
 
 impl Probe {
@@ -529,6 +608,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => &p.name,
             Self::PodReady(p) => &p.name,
             Self::ObjectExists(p) => &p.name,
+            Self::Prometheus(p) => &p.name,
         }
     }
 
@@ -541,6 +621,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => p.min_success_ratio,
             Self::PodReady(p) => p.min_success_ratio,
             Self::ObjectExists(p) => p.min_success_ratio,
+            Self::Prometheus(p) => p.min_success_ratio,
         }
     }
 
@@ -553,6 +634,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => p.timeout,
             Self::PodReady(p) => p.timeout,
             Self::ObjectExists(p) => p.timeout,
+            Self::Prometheus(p) => p.timeout,
         }
     }
 
@@ -770,6 +852,102 @@ impl ObjectKind {
             Self::NetworkPolicy => "NetworkPolicy",
         }
     }
+}
+
+/// Prometheus probe: passes when the query answers and every value satisfies `expect`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// Prometheus' base URL, such as `http://{workload.prometheus}` or
+    /// `http://prometheus.example.test:9090`; the query goes to `/api/v1/query`.
+    pub url: String,
+    /// The PromQL expression, evaluated as an instant query.
+    pub query: String,
+    /// The comparison every value of the answer must satisfy.
+    pub expect: Comparison,
+    /// What an answer without any series means.
+    #[serde(default)]
+    pub on_empty: OnEmpty,
+    /// Time allowed for the query, connection included.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+/// A comparison of a value with a bound, such as `{op: "<", value: 0.01}`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Comparison {
+    /// The operator.
+    pub op: CompareOp,
+    /// The bound, a finite number.
+    pub value: f64,
+}
+
+impl Comparison {
+    /// Whether `x` satisfies the comparison; NaN satisfies none, as in PromQL.
+    pub fn holds(&self, x: f64) -> bool {
+        match self.op {
+            CompareOp::Lt => x < self.value,
+            CompareOp::Le => x <= self.value,
+            CompareOp::Gt => x > self.value,
+            CompareOp::Ge => x >= self.value,
+            CompareOp::Eq => x == self.value,
+            CompareOp::Ne => !x.is_nan() && x != self.value,
+        }
+    }
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum CompareOp {
+    /// Less than.
+    #[serde(rename = "<")]
+    Lt,
+    /// Less than or equal.
+    #[serde(rename = "<=")]
+    Le,
+    /// Greater than.
+    #[serde(rename = ">")]
+    Gt,
+    /// Greater than or equal.
+    #[serde(rename = ">=")]
+    Ge,
+    /// Equal.
+    #[serde(rename = "==")]
+    Eq,
+    /// Not equal.
+    #[serde(rename = "!=")]
+    Ne,
+}
+
+impl CompareOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Eq => "==",
+            Self::Ne => "!=",
+        }
+    }
+}
+
+/// What a query answer without any series counts as.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnEmpty {
+    /// A failed observation (no data is not good news).
+    #[default]
+    Fail,
+    /// A pass (nothing breaches the bound).
+    Pass,
 }
 
 fn default_probe_timeout() -> Duration {
@@ -1712,6 +1890,10 @@ pub enum DetectionSignal {
     Webhook(WebhookSignal),
     /// A Kubernetes Warning event about a workload's pods or the workload itself.
     KubernetesEvent(KubernetesEventSignal),
+    /// A firing alert seen by polling Alertmanager's API v2.
+    AlertmanagerAlert(AlertPollSignal),
+    /// A firing alert seen by polling Prometheus' `ALERTS` series.
+    PrometheusAlert(AlertPollSignal),
 }
 
 impl DetectionSignal {
@@ -1721,6 +1903,7 @@ impl DetectionSignal {
             Self::ProbeFails(s) => s.timeout,
             Self::Webhook(s) => s.timeout,
             Self::KubernetesEvent(s) => s.timeout,
+            Self::AlertmanagerAlert(s) | Self::PrometheusAlert(s) => s.timeout,
         }
     }
 
@@ -1730,6 +1913,7 @@ impl DetectionSignal {
             Self::ProbeFails(s) => &s.name,
             Self::Webhook(s) => &s.name,
             Self::KubernetesEvent(s) => &s.name,
+            Self::AlertmanagerAlert(s) | Self::PrometheusAlert(s) => &s.name,
         }
     }
 }
@@ -1783,6 +1967,33 @@ pub struct KubernetesEventSignal {
     /// This signal's own timeout, instead of `detection.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+}
+
+/// A firing alert whose labels include every label of `match`, found by polling.
+///
+/// An alert counts when a poll after injection sees it firing and the poll before did not,
+/// so an alert that was already firing before the fault does not count.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertPollSignal {
+    /// Unique name among the signals.
+    pub name: String,
+    /// The base URL of Alertmanager (for `alertmanager-alert`) or Prometheus (for
+    /// `prometheus-alert`), such as `http://{workload.alertmanager}`.
+    pub url: String,
+    /// Labels the alert must carry, `alertname` among them.
+    #[serde(rename = "match")]
+    pub matchers: BTreeMap<String, String>,
+    /// Time between polls.
+    #[serde(default = "default_poll_interval")]
+    pub interval: Duration,
+    /// This signal's own timeout, instead of `detection.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(100)
 }
 
 /// When the system counts as recovered.

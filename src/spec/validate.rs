@@ -17,6 +17,10 @@ use crate::scorecard::DEFAULT_MAPPED_FAULT_TYPES;
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// The longest probe interval.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// The workload name of the Prometheus that `spec.target.observability` runs.
+pub const STACK_PROMETHEUS: &str = "prometheus";
+/// The workload name of the Alertmanager that `spec.target.observability` runs.
+pub const STACK_ALERTMANAGER: &str = "alertmanager";
 /// The most replicas of one workload.
 const MAX_REPLICAS: u32 = 64;
 /// The most memory a memory-pressure fault may hold, in MiB.
@@ -152,6 +156,32 @@ impl Validator<'_> {
                                     ),
                                 );
                             }
+                        }
+                    }
+                    DetectionSignal::AlertmanagerAlert(s) | DetectionSignal::PrometheusAlert(s) => {
+                        self.url(&format!("{path}.url"), &s.url);
+                        if !s.matchers.contains_key("alertname") {
+                            self.problem(
+                                format!("{path}.match"),
+                                "must name the alert: add `alertname`",
+                            );
+                        }
+                        for name in s.matchers.keys() {
+                            if !is_label_name(name) {
+                                self.problem(
+                                    format!("{path}.match.{name}"),
+                                    format!("`{name}` is not a label name: letters, digits and `_`, not starting with a digit"),
+                                );
+                            }
+                        }
+                        if s.interval < MIN_INTERVAL || s.interval > MAX_INTERVAL {
+                            self.problem(
+                                format!("{path}.interval"),
+                                format!(
+                                    "{} is out of range: write {MIN_INTERVAL} to {MAX_INTERVAL}",
+                                    s.interval
+                                ),
+                            );
                         }
                     }
                 }
@@ -369,6 +399,9 @@ impl Validator<'_> {
                 }
             }
         }
+        if let Some(obs) = &local.observability {
+            self.observability(local, obs);
+        }
         for (i, w) in local.workloads.iter().enumerate() {
             let path = format!("{path}[{i}]");
             self.command(&format!("{path}.command"), &w.command, Context::Workload);
@@ -391,6 +424,104 @@ impl Validator<'_> {
                     Context::Workload,
                 );
             }
+        }
+    }
+
+    fn observability(&mut self, local: &super::LocalTarget, obs: &super::Observability) {
+        let path = "spec.target.observability";
+        for (i, w) in local.workloads.iter().enumerate() {
+            let taken = w.name == STACK_PROMETHEUS
+                || (w.name == STACK_ALERTMANAGER && obs.alertmanager.is_some());
+            if taken {
+                self.problem(
+                    format!("spec.target.workloads[{i}].name"),
+                    format!(
+                        "`{}` is the name of the workload that {path} runs; rename this one",
+                        w.name
+                    ),
+                );
+            }
+        }
+        let prom = &obs.prometheus;
+        let ppath = format!("{path}.prometheus");
+        for (i, rule) in prom.rules.iter().enumerate() {
+            if rule.trim().is_empty() {
+                self.problem(format!("{ppath}.rules[{i}]"), "must name a file");
+            }
+        }
+        if let Some(scrape) = &prom.scrape {
+            for (i, name) in scrape.iter().enumerate() {
+                if !local.workloads.iter().any(|w| &w.name == name) {
+                    self.problem(
+                        format!("{ppath}.scrape[{i}]"),
+                        format!(
+                            "no workload is named `{name}`{}",
+                            known_list(local.workloads.iter().map(|w| w.name.as_str()))
+                        ),
+                    );
+                }
+            }
+        }
+        if !prom.metrics_path.starts_with('/') || prom.metrics_path.contains(char::is_whitespace) {
+            self.problem(
+                format!("{ppath}.metricsPath"),
+                format!("`{}` is not a path such as /metrics", prom.metrics_path),
+            );
+        }
+        for (field, d) in [
+            ("scrapeInterval", prom.scrape_interval),
+            ("evaluationInterval", prom.evaluation_interval),
+        ] {
+            self.stack_interval(&format!("{ppath}.{field}"), d, false);
+        }
+        if let Some(am) = &obs.alertmanager {
+            let apath = format!("{path}.alertmanager");
+            if let Some(config) = &am.config {
+                if config.trim().is_empty() {
+                    self.problem(format!("{apath}.config"), "must name a file");
+                }
+                let defaults = super::AlertmanagerStack::default();
+                for (field, set) in [
+                    ("groupWait", am.group_wait != defaults.group_wait),
+                    (
+                        "groupInterval",
+                        am.group_interval != defaults.group_interval,
+                    ),
+                    (
+                        "repeatInterval",
+                        am.repeat_interval != defaults.repeat_interval,
+                    ),
+                ] {
+                    if set {
+                        self.problem(
+                            format!("{apath}.{field}"),
+                            format!("applies to the generated configuration only; with `config`, set it in {config}"),
+                        );
+                    }
+                }
+            }
+            self.stack_interval(&format!("{apath}.groupWait"), am.group_wait, true);
+            self.stack_interval(&format!("{apath}.groupInterval"), am.group_interval, false);
+            self.stack_interval(
+                &format!("{apath}.repeatInterval"),
+                am.repeat_interval,
+                false,
+            );
+        }
+    }
+
+    /// An interval given to Prometheus or Alertmanager, which take whole milliseconds.
+    fn stack_interval(&mut self, path: &str, d: Duration, zero_ok: bool) {
+        let get = d.get();
+        if !get.subsec_nanos().is_multiple_of(1_000_000) {
+            self.problem(path, format!("{d} is not a whole number of milliseconds"));
+        } else if get.is_zero() && !zero_ok {
+            self.problem(path, "must be more than 0s");
+        } else if !get.is_zero() && get < MIN_INTERVAL.get() {
+            self.problem(
+                path,
+                format!("{d} is out of range: write at least {MIN_INTERVAL}"),
+            );
         }
     }
 
@@ -612,6 +743,18 @@ impl Validator<'_> {
             let path = format!("{path}.probes[{i}]");
             match probe {
                 Probe::Http(p) => self.url(&format!("{path}.url"), &p.url),
+                Probe::Prometheus(p) => {
+                    self.url(&format!("{path}.url"), &p.url);
+                    if p.query.trim().is_empty() {
+                        self.problem(format!("{path}.query"), "must not be empty");
+                    }
+                    if !p.expect.value.is_finite() {
+                        self.problem(
+                            format!("{path}.expect.value"),
+                            format!("{} is not a finite number", p.expect.value),
+                        );
+                    }
+                }
                 Probe::Tcp(p) => {
                     self.placeholders(&format!("{path}.address"), &p.address, Context::Probe);
                 }
@@ -1264,10 +1407,18 @@ impl Validator<'_> {
             });
         }
         if let Some(workload) = name.strip_prefix("workload.") {
-            return (!local.workloads.iter().any(|w| w.name == workload)).then(|| {
+            let stack = stack_workloads(local);
+            let known = || {
+                local
+                    .workloads
+                    .iter()
+                    .map(|w| w.name.as_str())
+                    .chain(stack.iter().copied())
+            };
+            return (!known().any(|w| w == workload)).then(|| {
                 format!(
                     "the placeholder `{{{name}}}` names no workload{}",
-                    known_list(local.workloads.iter().map(|w| w.name.as_str()))
+                    known_list(known())
                 )
             });
         }
@@ -1477,6 +1628,24 @@ impl Validator<'_> {
             );
         }
     }
+}
+
+/// The workloads `spec.target.observability` adds.
+fn stack_workloads(local: &super::LocalTarget) -> Vec<&'static str> {
+    match &local.observability {
+        None => Vec::new(),
+        Some(o) if o.alertmanager.is_some() => vec![STACK_PROMETHEUS, STACK_ALERTMANAGER],
+        Some(_) => vec![STACK_PROMETHEUS],
+    }
+}
+
+/// A Prometheus label name.
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The URL with each placeholder replaced by something of the shape it expands to.
@@ -1722,6 +1891,124 @@ spec:
             );
         let paths: Vec<String> = validate(&parse(&doc)).into_iter().map(|p| p.path).collect();
         assert_eq!(paths, ["spec.steadyState.probes", "spec.faults"]);
+    }
+
+    /// VALID with a detection stack, a Prometheus probe and two polling signals.
+    fn with_stack(extra: &str) -> String {
+        VALID
+            .replace(
+                "        replicas: 2\n",
+                &format!(
+                    "        replicas: 2\n    observability:\n      prometheus: {{rules: [rules.yml]}}\n      alertmanager: {{{extra}}}\n"
+                ),
+            )
+            .replace(
+                "      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n",
+                "      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n      - {name: ratio, type: prometheus, url: \"http://{workload.prometheus}\", query: up, expect: {op: \">\", value: 0}}\n",
+            )
+            + "  detection:\n    signals:\n      - {name: am, type: alertmanager-alert, url: \"http://{workload.alertmanager}\", match: {alertname: A}}\n      - {name: prom, type: prometheus-alert, url: \"http://{workload.prometheus}\", match: {alertname: A}}\n"
+    }
+
+    #[test]
+    fn the_detection_stack_document_is_valid() {
+        let doc = with_stack("");
+        assert_eq!(validate(&parse(&doc)), [], "{doc}");
+    }
+
+    #[test]
+    fn detection_stack_probe_and_polling_problems_name_their_fields() {
+        let problems = |doc: &str| -> Vec<(String, String)> {
+            validate(&parse(doc))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect()
+        };
+        let has = |list: &[(String, String)], path: &str, needle: &str| {
+            assert!(
+                list.iter().any(|(p, m)| p == path && m.contains(needle)),
+                "no `{needle}` at {path} in {list:?}"
+            );
+        };
+        let base = with_stack("");
+        let cases = [
+            (
+                "query: up",
+                "query: \" \"",
+                "spec.steadyState.probes[1].query",
+                "must not be empty",
+            ),
+            (
+                "http://{workload.prometheus}\", query",
+                "http://{workload.grafana}\", query",
+                "spec.steadyState.probes[1].url",
+                "names no workload",
+            ),
+            (
+                "match: {alertname: A}}\n      - {name: prom",
+                "match: {job: A}}\n      - {name: prom",
+                "spec.detection.signals[0].match",
+                "add `alertname`",
+            ),
+            (
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}",
+                "url: \"http://{workload.prometheus}\", match: {alertname: A, 1x: b}, interval: 1ms",
+                "spec.detection.signals[1].match.1x",
+                "not a label name",
+            ),
+            (
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}",
+                "url: \"http://{workload.prometheus}\", match: {alertname: A}, interval: 1ms",
+                "spec.detection.signals[1].interval",
+                "out of range",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], scrape: [db]}",
+                "spec.target.observability.prometheus.scrape[0]",
+                "no workload is named `db`",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], scrapeInterval: 1500us}",
+                "spec.target.observability.prometheus.scrapeInterval",
+                "whole number of milliseconds",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], evaluationInterval: 0s}",
+                "spec.target.observability.prometheus.evaluationInterval",
+                "more than 0s",
+            ),
+            (
+                "rules: [rules.yml]}",
+                "rules: [rules.yml], metricsPath: metrics}",
+                "spec.target.observability.prometheus.metricsPath",
+                "not a path",
+            ),
+            (
+                "- name: web\n",
+                "- name: prometheus\n",
+                "spec.target.workloads[0].name",
+                "rename this one",
+            ),
+        ];
+        for (from, to, path, needle) in cases {
+            assert!(base.contains(from), "{from}");
+            has(&problems(&base.replacen(from, to, 1)), path, needle);
+        }
+        let own = with_stack("config: am.yml, groupInterval: 1s");
+        has(
+            &problems(&own),
+            "spec.target.observability.alertmanager.groupInterval",
+            "generated configuration only",
+        );
+        // Without an Alertmanager its workload does not exist.
+        let no_am = base.replace("      alertmanager: {}\n", "");
+        has(
+            &problems(&no_am),
+            "spec.detection.signals[0].url",
+            "names no workload",
+        );
     }
 
     #[test]

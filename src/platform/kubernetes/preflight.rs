@@ -286,7 +286,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
                 let (group, _, resource) = p.kind.api();
                 add(&p.namespace, Use::ObjectExists(group, resource));
             }
-            Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) => {}
+            Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) | Probe::Prometheus(_) => {}
         }
     }
     for s in spec.detection.iter().flat_map(|d| &d.signals) {

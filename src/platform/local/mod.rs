@@ -1,6 +1,7 @@
 //! The local platform: workloads as supervised processes on this host, each behind a
 //! service address that balances over its ready replicas.
 
+mod observability;
 pub mod process;
 mod replica;
 mod service;
@@ -54,6 +55,31 @@ pub enum PlatformError {
     /// A dependency's proxy could not start.
     #[error("the proxy of dependency `{0}` cannot start")]
     Proxy(String, #[source] crate::proxy::ProxyError),
+    /// A program of the detection stack is not installed.
+    #[error("`{program}` is not on PATH; install it (Debian: apt-get install {package})")]
+    MissingProgram {
+        /// The program looked for.
+        program: &'static str,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
+    /// A file of the detection stack could not be read or written.
+    #[error("detection stack: cannot use {path}")]
+    StackFile {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Prometheus did not scrape every target, or find the Alertmanager, in time.
+    #[error("the detection stack is not ready after {timeout:?}: {missing}")]
+    StackNotReady {
+        /// How long we waited in all.
+        timeout: Duration,
+        /// What was still missing.
+        missing: String,
+    },
     /// The run was cancelled while workloads were starting.
     #[error("cancelled while starting workloads")]
     Cancelled,
@@ -68,6 +94,8 @@ pub struct LocalOptions {
     pub webhook: Option<String>,
     /// Folder for each replica's standard output and error.
     pub log_dir: Option<PathBuf>,
+    /// The experiment file's folder, which the detection stack's files are relative to.
+    pub base_dir: Option<PathBuf>,
 }
 
 /// Running workloads.
@@ -78,6 +106,7 @@ pub struct LocalPlatform {
     proxies: ProxyRegistry,
     dependencies: BTreeMap<String, String>,
     template: placeholders::Context,
+    stack: Option<observability::Stack>,
     stop: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -94,7 +123,19 @@ impl LocalPlatform {
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::new();
         let mut services = BTreeMap::new();
-        for w in &target.workloads {
+        let stack_plan = target
+            .observability
+            .as_ref()
+            .map(|o| observability::prepare(o, options.base_dir.as_deref()))
+            .transpose()?;
+        // The stack's workloads are workloads like any other: ports, logs, supervision.
+        let all_workloads: Vec<spec::Workload> = target
+            .workloads
+            .iter()
+            .cloned()
+            .chain(stack_plan.iter().flat_map(|p| p.workloads.iter().cloned()))
+            .collect();
+        for w in &all_workloads {
             let listener = TcpListener::bind(("127.0.0.1", 0))
                 .await
                 .map_err(PlatformError::Bind)?;
@@ -104,7 +145,7 @@ impl LocalPlatform {
         }
         // Ports first: a replica's command may name any replica's address.
         let mut ports: BTreeMap<(String, u32), u16> = BTreeMap::new();
-        for w in &target.workloads {
+        for w in &all_workloads {
             for index in 0..w.replicas {
                 ports.insert(
                     (w.name.clone(), index),
@@ -164,11 +205,14 @@ impl LocalPlatform {
         if let Some(dir) = &options.log_dir {
             std::fs::create_dir_all(dir).map_err(|e| PlatformError::Logs(dir.clone(), e))?;
         }
+        let stack = stack_plan
+            .map(|plan| plan.write(target, &ports, &template, options.log_dir.as_deref()))
+            .transpose()?;
 
         // Everything is expanded before anything starts, so that a bad template leaves no
         // replica running.
         let mut plans = Vec::new();
-        for w in &target.workloads {
+        for w in &all_workloads {
             let mut replicas = Vec::new();
             for index in 0..w.replicas {
                 let port = ports[&(w.name.clone(), index)];
@@ -239,6 +283,7 @@ impl LocalPlatform {
             proxies,
             dependencies,
             template,
+            stack,
             stop,
             tasks,
         })
@@ -259,7 +304,7 @@ impl LocalPlatform {
                 .map(|r| r.id())
                 .collect();
             if unready.is_empty() {
-                return Ok(());
+                break;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(PlatformError::NotReady {
@@ -272,6 +317,14 @@ impl LocalPlatform {
                 () = tokio::time::sleep(Duration::from_millis(2)) => {}
                 () = cancel.cancelled() => return Err(PlatformError::Cancelled),
             }
+        }
+        match (&self.stack, self.services.get(spec::STACK_PROMETHEUS)) {
+            (Some(stack), Some(prometheus)) => {
+                stack
+                    .wait_ready(&prometheus.to_string(), deadline, timeout, cancel)
+                    .await
+            }
+            _ => Ok(()),
         }
     }
 
@@ -310,6 +363,9 @@ impl LocalPlatform {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.proxies.shutdown().await;
+        if let Some(stack) = &self.stack {
+            stack.remove();
+        }
     }
 }
 
