@@ -17,6 +17,7 @@ mod internal;
 mod load;
 mod plan;
 mod proxy;
+mod rbac;
 mod report;
 mod rollback;
 mod run;
@@ -105,6 +106,8 @@ enum Command {
     Verify(verify::Args),
     /// Print the JSON Schema of the experiment document.
     Schema(schema::Args),
+    /// Print the RBAC rules that fault, probe and signal types need in a cluster.
+    Rbac(rbac::Args),
     /// Print shell completions.
     Completions(completions::Args),
     /// Run the built-in demo workload.
@@ -161,6 +164,7 @@ pub fn main() -> ExitCode {
             | Command::Validate(_)
             | Command::Verify(_)
             | Command::Schema(_)
+            | Command::Rbac(_)
             | Command::Completions(_)
     ) {
         // These only print: a closed pipe (`| head`) ends them quietly, as it does any Unix
@@ -181,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Internal(args) => internal::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Rbac(args) => rbac::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Proxy(args) => proxy::run(args),
     };

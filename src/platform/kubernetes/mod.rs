@@ -6,6 +6,7 @@ mod client;
 mod dry_run;
 mod evict;
 mod preflight;
+pub mod rbac;
 mod restarts;
 mod select;
 mod track;

@@ -1,0 +1,98 @@
+//! `firedrill rbac`: the RBAC rules that fault, probe and signal types need, from the
+//! permission table that preflight checks.
+
+use super::ExitStatus;
+use crate::platform::kubernetes::rbac::{self, Section};
+
+/// Arguments of `firedrill rbac`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A fault type whose rules to include (repeatable).
+    #[arg(long = "fault-type", value_name = "TYPE")]
+    fault_types: Vec<String>,
+    /// A probe type whose rules to include (repeatable).
+    #[arg(long = "probe-type", value_name = "TYPE")]
+    probe_types: Vec<String>,
+    /// A detection signal type whose rules to include (repeatable).
+    #[arg(long = "signal-type", value_name = "TYPE")]
+    signal_types: Vec<String>,
+    /// Every type of the catalogue.
+    #[arg(long, conflicts_with_all = ["fault_types", "probe_types", "signal_types"])]
+    all: bool,
+    /// Output: `table` or `yaml` (Role rules by scope) for the types chosen; `helm` (the
+    /// chart's data file) or `markdown` (the docs' table) for the whole catalogue.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Scope, API group, resource and verbs, one line per rule.
+    Table,
+    /// Role rules by scope (`target`, `peers`, `cluster`).
+    Yaml,
+    /// The Helm chart's `files/rbac-rules.yaml`.
+    Helm,
+    /// The Markdown table of docs/kubernetes.md and docs/helm.md.
+    Markdown,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let catalogue = rbac::catalogue();
+    let chosen = !args.fault_types.is_empty()
+        || !args.probe_types.is_empty()
+        || !args.signal_types.is_empty();
+    match args.format {
+        Format::Helm | Format::Markdown => {
+            if chosen {
+                say!(
+                    "error: --format helm and --format markdown cover the whole catalogue; leave out --fault-type, --probe-type and --signal-type"
+                );
+                return Ok(ExitStatus::InvalidInput);
+            }
+            if args.format == Format::Helm {
+                print!("{}", rbac::to_helm_data(&catalogue));
+            } else {
+                print!("{}", rbac::to_markdown(&catalogue));
+            }
+            return Ok(ExitStatus::Success);
+        }
+        Format::Table | Format::Yaml => {}
+    }
+    if !chosen && !args.all {
+        say!(
+            "error: name the types with --fault-type, --probe-type and --signal-type, or pass --all"
+        );
+        return Ok(ExitStatus::InvalidInput);
+    }
+    let entries = if args.all {
+        catalogue.iter().collect()
+    } else {
+        // Resolving the workloads comes with every run.
+        let mut entries: Vec<_> = catalogue
+            .iter()
+            .filter(|e| e.section == Section::Workloads)
+            .collect();
+        for (section, names) in [
+            (Section::Fault, &args.fault_types),
+            (Section::Probe, &args.probe_types),
+            (Section::Signal, &args.signal_types),
+        ] {
+            match rbac::select(&catalogue, section, names) {
+                Ok(found) => entries.extend(found),
+                Err(err) => {
+                    say!("error: {err}");
+                    return Ok(ExitStatus::InvalidInput);
+                }
+            }
+        }
+        entries
+    };
+    let rules = rbac::merge(entries);
+    match args.format {
+        Format::Yaml => print!("{}", rbac::to_role_yaml(&rules)),
+        _ => print!("{}", rbac::to_table(&rules)),
+    }
+    Ok(ExitStatus::Success)
+}
