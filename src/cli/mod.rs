@@ -13,6 +13,7 @@ macro_rules! say {
 mod cleanup;
 mod completions;
 mod demo;
+mod history;
 mod internal;
 mod load;
 mod plan;
@@ -21,6 +22,7 @@ mod report;
 mod rollback;
 mod run;
 mod schema;
+mod serve;
 mod validate;
 mod verify;
 
@@ -111,6 +113,12 @@ enum Command {
     Demo(demo::Args),
     /// Run the fault-injection proxy with a Toxiproxy-compatible admin API.
     Proxy(proxy::Args),
+    /// Run drills on cron schedules, keep their history, and serve it over HTTP.
+    Serve(serve::Args),
+    /// List the runs in the history of `firedrill serve`.
+    History(history::HistoryArgs),
+    /// Time to detect and recover per experiment, and the scorecard today, from the history.
+    Trend(history::TrendArgs),
     /// Helper processes started by faults.
     #[command(hide = true)]
     Internal(internal::Args),
@@ -162,6 +170,8 @@ pub fn main() -> ExitCode {
             | Command::Verify(_)
             | Command::Schema(_)
             | Command::Completions(_)
+            | Command::History(_)
+            | Command::Trend(_)
     ) {
         // These only print: a closed pipe (`| head`) ends them quietly, as it does any Unix
         // filter. Commands that change things handle write errors themselves.
@@ -183,6 +193,9 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::History(args) => history::history(args),
+        Command::Trend(args) => history::trend(args),
     };
     // Every way out passes here, interrupted runs included (after their rollback).
     telemetry.shutdown();
