@@ -432,7 +432,12 @@ mod tests {
             "../../tests/fixtures/results/quickstart-result.json"
         ))
         .unwrap();
-        let trend = super::super::trend::compute(&[(1, result.clone()), (2, result)]);
+        let stored = |id| super::super::store::StoredResult {
+            id,
+            drill: None,
+            result: result.clone(),
+        };
+        let trend = super::super::trend::compute(&[stored(1), stored(2)]);
         let html = super::trend(&frame(), &trend).unwrap();
         assert!(html.contains("<polyline"), "{html}");
         assert!(html.contains("time to detect p50"));

@@ -253,6 +253,17 @@ pub struct RunDetail {
     pub scorecard: Option<serde_json::Value>,
 }
 
+/// A finished run's result as stored.
+#[derive(Clone, Debug)]
+pub struct StoredResult {
+    /// The history's id of the run.
+    pub id: i64,
+    /// The drill that started it; none for a run recorded otherwise.
+    pub drill: Option<String>,
+    /// result.json.
+    pub result: RunResult,
+}
+
 /// The history database.
 #[derive(Debug)]
 pub struct Store {
@@ -456,22 +467,32 @@ impl Store {
     }
 
     /// Every finished run's result (skipped drills have none), the oldest first.
-    pub fn results(&self, experiment: Option<&str>) -> Result<Vec<(i64, RunResult)>, StoreError> {
+    pub fn results(&self, experiment: Option<&str>) -> Result<Vec<StoredResult>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, result_json FROM runs WHERE result_json IS NOT NULL
+            "SELECT id, drill, result_json FROM runs WHERE result_json IS NOT NULL
              AND (?1 IS NULL OR experiment = ?1) ORDER BY julianday(started), id",
         )?;
         let texts = stmt
             .query_map([experiment], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         drop(stmt);
         drop(conn);
         texts
             .into_iter()
-            .map(|(id, text)| Ok((id, serde_json::from_str(&text)?)))
+            .map(|(id, drill, text)| {
+                Ok(StoredResult {
+                    id,
+                    drill,
+                    result: serde_json::from_str(&text)?,
+                })
+            })
             .collect()
     }
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::report::result::RunResult;
-use crate::scorecard::Scorecard;
+use super::store::StoredResult;
+use crate::scorecard::{Repeatability, Scorecard};
 use crate::scorecard::evidence::{combine, score_input};
 
 /// Everything the trend page and `/api/trend` show.
@@ -90,11 +90,16 @@ pub struct ScorePoint {
 }
 
 /// The trend over `results`, given the oldest first.
-pub fn compute(results: &[(i64, RunResult)]) -> Trend {
+///
+/// The scorecard today stands on the history: its repeatability counts the runs of the least
+/// run experiment, trends are tracked (this is the trend), and the drills are scheduled when
+/// every latest run came from a drill of `firedrill serve`.
+pub fn compute(results: &[StoredResult]) -> Trend {
     let mut experiments: BTreeMap<&str, ExperimentTrend> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, CapabilityTrend> = BTreeMap::new();
-    let mut latest: BTreeMap<&str, (i64, &RunResult)> = BTreeMap::new();
-    for (id, result) in results {
+    let mut latest: BTreeMap<&str, &StoredResult> = BTreeMap::new();
+    for stored in results {
+        let (id, result) = (&stored.id, &stored.result);
         let name = result.experiment.name.as_str();
         let trend = experiments.entry(name).or_insert_with(|| ExperimentTrend {
             experiment: name.to_owned(),
@@ -132,20 +137,32 @@ pub fn compute(results: &[(i64, RunResult)]) -> Trend {
                     score,
                 });
         }
-        if result.scorecard_input.is_some() {
-            latest.insert(name, (*id, result));
+        // A run stopped by a signal measured the shutdown, not the system.
+        if result.scorecard_input.is_some()
+            && result.status != crate::report::result::RunStatus::Interrupted
+        {
+            latest.insert(name, stored);
         }
     }
     let today = (!latest.is_empty())
         .then(|| {
-            let input = combine(
-                latest.iter().filter_map(|(name, (_, r))| {
-                    r.scorecard_input.as_ref().map(|i| (*name, i))
+            let mut input = combine(
+                latest.iter().filter_map(|(name, stored)| {
+                    stored.result.scorecard_input.as_ref().map(|i| (*name, i))
                 }),
                 None,
             );
+            input.input.repeatability = Repeatability {
+                runs: latest
+                    .keys()
+                    .map(|name| experiments.get(name).map_or(0, |e| e.runs))
+                    .min()
+                    .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                trends_tracked: true,
+                scheduled: latest.values().all(|s| s.drill.is_some()),
+            };
             score_input(&input).map(|scorecard| Today {
-                runs: latest.values().map(|(id, _)| *id).collect(),
+                runs: latest.values().map(|s| s.id).collect(),
                 scorecard,
             })
         })
@@ -161,11 +178,40 @@ pub fn compute(results: &[(i64, RunResult)]) -> Trend {
 mod tests {
     use super::*;
 
+    use crate::report::result::{RunResult, ScorecardInput};
+    use crate::scorecard::{Capability, Metric, MetricObservation, ScoreInput};
+
     fn fixture() -> RunResult {
-        serde_json::from_str(include_str!(
+        let mut result: RunResult = serde_json::from_str(include_str!(
             "../../tests/fixtures/results/quickstart-result.json"
         ))
-        .unwrap()
+        .unwrap();
+        let ttd = result
+            .iterations
+            .iter()
+            .filter_map(|i| i.time_to_detect_ms)
+            .map(|ms| ms / 1e3)
+            .collect();
+        result.scorecard_input = Some(ScorecardInput {
+            input: ScoreInput {
+                capability_metrics: vec![MetricObservation::new(
+                    Capability::Detection,
+                    Metric::TimeToDetectAvailability,
+                    ttd,
+                )],
+                ..ScoreInput::default()
+            },
+            weights: crate::scorecard::default_weights(),
+        });
+        result
+    }
+
+    fn stored(id: i64, drill: Option<&str>, result: RunResult) -> StoredResult {
+        StoredResult {
+            id,
+            drill: drill.map(str::to_owned),
+            result,
+        }
     }
 
     #[test]
@@ -176,20 +222,36 @@ mod tests {
         second.summary.time_to_detect_ms.p50 = Some(1234.0);
         let mut other = fixture();
         other.experiment.name = "other".into();
-        let trend = compute(&[(1, first.clone()), (2, second), (3, other)]);
+        let mut interrupted = fixture();
+        interrupted.status = crate::report::result::RunStatus::Interrupted;
+        let trend = compute(&[
+            stored(1, Some("d"), first.clone()),
+            stored(2, Some("d"), second),
+            stored(3, Some("e"), other),
+            stored(4, Some("d"), interrupted),
+        ]);
         assert_eq!(trend.experiments.len(), 2);
         let quick = &trend.experiments[1];
         assert_eq!(quick.experiment, first.experiment.name);
-        assert_eq!((quick.runs, quick.passed), (2, 1));
+        assert_eq!((quick.runs, quick.passed), (3, 1));
         assert_eq!(quick.points[1].time_to_detect_p50_ms, Some(1234.0));
         assert_eq!(
             quick.points[0].time_to_detect_p50_ms,
             first.summary.time_to_detect_ms.p50
         );
-        if first.scorecard_input.is_some() {
-            let today = trend.today.expect("a scorecard today");
-            assert_eq!(today.runs, vec![3, 2], "the latest run of each experiment");
-        }
+        let today = trend.today.expect("a scorecard today");
+        assert_eq!(
+            today.runs,
+            vec![3, 2],
+            "the latest run of each experiment, interrupted ones aside"
+        );
+        let detection = today
+            .scorecard
+            .capabilities
+            .iter()
+            .find(|c| c.capability == Capability::Detection)
+            .unwrap();
+        assert!(detection.score.is_some());
         let evidenced = first
             .scorecard
             .iter()
@@ -197,7 +259,31 @@ mod tests {
             .filter(|c| c.score.is_some())
             .count();
         assert_eq!(trend.capabilities.len(), evidenced);
-        assert!(trend.capabilities.iter().all(|c| c.points.len() == 3));
+        assert!(trend.capabilities.iter().all(|c| c.points.len() == 4));
+    }
+
+    #[test]
+    fn the_history_is_the_repeatability_evidence() {
+        let maturity = |results: &[StoredResult]| {
+            compute(results)
+                .today
+                .unwrap()
+                .scorecard
+                .capabilities
+                .iter()
+                .find(|c| c.capability == Capability::Detection)
+                .and_then(|c| c.maturity)
+                .unwrap()
+        };
+        let runs = |n: i64, drill: Option<&str>| -> Vec<StoredResult> {
+            (1..=n).map(|i| stored(i, drill, fixture())).collect()
+        };
+        // Fewer than three runs cap maturity at 2; scheduled runs with a trend allow up to 5.
+        assert!(maturity(&runs(2, Some("d"))) <= 2);
+        let scheduled = maturity(&runs(3, Some("d")));
+        let unscheduled = maturity(&runs(3, None));
+        assert!(unscheduled <= 4);
+        assert!(scheduled >= unscheduled);
     }
 
     #[test]
