@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const FAULTS: &str =
-    "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 600ms}";
+const FAULTS: &str = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 600ms}";
 const EXTRA: &str = "  detection:\n    timeout: 5s\n    signals: [{name: mon, type: probe-fails, probe: api, consecutive: 1}]\n  recovery: {stableFor: 100ms, timeout: 10s}";
 
 /// A folder with the experiment and a schedule running it every second.
@@ -323,7 +322,10 @@ fn serve_runs_drills_on_schedule_and_serves_their_history() {
     ]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.starts_with("ID  STARTED (UTC)"), "{table}");
-    assert!(table.contains("every-second") && table.ends_with("1 run\n"), "{table}");
+    assert!(
+        table.contains("every-second") && table.ends_with("1 run\n"),
+        "{table}"
+    );
     let out = firedrill_cli(&["trend", "--database", db]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.starts_with("EXPERIMENT"), "{table}");
@@ -487,7 +489,10 @@ fn a_bad_schedule_is_refused_before_serving() {
     let out = serve(&schedule);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("s.yaml:8:7: spec.drills[0].colour: unknown field `colour`"), "{stderr}");
+    assert!(
+        stderr.contains("s.yaml:8:7: spec.drills[0].colour: unknown field `colour`"),
+        "{stderr}"
+    );
 
     std::fs::write(
         &schedule,
@@ -502,7 +507,27 @@ fn a_bad_schedule_is_refused_before_serving() {
         stderr.contains("spec.drills[0]: ") && stderr.contains("has the problems above"),
         "{stderr}"
     );
-    assert!(!dir.path().join("h.db").exists(), "nothing starts on a bad schedule");
+    assert!(
+        !dir.path().join("h.db").exists(),
+        "nothing starts on a bad schedule"
+    );
+}
+
+#[test]
+fn the_example_schedule_is_valid_and_its_files_exist() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/serve/schedule.yaml");
+    let schedule = firedrill::spec::load_schedule(&file).expect("the example schedule is valid");
+    assert_eq!(schedule.spec.drills.len(), 3);
+    for drill in &schedule.spec.drills {
+        let named = drill.file(&file).unwrap();
+        assert!(
+            firedrill::spec::load_document(&named).is_ok(),
+            "{}",
+            named.display()
+        );
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=../../docs/schedule.schema.json"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,7 +606,9 @@ fn console_messages(stderr: &str) -> Vec<&str> {
 fn the_pages_render_in_headless_chromium() {
     let Some(binary) = chromium() else {
         if std::env::var_os("CI").is_some() {
-            panic!("chromium is not on PATH, and CI is set: the pages must be checked in a browser");
+            panic!(
+                "chromium is not on PATH, and CI is set: the pages must be checked in a browser"
+            );
         }
         eprintln!("skipped: chromium is not on PATH (apt-get install chromium fonts-dejavu-core)");
         return;
@@ -603,22 +630,35 @@ fn the_pages_render_in_headless_chromium() {
     )
     .unwrap();
     let server = Server::start(dir.path(), None);
-    let id = runs(&server, "?status=passed", None)[0]["id"].as_i64().unwrap();
+    let id = runs(&server, "?status=passed", None)[0]["id"]
+        .as_i64()
+        .unwrap();
     let base = format!("http://{}", server.address);
     let work = dir.path();
     let artifacts = target_dir().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     for (path, expected, shot) in [
         ("/runs?experiment=test", "every-second", "serve-runs.png"),
-        (&format!("/runs/{id}") as &str, "Time to recover", "serve-run.png"),
+        (
+            &format!("/runs/{id}") as &str,
+            "Time to recover",
+            "serve-run.png",
+        ),
         ("/trend", "Scorecard today", "serve-trend.png"),
-        (&format!("/runs/{id}/report") as &str, "Capability profile", "serve-report.png"),
+        (
+            &format!("/runs/{id}/report") as &str,
+            "Capability profile",
+            "serve-report.png",
+        ),
     ] {
         let url = format!("{base}{path}");
         let (dom, stderr) = run_chromium(&binary, work, &url, &["--dump-dom".into()]);
         let console = console_messages(&stderr);
         assert!(console.is_empty(), "{path}: console messages: {console:#?}");
-        assert!(dom.contains(expected), "{path}: {expected:?} not on the page");
+        assert!(
+            dom.contains(expected),
+            "{path}: {expected:?} not on the page"
+        );
         let png = artifacts.join(shot);
         let _ = std::fs::remove_file(&png);
         run_chromium(

@@ -102,11 +102,19 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
             );
         }
         Format::Table => {
-            let mut table = vec![[
-                "ID", "STARTED (UTC)", "DRILL", "EXPERIMENT", "STATUS", "TTD P50", "TTR P50",
-                "SCORE",
-            ]
-            .map(str::to_owned)];
+            let mut table = vec![
+                [
+                    "ID",
+                    "STARTED (UTC)",
+                    "DRILL",
+                    "EXPERIMENT",
+                    "STATUS",
+                    "TTD P50",
+                    "TTR P50",
+                    "SCORE",
+                ]
+                .map(str::to_owned),
+            ];
             for r in &rows {
                 table.push([
                     r.id.to_string(),
@@ -149,16 +157,18 @@ pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&trend)?);
         }
         Format::Table => {
-            let mut table = vec![[
-                "EXPERIMENT",
-                "RUNS",
-                "PASSED",
-                "TTD P50 FIRST",
-                "TTD P50 LATEST",
-                "TTR P50 FIRST",
-                "TTR P50 LATEST",
-            ]
-            .map(str::to_owned)];
+            let mut table = vec![
+                [
+                    "EXPERIMENT",
+                    "RUNS",
+                    "PASSED",
+                    "TTD P50 FIRST",
+                    "TTD P50 LATEST",
+                    "TTR P50 FIRST",
+                    "TTR P50 LATEST",
+                ]
+                .map(str::to_owned),
+            ];
             for e in &trend.experiments {
                 let first = e.points.first();
                 let last = e.points.last();

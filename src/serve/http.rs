@@ -184,13 +184,11 @@ impl RunQuery {
         };
         let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let status = given(self.status);
-        if let Some(s) = &status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(bad(format!(
-                    "status: `{s}` is not one of {}",
-                    STATUSES.join(", ")
-                )));
-            }
+        if let Some(s) = status.as_ref().filter(|s| !STATUSES.contains(&s.as_str())) {
+            return Err(bad(format!(
+                "status: `{s}` is not one of {}",
+                STATUSES.join(", ")
+            )));
         }
         let since = given(self.since);
         let until = given(self.until);
@@ -225,7 +223,10 @@ async fn runs_page(
 ) -> Result<Html<String>, Failure> {
     let mut filter = query.filter(false)?;
     filter.limit = Some(filter.limit.unwrap_or(PAGE_LIMIT).min(PAGE_LIMIT));
-    let rows = state.store.runs(&filter).map_err(|e| Failure::store(e, false))?;
+    let rows = state
+        .store
+        .runs(&filter)
+        .map_err(|e| Failure::store(e, false))?;
     let experiments = state
         .store
         .experiments()
@@ -289,7 +290,10 @@ async fn api_runs(
     Query(query): Query<RunQuery>,
 ) -> Result<Response, Failure> {
     let filter = query.filter(true)?;
-    let rows = state.store.runs(&filter).map_err(|e| Failure::store(e, true))?;
+    let rows = state
+        .store
+        .runs(&filter)
+        .map_err(|e| Failure::store(e, true))?;
     Ok(axum::Json(serde_json::json!({ "runs": rows })).into_response())
 }
 

@@ -258,9 +258,16 @@ impl Shared {
                 tracing::error!(drill = %entry.name, reason = %reason, "the drill could not run");
                 let at = rfc3339(now);
                 for experiment in &entry.experiments {
-                    let mut row =
-                        NewRun::skipped(&entry.name, experiment, entry.suite.as_deref(), &at, reason.clone());
-                    row.status = crate::report::result::RunStatus::Aborted.as_str().to_owned();
+                    let mut row = NewRun::skipped(
+                        &entry.name,
+                        experiment,
+                        entry.suite.as_deref(),
+                        &at,
+                        reason.clone(),
+                    );
+                    row.status = crate::report::result::RunStatus::Aborted
+                        .as_str()
+                        .to_owned();
                     row.finished = rfc3339(self.clock.now());
                     if let Err(error) = self.store.insert(&row) {
                         tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");

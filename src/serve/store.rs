@@ -420,7 +420,9 @@ impl Store {
         let conn = self.lock();
         let found = conn
             .query_row(
-                &format!("SELECT {ROW_COLUMNS}, result_json, scorecard_json FROM runs WHERE id = ?1"),
+                &format!(
+                    "SELECT {ROW_COLUMNS}, result_json, scorecard_json FROM runs WHERE id = ?1"
+                ),
                 [id],
                 |r| {
                     Ok((

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::store::StoredResult;
-use crate::scorecard::{Repeatability, Scorecard};
 use crate::scorecard::evidence::{combine, score_input};
+use crate::scorecard::{Repeatability, Scorecard};
 
 /// Everything the trend page and `/api/trend` show.
 #[derive(Clone, Debug, Serialize)]

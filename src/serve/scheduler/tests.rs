@@ -290,9 +290,7 @@ async fn times_missed_while_down_are_skipped_and_recorded() {
     let clock = TestClock::at("2026-03-01T12:30:00Z");
     let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("a", "t")]);
     let store = Arc::new(Store::in_memory());
-    store
-        .set_last_due("a", "2026-03-01T09:00:00.000Z")
-        .unwrap();
+    store.set_last_due("a", "2026-03-01T09:00:00.000Z").unwrap();
     let metrics = schedule(
         vec![entry("a", "0 * * * *", "UTC", Missed::Skip, "t")],
         store.clone(),
@@ -303,7 +301,9 @@ async fn times_missed_while_down_are_skipped_and_recorded() {
     assert_eq!(runner.starts("a"), ["2026-03-01T13:00:00Z"]);
     assert_eq!(
         skips(&store),
-        ["missed 3 scheduled times from 2026-03-01T10:00:00.000Z to 2026-03-01T12:00:00.000Z (missed: skip)"]
+        [
+            "missed 3 scheduled times from 2026-03-01T10:00:00.000Z to 2026-03-01T12:00:00.000Z (missed: skip)"
+        ]
     );
     assert!(
         metrics
@@ -317,9 +317,7 @@ async fn times_missed_while_down_run_once_when_asked() {
     let clock = TestClock::at("2026-03-01T12:30:00Z");
     let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("a", "t")]);
     let store = Arc::new(Store::in_memory());
-    store
-        .set_last_due("a", "2026-03-01T09:00:00.000Z")
-        .unwrap();
+    store.set_last_due("a", "2026-03-01T09:00:00.000Z").unwrap();
     schedule(
         vec![entry("a", "0 * * * *", "UTC", Missed::RunOnce, "t")],
         store.clone(),
@@ -369,7 +367,9 @@ async fn times_missed_during_a_long_run_are_skipped() {
     );
     assert_eq!(
         skips(&store),
-        ["missed 2 scheduled times from 2026-03-01T10:02:00.000Z to 2026-03-01T10:03:00.000Z (missed: skip)"]
+        [
+            "missed 2 scheduled times from 2026-03-01T10:02:00.000Z to 2026-03-01T10:03:00.000Z (missed: skip)"
+        ]
     );
 }
 
