@@ -345,6 +345,84 @@ fn serve_runs_drills_on_schedule_and_serves_their_history() {
     assert!(processes_with(&marker).is_empty());
 }
 
+#[test]
+fn a_suite_drill_records_each_experiment_under_its_suite() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("suite");
+    for name in ["first", "second"] {
+        write_experiment(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &demo_experiment(&marker, 1, "20ms", FAULTS, EXTRA).replace(
+                "metadata: {name: test}",
+                &format!("metadata: {{name: {name}}}"),
+            ),
+        );
+    }
+    std::fs::write(
+        dir.path().join("suite.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Suite\nmetadata: {name: pair}\nspec:\n  experiments: [first.yaml, second.yaml]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: pair-drill\n      cron: \"* * * * * *\"\n      suite: suite.yaml\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), None);
+    wait_for(
+        "both experiments of a suite run",
+        Duration::from_secs(90),
+        || {
+            let all = runs(&server, "?experiment=second", None);
+            all.iter()
+                .any(|r| r["status"] != "skipped" && r["status"] != "interrupted")
+        },
+    );
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+    let out = firedrill_cli(&[
+        "history",
+        "--database",
+        dir.path().join("history.db").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["experiment"] == "second" && r["status"] == "passed")
+        .expect("the suite's second experiment passed")
+        .clone();
+    assert_eq!(second["suite"], "pair");
+    assert_eq!(second["drill"], "pair-drill");
+    let run_dir = PathBuf::from(second["resultsDir"].as_str().unwrap());
+    assert!(run_dir.ends_with("02-second"), "{}", run_dir.display());
+    let suite_dir = run_dir.parent().unwrap();
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(suite_dir.join("suite.json")).unwrap())
+            .unwrap();
+    assert_eq!(suite["name"], "pair");
+    assert_eq!(suite["runs"].as_array().unwrap().len(), 2);
+    assert!(suite_dir.join("report.html").is_file());
+    let first = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["experiment"] == "first"
+                && r["resultsDir"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(suite_dir.to_str().unwrap()))
+        })
+        .expect("the suite's first experiment is in the history");
+    assert_eq!(first["suite"], "pair");
+}
+
 /// The first schema, as firedrill wrote it: a database from then must open in this version.
 const SCHEMA_V1: &str = "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,

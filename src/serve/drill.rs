@@ -260,3 +260,45 @@ async fn drive(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiment(target: &str) -> Experiment {
+        let text = format!(
+            "apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {{name: checkout}}
+spec:
+{target}
+  steadyState:
+    interval: 1s
+    probes:
+      - {{name: up, type: workload-available, workload: web}}
+  faults:
+    - {{name: kill, type: pod-delete, select: {{mode: one, workload: web}}, duration: 1s}}
+"
+        );
+        crate::spec::load_str("e.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn kubernetes_targets_are_workload_objects_and_local_ones_the_experiment() {
+        let exp = experiment(
+            "  target:
+    platform: kubernetes
+    namespaces: [shop]
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+      - {name: cache, namespace: shop, kind: Pod, matchLabels: {app: cache, tier: db}}",
+        );
+        assert_eq!(
+            targets(&exp),
+            [
+                "kubernetes/shop/Deployment/web",
+                "kubernetes/shop/Pod/app=cache,tier=db"
+            ]
+        );
+    }
+}

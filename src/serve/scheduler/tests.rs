@@ -78,6 +78,9 @@ impl Runner for FakeRunner {
             .lock()
             .unwrap()
             .push((drill.to_owned(), self.clock.now()));
+        if drill == "broken" {
+            return Err("cannot create the results folder".to_owned());
+        }
         let target = self.targets[drill].clone();
         {
             let mut running = self.running.lock().unwrap();
@@ -427,4 +430,23 @@ async fn stopping_interrupts_running_drills_and_waits_for_them() {
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, "interrupted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_that_cannot_start_is_recorded_as_aborted_and_keeps_its_schedule() {
+    let clock = TestClock::at("2026-03-01T10:00:30Z");
+    let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("broken", "t")]);
+    let store = Arc::new(Store::in_memory());
+    schedule(
+        vec![entry("broken", "* * * * *", "UTC", Missed::Skip, "t")],
+        store.clone(),
+        runner.clone(),
+        Duration::from_secs(125),
+    )
+    .await;
+    assert_eq!(runner.starts("broken").len(), 2);
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.status == "aborted"
+        && r.reason.as_deref() == Some("cannot create the results folder")));
 }
