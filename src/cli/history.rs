@@ -171,7 +171,7 @@ pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
             ];
             for e in &trend.experiments {
                 let first = e.points.first();
-                let last = e.points.last();
+                let last = e.latest();
                 table.push([
                     e.experiment.clone(),
                     e.runs.to_string(),

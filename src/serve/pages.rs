@@ -365,7 +365,7 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
                 time_label,
                 format::duration_ms,
             );
-            let last = e.points.last();
+            let last = e.latest();
             ExperimentView {
                 experiment: e.experiment.clone(),
                 runs: e.runs,

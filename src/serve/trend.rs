@@ -45,6 +45,16 @@ pub struct ExperimentTrend {
     pub points: Vec<TrendPoint>,
 }
 
+impl ExperimentTrend {
+    /// The latest run that was not interrupted: a run stopped by a signal measured nothing.
+    pub fn latest(&self) -> Option<&TrendPoint> {
+        self.points
+            .iter()
+            .rev()
+            .find(|p| p.status != crate::report::result::RunStatus::Interrupted.as_str())
+    }
+}
+
 /// One run's figures.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -234,6 +244,7 @@ mod tests {
         let quick = &trend.experiments[1];
         assert_eq!(quick.experiment, first.experiment.name);
         assert_eq!((quick.runs, quick.passed), (3, 1));
+        assert_eq!(quick.latest().unwrap().id, 2, "interrupted runs aside");
         assert_eq!(quick.points[1].time_to_detect_p50_ms, Some(1234.0));
         assert_eq!(
             quick.points[0].time_to_detect_p50_ms,
