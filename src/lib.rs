@@ -13,5 +13,6 @@ pub mod probe;
 pub mod proxy;
 pub mod report;
 pub mod scorecard;
+pub mod serve;
 pub mod spec;
 pub mod telemetry;

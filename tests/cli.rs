@@ -34,6 +34,7 @@ fn the_committed_schemas_are_up_to_date() {
     for (args, file) in [
         (&["schema"][..], "docs/experiment.schema.json"),
         (&["schema", "--suite"][..], "docs/suite.schema.json"),
+        (&["schema", "--schedule"][..], "docs/schedule.schema.json"),
     ] {
         let out = cmd().args(args).output().unwrap();
         assert!(out.status.success());

@@ -13,6 +13,7 @@ macro_rules! say {
 mod cleanup;
 mod completions;
 mod demo;
+mod history;
 mod internal;
 mod load;
 mod plan;
@@ -22,6 +23,7 @@ mod report;
 mod rollback;
 mod run;
 mod schema;
+mod serve;
 mod validate;
 mod verify;
 
@@ -114,6 +116,12 @@ enum Command {
     Demo(demo::Args),
     /// Run the fault-injection proxy with a Toxiproxy-compatible admin API.
     Proxy(proxy::Args),
+    /// Run drills on cron schedules, keep their history, and serve it over HTTP.
+    Serve(serve::Args),
+    /// List the runs in the history of `firedrill serve`.
+    History(history::HistoryArgs),
+    /// Time to detect and recover per experiment, and the scorecard today, from the history.
+    Trend(history::TrendArgs),
     /// Helper processes started by faults.
     #[command(hide = true)]
     Internal(internal::Args),
@@ -166,6 +174,8 @@ pub fn main() -> ExitCode {
             | Command::Schema(_)
             | Command::Rbac(_)
             | Command::Completions(_)
+            | Command::History(_)
+            | Command::Trend(_)
     ) {
         // These only print: a closed pipe (`| head`) ends them quietly, as it does any Unix
         // filter. Commands that change things handle write errors themselves.
@@ -188,6 +198,9 @@ pub fn main() -> ExitCode {
         Command::Rbac(args) => rbac::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::History(args) => history::history(args),
+        Command::Trend(args) => history::trend(args),
     };
     // Every way out passes here, interrupted runs included (after their rollback).
     telemetry.shutdown();

@@ -1,4 +1,4 @@
-//! `firedrill schema [--suite]`
+//! `firedrill schema [--suite | --schedule]`
 
 use super::ExitStatus;
 
@@ -6,12 +6,17 @@ use super::ExitStatus;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The schema of suite files instead of experiments.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "schedule")]
     suite: bool,
+    /// The schema of schedule files (`firedrill serve --schedules`) instead of experiments.
+    #[arg(long)]
+    schedule: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    let schema = if args.suite {
+    let schema = if args.schedule {
+        schemars::schema_for!(crate::spec::Schedule)
+    } else if args.suite {
         schemars::schema_for!(crate::spec::Suite)
     } else {
         schemars::schema_for!(crate::spec::Experiment)

@@ -17,9 +17,8 @@ use super::model::{JournalCheck, Report, ReportRun};
 use super::result::{
     CoordinationResult, IterationResult, NotificationResult, RunResult, RunStatus,
 };
-// The charts' geometry is the HTML report's alone; it sits beside it as report/svg.rs.
-#[path = "svg.rs"]
-mod svg;
+// The charts' geometry, shared with the pages of `firedrill serve`.
+use super::svg;
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{

@@ -1,6 +1,7 @@
 //! Renderers of results: `result` is the JSON document, `summary` the terminal table,
-//! `junit` the JUnit XML for CI, `markdown` scorecard.md, `html` report.html; `write`
-//! completes a results folder with all of them.
+//! `junit` the JUnit XML for CI, `markdown` scorecard.md, `html` report.html (its charts'
+//! geometry in `svg`, shared with the pages of `firedrill serve`); `write` completes a
+//! results folder with all of them.
 
 pub mod format;
 pub mod html;
@@ -9,6 +10,7 @@ pub mod markdown;
 pub mod model;
 pub mod result;
 pub mod summary;
+pub mod svg;
 pub mod write;
 
 #[cfg(test)]

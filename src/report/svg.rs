@@ -380,6 +380,136 @@ pub fn grouped_bars(groups: &[GroupValues], label: impl Fn(f64) -> String) -> Gr
     }
 }
 
+/// A point of a line chart, placed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    /// Horizontal position.
+    pub x: f64,
+    /// Vertical position.
+    pub y: f64,
+    /// What the point says in a tooltip.
+    pub label: String,
+}
+
+/// One series of a line chart, placed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Line {
+    /// The series' name, also its style class.
+    pub name: String,
+    /// The `points` attribute of its polyline.
+    pub path: String,
+    /// Its points.
+    pub points: Vec<Point>,
+}
+
+/// A tick on a vertical axis.
+#[derive(Clone, Debug, Serialize)]
+pub struct YTick {
+    /// Vertical position.
+    pub y: f64,
+    /// The value at the tick, formatted.
+    pub label: String,
+}
+
+/// Lines over time: values from 0 up, against a time axis from the first point to the last.
+#[derive(Clone, Debug, Serialize)]
+pub struct LineChart {
+    /// The view box's width.
+    pub width: f64,
+    /// The view box's height.
+    pub height: f64,
+    /// Where the plot starts.
+    pub plot_from: f64,
+    /// Where it ends.
+    pub plot_to: f64,
+    /// The top of the plot.
+    pub top: f64,
+    /// Where the time axis runs.
+    pub axis_y: f64,
+    /// The series.
+    pub lines: Vec<Line>,
+    /// The time axis.
+    pub x_ticks: Vec<Tick>,
+    /// The value axis.
+    pub y_ticks: Vec<YTick>,
+}
+
+/// One series of [`line_chart`]: its name and its (time in seconds, value, tooltip) points.
+pub type Series = (String, Vec<(f64, f64, String)>);
+
+/// Lays out series of values over time; `time` formats a time tick and `value` a value tick.
+pub fn line_chart(
+    series: &[Series],
+    time: impl Fn(f64) -> String,
+    value: impl Fn(f64) -> String,
+) -> LineChart {
+    const TOP: f64 = 10.0;
+    const PLOT_HEIGHT: f64 = 160.0;
+    let all = || series.iter().flat_map(|(_, points)| points.iter());
+    let t_min = all().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let t_max = all().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let (t_min, span) = if t_min.is_finite() && t_max > t_min {
+        (t_min, t_max - t_min)
+    } else if t_min.is_finite() {
+        // One moment only: centre it.
+        (t_min - 1.0, 2.0)
+    } else {
+        (0.0, 1.0)
+    };
+    let v_axis = Axis::new(all().map(|p| p.1).fold(0.0, f64::max) * 1.1);
+    let x = |t: f64| round(LEFT + (t - t_min) / span * PLOT_WIDTH);
+    let y = |v: f64| round(TOP + PLOT_HEIGHT - v_axis.length(v) / PLOT_WIDTH * PLOT_HEIGHT);
+    let lines = series
+        .iter()
+        .map(|(name, points)| {
+            let placed: Vec<Point> = points
+                .iter()
+                .map(|(t, v, label)| Point {
+                    x: x(*t),
+                    y: y(*v),
+                    label: label.clone(),
+                })
+                .collect();
+            Line {
+                name: name.clone(),
+                path: placed
+                    .iter()
+                    .map(|p| format!("{},{}", p.x, p.y))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                points: placed,
+            }
+        })
+        .collect();
+    let x_ticks = (0..=4)
+        .map(|i| t_min + span * f64::from(i) / 4.0)
+        .map(|t| Tick {
+            x: x(t),
+            label: time(t),
+        })
+        .collect();
+    let y_ticks = v_axis
+        .ticks(&value)
+        .into_iter()
+        .map(|tick| YTick {
+            // The tick's horizontal offset on a plot of PLOT_WIDTH is its share of the axis.
+            y: round(TOP + PLOT_HEIGHT - (tick.x - LEFT) / PLOT_WIDTH * PLOT_HEIGHT),
+            label: tick.label,
+        })
+        .collect();
+    LineChart {
+        width: LEFT + PLOT_WIDTH + RIGHT,
+        height: TOP + PLOT_HEIGHT + 30.0,
+        plot_from: LEFT,
+        plot_to: LEFT + PLOT_WIDTH,
+        top: TOP,
+        axis_y: TOP + PLOT_HEIGHT,
+        lines,
+        x_ticks,
+        y_ticks,
+    }
+}
+
 /// The length of a 0-100 score's bar out of `full`.
 pub fn score_length(score: f64, full: f64) -> f64 {
     round(score.clamp(0.0, 100.0) / 100.0 * full)
@@ -452,6 +582,36 @@ mod tests {
         assert_eq!(bars[0].width, 1.0);
         assert_eq!(bars[1].width, round(PLOT_WIDTH / 1.15));
         assert!(bars[1].y > bars[0].y);
+    }
+
+    #[test]
+    fn line_chart_spans_time_and_values_from_zero() {
+        let chart = line_chart(
+            &[(
+                "ttd".into(),
+                vec![
+                    (100.0, 0.0, "a".into()),
+                    (200.0, 50.0, "b".into()),
+                    (300.0, 100.0, "c".into()),
+                ],
+            )],
+            ms,
+            ms,
+        );
+        let points = &chart.lines[0].points;
+        assert_eq!(points[0].x, LEFT);
+        assert_eq!(points[2].x, LEFT + PLOT_WIDTH);
+        assert_eq!(points[1].x, LEFT + PLOT_WIDTH / 2.0);
+        assert_eq!(points[0].y, chart.axis_y, "zero sits on the time axis");
+        assert!(points[2].y < points[1].y && points[1].y < points[0].y);
+        assert!(points[2].y >= chart.top);
+        assert_eq!(chart.lines[0].path.split(' ').count(), 3);
+        assert_eq!(chart.x_ticks.first().unwrap().label, "100");
+        assert_eq!(chart.x_ticks.last().unwrap().label, "300");
+        let single = line_chart(&[("s".into(), vec![(5.0, 1.0, "x".into())])], ms, ms);
+        assert_eq!(single.lines[0].points[0].x, LEFT + PLOT_WIDTH / 2.0);
+        let empty = line_chart(&[], ms, ms);
+        assert!(empty.x_ticks.iter().all(|t| t.x.is_finite()));
     }
 
     #[test]

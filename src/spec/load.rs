@@ -101,6 +101,40 @@ pub fn load_document(path: &Path) -> Result<Document, SpecError> {
     }))
 }
 
+/// Reads, parses and validates a schedule file for `firedrill serve`; the files its drills
+/// name are not read here.
+pub fn load_schedule(path: &Path) -> Result<super::Schedule, SpecError> {
+    let (name, text) = read_text(path)?;
+    if is_blank(&text) {
+        return Err(invalid(
+            &name,
+            whole_file("the file is empty: it holds no YAML document".to_owned()),
+        ));
+    }
+    let schedule: super::Schedule = match parse(&text) {
+        Ok(schedule) => schedule,
+        Err(failure) => {
+            let (path, error) = *failure;
+            let index = PathIndex::build(&text);
+            return Err(invalid(&name, problem_from_error(&error, &path, &index)));
+        }
+    };
+    let mut problems = super::schedule::validate(&schedule);
+    if problems.is_empty() {
+        return Ok(schedule);
+    }
+    let index = PathIndex::build(&text);
+    for p in &mut problems {
+        if p.location.is_none() {
+            p.location = index.nearest(&p.path);
+        }
+    }
+    Err(SpecError::Invalid(Problems {
+        file: name,
+        problems,
+    }))
+}
+
 /// Parses and validates an experiment held in memory; `file` names it in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Experiment, SpecError> {
     if text.len() > MAX_FILE_BYTES {

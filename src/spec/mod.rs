@@ -4,13 +4,17 @@ mod duration;
 mod load;
 mod location;
 pub mod placeholders;
+mod schedule;
 mod scorecard;
 mod suite;
 mod types;
 mod validate;
 
 pub use duration::{Duration, DurationError};
-pub use load::{Document, load_document, load_file, load_str};
+pub use load::{Document, load_document, load_file, load_schedule, load_str};
+pub use schedule::{
+    Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
+};
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;

@@ -1,0 +1,228 @@
+//! `firedrill history` and `firedrill trend`: the run history of `firedrill serve`, read from
+//! its database, as a table or JSON.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::ExitStatus;
+use crate::report::format;
+use crate::serve::pages::STATUSES;
+use crate::serve::store::{RunFilter, Store, check_time};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document, as the web API answers.
+    Json,
+}
+
+/// Arguments of `firedrill history`.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The SQLite file `firedrill serve` writes.
+    #[arg(long, value_name = "PATH")]
+    database: PathBuf,
+    /// Only runs of this experiment.
+    #[arg(long, value_name = "NAME")]
+    experiment: Option<String>,
+    /// Only runs with this status.
+    #[arg(long, value_name = "S", value_parser = clap::builder::PossibleValuesParser::new(STATUSES))]
+    status: Option<String>,
+    /// Only runs started at or after this date (2026-03-01) or RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only runs started before this RFC 3339 time, or on or before this date.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// At most this many runs, the newest first.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `firedrill trend`.
+#[derive(Debug, clap::Args)]
+pub struct TrendArgs {
+    /// The SQLite file `firedrill serve` writes.
+    #[arg(long, value_name = "PATH")]
+    database: PathBuf,
+    /// Only this experiment.
+    #[arg(long, value_name = "NAME")]
+    experiment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn open(path: &std::path::Path) -> anyhow::Result<Result<Store, ExitStatus>> {
+    match Store::open_existing(path) {
+        Ok(store) => Ok(Ok(store)),
+        Err(error) if error.is_user_input() => {
+            say!("error: {error}");
+            Ok(Err(ExitStatus::InvalidInput))
+        }
+        Err(error) => {
+            Err(error).with_context(|| format!("cannot open the run history {}", path.display()))
+        }
+    }
+}
+
+pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
+    for (name, value) in [("--since", &args.since), ("--until", &args.until)] {
+        if let Some(Err(message)) = value.as_deref().map(check_time) {
+            say!("error: {name}: {message}");
+            return Ok(ExitStatus::InvalidInput);
+        }
+    }
+    let store = match open(&args.database)? {
+        Ok(store) => store,
+        Err(status) => return Ok(status),
+    };
+    let filter = RunFilter {
+        experiment: args.experiment,
+        status: args.status,
+        since: args.since,
+        until: args.until,
+        limit: args.limit,
+    };
+    let rows = store.runs(&filter).context("cannot read the run history")?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "runs": rows }))?
+            );
+        }
+        Format::Table => {
+            let mut table = vec![
+                [
+                    "ID",
+                    "STARTED (UTC)",
+                    "DRILL",
+                    "EXPERIMENT",
+                    "STATUS",
+                    "TTD P50",
+                    "TTR P50",
+                    "SCORE",
+                ]
+                .map(str::to_owned),
+            ];
+            for r in &rows {
+                table.push([
+                    r.id.to_string(),
+                    r.started
+                        .parse::<jiff::Timestamp>()
+                        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|_| r.started.clone()),
+                    r.drill.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.experiment.clone(),
+                    r.status.clone(),
+                    format::opt_duration_ms(r.time_to_detect_p50_ms),
+                    format::opt_duration_ms(r.time_to_recover_p50_ms),
+                    format::score(r.score),
+                ]);
+            }
+            let _ = write!(out, "{}", align(&table));
+            let _ = writeln!(
+                out,
+                "{} run{}",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
+    let store = match open(&args.database)? {
+        Ok(store) => store,
+        Err(status) => return Ok(status),
+    };
+    let results = store
+        .results(args.experiment.as_deref())
+        .context("cannot read the run history")?;
+    let trend = crate::serve::trend::compute(&results);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&trend)?);
+        }
+        Format::Table => {
+            let mut table = vec![
+                [
+                    "EXPERIMENT",
+                    "RUNS",
+                    "PASSED",
+                    "TTD P50 FIRST",
+                    "TTD P50 LATEST",
+                    "TTR P50 FIRST",
+                    "TTR P50 LATEST",
+                ]
+                .map(str::to_owned),
+            ];
+            for e in &trend.experiments {
+                let first = e.points.first();
+                let last = e.latest();
+                table.push([
+                    e.experiment.clone(),
+                    e.runs.to_string(),
+                    e.passed.to_string(),
+                    format::opt_duration_ms(first.and_then(|p| p.time_to_detect_p50_ms)),
+                    format::opt_duration_ms(last.and_then(|p| p.time_to_detect_p50_ms)),
+                    format::opt_duration_ms(first.and_then(|p| p.time_to_recover_p50_ms)),
+                    format::opt_duration_ms(last.and_then(|p| p.time_to_recover_p50_ms)),
+                ]);
+            }
+            let _ = write!(out, "{}", align(&table));
+            match &trend.today {
+                Some(today) => {
+                    let card = &today.scorecard;
+                    let _ = writeln!(
+                        out,
+                        "\nscorecard today: {} of 100, {} of {} capabilities evidenced (latest run of each experiment)",
+                        format::score(card.overall.score),
+                        card.overall.evidenced_count,
+                        card.overall.capability_count
+                    );
+                    for c in card.capabilities.iter().filter(|c| c.score.is_some()) {
+                        let _ = writeln!(out, "  {:<28} {}", c.name, format::score(c.score));
+                    }
+                }
+                None => {
+                    let _ = writeln!(out, "\nno run has been scored yet");
+                }
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+fn align<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

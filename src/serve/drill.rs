@@ -1,0 +1,304 @@
+//! Running a drill with the same engine as `firedrill run`: each experiment in turn into its
+//! own results folder, a suite's combined reports, and the scorecard of every run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::scheduler::{Finished, Runner};
+use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
+use crate::report::result::RunStatus;
+use crate::report::write::{SuiteEntry, SuiteResult};
+use crate::scorecard::Capability;
+use crate::spec::{Experiment, Target};
+use crate::telemetry::prometheus::Registry;
+
+/// What a drill runs, loaded and validated when `serve` starts.
+#[derive(Clone, Debug)]
+pub struct DrillPlan {
+    /// The drill's name.
+    pub name: String,
+    /// The suite, when the drill runs one.
+    pub suite: Option<SuitePlan>,
+    /// Each experiment with its file, in order.
+    pub experiments: Vec<(PathBuf, Experiment)>,
+}
+
+/// A suite's name, file and weights.
+#[derive(Clone, Debug)]
+pub struct SuitePlan {
+    /// The suite's name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The suite file.
+    pub file: String,
+    /// Weights of the combined scorecard.
+    pub weights: BTreeMap<Capability, f64>,
+}
+
+impl DrillPlan {
+    /// Everything the drill acts on; see [`targets`].
+    pub fn targets(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .experiments
+            .iter()
+            .flat_map(|(_, exp)| targets(exp))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// What an experiment acts on, for the per-target guard: on the local platform the experiment
+/// itself (its workloads are processes it starts, named after it), on Kubernetes each workload
+/// object as namespace, kind and name (or its label selector when it names no object).
+pub fn targets(exp: &Experiment) -> Vec<String> {
+    match &exp.spec.target {
+        Target::Local(_) => vec![format!("local/{}", exp.metadata.name)],
+        Target::Kubernetes(k) => k
+            .workloads
+            .iter()
+            .map(|w| {
+                let object = match &w.object_name {
+                    Some(name) => name.clone(),
+                    None => w
+                        .match_labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                format!("kubernetes/{}/{:?}/{object}", w.namespace, w.kind)
+            })
+            .collect(),
+    }
+}
+
+/// Runs drills through the engine, each run into a folder under `results`.
+pub struct EngineRunner {
+    plans: BTreeMap<String, DrillPlan>,
+    results: PathBuf,
+    context: Option<String>,
+    metrics: Arc<Registry>,
+}
+
+impl EngineRunner {
+    /// A runner of these drills.
+    pub fn new(
+        plans: Vec<DrillPlan>,
+        results: PathBuf,
+        context: Option<String>,
+        metrics: Arc<Registry>,
+    ) -> Self {
+        metrics.describe_runs();
+        Self {
+            plans: plans.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            results,
+            context,
+            metrics,
+        }
+    }
+}
+
+/// Keeps `firedrill_faults_active` true while a run injects and reverts.
+struct ActiveFaults {
+    metrics: Arc<Registry>,
+    experiment: String,
+}
+
+impl ProgressSink for ActiveFaults {
+    fn progress(&self, event: &Progress) {
+        let delta = match event {
+            Progress::Injected { .. } => 1.0,
+            Progress::Reverted { .. } => -1.0,
+            _ => return,
+        };
+        self.metrics.add(
+            "firedrill_faults_active",
+            &[("experiment", &self.experiment)],
+            delta,
+        );
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for EngineRunner {
+    async fn run(&self, drill: &str, cancel: CancellationToken) -> Result<Vec<Finished>, String> {
+        let plan = self
+            .plans
+            .get(drill)
+            .ok_or_else(|| format!("no drill named {drill}"))?;
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%S%.3fZ")
+            .to_string();
+        let out_dir = self.results.join(format!("{drill}-{stamp}"));
+        let started = std::time::SystemTime::now();
+        let mut runs = Vec::new();
+        let mut not_run = Vec::new();
+        for (i, (file, exp)) in plan.experiments.iter().enumerate() {
+            if cancel.is_cancelled() {
+                not_run.push(file.display().to_string());
+                continue;
+            }
+            let rel = if plan.suite.is_some() {
+                format!("{:02}-{}", i + 1, exp.metadata.name)
+            } else {
+                String::new()
+            };
+            let dir = out_dir.join(&rel);
+            let options = RunOptions {
+                out_dir: Some(dir.clone()),
+                iterations: None,
+                firedrill: engine::default_firedrill_path(),
+                source_file: Some(file.display().to_string()),
+                sign_key: None,
+                context: self.context.clone(),
+            };
+            let progress = Arc::new(ActiveFaults {
+                metrics: self.metrics.clone(),
+                experiment: exp.metadata.name.clone(),
+            });
+            let result = drive(exp.clone(), options, progress, cancel.clone()).await?;
+            // Whatever the run's own accounting said, what is active now is what it could
+            // not revert.
+            self.metrics.set(
+                "firedrill_faults_active",
+                &[("experiment", &exp.metadata.name)],
+                result.rollback.failed.len() as f64,
+            );
+            let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)
+                .map_err(|e| engine::chain(&e))?;
+            if run.result.status == RunStatus::Interrupted {
+                cancel.cancel();
+            }
+            runs.push((dir, run));
+        }
+        if let Some(suite) = &plan.suite {
+            write_suite(suite, &out_dir, started, &runs, not_run);
+        }
+        Ok(runs
+            .into_iter()
+            .map(|(dir, run)| Finished {
+                report_html: std::fs::read_to_string(dir.join("report.html")).ok(),
+                result: run.result,
+                dir,
+            })
+            .collect())
+    }
+}
+
+/// suite.json and the suite's combined reports; a failure is logged, the runs still count.
+fn write_suite(
+    suite: &SuitePlan,
+    out_dir: &Path,
+    started: std::time::SystemTime,
+    runs: &[(PathBuf, crate::report::model::ReportRun)],
+    not_run: Vec<String>,
+) {
+    let report_runs = runs.iter().map(|(_, r)| r.clone()).collect();
+    let (report, input) =
+        crate::report::write::suite_report(&suite.name, report_runs, Some(&suite.weights));
+    let mut result = SuiteResult {
+        schema_version: crate::report::result::SCHEMA_VERSION,
+        name: suite.name.clone(),
+        description: suite.description.clone(),
+        file: Some(suite.file.clone()),
+        status: report.status,
+        started_at: crate::journal::rfc3339(started),
+        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        runs: report
+            .runs
+            .iter()
+            .map(|r| SuiteEntry {
+                dir: r.dir.clone(),
+                experiment: r.result.experiment.name.clone(),
+                status: r.result.status,
+            })
+            .collect(),
+        not_run,
+        scorecard_input: input,
+        scorecard: report.scorecard.clone(),
+        files: Default::default(),
+    };
+    if let Err(error) = crate::report::write::finish_suite(out_dir, &mut result, &report) {
+        tracing::warn!(error = %engine::chain(&error), suite = %suite.name, "cannot write the suite's results");
+    }
+}
+
+/// Runs one experiment in its own task, so that a panic in it is caught here and what it
+/// injected is reverted.
+async fn drive(
+    exp: Experiment,
+    options: RunOptions,
+    progress: Arc<dyn ProgressSink>,
+    cancel: CancellationToken,
+) -> Result<crate::report::result::RunResult, String> {
+    let rollback = Rollback::new();
+    let task = tokio::spawn(engine::run(
+        exp,
+        options,
+        cancel,
+        progress,
+        rollback.clone(),
+    ));
+    match task.await {
+        Ok(result) => result.map_err(|e| engine::chain(&e)),
+        Err(join) => {
+            tracing::error!(error = %join, "the run failed unexpectedly; reverting what was injected");
+            let rolled = rollback.revert_all_emergency().await;
+            // The process table is shared by every drill: stopping them all is the price of
+            // never leaving a panicked run's processes behind.
+            crate::platform::local::process::kill_all_now();
+            Err(format!(
+                "the run panicked; reverted {:?}, failed to revert {:?}",
+                rolled.reverted, rolled.failed
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiment(target: &str) -> Experiment {
+        let text = format!(
+            "apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {{name: checkout}}
+spec:
+{target}
+  steadyState:
+    interval: 1s
+    probes:
+      - {{name: up, type: workload-available, workload: web}}
+  faults:
+    - {{name: kill, type: pod-delete, select: {{mode: one, workload: web}}, duration: 1s}}
+"
+        );
+        crate::spec::load_str("e.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn kubernetes_targets_are_workload_objects_and_local_ones_the_experiment() {
+        let exp = experiment(
+            "  target:
+    platform: kubernetes
+    namespaces: [shop]
+    workloads:
+      - {name: web, namespace: shop, kind: Deployment, objectName: web}
+      - {name: cache, namespace: shop, kind: Pod, matchLabels: {app: cache, tier: db}}",
+        );
+        assert_eq!(
+            targets(&exp),
+            [
+                "kubernetes/shop/Deployment/web",
+                "kubernetes/shop/Pod/app=cache,tier=db"
+            ]
+        );
+    }
+}

@@ -1,0 +1,445 @@
+//! The pages of `firedrill serve`: server-rendered HTML with the report's style sheet and
+//! chart geometry, no script, every text escaped by the templates.
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+
+use super::store::{RunDetail, RunFilter, RunRow};
+use super::trend::Trend;
+use crate::report::format;
+use crate::report::svg::{LineChart, Series, line_chart};
+
+/// Every template, by the name the others include or import it by.
+const TEMPLATES: [(&str, &str); 7] = [
+    ("style.css", include_str!("../report/templates/style.css")),
+    ("serve.css", include_str!("templates/serve.css")),
+    ("layout.html", include_str!("templates/layout.html")),
+    ("charts.html", include_str!("templates/charts.html")),
+    ("runs.html", include_str!("templates/runs.html")),
+    ("run.html", include_str!("templates/run.html")),
+    ("trend.html", include_str!("templates/trend.html")),
+];
+
+/// The statuses a run can have, in the filter's order.
+pub const STATUSES: [&str; 6] = [
+    "passed",
+    "failed",
+    "aborted",
+    "interrupted",
+    "rollback_failed",
+    super::store::SKIPPED,
+];
+
+/// Errors of the pages; a template that fails is a defect in firedrill, not in the input.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// A template did not compile or render.
+    #[error("a page template failed")]
+    Template(#[source] minijinja::Error),
+}
+
+/// A scheduled drill as the runs page lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DrillInfo {
+    /// Its name.
+    pub name: String,
+    /// What it runs.
+    pub runs: String,
+    /// Its cron pattern.
+    pub cron: String,
+    /// Its time zone.
+    pub time_zone: String,
+    /// `skip` or `run-once`.
+    pub missed: String,
+    /// Whether it is scheduled.
+    pub enabled: bool,
+    /// When it comes due next, filled in when the page is drawn.
+    pub next_due: Option<String>,
+}
+
+/// What every page shows in its frame.
+#[derive(Clone, Debug, Serialize)]
+pub struct Frame {
+    /// firedrill's version.
+    pub version: &'static str,
+    /// The database file.
+    pub database: String,
+}
+
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    // Experiment names, reasons and labels come from people's files: escape everything.
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()?,
+    );
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+}
+
+fn render(name: &str, context: impl Serialize) -> Result<String, PageError> {
+    let env = environment().map_err(PageError::Template)?;
+    env.get_template(name)
+        .and_then(|t| t.render(Serde(&context)))
+        .map_err(PageError::Template)
+}
+
+/// `2026-11-28 04:27:28`, from RFC 3339; other text as it is.
+fn when(at: &str) -> String {
+    match at.parse::<jiff::Timestamp>() {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => at.to_owned(),
+    }
+}
+
+#[derive(Serialize)]
+struct RunLine {
+    id: i64,
+    run_id: Option<String>,
+    drill: Option<String>,
+    experiment: String,
+    suite: Option<String>,
+    status: String,
+    reason: Option<String>,
+    started: String,
+    finished: String,
+    ttd: String,
+    ttd_max: String,
+    ttr: String,
+    ttr_max: String,
+    score: String,
+    results_dir: Option<String>,
+    has_report: bool,
+}
+
+impl From<&RunRow> for RunLine {
+    fn from(r: &RunRow) -> Self {
+        Self {
+            id: r.id,
+            run_id: r.run_id.clone(),
+            drill: r.drill.clone(),
+            experiment: r.experiment.clone(),
+            suite: r.suite.clone(),
+            status: r.status.clone(),
+            reason: r.reason.clone(),
+            started: when(&r.started),
+            finished: when(&r.finished),
+            ttd: format::opt_duration_ms(r.time_to_detect_p50_ms),
+            ttd_max: format::opt_duration_ms(r.time_to_detect_max_ms),
+            ttr: format::opt_duration_ms(r.time_to_recover_p50_ms),
+            ttr_max: format::opt_duration_ms(r.time_to_recover_max_ms),
+            score: format::score(r.score),
+            results_dir: r.results_dir.clone(),
+            has_report: r.has_report,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FilterValues<'a> {
+    experiment: Option<&'a str>,
+    status: Option<&'a str>,
+    since: Option<&'a str>,
+    until: Option<&'a str>,
+}
+
+/// The runs list with its filters.
+pub fn runs(
+    frame: &Frame,
+    drills: &[DrillInfo],
+    experiments: &[String],
+    filter: &RunFilter,
+    rows: &[RunRow],
+) -> Result<String, PageError> {
+    #[derive(Serialize)]
+    struct Context<'a> {
+        #[serde(flatten)]
+        frame: &'a Frame,
+        page: &'static str,
+        drills: &'a [DrillInfo],
+        experiments: &'a [String],
+        statuses: [&'static str; 6],
+        filter: FilterValues<'a>,
+        runs: Vec<RunLine>,
+        limited: bool,
+    }
+    render(
+        "runs.html",
+        Context {
+            frame,
+            page: "runs",
+            drills,
+            experiments,
+            statuses: STATUSES,
+            filter: FilterValues {
+                experiment: filter.experiment.as_deref(),
+                status: filter.status.as_deref(),
+                since: filter.since.as_deref(),
+                until: filter.until.as_deref(),
+            },
+            runs: rows.iter().map(RunLine::from).collect(),
+            limited: filter.limit.is_some_and(|l| rows.len() >= l as usize),
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct CapabilityLine {
+    name: String,
+    score: String,
+    maturity: String,
+}
+
+fn capability_lines(card: &crate::scorecard::Scorecard) -> Vec<CapabilityLine> {
+    card.capabilities
+        .iter()
+        .map(|c| CapabilityLine {
+            name: c.name.clone(),
+            score: c
+                .score
+                .map_or_else(|| "not evidenced".to_owned(), |s| format!("{s:.0}")),
+            maturity: c.maturity.map_or_else(|| "—".to_owned(), |m| m.to_string()),
+        })
+        .collect()
+}
+
+/// A run's page.
+pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
+    #[derive(Serialize)]
+    struct Objective {
+        name: String,
+        target: String,
+        measured: String,
+        met: bool,
+    }
+    #[derive(Serialize)]
+    struct Context<'a> {
+        #[serde(flatten)]
+        frame: &'a Frame,
+        page: &'static str,
+        run: RunLine,
+        objectives: Vec<Objective>,
+        capabilities: Vec<CapabilityLine>,
+    }
+    let result: Option<crate::report::result::RunResult> = detail
+        .result
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok());
+    let objectives = result
+        .iter()
+        .flat_map(|r| &r.objectives)
+        .map(|o| Objective {
+            name: o.name.clone(),
+            target: o.target.clone(),
+            measured: match (o.measured, o.unit.as_str()) {
+                (Some(v), "ms") => format::duration_ms(v),
+                (Some(v), "ratio") => format::percent(v),
+                (Some(v), _) => format::trim(v, 3),
+                (None, _) => "not measured".to_owned(),
+            },
+            met: o.met,
+        })
+        .collect();
+    let capabilities = result
+        .as_ref()
+        .and_then(|r| r.scorecard.as_ref())
+        .map(capability_lines)
+        .unwrap_or_default();
+    render(
+        "run.html",
+        Context {
+            frame,
+            page: "run",
+            run: RunLine::from(&detail.row),
+            objectives,
+            capabilities,
+        },
+    )
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+fn epoch_seconds(at: &str) -> Option<f64> {
+    at.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond() as f64 / 1e3)
+}
+
+fn time_label(seconds: f64) -> String {
+    jiff::Timestamp::from_millisecond((seconds * 1e3) as i64)
+        .map(|t| t.strftime("%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// The trend page.
+pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
+    #[derive(Serialize)]
+    struct TodayView {
+        overall: String,
+        evidenced: u32,
+        capability_count: u32,
+        runs: Vec<i64>,
+        capabilities: Vec<CapabilityLine>,
+    }
+    #[derive(Serialize)]
+    struct ExperimentView {
+        experiment: String,
+        runs: usize,
+        passed: usize,
+        latest_ttd: String,
+        latest_ttr: String,
+        chart: LineChart,
+    }
+    #[derive(Serialize)]
+    struct Context<'a> {
+        #[serde(flatten)]
+        frame: &'a Frame,
+        page: &'static str,
+        today: Option<TodayView>,
+        capability_chart: Option<LineChart>,
+        experiments: Vec<ExperimentView>,
+    }
+    let today = trend.today.as_ref().map(|t| TodayView {
+        overall: format::score(t.scorecard.overall.score),
+        evidenced: t.scorecard.overall.evidenced_count,
+        capability_count: t.scorecard.overall.capability_count,
+        runs: t.runs.clone(),
+        capabilities: capability_lines(&t.scorecard),
+    });
+    let capability_series: Vec<Series> = trend
+        .capabilities
+        .iter()
+        .map(|c| {
+            let points = c
+                .points
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        epoch_seconds(&p.at)?,
+                        p.score,
+                        format!("{} {}: {:.0} (run {})", c.name, when(&p.at), p.score, p.id),
+                    ))
+                })
+                .collect();
+            (c.name.clone(), points)
+        })
+        .collect();
+    let capability_chart = (!capability_series.is_empty())
+        .then(|| line_chart(&capability_series, time_label, |v| format!("{v:.0}")));
+    let experiments = trend
+        .experiments
+        .iter()
+        .map(|e| {
+            let series = |name: &str, pick: fn(&super::trend::TrendPoint) -> Option<f64>| {
+                let points = e
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        let value = pick(p)?;
+                        Some((
+                            epoch_seconds(&p.at)?,
+                            value,
+                            format!(
+                                "{name} {}: {} (run {}, {})",
+                                when(&p.at),
+                                format::duration_ms(value),
+                                p.id,
+                                p.status
+                            ),
+                        ))
+                    })
+                    .collect();
+                (name.to_owned(), points)
+            };
+            let chart = line_chart(
+                &[
+                    series("time to detect p50", |p| p.time_to_detect_p50_ms),
+                    series("time to recover p50", |p| p.time_to_recover_p50_ms),
+                ],
+                time_label,
+                format::duration_ms,
+            );
+            let last = e.latest();
+            ExperimentView {
+                experiment: e.experiment.clone(),
+                runs: e.runs,
+                passed: e.passed,
+                latest_ttd: format::opt_duration_ms(last.and_then(|p| p.time_to_detect_p50_ms)),
+                latest_ttr: format::opt_duration_ms(last.and_then(|p| p.time_to_recover_p50_ms)),
+                chart,
+            }
+        })
+        .collect();
+    render(
+        "trend.html",
+        Context {
+            frame,
+            page: "trend",
+            today,
+            capability_chart,
+            experiments,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Frame {
+        Frame {
+            version: "test",
+            database: "h.db".into(),
+        }
+    }
+
+    #[test]
+    fn pages_escape_what_people_wrote() {
+        let row = RunRow {
+            id: 1,
+            run_id: None,
+            drill: Some("d".into()),
+            experiment: "x".into(),
+            suite: None,
+            status: "skipped".into(),
+            reason: Some("<script>alert(1)</script>".into()),
+            started: "2026-03-01T10:00:00Z".into(),
+            finished: "2026-03-01T10:00:00Z".into(),
+            time_to_detect_p50_ms: Some(1500.0),
+            time_to_detect_max_ms: None,
+            time_to_recover_p50_ms: None,
+            time_to_recover_max_ms: None,
+            score: None,
+            results_dir: None,
+            has_report: false,
+        };
+        let html = runs(&frame(), &[], &["x".into()], &RunFilter::default(), &[row]).unwrap();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("2026-03-01 10:00:00"));
+        assert!(html.contains(&format::duration_ms(1500.0)));
+    }
+
+    #[test]
+    fn the_trend_page_draws_a_chart_per_experiment() {
+        let result: crate::report::result::RunResult = serde_json::from_str(include_str!(
+            "../../tests/fixtures/results/quickstart-result.json"
+        ))
+        .unwrap();
+        let stored = |id| super::super::store::StoredResult {
+            id,
+            drill: None,
+            result: result.clone(),
+        };
+        let trend = super::super::trend::compute(&[stored(1), stored(2)]);
+        let html = super::trend(&frame(), &trend).unwrap();
+        assert!(html.contains("<polyline"), "{html}");
+        assert!(html.contains("time to detect p50"));
+    }
+}

@@ -1,0 +1,703 @@
+//! The run history: one SQLite file with every run's result, scorecard and report.
+//!
+//! The schema is versioned with `PRAGMA user_version`; each migration runs in its own
+//! transaction, so a database is always at one version or the next, never between. The
+//! migrations are append-only: a database written by an older firedrill opens in a newer one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::report::result::RunResult;
+
+/// The schema, one migration per version: `MIGRATIONS[0]` makes version 1.
+pub const MIGRATIONS: [&str; 2] = [
+    // 1: the runs.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        experiment TEXT NOT NULL,
+        suite TEXT,
+        status TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        ttd_p50_ms REAL,
+        ttd_max_ms REAL,
+        ttr_p50_ms REAL,
+        ttr_max_ms REAL,
+        score REAL,
+        result_json TEXT NOT NULL,
+        scorecard_json TEXT,
+        report_html TEXT
+    );
+    CREATE INDEX runs_by_experiment ON runs (experiment, started);",
+    // 2: the drill behind each run, skipped drills (no result), the results folder, and when
+    // each drill last came due.
+    "CREATE TABLE runs_v2 (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT UNIQUE,
+        drill TEXT,
+        experiment TEXT NOT NULL,
+        suite TEXT,
+        status TEXT NOT NULL,
+        reason TEXT,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        ttd_p50_ms REAL,
+        ttd_max_ms REAL,
+        ttr_p50_ms REAL,
+        ttr_max_ms REAL,
+        score REAL,
+        results_dir TEXT,
+        result_json TEXT,
+        scorecard_json TEXT,
+        report_html TEXT
+    );
+    INSERT INTO runs_v2 (id, run_id, experiment, suite, status, started, finished, ttd_p50_ms,
+        ttd_max_ms, ttr_p50_ms, ttr_max_ms, score, result_json, scorecard_json, report_html)
+    SELECT id, run_id, experiment, suite, status, started, finished, ttd_p50_ms, ttd_max_ms,
+        ttr_p50_ms, ttr_max_ms, score, result_json, scorecard_json, report_html FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v2 RENAME TO runs;
+    CREATE INDEX runs_by_experiment ON runs (experiment, started);
+    CREATE INDEX runs_by_start ON runs (started);
+    CREATE TABLE drill_state (
+        drill TEXT PRIMARY KEY,
+        last_due TEXT NOT NULL
+    );",
+];
+
+/// The schema version this firedrill writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The status of a drill that did not run (target busy, scheduled time missed).
+pub const SKIPPED: &str = "skipped";
+
+/// Why the history could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file does not exist (reading commands never create one).
+    #[error("no database at {}", .0.display())]
+    Missing(PathBuf),
+    /// The database was written by a newer firedrill.
+    #[error("{} has schema version {found}, newer than this firedrill's {SCHEMA_VERSION}", .path.display())]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+    },
+    /// A migration failed; the database stays at the version before it.
+    #[error("cannot migrate {} to schema version {version}", .path.display())]
+    Migrate {
+        /// The file.
+        path: PathBuf,
+        /// The version the failed migration makes.
+        version: u32,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// SQLite failed.
+    #[error("the run history database failed")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored document is not JSON.
+    #[error("a stored document is not valid JSON")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// Whether the problem is in what the user pointed at rather than in this host.
+    pub fn is_user_input(&self) -> bool {
+        matches!(self, Self::Missing(_) | Self::TooNew { .. })
+    }
+}
+
+/// A run to record.
+#[derive(Clone, Debug, Default)]
+pub struct NewRun {
+    /// The run's own id; none for a skipped drill.
+    pub run_id: Option<String>,
+    /// The drill that started it.
+    pub drill: Option<String>,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The suite's name, when the experiment ran as part of one.
+    pub suite: Option<String>,
+    /// A run status as in result.json, or [`SKIPPED`].
+    pub status: String,
+    /// Why it did not pass, or why it was skipped.
+    pub reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub started: String,
+    /// RFC 3339 UTC.
+    pub finished: String,
+    /// The results folder.
+    pub results_dir: Option<String>,
+    /// result.json, with its scorecard.
+    pub result: Option<RunResult>,
+    /// report.html.
+    pub report_html: Option<String>,
+}
+
+impl NewRun {
+    /// A finished run.
+    pub fn finished(
+        drill: Option<&str>,
+        suite: Option<&str>,
+        result: RunResult,
+        results_dir: &Path,
+        report_html: Option<String>,
+    ) -> Self {
+        Self {
+            run_id: Some(result.run_id.clone()),
+            drill: drill.map(str::to_owned),
+            experiment: result.experiment.name.clone(),
+            suite: suite.map(str::to_owned),
+            status: result.status.as_str().to_owned(),
+            reason: result.reason.clone(),
+            started: result.started_at.clone(),
+            finished: result.finished_at.clone(),
+            results_dir: Some(results_dir.display().to_string()),
+            result: Some(result),
+            report_html,
+        }
+    }
+
+    /// A drill that did not run, at `at`.
+    pub fn skipped(
+        drill: &str,
+        experiment: &str,
+        suite: Option<&str>,
+        at: &str,
+        reason: String,
+    ) -> Self {
+        Self {
+            drill: Some(drill.to_owned()),
+            experiment: experiment.to_owned(),
+            suite: suite.map(str::to_owned),
+            status: SKIPPED.to_owned(),
+            reason: Some(reason),
+            started: at.to_owned(),
+            finished: at.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// One run as listed: everything but the documents.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRow {
+    /// The history's id of the run.
+    pub id: i64,
+    /// The run's own id (result.json's `runId`).
+    pub run_id: Option<String>,
+    /// The drill that started it.
+    pub drill: Option<String>,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The suite's name.
+    pub suite: Option<String>,
+    /// The status.
+    pub status: String,
+    /// Why it did not pass, or was skipped.
+    pub reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub started: String,
+    /// RFC 3339 UTC.
+    pub finished: String,
+    /// Median time to detect over the iterations.
+    pub time_to_detect_p50_ms: Option<f64>,
+    /// Longest time to detect.
+    pub time_to_detect_max_ms: Option<f64>,
+    /// Median time to recover over the iterations.
+    pub time_to_recover_p50_ms: Option<f64>,
+    /// Longest time to recover.
+    pub time_to_recover_max_ms: Option<f64>,
+    /// The scorecard's overall figure.
+    pub score: Option<f64>,
+    /// The results folder.
+    pub results_dir: Option<String>,
+    /// Whether report.html is stored.
+    pub has_report: bool,
+}
+
+/// Which runs to list; every field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    /// Only this experiment.
+    pub experiment: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Started at or after (RFC 3339, or a date).
+    pub since: Option<String>,
+    /// Started before (RFC 3339, or a date: that whole day included).
+    pub until: Option<String>,
+    /// At most this many, the newest first.
+    pub limit: Option<u32>,
+}
+
+/// A run with its documents.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    /// The listed fields.
+    #[serde(flatten)]
+    pub row: RunRow,
+    /// result.json.
+    pub result: Option<serde_json::Value>,
+    /// The run's scorecard.
+    pub scorecard: Option<serde_json::Value>,
+}
+
+/// A finished run's result as stored.
+#[derive(Clone, Debug)]
+pub struct StoredResult {
+    /// The history's id of the run.
+    pub id: i64,
+    /// The drill that started it; none for a run recorded otherwise.
+    pub drill: Option<String>,
+    /// result.json.
+    pub result: RunResult,
+}
+
+/// The history database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const ROW_COLUMNS: &str = "id, run_id, drill, experiment, suite, status, reason, started, \
+    finished, ttd_p50_ms, ttd_max_ms, ttr_p50_ms, ttr_max_ms, score, results_dir, \
+    report_html IS NOT NULL";
+
+impl Store {
+    /// Opens the database, creating it when missing, and migrates it to [`SCHEMA_VERSION`].
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::ready(conn, path)
+    }
+
+    /// Opens an existing database (and migrates it); a missing file is an error.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::ready(conn, path)
+    }
+
+    /// A database in memory, for tests.
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Self {
+        let conn = Connection::open_in_memory().unwrap();
+        Self::ready(conn, Path::new(":memory:")).unwrap()
+    }
+
+    fn ready(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        // `serve` writes while `history` reads: readers never block the writer in WAL mode,
+        // and a writer waits for a moment rather than failing.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        migrate(&mut conn, path)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Whether the database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.lock().query_row("SELECT 1", [], |_| Ok(()))?)
+    }
+
+    /// Records a run; returns its id in the history.
+    pub fn insert(&self, run: &NewRun) -> Result<i64, StoreError> {
+        let summary = run.result.as_ref().map(|r| &r.summary);
+        let ttd = summary.map(|s| &s.time_to_detect_ms);
+        let ttr = summary.map(|s| &s.time_to_recover_ms);
+        let scorecard = run.result.as_ref().and_then(|r| r.scorecard.as_ref());
+        let result_json = run.result.as_ref().map(serde_json::to_string).transpose()?;
+        let scorecard_json = scorecard.map(serde_json::to_string).transpose()?;
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO runs (run_id, drill, experiment, suite, status, reason, started, finished,
+                ttd_p50_ms, ttd_max_ms, ttr_p50_ms, ttr_max_ms, score, results_dir, result_json,
+                scorecard_json, report_html)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                run.run_id,
+                run.drill,
+                run.experiment,
+                run.suite,
+                run.status,
+                run.reason,
+                run.started,
+                run.finished,
+                ttd.and_then(|s| s.p50),
+                ttd.and_then(|s| s.max),
+                ttr.and_then(|s| s.p50),
+                ttr.and_then(|s| s.max),
+                scorecard.and_then(|c| c.overall.score),
+                run.results_dir,
+                result_json,
+                scorecard_json,
+                run.report_html,
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The runs that pass the filter, the newest first.
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let mut sql = format!("SELECT {ROW_COLUMNS} FROM runs WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(experiment) = &filter.experiment {
+            args.push(experiment.clone());
+            sql.push_str(&format!(" AND experiment = ?{}", args.len()));
+        }
+        if let Some(status) = &filter.status {
+            args.push(status.clone());
+            sql.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        if let Some(since) = &filter.since {
+            args.push(since.clone());
+            sql.push_str(&format!(
+                " AND julianday(started) >= julianday(?{})",
+                args.len()
+            ));
+        }
+        if let Some(until) = &filter.until {
+            // A bare date means up to the end of that day.
+            let (value, modifier) = if is_date(until) {
+                (until.clone(), ", '+1 day'")
+            } else {
+                (until.clone(), "")
+            };
+            args.push(value);
+            sql.push_str(&format!(
+                " AND julianday(started) < julianday(?{}{modifier})",
+                args.len()
+            ));
+        }
+        sql.push_str(" ORDER BY julianday(started) DESC, id DESC");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// One run with its documents.
+    pub fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
+        let conn = self.lock();
+        let found = conn
+            .query_row(
+                &format!(
+                    "SELECT {ROW_COLUMNS}, result_json, scorecard_json FROM runs WHERE id = ?1"
+                ),
+                [id],
+                |r| {
+                    Ok((
+                        row(r)?,
+                        r.get::<_, Option<String>>(16)?,
+                        r.get::<_, Option<String>>(17)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((row, result, scorecard)) = found else {
+            return Ok(None);
+        };
+        Ok(Some(RunDetail {
+            row,
+            result: result.map(|t| serde_json::from_str(&t)).transpose()?,
+            scorecard: scorecard.map(|t| serde_json::from_str(&t)).transpose()?,
+        }))
+    }
+
+    /// A run's result.json, parsed.
+    pub fn result(&self, id: i64) -> Result<Option<RunResult>, StoreError> {
+        let text: Option<Option<String>> = self
+            .lock()
+            .query_row("SELECT result_json FROM runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(text
+            .flatten()
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?)
+    }
+
+    /// A run's report.html.
+    pub fn report(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let html: Option<Option<String>> = self
+            .lock()
+            .query_row("SELECT report_html FROM runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(html.flatten())
+    }
+
+    /// Every finished run's result (skipped drills have none), the oldest first.
+    pub fn results(&self, experiment: Option<&str>) -> Result<Vec<StoredResult>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, drill, result_json FROM runs WHERE result_json IS NOT NULL
+             AND (?1 IS NULL OR experiment = ?1) ORDER BY julianday(started), id",
+        )?;
+        let texts = stmt
+            .query_map([experiment], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        drop(conn);
+        texts
+            .into_iter()
+            .map(|(id, drill, text)| {
+                Ok(StoredResult {
+                    id,
+                    drill,
+                    result: serde_json::from_str(&text)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The experiments in the history, by name.
+    pub fn experiments(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT DISTINCT experiment FROM runs ORDER BY experiment")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(names)
+    }
+
+    /// When the drill last came due (RFC 3339 UTC), whether it ran or was skipped.
+    pub fn last_due(&self, drill: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT last_due FROM drill_state WHERE drill = ?1",
+                [drill],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records when the drill last came due.
+    pub fn set_last_due(&self, drill: &str, at: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO drill_state (drill, last_due) VALUES (?1, ?2)
+             ON CONFLICT (drill) DO UPDATE SET last_due = excluded.last_due",
+            [drill, at],
+        )?;
+        Ok(())
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        drill: r.get(2)?,
+        experiment: r.get(3)?,
+        suite: r.get(4)?,
+        status: r.get(5)?,
+        reason: r.get(6)?,
+        started: r.get(7)?,
+        finished: r.get(8)?,
+        time_to_detect_p50_ms: r.get(9)?,
+        time_to_detect_max_ms: r.get(10)?,
+        time_to_recover_p50_ms: r.get(11)?,
+        time_to_recover_max_ms: r.get(12)?,
+        score: r.get(13)?,
+        results_dir: r.get(14)?,
+        has_report: r.get(15)?,
+    })
+}
+
+/// `YYYY-MM-DD`.
+pub fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// Checks a `since` or `until` value: a date (`2026-03-01`) or an RFC 3339 time.
+pub fn check_time(text: &str) -> Result<(), String> {
+    let ok = if is_date(text) {
+        text.parse::<jiff::civil::Date>().is_ok()
+    } else {
+        text.parse::<jiff::Timestamp>().is_ok()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T10:00:00Z)"
+        ))
+    }
+}
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as u32 + 1;
+        let failed = |source| StoreError::Migrate {
+            path: path.to_owned(),
+            version,
+            source,
+        };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::info!(database = %path.display(), version, "migrated the run history");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> RunResult {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/results/quickstart-result.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn records_lists_and_filters_runs() {
+        let store = Store::in_memory();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let mut first = result();
+        first.started_at = "2026-03-01T10:00:00.000Z".into();
+        let id = store
+            .insert(&NewRun::finished(
+                Some("nightly"),
+                None,
+                first.clone(),
+                Path::new("/r/1"),
+                Some("<html></html>".into()),
+            ))
+            .unwrap();
+        store
+            .insert(&NewRun::skipped(
+                "nightly",
+                &first.experiment.name,
+                None,
+                "2026-03-02T10:00:00.000Z",
+                "target busy".into(),
+            ))
+            .unwrap();
+        let all = store.runs(&RunFilter::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].status, SKIPPED, "the newest first");
+        assert_eq!(all[1].id, id);
+        assert_eq!(
+            all[1].time_to_detect_p50_ms,
+            first.summary.time_to_detect_ms.p50
+        );
+        assert!(all[1].has_report && !all[0].has_report);
+        let on_day = |since: &str, until: &str| {
+            store
+                .runs(&RunFilter {
+                    since: Some(since.into()),
+                    until: Some(until.into()),
+                    ..RunFilter::default()
+                })
+                .unwrap()
+                .len()
+        };
+        assert_eq!(on_day("2026-03-01", "2026-03-01"), 1);
+        assert_eq!(on_day("2026-03-01", "2026-03-02"), 2);
+        assert_eq!(on_day("2026-03-01T10:00:00.001Z", "2026-03-02"), 1);
+        let skipped = store
+            .runs(&RunFilter {
+                status: Some(SKIPPED.into()),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(store.report(id).unwrap().as_deref(), Some("<html></html>"));
+        let detail = store.run(id).unwrap().unwrap();
+        assert_eq!(detail.result.unwrap()["runId"], first.run_id.as_str());
+        assert_eq!(store.results(None).unwrap().len(), 1);
+        assert!(store.run(9999).unwrap().is_none());
+    }
+
+    #[test]
+    fn remembers_when_each_drill_came_due() {
+        let store = Store::in_memory();
+        assert_eq!(store.last_due("a").unwrap(), None);
+        store.set_last_due("a", "2026-01-01T00:00:00Z").unwrap();
+        store.set_last_due("a", "2026-01-02T00:00:00Z").unwrap();
+        assert_eq!(
+            store.last_due("a").unwrap().as_deref(),
+            Some("2026-01-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        assert!(err.is_user_input());
+    }
+}
