@@ -11,6 +11,7 @@ use super::store::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -111,9 +112,12 @@ impl State {
         self.timers = rest;
         due.sort_by_key(|t| t.at);
         let fired = !due.is_empty();
+        // Active pods per ReplicaSet, counted once per batch: seeding thousands of pods fires
+        // thousands of creations at once, and counting for each made it quadratic.
+        let mut active = HashMap::new();
         for t in due {
             match t.kind {
-                TimerKind::Create(slot) => self.create_for(&slot),
+                TimerKind::Create(slot) => self.create_for(&slot, &mut active),
                 TimerKind::Ready { ns, name, uid } => self.mark_ready(&ns, &name, &uid),
                 TimerKind::Finalize { ns, name, uid } => {
                     if self
@@ -175,6 +179,23 @@ impl State {
             .filter(|p| controller_of(p).is_some_and(|r| r["uid"] == uid))
             .cloned()
             .collect()
+    }
+
+    /// Active and Ready pods whose controller has this uid, counted without copying them:
+    /// at thousands of pods, copies on every reconcile made each write cost about a second.
+    fn owned_counts(&self, ns: &str, uid: &str) -> (i64, i64) {
+        let mut active = 0;
+        let mut ready = 0;
+        for p in self.list("pods", Some(ns)) {
+            if is_terminating(p) || !controller_of(p).is_some_and(|r| r["uid"] == uid) {
+                continue;
+            }
+            active += 1;
+            if is_ready(p) {
+                ready += 1;
+            }
+        }
+        (active, ready)
     }
 
     fn pending(&self, slot: impl Fn(&Slot) -> bool) -> usize {
@@ -404,7 +425,7 @@ impl State {
         }
     }
 
-    fn create_for(&mut self, slot: &Slot) {
+    fn create_for(&mut self, slot: &Slot, active: &mut HashMap<String, i64>) {
         match slot {
             Slot::ReplicaSet { ns, name } => {
                 let Some(rs) = self.get("replicasets", ns, name).cloned() else {
@@ -415,18 +436,25 @@ impl State {
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
                 let uid = str_at(&rs, "/metadata/uid").to_string();
-                // Counted without cloning: at thousands of pods, cloning each for every
-                // creation made seeding quadratic in copies.
-                let active = self
-                    .list("pods", Some(ns))
-                    .into_iter()
-                    .filter(|p| {
-                        !is_terminating(p) && controller_of(p).is_some_and(|r| r["uid"] == uid)
-                    })
-                    .count() as i64;
-                if active < desired {
+                let count = match active.get(&uid) {
+                    Some(n) => *n,
+                    None => {
+                        let n = self
+                            .list("pods", Some(ns))
+                            .into_iter()
+                            .filter(|p| {
+                                !is_terminating(p)
+                                    && controller_of(p).is_some_and(|r| r["uid"] == uid)
+                            })
+                            .count() as i64;
+                        active.insert(uid.clone(), n);
+                        n
+                    }
+                };
+                if count < desired {
                     let pod_name = format!("{name}-{}", super::store::random_suffix(5));
                     self.create_pod(&rs, &pod_name, &[], None);
+                    active.insert(uid, count + 1);
                 }
             }
             Slot::StatefulSet { ns, name, ordinal } => {
@@ -557,12 +585,7 @@ impl State {
         };
         let mut stats = Vec::new();
         for rs in &sets {
-            let pods = self.owned_pods(&ns, str_at(rs, "/metadata/uid"));
-            let active = pods.iter().filter(|p| !is_terminating(p)).count() as i64;
-            let ready = pods
-                .iter()
-                .filter(|p| !is_terminating(p) && is_ready(p))
-                .count() as i64;
+            let (active, ready) = self.owned_counts(&ns, str_at(rs, "/metadata/uid"));
             stats.push((
                 str_at(rs, "/metadata/name").to_string(),
                 replicas(rs),
