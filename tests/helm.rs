@@ -587,6 +587,9 @@ fn the_chart_lints_renders_and_validates_for_every_values_set() {
             }
         }
         let serve = values["mode"] == "serve";
+        if serve {
+            schedules_load_as_serve_reads_them(&label, &docs);
+        }
         let drills = values["drills"].as_array().map_or(0, Vec::len);
         assert_eq!(pods, if serve { 1 } else { drills }, "{label}: runner pods");
         let namespaces = values["targetNamespaces"].as_array().unwrap().len();
@@ -669,5 +672,58 @@ fn a_wrong_value_fails_at_install() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{sets:?} was accepted");
         assert!(err.contains(want), "{sets:?}: {err}");
+    }
+}
+
+/// The schedule file and experiments the chart renders for `serve`, laid out as the pod mounts
+/// them (`/etc/firedrill/schedules`, `/etc/firedrill/experiments`), are read by serve's own
+/// loader, and every experiment a drill names is there and valid.
+fn schedules_load_as_serve_reads_them(label: &str, docs: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schedules = None;
+    for doc in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+        let Some(data) = doc["data"].as_object() else {
+            continue;
+        };
+        let folder = if name.ends_with("-schedules") {
+            "schedules"
+        } else {
+            "experiments"
+        };
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for (key, text) in data {
+            let path = dir.path().join(folder).join(key);
+            std::fs::write(&path, text.as_str().unwrap()).unwrap();
+            if folder == "schedules" {
+                schedules = Some(path);
+            }
+        }
+    }
+    // Existing ConfigMaps: nothing rendered to read.
+    let Some(file) = schedules else {
+        return;
+    };
+    let schedule = firedrill::spec::load_schedule(&file)
+        .unwrap_or_else(|e| panic!("{label}: serve cannot read the rendered schedule: {e:?}"));
+    for drill in &schedule.spec.drills {
+        let named = drill.experiment.as_ref().or(drill.suite.as_ref()).unwrap();
+        let path = file.parent().unwrap().join(named);
+        assert!(
+            path.is_file(),
+            "{label}: drill {} names {named}, which the chart does not mount",
+            drill.name
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_firedrill"))
+            .arg("validate")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{label}: drill {}: {}",
+            drill.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

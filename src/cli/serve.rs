@@ -250,6 +250,9 @@ async fn serve(
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().context("cannot read the address")?;
     say!("firedrill serve: listening on http://{address}");
+    if state.drills.is_empty() {
+        say!("firedrill serve: the schedule lists no drills: serving the history only");
+    }
     let stop = CancellationToken::new();
     tokio::spawn(watch_signals(stop.clone(), state.clone()));
     let server = {

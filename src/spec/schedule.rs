@@ -117,12 +117,6 @@ pub fn validate(schedule: &Schedule) -> Vec<Problem> {
             message,
         });
     };
-    if schedule.spec.drills.is_empty() {
-        problem(
-            "spec.drills".to_owned(),
-            "at least one drill is required".to_owned(),
-        );
-    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, drill) in schedule.spec.drills.iter().enumerate() {
         let at = format!("spec.drills[{i}]");
