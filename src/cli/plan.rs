@@ -216,6 +216,7 @@ async fn against_cluster(
     let platform = Platform::Kubernetes(platform, crate::spec::placeholders::Context::default());
     let ctx = crate::fault::FaultContext {
         firedrill: crate::engine::default_firedrill_path(),
+        run_id: run_id.clone(),
     };
     let mut ok = true;
     for f in &exp.spec.faults {
@@ -451,6 +452,24 @@ fn describe(exp: &Experiment) -> String {
             }
             FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
                 "put the node's spec.unschedulable back as recorded (uncordon)"
+            }
+            FaultSpec::CanaryRequest(_)
+            | FaultSpec::CanaryExec(_)
+            | FaultSpec::CanaryDnsLookup(_) => {
+                "nothing to undo: the canary leaves no change behind"
+            }
+            FaultSpec::CanaryFileRead(_) => "remove the honeytoken file if firedrill created it",
+            FaultSpec::CanarySecretRead(_) => {
+                "delete the ServiceAccount, Role, RoleBinding and honeytoken Secret firedrill created"
+            }
+            FaultSpec::CanaryDeniedRequests(_) => "delete the ServiceAccount firedrill created",
+            FaultSpec::PreventPrivilegedPod(_)
+            | FaultSpec::PreventHostPath(_)
+            | FaultSpec::PreventPodSecurity(_) => {
+                "nothing when refused; an accepted pod is deleted at once"
+            }
+            FaultSpec::PreventSecretRead(_) => {
+                "delete the ServiceAccount firedrill created, if it created one"
             }
         };
         let undo = match &s.target {
@@ -891,6 +910,65 @@ fn describe_fault(f: &FaultSpec) -> String {
             "cordon and drain {} (evictions, PodDisruptionBudgets apply), uncordoned after {}",
             node(&n.node),
             n.duration
+        ),
+        FaultSpec::CanaryRequest(c) => format!(
+            "send {} {} request(s) marked `{}` to {}",
+            c.count,
+            c.method.as_deref().unwrap_or("GET"),
+            spec::MARKER,
+            c.url
+        ),
+        FaultSpec::CanaryFileRead(c) => {
+            format!("read the honeytoken file {} {} time(s)", c.path, c.count)
+        }
+        FaultSpec::CanarySecretRead(c) => format!(
+            "read the honeytoken Secret {}/{} {} time(s) with a dedicated ServiceAccount",
+            c.namespace,
+            c.secret
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", spec::MARKER, c.name)),
+            c.reads
+        ),
+        FaultSpec::CanaryExec(c) => format!(
+            "run a suspicious-looking, harmless command in {}",
+            pods(&c.select)
+        ),
+        FaultSpec::CanaryDnsLookup(c) => format!(
+            "look up {} from {}",
+            c.domain
+                .clone()
+                .unwrap_or_else(|| format!("{}.invalid", spec::MARKER)),
+            pods(&c.select)
+        ),
+        FaultSpec::CanaryDeniedRequests(c) => format!(
+            "send {} requests the API server must refuse (list Secrets in {} with no permission)",
+            c.count, c.namespace
+        ),
+        FaultSpec::PreventPrivilegedPod(p) => {
+            format!("try to create a privileged pod in {}", p.namespace)
+        }
+        FaultSpec::PreventHostPath(p) => format!(
+            "try to create a pod mounting the host path {} in {}",
+            p.path.as_deref().unwrap_or("/"),
+            p.namespace
+        ),
+        FaultSpec::PreventPodSecurity(p) => format!(
+            "try to create a pod that breaks the Pod Security level {} of {}",
+            match p.level {
+                Some(spec::PodSecurityLevel::Baseline) => "baseline",
+                Some(spec::PodSecurityLevel::Restricted) => "restricted",
+                None => "(the namespace's enforce label)",
+            },
+            p.namespace
+        ),
+        FaultSpec::PreventSecretRead(p) => format!(
+            "try to read the Secret {}/{} as {}",
+            p.namespace,
+            p.secret,
+            p.service_account.as_deref().map_or_else(
+                || "a ServiceAccount with no permission".to_owned(),
+                |sa| format!("the ServiceAccount {sa}")
+            )
         ),
     }
 }

@@ -415,6 +415,7 @@ impl Runner {
             self.run_event("workloads-ready", format!("services {services:?}"));
             let ctx = FaultContext {
                 firedrill: self.opts.firedrill.clone(),
+                run_id: self.run_id.clone(),
             };
             for n in 1..=self.iterations {
                 let span = tracing::info_span!(

@@ -10,6 +10,7 @@ mod memory;
 mod network;
 mod node;
 mod process;
+pub mod security;
 mod stress;
 
 use std::path::PathBuf;
@@ -169,6 +170,11 @@ pub trait Fault: Send + Sync {
     async fn revert(&self) -> Result<Vec<String>, FaultError>;
     /// Replicas of `workload` currently affected, for the blast-radius bound.
     fn affected(&self, workload: &str) -> usize;
+    /// What a detection canary or a prevention check did when it was injected; `None` for
+    /// every other fault. Read by the engine right after `inject`.
+    fn security(&self) -> Option<security::SecurityOutcome> {
+        None
+    }
 }
 
 /// Run-wide values a fault may need.
@@ -176,6 +182,8 @@ pub trait Fault: Send + Sync {
 pub struct FaultContext {
     /// The firedrill binary, for helper processes.
     pub firedrill: PathBuf,
+    /// The run's id, carried in the markers of security drills.
+    pub run_id: String,
 }
 
 /// Builds the runtime fault of a spec fault on its platform.
@@ -274,7 +282,17 @@ pub fn build(
         | FaultSpec::EgressBlock(_)
         | FaultSpec::DnsOutage(_)
         | FaultSpec::NodeCordon(_)
-        | FaultSpec::NodeDrain(_) => {
+        | FaultSpec::NodeDrain(_)
+        | FaultSpec::CanaryRequest(_)
+        | FaultSpec::CanaryFileRead(_)
+        | FaultSpec::CanarySecretRead(_)
+        | FaultSpec::CanaryExec(_)
+        | FaultSpec::CanaryDnsLookup(_)
+        | FaultSpec::CanaryDeniedRequests(_)
+        | FaultSpec::PreventPrivilegedPod(_)
+        | FaultSpec::PreventHostPath(_)
+        | FaultSpec::PreventPodSecurity(_)
+        | FaultSpec::PreventSecretRead(_) => {
             return Err(FaultError::Unsafe {
                 fault: spec.name().to_owned(),
                 message: format!(

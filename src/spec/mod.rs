@@ -6,6 +6,7 @@ mod location;
 pub mod placeholders;
 mod schedule;
 mod scorecard;
+mod security;
 mod suite;
 mod types;
 mod validate;
@@ -16,6 +17,7 @@ pub use schedule::{
     Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
+pub use security::*;
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Duration;
+use super::security::*;
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "firedrill.dev/v1alpha1";
@@ -1006,6 +1007,26 @@ pub enum FaultSpec {
     NodeCordon(NodeCordon),
     /// Cordon a node and evict its pods in the allowlisted namespaces; uncordoned at the end.
     NodeDrain(NodeDrain),
+    /// Send requests carrying the canary marker to a local workload (a detection canary).
+    CanaryRequest(CanaryRequest),
+    /// Read a honeytoken file on this host (a detection canary).
+    CanaryFileRead(CanaryFileRead),
+    /// Read a honeytoken Secret with a dedicated ServiceAccount (a detection canary).
+    CanarySecretRead(CanarySecretRead),
+    /// Run a suspicious-looking but harmless command in pods through `pods/exec` (a detection canary).
+    CanaryExec(CanaryExec),
+    /// Look up a canary domain from pods (a detection canary).
+    CanaryDnsLookup(CanaryDnsLookup),
+    /// Send a burst of requests the API server must refuse (a detection canary).
+    CanaryDeniedRequests(CanaryDeniedRequests),
+    /// Try to create a privileged pod, which policy must refuse (a prevention check).
+    PreventPrivilegedPod(PreventPrivilegedPod),
+    /// Try to create a pod that mounts a host path, which policy must refuse (a prevention check).
+    PreventHostPath(PreventHostPath),
+    /// Try to create a pod that breaks the namespace's Pod Security level (a prevention check).
+    PreventPodSecurity(PreventPodSecurity),
+    /// Try to read a Secret as a ServiceAccount that must not read it (a prevention check).
+    PreventSecretRead(PreventSecretRead),
 }
 
 impl FaultSpec {
@@ -1033,6 +1054,16 @@ impl FaultSpec {
             Self::DnsOutage(f) => &f.name,
             Self::NodeCordon(f) => &f.name,
             Self::NodeDrain(f) => &f.name,
+            Self::CanaryRequest(f) => &f.name,
+            Self::CanaryFileRead(f) => &f.name,
+            Self::CanarySecretRead(f) => &f.name,
+            Self::CanaryExec(f) => &f.name,
+            Self::CanaryDnsLookup(f) => &f.name,
+            Self::CanaryDeniedRequests(f) => &f.name,
+            Self::PreventPrivilegedPod(f) => &f.name,
+            Self::PreventHostPath(f) => &f.name,
+            Self::PreventPodSecurity(f) => &f.name,
+            Self::PreventSecretRead(f) => &f.name,
         }
     }
 
@@ -1071,6 +1102,16 @@ impl FaultSpec {
             Self::DnsOutage(_) => "dns-outage",
             Self::NodeCordon(_) => "node-cordon",
             Self::NodeDrain(_) => "node-drain",
+            Self::CanaryRequest(_) => "canary-request",
+            Self::CanaryFileRead(_) => "canary-file-read",
+            Self::CanarySecretRead(_) => "canary-secret-read",
+            Self::CanaryExec(_) => "canary-exec",
+            Self::CanaryDnsLookup(_) => "canary-dns-lookup",
+            Self::CanaryDeniedRequests(_) => "canary-denied-requests",
+            Self::PreventPrivilegedPod(_) => "prevent-privileged-pod",
+            Self::PreventHostPath(_) => "prevent-host-path",
+            Self::PreventPodSecurity(_) => "prevent-pod-security",
+            Self::PreventSecretRead(_) => "prevent-secret-read",
         }
     }
 
@@ -1098,6 +1139,16 @@ impl FaultSpec {
             Self::DnsOutage(f) => f.at,
             Self::NodeCordon(f) => f.at,
             Self::NodeDrain(f) => f.at,
+            Self::CanaryRequest(f) => f.at,
+            Self::CanaryFileRead(f) => f.at,
+            Self::CanarySecretRead(f) => f.at,
+            Self::CanaryExec(f) => f.at,
+            Self::CanaryDnsLookup(f) => f.at,
+            Self::CanaryDeniedRequests(f) => f.at,
+            Self::PreventPrivilegedPod(f) => f.at,
+            Self::PreventHostPath(f) => f.at,
+            Self::PreventPodSecurity(f) => f.at,
+            Self::PreventSecretRead(f) => f.at,
         }
     }
 
@@ -1125,6 +1176,16 @@ impl FaultSpec {
             Self::DnsOutage(f) => f.duration,
             Self::NodeCordon(f) => f.duration,
             Self::NodeDrain(f) => f.duration,
+            Self::CanaryRequest(f) => f.duration,
+            Self::CanaryFileRead(f) => f.duration,
+            Self::CanarySecretRead(f) => f.duration,
+            Self::CanaryExec(f) => f.duration,
+            Self::CanaryDnsLookup(f) => f.duration,
+            Self::CanaryDeniedRequests(f) => f.duration,
+            Self::PreventPrivilegedPod(_) => Duration::from_millis(0),
+            Self::PreventHostPath(_) => Duration::from_millis(0),
+            Self::PreventPodSecurity(_) => Duration::from_millis(0),
+            Self::PreventSecretRead(_) => Duration::from_millis(0),
         }
     }
 
@@ -1139,6 +1200,8 @@ impl FaultSpec {
             Self::ContainerKill(f) => Some(&f.select),
             Self::EgressBlock(f) => Some(&f.select),
             Self::DnsOutage(f) => Some(&f.select),
+            Self::CanaryExec(f) => Some(&f.select),
+            Self::CanaryDnsLookup(f) => Some(&f.select),
             _ => None,
         }
     }
@@ -1160,6 +1223,14 @@ impl FaultSpec {
                 | Self::DnsOutage(_)
                 | Self::NodeCordon(_)
                 | Self::NodeDrain(_)
+                | Self::CanarySecretRead(_)
+                | Self::CanaryExec(_)
+                | Self::CanaryDnsLookup(_)
+                | Self::CanaryDeniedRequests(_)
+                | Self::PreventPrivilegedPod(_)
+                | Self::PreventHostPath(_)
+                | Self::PreventPodSecurity(_)
+                | Self::PreventSecretRead(_)
         )
     }
 
@@ -1179,6 +1250,8 @@ impl FaultSpec {
             Self::DnsOutage(f) => Some(f.select.workload()),
             Self::NodeCordon(f) => f.node.workload(),
             Self::NodeDrain(f) => f.node.workload(),
+            Self::CanaryExec(f) => Some(f.select.workload()),
+            Self::CanaryDnsLookup(f) => Some(f.select.workload()),
             _ => None,
         }
     }

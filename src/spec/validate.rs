@@ -1109,6 +1109,85 @@ impl Validator<'_> {
                 }
                 self.positive(&format!("{path}.duration"), duration);
             }
+            FaultSpec::CanaryRequest(f) => {
+                self.url(&format!("{path}.url"), &f.url);
+                if let Some(m) = &f.method
+                    && !matches!(
+                        m.as_str(),
+                        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH"
+                    )
+                {
+                    self.problem(
+                        format!("{path}.method"),
+                        format!("`{m}` is not an HTTP method: write GET, HEAD, POST, PUT, DELETE, OPTIONS or PATCH"),
+                    );
+                }
+                self.count(&format!("{path}.count"), f.count, 1000);
+            }
+            FaultSpec::CanaryFileRead(f) => {
+                if f.path.trim().is_empty() {
+                    self.problem(format!("{path}.path"), "must name a file");
+                }
+                self.count(&format!("{path}.count"), f.count, 1000);
+            }
+            FaultSpec::CanarySecretRead(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                if let Some(secret) = &f.secret {
+                    self.object_name(&format!("{path}.secret"), secret);
+                }
+                self.count(&format!("{path}.reads"), f.reads, 100);
+            }
+            FaultSpec::CanaryExec(f) => {
+                if let Some(c) = &f.container
+                    && let Some(message) = dns_label_problem(c)
+                {
+                    self.problem(format!("{path}.container"), message);
+                }
+                if !f.command.is_empty() {
+                    self.command(&format!("{path}.command"), &f.command, Context::Probe);
+                }
+            }
+            FaultSpec::CanaryDnsLookup(f) => {
+                if let Some(c) = &f.container
+                    && let Some(message) = dns_label_problem(c)
+                {
+                    self.problem(format!("{path}.container"), message);
+                }
+                if let Some(domain) = &f.domain {
+                    self.canary_domain(&format!("{path}.domain"), domain);
+                }
+            }
+            FaultSpec::CanaryDeniedRequests(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.count(&format!("{path}.count"), f.count, 500);
+            }
+            FaultSpec::PreventPrivilegedPod(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.image(&format!("{path}.image"), f.image.as_deref());
+            }
+            FaultSpec::PreventHostPath(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.image(&format!("{path}.image"), f.image.as_deref());
+                if let Some(p) = &f.path
+                    && !p.starts_with('/')
+                {
+                    self.problem(
+                        format!("{path}.path"),
+                        format!("`{p}` is not an absolute path: a host path starts with `/`"),
+                    );
+                }
+            }
+            FaultSpec::PreventPodSecurity(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.image(&format!("{path}.image"), f.image.as_deref());
+            }
+            FaultSpec::PreventSecretRead(f) => {
+                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
+                self.object_name(&format!("{path}.secret"), &f.secret);
+                if let Some(sa) = &f.service_account {
+                    self.object_name(&format!("{path}.serviceAccount"), sa);
+                }
+            }
             FaultSpec::MemoryPressure(f) => {
                 if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
                     self.problem(
@@ -1602,6 +1681,57 @@ impl Validator<'_> {
                     "must be a number, 0 or above",
                 );
             }
+        }
+    }
+
+    /// A count from 1 to `max`.
+    fn count(&mut self, path: &str, n: u32, max: u32) {
+        if !(1..=max).contains(&n) {
+            self.problem(path, format!("{n} is out of range: write 1 to {max}"));
+        }
+    }
+
+    /// A canary domain: a DNS name that carries the marker, so that a security team can
+    /// tell the lookup from an attack.
+    fn canary_domain(&mut self, path: &str, domain: &str) {
+        let name = domain.trim_end_matches('.');
+        let labels_ok = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !labels_ok {
+            self.problem(
+                path,
+                format!(
+                    "`{domain}` is not a DNS name: dot-separated labels of letters, digits and `-`"
+                ),
+            );
+        } else if !name.to_ascii_lowercase().contains(super::MARKER) {
+            self.problem(
+                path,
+                format!(
+                    "`{domain}` does not carry the marker `{}`: write e.g. `{}.example.com` so that a security team can tell the drill from an attack",
+                    super::MARKER,
+                    super::MARKER
+                ),
+            );
+        }
+    }
+
+    /// A container image reference, when one is given.
+    fn image(&mut self, path: &str, image: Option<&str>) {
+        if let Some(image) = image
+            && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
+        {
+            self.problem(
+                path,
+                format!("`{image}` is not an image reference such as registry.k8s.io/pause:3.10"),
+            );
         }
     }
 
