@@ -1279,6 +1279,7 @@ impl Runner {
             injected_at: None,
             reverted_at: None,
             error: None,
+            security: None,
         };
         match injected {
             Ok(()) => {
@@ -1295,8 +1296,13 @@ impl Runner {
                     fault: fspec.name().to_owned(),
                     targets: intent.targets,
                 });
+                let mut evidence = vec![intent_seq, injected_seq];
+                if let Some(outcome) = f.security() {
+                    evidence.push(self.security_event(it, fspec.name(), &outcome));
+                    record.security = Some(outcome);
+                }
                 it.faults.push(record);
-                it.fault_evidence.push(vec![intent_seq, injected_seq]);
+                it.fault_evidence.push(evidence);
                 Ok(())
             }
             Err(e) => {
@@ -1314,6 +1320,48 @@ impl Runner {
                 Err(Stop::Aborted(msg))
             }
         }
+    }
+
+    /// Journals what a canary did or what a prevention check met: a refusal is the
+    /// evidence that policy holds, an acceptance is a finding.
+    fn security_event(
+        &mut self,
+        it: &mut Iteration,
+        fault: &str,
+        outcome: &crate::fault::security::SecurityOutcome,
+    ) -> u64 {
+        use crate::fault::security::SecurityOutcome;
+        let (kind, detail) = match outcome {
+            SecurityOutcome::Canary(c) => (
+                "canary-performed",
+                format!("{fault}: {}", c.actions.join("; ")),
+            ),
+            SecurityOutcome::Prevention(p) if p.refused => (
+                "prevention-refused",
+                format!(
+                    "{fault}: {} was refused ({}): {}",
+                    p.action,
+                    p.status
+                        .map_or_else(|| "no status".to_owned(), |s| s.to_string()),
+                    p.message
+                ),
+            ),
+            SecurityOutcome::Prevention(p) => (
+                "prevention-accepted",
+                format!(
+                    "{fault}: {} was ACCEPTED ({}); undone at once: {}",
+                    p.action,
+                    p.status
+                        .map_or_else(|| "no status".to_owned(), |s| s.to_string()),
+                    p.undone.join("; ")
+                ),
+            ),
+        };
+        let mut data = serde_json::to_value(outcome).unwrap_or_default();
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("fault".into(), json!(fault));
+        }
+        self.event(it, kind, data, detail)
     }
 
     async fn revert(&mut self, it: &mut Iteration, name: &str, f: &Arc<dyn Fault>) {

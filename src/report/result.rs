@@ -283,6 +283,9 @@ pub struct FaultRecord {
     pub reverted_at: Option<String>,
     /// Why it could not be injected or reverted.
     pub error: Option<String>,
+    /// What a detection canary or a prevention check did (docs/security-drills.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<crate::fault::security::SecurityOutcome>,
 }
 
 /// Something that happened.
