@@ -27,6 +27,10 @@ pub struct CanaryRequest {
     /// How many requests are sent (1 to 1000).
     #[serde(default = "one")]
     pub count: u32,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -47,6 +51,10 @@ pub struct CanaryFileRead {
     /// How many times the file is opened and read (1 to 1000).
     #[serde(default = "one")]
     pub count: u32,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -73,6 +81,10 @@ pub struct CanarySecretRead {
     /// How many times the Secret is read (1 to 100).
     #[serde(default = "one")]
     pub reads: u32,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -96,6 +108,10 @@ pub struct CanaryExec {
     /// The command run instead of the default, as a program and its arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -120,6 +136,10 @@ pub struct CanaryDnsLookup {
     /// absent: `.invalid` never resolves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -140,6 +160,10 @@ pub struct CanaryDeniedRequests {
     /// How many requests are sent (1 to 500).
     #[serde(default = "twenty")]
     pub count: u32,
+    /// The detection signals (by name) that count as noticing this canary; any signal
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<String>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,

@@ -1189,6 +1189,31 @@ impl FaultSpec {
         }
     }
 
+    /// The detection signals a detection canary names as noticing it; `None` for every
+    /// fault that is not a canary.
+    pub fn canary_signals(&self) -> Option<&[String]> {
+        match self {
+            Self::CanaryRequest(f) => Some(&f.detected_by),
+            Self::CanaryFileRead(f) => Some(&f.detected_by),
+            Self::CanarySecretRead(f) => Some(&f.detected_by),
+            Self::CanaryExec(f) => Some(&f.detected_by),
+            Self::CanaryDnsLookup(f) => Some(&f.detected_by),
+            Self::CanaryDeniedRequests(f) => Some(&f.detected_by),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault is a prevention check (an action policy must refuse).
+    pub fn is_prevention_check(&self) -> bool {
+        matches!(
+            self,
+            Self::PreventPrivilegedPod(_)
+                | Self::PreventHostPath(_)
+                | Self::PreventPodSecurity(_)
+                | Self::PreventSecretRead(_)
+        )
+    }
+
     /// The replicas the fault acts on, if it acts on replicas.
     pub fn selector(&self) -> Option<&Selector> {
         match self {

@@ -807,6 +807,9 @@ impl Validator<'_> {
     }
 
     fn fault(&mut self, path: &str, fault: &FaultSpec) {
+        if let Some(signals) = fault.canary_signals() {
+            self.canary_signals(path, signals);
+        }
         // Dependency faults act on both platforms: through the embedded proxy locally, through
         // a proxy deployed in front of the dependency's Service on kubernetes.
         if fault.dependency().is_none()
@@ -1523,6 +1526,34 @@ impl Validator<'_> {
                 Some(format!(
                     "unknown placeholder `{{{name}}}`; allowed here: {allowed}"
                 ))
+            }
+        }
+    }
+
+    /// A canary is only worth its name when something is waiting for it: the experiment
+    /// needs detection signals, and the ones the canary names must exist.
+    fn canary_signals(&mut self, path: &str, names: &[String]) {
+        let Some(detection) = &self.exp.spec.detection else {
+            self.problem(
+                format!("{path}.type"),
+                "a detection canary needs spec.detection: the signals that must notice it",
+            );
+            return;
+        };
+        let known: Vec<String> = detection
+            .signals
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            if !known.iter().any(|k| k == name) {
+                self.problem(
+                    format!("{path}.detectedBy[{i}]"),
+                    format!(
+                        "no detection signal is named `{name}`{}",
+                        known_list(known.iter().map(String::as_str))
+                    ),
+                );
             }
         }
     }
