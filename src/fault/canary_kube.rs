@@ -292,10 +292,12 @@ impl Fault for CanarySecretReadFault {
         let secret = self.secret_name();
         let account = self.account();
         let api = Api::<Secret>::namespaced(self.cluster.client.clone(), ns);
-        let exists = retry(&format!("get Secret {ns}/{secret}"), || api.get_opt(&secret))
-            .await
-            .map_err(kube_error(fault))?
-            .is_some();
+        let exists = retry(&format!("get Secret {ns}/{secret}"), || {
+            api.get_opt(&secret)
+        })
+        .await
+        .map_err(kube_error(fault))?
+        .is_some();
         let sa = drill_service_account(&self.cluster, fault, ns, &account);
         let mut restore = vec![Undo::delete_of::<ServiceAccount>(ns, &account)];
         let mut writes = vec![create_write(ns, &account, &sa)];
@@ -519,12 +521,11 @@ impl Fault for CanaryExecFault {
             let pod = retry(&format!("get pod {}", p.id()), || api.get(&p.name))
                 .await
                 .map_err(kube_error(fault))?;
-            let container = container_of(&pod, self.container.as_deref()).map_err(|e| {
-                FaultError::Unsafe {
+            let container =
+                container_of(&pod, self.container.as_deref()).map_err(|e| FaultError::Unsafe {
                     fault: fault.clone(),
                     message: format!("pod {} {e}", p.id()),
-                }
-            })?;
+                })?;
             chosen.push((p, container));
         }
         let command = self.command.join(" ");
@@ -742,7 +743,10 @@ mod tests {
     #[test]
     fn default_commands_carry_the_marker_and_change_nothing() {
         let exec = default_exec_command().join(" ");
-        assert!(exec.contains(MARKER) && exec.contains(">/dev/null"), "{exec}");
+        assert!(
+            exec.contains(MARKER) && exec.contains(">/dev/null"),
+            "{exec}"
+        );
         assert_eq!(default_canary_domain(), "firedrill-canary.invalid");
     }
 

@@ -250,12 +250,14 @@ pub fn build(
                 )),
                 FaultSpec::PreventPrivilegedPod(_)
                 | FaultSpec::PreventHostPath(_)
-                | FaultSpec::PreventPodSecurity(_) => Arc::new(
-                    PreventPodFault::new(spec, cluster).ok_or_else(|| FaultError::Unsafe {
-                        fault: spec.name().to_owned(),
-                        message: "not a pod prevention check".to_owned(),
-                    })?,
-                ),
+                | FaultSpec::PreventPodSecurity(_) => {
+                    Arc::new(PreventPodFault::new(spec, cluster).ok_or_else(|| {
+                        FaultError::Unsafe {
+                            fault: spec.name().to_owned(),
+                            message: "not a pod prevention check".to_owned(),
+                        }
+                    })?)
+                }
                 FaultSpec::PreventSecretRead(p) => Arc::new(PreventSecretReadFault::new(
                     p.clone(),
                     cluster,

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{
-    Container, HostPathVolumeSource, Namespace, Pod, PodSpec, Secret,
-    SecurityContext, ServiceAccount, Volume, VolumeMount,
+    Container, HostPathVolumeSource, Namespace, Pod, PodSpec, Secret, SecurityContext,
+    ServiceAccount, Volume, VolumeMount,
 };
 use kube::Api;
 use kube::api::{DeleteParams, PostParams, Preconditions};
@@ -25,9 +25,7 @@ use super::canary_kube::{
 use super::kubernetes::{kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
 use super::{Fault, FaultError, Intent};
-use crate::platform::kubernetes::{
-    ApiWrite, Cluster, Connection, KubeError, RUN_ID, Undo, retry,
-};
+use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, RUN_ID, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
 
 /// The image of a check's pod when none is given: it never runs anyway.
@@ -67,7 +65,9 @@ impl PreventPodFault {
     /// fault; `None` for any other fault.
     pub fn new(spec: &spec::FaultSpec, cluster: Cluster) -> Option<Self> {
         let (ns, image, breach) = match spec {
-            spec::FaultSpec::PreventPrivilegedPod(p) => (&p.namespace, &p.image, Breach::Privileged),
+            spec::FaultSpec::PreventPrivilegedPod(p) => {
+                (&p.namespace, &p.image, Breach::Privileged)
+            }
             spec::FaultSpec::PreventHostPath(p) => (
                 &p.namespace,
                 &p.image,
@@ -482,7 +482,9 @@ impl Fault for PreventSecretReadFault {
                     refused: false,
                     status: Some(200),
                     reason: None,
-                    message: format!("RBAC let {user} read Secret {ns}/{secret} (the value was not kept)"),
+                    message: format!(
+                        "RBAC let {user} read Secret {ns}/{secret} (the value was not kept)"
+                    ),
                     undone: Vec::new(),
                     markers,
                 }

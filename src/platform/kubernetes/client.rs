@@ -26,12 +26,13 @@ impl Connection {
     pub fn client_with_token(&self, token: &str) -> Result<kube::Client, KubeError> {
         let mut config = self.config.clone();
         // AuthInfo keeps its token in a secret type; going through serde avoids depending on it.
-        config.auth_info = serde_json::from_value(serde_json::json!({ "token": token })).map_err(
-            |e| KubeError::Config {
-                context: Some(self.context.clone()),
-                source: Box::new(e),
-            },
-        )?;
+        config.auth_info =
+            serde_json::from_value(serde_json::json!({ "token": token })).map_err(|e| {
+                KubeError::Config {
+                    context: Some(self.context.clone()),
+                    source: Box::new(e),
+                }
+            })?;
         kube::Client::try_from(config).map_err(|e| KubeError::Config {
             context: Some(self.context.clone()),
             source: Box::new(e),

@@ -238,7 +238,10 @@ pub fn catalogue() -> Vec<Entry> {
         Entry::new(
             Fault,
             "canary-secret-read",
-            vec![(Target, Use::DrillServiceAccount), (Target, Use::CanarySecretRead)],
+            vec![
+                (Target, Use::DrillServiceAccount),
+                (Target, Use::CanarySecretRead),
+            ],
         ),
         Entry::new(Fault, "canary-exec", vec![(Target, Use::CanaryExec)]),
         Entry::new(Fault, "canary-dns-lookup", vec![(Target, Use::CanaryExec)]),
@@ -247,7 +250,11 @@ pub fn catalogue() -> Vec<Entry> {
             "canary-denied-requests",
             vec![(Target, Use::DrillServiceAccount)],
         ),
-        Entry::new(Fault, "prevent-privileged-pod", vec![(Target, Use::PreventPod)]),
+        Entry::new(
+            Fault,
+            "prevent-privileged-pod",
+            vec![(Target, Use::PreventPod)],
+        ),
         Entry::new(Fault, "prevent-host-path", vec![(Target, Use::PreventPod)]),
         Entry::new(
             Fault,

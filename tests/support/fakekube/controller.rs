@@ -259,7 +259,10 @@ impl State {
             let picked = node.is_empty();
             if picked {
                 // A nodeSelector no node matches leaves the pod Pending, as the scheduler does.
-                let wanted = pod["spec"]["nodeSelector"].as_object().cloned().unwrap_or_default();
+                let wanted = pod["spec"]["nodeSelector"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
                 let nodes: Vec<String> = self
                     .schedulable_nodes()
                     .into_iter()

@@ -3,8 +3,8 @@
 
 use super::Shared;
 use super::netpol::{self, Reach};
-use super::security;
 use super::patch::PatchKind;
+use super::security;
 use super::selector::{FieldSelector, LabelSelector, labels_of};
 use super::store::{self, ApiError, Change, Page, ResDef, Write, reason_for, str_at};
 use axum::Router;

@@ -47,12 +47,21 @@ pub enum Admission {
 }
 
 /// Answers a TokenRequest for `ns/name`: a token that identifies the ServiceAccount.
-pub fn token_request(st: &mut State, ns: &str, name: &str, body: &Value) -> Result<Value, ApiError> {
+pub fn token_request(
+    st: &mut State,
+    ns: &str,
+    name: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let sa = st
         .get("serviceaccounts", ns, name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(def("serviceaccounts"), name))?;
-    if body.get("kind").and_then(Value::as_str).is_some_and(|k| k != "TokenRequest") {
+    if body
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k != "TokenRequest")
+    {
         return Err(ApiError::bad_request("the body is not a TokenRequest"));
     }
     let expiration = body
@@ -65,7 +74,9 @@ pub fn token_request(st: &mut State, ns: &str, name: &str, body: &Value) -> Resu
             name,
             &[(
                 "spec.expirationSeconds".into(),
-                format!("Invalid value: {expiration}: may not specify a duration less than 10 minutes"),
+                format!(
+                    "Invalid value: {expiration}: may not specify a duration less than 10 minutes"
+                ),
             )],
         ));
     }
@@ -78,8 +89,8 @@ pub fn token_request(st: &mut State, ns: &str, name: &str, body: &Value) -> Resu
             uid: str_at(&sa, "/metadata/uid").to_string(),
         },
     );
-    let expires = st.wall(std::time::Instant::now())
-        + std::time::Duration::from_secs(expiration as u64);
+    let expires =
+        st.wall(std::time::Instant::now()) + std::time::Duration::from_secs(expiration as u64);
     let audiences = body
         .pointer("/spec/audiences")
         .and_then(Value::as_array)
@@ -119,24 +130,28 @@ fn has(list: &Value, wanted: &str) -> bool {
 
 /// Whether a RoleBinding's subjects include the ServiceAccount.
 fn binds(binding: &Value, id: &Identity) -> bool {
-    binding["subjects"].as_array().into_iter().flatten().any(|s| {
-        let name = str_at(s, "/name");
-        match str_at(s, "/kind") {
-            "ServiceAccount" => {
-                name == id.name
-                    && match str_at(s, "/namespace") {
-                        "" => str_at(binding, "/metadata/namespace") == id.namespace,
-                        ns => ns == id.namespace,
-                    }
+    binding["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            let name = str_at(s, "/name");
+            match str_at(s, "/kind") {
+                "ServiceAccount" => {
+                    name == id.name
+                        && match str_at(s, "/namespace") {
+                            "" => str_at(binding, "/metadata/namespace") == id.namespace,
+                            ns => ns == id.namespace,
+                        }
+                }
+                "Group" => {
+                    name == "system:serviceaccounts"
+                        || name == format!("system:serviceaccounts:{}", id.namespace)
+                }
+                "User" => name == id.user(),
+                _ => false,
             }
-            "Group" => {
-                name == "system:serviceaccounts"
-                    || name == format!("system:serviceaccounts:{}", id.namespace)
-            }
-            "User" => name == id.user(),
-            _ => false,
-        }
-    })
+        })
 }
 
 /// Whether the namespace's Roles, through its RoleBindings, allow the request.
@@ -178,9 +193,7 @@ pub fn authorize(
     ns: Option<&str>,
     name: Option<&str>,
 ) -> Result<(), ApiError> {
-    if st.admission == Admission::Permissive
-        || allowed(st, id, verb, group, resource, ns, name)
-    {
+    if st.admission == Admission::Permissive || allowed(st, id, verb, group, resource, ns, name) {
         return Ok(());
     }
     let (plural, sub) = resource.split_once('/').unwrap_or((resource, ""));
@@ -232,7 +245,11 @@ pub fn violations(pod: &Value, level: &str) -> Vec<String> {
             .collect()
     };
     let quoted = |v: Vec<String>| {
-        let noun = if v.len() == 1 { "container" } else { "containers" };
+        let noun = if v.len() == 1 {
+            "container"
+        } else {
+            "containers"
+        };
         format!("{noun} {}", v.join(", "))
     };
     let mut out = Vec::new();
@@ -259,15 +276,21 @@ pub fn violations(pod: &Value, level: &str) -> Vec<String> {
         .map(|v| format!("\"{}\"", str_at(v, "/name")))
         .collect();
     if !host_paths.is_empty() {
-        let noun = if host_paths.len() == 1 { "volume" } else { "volumes" };
-        out.push(format!("hostPath volumes ({noun} {})", host_paths.join(", ")));
+        let noun = if host_paths.len() == 1 {
+            "volume"
+        } else {
+            "volumes"
+        };
+        out.push(format!(
+            "hostPath volumes ({noun} {})",
+            host_paths.join(", ")
+        ));
     }
     if level != "restricted" {
         return out;
     }
-    let escalation = names(&|c| {
-        c.pointer("/securityContext/allowPrivilegeEscalation") != Some(&json!(false))
-    });
+    let escalation =
+        names(&|c| c.pointer("/securityContext/allowPrivilegeEscalation") != Some(&json!(false)));
     if !escalation.is_empty() {
         out.push(format!(
             "allowPrivilegeEscalation != false ({} must set securityContext.allowPrivilegeEscalation=false)",
@@ -295,8 +318,11 @@ pub fn violations(pod: &Value, level: &str) -> Vec<String> {
             quoted(root)
         ));
     }
-    let pod_seccomp = spec.pointer("/securityContext/seccompProfile/type").is_some();
-    let seccomp = names(&|c| !pod_seccomp && c.pointer("/securityContext/seccompProfile/type").is_none());
+    let pod_seccomp = spec
+        .pointer("/securityContext/seccompProfile/type")
+        .is_some();
+    let seccomp =
+        names(&|c| !pod_seccomp && c.pointer("/securityContext/seccompProfile/type").is_none());
     if !seccomp.is_empty() {
         out.push(format!(
             "seccompProfile (pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")",
@@ -320,7 +346,13 @@ pub fn admit_pod(st: &State, ns: &str, pod: &Value) -> Result<(), ApiError> {
     };
     let level = st
         .get("namespaces", "", ns)
-        .map(|n| str_at(n, &format!("/metadata/labels/{}", ENFORCE.replace('/', "~1"))).to_string())
+        .map(|n| {
+            str_at(
+                n,
+                &format!("/metadata/labels/{}", ENFORCE.replace('/', "~1")),
+            )
+            .to_string()
+        })
         .unwrap_or_default();
     if matches!(level.as_str(), "baseline" | "restricted") {
         let broken = violations(pod, &level);
@@ -345,7 +377,9 @@ pub fn admit_pod(st: &State, ns: &str, pod: &Value) -> Result<(), ApiError> {
                 "{head} is forbidden: ValidatingAdmissionPolicy '{policy}' with binding '{policy}-binding' denied request: pods may not use the host's namespaces, privileged containers or host paths"
             ),
         );
-        e.details = Some(json!({"name": name, "kind": "pods", "causes": [{"message": "pods may not use the host's namespaces, privileged containers or host paths"}]}));
+        e.details = Some(
+            json!({"name": name, "kind": "pods", "causes": [{"message": "pods may not use the host's namespaces, privileged containers or host paths"}]}),
+        );
         return Err(e);
     }
     Ok(())

@@ -83,7 +83,14 @@ pub static RESOURCES: &[ResDef] = &[
     ),
     res!("services", "Service", "", true, true, false),
     res!("serviceaccounts", "ServiceAccount", "", true, false, false),
-    res!("roles", "Role", "rbac.authorization.k8s.io", true, false, false),
+    res!(
+        "roles",
+        "Role",
+        "rbac.authorization.k8s.io",
+        true,
+        false,
+        false
+    ),
     res!(
         "rolebindings",
         "RoleBinding",
