@@ -116,7 +116,7 @@ where
             return Err(FaultError::Unsafe {
                 fault: fault.to_owned(),
                 message: format!(
-                    "{kind} {ns}/{name} already exists: a leftover of an earlier run (see `firedrill cleanup`) or someone else's; left as it is"
+                    "{kind} {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
                 ),
             });
         }

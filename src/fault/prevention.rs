@@ -309,7 +309,7 @@ impl Fault for PreventPodFault {
                         return Err(FaultError::Unsafe {
                             fault: self.name.clone(),
                             message: format!(
-                                "pod {ns}/{name} already exists: a leftover of an earlier run (see `firedrill cleanup`) or someone else's; left as it is"
+                                "pod {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
                             ),
                         });
                     }

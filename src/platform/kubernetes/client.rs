@@ -16,7 +16,7 @@ pub struct Connection {
     /// The API server's URL.
     pub server: String,
     /// The configuration the client was built from, for clients that act as someone else.
-    config: kube::Config,
+    config: std::sync::Arc<kube::Config>,
 }
 
 impl Connection {
@@ -24,7 +24,7 @@ impl Connection {
     /// `token` only: the run's own credentials are left out, so that it acts as the
     /// ServiceAccount the token belongs to.
     pub fn client_with_token(&self, token: &str) -> Result<kube::Client, KubeError> {
-        let mut config = self.config.clone();
+        let mut config = (*self.config).clone();
         // AuthInfo keeps its token in a secret type; going through serde avoids depending on it.
         config.auth_info =
             serde_json::from_value(serde_json::json!({ "token": token })).map_err(|e| {
@@ -81,7 +81,7 @@ pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection)
         Connection {
             context: name,
             server,
-            config,
+            config: std::sync::Arc::new(config),
         },
     ))
 }
