@@ -128,10 +128,10 @@ spec:
     baseline: 200ms
     probes: [{{name: ok, type: command, command: ["true"]}}]
   detection:
-    timeout: 1s
+    timeout: 3s
     signals:
       - {{name: sig-a, type: webhook, match: {{alertname: A}}}}
-      - {{name: sig-b, type: webhook, match: {{alertname: B}}}}
+      - {{name: sig-b, type: webhook, match: {{alertname: B}}, timeout: 2s}}
   faults:
 {faults}
   recovery: {{stableFor: 100ms, timeout: 5s}}
@@ -214,8 +214,9 @@ fn ms_between(from: Instant, to: Instant) -> f64 {
     to.saturating_duration_since(from).as_secs_f64() * 1e3
 }
 
-/// The engine starts a canary's clock a moment before the stand-in records its own start.
-const TOLERANCE_MS: f64 = 50.0;
+/// The engine starts a canary's clock a moment before the stand-in records its own start,
+/// and records its injection a moment after.
+const TOLERANCE_MS: f64 = 100.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
@@ -242,28 +243,33 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
     let trace = |name: &str| traces[name].clone();
 
     // Ground truth: between posting the alert and its answer, from the canary's own start.
-    let within = |name: &str, by: &Trace| {
+    let within = |name: &str, by_trace: &Trace| {
         let start = trace(name).started.unwrap();
-        let (sent, answered) = by.alerts[0];
+        let (sent, answered) = by_trace.alerts[0];
         let (by, at, ttd) = {
             let r = record(name);
-            let (at, by, ttd) = r.noticed().unwrap_or_else(|| panic!("{name} not noticed"));
+            let (at, by, ttd) = r.noticed().unwrap_or_else(|| {
+                panic!(
+                    "{name} not noticed; began {start:?}, alerts {:?}; events {:#?}",
+                    by_trace.alerts, it.events
+                )
+            });
             (by.to_owned(), at.to_owned(), ttd)
         };
         assert!(humantime::parse_rfc3339_weak(&at).is_ok(), "{at}");
         let (low, high) = (ms_between(start, sent), ms_between(start, answered));
         assert!(
-            ttd >= low - TOLERANCE_MS && ttd <= high + TOLERANCE_MS,
+            ttd >= low && ttd <= high + TOLERANCE_MS,
             "{name}: time to detect {ttd} ms, the alert was posted {low} ms after it began and answered at {high} ms"
         );
         (by, ttd)
     };
     let (by, early_ttd) = within("early", &trace("early"));
     assert_eq!(by, "sig-a");
-    let (by, late_ttd) = within("late", &trace("late"));
+    // From its own injection: counted from the iteration's, 600 ms earlier, it would lie
+    // above the window.
+    let (by, _) = within("late", &trace("late"));
     assert_eq!(by, "sig-a");
-    // From its own injection, not the iteration's (600 ms earlier).
-    assert!(late_ttd < 600.0, "{late_ttd}");
     // No signal named: any signal counts, here the alert that answered `late`.
     let (by, _) = within("any", &trace("late"));
     assert_eq!(by, "sig-a");
@@ -295,8 +301,8 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
     .unwrap();
     assert!(plain.get("detectedAt").is_none(), "{plain}");
 
-    // The journal holds each outcome; the wait for `deaf` ended at its deadline (1 s after
-    // it began), and the iteration waited for it though it was detected long before.
+    // The journal holds each outcome; the wait for `deaf` ended at its deadline (sig-b's own
+    // 2 s after it began), and the iteration waited for it though it had recovered before.
     let kinds = |kind: &str| -> Vec<&Value> {
         journal
             .iter()
@@ -314,7 +320,7 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
     let missed = kinds("canary-missed");
     assert_eq!(missed.len(), 1);
     assert_eq!(missed[0]["data"]["fault"], "deaf");
-    assert_eq!(missed[0]["data"]["waitedMs"], 1000.0);
+    assert_eq!(missed[0]["data"]["waitedMs"], 2000.0);
     let seq = |r: &Value| r["seq"].as_u64().unwrap();
     let recovered = kinds("recovered");
     assert!(
@@ -333,7 +339,7 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
         .unwrap();
     let waited = missed_event.offset_ms - deaf_injected.offset_ms;
     assert!(
-        (waited - 1000.0).abs() <= TOLERANCE_MS,
+        (waited - 2000.0).abs() <= TOLERANCE_MS,
         "the missed canary is recorded at its deadline: {waited} ms after its injection"
     );
 }

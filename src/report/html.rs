@@ -1463,7 +1463,7 @@ mod tests {
             "href=\"notifications/nis2-early-warning-1.json\"",
             ATTESTATION,
             "A drill cannot evidence board oversight",
-            "formula 1.0.0",
+            "formula 1.1.0",
         ] {
             assert!(html.contains(text), "missing {text:?}");
         }
