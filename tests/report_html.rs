@@ -68,7 +68,30 @@ fn scorecard(result: &RunResult) -> Scorecard {
 }
 
 fn report() -> Report {
-    let result: RunResult = serde_json::from_str(FIXTURE).expect("the fixture is a result.json");
+    let mut result: RunResult =
+        serde_json::from_str(FIXTURE).expect("the fixture is a result.json");
+    // A detection canary no signal noticed and a prevention check policy refused, so that the
+    // security drills section is rendered under the page's policy too.
+    for record in [
+        serde_json::json!({
+            "name": "env-file", "type": "canary-request", "targets": [],
+            "injectedAt": result.iterations[0].injected_at, "revertedAt": null, "error": null,
+            "security": {"kind": "canary", "actions": ["GET http://127.0.0.1:1/admin/.env answered 404"],
+                         "markers": ["firedrill-canary-env-file"]},
+            "detectedAt": null, "detectedBy": null, "timeToDetectMs": null
+        }),
+        serde_json::json!({
+            "name": "privileged", "type": "prevent-privileged-pod", "targets": [],
+            "injectedAt": result.iterations[0].injected_at, "revertedAt": null, "error": null,
+            "security": {"kind": "prevention", "action": "create pod shop/firedrill-canary-privileged (privileged)",
+                         "refused": true, "status": 403, "reason": "Forbidden",
+                         "message": "pods \"firedrill-canary-privileged\" is forbidden", "markers": ["firedrill-canary-privileged"]}
+        }),
+    ] {
+        result.iterations[0]
+            .faults
+            .push(serde_json::from_value(record).expect("a fault record"));
+    }
     let scorecard = scorecard(&result);
     Report {
         title: result.experiment.name.clone(),
@@ -244,6 +267,9 @@ fn report_html_renders_in_headless_chromium() {
         "EXERCISE",
         JOURNAL_HEAD,
         "A scorecard is supporting evidence, not an attestation.",
+        "Security drills",
+        "A caught canary proves that this known signal is detected; it does not prove that novel attacks would be.",
+        "<code>firedrill-canary-privileged</code>",
     ] {
         assert!(dom.contains(text), "{text:?} not in the rendered page");
     }

@@ -68,6 +68,7 @@ impl IterationState {
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.timeout.get()),
                 detected: None,
+                canaries: Vec::new(),
             },
             recovery: RecoveryState {
                 stable_for: spec.recovery.stable_for.get(),
@@ -169,18 +170,39 @@ impl IterationState {
     }
 }
 
-/// Detection signals and the first that fired.
+/// Detection signals, the first that fired, and the detection canaries waiting for theirs.
 #[derive(Debug)]
 pub struct DetectionState {
     signals: Vec<(DetectionSignal, Option<usize>, u32)>,
     default_timeout: Duration,
     /// When and by which signal.
     pub detected: Option<(Instant, String)>,
+    canaries: Vec<CanaryWatch>,
+}
+
+/// A detection canary performed in the iteration, and whether one of its signals noticed it.
+#[derive(Clone, Debug)]
+pub struct CanaryWatch {
+    /// Its record's index among the iteration's faults.
+    pub record: usize,
+    /// The fault's name.
+    pub name: String,
+    /// The signals that count as noticing it; any signal when empty.
+    pub signals: Vec<String>,
+    /// When firedrill began to perform it: its time to detect counts from here.
+    pub started: Instant,
+    /// When the last signal that counts times out.
+    pub deadline: Instant,
+    /// When and by which signal it was noticed.
+    pub noticed: Option<(Instant, String)>,
+    /// Whether its outcome (noticed or missed) has been taken for the journal.
+    pub settled: bool,
 }
 
 impl DetectionState {
     fn observe(&mut self, obs: &Observation, injected: Instant) {
         let default = self.default_timeout;
+        let mut fired = Vec::new();
         for (signal, probe, consecutive) in &mut self.signals {
             let DetectionSignal::ProbeFails(s) = signal else {
                 continue;
@@ -192,24 +214,126 @@ impl DetectionState {
                 *consecutive = 0;
             } else {
                 *consecutive += 1;
+                if *consecutive < s.consecutive {
+                    continue;
+                }
+                fired.push(s.name.clone());
                 let in_time = obs.finished <= injected + s.timeout.map_or(default, |t| t.get());
-                if *consecutive >= s.consecutive && self.detected.is_none() && in_time {
+                if self.detected.is_none() && in_time {
                     self.detected = Some((obs.finished, s.name.clone()));
                 }
             }
         }
+        // The signal keeps firing while the failures go on, so a canary performed later
+        // is noticed by the next failing observation after it.
+        for name in fired {
+            self.fire_canaries(obs.finished, &name);
+        }
+    }
+
+    /// The timeout of the signal named `name`, if there is one.
+    fn timeout_of(&self, name: &str) -> Option<Duration> {
+        self.signals
+            .iter()
+            .find(|(s, _, _)| s.name() == name)
+            .map(|(s, _, _)| s.timeout().map_or(self.default_timeout, |t| t.get()))
     }
 
     /// Records a detection by an alert signal (webhook or polling) named `signal`, if it
-    /// came within that signal's timeout.
+    /// came within that signal's timeout; and notices the canaries it counts for.
     pub fn fire(&mut self, at: Instant, injected: Instant, signal: &str) {
-        let Some((spec, _, _)) = self.signals.iter().find(|(s, _, _)| s.name() == signal) else {
+        let Some(timeout) = self.timeout_of(signal) else {
             return;
         };
-        let timeout = spec.timeout().map_or(self.default_timeout, |t| t.get());
         if self.detected.is_none() && at >= injected && at <= injected + timeout {
             self.detected = Some((at, signal.to_owned()));
         }
+        self.fire_canaries(at, signal);
+    }
+
+    /// Notices, with the signal `signal` fired at `at`, every canary still waiting that
+    /// counts it, was performed before `at`, and whose wait for that signal has not timed
+    /// out. The iteration's own detection is left as it is.
+    pub fn fire_canaries(&mut self, at: Instant, signal: &str) {
+        let Some(timeout) = self.timeout_of(signal) else {
+            return;
+        };
+        for c in &mut self.canaries {
+            let counts = c.signals.is_empty() || c.signals.iter().any(|s| s == signal);
+            if c.noticed.is_none()
+                && !c.settled
+                && counts
+                && at >= c.started
+                && at <= c.started + timeout
+            {
+                c.noticed = Some((at, signal.to_owned()));
+            }
+        }
+    }
+
+    /// Starts waiting for the signals that must notice a canary performed from `started`;
+    /// `signals` empty means any signal.
+    pub fn add_canary(&mut self, record: usize, name: &str, signals: &[String], started: Instant) {
+        let longest = self
+            .signals
+            .iter()
+            .filter(|(s, _, _)| signals.is_empty() || signals.iter().any(|n| n == s.name()))
+            .map(|(s, _, _)| s.timeout().map_or(self.default_timeout, |t| t.get()))
+            .max()
+            .unwrap_or(Duration::ZERO);
+        self.canaries.push(CanaryWatch {
+            record,
+            name: name.to_owned(),
+            signals: signals.to_vec(),
+            started,
+            deadline: started + longest,
+            noticed: None,
+            settled: false,
+        });
+    }
+
+    /// The canaries performed so far, in order.
+    pub fn canaries(&self) -> &[CanaryWatch] {
+        &self.canaries
+    }
+
+    /// When the first canary began, if one was performed.
+    pub fn first_canary(&self) -> Option<Instant> {
+        self.canaries.iter().map(|c| c.started).min()
+    }
+
+    /// The canaries noticed since the last call, now settled.
+    pub fn take_noticed(&mut self) -> Vec<CanaryWatch> {
+        self.canaries
+            .iter_mut()
+            .filter(|c| c.noticed.is_some() && !c.settled)
+            .map(|c| {
+                c.settled = true;
+                c.clone()
+            })
+            .collect()
+    }
+
+    /// The canaries whose deadline has passed at `now` unnoticed, now settled.
+    pub fn take_missed(&mut self, now: Instant) -> Vec<CanaryWatch> {
+        self.canaries
+            .iter_mut()
+            .filter(|c| c.noticed.is_none() && !c.settled && c.deadline <= now)
+            .map(|c| {
+                c.settled = true;
+                c.clone()
+            })
+            .collect()
+    }
+
+    /// The earliest deadline of a canary still waiting to be noticed. A canary leaves the
+    /// wait once settled, so a deadline that has passed is not offered again.
+    pub fn canary_deadline(&self) -> Option<Instant> {
+        self.canaries
+            .iter()
+            .filter(|c| c.noticed.is_none() && !c.settled)
+            .map(|c| c.deadline)
+            .min()
     }
 
     /// The webhook signals and their label matchers.
@@ -221,7 +345,8 @@ impl DetectionState {
     }
 
     /// Records a detection by the kubernetes-event signal `name`, if it came within that
-    /// signal's timeout; true when it detected the fault.
+    /// signal's timeout, and notices the canaries it counts for; true when it detected the
+    /// fault.
     pub fn fire_event(&mut self, at: Instant, injected: Instant, name: &str) -> bool {
         let Some(timeout) = self.signals.iter().find_map(|(s, _, _)| match s {
             DetectionSignal::KubernetesEvent(k) if k.name == name => {
@@ -231,6 +356,7 @@ impl DetectionState {
         }) else {
             return false;
         };
+        self.fire_canaries(at, name);
         if self.detected.is_none() && at >= injected && at <= injected + timeout {
             self.detected = Some((at, name.to_owned()));
             return true;
@@ -238,10 +364,10 @@ impl DetectionState {
         false
     }
 
-    /// Whether detection is settled at `now` (detected, every signal timed out, or none
-    /// configured).
+    /// Whether detection is settled at `now`: the fault detected, every signal timed out,
+    /// or none configured; and every canary noticed or past its deadline (and settled).
     pub fn resolved(&self, injected: Instant, now: Instant) -> bool {
-        self.deadline(injected).is_none_or(|d| now >= d)
+        self.deadline(injected).is_none_or(|d| now >= d) && self.canaries.iter().all(|c| c.settled)
     }
 
     /// When the last signal times out, while nothing has been detected.
@@ -486,6 +612,94 @@ spec:
             Some(t0 + Duration::from_millis(100))
         );
         assert!(it.detection.resolved(t0, t0 + Duration::from_millis(150)));
+    }
+
+    #[test]
+    fn a_canary_is_noticed_only_by_its_own_signals_after_it_began() {
+        let s = spec(
+            "  detection:\n    timeout: 1s\n    signals:\n      - {name: mon, type: probe-fails, probe: api, consecutive: 2}\n      - {name: hook, type: webhook, match: {alertname: A}, timeout: 500ms}",
+        );
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        it.detection
+            .add_canary(0, "by-hook", &["hook".to_owned()], at(100));
+        it.detection
+            .add_canary(1, "by-mon", &["mon".to_owned()], at(100));
+        it.detection.add_canary(2, "by-any", &[], at(400));
+        // Each waits for the longest of the signals that count for it.
+        assert_eq!(it.detection.canaries()[0].deadline, at(600));
+        assert_eq!(it.detection.canaries()[1].deadline, at(1100));
+        assert_eq!(it.detection.canaries()[2].deadline, at(1400));
+        // Before the canaries began: the iteration is detected, no canary is.
+        it.detection.fire(at(50), t0, "hook");
+        assert_eq!(it.detection.detected, Some((at(50), "hook".to_owned())));
+        assert!(it.detection.canaries().iter().all(|c| c.noticed.is_none()));
+        // A signal a canary does not name does not count for it.
+        it.detection.fire(at(150), t0, "hook");
+        assert_eq!(
+            it.detection.canaries()[0].noticed,
+            Some((at(150), "hook".to_owned()))
+        );
+        assert!(it.detection.canaries()[1].noticed.is_none());
+        // The probe signal fires at the second failure in a row, and again while they go on.
+        it.observe(&obs(t0, 200, false));
+        assert!(it.detection.canaries()[1].noticed.is_none());
+        it.observe(&obs(t0, 210, false));
+        assert_eq!(
+            it.detection.canaries()[1].noticed,
+            Some((at(211), "mon".to_owned()))
+        );
+        assert_eq!(
+            it.detection.detected,
+            Some((at(50), "hook".to_owned())),
+            "the iteration keeps its first detection"
+        );
+        it.observe(&obs(t0, 420, false));
+        assert_eq!(
+            it.detection.canaries()[2].noticed,
+            Some((at(421), "mon".to_owned())),
+            "any signal counts for a canary that names none"
+        );
+        let noticed: Vec<String> = it
+            .detection
+            .take_noticed()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(noticed, ["by-hook", "by-mon", "by-any"]);
+        assert!(it.detection.take_noticed().is_empty(), "taken once");
+        assert!(it.detection.resolved(t0, at(450)));
+    }
+
+    #[test]
+    fn detection_waits_for_every_canary_until_its_deadline() {
+        let s = spec(
+            "  detection:\n    timeout: 300ms\n    signals: [{name: hook, type: webhook, match: {alertname: A}}]",
+        );
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        it.detection.add_canary(0, "first", &[], t0);
+        it.detection.add_canary(1, "second", &[], at(200));
+        it.detection.fire(at(10), t0, "hook");
+        it.detection.take_noticed();
+        // Detected, but the second canary is still waiting.
+        assert_eq!(it.detection.deadline(t0), None);
+        assert!(!it.detection.resolved(t0, at(20)));
+        assert_eq!(it.detection.canary_deadline(), Some(at(500)));
+        // Past its own timeout the signal no longer counts for it.
+        it.detection.fire(at(501), t0, "hook");
+        assert!(it.detection.canaries()[1].noticed.is_none());
+        assert!(it.detection.take_missed(at(499)).is_empty());
+        let missed = it.detection.take_missed(at(500));
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].name, "second");
+        // Settled: its deadline is not offered again, and the wait is over.
+        assert_eq!(it.detection.canary_deadline(), None);
+        assert!(it.detection.resolved(t0, at(500)));
     }
 
     #[test]

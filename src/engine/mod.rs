@@ -7,6 +7,8 @@ mod iteration;
 mod notify;
 mod objectives;
 mod rollback;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ pub use rollback::{PendingIntent, Rollback, pending_intents};
 
 use crate::detection::poll::{PolledAlert, Poller, Source};
 use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
+use crate::fault::security::SecurityOutcome;
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
 use crate::measure::{DurationRecorder, LogInterval, ProbeRecorders};
@@ -227,6 +230,37 @@ pub async fn run(
     progress: Arc<dyn ProgressSink>,
     rollback: Arc<Rollback>,
 ) -> Result<RunResult, EngineError> {
+    run_with(
+        exp,
+        opts,
+        cancel,
+        progress,
+        rollback,
+        Arc::new(fault::build),
+    )
+    .await
+}
+
+/// Builds the runtime fault of a spec fault: `fault::build`, or a stand-in in the engine's
+/// own tests.
+type FaultBuilder = Arc<
+    dyn Fn(
+            &crate::spec::FaultSpec,
+            &Platform,
+            &FaultContext,
+        ) -> Result<Arc<dyn Fault>, fault::FaultError>
+        + Send
+        + Sync,
+>;
+
+async fn run_with(
+    exp: Experiment,
+    opts: RunOptions,
+    cancel: CancellationToken,
+    progress: Arc<dyn ProgressSink>,
+    rollback: Arc<Rollback>,
+    build_fault: FaultBuilder,
+) -> Result<RunResult, EngineError> {
     let clock = Clock::start();
     if let Some(dir) = &opts.out_dir {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::OutDir(dir.clone(), e))?;
@@ -292,6 +326,7 @@ pub async fn run(
         pending_deliveries: HashMap::new(),
         pod_counts: BTreeMap::new(),
         trace,
+        build_fault,
     };
     runner.run_deadline = Instant::now() + runner.exp.spec.safety.timeout.get();
     let result = runner.run(run_id).instrument(span.clone()).await;
@@ -325,6 +360,7 @@ struct Runner {
     pod_counts: BTreeMap<String, usize>,
     /// The run's trace id and the phase the probes' requests belong to.
     trace: Arc<TraceContext>,
+    build_fault: FaultBuilder,
 }
 
 /// A probe's recorders of one iteration with the start and length of each phase.
@@ -465,6 +501,9 @@ impl Runner {
                             .map(|v| Duration::from_secs_f64(v / 1e3)),
                     );
                     outage.record(Some(Duration::from_secs_f64(result.outage_ms / 1e3)));
+                }
+                if let Some(finding) = prevention_finding(&result) {
+                    failed_reason.get_or_insert(format!("iteration {n}: {finding}"));
                 }
                 if result.status == "baseline_failed" {
                     failed_reason = Some(format!(
@@ -1006,7 +1045,7 @@ impl Runner {
         // Fault schedule: every inject and revert at its offset from the phase start.
         let mut faults: Vec<Option<Arc<dyn Fault>>> = Vec::new();
         for f in &spec.faults {
-            match fault::build(f, platform, ctx) {
+            match (self.build_fault)(f, platform, ctx) {
                 Ok(built) => faults.push(Some(built)),
                 Err(e) => return self.finish(it, Some(Stop::Aborted(chain(&e)))),
             }
@@ -1046,6 +1085,9 @@ impl Runner {
                 .injected
                 .and_then(|t| it.state.detection.deadline(t))
                 .filter(|d| Some(*d) != detection_deadline_seen);
+            // Each canary leaves the wait once its deadline is taken, so this one is
+            // never offered twice.
+            let canary_deadline = it.state.detection.canary_deadline();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.finish(it, Some(Stop::Interrupted)),
@@ -1089,6 +1131,9 @@ impl Runner {
                 () = sleep_until_opt(detection_deadline) => {
                     // Timed out; `resolved` now reports it and the loop may end.
                     detection_deadline_seen = detection_deadline;
+                }
+                () = sleep_until_opt(canary_deadline) => {
+                    self.note_missed_canaries(&mut it, Instant::now());
                 }
                 () = sleep_until_opt(recovery_deadline.filter(|_| it.state.recovery.recovered.is_none())) => {
                     self.event(&mut it, "not-recovered", json!({"timeout": spec.recovery.timeout.to_string()}),
@@ -1270,6 +1315,9 @@ impl Runner {
                 }
             }
         }
+        // A canary's action begins inside `inject`; an alert may answer it before the call
+        // returns, so its time to detect counts from here.
+        let began = Instant::now();
         let injected = f.inject().await;
         let now = Instant::now();
         let mut record = FaultRecord {
@@ -1280,6 +1328,9 @@ impl Runner {
             reverted_at: None,
             error: None,
             security: None,
+            detected_at: None,
+            detected_by: None,
+            time_to_detect_ms: None,
         };
         match injected {
             Ok(()) => {
@@ -1299,6 +1350,23 @@ impl Runner {
                 let mut evidence = vec![intent_seq, injected_seq];
                 if let Some(outcome) = f.security() {
                     evidence.push(self.security_event(it, fspec.name(), &outcome));
+                    match &outcome {
+                        SecurityOutcome::Canary(_) => {
+                            it.state.detection.add_canary(
+                                it.faults.len(),
+                                fspec.name(),
+                                fspec.canary_signals().unwrap_or_default(),
+                                began,
+                            );
+                            // Null until a signal notices it.
+                            record.detected_at = Some(None);
+                            record.detected_by = Some(None);
+                            record.time_to_detect_ms = Some(None);
+                        }
+                        // A finding: policy let through what it must refuse.
+                        SecurityOutcome::Prevention(p) if !p.refused => it.status = "failed",
+                        SecurityOutcome::Prevention(_) => {}
+                    }
                     record.security = Some(outcome);
                 }
                 it.faults.push(record);
@@ -1330,7 +1398,6 @@ impl Runner {
         fault: &str,
         outcome: &crate::fault::security::SecurityOutcome,
     ) -> u64 {
-        use crate::fault::security::SecurityOutcome;
         let (kind, detail) = match outcome {
             SecurityOutcome::Canary(c) => (
                 "canary-performed",
@@ -1392,6 +1459,7 @@ impl Runner {
     }
 
     fn note_progress(&mut self, it: &mut Iteration, was_detected: bool, was_recovered: bool) {
+        self.note_canaries(it);
         let Some(inj) = it.state.injected else { return };
         if !was_detected && let Some((at, by)) = it.state.detection.detected.clone() {
             let after = at.saturating_duration_since(inj);
@@ -1423,6 +1491,44 @@ impl Runner {
                 format!(
                     "steady state holds again since {} after injection",
                     fmt_ms(after)
+                ),
+            );
+        }
+    }
+
+    /// Journals each canary a signal has noticed since the last call.
+    fn note_canaries(&mut self, it: &mut Iteration) {
+        for c in it.state.detection.take_noticed() {
+            let Some((at, by)) = c.noticed else { continue };
+            let after = at.saturating_duration_since(c.started);
+            self.event_at(
+                it,
+                at,
+                "canary-detected",
+                json!({"fault": c.name, "signal": by, "timeToDetectMs": ms(after)}),
+                format!("canary {} noticed by {by} after {}", c.name, fmt_ms(after)),
+            );
+        }
+    }
+
+    /// Journals each canary whose wait ended at `now` with no signal that counts for it.
+    fn note_missed_canaries(&mut self, it: &mut Iteration, now: Instant) {
+        for c in it.state.detection.take_missed(now) {
+            let waited = c.deadline.saturating_duration_since(c.started);
+            let signals = if c.signals.is_empty() {
+                "any detection signal".to_owned()
+            } else {
+                c.signals.join(", ")
+            };
+            self.event_at(
+                it,
+                c.deadline,
+                "canary-missed",
+                json!({"fault": c.name, "signals": c.signals, "waitedMs": ms(waited)}),
+                format!(
+                    "canary {} not noticed by {signals} within {}",
+                    c.name,
+                    fmt_ms(waited)
                 ),
             );
         }
@@ -1482,6 +1588,9 @@ impl Runner {
                 e.observed_at
             ),
         );
+        // A canary counts the event from when it was observed, even while the injection
+        // call that performed it was still running.
+        it.state.detection.fire_canaries(observed, &e.signal);
         if it.state.detection.fire_event(at, inj, &e.signal) {
             it.alert_seq = Some(seq);
             it.detection_event = Some(e);
@@ -1540,9 +1649,16 @@ impl Runner {
 
     fn alert(&mut self, it: &mut Iteration, alert: ReceivedAlert) {
         let Some(inj) = it.state.injected else { return };
-        if alert.received_at < inj || alert.status != AlertStatus::Firing {
+        if alert.received_at < watch_from(it, inj) || alert.status != AlertStatus::Firing {
             return;
         }
+        let all_matched: Vec<String> = it
+            .state
+            .detection
+            .webhook_signals()
+            .filter(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
+            .map(|s| s.name.clone())
+            .collect();
         let matched = it
             .state
             .detection
@@ -1572,6 +1688,11 @@ impl Runner {
             if !before && it.state.detection.detected.is_some() {
                 it.alert_seq = Some(seq);
             }
+        }
+        // The iteration counts the first signal that matches; a canary counts any of its
+        // own that do.
+        for name in all_matched.iter().skip(1) {
+            it.state.detection.fire_canaries(alert.received_at, name);
         }
     }
 
@@ -1606,7 +1727,7 @@ impl Runner {
     /// An alert a polling signal saw start firing; after the injection it detects the fault.
     fn polled_alert(&mut self, it: &mut Iteration, alert: PolledAlert) {
         let Some(inj) = it.state.injected else { return };
-        if alert.at < inj {
+        if alert.at < watch_from(it, inj) {
             return;
         }
         let seq = self.event_at(
@@ -1685,6 +1806,16 @@ impl Runner {
                 ..Default::default()
             }
         }));
+        for c in it.state.detection.canaries() {
+            let Some(record) = it.faults.get_mut(c.record) else {
+                continue;
+            };
+            let noticed = c.noticed.as_ref();
+            record.detected_at = Some(noticed.map(|(at, _)| self.clock.rfc3339(*at)));
+            record.detected_by = Some(noticed.map(|(_, by)| by.clone()));
+            record.time_to_detect_ms =
+                Some(noticed.map(|(at, _)| ms(at.saturating_duration_since(c.started))));
+        }
         let st = &it.state;
         let inj = st.injected;
         let detected = st.detection.detected.clone();
@@ -1740,6 +1871,37 @@ struct Iteration {
     detection_event: Option<crate::detection::kubernetes::WarningEvent>,
     /// The span of the current phase: faults and reverts are its children.
     phase: tracing::Span,
+}
+
+/// The prevention checks of an iteration that policy let through, in one sentence; none
+/// when every check was refused.
+fn prevention_finding(result: &IterationResult) -> Option<String> {
+    let accepted: Vec<String> = result
+        .faults
+        .iter()
+        .filter_map(|f| {
+            let p = f.prevention().filter(|p| !p.refused)?;
+            let undone = if p.undone.is_empty() {
+                String::new()
+            } else {
+                format!("; undone at once ({})", p.undone.join(", "))
+            };
+            Some(format!(
+                "prevention check `{}` was accepted: {}{undone}",
+                f.name, p.action
+            ))
+        })
+        .collect();
+    (!accepted.is_empty()).then(|| accepted.join("; and "))
+}
+
+/// From when a signal can count: the first injection, or the start of a canary's action
+/// when that came first (an alert may answer a canary before its `inject` returns).
+fn watch_from(it: &Iteration, injected: Instant) -> Instant {
+    it.state
+        .detection
+        .first_canary()
+        .map_or(injected, |c| c.min(injected))
 }
 
 fn completed_count(iterations: &[IterationResult]) -> u32 {

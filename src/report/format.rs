@@ -120,6 +120,7 @@ pub fn gate(gate: Gate) -> &'static str {
         Gate::ContainmentLeak => "isolation did not hold",
         Gate::FailedRollback => "a rollback failed and left the fault in place",
         Gate::MissingMandatoryNotificationFlag => "a mandatory notification flag was missing",
+        Gate::PreventionBypassed => "a prevention check was accepted where policy must refuse it",
     }
 }
 

@@ -31,7 +31,7 @@ use svg::{GroupedBars, MarkerKind, Moment, PhaseKind, PhaseSpan, Strip, Timeline
 const ENTRY: &str = "report.html";
 
 /// Every template, by the name the others include or import it by.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     (ENTRY, include_str!("templates/report.html")),
     ("style.css", include_str!("templates/style.css")),
     ("charts.html", include_str!("templates/charts.html")),
@@ -46,6 +46,7 @@ const TEMPLATES: [(&str, &str); 8] = [
         include_str!("templates/coordination.html"),
     ),
     ("evidence.html", include_str!("templates/evidence.html")),
+    ("security.html", include_str!("templates/security.html")),
 ];
 
 /// The sentence every report ends its limits with.
@@ -213,6 +214,7 @@ struct Page {
     any_coordination: bool,
     cannot_evidence: Vec<String>,
     attestation: &'static str,
+    caveat: &'static str,
 }
 
 impl Page {
@@ -286,6 +288,7 @@ impl Page {
             suite,
             cannot_evidence,
             attestation: ATTESTATION,
+            caveat: super::security::CANARY_CAVEAT,
         }
     }
 }
@@ -536,6 +539,7 @@ struct RunView {
     objectives_met: usize,
     objectives_missed: usize,
     faults: Vec<FaultView>,
+    security: Option<super::security::SecurityDrills>,
     rollback_reverted: Vec<String>,
     rollback_failed: Vec<String>,
     notifications: Vec<NotificationView>,
@@ -625,6 +629,7 @@ impl RunView {
             objectives_met,
             objectives,
             faults: r.iterations.iter().flat_map(FaultView::of).collect(),
+            security: super::security::SecurityDrills::of(r),
             rollback_reverted: r.rollback.reverted.clone(),
             rollback_failed: r.rollback.failed.clone(),
             notifications: r
@@ -1284,7 +1289,7 @@ fn file_links(dir: &str, r: &RunResult) -> Vec<FileLink> {
 mod tests {
     use super::*;
     use crate::report::model::ReportRun;
-    use crate::scorecard::Gate;
+    use crate::scorecard::{CANARY_CAVEAT, Gate};
     use crate::scorecard::{
         Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, score,
     };
@@ -1463,13 +1468,44 @@ mod tests {
             "href=\"notifications/nis2-early-warning-1.json\"",
             ATTESTATION,
             "A drill cannot evidence board oversight",
-            "formula 1.0.0",
+            "formula 1.1.0",
         ] {
             assert!(html.contains(text), "missing {text:?}");
         }
         assert_eq!(html.matches(ATTESTATION).count(), 1);
         assert!(!html.contains("<script"), "the page needs no script");
         assert!(!html.contains("http://") || !html.contains("src=\"http"));
+    }
+
+    #[test]
+    fn security_drills_have_their_section_and_a_run_without_them_has_none() {
+        let plain = render(&report_of(vec![fixture_result()], Some(scorecard()))).unwrap();
+        assert!(!plain.contains("Security drills"));
+        assert!(!plain.contains(CANARY_CAVEAT));
+
+        let report = crate::report::write::single_report(crate::report::testutil::security_run());
+        let html = render(&report).unwrap().replace("&#x2f;", "/");
+        let section = &html[html.find("<h3>Security drills</h3>").expect("the section")..];
+        let section = &section[..section.find("<h3>Rollback</h3>").unwrap()];
+        for text in [
+            CANARY_CAVEAT,
+            "4 of 6 noticed",
+            "5 of 6 refused",
+            "<span class=\"badge bad\">not noticed</span>",
+            "<span class=\"badge bad\">ACCEPTED</span>",
+            "deleted pod shop/firedrill-canary-privileged",
+            "violates PodSecurity &quot;restricted:latest&quot;",
+            "<code>firedrill-canary-honeytoken</code>",
+            "1 min 1 s",
+            "synthetic-monitor",
+            "answered 404 &lt;script&gt;",
+        ] {
+            assert!(section.contains(text), "missing {text:?} in {section}");
+        }
+        // The scorecard's limits say it too, and the gate is named.
+        assert_eq!(html.matches(CANARY_CAVEAT).count(), 2, "{html}");
+        assert!(html.contains("prevention-bypassed"));
+        assert!(!html.contains("<script"), "the page needs no script");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `junit.xml`: one test case per objective (and one for the run's own verdict), so that a
-//! CI stage can gate on a drill and show what was missed, measured against target.
+//! `junit.xml`: one test case per objective (and one for the run's own verdict), and one per
+//! security drill of each iteration, so that a CI stage can gate on a drill and show what
+//! was missed, measured against target.
 
 use std::fmt::Write;
 
@@ -45,12 +46,15 @@ fn render_suite(r: &RunResult) -> Suite {
     let suite = &r.experiment.name;
 
     // The run itself: the steady state at baseline and the recovery of every iteration are a
-    // verdict of their own; an abort, an interruption or a failed rollback is an error.
+    // verdict of their own; an abort, an interruption or a failed rollback is an error. An
+    // iteration that recovered but failed for a security finding fails that drill's case.
     let run_case = format!("{suite} steady state and recovery");
     let deviated: Vec<String> = r
         .iterations
         .iter()
-        .filter(|i| i.status == "baseline_failed" || i.status == "failed")
+        .filter(|i| {
+            i.status == "baseline_failed" || (i.status == "failed" && i.recovered_at.is_none())
+        })
         .map(|i| format!("iteration {}: {}", i.index, i.status))
         .collect();
     match r.status {
@@ -100,7 +104,47 @@ fn render_suite(r: &RunResult) -> Suite {
             case(&mut cases, suite, &o.name, 0.0, Some(("failure", &message)));
         }
     }
-    let tests = r.objectives.len() + 1;
+    let mut drills = 0;
+    if let Some(security) = super::security::SecurityDrills::of(r) {
+        for c in &security.canaries {
+            drills += 1;
+            let name = format!("canary {} noticed (iteration {})", c.name, c.iteration);
+            if c.noticed {
+                case(&mut cases, suite, &name, 0.0, None);
+            } else {
+                failures += 1;
+                let message = format!(
+                    "no detection signal noticed the canary; it did: {}",
+                    c.actions.join("; ")
+                );
+                case(&mut cases, suite, &name, 0.0, Some(("failure", &message)));
+            }
+        }
+        for c in &security.checks {
+            drills += 1;
+            let name = format!(
+                "prevention check {} refused (iteration {})",
+                c.name, c.iteration
+            );
+            if c.refused {
+                case(&mut cases, suite, &name, 0.0, None);
+            } else {
+                failures += 1;
+                let message = format!(
+                    "policy accepted {} (status {}); undone at once: {}",
+                    c.action,
+                    c.status,
+                    if c.undone.is_empty() {
+                        "nothing to undo".to_owned()
+                    } else {
+                        c.undone.join("; ")
+                    }
+                );
+                case(&mut cases, suite, &name, 0.0, Some(("failure", &message)));
+            }
+        }
+    }
+    let tests = r.objectives.len() + 1 + drills;
     let mut xml = String::new();
     let _ = writeln!(
         xml,
@@ -189,6 +233,55 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("<failure message=\"measured"));
+    }
+
+    #[test]
+    fn each_security_drill_is_a_test_case() {
+        let report = crate::report::write::single_report(crate::report::testutil::security_run());
+        let xml = render(&report);
+        well_formed(&xml);
+        // 4 objectives, the run, 6 canaries, 6 checks; 2 canaries missed, 1 check accepted.
+        assert!(
+            xml.contains(r#"<testsuite name="quickstart" tests="17" failures="3" errors="0""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase classname="quickstart" name="canary env-file noticed (iteration 1)" time="0.000"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"name="canary honeytoken noticed (iteration 1)" time="0.000">"#));
+        assert!(
+            xml.contains(
+                r#"name="prevention check privileged refused (iteration 1)" time="0.000">"#
+            )
+        );
+        assert!(xml.contains(
+            "policy accepted create pod shop/firedrill-canary-privileged (privileged) (status 201); undone at once: deleted pod shop/firedrill-canary-privileged"
+        ));
+        assert!(xml.contains(
+            r#"name="prevention check privileged refused (iteration 2)" time="0.000"/>"#
+        ));
+        // The iteration recovered: the finding fails its own case, not the steady state's.
+        assert!(xml.contains(r#"name="quickstart steady state and recovery" time="#));
+        assert!(!xml.contains("(iteration 1: failed)"), "{xml}");
+    }
+
+    /// Elements open and close in order (a small check without an XML parser).
+    fn well_formed(xml: &str) {
+        let mut open = Vec::new();
+        for tag in xml.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap();
+            if tag.starts_with('?') || tag.ends_with('/') {
+                continue;
+            }
+            let name = tag.trim_start_matches('/').split(' ').next().unwrap();
+            if tag.starts_with('/') {
+                assert_eq!(open.pop(), Some(name), "{xml}");
+            } else {
+                open.push(name);
+            }
+        }
+        assert!(open.is_empty(), "{xml}");
     }
 
     #[test]

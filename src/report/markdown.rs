@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::format;
 use super::model::Report;
+use super::security::{CANARY_CAVEAT, CanaryRow, CheckRow, SecurityDrills};
 use crate::scorecard::{CapabilityScore, Status};
 
 const TEMPLATE: &str = include_str!("templates/scorecard.md.j2");
@@ -28,6 +29,7 @@ struct View {
     runs: Vec<RunRow>,
     pod_recovery: Vec<PodRecoveryRow>,
     objectives: Vec<ObjectiveRow>,
+    security: Option<SecurityView>,
     findings: Vec<String>,
     cannot_evidence: Vec<String>,
     default_targets: bool,
@@ -99,6 +101,32 @@ impl PodRecoveryRow {
             ready_max: pair(p.server_ready_ms.max, p.ready_ms.max),
             not_recovered: p.ready_ms.missing,
         }
+    }
+}
+
+/// The security drills of every run, each row with its experiment.
+#[derive(Default, Serialize)]
+struct SecurityView {
+    caveat: &'static str,
+    canaries: Vec<(String, CanaryRow)>,
+    checks: Vec<(String, CheckRow)>,
+    noticed: usize,
+    refused: usize,
+    markers: Vec<String>,
+}
+
+impl SecurityView {
+    fn add(&mut self, experiment: &str, drills: SecurityDrills) {
+        let name = || experiment.to_owned();
+        self.noticed += drills.noticed;
+        self.refused += drills.refused;
+        self.canaries
+            .extend(drills.canaries.into_iter().map(|c| (name(), c)));
+        self.checks
+            .extend(drills.checks.into_iter().map(|c| (name(), c)));
+        self.markers.extend(drills.markers);
+        self.markers.sort();
+        self.markers.dedup();
     }
 }
 
@@ -195,6 +223,7 @@ fn view(report: &Report) -> View {
         }
     }
     let mut runs = Vec::new();
+    let mut security: Option<SecurityView> = None;
     let mut pod_recovery = Vec::new();
     let mut objectives = Vec::new();
     for run in &report.runs {
@@ -250,6 +279,20 @@ fn view(report: &Report) -> View {
         if let Some(p) = &r.summary.pod_recovery {
             pod_recovery.push(PodRecoveryRow::new(&name, p));
         }
+        if let Some(drills) = SecurityDrills::of(r) {
+            findings.extend(
+                drills
+                    .findings()
+                    .into_iter()
+                    .map(|f| format!("{name}: {f}")),
+            );
+            security
+                .get_or_insert_with(|| SecurityView {
+                    caveat: CANARY_CAVEAT,
+                    ..SecurityView::default()
+                })
+                .add(&name, drills);
+        }
         let met = r.objectives.iter().filter(|o| o.met).count();
         runs.push(RunRow {
             name,
@@ -297,6 +340,7 @@ fn view(report: &Report) -> View {
         runs,
         pod_recovery,
         objectives,
+        security,
         findings,
         cannot_evidence: card.map_or_else(
             || {
@@ -377,6 +421,24 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn security_drills_have_their_section() {
+        let report = crate::report::write::single_report(crate::report::testutil::security_run());
+        let text = render(&report).unwrap();
+        assert!(text.contains("## Security drills"));
+        assert!(
+            text.matches(crate::report::security::CANARY_CAVEAT).count() >= 2,
+            "in the section and in the limits: {text}"
+        );
+        assert!(
+            text.contains("&lt;script>"),
+            "actions are cell-safe: {text}"
+        );
+        let mut settings = settings();
+        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+        settings.bind(|| insta::assert_snapshot!(text));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod result;
+pub mod security;
 pub mod summary;
 pub mod svg;
 pub mod write;

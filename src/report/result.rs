@@ -286,6 +286,68 @@ pub struct FaultRecord {
     /// What a detection canary or a prevention check did (docs/security-drills.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<crate::fault::security::SecurityOutcome>,
+    /// When a signal the canary names noticed it, RFC 3339 UTC: null for a canary not
+    /// noticed, absent for every other fault.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub detected_at: Option<Option<String>>,
+    /// The signal that noticed the canary (null, or absent, as `detectedAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub detected_by: Option<Option<String>>,
+    /// From the start of the canary's action to `detectedAt` (null, or absent, as
+    /// `detectedAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub time_to_detect_ms: Option<Option<f64>>,
+}
+
+impl FaultRecord {
+    /// The canary's outcome when this fault is a detection canary that was performed.
+    pub fn canary(&self) -> Option<&crate::fault::security::CanaryOutcome> {
+        match &self.security {
+            Some(crate::fault::security::SecurityOutcome::Canary(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The prevention check's outcome when this fault is one that was tried.
+    pub fn prevention(&self) -> Option<&crate::fault::security::PreventionOutcome> {
+        match &self.security {
+            Some(crate::fault::security::SecurityOutcome::Prevention(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// When and by which signal a canary was noticed, and its time to detect; `None` when
+    /// it was not noticed or is not a canary.
+    pub fn noticed(&self) -> Option<(&str, &str, f64)> {
+        Some((
+            self.detected_at.as_ref()?.as_deref()?,
+            self.detected_by.as_ref()?.as_deref()?,
+            self.time_to_detect_ms.flatten()?,
+        ))
+    }
+}
+
+/// Serde for a field that most records leave out and some write even when it is null:
+/// `None` is left out (with `skip_serializing_if`), `Some(None)` is written as null and
+/// read back as such.
+mod present {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
 }
 
 /// Something that happened.

@@ -107,6 +107,9 @@ pub fn render(r: &RunResult) -> String {
         }
         let _ = writeln!(out, "{}", t.render());
     }
+    if let Some(drills) = super::security::SecurityDrills::of(r) {
+        out.push_str(&security(&drills));
+    }
     if let Some(card) = &r.scorecard {
         out.push_str(&scorecard(card));
     }
@@ -149,6 +152,47 @@ pub fn render_suite(suite: &SuiteResult) -> String {
     if let Some(card) = &suite.scorecard {
         out.push_str(&scorecard(card));
     }
+    out
+}
+
+/// Each canary and prevention check with its outcome, the caveat and the markers used.
+fn security(drills: &super::security::SecurityDrills) -> String {
+    let mut t = Table::new(&["security drill", "type", "iteration", "outcome"]);
+    for c in &drills.canaries {
+        t.row(vec![
+            c.name.clone(),
+            c.fault_type.clone(),
+            c.iteration.to_string(),
+            match &c.noticed_by {
+                Some(by) => format!("noticed by {by} after {}", c.time_to_detect),
+                None => "NOT NOTICED".to_owned(),
+            },
+        ]);
+    }
+    for c in &drills.checks {
+        t.row(vec![
+            c.name.clone(),
+            c.fault_type.clone(),
+            c.iteration.to_string(),
+            if c.refused {
+                format!("refused ({} {})", c.status, c.reason)
+            } else {
+                format!(
+                    "ACCEPTED ({}): {}; undone: {}",
+                    c.status,
+                    c.action,
+                    if c.undone.is_empty() {
+                        "nothing to undo".to_owned()
+                    } else {
+                        c.undone.join(", ")
+                    }
+                )
+            },
+        ]);
+    }
+    let mut out = t.render();
+    let _ = writeln!(out, "  {}", super::security::CANARY_CAVEAT);
+    let _ = writeln!(out, "  markers used: {}\n", drills.markers.join(", "));
     out
 }
 
@@ -244,5 +288,29 @@ impl Table {
             let _ = writeln!(out, "  {}", line.join("  ").trim_end());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_drills_are_summed_up_only_when_the_run_had_some() {
+        let plain = render(&crate::report::testutil::quickstart_run().result);
+        assert!(!plain.contains("security drill"));
+        let text = render(&crate::report::testutil::security_run().result);
+        assert!(text.contains("NOT NOTICED"), "{text}");
+        assert!(
+            text.contains("noticed by synthetic-monitor after 4.2 s"),
+            "{text}"
+        );
+        assert!(text.contains("refused (403 Forbidden)"), "{text}");
+        assert!(
+            text.contains("ACCEPTED (201): create pod shop/firedrill-canary-privileged (privileged); undone: deleted pod shop/firedrill-canary-privileged"),
+            "{text}"
+        );
+        assert!(text.contains(crate::report::security::CANARY_CAVEAT));
+        assert!(text.contains("markers used: firedrill-canary, firedrill-canary-env-file"));
     }
 }

@@ -206,6 +206,12 @@ const CREDENTIAL_FAULT: &[Capability] = &[
     Capability::ContinuousTesting,
 ];
 
+/// A detection canary: does security monitoring notice a known, benign signal.
+const CANARY: &[Capability] = &[Capability::Detection, Capability::ContinuousTesting];
+
+/// A prevention check: does policy refuse what it must.
+const PREVENTION_CHECK: &[Capability] = &[Capability::Containment, Capability::ContinuousTesting];
+
 /// The capabilities a fault type (kebab-case, as in experiments) exercises by default; empty when unknown.
 pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability] {
     match fault_type {
@@ -220,12 +226,22 @@ pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability]
         | "dependency-errors"
         | "dependency-outage"
         | "dependency-bandwidth" => DEPENDENCY_FAULT,
+        "canary-request"
+        | "canary-file-read"
+        | "canary-secret-read"
+        | "canary-exec"
+        | "canary-dns-lookup"
+        | "canary-denied-requests" => CANARY,
+        "prevent-privileged-pod"
+        | "prevent-host-path"
+        | "prevent-pod-security"
+        | "prevent-secret-read" => PREVENTION_CHECK,
         _ => &[],
     }
 }
 
 /// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 21] = [
+pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 31] = [
     "process-kill",
     "process-pause",
     "cpu-stress",
@@ -247,6 +263,16 @@ pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 21] = [
     "dns-outage",
     "node-cordon",
     "node-drain",
+    "canary-request",
+    "canary-file-read",
+    "canary-secret-read",
+    "canary-exec",
+    "canary-dns-lookup",
+    "canary-denied-requests",
+    "prevent-privileged-pod",
+    "prevent-host-path",
+    "prevent-pod-security",
+    "prevent-secret-read",
 ];
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.
@@ -293,6 +319,9 @@ impl FaultCapabilities {
             .collect()
     }
 }
+
+/// What a caught canary does not evidence, stated wherever a canary is scored.
+pub const CANARY_CAVEAT: &str = "A caught canary proves that this known signal is detected; it does not prove that novel attacks would be.";
 
 /// What a drill cannot evidence, to be stated in every report.
 pub const CANNOT_EVIDENCE: [&str; 6] = [

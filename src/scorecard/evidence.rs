@@ -11,7 +11,7 @@ use super::{
     ScoreInput, default_weights,
 };
 use crate::report::model::JournalCheck;
-use crate::report::result::{RunResult, RunStatus, ScorecardInput};
+use crate::report::result::{FaultRecord, IterationResult, RunResult, RunStatus, ScorecardInput};
 use crate::spec::{DurationTarget, Spec};
 
 /// The default scale of the time to acknowledge: 15 minutes, and the 4 hours that DORA allows
@@ -33,6 +33,12 @@ pub const COMPLETED_SCALE: Scale = Scale::Ratio {
     floor: 0.0,
     target: 1.0,
 };
+
+/// The name of the share of detection canaries a signal noticed, per iteration.
+pub const CANARY_RECALL: &str = "canary-recall";
+
+/// The name of the share of prevention checks policy refused, per iteration.
+pub const PREVENTION_REFUSED: &str = "prevention-refused";
 
 /// Iteration statuses that ran the whole fault schedule.
 fn completed(status: &str) -> bool {
@@ -86,8 +92,18 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     let mut metrics = Vec::new();
     let mut gates = Vec::new();
     let secs = |ms: f64| ms / 1e3;
+    let mapping = mapping_of(spec);
+    let maps = |fault_type: &str, capability: Capability| {
+        mapping.capabilities(fault_type).contains(&capability)
+    };
 
-    if exercised.contains(&Capability::Detection) && spec.detection.is_some() && !done.is_empty() {
+    // A canary's own time to detect replaces the iteration's when the canaries are all that
+    // detection is asked to notice: the iteration's first signal would be a canary's.
+    let availability_detection = spec
+        .faults
+        .iter()
+        .any(|f| f.canary_signals().is_none() && maps(f.type_name(), Capability::Detection));
+    if availability_detection && spec.detection.is_some() && !done.is_empty() {
         let values: Vec<f64> = done
             .iter()
             .filter_map(|i| i.time_to_detect_ms.map(secs))
@@ -105,6 +121,14 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             metrics.push(observation);
         }
     }
+
+    metrics.extend(canary_metrics(
+        &done,
+        &maps,
+        targets.time_to_detect_canary,
+        &mut gates,
+    ));
+    metrics.extend(prevention_metrics(&done, &maps, &mut gates));
 
     if exercised.contains(&Capability::RecoveryContinuity) && !done.is_empty() {
         let scale = duration_scale(targets.time_to_recover);
@@ -129,7 +153,6 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     // Service delivery while the faults hold. The fault phase covers every fault of the
     // schedule, so the latency speaks for third-party resilience only when every fault breaks
     // a third party; otherwise it is the service's own continuity.
-    let mapping = mapping_of(spec);
     let all_third_party = !spec.faults.is_empty()
         && spec.faults.iter().all(|f| {
             mapping
@@ -260,6 +283,101 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         },
         weights,
     }
+}
+
+/// Detection canaries: each noticed canary's time to detect, and per iteration the share
+/// noticed. Only a run in which no canary at all was noticed hits the no-detection gate;
+/// partial misses lower the recall instead.
+fn canary_metrics(
+    done: &[&IterationResult],
+    maps: &dyn Fn(&str, Capability) -> bool,
+    target: Option<DurationTarget>,
+    gates: &mut Vec<Gate>,
+) -> Vec<MetricObservation> {
+    let per_iteration: Vec<Vec<&FaultRecord>> = done
+        .iter()
+        .map(|i| {
+            i.faults
+                .iter()
+                .filter(|f| f.canary().is_some() && maps(&f.fault_type, Capability::Detection))
+                .collect()
+        })
+        .filter(|canaries: &Vec<&FaultRecord>| !canaries.is_empty())
+        .collect();
+    if per_iteration.is_empty() {
+        return Vec::new();
+    }
+    let mut metrics = Vec::new();
+    let times: Vec<f64> = per_iteration
+        .iter()
+        .flatten()
+        .filter_map(|f| f.noticed().map(|(_, _, ms)| ms / 1e3))
+        .collect();
+    if times.is_empty() {
+        gates.push(Gate::NoDetection);
+    } else {
+        let mut observation = MetricObservation::new(
+            Capability::Detection,
+            Metric::TimeToDetectSecurityCanary,
+            times,
+        );
+        observation.scale = duration_scale(target);
+        metrics.push(observation);
+    }
+    let recall = per_iteration
+        .iter()
+        .map(|canaries| {
+            let noticed = canaries.iter().filter(|f| f.noticed().is_some()).count();
+            noticed as f64 / canaries.len() as f64
+        })
+        .collect();
+    metrics.push(MetricObservation::new(
+        Capability::Detection,
+        Metric::Custom {
+            name: CANARY_RECALL.to_owned(),
+            scale: COMPLETED_SCALE,
+        },
+        recall,
+    ));
+    metrics
+}
+
+/// Prevention checks: per iteration the share policy refused; any accepted check is a
+/// finding that caps containment.
+fn prevention_metrics(
+    done: &[&IterationResult],
+    maps: &dyn Fn(&str, Capability) -> bool,
+    gates: &mut Vec<Gate>,
+) -> Vec<MetricObservation> {
+    let mut bypassed = false;
+    let refused: Vec<f64> = done
+        .iter()
+        .filter_map(|i| {
+            let checks: Vec<_> = i
+                .faults
+                .iter()
+                .filter(|f| maps(&f.fault_type, Capability::Containment))
+                .filter_map(FaultRecord::prevention)
+                .collect();
+            let refused = checks.iter().filter(|p| p.refused).count();
+            bypassed |= refused < checks.len();
+            (!checks.is_empty()).then(|| refused as f64 / checks.len() as f64)
+        })
+        .collect();
+    if bypassed {
+        gates.push(Gate::PreventionBypassed);
+    }
+    if refused.is_empty() {
+        return Vec::new();
+    }
+    vec![MetricObservation::new(
+        Capability::Containment,
+        Metric::Custom {
+            name: PREVENTION_REFUSED.to_owned(),
+            scale: COMPLETED_SCALE,
+        },
+        refused,
+    )]
 }
 
 /// What the journal evidences: that it verifies and ends normally, and that every injected
@@ -593,6 +711,217 @@ mod tests {
             .unwrap();
         // 100 for legal (30 s is under 15 min), 0 for the role that never acknowledged.
         assert_eq!(coordination.score, Some(50.0));
+    }
+
+    /// A spec of detection canaries and prevention checks (read without validation: the
+    /// scorecard does not care where they run).
+    fn security_spec(extra: &str) -> Spec {
+        let text = format!(
+            r#"
+apiVersion: firedrill.dev/v1alpha1
+kind: Experiment
+metadata: {{name: security}}
+spec:
+  target: {{platform: local, workloads: [{{name: web, command: [x]}}]}}
+  steadyState: {{probes: [{{name: api, type: tcp, address: "127.0.0.1:1"}}]}}
+  detection: {{signals: [{{name: siem, type: webhook, match: {{alertname: Canary}}}}]}}
+  faults:
+    - {{name: env-file, type: canary-request, url: "http://127.0.0.1:1/.env"}}
+    - {{name: honeytoken, type: canary-file-read, path: /tmp/x}}
+    - {{name: privileged, type: prevent-privileged-pod, namespace: shop}}
+    - {{name: host-path, type: prevent-host-path, namespace: shop}}
+{extra}
+"#
+        );
+        serde_saphyr::from_str::<crate::spec::Experiment>(&text)
+            .unwrap()
+            .spec
+    }
+
+    fn canary(name: &str, ttd_ms: Option<f64>) -> FaultRecord {
+        FaultRecord {
+            name: name.to_owned(),
+            fault_type: "canary-request".to_owned(),
+            targets: Vec::new(),
+            injected_at: Some("2026-11-28T10:00:00Z".to_owned()),
+            reverted_at: None,
+            error: None,
+            security: Some(crate::fault::security::SecurityOutcome::Canary(
+                crate::fault::security::CanaryOutcome::default(),
+            )),
+            detected_at: Some(ttd_ms.map(|_| "2026-11-28T10:00:01Z".to_owned())),
+            detected_by: Some(ttd_ms.map(|_| "siem".to_owned())),
+            time_to_detect_ms: Some(ttd_ms),
+        }
+    }
+
+    fn check(name: &str, refused: bool) -> FaultRecord {
+        FaultRecord {
+            fault_type: "prevent-privileged-pod".to_owned(),
+            security: Some(crate::fault::security::SecurityOutcome::Prevention(
+                crate::fault::security::PreventionOutcome {
+                    action: format!("create pod shop/firedrill-canary-{name}"),
+                    refused,
+                    status: Some(if refused { 403 } else { 201 }),
+                    reason: None,
+                    message: String::new(),
+                    undone: Vec::new(),
+                    markers: Vec::new(),
+                },
+            )),
+            detected_at: None,
+            detected_by: None,
+            time_to_detect_ms: None,
+            ..canary(name, None)
+        }
+    }
+
+    /// The quick start's result with each iteration's faults replaced.
+    fn result_with(faults: [Vec<FaultRecord>; 3]) -> RunResult {
+        let mut result = result();
+        for (it, faults) in result.iterations.iter_mut().zip(faults) {
+            it.faults = faults;
+        }
+        result
+    }
+
+    fn capability(card: &super::super::Scorecard, c: Capability) -> &super::super::CapabilityScore {
+        card.capabilities
+            .iter()
+            .find(|s| s.capability == c)
+            .unwrap()
+    }
+
+    #[test]
+    fn canaries_score_their_own_time_to_detect_and_the_share_noticed() {
+        let result = result_with([
+            vec![canary("a", Some(2000.0)), canary("b", Some(4000.0))],
+            vec![canary("a", Some(1000.0)), canary("b", None)],
+            vec![canary("a", Some(3000.0)), canary("b", Some(5000.0))],
+        ]);
+        let input = input_for_run(&security_spec(""), &result, &journal());
+        let ttd = metric(&input, "time-to-detect-security-canary");
+        assert_eq!(ttd.capability, Capability::Detection);
+        assert_eq!(ttd.values, vec![2.0, 4.0, 1.0, 3.0, 5.0]);
+        assert_eq!(ttd.scale, None, "the reference's 15 min / 4 h");
+        let recall = metric(&input, CANARY_RECALL);
+        assert_eq!(recall.capability, Capability::Detection);
+        assert_eq!(recall.values, vec![1.0, 0.5, 1.0]);
+        // A partial miss lowers the recall; it does not gate detection.
+        assert!(input.input.gates.is_empty(), "{:?}", input.input.gates);
+        // The iteration's first signal would be a canary's: no availability figure.
+        assert!(
+            input
+                .input
+                .capability_metrics
+                .iter()
+                .all(|m| m.metric != Metric::TimeToDetectAvailability)
+        );
+        let card = score_input(&input).unwrap();
+        assert!(
+            card.cannot_evidence
+                .contains(&super::super::CANARY_CAVEAT.to_owned())
+        );
+        let detection = capability(&card, Capability::Detection);
+        // Every canary within the 15 min target: 100; recall's worst iteration: 50.
+        assert_eq!(detection.score, Some(75.0));
+    }
+
+    #[test]
+    fn no_canary_noticed_gates_detection() {
+        let result = result_with([
+            vec![canary("a", None)],
+            vec![canary("a", None)],
+            vec![canary("a", None)],
+        ]);
+        let input = input_for_run(&security_spec(""), &result, &journal());
+        assert_eq!(input.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(metric(&input, CANARY_RECALL).values, vec![0.0; 3]);
+        let card = score_input(&input).unwrap();
+        assert_eq!(capability(&card, Capability::Detection).score, Some(0.0));
+    }
+
+    #[test]
+    fn a_canary_target_replaces_the_default_scale() {
+        let spec =
+            security_spec("  scorecard: {targets: {timeToDetectCanary: {target: 10s, limit: 5m}}}");
+        let result = result_with([
+            vec![canary("a", Some(2000.0))],
+            vec![canary("a", Some(2000.0))],
+            vec![canary("a", Some(2000.0))],
+        ]);
+        let input = input_for_run(&spec, &result, &journal());
+        assert_eq!(
+            metric(&input, "time-to-detect-security-canary").scale,
+            Some(Scale::Duration {
+                target_secs: 10.0,
+                limit_secs: 300.0
+            })
+        );
+    }
+
+    #[test]
+    fn prevention_checks_evidence_containment_and_an_accepted_one_caps_it() {
+        let refused = result_with([
+            vec![check("privileged", true), check("host-path", true)],
+            vec![check("privileged", true), check("host-path", true)],
+            vec![check("privileged", true), check("host-path", true)],
+        ]);
+        let input = input_for_run(&security_spec(""), &refused, &journal());
+        let metric_of = metric(&input, PREVENTION_REFUSED);
+        assert_eq!(metric_of.capability, Capability::Containment);
+        assert_eq!(metric_of.values, vec![1.0; 3]);
+        assert!(input.input.gates.is_empty());
+        let card = score_input(&input).unwrap();
+        assert_eq!(
+            capability(&card, Capability::Containment).score,
+            Some(100.0)
+        );
+        assert!(
+            !card
+                .cannot_evidence
+                .contains(&super::super::CANARY_CAVEAT.to_owned()),
+            "no canary, no caveat"
+        );
+
+        let accepted = result_with([
+            vec![check("privileged", false), check("host-path", true)],
+            vec![check("privileged", true), check("host-path", true)],
+            vec![check("privileged", true), check("host-path", true)],
+        ]);
+        let input = input_for_run(&security_spec(""), &accepted, &journal());
+        assert_eq!(
+            metric(&input, PREVENTION_REFUSED).values,
+            vec![0.5, 1.0, 1.0]
+        );
+        assert_eq!(input.input.gates, vec![Gate::PreventionBypassed]);
+        let card = score_input(&input).unwrap();
+        let containment = capability(&card, Capability::Containment);
+        assert_eq!(containment.score, Some(super::super::GATE_CAP));
+        assert_eq!(containment.gates[0].gate, Gate::PreventionBypassed);
+    }
+
+    #[test]
+    fn unmapped_security_drills_are_not_scored() {
+        let spec = security_spec(
+            "  scorecard: {capabilities: {canary-request: [], prevent-privileged-pod: []}}",
+        );
+        let result = result_with([
+            vec![canary("a", None), check("privileged", false)],
+            vec![canary("a", None), check("privileged", false)],
+            vec![canary("a", None), check("privileged", false)],
+        ]);
+        let input = input_for_run(&spec, &result, &journal());
+        assert!(input.input.gates.is_empty(), "{:?}", input.input.gates);
+        for name in [CANARY_RECALL, PREVENTION_REFUSED] {
+            assert!(
+                input
+                    .input
+                    .capability_metrics
+                    .iter()
+                    .all(|m| m.metric.name() != name)
+            );
+        }
     }
 
     #[test]

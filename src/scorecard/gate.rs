@@ -19,6 +19,8 @@ pub enum Gate {
     FailedRollback,
     /// A mandatory notification flag (e.g. suspected malicious act, cross-border impact) was missing: caps reporting readiness at 39.
     MissingMandatoryNotificationFlag,
+    /// A prevention check's action was accepted where policy must refuse it: caps containment at 39.
+    PreventionBypassed,
 }
 
 impl Gate {
@@ -29,6 +31,7 @@ impl Gate {
             Gate::ContainmentLeak => Capability::Containment,
             Gate::FailedRollback => Capability::RecoveryContinuity,
             Gate::MissingMandatoryNotificationFlag => Capability::ReportingReadiness,
+            Gate::PreventionBypassed => Capability::Containment,
         }
     }
 
@@ -38,7 +41,8 @@ impl Gate {
             Gate::NoDetection => 0.0,
             Gate::ContainmentLeak
             | Gate::FailedRollback
-            | Gate::MissingMandatoryNotificationFlag => GATE_CAP,
+            | Gate::MissingMandatoryNotificationFlag
+            | Gate::PreventionBypassed => GATE_CAP,
         }
     }
 }

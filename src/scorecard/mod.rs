@@ -21,14 +21,14 @@ pub use arithmetic::{
     multiple_score, nearest_rank, ratio_score, weighted_geometric_mean, weighted_mean,
 };
 pub use catalogue::{
-    CANNOT_EVIDENCE, Capability, DEFAULT_MAPPED_FAULT_TYPES, FaultCapabilities, References,
-    default_capabilities_for_fault, default_weights,
+    CANARY_CAVEAT, CANNOT_EVIDENCE, Capability, DEFAULT_MAPPED_FAULT_TYPES, FaultCapabilities,
+    References, default_capabilities_for_fault, default_weights,
 };
 pub use gate::{GATE_CAP, Gate};
 pub use maturity::{Repeatability, maturity_level, performance_band, repeatability_level};
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
-pub const FORMULA_VERSION: &str = "1.0.0";
+pub const FORMULA_VERSION: &str = "1.1.0";
 
 /// A metric a drill measures; the named ones carry a default scale from the reference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -438,10 +438,18 @@ pub fn score(input: &ScoreInput, config: &ScoreConfig) -> Result<Scorecard, Scor
         evidenced_count: u32::try_from(evidenced.len()).unwrap_or(u32::MAX),
         capability_count: u32::try_from(Capability::ALL.len()).unwrap_or(u32::MAX),
     };
+    let mut cannot_evidence: Vec<String> =
+        CANNOT_EVIDENCE.iter().map(|s| (*s).to_owned()).collect();
+    // Said next to the limit it qualifies: replayed signals, not novel adversaries.
+    if input.capability_metrics.iter().any(|m| {
+        m.metric == Metric::TimeToDetectSecurityCanary || m.metric.name() == evidence::CANARY_RECALL
+    }) {
+        cannot_evidence.insert(1, CANARY_CAVEAT.to_owned());
+    }
     Ok(Scorecard {
         formula_version: FORMULA_VERSION.to_owned(),
         capabilities,
         overall,
-        cannot_evidence: CANNOT_EVIDENCE.iter().map(|s| (*s).to_owned()).collect(),
+        cannot_evidence,
     })
 }

@@ -33,6 +33,9 @@ pub struct ScorecardTargets {
     /// Time to detect (default: target 2m, limit 15m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_detect: Option<DurationTarget>,
+    /// From a detection canary to the signal that noticed it (default: target 15m, limit 4h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_detect_canary: Option<DurationTarget>,
     /// Time to recover (default: target 1h, limit 24h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_recover: Option<DurationTarget>,

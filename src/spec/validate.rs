@@ -1673,6 +1673,7 @@ impl Validator<'_> {
         let targets = &scorecard.targets;
         for (name, target) in [
             ("timeToDetect", targets.time_to_detect),
+            ("timeToDetectCanary", targets.time_to_detect_canary),
             ("timeToRecover", targets.time_to_recover),
             ("earlyWarningDraft", targets.early_warning_draft),
             ("earlyWarningDelivery", targets.early_warning_delivery),
