@@ -137,6 +137,16 @@ fn both_canaries_are_caught_by_prometheus_and_alertmanager() {
                 .unwrap();
             let markers = record["security"]["markers"].as_array().unwrap();
             assert!(markers.iter().any(|m| m == &marker), "{record}");
+            // Per-canary detection, where the fault record carries it: its own signal,
+            // timed from its own injection.
+            if let Some(ttd) = record.get("timeToDetectMs").and_then(Value::as_f64) {
+                assert_eq!(record["detectedBy"], signal, "{record}");
+                let truth = millis(&alert["data"]["at"]) - millis(&record["injectedAt"]);
+                assert!(
+                    (ttd - truth).abs() <= 2.0,
+                    "{fault}: time to detect {ttd} ms, the journal says {truth} ms"
+                );
+            }
         }
         assert!(it["timeToDetectMs"].as_f64().unwrap() > 0.0, "{it}");
     }
@@ -304,6 +314,15 @@ fn a_canary_request_noticed_by_a_monitor_is_timed_against_ground_truth() {
         "time to detect {ttd} ms, expected between {lowest} and {highest} ms (the monitor alerted {truth} ms after the request)"
     );
     assert!(truth >= SIEM_DELAY.as_secs_f64() * 1e3);
+    // Per-canary detection, where the fault record carries it, within the same bounds.
+    let canary = &it["faults"][0];
+    if let Some(own) = canary.get("timeToDetectMs").and_then(Value::as_f64) {
+        assert_eq!(canary["detectedBy"], "siem", "{canary}");
+        assert!(
+            own >= lowest && own <= highest,
+            "the canary's time to detect {own} ms, expected between {lowest} and {highest} ms"
+        );
+    }
     firedrill::journal::read_verified(&out.join("journal.jsonl")).expect("the journal verifies");
     assert!(processes_with(&mark).is_empty());
 }
