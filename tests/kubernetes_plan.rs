@@ -337,7 +337,12 @@ fn every_kubernetes_example_plans_with_dry_runs_only_and_its_manifests_pass_the_
         );
         let sent = writes(&fake);
         // A command run through exec has no dry run: such faults plan with no write.
-        let exec_only = |f: &serde_json::Value| f["type"] == "container-kill";
+        let exec_only = |f: &serde_json::Value| {
+            matches!(
+                f["type"].as_str(),
+                Some("container-kill" | "canary-exec" | "canary-dns-lookup")
+            )
+        };
         let faults = doc["spec"]["faults"].as_array().unwrap();
         if faults.iter().all(exec_only) {
             assert!(sent.is_empty(), "{name}: {sent:?}");

@@ -270,6 +270,18 @@ async fn against_cluster(
                 None => None,
             };
             match &outcome {
+                // A prevention check's attempt goes through admission in a dry run too: the
+                // answer previews the check's outcome, and neither answer stops the plan.
+                Ok(_) if write.expect_refusal => println!(
+                    "    dry run ACCEPTED: {}{}: policy would let this through; the run will record it as a finding and delete the object at once",
+                    write.describe(),
+                    written.map(|f| format!(" -> {f}")).unwrap_or_default()
+                ),
+                Err(e) if write.expect_refusal && is_policy_refusal(e) => println!(
+                    "    dry run refused, as the prevention check expects: {}: {}",
+                    write.describe(),
+                    kube_platform::server_message(e)
+                ),
                 Ok(_) => println!(
                     "    dry run accepted: {}{}",
                     write.describe(),
@@ -287,6 +299,16 @@ async fn against_cluster(
         }
     }
     ok
+}
+
+/// Whether a dry run's error is policy refusing the write (authorization, admission or
+/// validation), rather than a failure to reach or use the API.
+fn is_policy_refusal(e: &kube_platform::KubeError) -> bool {
+    matches!(
+        e,
+        kube_platform::KubeError::Api { source: kube::Error::Api(s), .. }
+            if (400..500).contains(&s.code) && !matches!(s.code, 401 | 404 | 409 | 429)
+    )
 }
 
 /// A run id of the shape a run's has, so that names built from it look as they will.

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::Api;
 use kube::api::AttachParams;
 use tokio::io::AsyncReadExt;
@@ -93,54 +94,21 @@ impl ContainerKillFault {
     /// Runs the command in one container; an exit caused by the container stopping under
     /// it (137 or 143) counts as done, as does a stream that ends without a status.
     async fn kill(&self, t: &Target, command: &[String]) -> Result<(), FaultError> {
-        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &t.pod.namespace);
-        let params = AttachParams::default()
-            .container(t.container.clone())
-            .stdin(false)
-            .stdout(true)
-            .stderr(true);
-        let run = async {
-            let mut process = api
-                .exec(&t.pod.name, command.to_vec(), &params)
-                .await
-                .map_err(|e| self.exec_error(&t.pod, &t.container, e.to_string()))?;
-            let status = process.take_status();
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            if let Some(out) = process.stdout() {
-                let _ = out.take(OUTPUT_LIMIT).read_to_string(&mut stdout).await;
-            }
-            if let Some(err) = process.stderr() {
-                let _ = err.take(OUTPUT_LIMIT).read_to_string(&mut stderr).await;
-            }
-            let status = match status {
-                Some(s) => s.await,
-                None => None,
-            };
-            let _ = process.join().await;
-            Ok::<_, FaultError>((status, stderr))
-        };
-        let (status, stderr) = tokio::time::timeout(EXEC_TIMEOUT, run)
-            .await
-            .map_err(|_| {
-                self.exec_error(
-                    &t.pod,
-                    &t.container,
-                    format!("no answer within {}s", EXEC_TIMEOUT.as_secs()),
-                )
-            })??;
+        let out = exec_capture(
+            &self.cluster.client,
+            &t.pod.namespace,
+            &t.pod.name,
+            &t.container,
+            command,
+        )
+        .await
+        .map_err(|e| self.exec_error(&t.pod, &t.container, e))?;
+        let (status, stderr) = (out.status, out.stderr);
         match status {
             None => Ok(()),
             Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
             Some(s) => {
-                let code = s
-                    .details
-                    .as_ref()
-                    .and_then(|d| d.causes.as_ref())
-                    .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
-                    .and_then(|c| c.message.as_deref())
-                    .and_then(|m| m.parse::<i32>().ok());
-                if matches!(code, Some(137 | 143)) {
+                if matches!(exit_code(&s), Some(137 | 143)) {
                     return Ok(());
                 }
                 let mut message = s.message.unwrap_or_else(|| "the command failed".to_owned());
@@ -157,8 +125,74 @@ impl ContainerKillFault {
     }
 }
 
+/// What a command run through `pods/exec` answered.
+pub(super) struct ExecOutput {
+    /// The final status; none when the stream ended without one.
+    pub status: Option<Status>,
+    /// The start of its standard output.
+    pub stdout: String,
+    /// The start of its standard error.
+    pub stderr: String,
+}
+
+/// The exit code a failed exec's status carries.
+pub(super) fn exit_code(s: &Status) -> Option<i32> {
+    s.details
+        .as_ref()
+        .and_then(|d| d.causes.as_ref())
+        .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+        .and_then(|c| c.message.as_deref())
+        .and_then(|m| m.parse::<i32>().ok())
+}
+
+/// Runs `command` in a container through `pods/exec`, keeping the first [`OUTPUT_LIMIT`]
+/// bytes of each output stream, within [`EXEC_TIMEOUT`]; the error is the API server's
+/// answer or the timeout.
+pub(super) async fn exec_capture(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    command: &[String],
+) -> Result<ExecOutput, String> {
+    let api = Api::<Pod>::namespaced(client.clone(), namespace);
+    let params = AttachParams::default()
+        .container(container.to_owned())
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let run = async {
+        let mut process = api
+            .exec(pod, command.to_vec(), &params)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = process.take_status();
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let Some(out) = process.stdout() {
+            let _ = out.take(OUTPUT_LIMIT).read_to_string(&mut stdout).await;
+        }
+        if let Some(err) = process.stderr() {
+            let _ = err.take(OUTPUT_LIMIT).read_to_string(&mut stderr).await;
+        }
+        let status = match status {
+            Some(s) => s.await,
+            None => None,
+        };
+        let _ = process.join().await;
+        Ok::<_, String>(ExecOutput {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    tokio::time::timeout(EXEC_TIMEOUT, run)
+        .await
+        .map_err(|_| format!("no answer within {}s", EXEC_TIMEOUT.as_secs()))?
+}
+
 /// The container a kill targets in `pod`: the one named, or the pod's only one.
-fn container_of(pod: &Pod, wanted: Option<&str>) -> Result<String, String> {
+pub(super) fn container_of(pod: &Pod, wanted: Option<&str>) -> Result<String, String> {
     let names: Vec<&str> = pod
         .spec
         .as_ref()

@@ -2,6 +2,7 @@
 //! idempotent and safe to call twice.
 
 mod canary;
+mod canary_kube;
 mod cluster_proxy;
 mod config;
 mod container;
@@ -10,6 +11,7 @@ mod kubernetes;
 mod memory;
 mod network;
 mod node;
+mod prevention;
 mod process;
 pub mod security;
 mod stress;
@@ -23,6 +25,10 @@ use serde::Serialize;
 pub use canary::{
     CANARY_HEADER, CanaryFileReadFault, CanaryRequestFault, canary_user_agent, remove_created_file,
 };
+pub use canary_kube::{
+    CANARY_LABEL, CanaryDeniedRequestsFault, CanaryExecFault, CanarySecretReadFault,
+    default_canary_domain, default_exec_command,
+};
 pub use cluster_proxy::{
     ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
     check_dependency, derived_name, proxied_ports, proxy_file,
@@ -34,6 +40,9 @@ pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
 pub use network::NetworkFault;
 pub use node::NodeFault;
+pub use prevention::{
+    DEFAULT_IMAGE, ENFORCE_LABEL, NEVER_SCHEDULED, PreventPodFault, PreventSecretReadFault,
+};
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
@@ -238,6 +247,34 @@ pub fn build(
                 FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
                     Arc::new(NodeFault::new(spec.clone(), cluster))
                 }
+                FaultSpec::CanarySecretRead(c) => Arc::new(CanarySecretReadFault::new(
+                    c.clone(),
+                    cluster,
+                    k.connection().clone(),
+                    ctx.run_id.clone(),
+                )),
+                FaultSpec::CanaryExec(c) => Arc::new(CanaryExecFault::exec(c, cluster)),
+                FaultSpec::CanaryDnsLookup(c) => Arc::new(CanaryExecFault::dns_lookup(c, cluster)),
+                FaultSpec::CanaryDeniedRequests(c) => Arc::new(CanaryDeniedRequestsFault::new(
+                    c.clone(),
+                    cluster,
+                    k.connection().clone(),
+                )),
+                FaultSpec::PreventPrivilegedPod(_)
+                | FaultSpec::PreventHostPath(_)
+                | FaultSpec::PreventPodSecurity(_) => {
+                    Arc::new(PreventPodFault::new(spec, cluster).ok_or_else(|| {
+                        FaultError::Unsafe {
+                            fault: spec.name().to_owned(),
+                            message: "not a pod prevention check".to_owned(),
+                        }
+                    })?)
+                }
+                FaultSpec::PreventSecretRead(p) => Arc::new(PreventSecretReadFault::new(
+                    p.clone(),
+                    cluster,
+                    k.connection().clone(),
+                )),
                 other => {
                     return Err(FaultError::Unsafe {
                         fault: other.name().to_owned(),

@@ -15,6 +15,29 @@ pub struct Connection {
     pub context: String,
     /// The API server's URL.
     pub server: String,
+    /// The configuration the client was built from, for clients that act as someone else.
+    config: std::sync::Arc<kube::Config>,
+}
+
+impl Connection {
+    /// A client for the same API server (URL, CA, TLS settings) that authenticates with
+    /// `token` only: the run's own credentials are left out, so that it acts as the
+    /// ServiceAccount the token belongs to.
+    pub fn client_with_token(&self, token: &str) -> Result<kube::Client, KubeError> {
+        let mut config = (*self.config).clone();
+        // AuthInfo keeps its token in a secret type; going through serde avoids depending on it.
+        config.auth_info =
+            serde_json::from_value(serde_json::json!({ "token": token })).map_err(|e| {
+                KubeError::Config {
+                    context: Some(self.context.clone()),
+                    source: Box::new(e),
+                }
+            })?;
+        kube::Client::try_from(config).map_err(|e| KubeError::Config {
+            context: Some(self.context.clone()),
+            source: Box::new(e),
+        })
+    }
 }
 
 /// Builds a client from `KUBECONFIG` (or `~/.kube/config`) with `context`, or the current
@@ -52,12 +75,13 @@ pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection)
     let mut config = config;
     config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| config_error(Box::new(e)))?;
+    let client = kube::Client::try_from(config.clone()).map_err(|e| config_error(Box::new(e)))?;
     Ok((
         client,
         Connection {
             context: name,
             server,
+            config: std::sync::Arc::new(config),
         },
     ))
 }

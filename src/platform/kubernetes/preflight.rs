@@ -122,6 +122,20 @@ pub enum Use {
     NodePods,
     /// The kubernetes-event detection signal: Warning events of a namespace.
     WatchEvents,
+    /// A ServiceAccount a security drill creates, deletes and asks a token for.
+    DrillServiceAccount,
+    /// The canary-secret-read fault: the honeytoken Secret and the Role and RoleBinding
+    /// that let its ServiceAccount read it. Creating a Role that grants `get` on Secrets
+    /// needs the run to hold that permission itself (RBAC's escalation check).
+    CanarySecretRead,
+    /// A command run in pods through exec (canary-exec, canary-dns-lookup).
+    CanaryExec,
+    /// A prevention check's pod: created (policy should refuse) and deleted when accepted.
+    PreventPod,
+    /// Reading the Pod Security level a namespace enforces.
+    ReadNamespace,
+    /// A token of a ServiceAccount that exists (prevent-secret-read with `serviceAccount`).
+    ExistingServiceAccount,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -184,6 +198,32 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         Use::NodeCordon => vec![(Get, "", "nodes", ""), (Patch, "", "nodes", "")],
         Use::NodePods => vec![(List, "", "pods", "")],
         Use::WatchEvents => vec![(List, "", "events", ""), (Watch, "", "events", "")],
+        Use::DrillServiceAccount => vec![
+            (Create, "", "serviceaccounts", ""),
+            (Delete, "", "serviceaccounts", ""),
+            (Create, "", "serviceaccounts", "token"),
+        ],
+        Use::CanarySecretRead => vec![
+            (Get, "", "secrets", ""),
+            (Create, "", "secrets", ""),
+            (Delete, "", "secrets", ""),
+            (Create, "rbac.authorization.k8s.io", "roles", ""),
+            (Delete, "rbac.authorization.k8s.io", "roles", ""),
+            (Create, "rbac.authorization.k8s.io", "rolebindings", ""),
+            (Delete, "rbac.authorization.k8s.io", "rolebindings", ""),
+        ],
+        Use::CanaryExec => vec![
+            (Get, "", "pods", ""),
+            (List, "", "pods", ""),
+            (Create, "", "pods", "exec"),
+        ],
+        Use::PreventPod => vec![(Create, "", "pods", ""), (Delete, "", "pods", "")],
+        // Granted in the namespace itself: RBAC checks a namespace's get in that namespace.
+        Use::ReadNamespace => vec![(Get, "", "namespaces", "")],
+        Use::ExistingServiceAccount => vec![
+            (Get, "", "serviceaccounts", ""),
+            (Create, "", "serviceaccounts", "token"),
+        ],
     }
 }
 
@@ -233,6 +273,23 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
                 }
             }
             FaultSpec::DnsOutage(d) => add(&d.dns.namespace, Use::ReadPeers),
+            FaultSpec::CanarySecretRead(c) => {
+                add(&c.namespace, Use::DrillServiceAccount);
+                add(&c.namespace, Use::CanarySecretRead);
+            }
+            FaultSpec::CanaryDeniedRequests(c) => add(&c.namespace, Use::DrillServiceAccount),
+            FaultSpec::PreventPrivilegedPod(p) => add(&p.namespace, Use::PreventPod),
+            FaultSpec::PreventHostPath(p) => add(&p.namespace, Use::PreventPod),
+            FaultSpec::PreventPodSecurity(p) => {
+                add(&p.namespace, Use::PreventPod);
+                if p.level.is_none() {
+                    add(&p.namespace, Use::ReadNamespace);
+                }
+            }
+            FaultSpec::PreventSecretRead(p) if p.service_account.is_some() => {
+                add(&p.namespace, Use::ExistingServiceAccount);
+            }
+            FaultSpec::PreventSecretRead(p) => add(&p.namespace, Use::DrillServiceAccount),
             // Nodes are cluster-scoped: these rows name no namespace.
             FaultSpec::NodeCordon(_) => add("", Use::NodeCordon),
             FaultSpec::NodeDrain(_) => {
@@ -255,6 +312,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             FaultSpec::Quarantine(_) => Use::Quarantine,
             FaultSpec::ContainerKill(_) => Use::ContainerKill,
             FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => Use::EgressPolicy,
+            FaultSpec::CanaryExec(_) | FaultSpec::CanaryDnsLookup(_) => Use::CanaryExec,
             _ => continue,
         };
         add(&w.namespace, u);

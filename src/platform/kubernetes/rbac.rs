@@ -233,6 +233,42 @@ pub fn catalogue() -> Vec<Entry> {
                 (Target, Use::PodEvict),
             ],
         ),
+        Entry::new(Fault, "canary-request", vec![]),
+        Entry::new(Fault, "canary-file-read", vec![]),
+        Entry::new(
+            Fault,
+            "canary-secret-read",
+            vec![
+                (Target, Use::DrillServiceAccount),
+                (Target, Use::CanarySecretRead),
+            ],
+        ),
+        Entry::new(Fault, "canary-exec", vec![(Target, Use::CanaryExec)]),
+        Entry::new(Fault, "canary-dns-lookup", vec![(Target, Use::CanaryExec)]),
+        Entry::new(
+            Fault,
+            "canary-denied-requests",
+            vec![(Target, Use::DrillServiceAccount)],
+        ),
+        Entry::new(
+            Fault,
+            "prevent-privileged-pod",
+            vec![(Target, Use::PreventPod)],
+        ),
+        Entry::new(Fault, "prevent-host-path", vec![(Target, Use::PreventPod)]),
+        Entry::new(
+            Fault,
+            "prevent-pod-security",
+            vec![(Target, Use::PreventPod), (Target, Use::ReadNamespace)],
+        ),
+        Entry::new(
+            Fault,
+            "prevent-secret-read",
+            vec![
+                (Target, Use::DrillServiceAccount),
+                (Target, Use::ExistingServiceAccount),
+            ],
+        ),
         Entry::new(Probe, "http", vec![]),
         Entry::new(Probe, "tcp", vec![]),
         Entry::new(Probe, "command", vec![]),

@@ -16,6 +16,9 @@ pub struct ApiWrite {
     pub name: String,
     /// What is done to it.
     pub action: WriteAction,
+    /// A prevention check's attempt: policy is expected to refuse it, in a dry run as in
+    /// the run, so a refusal is the expected answer rather than a failure.
+    pub expect_refusal: bool,
 }
 
 /// What stands for a secret value wherever a write is shown.
@@ -29,6 +32,7 @@ impl std::fmt::Debug for ApiWrite {
             .field("namespace", &shown.namespace)
             .field("name", &shown.name)
             .field("action", &shown.action)
+            .field("expect_refusal", &shown.expect_refusal)
             .finish()
     }
 }
@@ -65,7 +69,14 @@ impl ApiWrite {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
             action,
+            expect_refusal: false,
         }
+    }
+
+    /// The same write, marked as an attempt that policy is expected to refuse.
+    pub fn expecting_refusal(mut self) -> Self {
+        self.expect_refusal = true;
+        self
     }
 
     /// The write as it may be shown or written for review: a Secret's `data` and

@@ -258,7 +258,22 @@ impl State {
             let mut node = str_at(&pod, "/spec/nodeName").to_string();
             let picked = node.is_empty();
             if picked {
-                let nodes = self.schedulable_nodes();
+                // A nodeSelector no node matches leaves the pod Pending, as the scheduler does.
+                let wanted = pod["spec"]["nodeSelector"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let nodes: Vec<String> = self
+                    .schedulable_nodes()
+                    .into_iter()
+                    .filter(|n| {
+                        let labels = self
+                            .get("nodes", "", n)
+                            .map(|o| o["metadata"]["labels"].clone())
+                            .unwrap_or(Value::Null);
+                        wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    })
+                    .collect();
                 if nodes.is_empty() {
                     let unschedulable = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                         "message": "0/0 nodes are available: no schedulable node.", "lastTransitionTime": stamp}]);

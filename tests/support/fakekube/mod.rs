@@ -19,6 +19,12 @@
 //!   `expire_continue_tokens()`, `set_bookmark_interval(d)`.
 //! - `pods/exec` (websocket, v5/v4 channel protocol): `on_exec(handler)` answers commands,
 //!   `execs()` lists them.
+//! - Security: ServiceAccounts, Roles and RoleBindings are stored; `serviceaccounts/{name}/token`
+//!   (TokenRequest) hands out a token that identifies the ServiceAccount, and requests with it
+//!   go through RBAC over the namespace's Roles and RoleBindings (ClusterRoles are ignored),
+//!   403 when denied; pod creations go through PodSecurity admission by the namespace's
+//!   `pod-security.kubernetes.io/enforce` label (403); `set_admission(Admission::Policy(name))`
+//!   adds a policy engine that answers 422, `Admission::Permissive` lets everything through.
 //! - Reading: `snapshot()`, `objects(kind, ns)`, `object(kind, ns, name)`, `requests()`,
 //!   `pod_history(ns, owner)`, `reachable(from, Reach)`, and `GET /fake/reachable?from=&to=`.
 //!
@@ -31,11 +37,13 @@ mod exec;
 mod netpol;
 mod patch;
 mod routes;
+mod security;
 mod selector;
 mod store;
 
 pub use exec::{Exec, ExecReply};
 pub use netpol::Reach;
+pub use security::Admission;
 pub use store::{PodLife, Request};
 
 use serde_json::{Value, json};
@@ -379,6 +387,11 @@ impl FakeKube {
     /// Sets what commands run in pods (`pods/exec`) answer; without it they exit 0 silently.
     pub fn on_exec(&self, handler: impl Fn(&Exec) -> ExecReply + Send + Sync + 'static) {
         self.with(|st| st.exec_handler = Some(Arc::new(handler)));
+    }
+
+    /// How pod creations and requests with ServiceAccount tokens are admitted.
+    pub fn set_admission(&self, admission: Admission) {
+        self.with(|st| st.admission = admission);
     }
 
     /// Every command run in a pod so far.

@@ -4,6 +4,7 @@
 use super::Shared;
 use super::netpol::{self, Reach};
 use super::patch::PatchKind;
+use super::security;
 use super::selector::{FieldSelector, LabelSelector, labels_of};
 use super::store::{self, ApiError, Change, Page, ResDef, Write, reason_for, str_at};
 use axum::Router;
@@ -114,7 +115,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
     let params: HashMap<String, String> = axum::extract::Query::try_from_uri(&uri)
         .map(|q| q.0)
         .unwrap_or_default();
-    let response = answer(&shared, &method, &uri, &params, &headers, &body, upgrade);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let identity = security::authenticate(&shared.lock(), authorization.as_deref());
+    let user = match &identity {
+        Ok(Some(id)) => id.user(),
+        _ => String::new(),
+    };
+    let response = answer(
+        &shared, &method, &uri, &params, &headers, &body, upgrade, identity,
+    );
     let dry_run = params.get("dryRun").is_some_and(|d| d == "All") || body_asks_dry_run(&body);
     let mut st = shared.lock();
     st.requests.push(store::Request {
@@ -123,6 +135,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
         query,
         status: response.status().as_u16(),
         dry_run,
+        user,
     });
     st.settle();
     drop(st);
@@ -185,6 +198,7 @@ fn uid_precondition(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn answer(
     shared: &Arc<Shared>,
     method: &Method,
@@ -193,6 +207,7 @@ fn answer(
     headers: &HeaderMap,
     body: &Bytes,
     upgrade: Option<hyper::upgrade::OnUpgrade>,
+    identity: Result<Option<security::Identity>, ApiError>,
 ) -> Response {
     let path = uri.path();
     if let Some(code) = shared.lock().take_failure(method.as_str(), path) {
@@ -238,6 +253,23 @@ fn answer(
         Some(sub) => format!("{}/{sub}", t.def.plural),
         None => t.def.plural.to_string(),
     };
+    match identity {
+        Err(e) => return error(&e),
+        Ok(Some(id)) => {
+            if let Err(e) = security::authorize(
+                &shared.lock(),
+                &id,
+                verb,
+                t.def.group,
+                &resource,
+                t.ns.as_deref(),
+                t.name.as_deref(),
+            ) {
+                return error(&e);
+            }
+        }
+        Ok(None) => {}
+    }
     if shared
         .lock()
         .denied(verb, t.def.group, &resource, t.ns.as_deref())
@@ -295,10 +327,18 @@ fn answer(
             ("GET", Some(name), Some("scale")) if scalable(t.def) => {
                 scale_of(shared, t.def, &ns, name).map(|v| (200, v))
             }
-            ("POST", None, None) => shared
-                .lock()
-                .create(t.def, &ns, parsed_body()?, w)
-                .map(|v| (201, v)),
+            ("POST", None, None) => {
+                let b = parsed_body()?;
+                let mut st = shared.lock();
+                if t.def.plural == "pods" {
+                    security::admit_pod(&st, &ns, &b)?;
+                }
+                st.create(t.def, &ns, b, w).map(|v| (201, v))
+            }
+            ("POST", Some(name), Some("token")) if t.def.plural == "serviceaccounts" => {
+                let b = parsed_body()?;
+                security::token_request(&mut shared.lock(), &ns, name, &b).map(|v| (201, v))
+            }
             ("POST", Some(name), Some("eviction")) if t.def.plural == "pods" => {
                 let b = parsed_body()?;
                 if b.get("kind")

@@ -82,6 +82,23 @@ pub static RESOURCES: &[ResDef] = &[
         true
     ),
     res!("services", "Service", "", true, true, false),
+    res!("serviceaccounts", "ServiceAccount", "", true, false, false),
+    res!(
+        "roles",
+        "Role",
+        "rbac.authorization.k8s.io",
+        true,
+        false,
+        false
+    ),
+    res!(
+        "rolebindings",
+        "RoleBinding",
+        "rbac.authorization.k8s.io",
+        true,
+        false,
+        false
+    ),
 ];
 
 /// The resource served at `group/version/plural`.
@@ -284,6 +301,9 @@ pub struct Request {
     pub status: u16,
     /// Whether it asked for a dry run (`dryRun=All` in the query or in the DeleteOptions).
     pub dry_run: bool,
+    /// `system:serviceaccount:NS:NAME` for a request with a token from the TokenRequest
+    /// API; "" for the kubeconfig's all-powerful user.
+    pub user: String,
 }
 
 /// The life of one pod, on the fake's clock.
@@ -451,6 +471,10 @@ pub struct State {
     pub execs: Vec<super::exec::Exec>,
     /// The test's answer to commands run in pods.
     pub exec_handler: Option<super::exec::ExecHandler>,
+    /// Tokens handed out by the TokenRequest API, and whom they identify.
+    pub tokens: std::collections::HashMap<String, super::security::Identity>,
+    /// How pod creations and ServiceAccount requests are admitted.
+    pub admission: super::security::Admission,
     base_wall: SystemTime,
     base: Instant,
 }
@@ -534,6 +558,7 @@ fn valid_name(name: &str) -> bool {
 fn decode_check(def: &ResDef, obj: &Value) -> Result<(), String> {
     use k8s_openapi::api::{
         apps::v1 as apps, core::v1 as core, networking::v1 as net, policy::v1 as policy,
+        rbac::v1 as rbac,
     };
     fn check<T: serde::de::DeserializeOwned>(obj: &Value) -> Result<(), String> {
         serde_json::from_value::<T>(obj.clone())
@@ -554,6 +579,9 @@ fn decode_check(def: &ResDef, obj: &Value) -> Result<(), String> {
         "networkpolicies" => check::<net::NetworkPolicy>(obj),
         "poddisruptionbudgets" => check::<policy::PodDisruptionBudget>(obj),
         "services" => check::<core::Service>(obj),
+        "serviceaccounts" => check::<core::ServiceAccount>(obj),
+        "roles" => check::<rbac::Role>(obj),
+        "rolebindings" => check::<rbac::RoleBinding>(obj),
         _ => Ok(()),
     }
 }
@@ -666,6 +694,8 @@ impl State {
             next_ip: 0,
             execs: Vec::new(),
             exec_handler: None,
+            tokens: std::collections::HashMap::new(),
+            admission: super::security::Admission::default(),
             base_wall: SystemTime::now(),
             base: Instant::now(),
         }
