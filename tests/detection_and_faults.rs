@@ -84,6 +84,50 @@ fn no_signal_before_the_timeout_is_not_detected_not_an_error() {
     assert!(journal_has(&d.out, "not-detected"));
 }
 
+/// The live `firedrill internal ...` helpers whose parent is process `parent`: their pids
+/// and the helper each runs (`cpu-stress`, `memory-pressure`). Found by parent, not by
+/// command line alone, so that the processes of another test or of a build never count.
+fn helpers_of(parent: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let Some((state, ppid)) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+                Some((
+                    fields.next()?.to_owned(),
+                    fields.next()?.parse::<u32>().ok()?,
+                ))
+            })
+        else {
+            continue;
+        };
+        if ppid != parent || state == "Z" || state == "X" {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.get(1).is_some_and(|a| a == "internal")
+            && let Some(helper) = args.get(2)
+        {
+            found.push((pid, helper.clone()));
+        }
+    }
+    found
+}
+
 #[test]
 fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,10 +141,14 @@ fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
     );
     let out = dir.path().join("out");
     let mut child = spawn_run(&file, &out);
+    // Every helper of this run seen alive until both faults are in place: the first fault's
+    // helper may already be gone by the time the second is injected on a loaded machine.
+    let mut helpers = std::collections::BTreeMap::new();
     wait_for(
         "both faults to be injected",
         Duration::from_secs(20),
         || {
+            helpers.extend(helpers_of(child.id()));
             journal(&out)
                 .iter()
                 .filter(|r| r["kind"] == "fault-injected")
@@ -108,9 +156,11 @@ fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
                 == 2
         },
     );
-    let helpers = processes_with("internal");
-    assert!(
-        helpers.len() >= 2,
+    helpers.extend(helpers_of(child.id()));
+    let kinds: std::collections::BTreeSet<&str> = helpers.values().map(String::as_str).collect();
+    assert_eq!(
+        kinds,
+        ["cpu-stress", "memory-pressure"].into(),
         "the stress helpers run while the faults are in place: {helpers:?}"
     );
     let status = wait_exit(&mut child, Duration::from_secs(30));
@@ -120,13 +170,12 @@ fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
         assert!(f["revertedAt"].is_string(), "{f}");
         assert!(f["error"].is_null(), "{f}");
     }
-    for pid in helpers {
+    for pid in helpers.keys() {
         assert!(
-            !std::path::Path::new(&format!("/proc/{}", pid.pid)).exists()
-                || std::fs::read_to_string(format!("/proc/{}/stat", pid.pid))
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
                     .is_ok_and(|s| s.contains(") Z")),
-            "helper {} outlived its fault",
-            pid.pid
+            "helper {pid} outlived its fault"
         );
     }
     assert!(processes_with(&marker).is_empty());

@@ -7,24 +7,18 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{firedrill, wait_exit, wait_for};
-use fakekube::FakeKube;
+use common::{firedrill, wait_for};
+use fakekube::{FakeKube, Request};
+use kuberun::{
+    CHAOS, cleanup, cluster, rollback, run, start, wait_as_found, without_empty_maps, writes,
+};
 use serde_json::{Value, json};
-
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
-
-/// A fake with namespace `shop` and a Deployment `web` of `replicas` opted-in pods.
-fn cluster(replicas: i32) -> FakeKube {
-    let fake = FakeKube::start();
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
-    fake.add_deployment("shop", "web", replicas, &[("app", "web"), CHAOS]);
-    fake
-}
 
 /// An experiment on `shop/web` with each Kubernetes probe and these faults.
 fn experiment(faults: &str, extra: &str) -> String {
@@ -56,70 +50,6 @@ spec:
     )
 }
 
-struct Run {
-    out: PathBuf,
-    code: Option<i32>,
-    stderr: String,
-    result: Value,
-}
-
-fn command(fake_dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(firedrill());
-    cmd.args(args)
-        .env("KUBECONFIG", fake_dir.join("kubeconfig"))
-        .env("HOME", fake_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn run(fake: &FakeKube, dir: &Path, yaml: &str) -> Run {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    let mut child = command(
-        dir,
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let result = std::fs::read_to_string(out.join("result.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    Run {
-        out,
-        code: status.code(),
-        stderr,
-        result,
-    }
-}
-
-/// Writes (anything but a SelfSubjectAccessReview, which changes nothing) the fake answered.
-fn writes(fake: &FakeKube) -> Vec<String> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.method != "GET" && !r.path.contains("selfsubjectaccessreviews"))
-        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
-        .collect()
-}
-
 /// Whether `cond` comes to hold within `timeout`.
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;
@@ -132,22 +62,6 @@ fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// `value` without empty JSON objects, at any depth.
-fn without_empty_maps(mut value: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                map.values_mut().for_each(strip);
-                map.retain(|_, v| !matches!(v, Value::Object(m) if m.is_empty()));
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut value);
-    value
 }
 
 fn ms(d: Duration) -> f64 {
@@ -187,9 +101,12 @@ fn pod_delete_recovery_matches_the_clusters_delays_and_leaves_nothing_behind() {
         .filter(|r| r.method == "DELETE")
         .collect();
     assert_eq!(deleted.len(), 1, "one pod deleted: {deleted:?}");
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
     let lives = fake.pod_history("shop", "web");
     assert_eq!(lives.len(), 4, "three pods and one replacement: {lives:?}");
 
@@ -286,9 +203,12 @@ fn scale_is_restored_to_the_recorded_count() {
         .position(|j| j["kind"] == "fault-intent")
         .unwrap();
     assert!(connected < intent_at);
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
@@ -297,29 +217,11 @@ fn quarantine_isolates_the_pod_and_removes_the_policy_and_label() {
     let fake = cluster(2);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
-    let file = dir.path().join("exp.yaml");
-    std::fs::write(
-        &file,
-        experiment(
-            "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 2s}",
-            "  safety: {maxAffectedPercent: 50}",
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let mut child = command(
-        dir.path(),
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let yaml = experiment(
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 2s}",
+        "  safety: {maxAffectedPercent: 50}",
+    );
+    let run = start(&fake, dir.path(), &yaml);
     wait_for("the quarantine policy", Duration::from_secs(10), || {
         !fake.objects("NetworkPolicy", Some("shop")).is_empty()
     });
@@ -343,8 +245,8 @@ fn quarantine_isolates_the_pod_and_removes_the_policy_and_label() {
     let other = pods.iter().find(|p| name(p) != name(isolated)).unwrap();
     assert!(!fake.reachable(&name(other), fakekube::Reach::Pod(name(isolated))));
     assert!(!fake.reachable(&name(isolated), fakekube::Reach::Pod(name(other))));
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(0));
+    let f = run.finish_within(Duration::from_secs(30));
+    assert_eq!(f.code, Some(0));
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -435,7 +337,7 @@ fn a_missing_permission_stops_the_run_before_any_change() {
         reason.contains("delete pods (core) in namespace shop"),
         "{reason}"
     );
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_eq!(writes(&fake), Vec::<Request>::new());
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -460,7 +362,7 @@ fn pods_without_the_opt_in_label_are_refused_before_any_change() {
         reason.contains("does not carry the opt-in label firedrill.dev/chaos=allowed"),
         "{reason}"
     );
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_eq!(writes(&fake), Vec::<Request>::new());
 }
 
 #[test]
@@ -497,9 +399,12 @@ fn server_errors_mid_run_are_retried() {
         .filter(|r| r.status >= 429)
         .collect();
     assert_eq!(failed.len(), 3, "{failed:?}");
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
@@ -509,29 +414,11 @@ fn a_run_killed_mid_fault_is_undone_by_rollback_from_its_journal() {
     fake.set_delays(Duration::from_millis(20), Duration::from_millis(20));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
-    let file = dir.path().join("exp.yaml");
-    std::fs::write(
-        &file,
-        experiment(
-            "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 60s}\n    - {name: outage, type: scale, workload: web, replicas: 0, duration: 60s}",
-            "",
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let mut child = command(
-        dir.path(),
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let yaml = experiment(
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 60s}\n    - {name: outage, type: scale, workload: web, replicas: 0, duration: 60s}",
+        "",
+    );
+    let mut run = start(&fake, dir.path(), &yaml);
     wait_for("both faults in place", Duration::from_secs(10), || {
         !fake.objects("NetworkPolicy", Some("shop")).is_empty()
             && fake
@@ -539,26 +426,21 @@ fn a_run_killed_mid_fault_is_undone_by_rollback_from_its_journal() {
                 .is_some_and(|d| d["spec"]["replicas"] == 0)
     });
     // SIGKILL: no handler runs, nothing is reverted.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     assert_ne!(fake.snapshot(), before);
 
-    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&rollback.stdout);
-    assert!(
-        rollback.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&rollback.stderr)
-    );
+    let out = &run.out;
+    let stdout = rollback(dir.path(), out).stdout;
     assert!(
         stdout.contains("scale Deployment shop/web back to 3"),
         "{stdout}"
     );
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
     let log = firedrill::journal::read_verified(&out.join("rollback.jsonl")).unwrap();
     assert!(log.iter().any(|r| r["kind"] == "undo-applied"));
     let verified = Command::new(firedrill())
@@ -572,10 +454,7 @@ fn a_run_killed_mid_fault_is_undone_by_rollback_from_its_journal() {
     );
 
     // A second rollback finds nothing left to do and changes nothing.
-    let again = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(again.status.success());
+    rollback(dir.path(), out);
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -607,11 +486,7 @@ fn cleanup_removes_what_a_dead_run_left_and_keeps_a_live_runs() {
     fake.apply(p);
     let dir = tempfile::tempdir().unwrap();
     fake.write_kubeconfig(dir.path());
-    let out = command(dir.path(), &["cleanup", "--namespace", "shop"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = cleanup(dir.path(), "shop").stdout;
     let left: Vec<_> = fake
         .objects("NetworkPolicy", Some("shop"))
         .iter()
@@ -651,39 +526,21 @@ fn evictions_are_tracked_through_a_dropped_watch() {
     fake.set_delays(Duration::from_millis(300), Duration::from_millis(300));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
-    let file = dir.path().join("exp.yaml");
-    std::fs::write(
-        &file,
-        experiment(
-            "    - {name: evict, type: pod-evict, select: {mode: one, workload: web}}",
-            "  safety: {maxAffectedPercent: 50}",
-        ),
-    )
-    .unwrap();
+    let yaml = experiment(
+        "    - {name: evict, type: pod-evict, select: {mode: one, workload: web}}",
+        "  safety: {maxAffectedPercent: 50}",
+    );
     // A rate limit on the first eviction is retried; it is not a budget's refusal.
     fake.fail_next("POST", "/api/v1/namespaces/shop/pods/", 429, 1);
-    let out = dir.path().join("out");
-    let mut child = command(
-        dir.path(),
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let run = start(&fake, dir.path(), &yaml);
     wait_for("the eviction", Duration::from_secs(10), || {
         fake.requests()
             .iter()
             .any(|r| r.path.ends_with("/eviction") && r.status < 300)
     });
     fake.drop_watches();
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(0));
+    let f = run.finish_within(Duration::from_secs(30));
+    assert_eq!(f.code, Some(0));
     let evictions: Vec<u16> = fake
         .requests()
         .iter()
@@ -701,7 +558,7 @@ fn evictions_are_tracked_through_a_dropped_watch() {
         vec![429, 201],
         "retried after the rate limit: {all:?}"
     );
-    let journal = common::journal(&out);
+    let journal = common::journal(&f.out);
     let rec = journal
         .iter()
         .find(|j| j["kind"] == "pod-recovered")
@@ -713,9 +570,12 @@ fn evictions_are_tracked_through_a_dropped_watch() {
         .filter(|r| r.query.contains("watch=true"))
         .count();
     assert!(watches >= 2, "the watch was started again ({watches})");
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
@@ -725,27 +585,12 @@ fn a_revert_that_keeps_failing_is_reported_and_rollback_finishes_it() {
     fake.set_delays(Duration::from_millis(20), Duration::from_millis(20));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
-    let file = dir.path().join("exp.yaml");
     let yaml = experiment(
         "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 300ms}",
         "",
     )
     .replace("timeout: 20s}", "timeout: 1s}");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.path().join("out");
-    let mut child = command(
-        dir.path(),
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let run = start(&fake, dir.path(), &yaml);
     wait_for("the scale to zero", Duration::from_secs(10), || {
         fake.object("Deployment", "shop", "web")
             .is_some_and(|d| d["spec"]["replicas"] == 0)
@@ -757,24 +602,18 @@ fn a_revert_that_keeps_failing_is_reported_and_rollback_finishes_it() {
         500,
         15,
     );
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    assert_eq!(status.code(), Some(4), "rollback_failed");
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
-    assert_eq!(result["status"], "rollback_failed");
+    let f = run.finish();
+    assert_eq!(f.code, Some(4), "rollback_failed");
+    assert_eq!(f.result["status"], "rollback_failed");
     assert_ne!(fake.snapshot(), before);
 
-    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        rollback.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rollback.stderr)
+    rollback(dir.path(), &f.out);
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
     );
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
 }
 
 #[test]
@@ -784,45 +623,30 @@ fn an_interrupted_run_reverts_before_it_exits() {
     fake.set_delays(Duration::from_millis(20), Duration::from_millis(20));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
-    let file = dir.path().join("exp.yaml");
-    std::fs::write(
-        &file,
-        experiment(
-            "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 60s}",
-            "",
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let mut child = command(
-        dir.path(),
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let yaml = experiment(
+        "    - {name: outage, type: scale, workload: web, replicas: 0, duration: 60s}",
+        "",
+    );
+    let mut run = start(&fake, dir.path(), &yaml);
     wait_for("the scale to zero", Duration::from_secs(10), || {
         fake.object("Deployment", "shop", "web")
             .is_some_and(|d| d["spec"]["replicas"] == 0)
     });
     // SAFETY: signalling a child process we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, Duration::from_secs(20));
-    assert_eq!(status.code(), Some(130));
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let f = run.finish_within(Duration::from_secs(20));
+    assert_eq!(f.code, Some(130));
     assert_eq!(
         fake.object("Deployment", "shop", "web").unwrap()["spec"]["replicas"],
         2,
         "scaled back before exiting"
     );
-    wait_for("the deployment to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the deployment to settle",
+        Duration::from_secs(5),
+    );
 }
 
 #[test]
@@ -846,7 +670,7 @@ fn scaling_down_beyond_the_safety_share_is_refused_before_any_change() {
             && reason.contains("maxAffectedPercent 50%"),
         "{reason}"
     );
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_eq!(writes(&fake), Vec::<Request>::new());
     assert_eq!(fake.snapshot(), before);
 }
 

@@ -6,28 +6,20 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{firedrill, wait_exit, wait_for};
+use common::wait_for;
 use fakekube::{ExecReply, FakeKube};
+use kuberun::{Said, cluster, intent_of, rollback, start, start_with_env, without_empty_maps};
 use serde_json::{Value, json};
-
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// A fake with namespace `shop` and a Deployment `web` of `replicas` opted-in pods.
-fn cluster(replicas: i32) -> FakeKube {
-    let fake = FakeKube::start();
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
-    fake.add_deployment("shop", "web", replicas, &[("app", "web"), CHAOS]);
-    fake
 }
 
 fn config_map(name: &str, data: Value, opted_in: bool) -> Value {
@@ -86,69 +78,6 @@ spec:
     )
 }
 
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(firedrill());
-    cmd.args(args)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Starts `firedrill run` on `yaml`; the results go to `dir/out`.
-fn start(fake: &FakeKube, dir: &Path, yaml: &str, env: &[(&str, &str)]) -> (Child, PathBuf) {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    let mut cmd = command(
-        dir,
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    );
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    (cmd.spawn().unwrap(), out)
-}
-
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn finish(mut child: Child) -> Finished {
-    use std::io::Read;
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    Finished {
-        code: status.code(),
-        stdout,
-        stderr,
-    }
-}
-
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -168,13 +97,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn intent_of<'j>(journal: &'j [Value], fault: &str) -> &'j Value {
-    journal
-        .iter()
-        .find(|r| r["kind"] == "fault-intent" && r["data"]["fault"] == fault)
-        .unwrap_or_else(|| panic!("no intent of {fault}"))
-}
-
 #[test]
 fn config_change_sets_and_removes_keys_restarts_the_workload_and_puts_it_all_back() {
     let _guard = common::shared();
@@ -187,13 +109,12 @@ fn config_change_sets_and_removes_keys_restarts_the_workload_and_puts_it_all_bac
     ));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: bad-cache, type: config-change, namespace: shop, configMap: web-config, set: {CACHE_URL: 'redis://cache.invalid:6379', NEW_KEY: 'on'}, remove: [CACHE_FALLBACK], restartWorkload: web, duration: 1s}",
         ),
-        &[],
     );
     wait_for("the change in place", Duration::from_secs(15), || {
         fake.object("ConfigMap", "shop", "web-config")
@@ -203,10 +124,10 @@ fn config_change_sets_and_removes_keys_restarts_the_workload_and_puts_it_all_bac
     assert_eq!(during["data"]["NEW_KEY"], "on");
     assert!(during["data"].get("CACHE_FALLBACK").is_none(), "{during}");
     assert_eq!(during["data"]["OTHER"], "kept");
-    let f = finish(child);
+    let f = run.finish();
     assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
 
-    let journal = common::journal(&out);
+    let journal = common::journal(&f.out);
     let intent = intent_of(&journal, "bad-cache");
     let restore = intent["data"]["restore"].as_array().unwrap();
     // The restart's undo comes first, so that it is undone last: the pods roll again
@@ -262,22 +183,6 @@ fn config_change_sets_and_removes_keys_restarts_the_workload_and_puts_it_all_bac
     });
 }
 
-/// `value` without empty JSON objects, at any depth.
-fn without_empty_maps(mut value: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                map.values_mut().for_each(strip);
-                map.retain(|_, v| !matches!(v, Value::Object(m) if m.is_empty()));
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut value);
-    value
-}
-
 #[test]
 fn a_configmap_without_the_opt_in_label_is_refused_before_any_change() {
     let _guard = common::shared();
@@ -285,15 +190,14 @@ fn a_configmap_without_the_opt_in_label_is_refused_before_any_change() {
     fake.apply(config_map("web-config", json!({"MODE": "fast"}), false));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (child, _out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: slow, type: config-change, namespace: shop, configMap: web-config, set: {MODE: slow}, duration: 1s}",
         ),
-        &[],
     );
-    let f = finish(child);
+    let f = run.finish();
     assert_ne!(f.code, Some(0));
     assert!(
         f.stderr
@@ -326,7 +230,7 @@ fn secret_values_reach_only_the_journals_restore_record() {
     fake.apply(secret("partner", &[("api-key", api_key)]));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (child, out) = start(
+    let run = start_with_env(
         &fake,
         dir.path(),
         &experiment(
@@ -347,12 +251,12 @@ fn secret_values_reach_only_the_journals_restore_record() {
     let rotated = rotated.unwrap();
     assert_eq!(rotated.len(), original.len(), "same length");
     assert!(rotated.iter().all(u8::is_ascii_alphanumeric));
-    let f = finish(child);
+    let f = run.finish();
     assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
     assert_eq!(fake.snapshot(), before, "every value put back");
 
     // The journal holds secret material: readable by its owner only.
-    assert_eq!(mode(&out.join("journal.jsonl")), 0o600);
+    assert_eq!(mode(&f.out.join("journal.jsonl")), 0o600);
 
     let rotated = String::from_utf8(rotated).unwrap();
     let secrets = [original, &rotated, from_env, api_key, "second-original-61e"];
@@ -367,7 +271,7 @@ fn secret_values_reach_only_the_journals_restore_record() {
             assert!(!text.contains(n.as_str()), "{what} holds a secret value");
         }
     }
-    let all = files(&out);
+    let all = files(&f.out);
     assert!(all.len() > 2, "{all:?}");
     for file in &all {
         let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
@@ -399,13 +303,13 @@ fn secret_values_reach_only_the_journals_restore_record() {
     }
     // Where the originals are: base64 in the restore records; the new values nowhere at all
     // (a digest of what was written, not the value, lets the undo check it).
-    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    let journal = std::fs::read_to_string(f.out.join("journal.jsonl")).unwrap();
     assert!(journal.contains(&b64(original.as_bytes())));
     assert!(journal.contains(&b64(api_key.as_bytes())));
     for new in [rotated.as_str(), from_env] {
         assert!(!journal.contains(new) && !journal.contains(&b64(new.as_bytes())));
     }
-    let records = common::journal(&out);
+    let records = common::journal(&f.out);
     let restore = &intent_of(&records, "rotate")["data"]["restore"][0];
     assert_eq!(restore["action"], "restore-secret-keys");
     assert_eq!(
@@ -431,28 +335,22 @@ fn a_deleted_secret_is_created_again_by_rollback_after_sigkill() {
     ));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let mut run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: revoke-all, type: secret-revoke, namespace: shop, secret: partner, deleteSecret: true, duration: 60s}",
         ),
-        &[],
     );
     wait_for("the Secret deleted", Duration::from_secs(15), || {
         fake.object("Secret", "shop", "partner").is_none()
     });
     // SIGKILL: nothing is reverted by the run itself.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
+    let out = &run.out;
     assert_ne!(fake.snapshot(), before);
 
-    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&rollback.stdout);
-    let stderr = String::from_utf8_lossy(&rollback.stderr);
-    assert!(rollback.status.success(), "{stdout}\n{stderr}");
+    let Said { stdout, stderr } = rollback(dir.path(), out);
     assert!(
         stdout.contains("create Secret shop/partner again as it was"),
         "{stdout}"
@@ -465,10 +363,7 @@ fn a_deleted_secret_is_created_again_by_rollback_after_sigkill() {
     // The rollback's own record repeats the undo actions: readable by its owner only.
     assert_eq!(mode(&out.join("rollback.jsonl")), 0o600);
 
-    let again = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(again.status.success());
+    rollback(dir.path(), out);
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -479,13 +374,12 @@ fn a_secret_changed_by_someone_else_meanwhile_is_not_clobbered() {
     let original = "orig-pass-c41d";
     fake.apply(secret("db", &[("password", original), ("user", "web")]));
     let dir = tempfile::tempdir().unwrap();
-    let (child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: rotate, type: secret-rotate, namespace: shop, secret: db, key: password, duration: 3s}",
         ),
-        &[],
     );
     wait_for("the rotation in place", Duration::from_secs(15), || {
         secret_value(&fake, "db", "password").is_some_and(|v| v != original.as_bytes())
@@ -494,7 +388,7 @@ fn a_secret_changed_by_someone_else_meanwhile_is_not_clobbered() {
     let mut theirs = fake.object("Secret", "shop", "db").unwrap();
     theirs["data"]["password"] = json!(b64(b"operator-chosen-value"));
     fake.apply(theirs);
-    let f = finish(child);
+    let f = run.finish();
     assert_eq!(
         f.code,
         Some(4),
@@ -513,9 +407,7 @@ fn a_secret_changed_by_someone_else_meanwhile_is_not_clobbered() {
         "the newer value is kept"
     );
     assert!(!said.contains(original) && !said.contains("operator-chosen-value"));
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
-    assert_eq!(result["status"], "rollback_failed");
+    assert_eq!(f.result["status"], "rollback_failed");
 }
 
 /// Pod names of `web`.
@@ -579,24 +471,23 @@ fn container_kill_runs_kill_through_exec_and_measures_the_restart() {
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
     let (down, up) = (Duration::from_millis(300), Duration::from_millis(400));
-    let (child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: kill-web, type: container-kill, select: {mode: one, workload: web}, duration: 2s}",
         ),
-        &[],
     );
     let (pod, killed) = rx.recv_timeout(Duration::from_secs(20)).expect("an exec");
     let (restarted, ready) = restart_container(&fake, &pod, down, up);
-    let f = finish(child);
+    let f = run.finish();
     assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
 
     let execs = fake.execs();
     assert_eq!(execs.len(), 1, "{execs:?}");
     assert_eq!(execs[0].container, "app");
     assert_eq!(execs[0].command, ["/bin/sh", "-c", "kill -s TERM 1"]);
-    let journal = common::journal(&out);
+    let journal = common::journal(&f.out);
     let intent = intent_of(&journal, "kill-web");
     assert!(
         intent["data"]["changes"][0]
@@ -659,15 +550,14 @@ fn container_kill_in_an_image_without_a_shell_fails_naming_the_pod() {
     });
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (child, _out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: kill-web, type: container-kill, select: {mode: one, workload: web}, duration: 1s}",
         ),
-        &[],
     );
-    let f = finish(child);
+    let f = run.finish();
     assert_ne!(f.code, Some(0));
     let said = format!("{}{}", f.stdout, f.stderr);
     let pod = &fake.execs()[0].pod;
@@ -686,15 +576,14 @@ fn container_kill_without_the_exec_permission_stops_before_anything_runs() {
     let fake = cluster(1);
     fake.deny("create", "", "pods/exec", Some("shop"));
     let dir = tempfile::tempdir().unwrap();
-    let (child, _out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
             "    - {name: kill-web, type: container-kill, select: {mode: one, workload: web}}",
         ),
-        &[],
     );
-    let f = finish(child);
+    let f = run.finish();
     assert_ne!(f.code, Some(0));
     let said = format!("{}{}", f.stdout, f.stderr);
     assert!(

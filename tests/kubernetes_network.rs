@@ -9,29 +9,20 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{firedrill, wait_exit, wait_for};
+use common::wait_for;
 use fakekube::{FakeKube, Reach};
+use kuberun::{
+    CHAOS, Finished, cleanup, cluster, firedrill_in, intents, namespace, rollback, start,
+    wait_as_found,
+};
 use serde_json::{Value, json};
 
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
 const EGRESS_LABEL: &str = "firedrill.dev/egress-block";
-
-/// A fake with namespace `shop` and a Deployment `web` of `replicas` opted-in pods.
-fn cluster(replicas: i32) -> FakeKube {
-    let fake = FakeKube::start();
-    namespace(&fake, "shop");
-    fake.add_deployment("shop", "web", replicas, &[("app", "web"), CHAOS]);
-    fake
-}
-
-fn namespace(fake: &FakeKube, name: &str) {
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}));
-}
 
 /// An experiment on `shop/web` with these faults; `target` adds lines to the target.
 fn experiment(target: &str, faults: &str, extra: &str) -> String {
@@ -55,55 +46,6 @@ spec:
 {faults}
 {extra}"#
     )
-}
-
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(firedrill());
-    cmd.args(args)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Starts `firedrill run` on the experiment; returns the child and the results folder.
-fn start(fake: &FakeKube, dir: &Path, yaml: &str) -> (Child, PathBuf) {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    let child = command(
-        dir,
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap();
-    (child, out)
-}
-
-/// Waits for the run to end; its exit code, stderr and result.
-fn finish(child: &mut Child, out: &Path) -> (Option<i32>, String, Value) {
-    let status = wait_exit(child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let result = std::fs::read_to_string(out.join("result.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    (status.code(), stderr, result)
 }
 
 fn id(pod: &Value) -> String {
@@ -173,14 +115,6 @@ fn expect(fake: &FakeKube, from: &str, to: Reach, reachable: bool) {
     }
 }
 
-/// The `fault-intent` records of a run's journal.
-fn intents(out: &Path) -> Vec<Value> {
-    common::journal(out)
-        .into_iter()
-        .filter(|r| r["kind"] == "fault-intent")
-        .collect()
-}
-
 /// The changes an intent lists, as one text.
 fn changes(intent: &Value) -> String {
     let data = if intent["data"].is_null() {
@@ -203,7 +137,7 @@ fn egress_block_on_one_port_of_a_range_cuts_only_that_port() {
     let fake = cluster(2);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -229,7 +163,13 @@ fn egress_block_on_one_port_of_a_range_cuts_only_that_port() {
     expect(&fake, &blocked, Reach::Pod(other.clone()), true);
     expect(&fake, &other, cidr("10.0.5.7", 5432), true);
 
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        out,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(0), "{stderr}\n{result}");
     expect(&fake, &blocked, cidr("10.0.5.7", 5432), true);
     assert_eq!(fake.snapshot(), before);
@@ -251,7 +191,7 @@ fn egress_block_of_pods_by_label_keeps_their_neighbours_reachable() {
     fake.add_deployment("shop", "db", 1, &[("app", "db"), ("tier", "storage")]);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -271,7 +211,12 @@ fn egress_block_of_pods_by_label_keeps_their_neighbours_reachable() {
     expect(&fake, &blocked, Reach::Cidr("1.1.1.1".into(), 443), true);
     expect(&fake, &other, Reach::Pod(db.clone()), true);
 
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(0), "{stderr}\n{result}");
     expect(&fake, &blocked, Reach::Pod(db), true);
     assert_eq!(fake.snapshot(), before);
@@ -291,7 +236,7 @@ fn dns_outage_cuts_the_cluster_dns_and_port_53_and_warns_of_other_policies() {
     }));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -322,7 +267,13 @@ fn dns_outage_cuts_the_cluster_dns_and_port_53_and_warns_of_other_policies() {
     // The other web pod is limited by the application's policy alone: no DNS either way.
     expect(&fake, &other, Reach::Dns, false);
 
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        out,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(0), "{stderr}\n{result}");
     assert_eq!(fake.snapshot(), before);
     let intent = &intents(&out)[0];
@@ -339,7 +290,7 @@ fn dns_outage_without_other_policies_is_undone_completely() {
     fake.add_deployment("kube-system", "coredns", 2, &[("k8s-app", "kube-dns")]);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -355,7 +306,13 @@ fn dns_outage_without_other_policies_is_undone_completely() {
     }
     expect(&fake, &blocked, Reach::Dns, false);
     expect(&fake, &other, Reach::Dns, true);
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        out,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(0), "{stderr}\n{result}");
     expect(&fake, &blocked, Reach::Dns, true);
     expect(&fake, &blocked, Reach::Cidr("8.8.8.8".into(), 53), true);
@@ -385,7 +342,7 @@ fn node_drain_evicts_the_allowlisted_pods_and_uncordons_the_node() {
     fake.add_daemonset("shop", "agent", &[("app", "agent"), CHAOS]);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -432,12 +389,21 @@ fn node_drain_evicts_the_allowlisted_pods_and_uncordons_the_node() {
             .any(|p| node_of(p) == node)
     );
 
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        out,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(0), "{stderr}\n{result}");
     assert!(!cordoned(&fake, &node));
-    wait_for("the cluster to settle", Duration::from_secs(5), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster to settle",
+        Duration::from_secs(5),
+    );
     let text = changes(&intents(&out)[0]);
     assert!(text.contains(&format!("cordon node {node}")), "{text}");
     assert_eq!(text.matches("evict pod shop/web-").count(), 1, "{text}");
@@ -468,7 +434,7 @@ fn a_budget_that_blocks_a_drain_is_named_and_the_node_uncordoned() {
     fake.add_pdb("shop", "web-budget", &[("app", "web")], 3);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -477,7 +443,12 @@ fn a_budget_that_blocks_a_drain_is_named_and_the_node_uncordoned() {
             "  safety: {maxAffectedPercent: 50}",
         ),
     );
-    let (code, stderr, result) = finish(&mut child, &out);
+    let Finished {
+        code,
+        stderr,
+        result,
+        ..
+    } = run.finish();
     assert_eq!(code, Some(3), "{stderr}\n{result}");
     let reason = result["reason"].as_str().unwrap();
     assert!(
@@ -505,9 +476,7 @@ fn node_faults_are_refused_without_the_targets_opt_in() {
     )
     .unwrap();
     fake.write_kubeconfig(dir.path());
-    let out = command(dir.path(), &["validate", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = firedrill_in(dir.path(), &["validate", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
@@ -525,7 +494,7 @@ fn a_run_killed_while_a_node_is_cordoned_is_uncordoned_by_rollback() {
     let fake = cluster(2);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, out) = start(
+    let mut run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -542,19 +511,10 @@ fn a_run_killed_while_a_node_is_cordoned_is_uncordoned_by_rollback() {
                 .any(|p| p["metadata"]["labels"][EGRESS_LABEL].is_string())
     });
     // SIGKILL: no handler runs, nothing is reverted.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     assert_ne!(fake.snapshot(), before);
 
-    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&rollback.stdout);
-    assert!(
-        rollback.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&rollback.stderr)
-    );
+    let stdout = rollback(dir.path(), &run.out).stdout;
     assert!(stdout.contains("uncordon node node-2"), "{stdout}");
     assert!(!cordoned(&fake, "node-2"));
     assert_eq!(fake.snapshot(), before);
@@ -566,7 +526,7 @@ fn cleanup_removes_the_egress_label_and_policy_a_dead_run_left() {
     let fake = cluster(2);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, _out) = start(
+    let mut run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -576,13 +536,8 @@ fn cleanup_removes_the_egress_label_and_policy_a_dead_run_left() {
         ),
     );
     wait_for_the_egress_policy(&fake);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out = command(dir.path(), &["cleanup", "--namespace", "shop"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    run.kill();
+    let stdout = cleanup(dir.path(), "shop").stdout;
     assert!(stdout.contains(EGRESS_LABEL), "{stdout}");
     assert_eq!(fake.snapshot(), before);
 }

@@ -9,14 +9,17 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{firedrill, wait_exit, wait_for};
+use common::wait_for;
 use fakekube::FakeKube;
+use kuberun::{cluster, firedrill_in, start, writes};
 use serde_json::{Value, json};
 
 /// How to get the validator (the version `.ci/run` installs).
@@ -43,21 +46,6 @@ fn kube_examples() -> Vec<PathBuf> {
     files
 }
 
-/// Runs the binary against the fake whose kubeconfig is in `dir`.
-fn firedrill_in(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(firedrill())
-        .args(args)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_exit(&mut child, Duration::from_secs(60));
-    child.wait_with_output().unwrap()
-}
-
 fn text(out: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -65,15 +53,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// Requests that would change something if they were not dry runs: every write but a
-/// SelfSubjectAccessReview (which changes nothing).
-fn writes(fake: &FakeKube) -> Vec<fakekube::Request> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.method != "GET" && !r.path.contains("selfsubjectaccessreviews"))
-        .collect()
 }
 
 /// Seeds, in `fake`, what the experiment in `file` refers to: its namespaces, its workloads
@@ -414,18 +393,6 @@ fn short_quarantine() -> String {
     text
 }
 
-fn fake_with_web() -> FakeKube {
-    let fake = FakeKube::start();
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
-    fake.add_deployment(
-        "shop",
-        "web",
-        REPLICAS,
-        &[("app", "web"), ("firedrill.dev/chaos", "allowed")],
-    );
-    fake
-}
-
 /// `object` without what the server sets, with the run id and the owner's process made
 /// placeholders, so that a plan's object and a run's compare.
 fn comparable(object: &Value, run_id: &str) -> Value {
@@ -455,11 +422,12 @@ fn comparable(object: &Value, run_id: &str) -> Value {
 #[test]
 fn the_planned_network_policy_is_the_one_the_run_creates() {
     let _guard = common::alone();
-    let fake = fake_with_web();
+    let fake = cluster(REPLICAS);
     let dir = tempfile::tempdir().unwrap();
     fake.write_kubeconfig(dir.path());
+    let yaml = short_quarantine();
     let exp = dir.path().join("quarantine.yaml");
-    std::fs::write(&exp, short_quarantine()).unwrap();
+    std::fs::write(&exp, &yaml).unwrap();
     let out_dir = dir.path().join("manifests");
     let out = firedrill_in(
         dir.path(),
@@ -482,22 +450,7 @@ fn the_planned_network_policy_is_the_one_the_run_creates() {
     assert!(fake.objects("NetworkPolicy", Some("shop")).is_empty());
 
     // The run, with the policy taken while it is in place.
-    let results = dir.path().join("results");
-    let mut child = Command::new(firedrill())
-        .args([
-            "run",
-            "--plain",
-            "--out",
-            results.to_str().unwrap(),
-            exp.to_str().unwrap(),
-        ])
-        .env("KUBECONFIG", dir.path().join("kubeconfig"))
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = start(&fake, dir.path(), &yaml);
     let mut created = None;
     wait_for("the run's NetworkPolicy", Duration::from_secs(30), || {
         created = fake
@@ -506,11 +459,11 @@ fn the_planned_network_policy_is_the_one_the_run_creates() {
             .next();
         created.is_some()
     });
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    assert_eq!(status.code(), Some(0));
+    let f = run.finish();
+    assert_eq!(f.code, Some(0));
     let created = created.unwrap();
-    let result = common::result(&results);
-    let journal = common::journal(&results);
+    let result = &f.result;
+    let journal = common::journal(&f.out);
     let run_id = journal
         .iter()
         .find(|r| r["kind"] == "run-started")
@@ -529,7 +482,7 @@ fn the_planned_network_policy_is_the_one_the_run_creates() {
 #[test]
 fn a_write_the_server_refuses_is_reported_with_its_message_and_exits_3() {
     let _guard = common::shared();
-    let fake = fake_with_web();
+    let fake = cluster(REPLICAS);
     fake.fail_next(
         "POST",
         "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
@@ -581,7 +534,7 @@ fn a_write_the_server_refuses_is_reported_with_its_message_and_exits_3() {
 #[test]
 fn an_eviction_a_disruption_budget_blocks_is_refused_at_plan_time() {
     let _guard = common::shared();
-    let fake = fake_with_web();
+    let fake = cluster(REPLICAS);
     fake.add_pdb("shop", "web-budget", &[("app", "web")], REPLICAS);
     let dir = tempfile::tempdir().unwrap();
     fake.write_kubeconfig(dir.path());
@@ -606,7 +559,7 @@ fn an_eviction_a_disruption_budget_blocks_is_refused_at_plan_time() {
 #[test]
 fn a_missing_permission_stops_the_plan_before_any_write() {
     let _guard = common::shared();
-    let fake = fake_with_web();
+    let fake = cluster(REPLICAS);
     fake.deny(
         "create",
         "networking.k8s.io",

@@ -7,17 +7,18 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
 use std::io::{BufRead, Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{firedrill, wait_exit, wait_for};
+use common::{firedrill, wait_for};
 use fakekube::FakeKube;
+use kuberun::{CHAOS, cleanup, namespace, rollback, start, wait_as_found};
 use serde_json::{Value, json};
 
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
 const PROXY: &str = "firedrill.dev/proxy";
 
 /// A fake with namespace `shop`, a Deployment `db` of two opted-in pods and the Service
@@ -25,7 +26,7 @@ const PROXY: &str = "firedrill.dev/proxy";
 fn cluster() -> FakeKube {
     let fake = FakeKube::start();
     fake.set_delays(Duration::from_millis(20), Duration::from_millis(50));
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+    namespace(&fake, "shop");
     fake.add_deployment("shop", "db", 2, &[("app", "db"), CHAOS]);
     fake.apply(json!({
         "apiVersion": "v1",
@@ -71,58 +72,15 @@ spec:
     )
 }
 
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(firedrill());
-    cmd.args(args)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn start_run(fake: &FakeKube, dir: &Path, yaml: &str) -> Child {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    command(
-        dir,
-        &[
-            "run",
-            "--plain",
-            "--out",
-            out.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .unwrap()
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    let mut s = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
-    s
-}
-
 fn selector(fake: &FakeKube) -> Value {
     fake.object("Service", "shop", "db").unwrap()["spec"]["selector"].clone()
 }
 
-/// Writes the fake answered, SelfSubjectAccessReviews and watches left out.
+/// Writes the fake answered, as `METHOD path`.
 fn writes(fake: &FakeKube) -> Vec<String> {
-    fake.requests()
+    kuberun::writes(fake)
         .into_iter()
-        .filter(|r| r.method != "GET" && !r.path.contains("selfsubjectaccessreviews"))
-        .map(|r| {
-            format!(
-                "{} {}",
-                r.method,
-                r.path.split('?').next().unwrap_or_default()
-            )
-        })
+        .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
 
@@ -132,7 +90,7 @@ fn a_latency_fault_sends_the_service_through_the_proxy_and_puts_everything_back(
     let fake = cluster();
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_run(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -211,12 +169,14 @@ fn a_latency_fault_sends_the_service_through_the_proxy_and_puts_everything_back(
         })
     });
 
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let stderr = stderr_of(&mut child);
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    wait_for("the proxy pods to go", Duration::from_secs(10), || {
-        fake.snapshot() == before
-    });
+    let f = run.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    wait_as_found(
+        &fake,
+        &before,
+        "the proxy pods to go",
+        Duration::from_secs(10),
+    );
     assert_eq!(
         writes(&fake),
         [
@@ -231,7 +191,7 @@ fn a_latency_fault_sends_the_service_through_the_proxy_and_puts_everything_back(
         ],
         "the selector goes back before anything is deleted"
     );
-    let journal = common::journal(&dir.path().join("out"));
+    let journal = common::journal(&f.out);
     let intent = journal
         .iter()
         .find(|r| r["kind"] == "fault-intent")
@@ -371,7 +331,7 @@ fn a_run_killed_mid_fault_is_undone_by_rollback() {
     let fake = cluster();
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_run(
+    let mut run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -385,27 +345,20 @@ fn a_run_killed_mid_fault_is_undone_by_rollback() {
         || selector(&fake).get(PROXY).is_some(),
     );
     // SIGKILL: no handler runs, nothing is reverted.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     assert_ne!(fake.snapshot(), before);
 
-    let out = dir.path().join("out");
-    let rollback = command(dir.path(), &["rollback", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&rollback.stdout);
-    assert!(
-        rollback.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&rollback.stderr)
-    );
+    let stdout = rollback(dir.path(), &run.out).stdout;
     assert!(
         stdout.contains("put the selector app=db back on Service shop/db"),
         "{stdout}"
     );
-    wait_for("the cluster as it was", Duration::from_secs(10), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
 }
 
 #[test]
@@ -414,7 +367,7 @@ fn cleanup_puts_back_what_a_dead_runs_proxy_changed() {
     let fake = cluster();
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_run(
+    let mut run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -427,18 +380,16 @@ fn cleanup_puts_back_what_a_dead_runs_proxy_changed() {
         Duration::from_secs(20),
         || selector(&fake).get(PROXY).is_some(),
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     // The killed run's pid is gone: cleanup takes its objects for a dead run's.
-    let out = command(dir.path(), &["cleanup", "--namespace", "shop"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = cleanup(dir.path(), "shop").stdout;
     assert!(stdout.contains("put the selector app=db back"), "{stdout}");
-    wait_for("the cluster as it was", Duration::from_secs(10), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
 }
 
 #[test]
@@ -449,7 +400,7 @@ fn a_proxy_that_never_becomes_available_aborts_the_run_and_leaves_nothing() {
     fake.set_delays(Duration::from_millis(20), Duration::from_secs(3600));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_run(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -457,12 +408,9 @@ fn a_proxy_that_never_becomes_available_aborts_the_run_and_leaves_nothing() {
             "1s",
         ),
     );
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let stderr = stderr_of(&mut child);
-    assert_eq!(status.code(), Some(3), "{stderr}");
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/result.json")).unwrap())
-            .unwrap();
+    let f = run.finish();
+    assert_eq!(f.code, Some(3), "{}", f.stderr);
+    let result = &f.result;
     let reason = result["reason"].as_str().unwrap();
     assert!(
         reason.contains("the proxy Deployment shop/db-firedrill-proxy was not available within 1s")
@@ -474,9 +422,12 @@ fn a_proxy_that_never_becomes_available_aborts_the_run_and_leaves_nothing() {
         "the Service was never touched: {:?}",
         writes(&fake)
     );
-    wait_for("the cluster as it was", Duration::from_secs(10), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
 }
 
 #[test]
@@ -488,7 +439,7 @@ fn headless_services_are_refused_before_any_change() {
     fake.apply(svc);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_run(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(
@@ -496,12 +447,9 @@ fn headless_services_are_refused_before_any_change() {
             "5s",
         ),
     );
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let stderr = stderr_of(&mut child);
-    assert_eq!(status.code(), Some(3), "{stderr}");
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/result.json")).unwrap())
-            .unwrap();
+    let f = run.finish();
+    assert_eq!(f.code, Some(3), "{}", f.stderr);
+    let result = &f.result;
     assert!(
         result["reason"]
             .as_str()
@@ -512,7 +460,7 @@ fn headless_services_are_refused_before_any_change() {
     );
     assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
     assert!(
-        !common::journal_has(&dir.path().join("out"), "fault-intent"),
+        !common::journal_has(&f.out, "fault-intent"),
         "refused when the run starts, before any fault"
     );
     assert_eq!(fake.snapshot(), before);
@@ -612,7 +560,10 @@ fn the_writes_planned_are_the_writes_made() {
             "a second revert does nothing"
         );
     });
-    wait_for("the cluster as it was", Duration::from_secs(10), || {
-        fake.snapshot() == before
-    });
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
 }

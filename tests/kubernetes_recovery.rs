@@ -4,16 +4,15 @@
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use common::{firedrill, wait_exit, wait_for};
+use common::wait_for;
 use fakekube::FakeKube;
+use kuberun::{CHAOS, namespace, start};
 use serde_json::{Value, json};
-
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
 
 /// The API server's timestamps have whole-second resolution: a difference of two of them
 /// errs by less than a second either way (and a figure a whole delay off fails).
@@ -27,7 +26,7 @@ const CLIENT_TOLERANCE_MS: f64 = 250.0;
 /// deletion gets a deletionTimestamp, as on a real cluster), all Ready; then the delays.
 fn cluster(reschedule: Duration, ready: Duration) -> FakeKube {
     let fake = FakeKube::start();
-    fake.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+    namespace(&fake, "shop");
     let labels = json!({"app": "web", CHAOS.0: CHAOS.1});
     fake.set_delays(Duration::from_millis(10), Duration::from_millis(10));
     fake.apply(json!({
@@ -87,42 +86,6 @@ spec:
 const PROBE_SIGNAL: &str =
     "      - {name: degraded, type: probe-fails, probe: web-available, consecutive: 1}";
 
-fn spawn(fake: &FakeKube, dir: &Path, yaml: &str) -> (Child, PathBuf) {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    let child = Command::new(firedrill())
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    (child, out)
-}
-
-fn finish(mut child: Child, out: &Path) -> Value {
-    let status = wait_exit(&mut child, Duration::from_secs(90));
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let result: Value = std::fs::read_to_string(out.join("result.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    assert_eq!(status.code(), Some(0), "{stderr}\n{result}");
-    result
-}
-
 fn near(what: &str, measured: &Value, truth: f64, tolerance: f64, context: &Value) {
     let m = measured.as_f64().unwrap_or(f64::NAN);
     assert!(
@@ -138,8 +101,9 @@ fn per_pod_figures_match_the_delays(fault: &str) {
     let (reschedule, ready) = (Duration::from_secs(1), Duration::from_secs(1));
     let fake = cluster(reschedule, ready);
     let dir = tempfile::tempdir().unwrap();
-    let (child, out) = spawn(&fake, dir.path(), &experiment(fault, PROBE_SIGNAL));
-    let result = finish(child, &out);
+    let run = start(&fake, dir.path(), &experiment(fault, PROBE_SIGNAL));
+    let finished = run.finish_within(Duration::from_secs(90));
+    let result = finished.succeeded();
     let it = &result["iterations"][0];
     let pods = it["podRecovery"].as_array().expect("podRecovery").clone();
     assert_eq!(pods.len(), 3, "{it}");
@@ -199,9 +163,9 @@ fn per_pod_figures_match_the_delays(fault: &str) {
         near(key, &summary[key]["max"], truth, tolerance, summary);
     }
 
-    let markdown = std::fs::read_to_string(out.join("scorecard.md")).unwrap();
+    let markdown = std::fs::read_to_string(finished.out.join("scorecard.md")).unwrap();
     assert!(markdown.contains("## Pod recovery"), "{markdown}");
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let html = std::fs::read_to_string(finished.out.join("report.html")).unwrap();
     assert!(
         html.contains("Pod recovery"),
         "the HTML report has the section"
@@ -252,7 +216,7 @@ fn a_new_warning_event_with_a_listed_reason_on_a_workload_pod_detects_the_fault(
         "{name: delete-one, type: pod-delete, select: {mode: one, workload: web}, force: true}",
         signal,
     );
-    let (child, out) = spawn(&fake, dir.path(), &yaml);
+    let run = start(&fake, dir.path(), &yaml);
     wait_for("the deletion", Duration::from_secs(20), || {
         fake.requests().iter().any(|r| r.method == "DELETE")
     });
@@ -276,7 +240,8 @@ fn a_new_warning_event_with_a_listed_reason_on_a_workload_pod_detects_the_fault(
     fake.add_warning_event("shop", &api_pod, "BackOff", "another workload's pod");
     let added = SystemTime::now();
     fake.add_warning_event("shop", &replacement, "Unhealthy", "Readiness probe failed");
-    let result = finish(child, &out);
+    let finished = run.finish_within(Duration::from_secs(90));
+    let result = finished.succeeded();
     let it = &result["iterations"][0];
     assert_eq!(it["detectedBy"], "crash-loop", "{it}");
     let added_ms = added
@@ -342,12 +307,13 @@ fn without_a_matching_event_the_fault_is_not_detected() {
         "{name: delete-one, type: pod-delete, select: {mode: one, workload: web}, force: true}",
         signal,
     );
-    let (child, out) = spawn(&fake, dir.path(), &yaml);
+    let run = start(&fake, dir.path(), &yaml);
     wait_for("the deletion", Duration::from_secs(20), || {
         fake.requests().iter().any(|r| r.method == "DELETE")
     });
     fake.add_warning_event("shop", &pod, "Unhealthy", "a reason not listed");
-    let result = finish(child, &out);
+    let finished = run.finish_within(Duration::from_secs(90));
+    let result = finished.succeeded();
     let it = &result["iterations"][0];
     assert!(it["detectedAt"].is_null(), "{it}");
     assert!(it.get("detectionEvent").is_none(), "{it}");

@@ -468,17 +468,73 @@ fn a_killed_run_is_rolled_back_from_its_journal() {
     let fake = cluster(json!({}));
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
+    let out = kill_after_canaries(&fake, dir.path());
+    let rollback = command(dir.path())
+        .args(["rollback"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&rollback.stdout);
+    assert_eq!(
+        rollback.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&rollback.stderr)
+    );
+    assert!(
+        text.contains("delete RoleBinding shop/firedrill-canary-honeytoken"),
+        "{text}"
+    );
+    assert!(
+        drill_objects(&fake).is_empty(),
+        "{:?}",
+        drill_objects(&fake)
+    );
+    assert_eq!(fake.snapshot(), before);
+}
+
+/// Without the journal, `cleanup` finds what the killed run's drills created by their
+/// labels and its dead owner, and an organisation's own objects stay.
+#[test]
+fn a_killed_runs_drill_objects_are_found_and_removed_by_cleanup() {
+    let _guard = common::shared();
+    let fake = cluster(json!({}));
+    fake.apply(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "payments", "namespace": "shop"}}));
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    kill_after_canaries(&fake, dir.path());
+    let cleanup = command(dir.path()).args(["cleanup"]).output().unwrap();
+    let text = String::from_utf8_lossy(&cleanup.stdout);
+    assert_eq!(
+        cleanup.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&cleanup.stderr)
+    );
+    assert!(text.contains("5 object(s) cleaned up"), "{text}");
+    assert!(
+        drill_objects(&fake).is_empty(),
+        "{:?}",
+        drill_objects(&fake)
+    );
+    assert_eq!(fake.snapshot(), before);
+}
+
+/// Runs two canaries that create objects, checks what they created and kills the run
+/// before it can revert; returns the run's output folder.
+fn kill_after_canaries(fake: &FakeKube, dir: &Path) -> PathBuf {
     let faults =
         "    - {name: honeytoken, type: canary-secret-read, namespace: shop, duration: 60s}
     - {name: burst, type: canary-denied-requests, namespace: shop, count: 2, duration: 60s}";
-    let (mut child, out) = spawn(&fake, dir.path(), &experiment(faults, &webhook(0, "60s")));
+    let (mut child, out) = spawn(fake, dir, &experiment(faults, &webhook(0, "60s")));
     wait_for(
         "both canaries to be performed",
         Duration::from_secs(30),
         || journal_kinds(&out, "canary-performed").len() == 2,
     );
     assert_eq!(
-        drill_objects(&fake),
+        drill_objects(fake),
         [
             "ServiceAccount firedrill-canary-burst",
             "ServiceAccount firedrill-canary-honeytoken",
@@ -503,29 +559,7 @@ fn a_killed_run_is_rolled_back_from_its_journal() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-
-    let rollback = command(dir.path())
-        .args(["rollback"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&rollback.stdout);
-    assert_eq!(
-        rollback.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&rollback.stderr)
-    );
-    assert!(
-        text.contains("delete RoleBinding shop/firedrill-canary-honeytoken"),
-        "{text}"
-    );
-    assert!(
-        drill_objects(&fake).is_empty(),
-        "{:?}",
-        drill_objects(&fake)
-    );
-    assert_eq!(fake.snapshot(), before);
+    out
 }
 
 #[test]

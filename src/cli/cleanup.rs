@@ -6,8 +6,9 @@
 
 use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
@@ -84,6 +85,7 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
             }
         }
         undos.extend(proxies(&client, ns.as_deref(), args.any_host, &mut kept).await?);
+        undos.extend(drill_objects(&client, ns.as_deref(), args.any_host, &mut kept).await?);
         let pods: Api<Pod> = match ns {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
@@ -211,25 +213,83 @@ async fn proxies(
         }
         undos.push(Undo::delete_of::<Deployment>(&namespace, &name));
     }
-    let maps: Api<ConfigMap> = scoped(client, ns);
-    let list = kubernetes::retry("list ConfigMaps managed by firedrill", || {
-        maps.list(&params)
-    })
-    .await?;
-    for m in list.items.iter().filter(|m| dead("ConfigMap", &m.metadata)) {
-        let (namespace, name) = id(&m.metadata);
-        undos.push(Undo::delete_of::<ConfigMap>(&namespace, &name));
-    }
-    let services: Api<Service> = scoped(client, ns);
-    let list = kubernetes::retry("list Services managed by firedrill", || {
-        services.list(&params)
-    })
-    .await?;
-    for s in list.items.iter().filter(|s| dead("Service", &s.metadata)) {
-        let (namespace, name) = id(&s.metadata);
-        undos.push(Undo::delete_of::<Service>(&namespace, &name));
-    }
+    let owned = OwnedBy {
+        client,
+        ns,
+        any_host,
+        selector: &format!("{MANAGED_BY}={MANAGER}"),
+    };
+    undos.extend(owned.dead::<ConfigMap>(kept).await?);
+    undos.extend(owned.dead::<Service>(kept).await?);
     Ok(undos)
+}
+
+/// What security drills of dead runs left: the pods of prevention checks, and the
+/// ServiceAccounts, honeytoken Secrets, Roles and RoleBindings of canaries. Only objects
+/// firedrill created carry the canary label; an organisation's own honeytoken does not.
+async fn drill_objects(
+    client: &kube::Client,
+    ns: Option<&str>,
+    any_host: bool,
+    kept: &mut usize,
+) -> anyhow::Result<Vec<Undo>> {
+    let owned = OwnedBy {
+        client,
+        ns,
+        any_host,
+        selector: &format!("{MANAGED_BY}={MANAGER},{}=true", crate::fault::CANARY_LABEL),
+    };
+    let mut undos = owned.dead::<Pod>(kept).await?;
+    // The binding before the Role and the account it names, the Secret last.
+    undos.extend(owned.dead::<RoleBinding>(kept).await?);
+    undos.extend(owned.dead::<Role>(kept).await?);
+    undos.extend(owned.dead::<ServiceAccount>(kept).await?);
+    undos.extend(owned.dead::<Secret>(kept).await?);
+    Ok(undos)
+}
+
+/// Objects firedrill created, found by a label selector, whose run is gone.
+struct OwnedBy<'a> {
+    client: &'a kube::Client,
+    ns: Option<&'a str>,
+    any_host: bool,
+    selector: &'a str,
+}
+
+impl OwnedBy<'_> {
+    /// A delete for each object of kind `K` that matches and whose run is not live.
+    async fn dead<K>(&self, kept: &mut usize) -> anyhow::Result<Vec<Undo>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let kind = K::kind(&());
+        let api: Api<K> = scoped(self.client, self.ns);
+        let params = ListParams::default().labels(self.selector);
+        let what = format!("list {kind}s managed by firedrill");
+        let list = kubernetes::retry(&what, || api.list(&params)).await?;
+        let mut undos = Vec::new();
+        for object in list.items {
+            let meta = object.meta();
+            let namespace = meta.namespace.clone().unwrap_or_default();
+            let name = meta.name.clone().unwrap_or_default();
+            let owner = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(OWNER))
+                .cloned()
+                .unwrap_or_default();
+            if is_live(&owner, self.any_host) {
+                println!("keep {kind} {namespace}/{name}: its run ({owner}) is live");
+                *kept += 1;
+            } else {
+                undos.push(Undo::delete_of::<K>(&namespace, &name));
+            }
+        }
+        Ok(undos)
+    }
 }
 
 /// An API over one namespace, or all.
