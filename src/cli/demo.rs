@@ -50,6 +50,10 @@ struct ServeArgs {
     /// Share of GET /api requests answered 500, from 0.0 to 1.0 (every k-th request, not random).
     #[arg(long, default_value_t = 0.0, value_parser = parse_error_rate)]
     error_rate: f64,
+    /// A honeytoken file whose reads are counted in firedrill_demo_honeytoken_reads_total
+    /// (its folder must exist; the file need not).
+    #[arg(long, value_name = "PATH")]
+    honeytoken: Option<std::path::PathBuf>,
 }
 
 fn parse_error_rate(s: &str) -> Result<f64, String> {
@@ -84,6 +88,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         upstream: args.upstream,
         latency: args.latency,
         error_rate: args.error_rate,
+        honeytoken: args.honeytoken,
     };
     if let Err(err) = config.validate() {
         say!("error: {err}");

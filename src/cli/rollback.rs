@@ -91,6 +91,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             }),
             true,
         );
+        let mut failed = 0;
+        // Changes on this host first: they need no cluster, and an unreachable cluster
+        // must not keep them in place.
+        let (local, cluster): (Vec<_>, Vec<_>) = undos.iter().partition(|(_, u)| u.is_local());
+        for (fault, undo) in &local {
+            log.record("undo-started", json!({"fault": fault, "undo": undo}), true);
+            let kubernetes::Undo::RemoveFile { path, sha256 } = undo else {
+                continue;
+            };
+            match crate::fault::remove_created_file(Path::new(path), sha256) {
+                Ok(done) => {
+                    println!("{fault}: {done}");
+                    log.record("undo-applied", json!({"fault": fault, "done": done}), true);
+                }
+                Err(e) => {
+                    failed += 1;
+                    let error = e.to_string();
+                    say!("{fault}: FAILED to {undo}: {error}");
+                    log.record("undo-failed", json!({"fault": fault, "undo": undo, "error": error}), true);
+                }
+            }
+        }
+        if cluster.is_empty() {
+            log.record("rollback-finished", json!({"failed": failed}), true);
+            return failed;
+        }
         let client = match kubernetes::connect(context.as_deref()).await {
             Ok((client, _)) => client,
             Err(e) => {
@@ -100,8 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 return usize::MAX;
             }
         };
-        let mut failed = 0;
-        for (fault, undo) in &undos {
+        for (fault, undo) in &cluster {
             log.record(
                 "undo-started",
                 json!({"fault": fault, "undo": undo}),

@@ -53,6 +53,9 @@ pub(crate) struct Metrics {
     requests: [[AtomicU64; CODES]; 4],
     errors: [AtomicU64; 4],
     upstream_errors: AtomicU64,
+    canary_requests: AtomicU64,
+    /// Reads of the watched honeytoken; `None` when no honeytoken is watched.
+    honeytoken_reads: Option<AtomicU64>,
 }
 
 impl Metrics {
@@ -61,6 +64,26 @@ impl Metrics {
             requests: [const { [const { AtomicU64::new(0) }; CODES] }; 4],
             errors: [const { AtomicU64::new(0) }; 4],
             upstream_errors: AtomicU64::new(0),
+            canary_requests: AtomicU64::new(0),
+            honeytoken_reads: None,
+        }
+    }
+
+    /// The same counters with the honeytoken read counter exposed (from zero).
+    pub(crate) fn watching_honeytoken(mut self) -> Self {
+        self.honeytoken_reads = Some(AtomicU64::new(0));
+        self
+    }
+
+    /// Counts one request that carried the canary header.
+    pub(crate) fn record_canary(&self) {
+        self.canary_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts reads of the honeytoken.
+    pub(crate) fn record_honeytoken_reads(&self, reads: u64) {
+        if let Some(c) = &self.honeytoken_reads {
+            c.fetch_add(reads, Ordering::Relaxed);
         }
     }
 
@@ -135,6 +158,28 @@ impl Metrics {
             "firedrill_demo_upstream_errors_total {}",
             self.upstream_errors.load(Ordering::Relaxed)
         )?;
+        writeln!(
+            out,
+            "# HELP firedrill_demo_canary_requests_total Requests that carried the X-Firedrill-Canary header of a security drill."
+        )?;
+        writeln!(out, "# TYPE firedrill_demo_canary_requests_total counter")?;
+        writeln!(
+            out,
+            "firedrill_demo_canary_requests_total {}",
+            self.canary_requests.load(Ordering::Relaxed)
+        )?;
+        if let Some(reads) = &self.honeytoken_reads {
+            writeln!(
+                out,
+                "# HELP firedrill_demo_honeytoken_reads_total Reads of the honeytoken file the demo watches (opened for reading, then closed)."
+            )?;
+            writeln!(out, "# TYPE firedrill_demo_honeytoken_reads_total counter")?;
+            writeln!(
+                out,
+                "firedrill_demo_honeytoken_reads_total {}",
+                reads.load(Ordering::Relaxed)
+            )?;
+        }
         writeln!(
             out,
             "# HELP firedrill_demo_up Whether the demo workload is serving (1 while it answers)."
@@ -253,7 +298,36 @@ pub(crate) mod tests {
             Some(0.0)
         );
         assert_eq!(v("firedrill_demo_upstream_errors_total", &[]), Some(0.0));
+        assert_eq!(v("firedrill_demo_canary_requests_total", &[]), Some(0.0));
+        assert_eq!(
+            v("firedrill_demo_honeytoken_reads_total", &[]),
+            None,
+            "no honeytoken is watched"
+        );
         assert_eq!(v("firedrill_demo_up", &[]), Some(1.0));
+    }
+
+    #[test]
+    fn canary_requests_and_honeytoken_reads_are_counted() {
+        let m = Metrics::new().watching_honeytoken();
+        let samples = parse_exposition(&m.render()).unwrap();
+        assert_eq!(
+            value(&samples, "firedrill_demo_honeytoken_reads_total", &[]),
+            Some(0.0),
+            "present from zero, so that increase() sees the first read"
+        );
+        m.record_canary();
+        m.record_canary();
+        m.record_honeytoken_reads(3);
+        let samples = parse_exposition(&m.render()).unwrap();
+        assert_eq!(
+            value(&samples, "firedrill_demo_canary_requests_total", &[]),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&samples, "firedrill_demo_honeytoken_reads_total", &[]),
+            Some(3.0)
+        );
     }
 
     #[test]

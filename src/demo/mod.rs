@@ -3,8 +3,10 @@
 //! `GET /health` answers `ok`, `GET /api` answers JSON (optionally after calling an upstream),
 //! `GET /metrics` answers Prometheus text, `POST /inbox` takes any body (a notification
 //! draft, say) and prints it. `--latency` and `--error-rate` make it misbehave on
-//! purpose, deterministically.
+//! purpose, deterministically. For security drills it counts requests that carry the
+//! canary header, and with `--honeytoken` the reads of a honeytoken file.
 
+mod honeytoken;
 mod injection;
 mod metrics;
 
@@ -44,6 +46,8 @@ pub struct DemoConfig {
     pub latency: Duration,
     /// Share of `/api` requests answered 500, in `0.0..=1.0`.
     pub error_rate: f64,
+    /// A honeytoken file whose reads are counted; its folder must exist, the file need not.
+    pub honeytoken: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoConfig {
@@ -54,6 +58,7 @@ impl Default for DemoConfig {
             upstream: None,
             latency: Duration::ZERO,
             error_rate: 0.0,
+            honeytoken: None,
         }
     }
 }
@@ -74,6 +79,15 @@ impl DemoConfig {
             }
             if url.host().is_none() {
                 return Err(DemoError::UpstreamHost);
+            }
+        }
+        if let Some(path) = &self.honeytoken {
+            let folder = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            if path.file_name().is_none() || !folder.is_dir() {
+                return Err(DemoError::HoneytokenFolder(path.clone()));
             }
         }
         Ok(())
@@ -98,6 +112,12 @@ pub enum DemoError {
     /// The HTTP client for the upstream could not be built.
     #[error("cannot build the http client for the upstream")]
     HttpClient(#[source] reqwest::Error),
+    /// The honeytoken path names no file, or its folder does not exist.
+    #[error("honeytoken {}: the path must name a file in a folder that exists", .0.display())]
+    HoneytokenFolder(std::path::PathBuf),
+    /// The honeytoken's folder cannot be watched.
+    #[error("cannot watch the honeytoken {}", .0.display())]
+    Honeytoken(std::path::PathBuf, #[source] std::io::Error),
     /// The server failed while serving.
     #[error("the demo server failed")]
     Serve(#[source] std::io::Error),
@@ -110,8 +130,9 @@ impl DemoError {
             Self::ErrorRate(_)
             | Self::UpstreamScheme(_)
             | Self::UpstreamCredentials
-            | Self::UpstreamHost => true,
-            Self::HttpClient(_) | Self::Serve(_) => false,
+            | Self::UpstreamHost
+            | Self::HoneytokenFolder(_) => true,
+            Self::Honeytoken(..) | Self::HttpClient(_) | Self::Serve(_) => false,
         }
     }
 }
@@ -135,21 +156,50 @@ pub async fn serve(
             Some(Upstream { url, client })
         }
     };
+    let watch = match &config.honeytoken {
+        None => None,
+        Some(path) => Some(
+            honeytoken::HoneytokenWatch::new(path)
+                .map_err(|e| DemoError::Honeytoken(path.clone(), e))?,
+        ),
+    };
+    let metrics = match watch {
+        Some(_) => Metrics::new().watching_honeytoken(),
+        None => Metrics::new(),
+    };
     let state = Arc::new(AppState {
         name: config.name,
         replica: config.replica,
         upstream,
         latency: config.latency,
         injector: ErrorInjector::new(config.error_rate),
-        metrics: Metrics::new(),
+        metrics,
     });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, service = %state.name, "demo workload listening");
     }
-    axum::serve(listener, router(state))
+    let watcher = watch.map(|watch| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                match watch.reads().await {
+                    Ok(n) => state.metrics.record_honeytoken_reads(n),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "the honeytoken watch failed; reads are no longer counted");
+                        return;
+                    }
+                }
+            }
+        })
+    });
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(DemoError::Serve)
+        .map_err(DemoError::Serve);
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    served
 }
 
 struct Upstream {
@@ -180,6 +230,9 @@ fn router(state: Arc<AppState>) -> Router {
 
 async fn count_request(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = PathLabel::of(req.uri().path());
+    if req.headers().contains_key(crate::fault::CANARY_HEADER) {
+        state.metrics.record_canary();
+    }
     let response = next.run(req).await;
     state.metrics.record(path, response.status());
     response
@@ -652,5 +705,73 @@ mod tests {
             with("http://user:secret@127.0.0.1:1/").validate(),
             Err(DemoError::UpstreamCredentials)
         ));
+    }
+
+    async fn metric(server: &Running, name: &str) -> Option<f64> {
+        let (_, text, _) = get(&server.url("/metrics")).await;
+        value(&parse_exposition(&text).unwrap(), name, &[])
+    }
+
+    #[tokio::test]
+    async fn requests_with_the_canary_header_are_counted() {
+        let server = Running::start(DemoConfig::default()).await;
+        let client = reqwest::Client::new();
+        for path in ["/admin/.env", "/api"] {
+            let response = client
+                .get(server.url(path))
+                .header(crate::fault::CANARY_HEADER, "firedrill-canary: test")
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().as_u16() < 500);
+        }
+        // Requests without the header are not.
+        get(&server.url("/api")).await;
+        assert_eq!(
+            metric(&server, "firedrill_demo_canary_requests_total").await,
+            Some(2.0)
+        );
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reads_of_the_honeytoken_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("firedrill-canary-token");
+        let server = Running::start(DemoConfig {
+            honeytoken: Some(path.clone()),
+            ..DemoConfig::default()
+        })
+        .await;
+        // The watch is in place once the server answers: it starts before the listener.
+        get(&server.url("/health")).await;
+        std::fs::write(&path, "firedrill-canary").unwrap();
+        for _ in 0..3 {
+            std::fs::read(&path).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reads = metric(&server, "firedrill_demo_honeytoken_reads_total").await;
+            if reads == Some(3.0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "reads counted: {reads:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_honeytoken_in_a_missing_folder_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = DemoConfig {
+            honeytoken: Some("/no/such/folder/token".into()),
+            ..DemoConfig::default()
+        };
+        let err = serve(listener, config, std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(err.is_user_input());
+        assert!(err.to_string().contains("/no/such/folder/token"), "{err}");
     }
 }

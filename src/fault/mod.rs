@@ -1,6 +1,7 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+mod canary;
 mod canary_kube;
 mod cluster_proxy;
 mod config;
@@ -21,6 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use canary::{
+    CANARY_HEADER, CanaryFileReadFault, CanaryRequestFault, canary_user_agent, remove_created_file,
+};
 pub use canary_kube::{
     CANARY_LABEL, CanaryDeniedRequestsFault, CanaryExecFault, CanarySecretReadFault,
     default_canary_domain, default_exec_command,
@@ -156,6 +160,14 @@ pub enum FaultError {
         /// `container C of pod NS/NAME`.
         target: String,
         /// The API server's or the command's answer.
+        message: String,
+    },
+    /// A detection canary could not be performed, so no monitor could have seen it.
+    #[error("fault `{fault}`: {message}")]
+    Canary {
+        /// The fault.
+        fault: String,
+        /// What went wrong.
         message: String,
     },
     /// Something the fault started (a proxy in the cluster) did not become ready in time.
@@ -297,6 +309,21 @@ pub fn build(
         FaultSpec::MemoryPressure(f) => {
             Arc::new(MemoryPressureFault::new(f.clone(), ctx.firedrill.clone()))
         }
+        FaultSpec::CanaryRequest(f) => {
+            let url =
+                crate::spec::placeholders::expand(&f.url, platform.template()).map_err(|e| {
+                    FaultError::Canary {
+                        fault: f.name.clone(),
+                        message: format!("url `{}`: {e}", f.url),
+                    }
+                })?;
+            Arc::new(CanaryRequestFault::new(f.clone(), url, &ctx.run_id))
+        }
+        FaultSpec::CanaryFileRead(f) => Arc::new(CanaryFileReadFault::new(
+            f.clone(),
+            platform.experiment_dir(),
+            &ctx.run_id,
+        )),
         FaultSpec::DependencyLatency(_)
         | FaultSpec::DependencyErrors(_)
         | FaultSpec::DependencyOutage(_)
@@ -320,8 +347,6 @@ pub fn build(
         | FaultSpec::DnsOutage(_)
         | FaultSpec::NodeCordon(_)
         | FaultSpec::NodeDrain(_)
-        | FaultSpec::CanaryRequest(_)
-        | FaultSpec::CanaryFileRead(_)
         | FaultSpec::CanarySecretRead(_)
         | FaultSpec::CanaryExec(_)
         | FaultSpec::CanaryDnsLookup(_)

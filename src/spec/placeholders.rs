@@ -30,6 +30,8 @@ pub struct Context {
     pub port: Option<u16>,
     /// `{replica}`: the replica's index, in workload fields only.
     pub replica: Option<u32>,
+    /// `{experimentDir}`: the experiment file's folder, on the local platform.
+    pub experiment_dir: Option<String>,
 }
 
 /// The names referenced by a template, without expanding anything.
@@ -50,6 +52,7 @@ pub fn expand(template: &str, ctx: &Context) -> Result<String, PlaceholderError>
             "webhook" => ctx.webhook.clone(),
             "port" => ctx.port.map(|p| p.to_string()),
             "replica" => ctx.replica.map(|r| r.to_string()),
+            "experimentDir" => ctx.experiment_dir.clone(),
             other => match other.split_once('.') {
                 Some(("workload", w)) => ctx.workloads.get(w).cloned(),
                 Some(("replica", r)) => ctx.replicas.get(r).cloned(),
@@ -109,19 +112,20 @@ mod tests {
             webhook: None,
             port: Some(31000),
             replica: Some(2),
+            experiment_dir: Some("/srv/drills".into()),
         }
     }
 
     #[test]
     fn expands_known_placeholders() {
         let s = expand(
-            "{firedrill} --port {port} --up http://{workload.web}/x#{replica}",
+            "{firedrill} --port {port} --up http://{workload.web}/x#{replica} {experimentDir}/t",
             &ctx(),
         )
         .unwrap();
         assert_eq!(
             s,
-            "/bin/firedrill --port 31000 --up http://127.0.0.1:4000/x#2"
+            "/bin/firedrill --port 31000 --up http://127.0.0.1:4000/x#2 /srv/drills/t"
         );
     }
 

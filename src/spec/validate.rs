@@ -1505,7 +1505,7 @@ impl Validator<'_> {
             });
         }
         match (name, context) {
-            ("firedrill", _) | ("port" | "replica", Context::Workload) => None,
+            ("firedrill" | "experimentDir", _) | ("port" | "replica", Context::Workload) => None,
             ("webhook", _) if has_webhook => None,
             ("webhook", _) => Some(
                 "the placeholder `{webhook}` needs a webhook signal in spec.detection.signals"
@@ -1517,10 +1517,10 @@ impl Validator<'_> {
             _ => {
                 let allowed = match context {
                     Context::Workload => {
-                        "{port}, {replica}, {firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
+                        "{port}, {replica}, {firedrill}, {experimentDir}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
                     }
                     Context::Probe => {
-                        "{firedrill}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
+                        "{firedrill}, {experimentDir}, {workload.NAME}, {replica.NAME.INDEX}, {dependency.NAME}, {webhook}"
                     }
                 };
                 Some(format!(

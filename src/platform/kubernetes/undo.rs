@@ -18,6 +18,15 @@ use crate::spec::WorkloadKind;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Undo {
+    /// Remove a file firedrill created on this host (a honeytoken), only while it still
+    /// holds what firedrill wrote. Needs no cluster.
+    #[serde(rename_all = "camelCase")]
+    RemoveFile {
+        /// The file's absolute path.
+        path: String,
+        /// SHA-256 of the content firedrill wrote, in hex.
+        sha256: String,
+    },
     /// Scale a Deployment or StatefulSet back to its recorded replica count.
     #[serde(rename_all = "camelCase")]
     ScaleTo {
@@ -147,6 +156,12 @@ pub enum Undo {
 }
 
 impl Undo {
+    /// Whether the change is on this host rather than in the cluster, so that undoing it
+    /// needs no connection to one.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::RemoveFile { .. })
+    }
+
     /// Deleting the object `namespace/name` of the resource `K`, which firedrill created.
     pub fn delete_of<K>(namespace: &str, name: &str) -> Self
     where
@@ -242,6 +257,10 @@ fn keys_list(keys: &BTreeMap<String, impl Sized>) -> String {
 impl std::fmt::Display for Undo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::RemoveFile { path, .. } => write!(
+                f,
+                "remove the file {path} that firedrill created, if it still holds what firedrill wrote"
+            ),
             Self::ScaleTo {
                 kind,
                 namespace,
@@ -339,6 +358,10 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
     let what = undo.to_string();
     let merge = PatchParams::default();
     match undo {
+        Undo::RemoveFile { path, sha256 } => {
+            crate::fault::remove_created_file(std::path::Path::new(path), sha256)
+                .map_err(|e| KubeError::Refused(format!("cannot remove {path}: {e}")))
+        }
         Undo::ScaleTo {
             kind,
             namespace,

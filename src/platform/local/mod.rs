@@ -98,6 +98,19 @@ pub struct LocalOptions {
     pub base_dir: Option<PathBuf>,
 }
 
+impl LocalOptions {
+    /// The folder that `{experimentDir}` and relative honeytoken paths name: the experiment
+    /// file's, or the current folder for an experiment that came from no file.
+    pub fn experiment_dir(&self) -> PathBuf {
+        match &self.base_dir {
+            Some(dir) if !dir.as_os_str().is_empty() => {
+                std::path::absolute(dir).unwrap_or_else(|_| dir.clone())
+            }
+            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+}
+
 /// Running workloads.
 #[derive(Debug)]
 pub struct LocalPlatform {
@@ -106,6 +119,7 @@ pub struct LocalPlatform {
     proxies: ProxyRegistry,
     dependencies: BTreeMap<String, String>,
     template: placeholders::Context,
+    experiment_dir: PathBuf,
     stack: Option<observability::Stack>,
     stop: CancellationToken,
     tasks: JoinSet<()>,
@@ -201,6 +215,7 @@ impl LocalPlatform {
             webhook: options.webhook.clone(),
             port: None,
             replica: None,
+            experiment_dir: Some(options.experiment_dir().display().to_string()),
         };
         if let Some(dir) = &options.log_dir {
             std::fs::create_dir_all(dir).map_err(|e| PlatformError::Logs(dir.clone(), e))?;
@@ -283,6 +298,7 @@ impl LocalPlatform {
             proxies,
             dependencies,
             template,
+            experiment_dir: options.experiment_dir(),
             stack,
             stop,
             tasks,
@@ -356,6 +372,11 @@ impl LocalPlatform {
     /// Values for the placeholders of probes and other run-wide strings.
     pub fn template(&self) -> &placeholders::Context {
         &self.template
+    }
+
+    /// The experiment file's folder, which relative honeytoken paths are relative to.
+    pub fn experiment_dir(&self) -> &std::path::Path {
+        &self.experiment_dir
     }
 
     /// Stops every replica (SIGCONT, SIGTERM, then SIGKILL) and the service addresses.
