@@ -137,19 +137,58 @@ fn both_canaries_are_caught_by_prometheus_and_alertmanager() {
                 .unwrap();
             let markers = record["security"]["markers"].as_array().unwrap();
             assert!(markers.iter().any(|m| m == &marker), "{record}");
-            // Per-canary detection, where the fault record carries it: its own signal,
-            // timed from its own injection.
-            if let Some(ttd) = record.get("timeToDetectMs").and_then(Value::as_f64) {
-                assert_eq!(record["detectedBy"], signal, "{record}");
-                let truth = millis(&alert["data"]["at"]) - millis(&record["injectedAt"]);
-                assert!(
-                    (ttd - truth).abs() <= 2.0,
-                    "{fault}: time to detect {ttd} ms, the journal says {truth} ms"
-                );
-            }
+            // Per-canary detection: its own signal, timed from its own start, which lies
+            // between its intent being journaled and its injection being recorded.
+            let ttd = record["timeToDetectMs"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{fault} was not noticed: {record}"));
+            assert_eq!(record["detectedBy"], signal, "{record}");
+            let intent = records
+                .iter()
+                .filter(|r| r["kind"] == "fault-intent" && r["data"]["fault"] == fault)
+                .nth(i)
+                .unwrap_or_else(|| panic!("no intent of {fault} for iteration {n}"));
+            let alerted = millis(&alert["data"]["at"]);
+            let (lowest, highest) = (
+                alerted - millis(&record["injectedAt"]) - 2.0,
+                alerted - millis(&intent["time"]) + 2.0,
+            );
+            assert!(
+                ttd >= lowest && ttd <= highest,
+                "{fault}: time to detect {ttd} ms, the journal says between {lowest} and {highest} ms"
+            );
         }
         assert!(it["timeToDetectMs"].as_f64().unwrap() > 0.0, "{it}");
     }
+
+    // Scored under detection: one time to detect per canary, and every canary noticed.
+    let metrics = result["scorecardInput"]["capabilityMetrics"]
+        .as_array()
+        .unwrap();
+    let detection = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m["capability"] == "detection" && m["metric"].to_string().contains(name))
+            .unwrap_or_else(|| panic!("no {name} under detection: {metrics:?}"))
+    };
+    assert_eq!(
+        detection("time-to-detect-security-canary")["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        detection("canary-recall")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.as_f64() == Some(1.0))
+    );
+    assert!(
+        result["scorecard"].to_string().contains("novel attacks"),
+        "the scorecard states what a caught canary does not prove"
+    );
 
     // The honeytoken was firedrill's: created with the marker, read, and removed.
     let honeytoken_fault = &iterations[0]["faults"][1];
@@ -314,15 +353,22 @@ fn a_canary_request_noticed_by_a_monitor_is_timed_against_ground_truth() {
         "time to detect {ttd} ms, expected between {lowest} and {highest} ms (the monitor alerted {truth} ms after the request)"
     );
     assert!(truth >= SIEM_DELAY.as_secs_f64() * 1e3);
-    // Per-canary detection, where the fault record carries it, within the same bounds.
+    // The canary's own clock starts before its injection is recorded (the request is sent
+    // inside the injection) and no earlier than its intent is journaled.
     let canary = &it["faults"][0];
-    if let Some(own) = canary.get("timeToDetectMs").and_then(Value::as_f64) {
-        assert_eq!(canary["detectedBy"], "siem", "{canary}");
-        assert!(
-            own >= lowest && own <= highest,
-            "the canary's time to detect {own} ms, expected between {lowest} and {highest} ms"
-        );
-    }
+    assert_eq!(canary["detectedBy"], "siem", "{canary}");
+    let own = canary["timeToDetectMs"].as_f64().unwrap();
+    let records = firedrill::journal::read_verified(&out.join("journal.jsonl"))
+        .expect("the journal verifies");
+    let intent = records
+        .iter()
+        .find(|r| r["kind"] == "fault-intent")
+        .expect("the canary's intent");
+    let slack = millis(&canary["injectedAt"]) - millis(&intent["time"]);
+    assert!(
+        own >= ttd - 1.0 && own <= ttd + slack + 2.0,
+        "the canary's time to detect {own} ms, the iteration's {ttd} ms, its injection took at most {slack} ms"
+    );
     firedrill::journal::read_verified(&out.join("journal.jsonl")).expect("the journal verifies");
     assert!(processes_with(&mark).is_empty());
 }
