@@ -3,24 +3,22 @@
 //! refused by RBAC (403), by PodSecurity admission (403) or by a policy engine (422), or
 //! accepted (a finding, the pod deleted at once); a killed run is rolled back from its
 //! journal; and a canary noticed by a webhook alert is measured.
-//!
-//! The set-up (kubeconfig, spawning the binary against the fake) is kept to the few lines
-//! below until the kubernetes tests share one helper.
 
 mod common;
 #[path = "support/fakekube/mod.rs"]
 mod fakekube;
+#[path = "support/kuberun.rs"]
+mod kuberun;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{firedrill, journal, wait_exit, wait_for};
+use common::wait_for;
 use fakekube::{Admission, FakeKube};
+use kuberun::{CHAOS, Finished, records, rollback, run, start, succeeds_in};
 use serde_json::{Value, json};
 
-const CHAOS: (&str, &str) = ("firedrill.dev/chaos", "allowed");
 const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 
 /// A fake with namespace `shop` (labelled as given) and a Deployment `web` of two pods.
@@ -68,80 +66,15 @@ fn webhook(port: u16, timeout: &str) -> String {
     )
 }
 
-fn spawn(fake: &FakeKube, dir: &Path, yaml: &str) -> (Child, PathBuf) {
-    fake.write_kubeconfig(dir);
-    let file = dir.join("exp.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    let out = dir.join("out");
-    let child = command(dir)
-        .args(["run", "--plain", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .spawn()
-        .unwrap();
-    (child, out)
-}
-
-fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(firedrill());
-    cmd.env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HOME", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-struct Run {
-    code: Option<i32>,
-    output: String,
-    out: PathBuf,
-    result: Value,
-}
-
-fn run(fake: &FakeKube, dir: &Path, yaml: &str) -> Run {
-    let (mut child, out) = spawn(fake, dir, yaml);
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    let result = std::fs::read_to_string(out.join("result.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    Run {
-        code: status.code(),
-        output,
-        out,
-        result,
-    }
-}
-
 /// The security outcome of the fault `name` in the first iteration.
-fn outcome<'a>(r: &'a Run, name: &str) -> &'a Value {
+fn outcome<'a>(r: &'a Finished, name: &str) -> &'a Value {
     let faults = r.result["iterations"][0]["faults"].as_array();
     let f = faults
         .into_iter()
         .flatten()
         .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no fault {name} in the result: {}", r.output));
+        .unwrap_or_else(|| panic!("no fault {name} in the result: {}", r.output()));
     &f["security"]
-}
-
-fn journal_kinds(out: &Path, kind: &str) -> Vec<Value> {
-    journal(out)
-        .into_iter()
-        .filter(|r| r["kind"] == kind)
-        .collect()
 }
 
 /// What a security drill could leave behind, by kind.
@@ -181,7 +114,7 @@ fn every_canary_is_performed_with_its_markers_and_leaves_nothing_behind() {
     - {name: canary-lookup, type: canary-dns-lookup, select: {mode: one, workload: web}, duration: 200ms}
     - {name: forbidden-burst, type: canary-denied-requests, namespace: shop, count: 5, duration: 200ms}";
     let r = run(&fake, dir.path(), &experiment(faults, &webhook(0, "300ms")));
-    assert!(r.result.is_object(), "{}", r.output);
+    assert!(r.result.is_object(), "{}", r.output());
 
     // The honeytoken: created with the marker payload, read three times as the
     // ServiceAccount, whose requests the fake saw under its own name.
@@ -253,10 +186,10 @@ fn every_canary_is_performed_with_its_markers_and_leaves_nothing_behind() {
     assert_eq!(denied, 5);
 
     assert_eq!(
-        journal_kinds(&r.out, "canary-performed").len(),
+        records(&r.out, "canary-performed").len(),
         4,
         "{}",
-        r.output
+        r.output()
     );
     assert!(
         drill_objects(&fake).is_empty(),
@@ -302,7 +235,7 @@ fn pod_security_admission_and_rbac_refuse_every_check_with_403() {
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
     let r = run(&fake, dir.path(), &experiment(CHECKS, ""));
-    assert_eq!(r.code, Some(0), "{}", r.output);
+    assert_eq!(r.code, Some(0), "{}", r.output());
     for (name, needle) in [
         (
             "privileged",
@@ -335,13 +268,13 @@ fn pod_security_admission_and_rbac_refuse_every_check_with_403() {
         secret["message"],
         "secrets \"payment-db\" is forbidden: User \"system:serviceaccount:shop:firedrill-canary-payment\" cannot get resource \"secrets\" in API group \"\" in the namespace \"shop\""
     );
-    let refused = journal_kinds(&r.out, "prevention-refused");
-    assert_eq!(refused.len(), 4, "{}", r.output);
+    let refused = records(&r.out, "prevention-refused");
+    assert_eq!(refused.len(), 4, "{}", r.output());
     assert!(
         refused.iter().all(|e| e["data"]["status"] == 403),
         "{refused:?}"
     );
-    assert!(journal_kinds(&r.out, "prevention-accepted").is_empty());
+    assert!(records(&r.out, "prevention-accepted").is_empty());
     // Nothing was created but the dedicated ServiceAccount, which is gone again.
     let created: Vec<_> = fake
         .requests()
@@ -362,7 +295,7 @@ fn a_policy_engine_refusal_with_422_is_recorded_as_a_refusal() {
     let faults = "    - {name: privileged, type: prevent-privileged-pod, namespace: shop}
     - {name: host-root, type: prevent-host-path, namespace: shop, path: /var/run}";
     let r = run(&fake, dir.path(), &experiment(faults, ""));
-    assert_eq!(r.code, Some(0), "{}", r.output);
+    assert_eq!(r.code, Some(0), "{}", r.output());
     for name in ["privileged", "host-root"] {
         let o = outcome(&r, name);
         assert_eq!(o["refused"], true, "{o}");
@@ -373,7 +306,7 @@ fn a_policy_engine_refusal_with_422_is_recorded_as_a_refusal() {
             "{o}"
         );
     }
-    assert_eq!(journal_kinds(&r.out, "prevention-refused").len(), 2);
+    assert_eq!(records(&r.out, "prevention-refused").len(), 2);
     assert_eq!(fake.snapshot(), before);
 }
 
@@ -392,7 +325,7 @@ fn an_accepted_check_is_a_finding_and_its_pod_is_deleted_at_once() {
         "{name: level, type: prevent-pod-security, namespace: shop, level: baseline}",
     );
     let r = run(&fake, dir.path(), &yaml);
-    assert!(r.result.is_object(), "{}", r.output);
+    assert!(r.result.is_object(), "{}", r.output());
     for name in ["privileged", "host-root", "level"] {
         let o = outcome(&r, name);
         assert_eq!(o["refused"], false, "{o}");
@@ -429,8 +362,8 @@ fn an_accepted_check_is_a_finding_and_its_pod_is_deleted_at_once() {
     assert!(
         !r.result.to_string().contains("aHVudGVyMg") && !r.result.to_string().contains("hunter2")
     );
-    let accepted = journal_kinds(&r.out, "prevention-accepted");
-    assert_eq!(accepted.len(), 4, "{}", r.output);
+    let accepted = records(&r.out, "prevention-accepted");
+    assert_eq!(accepted.len(), 4, "{}", r.output());
     assert!(
         accepted.iter().all(|e| e["data"]["refused"] == false),
         "{accepted:?}"
@@ -453,8 +386,8 @@ fn a_pod_security_check_without_a_level_to_break_stops_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let faults = "    - {name: level, type: prevent-pod-security, namespace: shop}";
     let r = run(&fake, dir.path(), &experiment(faults, ""));
-    assert_ne!(r.code, Some(0), "{}", r.output);
-    let text = format!("{} {}", r.output, r.result);
+    assert_ne!(r.code, Some(0), "{}", r.output());
+    let text = format!("{} {}", r.output(), r.result);
     assert!(
         text.contains("namespace shop enforces no Pod Security level a pod can break (pod-security.kubernetes.io/enforce is absent)"),
         "{text}"
@@ -469,18 +402,8 @@ fn a_killed_run_is_rolled_back_from_its_journal() {
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
     let out = kill_after_canaries(&fake, dir.path());
-    let rollback = command(dir.path())
-        .args(["rollback"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&rollback.stdout);
-    assert_eq!(
-        rollback.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&rollback.stderr)
-    );
+    // `rollback` fails the test with both streams unless the command exits 0.
+    let text = rollback(dir.path(), &out).stdout;
     assert!(
         text.contains("delete RoleBinding shop/firedrill-canary-honeytoken"),
         "{text}"
@@ -504,14 +427,9 @@ fn a_killed_runs_drill_objects_are_found_and_removed_by_cleanup() {
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
     kill_after_canaries(&fake, dir.path());
-    let cleanup = command(dir.path()).args(["cleanup"]).output().unwrap();
-    let text = String::from_utf8_lossy(&cleanup.stdout);
-    assert_eq!(
-        cleanup.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&cleanup.stderr)
-    );
+    // Every namespace, as an operator would after a lost run; `succeeds_in` fails the test
+    // with both streams unless the command exits 0.
+    let text = succeeds_in(dir.path(), &["cleanup"]).stdout;
     assert!(text.contains("5 object(s) cleaned up"), "{text}");
     assert!(
         drill_objects(&fake).is_empty(),
@@ -527,11 +445,11 @@ fn kill_after_canaries(fake: &FakeKube, dir: &Path) -> PathBuf {
     let faults =
         "    - {name: honeytoken, type: canary-secret-read, namespace: shop, duration: 60s}
     - {name: burst, type: canary-denied-requests, namespace: shop, count: 2, duration: 60s}";
-    let (mut child, out) = spawn(fake, dir, &experiment(faults, &webhook(0, "60s")));
+    let mut run = start(fake, dir, &experiment(faults, &webhook(0, "60s")));
     wait_for(
         "both canaries to be performed",
         Duration::from_secs(30),
-        || journal_kinds(&out, "canary-performed").len() == 2,
+        || records(&run.out, "canary-performed").len() == 2,
     );
     assert_eq!(
         drill_objects(fake),
@@ -557,9 +475,8 @@ fn kill_after_canaries(fake: &FakeKube, dir: &Path) -> PathBuf {
         payload.starts_with("firedrill-canary: a security drill by firedrill, not an attack (run "),
         "{payload}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    out
+    run.kill();
+    run.out
 }
 
 #[test]
@@ -573,7 +490,7 @@ fn a_canary_noticed_by_the_siem_is_detected_and_timed() {
         .unwrap()
         .port();
     let faults = "    - {name: honeytoken, type: canary-secret-read, namespace: shop, detectedBy: [siem], duration: 300ms}";
-    let (mut child, out) = spawn(
+    let run = start(
         &fake,
         dir.path(),
         &experiment(faults, &webhook(port, "20s")),
@@ -596,10 +513,9 @@ fn a_canary_noticed_by_the_siem_is_detected_and_timed() {
     let answer = post(port, alert);
     let posted = seen.elapsed();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let result: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
-    assert_eq!(status.code(), Some(0), "{result}");
+    // `succeeded` asserts the exit code 0, showing stderr and result.json otherwise.
+    let finished = run.finish();
+    let result = finished.succeeded();
     let it = &result["iterations"][0];
     assert_eq!(it["detectedBy"], "siem", "{it}");
     // Time to detect runs from the injection, which came just before the read the test saw

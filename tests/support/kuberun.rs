@@ -205,6 +205,11 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// What it printed, then what it logged, as one text to search or to show on failure.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
     /// result.json of a run that exited 0; fails with the run's stderr otherwise.
     pub fn succeeded(&self) -> &Value {
         assert_eq!(self.code, Some(0), "{}\n{}", self.stderr, self.result);
@@ -253,12 +258,17 @@ pub fn result(out: &Path) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The `fault-intent` records of a run's journal.
-pub fn intents(out: &Path) -> Vec<Value> {
+/// The records of kind `kind` in a run's journal.
+pub fn records(out: &Path, kind: &str) -> Vec<Value> {
     crate::common::journal(out)
         .into_iter()
-        .filter(|r| r["kind"] == "fault-intent")
+        .filter(|r| r["kind"] == kind)
         .collect()
+}
+
+/// The `fault-intent` records of a run's journal.
+pub fn intents(out: &Path) -> Vec<Value> {
+    records(out, "fault-intent")
 }
 
 /// The `fault-intent` record of the fault named `fault`.
