@@ -368,6 +368,24 @@ fn an_accepted_check_is_a_finding_and_its_pod_is_deleted_at_once() {
         accepted.iter().all(|e| e["data"]["refused"] == false),
         "{accepted:?}"
     );
+    // A check that policy let through is a finding: the run fails, says which, and the
+    // scorecard caps containment.
+    assert_eq!(r.code, Some(1), "{}", r.output());
+    assert_eq!(r.result["status"], "failed");
+    let reason = r.result["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("prevention check `privileged` was accepted"),
+        "{reason}"
+    );
+    assert!(
+        r.result["scorecardInput"]["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "prevention-bypassed"),
+        "{}",
+        r.result["scorecardInput"]
+    );
     // The burst that should have been refused succeeded: said loudly.
     let burst = outcome(&r, "burst")["actions"].to_string();
     assert!(burst.contains("WARNING: 3 request(s) SUCCEEDED"), "{burst}");
