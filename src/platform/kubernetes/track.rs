@@ -162,17 +162,27 @@ impl Tracker {
     }
 
     /// Recoveries complete now and not reported before: removed pods, in the order they
-    /// were removed, paired with new pods in the order they appeared.
+    /// were removed, paired with new pods in the order they appeared. A pod first seen
+    /// before a removal cannot replace the removed pod (it is a late replacement of an
+    /// earlier iteration, or a scale-up), so it is never paired with it.
     pub fn completed(&mut self) -> Vec<PodRecovery> {
-        let mut removed: Vec<(&String, &Seen)> = self
+        let mut removed: Vec<(&String, &Seen, SystemTime)> = self
             .targets
             .iter()
-            .filter(|(_, s)| s.removed_at.is_some())
+            .filter_map(|(pod, s)| s.removed_at.map(|at| (pod, s, at)))
             .collect();
-        removed.sort_by_key(|(_, s)| s.removed_at);
+        removed.sort_by_key(|(_, _, at)| *at);
+        let mut paired = vec![false; self.fresh.len()];
         let mut out = Vec::new();
-        for ((pod, seen), new) in removed.into_iter().zip(&self.fresh) {
-            let (Some(removed_at), Some(ready_seen)) = (seen.removed_at, new.ready_seen) else {
+        for (pod, seen, removed_at) in removed {
+            let Some(i) = (0..self.fresh.len())
+                .find(|&i| !paired[i] && self.fresh[i].first_seen >= removed_at)
+            else {
+                continue;
+            };
+            paired[i] = true;
+            let new = &self.fresh[i];
+            let Some(ready_seen) = new.ready_seen else {
                 continue;
             };
             if self.reported.contains(pod) {
@@ -354,6 +364,32 @@ mod tests {
         );
         assert!(tr.done());
         assert!(tr.completed().is_empty(), "reported once");
+    }
+
+    /// A pod that appears while the target is still running (a late replacement from an
+    /// earlier iteration) is not taken for the target's replacement.
+    #[test]
+    fn a_pod_seen_before_the_removal_is_not_its_replacement() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let a = pod("a", "2026-01-01T00:00:00Z", Some("2026-01-01T00:00:01Z"));
+        let mut tr = Tracker::new(&["shop/a".into()], std::slice::from_ref(&a));
+        tr.applied(
+            &pod("late", "2026-01-01T00:00:59Z", Some("2026-01-01T00:01:00Z")),
+            at(5),
+        );
+        let mut gone = a.clone();
+        gone.metadata.deletion_timestamp = Some(time("2026-01-01T00:01:00Z"));
+        tr.deleted(&gone, at(10));
+        assert!(tr.completed().is_empty(), "no replacement yet");
+        tr.applied(
+            &pod("c", "2026-01-01T00:01:01Z", Some("2026-01-01T00:01:02Z")),
+            at(1010),
+        );
+        let done = tr.completed();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].replacement.as_deref(), Some("shop/c"));
+        assert_eq!(done[0].reschedule_ms, Some(1000));
     }
 
     #[test]
