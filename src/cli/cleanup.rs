@@ -9,7 +9,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
 
@@ -56,33 +55,19 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
     let mut undos = Vec::new();
     let mut kept = 0;
     for ns in &scopes {
-        let policies: Api<NetworkPolicy> = match ns {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
+        let owned = OwnedBy {
+            client: &client,
+            ns: ns.as_deref(),
+            any_host: args.any_host,
+            selector: &format!("{MANAGED_BY}={MANAGER}"),
         };
-        let params = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
-        let list = kubernetes::retry("list NetworkPolicies managed by firedrill", || {
-            policies.list(&params)
-        })
-        .await?;
-        let mut live_policies = Vec::new();
-        for p in list.items {
-            let name = p.metadata.name.clone().unwrap_or_default();
-            let namespace = p.metadata.namespace.clone().unwrap_or_default();
-            let owner = p
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(OWNER))
-                .cloned()
-                .unwrap_or_default();
-            if is_live(&owner, args.any_host) {
-                println!("keep NetworkPolicy {namespace}/{name}: its run ({owner}) is live");
-                kept += 1;
-                live_policies.push(name);
-            } else {
-                undos.push(Undo::DeleteNetworkPolicy { namespace, name });
-            }
+        let (live, dead) = owned.partition::<NetworkPolicy>(&mut kept).await?;
+        let live_policies: Vec<String> = live.into_iter().filter_map(|p| p.metadata.name).collect();
+        for p in dead {
+            undos.push(Undo::DeleteNetworkPolicy {
+                namespace: p.metadata.namespace.unwrap_or_default(),
+                name: p.metadata.name.unwrap_or_default(),
+            });
         }
         undos.extend(proxies(&client, ns.as_deref(), args.any_host, &mut kept).await?);
         undos.extend(drill_objects(&client, ns.as_deref(), args.any_host, &mut kept).await?);
@@ -160,43 +145,16 @@ async fn proxies(
     any_host: bool,
     kept: &mut usize,
 ) -> anyhow::Result<Vec<Undo>> {
-    let params = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
+    let owned = OwnedBy {
+        client,
+        ns,
+        any_host,
+        selector: &format!("{MANAGED_BY}={MANAGER}"),
+    };
     let mut undos = Vec::new();
-    let mut dead = |kind: &str, meta: &ObjectMeta| {
-        let owner = meta
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(OWNER))
-            .cloned()
-            .unwrap_or_default();
-        let live = is_live(&owner, any_host);
-        if live {
-            println!(
-                "keep {kind} {}/{}: its run ({owner}) is live",
-                meta.namespace.as_deref().unwrap_or_default(),
-                meta.name.as_deref().unwrap_or_default()
-            );
-            *kept += 1;
-        }
-        !live
-    };
-    let id = |meta: &ObjectMeta| {
-        (
-            meta.namespace.clone().unwrap_or_default(),
-            meta.name.clone().unwrap_or_default(),
-        )
-    };
-    let deployments: Api<Deployment> = scoped(client, ns);
-    let list = kubernetes::retry("list Deployments managed by firedrill", || {
-        deployments.list(&params)
-    })
-    .await?;
-    for d in list
-        .items
-        .iter()
-        .filter(|d| dead("Deployment", &d.metadata))
-    {
-        let (namespace, name) = id(&d.metadata);
+    for d in owned.dead_objects::<Deployment>(kept).await? {
+        let namespace = d.metadata.namespace.clone().unwrap_or_default();
+        let name = d.metadata.name.clone().unwrap_or_default();
         let annotations = d.metadata.annotations.clone().unwrap_or_default();
         if let (Some(service), Some(selector)) = (
             annotations.get(crate::fault::PROXIED_SERVICE),
@@ -213,12 +171,6 @@ async fn proxies(
         }
         undos.push(Undo::delete_of::<Deployment>(&namespace, &name));
     }
-    let owned = OwnedBy {
-        client,
-        ns,
-        any_host,
-        selector: &format!("{MANAGED_BY}={MANAGER}"),
-    };
     undos.extend(owned.dead::<ConfigMap>(kept).await?);
     undos.extend(owned.dead::<Service>(kept).await?);
     Ok(undos)
@@ -265,16 +217,49 @@ impl OwnedBy<'_> {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
+        Ok(self
+            .dead_objects::<K>(kept)
+            .await?
+            .iter()
+            .map(|o| {
+                let meta = o.meta();
+                Undo::delete_of::<K>(
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    /// The objects of kind `K` that match and whose run is not live; the live ones are
+    /// counted in `kept` and named.
+    async fn dead_objects<K>(&self, kept: &mut usize) -> anyhow::Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Ok(self.partition::<K>(kept).await?.1)
+    }
+
+    /// The objects of kind `K` that match, split into those whose run is live (counted in
+    /// `kept` and named) and the others.
+    async fn partition<K>(&self, kept: &mut usize) -> anyhow::Result<(Vec<K>, Vec<K>)>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
         let kind = K::kind(&());
         let api: Api<K> = scoped(self.client, self.ns);
         let params = ListParams::default().labels(self.selector);
-        let what = format!("list {kind}s managed by firedrill");
+        let what = format!("list {} managed by firedrill", K::plural(&()));
         let list = kubernetes::retry(&what, || api.list(&params)).await?;
-        let mut undos = Vec::new();
+        let (mut live, mut dead) = (Vec::new(), Vec::new());
         for object in list.items {
             let meta = object.meta();
-            let namespace = meta.namespace.clone().unwrap_or_default();
-            let name = meta.name.clone().unwrap_or_default();
             let owner = meta
                 .annotations
                 .as_ref()
@@ -282,13 +267,18 @@ impl OwnedBy<'_> {
                 .cloned()
                 .unwrap_or_default();
             if is_live(&owner, self.any_host) {
-                println!("keep {kind} {namespace}/{name}: its run ({owner}) is live");
+                println!(
+                    "keep {kind} {}/{}: its run ({owner}) is live",
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default()
+                );
                 *kept += 1;
+                live.push(object);
             } else {
-                undos.push(Undo::delete_of::<K>(&namespace, &name));
+                dead.push(object);
             }
         }
-        Ok(undos)
+        Ok((live, dead))
     }
 }
 
