@@ -17,50 +17,14 @@ const PIPELINE_INTERVALS: Duration = Duration::from_millis(400);
 /// Room for process scheduling on a loaded two-core machine on top of the intervals.
 const SLACK: Duration = Duration::from_millis(2600);
 
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
-}
-
-/// Whether the stack can run here; panics under CI when it cannot.
-fn stack_installed() -> bool {
-    let missing: Vec<&str> = [
-        ("prometheus", on_path("prometheus")),
-        (
-            "prometheus-alertmanager",
-            on_path("prometheus-alertmanager") || on_path("alertmanager"),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, found)| !found)
-    .map(|(name, _)| name)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "{} not on PATH (apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)",
-        missing.join(" and ")
-    );
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{why}, and CI is set: detection through real alerting must be tested"
-    );
-    eprintln!("skipped: {why}; set CI to make this a failure");
-    false
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// experiments/local/alerting.yaml with every request of the fault failing (so that the
 /// first failed request comes at the first probe after injection, not by chance) and its
 /// files named by absolute path, written into `dir`.
 fn experiment(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("experiments/local/alerting.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("experiments/local/alerting.yaml")).unwrap();
     assert!(text.contains("rate: 0.5"), "the fault's rate moved");
-    let examples = root().join("examples/");
+    let examples = repo_root().join("examples/");
     let text = text
         .replace("rate: 0.5", "rate: 1.0")
         .replace("../../examples/", &examples.display().to_string());
@@ -73,7 +37,7 @@ fn ms(v: &serde_json::Value) -> f64 {
 
 #[test]
 fn an_alert_through_prometheus_and_alertmanager_detects_the_fault() {
-    if !stack_installed() {
+    if !alerting_stack_installed("detection through real alerting") {
         return;
     }
     let _quiet = alone();

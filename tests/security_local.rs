@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -17,43 +17,6 @@ use serde_json::Value;
 
 /// Detection timeout of the experiments: an alert must come within it after the canary.
 const DETECTION_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
-}
-
-/// Whether the stack can run here; panics under CI when it cannot.
-fn stack_installed() -> bool {
-    let missing: Vec<&str> = [
-        ("prometheus", on_path("prometheus")),
-        (
-            "prometheus-alertmanager",
-            on_path("prometheus-alertmanager") || on_path("alertmanager"),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, found)| !found)
-    .map(|(name, _)| name)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!(
-        "{} not on PATH (apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)",
-        missing.join(" and ")
-    );
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{why}, and CI is set: security canaries through real alerting must be tested"
-    );
-    eprintln!("skipped: {why}; set CI to make this a failure");
-    false
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A journal timestamp (RFC 3339, UTC, milliseconds) as milliseconds of the day: the
 /// records compared here are seconds apart within one run.
@@ -73,14 +36,14 @@ fn the_marker_of(run_id: &str) -> String {
 
 #[test]
 fn both_canaries_are_caught_by_prometheus_and_alertmanager() {
-    if !stack_installed() {
+    if !alerting_stack_installed("security canaries through real alerting") {
         return;
     }
     let _quiet = alone();
     let work = tempfile::tempdir().unwrap();
-    let text =
-        std::fs::read_to_string(root().join("experiments/local/security-canary.yaml")).unwrap();
-    let examples = root().join("examples/");
+    let text = std::fs::read_to_string(repo_root().join("experiments/local/security-canary.yaml"))
+        .unwrap();
+    let examples = repo_root().join("examples/");
     let text = text.replace("../../examples/", &examples.display().to_string());
     let file = write_experiment(work.path(), "security-canary.yaml", &text);
     let honeytoken = work.path().join("firedrill-canary-honeytoken");

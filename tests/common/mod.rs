@@ -258,3 +258,43 @@ pub fn xml_elements(text: &str) -> Vec<String> {
         }
     }
 }
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// Whether Prometheus and Alertmanager (Debian's `prometheus` and `prometheus-alertmanager`)
+/// are on PATH. Without them the test says it was skipped and why; with `CI` set, where
+/// `what` must be tested, it fails instead.
+pub fn alerting_stack_installed(what: &str) -> bool {
+    let missing: Vec<&str> = [
+        ("prometheus", on_path("prometheus")),
+        (
+            "prometheus-alertmanager",
+            on_path("prometheus-alertmanager") || on_path("alertmanager"),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, found)| !found)
+    .map(|(name, _)| name)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{} not on PATH (apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)",
+        missing.join(" and ")
+    );
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}, and CI is set: {what} must be tested"
+    );
+    eprintln!("skipped: {why}; set CI to make this a failure");
+    false
+}
