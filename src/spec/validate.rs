@@ -2496,6 +2496,77 @@ spec:
     }
 
     #[test]
+    fn security_drills_name_their_problems() {
+        let detection = "  detection:\n    signals:\n      - {name: siem, type: webhook, match: {alertname: Canary}}\n";
+        let with = |faults: &str, detection: &str| {
+            let text = KUBE.replace("  faults:\n", &format!("{detection}  faults:\n{faults}"));
+            validate(&parse(&text))
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        let has = |problems: &[(String, String)], path: &str, needle: &str| {
+            assert!(
+                problems
+                    .iter()
+                    .any(|(p, m)| p == path && m.contains(needle)),
+                "expected {path}: …{needle}… in {problems:#?}"
+            );
+        };
+        let good = "    - {name: a, type: canary-secret-read, namespace: shop, detectedBy: [siem]}
+    - {name: b, type: canary-dns-lookup, select: {mode: one, workload: web}, domain: firedrill-canary.example.com}
+    - {name: c, type: canary-denied-requests, namespace: shop, count: 5}
+    - {name: d, type: prevent-privileged-pod, namespace: shop}
+    - {name: e, type: prevent-host-path, namespace: shop, path: /etc}
+    - {name: f, type: prevent-pod-security, namespace: shop, level: restricted}
+    - {name: g, type: prevent-secret-read, namespace: shop, secret: db-credentials, serviceAccount: web}
+";
+        assert_eq!(with(good, detection), vec![]);
+
+        // A canary with nothing waiting for it.
+        let p = with(
+            "    - {name: a, type: canary-secret-read, namespace: shop}\n",
+            "",
+        );
+        has(&p, "spec.faults[0].type", "needs spec.detection");
+
+        let bad = "    - {name: a, type: canary-secret-read, namespace: other, secret: Not_A_Name, reads: 0, detectedBy: [siem, pager]}
+    - {name: b, type: canary-dns-lookup, select: {mode: one, workload: web}, domain: evil.example.com}
+    - {name: c, type: canary-dns-lookup, select: {mode: one, workload: web}, domain: 'bad domain'}
+    - {name: d, type: canary-denied-requests, namespace: shop, count: 501}
+    - {name: e, type: prevent-host-path, namespace: shop, path: etc, image: 'two words'}
+    - {name: f, type: prevent-secret-read, namespace: shop, secret: db, serviceAccount: Web_App}
+";
+        let p = with(bad, detection);
+        has(
+            &p,
+            "spec.faults[0].namespace",
+            "not in spec.target.namespaces",
+        );
+        has(&p, "spec.faults[0].secret", "not an object name");
+        has(&p, "spec.faults[0].reads", "write 1 to 100");
+        has(
+            &p,
+            "spec.faults[0].detectedBy[1]",
+            "no detection signal is named `pager`",
+        );
+        has(&p, "spec.faults[1].domain", "does not carry the marker");
+        has(&p, "spec.faults[2].domain", "is not a DNS name");
+        has(&p, "spec.faults[3].count", "write 1 to 500");
+        has(&p, "spec.faults[4].path", "not an absolute path");
+        has(&p, "spec.faults[4].image", "not an image reference");
+        has(&p, "spec.faults[5].serviceAccount", "not an object name");
+        assert_eq!(p.len(), 10, "{p:#?}");
+
+        // The local canaries belong to the local platform.
+        let p = with(
+            "    - {name: a, type: canary-request, url: http://127.0.0.1:1/x, detectedBy: [siem]}\n",
+            detection,
+        );
+        has(&p, "spec.faults[0].type", "local");
+    }
+
+    #[test]
     fn configuration_credential_and_container_faults_name_their_problems() {
         let fault = |yaml: &str| format!("    - {yaml}\n");
         let with = |yaml: &str| {
