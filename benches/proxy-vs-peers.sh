@@ -29,6 +29,11 @@
 #                 and per MB of bulk (a second instance of each under valgrind's callgrind,
 #                 apt-get install valgrind): independent of host load
 #   KEEP_TMP      set to keep the run folder (configs, logs)
+#   PIN           place every process the same way for every target (taskset), so that
+#                 placement by the scheduler does not differ between targets: `split`
+#                 puts the echo server and the load generator on CPU 0 and each proxy on
+#                 CPU 1 (every hop wakes the other CPU); `same` puts everything on CPU 0
+#                 (no cross-CPU wake-up: the proxies' own cost per round trip shows)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -81,16 +86,27 @@ wait_port() {
     return 1
 }
 
+# With PIN set, the load side and the proxies on the CPUs it names; otherwise as it comes.
+# Prefixes, not functions, so that `$!` is the program's own pid (taskset execs it).
+LOAD_CPU=()
+PROXY_CPU=()
+case "${PIN:-}" in
+    '') ;;
+    split) LOAD_CPU=(taskset -c 0); PROXY_CPU=(taskset -c 1) ;;
+    same) LOAD_CPU=(taskset -c 0); PROXY_CPU=(taskset -c 0) ;;
+    *) echo "PIN must be split or same, not $PIN" >&2; exit 2 ;;
+esac
+
 fill() { # template output listen-port upstream
     sed -e "s|@LISTEN_PORT@|$3|g" -e "s|@UPSTREAM@|$4|g" -e "s|@DIR@|$TMP|g" "$1" >"$2"
 }
 
-"$BENCH" echo >"$TMP/echo.log" 2>&1 &
+"${LOAD_CPU[@]}" "$BENCH" echo >"$TMP/echo.log" 2>&1 &
 ECHO_PID=$!
 track "$ECHO_PID"
 UPSTREAM=$(wait_line "$TMP/echo.log" '^listening on ' | awk '{ print $3 }')
 
-"$FIREDRILL" proxy --admin 127.0.0.1:0 >"$TMP/firedrill.log" 2>&1 &
+"${PROXY_CPU[@]}" "$FIREDRILL" proxy --admin 127.0.0.1:0 >"$TMP/firedrill.log" 2>&1 &
 FD_PID=$!
 track "$FD_PID"
 ADMIN=$(wait_line "$TMP/firedrill.log" '^admin API on ' | awk '{ print $4 }')
@@ -98,39 +114,39 @@ FD_ADDR=$("$BENCH" create-proxy --admin "$ADMIN" --name bench --upstream "$UPSTR
 
 # A control beside the real binary: the same proxy from the library on a
 # current-thread runtime (as the binary's), without the admin API.
-"$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$TMP/lib-proxy.log" 2>&1 &
+"${PROXY_CPU[@]}" "$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$TMP/lib-proxy.log" 2>&1 &
 LIB_PID=$!
 track "$LIB_PID"
 LIB_ADDR=$(wait_line "$TMP/lib-proxy.log" '^listening on ' | awk '{ print $3 }')
 
 HA_PORT=$("$BENCH" free-port)
 fill "$FIXTURES/proxy/haproxy.cfg.in" "$TMP/haproxy.cfg" "$HA_PORT" "$UPSTREAM"
-haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+"${PROXY_CPU[@]}" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 HA_PID=$!
 track "$HA_PID"
 wait_port "$HA_PORT"
 
 NGX_PORT=$("$BENCH" free-port)
 fill "$FIXTURES/proxy/nginx.conf.in" "$TMP/nginx.conf" "$NGX_PORT" "$UPSTREAM"
-nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" >"$TMP/nginx.log" 2>&1 &
+"${PROXY_CPU[@]}" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" >"$TMP/nginx.log" 2>&1 &
 NGX_PID=$!
 track "$NGX_PID"
 wait_port "$NGX_PORT"
 
 echo "firedrill: $FIREDRILL ($("$FIREDRILL" --version)), commit $(git -C "$REPO" rev-parse --short HEAD)"
 echo "peers: $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)"
-echo "host: $(nproc) CPUs, $(uname -sr)"
+echo "host: $(nproc) CPUs, $(uname -sr)${PIN:+; pinned: $PIN (PIN=split: load on CPU 0, proxies on CPU 1; PIN=same: everything on CPU 0)}"
 echo "echo server $UPSTREAM; firedrill $FD_ADDR (admin $ADMIN); firedrill-1thread $LIB_ADDR; haproxy 127.0.0.1:$HA_PORT; nginx 127.0.0.1:$NGX_PORT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-"$BENCH" compare --direct "$UPSTREAM" \
+"${LOAD_CPU[@]}" "$BENCH" compare --direct "$UPSTREAM" \
     --target "firedrill=$FD_ADDR" --target "firedrill-1thread=$LIB_ADDR" --target "haproxy=127.0.0.1:$HA_PORT" --target "nginx=127.0.0.1:$NGX_PORT" \
     --rounds "$ROUNDS" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS"
 echo
-"$BENCH" toxic --admin "$ADMIN" --upstream "$UPSTREAM" --rounds "$TOXIC_ROUNDS"
+"${LOAD_CPU[@]}" "$BENCH" toxic --admin "$ADMIN" --upstream "$UPSTREAM" --rounds "$TOXIC_ROUNDS"
 echo
-"$BENCH" idle --connections "$IDLE_CONNS" \
+"${LOAD_CPU[@]}" "$BENCH" idle --connections "$IDLE_CONNS" \
     --target "firedrill=$FD_ADDR=$FD_PID" --target "firedrill-1thread=$LIB_ADDR=$LIB_PID" --target "haproxy=127.0.0.1:$HA_PORT=$HA_PID" \
     --target "nginx=127.0.0.1:$NGX_PORT=$NGX_PID"
 echo
