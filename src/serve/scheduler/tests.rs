@@ -216,27 +216,32 @@ async fn seconds_in_the_pattern_come_due_every_second() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn daylight_saving_changes_in_the_drills_time_zone() {
-    // Paris: on 29 March 2026 the clocks go from 02:00 to 03:00 (UTC+1 to UTC+2); on
-    // 25 October from 03:00 back to 02:00.
-    let clock = TestClock::at("2026-03-28T21:00:00Z");
+/// An hourly and a nightly (02:30) drill in Paris time, scheduled from `start` for `hours`
+/// hours and a minute.
+async fn paris_hourly_and_nightly(start: &str, hours: u64) -> Arc<FakeRunner> {
     let runner = FakeRunner::new(
-        clock,
+        TestClock::at(start),
         Duration::from_secs(1),
         &[("hourly", "h"), ("nightly", "n")],
     );
-    let store = Arc::new(Store::in_memory());
     schedule(
         vec![
             entry("hourly", "0 * * * *", "Europe/Paris", Missed::Skip, "h"),
             entry("nightly", "30 2 * * *", "Europe/Paris", Missed::Skip, "n"),
         ],
-        store,
+        Arc::new(Store::in_memory()),
         runner.clone(),
-        Duration::from_secs(5 * 3600 + 60),
+        Duration::from_secs(hours * 3600 + 60),
     )
     .await;
+    runner
+}
+
+#[tokio::test(start_paused = true)]
+async fn daylight_saving_changes_in_the_drills_time_zone() {
+    // Paris: on 29 March 2026 the clocks go from 02:00 to 03:00 (UTC+1 to UTC+2); on
+    // 25 October from 03:00 back to 02:00.
+    let runner = paris_hourly_and_nightly("2026-03-28T21:00:00Z", 5).await;
     // Local 01:00, then 03:00 and 04:00: the hour from 02:00 does not exist that night, and
     // the drill still comes due once an hour of real time.
     let hourly = runner.starts("hourly");
@@ -257,23 +262,7 @@ async fn daylight_saving_changes_in_the_drills_time_zone() {
 
 #[tokio::test(start_paused = true)]
 async fn daylight_saving_ends_without_a_second_nightly_run() {
-    let clock = TestClock::at("2026-10-24T22:00:00Z");
-    let runner = FakeRunner::new(
-        clock,
-        Duration::from_secs(1),
-        &[("hourly", "h"), ("nightly", "n")],
-    );
-    let store = Arc::new(Store::in_memory());
-    schedule(
-        vec![
-            entry("hourly", "0 * * * *", "Europe/Paris", Missed::Skip, "h"),
-            entry("nightly", "30 2 * * *", "Europe/Paris", Missed::Skip, "n"),
-        ],
-        store,
-        runner.clone(),
-        Duration::from_secs(4 * 3600 + 60),
-    )
-    .await;
+    let runner = paris_hourly_and_nightly("2026-10-24T22:00:00Z", 4).await;
     // 02:30 happens twice (at UTC+2, then at UTC+1): a fixed-time drill runs at the first only.
     assert_eq!(runner.starts("nightly"), ["2026-10-25T00:30:00Z"]);
     // Local 01:00, 02:00 (summer), 02:00 (winter), 03:00: once an hour of real time.
