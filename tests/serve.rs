@@ -443,6 +443,33 @@ const SCHEMA_V1: &str = "CREATE TABLE runs (
     );
     CREATE INDEX runs_by_experiment ON runs (experiment, started);";
 
+/// With no drill that can come due, serve keeps serving the history until a signal.
+#[test]
+fn a_schedule_without_drills_serves_the_history_until_stopped() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills: []\n",
+    )
+    .unwrap();
+    let mut server = Server::start(dir.path(), None);
+    // Long enough for a server that stopped by itself to have gone.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "serve exited with nothing to schedule: {}",
+        server.stderr.lock().unwrap()
+    );
+    assert_eq!(server.get("/healthz", None).status, 200);
+    assert!(
+        server.json("/api/runs", None).is_array() || server.json("/api/runs", None).is_object()
+    );
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("serving the history only"), "{stderr}");
+}
+
 #[test]
 fn a_database_of_the_first_schema_migrates() {
     let _guard = shared();

@@ -265,8 +265,9 @@ async fn serve(
         })
     };
     scheduler.run(stop.clone()).await;
-    // The scheduler only returns once stopped, but make sure the server stops too.
-    stop.cancel();
+    // The scheduler also returns when no drill can come due (none listed, or every cron
+    // pattern past its last date); the history is still served until a signal stops it.
+    stop.cancelled().await;
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => say!("warning: the web server stopped with an error: {error}"),
