@@ -242,13 +242,21 @@ impl DetectionState {
     /// Records a detection by an alert signal (webhook or polling) named `signal`, if it
     /// came within that signal's timeout; and notices the canaries it counts for.
     pub fn fire(&mut self, at: Instant, injected: Instant, signal: &str) {
+        self.detect(at, injected, signal);
+        self.fire_canaries(at, signal);
+    }
+
+    /// Records the iteration's detection by the signal `signal` fired at `at`, if it is the
+    /// first and came within that signal's timeout; whether it did.
+    pub fn detect(&mut self, at: Instant, injected: Instant, signal: &str) -> bool {
         let Some(timeout) = self.timeout_of(signal) else {
-            return;
+            return false;
         };
         if self.detected.is_none() && at >= injected && at <= injected + timeout {
             self.detected = Some((at, signal.to_owned()));
+            return true;
         }
-        self.fire_canaries(at, signal);
+        false
     }
 
     /// Notices, with the signal `signal` fired at `at`, every canary still waiting that
@@ -342,26 +350,6 @@ impl DetectionState {
             DetectionSignal::Webhook(w) => Some(w),
             _ => None,
         })
-    }
-
-    /// Records a detection by the kubernetes-event signal `name`, if it came within that
-    /// signal's timeout, and notices the canaries it counts for; true when it detected the
-    /// fault.
-    pub fn fire_event(&mut self, at: Instant, injected: Instant, name: &str) -> bool {
-        let Some(timeout) = self.signals.iter().find_map(|(s, _, _)| match s {
-            DetectionSignal::KubernetesEvent(k) if k.name == name => {
-                Some(k.timeout.map_or(self.default_timeout, |t| t.get()))
-            }
-            _ => None,
-        }) else {
-            return false;
-        };
-        self.fire_canaries(at, name);
-        if self.detected.is_none() && at >= injected && at <= injected + timeout {
-            self.detected = Some((at, name.to_owned()));
-            return true;
-        }
-        false
     }
 
     /// Whether detection is settled at `now`: the fault detected, every signal timed out,

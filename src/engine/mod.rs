@@ -1318,7 +1318,20 @@ impl Runner {
         // A canary's action begins inside `inject`; an alert may answer it before the call
         // returns, so its time to detect counts from here.
         let began = Instant::now();
-        let injected = f.inject().await;
+        // An injection may take long (a canary's burst of requests, an API that is slow to
+        // answer): a stop or the run's deadline cuts it short. The fault is registered for
+        // rollback already, so whatever it changed is reverted.
+        let injected = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Err(Stop::Interrupted),
+            () = tokio::time::sleep_until(self.run_deadline) => {
+                return Err(Stop::Aborted(format!(
+                    "the run's safety timeout passed while `{}` was being injected",
+                    fspec.name()
+                )));
+            }
+            injected = f.inject() => injected,
+        };
         let now = Instant::now();
         let mut record = FaultRecord {
             name: fspec.name().to_owned(),
@@ -1358,10 +1371,6 @@ impl Runner {
                                 fspec.canary_signals().unwrap_or_default(),
                                 began,
                             );
-                            // Null until a signal notices it.
-                            record.detected_at = Some(None);
-                            record.detected_by = Some(None);
-                            record.time_to_detect_ms = Some(None);
                         }
                         // A finding: policy let through what it must refuse.
                         SecurityOutcome::Prevention(p) if !p.refused => it.status = "failed",
@@ -1591,7 +1600,7 @@ impl Runner {
         // A canary counts the event from when it was observed, even while the injection
         // call that performed it was still running.
         it.state.detection.fire_canaries(observed, &e.signal);
-        if it.state.detection.fire_event(at, inj, &e.signal) {
+        if it.state.detection.detect(at, inj, &e.signal) {
             it.alert_seq = Some(seq);
             it.detection_event = Some(e);
         }
@@ -1659,16 +1668,11 @@ impl Runner {
             .filter(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
             .map(|s| s.name.clone())
             .collect();
-        let matched = it
-            .state
-            .detection
-            .webhook_signals()
-            .find(|s| crate::detection::webhook::matches(&alert.labels, &s.matchers))
-            .cloned();
+        let matched = all_matched.first().cloned();
         let seq = self.event(
             it,
             "alert-received",
-            json!({"labels": alert.labels, "matched": matched.as_ref().map(|s| s.name.clone())}),
+            json!({"labels": alert.labels, "matched": matched}),
             format!(
                 "alert {}{}",
                 alert
@@ -1677,14 +1681,12 @@ impl Runner {
                     .map_or("(no alertname)", String::as_str),
                 matched
                     .as_ref()
-                    .map_or(String::new(), |s| format!(" matched {}", s.name))
+                    .map_or(String::new(), |name| format!(" matched {name}"))
             ),
         );
         if let Some(signal) = matched {
             let before = it.state.detection.detected.is_some();
-            it.state
-                .detection
-                .fire(alert.received_at, inj, &signal.name);
+            it.state.detection.fire(alert.received_at, inj, &signal);
             if !before && it.state.detection.detected.is_some() {
                 it.alert_seq = Some(seq);
             }
