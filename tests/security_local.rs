@@ -336,6 +336,48 @@ fn a_canary_request_noticed_by_a_monitor_is_timed_against_ground_truth() {
     assert!(processes_with(&mark).is_empty());
 }
 
+/// A canary whose endpoint never answers would hold its injection for count × 5 s; SIGTERM
+/// must still stop the run at once, with everything reverted.
+#[test]
+fn sigterm_stops_a_canary_whose_endpoint_never_answers() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    // Accepts connections and never answers; the held connections keep it that way.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(3) {
+            conns.push(c);
+        }
+        conns
+    });
+    let mark = marker("silent-canary");
+    let faults = format!(
+        "    - {{name: silent, type: canary-request, url: \"http://127.0.0.1:{port}/admin\", count: 1000, duration: 200ms}}"
+    );
+    let extra = "  detection:\n    timeout: 10s\n    signals:\n      - {name: siem, type: webhook, match: {alertname: Never}}";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&mark, 1, "20ms", &faults, extra),
+    );
+    let out = dir.path().join("out");
+    let mut child = spawn_run(&file, &out);
+    wait_for("the canary to begin", Duration::from_secs(30), || {
+        journal_has(&out, "fault-intent")
+    });
+    // SAFETY: kill(2) on the pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    let r = result(&out);
+    assert_eq!(r["status"], "interrupted", "{r}");
+    assert!(journal_has(&out, "fault-reverted"));
+    assert!(processes_with(&mark).is_empty());
+    drop(held);
+}
+
 #[test]
 fn the_honeytoken_of_a_killed_run_is_removed_by_rollback() {
     let _guard = shared();

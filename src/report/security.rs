@@ -82,6 +82,11 @@ impl SecurityDrills {
                 if let Some(canary) = fault.canary() {
                     let noticed = fault.noticed();
                     markers.extend(canary.markers.iter().cloned());
+                    // A wait cut short by a stop is neither a catch nor a miss, as in the
+                    // scorecard, which counts completed iterations only.
+                    if noticed.is_none() && !matches!(it.status.as_str(), "passed" | "failed") {
+                        continue;
+                    }
                     drills.canaries.push(CanaryRow {
                         iteration: it.index,
                         name: fault.name.clone(),
@@ -187,6 +192,26 @@ mod tests {
                 &"iteration 1: prevention check `privileged` was ACCEPTED: create pod shop/firedrill-canary-privileged (privileged); undone at once: deleted pod shop/firedrill-canary-privileged".to_owned()
             ),
             "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn a_canary_whose_wait_was_cut_short_is_neither_caught_nor_missed() {
+        let mut run = crate::report::testutil::security_run();
+        let all = SecurityDrills::of(&run.result).unwrap();
+        for it in &mut run.result.iterations {
+            it.status = "interrupted".to_owned();
+        }
+        let cut = SecurityDrills::of(&run.result).unwrap();
+        // The noticed canaries stay; the ones still waiting are not counted as misses.
+        assert_eq!(cut.noticed, all.noticed);
+        assert_eq!(cut.canaries.len(), all.noticed);
+        assert!(cut.canaries.iter().all(|c| c.noticed));
+        assert_eq!(cut.markers, all.markers);
+        assert!(
+            cut.findings()
+                .iter()
+                .all(|f| !f.contains("was not noticed"))
         );
     }
 }
