@@ -330,3 +330,32 @@ fn without_a_matching_event_the_fault_is_not_detected() {
         "one watch of the Warning events: {watches:?}"
     );
 }
+
+#[test]
+fn an_event_watch_the_api_server_refuses_aborts_the_run_before_any_change() {
+    let _guard = common::shared();
+    let fake = cluster(Duration::from_millis(100), Duration::from_millis(100));
+    // Past the permission check, the list of events is refused every time, as when a
+    // policy forbids what the access review allowed: the watch would retry for ever.
+    fake.fail_next("GET", "/api/v1/namespaces/shop/events", 403, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let signal =
+        "      - {name: crash-loop, type: kubernetes-event, workload: web, reasons: [BackOff]}";
+    let yaml = experiment(
+        "{name: delete-one, type: pod-delete, select: {mode: one, workload: web}, force: true}",
+        signal,
+    );
+    let finished = start(&fake, dir.path(), &yaml).finish_within(Duration::from_secs(60));
+    let output = finished.output();
+    assert!(
+        output
+            .contains("the event watch of signal `crash-loop` did not start, nothing was changed"),
+        "{output}\n{}",
+        finished.result
+    );
+    assert_ne!(finished.code, Some(0), "{output}");
+    assert!(
+        !fake.requests().iter().any(|r| r.method == "DELETE"),
+        "no pod was deleted"
+    );
+}

@@ -124,13 +124,13 @@ impl ApiClient {
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|e| transport(error_chain(&e)))?;
+                .map_err(|e| transport(crate::engine::chain(&e)))?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| transport(error_chain(&e)))?
+                .map_err(|e| transport(crate::engine::chain(&e)))?
             {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {
                     return Err(ApiError::TooLarge(shown.clone()));
@@ -426,17 +426,6 @@ fn truncate(text: &str, max: usize) -> String {
     } else {
         head
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 fn fmt_duration(d: Duration) -> String {

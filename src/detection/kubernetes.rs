@@ -200,7 +200,7 @@ pub async fn watch(
     let api = Api::<Event>::namespaced(cluster.client.clone(), &w.namespace);
     let cluster = cluster.clone();
     let w = w.clone();
-    let (listed_tx, listed_rx) = oneshot::channel::<()>();
+    let (listed_tx, listed_rx) = oneshot::channel::<Result<(), KubeError>>();
     tokio::spawn(async move {
         let mut listed_tx = Some(listed_tx);
         let config = watcher::Config::default().fields("type=Warning");
@@ -216,6 +216,12 @@ pub async fn watch(
             let event = match next {
                 None => return,
                 Some(Err(error)) => {
+                    // Before the first list, a failure (events forbidden, say) would otherwise
+                    // retry for ever while the run waits: the caller is told, and the watch ends.
+                    if let Some(tx) = listed_tx.take() {
+                        let _ = tx.send(Err(watch_error(&w.namespace, error)));
+                        return;
+                    }
                     // The backoff lists and watches again; events that came meanwhile show
                     // up in the new list and still count.
                     tracing::warn!(%error, "the event watch failed; it restarts");
@@ -227,7 +233,7 @@ pub async fn watch(
                 }
                 Some(Ok(watcher::Event::InitDone)) => {
                     if let Some(tx) = listed_tx.take() {
-                        let _ = tx.send(());
+                        let _ = tx.send(Ok(()));
                     }
                     continue;
                 }
@@ -262,8 +268,27 @@ pub async fn watch(
             }
         }
     });
-    let _ = listed_rx.await;
-    Ok(())
+    match listed_rx.await {
+        Ok(listed) => listed,
+        // The task ended before listing only when `stop` was cancelled or the stream ended:
+        // there is nothing to wait for.
+        Err(_) => Ok(()),
+    }
+}
+
+/// The watcher's error as the platform's, keeping the API server's answer as the cause.
+fn watch_error(namespace: &str, error: watcher::Error) -> KubeError {
+    let what = format!("watch the Warning events in {namespace}");
+    let source = match error {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::WatchError(status) => kube::Error::Api(status),
+        watcher::Error::NoResourceVersion => {
+            return KubeError::NotFound(format!("{what}: {}", watcher::Error::NoResourceVersion));
+        }
+    };
+    KubeError::Api { what, source }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{Undo, sha256_hex};
@@ -19,6 +20,10 @@ pub const CANARY_HEADER: &str = "x-firedrill-canary";
 
 /// How long one canary request may take, connection and answer included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most one honeytoken read takes in: a honeytoken is a small file, and a path that
+/// names something large must not turn a canary into a long read.
+const READ_LIMIT: u64 = 64 * 1024;
 
 /// The User-Agent of canary requests: it names firedrill and the marker, so that a request
 /// log alone tells a drill from an attack.
@@ -196,7 +201,17 @@ impl Fault for CanaryFileReadFault {
         let read = format!("open and read {shown} {} time(s)", self.spec.count);
         // A file that appears between now and the injection is someone else's; the
         // recorded undo removes only a file holding this run's marker, so it stays.
-        let (changes, undo, restore) = if self.path.exists() {
+        let exists = match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.is_file() => true,
+            Ok(_) => {
+                return Err(FaultError::Canary {
+                    fault: self.spec.name.clone(),
+                    message: format!("the honeytoken {shown} is {NOT_A_FILE}"),
+                });
+            }
+            Err(_) => false,
+        };
+        let (changes, undo, restore) = if exists {
             (
                 vec![read],
                 vec![format!(
@@ -288,6 +303,30 @@ impl Fault for CanaryFileReadFault {
     }
 }
 
+/// Why a honeytoken path that names a folder, a FIFO, a device or a symlink is refused.
+const NOT_A_FILE: &str = "not a regular file: a FIFO would block the read forever and \
+     a device or a symlink would read something other than a honeytoken";
+
+/// Opens the honeytoken for one read, refusing anything but a regular file. The check
+/// before opening gives the clear reason; opening without following a symlink and without
+/// blocking, then checking what was opened, closes the gap where the path is swapped
+/// between the check and the open.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let not_a_file = || std::io::Error::other(NOT_A_FILE);
+    if !std::fs::symlink_metadata(path)?.is_file() {
+        return Err(not_a_file());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_a_file());
+    }
+    Ok(file)
+}
+
 /// Creates the honeytoken when it is missing, then opens and reads it `count` times.
 /// Returns whether it was created and how many bytes one read gave; on failure, whether it
 /// was created (so that it is still removed) and the error.
@@ -319,8 +358,8 @@ fn honeytoken_reads(
     let mut buf = Vec::new();
     for _ in 0..count {
         buf.clear();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut buf))
+        open_regular(path)
+            .and_then(|f| f.take(READ_LIMIT).read_to_end(&mut buf))
             .map_err(|e| (created, e))?;
         bytes = buf.len();
     }
@@ -351,10 +390,6 @@ pub fn remove_created_file(path: &Path, sha256: &str) -> Result<String, std::io:
         }
         Err(e) => Err(e),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -580,6 +615,44 @@ mod tests {
         let err = fault.inject().await.unwrap_err().to_string();
         assert!(err.contains("no/such/token"), "{err}");
         assert!(fault.revert().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_fifo_as_honeytoken_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe");
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let fault = CanaryFileReadFault::new(file_spec("pipe", 3), dir.path(), "r");
+        let err = fault.plan().await.unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        // The injection refuses it too, should the FIFO appear after the plan.
+        let err = tokio::time::timeout(Duration::from_secs(10), fault.inject())
+            .await
+            .expect("the injection returns instead of blocking on the FIFO")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(fault.revert().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_large_honeytoken_is_read_only_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, vec![b'x'; READ_LIMIT as usize * 2]).unwrap();
+        let fault = CanaryFileReadFault::new(file_spec("big", 2), dir.path(), "r");
+        fault.inject().await.unwrap();
+        let SecurityOutcome::Canary(c) = fault.security().unwrap() else {
+            unreachable!()
+        };
+        assert!(
+            c.actions[0].ends_with(&format!("2 time(s), {READ_LIMIT} bytes each")),
+            "{c:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The pages of `firedrill serve`: server-rendered HTML with the report's style sheet and
 //! chart geometry, no script, every text escaped by the templates.
 
+use std::sync::LazyLock;
+
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment};
@@ -84,8 +86,14 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     Ok(env)
 }
 
+/// The templates, compiled once for every request the server answers.
+static ENVIRONMENT: LazyLock<Result<Environment<'static>, minijinja::Error>> =
+    LazyLock::new(environment);
+
 fn render(name: &str, context: impl Serialize) -> Result<String, PageError> {
-    let env = environment().map_err(PageError::Template)?;
+    let env = ENVIRONMENT
+        .as_ref()
+        .map_err(|e| PageError::Template(minijinja::Error::new(e.kind(), e.to_string())))?;
     env.get_template(name)
         .and_then(|t| t.render(Serde(&context)))
         .map_err(PageError::Template)

@@ -220,10 +220,6 @@ impl LocalPlatform {
         if let Some(dir) = &options.log_dir {
             std::fs::create_dir_all(dir).map_err(|e| PlatformError::Logs(dir.clone(), e))?;
         }
-        let stack = stack_plan
-            .map(|plan| plan.write(target, &ports, &template, options.log_dir.as_deref()))
-            .transpose()?;
-
         // Everything is expanded before anything starts, so that a bad template leaves no
         // replica running.
         let mut plans = Vec::new();
@@ -265,6 +261,11 @@ impl LocalPlatform {
             }
             plans.push((w.name.clone(), replicas));
         }
+        // The stack's folder is written last, once nothing else can fail, so that no
+        // failure leaves it behind.
+        let stack = stack_plan
+            .map(|plan| plan.write(target, &ports, &template, options.log_dir.as_deref()))
+            .transpose()?;
 
         let mut workloads = BTreeMap::new();
         for ((name, planned), listener) in plans.into_iter().zip(listeners) {

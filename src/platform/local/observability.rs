@@ -176,43 +176,32 @@ impl StackPlan {
             .and_then(|_| ports.get(&(STACK_ALERTMANAGER.to_owned(), 0)).copied());
         let prometheus_yml =
             prometheus_config(&self.spec.prometheus, &jobs, &self.rules, alertmanager_port);
-        let write = |name: &str, text: &str| -> Result<(), PlatformError> {
-            let path = self.dir.join(name);
-            std::fs::write(&path, text)
-                .map_err(|source| PlatformError::StackFile { path, source })?;
-            // A copy beside the logs is the record of what the stack was told.
-            if let Some(logs) = log_dir {
-                let copy = logs.join(name);
-                std::fs::write(&copy, text)
-                    .map_err(|source| PlatformError::StackFile { path: copy, source })?;
-            }
-            Ok(())
-        };
-        std::fs::create_dir_all(&self.dir).map_err(|source| PlatformError::StackFile {
-            path: self.dir.clone(),
-            source,
-        })?;
-        write("prometheus.yml", &prometheus_yml)?;
-        if let Some(am) = &self.spec.alertmanager {
-            let text = match &self.alertmanager_config {
-                Some(file) => {
-                    let raw = std::fs::read_to_string(file).map_err(|source| {
-                        PlatformError::StackFile {
-                            path: file.clone(),
-                            source,
-                        }
+        // Every file's text is made before the folder exists, so that a bad alertmanager
+        // config leaves nothing behind.
+        let alertmanager_yml = match (&self.spec.alertmanager, &self.alertmanager_config) {
+            (None, _) => None,
+            (Some(_), Some(file)) => {
+                let raw =
+                    std::fs::read_to_string(file).map_err(|source| PlatformError::StackFile {
+                        path: file.clone(),
+                        source,
                     })?;
-                    placeholders::expand(&raw, template).map_err(|source| {
-                        PlatformError::Template {
-                            workload: STACK_ALERTMANAGER.to_owned(),
-                            field: format!("config {}", file.display()),
-                            source,
-                        }
-                    })?
-                }
-                None => alertmanager_config(am, template.webhook.as_deref()),
-            };
-            write("alertmanager.yml", &text)?;
+                Some(placeholders::expand(&raw, template).map_err(|source| {
+                    PlatformError::Template {
+                        workload: STACK_ALERTMANAGER.to_owned(),
+                        field: format!("config {}", file.display()),
+                        source,
+                    }
+                })?)
+            }
+            (Some(am), None) => Some(alertmanager_config(am, template.webhook.as_deref())),
+        };
+        let mut files = vec![("prometheus.yml", prometheus_yml)];
+        files.extend(alertmanager_yml.map(|text| ("alertmanager.yml", text)));
+        let written = write_files(&self.dir, &files, log_dir);
+        if let Err(error) = written {
+            remove_dir(&self.dir);
+            return Err(error);
         }
         let targets = jobs
             .iter()
@@ -298,11 +287,39 @@ impl Stack {
 
     /// Removes the configuration and the data of the stack (its processes have stopped).
     pub(super) fn remove(&self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.dir)
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(dir = %self.dir.display(), error = %error, "cannot remove the detection stack's folder");
+        remove_dir(&self.dir);
+    }
+}
+
+/// Creates the stack's folder and writes `files` into it, with a copy of each beside the
+/// logs as the record of what the stack was told.
+fn write_files(
+    dir: &Path,
+    files: &[(&str, String)],
+    log_dir: Option<&Path>,
+) -> Result<(), PlatformError> {
+    std::fs::create_dir_all(dir).map_err(|source| PlatformError::StackFile {
+        path: dir.to_owned(),
+        source,
+    })?;
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| PlatformError::StackFile { path, source })?;
+        if let Some(logs) = log_dir {
+            let copy = logs.join(name);
+            std::fs::write(&copy, text)
+                .map_err(|source| PlatformError::StackFile { path: copy, source })?;
         }
+    }
+    Ok(())
+}
+
+/// Removes the stack's folder; a failure is only worth a warning, the run goes on.
+fn remove_dir(dir: &Path) {
+    if let Err(error) = std::fs::remove_dir_all(dir)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(dir = %dir.display(), error = %error, "cannot remove the detection stack's folder");
     }
 }
 
