@@ -204,6 +204,31 @@ fn every_canary_is_performed_with_its_markers_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_canary_command_with_long_output_on_both_streams_keeps_its_exit_status() {
+    let _guard = common::shared();
+    let fake = cluster(json!({}));
+    // More than kube's exec buffers hold on stderr and more than the kept prefix on stdout:
+    // reading one stream before the other would stall until the timeout or lose the status.
+    fake.on_exec(|_| fakekube::ExecReply {
+        stdout: [b"o".repeat(9000), b"\n".to_vec()].concat(),
+        stderr: [b"e".repeat(5000), b"\n".to_vec()].concat(),
+        exit_code: 3,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let faults = "    - {name: shadow-read, type: canary-exec, select: {mode: one, workload: web}, duration: 200ms}";
+    let r = run(&fake, dir.path(), &experiment(faults, &webhook(0, "300ms")));
+    assert!(r.result.is_object(), "{}", r.output());
+    let actions = outcome(&r, "shadow-read")["actions"].to_string();
+    assert!(actions.contains(": exit 3, output: ooo"), "{actions}");
+    assert!(actions.contains(", errors: eee"), "{actions}");
+    assert!(
+        drill_objects(&fake).is_empty(),
+        "{:?}",
+        drill_objects(&fake)
+    );
+}
+
+#[test]
 fn an_existing_honeytoken_is_read_and_left_as_it_is() {
     let _guard = common::shared();
     let fake = cluster(json!({}));
@@ -455,6 +480,30 @@ fn a_killed_runs_drill_objects_are_found_and_removed_by_cleanup() {
         drill_objects(&fake)
     );
     assert_eq!(fake.snapshot(), before);
+}
+
+/// A kind `cleanup` may not list (secrets here) is skipped with a warning; everything else
+/// the killed run left is still removed.
+#[test]
+fn cleanup_skips_a_kind_it_may_not_list_and_removes_the_rest() {
+    let _guard = common::shared();
+    let fake = cluster(json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    kill_after_canaries(&fake, dir.path());
+    fake.deny("list", "", "secrets", None);
+    let said = succeeds_in(dir.path(), &["cleanup"]);
+    assert!(
+        said.stderr
+            .contains("warning: cannot list secrets (forbidden): skipped"),
+        "{}",
+        said.stderr
+    );
+    assert!(
+        said.stdout.contains("4 object(s) cleaned up"),
+        "{}",
+        said.stdout
+    );
+    assert_eq!(drill_objects(&fake), ["Secret firedrill-canary-honeytoken"]);
 }
 
 /// Runs two canaries that create objects, checks what they created and kills the run

@@ -255,10 +255,23 @@ impl OwnedBy<'_> {
         let kind = K::kind(&());
         let api: Api<K> = scoped(self.client, self.ns);
         let params = ListParams::default().labels(self.selector);
-        let what = format!("list {} managed by firedrill", K::plural(&()));
-        let list = kubernetes::retry(&what, || api.list(&params)).await?;
+        let plural = K::plural(&());
+        let what = format!("list {plural} managed by firedrill");
+        let items = match kubernetes::retry(&what, || api.list(&params)).await {
+            Ok(list) => list.items,
+            // Kinds such as secrets and roles are often not granted: what can be listed is
+            // still cleaned up.
+            Err(kubernetes::KubeError::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 403 => {
+                say!("warning: cannot list {plural} (forbidden): skipped");
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (mut live, mut dead) = (Vec::new(), Vec::new());
-        for object in list.items {
+        for object in items {
             let meta = object.meta();
             let owner = meta
                 .annotations

@@ -22,7 +22,7 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 
 use super::container::{container_of, exec_capture, exit_code};
-use super::kubernetes::{kube_error, lock, owner, pick, undo_all};
+use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
@@ -83,14 +83,10 @@ where
     )
 }
 
-/// Whether an API error is this HTTP status.
-pub(super) fn is_status(e: &KubeError, code: u16) -> bool {
-    matches!(e, KubeError::Api { source: kube::Error::Api(s), .. } if s.code == code)
-}
-
 /// Creates an object the intent journaled and records its deletion in `restore` once it
-/// exists. An object of that name that exists already is someone else's (or a leftover of
-/// a crashed run): it is left alone and the fault fails.
+/// exists, also when a retried create finds the object its first attempt made. An object of
+/// that name without this run's id is someone else's (or a leftover of a crashed run): it
+/// is left alone and the fault fails.
 pub(super) async fn create_recorded<K>(
     cluster: &Cluster,
     fault: &str,
@@ -108,22 +104,22 @@ where
     let name = object.meta().name.clone().unwrap_or_default();
     let kind = K::kind(&());
     let api = Api::<K>::namespaced(cluster.client.clone(), &ns);
-    let what = format!("create {kind} {ns}/{name}");
-    let post = PostParams::default();
-    match retry(&what, || api.create(&post, object)).await {
-        Ok(_) => {}
-        Err(e) if is_status(&e, 409) => {
-            return Err(FaultError::Unsafe {
-                fault: fault.to_owned(),
-                message: format!(
-                    "{kind} {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
-                ),
-            });
+    match create_owned(&api, object, &cluster.run_id)
+        .await
+        .map_err(kube_error(fault))?
+    {
+        Created::Ours(_) => {
+            lock(restore).push(Undo::delete_of::<K>(&ns, &name));
+            Ok(())
         }
-        Err(e) => return Err(kube_error(fault)(e)),
+        Created::Unread(e) => Err(kube_error(fault)(e)),
+        Created::Taken(_) => Err(FaultError::Unsafe {
+            fault: fault.to_owned(),
+            message: format!(
+                "{kind} {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
+            ),
+        }),
     }
-    lock(restore).push(Undo::delete_of::<K>(&ns, &name));
-    Ok(())
 }
 
 /// A short-lived token of the ServiceAccount `ns/name` (TokenRequest API, default audiences).

@@ -15,14 +15,15 @@ use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::dependency::Change;
+use super::kubernetes::{Created, create_owned};
 use super::{Fault, FaultError, Intent, owner};
 use crate::platform::kubernetes::{
-    ApiWrite, Cluster, KubeError, OWNER, RUN_ID, Undo, WriteAction, apply_undo, label_selector,
-    retry, selector_patch,
+    ApiWrite, Cluster, KubeError, OWNER, Undo, WriteAction, apply_undo, label_selector, retry,
+    selector_patch,
 };
 use crate::proxy::ConfiguredProxy;
 use crate::spec::{self, FaultSpec, KubernetesDependency};
@@ -264,10 +265,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn is_status(e: &KubeError, code: u16) -> bool {
-    matches!(e, KubeError::Api { source: kube::Error::Api(s), .. } if s.code == code)
-}
-
 impl ClusterProxyFault {
     /// A dependency fault on the kubernetes platform.
     pub fn new(spec: FaultSpec, cluster: Cluster) -> Self {
@@ -466,24 +463,16 @@ impl ClusterProxyFault {
             K::kind(&()),
             object.meta().namespace.as_deref().unwrap_or_default()
         );
-        let post = PostParams::default();
-        match retry(&format!("create {id}"), || api.create(&post, object)).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_status(&e, 409) => {
-                let existing = retry(&format!("read {id}"), || api.get(&name))
-                    .await
-                    .map_err(|e| self.kube(e))?;
-                let run = existing.meta().labels.as_ref().and_then(|l| l.get(RUN_ID));
-                if run == Some(&self.cluster.run_id) {
-                    Ok(())
-                } else {
-                    Err(self.refuse(format!(
-                        "{id} already exists{}; if no run holds it, remove it with `firedrill cleanup`",
-                        run.map(|r| format!(" (run {r})")).unwrap_or_default()
-                    )))
-                }
-            }
-            Err(e) => Err(self.kube(e)),
+        match create_owned(api, object, &self.cluster.run_id)
+            .await
+            .map_err(|e| self.kube(e))?
+        {
+            Created::Ours(_) => Ok(()),
+            Created::Taken(run) => Err(self.refuse(format!(
+                "{id} already exists{}; if no run holds it, remove it with `firedrill cleanup`",
+                run.map(|r| format!(" (run {r})")).unwrap_or_default()
+            ))),
+            Created::Unread(e) => Err(self.kube(e)),
         }
     }
 

@@ -167,14 +167,10 @@ pub(super) async fn exec_capture(
             .await
             .map_err(|e| e.to_string())?;
         let status = process.take_status();
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        if let Some(out) = process.stdout() {
-            let _ = out.take(OUTPUT_LIMIT).read_to_string(&mut stdout).await;
-        }
-        if let Some(err) = process.stderr() {
-            let _ = err.take(OUTPUT_LIMIT).read_to_string(&mut stderr).await;
-        }
+        // Both streams are read at once and to their end: kube's exec buffers are small, so
+        // a stream left unread stalls the other and the status behind them.
+        let (stdout, stderr) =
+            tokio::join!(keep_prefix(process.stdout()), keep_prefix(process.stderr()));
         let status = match status {
             Some(s) => s.await,
             None => None,
@@ -189,6 +185,20 @@ pub(super) async fn exec_capture(
     tokio::time::timeout(EXEC_TIMEOUT, run)
         .await
         .map_err(|_| format!("no answer within {}s", EXEC_TIMEOUT.as_secs()))?
+}
+
+/// The first [`OUTPUT_LIMIT`] bytes of a stream as text; the rest is read and dropped so
+/// that the writer never blocks.
+async fn keep_prefix(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String {
+    let mut kept = Vec::new();
+    if let Some(mut stream) = stream {
+        let _ = (&mut stream)
+            .take(OUTPUT_LIMIT)
+            .read_to_end(&mut kept)
+            .await;
+        let _ = tokio::io::copy(&mut stream, &mut tokio::io::sink()).await;
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// The container a kill targets in `pod`: the one named, or the pod's only one.

@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::{Fault, FaultError, Intent};
 use crate::platform::kubernetes::{
-    ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, Undo, WriteAction,
-    apply_undo, check_share, choose, evict, retry,
+    ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, RUN_ID, Undo,
+    WriteAction, apply_undo, check_share, choose, evict, retry,
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
 
@@ -58,6 +58,87 @@ pub(super) async fn pick(
         });
     }
     Ok((chosen, pods.len()))
+}
+
+/// Whether an API error is this HTTP status.
+pub(super) fn is_status(e: &KubeError, code: u16) -> bool {
+    matches!(e, KubeError::Api { source: kube::Error::Api(s), .. } if s.code == code)
+}
+
+/// What a create found.
+pub(super) enum Created<K> {
+    /// This run's object: created now, or by an earlier attempt of the same retried create.
+    Ours(K),
+    /// An object of that name this run did not create; the run id it carries, if any.
+    Taken(Option<String>),
+    /// An object of that name exists and could not be read to tell whose it is.
+    Unread(KubeError),
+}
+
+/// Creates `object`, telling this run's own object apart from someone else's. `retry`
+/// repeats a create whose answer was lost (a 5xx or a dropped connection), so a 409, or a
+/// final failure that is not the API server refusing the request, may hide an object the
+/// first attempt made: it is this run's when it carries `run_id`.
+pub(super) async fn create_owned<K>(
+    api: &Api<K>,
+    object: &K,
+    run_id: &str,
+) -> Result<Created<K>, KubeError>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let id = format!(
+        "{} {}/{name}",
+        K::kind(&()),
+        object.meta().namespace.as_deref().unwrap_or_default()
+    );
+    let run_of = |o: &K| {
+        o.meta()
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(RUN_ID))
+            .cloned()
+    };
+    let post = PostParams::default();
+    match retry(&format!("create {id}"), || api.create(&post, object)).await {
+        Ok(created) => Ok(Created::Ours(created)),
+        Err(e) if is_status(&e, 409) => {
+            match retry(&format!("read {id}"), || api.get(&name)).await {
+                Ok(existing) => match run_of(&existing) {
+                    Some(r) if r == run_id => Ok(Created::Ours(existing)),
+                    other => Ok(Created::Taken(other)),
+                },
+                Err(e) => Ok(Created::Unread(e)),
+            }
+        }
+        Err(e) if answer_lost(&e) => {
+            match retry(&format!("read {id}"), || api.get_opt(&name)).await {
+                Ok(Some(existing)) if run_of(&existing).as_deref() == Some(run_id) => {
+                    Ok(Created::Ours(existing))
+                }
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a failed request may have been carried out: a server error or no answer at all,
+/// as opposed to the API server refusing it (4xx).
+fn answer_lost(e: &KubeError) -> bool {
+    match e {
+        KubeError::Api {
+            source: kube::Error::Api(s),
+            ..
+        } => s.code >= 500,
+        KubeError::Api { .. } => true,
+        _ => false,
+    }
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -16,16 +16,16 @@ use k8s_openapi::api::core::v1::{
     ServiceAccount, Volume, VolumeMount,
 };
 use kube::Api;
-use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, Preconditions};
 
 use super::canary_kube::{
-    create_recorded, create_write, drill_meta, drill_service_account, is_status,
-    service_account_token, status_of, user_of,
+    create_recorded, create_write, drill_meta, drill_service_account, service_account_token,
+    status_of, user_of,
 };
-use super::kubernetes::{kube_error, lock, undo_all};
+use super::kubernetes::{Created, create_owned, is_status, kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
 use super::{Fault, FaultError, Intent};
-use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, RUN_ID, Undo, retry};
+use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
 
 /// The image of a check's pod when none is given: it never runs anyway.
@@ -284,42 +284,29 @@ impl Fault for PreventPodFault {
         let ns = &self.namespace;
         let name = self.pod_name();
         let pod = self.pod();
-        *lock(&self.restore) = vec![Undo::delete_of::<Pod>(ns, &name)];
+        // The delete is recorded only once the pod is known to be this run's: a pod of that
+        // name without this run's id is someone else's and revert must not touch it.
+        lock(&self.restore).clear();
         let api = Api::<Pod>::namespaced(self.cluster.client.clone(), ns);
         let action = format!("create pod {ns}/{name} ({})", self.breach_text());
-        let what = format!("create pod {ns}/{name}");
-        let post = PostParams::default();
-        let created = match retry(&what, || api.create(&post, &pod)).await {
-            Ok(p) => Some(p),
-            // A retried create whose first attempt went through: the pod is ours if it
-            // carries this run's id.
-            Err(e) if is_status(&e, 409) => {
-                let found = retry(&what, || api.get_opt(&name))
-                    .await
-                    .map_err(kube_error(&self.name))?;
-                match found {
-                    Some(p)
-                        if p.metadata.labels.as_ref().and_then(|l| l.get(RUN_ID))
-                            == Some(&self.cluster.run_id) =>
-                    {
-                        Some(p)
-                    }
-                    _ => {
-                        lock(&self.restore).clear();
-                        return Err(FaultError::Unsafe {
-                            fault: self.name.clone(),
-                            message: format!(
-                                "pod {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
-                            ),
-                        });
-                    }
-                }
+        let created = match create_owned(&api, &pod, &self.cluster.run_id).await {
+            Ok(Created::Ours(p)) => {
+                lock(&self.restore).push(Undo::delete_of::<Pod>(ns, &name));
+                p
+            }
+            Ok(Created::Unread(e)) => return Err(kube_error(&self.name)(e)),
+            Ok(Created::Taken(_)) => {
+                return Err(FaultError::Unsafe {
+                    fault: self.name.clone(),
+                    message: format!(
+                        "pod {ns}/{name} already exists: a leftover of an earlier run (undo it with `firedrill rollback` on that run's results) or someone else's; left as it is"
+                    ),
+                });
             }
             Err(KubeError::Api {
                 source: kube::Error::Api(s),
                 ..
             }) if is_refusal(s.code) => {
-                lock(&self.restore).clear();
                 *lock(&self.outcome) = Some(SecurityOutcome::Prevention(PreventionOutcome {
                     action,
                     refused: true,
@@ -333,7 +320,7 @@ impl Fault for PreventPodFault {
             }
             Err(e) => return Err(kube_error(&self.name)(e)),
         };
-        let uid = created.and_then(|p| p.metadata.uid);
+        let uid = created.metadata.uid;
         let undone = self.undo_accepted(uid).await;
         *lock(&self.outcome) = Some(SecurityOutcome::Prevention(PreventionOutcome {
             action,
