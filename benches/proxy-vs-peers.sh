@@ -16,7 +16,8 @@
 # Environment:
 #   FIREDRILL     binary to measure (default: built here, release, in BENCH_TARGET)
 #   BENCH_TARGET  cargo target dir for the release builds (default $REPO/target)
-#   ROUNDS        rounds of the round-robin comparison (default 5)
+#   ROUNDS        rounds of the round-robin comparison, each with every proxy started
+#                 afresh (default 9)
 #   ROUND_TRIPS   recorded round trips per target and round (default 20000)
 #   BULK_SECS     seconds of bulk streaming per target and round (default 2)
 #   TOXIC_ROUNDS  rounds of the latency toxic test (default 3)
@@ -37,7 +38,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 ROUND_TRIPS=${ROUND_TRIPS:-20000}
 BULK_SECS=${BULK_SECS:-2}
 TOXIC_ROUNDS=${TOXIC_ROUNDS:-3}
@@ -97,8 +98,8 @@ case "${PIN:-}" in
     *) echo "PIN must be split or same, not $PIN" >&2; exit 2 ;;
 esac
 
-fill() { # template output listen-port upstream
-    sed -e "s|@LISTEN_PORT@|$3|g" -e "s|@UPSTREAM@|$4|g" -e "s|@DIR@|$TMP|g" "$1" >"$2"
+fill() { # template output listen-port upstream run-folder
+    sed -e "s|@LISTEN_PORT@|$3|g" -e "s|@UPSTREAM@|$4|g" -e "s|@DIR@|$5|g" "$1" >"$2"
 }
 
 "${LOAD_CPU[@]}" "$BENCH" echo >"$TMP/echo.log" 2>&1 &
@@ -106,43 +107,74 @@ ECHO_PID=$!
 track "$ECHO_PID"
 UPSTREAM=$(wait_line "$TMP/echo.log" '^listening on ' | awk '{ print $3 }')
 
-"${PROXY_CPU[@]}" "$FIREDRILL" proxy --admin 127.0.0.1:0 >"$TMP/firedrill.log" 2>&1 &
-FD_PID=$!
-track "$FD_PID"
-ADMIN=$(wait_line "$TMP/firedrill.log" '^admin API on ' | awk '{ print $4 }')
-FD_ADDR=$("$BENCH" create-proxy --admin "$ADMIN" --name bench --upstream "$UPSTREAM")
+# Starts every proxy afresh, with its logs and configuration in DIR. Sets FD_PID, ADMIN,
+# FD_ADDR, LIB_PID, LIB_ADDR, HA_PID, HA_PORT, NGX_PID and NGX_PORT.
+start_proxies() { # dir
+    local dir=$1
+    mkdir -p "$dir"
+    "${PROXY_CPU[@]}" "$FIREDRILL" proxy --admin 127.0.0.1:0 >"$dir/firedrill.log" 2>&1 &
+    FD_PID=$!
+    track "$FD_PID"
+    ADMIN=$(wait_line "$dir/firedrill.log" '^admin API on ' | awk '{ print $4 }')
+    FD_ADDR=$("$BENCH" create-proxy --admin "$ADMIN" --name bench --upstream "$UPSTREAM")
 
-# A control beside the real binary: the same proxy from the library on a
-# current-thread runtime (as the binary's), without the admin API.
-"${PROXY_CPU[@]}" "$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$TMP/lib-proxy.log" 2>&1 &
-LIB_PID=$!
-track "$LIB_PID"
-LIB_ADDR=$(wait_line "$TMP/lib-proxy.log" '^listening on ' | awk '{ print $3 }')
+    # A control beside the real binary: the same proxy from the library on a
+    # current-thread runtime (as the binary's), without the admin API.
+    "${PROXY_CPU[@]}" "$BENCH" lib-proxy --upstream "$UPSTREAM" --threads 1 >"$dir/lib-proxy.log" 2>&1 &
+    LIB_PID=$!
+    track "$LIB_PID"
+    LIB_ADDR=$(wait_line "$dir/lib-proxy.log" '^listening on ' | awk '{ print $3 }')
 
-HA_PORT=$("$BENCH" free-port)
-fill "$FIXTURES/proxy/haproxy.cfg.in" "$TMP/haproxy.cfg" "$HA_PORT" "$UPSTREAM"
-"${PROXY_CPU[@]}" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-HA_PID=$!
-track "$HA_PID"
-wait_port "$HA_PORT"
+    HA_PORT=$("$BENCH" free-port)
+    fill "$FIXTURES/proxy/haproxy.cfg.in" "$dir/haproxy.cfg" "$HA_PORT" "$UPSTREAM" "$dir"
+    "${PROXY_CPU[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+    HA_PID=$!
+    track "$HA_PID"
+    wait_port "$HA_PORT"
 
-NGX_PORT=$("$BENCH" free-port)
-fill "$FIXTURES/proxy/nginx.conf.in" "$TMP/nginx.conf" "$NGX_PORT" "$UPSTREAM"
-"${PROXY_CPU[@]}" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" >"$TMP/nginx.log" 2>&1 &
-NGX_PID=$!
-track "$NGX_PID"
-wait_port "$NGX_PORT"
+    NGX_PORT=$("$BENCH" free-port)
+    fill "$FIXTURES/proxy/nginx.conf.in" "$dir/nginx.conf" "$NGX_PORT" "$UPSTREAM" "$dir"
+    "${PROXY_CPU[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" >"$dir/nginx.log" 2>&1 &
+    NGX_PID=$!
+    track "$NGX_PID"
+    wait_port "$NGX_PORT"
+}
+
+stop_proxies() {
+    local pid
+    for pid in "$FD_PID" "$LIB_PID" "$HA_PID" "$NGX_PID"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "$FD_PID" "$LIB_PID" "$HA_PID" "$NGX_PID"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
 
 echo "firedrill: $FIREDRILL ($("$FIREDRILL" --version)), commit $(git -C "$REPO" rev-parse --short HEAD)"
 echo "peers: $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)"
 echo "host: $(nproc) CPUs, $(uname -sr)${PIN:+; pinned: $PIN (PIN=split: load on CPU 0, proxies on CPU 1; PIN=same: everything on CPU 0)}"
-echo "echo server $UPSTREAM; firedrill $FD_ADDR (admin $ADMIN); firedrill-1thread $LIB_ADDR; haproxy 127.0.0.1:$HA_PORT; nginx 127.0.0.1:$NGX_PORT"
+echo "echo server $UPSTREAM"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-"${LOAD_CPU[@]}" "$BENCH" compare --direct "$UPSTREAM" \
-    --target "firedrill=$FD_ADDR" --target "firedrill-1thread=$LIB_ADDR" --target "haproxy=127.0.0.1:$HA_PORT" --target "nginx=127.0.0.1:$NGX_PORT" \
-    --rounds "$ROUNDS" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS"
+# Every round starts every proxy afresh: where a process lands (its CPU, its memory) stays
+# with it for its life, and two processes of the same binary differed by up to 10 µs at
+# p50, round after round, in one run. A fresh set per round samples that too.
+for ((round = 0; round < ROUNDS; round++)); do
+    start_proxies "$TMP/round-$round"
+    "${LOAD_CPU[@]}" "$BENCH" compare --direct "$UPSTREAM" \
+        --target "firedrill=$FD_ADDR" --target "firedrill-1thread=$LIB_ADDR" --target "haproxy=127.0.0.1:$HA_PORT" --target "nginx=127.0.0.1:$NGX_PORT" \
+        --rounds 1 --first-round "$round" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS" \
+        --samples "$TMP/samples.tsv" --no-report
+    stop_proxies
+done
+echo "Each round starts every proxy afresh (new processes, new ports)."
+"$BENCH" compare --report-only --samples "$TMP/samples.tsv" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS"
+echo
+
+# One more set for the rest: the latency toxic, idle memory and the counts.
+start_proxies "$TMP/main"
+echo "firedrill $FD_ADDR (admin $ADMIN); firedrill-1thread $LIB_ADDR; haproxy 127.0.0.1:$HA_PORT; nginx 127.0.0.1:$NGX_PORT"
 echo
 "${LOAD_CPU[@]}" "$BENCH" toxic --admin "$ADMIN" --upstream "$UPSTREAM" --rounds "$TOXIC_ROUNDS"
 echo
@@ -198,12 +230,10 @@ instructions_row() { # name
     case $name in
         firedrill) set -- "$FIREDRILL" proxy --admin 127.0.0.1:0 ;;
         haproxy)
-            fill "$FIXTURES/proxy/haproxy.cfg.in" "$dir/haproxy.cfg" "$port" "$UPSTREAM"
-            sed -i "s|$TMP/|$dir/|g" "$dir/haproxy.cfg"
+            fill "$FIXTURES/proxy/haproxy.cfg.in" "$dir/haproxy.cfg" "$port" "$UPSTREAM" "$dir"
             set -- haproxy -db -f "$dir/haproxy.cfg" ;;
         nginx)
-            fill "$FIXTURES/proxy/nginx.conf.in" "$dir/nginx.conf" "$port" "$UPSTREAM"
-            sed -i "s|$TMP/|$dir/|g" "$dir/nginx.conf"
+            fill "$FIXTURES/proxy/nginx.conf.in" "$dir/nginx.conf" "$port" "$UPSTREAM" "$dir"
             set -- nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" ;;
     esac
     valgrind --tool=callgrind --callgrind-out-file="$dir/out" "$@" >"$dir/log" 2>&1 &

@@ -16,6 +16,7 @@
 
 use std::io::{self, BufRead as _, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ const BULK_WRITE_BYTES: usize = 64 * 1024;
 
 /// Round trips a target runs before the next one takes its turn.
 const RTT_BLOCK: u64 = 1_000;
+
+/// Fewest round trips per latency toxic setting and round.
+const MIN_TOXIC_ROUND_TRIPS: u64 = 200;
 
 /// Seconds of bulk streaming a target runs (one connection) before the next one's turn.
 const BULK_BLOCK_SECS: f64 = 0.5;
@@ -87,8 +91,8 @@ enum Mode {
 #[derive(Args)]
 struct CompareArgs {
     /// The direct address of the echo server (the baseline).
-    #[arg(long)]
-    direct: String,
+    #[arg(long, required_unless_present = "report_only")]
+    direct: Option<String>,
     /// `NAME=ADDR` of a proxy in front of the same echo server; repeat.
     #[arg(long = "target", value_parser = parse_named)]
     targets: Vec<(String, String)>,
@@ -103,6 +107,20 @@ struct CompareArgs {
     /// Seconds of bulk streaming per target and round.
     #[arg(long, default_value_t = 2.0)]
     bulk_secs: f64,
+    /// Number of the first round of this run: it sets who goes first, so that rounds run
+    /// one invocation each (with fresh proxy processes between them) rotate as in one run.
+    #[arg(long, default_value_t = 0)]
+    first_round: usize,
+    /// Appends each round's figures to this file (tab-separated: round, target, RTT p50,
+    /// p99, max in µs, bulk MB/s).
+    #[arg(long)]
+    samples: Option<PathBuf>,
+    /// Measures and records without printing the tables.
+    #[arg(long)]
+    no_report: bool,
+    /// Prints the tables from the rounds recorded in `--samples`, without measuring.
+    #[arg(long, requires = "samples")]
+    report_only: bool,
 }
 
 #[derive(Args)]
@@ -348,8 +366,27 @@ struct Sample {
 }
 
 fn compare(a: &CompareArgs) -> io::Result<()> {
+    let (names, samples) = match (&a.direct, a.report_only) {
+        (Some(direct), false) => {
+            let (names, samples) = measure(a, direct)?;
+            if let Some(path) = &a.samples {
+                append_samples(path, a.first_round, &names, &samples)?;
+            }
+            if a.no_report {
+                return Ok(());
+            }
+            (names, samples)
+        }
+        _ => read_samples(a.samples.as_deref().expect("clap requires --samples"))?,
+    };
+    report(a, &names, &samples);
+    Ok(())
+}
+
+/// Runs the rounds; returns the target names (direct first) and each one's samples per round.
+fn measure(a: &CompareArgs, direct: &str) -> io::Result<(Vec<String>, Vec<Vec<Sample>>)> {
     let mut names = vec!["direct".to_owned()];
-    let mut addrs = vec![a.direct.clone()];
+    let mut addrs = vec![direct.to_owned()];
     for (n, addr) in &a.targets {
         names.push(n.clone());
         addrs.push(addr.clone());
@@ -359,8 +396,8 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
     // Within a round the targets take turns in short blocks (rotating who goes first), so a
     // burst of load from elsewhere on the host lands on all of them alike.
     let rtt_blocks = a.round_trips.div_ceil(RTT_BLOCK);
-    let bulk_blocks = (a.bulk_secs / BULK_BLOCK_SECS).ceil().max(1.0) as usize;
-    for round in 0..a.rounds {
+    let bulk_blocks = bulk_blocks(a);
+    for round in a.first_round..a.first_round + a.rounds {
         let mut conns = addrs
             .iter()
             .map(|addr| Echo::connect(addr))
@@ -395,9 +432,8 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
                 mbps: bytes_secs[i].0 / bytes_secs[i].1 / 1e6,
             };
             eprintln!(
-                "round {}/{} {:>17}: rtt p50 {:7.1} us  p99 {:7.1} us  max {:8.1} us  bulk {:7.0} MB/s",
+                "round {}: {:>17}: rtt p50 {:7.1} us  p99 {:7.1} us  max {:8.1} us  bulk {:7.0} MB/s",
                 round + 1,
-                a.rounds,
                 names[i],
                 s.p50,
                 s.p99,
@@ -407,15 +443,95 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
             samples[i].push(s);
         }
     }
+    Ok((names, samples))
+}
 
+fn bulk_blocks(a: &CompareArgs) -> usize {
+    (a.bulk_secs / BULK_BLOCK_SECS).ceil().max(1.0) as usize
+}
+
+/// Appends one line per round and target: round, name, p50, p99, max, MB/s.
+fn append_samples(
+    path: &Path,
+    first_round: usize,
+    names: &[String],
+    samples: &[Vec<Sample>],
+) -> io::Result<()> {
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let rounds = samples.first().map_or(0, Vec::len);
+    for r in 0..rounds {
+        for (name, s) in names.iter().zip(samples) {
+            let s = &s[r];
+            writeln!(
+                out,
+                "{}\t{name}\t{}\t{}\t{}\t{}",
+                first_round + r,
+                s.p50,
+                s.p99,
+                s.max,
+                s.mbps
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads what `append_samples` wrote: the targets in order of appearance (direct first) and
+/// their samples, round by round. Every round must have every target.
+fn read_samples(path: &Path) -> io::Result<(Vec<String>, Vec<Vec<Sample>>)> {
+    let bad = |line: usize, why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}:{line}: {why}", path.display()),
+        )
+    };
+    let text = std::fs::read_to_string(path)?;
+    let mut names: Vec<String> = Vec::new();
+    let mut samples: Vec<Vec<Sample>> = Vec::new();
+    for (no, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [_, name, p50, p99, max, mbps] = f[..] else {
+            return Err(bad(no + 1, "expected 6 tab-separated fields"));
+        };
+        let num = |v: &str| v.parse::<f64>().map_err(|_| bad(no + 1, "not a number"));
+        let sample = Sample {
+            p50: num(p50)?,
+            p99: num(p99)?,
+            max: num(max)?,
+            mbps: num(mbps)?,
+        };
+        match names.iter().position(|n| n == name) {
+            Some(i) => samples[i].push(sample),
+            None => {
+                names.push(name.to_owned());
+                samples.push(vec![sample]);
+            }
+        }
+    }
+    let rounds = samples.first().map_or(0, Vec::len);
+    if rounds == 0 || samples.iter().any(|s| s.len() != rounds) || names[0] != "direct" {
+        return Err(bad(
+            0,
+            "every round needs direct first and the same targets",
+        ));
+    }
+    Ok((names, samples))
+}
+
+/// Prints the tables: per target, the median (min to max) over rounds; then the targets.
+fn report(a: &CompareArgs, names: &[String], samples: &[Vec<Sample>]) {
+    let rounds = samples[0].len();
     // Added latency and throughput ratio per round against the same round's direct run.
     let added = |i: usize, f: fn(&Sample) -> f64| -> Vec<f64> {
-        (0..a.rounds)
+        (0..rounds)
             .map(|r| f(&samples[i][r]) - f(&samples[0][r]))
             .collect()
     };
     let ratio = |i: usize| -> Vec<f64> {
-        (0..a.rounds)
+        (0..rounds)
             .map(|r| samples[i][r].mbps / samples[0][r].mbps)
             .collect()
     };
@@ -424,9 +540,11 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
     println!(
         "Request/response: 1 KiB each way, one connection per target, {} round trips after {} \
          warm-up, in blocks of {RTT_BLOCK} taking turns. Bulk: 64 KiB writes, {bulk_blocks} \
-         connections of {BULK_BLOCK_SECS} s per target taking turns. {} rounds; median (min to \
-         max) over rounds; added and ratio against direct in the same round.",
-        a.round_trips, a.warmup, a.rounds
+         connections of {BULK_BLOCK_SECS} s per target taking turns. {rounds} rounds; median (min \
+         to max) over rounds; added and ratio against direct in the same round.",
+        a.round_trips,
+        a.warmup,
+        bulk_blocks = bulk_blocks(a),
     );
     println!();
     println!(
@@ -469,7 +587,7 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
 
     // Targets: firedrill against the better of the peers.
     let Some((_, f50, f99, fr)) = summary.iter().find(|s| s.0 == "firedrill").cloned() else {
-        return Ok(());
+        return;
     };
     let peers: Vec<_> = summary
         .iter()
@@ -477,7 +595,7 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
         .filter(|s| !s.0.starts_with("firedrill"))
         .collect();
     if peers.is_empty() {
-        return Ok(());
+        return;
     }
     let best50 = peers.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
     let best99 = peers.iter().map(|s| s.2).fold(f64::INFINITY, f64::min);
@@ -501,7 +619,6 @@ fn compare(a: &CompareArgs) -> io::Result<()> {
         fr / best_ratio,
         verdict(fr >= best_ratio)
     );
-    Ok(())
 }
 
 /// One HTTP/1.1 exchange with `Connection: close`; returns the status and body.
@@ -585,7 +702,9 @@ fn toxic(a: &ToxicArgs) -> io::Result<()> {
                     "adding the toxic answered {status}: {text}"
                 )));
             }
-            let n = ((a.secs_per_setting * 1000.0 / l as f64) as u64).max(50);
+            // At least 200, so that p99 is not the single worst round trip (at 100 ms, 50
+            // round trips made one scheduling stall of the host decide the verdict).
+            let n = ((a.secs_per_setting * 1000.0 / l as f64) as u64).max(MIN_TOXIC_ROUND_TRIPS);
             let h = round_trips(&listen, 5, n)?;
             let err = |q: f64| us(h.value_at_quantile(q)) / 1000.0 - l as f64 - base;
             row.1.push(err(0.5));
