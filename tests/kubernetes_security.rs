@@ -459,6 +459,36 @@ fn a_killed_run_is_rolled_back_from_its_journal() {
     assert_eq!(fake.snapshot(), before);
 }
 
+/// `rollback` of a killed run leaves alone an object of the same name that a later run
+/// created after it died (it carries that run's id), and removes the rest.
+#[test]
+fn rollback_leaves_a_later_runs_object_of_the_same_name_alone() {
+    let _guard = common::shared();
+    let fake = cluster(json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let out = kill_after_canaries(&fake, dir.path());
+    fake.apply(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "firedrill-canary-burst", "namespace": "shop", "labels": {
+            "app.kubernetes.io/managed-by": "firedrill",
+            "firedrill.dev/canary": "true",
+            "firedrill.dev/run-id": "a-later-run"}}}));
+    let text = rollback(dir.path(), &out).stdout;
+    assert!(
+        text.contains(
+            "left ServiceAccount shop/firedrill-canary-burst: it is not this run's (run a-later-run)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("delete RoleBinding shop/firedrill-canary-honeytoken"),
+        "{text}"
+    );
+    assert_eq!(
+        drill_objects(&fake),
+        ["ServiceAccount firedrill-canary-burst"]
+    );
+}
+
 /// Without the journal, `cleanup` finds what the killed run's drills created by their
 /// labels and its dead owner, and an organisation's own objects stay.
 #[test]

@@ -109,7 +109,7 @@ where
         .map_err(kube_error(fault))?
     {
         Created::Ours(_) => {
-            lock(restore).push(Undo::delete_of::<K>(&ns, &name));
+            lock(restore).push(Undo::delete_of::<K>(&ns, &name).of_run(&cluster.run_id));
             Ok(())
         }
         Created::Unread(e) => Err(kube_error(fault)(e)),
@@ -295,7 +295,8 @@ impl Fault for CanarySecretReadFault {
         .map_err(kube_error(fault))?
         .is_some();
         let sa = drill_service_account(&self.cluster, fault, ns, &account);
-        let mut restore = vec![Undo::delete_of::<ServiceAccount>(ns, &account)];
+        let run = &self.cluster.run_id;
+        let mut restore = vec![Undo::delete_of::<ServiceAccount>(ns, &account).of_run(run)];
         let mut writes = vec![create_write(ns, &account, &sa)];
         let mut changes = vec![format!(
             "create ServiceAccount {ns}/{account} (no permission of its own)"
@@ -305,14 +306,14 @@ impl Fault for CanarySecretReadFault {
                 "use the existing Secret {ns}/{secret} as the honeytoken (read, left as it is)"
             ));
         } else {
-            restore.push(Undo::delete_of::<Secret>(ns, &secret));
+            restore.push(Undo::delete_of::<Secret>(ns, &secret).of_run(run));
             writes.push(create_write(ns, &secret, &self.honeytoken()));
             changes.push(format!(
                 "create the honeytoken Secret {ns}/{secret} holding `{MARKER}: ...` (inert)"
             ));
         }
-        restore.push(Undo::delete_of::<Role>(ns, &account));
-        restore.push(Undo::delete_of::<RoleBinding>(ns, &account));
+        restore.push(Undo::delete_of::<Role>(ns, &account).of_run(run));
+        restore.push(Undo::delete_of::<RoleBinding>(ns, &account).of_run(run));
         writes.push(create_write(ns, &account, &self.role()));
         writes.push(create_write(ns, &account, &self.binding()));
         changes.push(format!(
@@ -640,7 +641,8 @@ impl Fault for CanaryDeniedRequestsFault {
             .map_err(kube_error(fault))?;
         let account = marker_name(fault);
         let sa = drill_service_account(&self.cluster, fault, ns, &account);
-        let restore = vec![Undo::delete_of::<ServiceAccount>(ns, &account)];
+        let restore =
+            vec![Undo::delete_of::<ServiceAccount>(ns, &account).of_run(&self.cluster.run_id)];
         Ok(Intent {
             fault: fault.clone(),
             fault_type: "canary-denied-requests".to_owned(),

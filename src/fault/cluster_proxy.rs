@@ -590,9 +590,9 @@ impl Fault for ClusterProxyFault {
         let up_name = planned.upstream.metadata.name.clone().unwrap_or_default();
         let deploy_name = planned.deployment.metadata.name.clone().unwrap_or_default();
         let restore = vec![
-            Undo::delete_of::<ConfigMap>(ns, &cm_name),
-            Undo::delete_of::<Service>(ns, &up_name),
-            Undo::delete_of::<Deployment>(ns, &deploy_name),
+            Undo::delete_of::<ConfigMap>(ns, &cm_name).of_run(&self.cluster.run_id),
+            Undo::delete_of::<Service>(ns, &up_name).of_run(&self.cluster.run_id),
+            Undo::delete_of::<Deployment>(ns, &deploy_name).of_run(&self.cluster.run_id),
             Undo::RestoreServiceSelector {
                 namespace: ns.clone(),
                 name: dep.service.clone(),

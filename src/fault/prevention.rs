@@ -261,7 +261,7 @@ impl Fault for PreventPodFault {
         self.level().await?;
         let name = self.pod_name();
         let pod = self.pod();
-        let restore = vec![Undo::delete_of::<Pod>(ns, &name)];
+        let restore = vec![Undo::delete_of::<Pod>(ns, &name).of_run(&self.cluster.run_id)];
         Ok(Intent {
             fault: self.name.clone(),
             fault_type: self.type_name.to_owned(),
@@ -291,7 +291,8 @@ impl Fault for PreventPodFault {
         let action = format!("create pod {ns}/{name} ({})", self.breach_text());
         let created = match create_owned(&api, &pod, &self.cluster.run_id).await {
             Ok(Created::Ours(p)) => {
-                lock(&self.restore).push(Undo::delete_of::<Pod>(ns, &name));
+                lock(&self.restore)
+                    .push(Undo::delete_of::<Pod>(ns, &name).of_run(&self.cluster.run_id));
                 p
             }
             Ok(Created::Unread(e)) => return Err(kube_error(&self.name)(e)),
@@ -392,7 +393,8 @@ impl Fault for PreventSecretReadFault {
         let mut writes: Vec<ApiWrite> = Vec::new();
         if dedicated {
             let sa = drill_service_account(&self.cluster, fault, ns, &account);
-            restore.push(Undo::delete_of::<ServiceAccount>(ns, &account));
+            restore
+                .push(Undo::delete_of::<ServiceAccount>(ns, &account).of_run(&self.cluster.run_id));
             writes.push(create_write(ns, &account, &sa));
             changes.push(format!(
                 "create ServiceAccount {ns}/{account} (no permission of its own)"

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{KubeError, retry};
+use super::{KubeError, RUN_ID, retry};
 use crate::spec::WorkloadKind;
 
 /// One change to undo, with everything needed to undo it.
@@ -131,6 +133,11 @@ pub enum Undo {
         namespace: String,
         /// Its name.
         name: String,
+        /// The run that created it (its `firedrill.dev/run-id` label): an object of that name
+        /// carrying another run's id, or none, is not this run's to delete. Absent in
+        /// journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
     },
     /// Put a Service's selector back: the recorded labels again, the ones firedrill added
     /// removed.
@@ -173,7 +180,17 @@ impl Undo {
             plural: K::plural(&()).into_owned(),
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            run_id: None,
         }
+    }
+
+    /// The same undo, limited to the object created by run `run_id`: a later run's object of
+    /// the same name is left alone.
+    pub fn of_run(mut self, run: &str) -> Self {
+        if let Self::DeleteObject { run_id, .. } = &mut self {
+            *run_id = Some(run.to_owned());
+        }
+        self
     }
 }
 
@@ -569,6 +586,7 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
             plural,
             namespace,
             name,
+            run_id,
         } => {
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             let resource = ApiResource {
@@ -580,9 +598,34 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
             };
             let api = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource);
             // Foreground: a Deployment's ReplicaSets and pods go with it, not after.
-            let params = DeleteParams::foreground();
-            let done = retry(&what, || api.delete(name, &params)).await.map(|_| ());
-            gone_is_done(done, &what)
+            let mut params = DeleteParams::foreground();
+            if let Some(run) = run_id {
+                let Some(current) = retry(&what, || api.get_opt(name)).await? else {
+                    return Ok(format!("{what}: already gone"));
+                };
+                let owner = current.metadata.labels.as_ref().and_then(|l| l.get(RUN_ID));
+                if owner != Some(run) {
+                    return Ok(format!(
+                        "left {kind} {namespace}/{name}: it is not this run's ({})",
+                        owner.map_or("no run id".to_owned(), |o| format!("run {o}"))
+                    ));
+                }
+                // Deleted and created again by another run between the read and the delete:
+                // the uid no longer matches and the API answers 409.
+                params.preconditions = Some(Preconditions {
+                    uid: current.metadata.uid.clone(),
+                    resource_version: None,
+                });
+            }
+            match retry(&what, || api.delete(name, &params)).await {
+                Err(KubeError::Api {
+                    source: kube::Error::Api(status),
+                    ..
+                }) if status.code == 409 && run_id.is_some() => Ok(format!(
+                    "left {kind} {namespace}/{name}: it was replaced meanwhile"
+                )),
+                done => gone_is_done(done.map(|_| ()), &what),
+            }
         }
         Undo::RestoreServiceSelector {
             namespace,
@@ -709,6 +752,25 @@ fn gone_is_done(result: Result<(), KubeError>, what: &str) -> Result<String, Kub
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delete_names_its_run_and_older_records_still_read() {
+        let undo = Undo::delete_of::<Secret>("shop", "token").of_run("run-1");
+        let json = serde_json::to_value(&undo).unwrap();
+        assert_eq!(json["runId"], "run-1");
+        assert_eq!(serde_json::from_value::<Undo>(json).unwrap(), undo);
+        let mut older = serde_json::to_value(Undo::delete_of::<Secret>("shop", "token")).unwrap();
+        assert!(older.get("runId").is_none());
+        older.as_object_mut().unwrap().remove("runId");
+        let read: Undo = serde_json::from_value(older).unwrap();
+        assert!(matches!(read, Undo::DeleteObject { run_id: None, .. }));
+        // Only a delete carries a run.
+        let scale = Undo::RestoreNodeUnschedulable {
+            node: "n".into(),
+            value: None,
+        };
+        assert_eq!(scale.clone().of_run("run-1"), scale);
+    }
 
     #[test]
     fn undo_records_round_trip_through_json() {
