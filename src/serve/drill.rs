@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::scheduler::{Finished, Runner};
+use super::scheduler::{DrillFailed, Finished, Runner};
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
 use crate::report::result::RunStatus;
 use crate::report::write::{SuiteEntry, SuiteResult};
@@ -127,7 +127,11 @@ impl ProgressSink for ActiveFaults {
 
 #[async_trait::async_trait]
 impl Runner for EngineRunner {
-    async fn run(&self, drill: &str, cancel: CancellationToken) -> Result<Vec<Finished>, String> {
+    async fn run(
+        &self,
+        drill: &str,
+        cancel: CancellationToken,
+    ) -> Result<Vec<Finished>, DrillFailed> {
         let plan = self
             .plans
             .get(drill)
@@ -139,8 +143,9 @@ impl Runner for EngineRunner {
         let started = std::time::SystemTime::now();
         let mut runs = Vec::new();
         let mut not_run = Vec::new();
+        let mut failure = None;
         for (i, (file, exp)) in plan.experiments.iter().enumerate() {
-            if cancel.is_cancelled() {
+            if cancel.is_cancelled() || failure.is_some() {
                 not_run.push(file.display().to_string());
                 continue;
             }
@@ -150,44 +155,68 @@ impl Runner for EngineRunner {
                 String::new()
             };
             let dir = out_dir.join(&rel);
-            let options = RunOptions {
-                out_dir: Some(dir.clone()),
-                iterations: None,
-                firedrill: engine::default_firedrill_path(),
-                source_file: Some(file.display().to_string()),
-                sign_key: None,
-                context: self.context.clone(),
-            };
-            let progress = Arc::new(ActiveFaults {
-                metrics: self.metrics.clone(),
-                experiment: exp.metadata.name.clone(),
-            });
-            let result = drive(exp.clone(), options, progress, cancel.clone()).await?;
-            // Whatever the run's own accounting said, what is active now is what it could
-            // not revert.
-            self.metrics.set(
-                "firedrill_faults_active",
-                &[("experiment", &exp.metadata.name)],
-                result.rollback.failed.len() as f64,
-            );
-            let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)
-                .map_err(|e| engine::chain(&e))?;
-            if run.result.status == RunStatus::Interrupted {
-                cancel.cancel();
+            match self.run_one(file, exp, &dir, &rel, &cancel).await {
+                Ok(run) => {
+                    if run.result.status == RunStatus::Interrupted {
+                        cancel.cancel();
+                    }
+                    runs.push((dir, run));
+                }
+                Err(reason) => {
+                    not_run.push(file.display().to_string());
+                    failure = Some(format!("{}: {reason}", file.display()));
+                }
             }
-            runs.push((dir, run));
         }
         if let Some(suite) = &plan.suite {
             write_suite(suite, &out_dir, started, &runs, not_run);
         }
-        Ok(runs
+        let finished = runs
             .into_iter()
             .map(|(dir, run)| Finished {
                 report_html: std::fs::read_to_string(dir.join("report.html")).ok(),
                 result: run.result,
                 dir,
             })
-            .collect())
+            .collect();
+        match failure {
+            None => Ok(finished),
+            Some(reason) => Err(DrillFailed { finished, reason }),
+        }
+    }
+}
+
+impl EngineRunner {
+    /// Runs one experiment of a drill into `dir` and writes its results.
+    async fn run_one(
+        &self,
+        file: &Path,
+        exp: &Experiment,
+        dir: &Path,
+        rel: &str,
+        cancel: &CancellationToken,
+    ) -> Result<crate::report::model::ReportRun, String> {
+        let options = RunOptions {
+            out_dir: Some(dir.to_path_buf()),
+            iterations: None,
+            firedrill: engine::default_firedrill_path(),
+            source_file: Some(file.display().to_string()),
+            sign_key: None,
+            context: self.context.clone(),
+        };
+        let progress = Arc::new(ActiveFaults {
+            metrics: self.metrics.clone(),
+            experiment: exp.metadata.name.clone(),
+        });
+        let result = drive(exp.clone(), options, progress, cancel.clone()).await?;
+        // Whatever the run's own accounting said, what is active now is what it could
+        // not revert.
+        self.metrics.set(
+            "firedrill_faults_active",
+            &[("experiment", &exp.metadata.name)],
+            result.rollback.failed.len() as f64,
+        );
+        crate::report::write::finish_run(dir, rel, &exp.spec, result).map_err(|e| engine::chain(&e))
     }
 }
 

@@ -79,12 +79,35 @@ pub struct Finished {
     pub report_html: Option<String>,
 }
 
+/// Why a drill stopped before its last experiment ran, with the runs that finished before.
+#[derive(Debug)]
+pub struct DrillFailed {
+    /// The runs of the experiments before the one that could not start, in order.
+    pub finished: Vec<Finished>,
+    /// Why that experiment could not start.
+    pub reason: String,
+}
+
+impl From<String> for DrillFailed {
+    fn from(reason: String) -> Self {
+        Self {
+            finished: Vec::new(),
+            reason,
+        }
+    }
+}
+
 /// Runs a drill to its end; cancelling `cancel` interrupts it, and it rolls back before it
 /// returns.
 #[async_trait::async_trait]
 pub trait Runner: Send + Sync {
-    /// The runs of the drill's experiments, or why it could not start.
-    async fn run(&self, drill: &str, cancel: CancellationToken) -> Result<Vec<Finished>, String>;
+    /// The runs of the drill's experiments, or why one could not start (and the runs that
+    /// finished before it).
+    async fn run(
+        &self,
+        drill: &str,
+        cancel: CancellationToken,
+    ) -> Result<Vec<Finished>, DrillFailed>;
 }
 
 /// The drills' schedules and what they share.
@@ -238,40 +261,43 @@ impl Shared {
         tracing::info!(drill = %entry.name, "drill due: running");
         let outcome = self.runner.run(&entry.name, stop.child_token()).await;
         drop(guard);
-        match outcome {
-            Ok(runs) => {
-                for run in runs {
-                    self.metrics.record_run(&run.result);
-                    let row = NewRun::finished(
-                        Some(&entry.name),
-                        entry.suite.as_deref(),
-                        run.result,
-                        &run.dir,
-                        run.report_html,
-                    );
-                    if let Err(error) = self.store.insert(&row) {
-                        tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");
-                    }
-                }
+        let (runs, failed) = match outcome {
+            Ok(runs) => (runs, None),
+            Err(DrillFailed { finished, reason }) => (finished, Some(reason)),
+        };
+        // The runs that finished keep their own results; only the experiment that could not
+        // start, and those after it, are recorded as aborted.
+        let recorded = runs.len();
+        for run in runs {
+            self.metrics.record_run(&run.result);
+            let row = NewRun::finished(
+                Some(&entry.name),
+                entry.suite.as_deref(),
+                run.result,
+                &run.dir,
+                run.report_html,
+            );
+            if let Err(error) = self.store.insert(&row) {
+                tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");
             }
-            Err(reason) => {
-                tracing::error!(drill = %entry.name, reason = %reason, "the drill could not run");
-                let at = rfc3339(now);
-                for experiment in &entry.experiments {
-                    let mut row = NewRun::skipped(
-                        &entry.name,
-                        experiment,
-                        entry.suite.as_deref(),
-                        &at,
-                        reason.clone(),
-                    );
-                    row.status = crate::report::result::RunStatus::Aborted
-                        .as_str()
-                        .to_owned();
-                    row.finished = rfc3339(self.clock.now());
-                    if let Err(error) = self.store.insert(&row) {
-                        tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");
-                    }
+        }
+        if let Some(reason) = failed {
+            tracing::error!(drill = %entry.name, reason = %reason, "the drill could not run");
+            let at = rfc3339(now);
+            for experiment in entry.experiments.iter().skip(recorded) {
+                let mut row = NewRun::skipped(
+                    &entry.name,
+                    experiment,
+                    entry.suite.as_deref(),
+                    &at,
+                    reason.clone(),
+                );
+                row.status = crate::report::result::RunStatus::Aborted
+                    .as_str()
+                    .to_owned();
+                row.finished = rfc3339(self.clock.now());
+                if let Err(error) = self.store.insert(&row) {
+                    tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");
                 }
             }
         }

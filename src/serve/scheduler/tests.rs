@@ -73,13 +73,33 @@ impl FakeRunner {
 
 #[async_trait::async_trait]
 impl Runner for FakeRunner {
-    async fn run(&self, drill: &str, cancel: CancellationToken) -> Result<Vec<Finished>, String> {
+    async fn run(
+        &self,
+        drill: &str,
+        cancel: CancellationToken,
+    ) -> Result<Vec<Finished>, DrillFailed> {
         self.started
             .lock()
             .unwrap()
             .push((drill.to_owned(), self.clock.now()));
         if drill == "broken" {
-            return Err("cannot create the results folder".to_owned());
+            return Err("cannot create the results folder".to_owned().into());
+        }
+        if drill == "half" {
+            // The first experiment of a suite ran; the second could not start.
+            let mut result: RunResult = serde_json::from_str(include_str!(
+                "../../../tests/fixtures/results/quickstart-result.json"
+            ))
+            .unwrap();
+            result.experiment.name = "first".to_owned();
+            return Err(DrillFailed {
+                finished: vec![Finished {
+                    result,
+                    dir: PathBuf::from("/results/01-first"),
+                    report_html: None,
+                }],
+                reason: "second.yaml: cannot reach the cluster".to_owned(),
+            });
         }
         let target = self.targets[drill].clone();
         {
@@ -438,4 +458,42 @@ async fn a_drill_that_cannot_start_is_recorded_as_aborted_and_keeps_its_schedule
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|r| r.status == "aborted"
         && r.reason.as_deref() == Some("cannot create the results folder")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_that_finished_before_an_experiment_could_not_start_keep_their_results() {
+    let clock = TestClock::at("2026-03-01T10:00:30Z");
+    let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("half", "t")]);
+    let store = Arc::new(Store::in_memory());
+    let mut suite = entry("half", "* * * * *", "UTC", Missed::Skip, "t");
+    suite.experiments = vec!["first".to_owned(), "second".to_owned(), "third".to_owned()];
+    suite.suite = Some("nightly".to_owned());
+    schedule(
+        vec![suite],
+        store.clone(),
+        runner.clone(),
+        Duration::from_secs(65),
+    )
+    .await;
+    assert_eq!(runner.starts("half").len(), 1);
+    let mut runs: Vec<_> = store
+        .runs(&RunFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.experiment, r.status, r.reason))
+        .collect();
+    runs.sort();
+    let reason = Some("second.yaml: cannot reach the cluster".to_owned());
+    let fixture: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/results/quickstart-result.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        runs,
+        [
+            ("first".to_owned(), fixture.status.as_str().to_owned(), None),
+            ("second".to_owned(), "aborted".to_owned(), reason.clone()),
+            ("third".to_owned(), "aborted".to_owned(), reason),
+        ]
+    );
 }
