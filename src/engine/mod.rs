@@ -1672,7 +1672,13 @@ impl Runner {
         let seq = self.event(
             it,
             "alert-received",
-            json!({"labels": alert.labels, "matched": matched}),
+            // `at` is when the engine took the alert in; `receivedAt` when it arrived, the
+            // instant detection is timed from.
+            json!({
+                "labels": alert.labels,
+                "matched": matched,
+                "receivedAt": self.clock.rfc3339(alert.received_at),
+            }),
             format!(
                 "alert {}{}",
                 alert
