@@ -542,6 +542,42 @@ fn cleanup_removes_the_egress_label_and_policy_a_dead_run_left() {
     assert_eq!(fake.snapshot(), before);
 }
 
+/// A runner that may not list pods still removes the policy a dead run left, and says that
+/// the pods' labels stay.
+#[test]
+fn cleanup_without_leave_to_list_pods_removes_the_policy_and_says_so() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "",
+            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    );
+    wait_for_the_egress_policy(&fake);
+    run.kill();
+    fake.deny("list", "", "pods", None);
+    let said = cleanup(dir.path(), "shop");
+    assert!(
+        said.stderr.contains(&format!(
+            "warning: cannot list pods (forbidden): pods labelled {EGRESS_LABEL} are left as they are"
+        )),
+        "{}",
+        said.stderr
+    );
+    assert!(fake.objects("NetworkPolicy", Some("shop")).is_empty());
+    let labelled = fake
+        .objects("Pod", Some("shop"))
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"].get(EGRESS_LABEL).is_some())
+        .count();
+    assert_eq!(labelled, 1);
+}
+
 /// An eviction carries its uid precondition where the API server reads it: a pod replaced
 /// under the same name is not evicted, the pod it names is.
 #[test]

@@ -79,8 +79,13 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
         for key in [QUARANTINE, EGRESS_BLOCK] {
             let params = ListParams::default().labels(key);
             let what = format!("list pods labelled {key}");
-            let list = kubernetes::retry(&what, || pods.list(&params)).await?;
-            for p in list.items {
+            let Some(items) = list_unless_forbidden(&pods, &params, &what).await? else {
+                say!(
+                    "warning: cannot list pods (forbidden): pods labelled {key} are left as they are"
+                );
+                continue;
+            };
+            for p in items {
                 let policy = p
                     .metadata
                     .labels
@@ -257,19 +262,14 @@ impl OwnedBy<'_> {
         let params = ListParams::default().labels(self.selector);
         let plural = K::plural(&());
         let what = format!("list {plural} managed by firedrill");
-        let items = match kubernetes::retry(&what, || api.list(&params)).await {
-            Ok(list) => list.items,
-            // Kinds such as secrets and roles are often not granted: what can be listed is
-            // still cleaned up.
-            Err(kubernetes::KubeError::Api {
-                source: kube::Error::Api(s),
-                ..
-            }) if s.code == 403 => {
+        // Kinds such as secrets and roles are often not granted: what can be listed is still
+        // cleaned up.
+        let items = list_unless_forbidden(&api, &params, &what)
+            .await?
+            .unwrap_or_else(|| {
                 say!("warning: cannot list {plural} (forbidden): skipped");
                 Vec::new()
-            }
-            Err(e) => return Err(e.into()),
-        };
+            });
         let (mut live, mut dead) = (Vec::new(), Vec::new());
         for object in items {
             let meta = object.meta();
@@ -292,6 +292,25 @@ impl OwnedBy<'_> {
             }
         }
         Ok((live, dead))
+    }
+}
+
+/// The objects `params` selects, or None when the runner may not list them (403).
+async fn list_unless_forbidden<K>(
+    api: &Api<K>,
+    params: &ListParams,
+    what: &str,
+) -> anyhow::Result<Option<Vec<K>>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match kubernetes::retry(what, || api.list(params)).await {
+        Ok(list) => Ok(Some(list.items)),
+        Err(kubernetes::KubeError::Api {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 403 => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
