@@ -12,6 +12,7 @@ mod fakekube;
 #[path = "support/kuberun.rs"]
 mod kuberun;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::wait_for;
@@ -526,17 +527,7 @@ fn cleanup_removes_the_egress_label_and_policy_a_dead_run_left() {
     let fake = cluster(2);
     let before = fake.snapshot();
     let dir = tempfile::tempdir().unwrap();
-    let mut run = start(
-        &fake,
-        dir.path(),
-        &experiment(
-            "",
-            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
-            "  safety: {maxAffectedPercent: 50}",
-        ),
-    );
-    wait_for_the_egress_policy(&fake);
-    run.kill();
+    kill_during_an_egress_block(&fake, dir.path());
     let stdout = cleanup(dir.path(), "shop").stdout;
     assert!(stdout.contains(EGRESS_LABEL), "{stdout}");
     assert_eq!(fake.snapshot(), before);
@@ -549,17 +540,7 @@ fn cleanup_without_leave_to_list_pods_removes_the_policy_and_says_so() {
     let _guard = common::shared();
     let fake = cluster(2);
     let dir = tempfile::tempdir().unwrap();
-    let mut run = start(
-        &fake,
-        dir.path(),
-        &experiment(
-            "",
-            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
-            "  safety: {maxAffectedPercent: 50}",
-        ),
-    );
-    wait_for_the_egress_policy(&fake);
-    run.kill();
+    kill_during_an_egress_block(&fake, dir.path());
     fake.deny("list", "", "pods", None);
     let said = cleanup(dir.path(), "shop");
     assert!(
@@ -576,6 +557,21 @@ fn cleanup_without_leave_to_list_pods_removes_the_policy_and_says_so() {
         .filter(|p| p["metadata"]["labels"].get(EGRESS_LABEL).is_some())
         .count();
     assert_eq!(labelled, 1);
+}
+
+/// Starts a run that blocks egress from one pod and kills it once the policy is in place.
+fn kill_during_an_egress_block(fake: &FakeKube, dir: &Path) {
+    let mut run = start(
+        fake,
+        dir,
+        &experiment(
+            "",
+            "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    );
+    wait_for_the_egress_policy(fake);
+    run.kill();
 }
 
 /// An eviction carries its uid precondition where the API server reads it: a pod replaced
