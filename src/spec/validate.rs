@@ -1978,7 +1978,11 @@ spec:
 
     /// Asserts that `base` with `from` replaced by `to` has a problem at `path` saying `needle`.
     fn assert_problem_in(base: &str, from: &str, to: &str, path: &str, needle: &str) {
-        let problems = problems_in(base, from, to);
+        has(&problems_in(base, from, to), path, needle);
+    }
+
+    /// Asserts that `problems` has one at `path` saying `needle`.
+    fn has(problems: &[(String, String)], path: &str, needle: &str) {
         assert!(
             problems
                 .iter()
@@ -2499,19 +2503,11 @@ spec:
     fn security_drills_name_their_problems() {
         let detection = "  detection:\n    signals:\n      - {name: siem, type: webhook, match: {alertname: Canary}}\n";
         let with = |faults: &str, detection: &str| {
-            let text = KUBE.replace("  faults:\n", &format!("{detection}  faults:\n{faults}"));
-            validate(&parse(&text))
-                .into_iter()
-                .map(|p| (p.path, p.message))
-                .collect::<Vec<_>>()
-        };
-        let has = |problems: &[(String, String)], path: &str, needle: &str| {
-            assert!(
-                problems
-                    .iter()
-                    .any(|(p, m)| p == path && m.contains(needle)),
-                "expected {path}: …{needle}… in {problems:#?}"
-            );
+            problems_in(
+                KUBE,
+                "  faults:\n",
+                &format!("{detection}  faults:\n{faults}"),
+            )
         };
         let good = "    - {name: a, type: canary-secret-read, namespace: shop, detectedBy: [siem]}
     - {name: b, type: canary-dns-lookup, select: {mode: one, workload: web}, domain: firedrill-canary.example.com}
@@ -2569,21 +2565,8 @@ spec:
     #[test]
     fn configuration_credential_and_container_faults_name_their_problems() {
         let fault = |yaml: &str| format!("    - {yaml}\n");
-        let with = |yaml: &str| {
-            let text = KUBE.replace("  faults:\n", &format!("  faults:\n{}", fault(yaml)));
-            validate(&parse(&text))
-                .into_iter()
-                .map(|p| (p.path, p.message))
-                .collect::<Vec<_>>()
-        };
-        let has = |problems: &[(String, String)], path: &str, needle: &str| {
-            assert!(
-                problems
-                    .iter()
-                    .any(|(p, m)| p == path && m.contains(needle)),
-                "expected {path}: …{needle}… in {problems:#?}"
-            );
-        };
+        let with =
+            |yaml: &str| problems_in(KUBE, "  faults:\n", &format!("  faults:\n{}", fault(yaml)));
         assert_eq!(
             with(
                 "{name: c, type: config-change, namespace: shop, configMap: web-config, set: {MODE: slow}, remove: [TTL], restartWorkload: web, duration: 1s}"
