@@ -148,6 +148,7 @@ stop_proxies() {
     for pid in "$FD_PID" "$LIB_PID" "$HA_PID" "$NGX_PID"; do
         wait "$pid" 2>/dev/null || true
     done
+    untrack "$FD_PID" "$LIB_PID" "$HA_PID" "$NGX_PID"
 }
 
 echo "firedrill: $FIREDRILL ($("$FIREDRILL" --version)), commit $(git -C "$REPO" rev-parse --short HEAD)"

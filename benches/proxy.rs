@@ -533,9 +533,12 @@ fn read_samples(path: &Path) -> io::Result<(Vec<String>, Vec<Vec<Sample>>)> {
     }
     let rounds = samples.first().map_or(0, Vec::len);
     if rounds == 0 || samples.iter().any(|s| s.len() != rounds) || names[0] != "direct" {
-        return Err(bad(
-            0,
-            "every round needs direct first and the same targets",
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: every round needs direct first and the same targets",
+                path.display()
+            ),
         ));
     }
     Ok((names, samples))

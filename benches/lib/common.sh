@@ -13,6 +13,19 @@ TRACKED=()
 
 track() { TRACKED+=("$1"); }
 
+# Forgets PIDs the script has ended and reaped itself, so that the cleanup on exit never
+# signals a process that has since been given the same pid.
+untrack() {
+    local pid gone kept=()
+    for pid in "${TRACKED[@]}"; do
+        for gone in "$@"; do
+            [[ $pid == "$gone" ]] && continue 2
+        done
+        kept+=("$pid")
+    done
+    TRACKED=("${kept[@]}")
+}
+
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
