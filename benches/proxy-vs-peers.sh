@@ -19,6 +19,7 @@
 #   ROUNDS        rounds of the round-robin comparison, each with every proxy started
 #                 afresh (default 9)
 #   ROUND_TRIPS   recorded round trips per target and round (default 20000)
+#   BLOCK         round trips a target runs before the next one's turn (default 1000)
 #   BULK_SECS     seconds of bulk streaming per target and round (default 2)
 #   TOXIC_ROUNDS  rounds of the latency toxic test (default 3)
 #   IDLE_CONNS    idle connections per proxy (default 2000)
@@ -40,6 +41,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 ROUNDS=${ROUNDS:-9}
 ROUND_TRIPS=${ROUND_TRIPS:-20000}
+BLOCK=${BLOCK:-1000}
 BULK_SECS=${BULK_SECS:-2}
 TOXIC_ROUNDS=${TOXIC_ROUNDS:-3}
 IDLE_CONNS=${IDLE_CONNS:-2000}
@@ -165,7 +167,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     start_proxies "$TMP/round-$round"
     "${LOAD_CPU[@]}" "$BENCH" compare --direct "$UPSTREAM" \
         --target "firedrill=$FD_ADDR" --target "firedrill-1thread=$LIB_ADDR" --target "haproxy=127.0.0.1:$HA_PORT" --target "nginx=127.0.0.1:$NGX_PORT" \
-        --rounds 1 --first-round "$round" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS" \
+        --rounds 1 --first-round "$round" --round-trips "$ROUND_TRIPS" --block "$BLOCK" --bulk-secs "$BULK_SECS" \
         --samples "$TMP/samples.tsv" --no-report
     stop_proxies
 done

@@ -104,6 +104,9 @@ struct CompareArgs {
     /// Unrecorded round trips first, on the same connection.
     #[arg(long, default_value_t = 2_000)]
     warmup: u64,
+    /// Round trips a target runs before the next one takes its turn.
+    #[arg(long, default_value_t = RTT_BLOCK)]
+    block: u64,
     /// Seconds of bulk streaming per target and round.
     #[arg(long, default_value_t = 2.0)]
     bulk_secs: f64,
@@ -395,7 +398,7 @@ fn measure(a: &CompareArgs, direct: &str) -> io::Result<(Vec<String>, Vec<Vec<Sa
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); k];
     // Within a round the targets take turns in short blocks, so a burst of load from
     // elsewhere on the host lands on all of them alike.
-    let rtt_blocks = a.round_trips.div_ceil(RTT_BLOCK);
+    let rtt_blocks = a.round_trips.div_ceil(a.block);
     let bulk_blocks = bulk_blocks(a);
     for round in a.first_round..a.first_round + a.rounds {
         let mut conns = addrs
@@ -408,7 +411,7 @@ fn measure(a: &CompareArgs, direct: &str) -> io::Result<(Vec<String>, Vec<Vec<Sa
         let mut hs: Vec<_> = (0..k).map(|_| histogram()).collect();
         for b in 0..rtt_blocks as usize {
             for i in turn_order(k, round, b) {
-                let n = RTT_BLOCK.min(a.round_trips - b as u64 * RTT_BLOCK);
+                let n = a.block.min(a.round_trips - b as u64 * a.block);
                 conns[i].run(n, Some(&mut hs[i]))?;
             }
         }

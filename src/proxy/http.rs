@@ -90,9 +90,46 @@ pub(crate) fn pair() -> (Http, Http) {
     )
 }
 
+impl ResponseSide {
+    /// Queues a control message from the request side. Once framing is off, responses are
+    /// no longer counted, so a `Forwarded` would never leave the queue (one per request for
+    /// the life of a keep-alive connection): it is dropped instead.
+    fn take_in(&mut self, msg: Control) {
+        if matches!(msg, Control::Forwarded { .. }) && !self.framing.load(Ordering::Relaxed) {
+            return;
+        }
+        self.expected.push_back(msg);
+    }
+
+    /// Queues the control messages sent so far.
+    fn take_in_sent(&mut self) {
+        while let Ok(msg) = self.ctl.try_recv() {
+            self.take_in(msg);
+        }
+    }
+}
+
 impl Http {
     pub(crate) fn control_open(&self) -> bool {
         matches!(self, Http::Responses(r) if r.ctl_open)
+    }
+
+    /// Whether the next bytes go out as they are: nothing to frame, hold, drop or answer
+    /// first. True only where `send_requests` and `send_responses` would pass them straight
+    /// on. On the response side, the control messages already sent are taken in first.
+    pub(crate) fn passes_through(&mut self) -> bool {
+        match self {
+            Http::Requests(r) => matches!(r.framer.state, State::Opaque) && !r.closed,
+            Http::Responses(r) => {
+                if r.framing.load(Ordering::Relaxed) && !matches!(r.framer.state, State::Opaque) {
+                    return false;
+                }
+                r.take_in_sent();
+                !r.expected
+                    .iter()
+                    .any(|c| matches!(c, Control::Injected { .. }))
+            }
+        }
     }
 }
 
@@ -294,7 +331,7 @@ impl Writer {
     pub(crate) async fn control(&mut self, msg: Option<Control>) -> Result<(), End> {
         let side = self.responses();
         match msg {
-            Some(msg) => side.expected.push_back(msg),
+            Some(msg) => side.take_in(msg),
             None => side.ctl_open = false,
         }
         self.flush_injected().await
@@ -304,9 +341,7 @@ impl Writer {
     async fn flush_injected(&mut self) -> Result<(), End> {
         loop {
             let side = self.responses();
-            while let Ok(msg) = side.ctl.try_recv() {
-                side.expected.push_back(msg);
-            }
+            side.take_in_sent();
             let framing = side.framing.load(Ordering::Relaxed);
             let at_boundary =
                 matches!(side.framer.state, State::Head) && side.framer.head.is_empty();

@@ -98,6 +98,39 @@ fn responses_without_bodies_end_at_the_head() {
 
 /// An HTTP/1.1 upstream with keep-alive: answers `200` with body `METHOD PATH BODYLEN`,
 /// chunked when the path is `/chunked`; counts the requests it saw.
+#[test]
+fn without_framing_the_response_side_keeps_only_injected_answers() {
+    let (requests, responses) = pair();
+    let (Http::Requests(req), Http::Responses(mut resp)) = (requests, responses) else {
+        unreachable!("pair() gives the request side first");
+    };
+    let forwarded = || Control::Forwarded { head_method: false };
+    req.ctl.send(forwarded()).unwrap();
+    resp.take_in_sent();
+    assert_eq!(resp.expected.len(), 1, "counted while framing is on");
+
+    req.framing.store(false, Ordering::Relaxed);
+    for _ in 0..1000 {
+        req.ctl.send(forwarded()).unwrap();
+    }
+    req.ctl
+        .send(Control::Injected {
+            bytes: bytes::Bytes::from_static(b"HTTP/1.1 503 x\r\n\r\n"),
+            close: false,
+        })
+        .unwrap();
+    resp.take_in_sent();
+    assert_eq!(
+        resp.expected.len(),
+        2,
+        "the earlier count and the injected answer"
+    );
+    assert!(matches!(
+        resp.expected.back(),
+        Some(Control::Injected { .. })
+    ));
+}
+
 async fn http_server() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
