@@ -342,22 +342,21 @@ impl Writer {
 
     /// Writes what the socket takes of `bytes` at once, when nothing stands between them and
     /// the socket: no toxic on this direction and no HTTP framing to keep (see
-    /// `Http::passes_through`). Returns how many bytes went out; the rest, if any, takes the
-    /// full path. Without a toxic this is the path of nearly every chunk, and it skips the
-    /// layers of futures that the full path builds for a step that never waits.
-    fn write_now(&mut self, bytes: &[u8]) -> usize {
+    /// `Http::passes_through`). Returns how many bytes went out, or None when the chunk must
+    /// take the full path (`process`). Without a toxic this is the path of nearly every
+    /// chunk, and it skips the layers of futures that the full path builds for a step that
+    /// never waits.
+    fn write_now(&mut self, bytes: &[u8]) -> Option<usize> {
         if !self.active.is_empty() || !self.http.passes_through() {
-            return 0;
+            return None;
         }
-        let Some(out) = self.out.as_ref() else {
-            return 0;
-        };
-        // An error is left for the full path, which meets it again and ends the connection.
+        let out = self.out.as_ref()?;
+        // An error is left to `write`, which meets it again and ends the connection.
         let n = out.try_write(bytes).unwrap_or(0);
         if let Some(c) = &self.written {
             c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        n
+        Some(n)
     }
 
     /// Waits out `slow_close` after the source ended; removal ends the wait at once.
@@ -491,8 +490,10 @@ impl Writer {
                     self.process(data, at).await
                 } else {
                     match self.write_now(data) {
-                        done if done == n => Ok(()),
-                        done => self.process(&data[done..], Instant::now()).await,
+                        Some(done) if done == n => Ok(()),
+                        // Passing through still: the rest only waits for room.
+                        Some(done) => self.write(&data[done..]).await,
+                        None => self.process(data, Instant::now()).await,
                     }
                 };
                 give_back(buf);
