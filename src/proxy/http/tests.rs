@@ -96,8 +96,6 @@ fn responses_without_bodies_end_at_the_head() {
     ));
 }
 
-/// An HTTP/1.1 upstream with keep-alive: answers `200` with body `METHOD PATH BODYLEN`,
-/// chunked when the path is `/chunked`; counts the requests it saw.
 #[test]
 fn without_framing_the_response_side_keeps_only_injected_answers() {
     let (requests, responses) = pair();
@@ -131,6 +129,8 @@ fn without_framing_the_response_side_keeps_only_injected_answers() {
     ));
 }
 
+/// An HTTP/1.1 upstream with keep-alive: answers `200` with body `METHOD PATH BODYLEN`,
+/// chunked when the path is `/chunked`; counts the requests it saw.
 async fn http_server() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
