@@ -14,7 +14,7 @@ use kube::api::ListParams;
 
 use super::ExitStatus;
 use crate::platform::kubernetes::{
-    self, EGRESS_BLOCK, MANAGED_BY, MANAGER, OWNER, QUARANTINE, Undo,
+    self, EGRESS_BLOCK, MANAGED_BY, MANAGER, OWNER, QUARANTINE, RUN_ID, Undo,
 };
 
 /// Arguments of `firedrill cleanup`.
@@ -159,7 +159,6 @@ async fn proxies(
     let mut undos = Vec::new();
     for d in owned.dead_objects::<Deployment>(kept).await? {
         let namespace = d.metadata.namespace.clone().unwrap_or_default();
-        let name = d.metadata.name.clone().unwrap_or_default();
         let annotations = d.metadata.annotations.clone().unwrap_or_default();
         if let (Some(service), Some(selector)) = (
             annotations.get(crate::fault::PROXIED_SERVICE),
@@ -174,7 +173,7 @@ async fn proxies(
                 added: vec![crate::fault::PROXY.to_owned()],
             });
         }
-        undos.push(Undo::delete_of::<Deployment>(&namespace, &name));
+        undos.push(delete_dead(&d));
     }
     undos.extend(owned.dead::<ConfigMap>(kept).await?);
     undos.extend(owned.dead::<Service>(kept).await?);
@@ -226,13 +225,7 @@ impl OwnedBy<'_> {
             .dead_objects::<K>(kept)
             .await?
             .iter()
-            .map(|o| {
-                let meta = o.meta();
-                Undo::delete_of::<K>(
-                    meta.namespace.as_deref().unwrap_or_default(),
-                    meta.name.as_deref().unwrap_or_default(),
-                )
-            })
+            .map(delete_dead)
             .collect())
     }
 
@@ -292,6 +285,25 @@ impl OwnedBy<'_> {
             }
         }
         Ok((live, dead))
+    }
+}
+
+/// The delete of an object of a dead run. When the object names its run (`RUN_ID`), the
+/// delete is limited to that run's object: it is read again first and deleted with its uid as
+/// a precondition, so an object a later run created under the same name after the list is
+/// left alone.
+fn delete_dead<K>(object: &K) -> Undo
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let meta = object.meta();
+    let undo = Undo::delete_of::<K>(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    );
+    match meta.labels.as_ref().and_then(|l| l.get(RUN_ID)) {
+        Some(run) => undo.of_run(run),
+        None => undo,
     }
 }
 
@@ -357,5 +369,22 @@ mod tests {
         assert!(is_live("elsewhere/1", false), "another host's run is kept");
         assert!(!is_live("elsewhere/1", true));
         assert!(!is_live("garbage", false));
+    }
+
+    #[test]
+    fn a_dead_runs_object_is_deleted_only_as_that_runs_object() {
+        let mut account = ServiceAccount::default();
+        account.metadata.namespace = Some("shop".into());
+        account.metadata.name = Some("firedrill-canary-burst".into());
+        let Undo::DeleteObject { name, run_id, .. } = delete_dead(&account) else {
+            panic!("a delete");
+        };
+        assert_eq!(name, "firedrill-canary-burst");
+        assert_eq!(run_id, None, "an object without a run id: deleted by name");
+        account.metadata.labels = Some([(RUN_ID.to_owned(), "a-dead-run".to_owned())].into());
+        let Undo::DeleteObject { run_id, .. } = delete_dead(&account) else {
+            panic!("a delete");
+        };
+        assert_eq!(run_id.as_deref(), Some("a-dead-run"));
     }
 }
