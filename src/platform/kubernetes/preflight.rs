@@ -198,7 +198,10 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
         Use::NodeCordon => vec![(Get, "", "nodes", ""), (Patch, "", "nodes", "")],
         Use::NodePods => vec![(List, "", "pods", "")],
         Use::WatchEvents => vec![(List, "", "events", ""), (Watch, "", "events", "")],
+        // Every object a drill creates is read again before its delete (the delete is
+        // limited to this run's object), so each kind it deletes needs get too.
         Use::DrillServiceAccount => vec![
+            (Get, "", "serviceaccounts", ""),
             (Create, "", "serviceaccounts", ""),
             (Delete, "", "serviceaccounts", ""),
             (Create, "", "serviceaccounts", "token"),
@@ -207,8 +210,10 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Get, "", "secrets", ""),
             (Create, "", "secrets", ""),
             (Delete, "", "secrets", ""),
+            (Get, "rbac.authorization.k8s.io", "roles", ""),
             (Create, "rbac.authorization.k8s.io", "roles", ""),
             (Delete, "rbac.authorization.k8s.io", "roles", ""),
+            (Get, "rbac.authorization.k8s.io", "rolebindings", ""),
             (Create, "rbac.authorization.k8s.io", "rolebindings", ""),
             (Delete, "rbac.authorization.k8s.io", "rolebindings", ""),
         ],
@@ -217,7 +222,11 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (List, "", "pods", ""),
             (Create, "", "pods", "exec"),
         ],
-        Use::PreventPod => vec![(Create, "", "pods", ""), (Delete, "", "pods", "")],
+        Use::PreventPod => vec![
+            (Get, "", "pods", ""),
+            (Create, "", "pods", ""),
+            (Delete, "", "pods", ""),
+        ],
         // Granted in the namespace itself: RBAC checks a namespace's get in that namespace.
         Use::ReadNamespace => vec![(Get, "", "namespaces", "")],
         Use::ExistingServiceAccount => vec![
@@ -404,6 +413,28 @@ pub async fn check_permissions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A created object's undo reads it before deleting it (`Undo::of_run`): without get,
+    /// the revert would be refused and the object left behind.
+    #[test]
+    fn every_kind_a_drill_creates_and_deletes_can_also_be_read() {
+        for u in [
+            Use::ClusterProxy,
+            Use::DrillServiceAccount,
+            Use::CanarySecretRead,
+            Use::PreventPod,
+        ] {
+            let rows = needs(u);
+            for (verb, group, resource, sub) in &rows {
+                if *verb == Verb::Delete {
+                    assert!(
+                        rows.contains(&(Verb::Get, *group, *resource, *sub)),
+                        "{u:?} deletes {resource} without get"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_permissions_follow_the_faults_and_probes() {
