@@ -172,7 +172,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     stop_proxies
 done
 echo "Each round starts every proxy afresh (new processes, new ports)."
-"$BENCH" compare --report-only --samples "$TMP/samples.tsv" --round-trips "$ROUND_TRIPS" --bulk-secs "$BULK_SECS"
+"$BENCH" compare --report-only --samples "$TMP/samples.tsv" --round-trips "$ROUND_TRIPS" --block "$BLOCK" --bulk-secs "$BULK_SECS"
 echo
 
 # One more set for the rest: the latency toxic, idle memory and the counts.

@@ -105,7 +105,7 @@ struct CompareArgs {
     #[arg(long, default_value_t = 2_000)]
     warmup: u64,
     /// Round trips a target runs before the next one takes its turn.
-    #[arg(long, default_value_t = RTT_BLOCK)]
+    #[arg(long, default_value_t = RTT_BLOCK, value_parser = clap::value_parser!(u64).range(1..))]
     block: u64,
     /// Seconds of bulk streaming per target and round.
     #[arg(long, default_value_t = 2.0)]
@@ -565,11 +565,12 @@ fn report(a: &CompareArgs, names: &[String], samples: &[Vec<Sample>]) {
 
     println!(
         "Request/response: 1 KiB each way, one connection per target, {} round trips after {} \
-         warm-up, in blocks of {RTT_BLOCK} taking turns. Bulk: 64 KiB writes, {bulk_blocks} \
+         warm-up, in blocks of {block} taking turns. Bulk: 64 KiB writes, {bulk_blocks} \
          connections of {BULK_BLOCK_SECS} s per target taking turns. {rounds} rounds; median (min \
          to max) over rounds; added and ratio against direct in the same round.",
         a.round_trips,
         a.warmup,
+        block = a.block,
         bulk_blocks = bulk_blocks(a),
     );
     println!();
