@@ -135,8 +135,8 @@ async fn run_plan(
         description: plan.description.clone(),
         file: plan.suite_file.clone(),
         status: report.status,
-        started_at: crate::journal::rfc3339(started),
-        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        started_at: crate::time::rfc3339(started),
+        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
         runs: report
             .runs
             .iter()

@@ -73,7 +73,7 @@ impl ApiClient {
     /// A client of the server at `base` (such as `http://127.0.0.1:9090`); redirects are
     /// not followed and no proxy from the environment is used.
     pub fn new(base: &str) -> Result<Self, ApiError> {
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -124,13 +124,13 @@ impl ApiClient {
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|e| transport(crate::engine::chain(&e)))?;
+                .map_err(|e| transport(crate::error::chain(&e)))?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| transport(crate::engine::chain(&e)))?
+                .map_err(|e| transport(crate::error::chain(&e)))?
             {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {
                     return Err(ApiError::TooLarge(shown.clone()));

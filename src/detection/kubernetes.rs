@@ -171,7 +171,7 @@ impl EventFilter {
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
             event_time: stamp.map(|t| t.to_string()),
-            observed_at: crate::journal::rfc3339(now),
+            observed_at: crate::time::rfc3339(now),
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
@@ -250,7 +250,7 @@ pub async fn watch(
                 match cluster.pods(&w).await {
                     Ok(pods) => filter.add_pods(pods.into_iter().filter_map(|p| p.metadata.name)),
                     Err(error) => {
-                        let error = crate::engine::chain(&error);
+                        let error = crate::error::chain(&error);
                         tracing::warn!(%error, "cannot list the workload's pods for an event");
                     }
                 }

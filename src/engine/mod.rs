@@ -2,7 +2,6 @@
 //! inject → watch detection → revert → wait for recovery → cool down; and whatever ends
 //! the run, revert everything still injected and stop every process.
 
-mod clock;
 mod iteration;
 mod notify;
 mod objectives;
@@ -22,12 +21,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-pub use clock::{Clock, ms};
 pub use iteration::IterationState;
 pub use rollback::{PendingIntent, Rollback, pending_intents};
 
 use crate::detection::poll::{PolledAlert, Poller, Source};
 use crate::detection::webhook::{AlertStatus, ReceivedAlert, WebhookServer};
+use crate::error::chain;
 use crate::fault::security::SecurityOutcome;
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
@@ -44,6 +43,7 @@ use crate::report::result::{
 use crate::spec::{Experiment, Phase, Target};
 use crate::telemetry::TraceContext;
 use crate::telemetry::metrics::run_metrics;
+use crate::time::{Clock, ms};
 
 /// How a run is carried out, apart from the experiment itself.
 #[derive(Clone, Debug)]
@@ -681,7 +681,7 @@ impl Runner {
             },
             status,
             reason,
-            started_at: crate::journal::rfc3339(self.clock.wall_origin()),
+            started_at: crate::time::rfc3339(self.clock.wall_origin()),
             finished_at: self.clock.rfc3339(finished),
             duration_ms: self.clock.offset_ms(finished),
             settings: Settings {
@@ -2036,18 +2036,6 @@ fn describe_platform_event(ev: &PlatformEvent) -> (serde_json::Value, String) {
             format!("Warning {} on {}: {}", e.reason, e.object, e.message),
         ),
     }
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }
 
 fn fmt_ms(d: Duration) -> String {

@@ -8,13 +8,15 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::{Clock, Iteration, Progress, Runner, Stop, chain, ms};
+use super::{Iteration, Progress, Runner, Stop};
 use crate::detection::webhook::WebhookServer;
+use crate::error::chain;
 use crate::journal::{Journal, hex};
 use crate::notification::{Deliverer, DraftKind, Incident, IncidentFault};
 use crate::platform::Platform;
 use crate::report::result::{DeliveryResult, NotificationResult};
 use crate::spec::{DetectionSignal, Phase, Target};
+use crate::time::{Clock, ms};
 
 /// Where the drafts go, relative to the results folder.
 const NOTIFICATIONS_DIR: &str = "notifications";

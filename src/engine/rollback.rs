@@ -117,7 +117,7 @@ impl Rollback {
                 Ok(actions)
             }
             Err(e) => {
-                let msg = crate::engine::chain(&e);
+                let msg = crate::error::chain(&e);
                 span.record("error", msg.as_str());
                 journal.record(
                     "fault-revert-failed",

@@ -89,7 +89,7 @@ impl Fault for CanaryRequestFault {
         };
         let method = reqwest::Method::from_bytes(self.method().as_bytes())
             .map_err(|_| failed(format!("`{}` is not an HTTP method", self.method())))?;
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         // No redirects: a canary goes where the experiment says and nowhere else.
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -111,7 +111,7 @@ impl Fault for CanaryRequestFault {
                     answered += 1;
                     format!("answered {}", response.status().as_u16())
                 }
-                Err(e) => format!("failed: {}", crate::engine::chain(&e.without_url())),
+                Err(e) => format!("failed: {}", crate::error::chain(&e.without_url())),
             };
             match tally.iter_mut().find(|(l, _)| *l == line) {
                 Some((_, n)) => *n += 1,

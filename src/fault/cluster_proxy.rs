@@ -695,7 +695,7 @@ impl Fault for ClusterProxyFault {
             // that the error can say nothing is left.
             lock(&self.restore).retain(|u| !matches!(u, Undo::RestoreServiceSelector { .. }));
             if let Err(undo) = self.undo_all().await {
-                tracing::warn!(fault = self.spec.name(), error = %crate::engine::chain(&undo), "cannot remove the proxy after a failed start");
+                tracing::warn!(fault = self.spec.name(), error = %crate::error::chain(&undo), "cannot remove the proxy after a failed start");
             }
             return Err(e);
         }

@@ -176,12 +176,12 @@ pub fn write_reports(dir: &Path, report: &Report) {
     let rendered: [(&str, Result<String, String>); 3] = [
         (
             "scorecard.md",
-            super::markdown::render(report).map_err(|e| crate::engine::chain(&e)),
+            super::markdown::render(report).map_err(|e| crate::error::chain(&e)),
         ),
         ("junit.xml", Ok(super::junit::render(report))),
         (
             "report.html",
-            super::html::render(report).map_err(|e| crate::engine::chain(&e)),
+            super::html::render(report).map_err(|e| crate::error::chain(&e)),
         ),
     ];
     for (file, text) in rendered {
@@ -283,7 +283,7 @@ fn join(rel: &str, file: &str) -> String {
 }
 
 fn now() -> String {
-    crate::journal::rfc3339(std::time::SystemTime::now())
+    crate::time::rfc3339(std::time::SystemTime::now())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {

@@ -216,7 +216,8 @@ impl EngineRunner {
             &[("experiment", &exp.metadata.name)],
             result.rollback.failed.len() as f64,
         );
-        crate::report::write::finish_run(dir, rel, &exp.spec, result).map_err(|e| engine::chain(&e))
+        crate::report::write::finish_run(dir, rel, &exp.spec, result)
+            .map_err(|e| crate::error::chain(&e))
     }
 }
 
@@ -237,8 +238,8 @@ fn write_suite(
         description: suite.description.clone(),
         file: Some(suite.file.clone()),
         status: report.status,
-        started_at: crate::journal::rfc3339(started),
-        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        started_at: crate::time::rfc3339(started),
+        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
         runs: report
             .runs
             .iter()
@@ -254,7 +255,7 @@ fn write_suite(
         files: Default::default(),
     };
     if let Err(error) = crate::report::write::finish_suite(out_dir, &mut result, &report) {
-        tracing::warn!(error = %engine::chain(&error), suite = %suite.name, "cannot write the suite's results");
+        tracing::warn!(error = %crate::error::chain(&error), suite = %suite.name, "cannot write the suite's results");
     }
 }
 
@@ -275,7 +276,7 @@ async fn drive(
         rollback.clone(),
     ));
     match task.await {
-        Ok(result) => result.map_err(|e| engine::chain(&e)),
+        Ok(result) => result.map_err(|e| crate::error::chain(&e)),
         Err(join) => {
             tracing::error!(error = %join, "the run failed unexpectedly; reverting what was injected");
             let rolled = rollback.revert_all_emergency().await;
