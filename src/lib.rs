@@ -7,12 +7,15 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod journal;
+#[cfg(test)]
+mod layers;
 pub mod measure;
 pub mod notification;
 pub mod platform;
 pub mod probe;
 pub mod proxy;
 pub mod report;
+pub mod result;
 pub mod scorecard;
 pub mod serve;
 pub mod spec;

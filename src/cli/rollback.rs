@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             let kubernetes::Undo::RemoveFile { path, sha256 } = undo else {
                 continue;
             };
-            match crate::fault::remove_created_file(Path::new(path), sha256) {
+            match crate::platform::kubernetes::remove_created_file(Path::new(path), sha256) {
                 Ok(done) => {
                     println!("{fault}: {done}");
                     log.record("undo-applied", json!({"fault": fault, "done": done}), true);

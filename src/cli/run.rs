@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
-use crate::report::result::{RunResult, RunStatus};
+use crate::result::{RunResult, RunStatus};
 use crate::spec;
 
 /// Arguments of `firedrill run`.
@@ -130,7 +130,7 @@ async fn run_plan(
     let (report, input) =
         crate::report::write::suite_report(&plan.name, runs, plan.weights.as_ref());
     let mut suite = crate::report::write::SuiteResult {
-        schema_version: crate::report::result::SCHEMA_VERSION,
+        schema_version: crate::result::SCHEMA_VERSION,
         name: plan.name.clone(),
         description: plan.description.clone(),
         file: plan.suite_file.clone(),

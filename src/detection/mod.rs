@@ -1,6 +1,5 @@
 //! Detection signals: how firedrill learns that the organisation noticed a fault.
 
-pub mod api;
 pub mod kubernetes;
 pub mod poll;
 pub mod webhook;

@@ -73,12 +73,7 @@ pub struct ReceivedAlert {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Whether every matcher label is present in `labels` with an equal value.
-pub fn matches(labels: &BTreeMap<String, String>, matchers: &BTreeMap<String, String>) -> bool {
-    matchers
-        .iter()
-        .all(|(name, value)| labels.get(name) == Some(value))
-}
+pub use crate::platform::prometheus::matches;
 
 /// Why the webhook could not start.
 #[derive(Debug, thiserror::Error)]

@@ -36,7 +36,7 @@ use crate::platform::kubernetes::KubernetesPlatform;
 use crate::platform::local::{Events, LocalOptions, LocalPlatform};
 use crate::platform::{Platform, PlatformEvent};
 use crate::probe::{self, Observation};
-use crate::report::result::{
+use crate::result::{
     DeliveryResult, Event, ExperimentInfo, FaultRecord, IterationResult, NotificationResult,
     RunResult, RunStatus, SCHEMA_VERSION, Settings, Summary,
 };
@@ -700,7 +700,7 @@ impl Runner {
                 time_to_recover_ms: ttr.summary(),
                 outage_ms: outage.summary(),
                 availability: crate::measure::availability(after_count, after_errors),
-                pod_recovery: crate::report::result::PodRecoverySummary::of(&iterations),
+                pod_recovery: crate::result::PodRecoverySummary::of(&iterations),
             },
             iterations,
             objectives,
@@ -1632,7 +1632,7 @@ impl Runner {
                 })
                 .collect();
             for signal in &signals {
-                match k.watch_warnings(signal).await {
+                match crate::detection::kubernetes::watch_warnings(k, signal).await {
                     Ok(token) => tokens.push(token),
                     Err(e) => {
                         tokens.iter().for_each(CancellationToken::cancel);

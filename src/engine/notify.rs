@@ -14,7 +14,7 @@ use crate::error::chain;
 use crate::journal::{Journal, hex};
 use crate::notification::{Deliverer, DraftKind, Incident, IncidentFault};
 use crate::platform::Platform;
-use crate::report::result::{DeliveryResult, NotificationResult};
+use crate::result::{DeliveryResult, NotificationResult};
 use crate::spec::{DetectionSignal, Phase, Target};
 use crate::time::{Clock, ms};
 

@@ -6,9 +6,11 @@
 //! implementation can check the chain; `prev` is the previous record's hash, 64 zeros for
 //! the first. See docs/journal.md.
 
+mod check;
 mod sign;
 mod verify;
 
+pub use check::JournalCheck;
 pub use sign::{SignError, Signature, read_public_key, sign_head, signature_path};
 pub use verify::{Break, BreakKind, Report, SignatureCheck, verify};
 

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::journal::Journal;
-use crate::report::result::{AcknowledgementResult, CoordinationResult};
+use crate::result::{AcknowledgementResult, CoordinationResult};
 use crate::time::{Clock, ms};
 
 /// The largest acknowledgement body accepted: a name and a short note.

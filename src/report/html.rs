@@ -13,8 +13,9 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::format::{self, duration_ms, multiple, opt_duration_ms, opt_percent, percent, trim};
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{
+use super::model::{Report, ReportRun};
+use crate::journal::JournalCheck;
+use crate::result::{
     CoordinationResult, IterationResult, NotificationResult, RunResult, RunStatus,
 };
 // The charts' geometry, shared with the pages of `firedrill serve`.
@@ -920,7 +921,7 @@ struct PodRow {
 }
 
 impl PodRecoveryView {
-    fn new(p: &super::result::PodRecoverySummary, iterations: &[IterationResult]) -> Self {
+    fn new(p: &crate::result::PodRecoverySummary, iterations: &[IterationResult]) -> Self {
         let row = |figure, server: &DurationSummary, client: &DurationSummary| PodFigureRow {
             figure,
             server_p50: opt_duration_ms(server.p50),
@@ -1033,7 +1034,7 @@ struct ObjectiveView {
 }
 
 impl ObjectiveView {
-    fn new(objective: &super::result::ObjectiveResult) -> Self {
+    fn new(objective: &crate::result::ObjectiveResult) -> Self {
         let measured = match (objective.measured, objective.unit.as_str()) {
             (None, _) => "not measured".to_owned(),
             (Some(v), "ms") => duration_ms(v),

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::model::Report;
-use super::result::{RunResult, RunStatus};
+use crate::result::{RunResult, RunStatus};
 
 /// Renders the JUnit XML report: one test suite per experiment run.
 pub fn render(report: &Report) -> String {

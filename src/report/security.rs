@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::format;
-use super::result::RunResult;
+use crate::result::RunResult;
 pub use crate::scorecard::CANARY_CAVEAT;
 
 /// One run's detection canaries and prevention checks, over its iterations.

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::result::RunResult;
 use super::write::SuiteResult;
+use crate::result::RunResult;
 use crate::scorecard::Scorecard;
 
 /// Renders the end-of-run summary.

@@ -1,10 +1,12 @@
 //! A report built from a real quick-start result, for the renderers' tests.
 
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{FaultRecord, RunResult, RunStatus};
+use super::model::{Report, ReportRun};
 use super::write::single_report;
 use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
-use crate::scorecard::evidence::{input_for_run, score_input};
+use crate::journal::JournalCheck;
+use crate::result::evidence::input_for_run;
+use crate::result::{FaultRecord, RunResult, RunStatus};
+use crate::scorecard::evidence::score_input;
 
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");

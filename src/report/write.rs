@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{RunResult, RunStatus, ScorecardInput};
-use crate::scorecard::evidence::{combine, input_for_run, score_input};
+use super::model::{Report, ReportRun};
+use crate::journal::JournalCheck;
+use crate::result::evidence::input_for_run;
+use crate::result::{RunResult, RunStatus};
+use crate::scorecard::ScorecardInput;
+use crate::scorecard::evidence::{combine, score_input};
 use crate::scorecard::{Capability, Scorecard};
 use crate::spec::Spec;
 

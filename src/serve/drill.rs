@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::scheduler::{DrillFailed, Finished, Runner};
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
-use crate::report::result::RunStatus;
 use crate::report::write::{SuiteEntry, SuiteResult};
+use crate::result::RunStatus;
 use crate::scorecard::Capability;
 use crate::spec::{Experiment, Target};
 use crate::telemetry::prometheus::Registry;
@@ -233,7 +233,7 @@ fn write_suite(
     let (report, input) =
         crate::report::write::suite_report(&suite.name, report_runs, Some(&suite.weights));
     let mut result = SuiteResult {
-        schema_version: crate::report::result::SCHEMA_VERSION,
+        schema_version: crate::result::SCHEMA_VERSION,
         name: suite.name.clone(),
         description: suite.description.clone(),
         file: Some(suite.file.clone()),
@@ -266,7 +266,7 @@ async fn drive(
     options: RunOptions,
     progress: Arc<dyn ProgressSink>,
     cancel: CancellationToken,
-) -> Result<crate::report::result::RunResult, String> {
+) -> Result<crate::result::RunResult, String> {
     let rollback = Rollback::new();
     let task = tokio::spawn(engine::run(
         exp,
