@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 use crate::fault::{FaultError, Intent};
+use crate::report::result::{FaultRecord, RunStatus};
 
 /// What a stand-in canary did, on the monotonic clock.
 #[derive(Clone, Debug, Default)]
