@@ -1,6 +1,6 @@
 //! Completing a results folder: result.json written as the run scored it, the journal
-//! checked for the reports, then every report rendered. Used at the end of `firedrill run` and again by
-//! `firedrill report DIR`.
+//! checked for the reports, then every report rendered. Used at the end of `firedrill run`
+//! and again by `firedrill report DIR`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
