@@ -13,7 +13,7 @@ use crate::error::chain;
 use crate::fault::security::SecurityOutcome;
 use crate::fault::{Fault, FaultError, Intent};
 use crate::platform::Platform;
-use crate::result::FaultRecord;
+use crate::result::{FaultRecord, IterationStatus};
 use crate::spec::FaultSpec;
 use crate::telemetry::metrics::run_metrics;
 
@@ -231,7 +231,7 @@ impl Runner {
                     );
                 }
                 // A finding: policy let through what it must refuse.
-                SecurityOutcome::Prevention(p) if !p.refused => it.status = "failed",
+                SecurityOutcome::Prevention(p) if !p.refused => it.status = IterationStatus::Failed,
                 SecurityOutcome::Prevention(_) => {}
             }
             record.security = Some(outcome);

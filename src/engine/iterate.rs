@@ -15,7 +15,7 @@ use crate::fault::FaultContext;
 use crate::platform::Platform;
 use crate::platform::kubernetes::PodRecovery;
 use crate::probe::Observation;
-use crate::result::{Event, FaultRecord, IterationResult};
+use crate::result::{Event, FaultRecord, IterationResult, IterationStatus};
 use crate::spec::Spec;
 use crate::telemetry::metrics::run_metrics;
 use crate::time::ms;
@@ -30,7 +30,7 @@ pub(super) struct Iteration {
     pub(super) fault_evidence: Vec<Vec<u64>>,
     /// The `alert-received` record of the alert that detected the fault, if one did.
     pub(super) alert_seq: Option<u64>,
-    pub(super) status: &'static str,
+    pub(super) status: IterationStatus,
     /// Pods removed by a fault whose replacement is not yet Ready, `namespace/name`.
     pub(super) pending_pods: BTreeSet<String>,
     /// The recovery of each removed pod, as reported.
@@ -53,7 +53,7 @@ impl Iteration {
             faults: Vec::new(),
             fault_evidence: Vec::new(),
             alert_seq: None,
-            status: "passed",
+            status: IterationStatus::Passed,
             pending_pods: BTreeSet::new(),
             pod_recovery: Vec::new(),
             event_watches: None,
@@ -111,7 +111,7 @@ impl Runner {
         }
         let failures = it.state.baseline_failures(&self.exp.spec);
         if !failures.is_empty() {
-            it.status = "baseline_failed";
+            it.status = IterationStatus::BaselineFailed;
             let detail = failures.join("; ");
             self.event(it, "baseline-failed", json!({"failures": failures}), detail);
             return Ok(false);
@@ -160,7 +160,7 @@ impl Runner {
             self.event(it, "not-detected", json!({}), detail);
         }
         if it.state.recovery.recovered.is_none() {
-            it.status = "failed";
+            it.status = IterationStatus::Failed;
         }
     }
 
@@ -252,8 +252,8 @@ impl Runner {
     ) -> (IterationResult, IterationState, Option<Stop>) {
         self.ids.trace.leave();
         match &stop {
-            Some(Stop::Interrupted) => it.status = "interrupted",
-            Some(Stop::Aborted(_)) => it.status = "aborted",
+            Some(Stop::Interrupted) => it.status = IterationStatus::Interrupted,
+            Some(Stop::Aborted(_)) => it.status = IterationStatus::Aborted,
             None => {}
         }
         if let Some((_, tokens)) = &it.event_watches {
@@ -295,7 +295,7 @@ impl Runner {
         let recovered = st.recovery.recovered;
         IterationResult {
             index: it.n,
-            status: it.status.to_owned(),
+            status: it.status,
             started_at: clock.rfc3339(st.started),
             injected_at: inj.map(|t| clock.rfc3339(t)),
             detected_at: detected.as_ref().map(|(t, _)| clock.rfc3339(*t)),

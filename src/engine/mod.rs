@@ -43,7 +43,8 @@ use crate::journal::Journal;
 use crate::measure::ProbeRecorders;
 use crate::platform::Platform;
 use crate::result::{
-    ExperimentInfo, ObjectiveResult, RollbackResult, RunResult, SCHEMA_VERSION, Settings,
+    ExperimentInfo, IterationStatus, ObjectiveResult, RollbackResult, RunResult, SCHEMA_VERSION,
+    Settings,
 };
 use crate::spec::Experiment;
 use crate::telemetry::TraceContext;
@@ -142,7 +143,7 @@ pub enum Progress {
         /// From 1.
         iteration: u32,
         /// Its status.
-        status: String,
+        status: IterationStatus,
     },
     /// The run is reverting faults and stopping processes.
     RollingBack {
@@ -438,9 +439,9 @@ impl Runner {
             self.notifier.report_acknowledgements();
             self.record.progress(&Progress::IterationDone {
                 iteration: n,
-                status: result.status.clone(),
+                status: result.status,
             });
-            let baseline_failed = result.status == "baseline_failed";
+            let baseline_failed = result.status == IterationStatus::BaselineFailed;
             let name = &self.exp.metadata.name;
             tally.add(name, result, &state, bounds, stop.is_some());
             if stop.is_some() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::IterationState;
 use super::latency_log::PhaseLog;
 use crate::measure::{DurationRecorder, ProbeRecorders};
-use crate::result::{IterationResult, PodRecoverySummary, Summary};
+use crate::result::{IterationResult, IterationStatus, PodRecoverySummary, Summary};
 use crate::telemetry::metrics::run_metrics;
 
 /// The iterations of a run so far, and what they add up to.
@@ -67,7 +67,7 @@ impl Tally {
         let (c, e) = state.recovery.counts();
         self.after_count += c;
         self.after_errors += e;
-        let completed = !stopped && result.status != "baseline_failed";
+        let completed = !stopped && result.status != IterationStatus::BaselineFailed;
         if completed {
             self.record_times(experiment, &result);
         }
@@ -75,7 +75,7 @@ impl Tally {
             self.failed_reason
                 .get_or_insert(format!("iteration {n}: {finding}"));
         }
-        if result.status == "baseline_failed" {
+        if result.status == IterationStatus::BaselineFailed {
             self.failed_reason = Some(format!(
                 "iteration {n}: the steady state did not hold at baseline, so no fault was injected"
             ));
@@ -105,7 +105,7 @@ impl Tally {
     pub(super) fn completed(&self) -> u32 {
         self.iterations
             .iter()
-            .filter(|i| i.status == "passed" || i.status == "failed")
+            .filter(|i| i.status.completed())
             .count() as u32
     }
 
@@ -173,11 +173,11 @@ mod tests {
     }
 
     /// A recovered, detected iteration of the quick start, renumbered.
-    fn iteration(n: u32, status: &str) -> IterationResult {
+    fn iteration(n: u32, status: IterationStatus) -> IterationResult {
         let result: RunResult = serde_json::from_str(RESULT).expect("a result");
         let mut it = result.iterations[0].clone();
         it.index = n;
-        it.status = status.to_owned();
+        it.status = status;
         it.faults.clear();
         it
     }
@@ -187,8 +187,20 @@ mod tests {
     #[test]
     fn completed_iterations_count_toward_the_times_and_the_log() {
         let mut t = tally();
-        t.add("x", iteration(1, "passed"), &state(), BOUNDS, false);
-        t.add("x", iteration(2, "failed"), &state(), BOUNDS, true);
+        t.add(
+            "x",
+            iteration(1, IterationStatus::Passed),
+            &state(),
+            BOUNDS,
+            false,
+        );
+        t.add(
+            "x",
+            iteration(2, IterationStatus::Failed),
+            &state(),
+            BOUNDS,
+            true,
+        );
         assert_eq!(t.completed(), 2);
         assert_eq!(t.log.len(), 2 * t.totals.len());
         assert_eq!(t.log.last().unwrap().iteration, 2);
@@ -201,7 +213,7 @@ mod tests {
     #[test]
     fn a_baseline_that_did_not_hold_is_the_reason() {
         let mut t = tally();
-        let mut it = iteration(1, "baseline_failed");
+        let mut it = iteration(1, IterationStatus::BaselineFailed);
         it.recovered_at = None;
         t.add("x", it, &state(), BOUNDS, false);
         assert_eq!(t.completed(), 0);
@@ -217,7 +229,7 @@ mod tests {
     fn the_first_iteration_that_did_not_recover_is_the_reason() {
         let mut t = tally();
         for n in [1, 2] {
-            let mut it = iteration(n, "failed");
+            let mut it = iteration(n, IterationStatus::Failed);
             it.recovered_at = None;
             t.add("x", it, &state(), BOUNDS, false);
         }
@@ -230,7 +242,7 @@ mod tests {
     #[test]
     fn an_accepted_prevention_check_is_a_finding() {
         let mut t = tally();
-        let mut it = iteration(1, "failed");
+        let mut it = iteration(1, IterationStatus::Failed);
         let result: RunResult = serde_json::from_str(RESULT).expect("a result");
         let mut fault = result.iterations[0].faults[0].clone();
         fault.name = "privileged".into();

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 use crate::fault::{FaultError, Intent};
-use crate::result::{FaultRecord, IterationResult, RunStatus};
+use crate::result::{FaultRecord, IterationResult, IterationStatus, RunStatus};
 
 /// What a stand-in canary did, on the monotonic clock.
 #[derive(Clone, Debug, Default)]
@@ -409,7 +409,7 @@ async fn an_accepted_prevention_check_fails_the_iteration_and_the_run() {
         )
     );
     let it = &result.iterations[0];
-    assert_eq!(it.status, "failed");
+    assert_eq!(it.status, IterationStatus::Failed);
     assert!(it.recovered_at.is_some(), "it failed for the finding alone");
     assert_eq!(
         journal
