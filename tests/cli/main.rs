@@ -6,6 +6,8 @@
 
 #[path = "../support/common.rs"]
 mod common;
+#[path = "../support/experiment.rs"]
+mod experiment;
 
 mod ci_examples;
 mod commands;

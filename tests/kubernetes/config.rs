@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::wait_for;
+use crate::experiment::Experiment;
 use crate::fakekube::{ExecReply, FakeKube};
 use crate::kuberun::{
     Said, cluster, intent_of, rollback, start, start_with_env, without_empty_maps,
@@ -54,26 +55,9 @@ fn secret_value(fake: &FakeKube, name: &str, key: &str) -> Option<Vec<u8>> {
 
 /// An experiment on `shop/web` with a workload-available probe and these faults.
 fn experiment(faults: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: kube-config-test}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-    workloads:
-      - {{name: web, namespace: shop, kind: Deployment, objectName: web}}
-  steadyState:
-    interval: 20ms
-    baseline: 200ms
-    probes:
-      - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
-  recovery: {{stableFor: 200ms, timeout: 20s}}
-  faults:
-{faults}
-"#
-    )
+    Experiment::kubernetes("kube-config-test")
+        .faults(faults)
+        .yaml()
 }
 
 fn mode(path: &Path) -> u32 {

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::wait_for;
+use crate::experiment::Experiment;
 use crate::fakekube::{FakeKube, Reach};
 use crate::kuberun::{
     CHAOS, Finished, cleanup, cluster, firedrill_in, intents, namespace, rollback, start,
@@ -23,26 +24,11 @@ const EGRESS_LABEL: &str = "firedrill.dev/egress-block";
 
 /// An experiment on `shop/web` with these faults; `target` adds lines to the target.
 fn experiment(target: &str, faults: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: kube-network-test}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-{target}    workloads:
-      - {{name: web, namespace: shop, kind: Deployment, objectName: web}}
-  steadyState:
-    interval: 20ms
-    baseline: 200ms
-    probes:
-      - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
-  recovery: {{stableFor: 200ms, timeout: 20s}}
-  faults:
-{faults}
-{extra}"#
-    )
+    Experiment::kubernetes("kube-network-test")
+        .target_lines(target)
+        .faults(faults)
+        .extra(extra)
+        .yaml()
 }
 
 fn id(pod: &Value) -> String {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::common::wait_for;
 use crate::fakekube::FakeKube;
-use crate::kuberun::{cluster, firedrill_in, start, writes};
+use crate::kuberun::{cluster, firedrill_in, kube_dir, start, writes};
 use serde_json::{Value, json};
 
 /// How to get the validator (the version `.ci/run` installs).
@@ -289,8 +289,7 @@ fn every_kubernetes_example_plans_with_dry_runs_only_and_its_manifests_pass_the_
         let name = file.display().to_string();
         let fake = FakeKube::start();
         let doc = seed_for(&fake, &file);
-        let dir = tempfile::tempdir().unwrap();
-        fake.write_kubeconfig(dir.path());
+        let dir = kube_dir(&fake);
         let out_dir = dir.path().join("manifests");
         let before = fake.snapshot();
         let out = firedrill_in(
@@ -419,8 +418,7 @@ fn comparable(object: &Value, run_id: &str) -> Value {
 fn the_planned_network_policy_is_the_one_the_run_creates() {
     let _guard = common::alone();
     let fake = cluster(REPLICAS);
-    let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
+    let dir = kube_dir(&fake);
     let yaml = short_quarantine();
     let exp = dir.path().join("quarantine.yaml");
     std::fs::write(&exp, &yaml).unwrap();
@@ -485,8 +483,7 @@ fn a_write_the_server_refuses_is_reported_with_its_message_and_exits_3() {
         422,
         1,
     );
-    let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
+    let dir = kube_dir(&fake);
     let out_dir = dir.path().join("manifests");
     let before = fake.snapshot();
     let file = root().join("experiments/kubernetes/quarantine.yaml");
@@ -532,8 +529,7 @@ fn an_eviction_a_disruption_budget_blocks_is_refused_at_plan_time() {
     let _guard = common::shared();
     let fake = cluster(REPLICAS);
     fake.add_pdb("shop", "web-budget", &[("app", "web")], REPLICAS);
-    let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
+    let dir = kube_dir(&fake);
     let file = root().join("experiments/kubernetes/pod-evict.yaml");
     let before = fake.snapshot();
     let out = firedrill_in(dir.path(), &["plan", file.to_str().unwrap()]);
@@ -562,8 +558,7 @@ fn a_missing_permission_stops_the_plan_before_any_write() {
         "networkpolicies",
         Some("shop"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
+    let dir = kube_dir(&fake);
     let file = root().join("experiments/kubernetes/quarantine.yaml");
     let out = firedrill_in(dir.path(), &["plan", file.to_str().unwrap()]);
     let all = text(&out);

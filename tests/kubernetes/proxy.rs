@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{firedrill, wait_for};
+use crate::experiment::Experiment;
 use crate::fakekube::FakeKube;
 use crate::kuberun::{CHAOS, cleanup, namespace, rollback, start, wait_as_found};
 use serde_json::{Value, json};
@@ -39,33 +40,20 @@ fn cluster() -> FakeKube {
     fake
 }
 
+/// An experiment on `shop/db` with the dependency `db` behind the fault proxy, whose pod
+/// must be ready within `ready_timeout`, and this fault.
 fn experiment(fault: &str, ready_timeout: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: kube-proxy-test}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-    workloads:
-      - {{name: db, namespace: shop, kind: Deployment, objectName: db}}
-    dependencies:
-      - name: db
-        namespace: shop
-        service: db
-        ports: [5432]
-        proxy: {{image: registry.example/firedrill:test, readyTimeout: {ready_timeout}}}
-  steadyState:
-    interval: 20ms
-    baseline: 200ms
-    probes:
-      - {{name: db-exists, type: object-exists, kind: Deployment, namespace: shop, objectName: db, timeout: 1s}}
-  recovery: {{stableFor: 100ms, timeout: 20s}}
-  faults:
-{fault}
-"#
+    Experiment::new(
+        "kube-proxy-test",
+        "    platform: kubernetes\n    namespaces: [shop]\n    workloads:\n      - {name: db, namespace: shop, kind: Deployment, objectName: db}",
     )
+    .target_lines(&format!(
+        "    dependencies:\n      - name: db\n        namespace: shop\n        service: db\n        ports: [5432]\n        proxy: {{image: registry.example/firedrill:test, readyTimeout: {ready_timeout}}}"
+    ))
+    .probe("{name: db-exists, type: object-exists, kind: Deployment, namespace: shop, objectName: db, timeout: 1s}")
+    .recovery("{stableFor: 100ms, timeout: 20s}")
+    .faults(fault)
+    .yaml()
 }
 
 fn selector(fake: &FakeKube) -> Value {

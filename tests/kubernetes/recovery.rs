@@ -6,6 +6,7 @@ use crate::common;
 use std::time::{Duration, SystemTime};
 
 use crate::common::wait_for;
+use crate::experiment::Experiment;
 use crate::fakekube::FakeKube;
 use crate::kuberun::{CHAOS, namespace, start};
 use serde_json::{Value, json};
@@ -51,32 +52,16 @@ fn cluster(reschedule: Duration, ready: Duration) -> FakeKube {
     fake
 }
 
+/// An experiment on `shop/web` of every pod (the figures are per pod) with this fault and
+/// these detection signals.
 fn experiment(fault: &str, signals: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: kube-recovery}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-    workloads:
-      - {{name: web, namespace: shop, kind: Deployment, objectName: web}}
-  steadyState:
-    interval: 50ms
-    baseline: 200ms
-    probes:
-      - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
-  detection:
-    timeout: 20s
-    signals:
-{signals}
-  recovery: {{stableFor: 200ms, timeout: 30s}}
-  safety: {{maxAffectedPercent: 100}}
-  faults:
-    - {fault}
-"#
-    )
+    Experiment::kubernetes("kube-recovery")
+        .interval("50ms")
+        .signals("20s", signals)
+        .recovery("{stableFor: 200ms, timeout: 30s}")
+        .safety("{maxAffectedPercent: 100}")
+        .faults(&format!("    - {fault}"))
+        .yaml()
 }
 
 const PROBE_SIGNAL: &str =

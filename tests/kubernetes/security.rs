@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::wait_for;
+use crate::experiment::Experiment;
 use crate::fakekube::{Admission, FakeKube};
 use crate::kuberun::{CHAOS, Finished, records, rollback, run, start, succeeds_in};
 use serde_json::{Value, json};
@@ -30,35 +31,25 @@ fn cluster(ns_labels: Value) -> FakeKube {
     fake
 }
 
-/// An experiment on `shop/web` with these faults and detection signals.
+/// An experiment on `shop/web` with these faults and this detection section (its lines, or
+/// none when empty).
 fn experiment(faults: &str, detection: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: security-test}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-    workloads:
-      - {{name: web, namespace: shop, kind: Deployment, objectName: web}}
-  steadyState:
-    interval: 20ms
-    baseline: 100ms
-    probes:
-      - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
-{detection}
-  recovery: {{stableFor: 100ms, timeout: 10s}}
-  faults:
-{faults}
-"#
-    )
+    let experiment = Experiment::kubernetes("security-test")
+        .baseline("100ms")
+        .recovery("{stableFor: 100ms, timeout: 10s}")
+        .faults(faults);
+    if detection.is_empty() {
+        experiment.yaml()
+    } else {
+        experiment.detection(detection).yaml()
+    }
 }
 
-/// A detection section with one webhook signal on `port` (0: a free one nobody posts to).
+/// The lines of a detection section with one webhook signal on `port` (0: a free one nobody
+/// posts to).
 fn webhook(port: u16, timeout: &str) -> String {
     format!(
-        "  detection:\n    timeout: {timeout}\n    webhookListen: 127.0.0.1:{port}\n    signals:\n      - {{name: siem, type: webhook, match: {{alertname: HoneytokenSecretRead}}}}"
+        "    timeout: {timeout}\n    webhookListen: 127.0.0.1:{port}\n    signals:\n      - {{name: siem, type: webhook, match: {{alertname: HoneytokenSecretRead}}}}"
     )
 }
 

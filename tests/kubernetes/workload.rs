@@ -9,55 +9,24 @@ use crate::{common, fakekube};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{firedrill, wait_for};
+use crate::common::{firedrill, wait_for, wait_until};
+use crate::experiment::Experiment;
 use crate::fakekube::{FakeKube, Request};
 use crate::kuberun::{
-    CHAOS, cleanup, cluster, rollback, run, start, wait_as_found, without_empty_maps, writes,
+    CHAOS, cleanup, cluster, kube_dir, rollback, run, start, wait_as_found, without_empty_maps,
+    writes,
 };
 use serde_json::{Value, json};
 
 /// An experiment on `shop/web` with each Kubernetes probe and these faults.
 fn experiment(faults: &str, extra: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: kube-test}}
-spec:
-  target:
-    platform: kubernetes
-    namespaces: [shop]
-    workloads:
-      - {{name: web, namespace: shop, kind: Deployment, objectName: web}}
-  steadyState:
-    interval: 20ms
-    baseline: 200ms
-    probes:
-      - {{name: web-available, type: workload-available, workload: web, timeout: 1s}}
-      - {{name: web-pods-ready, type: pod-ready, workload: web, timeout: 1s}}
-      - {{name: web-exists, type: object-exists, kind: Deployment, namespace: shop, objectName: web, timeout: 1s}}
-  detection:
-    timeout: 10s
-    signals:
-      - {{name: degraded, type: probe-fails, probe: web-available, consecutive: 1}}
-  recovery: {{stableFor: 200ms, timeout: 20s}}
-  faults:
-{faults}
-{extra}"#
-    )
-}
-
-/// Whether `cond` comes to hold within `timeout`.
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    Experiment::kubernetes("kube-test")
+        .probe("{name: web-pods-ready, type: pod-ready, workload: web, timeout: 1s}")
+        .probe("{name: web-exists, type: object-exists, kind: Deployment, namespace: shop, objectName: web, timeout: 1s}")
+        .signals("10s", "      - {name: degraded, type: probe-fails, probe: web-available, consecutive: 1}")
+        .faults(faults)
+        .extra(extra)
+        .yaml()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -480,8 +449,7 @@ fn cleanup_removes_what_a_dead_run_left_and_keeps_a_live_runs() {
     let mut p = fake.object("Pod", "shop", &pod).unwrap();
     p["metadata"]["labels"]["firedrill.dev/quarantine"] = json!("dead");
     fake.apply(p);
-    let dir = tempfile::tempdir().unwrap();
-    fake.write_kubeconfig(dir.path());
+    let dir = kube_dir(&fake);
     let stdout = cleanup(dir.path(), "shop").stdout;
     let left: Vec<_> = fake
         .objects("NetworkPolicy", Some("shop"))

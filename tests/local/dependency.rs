@@ -4,36 +4,35 @@
 use std::time::Duration;
 
 use crate::common::*;
+use crate::experiment::Experiment;
 
+/// Two demo services, `front` calling `backend` through the dependency `backend`, probed
+/// directly and through `front`, with the dependency fault `fault` (its fields after the
+/// common ones).
 fn experiment(marker: &str, fault: &str) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: dependency-test}}
-spec:
-  target:
-    platform: local
-    workloads:
-      - name: backend
+    Experiment::local(
+        "dependency-test",
+        &format!(
+            r#"      - name: backend
         command: ["{{firedrill}}", demo, serve, --port, "{{port}}", --name, "{marker}"]
         readiness: {{type: http, path: /health, period: 10ms}}
       - name: front
         command: ["{{firedrill}}", demo, serve, --port, "{{port}}", --name, "{marker}",
                   --upstream, "http://{{dependency.backend}}/api"]
-        readiness: {{type: http, path: /health, period: 10ms}}
-    dependencies:
-      - {{name: backend, upstream: "{{workload.backend}}"}}
-  steadyState:
-    interval: 20ms
-    baseline: 200ms
-    probes:
-      - {{name: direct, type: http, url: "http://{{dependency.backend}}/api", timeout: 300ms}}
-      - {{name: front, type: http, url: "http://{{workload.front}}/api", timeout: 1500ms}}
-  faults:
-    - {{name: dep, dependency: backend, duration: 1s, {fault}}}
-  recovery: {{stableFor: 100ms, timeout: 10s}}
-"#
+        readiness: {{type: http, path: /health, period: 10ms}}"#
+        ),
     )
+    .target_lines(
+        r#"    dependencies:
+      - {name: backend, upstream: "{workload.backend}"}"#,
+    )
+    .probe(r#"{name: direct, type: http, url: "http://{dependency.backend}/api", timeout: 300ms}"#)
+    .probe(r#"{name: front, type: http, url: "http://{workload.front}/api", timeout: 1500ms}"#)
+    .faults(&format!(
+        "    - {{name: dep, dependency: backend, duration: 1s, {fault}}}"
+    ))
+    .recovery("{stableFor: 100ms, timeout: 10s}")
+    .yaml()
 }
 
 fn run(fault: &str) -> serde_json::Value {

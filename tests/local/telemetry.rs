@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::*;
+use crate::experiment::{DEMO_API_PROBE, Experiment};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
     metrics_service_server::{MetricsService, MetricsServiceServer},
@@ -153,14 +154,16 @@ fn recording_app() -> (SocketAddr, Arc<Mutex<Vec<Option<String>>>>) {
 /// A demo drill of `iterations`, pausing the workload briefly so that the monitor detects
 /// it, with a second probe to `app`.
 fn experiment(marker: &str, app: SocketAddr, iterations: u32) -> String {
-    let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 300ms}";
-    let extra = format!(
-        "  detection:\n    timeout: 5s\n    signals: [{{name: monitor, type: probe-fails, probe: api, consecutive: 1}}]\n  recovery: {{stableFor: 200ms, timeout: 10s}}\n  iterations: {iterations}"
-    );
-    demo_experiment(marker, 1, "20ms", faults, &extra).replace(
-        "    probes:\n",
-        &format!("    probes:\n      - {{name: app, type: http, url: \"http://{app}/\", timeout: 500ms}}\n"),
-    )
+    Experiment::demo(marker, 1)
+        .probes(&[
+            &format!("{{name: app, type: http, url: \"http://{app}/\", timeout: 500ms}}"),
+            DEMO_API_PROBE,
+        ])
+        .faults("    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 300ms}")
+        .detection("    timeout: 5s\n    signals: [{name: monitor, type: probe-fails, probe: api, consecutive: 1}]")
+        .recovery("{stableFor: 200ms, timeout: 10s}")
+        .extra(&format!("  iterations: {iterations}"))
+        .yaml()
 }
 
 /// Runs the drill with `env` and returns (exit code, stderr, result.json).

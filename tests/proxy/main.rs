@@ -6,6 +6,8 @@
 
 #[path = "../support/common.rs"]
 mod common;
+#[path = "../support/experiment.rs"]
+mod experiment;
 #[path = "../support/proxy_process.rs"]
 mod proxy_process;
 

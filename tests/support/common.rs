@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use crate::experiment::Experiment;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,10 +79,20 @@ pub fn run_to_end(file: &Path, out: &Path, timeout: Duration) -> std::process::O
 }
 
 /// Waits until `cond` holds, or panics with `what` after `timeout`.
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    assert!(wait_until(timeout, cond), "timed out waiting for {what}");
+}
+
+/// Whether `cond` comes to hold within `timeout`.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -161,7 +172,7 @@ pub fn result(out: &Path) -> serde_json::Value {
 }
 
 /// A demo workload of `replicas`, tagged with `marker`, with an HTTP probe through its
-/// service and the given faults and extra spec lines.
+/// service and the given faults and extra spec lines: [`Experiment::demo`].
 pub fn demo_experiment(
     marker: &str,
     replicas: u32,
@@ -169,28 +180,11 @@ pub fn demo_experiment(
     faults: &str,
     extra: &str,
 ) -> String {
-    format!(
-        r#"apiVersion: firedrill.dev/v1alpha1
-kind: Experiment
-metadata: {{name: test}}
-spec:
-  target:
-    platform: local
-    workloads:
-      - name: web
-        command: ["{{firedrill}}", demo, serve, --port, "{{port}}", --name, "{marker}"]
-        replicas: {replicas}
-        readiness: {{type: http, path: /health, period: 10ms}}
-  steadyState:
-    interval: {interval}
-    baseline: 300ms
-    probes:
-      - {{name: api, type: http, url: "http://{{workload.web}}/api", timeout: 200ms, maxLatency: 30ms, minSuccessRatio: 0.8}}
-  faults:
-{faults}
-{extra}
-"#
-    )
+    Experiment::demo(marker, replicas)
+        .interval(interval)
+        .faults(faults)
+        .extra(extra)
+        .yaml()
 }
 
 /// A finished run of a demo experiment: its folder (kept alive), its marker and its result.
