@@ -4,17 +4,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::*;
+use crate::experiment::Experiment;
 
-/// A short demo drill named `name`: both replicas killed, detected by the probe, restarted.
+/// A demo drill named `name` whose time to recover must be under `objective_ms`.
 fn drill(marker: &str, name: &str, objective_ms: u32) -> String {
-    let faults = "    - {name: kill, type: process-kill, select: {mode: all, workload: web}}";
-    let extra = format!(
-        "  detection:\n    timeout: 5s\n    signals: [{{name: monitor, type: probe-fails, probe: api, consecutive: 1}}]\n  recovery: {{stableFor: 200ms, timeout: 10s}}\n  objectives:\n    - {{metric: time-to-recover, percentile: 95, max: {objective_ms}ms}}"
-    );
-    demo_experiment(marker, 2, "20ms", faults, &extra).replace(
-        "metadata: {name: test}",
-        &format!("metadata: {{name: {name}}}"),
-    )
+    Experiment::demo(marker, 2)
+        .name(name)
+        .faults("    - {name: kill, type: process-kill, select: {mode: all, workload: web}}")
+        .detection("    timeout: 5s\n    signals: [{name: monitor, type: probe-fails, probe: api, consecutive: 1}]")
+        .recovery("{stableFor: 200ms, timeout: 10s}")
+        .extra(&format!(
+            "  objectives:\n    - {{metric: time-to-recover, percentile: 95, max: {objective_ms}ms}}"
+        ))
+        .yaml()
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

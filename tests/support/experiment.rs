@@ -90,6 +90,12 @@ impl Experiment {
         .probe(DEMO_API_PROBE)
     }
 
+    /// Renames the experiment.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
     /// Lines added at the end of the `target:` section (dependencies, node faults allowed...).
     pub fn target_lines(mut self, lines: &str) -> Self {
         self.target.push_str(&with_newline(lines));
