@@ -3,11 +3,10 @@
 //! against the fake API server. Each run must leave the fake as it found it, and a Secret's
 //! values must appear nowhere but in the journal's restore record.
 
-use crate::common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::wait_for;
 use crate::experiment::Experiment;
 use crate::fakekube::{ExecReply, FakeKube};

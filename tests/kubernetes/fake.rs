@@ -1,9 +1,8 @@
 //! The fake Kubernetes API server, driven through kube with typed k8s-openapi objects, exactly
 //! as firedrill's Kubernetes platform drives a cluster.
 
-use crate::{common, fakekube};
-
 use crate::fakekube::{FakeKube, Reach};
+use crate::{common, fakekube};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::{

@@ -6,11 +6,10 @@
 //! the node's `spec.unschedulable`), and that the snapshot after the run equals the one
 //! before.
 
-use crate::common;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::wait_for;
 use crate::experiment::Experiment;
 use crate::fakekube::{FakeKube, Reach};

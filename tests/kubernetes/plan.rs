@@ -6,13 +6,12 @@
 //! Without `kubernetes-validate` the schema check is skipped with a message, unless `CI` is
 //! set, where it fails with the install command.
 
-use crate::common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::common;
 use crate::common::wait_for;
 use crate::fakekube::FakeKube;
 use crate::kuberun::{cluster, firedrill_in, kube_dir, start, writes};

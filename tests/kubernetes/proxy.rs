@@ -4,8 +4,6 @@
 //!
 //! Each run checks that the fake's snapshot after it equals the one before.
 
-use crate::{common, kuberun};
-
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +12,7 @@ use crate::common::{firedrill, wait_for};
 use crate::experiment::Experiment;
 use crate::fakekube::FakeKube;
 use crate::kuberun::{CHAOS, cleanup, namespace, rollback, start, wait_as_found};
+use crate::{common, kuberun};
 use serde_json::{Value, json};
 
 const PROXY: &str = "firedrill.dev/proxy";

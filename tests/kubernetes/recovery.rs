@@ -1,10 +1,9 @@
 //! Per-pod recovery figures in result.json and the reports, and Warning events as a
 //! detection signal: the real binary against the fake API server.
 
-use crate::common;
-
 use std::time::{Duration, SystemTime};
 
+use crate::common;
 use crate::common::wait_for;
 use crate::experiment::Experiment;
 use crate::fakekube::FakeKube;

@@ -4,8 +4,6 @@
 //! accepted (a finding, the pod deleted at once); a killed run is rolled back from its
 //! journal; and a canary noticed by a webhook alert is measured.
 
-use crate::{common, fakekube};
-
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +12,7 @@ use crate::common::wait_for;
 use crate::experiment::Experiment;
 use crate::fakekube::{Admission, FakeKube};
 use crate::kuberun::{CHAOS, Finished, records, rollback, run, start, succeeds_in};
+use crate::{common, fakekube};
 use serde_json::{Value, json};
 
 const ENFORCE: &str = "pod-security.kubernetes.io/enforce";

@@ -4,8 +4,6 @@
 //! snapshot after the run equals the one before (nothing left behind), along with what the
 //! fault did and what the run measured.
 
-use crate::{common, fakekube};
-
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,6 +14,7 @@ use crate::kuberun::{
     CHAOS, cleanup, cluster, kube_dir, rollback, run, start, wait_as_found, without_empty_maps,
     writes,
 };
+use crate::{common, fakekube};
 use serde_json::{Value, json};
 
 /// An experiment on `shop/web` with each Kubernetes probe and these faults.

@@ -1,10 +1,9 @@
 //! Black-box tests of `firedrill proxy`: every admin API route and error status over raw
 //! HTTP, traffic through a proxy, `--config`, bad input and signals.
 
-use crate::common::shared;
-
 use std::process::Command;
 
+use crate::common::shared;
 use crate::proxy_process::{echo_server, echo_through, start, write};
 use serde_json::json;
 
