@@ -26,10 +26,6 @@ pub struct DependencyFault {
     change: Change,
 }
 
-fn ms(d: crate::spec::Duration) -> u64 {
-    d.as_millis_u64()
-}
-
 impl DependencyFault {
     /// Builds the fault for a dependency fault spec. Returns None for other faults.
     pub fn new(spec: &FaultSpec, registry: ProxyRegistry) -> Option<Self> {
@@ -63,16 +59,16 @@ impl Change {
                 Stream::Upstream,
                 "",
                 ToxicKind::HttpLatency(HttpLatency {
-                    latency: ms(f.latency),
-                    jitter: ms(f.jitter),
+                    latency: f.latency.as_millis_u64(),
+                    jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
             FaultSpec::DependencyLatency(f) => Change::Toxics(vec![toxic(
                 Stream::Downstream,
                 "",
                 ToxicKind::Latency(Latency {
-                    latency: ms(f.latency),
-                    jitter: ms(f.jitter),
+                    latency: f.latency.as_millis_u64(),
+                    jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
             FaultSpec::DependencyErrors(f) => Change::Toxics(vec![toxic(

@@ -1,10 +1,12 @@
 //! A report built from a real quick-start result, for the renderers' tests.
 
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{FaultRecord, RunResult, RunStatus};
+use super::model::{Report, ReportRun};
 use super::write::single_report;
 use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
-use crate::scorecard::evidence::{input_for_run, score_input};
+use crate::journal::JournalCheck;
+use crate::result::evidence::input_for_run;
+use crate::result::{FaultRecord, RunResult, RunStatus};
+use crate::scorecard::evidence::score_input;
 
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
@@ -102,7 +104,7 @@ pub fn security_run() -> ReportRun {
             true,
         ));
     }
-    result.iterations[0].status = "failed".to_owned();
+    result.iterations[0].status = crate::result::IterationStatus::Failed;
     result.status = RunStatus::Failed;
     result.reason = Some("iteration 1: prevention check `privileged` was accepted: create pod shop/firedrill-canary-privileged (privileged); undone at once (deleted pod shop/firedrill-canary-privileged)".to_owned());
     let input = input_for_run(&spec, result, &run.journal);

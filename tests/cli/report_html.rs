@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use firedrill::journal::JournalCheck;
 use firedrill::report::html;
-use firedrill::report::model::{JournalCheck, Report, ReportRun};
-use firedrill::report::result::RunResult;
+use firedrill::report::model::{Report, ReportRun};
+use firedrill::result::RunResult;
 use firedrill::scorecard::{
     Capability, Gate, Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, Scorecard,
     score,
@@ -25,7 +26,7 @@ const JOURNAL_HEAD: &str = "ab5205c42410d5e308f49a2b9f32d90409ab15e9a0c04ae3cf52
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn scorecard(result: &RunResult) -> Scorecard {
-    let secs = |pick: fn(&firedrill::report::result::IterationResult) -> Option<f64>| {
+    let secs = |pick: fn(&firedrill::result::IterationResult) -> Option<f64>| {
         result
             .iterations
             .iter()

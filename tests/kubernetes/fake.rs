@@ -1069,7 +1069,7 @@ async fn kubeconfig_points_kube_at_the_fake() {
     let fake = FakeKube::start();
     let dir = tempfile::tempdir().unwrap();
     let path = fake.write_kubeconfig(dir.path());
-    firedrill::notification::install_crypto_provider();
+    firedrill::tls::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
     let options = kube::config::KubeConfigOptions {
         context: Some("fake".into()),

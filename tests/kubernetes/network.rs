@@ -564,7 +564,7 @@ fn an_eviction_names_the_pod_by_uid() {
     let pod = fake.objects("Pod", Some("shop"))[0].clone();
     let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_owned();
-    firedrill::notification::install_crypto_provider();
+    firedrill::tls::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = fake.client().await;

@@ -1,4 +1,5 @@
-//! Monotonic time for measurements, mapped to UTC wall time for the record.
+//! Time helpers every layer may use: monotonic time for measurements, mapped to UTC wall
+//! time for the record, and the formats durations and instants are written in.
 
 use std::time::{Duration, SystemTime};
 
@@ -33,7 +34,7 @@ impl Clock {
 
     /// RFC 3339 UTC of a monotonic instant.
     pub fn rfc3339(&self, t: Instant) -> String {
-        crate::journal::rfc3339(self.wall(t))
+        crate::time::rfc3339(self.wall(t))
     }
 
     /// Time since the origin, in milliseconds.
@@ -45,6 +46,11 @@ impl Clock {
     pub fn since_origin(&self, t: Instant) -> Duration {
         t.saturating_duration_since(self.origin)
     }
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// A duration in fractional milliseconds, rounded to the microsecond.

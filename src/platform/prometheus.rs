@@ -1,4 +1,6 @@
-//! Clients of the HTTP APIs of Prometheus (`/api/v1/...`) and Alertmanager (`/api/v2/alerts`).
+//! Clients of the HTTP APIs of Prometheus (`/api/v1/...`) and Alertmanager (`/api/v2/alerts`):
+//! the local platform waits on its Prometheus through them, probes query it, and detection
+//! polls alerts.
 //!
 //! Answers are read up to [`MAX_ANSWER_BYTES`] and checked field by field: whatever a server
 //! sends back, hostile or merely unexpected, becomes an [`ApiError`] naming what was wrong,
@@ -73,7 +75,7 @@ impl ApiClient {
     /// A client of the server at `base` (such as `http://127.0.0.1:9090`); redirects are
     /// not followed and no proxy from the environment is used.
     pub fn new(base: &str) -> Result<Self, ApiError> {
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -124,13 +126,13 @@ impl ApiClient {
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|e| transport(crate::engine::chain(&e)))?;
+                .map_err(|e| transport(crate::error::chain(&e)))?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| transport(crate::engine::chain(&e)))?
+                .map_err(|e| transport(crate::error::chain(&e)))?
             {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {
                     return Err(ApiError::TooLarge(shown.clone()));
@@ -287,9 +289,16 @@ impl ApiClient {
         // The server filtered already; checking again keeps a lax or old server honest.
         Ok(alerts
             .into_iter()
-            .filter(|labels| crate::detection::webhook::matches(labels, matchers))
+            .filter(|labels| matches(labels, matchers))
             .collect())
     }
+}
+
+/// Whether every matcher label is present in `labels` with an equal value.
+pub fn matches(labels: &BTreeMap<String, String>, matchers: &BTreeMap<String, String>) -> bool {
+    matchers
+        .iter()
+        .all(|(name, value)| labels.get(name) == Some(value))
 }
 
 /// The samples of a query answer's `data`: a vector (each series with its labels) or a

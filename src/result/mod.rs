@@ -5,9 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod evidence;
+mod kubernetes;
+mod security;
+
+pub use kubernetes::{PodRecovery, WarningEvent};
+pub use security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
+
 use crate::measure::{DurationSummary, LatencySummary};
-use crate::platform::kubernetes::PodRecovery;
-use crate::scorecard::{Capability, ScoreInput, Scorecard};
+use crate::scorecard::{Scorecard, ScorecardInput};
 
 /// The version of the result format; raised on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -178,17 +184,6 @@ pub struct AcknowledgementResult {
     pub journal_seq: Option<u64>,
 }
 
-/// The scorecard's input as recorded in a result, so that reports and suites can recompute it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScorecardInput {
-    /// Measurements and gates.
-    #[serde(flatten)]
-    pub input: ScoreInput,
-    /// The weights of the capabilities in the overall figure.
-    pub weights: BTreeMap<Capability, f64>,
-}
-
 /// The experiment that was run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -219,14 +214,55 @@ pub struct Settings {
     pub services: BTreeMap<String, String>,
 }
 
+/// How an iteration ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationStatus {
+    /// The fault schedule ran and the system recovered.
+    Passed,
+    /// The fault schedule ran, and the system did not recover or a prevention check was
+    /// accepted.
+    Failed,
+    /// The steady state did not hold at baseline: no fault was injected.
+    BaselineFailed,
+    /// A safety condition or a platform error stopped the iteration.
+    Aborted,
+    /// SIGINT or SIGTERM stopped the iteration.
+    Interrupted,
+}
+
+impl IterationStatus {
+    /// The status as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::BaselineFailed => "baseline_failed",
+            Self::Aborted => "aborted",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the iteration ran its whole fault schedule (passed or failed).
+    pub fn completed(self) -> bool {
+        matches!(self, Self::Passed | Self::Failed)
+    }
+}
+
+impl std::fmt::Display for IterationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One iteration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IterationResult {
     /// From 1.
     pub index: u32,
-    /// `passed`, `failed`, `baseline_failed`, `aborted` or `interrupted`.
-    pub status: String,
+    /// How the iteration ended.
+    pub status: IterationStatus,
     /// When the baseline began.
     pub started_at: String,
     /// The first injection.
@@ -259,7 +295,7 @@ pub struct IterationResult {
     /// The Kubernetes Warning event that detected the fault, when a `kubernetes-event`
     /// signal did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detection_event: Option<crate::detection::kubernetes::WarningEvent>,
+    pub detection_event: Option<WarningEvent>,
     /// The iteration's span id (16 hex digits) in the run's trace, when OpenTelemetry
     /// export is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,7 +321,7 @@ pub struct FaultRecord {
     pub error: Option<String>,
     /// What a detection canary or a prevention check did (docs/security-drills.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security: Option<crate::fault::security::SecurityOutcome>,
+    pub security: Option<SecurityOutcome>,
     /// When a signal the canary names noticed it, RFC 3339 UTC: null for a canary not
     /// noticed, absent for every other fault.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
@@ -301,17 +337,17 @@ pub struct FaultRecord {
 
 impl FaultRecord {
     /// The canary's outcome when this fault is a detection canary that was performed.
-    pub fn canary(&self) -> Option<&crate::fault::security::CanaryOutcome> {
+    pub fn canary(&self) -> Option<&CanaryOutcome> {
         match &self.security {
-            Some(crate::fault::security::SecurityOutcome::Canary(c)) => Some(c),
+            Some(SecurityOutcome::Canary(c)) => Some(c),
             _ => None,
         }
     }
 
     /// The prevention check's outcome when this fault is one that was tried.
-    pub fn prevention(&self) -> Option<&crate::fault::security::PreventionOutcome> {
+    pub fn prevention(&self) -> Option<&PreventionOutcome> {
         match &self.security {
-            Some(crate::fault::security::SecurityOutcome::Prevention(p)) => Some(p),
+            Some(SecurityOutcome::Prevention(p)) => Some(p),
             _ => None,
         }
     }
