@@ -14,7 +14,7 @@ mod validate;
 pub use duration::{Duration, DurationError};
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
 pub use schedule::{
-    Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
+    Drill, Missed, Schedule, ScheduleError, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use security::*;
