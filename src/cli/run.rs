@@ -111,7 +111,7 @@ async fn run_plan(
             context: args.context.clone(),
         };
         let result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
-        let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)
+        let run = crate::report::write::finish_run(&dir, &rel, result)
             .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
         // A closed standard output (`| head`) must not turn a finished run into a panic: the
         // results are on disk, and the exit code still tells the verdict.

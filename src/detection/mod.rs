@@ -2,4 +2,5 @@
 
 pub mod kubernetes;
 pub mod poll;
+pub mod signals;
 pub mod webhook;

@@ -16,7 +16,7 @@ use super::format::{self, duration_ms, multiple, opt_duration_ms, opt_percent, p
 use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
 use crate::result::{
-    CoordinationResult, IterationResult, NotificationResult, RunResult, RunStatus,
+    CoordinationResult, IterationResult, IterationStatus, NotificationResult, RunResult, RunStatus,
 };
 // The charts' geometry, shared with the pages of `firedrill serve`.
 use super::svg;
@@ -690,8 +690,8 @@ impl IterationView {
         Self {
             id: format!("{run_anchor}-iteration-{}", it.index),
             index: it.index,
-            status: it.status.replace('_', " "),
-            passed: it.status == "passed",
+            status: it.status.as_str().replace('_', " "),
+            passed: it.status == IterationStatus::Passed,
             injected: opt_clock(it.injected_at.as_deref()),
             detected: opt_clock(it.detected_at.as_deref()),
             detected_by: it.detected_by.clone(),
@@ -699,7 +699,7 @@ impl IterationView {
             timeline_title: format!(
                 "Iteration {}: {}; time to detect {}, time to recover {}",
                 it.index,
-                it.status.replace('_', " "),
+                it.status.as_str().replace('_', " "),
                 time_to_detect,
                 time_to_recover
             ),

@@ -104,7 +104,7 @@ pub fn security_run() -> ReportRun {
             true,
         ));
     }
-    result.iterations[0].status = "failed".to_owned();
+    result.iterations[0].status = crate::result::IterationStatus::Failed;
     result.status = RunStatus::Failed;
     result.reason = Some("iteration 1: prevention check `privileged` was accepted: create pod shop/firedrill-canary-privileged (privileged); undone at once (deleted pod shop/firedrill-canary-privileged)".to_owned());
     let input = input_for_run(&spec, result, &run.journal);

@@ -1,6 +1,6 @@
-//! Completing a results folder: the journal checked, the scorecard computed, result.json
-//! written, then every report rendered. Used at the end of `firedrill run` and again by
-//! `firedrill report DIR`.
+//! Completing a results folder: result.json written as the run scored it, the journal
+//! checked for the reports, then every report rendered. Used at the end of `firedrill run`
+//! and again by `firedrill report DIR`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,12 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
-use crate::result::evidence::input_for_run;
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::ScorecardInput;
 use crate::scorecard::evidence::{combine, score_input};
 use crate::scorecard::{Capability, Scorecard};
-use crate::spec::Spec;
 
 /// The file that marks a suite's results folder.
 pub const SUITE_FILE: &str = "suite.json";
@@ -107,18 +105,10 @@ fn report_files() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Completes a run's folder: checks its journal, scores the run, writes result.json and the
+/// Completes a run's folder: writes result.json, scored by the run already, and the
 /// reports. `rel` is the folder as a suite names it ("" for a run of its own).
-pub fn finish_run(
-    dir: &Path,
-    rel: &str,
-    spec: &Spec,
-    mut result: RunResult,
-) -> Result<ReportRun, WriteError> {
+pub fn finish_run(dir: &Path, rel: &str, mut result: RunResult) -> Result<ReportRun, WriteError> {
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
-    let input = input_for_run(spec, &result, &journal);
-    result.scorecard = score_input(&input);
-    result.scorecard_input = Some(input);
     result.files.extend(report_files());
     write_json(&dir.join("result.json"), &result)?;
     let run = ReportRun {

@@ -16,11 +16,6 @@ use crate::scorecard::{
 };
 use crate::spec::{DurationTarget, Spec};
 
-/// Iteration statuses that ran the whole fault schedule.
-fn completed(status: &str) -> bool {
-    status == "passed" || status == "failed"
-}
-
 fn duration_scale(target: Option<DurationTarget>) -> Option<Scale> {
     target.map(|t| Scale::Duration {
         target_secs: t.target.get().as_secs_f64(),
@@ -47,7 +42,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     let done: Vec<_> = result
         .iterations
         .iter()
-        .filter(|i| completed(&i.status))
+        .filter(|i| i.status.completed())
         .collect();
     let mut metrics = Vec::new();
     let mut gates = Vec::new();

@@ -214,14 +214,55 @@ pub struct Settings {
     pub services: BTreeMap<String, String>,
 }
 
+/// How an iteration ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationStatus {
+    /// The fault schedule ran and the system recovered.
+    Passed,
+    /// The fault schedule ran, and the system did not recover or a prevention check was
+    /// accepted.
+    Failed,
+    /// The steady state did not hold at baseline: no fault was injected.
+    BaselineFailed,
+    /// A safety condition or a platform error stopped the iteration.
+    Aborted,
+    /// SIGINT or SIGTERM stopped the iteration.
+    Interrupted,
+}
+
+impl IterationStatus {
+    /// The status as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::BaselineFailed => "baseline_failed",
+            Self::Aborted => "aborted",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the iteration ran its whole fault schedule (passed or failed).
+    pub fn completed(self) -> bool {
+        matches!(self, Self::Passed | Self::Failed)
+    }
+}
+
+impl std::fmt::Display for IterationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One iteration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IterationResult {
     /// From 1.
     pub index: u32,
-    /// `passed`, `failed`, `baseline_failed`, `aborted` or `interrupted`.
-    pub status: String,
+    /// How the iteration ended.
+    pub status: IterationStatus,
     /// When the baseline began.
     pub started_at: String,
     /// The first injection.

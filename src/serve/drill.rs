@@ -216,8 +216,7 @@ impl EngineRunner {
             &[("experiment", &exp.metadata.name)],
             result.rollback.failed.len() as f64,
         );
-        crate::report::write::finish_run(dir, rel, &exp.spec, result)
-            .map_err(|e| crate::error::chain(&e))
+        crate::report::write::finish_run(dir, rel, result).map_err(|e| crate::error::chain(&e))
     }
 }
 
