@@ -22,7 +22,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 pub use client::{Connection, connect, retry};
-pub use dependency::{PROXY, ProxiedPort, TargetPort, check_dependency, proxied_ports};
+pub use dependency::{
+    PROXY, ProxiedPort, TargetPort, Unproxiable, check_dependency, proxied_ports,
+};
 pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
 pub use evict::{evict, is_budget_refusal};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
