@@ -21,7 +21,7 @@ pub use security::*;
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{
-    STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
+    CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
 };
 
 use std::fmt;
