@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn pod_recovery_shows_the_servers_figures_beside_the_clients() {
-        use crate::platform::kubernetes::PodRecovery;
+        use crate::result::PodRecovery;
         let mut report = quickstart_report();
         assert!(!render(&report).unwrap().contains("## Pod recovery"));
         let r = &mut report.runs[0].result;

@@ -2,11 +2,13 @@
 
 use super::model::{Report, ReportRun};
 use super::write::single_report;
-use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 use crate::journal::JournalCheck;
 use crate::result::evidence::input_for_run;
-use crate::result::{FaultRecord, RunResult, RunStatus};
+use crate::result::{
+    CanaryOutcome, FaultRecord, PreventionOutcome, RunResult, RunStatus, SecurityOutcome,
+};
 use crate::scorecard::evidence::score_input;
+use crate::spec::MARKER;
 
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
@@ -125,8 +127,8 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         security: Some(SecurityOutcome::Canary(CanaryOutcome {
             actions: vec![action.to_owned()],
             markers: vec![
-                crate::fault::security::marker_name(name),
-                crate::fault::security::MARKER.to_owned(),
+                format!("{MARKER}-{name}"),
+                MARKER.to_owned(),
             ],
         })),
         detected_at: Some(None),
@@ -137,7 +139,7 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
 
 /// A prevention check's record.
 fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultRecord {
-    let marker = crate::fault::security::marker_name(name);
+    let marker = format!("{MARKER}-{name}");
     FaultRecord {
         name: name.to_owned(),
         fault_type: fault_type.to_owned(),
