@@ -185,8 +185,8 @@ async fn serve(
     let mut plans = Vec::new();
     for Loaded { drill, plan } in drills {
         // Both were checked when the schedule was loaded.
-        let cron = spec::parse_cron(&drill.cron).map_err(anyhow::Error::msg)?;
-        let zone = spec::parse_time_zone(&drill.time_zone).map_err(anyhow::Error::msg)?;
+        let cron = spec::parse_cron(&drill.cron)?;
+        let zone = spec::parse_time_zone(&drill.time_zone)?;
         let entry = Entry {
             name: drill.name.clone(),
             cron,

@@ -203,16 +203,33 @@ pub(crate) mod tests {
         pub value: f64,
     }
 
+    /// What is wrong with an exposition.
+    #[derive(Debug, thiserror::Error)]
+    pub(crate) enum ExpositionError {
+        #[error("exposition does not end with a newline")]
+        NoFinalNewline,
+        #[error("line {number}: {what}: {line:?}")]
+        Line {
+            number: usize,
+            what: &'static str,
+            line: String,
+        },
+    }
+
     /// Parses an exposition line by line, failing on any line that is not a well-formed
     /// `# HELP`, `# TYPE` or sample, or on a sample whose family has no `# TYPE` before it.
-    pub(crate) fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
+    pub(crate) fn parse_exposition(text: &str) -> Result<Vec<Sample>, ExpositionError> {
         let mut typed = BTreeMap::new();
         let mut samples = Vec::new();
         if !text.ends_with('\n') {
-            return Err("exposition does not end with a newline".into());
+            return Err(ExpositionError::NoFinalNewline);
         }
         for (n, line) in text.lines().enumerate() {
-            let err = |what: &str| format!("line {}: {what}: {line:?}", n + 1);
+            let err = |what: &'static str| ExpositionError::Line {
+                number: n + 1,
+                what,
+                line: line.to_owned(),
+            };
             if let Some(rest) = line.strip_prefix("# HELP ") {
                 let (name, help) = rest.split_once(' ').ok_or_else(|| err("help"))?;
                 if !valid_name(name) || help.is_empty() {
@@ -358,6 +375,16 @@ pub(crate) mod tests {
 
     #[test]
     fn parser_rejects_malformed_lines() {
+        assert!(matches!(
+            parse_exposition("# TYPE x counter\nx 1"),
+            Err(ExpositionError::NoFinalNewline)
+        ));
+        assert_eq!(
+            parse_exposition("# TYPE x counter\nx one\n")
+                .unwrap_err()
+                .to_string(),
+            r#"line 2: value: "x one""#
+        );
         assert!(parse_exposition("firedrill_demo_up 1\n").is_err());
         assert!(parse_exposition("# TYPE x counter\nx{a=b} 1\n").is_err());
         assert!(parse_exposition("# TYPE x counter\nx one\n").is_err());

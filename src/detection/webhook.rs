@@ -28,7 +28,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::notification::{
-    AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements, MAX_ACK_BODY_BYTES,
+    AckBodyError, AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements,
+    MAX_ACK_BODY_BYTES,
 };
 
 /// The largest payload accepted; Alertmanager's own payloads are far smaller.
@@ -240,15 +241,15 @@ enum PayloadError {
     )]
     Timeout,
     #[error("cannot read the request body: {0}")]
-    Unreadable(String),
+    Unreadable(axum::Error),
     #[error("request body is not json: {0}")]
-    Syntax(String),
+    Syntax(serde_json::Error),
     #[error("invalid alertmanager payload at {path}: {message}")]
     Shape { path: String, message: String },
     #[error("not found; post alerts to /alerts")]
     NotFound,
-    #[error("{0}")]
-    AckBody(String),
+    #[error(transparent)]
+    AckBody(AckBodyError),
     #[error(transparent)]
     Ack(AckError),
     #[error("this run names no roles to acknowledge (spec.coordination.roles)")]
@@ -335,7 +336,7 @@ async fn read_capped(mut body: Body, limit: usize) -> Result<Vec<u8>, PayloadErr
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let frame = frame.map_err(|e| PayloadError::Unreadable(e.to_string()))?;
+        let frame = frame.map_err(PayloadError::Unreadable)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -418,8 +419,7 @@ struct Alert {
 
 /// Parses a payload; only `alerts` and each alert's `status` and `labels` are required.
 fn parse(body: &[u8]) -> Result<Vec<Alert>, PayloadError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| PayloadError::Syntax(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(PayloadError::Syntax)?;
     // serde would also take arrays for structs; the payload and its alerts must be objects.
     if !value.is_object() {
         return Err(PayloadError::shape(".", "expected a json object"));
@@ -780,6 +780,11 @@ mod tests {
             assert_eq!(status, 400, "{body}: {json}");
             assert!(json["error"].as_str().unwrap().len() > 10, "{json}");
         }
+        let (_, json) = post(&url, "application/json", "[]").await;
+        assert_eq!(
+            json["error"],
+            r#"body must be a json object such as {"by": "alice", "note": "on it"}"#
+        );
         assert_eq!(acks.missing().len(), 2, "nothing recorded");
         let health = reqwest::get(&url).await.unwrap();
         assert_eq!(health.status().as_u16(), 405);

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::iterate::Iteration;
 use super::record::describe_platform_event;
+use super::stop::Stop;
 use super::{Progress, Runner, fmt_ms};
 use crate::detection::kubernetes::WarningEvent;
 use crate::detection::poll::PolledAlert;
@@ -148,7 +149,7 @@ impl Runner {
         &mut self,
         it: &mut Iteration,
         platform: &Platform,
-    ) -> Result<(), String> {
+    ) -> Result<(), Stop> {
         if it.event_watches.is_some() {
             return Ok(());
         }
@@ -178,7 +179,7 @@ impl Runner {
                         );
                         let data = json!({"signal": signal.name, "error": msg});
                         self.event(it, "detection-unavailable", data, msg.clone());
-                        return Err(msg);
+                        return Err(Stop::Aborted(msg));
                     }
                 }
             }

@@ -41,9 +41,9 @@ impl Runner {
         self.check_blast_radius(&fspec, &intent, &f, platform)
             .await?;
         // Listed before the first change, so that only events that come after it count.
-        if let Err(reason) = self.watch_warnings(it, platform).await {
+        if let Err(stop) = self.watch_warnings(it, platform).await {
             let _ = f.revert().await;
-            return Err(Stop::Aborted(reason));
+            return Err(stop);
         }
         // Written (and synced) before the change, so a crashed run can be rolled back.
         let (intent_seq, _) = self.record.journal.record_with_seq(
@@ -314,6 +314,7 @@ impl Runner {
             .rollback
             .revert_one(name, f, &self.record.journal)
             .await;
+        let result = result.map_err(|e| chain(&e));
         let now = Instant::now();
         if let Some(rec) = it.faults.iter_mut().rev().find(|r| r.name == name) {
             rec.reverted_at = Some(self.record.clock.rfc3339(now));

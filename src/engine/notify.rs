@@ -15,13 +15,35 @@ use super::{Progress, ProgressSink};
 use crate::detection::webhook::WebhookServer;
 use crate::error::chain;
 use crate::journal::{Journal, hex};
-use crate::notification::{Acknowledgements, Deliverer, DraftKind, Incident};
+use crate::notification::{Acknowledgements, Deliverer, DraftKind, Incident, NotificationError};
 use crate::result::{CoordinationResult, DeliveryResult, NotificationResult};
 use crate::spec::{Notification, Spec};
 use crate::time::{Clock, ms};
 
 /// Where the drafts go, relative to the results folder.
 const NOTIFICATIONS_DIR: &str = "notifications";
+
+/// Why the early warning cannot be delivered; its drafts are written all the same.
+#[derive(Debug, thiserror::Error)]
+enum Undeliverable {
+    /// The URL's placeholders do not expand.
+    #[error(transparent)]
+    Url(#[from] crate::spec::placeholders::PlaceholderError),
+    /// No client can post to the URL.
+    #[error(transparent)]
+    Client(#[from] NotificationError),
+}
+
+/// Why a draft's files were not written; the run goes on without them.
+#[derive(Debug, thiserror::Error)]
+enum DraftWriteError {
+    /// The drafts' folder could not be created.
+    #[error("cannot create {NOTIFICATIONS_DIR}/")]
+    Folder(#[source] std::io::Error),
+    /// A file could not be written.
+    #[error(transparent)]
+    File(#[from] NotificationError),
+}
 
 /// A delivery still running: the notification it belongs to.
 struct PendingDelivery {
@@ -44,7 +66,7 @@ pub(super) struct Notifier {
     acknowledge_url: Option<String>,
     notifications: Vec<NotificationResult>,
     /// The early warning's delivery, once the workloads' addresses are known.
-    deliverer: Option<Result<Deliverer, String>>,
+    deliverer: Option<Result<Deliverer, Undeliverable>>,
     deliveries: JoinSet<DeliveryResult>,
     pending_deliveries: HashMap<tokio::task::Id, PendingDelivery>,
 }
@@ -95,9 +117,12 @@ impl Notifier {
     ) -> Option<String> {
         let deliver = self.spec.as_ref().and_then(|n| n.deliver.clone())?;
         let prepared = crate::spec::placeholders::expand(&deliver.url, template)
-            .map_err(|e| e.to_string())
-            .and_then(|url| Deliverer::new(&url, deliver.timeout.get()).map_err(|e| chain(&e)));
+            .map_err(Undeliverable::from)
+            .and_then(|url| {
+                Deliverer::new(&url, deliver.timeout.get()).map_err(Undeliverable::from)
+            });
         let unavailable = prepared.as_ref().err().map(|error| {
+            let error = chain(error);
             tracing::warn!(%error, "notification delivery is not possible; drafts are still written");
             format!("notification delivery is not possible: {error}")
         });
@@ -187,6 +212,7 @@ impl Notifier {
         bytes.push(b'\n');
         let markdown = crate::notification::render_markdown(draft);
         if let Err(error) = self.write_files(&json_file, &bytes, &md_file, &markdown) {
+            let error = chain(&error);
             tracing::warn!(%error, kind = kind.as_str(), "cannot write a notification draft; the run goes on");
             self.journal.record(
                 "notification-draft-failed",
@@ -246,18 +272,14 @@ impl Notifier {
         json: &[u8],
         md_file: &str,
         markdown: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), DraftWriteError> {
         let Some(dir) = &self.out_dir else {
             return Ok(());
         };
-        let write = |file: &str, bytes: &[u8]| {
-            let path = dir.join(file);
-            crate::notification::write_file(&path, bytes).map_err(|e| chain(&e))
-        };
-        std::fs::create_dir_all(dir.join(NOTIFICATIONS_DIR))
-            .map_err(|e| format!("cannot create {NOTIFICATIONS_DIR}/: {e}"))?;
-        write(json_file, json)?;
-        write(md_file, markdown.as_bytes())
+        std::fs::create_dir_all(dir.join(NOTIFICATIONS_DIR)).map_err(DraftWriteError::Folder)?;
+        crate::notification::write_file(&dir.join(json_file), json)?;
+        crate::notification::write_file(&dir.join(md_file), markdown.as_bytes())?;
+        Ok(())
     }
 
     /// Posts the early warning in the background; the run collects the outcome before it ends.
@@ -267,7 +289,7 @@ impl Notifier {
             None => return,
             Some(Ok(d)) => d.clone(),
             Some(Err(error)) => {
-                let error = format!("delivery was not possible: {error}");
+                let error = format!("delivery was not possible: {}", chain(error));
                 self.journal.record(
                     "notification-delivery-failed",
                     json!({"iteration": iteration, "kind": kind.as_str(), "error": error}),
@@ -508,6 +530,7 @@ impl Delivery {
                 result.error = Some(error);
             }
             Err(error) => {
+                let error = chain(&error);
                 self.journal.record(
                     "notification-delivery-failed",
                     json!({"iteration": iteration, "kind": kind, "url": url, "error": error}),
@@ -675,6 +698,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_draft_that_cannot_be_written_says_why_and_the_run_goes_on() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        std::fs::write(f.dir.path().join(NOTIFICATIONS_DIR), "in the way").unwrap();
+        f.notifier.draft(&incident(), Instant::now());
+        assert!(!f.notifier.has_notifications());
+        let failed = f.records("notification-draft-failed");
+        assert_eq!(failed.len(), 3);
+        let error = failed[0]["data"]["error"].as_str().unwrap();
+        let cause = std::fs::create_dir_all(f.dir.path().join(NOTIFICATIONS_DIR)).unwrap_err();
+        assert_eq!(error, format!("cannot create notifications/: {cause}"));
+    }
+
+    #[tokio::test]
     async fn an_early_warning_that_cannot_be_delivered_says_why() {
         let mut f = Fixture::new("http://{workload.web}/hook");
         let context = crate::spec::placeholders::Context::default();
@@ -682,9 +718,9 @@ mod tests {
             .notifier
             .prepare_delivery(&context)
             .expect("not deliverable");
-        assert!(
-            unavailable.starts_with("notification delivery is not possible: "),
-            "{unavailable}"
+        assert_eq!(
+            unavailable,
+            "notification delivery is not possible: unknown placeholder `{workload.web}`"
         );
         f.notifier.draft(&incident(), Instant::now());
         let notifications = f.notifier.take_notifications();
@@ -692,12 +728,9 @@ mod tests {
             .delivery
             .as_ref()
             .expect("the early warning's");
-        assert!(
-            delivery
-                .error
-                .as_deref()
-                .unwrap()
-                .starts_with("delivery was not possible: ")
+        assert_eq!(
+            delivery.error.as_deref().unwrap(),
+            "delivery was not possible: unknown placeholder `{workload.web}`"
         );
         assert!(notifications[1].delivery.is_none());
         assert_eq!(f.records("notification-delivery-failed").len(), 1);

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use tracing::Instrument as _;
 
-use crate::fault::{Fault, Intent};
+use crate::error::chain;
+use crate::fault::{Fault, FaultError, Intent};
 use crate::journal::Journal;
 use crate::result::RollbackResult;
 
@@ -87,7 +88,7 @@ impl Rollback {
         name: &str,
         fault: &Arc<dyn Fault>,
         journal: &Journal,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, FaultError> {
         journal.record("fault-revert-started", json!({"fault": name}), false);
         let fault_type = self
             .lock()
@@ -117,14 +118,14 @@ impl Rollback {
                 Ok(actions)
             }
             Err(e) => {
-                let msg = crate::error::chain(&e);
+                let msg = chain(&e);
                 span.record("error", msg.as_str());
                 journal.record(
                     "fault-revert-failed",
                     json!({"fault": name, "error": msg}),
                     true,
                 );
-                Err(msg)
+                Err(e)
             }
         }
     }
@@ -145,7 +146,7 @@ impl Rollback {
             }
             match outcome {
                 Ok(_) => result.reverted.push(name),
-                Err(e) => result.failed.push(format!("{name}: {e}")),
+                Err(e) => result.failed.push(format!("{name}: {}", chain(&e))),
             }
         }
         journal.record(

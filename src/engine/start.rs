@@ -30,8 +30,8 @@ impl Runner {
         self.record.progress(&Progress::Starting { replicas });
         let mut stop = None;
         // Detection webhook first: workloads (an Alertmanager, say) may need its URL.
-        let webhook = self.start_webhook().await.unwrap_or_else(|reason| {
-            stop = Some(Stop::Aborted(reason));
+        let webhook = self.start_webhook().await.unwrap_or_else(|s| {
+            stop = Some(s);
             None
         });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -112,7 +112,7 @@ impl Runner {
             .map(WebhookServer::url)
     }
 
-    async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, String> {
+    async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, Stop> {
         let alerts = self.alerts_wanted();
         let acks = self.notifier.acks();
         if !alerts && acks.is_none() {
@@ -126,12 +126,12 @@ impl Runner {
             .map_or("127.0.0.1:0", |d| d.webhook_listen.as_str());
         let addr: std::net::SocketAddr = listen
             .parse()
-            .map_err(|e| format!("invalid detection.webhookListen: {e}"))?;
+            .map_err(|e| Stop::Aborted(format!("invalid detection.webhookListen: {e}")))?;
         let server = WebhookServer::bind_with(addr, acks).await.map_err(|e| {
-            format!(
+            Stop::Aborted(format!(
                 "the detection webhook cannot listen on {addr}: {}",
                 chain(&e)
-            )
+            ))
         })?;
         if alerts {
             self.record.run_event("webhook-listening", server.url());

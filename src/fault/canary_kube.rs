@@ -557,10 +557,10 @@ impl Fault for CanaryExecFault {
                 &self.command,
             )
             .await
-            .map_err(|message| FaultError::Exec {
+            .map_err(|source| FaultError::Exec {
                 fault: self.name.clone(),
                 target: format!("container {container} of pod {}", p.id()),
-                message,
+                source,
             })?;
             // The command's own failure (no such file, a name that does not resolve) is
             // part of the canary, not an error: the monitor must notice the attempt.

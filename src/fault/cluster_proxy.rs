@@ -611,13 +611,19 @@ mod tests {
             ]
         );
         let err = proxied_ports(&svc, &[5433]).unwrap_err();
-        assert_eq!(err, "has no port 5433 (its ports: 5432, 9090, 80)");
+        assert_eq!(
+            err.to_string(),
+            "has no port 5433 (its ports: 5432, 9090, 80)"
+        );
     }
 
     #[test]
     fn services_that_cannot_be_proxied_are_refused_with_the_reason() {
-        let refused =
-            |spec: Value| proxied_ports(&service(json!({"spec": spec})), &[]).unwrap_err();
+        let refused = |spec: Value| {
+            proxied_ports(&service(json!({"spec": spec})), &[])
+                .unwrap_err()
+                .to_string()
+        };
         assert!(
             refused(json!({"type": "ExternalName", "externalName": "db.example"}))
                 .contains("ExternalName")

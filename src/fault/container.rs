@@ -83,11 +83,11 @@ impl ContainerKillFault {
         ]
     }
 
-    fn exec_error(&self, pod: &PodRef, container: &str, message: String) -> FaultError {
+    fn exec_error(&self, pod: &PodRef, container: &str, source: ExecError) -> FaultError {
         FaultError::Exec {
             fault: self.spec.name.clone(),
             target: format!("container {container} of pod {}", pod.id()),
-            message,
+            source,
         }
     }
 
@@ -111,18 +111,65 @@ impl ContainerKillFault {
                 if matches!(exit_code(&s), Some(137 | 143)) {
                     return Ok(());
                 }
-                let mut message = s.message.unwrap_or_else(|| "the command failed".to_owned());
-                let stderr = stderr.trim();
-                if !stderr.is_empty() {
-                    message.push_str(&format!(" (stderr: {stderr})"));
-                }
-                message.push_str(
-                    "; the image needs a shell and `kill` (distroless and scratch images have neither)",
-                );
-                Err(self.exec_error(&t.pod, &t.container, message))
+                let failed = ExecError::KillFailed {
+                    answer: s.message.unwrap_or_else(|| "the command failed".to_owned()),
+                    stderr: stderr.trim().to_owned(),
+                };
+                Err(self.exec_error(&t.pod, &t.container, failed))
             }
         }
     }
+}
+
+/// Why a command run through `pods/exec` did not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The API server refused or failed the exec. Only its own message is kept: kube's
+    /// errors repeat their cause in it.
+    #[error("{0}")]
+    Api(kube::Error),
+    /// No answer within [`EXEC_TIMEOUT`].
+    #[error("no answer within {}s", EXEC_TIMEOUT.as_secs())]
+    NoAnswer,
+    /// The kill ran and failed.
+    #[error(
+        "{answer}{}; the image needs a shell and `kill` (distroless and scratch images have neither)",
+        stderr_note(stderr)
+    )]
+    KillFailed {
+        /// The exec status' message.
+        answer: String,
+        /// The start of the command's standard error, trimmed.
+        stderr: String,
+    },
+}
+
+/// ` (stderr: ...)`, or nothing when the command wrote no error.
+fn stderr_note(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(" (stderr: {stderr})")
+    }
+}
+
+/// Why no container of a pod can be the target.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ContainerChoiceError {
+    /// The container named is not in the pod.
+    #[error("has no container `{wanted}` (it has {})", names.join(", "))]
+    Missing {
+        /// The container named.
+        wanted: String,
+        /// The pod's containers.
+        names: Vec<String>,
+    },
+    /// None was named and the pod has several (or none).
+    #[error("has {} containers ({}): name one with `container`", names.len(), names.join(", "))]
+    Unnamed {
+        /// The pod's containers.
+        names: Vec<String>,
+    },
 }
 
 /// What a command run through `pods/exec` answered.
@@ -154,7 +201,7 @@ pub(super) async fn exec_capture(
     pod: &str,
     container: &str,
     command: &[String],
-) -> Result<ExecOutput, String> {
+) -> Result<ExecOutput, ExecError> {
     let api = Api::<Pod>::namespaced(client.clone(), namespace);
     let params = AttachParams::default()
         .container(container.to_owned())
@@ -165,7 +212,7 @@ pub(super) async fn exec_capture(
         let mut process = api
             .exec(pod, command.to_vec(), &params)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(ExecError::Api)?;
         let status = process.take_status();
         // Both streams are read at once and to their end: kube's exec buffers are small, so
         // a stream left unread stalls the other and the status behind them.
@@ -176,7 +223,7 @@ pub(super) async fn exec_capture(
             None => None,
         };
         let _ = process.join().await;
-        Ok::<_, String>(ExecOutput {
+        Ok::<_, ExecError>(ExecOutput {
             status,
             stdout,
             stderr,
@@ -184,7 +231,7 @@ pub(super) async fn exec_capture(
     };
     tokio::time::timeout(EXEC_TIMEOUT, run)
         .await
-        .map_err(|_| format!("no answer within {}s", EXEC_TIMEOUT.as_secs()))?
+        .map_err(|_| ExecError::NoAnswer)?
 }
 
 /// The first [`OUTPUT_LIMIT`] bytes of a stream as text; the rest is read and dropped so
@@ -202,24 +249,23 @@ async fn keep_prefix(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Strin
 }
 
 /// The container a kill targets in `pod`: the one named, or the pod's only one.
-pub(super) fn container_of(pod: &Pod, wanted: Option<&str>) -> Result<String, String> {
-    let names: Vec<&str> = pod
+pub(super) fn container_of(
+    pod: &Pod,
+    wanted: Option<&str>,
+) -> Result<String, ContainerChoiceError> {
+    let names: Vec<String> = pod
         .spec
         .as_ref()
-        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+        .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
         .unwrap_or_default();
     match (wanted, names.as_slice()) {
-        (Some(w), _) if names.contains(&w) => Ok(w.to_owned()),
-        (Some(w), _) => Err(format!(
-            "has no container `{w}` (it has {})",
-            names.join(", ")
-        )),
-        (None, [only]) => Ok((*only).to_owned()),
-        (None, _) => Err(format!(
-            "has {} containers ({}): name one with `container`",
-            names.len(),
-            names.join(", ")
-        )),
+        (Some(w), _) if names.iter().any(|n| n == w) => Ok(w.to_owned()),
+        (Some(w), _) => Err(ContainerChoiceError::Missing {
+            wanted: w.to_owned(),
+            names,
+        }),
+        (None, [only]) => Ok(only.clone()),
+        (None, _) => Err(ContainerChoiceError::Unnamed { names }),
     }
 }
 
@@ -352,11 +398,54 @@ mod tests {
             "sidecar"
         );
         let err = container_of(&pod(&["app", "sidecar"]), None).unwrap_err();
-        assert!(
-            err.contains("app, sidecar") && err.contains("`container`"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "has 2 containers (app, sidecar): name one with `container`"
         );
         let err = container_of(&pod(&["app"]), Some("db")).unwrap_err();
-        assert!(err.contains("no container `db`"), "{err}");
+        assert_eq!(err.to_string(), "has no container `db` (it has app)");
+    }
+
+    #[test]
+    fn a_failed_kill_reads_as_before() {
+        let fault = |source| FaultError::Exec {
+            fault: "kill".into(),
+            target: "container app of pod shop/web-0".into(),
+            source,
+        };
+        let failed = fault(ExecError::KillFailed {
+            answer: "command terminated with non-zero exit code".into(),
+            stderr: "sh: kill: not found".into(),
+        });
+        assert_eq!(
+            crate::error::chain(&failed),
+            "fault `kill`: the command in container app of pod shop/web-0 failed: \
+             command terminated with non-zero exit code (stderr: sh: kill: not found); \
+             the image needs a shell and `kill` (distroless and scratch images have neither)"
+        );
+        let silent = ExecError::KillFailed {
+            answer: "the command failed".into(),
+            stderr: String::new(),
+        };
+        assert!(
+            silent
+                .to_string()
+                .starts_with("the command failed; the image")
+        );
+        assert_eq!(
+            crate::error::chain(&fault(ExecError::NoAnswer)),
+            "fault `kill`: the command in container app of pod shop/web-0 failed: \
+             no answer within 30s"
+        );
+    }
+
+    #[test]
+    fn an_api_error_is_shown_once() {
+        // kube's message already holds the status its cause would add again.
+        let status = kube::core::Status::failure("pods/exec is forbidden", "Forbidden");
+        let error = kube::Error::Api(Box::new(status));
+        let shown = error.to_string();
+        assert!(shown.contains("pods/exec is forbidden"), "{shown}");
+        assert_eq!(crate::error::chain(&ExecError::Api(error)), shown);
     }
 }

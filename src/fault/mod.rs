@@ -32,7 +32,7 @@ pub use cluster_proxy::{
     check_dependency, derived_name, proxied_ports, proxy_file,
 };
 pub use config::{ConfigChangeFault, SecretFault, fresh_value};
-pub use container::ContainerKillFault;
+pub use container::{ContainerKillFault, ExecError};
 pub use dependency::DependencyFault;
 pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
 pub use memory::{MemoryPressureFault, hold_memory};
@@ -151,14 +151,15 @@ pub enum FaultError {
         message: String,
     },
     /// A command run in a container through `pods/exec` failed or could not be run.
-    #[error("fault `{fault}`: the command in {target} failed: {message}")]
+    #[error("fault `{fault}`: the command in {target} failed")]
     Exec {
         /// The fault.
         fault: String,
         /// `container C of pod NS/NAME`.
         target: String,
         /// The API server's or the command's answer.
-        message: String,
+        #[source]
+        source: container::ExecError,
     },
     /// A detection canary could not be performed, so no monitor could have seen it.
     #[error("fault `{fault}`: {message}")]

@@ -283,9 +283,9 @@ impl NetworkFault {
         match &self.spec {
             spec::FaultSpec::EgressBlock(e) => match &e.destination {
                 EgressDestination::Cidr(c) => {
-                    let cidr = spec::parse_cidr(&c.cidr).map_err(|message| FaultError::Unsafe {
+                    let cidr = spec::parse_cidr(&c.cidr).map_err(|error| FaultError::Unsafe {
                         fault: name.to_owned(),
-                        message,
+                        message: error.to_string(),
                     })?;
                     let what = match (c.port, c.protocol) {
                         (Some(p), proto) => format!(

@@ -31,20 +31,31 @@ pub struct AckRequest {
 
 impl AckRequest {
     /// Reads a body: empty (or only white space) is an acknowledgement without detail.
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
+    pub fn parse(body: &[u8]) -> Result<Self, AckBodyError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
         let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| format!("body is not json: {e}"))?;
+            serde_json::from_slice(body).map_err(AckBodyError::NotJson)?;
         if !value.is_object() {
-            return Err(
-                "body must be a json object such as {\"by\": \"alice\", \"note\": \"on it\"}"
-                    .to_owned(),
-            );
+            return Err(AckBodyError::NotAnObject);
         }
-        serde_json::from_value(value).map_err(|e| format!("invalid acknowledgement: {e}"))
+        serde_json::from_value(value).map_err(AckBodyError::Invalid)
     }
+}
+
+/// Why an acknowledgement's body was refused; the sender's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum AckBodyError {
+    /// The body does not parse as JSON.
+    #[error("body is not json: {0}")]
+    NotJson(serde_json::Error),
+    /// The body is JSON but not an object.
+    #[error("body must be a json object such as {{\"by\": \"alice\", \"note\": \"on it\"}}")]
+    NotAnObject,
+    /// The object has a field of the wrong type, or an unknown one.
+    #[error("invalid acknowledgement: {0}")]
+    Invalid(serde_json::Error),
 }
 
 /// One role's acknowledgement.
@@ -331,13 +342,18 @@ mod tests {
                 note: Some("on it".into())
             }
         );
-        let e = AckRequest::parse(br#"{"by": 1}"#).unwrap_err();
-        assert!(e.starts_with("invalid acknowledgement"), "{e}");
-        let e = AckRequest::parse(br#"{"who": "x"}"#).unwrap_err();
+        let e = AckRequest::parse(br#"{"by": 1}"#).unwrap_err().to_string();
+        assert!(e.starts_with("invalid acknowledgement: "), "{e}");
+        let e = AckRequest::parse(br#"{"who": "x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `who`"), "{e}");
-        let e = AckRequest::parse(b"[1]").unwrap_err();
-        assert!(e.contains("json object"), "{e}");
-        let e = AckRequest::parse(b"{").unwrap_err();
-        assert!(e.starts_with("body is not json"), "{e}");
+        let e = AckRequest::parse(b"[1]").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            r#"body must be a json object such as {"by": "alice", "note": "on it"}"#
+        );
+        let e = AckRequest::parse(b"{").unwrap_err().to_string();
+        assert!(e.starts_with("body is not json: "), "{e}");
     }
 }

@@ -7,6 +7,17 @@ use tokio::time::Instant;
 
 use super::NotificationError;
 
+/// Why a delivery got no answer. The messages never hold the URL, which may hold a token.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// No answer within the delivery's timeout.
+    #[error("no answer within {}", humantime::format_duration(*.0))]
+    TimedOut(Duration),
+    /// The request failed (refused, reset, TLS); the error has had its URL removed.
+    #[error(transparent)]
+    Failed(reqwest::Error),
+}
+
 /// Posts JSON to one URL.
 #[derive(Clone, Debug)]
 pub struct Deliverer {
@@ -58,7 +69,7 @@ impl Deliverer {
     }
 
     /// Posts `body` as `application/json`; the error says why no answer came, without the URL.
-    pub async fn post_json(&self, body: Vec<u8>) -> Result<Posted, String> {
+    pub async fn post_json(&self, body: Vec<u8>) -> Result<Posted, DeliveryError> {
         let sent = self
             .client
             .post(self.url.clone())
@@ -71,12 +82,9 @@ impl Deliverer {
                 status: response.status().as_u16(),
                 at: Instant::now(),
             }),
-            Err(e) if e.is_timeout() => Err(format!(
-                "no answer within {}",
-                humantime::format_duration(self.timeout)
-            )),
+            Err(e) if e.is_timeout() => Err(DeliveryError::TimedOut(self.timeout)),
             // The URL may hold a token: the message keeps only the causes.
-            Err(e) => Err(crate::error::chain(&e.without_url())),
+            Err(e) => Err(DeliveryError::Failed(e.without_url())),
         }
     }
 }
@@ -211,8 +219,10 @@ mod tests {
         )
         .unwrap();
         let error = d.post_json(b"{}".to_vec()).await.unwrap_err();
+        assert!(matches!(error, DeliveryError::Failed(_)), "{error:?}");
+        let error = crate::error::chain(&error);
         assert!(!error.contains("s3cr3t"), "{error}");
-        assert!(!error.is_empty());
+        assert!(error.starts_with("error sending request"), "{error}");
     }
 
     #[tokio::test]
@@ -228,7 +238,7 @@ mod tests {
         });
         let d = Deliverer::new(&format!("http://{addr}/"), Duration::from_millis(200)).unwrap();
         let error = d.post_json(b"{}".to_vec()).await.unwrap_err();
-        assert_eq!(error, "no answer within 200ms");
+        assert_eq!(crate::error::chain(&error), "no answer within 200ms");
         held.abort();
     }
 

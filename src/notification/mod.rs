@@ -12,9 +12,10 @@ mod draft;
 use std::path::{Path, PathBuf};
 
 pub use acknowledge::{
-    AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements, MAX_ACK_BODY_BYTES,
+    AckBodyError, AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements,
+    MAX_ACK_BODY_BYTES,
 };
-pub use deliver::{Deliverer, Posted, redact_url};
+pub use deliver::{Deliverer, DeliveryError, Posted, redact_url};
 pub use draft::{
     Draft, DraftKind, Field, FieldStatus, Incident, IncidentFault, build, render_markdown,
 };

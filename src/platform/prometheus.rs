@@ -46,12 +46,61 @@ pub enum ApiError {
         message: String,
     },
     /// The answer was not what the API documents.
-    #[error("unexpected answer from {url}: {message}")]
+    #[error("unexpected answer from {url}: {problem}")]
     Shape {
         /// The URL requested.
         url: String,
         /// What was wrong, with the field path.
-        message: String,
+        problem: ShapeError,
+    },
+}
+
+/// What is wrong in an answer's body, with the path of the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapeError {
+    /// The body does not parse as JSON.
+    #[error("the body is not json: {0}")]
+    NotJson(serde_json::Error),
+    /// Prometheus' envelope is not a JSON object.
+    #[error("the body is not a json object")]
+    NotAnObjectBody,
+    /// Prometheus' envelope has no `data`.
+    #[error("missing field `data`")]
+    NoData,
+    /// Prometheus' envelope says something other than `success`.
+    #[error("status is not `success`: {0}")]
+    NotSuccess(String),
+    /// An instant query's answer has no `result`.
+    #[error("missing field data.result")]
+    NoResult,
+    /// An instant query gave neither a vector nor a scalar.
+    #[error("data.resultType is `{0}`; an instant query must give a vector or a scalar")]
+    ResultType(String),
+    /// Alertmanager's answer is not a list.
+    #[error("the body is not a list of alerts")]
+    NotAlerts,
+    /// A field is absent.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// A field is not a string.
+    #[error("{0} is not a string")]
+    NotAString(String),
+    /// A field is not a list.
+    #[error("{0} is not a list")]
+    NotAList(String),
+    /// A field is not an object.
+    #[error("{0} is not an object")]
+    NotAnObject(String),
+    /// A sample is not `[timestamp, "value"]`.
+    #[error("{0} is not a [timestamp, \"value\"] pair")]
+    NotASample(String),
+    /// A sample's value does not parse as a number.
+    #[error("{path} is not a number: `{text}`")]
+    NotANumber {
+        /// The value's path.
+        path: String,
+        /// The start of the value.
+        text: String,
     },
 }
 
@@ -160,7 +209,7 @@ impl ApiClient {
             return Err(if (200..300).contains(&status) {
                 ApiError::Shape {
                     url,
-                    message: "the body is not a json object".into(),
+                    problem: ShapeError::NotAnObjectBody,
                 }
             } else {
                 ApiError::Status {
@@ -176,7 +225,7 @@ impl ApiClient {
                 Some(data) => Ok((url, data)),
                 None => Err(ApiError::Shape {
                     url,
-                    message: "missing field `data`".into(),
+                    problem: ShapeError::NoData,
                 }),
             };
         }
@@ -187,7 +236,7 @@ impl ApiClient {
         if (200..300).contains(&status) {
             Err(ApiError::Shape {
                 url,
-                message: format!("status is not `success`: {message}"),
+                problem: ShapeError::NotSuccess(message),
             })
         } else {
             Err(ApiError::Status {
@@ -203,7 +252,7 @@ impl ApiClient {
         let (url, data) = self
             .prometheus_data("api/v1/query", &[("query", promql)], timeout)
             .await?;
-        parse_query_data(&data).map_err(|message| ApiError::Shape { url, message })
+        parse_query_data(&data).map_err(|problem| ApiError::Shape { url, problem })
     }
 
     /// The scrape targets Prometheus knows, as `(scrape URL, health)`; health is `up`,
@@ -212,14 +261,14 @@ impl ApiClient {
         let (url, data) = self
             .prometheus_data("api/v1/targets", &[("state", "active")], timeout)
             .await?;
-        let shape = |message: &str| ApiError::Shape {
+        let shape = |problem| ApiError::Shape {
             url: url.clone(),
-            message: message.to_owned(),
+            problem,
         };
         let targets = data
             .get("activeTargets")
             .and_then(Value::as_array)
-            .ok_or_else(|| shape("data.activeTargets is not a list"))?;
+            .ok_or_else(|| shape(ShapeError::NotAList("data.activeTargets".into())))?;
         targets
             .iter()
             .enumerate()
@@ -229,7 +278,9 @@ impl ApiClient {
                         .and_then(Value::as_str)
                         .map(str::to_owned)
                         .ok_or_else(|| {
-                            shape(&format!("data.activeTargets[{i}].{name} is not a string"))
+                            shape(ShapeError::NotAString(format!(
+                                "data.activeTargets[{i}].{name}"
+                            )))
                         })
                 };
                 Ok((field("scrapeUrl")?, field("health")?))
@@ -247,7 +298,7 @@ impl ApiClient {
             .and_then(Value::as_array)
             .ok_or_else(|| ApiError::Shape {
                 url: url.clone(),
-                message: "data.activeAlertmanagers is not a list".into(),
+                problem: ShapeError::NotAList("data.activeAlertmanagers".into()),
             })?;
         Ok(list
             .iter()
@@ -282,10 +333,10 @@ impl ApiClient {
         }
         let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::Shape {
             url: url.clone(),
-            message: format!("the body is not json: {e}"),
+            problem: ShapeError::NotJson(e),
         })?;
         let alerts = parse_alertmanager_alerts(&value)
-            .map_err(|message| ApiError::Shape { url, message })?;
+            .map_err(|problem| ApiError::Shape { url, problem })?;
         // The server filtered already; checking again keeps a lax or old server honest.
         Ok(alerts
             .into_iter()
@@ -303,15 +354,17 @@ pub fn matches(labels: &BTreeMap<String, String>, matchers: &BTreeMap<String, St
 
 /// The samples of a query answer's `data`: a vector (each series with its labels) or a
 /// scalar. Matrices and strings are refused, as an instant query of a drill gives neither.
-pub fn parse_query_data(data: &Value) -> Result<Vec<Sample>, String> {
+pub fn parse_query_data(data: &Value) -> Result<Vec<Sample>, ShapeError> {
     let kind = data
         .get("resultType")
         .and_then(Value::as_str)
-        .ok_or("data.resultType is not a string")?;
-    let result = data.get("result").ok_or("missing field data.result")?;
+        .ok_or_else(|| ShapeError::NotAString("data.resultType".into()))?;
+    let result = data.get("result").ok_or(ShapeError::NoResult)?;
     match kind {
         "vector" => {
-            let series = result.as_array().ok_or("data.result is not a list")?;
+            let series = result
+                .as_array()
+                .ok_or_else(|| ShapeError::NotAList("data.result".into()))?;
             series
                 .iter()
                 .enumerate()
@@ -319,11 +372,11 @@ pub fn parse_query_data(data: &Value) -> Result<Vec<Sample>, String> {
                     let path = format!("data.result[{i}]");
                     let labels = s
                         .get("metric")
-                        .ok_or_else(|| format!("{path}.metric is missing"))
+                        .ok_or_else(|| ShapeError::Missing(format!("{path}.metric")))
                         .and_then(|m| labels(m, &format!("{path}.metric")))?;
                     let value = s
                         .get("value")
-                        .ok_or_else(|| format!("{path}.value is missing"))
+                        .ok_or_else(|| ShapeError::Missing(format!("{path}.value")))
                         .and_then(|v| sample_value(v, &format!("{path}.value")))?;
                     Ok(Sample { labels, value })
                 })
@@ -333,16 +386,16 @@ pub fn parse_query_data(data: &Value) -> Result<Vec<Sample>, String> {
             labels: BTreeMap::new(),
             value: sample_value(result, "data.result")?,
         }]),
-        other => Err(format!(
-            "data.resultType is `{other}`; an instant query must give a vector or a scalar"
-        )),
+        other => Err(ShapeError::ResultType(other.to_owned())),
     }
 }
 
 /// The label sets of the alerts of Alertmanager's `GET /api/v2/alerts` answer whose
 /// `status.state` is `active`.
-pub fn parse_alertmanager_alerts(value: &Value) -> Result<Vec<BTreeMap<String, String>>, String> {
-    let alerts = value.as_array().ok_or("the body is not a list of alerts")?;
+pub fn parse_alertmanager_alerts(
+    value: &Value,
+) -> Result<Vec<BTreeMap<String, String>>, ShapeError> {
+    let alerts = value.as_array().ok_or(ShapeError::NotAlerts)?;
     let mut active = Vec::new();
     for (i, alert) in alerts.iter().enumerate() {
         let path = format!("[{i}]");
@@ -350,10 +403,10 @@ pub fn parse_alertmanager_alerts(value: &Value) -> Result<Vec<BTreeMap<String, S
             .get("status")
             .and_then(|s| s.get("state"))
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("{path}.status.state is not a string"))?;
+            .ok_or_else(|| ShapeError::NotAString(format!("{path}.status.state")))?;
         let labels = alert
             .get("labels")
-            .ok_or_else(|| format!("{path}.labels is missing"))
+            .ok_or_else(|| ShapeError::Missing(format!("{path}.labels")))
             .and_then(|l| labels(l, &format!("{path}.labels")))?;
         if state == "active" {
             active.push(labels);
@@ -362,30 +415,32 @@ pub fn parse_alertmanager_alerts(value: &Value) -> Result<Vec<BTreeMap<String, S
     Ok(active)
 }
 
-fn labels(value: &Value, path: &str) -> Result<BTreeMap<String, String>, String> {
+fn labels(value: &Value, path: &str) -> Result<BTreeMap<String, String>, ShapeError> {
     let map = value
         .as_object()
-        .ok_or_else(|| format!("{path} is not an object"))?;
+        .ok_or_else(|| ShapeError::NotAnObject(path.to_owned()))?;
     map.iter()
         .map(|(k, v)| {
             v.as_str()
                 .map(|v| (k.clone(), v.to_owned()))
-                .ok_or_else(|| format!("{path}.{k} is not a string"))
+                .ok_or_else(|| ShapeError::NotAString(format!("{path}.{k}")))
         })
         .collect()
 }
 
 /// `[timestamp, "value"]`, the value a string as Prometheus writes it (`"NaN"`, `"+Inf"`).
-fn sample_value(value: &Value, path: &str) -> Result<f64, String> {
+fn sample_value(value: &Value, path: &str) -> Result<f64, ShapeError> {
     let pair = value
         .as_array()
         .filter(|a| a.len() == 2 && a[0].is_number())
-        .ok_or_else(|| format!("{path} is not a [timestamp, \"value\"] pair"))?;
+        .ok_or_else(|| ShapeError::NotASample(path.to_owned()))?;
     let text = pair[1]
         .as_str()
-        .ok_or_else(|| format!("{path}[1] is not a string"))?;
-    text.parse::<f64>()
-        .map_err(|_| format!("{path}[1] is not a number: `{}`", truncate(text, 40)))
+        .ok_or_else(|| ShapeError::NotAString(format!("{path}[1]")))?;
+    text.parse::<f64>().map_err(|_| ShapeError::NotANumber {
+        path: format!("{path}[1]"),
+        text: truncate(text, 40),
+    })
 }
 
 /// A label value inside double quotes, as PromQL and Alertmanager's matchers read it.
@@ -506,9 +561,32 @@ mod tests {
             ),
         ];
         for (data, needle) in cases {
-            let error = parse_query_data(&data).unwrap_err();
+            let error = parse_query_data(&data).unwrap_err().to_string();
             assert!(error.contains(needle), "{data}: {error}");
         }
+    }
+
+    #[test]
+    fn shape_errors_read_as_they_always_have() {
+        let error = |data: Value| parse_query_data(&data).unwrap_err().to_string();
+        assert_eq!(
+            error(json!({"resultType": "matrix", "result": []})),
+            "data.resultType is `matrix`; an instant query must give a vector or a scalar"
+        );
+        assert_eq!(
+            error(
+                json!({"resultType": "vector", "result": [{"metric": {}, "value": [1, "1", 2]}]})
+            ),
+            "data.result[0].value is not a [timestamp, \"value\"] pair"
+        );
+        let shape = ApiError::Shape {
+            url: "http://prometheus/api/v1/query".into(),
+            problem: ShapeError::NotSuccess("bad_data".into()),
+        };
+        assert_eq!(
+            crate::error::chain(&shape),
+            "unexpected answer from http://prometheus/api/v1/query: status is not `success`: bad_data"
+        );
     }
 
     #[test]
@@ -521,20 +599,22 @@ mod tests {
         let alerts = parse_alertmanager_alerts(&body).unwrap();
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0]["alertname"], "A");
-        assert!(
-            parse_alertmanager_alerts(&json!({"alerts": []}))
-                .unwrap_err()
-                .contains("not a list")
+        let error = |body: Value| parse_alertmanager_alerts(&body).unwrap_err().to_string();
+        assert_eq!(
+            error(json!({"alerts": []})),
+            "the body is not a list of alerts"
         );
-        assert!(
-            parse_alertmanager_alerts(&json!([{"labels": {}}]))
-                .unwrap_err()
-                .contains("[0].status.state")
+        assert_eq!(
+            error(json!([{"labels": {}}])),
+            "[0].status.state is not a string"
         );
-        assert!(
-            parse_alertmanager_alerts(&json!([{"labels": [], "status": {"state": "active"}}]))
-                .unwrap_err()
-                .contains("[0].labels is not an object")
+        assert_eq!(
+            error(json!([{"labels": [], "status": {"state": "active"}}])),
+            "[0].labels is not an object"
+        );
+        assert_eq!(
+            error(json!([{"status": {"state": "active"}}])),
+            "[0].labels is missing"
         );
     }
 

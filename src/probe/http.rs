@@ -14,12 +14,45 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Outcome, Probe, ProbeError, remaining};
+use super::tcp::ConnectError;
+use super::{Outcome, Probe, ProbeError, TimedOut, remaining};
 use crate::spec;
 use crate::telemetry::TraceContext;
 
 /// The largest response read; a larger one fails the observation.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+/// Why an observation got no whole response.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// No connection could be opened.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The deadline passed.
+    #[error(transparent)]
+    TimedOut(#[from] TimedOut),
+    /// Writing or reading failed for another reason than the deadline.
+    #[error("connection to {authority} broken")]
+    Broken {
+        /// The `host:port` connected to.
+        authority: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The response was larger than [`MAX_RESPONSE`].
+    #[error("response larger than {MAX_RESPONSE} bytes")]
+    TooLarge,
+    /// The connection closed before the body its `Content-Length` announced.
+    #[error("the response body was cut short")]
+    CutShort,
+    /// The connection closed before a response head.
+    #[error("the connection closed before a response")]
+    Closed,
+    /// The response head is not HTTP/1.x.
+    #[error("malformed response")]
+    Malformed(#[source] httparse::Error),
+}
 
 /// One request per observation on a new connection.
 #[derive(Debug)]
@@ -132,13 +165,18 @@ impl HttpProbe {
     }
 
     /// Sends the request and reads the whole response; returns its status.
-    fn exchange(&self, timeout: Duration) -> Result<u16, String> {
+    fn exchange(&self, timeout: Duration) -> Result<u16, ExchangeError> {
         let deadline = std::time::Instant::now() + timeout;
         let mut stream = super::tcp::connect(&self.authority, self.addr, timeout)?;
         let _ = stream.set_nodelay(true);
-        let timed_out = |e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timed out".to_owned(),
-            _ => format!("connection to {} broken: {e}", self.authority),
+        let timed_out = |source: std::io::Error| match source.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                ExchangeError::TimedOut(TimedOut)
+            }
+            _ => ExchangeError::Broken {
+                authority: self.authority.clone(),
+                source,
+            },
         };
         stream
             .set_write_timeout(Some(remaining(deadline)?))
@@ -161,7 +199,7 @@ impl HttpProbe {
             }
             if filled == buf.len() {
                 if buf.len() >= MAX_RESPONSE {
-                    return Err(format!("response larger than {MAX_RESPONSE} bytes"));
+                    return Err(ExchangeError::TooLarge);
                 }
                 // Past the head only the length matters: keep reading into the same space.
                 match status {
@@ -183,8 +221,8 @@ impl HttpProbe {
             if n == 0 {
                 return match status {
                     Some((code, _, None)) => Ok(code),
-                    Some((_, _, Some(_))) => Err("the response body was cut short".to_owned()),
-                    None => Err("the connection closed before a response".to_owned()),
+                    Some((_, _, Some(_))) => Err(ExchangeError::CutShort),
+                    None => Err(ExchangeError::Closed),
                 };
             }
             filled += n;
@@ -210,7 +248,7 @@ impl HttpProbe {
                         status = Some((code, head_len, len));
                     }
                     Ok(httparse::Status::Partial) => {}
-                    Err(e) => return Err(format!("malformed response: {e}")),
+                    Err(e) => return Err(ExchangeError::Malformed(e)),
                 }
             }
         }
@@ -222,7 +260,7 @@ impl Probe for HttpProbe {
         let started = std::time::Instant::now();
         let status = match self.exchange(timeout) {
             Ok(s) => s,
-            Err(e) => return Outcome::fail(e),
+            Err(e) => return Outcome::fail(crate::error::chain(&e)),
         };
         let elapsed = started.elapsed();
         if status != self.expect_status {
@@ -313,6 +351,31 @@ mod tests {
             .unwrap()
             .observe(T);
         assert!(!o.ok && o.detail.unwrap().contains("cut short"));
+    }
+
+    #[test]
+    fn failures_read_as_they_always_have() {
+        let observe = |response: &'static [u8]| {
+            let addr = server(move |_| response.to_vec());
+            HttpProbe::new(&spec(""), &format!("http://{addr}/"))
+                .unwrap()
+                .observe(T)
+                .detail
+                .unwrap()
+        };
+        assert_eq!(observe(b""), "the connection closed before a response");
+        assert_eq!(
+            observe(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+            "the response body was cut short"
+        );
+        assert_eq!(
+            observe(b"NOT HTTP\r\n\r\n"),
+            format!("malformed response: {}", httparse::Error::Version)
+        );
+        assert_eq!(
+            ExchangeError::TooLarge.to_string(),
+            format!("response larger than {MAX_RESPONSE} bytes")
+        );
     }
 
     #[test]

@@ -246,11 +246,16 @@ pub async fn run(
     }
 }
 
+/// An observation's deadline passed before it could finish.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out")]
+pub(crate) struct TimedOut;
+
 /// The time left until `deadline`, or a timeout error when none is.
-pub(crate) fn remaining(deadline: std::time::Instant) -> Result<Duration, String> {
+pub(crate) fn remaining(deadline: std::time::Instant) -> Result<Duration, TimedOut> {
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     if left.is_zero() {
-        Err("timed out".to_owned())
+        Err(TimedOut)
     } else {
         Ok(left)
     }

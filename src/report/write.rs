@@ -47,6 +47,20 @@ impl WriteError {
     }
 }
 
+/// Why one report file was not written; the others are written all the same.
+#[derive(Debug, thiserror::Error)]
+enum ReportFileError {
+    /// scorecard.md could not be rendered.
+    #[error(transparent)]
+    Markdown(#[from] super::markdown::MarkdownError),
+    /// report.html could not be rendered.
+    #[error(transparent)]
+    Html(#[from] super::html::HtmlError),
+    /// The file could not be written; the log line names it.
+    #[error("{0}")]
+    Write(std::io::Error),
+}
+
 /// `suite.json`: what a suite ran, where each run's results are, and the combined scorecard.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,24 +180,24 @@ pub fn suite_report(
 /// Writes scorecard.md, junit.xml and report.html; a report that cannot be rendered or
 /// written is logged and the others are still written.
 pub fn write_reports(dir: &Path, report: &Report) {
-    let rendered: [(&str, Result<String, String>); 3] = [
+    let rendered: [(&str, Result<String, ReportFileError>); 3] = [
         (
             "scorecard.md",
-            super::markdown::render(report).map_err(|e| crate::error::chain(&e)),
+            super::markdown::render(report).map_err(ReportFileError::from),
         ),
         ("junit.xml", Ok(super::junit::render(report))),
         (
             "report.html",
-            super::html::render(report).map_err(|e| crate::error::chain(&e)),
+            super::html::render(report).map_err(ReportFileError::from),
         ),
     ];
     for (file, text) in rendered {
         let path = dir.join(file);
-        match text.map(|text| std::fs::write(&path, text).map_err(|e| e.to_string())) {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) | Err(error) => {
-                tracing::warn!(%error, path = %path.display(), "cannot write a report; the others are still written");
-            }
+        let written =
+            text.and_then(|text| std::fs::write(&path, text).map_err(ReportFileError::Write));
+        if let Err(error) = written {
+            let error = crate::error::chain(&error);
+            tracing::warn!(%error, path = %path.display(), "cannot write a report; the others are still written");
         }
     }
 }

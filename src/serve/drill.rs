@@ -78,6 +78,25 @@ pub fn targets(exp: &Experiment) -> Vec<String> {
     }
 }
 
+/// Why one experiment of a drill gave no result; the drill stops there.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The run could not start.
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    /// The run panicked; what it had injected was reverted as far as possible.
+    #[error("the run panicked; reverted {reverted:?}, failed to revert {failed:?}")]
+    Panicked {
+        /// The faults reverted.
+        reverted: Vec<String>,
+        /// The faults that could not be.
+        failed: Vec<String>,
+    },
+    /// The results could not be written.
+    #[error(transparent)]
+    Results(#[from] crate::report::write::WriteError),
+}
+
 /// Runs drills through the engine, each run into a folder under `results`.
 pub struct EngineRunner {
     plans: BTreeMap<String, DrillPlan>,
@@ -162,9 +181,13 @@ impl Runner for EngineRunner {
                     }
                     runs.push((dir, run));
                 }
-                Err(reason) => {
+                Err(error) => {
                     not_run.push(file.display().to_string());
-                    failure = Some(format!("{}: {reason}", file.display()));
+                    failure = Some(format!(
+                        "{}: {}",
+                        file.display(),
+                        crate::error::chain(&error)
+                    ));
                 }
             }
         }
@@ -195,7 +218,7 @@ impl EngineRunner {
         dir: &Path,
         rel: &str,
         cancel: &CancellationToken,
-    ) -> Result<crate::report::model::ReportRun, String> {
+    ) -> Result<crate::report::model::ReportRun, RunError> {
         let options = RunOptions {
             out_dir: Some(dir.to_path_buf()),
             iterations: None,
@@ -216,7 +239,7 @@ impl EngineRunner {
             &[("experiment", &exp.metadata.name)],
             result.rollback.failed.len() as f64,
         );
-        crate::report::write::finish_run(dir, rel, result).map_err(|e| crate::error::chain(&e))
+        crate::report::write::finish_run(dir, rel, result).map_err(RunError::from)
     }
 }
 
@@ -265,7 +288,7 @@ async fn drive(
     options: RunOptions,
     progress: Arc<dyn ProgressSink>,
     cancel: CancellationToken,
-) -> Result<crate::result::RunResult, String> {
+) -> Result<crate::result::RunResult, RunError> {
     let rollback = Rollback::new();
     let task = tokio::spawn(engine::run(
         exp,
@@ -275,17 +298,17 @@ async fn drive(
         rollback.clone(),
     ));
     match task.await {
-        Ok(result) => result.map_err(|e| crate::error::chain(&e)),
+        Ok(result) => result.map_err(RunError::from),
         Err(join) => {
             tracing::error!(error = %join, "the run failed unexpectedly; reverting what was injected");
             let rolled = rollback.revert_all_emergency().await;
             // The process table is shared by every drill: stopping them all is the price of
             // never leaving a panicked run's processes behind.
             crate::platform::local::process::kill_all_now();
-            Err(format!(
-                "the run panicked; reverted {:?}, failed to revert {:?}",
-                rolled.reverted, rolled.failed
-            ))
+            Err(RunError::Panicked {
+                reverted: rolled.reverted,
+                failed: rolled.failed,
+            })
         }
     }
 }
@@ -310,6 +333,26 @@ spec:
 "
         );
         crate::spec::load_str("e.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn why_a_run_gave_no_result_reads_as_before() {
+        let panicked = RunError::Panicked {
+            reverted: vec!["kill".into()],
+            failed: Vec::new(),
+        };
+        assert_eq!(
+            panicked.to_string(),
+            r#"the run panicked; reverted ["kill"], failed to revert []"#
+        );
+        let engine = RunError::from(engine::EngineError::OutDir(
+            "/results/x".into(),
+            std::io::Error::other("read-only file system"),
+        ));
+        assert_eq!(
+            crate::error::chain(&engine),
+            "cannot create the results folder /results/x: read-only file system"
+        );
     }
 
     #[test]

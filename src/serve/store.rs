@@ -563,8 +563,13 @@ pub fn is_date(text: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
+/// A `since` or `until` value that is neither a date nor an RFC 3339 time; the user's to fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T10:00:00Z)")]
+pub struct NotATime(pub String);
+
 /// Checks a `since` or `until` value: a date (`2026-03-01`) or an RFC 3339 time.
-pub fn check_time(text: &str) -> Result<(), String> {
+pub fn check_time(text: &str) -> Result<(), NotATime> {
     let ok = if is_date(text) {
         text.parse::<jiff::civil::Date>().is_ok()
     } else {
@@ -573,9 +578,7 @@ pub fn check_time(text: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{text}` is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T10:00:00Z)"
-        ))
+        Err(NotATime(text.to_owned()))
     }
 }
 
@@ -699,5 +702,16 @@ mod tests {
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         assert!(err.is_user_input());
+    }
+
+    #[test]
+    fn times_are_dates_or_rfc3339() {
+        assert_eq!(check_time("2026-03-01"), Ok(()));
+        assert_eq!(check_time("2026-03-01T10:00:00Z"), Ok(()));
+        assert_eq!(
+            check_time("2026-02-30").unwrap_err().to_string(),
+            "`2026-02-30` is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T10:00:00Z)"
+        );
+        assert!(check_time("yesterday").is_err());
     }
 }

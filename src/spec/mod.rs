@@ -14,14 +14,14 @@ mod validate;
 pub use duration::{Duration, DurationError};
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
 pub use schedule::{
-    Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
+    Drill, Missed, Schedule, ScheduleError, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use security::*;
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{
-    STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
+    CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
 };
 
 use std::fmt;

@@ -93,18 +93,37 @@ impl Drill {
     }
 }
 
+/// Why a drill's cron pattern or time zone is unusable; both are the schedule author's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron pattern does not parse; croner's message says where.
+    #[error(transparent)]
+    Cron(#[from] croner::errors::CronError),
+    /// No IANA time zone has this name.
+    #[error("unknown IANA time zone `{name}`")]
+    TimeZone {
+        /// The name given.
+        name: String,
+        /// The zone database's answer.
+        #[source]
+        source: jiff::Error,
+    },
+}
+
 /// Parses a cron pattern: five fields, or six with seconds first.
-pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
-    croner::parser::CronParser::builder()
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, ScheduleError> {
+    Ok(croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
         .build()
-        .parse(pattern)
-        .map_err(|e| e.to_string())
+        .parse(pattern)?)
 }
 
 /// Looks up an IANA time zone by name.
-pub fn parse_time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
-    jiff::tz::TimeZone::get(name).map_err(|_| format!("unknown IANA time zone `{name}`"))
+pub fn parse_time_zone(name: &str) -> Result<jiff::tz::TimeZone, ScheduleError> {
+    jiff::tz::TimeZone::get(name).map_err(|source| ScheduleError::TimeZone {
+        name: name.to_owned(),
+        source,
+    })
 }
 
 /// Every problem of a parsed schedule, with field paths.
@@ -128,14 +147,15 @@ pub fn validate(schedule: &Schedule) -> Vec<Problem> {
                 format!("`{}` names another drill already", drill.name),
             );
         }
-        if let Err(message) = parse_cron(&drill.cron) {
+        if let Err(error) = parse_cron(&drill.cron) {
             problem(
                 format!("{at}.cron"),
-                format!("invalid cron pattern `{}`: {message}", drill.cron),
+                format!("invalid cron pattern `{}`: {error}", drill.cron),
             );
         }
-        if let Err(message) = parse_time_zone(&drill.time_zone) {
-            problem(format!("{at}.timeZone"), message);
+        if let Err(error) = parse_time_zone(&drill.time_zone) {
+            // The zone database's own wording is left out of the validation message.
+            problem(format!("{at}.timeZone"), error.to_string());
         }
         match (&drill.experiment, &drill.suite) {
             (Some(_), Some(_)) => problem(
@@ -177,5 +197,19 @@ mod tests {
         assert!(parse_time_zone("Europe/Paris").is_ok());
         assert!(parse_time_zone("UTC").is_ok());
         assert!(parse_time_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn errors_read_as_the_validation_messages() {
+        let zone = parse_time_zone("Mars/Olympus").unwrap_err();
+        assert_eq!(zone.to_string(), "unknown IANA time zone `Mars/Olympus`");
+        assert!(std::error::Error::source(&zone).is_some());
+        let cron = parse_cron("61 * * * *").unwrap_err();
+        let croner = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse("61 * * * *")
+            .unwrap_err();
+        assert_eq!(cron.to_string(), croner.to_string());
     }
 }

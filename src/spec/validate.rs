@@ -1061,7 +1061,7 @@ impl Validator<'_> {
                 match &f.destination {
                     EgressDestination::Cidr(c) => {
                         match parse_cidr(&c.cidr) {
-                            Err(message) => self.problem(format!("{dest}.cidr"), message),
+                            Err(error) => self.problem(format!("{dest}.cidr"), error.to_string()),
                             Ok((_, 0)) => self.problem(
                                 format!("{dest}.cidr"),
                                 "a prefix of 0 is every address: to cut a pod off entirely use a quarantine fault",
@@ -1852,21 +1852,62 @@ fn round1(x: f64) -> String {
     s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
 }
 
+/// Why a text is not a CIDR range as Kubernetes writes ipBlocks; always the author's to fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CidrError {
+    /// No `/` between an address and a prefix length.
+    #[error("`{0}` is not in CIDR notation: write ADDRESS/PREFIX, e.g. 10.0.5.0/24 or 10.0.5.7/32")]
+    Notation(String),
+    /// The part before the `/` is not an IP address.
+    #[error("`{address}` in `{text}` is not an IP address")]
+    Address {
+        /// The part before the `/`.
+        address: String,
+        /// The whole range.
+        text: String,
+    },
+    /// The part after the `/` is not a prefix length of the address' family.
+    #[error("`{prefix}` in `{text}` is not a prefix length from 0 to {max}")]
+    Prefix {
+        /// The part after the `/`.
+        prefix: String,
+        /// The whole range.
+        text: String,
+        /// 32 or 128.
+        max: u8,
+    },
+    /// Bits past the prefix are set.
+    #[error("`{text}` has host bits set: the range starts at {start}/{len}")]
+    HostBits {
+        /// The whole range.
+        text: String,
+        /// The range's first address.
+        start: std::net::IpAddr,
+        /// The prefix length.
+        len: u8,
+    },
+}
+
 /// Parses a range in CIDR notation (`10.0.5.0/24`, `fd00::/64`) whose host bits are zero,
 /// as Kubernetes writes ipBlocks.
-pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
-    let (addr, len) = text.split_once('/').ok_or_else(|| {
-        format!("`{text}` is not in CIDR notation: write ADDRESS/PREFIX, e.g. 10.0.5.0/24 or 10.0.5.7/32")
+pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), CidrError> {
+    let (addr, len) = text
+        .split_once('/')
+        .ok_or_else(|| CidrError::Notation(text.to_owned()))?;
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| CidrError::Address {
+        address: addr.to_owned(),
+        text: text.to_owned(),
     })?;
-    let ip: std::net::IpAddr = addr
-        .parse()
-        .map_err(|_| format!("`{addr}` in `{text}` is not an IP address"))?;
     let max: u8 = if ip.is_ipv6() { 128 } else { 32 };
     let len: u8 = len
         .parse()
         .ok()
         .filter(|l| *l <= max)
-        .ok_or_else(|| format!("`{len}` in `{text}` is not a prefix length from 0 to {max}"))?;
+        .ok_or_else(|| CidrError::Prefix {
+            prefix: len.to_owned(),
+            text: text.to_owned(),
+            max,
+        })?;
     let bits = match ip {
         std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
         std::net::IpAddr::V6(v6) => u128::from(v6),
@@ -1880,9 +1921,11 @@ pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
             }
             std::net::IpAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::from(network)),
         };
-        return Err(format!(
-            "`{text}` has host bits set: the range starts at {start}/{len}"
-        ));
+        return Err(CidrError::HostBits {
+            text: text.to_owned(),
+            start,
+            len,
+        });
     }
     Ok((ip, len))
 }
@@ -2913,8 +2956,28 @@ spec:
         assert_eq!(parse_cidr("fd00::/64").unwrap().1, 64);
         assert!(parse_cidr("10.0.5.7/32").is_ok());
         assert!(parse_cidr("10.0.5.0/33").is_err());
-        assert!(parse_cidr("fd00::1/64").unwrap_err().contains("fd00::/64"));
         assert!(parse_cidr("nonsense/8").is_err());
+    }
+
+    #[test]
+    fn cidr_errors_read_as_the_validation_messages() {
+        let message = |text| parse_cidr(text).unwrap_err().to_string();
+        assert_eq!(
+            message("10.0.5.0"),
+            "`10.0.5.0` is not in CIDR notation: write ADDRESS/PREFIX, e.g. 10.0.5.0/24 or 10.0.5.7/32"
+        );
+        assert_eq!(
+            message("nonsense/8"),
+            "`nonsense` in `nonsense/8` is not an IP address"
+        );
+        assert_eq!(
+            message("10.0.5.0/33"),
+            "`33` in `10.0.5.0/33` is not a prefix length from 0 to 32"
+        );
+        assert_eq!(
+            message("fd00::1/64"),
+            "`fd00::1/64` has host bits set: the range starts at fd00::/64"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
-use super::KubeError;
+use super::{ConfigError, KubeError};
 
 /// Where a client is connected.
 #[derive(Clone, Debug)]
@@ -30,12 +30,12 @@ impl Connection {
             serde_json::from_value(serde_json::json!({ "token": token })).map_err(|e| {
                 KubeError::Config {
                     context: Some(self.context.clone()),
-                    source: Box::new(e),
+                    source: e.into(),
                 }
             })?;
         kube::Client::try_from(config).map_err(|e| KubeError::Config {
             context: Some(self.context.clone()),
-            source: Box::new(e),
+            source: e.into(),
         })
     }
 }
@@ -45,7 +45,7 @@ impl Connection {
 pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection), KubeError> {
     // The process-wide TLS provider must be ring before any client is built.
     crate::tls::install_crypto_provider();
-    let config_error = |source: Box<dyn std::error::Error + Send + Sync>| KubeError::Config {
+    let config_error = |source: ConfigError| KubeError::Config {
         context: context.map(str::to_owned),
         source,
     };
@@ -62,20 +62,20 @@ pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection)
             };
             let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
-                .map_err(|e| config_error(Box::new(e)))?;
+                .map_err(|e| config_error(e.into()))?;
             (config, name)
         }
         Err(read) if context.is_none() => match Config::incluster() {
             Ok(config) => (config, "in-cluster".to_owned()),
-            Err(_) => return Err(config_error(Box::new(read))),
+            Err(_) => return Err(config_error(read.into())),
         },
-        Err(read) => return Err(config_error(Box::new(read))),
+        Err(read) => return Err(config_error(read.into())),
     };
     // Retries are ours (bounded, logged, and for 5xx too); the client's own would multiply them.
     let mut config = config;
     config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config.clone()).map_err(|e| config_error(Box::new(e)))?;
+    let client = kube::Client::try_from(config.clone()).map_err(|e| config_error(e.into()))?;
     Ok((
         client,
         Connection {

@@ -22,7 +22,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 pub use client::{Connection, connect, retry};
-pub use dependency::{PROXY, ProxiedPort, TargetPort, check_dependency, proxied_ports};
+pub use dependency::{
+    PROXY, ProxiedPort, TargetPort, Unproxiable, check_dependency, proxied_ports,
+};
 pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
 pub use evict::{evict, is_budget_refusal};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
@@ -65,6 +67,21 @@ pub enum ErrorKind {
     Retriable,
 }
 
+/// What made the Kubernetes configuration unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The kubeconfig could not be read (and, with no context named, this is not a pod
+    /// with a service account either), or its context could not be used.
+    #[error(transparent)]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// A token could not be set as the credentials.
+    #[error(transparent)]
+    Token(#[from] serde_json::Error),
+    /// No client could be built from the configuration.
+    #[error(transparent)]
+    Client(#[from] kube::Error),
+}
+
 /// Why the kubernetes platform could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
@@ -75,7 +92,7 @@ pub enum KubeError {
         context: Option<String>,
         /// The cause.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: ConfigError,
     },
     /// The API server answered with an error, or could not be reached.
     #[error("{what}")]
