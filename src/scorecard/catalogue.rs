@@ -4,32 +4,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A cybersecurity capability a drill can evidence.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// Detection of faults and incidents.
-    Detection,
-    /// Containment of an incident.
-    Containment,
-    /// Recovery and business continuity.
-    RecoveryContinuity,
-    /// Readiness to notify the authorities in time.
-    ReportingReadiness,
-    /// Resilience to the failure of a supplier or dependency.
-    ThirdPartyResilience,
-    /// Evidence and traceability of what happened.
-    EvidenceTraceability,
-    /// Coordination inside and outside the organisation.
-    Coordination,
-    /// Continuous testing of the measures.
-    ContinuousTesting,
-}
+pub use crate::spec::Capability;
 
 /// Where the law and the standards ask for a capability; each field is a table cell verbatim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,32 +45,6 @@ const fn refs(
 }
 
 impl Capability {
-    /// Every capability, in the order of the reference table.
-    pub const ALL: [Capability; 8] = [
-        Capability::Detection,
-        Capability::Containment,
-        Capability::RecoveryContinuity,
-        Capability::ReportingReadiness,
-        Capability::ThirdPartyResilience,
-        Capability::EvidenceTraceability,
-        Capability::Coordination,
-        Capability::ContinuousTesting,
-    ];
-
-    /// The display name, as in the reference table.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Detection => "Detection",
-            Capability::Containment => "Containment",
-            Capability::RecoveryContinuity => "Recovery / continuity",
-            Capability::ReportingReadiness => "Reporting readiness",
-            Capability::ThirdPartyResilience => "Third-party resilience",
-            Capability::EvidenceTraceability => "Evidence & traceability",
-            Capability::Coordination => "Coordination",
-            Capability::ContinuousTesting => "Continuous testing",
-        }
-    }
-
     /// The references from the reference table, copied cell by cell.
     pub fn references(self) -> References {
         match self {

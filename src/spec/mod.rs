@@ -1,23 +1,25 @@
 //! The experiment document: types, loading with source locations, and validation.
 
+mod capability;
 mod duration;
+mod fault;
 mod load;
 mod location;
 pub mod placeholders;
 mod schedule;
 mod scorecard;
-mod security;
 mod suite;
 mod types;
 mod validate;
 
+pub use capability::Capability;
 pub use duration::{Duration, DurationError};
+pub use fault::*;
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
 pub use schedule::{
     Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
-pub use security::*;
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{
