@@ -11,9 +11,12 @@ use async_trait::async_trait;
 
 use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
+use super::{BuildFault, FaultContext, local_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{Undo, sha256_hex};
 use crate::spec;
+use std::sync::Arc;
 
 /// The request header that marks a canary request; its value is the run's marker payload.
 pub const CANARY_HEADER: &str = "x-firedrill-canary";
@@ -676,5 +679,33 @@ mod tests {
                 .unwrap()
                 .contains("already gone")
         );
+    }
+}
+
+impl BuildFault for spec::CanaryRequest {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        let url = crate::spec::placeholders::expand(&self.url, local.template()).map_err(|e| {
+            FaultError::Canary {
+                fault: self.name.clone(),
+                message: format!("url `{}`: {e}", self.url),
+            }
+        })?;
+        Ok(Arc::new(CanaryRequestFault::new(
+            self.clone(),
+            url,
+            &ctx.run_id,
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryFileRead {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        Ok(Arc::new(CanaryFileReadFault::new(
+            self.clone(),
+            local.experiment_dir(),
+            &ctx.run_id,
+        )))
     }
 }

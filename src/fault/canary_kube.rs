@@ -24,11 +24,14 @@ use kube::api::{ListParams, PostParams};
 use super::container::{container_of, exec_capture, exit_code};
 use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
+use super::{BuildFault, FaultContext, kubernetes_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, Connection, KubeError, OWNER, PodRef, Undo, WriteAction, retry,
 };
 use crate::spec::{self, MARKER};
+use std::sync::Arc;
 
 /// The label put on every object a security drill creates.
 pub const CANARY_LABEL: &str = "firedrill.dev/canary";
@@ -753,5 +756,57 @@ mod tests {
         assert_eq!(shown("a\n  b\n"), "a b");
         let long = shown(&"x".repeat(500));
         assert_eq!(long.chars().count(), SHOWN_OUTPUT + 3);
+    }
+}
+
+impl BuildFault for spec::CanarySecretRead {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanarySecretReadFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+            ctx.run_id.clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryExec {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryExecFault::exec(self, k.cluster().clone())))
+    }
+}
+
+impl BuildFault for spec::CanaryDnsLookup {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryExecFault::dns_lookup(
+            self,
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryDeniedRequests {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryDeniedRequestsFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+        )))
     }
 }

@@ -19,7 +19,9 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use super::kubernetes::{kube_error, lock, pick};
+use super::{BuildFault, FaultContext, kubernetes_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, PodRef, RestartWatch, retry, watch_restart};
 use crate::spec;
@@ -358,5 +360,21 @@ mod tests {
         );
         let err = container_of(&pod(&["app"]), Some("db")).unwrap_err();
         assert!(err.contains("no container `db`"), "{err}");
+    }
+}
+
+impl BuildFault for spec::ContainerKill {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(ContainerKillFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.events(),
+            k.stop_token(),
+        )))
     }
 }

@@ -9,9 +9,12 @@ use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
 use super::stress::{SELF_STOP_MARGIN, stop_helper};
+use super::{BuildFault, FaultContext, local_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
+use std::sync::Arc;
 
 /// The largest share of the memory available at injection that a fault may take.
 const MAX_SHARE_OF_AVAILABLE: f64 = 0.5;
@@ -141,5 +144,15 @@ mod tests {
     #[test]
     fn reads_available_memory() {
         assert!(available_mib().unwrap() > 0);
+    }
+}
+
+impl BuildFault for spec::MemoryPressure {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        local_platform(self, platform)?;
+        Ok(Arc::new(MemoryPressureFault::new(
+            self.clone(),
+            ctx.firedrill.clone(),
+        )))
     }
 }

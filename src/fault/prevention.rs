@@ -24,9 +24,12 @@ use super::canary_kube::{
 };
 use super::kubernetes::{Created, create_owned, is_status, kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
+use super::{BuildFault, FaultContext, kubernetes_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
+use std::sync::Arc;
 
 /// The image of a check's pod when none is given: it never runs anyway.
 pub const DEFAULT_IMAGE: &str = "registry.k8s.io/pause:3.10";
@@ -60,29 +63,36 @@ pub struct PreventPodFault {
     outcome: Mutex<Option<SecurityOutcome>>,
 }
 
+family! {
+    /// The pod a prevention check tries to create.
+    PreventPod {
+        /// A privileged pod.
+        Privileged(spec::PreventPrivilegedPod),
+        /// A pod that mounts a host path.
+        HostPath(spec::PreventHostPath),
+        /// A pod that breaks the namespace's Pod Security level.
+        PodSecurity(spec::PreventPodSecurity),
+    }
+}
+
 impl PreventPodFault {
     /// The check of a prevent-privileged-pod, prevent-host-path or prevent-pod-security
-    /// fault; `None` for any other fault.
-    pub fn new(spec: &spec::FaultSpec, cluster: Cluster) -> Option<Self> {
+    /// fault.
+    pub fn new(spec: &PreventPod, cluster: Cluster) -> Self {
         let (ns, image, breach) = match spec {
-            spec::FaultSpec::PreventPrivilegedPod(p) => {
-                (&p.namespace, &p.image, Breach::Privileged)
-            }
-            spec::FaultSpec::PreventHostPath(p) => (
+            PreventPod::Privileged(p) => (&p.namespace, &p.image, Breach::Privileged),
+            PreventPod::HostPath(p) => (
                 &p.namespace,
                 &p.image,
                 Breach::HostPath(p.path.clone().unwrap_or_else(|| "/".to_owned())),
             ),
-            spec::FaultSpec::PreventPodSecurity(p) => {
-                (&p.namespace, &p.image, Breach::PodSecurity(p.level))
-            }
-            _ => return None,
+            PreventPod::PodSecurity(p) => (&p.namespace, &p.image, Breach::PodSecurity(p.level)),
         };
         let level = match &breach {
             Breach::PodSecurity(l) => *l,
             _ => None,
         };
-        Some(Self {
+        Self {
             name: spec.name().to_owned(),
             type_name: spec.type_name(),
             namespace: ns.clone(),
@@ -92,7 +102,7 @@ impl PreventPodFault {
             level: Mutex::new(level),
             restore: Mutex::new(Vec::new()),
             outcome: Mutex::new(None),
-        })
+        }
     }
 
     fn pod_name(&self) -> String {
@@ -537,5 +547,62 @@ mod tests {
         for code in [200, 201, 401, 404, 409, 429, 500, 503] {
             assert!(!is_refusal(code), "{code}");
         }
+    }
+}
+
+impl BuildFault for spec::PreventPrivilegedPod {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(PreventPodFault::new(
+            &PreventPod::Privileged(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::PreventHostPath {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(PreventPodFault::new(
+            &PreventPod::HostPath(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::PreventPodSecurity {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(PreventPodFault::new(
+            &PreventPod::PodSecurity(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::PreventSecretRead {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(PreventSecretReadFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+        )))
     }
 }

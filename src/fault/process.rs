@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use super::{BuildFault, FaultContext, local_platform, local_replicas};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::local::{Incarnation, Replica};
 use crate::spec::{self, Selector};
 
@@ -203,5 +205,29 @@ impl Fault for ProcessPauseFault {
 
     fn affected(&self, workload: &str) -> usize {
         self.targets.affected(workload)
+    }
+}
+
+impl BuildFault for spec::ProcessKill {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        let replicas = local_replicas(local, &self.name, self.select.workload())?;
+        Ok(Arc::new(ProcessKillFault::new(self.clone(), replicas)))
+    }
+}
+
+impl BuildFault for spec::ProcessPause {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        let replicas = local_replicas(local, &self.name, self.select.workload())?;
+        Ok(Arc::new(ProcessPauseFault::new(self.clone(), replicas)))
     }
 }

@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::process::Child;
 
+use super::{BuildFault, FaultContext, local_platform};
 use super::{Fault, FaultError, Intent};
+use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
+use std::sync::Arc;
 
 /// How long a helper outlives its planned duration before it stops by itself, in case
 /// nobody is left to stop it.
@@ -142,5 +145,15 @@ mod tests {
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+}
+
+impl BuildFault for spec::CpuStress {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        local_platform(self, platform)?;
+        Ok(Arc::new(CpuStressFault::new(
+            self.clone(),
+            ctx.firedrill.clone(),
+        )))
     }
 }

@@ -55,3 +55,40 @@ impl Capability {
         }
     }
 }
+
+/// A fault that stops or strains a service: does it recover, and is that noticed.
+pub(super) const PROCESS_FAULT: &[Capability] = &[
+    Capability::RecoveryContinuity,
+    Capability::Detection,
+    Capability::ContinuousTesting,
+];
+
+/// A dependency made slow, faulty or unreachable: does the service cope with its supplier failing.
+pub(super) const DEPENDENCY_FAULT: &[Capability] = &[
+    Capability::ThirdPartyResilience,
+    Capability::Detection,
+    Capability::RecoveryContinuity,
+    Capability::ContinuousTesting,
+];
+
+/// Cutting pods off: is an incident contained.
+pub(super) const CONTAINMENT_FAULT: &[Capability] = &[
+    Capability::Containment,
+    Capability::Detection,
+    Capability::ContinuousTesting,
+];
+
+/// Rotating or revoking a credential: can the service contain a leaked one without an outage.
+pub(super) const CREDENTIAL_FAULT: &[Capability] = &[
+    Capability::Containment,
+    Capability::RecoveryContinuity,
+    Capability::Detection,
+    Capability::ContinuousTesting,
+];
+
+/// A detection canary: does security monitoring notice a known, benign signal.
+pub(super) const CANARY: &[Capability] = &[Capability::Detection, Capability::ContinuousTesting];
+
+/// A prevention check: does policy refuse what it must.
+pub(super) const PREVENTION_CHECK: &[Capability] =
+    &[Capability::Containment, Capability::ContinuousTesting];

@@ -5,6 +5,7 @@ mod duration;
 mod fault;
 mod load;
 mod location;
+mod permission;
 pub mod placeholders;
 mod schedule;
 mod scorecard;
@@ -14,8 +15,10 @@ mod validate;
 
 pub use capability::Capability;
 pub use duration::{Duration, DurationError};
+pub(crate) use fault::fault_kinds;
 pub use fault::*;
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
+pub use permission::{Scope, Use};
 pub use schedule::{
     Drill, Missed, Schedule, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
@@ -23,7 +26,7 @@ pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTarg
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{
-    STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
+    Checker, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
 };
 
 use std::fmt;

@@ -5,6 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::Duration;
 
 /// The fixed marker every canary and prevention check carries in the names of what it
@@ -64,4 +66,95 @@ pub struct CanaryFileRead {
 
 pub(super) fn one() -> u32 {
     1
+}
+
+/// What undoes a canary that changes nothing.
+pub(super) const NOTHING_LEFT: &str = "nothing to undo: the canary leaves no change behind";
+
+impl FaultKind for CanaryRequest {
+    const TYPE_NAME: &'static str = "canary-request";
+    const PLATFORMS: Platforms = Platforms::Local;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.url(&format!("{path}.url"), &self.url);
+        if let Some(m) = &self.method
+            && !matches!(
+                m.as_str(),
+                "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH"
+            )
+        {
+            check.problem(
+                format!("{path}.method"),
+                format!("`{m}` is not an HTTP method: write GET, HEAD, POST, PUT, DELETE, OPTIONS or PATCH"),
+            );
+        }
+        check.count(&format!("{path}.count"), self.count, 1000);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "send {} {} request(s) marked `{}` to {}",
+            self.count,
+            self.method.as_deref().unwrap_or("GET"),
+            MARKER,
+            self.url
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        NOTHING_LEFT
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        Vec::new()
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        Vec::new()
+    }
+}
+
+impl FaultKind for CanaryFileRead {
+    const TYPE_NAME: &'static str = "canary-file-read";
+    const PLATFORMS: Platforms = Platforms::Local;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        if self.path.trim().is_empty() {
+            check.problem(format!("{path}.path"), "must name a file");
+        }
+        check.count(&format!("{path}.count"), self.count, 1000);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "read the honeytoken file {} {} time(s)",
+            self.path, self.count
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "remove the honeytoken file if firedrill created it"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        Vec::new()
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        Vec::new()
+    }
 }

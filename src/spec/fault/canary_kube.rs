@@ -4,6 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use super::canary::one;
 use crate::spec::{Duration, Selector};
 
@@ -118,4 +120,168 @@ pub struct CanaryDeniedRequests {
 
 fn twenty() -> u32 {
     20
+}
+
+impl FaultKind for CanarySecretRead {
+    const TYPE_NAME: &'static str = "canary-secret-read";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        if let Some(secret) = &self.secret {
+            check.object_name(&format!("{path}.secret"), secret);
+        }
+        check.count(&format!("{path}.reads"), self.reads, 100);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "read the honeytoken Secret {}/{} {} time(s) with a dedicated ServiceAccount",
+            self.namespace,
+            self.secret
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", MARKER, self.name)),
+            self.reads
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "delete the ServiceAccount, Role, RoleBinding and honeytoken Secret firedrill created"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        vec![
+            (self.namespace.clone(), Use::DrillServiceAccount),
+            (self.namespace.clone(), Use::CanarySecretRead),
+        ]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Target, Use::DrillServiceAccount),
+            (Scope::Target, Use::CanarySecretRead),
+        ]
+    }
+}
+
+impl FaultKind for CanaryExec {
+    const TYPE_NAME: &'static str = "canary-exec";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        Some(self.select.workload())
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.container(&format!("{path}.container"), self.container.as_deref());
+        if !self.command.is_empty() {
+            check.exec_command(&format!("{path}.command"), &self.command);
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "run a suspicious-looking, harmless command in {}",
+            pods(&self.select)
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        NOTHING_LEFT
+    }
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        in_workload_namespace(target, self.workload(), |_| vec![Use::CanaryExec])
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::CanaryExec)]
+    }
+}
+
+impl FaultKind for CanaryDnsLookup {
+    const TYPE_NAME: &'static str = "canary-dns-lookup";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        Some(self.select.workload())
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.container(&format!("{path}.container"), self.container.as_deref());
+        if let Some(domain) = &self.domain {
+            check.canary_domain(&format!("{path}.domain"), domain);
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "look up {} from {}",
+            self.domain
+                .clone()
+                .unwrap_or_else(|| format!("{}.invalid", MARKER)),
+            pods(&self.select)
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        NOTHING_LEFT
+    }
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        in_workload_namespace(target, self.workload(), |_| vec![Use::CanaryExec])
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::CanaryExec)]
+    }
+}
+
+impl FaultKind for CanaryDeniedRequests {
+    const TYPE_NAME: &'static str = "canary-denied-requests";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = CANARY;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn canary_signals(&self) -> Option<&[String]> {
+        Some(&self.detected_by)
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        check.count(&format!("{path}.count"), self.count, 500);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "send {} requests the API server must refuse (list Secrets in {} with no permission)",
+            self.count, self.namespace
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "delete the ServiceAccount firedrill created"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        vec![(self.namespace.clone(), Use::DrillServiceAccount)]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::DrillServiceAccount)]
+    }
 }

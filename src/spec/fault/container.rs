@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::{Duration, Selector, Signal};
 
 /// Kill the main process of a container through `pods/exec` (a shell and `kill` must be in
@@ -30,4 +32,59 @@ pub struct ContainerKill {
     /// How long the restarts are watched before the fault counts as over.
     #[serde(default)]
     pub duration: Duration,
+}
+
+impl FaultKind for ContainerKill {
+    const TYPE_NAME: &'static str = "container-kill";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        Some(self.select.workload())
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.container(&format!("{path}.container"), self.container.as_deref());
+        if self.signal == Some(Signal::Kill) {
+            check.problem(
+                format!("{path}.signal"),
+                "SIGKILL never reaches PID 1 from inside its PID namespace (the kernel drops it): use SIGTERM, or a `command` that kills another process",
+            );
+        }
+        if !self.command.is_empty() {
+            if self.signal.is_some() {
+                check.problem(
+                    format!("{path}.command"),
+                    "`command` and `signal` exclude each other: the command is run instead of `kill -s SIGNAL 1`",
+                );
+            }
+            check.exec_command(&format!("{path}.command"), &self.command);
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{} to PID 1 of {} through exec",
+            if self.command.is_empty() {
+                self.signal.unwrap_or(Signal::Term).name().to_owned()
+            } else {
+                format!("`{}`", self.command.join(" "))
+            },
+            self.container.as_deref().map_or_else(
+                || format!("the container of {}", pods(&self.select)),
+                |c| format!("container {c} of {}", pods(&self.select))
+            )
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "nothing to undo: the kubelet restarts the container"
+    }
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        in_workload_namespace(target, self.workload(), |_| vec![Use::ContainerKill])
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::ContainerKill)]
+    }
 }

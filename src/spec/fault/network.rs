@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Duration, Selector};
+use super::*;
+
+use crate::spec::{Duration, Selector, parse_cidr};
 
 /// Block the selected pods' egress to a destination for the duration, with a NetworkPolicy
 /// that allows everything else; the policy and the pods' label are removed at the end.
@@ -114,5 +116,122 @@ fn default_dns_pods() -> PodPeer {
     PodPeer {
         namespace: "kube-system".to_owned(),
         match_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+    }
+}
+
+impl FaultKind for EgressBlock {
+    const TYPE_NAME: &'static str = "egress-block";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        Some(self.select.workload())
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        let dest = format!("{path}.destination");
+        match &self.destination {
+            EgressDestination::Cidr(c) => {
+                match parse_cidr(&c.cidr) {
+                    Err(message) => check.problem(format!("{dest}.cidr"), message),
+                    Ok((_, 0)) => check.problem(
+                        format!("{dest}.cidr"),
+                        "a prefix of 0 is every address: to cut a pod off entirely use a quarantine fault",
+                    ),
+                    Ok(_) => {}
+                }
+                if c.port == Some(0) {
+                    check.problem(
+                        format!("{dest}.port"),
+                        "0 is out of range: write 1 to 65535",
+                    );
+                }
+            }
+            EgressDestination::Pods(p) => check.pod_peer(&dest, p),
+        }
+        check.positive(&format!("{path}.duration"), self.duration);
+    }
+    fn describe(&self) -> String {
+        let to = match &self.destination {
+            EgressDestination::Cidr(c) => match (c.port, c.protocol) {
+                (Some(p), proto) => format!(
+                    "{} port {p}/{}",
+                    c.cidr,
+                    proto.unwrap_or(NetworkProtocol::Tcp).as_str()
+                ),
+                (None, Some(proto)) => format!("{} ({})", c.cidr, proto.as_str()),
+                (None, None) => c.cidr.clone(),
+            },
+            EgressDestination::Pods(p) => peer(p),
+        };
+        format!(
+            "block egress from {} to {to} for {}",
+            pods(&self.select),
+            self.duration
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "delete the NetworkPolicy and remove the egress-block label from the pods"
+    }
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        let mut uses = Vec::new();
+        if let EgressDestination::Pods(p) = &self.destination {
+            uses.push((p.namespace.clone(), Use::ReadPeers));
+        }
+        uses.extend(in_workload_namespace(target, self.workload(), |_| {
+            vec![Use::EgressPolicy]
+        }));
+        uses
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Target, Use::EgressPolicy),
+            (Scope::Peers, Use::ReadPeers),
+        ]
+    }
+}
+
+impl FaultKind for DnsOutage {
+    const TYPE_NAME: &'static str = "dns-outage";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        Some(self.select.workload())
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.pod_peer(&format!("{path}.dns"), &self.dns);
+        check.positive(&format!("{path}.duration"), self.duration);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "block egress from {} to the cluster DNS ({}) and port 53 for {}",
+            pods(&self.select),
+            peer(&self.dns),
+            self.duration
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "delete the NetworkPolicy and remove the egress-block label from the pods"
+    }
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        let mut uses = vec![(self.dns.namespace.clone(), Use::ReadPeers)];
+        uses.extend(in_workload_namespace(target, self.workload(), |_| {
+            vec![Use::EgressPolicy]
+        }));
+        uses
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Target, Use::EgressPolicy),
+            (Scope::Peers, Use::ReadPeers),
+        ]
     }
 }

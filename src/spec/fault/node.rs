@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::Duration;
 
 /// Mark a node unschedulable (`spec.unschedulable: true`) for the duration; its value
@@ -71,4 +73,116 @@ pub struct NamedNode {
 pub struct NodeOfWorkload {
     /// The workload's name.
     pub workload: String,
+}
+
+/// The checks both node faults share.
+fn check_node(
+    type_name: &str,
+    path: &str,
+    node: &NodeChoice,
+    duration: Duration,
+    check: &mut Checker<'_>,
+) {
+    if let Target::Kubernetes(kube) = &check.experiment().spec.target
+        && !kube.allow_node_faults
+    {
+        check.problem(
+            format!("{path}.type"),
+            format!(
+                "`{type_name}` changes a node, which reaches beyond the allowlisted namespaces; set spec.target.allowNodeFaults: true to allow it"
+            ),
+        );
+    }
+    match node {
+        NodeChoice::Named(n) => {
+            if n.name.trim().is_empty() {
+                check.problem(format!("{path}.node.name"), "must not be empty");
+            }
+        }
+        NodeChoice::OfWorkload(w) => {
+            check.kubernetes_workload(&format!("{path}.node.workload"), &w.workload);
+        }
+    }
+    check.positive(&format!("{path}.duration"), duration);
+}
+
+/// What both node faults undo.
+const UNCORDON: &str = "put the node's spec.unschedulable back as recorded (uncordon)";
+
+impl FaultKind for NodeCordon {
+    const TYPE_NAME: &'static str = "node-cordon";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        self.node.workload()
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check_node(Self::TYPE_NAME, path, &self.node, self.duration, check);
+    }
+    fn describe(&self) -> String {
+        format!("cordon {} for {}", node(&self.node), self.duration)
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        UNCORDON
+    }
+    // Nodes are cluster-scoped: these rows name no namespace.
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        vec![(String::new(), Use::NodeCordon)]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Cluster, Use::NodeCordon)]
+    }
+}
+
+impl FaultKind for NodeDrain {
+    const TYPE_NAME: &'static str = "node-drain";
+    const PLATFORMS: Platforms = Platforms::Kubernetes;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!();
+
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        self.node.workload()
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check_node(Self::TYPE_NAME, path, &self.node, self.duration, check);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "cordon and drain {} (evictions, PodDisruptionBudgets apply), uncordoned after {}",
+            node(&self.node),
+            self.duration
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        UNCORDON
+    }
+    // Nodes are cluster-scoped; the evictions happen in every allowlisted namespace.
+    fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
+        let mut uses = vec![
+            (String::new(), Use::NodeCordon),
+            (String::new(), Use::NodePods),
+        ];
+        uses.extend(
+            target
+                .namespaces
+                .iter()
+                .map(|ns| (ns.clone(), Use::PodEvict)),
+        );
+        uses
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Cluster, Use::NodeCordon),
+            (Scope::Cluster, Use::NodePods),
+            (Scope::Target, Use::PodEvict),
+        ]
+    }
 }

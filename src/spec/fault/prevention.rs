@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::Duration;
 
 /// Try to create a privileged pod; policy must refuse it. An accepted pod is deleted at
@@ -91,4 +93,167 @@ pub struct PreventSecretRead {
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
+}
+
+/// Implements the parts every prevention check shares: it happens once, at `at`, and lasts
+/// no time.
+macro_rules! prevention_check {
+    () => {
+        const PLATFORMS: Platforms = Platforms::Kubernetes;
+        const CAPABILITIES: &'static [Capability] = PREVENTION_CHECK;
+        const PREVENTION_CHECK: bool = true;
+
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn at(&self) -> Duration {
+            self.at
+        }
+        fn duration(&self) -> Duration {
+            Duration::from_millis(0)
+        }
+        fn selector(&self) -> Option<&Selector> {
+            None
+        }
+        fn workload(&self) -> Option<&str> {
+            None
+        }
+    };
+}
+
+/// What undoes a prevention check's pod.
+const ACCEPTED_POD_DELETED: &str = "nothing when refused; an accepted pod is deleted at once";
+
+impl FaultKind for PreventPrivilegedPod {
+    const TYPE_NAME: &'static str = "prevent-privileged-pod";
+    prevention_check!();
+
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        check.image(&format!("{path}.image"), self.image.as_deref());
+    }
+    fn describe(&self) -> String {
+        format!("try to create a privileged pod in {}", self.namespace)
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        ACCEPTED_POD_DELETED
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        vec![(self.namespace.clone(), Use::PreventPod)]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::PreventPod)]
+    }
+}
+
+impl FaultKind for PreventHostPath {
+    const TYPE_NAME: &'static str = "prevent-host-path";
+    prevention_check!();
+
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        check.image(&format!("{path}.image"), self.image.as_deref());
+        if let Some(p) = &self.path
+            && !p.starts_with('/')
+        {
+            check.problem(
+                format!("{path}.path"),
+                format!("`{p}` is not an absolute path: a host path starts with `/`"),
+            );
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "try to create a pod mounting the host path {} in {}",
+            self.path.as_deref().unwrap_or("/"),
+            self.namespace
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        ACCEPTED_POD_DELETED
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        vec![(self.namespace.clone(), Use::PreventPod)]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![(Scope::Target, Use::PreventPod)]
+    }
+}
+
+impl FaultKind for PreventPodSecurity {
+    const TYPE_NAME: &'static str = "prevent-pod-security";
+    prevention_check!();
+
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        check.image(&format!("{path}.image"), self.image.as_deref());
+    }
+    fn describe(&self) -> String {
+        format!(
+            "try to create a pod that breaks the Pod Security level {} of {}",
+            match self.level {
+                Some(PodSecurityLevel::Baseline) => "baseline",
+                Some(PodSecurityLevel::Restricted) => "restricted",
+                None => "(the namespace's enforce label)",
+            },
+            self.namespace
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        ACCEPTED_POD_DELETED
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        let mut uses = vec![(self.namespace.clone(), Use::PreventPod)];
+        if self.level.is_none() {
+            uses.push((self.namespace.clone(), Use::ReadNamespace));
+        }
+        uses
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Target, Use::PreventPod),
+            (Scope::Target, Use::ReadNamespace),
+        ]
+    }
+}
+
+impl FaultKind for PreventSecretRead {
+    const TYPE_NAME: &'static str = "prevent-secret-read";
+    prevention_check!();
+
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.allowed_namespace(&format!("{path}.namespace"), &self.namespace);
+        check.object_name(&format!("{path}.secret"), &self.secret);
+        if let Some(sa) = &self.service_account {
+            check.object_name(&format!("{path}.serviceAccount"), sa);
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "try to read the Secret {}/{} as {}",
+            self.namespace,
+            self.secret,
+            self.service_account.as_deref().map_or_else(
+                || "a ServiceAccount with no permission".to_owned(),
+                |sa| format!("the ServiceAccount {sa}")
+            )
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "delete the ServiceAccount firedrill created, if it created one"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        let u = if self.service_account.is_some() {
+            Use::ExistingServiceAccount
+        } else {
+            Use::DrillServiceAccount
+        };
+        vec![(self.namespace.clone(), u)]
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        vec![
+            (Scope::Target, Use::DrillServiceAccount),
+            (Scope::Target, Use::ExistingServiceAccount),
+        ]
+    }
 }

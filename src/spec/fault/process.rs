@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::{Duration, Selector, Signal};
 
 /// Kill replicas with a signal.
@@ -38,4 +40,76 @@ pub struct ProcessPause {
     pub at: Duration,
     /// How long the replicas stay stopped.
     pub duration: Duration,
+}
+
+impl FaultKind for ProcessKill {
+    const TYPE_NAME: &'static str = "process-kill";
+    const PLATFORMS: Platforms = Platforms::Local;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn at(&self) -> Duration {
+        self.at
+    }
+    fn duration(&self) -> Duration {
+        self.duration
+    }
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn validate(&self, _path: &str, _check: &mut Checker<'_>) {}
+    fn describe(&self) -> String {
+        format!("{} to {}", self.signal.name(), replicas(&self.select))
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "restart any replica still down"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        Vec::new()
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        Vec::new()
+    }
+}
+
+impl FaultKind for ProcessPause {
+    const TYPE_NAME: &'static str = "process-pause";
+    const PLATFORMS: Platforms = Platforms::Local;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn at(&self) -> Duration {
+        self.at
+    }
+    fn duration(&self) -> Duration {
+        self.duration
+    }
+    fn selector(&self) -> Option<&Selector> {
+        Some(&self.select)
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        check.positive(&format!("{path}.duration"), self.duration);
+    }
+    fn describe(&self) -> String {
+        format!("SIGSTOP {} for {}", replicas(&self.select), self.duration)
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "SIGCONT"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        Vec::new()
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        Vec::new()
+    }
 }

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::*;
+
 use crate::spec::Duration;
 
 /// Burn CPU.
@@ -30,4 +32,61 @@ fn default_workers() -> u32 {
 
 fn default_load() -> u8 {
     100
+}
+
+impl FaultKind for CpuStress {
+    const TYPE_NAME: &'static str = "cpu-stress";
+    const PLATFORMS: Platforms = Platforms::Local;
+    const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn at(&self) -> Duration {
+        self.at
+    }
+    fn duration(&self) -> Duration {
+        self.duration
+    }
+    fn selector(&self) -> Option<&Selector> {
+        None
+    }
+    fn workload(&self) -> Option<&str> {
+        None
+    }
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let max = u32::try_from(2 * cpus).unwrap_or(u32::MAX);
+        if !(1..=max).contains(&self.workers) {
+            check.problem(
+                format!("{path}.workers"),
+                format!(
+                    "{} is out of range: write 1 to {max} (twice the {cpus} CPUs of this host)",
+                    self.workers
+                ),
+            );
+        }
+        if !(1..=100).contains(&self.load) {
+            check.problem(
+                format!("{path}.load"),
+                format!("{} is out of range: write 1 to 100 (percent)", self.load),
+            );
+        }
+        check.positive(&format!("{path}.duration"), self.duration);
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{} worker(s) at {}% for {}",
+            self.workers, self.load, self.duration
+        )
+    }
+    fn undo(&self, _target: &Target) -> &'static str {
+        "stop the helper process"
+    }
+    fn permissions(&self, _target: &KubernetesTarget) -> Vec<(String, Use)> {
+        Vec::new()
+    }
+    fn granted() -> Vec<(Scope, Use)> {
+        Vec::new()
+    }
 }
