@@ -4,19 +4,17 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
-use super::{BuildFault, FaultContext, local_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{Undo, sha256_hex};
 use crate::spec;
-use std::sync::Arc;
 
 /// The request header that marks a canary request; its value is the run's marker payload.
 pub const CANARY_HEADER: &str = "x-firedrill-canary";

@@ -10,7 +10,7 @@
 //! imitates and what catching it does not prove.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,14 +24,12 @@ use kube::api::{ListParams, PostParams};
 use super::container::{container_of, exec_capture, exit_code};
 use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, Connection, KubeError, OWNER, PodRef, Undo, WriteAction, retry,
 };
 use crate::spec::{self, MARKER};
-use std::sync::Arc;
 
 /// The label put on every object a security drill creates.
 pub const CANARY_LABEL: &str = "firedrill.dev/canary";

@@ -5,7 +5,7 @@
 //! values go nowhere else: not in `changes`, `undo`, logs, reports or anything `plan` shows.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -14,15 +14,13 @@ use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
 
 use super::kubernetes::{ControllerFault, kube_error, lock, undo_all};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, ConfigKey, KubeError, SecretKey, SecretValue, Undo, WriteAction, retry,
     sha256_hex,
 };
 use crate::spec;
-use std::sync::Arc;
 
 /// Longest ConfigMap value quoted in a change's description.
 const SHOWN: usize = 60;

@@ -19,8 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use super::kubernetes::{kube_error, lock, pick};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, PodRef, RestartWatch, retry, watch_restart};

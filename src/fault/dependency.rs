@@ -1,8 +1,8 @@
 //! Dependency faults: toxics on the embedded fault proxy in front of a dependency.
 
-use async_trait::async_trait;
-
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use super::{BuildFault, ClusterProxyFault, Fault, FaultContext, FaultError, Intent};
 use crate::platform::Platform;

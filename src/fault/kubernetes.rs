@@ -3,7 +3,7 @@
 //! planned with its original value (`Intent::restore`) before it is made.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -14,15 +14,13 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, RUN_ID, Undo,
     WriteAction, apply_undo, check_share, choose, evict, retry,
 };
 use crate::spec::{self, KubernetesWorkload, WorkloadKind};
-use std::sync::Arc;
 
 pub(super) fn kube_error(fault: &str) -> impl FnOnce(KubeError) -> FaultError + '_ {
     move |source| FaultError::Kubernetes {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,12 +10,10 @@ use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
 use super::stress::{SELF_STOP_MARGIN, stop_helper};
-use super::{BuildFault, FaultContext, local_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
-use std::sync::Arc;
 
 /// The largest share of the memory available at injection that a fault may take.
 const MAX_SHARE_OF_AVAILABLE: f64 = 0.5;

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
@@ -21,15 +21,13 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::kubernetes::{kube_error, lock, owner, pick, undo_all};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, EGRESS_BLOCK, KubeError, MANAGED_BY, MANAGER, OWNER, PAGE, PodRef,
     QUARANTINE, RUN_ID, Undo, WriteAction, label_selector, retry,
 };
 use crate::spec::{self, EgressDestination, NetworkProtocol, PodPeer};
-use std::sync::Arc;
 
 /// The label Kubernetes puts on every namespace, holding its name.
 const NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";

@@ -6,7 +6,7 @@
 //! the opt-in label is required, pods without it are left alone and counted.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -15,14 +15,12 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::kubernetes::{kube_error, lock, undo_all, workload};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, PAGE, PodRef, Undo, WriteAction, check_share, retry,
 };
 use crate::spec::{self, KubernetesTarget, NodeChoice};
-use std::sync::Arc;
 
 /// The annotation the kubelet puts on the API's copy of a static pod.
 const MIRROR: &str = "kubernetes.io/config.mirror";

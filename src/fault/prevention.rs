@@ -8,7 +8,7 @@
 //! a read that succeeds is a finding, and the value is dropped unread.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{
@@ -24,12 +24,10 @@ use super::canary_kube::{
 };
 use super::kubernetes::{Created, create_owned, is_status, kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
-use super::{BuildFault, FaultContext, kubernetes_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
-use std::sync::Arc;
 
 /// The image of a check's pod when none is given: it never runs anyway.
 pub const DEFAULT_IMAGE: &str = "registry.k8s.io/pause:3.10";

@@ -4,8 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{BuildFault, FaultContext, local_platform, local_replicas};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform, local_replicas};
 use crate::platform::Platform;
 use crate::platform::local::{Incarnation, Replica};
 use crate::spec::{self, Selector};

@@ -2,17 +2,16 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::process::Child;
 
-use super::{BuildFault, FaultContext, local_platform};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
-use std::sync::Arc;
 
 /// How long a helper outlives its planned duration before it stops by itself, in case
 /// nobody is left to stop it.
