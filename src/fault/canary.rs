@@ -393,6 +393,34 @@ pub fn remove_created_file(path: &Path, sha256: &str) -> Result<String, std::io:
     }
 }
 
+impl BuildFault for spec::CanaryRequest {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        let url = crate::spec::placeholders::expand(&self.url, local.template()).map_err(|e| {
+            FaultError::Canary {
+                fault: self.name.clone(),
+                message: format!("url `{}`: {e}", self.url),
+            }
+        })?;
+        Ok(Arc::new(CanaryRequestFault::new(
+            self.clone(),
+            url,
+            &ctx.run_id,
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryFileRead {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        let local = local_platform(self, platform)?;
+        Ok(Arc::new(CanaryFileReadFault::new(
+            self.clone(),
+            local.experiment_dir(),
+            &ctx.run_id,
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -677,33 +705,5 @@ mod tests {
                 .unwrap()
                 .contains("already gone")
         );
-    }
-}
-
-impl BuildFault for spec::CanaryRequest {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
-        let local = local_platform(self, platform)?;
-        let url = crate::spec::placeholders::expand(&self.url, local.template()).map_err(|e| {
-            FaultError::Canary {
-                fault: self.name.clone(),
-                message: format!("url `{}`: {e}", self.url),
-            }
-        })?;
-        Ok(Arc::new(CanaryRequestFault::new(
-            self.clone(),
-            url,
-            &ctx.run_id,
-        )))
-    }
-}
-
-impl BuildFault for spec::CanaryFileRead {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
-        let local = local_platform(self, platform)?;
-        Ok(Arc::new(CanaryFileReadFault::new(
-            self.clone(),
-            local.experiment_dir(),
-            &ctx.run_id,
-        )))
     }
 }

@@ -735,28 +735,6 @@ impl Fault for CanaryDeniedRequestsFault {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_commands_carry_the_marker_and_change_nothing() {
-        let exec = default_exec_command().join(" ");
-        assert!(
-            exec.contains(MARKER) && exec.contains(">/dev/null"),
-            "{exec}"
-        );
-        assert_eq!(default_canary_domain(), "firedrill-canary.invalid");
-    }
-
-    #[test]
-    fn shown_output_is_one_short_line() {
-        assert_eq!(shown("a\n  b\n"), "a b");
-        let long = shown(&"x".repeat(500));
-        assert_eq!(long.chars().count(), SHOWN_OUTPUT + 3);
-    }
-}
-
 impl BuildFault for spec::CanarySecretRead {
     fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
         let k = kubernetes_platform(self, platform)?;
@@ -806,5 +784,27 @@ impl BuildFault for spec::CanaryDeniedRequests {
             k.cluster().clone(),
             k.connection().clone(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_commands_carry_the_marker_and_change_nothing() {
+        let exec = default_exec_command().join(" ");
+        assert!(
+            exec.contains(MARKER) && exec.contains(">/dev/null"),
+            "{exec}"
+        );
+        assert_eq!(default_canary_domain(), "firedrill-canary.invalid");
+    }
+
+    #[test]
+    fn shown_output_is_one_short_line() {
+        assert_eq!(shown("a\n  b\n"), "a b");
+        let long = shown(&"x".repeat(500));
+        assert_eq!(long.chars().count(), SHOWN_OUTPUT + 3);
     }
 }

@@ -592,6 +592,48 @@ impl Fault for SecretFault {
     }
 }
 
+impl BuildFault for spec::ConfigChange {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(ConfigChangeFault::new(
+            self.clone(),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::SecretRotate {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(SecretFault::new(
+            SecretChange::Rotate(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::SecretRevoke {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(SecretFault::new(
+            SecretChange::Revoke(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,47 +710,5 @@ mod tests {
         let shown = quoted(Some(&long));
         assert!(shown.len() < 100 && shown.contains("200 bytes"), "{shown}");
         assert_eq!(quoted(None), "absent");
-    }
-}
-
-impl BuildFault for spec::ConfigChange {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(ConfigChangeFault::new(
-            self.clone(),
-            k.cluster().clone(),
-        )))
-    }
-}
-
-impl BuildFault for spec::SecretRotate {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(SecretFault::new(
-            SecretChange::Rotate(self.clone()),
-            k.cluster().clone(),
-        )))
-    }
-}
-
-impl BuildFault for spec::SecretRevoke {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(SecretFault::new(
-            SecretChange::Revoke(self.clone()),
-            k.cluster().clone(),
-        )))
     }
 }

@@ -323,6 +323,22 @@ impl Fault for ContainerKillFault {
     }
 }
 
+impl BuildFault for spec::ContainerKill {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(ContainerKillFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.events(),
+            k.stop_token(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -359,21 +375,5 @@ mod tests {
         );
         let err = container_of(&pod(&["app"]), Some("db")).unwrap_err();
         assert!(err.contains("no container `db`"), "{err}");
-    }
-}
-
-impl BuildFault for spec::ContainerKill {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(ContainerKillFault::new(
-            self.clone(),
-            k.cluster().clone(),
-            k.events(),
-            k.stop_token(),
-        )))
     }
 }

@@ -136,16 +136,6 @@ pub fn hold_memory(mib: u64, duration: Duration) -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_available_memory() {
-        assert!(available_mib().unwrap() > 0);
-    }
-}
-
 impl BuildFault for spec::MemoryPressure {
     fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
         local_platform(self, platform)?;
@@ -153,5 +143,15 @@ impl BuildFault for spec::MemoryPressure {
             self.clone(),
             ctx.firedrill.clone(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_available_memory() {
+        assert!(available_mib().unwrap() > 0);
     }
 }

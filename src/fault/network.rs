@@ -511,6 +511,34 @@ impl Fault for NetworkFault {
     }
 }
 
+impl BuildFault for spec::EgressBlock {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(NetworkFault::new(
+            EgressChange::Block(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::DnsOutage {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(NetworkFault::new(
+            EgressChange::Dns(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,33 +722,5 @@ mod tests {
             ),
             &labels
         ));
-    }
-}
-
-impl BuildFault for spec::EgressBlock {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NetworkFault::new(
-            EgressChange::Block(self.clone()),
-            k.cluster().clone(),
-        )))
-    }
-}
-
-impl BuildFault for spec::DnsOutage {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NetworkFault::new(
-            EgressChange::Dns(self.clone()),
-            k.cluster().clone(),
-        )))
     }
 }

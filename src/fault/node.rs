@@ -377,6 +377,34 @@ impl Fault for NodeFault {
     }
 }
 
+impl BuildFault for spec::NodeCordon {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(NodeFault::new(
+            NodeChange::Cordon(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::NodeDrain {
+    fn build(
+        &self,
+        platform: &Platform,
+        _ctx: &FaultContext,
+    ) -> Result<Arc<dyn Fault>, FaultError> {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(NodeFault::new(
+            NodeChange::Drain(self.clone()),
+            k.cluster().clone(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,33 +517,5 @@ mod tests {
         let seen: std::collections::BTreeSet<String> =
             (0..200).filter_map(|_| node_of(&both)).collect();
         assert_eq!(seen.len(), 2, "either node can be picked: {seen:?}");
-    }
-}
-
-impl BuildFault for spec::NodeCordon {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NodeFault::new(
-            NodeChange::Cordon(self.clone()),
-            k.cluster().clone(),
-        )))
-    }
-}
-
-impl BuildFault for spec::NodeDrain {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NodeFault::new(
-            NodeChange::Drain(self.clone()),
-            k.cluster().clone(),
-        )))
     }
 }

@@ -533,21 +533,6 @@ impl Fault for PreventSecretReadFault {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_are_policy_answers_only() {
-        for code in [400, 403, 422] {
-            assert!(is_refusal(code), "{code}");
-        }
-        for code in [200, 201, 401, 404, 409, 429, 500, 503] {
-            assert!(!is_refusal(code), "{code}");
-        }
-    }
-}
-
 impl BuildFault for spec::PreventPrivilegedPod {
     fn build(
         &self,
@@ -602,5 +587,20 @@ impl BuildFault for spec::PreventSecretRead {
             k.cluster().clone(),
             k.connection().clone(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_policy_answers_only() {
+        for code in [400, 403, 422] {
+            assert!(is_refusal(code), "{code}");
+        }
+        for code in [200, 201, 401, 404, 409, 429, 500, 503] {
+            assert!(!is_refusal(code), "{code}");
+        }
     }
 }

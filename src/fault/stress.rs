@@ -133,6 +133,16 @@ pub fn burn_cpu(workers: u32, load: u8, duration: Duration) {
     }
 }
 
+impl BuildFault for spec::CpuStress {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+        local_platform(self, platform)?;
+        Ok(Arc::new(CpuStressFault::new(
+            self.clone(),
+            ctx.firedrill.clone(),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,15 +154,5 @@ mod tests {
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
-    }
-}
-
-impl BuildFault for spec::CpuStress {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
-        local_platform(self, platform)?;
-        Ok(Arc::new(CpuStressFault::new(
-            self.clone(),
-            ctx.firedrill.clone(),
-        )))
     }
 }
