@@ -45,6 +45,7 @@ mod cluster_proxy;
 mod config;
 mod container;
 mod dependency;
+mod disk;
 mod kubernetes;
 mod memory;
 mod network;
@@ -74,6 +75,7 @@ pub use cluster_proxy::{
 pub use config::{ConfigChangeFault, SecretChange, SecretFault, fresh_value};
 pub use container::ContainerKillFault;
 pub use dependency::{DependencyChange, DependencyFault};
+pub use disk::DiskFillFault;
 pub use kubernetes::{
     ControllerChange, ControllerFault, PodRemoval, PodRemovalFault, QuarantineFault, owner,
 };
