@@ -45,7 +45,6 @@ mod cluster_proxy;
 mod config;
 mod container;
 mod dependency;
-mod disk;
 mod kubernetes;
 mod memory;
 mod network;
@@ -75,7 +74,6 @@ pub use cluster_proxy::{
 pub use config::{ConfigChangeFault, SecretChange, SecretFault, fresh_value};
 pub use container::ContainerKillFault;
 pub use dependency::{DependencyChange, DependencyFault};
-pub use disk::DiskFillFault;
 pub use kubernetes::{
     ControllerChange, ControllerFault, PodRemoval, PodRemovalFault, QuarantineFault, owner,
 };

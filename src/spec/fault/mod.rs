@@ -26,7 +26,6 @@ mod canary_kube;
 mod config;
 mod container;
 mod dependency;
-mod disk;
 mod kubernetes;
 mod memory;
 mod network;
@@ -40,7 +39,6 @@ pub use canary_kube::*;
 pub use config::*;
 pub use container::*;
 pub use dependency::*;
-pub use disk::*;
 pub use kubernetes::*;
 pub use memory::*;
 pub use network::*;
@@ -76,8 +74,6 @@ macro_rules! fault_kinds {
             CpuStress(CpuStress),
             /// Hold memory on this host for the duration.
             MemoryPressure(MemoryPressure),
-            /// Write a file of zeros on this host for the duration.
-            DiskFill(DiskFill),
             /// Delay a dependency's data.
             DependencyLatency(DependencyLatency),
             /// Answer a share of a dependency's HTTP requests with an error status.
