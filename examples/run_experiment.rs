@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         result.summary.time_to_recover_ms.p90, result.summary.iterations
     );
     std::process::exit(match result.status {
-        firedrill::report::result::RunStatus::Passed => 0,
+        firedrill::result::RunStatus::Passed => 0,
         _ => 1,
     });
 }

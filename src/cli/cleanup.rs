@@ -121,7 +121,7 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
             Ok(done) => println!("{done}"),
             Err(e) => {
                 failed += 1;
-                say!("FAILED to {undo}: {}", crate::engine::chain(&e));
+                say!("FAILED to {undo}: {}", crate::error::chain(&e));
             }
         }
     }

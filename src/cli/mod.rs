@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
         }
     };
     // The provider first: the OTLP exporter's HTTP client is built with rustls.
-    crate::notification::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let telemetry = crate::telemetry::init(match cli.log_format {
         LogFormat::Text => crate::telemetry::LogFormat::Text,
         LogFormat::Json => crate::telemetry::LogFormat::Json,

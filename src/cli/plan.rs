@@ -226,7 +226,7 @@ async fn against_cluster(
         let intent = match intent {
             Ok(i) => i,
             Err(e) => {
-                println!("    cannot plan: {}", chain(&e));
+                println!("    cannot plan: {}", crate::error::chain(&e));
                 ok = false;
                 continue;
             }
@@ -328,17 +328,6 @@ fn action_name(action: &WriteAction) -> &'static str {
         WriteAction::Delete { .. } => "delete",
         WriteAction::Evict => "evict",
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }
 
 /// The plan as text, from the document alone.

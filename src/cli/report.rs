@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         Err(error) if error.is_user_input() || matches!(error, WriteError::Read(..)) => {
-            say!("error: {}", crate::engine::chain(&error));
+            say!("error: {}", crate::error::chain(&error));
             Ok(ExitStatus::InvalidInput)
         }
         Err(error) => Err(error.into()),

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             let kubernetes::Undo::RemoveFile { path, sha256 } = undo else {
                 continue;
             };
-            match crate::fault::remove_created_file(Path::new(path), sha256) {
+            match crate::platform::kubernetes::remove_created_file(Path::new(path), sha256) {
                 Ok(done) => {
                     println!("{fault}: {done}");
                     log.record("undo-applied", json!({"fault": fault, "done": done}), true);
@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         let client = match kubernetes::connect(context.as_deref()).await {
             Ok((client, _)) => client,
             Err(e) => {
-                let error = crate::engine::chain(&e);
+                let error = crate::error::chain(&e);
                 log.record("rollback-finished", json!({"error": error}), true);
                 say!("error: {error}");
                 return usize::MAX;
@@ -139,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 }
                 Err(e) => {
                     failed += 1;
-                    let error = crate::engine::chain(&e);
+                    let error = crate::error::chain(&e);
                     say!("{fault}: FAILED to {undo}: {error}");
                     log.record("undo-failed", json!({"fault": fault, "undo": undo, "error": error}), true);
                 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
-use crate::report::result::{RunResult, RunStatus};
+use crate::result::{RunResult, RunStatus};
 use crate::spec;
 
 /// Arguments of `firedrill run`.
@@ -111,7 +111,7 @@ async fn run_plan(
             context: args.context.clone(),
         };
         let result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
-        let run = crate::report::write::finish_run(&dir, &rel, &exp.spec, result)
+        let run = crate::report::write::finish_run(&dir, &rel, result)
             .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
         // A closed standard output (`| head`) must not turn a finished run into a panic: the
         // results are on disk, and the exit code still tells the verdict.
@@ -130,13 +130,13 @@ async fn run_plan(
     let (report, input) =
         crate::report::write::suite_report(&plan.name, runs, plan.weights.as_ref());
     let mut suite = crate::report::write::SuiteResult {
-        schema_version: crate::report::result::SCHEMA_VERSION,
+        schema_version: crate::result::SCHEMA_VERSION,
         name: plan.name.clone(),
         description: plan.description.clone(),
         file: plan.suite_file.clone(),
         status: report.status,
-        started_at: crate::journal::rfc3339(started),
-        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        started_at: crate::time::rfc3339(started),
+        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
         runs: report
             .runs
             .iter()

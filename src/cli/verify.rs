@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             say!(
                 "error: cannot read {}: {}",
                 path.display(),
-                crate::engine::chain(&e)
+                crate::error::chain(&e)
             );
             return Ok(ExitStatus::InvalidInput);
         }

@@ -148,7 +148,7 @@ pub async fn serve(
     let upstream = match config.upstream {
         None => None,
         Some(url) => {
-            crate::notification::install_crypto_provider();
+            crate::tls::install_crypto_provider();
             let client = reqwest::Client::builder()
                 .timeout(UPSTREAM_TIMEOUT)
                 .build()
@@ -392,7 +392,7 @@ mod tests {
 
     impl Running {
         async fn start(config: DemoConfig) -> Self {
-            crate::notification::install_crypto_provider();
+            crate::tls::install_crypto_provider();
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let (stop, stopped) = oneshot::channel::<()>();

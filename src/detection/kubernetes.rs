@@ -14,47 +14,14 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::PlatformEvent;
-use crate::platform::kubernetes::{Cluster, KubeError};
+use crate::platform::kubernetes::{Cluster, KubeError, KubernetesPlatform};
+pub use crate::result::WarningEvent;
 use crate::spec::{KubernetesEventSignal, KubernetesWorkload, WorkloadKind};
-
-/// A Warning event that a `kubernetes-event` signal matched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WarningEvent {
-    /// The signal that matched it.
-    pub signal: String,
-    /// What the event is about, such as `Pod shop/web-7d9f-x2x4q`.
-    pub object: String,
-    /// The event's reason, such as `BackOff`.
-    pub reason: String,
-    /// The event's message.
-    pub message: String,
-    /// The event's own time as the cluster stamped it (`eventTime`, else `firstTimestamp`,
-    /// else its creation), RFC 3339; whole seconds except for `eventTime`.
-    pub event_time: Option<String>,
-    /// When firedrill observed it, RFC 3339 UTC.
-    pub observed_at: String,
-    /// Injection → observed by the client, in ms (filled in by the run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_to_detect_ms: Option<u64>,
-    /// Injection → the event's own time, in ms (filled in by the run); the event's time has
-    /// whole-second resolution unless it is an `eventTime`, so this may read up to a second
-    /// early.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_time_to_detect_ms: Option<i64>,
-    /// When firedrill observed it, on the monotonic clock.
-    #[serde(skip)]
-    pub observed: Option<Instant>,
-    /// The event's own time, for arithmetic.
-    #[serde(skip)]
-    pub event_wall: Option<SystemTime>,
-}
 
 /// Which events a signal counts; pure, so that it can be tested without a server.
 #[derive(Debug)]
@@ -171,13 +138,32 @@ impl EventFilter {
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
             event_time: stamp.map(|t| t.to_string()),
-            observed_at: crate::journal::rfc3339(now),
+            observed_at: crate::time::rfc3339(now),
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
             event_wall: stamp.map(SystemTime::from),
         }
     }
+}
+
+/// Watches the Warning events of a `kubernetes-event` signal's workload from now on and
+/// reports those it counts as platform events; returns, once the watch has listed the
+/// events that exist now, the token that ends it.
+pub async fn watch_warnings(
+    platform: &KubernetesPlatform,
+    signal: &KubernetesEventSignal,
+) -> Result<CancellationToken, KubeError> {
+    let cluster = platform.cluster();
+    let Some(w) = cluster.workload(&signal.workload) else {
+        return Err(KubeError::NotFound(format!(
+            "signal `{}`: no workload is named `{}`",
+            signal.name, signal.workload
+        )));
+    };
+    let stop = platform.stop_token();
+    watch(cluster, w, signal, platform.events(), stop.clone()).await?;
+    Ok(stop)
 }
 
 /// Starts a watch on the Warning events of the workload's namespace and returns once it has
@@ -250,7 +236,7 @@ pub async fn watch(
                 match cluster.pods(&w).await {
                     Ok(pods) => filter.add_pods(pods.into_iter().filter_map(|p| p.metadata.name)),
                     Err(error) => {
-                        let error = crate::engine::chain(&error);
+                        let error = crate::error::chain(&error);
                         tracing::warn!(%error, "cannot list the workload's pods for an event");
                     }
                 }

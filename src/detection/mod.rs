@@ -1,6 +1,6 @@
 //! Detection signals: how firedrill learns that the organisation noticed a fault.
 
-pub mod api;
 pub mod kubernetes;
 pub mod poll;
+pub mod signals;
 pub mod webhook;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::api::{ApiClient, ApiError, alerts_selector};
+use crate::platform::prometheus::{ApiClient, ApiError, alerts_selector};
 
 /// Where a polling signal looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -73,12 +73,7 @@ pub struct ReceivedAlert {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Whether every matcher label is present in `labels` with an equal value.
-pub fn matches(labels: &BTreeMap<String, String>, matchers: &BTreeMap<String, String>) -> bool {
-    matchers
-        .iter()
-        .all(|(name, value)| labels.get(name) == Some(value))
-}
+pub use crate::platform::prometheus::matches;
 
 /// Why the webhook could not start.
 #[derive(Debug, thiserror::Error)]
@@ -400,7 +395,7 @@ fn ack_body(ack: &Acknowledgement) -> Value {
     json!({
         "role": ack.role,
         "acknowledgedAt": ack.acknowledged_at,
-        "timeToAcknowledgeMs": crate::engine::ms(ack.time_to_acknowledge),
+        "timeToAcknowledgeMs": crate::time::ms(ack.time_to_acknowledge),
         "by": ack.by,
         "note": ack.note,
     })
@@ -502,18 +497,18 @@ mod tests {
     }
 
     async fn start() -> WebhookServer {
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         WebhookServer::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap()
     }
 
     async fn start_with_roles() -> (WebhookServer, Arc<Acknowledgements>) {
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let acks = Arc::new(Acknowledgements::new(
             vec!["incident-commander".into(), "legal".into()],
             Arc::new(crate::journal::Journal::discard()),
-            crate::engine::Clock::start(),
+            crate::time::Clock::start(),
         ));
         let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), Some(acks.clone()))
             .await

@@ -1,90 +1,144 @@
 //! The run's side of notifications and coordination: drafting at awareness, delivering in
 //! the background, and waiting for the roles' acknowledgements after the last iteration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Clock, Iteration, Progress, Runner, Stop, chain, ms};
+use super::stop::{Guard, Stop};
+use super::{Progress, ProgressSink};
 use crate::detection::webhook::WebhookServer;
+use crate::error::chain;
 use crate::journal::{Journal, hex};
-use crate::notification::{Deliverer, DraftKind, Incident, IncidentFault};
-use crate::platform::Platform;
-use crate::report::result::{DeliveryResult, NotificationResult};
-use crate::spec::{DetectionSignal, Phase, Target};
+use crate::notification::{Acknowledgements, Deliverer, DraftKind, Incident};
+use crate::result::{CoordinationResult, DeliveryResult, NotificationResult};
+use crate::spec::{Notification, Spec};
+use crate::time::{Clock, ms};
 
 /// Where the drafts go, relative to the results folder.
 const NOTIFICATIONS_DIR: &str = "notifications";
 
 /// A delivery still running: the notification it belongs to.
-pub(super) struct PendingDelivery {
+struct PendingDelivery {
     notification: usize,
     url: String,
 }
 
-impl Runner {
-    /// Prepares delivery once the workloads' addresses are known (the URL may name them).
-    pub(super) fn prepare_delivery(&mut self, platform: &Platform) {
-        let Some(deliver) = self
-            .exp
-            .spec
-            .notification
-            .as_ref()
-            .and_then(|n| n.deliver.clone())
-        else {
-            return;
-        };
-        let prepared = crate::spec::placeholders::expand(&deliver.url, platform.template())
-            .map_err(|e| e.to_string())
-            .and_then(|url| Deliverer::new(&url, deliver.timeout.get()).map_err(|e| chain(&e)));
-        if let Err(error) = &prepared {
-            tracing::warn!(%error, "notification delivery is not possible; drafts are still written");
-            self.run_event(
-                "notification-delivery-unavailable",
-                format!("notification delivery is not possible: {error}"),
-            );
+/// Drafts the notifications of a detection, delivers the early warning, and keeps the
+/// roles' acknowledgements.
+pub(super) struct Notifier {
+    spec: Option<Notification>,
+    /// `coordination.timeout`, when the experiment names roles.
+    timeout: Option<std::time::Duration>,
+    out_dir: Option<PathBuf>,
+    journal: Arc<Journal>,
+    clock: Clock,
+    progress: Arc<dyn ProgressSink>,
+    acks: Option<Arc<Acknowledgements>>,
+    acks_reported: BTreeSet<String>,
+    acknowledge_url: Option<String>,
+    notifications: Vec<NotificationResult>,
+    /// The early warning's delivery, once the workloads' addresses are known.
+    deliverer: Option<Result<Deliverer, String>>,
+    deliveries: JoinSet<DeliveryResult>,
+    pending_deliveries: HashMap<tokio::task::Id, PendingDelivery>,
+}
+
+impl Notifier {
+    /// The notifications and coordination `spec` asks for; drafts go under `out_dir`.
+    pub(super) fn new(
+        spec: &Spec,
+        out_dir: Option<PathBuf>,
+        journal: Arc<Journal>,
+        clock: Clock,
+        progress: Arc<dyn ProgressSink>,
+    ) -> Self {
+        let acks = spec.coordination.as_ref().map(|c| {
+            Arc::new(Acknowledgements::new(
+                c.roles.clone(),
+                journal.clone(),
+                clock,
+            ))
+        });
+        Self {
+            spec: spec.notification.clone(),
+            timeout: spec.coordination.as_ref().map(|c| c.timeout.get()),
+            out_dir,
+            journal,
+            clock,
+            progress,
+            acks,
+            acks_reported: BTreeSet::new(),
+            acknowledge_url: None,
+            notifications: Vec::new(),
+            deliverer: None,
+            deliveries: JoinSet::new(),
+            pending_deliveries: HashMap::new(),
         }
-        self.deliverer = Some(prepared);
     }
 
-    /// At an iteration's first detection: sets the run's awareness for coordination and
-    /// writes the iteration's drafts.
-    pub(super) fn on_detection(
+    /// The acknowledgements the webhook takes, when the experiment names roles.
+    pub(super) fn acks(&self) -> Option<Arc<Acknowledgements>> {
+        self.acks.clone()
+    }
+
+    /// Prepares delivery once the workloads' addresses are known (the URL may name them);
+    /// why delivery is not possible, if it is not (drafts are still written).
+    pub(super) fn prepare_delivery(
         &mut self,
-        it: &mut Iteration,
-        at: Instant,
-        by: &str,
-        detected_seq: u64,
-    ) {
+        template: &crate::spec::placeholders::Context,
+    ) -> Option<String> {
+        let deliver = self.spec.as_ref().and_then(|n| n.deliver.clone())?;
+        let prepared = crate::spec::placeholders::expand(&deliver.url, template)
+            .map_err(|e| e.to_string())
+            .and_then(|url| Deliverer::new(&url, deliver.timeout.get()).map_err(|e| chain(&e)));
+        let unavailable = prepared.as_ref().err().map(|error| {
+            tracing::warn!(%error, "notification delivery is not possible; drafts are still written");
+            format!("notification delivery is not possible: {error}")
+        });
+        self.deliverer = Some(prepared);
+        unavailable
+    }
+
+    /// The webhook also serves acknowledgements: notes where, and returns it with the roles.
+    pub(super) fn listen(&mut self, server: &WebhookServer) -> Option<(String, Vec<String>)> {
+        let acks = self.acks.as_ref()?;
+        let url = server.acknowledge_url("{role}");
+        self.acknowledge_url = Some(url.clone());
+        Some((url, acks.roles().to_vec()))
+    }
+
+    /// At an iteration's first detection: sets the run's awareness for coordination (the
+    /// first detection of the run only).
+    pub(super) fn set_awareness(&self, iteration: u32, at: Instant) {
         if let Some(acks) = &self.acks
             && acks.set_awareness(at)
         {
             let url = self.acknowledge_url.clone().unwrap_or_default();
             self.journal.record(
                 "awareness",
-                json!({"iteration": it.n, "at": self.clock.rfc3339(at), "roles": acks.roles(), "acknowledgeAt": url}),
+                json!({"iteration": iteration, "at": self.clock.rfc3339(at), "roles": acks.roles(), "acknowledgeAt": url}),
                 false,
             );
         }
-        if self.exp.spec.notification.is_some() {
-            self.draft_notifications(it, at, by, detected_seq);
-        }
     }
 
-    fn draft_notifications(
-        &mut self,
-        it: &mut Iteration,
-        at: Instant,
-        by: &str,
-        detected_seq: u64,
-    ) {
-        let Some(spec) = self.exp.spec.notification.clone() else {
+    /// Whether detections are drafted as notifications.
+    pub(super) fn drafts(&self) -> bool {
+        self.spec.is_some()
+    }
+
+    /// Writes the drafts of `incident`, detected `at`, and starts the early warning's
+    /// delivery.
+    pub(super) fn draft(&mut self, incident: &Incident, at: Instant) {
+        let Some(spec) = self.spec.clone() else {
             return;
         };
-        let incident = self.incident(it, at, by, detected_seq);
         let mut kinds = vec![
             DraftKind::Nis2EarlyWarning,
             DraftKind::Nis2IncidentNotification,
@@ -94,91 +148,106 @@ impl Runner {
         }
         let mut early_warning: Option<(String, u64)> = None;
         for kind in kinds {
-            let drafted = Instant::now();
             let draft = crate::notification::build(
                 kind,
-                &incident,
+                incident,
                 &spec,
-                self.clock.wall(drafted),
+                self.clock.wall(Instant::now()),
                 early_warning.as_ref().map(|(f, s)| (f.as_str(), *s)),
             );
-            let stem = format!("{NOTIFICATIONS_DIR}/iteration-{}-{}", it.n, kind.as_str());
-            let json_file = format!("{stem}.json");
-            let md_file = format!("{stem}.md");
-            // Serialising plain data with string keys cannot fail.
-            let mut bytes = serde_json::to_vec_pretty(&draft).unwrap_or_default();
-            bytes.push(b'\n');
-            let markdown = crate::notification::render_markdown(&draft);
-            if let Err(error) = self.write_draft(&json_file, &bytes, &md_file, &markdown) {
-                tracing::warn!(%error, kind = kind.as_str(), "cannot write a notification draft; the run goes on");
-                self.journal.record(
-                    "notification-draft-failed",
-                    json!({"iteration": it.n, "kind": kind.as_str(), "error": error}),
-                    false,
-                );
+            let Some((json_file, seq, bytes)) =
+                self.write_draft(incident.iteration, kind, &draft, at)
+            else {
                 continue;
-            }
-            let written = Instant::now();
-            let time_to_draft = written.saturating_duration_since(at);
-            let deliver = kind == DraftKind::Nis2EarlyWarning;
-            let deliver_to = match (&self.deliverer, deliver) {
-                (Some(Ok(d)), true) => Some(d.shown_url()),
-                _ => None,
             };
-            let (seq, _) = self.journal.record_with_seq(
-                "notification-drafted",
-                json!({
-                    "iteration": it.n,
-                    "kind": kind.as_str(),
-                    "file": json_file,
-                    "markdown": md_file,
-                    "sha256": hex(&Sha256::digest(&bytes)),
-                    "awarenessAt": draft.awareness_at,
-                    "deadlineAt": draft.deadline_at,
-                    "timeToDraftMs": ms(time_to_draft),
-                    "deliverTo": deliver_to,
-                }),
-                false,
-            );
-            let (known, estimated, unknown) = draft.counts();
-            self.notifications.push(NotificationResult {
-                iteration: it.n,
-                kind: kind.as_str().to_owned(),
-                awareness_at: draft.awareness_at.clone(),
-                deadline_at: draft.deadline_at.clone(),
-                drafted_at: draft.drafted_at.clone(),
-                time_to_draft_ms: ms(time_to_draft),
-                file: json_file.clone(),
-                mandatory_flags_missing: draft.mandatory_flags_missing(),
-                fields_known: known,
-                fields_estimated: estimated,
-                fields_unknown: unknown,
-                journal_seq: seq,
-                delivery: None,
-            });
-            self.progress.progress(&Progress::Drafted {
-                iteration: it.n,
-                kind: kind.as_str().to_owned(),
-                file: md_file,
-                after: time_to_draft,
-            });
             if kind == DraftKind::Nis2EarlyWarning {
                 early_warning = Some((json_file, seq));
-            }
-            if deliver {
-                self.deliver(it.n, kind, at, bytes);
+                self.deliver(incident.iteration, kind, at, bytes);
             }
         }
     }
 
+    /// Writes one draft's files and journals them; its JSON file, its record's `seq` and
+    /// its bytes, or None when it could not be written (logged; the run goes on).
     fn write_draft(
+        &mut self,
+        iteration: u32,
+        kind: DraftKind,
+        draft: &crate::notification::Draft,
+        at: Instant,
+    ) -> Option<(String, u64, Vec<u8>)> {
+        let stem = format!(
+            "{NOTIFICATIONS_DIR}/iteration-{iteration}-{}",
+            kind.as_str()
+        );
+        let json_file = format!("{stem}.json");
+        let md_file = format!("{stem}.md");
+        // Serialising plain data with string keys cannot fail.
+        let mut bytes = serde_json::to_vec_pretty(draft).unwrap_or_default();
+        bytes.push(b'\n');
+        let markdown = crate::notification::render_markdown(draft);
+        if let Err(error) = self.write_files(&json_file, &bytes, &md_file, &markdown) {
+            tracing::warn!(%error, kind = kind.as_str(), "cannot write a notification draft; the run goes on");
+            self.journal.record(
+                "notification-draft-failed",
+                json!({"iteration": iteration, "kind": kind.as_str(), "error": error}),
+                false,
+            );
+            return None;
+        }
+        let time_to_draft = Instant::now().saturating_duration_since(at);
+        let deliver_to = match (&self.deliverer, kind == DraftKind::Nis2EarlyWarning) {
+            (Some(Ok(d)), true) => Some(d.shown_url()),
+            _ => None,
+        };
+        let (seq, _) = self.journal.record_with_seq(
+            "notification-drafted",
+            json!({
+                "iteration": iteration,
+                "kind": kind.as_str(),
+                "file": json_file,
+                "markdown": md_file,
+                "sha256": hex(&Sha256::digest(&bytes)),
+                "awarenessAt": draft.awareness_at,
+                "deadlineAt": draft.deadline_at,
+                "timeToDraftMs": ms(time_to_draft),
+                "deliverTo": deliver_to,
+            }),
+            false,
+        );
+        let (known, estimated, unknown) = draft.counts();
+        self.notifications.push(NotificationResult {
+            iteration,
+            kind: kind.as_str().to_owned(),
+            awareness_at: draft.awareness_at.clone(),
+            deadline_at: draft.deadline_at.clone(),
+            drafted_at: draft.drafted_at.clone(),
+            time_to_draft_ms: ms(time_to_draft),
+            file: json_file.clone(),
+            mandatory_flags_missing: draft.mandatory_flags_missing(),
+            fields_known: known,
+            fields_estimated: estimated,
+            fields_unknown: unknown,
+            journal_seq: seq,
+            delivery: None,
+        });
+        self.progress.progress(&Progress::Drafted {
+            iteration,
+            kind: kind.as_str().to_owned(),
+            file: md_file,
+            after: time_to_draft,
+        });
+        Some((json_file, seq, bytes))
+    }
+
+    fn write_files(
         &self,
         json_file: &str,
         json: &[u8],
         md_file: &str,
         markdown: &str,
     ) -> Result<(), String> {
-        let Some(dir) = &self.opts.out_dir else {
+        let Some(dir) = &self.out_dir else {
             return Ok(());
         };
         let write = |file: &str, bytes: &[u8]| {
@@ -189,96 +258,6 @@ impl Runner {
             .map_err(|e| format!("cannot create {NOTIFICATIONS_DIR}/: {e}"))?;
         write(json_file, json)?;
         write(md_file, markdown.as_bytes())
-    }
-
-    /// What the run knows at `at`, the iteration's first detection, and the records it
-    /// rests on; journals the observations so far so that they are evidence too.
-    fn incident(&mut self, it: &Iteration, at: Instant, by: &str, detected_seq: u64) -> Incident {
-        let spec = &self.exp.spec;
-        let probes = &spec.steady_state.probes;
-        let mut failed_probes = Vec::new();
-        let mut per_probe = serde_json::Map::new();
-        for (p, rec) in probes.iter().zip(&it.state.recorders) {
-            let count = rec.phase(Phase::Fault).count() + rec.phase(Phase::Recovery).count();
-            let errors = rec.phase(Phase::Fault).errors() + rec.phase(Phase::Recovery).errors();
-            if errors > 0 {
-                failed_probes.push(p.name().to_owned());
-            }
-            per_probe.insert(
-                p.name().to_owned(),
-                json!({"count": count, "errors": errors}),
-            );
-        }
-        let (observations, failures) = it.state.recovery.counts();
-        let outage = it.state.recovery.outage_until(at);
-        let (observations_seq, _) = self.journal.record_with_seq(
-            "observations-summarised",
-            json!({
-                "iteration": it.n,
-                "at": self.clock.rfc3339(at),
-                "since": "injection",
-                "observations": observations,
-                "failures": failures,
-                "availability": crate::measure::availability(observations, failures),
-                "outageMs": ms(outage),
-                "failedProbes": failed_probes,
-                "probes": per_probe,
-            }),
-            false,
-        );
-        let detection_type = spec
-            .detection
-            .iter()
-            .flat_map(|d| &d.signals)
-            .find(|s| s.name() == by)
-            .map_or("unknown", |s| match s {
-                DetectionSignal::ProbeFails(_) => "probe-fails",
-                DetectionSignal::Webhook(_) => "webhook",
-                DetectionSignal::KubernetesEvent(_) => "kubernetes-event",
-                DetectionSignal::AlertmanagerAlert(_) => "alertmanager-alert",
-                DetectionSignal::PrometheusAlert(_) => "prometheus-alert",
-            });
-        let mut detection_evidence = vec![detected_seq];
-        detection_evidence.extend(it.alert_seq);
-        let replicas: BTreeMap<String, usize> = match &spec.target {
-            Target::Local(target) => target
-                .workloads
-                .iter()
-                .map(|w| (w.name.clone(), w.replicas as usize))
-                .collect(),
-            Target::Kubernetes(_) => self.pod_counts.clone(),
-        };
-        let faults = it
-            .faults
-            .iter()
-            .zip(&it.fault_evidence)
-            .filter(|(f, _)| f.injected_at.is_some())
-            .map(|(f, evidence)| IncidentFault {
-                name: f.name.clone(),
-                fault_type: f.fault_type.clone(),
-                targets: f.targets.clone(),
-                evidence: evidence.clone(),
-            })
-            .collect();
-        Incident {
-            experiment: self.exp.metadata.name.clone(),
-            run_id: self.run_id.clone(),
-            iteration: it.n,
-            declared_seq: self.run_started_seq,
-            awareness_at: self.clock.wall(at),
-            detected_by: by.to_owned(),
-            detection_type: detection_type.to_owned(),
-            detection_evidence,
-            started_at: it.state.injected.map(|t| self.clock.wall(t)),
-            faults,
-            replicas,
-            failed_probes,
-            observations,
-            failures,
-            outage,
-            observations_seq: Some(observations_seq),
-            ongoing: it.state.recovery.recovered.is_none(),
-        }
     }
 
     /// Posts the early warning in the background; the run collects the outcome before it ends.
@@ -294,13 +273,7 @@ impl Runner {
                     json!({"iteration": iteration, "kind": kind.as_str(), "error": error}),
                     false,
                 );
-                self.notifications[index].delivery = Some(DeliveryResult {
-                    url: String::new(),
-                    delivered_at: None,
-                    time_to_deliver_ms: None,
-                    status: None,
-                    error: Some(error),
-                });
+                self.notifications[index].delivery = Some(undelivered(String::new(), error));
                 return;
             }
         };
@@ -326,11 +299,11 @@ impl Runner {
 
     /// Waits for every delivery still running (each is bounded by its timeout); on
     /// cancellation the rest are abandoned and recorded as such.
-    pub(super) async fn finish_deliveries(&mut self) {
+    pub(super) async fn finish_deliveries(&mut self, guard: &Guard) {
         while !self.deliveries.is_empty() {
             let joined = tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => {
+                () = guard.cancelled() => {
                     self.deliveries.abort_all();
                     while self.deliveries.join_next().await.is_some() {}
                     break;
@@ -345,12 +318,8 @@ impl Runner {
             let Some(pending) = self.pending_deliveries.remove(&id) else {
                 continue;
             };
-            let result = outcome.unwrap_or_else(|| DeliveryResult {
-                url: pending.url.clone(),
-                delivered_at: None,
-                time_to_deliver_ms: None,
-                status: None,
-                error: Some("the delivery task failed".into()),
+            let result = outcome.unwrap_or_else(|| {
+                undelivered(pending.url.clone(), "the delivery task failed".into())
             });
             self.notifications[pending.notification].delivery = Some(result);
         }
@@ -362,13 +331,7 @@ impl Runner {
                 json!({"iteration": n.iteration, "kind": n.kind, "url": pending.url, "error": error}),
                 false,
             );
-            n.delivery = Some(DeliveryResult {
-                url: pending.url,
-                delivered_at: None,
-                time_to_deliver_ms: None,
-                status: None,
-                error: Some(error),
-            });
+            n.delivery = Some(undelivered(pending.url, error));
         }
     }
 
@@ -394,10 +357,15 @@ impl Runner {
 
     /// After the last iteration: waits until every role has acknowledged, or
     /// `coordination.timeout` after awareness, or the run's safety timeout, whichever
-    /// comes first; a missing role is journaled as a finding.
-    pub(super) async fn await_acknowledgements(&mut self, wait: bool) -> Option<Stop> {
+    /// comes first (only when `wait`: after a run that went to its end); a missing role is
+    /// journaled as a finding.
+    pub(super) async fn await_acknowledgements(
+        &mut self,
+        wait: bool,
+        guard: &Guard,
+    ) -> Option<Stop> {
         let acks = self.acks.clone()?;
-        let timeout = self.exp.spec.coordination.as_ref()?.timeout.get();
+        let timeout = self.timeout?;
         self.report_acknowledgements();
         let mut stop = None;
         let mut why = "nothing was detected, so there was nothing to acknowledge".to_owned();
@@ -406,34 +374,10 @@ impl Runner {
                 "no acknowledgement within {} of awareness",
                 humantime::format_duration(timeout)
             );
-            let until = (awareness + timeout).min(self.run_deadline);
-            let mut changed = acks.subscribe();
-            let mut announced = false;
-            while wait && !acks.missing().is_empty() && Instant::now() < until {
-                if !announced {
-                    announced = true;
-                    let missing = acks.missing();
-                    self.journal.record(
-                        "acknowledgements-awaited",
-                        json!({"missing": missing, "until": self.clock.rfc3339(until)}),
-                        false,
-                    );
-                    self.progress.progress(&Progress::AwaitingAcknowledgements {
-                        missing,
-                        url: self.acknowledge_url.clone().unwrap_or_default(),
-                        left: until.saturating_duration_since(Instant::now()),
-                    });
-                }
-                tokio::select! {
-                    biased;
-                    () = self.cancel.cancelled() => {
-                        why = "the run was interrupted first".into();
-                        stop = Some(Stop::Interrupted);
-                        break;
-                    }
-                    () = tokio::time::sleep_until(until) => {}
-                    Ok(()) = changed.changed() => self.report_acknowledgements(),
-                }
+            let until = (awareness + timeout).min(guard.deadline());
+            if wait && self.wait_for_roles(&acks, until, guard).await.is_err() {
+                why = "the run was interrupted first".into();
+                stop = Some(Stop::Interrupted);
             }
             if until < awareness + timeout && Instant::now() >= until {
                 why = "the run's safety timeout came first".into();
@@ -453,18 +397,65 @@ impl Runner {
         stop
     }
 
-    /// The webhook also serves acknowledgements; note where.
-    pub(super) fn note_acknowledge_url(&mut self, server: &WebhookServer) {
-        let Some(acks) = self.acks.clone() else {
-            return;
-        };
-        let url = server.acknowledge_url("{role}");
-        self.run_event("acknowledgements-listening", url.clone());
-        self.progress.progress(&Progress::AcknowledgeAt {
-            url: url.clone(),
-            roles: acks.roles().to_vec(),
-        });
-        self.acknowledge_url = Some(url);
+    /// Waits until every role acknowledged or `until`; an error when the run was cancelled.
+    async fn wait_for_roles(
+        &mut self,
+        acks: &Acknowledgements,
+        until: Instant,
+        guard: &Guard,
+    ) -> Result<(), ()> {
+        let mut changed = acks.subscribe();
+        let mut announced = false;
+        while !acks.missing().is_empty() && Instant::now() < until {
+            if !announced {
+                announced = true;
+                let missing = acks.missing();
+                self.journal.record(
+                    "acknowledgements-awaited",
+                    json!({"missing": missing, "until": self.clock.rfc3339(until)}),
+                    false,
+                );
+                self.progress.progress(&Progress::AwaitingAcknowledgements {
+                    missing,
+                    url: self.acknowledge_url.clone().unwrap_or_default(),
+                    left: until.saturating_duration_since(Instant::now()),
+                });
+            }
+            tokio::select! {
+                biased;
+                () = guard.cancelled() => return Err(()),
+                () = tokio::time::sleep_until(until) => {}
+                Ok(()) = changed.changed() => self.report_acknowledgements(),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any draft was written.
+    pub(super) fn has_notifications(&self) -> bool {
+        !self.notifications.is_empty()
+    }
+
+    /// The drafts, taken for the result.
+    pub(super) fn take_notifications(&mut self) -> Vec<NotificationResult> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// The acknowledgements by role, for the result, when the experiment names roles.
+    pub(super) fn coordination(&self) -> Option<CoordinationResult> {
+        let timeout = self.timeout.unwrap_or_default();
+        self.acks.as_ref().map(|a| a.result(timeout))
+    }
+}
+
+/// A delivery that did not happen.
+fn undelivered(url: String, error: String) -> DeliveryResult {
+    DeliveryResult {
+        url,
+        delivered_at: None,
+        time_to_deliver_ms: None,
+        status: None,
+        error: Some(error),
     }
 }
 
@@ -472,7 +463,7 @@ impl Runner {
 struct Delivery {
     deliverer: Deliverer,
     journal: Arc<Journal>,
-    progress: Arc<dyn super::ProgressSink>,
+    progress: Arc<dyn ProgressSink>,
     clock: Clock,
     iteration: u32,
     kind: DraftKind,
@@ -532,5 +523,291 @@ impl Delivery {
             after,
         });
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
+
+    use serde_json::Value;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::notification::{AckRequest, IncidentFault};
+
+    const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
+
+    /// The quick start with DORA drafts, delivery to `deliver` and two roles to acknowledge.
+    fn spec(deliver: &str) -> Spec {
+        let text = QUICKSTART.replace(
+            "    dora: false",
+            &format!(
+                "    dora: true\n    deliver: {{url: '{deliver}', timeout: 2s}}\n  coordination: {{roles: [incident-commander, communications], timeout: 5s}}"
+            ),
+        );
+        crate::spec::load_str("quickstart.yaml", &text)
+            .expect("the changed quick start is valid")
+            .spec
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        notifier: Notifier,
+        shown: Arc<Mutex<Vec<Progress>>>,
+    }
+
+    impl Fixture {
+        fn new(deliver: &str) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let journal = Arc::new(Journal::create(&dir.path().join("journal.jsonl")).unwrap());
+            let shown = Arc::new(Mutex::new(Vec::new()));
+            let sink = shown.clone();
+            let progress = Arc::new(move |p: &Progress| sink.lock().unwrap().push(p.clone()));
+            let notifier = Notifier::new(
+                &spec(deliver),
+                Some(dir.path().to_owned()),
+                journal,
+                Clock::start(),
+                progress,
+            );
+            Self {
+                dir,
+                notifier,
+                shown,
+            }
+        }
+
+        fn records(&self, kind: &str) -> Vec<Value> {
+            crate::journal::read_verified(&self.dir.path().join("journal.jsonl"))
+                .unwrap()
+                .into_iter()
+                .filter(|r| r["kind"] == kind)
+                .collect()
+        }
+
+        fn shown(&self) -> Vec<Progress> {
+            self.shown.lock().unwrap().clone()
+        }
+    }
+
+    fn incident() -> Incident {
+        Incident {
+            experiment: "quickstart".into(),
+            run_id: "1-abc".into(),
+            iteration: 1,
+            declared_seq: 1,
+            awareness_at: SystemTime::now(),
+            detected_by: "synthetic-monitor".into(),
+            detection_type: "probe-fails".into(),
+            detection_evidence: vec![7],
+            started_at: Some(SystemTime::now()),
+            faults: vec![IncidentFault {
+                name: "freeze".into(),
+                fault_type: "process-pause".into(),
+                targets: vec!["frontend/0".into()],
+                evidence: vec![3, 4],
+            }],
+            replicas: BTreeMap::from([("frontend".to_owned(), 3)]),
+            failed_probes: vec!["api".into()],
+            observations: 10,
+            failures: 4,
+            outage: Duration::from_millis(900),
+            observations_seq: Some(6),
+            ongoing: true,
+        }
+    }
+
+    fn guard(cancel: &CancellationToken) -> Guard {
+        Guard::new(cancel.clone(), Instant::now() + Duration::from_secs(60))
+    }
+
+    #[tokio::test]
+    async fn every_draft_is_written_journaled_and_shown() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        f.notifier.draft(&incident(), Instant::now());
+        assert!(f.notifier.has_notifications());
+        let drafted = f.records("notification-drafted");
+        assert_eq!(drafted.len(), 3);
+        for record in &drafted {
+            let file = f.dir.path().join(record["data"]["file"].as_str().unwrap());
+            let bytes = std::fs::read(&file).unwrap();
+            assert_eq!(
+                record["data"]["sha256"],
+                hex(&Sha256::digest(&bytes)).as_str()
+            );
+            let markdown = f
+                .dir
+                .path()
+                .join(record["data"]["markdown"].as_str().unwrap());
+            assert!(markdown.exists());
+        }
+        // Delivery was not prepared, so nothing is delivered.
+        assert!(drafted[0]["data"]["deliverTo"].is_null());
+        let shown = f.shown();
+        let drafts: Vec<&str> = shown
+            .iter()
+            .filter_map(|p| match p {
+                Progress::Drafted { kind, .. } => Some(kind.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            drafts,
+            [
+                "nis2-early-warning",
+                "nis2-incident-notification",
+                "dora-initial-notification"
+            ]
+        );
+        let notifications = f.notifier.take_notifications();
+        assert_eq!(
+            notifications[0].file,
+            "notifications/iteration-1-nis2-early-warning.json"
+        );
+        assert_eq!(
+            notifications[0].journal_seq,
+            drafted[0]["seq"].as_u64().unwrap()
+        );
+        assert!(notifications.iter().all(|n| n.delivery.is_none()));
+    }
+
+    #[tokio::test]
+    async fn an_early_warning_that_cannot_be_delivered_says_why() {
+        let mut f = Fixture::new("http://{workload.web}/hook");
+        let context = crate::spec::placeholders::Context::default();
+        let unavailable = f
+            .notifier
+            .prepare_delivery(&context)
+            .expect("not deliverable");
+        assert!(
+            unavailable.starts_with("notification delivery is not possible: "),
+            "{unavailable}"
+        );
+        f.notifier.draft(&incident(), Instant::now());
+        let notifications = f.notifier.take_notifications();
+        let delivery = notifications[0]
+            .delivery
+            .as_ref()
+            .expect("the early warning's");
+        assert!(
+            delivery
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("delivery was not possible: ")
+        );
+        assert!(notifications[1].delivery.is_none());
+        assert_eq!(f.records("notification-delivery-failed").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_delivery_that_fails_is_collected_before_the_run_ends() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        let context = crate::spec::placeholders::Context::default();
+        assert!(f.notifier.prepare_delivery(&context).is_none());
+        f.notifier.draft(&incident(), Instant::now());
+        let drafted = f.records("notification-drafted");
+        assert_eq!(drafted[0]["data"]["deliverTo"], "http://127.0.0.1:1/hook");
+        f.notifier
+            .finish_deliveries(&guard(&CancellationToken::new()))
+            .await;
+        let notifications = f.notifier.take_notifications();
+        let delivery = notifications[0].delivery.as_ref().expect("collected");
+        assert!(delivery.delivered_at.is_none());
+        assert!(delivery.error.is_some());
+        assert_eq!(f.records("notification-delivery-failed").len(), 1);
+        assert!(
+            f.shown()
+                .iter()
+                .any(|p| matches!(p, Progress::Delivered { status: None, .. }))
+        );
+    }
+
+    #[tokio::test]
+    async fn with_nothing_detected_every_role_is_missing_with_the_reason() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        let stop = f
+            .notifier
+            .await_acknowledgements(true, &guard(&CancellationToken::new()))
+            .await;
+        assert!(stop.is_none());
+        let missing = f.records("not-acknowledged");
+        assert_eq!(missing.len(), 2);
+        assert_eq!(
+            missing[0]["data"]["reason"],
+            "nothing was detected, so there was nothing to acknowledge"
+        );
+        let coordination = f.notifier.coordination().expect("roles were named");
+        assert_eq!(coordination.acknowledgements.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_wait_ends_once_every_role_acknowledged_and_each_is_shown_once() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        let acks = f.notifier.acks().expect("roles were named");
+        f.notifier.set_awareness(1, Instant::now());
+        f.notifier.set_awareness(2, Instant::now());
+        assert_eq!(f.records("awareness").len(), 1);
+        acks.acknowledge("incident-commander", Instant::now(), AckRequest::default())
+            .unwrap();
+        f.notifier.report_acknowledgements();
+        f.notifier.report_acknowledgements();
+        let later = acks.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            later
+                .acknowledge("communications", Instant::now(), AckRequest::default())
+                .unwrap();
+        });
+        let stop = f
+            .notifier
+            .await_acknowledgements(true, &guard(&CancellationToken::new()))
+            .await;
+        assert!(stop.is_none());
+        assert_eq!(f.records("acknowledgements-awaited").len(), 1);
+        assert!(f.records("not-acknowledged").is_empty());
+        let acknowledged = f
+            .shown()
+            .iter()
+            .filter(|p| matches!(p, Progress::Acknowledged { .. }))
+            .count();
+        assert_eq!(acknowledged, 2);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_wait_stops_the_run_and_names_why_roles_are_missing() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        f.notifier.set_awareness(1, Instant::now());
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let stop = f
+            .notifier
+            .await_acknowledgements(true, &guard(&cancel))
+            .await;
+        assert_eq!(stop, Some(Stop::Interrupted));
+        let missing = f.records("not-acknowledged");
+        assert_eq!(
+            missing[0]["data"]["reason"],
+            "the run was interrupted first"
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_run_that_ended_early_nobody_is_waited_for() {
+        let mut f = Fixture::new("http://127.0.0.1:1/hook");
+        f.notifier.set_awareness(1, Instant::now());
+        let stop = f
+            .notifier
+            .await_acknowledgements(false, &guard(&CancellationToken::new()))
+            .await;
+        assert!(stop.is_none());
+        assert!(f.records("acknowledgements-awaited").is_empty());
+        assert_eq!(
+            f.records("not-acknowledged")[0]["data"]["reason"],
+            "the run ended early"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Objectives: measured values against targets.
 
 use crate::measure::{DurationRecorder, PhaseRecorder, ProbeRecorders};
-use crate::report::result::ObjectiveResult;
+use crate::result::ObjectiveResult;
 use crate::spec::{Objective, Spec};
 
 /// Evaluates every objective of the spec over the whole run.

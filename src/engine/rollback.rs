@@ -7,7 +7,7 @@ use tracing::Instrument as _;
 
 use crate::fault::{Fault, Intent};
 use crate::journal::Journal;
-use crate::report::result::RollbackResult;
+use crate::result::RollbackResult;
 
 /// Every fault injected and not yet reverted. Shared with the caller of the run so that
 /// the faults are reverted even if the run's task panics.
@@ -117,7 +117,7 @@ impl Rollback {
                 Ok(actions)
             }
             Err(e) => {
-                let msg = crate::engine::chain(&e);
+                let msg = crate::error::chain(&e);
                 span.record("error", msg.as_str());
                 journal.record(
                     "fault-revert-failed",

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 use crate::fault::{FaultError, Intent};
+use crate::result::{FaultRecord, IterationResult, IterationStatus, RunStatus};
 
 /// What a stand-in canary did, on the monotonic clock.
 #[derive(Clone, Debug, Default)]
@@ -281,8 +282,13 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
         "{iteration_ttd} vs {early_ttd}"
     );
 
-    // Only sig-b counts for `deaf`, and only sig-a fired: it was missed, written as null.
     let deaf = record("deaf");
+    a_missed_canary_is_written_as_null(deaf);
+    each_outcome_is_journaled_and_the_missed_one_at_its_deadline(it, &journal);
+}
+
+/// Only sig-b counts for `deaf`, and only sig-a fired: it was missed, written as null.
+fn a_missed_canary_is_written_as_null(deaf: &FaultRecord) {
     assert!(deaf.noticed().is_none());
     let json = serde_json::to_value(deaf).unwrap();
     assert!(
@@ -300,9 +306,14 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
     })
     .unwrap();
     assert!(plain.get("detectedAt").is_none(), "{plain}");
+}
 
-    // The journal holds each outcome; the wait for `deaf` ended at its deadline (sig-b's own
-    // 2 s after it began), and the iteration waited for it though it had recovered before.
+/// The journal holds each outcome; the wait for `deaf` ended at its deadline (sig-b's own
+/// 2 s after it began), and the iteration waited for it though it had recovered before.
+fn each_outcome_is_journaled_and_the_missed_one_at_its_deadline(
+    it: &IterationResult,
+    journal: &[Value],
+) {
     let kinds = |kind: &str| -> Vec<&Value> {
         journal
             .iter()
@@ -398,7 +409,7 @@ async fn an_accepted_prevention_check_fails_the_iteration_and_the_run() {
         )
     );
     let it = &result.iterations[0];
-    assert_eq!(it.status, "failed");
+    assert_eq!(it.status, IterationStatus::Failed);
     assert!(it.recovered_at.is_some(), "it failed for the finding alone");
     assert_eq!(
         journal

@@ -13,7 +13,7 @@ use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
 use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
-use crate::platform::kubernetes::{Undo, sha256_hex};
+use crate::platform::kubernetes::{Undo, remove_created_file, sha256_hex};
 use crate::spec;
 
 /// The request header that marks a canary request; its value is the run's marker payload.
@@ -90,7 +90,7 @@ impl Fault for CanaryRequestFault {
         };
         let method = reqwest::Method::from_bytes(self.method().as_bytes())
             .map_err(|_| failed(format!("`{}` is not an HTTP method", self.method())))?;
-        crate::notification::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         // No redirects: a canary goes where the experiment says and nowhere else.
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -112,7 +112,7 @@ impl Fault for CanaryRequestFault {
                     answered += 1;
                     format!("answered {}", response.status().as_u16())
                 }
-                Err(e) => format!("failed: {}", crate::engine::chain(&e.without_url())),
+                Err(e) => format!("failed: {}", crate::error::chain(&e.without_url())),
             };
             match tally.iter_mut().find(|(l, _)| *l == line) {
                 Some((_, n)) => *n += 1,
@@ -365,32 +365,6 @@ fn honeytoken_reads(
         bytes = buf.len();
     }
     Ok((created, bytes))
-}
-
-/// Removes a file firedrill created, only while its content still has the SHA-256 it was
-/// written with: a file replaced meanwhile is someone else's and stays. Idempotent: a file
-/// already gone is fine. Used by the fault's revert and by `firedrill rollback`.
-pub fn remove_created_file(path: &Path, sha256: &str) -> Result<String, std::io::Error> {
-    let shown = path.display();
-    let content = match std::fs::read(path) {
-        Ok(content) => content,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(format!("{shown} was already gone"));
-        }
-        Err(e) => return Err(e),
-    };
-    if sha256_hex(&content) != sha256 {
-        return Ok(format!(
-            "{shown} was left in place: its content changed after firedrill created it"
-        ));
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(format!("removed {shown}")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(format!("{shown} was already gone"))
-        }
-        Err(e) => Err(e),
-    }
 }
 
 impl BuildFault for spec::CanaryRequest {

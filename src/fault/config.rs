@@ -696,9 +696,9 @@ mod tests {
             b"x",
         )
         .unwrap_err();
-        assert!(crate::engine::chain(&err).contains("FIREDRILL_TEST_UNSET_VAR_42"));
+        assert!(crate::error::chain(&err).contains("FIREDRILL_TEST_UNSET_VAR_42"));
         let err = new_value("r", "Secret shop/db", "password", None, b"").unwrap_err();
-        assert!(crate::engine::chain(&err).contains("empty"));
+        assert!(crate::error::chain(&err).contains("empty"));
         let (v, how) = new_value("r", "Secret shop/db", "password", None, b"hunter2").unwrap();
         assert_eq!(v.len(), 7);
         assert!(how.contains("random"));

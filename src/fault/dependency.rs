@@ -43,10 +43,6 @@ pub struct DependencyFault {
     change: Change,
 }
 
-fn ms(d: crate::spec::Duration) -> u64 {
-    d.as_millis_u64()
-}
-
 impl DependencyFault {
     /// Builds the fault for a dependency fault spec.
     pub fn new(spec: &DependencyChange, registry: ProxyRegistry) -> Self {
@@ -80,16 +76,16 @@ impl Change {
                 Stream::Upstream,
                 "",
                 ToxicKind::HttpLatency(HttpLatency {
-                    latency: ms(f.latency),
-                    jitter: ms(f.jitter),
+                    latency: f.latency.as_millis_u64(),
+                    jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
             DependencyChange::Latency(f) => Change::Toxics(vec![toxic(
                 Stream::Downstream,
                 "",
                 ToxicKind::Latency(Latency {
-                    latency: ms(f.latency),
-                    jitter: ms(f.jitter),
+                    latency: f.latency.as_millis_u64(),
+                    jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
             DependencyChange::Errors(f) => Change::Toxics(vec![toxic(

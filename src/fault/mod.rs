@@ -60,9 +60,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-pub use canary::{
-    CANARY_HEADER, CanaryFileReadFault, CanaryRequestFault, canary_user_agent, remove_created_file,
-};
+pub use canary::{CANARY_HEADER, CanaryFileReadFault, CanaryRequestFault, canary_user_agent};
 pub use canary_kube::{
     CANARY_LABEL, CanaryDeniedRequestsFault, CanaryExecFault, CanarySecretReadFault,
     default_canary_domain, default_exec_command,

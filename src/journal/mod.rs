@@ -6,9 +6,11 @@
 //! implementation can check the chain; `prev` is the previous record's hash, 64 zeros for
 //! the first. See docs/journal.md.
 
+mod check;
 mod sign;
 mod verify;
 
+pub use check::JournalCheck;
 pub use sign::{SignError, Signature, read_public_key, sign_head, signature_path};
 pub use verify::{Break, BreakKind, Report, SignatureCheck, verify};
 
@@ -20,6 +22,8 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use crate::time::rfc3339;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -173,11 +177,6 @@ pub fn read_verified(path: &Path) -> Result<Vec<Value>, JournalError> {
         }),
         None => Ok(report.records),
     }
-}
-
-/// RFC 3339 UTC with milliseconds.
-pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 #[cfg(test)]

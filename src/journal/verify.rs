@@ -209,10 +209,10 @@ fn check_signature(
 ) -> SignatureCheck {
     let sig = match Signature::read(sig_path) {
         Ok(s) => s,
-        Err(e) => return SignatureCheck::Invalid(crate::engine::chain(&e)),
+        Err(e) => return SignatureCheck::Invalid(crate::error::chain(&e)),
     };
     if let Err(e) = sig.verify(public_key) {
-        return SignatureCheck::Invalid(crate::engine::chain(&e));
+        return SignatureCheck::Invalid(crate::error::chain(&e));
     }
     let present = hashes.len() as u64;
     if sig.records > present {

@@ -27,7 +27,8 @@ fn micros(d: Duration) -> u64 {
         .clamp(1, HIGHEST_US)
 }
 
-fn ms(us: u64) -> f64 {
+/// Microseconds as fractional milliseconds.
+fn us_as_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
@@ -93,7 +94,7 @@ impl PhaseRecorder {
             if self.latency.is_empty() {
                 None
             } else {
-                Some(ms(self.latency.value_at_quantile(p)))
+                Some(us_as_ms(self.latency.value_at_quantile(p)))
             }
         };
         LatencySummary {
@@ -103,7 +104,7 @@ impl PhaseRecorder {
             p50: q(0.50),
             p90: q(0.90),
             p99: q(0.99),
-            max: (!self.latency.is_empty()).then(|| ms(self.latency.max())),
+            max: (!self.latency.is_empty()).then(|| us_as_ms(self.latency.max())),
         }
     }
 }
@@ -236,12 +237,12 @@ impl DurationRecorder {
             return None;
         }
         let q = rank as f64 / self.hist.len() as f64;
-        Some(ms(self.hist.value_at_quantile(q.min(1.0))))
+        Some(us_as_ms(self.hist.value_at_quantile(q.min(1.0))))
     }
 
     /// The summary written to results.
     pub fn summary(&self) -> DurationSummary {
-        let present = |v: u64| (!self.hist.is_empty()).then(|| ms(v));
+        let present = |v: u64| (!self.hist.is_empty()).then(|| us_as_ms(v));
         DurationSummary {
             count: self.hist.len(),
             missing: self.missing,

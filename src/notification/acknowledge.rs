@@ -10,9 +10,9 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::engine::{Clock, ms};
 use crate::journal::Journal;
-use crate::report::result::{AcknowledgementResult, CoordinationResult};
+use crate::result::{AcknowledgementResult, CoordinationResult};
+use crate::time::{Clock, ms};
 
 /// The largest acknowledgement body accepted: a name and a short note.
 pub const MAX_ACK_BODY_BYTES: usize = 4096;

@@ -1,23 +1,11 @@
 //! Posting a draft to the experiment's webhook: one request with a timeout, no redirects,
 //! https through rustls with the ring crypto provider.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::NotificationError;
-
-/// Installs ring as rustls's process-wide crypto provider, once. reqwest is built without a
-/// provider of its own (its default would bring a second one, aws-lc-rs, and rustls then
-/// cannot choose), so every client needs this first; a provider already installed by an
-/// embedding program is kept.
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
 
 /// Posts JSON to one URL.
 #[derive(Clone, Debug)]
@@ -50,7 +38,7 @@ impl Deliverer {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| NotificationError::Url(redact_url(url)))?;
-        install_crypto_provider();
+        crate::tls::install_crypto_provider();
         // A redirect would turn the POST into a GET elsewhere: a 3xx is not a delivery.
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -88,7 +76,7 @@ impl Deliverer {
                 humantime::format_duration(self.timeout)
             )),
             // The URL may hold a token: the message keeps only the causes.
-            Err(e) => Err(crate::engine::chain(&e.without_url())),
+            Err(e) => Err(crate::error::chain(&e.without_url())),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub use acknowledge::{
     AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements, MAX_ACK_BODY_BYTES,
 };
-pub use deliver::{Deliverer, Posted, install_crypto_provider, redact_url};
+pub use deliver::{Deliverer, Posted, redact_url};
 pub use draft::{
     Draft, DraftKind, Field, FieldStatus, Incident, IncidentFault, build, render_markdown,
 };

@@ -1,8 +1,10 @@
 //! Where workloads live. `local` runs them as processes on this host; `kubernetes` acts on
-//! workloads that already run in a cluster, through its API.
+//! workloads that already run in a cluster, through its API; `prometheus` is the client of
+//! the Prometheus and Alertmanager HTTP APIs that both platforms and their probes read.
 
 pub mod kubernetes;
 pub mod local;
+pub mod prometheus;
 
 /// Something that happened to a workload, reported to the engine for the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub enum PlatformEvent {
     /// A container killed by a fault was restarted by the kubelet and is Ready again.
     ContainerRestarted(Box<kubernetes::ContainerRecovery>),
     /// A Warning event that a `kubernetes-event` detection signal counts.
-    KubernetesWarning(Box<crate::detection::kubernetes::WarningEvent>),
+    KubernetesWarning(Box<crate::result::WarningEvent>),
 }
 
 impl PlatformEvent {

@@ -100,7 +100,7 @@ impl KubernetesProbe {
                         Outcome::fail(format!("not ready: {}", unready.join(", ")))
                     }
                 }
-                Err(e) => Outcome::fail(crate::engine::chain(&e)),
+                Err(e) => Outcome::fail(crate::error::chain(&e)),
             },
             Check::Exists(p) => {
                 let (group, version, plural) = p.kind.api();

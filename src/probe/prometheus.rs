@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::{Outcome, Probe, ProbeError};
-use crate::detection::api::{ApiClient, Sample};
+use crate::platform::prometheus::{ApiClient, Sample};
 use crate::spec::{self, Comparison, OnEmpty};
 
 /// One instant query per observation.

@@ -13,9 +13,10 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::format::{self, duration_ms, multiple, opt_duration_ms, opt_percent, percent, trim};
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{
-    CoordinationResult, IterationResult, NotificationResult, RunResult, RunStatus,
+use super::model::{Report, ReportRun};
+use crate::journal::JournalCheck;
+use crate::result::{
+    CoordinationResult, IterationResult, IterationStatus, NotificationResult, RunResult, RunStatus,
 };
 // The charts' geometry, shared with the pages of `firedrill serve`.
 use super::svg;
@@ -689,8 +690,8 @@ impl IterationView {
         Self {
             id: format!("{run_anchor}-iteration-{}", it.index),
             index: it.index,
-            status: it.status.replace('_', " "),
-            passed: it.status == "passed",
+            status: it.status.as_str().replace('_', " "),
+            passed: it.status == IterationStatus::Passed,
             injected: opt_clock(it.injected_at.as_deref()),
             detected: opt_clock(it.detected_at.as_deref()),
             detected_by: it.detected_by.clone(),
@@ -698,7 +699,7 @@ impl IterationView {
             timeline_title: format!(
                 "Iteration {}: {}; time to detect {}, time to recover {}",
                 it.index,
-                it.status.replace('_', " "),
+                it.status.as_str().replace('_', " "),
                 time_to_detect,
                 time_to_recover
             ),
@@ -920,7 +921,7 @@ struct PodRow {
 }
 
 impl PodRecoveryView {
-    fn new(p: &super::result::PodRecoverySummary, iterations: &[IterationResult]) -> Self {
+    fn new(p: &crate::result::PodRecoverySummary, iterations: &[IterationResult]) -> Self {
         let row = |figure, server: &DurationSummary, client: &DurationSummary| PodFigureRow {
             figure,
             server_p50: opt_duration_ms(server.p50),
@@ -1033,7 +1034,7 @@ struct ObjectiveView {
 }
 
 impl ObjectiveView {
-    fn new(objective: &super::result::ObjectiveResult) -> Self {
+    fn new(objective: &crate::result::ObjectiveResult) -> Self {
         let measured = match (objective.measured, objective.unit.as_str()) {
             (None, _) => "not measured".to_owned(),
             (Some(v), "ms") => duration_ms(v),

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::model::Report;
-use super::result::{RunResult, RunStatus};
+use crate::result::{IterationStatus, RunResult, RunStatus};
 
 /// Renders the JUnit XML report: one test suite per experiment run.
 pub fn render(report: &Report) -> String {
@@ -53,7 +53,8 @@ fn render_suite(r: &RunResult) -> Suite {
         .iterations
         .iter()
         .filter(|i| {
-            i.status == "baseline_failed" || (i.status == "failed" && i.recovered_at.is_none())
+            i.status == IterationStatus::BaselineFailed
+                || (i.status == IterationStatus::Failed && i.recovered_at.is_none())
         })
         .map(|i| format!("iteration {}: {}", i.index, i.status))
         .collect();

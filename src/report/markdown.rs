@@ -84,7 +84,7 @@ struct PodRecoveryRow {
 }
 
 impl PodRecoveryRow {
-    fn new(name: &str, p: &crate::report::result::PodRecoverySummary) -> Self {
+    fn new(name: &str, p: &crate::result::PodRecoverySummary) -> Self {
         let pair = |server: Option<f64>, client: Option<f64>| {
             format!(
                 "{} / {}",
@@ -358,8 +358,8 @@ fn view(report: &Report) -> View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::result::RunStatus;
     use crate::report::testutil::{quickstart_report, quickstart_run};
+    use crate::result::RunStatus;
 
     fn settings() -> insta::Settings {
         let mut settings = insta::Settings::clone_current();
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn pod_recovery_shows_the_servers_figures_beside_the_clients() {
-        use crate::platform::kubernetes::PodRecovery;
+        use crate::result::PodRecovery;
         let mut report = quickstart_report();
         assert!(!render(&report).unwrap().contains("## Pod recovery"));
         let r = &mut report.runs[0].result;
@@ -413,7 +413,7 @@ mod tests {
                 ..PodRecovery::default()
             },
         ];
-        r.summary.pod_recovery = crate::report::result::PodRecoverySummary::of(&r.iterations);
+        r.summary.pod_recovery = crate::result::PodRecoverySummary::of(&r.iterations);
         let text = render(&report).unwrap();
         assert!(
             text.contains(

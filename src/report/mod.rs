@@ -1,4 +1,4 @@
-//! Renderers of results: `result` is the JSON document, `summary` the terminal table,
+//! Renderers of results (the result itself is `crate::result`): `summary` the terminal table,
 //! `junit` the JUnit XML for CI, `markdown` scorecard.md, `html` report.html (its charts'
 //! geometry in `svg`, shared with the pages of `firedrill serve`); `write` completes a
 //! results folder with all of them.
@@ -8,7 +8,6 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
-pub mod result;
 pub mod security;
 pub mod summary;
 pub mod svg;

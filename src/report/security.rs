@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::format;
-use super::result::RunResult;
+use crate::result::RunResult;
 pub use crate::scorecard::CANARY_CAVEAT;
 
 /// One run's detection canaries and prevention checks, over its iterations.
@@ -84,7 +84,7 @@ impl SecurityDrills {
                     markers.extend(canary.markers.iter().cloned());
                     // A wait cut short by a stop is neither a catch nor a miss, as in the
                     // scorecard, which counts completed iterations only.
-                    if noticed.is_none() && !matches!(it.status.as_str(), "passed" | "failed") {
+                    if noticed.is_none() && !it.status.completed() {
                         continue;
                     }
                     drills.canaries.push(CanaryRow {
@@ -200,7 +200,7 @@ mod tests {
         let mut run = crate::report::testutil::security_run();
         let all = SecurityDrills::of(&run.result).unwrap();
         for it in &mut run.result.iterations {
-            it.status = "interrupted".to_owned();
+            it.status = crate::result::IterationStatus::Interrupted;
         }
         let cut = SecurityDrills::of(&run.result).unwrap();
         // The noticed canaries stay; the ones still waiting are not counted as misses.

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::result::RunResult;
 use super::write::SuiteResult;
+use crate::result::RunResult;
 use crate::scorecard::Scorecard;
 
 /// Renders the end-of-run summary.
@@ -32,7 +32,7 @@ pub fn render(r: &RunResult) -> String {
     for it in &r.iterations {
         t.row(vec![
             it.index.to_string(),
-            it.status.clone(),
+            it.status.as_str().to_owned(),
             it.detected_by.clone().unwrap_or_else(|| "-".into()),
             opt_ms(it.time_to_detect_ms),
             opt_ms(it.time_to_recover_ms),

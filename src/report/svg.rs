@@ -519,7 +519,7 @@ pub fn score_length(score: f64, full: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn ms(value: f64) -> String {
+    fn label(value: f64) -> String {
         format!("{value}")
     }
 
@@ -544,7 +544,7 @@ mod tests {
             at_ms: 2000.0,
             label: "detected".into(),
         }];
-        let t = timeline(4000.0, &phases, &moments, ms);
+        let t = timeline(4000.0, &phases, &moments, label);
         assert_eq!(t.bands[0].x, LEFT);
         assert_eq!(t.bands[0].width, PLOT_WIDTH / 4.0);
         assert_eq!(t.bands[1].x, LEFT + PLOT_WIDTH / 4.0);
@@ -561,11 +561,11 @@ mod tests {
 
     #[test]
     fn empty_or_zero_ranges_do_not_divide_by_zero() {
-        let t = timeline(0.0, &[], &[], ms);
+        let t = timeline(0.0, &[], &[], label);
         assert!(t.ticks.iter().all(|tick| tick.x.is_finite()));
-        let s = strip(&[], &[], ms);
+        let s = strip(&[], &[], label);
         assert!(s.dots.is_empty() && s.ticks.iter().all(|tick| tick.x.is_finite()));
-        let b = grouped_bars(&[("baseline".into(), vec![("p50".into(), None)])], ms);
+        let b = grouped_bars(&[("baseline".into(), vec![("p50".into(), None)])], label);
         assert!(b.groups[0].bars.is_empty());
     }
 
@@ -576,7 +576,7 @@ mod tests {
                 "fault".into(),
                 vec![("p50".into(), Some(0.001)), ("p99".into(), Some(100.0))],
             )],
-            ms,
+            label,
         );
         let bars = &b.groups[0].bars;
         assert_eq!(bars[0].width, 1.0);
@@ -595,8 +595,8 @@ mod tests {
                     (300.0, 100.0, "c".into()),
                 ],
             )],
-            ms,
-            ms,
+            label,
+            label,
         );
         let points = &chart.lines[0].points;
         assert_eq!(points[0].x, LEFT);
@@ -608,9 +608,9 @@ mod tests {
         assert_eq!(chart.lines[0].path.split(' ').count(), 3);
         assert_eq!(chart.x_ticks.first().unwrap().label, "100");
         assert_eq!(chart.x_ticks.last().unwrap().label, "300");
-        let single = line_chart(&[("s".into(), vec![(5.0, 1.0, "x".into())])], ms, ms);
+        let single = line_chart(&[("s".into(), vec![(5.0, 1.0, "x".into())])], label, label);
         assert_eq!(single.lines[0].points[0].x, LEFT + PLOT_WIDTH / 2.0);
-        let empty = line_chart(&[], ms, ms);
+        let empty = line_chart(&[], label, label);
         assert!(empty.x_ticks.iter().all(|t| t.x.is_finite()));
     }
 

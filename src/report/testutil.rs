@@ -1,10 +1,14 @@
 //! A report built from a real quick-start result, for the renderers' tests.
 
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{FaultRecord, RunResult, RunStatus};
+use super::model::{Report, ReportRun};
 use super::write::single_report;
-use crate::fault::security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
-use crate::scorecard::evidence::{input_for_run, score_input};
+use crate::journal::JournalCheck;
+use crate::result::evidence::input_for_run;
+use crate::result::{
+    CanaryOutcome, FaultRecord, PreventionOutcome, RunResult, RunStatus, SecurityOutcome,
+};
+use crate::scorecard::evidence::score_input;
+use crate::spec::MARKER;
 
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
@@ -102,7 +106,7 @@ pub fn security_run() -> ReportRun {
             true,
         ));
     }
-    result.iterations[0].status = "failed".to_owned();
+    result.iterations[0].status = crate::result::IterationStatus::Failed;
     result.status = RunStatus::Failed;
     result.reason = Some("iteration 1: prevention check `privileged` was accepted: create pod shop/firedrill-canary-privileged (privileged); undone at once (deleted pod shop/firedrill-canary-privileged)".to_owned());
     let input = input_for_run(&spec, result, &run.journal);
@@ -123,8 +127,8 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         security: Some(SecurityOutcome::Canary(CanaryOutcome {
             actions: vec![action.to_owned()],
             markers: vec![
-                crate::fault::security::marker_name(name),
-                crate::fault::security::MARKER.to_owned(),
+                format!("{MARKER}-{name}"),
+                MARKER.to_owned(),
             ],
         })),
         detected_at: Some(None),
@@ -135,7 +139,7 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
 
 /// A prevention check's record.
 fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultRecord {
-    let marker = crate::fault::security::marker_name(name);
+    let marker = format!("{MARKER}-{name}");
     FaultRecord {
         name: name.to_owned(),
         fault_type: fault_type.to_owned(),

@@ -1,17 +1,18 @@
-//! Completing a results folder: the journal checked, the scorecard computed, result.json
-//! written, then every report rendered. Used at the end of `firedrill run` and again by
-//! `firedrill report DIR`.
+//! Completing a results folder: result.json written as the run scored it, the journal
+//! checked for the reports, then every report rendered. Used at the end of `firedrill run`
+//! and again by `firedrill report DIR`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{JournalCheck, Report, ReportRun};
-use super::result::{RunResult, RunStatus, ScorecardInput};
-use crate::scorecard::evidence::{combine, input_for_run, score_input};
+use super::model::{Report, ReportRun};
+use crate::journal::JournalCheck;
+use crate::result::{RunResult, RunStatus};
+use crate::scorecard::ScorecardInput;
+use crate::scorecard::evidence::{combine, score_input};
 use crate::scorecard::{Capability, Scorecard};
-use crate::spec::Spec;
 
 /// The file that marks a suite's results folder.
 pub const SUITE_FILE: &str = "suite.json";
@@ -104,18 +105,10 @@ fn report_files() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Completes a run's folder: checks its journal, scores the run, writes result.json and the
+/// Completes a run's folder: writes result.json, scored by the run already, and the
 /// reports. `rel` is the folder as a suite names it ("" for a run of its own).
-pub fn finish_run(
-    dir: &Path,
-    rel: &str,
-    spec: &Spec,
-    mut result: RunResult,
-) -> Result<ReportRun, WriteError> {
+pub fn finish_run(dir: &Path, rel: &str, mut result: RunResult) -> Result<ReportRun, WriteError> {
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
-    let input = input_for_run(spec, &result, &journal);
-    result.scorecard = score_input(&input);
-    result.scorecard_input = Some(input);
     result.files.extend(report_files());
     write_json(&dir.join("result.json"), &result)?;
     let run = ReportRun {
@@ -176,12 +169,12 @@ pub fn write_reports(dir: &Path, report: &Report) {
     let rendered: [(&str, Result<String, String>); 3] = [
         (
             "scorecard.md",
-            super::markdown::render(report).map_err(|e| crate::engine::chain(&e)),
+            super::markdown::render(report).map_err(|e| crate::error::chain(&e)),
         ),
         ("junit.xml", Ok(super::junit::render(report))),
         (
             "report.html",
-            super::html::render(report).map_err(|e| crate::engine::chain(&e)),
+            super::html::render(report).map_err(|e| crate::error::chain(&e)),
         ),
     ];
     for (file, text) in rendered {
@@ -283,7 +276,7 @@ fn join(rel: &str, file: &str) -> String {
 }
 
 fn now() -> String {
-    crate::journal::rfc3339(std::time::SystemTime::now())
+    crate::time::rfc3339(std::time::SystemTime::now())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {

@@ -24,6 +24,7 @@ pub use catalogue::{
     CANARY_CAVEAT, CANNOT_EVIDENCE, Capability, DEFAULT_MAPPED_FAULT_TYPES, FaultCapabilities,
     References, default_capabilities_for_fault, default_weights,
 };
+pub use evidence::ScorecardInput;
 pub use gate::{GATE_CAP, Gate};
 pub use maturity::{Repeatability, maturity_level, performance_band, repeatability_level};
 

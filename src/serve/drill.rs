@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::scheduler::{DrillFailed, Finished, Runner};
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
-use crate::report::result::RunStatus;
 use crate::report::write::{SuiteEntry, SuiteResult};
+use crate::result::RunStatus;
 use crate::scorecard::Capability;
 use crate::spec::{Experiment, Target};
 use crate::telemetry::prometheus::Registry;
@@ -216,7 +216,7 @@ impl EngineRunner {
             &[("experiment", &exp.metadata.name)],
             result.rollback.failed.len() as f64,
         );
-        crate::report::write::finish_run(dir, rel, &exp.spec, result).map_err(|e| engine::chain(&e))
+        crate::report::write::finish_run(dir, rel, result).map_err(|e| crate::error::chain(&e))
     }
 }
 
@@ -232,13 +232,13 @@ fn write_suite(
     let (report, input) =
         crate::report::write::suite_report(&suite.name, report_runs, Some(&suite.weights));
     let mut result = SuiteResult {
-        schema_version: crate::report::result::SCHEMA_VERSION,
+        schema_version: crate::result::SCHEMA_VERSION,
         name: suite.name.clone(),
         description: suite.description.clone(),
         file: Some(suite.file.clone()),
         status: report.status,
-        started_at: crate::journal::rfc3339(started),
-        finished_at: crate::journal::rfc3339(std::time::SystemTime::now()),
+        started_at: crate::time::rfc3339(started),
+        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
         runs: report
             .runs
             .iter()
@@ -254,7 +254,7 @@ fn write_suite(
         files: Default::default(),
     };
     if let Err(error) = crate::report::write::finish_suite(out_dir, &mut result, &report) {
-        tracing::warn!(error = %engine::chain(&error), suite = %suite.name, "cannot write the suite's results");
+        tracing::warn!(error = %crate::error::chain(&error), suite = %suite.name, "cannot write the suite's results");
     }
 }
 
@@ -265,7 +265,7 @@ async fn drive(
     options: RunOptions,
     progress: Arc<dyn ProgressSink>,
     cancel: CancellationToken,
-) -> Result<crate::report::result::RunResult, String> {
+) -> Result<crate::result::RunResult, String> {
     let rollback = Rollback::new();
     let task = tokio::spawn(engine::run(
         exp,
@@ -275,7 +275,7 @@ async fn drive(
         rollback.clone(),
     ));
     match task.await {
-        Ok(result) => result.map_err(|e| engine::chain(&e)),
+        Ok(result) => result.map_err(|e| crate::error::chain(&e)),
         Err(join) => {
             tracing::error!(error = %join, "the run failed unexpectedly; reverting what was injected");
             let rolled = rollback.revert_all_emergency().await;

@@ -125,7 +125,7 @@ struct Failure {
 
 impl Failure {
     fn store(error: StoreError, json: bool) -> Self {
-        tracing::error!(error = %crate::engine::chain(&error), "the run history failed");
+        tracing::error!(error = %crate::error::chain(&error), "the run history failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "the run history database failed".to_owned(),
@@ -134,7 +134,7 @@ impl Failure {
     }
 
     fn page(error: pages::PageError) -> Self {
-        tracing::error!(error = %crate::engine::chain(&error), "a page failed");
+        tracing::error!(error = %crate::error::chain(&error), "a page failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "the page could not be drawn".to_owned(),

@@ -236,7 +236,7 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
         objectives: Vec<Objective>,
         capabilities: Vec<CapabilityLine>,
     }
-    let result: Option<crate::report::result::RunResult> = detail
+    let result: Option<crate::result::RunResult> = detail
         .result
         .clone()
         .and_then(|v| serde_json::from_value(v).ok());
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn the_trend_page_draws_a_chart_per_experiment() {
-        let result: crate::report::result::RunResult = serde_json::from_str(include_str!(
+        let result: crate::result::RunResult = serde_json::from_str(include_str!(
             "../../tests/fixtures/results/quickstart-result.json"
         ))
         .unwrap();

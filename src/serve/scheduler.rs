@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{NewRun, Store};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 use crate::spec::Missed;
 use crate::telemetry::prometheus::Registry;
 
@@ -292,9 +292,7 @@ impl Shared {
                     &at,
                     reason.clone(),
                 );
-                row.status = crate::report::result::RunStatus::Aborted
-                    .as_str()
-                    .to_owned();
+                row.status = crate::result::RunStatus::Aborted.as_str().to_owned();
                 row.finished = rfc3339(self.clock.now());
                 if let Err(error) = self.store.insert(&row) {
                     tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 /// The schema, one migration per version: `MIGRATIONS[0]` makes version 1.
 pub const MIGRATIONS: [&str; 2] = [

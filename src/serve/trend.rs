@@ -51,7 +51,7 @@ impl ExperimentTrend {
         self.points
             .iter()
             .rev()
-            .find(|p| p.status != crate::report::result::RunStatus::Interrupted.as_str())
+            .find(|p| p.status != crate::result::RunStatus::Interrupted.as_str())
     }
 }
 
@@ -118,7 +118,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
             points: Vec::new(),
         });
         trend.runs += 1;
-        if result.status == crate::report::result::RunStatus::Passed {
+        if result.status == crate::result::RunStatus::Passed {
             trend.passed += 1;
         }
         trend.points.push(TrendPoint {
@@ -149,7 +149,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
         }
         // A run stopped by a signal measured the shutdown, not the system.
         if result.scorecard_input.is_some()
-            && result.status != crate::report::result::RunStatus::Interrupted
+            && result.status != crate::result::RunStatus::Interrupted
         {
             latest.insert(name, stored);
         }
@@ -188,7 +188,8 @@ pub fn compute(results: &[StoredResult]) -> Trend {
 mod tests {
     use super::*;
 
-    use crate::report::result::{RunResult, ScorecardInput};
+    use crate::result::RunResult;
+    use crate::scorecard::ScorecardInput;
     use crate::scorecard::{Capability, Metric, MetricObservation, ScoreInput};
 
     fn fixture() -> RunResult {
@@ -228,12 +229,12 @@ mod tests {
     fn follows_each_experiment_and_scores_the_latest_runs_together() {
         let first = fixture();
         let mut second = fixture();
-        second.status = crate::report::result::RunStatus::Failed;
+        second.status = crate::result::RunStatus::Failed;
         second.summary.time_to_detect_ms.p50 = Some(1234.0);
         let mut other = fixture();
         other.experiment.name = "other".into();
         let mut interrupted = fixture();
-        interrupted.status = crate::report::result::RunStatus::Interrupted;
+        interrupted.status = crate::result::RunStatus::Interrupted;
         let trend = compute(&[
             stored(1, Some("d"), first.clone()),
             stored(2, Some("d"), second),

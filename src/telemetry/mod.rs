@@ -82,7 +82,7 @@ pub fn init(format: LogFormat) -> Telemetry {
         .with(spans)
         .try_init();
     if let Some(error) = problem {
-        let error = crate::engine::chain(&error);
+        let error = crate::error::chain(&error);
         tracing::warn!(%error, "OpenTelemetry export is off; the run goes on");
     }
     Telemetry { otlp }

@@ -38,6 +38,14 @@ pub fn cluster(replicas: i32) -> FakeKube {
     fake
 }
 
+/// A temporary folder holding a kubeconfig for `fake`: where [`command`] and
+/// [`firedrill_in`] run.
+pub fn kube_dir(fake: &FakeKube) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fake.write_kubeconfig(dir.path());
+    dir
+}
+
 /// `firedrill ARGS` with the kubeconfig in `dir` (and `dir` as its home, so that no
 /// kubeconfig of the machine's user is read), its output piped.
 pub fn command(dir: &Path, args: &[&str]) -> Command {

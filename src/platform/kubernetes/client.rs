@@ -44,7 +44,7 @@ impl Connection {
 /// context; without any kubeconfig, from the in-cluster service account.
 pub async fn connect(context: Option<&str>) -> Result<(kube::Client, Connection), KubeError> {
     // The process-wide TLS provider must be ring before any client is built.
-    crate::notification::install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let config_error = |source: Box<dyn std::error::Error + Send + Sync>| KubeError::Config {
         context: context.map(str::to_owned),
         source,

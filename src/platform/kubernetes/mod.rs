@@ -3,6 +3,7 @@
 //! guardrails and the permissions, and resolves the named workloads to their pods.
 
 mod client;
+mod dependency;
 mod dry_run;
 mod evict;
 mod preflight;
@@ -21,13 +22,17 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 pub use client::{Connection, connect, retry};
+pub use dependency::{PROXY, ProxiedPort, TargetPort, check_dependency, proxied_ports};
 pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
 pub use evict::{evict, is_budget_refusal};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
-pub use undo::{ConfigKey, SecretKey, SecretValue, Undo, apply_undo, selector_patch, sha256_hex};
+pub use undo::{
+    ConfigKey, SecretKey, SecretValue, Undo, apply_undo, remove_created_file, selector_patch,
+    sha256_hex,
+};
 pub use write::{ApiWrite, REDACTED, WriteAction};
 
 use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
@@ -207,7 +212,7 @@ impl KubernetesPlatform {
         // A Service the proxy cannot stand in front of stops the run before any fault.
         for d in &target.dependencies {
             if d.proxy.is_some() && spec.faults.iter().any(|f| f.dependency() == Some(&d.name)) {
-                crate::fault::check_dependency(&cluster, d).await?;
+                check_dependency(&cluster, d).await?;
             }
         }
         // The share each fault would take is checked against the pods that exist now, so
@@ -256,31 +261,6 @@ impl KubernetesPlatform {
             limit,
         )
         .await
-    }
-
-    /// Watches the Warning events of a `kubernetes-event` signal's workload from now on and
-    /// reports those it counts as platform events; returns, once the watch has listed the
-    /// events that exist now, the token that ends it.
-    pub async fn watch_warnings(
-        &self,
-        signal: &crate::spec::KubernetesEventSignal,
-    ) -> Result<tokio_util::sync::CancellationToken, KubeError> {
-        let Some(w) = self.cluster.workload(&signal.workload) else {
-            return Err(KubeError::NotFound(format!(
-                "signal `{}`: no workload is named `{}`",
-                signal.name, signal.workload
-            )));
-        };
-        let stop = self.stop.child_token();
-        crate::detection::kubernetes::watch(
-            &self.cluster,
-            w,
-            signal,
-            self.events.clone(),
-            stop.clone(),
-        )
-        .await?;
-        Ok(stop)
     }
 
     /// Ends every watch.

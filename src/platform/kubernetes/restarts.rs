@@ -59,7 +59,7 @@ fn status<'p>(pod: &'p Pod, container: &str) -> Option<&'p ContainerStatus> {
         .find(|s| s.name == container)
 }
 
-fn ms(from: SystemTime, to: SystemTime) -> Option<u64> {
+fn millis_between(from: SystemTime, to: SystemTime) -> Option<u64> {
     to.duration_since(from)
         .ok()
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -124,8 +124,8 @@ impl RestartWatch {
             container: self.container.clone(),
             restart_count_before: self.before,
             restart_count: count,
-            restart_ms: killed.and_then(|k| ms(k, seen)),
-            ready_ms: killed.and_then(|k| ms(k, ready)),
+            restart_ms: killed.and_then(|k| millis_between(k, seen)),
+            ready_ms: killed.and_then(|k| millis_between(k, ready)),
             server_restart_ms: server,
         })
     }

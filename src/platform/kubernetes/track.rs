@@ -11,35 +11,13 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Cluster, KubeError};
 use crate::platform::PlatformEvent;
+pub use crate::result::PodRecovery;
 use crate::spec::KubernetesWorkload;
-
-/// The recovery of one removed pod.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodRecovery {
-    /// The removed pod, `namespace/name`.
-    pub pod: String,
-    /// Its replacement, once one was created.
-    pub replacement: Option<String>,
-    /// Removed → replacement created, as the client observed them, in ms.
-    pub reschedule_ms: Option<u64>,
-    /// Replacement created → Ready, as the client observed them, in ms.
-    pub ready_ms: Option<u64>,
-    /// Removed → created by the API server's timestamps, in ms, where both exist: the
-    /// deletion as the server stamped it (deletionTimestamp less the grace period it holds,
-    /// since the server stamps the end of the grace period) to the replacement's
-    /// creationTimestamp; whole seconds.
-    pub server_reschedule_ms: Option<i64>,
-    /// Created → Ready by the API server's timestamps (creationTimestamp, the Ready
-    /// condition's lastTransitionTime; whole seconds), in ms.
-    pub server_ready_ms: Option<i64>,
-}
 
 #[derive(Default)]
 struct Seen {

@@ -376,7 +376,7 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
     let merge = PatchParams::default();
     match undo {
         Undo::RemoveFile { path, sha256 } => {
-            crate::fault::remove_created_file(std::path::Path::new(path), sha256)
+            remove_created_file(std::path::Path::new(path), sha256)
                 .map_err(|e| KubeError::Refused(format!("cannot remove {path}: {e}")))
         }
         Undo::ScaleTo {
@@ -745,6 +745,32 @@ fn gone_is_done(result: Result<(), KubeError>, what: &str) -> Result<String, Kub
             source: kube::Error::Api(status),
             ..
         }) if status.code == 404 => Ok(format!("{what}: already gone")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a file firedrill created, only while its content still has the SHA-256 it was
+/// written with: a file replaced meanwhile is someone else's and stays. Idempotent: a file
+/// already gone is fine. Used by the fault's revert and by `firedrill rollback`.
+pub fn remove_created_file(path: &std::path::Path, sha256: &str) -> Result<String, std::io::Error> {
+    let shown = path.display();
+    let content = match std::fs::read(path) {
+        Ok(content) => content,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(format!("{shown} was already gone"));
+        }
+        Err(e) => return Err(e),
+    };
+    if sha256_hex(&content) != sha256 {
+        return Ok(format!(
+            "{shown} was left in place: its content changed after firedrill created it"
+        ));
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(format!("removed {shown}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(format!("{shown} was already gone"))
+        }
         Err(e) => Err(e),
     }
 }

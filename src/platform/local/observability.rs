@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::PlatformError;
-use crate::detection::api::ApiClient;
+use crate::platform::prometheus::ApiClient;
 use crate::spec::{
     self, AlertmanagerStack, HttpReadiness, LocalTarget, Observability, PrometheusStack, Readiness,
     Restart, STACK_ALERTMANAGER, STACK_PROMETHEUS, Workload, placeholders,

@@ -118,7 +118,7 @@ impl Runner for FakeRunner {
             () = tokio::time::sleep(self.took) => {}
             () = cancel.cancelled() => {
                 self.cancelled.fetch_add(1, Ordering::SeqCst);
-                result.status = crate::report::result::RunStatus::Interrupted;
+                result.status = crate::result::RunStatus::Interrupted;
             }
         }
         *self.running.lock().unwrap().get_mut(&target).unwrap() -= 1;

@@ -195,13 +195,13 @@ impl FakeKube {
 
     /// A kube client for this server (installs the rustls provider first).
     pub async fn client(&self) -> kube::Client {
-        firedrill::notification::install_crypto_provider();
+        firedrill::tls::install_crypto_provider();
         kube::Client::try_from(self.config()).expect("a kube client")
     }
 
     /// A kube client that does not retry 429/503/504, to see those answers as they are.
     pub async fn client_without_retries(&self) -> kube::Client {
-        firedrill::notification::install_crypto_provider();
+        firedrill::tls::install_crypto_provider();
         let mut config = self.config();
         config.default_retry = false;
         kube::Client::try_from(config).expect("a kube client")

@@ -1,0 +1,300 @@
+//! report.html in a real browser: the quick start's result (tests/fixtures/report/) with a
+//! scorecard, notifications and coordination is rendered through the library and opened in
+//! headless Chromium, which must load it without a console message (the page's
+//! Content-Security-Policy turns any external load or script into one) and show the key
+//! figures. The screenshot is kept at target/test-artifacts/report.png.
+
+use crate::common::shared;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use firedrill::journal::JournalCheck;
+use firedrill::report::html;
+use firedrill::report::model::{Report, ReportRun};
+use firedrill::result::RunResult;
+use firedrill::scorecard::{
+    Capability, Gate, Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, Scorecard,
+    score,
+};
+
+const FIXTURE: &str = include_str!("../fixtures/report/quickstart-result.json");
+/// The head of the quick start's journal, as `firedrill verify` printed it.
+const JOURNAL_HEAD: &str = "ab5205c42410d5e308f49a2b9f32d90409ab15e9a0c04ae3cf5270489aa03916";
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn scorecard(result: &RunResult) -> Scorecard {
+    let secs = |pick: fn(&firedrill::result::IterationResult) -> Option<f64>| {
+        result
+            .iterations
+            .iter()
+            .filter_map(pick)
+            .map(|ms| ms / 1e3)
+            .collect::<Vec<f64>>()
+    };
+    let name = result.experiment.name.clone();
+    let input = ScoreInput {
+        capability_metrics: vec![
+            MetricObservation::new(
+                Capability::Detection,
+                Metric::TimeToDetectAvailability,
+                secs(|it| it.time_to_detect_ms),
+            )
+            .with_source(&name),
+            MetricObservation::new(
+                Capability::RecoveryContinuity,
+                Metric::TimeToRecover,
+                secs(|it| it.time_to_recover_ms),
+            )
+            .with_source(&name),
+            MetricObservation::new(
+                Capability::ReportingReadiness,
+                Metric::EarlyWarningDraft,
+                result
+                    .notifications
+                    .iter()
+                    .filter(|n| n.kind == "nis2-early-warning")
+                    .map(|n| n.time_to_draft_ms / 1e3)
+                    .collect(),
+            ),
+        ],
+        gates: vec![Gate::MissingMandatoryNotificationFlag],
+        repeatability: Repeatability {
+            runs: 1,
+            trends_tracked: false,
+            scheduled: false,
+        },
+    };
+    score(&input, &ScoreConfig::default()).expect("the scorecard input is valid")
+}
+
+fn report() -> Report {
+    let mut result: RunResult =
+        serde_json::from_str(FIXTURE).expect("the fixture is a result.json");
+    // A detection canary no signal noticed and a prevention check policy refused, so that the
+    // security drills section is rendered under the page's policy too.
+    for record in [
+        serde_json::json!({
+            "name": "env-file", "type": "canary-request", "targets": [],
+            "injectedAt": result.iterations[0].injected_at, "revertedAt": null, "error": null,
+            "security": {"kind": "canary", "actions": ["GET http://127.0.0.1:1/admin/.env answered 404"],
+                         "markers": ["firedrill-canary-env-file"]},
+            "detectedAt": null, "detectedBy": null, "timeToDetectMs": null
+        }),
+        serde_json::json!({
+            "name": "privileged", "type": "prevent-privileged-pod", "targets": [],
+            "injectedAt": result.iterations[0].injected_at, "revertedAt": null, "error": null,
+            "security": {"kind": "prevention", "action": "create pod shop/firedrill-canary-privileged (privileged)",
+                         "refused": true, "status": 403, "reason": "Forbidden",
+                         "message": "pods \"firedrill-canary-privileged\" is forbidden", "markers": ["firedrill-canary-privileged"]}
+        }),
+    ] {
+        result.iterations[0]
+            .faults
+            .push(serde_json::from_value(record).expect("a fault record"));
+    }
+    let scorecard = scorecard(&result);
+    Report {
+        title: result.experiment.name.clone(),
+        generated_at: result.finished_at.clone(),
+        status: result.status,
+        scorecard: Some(scorecard),
+        runs: vec![ReportRun {
+            dir: String::new(),
+            journal: JournalCheck {
+                file: "journal.jsonl".into(),
+                records: 102,
+                head: Some(JOURNAL_HEAD.into()),
+                intact: true,
+                finished: true,
+                signed: false,
+                faults_injected: 9,
+                faults_traced: 9,
+                detail: "102 records, chain intact, ends with run-finished".into(),
+            },
+            result,
+        }],
+    }
+}
+
+/// `chromium` on PATH, if any.
+fn chromium() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromium"))
+            .find(|path| path.is_file())
+    })
+}
+
+/// The folder cargo builds into, wherever CARGO_TARGET_DIR put it: this test binary lives in
+/// TARGET/debug/deps.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+struct Chromium {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs headless Chromium on `page` with `extra` flags, killing its whole process group
+/// after [`CHROMIUM_TIMEOUT`] so that it can never hang the suite.
+fn run_chromium(binary: &Path, work: &Path, page: &Path, extra: &[String]) -> Chromium {
+    let profile = tempfile::tempdir_in(work).unwrap();
+    let out_path = work.join(format!("chromium-{}.out", fastrand::u32(..)));
+    let err_path = out_path.with_extension("err");
+    let mut child = Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        // Files, not pipes: a DOM larger than a pipe's buffer would block Chromium.
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + CHROMIUM_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let group = i32::try_from(child.id()).unwrap();
+            // SAFETY: kill(2) with a negative pid signals the process group we created.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("chromium did not finish within {CHROMIUM_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Chromium {
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    };
+    assert!(
+        status.success(),
+        "chromium failed: {status}\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// The page's console messages as Chromium logs them (`INFO:CONSOLE...] "message", source: ...`).
+fn console_messages(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
+}
+
+#[test]
+fn report_html_renders_in_headless_chromium() {
+    let _guard = shared();
+    let Some(binary) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "chromium is not on PATH, and CI is set: the report must be checked in a browser"
+            );
+        }
+        eprintln!(
+            "skipped: chromium is not on PATH (apt-get install chromium fonts-dejavu-core); set CI to make this a failure"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let report = report();
+    let page = work.path().join("report.html");
+    let html = html::render(&report).expect("the report renders");
+    std::fs::write(&page, &html).unwrap();
+
+    // The console check must be able to fail: a page that logs, and one that loads an
+    // external image under the report's policy, both show up.
+    let canary = work.path().join("canary.html");
+    std::fs::write(
+        &canary,
+        "<!DOCTYPE html><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">\
+         <p>canary</p><img src=\"https://example.invalid/x.png\" alt=\"\">",
+    )
+    .unwrap();
+    let run = run_chromium(&binary, work.path(), &canary, &["--dump-dom".into()]);
+    assert!(
+        !console_messages(&run.stderr).is_empty(),
+        "Chromium's console log is not where this test looks for it:\n{}",
+        run.stderr
+    );
+
+    let run = run_chromium(&binary, work.path(), &page, &["--dump-dom".into()]);
+    let console = console_messages(&run.stderr);
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let dom = run.stdout;
+    let scorecard = report.scorecard.as_ref().unwrap();
+    let overall = format!("{:.0}", scorecard.overall.score.unwrap());
+    assert!(
+        dom.contains(&format!("id=\"overall-score\">{overall}<")),
+        "overall score {overall} not shown"
+    );
+    assert!(dom.contains(&format!(
+        "{} of 8 capabilities evidenced",
+        scorecard.overall.evidenced_count
+    )));
+    let weakest = scorecard.overall.weakest.unwrap().name();
+    assert!(
+        dom.contains(&format!("Weakest: <strong>{weakest}</strong>")),
+        "weakest capability {weakest} not shown"
+    );
+    // Iteration 1 of the fixture detected after 594.592 ms.
+    assert!(
+        dom.contains("<td class=\"num\">595 ms</td>"),
+        "time to detect"
+    );
+    for text in [
+        "Experiment: quickstart",
+        "not evidenced",
+        // Upper-cased by the style sheet, not in the DOM.
+        "Passed",
+        "never acknowledged",
+        "EXERCISE",
+        JOURNAL_HEAD,
+        "A scorecard is supporting evidence, not an attestation.",
+        "Security drills",
+        "A caught canary proves that this known signal is detected; it does not prove that novel attacks would be.",
+        "<code>firedrill-canary-privileged</code>",
+    ] {
+        assert!(dom.contains(text), "{text:?} not in the rendered page");
+    }
+    assert!(dom.contains("<svg"), "the charts are inline SVG");
+
+    let artifacts = target_dir().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("report.png");
+    let _ = std::fs::remove_file(&png);
+    run_chromium(
+        &binary,
+        work.path(),
+        &page,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,1000".into(),
+            "--hide-scrollbars".into(),
+        ],
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    std::fs::write(artifacts.join("report.html"), &html).unwrap();
+    eprintln!("screenshot: {}", png.display());
+}

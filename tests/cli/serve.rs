@@ -1,0 +1,788 @@
+//! `firedrill serve` black-box: the real binary runs a drill every second on a short local
+//! experiment; the history, reports, trend and metrics are read over HTTP and compared with
+//! the results folders on disk; SIGTERM stops it with nothing left behind; the database keeps
+//! the history across a restart, an older database migrates, and `history` and `trend` read
+//! it. The pages are loaded in headless Chromium (screenshots in target/test-artifacts).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use serde_json::Value;
+
+const FAULTS: &str = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 600ms}";
+const EXTRA: &str = "  detection:\n    timeout: 5s\n    signals: [{name: mon, type: probe-fails, probe: api, consecutive: 1}]\n  recovery: {stableFor: 100ms, timeout: 10s}";
+
+/// A folder with the experiment and a schedule running it every second.
+fn setup(test: &str, missed: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker(test);
+    write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 1, "20ms", FAULTS, EXTRA),
+    );
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        format!(
+            "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: every-second\n      cron: \"* * * * * *\"\n      experiment: e.yaml\n      missed: {missed}\n"
+        ),
+    )
+    .unwrap();
+    (dir, marker)
+}
+
+/// A running `firedrill serve` and what it printed.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    fn start(dir: &Path, token: Option<&str>) -> Self {
+        let mut command = Command::new(firedrill());
+        command
+            .arg("serve")
+            .arg("--schedules")
+            .arg(dir.join("schedule.yaml"))
+            .arg("--database")
+            .arg(dir.join("history.db"))
+            .arg("--results")
+            .arg(dir.join("results"))
+            .args(["--listen", "127.0.0.1:0"]);
+        if let Some(token) = token {
+            let file = dir.join("token");
+            std::fs::write(&file, format!("{token}\n")).unwrap();
+            command.arg("--token-file").arg(file);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let mut address = None;
+        wait_for("the listening address", Duration::from_secs(30), || {
+            address = stderr
+                .lock()
+                .unwrap()
+                .lines()
+                .find_map(|l| l.split("listening on http://").nth(1).map(str::to_owned))
+                .and_then(|a| a.trim().parse().ok());
+            address.is_some()
+        });
+        Self {
+            child,
+            address: address.unwrap(),
+            stderr,
+            reader,
+        }
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> Response {
+        get(self.address, path, token)
+    }
+
+    fn json(&self, path: &str, token: Option<&str>) -> Value {
+        let r = self.get(path, token);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        // SAFETY: kill(2) on the pid of our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = wait_exit(&mut self.child, Duration::from_secs(30));
+        wait_for("the end of standard error", Duration::from_secs(10), || {
+            self.reader.is_finished()
+        });
+        let text = self.stderr.lock().unwrap().clone();
+        (status, text)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// One HTTP/1.0 GET on loopback: the answer is never chunked, and ends with the connection.
+fn get(address: SocketAddr, path: &str, token: Option<&str>) -> Response {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n{auth}\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Response {
+        status,
+        headers: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+fn runs(server: &Server, query: &str, token: Option<&str>) -> Vec<Value> {
+    server.json(&format!("/api/runs{query}"), token)["runs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn firedrill_cli(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::new(firedrill())
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serve_runs_drills_on_schedule_and_serves_their_history() {
+    let _guard = shared();
+    let (dir, marker) = setup("serve", "skip");
+    let token = "s3cret-token";
+    let server = Server::start(dir.path(), Some(token));
+
+    // Probes stay open; everything else wants the token.
+    assert_eq!(server.get("/healthz", None).status, 200);
+    assert_eq!(server.get("/readyz", None).status, 200);
+    for given in [None, Some("wrong")] {
+        let r = server.get("/api/runs", given);
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert!(
+            r.headers.contains("www-authenticate: Bearer"),
+            "{}",
+            r.headers
+        );
+    }
+    assert_eq!(server.get("/runs", None).status, 401);
+    assert_eq!(server.get("/metrics", None).status, 401);
+
+    wait_for("two passed runs", Duration::from_secs(90), || {
+        runs(&server, "?status=passed", Some(token)).len() >= 2
+    });
+    let passed = runs(&server, "?status=passed&experiment=test", Some(token));
+    for run in &passed {
+        // Ground truth: the results folder the run wrote.
+        let on_disk = result(Path::new(run["resultsDir"].as_str().unwrap()));
+        assert_eq!(run["runId"], on_disk["runId"]);
+        assert_eq!(run["drill"], "every-second");
+        assert_eq!(
+            run["timeToDetectP50Ms"], on_disk["summary"]["timeToDetectMs"]["p50"],
+            "{run}"
+        );
+        assert_eq!(
+            run["timeToRecoverP50Ms"],
+            on_disk["summary"]["timeToRecoverMs"]["p50"]
+        );
+        assert_eq!(run["score"], on_disk["scorecard"]["overall"]["score"]);
+        assert!(run["timeToDetectP50Ms"].as_f64().unwrap() > 0.0);
+    }
+    let id = passed[0]["id"].as_i64().unwrap();
+    let detail = server.json(&format!("/api/runs/{id}"), Some(token));
+    assert_eq!(detail["result"]["runId"], passed[0]["runId"]);
+    assert!(detail["scorecard"]["overall"].is_object());
+    assert_eq!(
+        server.get("/api/runs/999999", Some(token)).status,
+        404,
+        "an unknown run"
+    );
+    assert_eq!(
+        server.get("/api/runs?status=bogus", Some(token)).status,
+        400
+    );
+    assert_eq!(
+        server.get("/api/runs?since=yesterday", Some(token)).status,
+        400
+    );
+
+    // The report is the one the run wrote.
+    let report = server.get(&format!("/runs/{id}/report"), Some(token));
+    assert_eq!(report.status, 200);
+    let written = std::fs::read_to_string(
+        Path::new(passed[0]["resultsDir"].as_str().unwrap()).join("report.html"),
+    )
+    .unwrap();
+    assert_eq!(report.body, written);
+
+    // The trend: every passed run is a point with its own figures.
+    let trend = server.json("/api/trend?experiment=test", Some(token));
+    let experiment = &trend["experiments"][0];
+    assert_eq!(experiment["experiment"], "test");
+    let points = experiment["points"].as_array().unwrap();
+    assert!(points.len() >= passed.len());
+    for run in &passed {
+        let point = points
+            .iter()
+            .find(|p| p["id"] == run["id"])
+            .expect("every run is a point of the trend");
+        assert_eq!(point["timeToDetectP50Ms"], run["timeToDetectP50Ms"]);
+    }
+    assert!(trend["today"]["scorecard"]["overall"]["score"].is_number());
+
+    let metrics = server.get("/metrics", Some(token));
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.headers.contains("text/plain; version=0.0.4"));
+    let counted: f64 = metrics
+        .body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("firedrill_runs_total{experiment=\"test\",status=\"passed\"} ")
+        })
+        .expect("runs counted by status")
+        .parse()
+        .unwrap();
+    assert!(counted >= passed.len() as f64, "{}", metrics.body);
+    assert!(
+        metrics
+            .body
+            .contains("firedrill_time_to_detect_seconds_count{experiment=\"test\"}")
+    );
+    assert!(metrics.body.contains("firedrill_faults_active"));
+
+    let page = server.get("/runs?experiment=test&status=passed", Some(token));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!("href=\"/runs/{id}/report\"")));
+    assert!(!page.body.contains(token), "the token never reaches a page");
+
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("received SIGTERM"), "{stderr}");
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    // Every fault any run injected was reverted, interrupted runs included.
+    for entry in std::fs::read_dir(dir.path().join("results")).unwrap() {
+        let journal = journal(&entry.unwrap().path());
+        let intents = journal
+            .iter()
+            .filter(|r| r["kind"] == "fault-intent")
+            .count();
+        let reverted = journal
+            .iter()
+            .filter(|r| r["kind"] == "fault-reverted")
+            .count();
+        assert_eq!(intents, reverted, "a fault was left behind");
+    }
+
+    // The history outlives the server, and `history` and `trend` read it.
+    let db = dir.path().join("history.db");
+    let db = db.to_str().unwrap();
+    let out = firedrill_cli(&["history", "--database", db, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = listed["runs"].as_array().unwrap().len();
+    assert!(total >= passed.len());
+    let out = firedrill_cli(&[
+        "history",
+        "--database",
+        db,
+        "--status",
+        "passed",
+        "--limit",
+        "1",
+    ]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("ID  STARTED (UTC)"), "{table}");
+    assert!(
+        table.contains("every-second") && table.ends_with("1 run\n"),
+        "{table}"
+    );
+    let out = firedrill_cli(&["trend", "--database", db]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("EXPERIMENT"), "{table}");
+    assert!(table.contains("scorecard today:"), "{table}");
+    let out = firedrill_cli(&["trend", "--database", db, "--format", "json"]);
+    let trend: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(trend["experiments"][0]["runs"].as_u64().unwrap() >= passed.len() as u64);
+
+    // A restart keeps the history and goes on adding to it.
+    let server = Server::start(dir.path(), Some(token));
+    assert!(runs(&server, "", Some(token)).len() >= total);
+    wait_for("a run after the restart", Duration::from_secs(60), || {
+        runs(&server, "", Some(token)).len() > total
+    });
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+}
+
+#[test]
+fn a_suite_drill_records_each_experiment_under_its_suite() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("suite");
+    for name in ["first", "second"] {
+        write_experiment(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &demo_experiment(&marker, 1, "20ms", FAULTS, EXTRA).replace(
+                "metadata: {name: test}",
+                &format!("metadata: {{name: {name}}}"),
+            ),
+        );
+    }
+    std::fs::write(
+        dir.path().join("suite.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Suite\nmetadata: {name: pair}\nspec:\n  experiments: [first.yaml, second.yaml]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: pair-drill\n      cron: \"* * * * * *\"\n      suite: suite.yaml\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), None);
+    wait_for(
+        "both experiments of a suite run",
+        Duration::from_secs(90),
+        || {
+            let all = runs(&server, "?experiment=second", None);
+            all.iter()
+                .any(|r| r["status"] != "skipped" && r["status"] != "interrupted")
+        },
+    );
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+    let out = firedrill_cli(&[
+        "history",
+        "--database",
+        dir.path().join("history.db").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["experiment"] == "second" && r["status"] == "passed")
+        .expect("the suite's second experiment passed")
+        .clone();
+    assert_eq!(second["suite"], "pair");
+    assert_eq!(second["drill"], "pair-drill");
+    let run_dir = PathBuf::from(second["resultsDir"].as_str().unwrap());
+    assert!(run_dir.ends_with("02-second"), "{}", run_dir.display());
+    let suite_dir = run_dir.parent().unwrap();
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(suite_dir.join("suite.json")).unwrap())
+            .unwrap();
+    assert_eq!(suite["name"], "pair");
+    assert_eq!(suite["runs"].as_array().unwrap().len(), 2);
+    assert!(suite_dir.join("report.html").is_file());
+    let first = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["experiment"] == "first"
+                && r["resultsDir"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(suite_dir.to_str().unwrap()))
+        })
+        .expect("the suite's first experiment is in the history");
+    assert_eq!(first["suite"], "pair");
+}
+
+/// The first schema, as firedrill wrote it: a database from then must open in this version.
+const SCHEMA_V1: &str = "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        experiment TEXT NOT NULL,
+        suite TEXT,
+        status TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        ttd_p50_ms REAL,
+        ttd_max_ms REAL,
+        ttr_p50_ms REAL,
+        ttr_max_ms REAL,
+        score REAL,
+        result_json TEXT NOT NULL,
+        scorecard_json TEXT,
+        report_html TEXT
+    );
+    CREATE INDEX runs_by_experiment ON runs (experiment, started);";
+
+/// With no drill that can come due, serve keeps serving the history until a signal.
+#[test]
+fn a_schedule_without_drills_serves_the_history_until_stopped() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills: []\n",
+    )
+    .unwrap();
+    let mut server = Server::start(dir.path(), None);
+    // Long enough for a server that stopped by itself to have gone.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "serve exited with nothing to schedule: {}",
+        server.stderr.lock().unwrap()
+    );
+    assert_eq!(server.get("/healthz", None).status, 200);
+    assert!(
+        server.json("/api/runs", None).is_array() || server.json("/api/runs", None).is_object()
+    );
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("serving the history only"), "{stderr}");
+}
+
+#[test]
+fn a_database_of_the_first_schema_migrates() {
+    let _guard = shared();
+    // Migrations are append-only: the first is what it always was.
+    assert_eq!(firedrill::serve::store::MIGRATIONS[0], SCHEMA_V1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let result = include_str!("../fixtures/results/quickstart-result.json");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute(
+            "INSERT INTO runs (run_id, experiment, status, started, finished, ttd_p50_ms, result_json, report_html)
+             VALUES ('old-run', 'quickstart', 'passed', '2026-01-05T10:00:00.000Z', '2026-01-05T10:01:00.000Z', 594.5, ?1, '<p>old</p>')",
+            [result],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let db_arg = db.to_str().unwrap();
+    let out = firedrill_cli(&["history", "--database", db_arg, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &listed["runs"][0];
+    assert_eq!(run["runId"], "old-run");
+    assert_eq!(run["timeToDetectP50Ms"], 594.5);
+    assert_eq!(run["hasReport"], true);
+    assert!(run["drill"].is_null());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, firedrill::serve::store::SCHEMA_VERSION);
+    // The columns of the second schema are there and writable.
+    conn.execute(
+        "INSERT INTO drill_state (drill, last_due) VALUES ('d', '2026-01-05T10:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let out = firedrill_cli(&[
+        "history",
+        "--database",
+        db_arg,
+        "--since",
+        "2026-01-06",
+        "--format",
+        "json",
+    ]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed["runs"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn history_refuses_what_it_cannot_read() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    let out = firedrill_cli(&["history", "--database", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
+    assert!(!missing.exists(), "reading never creates a database");
+    let out = firedrill_cli(&[
+        "history",
+        "--database",
+        missing.to_str().unwrap(),
+        "--since",
+        "last week",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since: `last week`"));
+}
+
+#[test]
+fn a_bad_schedule_is_refused_before_serving() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad-exp.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Experiment\nmetadata: {name: x}\nspec: {}\n",
+    )
+    .unwrap();
+    let schedule = dir.path().join("s.yaml");
+    std::fs::write(
+        &schedule,
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: a\n      cron: \"61 * * * *\"\n      timeZone: Mars/Olympus\n      experiment: e.yaml\n    - name: a\n      cron: \"* * * * *\"\n      experiment: e.yaml\n      suite: s.yaml\n",
+    )
+    .unwrap();
+    let serve = |schedule: &Path| {
+        assert_cmd::Command::new(firedrill())
+            .arg("serve")
+            .arg("--schedules")
+            .arg(schedule)
+            .arg("--database")
+            .arg(dir.path().join("h.db"))
+            .args(["--listen", "127.0.0.1:0"])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap()
+    };
+    let out = serve(&schedule);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = schedule.display().to_string();
+    for expected in [
+        format!("{file}:6:13: spec.drills[0].cron: invalid cron pattern `61 * * * *`"),
+        format!("{file}:7:17: spec.drills[0].timeZone: unknown IANA time zone `Mars/Olympus`"),
+        format!("{file}:9:13: spec.drills[1].name: `a` names another drill already"),
+        format!("{file}:12:14: spec.drills[1].suite: give `experiment` or `suite`, not both"),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\nnot in:\n{stderr}");
+    }
+    assert!(!stderr.contains("listening"), "{stderr}");
+
+    std::fs::write(
+        &schedule,
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: a\n      cron: \"* * * * *\"\n      experiment: bad-exp.yaml\n      colour: red\n",
+    )
+    .unwrap();
+    let out = serve(&schedule);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("s.yaml:8:7: spec.drills[0].colour: unknown field `colour`"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &schedule,
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: a\n      cron: \"* * * * *\"\n      experiment: bad-exp.yaml\n",
+    )
+    .unwrap();
+    let out = serve(&schedule);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad-exp.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("spec.drills[0]: ") && stderr.contains("has the problems above"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("h.db").exists(),
+        "nothing starts on a bad schedule"
+    );
+}
+
+#[test]
+fn the_example_schedule_is_valid_and_its_files_exist() {
+    let _guard = shared();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/serve/schedule.yaml");
+    let schedule = firedrill::spec::load_schedule(&file).expect("the example schedule is valid");
+    assert_eq!(schedule.spec.drills.len(), 3);
+    for drill in &schedule.spec.drills {
+        let named = drill.file(&file).unwrap();
+        assert!(
+            firedrill::spec::load_document(&named).is_ok(),
+            "{}",
+            named.display()
+        );
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=../../docs/schedule.schema.json"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pages in a real browser.
+
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn chromium() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromium"))
+            .find(|path| path.is_file())
+    })
+}
+
+/// The folder cargo builds into: this test binary lives in TARGET/debug/deps.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Headless Chromium on `url` with `extra` flags; its output, killed after a deadline.
+fn run_chromium(binary: &Path, work: &Path, url: &str, extra: &[String]) -> (String, String) {
+    let profile = tempfile::tempdir_in(work).unwrap();
+    let out_path = work.join(format!("chromium-{}.out", fastrand::u32(..)));
+    let err_path = out_path.with_extension("err");
+    let mut child = Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + CHROMIUM_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let group = i32::try_from(child.id()).unwrap();
+            // SAFETY: kill(2) with a negative pid signals the process group we created.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("chromium did not finish within {CHROMIUM_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(status.success(), "chromium failed: {status}\n{stderr}");
+    (stdout, stderr)
+}
+
+fn console_messages(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
+}
+
+#[test]
+fn the_pages_render_in_headless_chromium() {
+    let Some(binary) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "chromium is not on PATH, and CI is set: the pages must be checked in a browser"
+            );
+        }
+        eprintln!("skipped: chromium is not on PATH (apt-get install chromium fonts-dejavu-core)");
+        return;
+    };
+    let _guard = shared();
+    let (dir, marker) = setup("pages", "run-once");
+    let server = Server::start(dir.path(), None);
+    wait_for("two passed runs", Duration::from_secs(90), || {
+        runs(&server, "?status=passed", None).len() >= 2
+    });
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+    // The pages read the history only: served again, with no drill due for a while, they are
+    // looked at with no run starting meanwhile.
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: every-second\n      cron: \"0 0 1 1 *\"\n      experiment: e.yaml\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), None);
+    let id = runs(&server, "?status=passed", None)[0]["id"]
+        .as_i64()
+        .unwrap();
+    let base = format!("http://{}", server.address);
+    let work = dir.path();
+    let artifacts = target_dir().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    for (path, expected, shot) in [
+        ("/runs?experiment=test", "every-second", "serve-runs.png"),
+        (
+            &format!("/runs/{id}") as &str,
+            "Time to recover",
+            "serve-run.png",
+        ),
+        ("/trend", "Scorecard today", "serve-trend.png"),
+        (
+            &format!("/runs/{id}/report") as &str,
+            "Capability profile",
+            "serve-report.png",
+        ),
+    ] {
+        let url = format!("{base}{path}");
+        let (dom, stderr) = run_chromium(&binary, work, &url, &["--dump-dom".into()]);
+        let console = console_messages(&stderr);
+        assert!(console.is_empty(), "{path}: console messages: {console:#?}");
+        assert!(
+            dom.contains(expected),
+            "{path}: {expected:?} not on the page"
+        );
+        let png = artifacts.join(shot);
+        let _ = std::fs::remove_file(&png);
+        run_chromium(
+            &binary,
+            work,
+            &url,
+            &[
+                format!("--screenshot={}", png.display()),
+                "--window-size=1280,1000".into(),
+                "--hide-scrollbars".into(),
+            ],
+        );
+        let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    }
+    let trend = server.get("/trend", None).body;
+    assert!(trend.contains("<polyline"), "the trend is drawn");
+    assert!(trend.contains("id=\"overall-score\""));
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}

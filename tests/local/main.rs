@@ -1,0 +1,20 @@
+//! Black-box runs on the local platform: real processes, signals, dependencies through the
+//! embedded proxy, detection (probes, webhooks, real Prometheus and Alertmanager),
+//! notifications, suites and telemetry.
+//!
+//! One test binary, so that the crate is linked once. Every test takes the timing lock
+//! (`common::shared`, or `common::alone` when it measures time).
+
+#[path = "../support/common.rs"]
+mod common;
+#[path = "../support/experiment.rs"]
+mod experiment;
+
+mod alerting;
+mod dependency;
+mod detection_and_faults;
+mod notifications;
+mod run;
+mod security;
+mod suite;
+mod telemetry;
