@@ -126,10 +126,7 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         error: None,
         security: Some(SecurityOutcome::Canary(CanaryOutcome {
             actions: vec![action.to_owned()],
-            markers: vec![
-                format!("{MARKER}-{name}"),
-                MARKER.to_owned(),
-            ],
+            markers: vec![format!("{MARKER}-{name}"), MARKER.to_owned()],
         })),
         detected_at: Some(None),
         detected_by: Some(None),
