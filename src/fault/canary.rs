@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{Undo, remove_created_file, sha256_hex};
 use crate::spec;
@@ -368,7 +368,7 @@ fn honeytoken_reads(
 }
 
 impl BuildFault for spec::CanaryRequest {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
         let local = local_platform(self, platform)?;
         let url = crate::spec::placeholders::expand(&self.url, local.template()).map_err(|e| {
             FaultError::Canary {
@@ -385,7 +385,7 @@ impl BuildFault for spec::CanaryRequest {
 }
 
 impl BuildFault for spec::CanaryFileRead {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
         let local = local_platform(self, platform)?;
         Ok(Arc::new(CanaryFileReadFault::new(
             self.clone(),

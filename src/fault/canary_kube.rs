@@ -24,7 +24,7 @@ use kube::api::{ListParams, PostParams};
 use super::container::{container_of, exec_capture, exit_code};
 use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, Connection, KubeError, OWNER, PodRef, Undo, WriteAction, retry,
@@ -736,7 +736,7 @@ impl Fault for CanaryDeniedRequestsFault {
 }
 
 impl BuildFault for spec::CanarySecretRead {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(CanarySecretReadFault::new(
             self.clone(),
@@ -748,22 +748,14 @@ impl BuildFault for spec::CanarySecretRead {
 }
 
 impl BuildFault for spec::CanaryExec {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(CanaryExecFault::exec(self, k.cluster().clone())))
     }
 }
 
 impl BuildFault for spec::CanaryDnsLookup {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(CanaryExecFault::dns_lookup(
             self,
@@ -773,11 +765,7 @@ impl BuildFault for spec::CanaryDnsLookup {
 }
 
 impl BuildFault for spec::CanaryDeniedRequests {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(CanaryDeniedRequestsFault::new(
             self.clone(),

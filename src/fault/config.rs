@@ -5,7 +5,7 @@
 //! values go nowhere else: not in `changes`, `undo`, logs, reports or anything `plan` shows.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -14,7 +14,7 @@ use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
 
 use super::kubernetes::{ControllerFault, kube_error, lock, undo_all};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, ConfigKey, KubeError, SecretKey, SecretValue, Undo, WriteAction, retry,
@@ -593,44 +593,24 @@ impl Fault for SecretFault {
 }
 
 impl BuildFault for spec::ConfigChange {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(ConfigChangeFault::new(
-            self.clone(),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, ConfigChangeFault::new)
     }
 }
 
 impl BuildFault for spec::SecretRotate {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(SecretFault::new(
-            SecretChange::Rotate(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            SecretFault::new(SecretChange::Rotate(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::SecretRevoke {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(SecretFault::new(
-            SecretChange::Revoke(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            SecretFault::new(SecretChange::Revoke(s), c)
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use super::kubernetes::{kube_error, lock, pick};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
 use crate::platform::Platform;
 use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, PodRef, RestartWatch, retry, watch_restart};
@@ -324,11 +324,7 @@ impl Fault for ContainerKillFault {
 }
 
 impl BuildFault for spec::ContainerKill {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(ContainerKillFault::new(
             self.clone(),

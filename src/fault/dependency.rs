@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{BuildFault, ClusterProxyFault, Fault, FaultContext, FaultError, Intent};
+use super::{BuildFault, Built, ClusterProxyFault, Fault, FaultContext, FaultError, Intent};
 use crate::platform::Platform;
 use crate::proxy::toxics::{Bandwidth, HttpError, HttpLatency, Latency, ResetPeer, Timeout};
 use crate::proxy::{ProxyError, ProxyRegistry, Stream, ToxicConfig, ToxicKind};
@@ -246,10 +246,7 @@ impl Fault for DependencyFault {
 
 /// Builds a dependency fault: on this host, toxics on the embedded proxy; on kubernetes, a
 /// proxy deployed in front of the dependency's Service.
-fn build_dependency(
-    change: DependencyChange,
-    platform: &Platform,
-) -> Result<Arc<dyn Fault>, FaultError> {
+fn build_dependency(change: DependencyChange, platform: &Platform) -> Built {
     Ok(match platform {
         Platform::Local(p) => Arc::new(DependencyFault::new(&change, p.proxies().clone())),
         Platform::Kubernetes(k, _) => Arc::new(ClusterProxyFault::new(change, k.cluster().clone())),
@@ -257,41 +254,25 @@ fn build_dependency(
 }
 
 impl BuildFault for spec::DependencyLatency {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         build_dependency(DependencyChange::Latency(self.clone()), platform)
     }
 }
 
 impl BuildFault for spec::DependencyErrors {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         build_dependency(DependencyChange::Errors(self.clone()), platform)
     }
 }
 
 impl BuildFault for spec::DependencyOutage {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         build_dependency(DependencyChange::Outage(self.clone()), platform)
     }
 }
 
 impl BuildFault for spec::DependencyBandwidth {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         build_dependency(DependencyChange::Bandwidth(self.clone()), platform)
     }
 }

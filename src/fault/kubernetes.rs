@@ -3,7 +3,7 @@
 //! planned with its original value (`Intent::restore`) before it is made.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -14,7 +14,7 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, RUN_ID, Undo,
@@ -723,71 +723,39 @@ impl Fault for QuarantineFault {
 }
 
 impl BuildFault for spec::PodDelete {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(PodRemovalFault::new(
-            PodRemoval::Delete(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PodRemovalFault::new(PodRemoval::Delete(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::PodEvict {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(PodRemovalFault::new(
-            PodRemoval::Evict(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PodRemovalFault::new(PodRemoval::Evict(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::Scale {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(ControllerFault::new(
-            ControllerChange::Scale(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            ControllerFault::new(ControllerChange::Scale(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::RolloutRestart {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(ControllerFault::new(
-            ControllerChange::Restart(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            ControllerFault::new(ControllerChange::Restart(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::Quarantine {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(QuarantineFault::new(
-            self.clone(),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, QuarantineFault::new)
     }
 }

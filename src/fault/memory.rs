@@ -10,7 +10,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
 use super::stress::{SELF_STOP_MARGIN, stop_helper};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
@@ -137,7 +137,7 @@ pub fn hold_memory(mib: u64, duration: Duration) -> std::io::Result<()> {
 }
 
 impl BuildFault for spec::MemoryPressure {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
         local_platform(self, platform)?;
         Ok(Arc::new(MemoryPressureFault::new(
             self.clone(),

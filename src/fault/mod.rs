@@ -86,7 +86,7 @@ pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
 use crate::platform::Platform;
-use crate::platform::kubernetes::KubernetesPlatform;
+use crate::platform::kubernetes::{Cluster, KubernetesPlatform};
 use crate::platform::local::LocalPlatform;
 use crate::spec::{FaultKind, FaultSpec};
 
@@ -248,11 +248,14 @@ pub struct FaultContext {
     pub run_id: String,
 }
 
+/// A runtime fault built from its spec, or why it could not be built.
+pub type Built = Result<Arc<dyn Fault>, FaultError>;
+
 /// How a fault kind of the document becomes a runtime fault: each kind implements it in
 /// its family's file, beside the runtime fault it builds.
 pub trait BuildFault {
     /// The runtime fault of this spec fault on `platform`.
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError>;
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built;
 }
 
 macro_rules! build_dispatch {
@@ -262,7 +265,7 @@ macro_rules! build_dispatch {
             spec: &FaultSpec,
             platform: &Platform,
             ctx: &FaultContext,
-        ) -> Result<Arc<dyn Fault>, FaultError> {
+        ) -> Built {
             match spec {
                 $( FaultSpec::$variant(f) => f.build(platform, ctx), )*
             }
@@ -297,6 +300,17 @@ fn kubernetes_platform<'p, K: FaultKind>(
             message: format!("`{}` acts on the kubernetes platform only", K::TYPE_NAME),
         }),
     }
+}
+
+/// The runtime fault of a Kubernetes kind made by `new` from the kind's spec and the
+/// cluster, as most Kubernetes kinds are; an error on the local platform.
+fn on_cluster<K: FaultKind + Clone, F: Fault + 'static>(
+    fault: &K,
+    platform: &Platform,
+    new: impl FnOnce(K, Cluster) -> F,
+) -> Built {
+    let k = kubernetes_platform(fault, platform)?;
+    Ok(Arc::new(new(fault.clone(), k.cluster().clone())))
 }
 
 /// The replicas of a local workload a fault selects from.

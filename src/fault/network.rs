@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
@@ -21,7 +21,7 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::kubernetes::{kube_error, lock, owner, pick, undo_all};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, EGRESS_BLOCK, KubeError, MANAGED_BY, MANAGER, OWNER, PAGE, PodRef,
@@ -512,30 +512,18 @@ impl Fault for NetworkFault {
 }
 
 impl BuildFault for spec::EgressBlock {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NetworkFault::new(
-            EgressChange::Block(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NetworkFault::new(EgressChange::Block(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::DnsOutage {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NetworkFault::new(
-            EgressChange::Dns(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NetworkFault::new(EgressChange::Dns(s), c)
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 //! the opt-in label is required, pods without it are left alone and counted.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -15,7 +15,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::kubernetes::{kube_error, lock, undo_all, workload};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, PAGE, PodRef, Undo, WriteAction, check_share, retry,
@@ -378,30 +378,18 @@ impl Fault for NodeFault {
 }
 
 impl BuildFault for spec::NodeCordon {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NodeFault::new(
-            NodeChange::Cordon(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NodeFault::new(NodeChange::Cordon(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::NodeDrain {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(NodeFault::new(
-            NodeChange::Drain(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NodeFault::new(NodeChange::Drain(s), c)
+        })
     }
 }
 

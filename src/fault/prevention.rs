@@ -24,7 +24,9 @@ use super::canary_kube::{
 };
 use super::kubernetes::{Created, create_owned, is_status, kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use super::{
+    BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform, on_cluster,
+};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
@@ -534,53 +536,31 @@ impl Fault for PreventSecretReadFault {
 }
 
 impl BuildFault for spec::PreventPrivilegedPod {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(PreventPodFault::new(
-            &PreventPod::Privileged(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::Privileged(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::PreventHostPath {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(PreventPodFault::new(
-            &PreventPod::HostPath(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::HostPath(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::PreventPodSecurity {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
-        let k = kubernetes_platform(self, platform)?;
-        Ok(Arc::new(PreventPodFault::new(
-            &PreventPod::PodSecurity(self.clone()),
-            k.cluster().clone(),
-        )))
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::PodSecurity(s), c)
+        })
     }
 }
 
 impl BuildFault for spec::PreventSecretRead {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let k = kubernetes_platform(self, platform)?;
         Ok(Arc::new(PreventSecretReadFault::new(
             self.clone(),

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform, local_replicas};
+use super::{
+    BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform, local_replicas,
+};
 use crate::platform::Platform;
 use crate::platform::local::{Incarnation, Replica};
 use crate::spec::{self, Selector};
@@ -208,11 +210,7 @@ impl Fault for ProcessPauseFault {
 }
 
 impl BuildFault for spec::ProcessKill {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let local = local_platform(self, platform)?;
         let replicas = local_replicas(local, &self.name, self.select.workload())?;
         Ok(Arc::new(ProcessKillFault::new(self.clone(), replicas)))
@@ -220,11 +218,7 @@ impl BuildFault for spec::ProcessKill {
 }
 
 impl BuildFault for spec::ProcessPause {
-    fn build(
-        &self,
-        platform: &Platform,
-        _ctx: &FaultContext,
-    ) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         let local = local_platform(self, platform)?;
         let replicas = local_replicas(local, &self.name, self.select.workload())?;
         Ok(Arc::new(ProcessPauseFault::new(self.clone(), replicas)))

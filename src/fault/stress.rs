@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::process::Child;
 
-use super::{BuildFault, Fault, FaultContext, FaultError, Intent, local_platform};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
@@ -134,7 +134,7 @@ pub fn burn_cpu(workers: u32, load: u8, duration: Duration) {
 }
 
 impl BuildFault for spec::CpuStress {
-    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Result<Arc<dyn Fault>, FaultError> {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
         local_platform(self, platform)?;
         Ok(Arc::new(CpuStressFault::new(
             self.clone(),
