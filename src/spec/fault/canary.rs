@@ -75,14 +75,8 @@ impl FaultKind for CanaryRequest {
     const TYPE_NAME: &'static str = "canary-request";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(no selection);
 
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }
@@ -125,14 +119,8 @@ impl FaultKind for CanaryFileRead {
     const TYPE_NAME: &'static str = "canary-file-read";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(no selection);
 
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }

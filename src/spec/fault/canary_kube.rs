@@ -126,14 +126,8 @@ impl FaultKind for CanarySecretRead {
     const TYPE_NAME: &'static str = "canary-secret-read";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(no selection);
 
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }
@@ -175,14 +169,8 @@ impl FaultKind for CanaryExec {
     const TYPE_NAME: &'static str = "canary-exec";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }
@@ -213,14 +201,8 @@ impl FaultKind for CanaryDnsLookup {
     const TYPE_NAME: &'static str = "canary-dns-lookup";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }
@@ -254,14 +236,8 @@ impl FaultKind for CanaryDeniedRequests {
     const TYPE_NAME: &'static str = "canary-denied-requests";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
-    common_fields!();
+    common_fields!(no selection);
 
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn canary_signals(&self) -> Option<&[String]> {
         Some(&self.detected_by)
     }

@@ -38,14 +38,8 @@ impl FaultKind for ContainerKill {
     const TYPE_NAME: &'static str = "container-kill";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         check.container(&format!("{path}.container"), self.container.as_deref());
         if self.signal == Some(Signal::Kill) {

@@ -129,22 +129,9 @@ macro_rules! dependency_kind {
     () => {
         const PLATFORMS: Platforms = Platforms::Both;
         const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
+        common_fields!(no selection);
 
-        fn name(&self) -> &str {
-            &self.name
-        }
-        fn at(&self) -> Duration {
-            self.at
-        }
-        fn duration(&self) -> Duration {
-            self.duration
-        }
-        fn selector(&self) -> Option<&Selector> {
-            None
-        }
-        fn workload(&self) -> Option<&str> {
-            None
-        }
+
         fn dependency(&self) -> Option<&str> {
             Some(&self.dependency)
         }

@@ -100,14 +100,8 @@ impl FaultKind for PodDelete {
     const TYPE_NAME: &'static str = "pod-delete";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         if self.force && self.grace_period.is_some() {
             check.problem(
@@ -146,14 +140,8 @@ impl FaultKind for PodEvict {
     const TYPE_NAME: &'static str = "pod-evict";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, _path: &str, _check: &mut Checker<'_>) {}
     fn describe(&self) -> String {
         format!("evict {} (PodDisruptionBudgets apply)", pods(&self.select))
@@ -271,14 +259,8 @@ impl FaultKind for Quarantine {
     const TYPE_NAME: &'static str = "quarantine";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CONTAINMENT_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         check.positive(&format!("{path}.duration"), self.duration);
     }

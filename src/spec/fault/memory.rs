@@ -29,22 +29,8 @@ impl FaultKind for MemoryPressure {
     const TYPE_NAME: &'static str = "memory-pressure";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!(no selection);
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn at(&self) -> Duration {
-        self.at
-    }
-    fn duration(&self) -> Duration {
-        self.duration
-    }
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         if !(1..=MAX_MEMORY_MIB).contains(&self.size_mib) {
             check.problem(

@@ -6,7 +6,9 @@
 //! docs/security-drills.md describes each one: what it imitates, what a monitor must see,
 //! and what catching or refusing it does not prove.
 
-/// Implements [`FaultKind`]'s `name`, `at` and `duration` from the fields every fault has.
+/// Implements [`FaultKind`]'s `name`, `at` and `duration` from the fields every fault has;
+/// with `selected pods`, also `selector` and `workload` from a `select` field of pods, and
+/// with `no selection`, `selector` and `workload` of a kind that selects nothing.
 macro_rules! common_fields {
     () => {
         fn name(&self) -> &str {
@@ -17,6 +19,26 @@ macro_rules! common_fields {
         }
         fn duration(&self) -> Duration {
             self.duration
+        }
+    };
+    (selected pods) => {
+        common_fields!();
+
+        fn selector(&self) -> Option<&Selector> {
+            Some(&self.select)
+        }
+        fn workload(&self) -> Option<&str> {
+            Some(self.select.workload())
+        }
+    };
+    (no selection) => {
+        common_fields!();
+
+        fn selector(&self) -> Option<&Selector> {
+            None
+        }
+        fn workload(&self) -> Option<&str> {
+            None
         }
     };
 }

@@ -123,14 +123,8 @@ impl FaultKind for EgressBlock {
     const TYPE_NAME: &'static str = "egress-block";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         let dest = format!("{path}.destination");
         match &self.destination {
@@ -198,14 +192,8 @@ impl FaultKind for DnsOutage {
     const TYPE_NAME: &'static str = "dns-outage";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
-    common_fields!();
+    common_fields!(selected pods);
 
-    fn selector(&self) -> Option<&Selector> {
-        Some(&self.select)
-    }
-    fn workload(&self) -> Option<&str> {
-        Some(self.select.workload())
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         check.pod_peer(&format!("{path}.dns"), &self.dns);
         check.positive(&format!("{path}.duration"), self.duration);

@@ -46,16 +46,8 @@ impl FaultKind for ProcessKill {
     const TYPE_NAME: &'static str = "process-kill";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!();
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn at(&self) -> Duration {
-        self.at
-    }
-    fn duration(&self) -> Duration {
-        self.duration
-    }
     fn selector(&self) -> Option<&Selector> {
         Some(&self.select)
     }
@@ -81,16 +73,8 @@ impl FaultKind for ProcessPause {
     const TYPE_NAME: &'static str = "process-pause";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!();
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn at(&self) -> Duration {
-        self.at
-    }
-    fn duration(&self) -> Duration {
-        self.duration
-    }
     fn selector(&self) -> Option<&Selector> {
         Some(&self.select)
     }

@@ -38,22 +38,8 @@ impl FaultKind for CpuStress {
     const TYPE_NAME: &'static str = "cpu-stress";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    common_fields!(no selection);
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn at(&self) -> Duration {
-        self.at
-    }
-    fn duration(&self) -> Duration {
-        self.duration
-    }
-    fn selector(&self) -> Option<&Selector> {
-        None
-    }
-    fn workload(&self) -> Option<&str> {
-        None
-    }
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let max = u32::try_from(2 * cpus).unwrap_or(u32::MAX);
