@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fakekube::FakeKube;
-use firedrill::fault::{Fault, PodRemovalFault};
+use firedrill::fault::{Fault, PodRemoval, PodRemovalFault};
 use firedrill::platform::PlatformEvent;
 use firedrill::platform::kubernetes::{Cluster, track};
-use firedrill::spec::{FaultSpec, KubernetesTarget};
+use firedrill::spec::KubernetesTarget;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
@@ -113,12 +113,14 @@ fn cluster(client: kube::Client) -> Cluster {
     }
 }
 
-fn fault_spec() -> FaultSpec {
-    serde_json::from_value(json!({
-        "name": "delete-some", "type": "pod-delete", "force": true,
-        "select": {"mode": "fixed", "count": DELETED, "workload": "web"},
-    }))
-    .expect("a fault")
+fn fault_spec() -> PodRemoval {
+    PodRemoval::Delete(
+        serde_json::from_value(json!({
+            "name": "delete-some", "force": true,
+            "select": {"mode": "fixed", "count": DELETED, "workload": "web"},
+        }))
+        .expect("a fault"),
+    )
 }
 
 async fn firedrill_way(fake: &FakeKube) -> Vec<Phase> {

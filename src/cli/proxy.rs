@@ -147,17 +147,47 @@ mod tests {
         let ports = crate::fault::proxied_ports(&svc, &[80]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("proxy.json");
-        for fault in [
-            "{name: slow, type: dependency-latency, dependency: db, latency: 80ms, jitter: 5ms, duration: 1s}",
-            "{name: slow, type: dependency-latency, dependency: db, latency: 80ms, perRequest: true, duration: 1s}",
-            "{name: err, type: dependency-errors, dependency: db, rate: 0.5, duration: 1s}",
-            "{name: out, type: dependency-outage, dependency: db, mode: blackhole, duration: 1s}",
-            "{name: out, type: dependency-outage, dependency: db, duration: 1s}",
-            "{name: thin, type: dependency-bandwidth, dependency: db, rateKbps: 10, duration: 1s}",
+        use crate::fault::DependencyChange as D;
+        fn parse<T: serde::de::DeserializeOwned>(text: &str) -> T {
+            serde_saphyr::from_str(text).unwrap()
+        }
+        for (fault, spec) in [
+            (
+                "latency",
+                D::Latency(parse(
+                    "{name: slow, dependency: db, latency: 80ms, jitter: 5ms, duration: 1s}",
+                )),
+            ),
+            (
+                "per request",
+                D::Latency(parse(
+                    "{name: slow, dependency: db, latency: 80ms, perRequest: true, duration: 1s}",
+                )),
+            ),
+            (
+                "errors",
+                D::Errors(parse(
+                    "{name: err, dependency: db, rate: 0.5, duration: 1s}",
+                )),
+            ),
+            (
+                "blackhole",
+                D::Outage(parse(
+                    "{name: out, dependency: db, mode: blackhole, duration: 1s}",
+                )),
+            ),
+            (
+                "refuse",
+                D::Outage(parse("{name: out, dependency: db, duration: 1s}")),
+            ),
+            (
+                "bandwidth",
+                D::Bandwidth(parse(
+                    "{name: thin, dependency: db, rateKbps: 10, duration: 1s}",
+                )),
+            ),
         ] {
-            let spec: crate::spec::FaultSpec = serde_saphyr::from_str(fault).unwrap();
-            let file =
-                crate::fault::proxy_file(&spec, &ports, "db-firedrill-upstream.shop.svc").unwrap();
+            let file = crate::fault::proxy_file(&spec, &ports, "db-firedrill-upstream.shop.svc");
             std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
             let loaded = load_config(&path).unwrap_or_else(|e| panic!("{fault}: {e}"));
             assert_eq!(loaded, file, "{fault}");

@@ -4,14 +4,15 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::kubernetes::lock;
 use super::security::{CanaryOutcome, MARKER, SecurityOutcome, marker_payload};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{Undo, remove_created_file, sha256_hex};
 use crate::spec;
 
@@ -364,6 +365,34 @@ fn honeytoken_reads(
         bytes = buf.len();
     }
     Ok((created, bytes))
+}
+
+impl BuildFault for spec::CanaryRequest {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
+        let local = local_platform(self, platform)?;
+        let url = crate::spec::placeholders::expand(&self.url, local.template()).map_err(|e| {
+            FaultError::Canary {
+                fault: self.name.clone(),
+                message: format!("url `{}`: {e}", self.url),
+            }
+        })?;
+        Ok(Arc::new(CanaryRequestFault::new(
+            self.clone(),
+            url,
+            &ctx.run_id,
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryFileRead {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
+        let local = local_platform(self, platform)?;
+        Ok(Arc::new(CanaryFileReadFault::new(
+            self.clone(),
+            local.experiment_dir(),
+            &ctx.run_id,
+        )))
+    }
 }
 
 #[cfg(test)]

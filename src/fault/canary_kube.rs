@@ -10,7 +10,7 @@
 //! imitates and what catching it does not prove.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +24,8 @@ use kube::api::{ListParams, PostParams};
 use super::container::{container_of, exec_capture, exit_code};
 use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, Connection, KubeError, OWNER, PodRef, Undo, WriteAction, retry,
 };
@@ -731,6 +732,46 @@ impl Fault for CanaryDeniedRequestsFault {
 
     fn security(&self) -> Option<SecurityOutcome> {
         lock(&self.outcome).clone()
+    }
+}
+
+impl BuildFault for spec::CanarySecretRead {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanarySecretReadFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+            ctx.run_id.clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryExec {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryExecFault::exec(self, k.cluster().clone())))
+    }
+}
+
+impl BuildFault for spec::CanaryDnsLookup {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryExecFault::dns_lookup(
+            self,
+            k.cluster().clone(),
+        )))
+    }
+}
+
+impl BuildFault for spec::CanaryDeniedRequests {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(CanaryDeniedRequestsFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+        )))
     }
 }
 

@@ -18,7 +18,7 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::dependency::Change;
+use super::dependency::{Change, DependencyChange};
 use super::kubernetes::{Created, create_owned};
 use super::{Fault, FaultError, Intent, owner};
 use crate::platform::kubernetes::{
@@ -29,7 +29,7 @@ pub use crate::platform::kubernetes::{
     PROXY, ProxiedPort, TargetPort, check_dependency, proxied_ports,
 };
 use crate::proxy::ConfiguredProxy;
-use crate::spec::{self, FaultSpec, KubernetesDependency};
+use crate::spec::{self, KubernetesDependency};
 
 /// The annotation on the proxy Deployment naming the Service switched to it.
 pub const PROXIED_SERVICE: &str = "firedrill.dev/proxied-service";
@@ -60,30 +60,28 @@ pub fn derived_name(service: &str, suffix: &str) -> String {
 /// on its container port and forwarding to the same Service port of `upstream_host`; the
 /// faulted ports carry the fault's toxics (or do not listen, for a refused connection).
 pub fn proxy_file(
-    fault: &FaultSpec,
+    fault: &DependencyChange,
     ports: &[ProxiedPort],
     upstream_host: &str,
-) -> Option<Vec<ConfiguredProxy>> {
-    let change = Change::of(fault)?;
-    Some(
-        ports
-            .iter()
-            .map(|p| {
-                let (enabled, toxics) = match (&change, p.faulted) {
-                    (Change::Disable, true) => (false, Vec::new()),
-                    (Change::Toxics(t), true) => (true, t.clone()),
-                    (_, false) => (true, Vec::new()),
-                };
-                ConfiguredProxy {
-                    name: p.name.clone(),
-                    listen: format!("0.0.0.0:{}", p.listen),
-                    upstream: format!("{upstream_host}:{}", p.port),
-                    enabled,
-                    toxics,
-                }
-            })
-            .collect(),
-    )
+) -> Vec<ConfiguredProxy> {
+    let change = Change::of(fault);
+    ports
+        .iter()
+        .map(|p| {
+            let (enabled, toxics) = match (&change, p.faulted) {
+                (Change::Disable, true) => (false, Vec::new()),
+                (Change::Toxics(t), true) => (true, t.clone()),
+                (_, false) => (true, Vec::new()),
+            };
+            ConfiguredProxy {
+                name: p.name.clone(),
+                listen: format!("0.0.0.0:{}", p.listen),
+                upstream: format!("{upstream_host}:{}", p.port),
+                enabled,
+                toxics,
+            }
+        })
+        .collect()
 }
 
 /// Everything a proxy fault creates and changes, decided by `plan`.
@@ -100,7 +98,7 @@ struct Planned {
 
 /// A dependency fault carried by a proxy deployed in front of the dependency's Service.
 pub struct ClusterProxyFault {
-    spec: FaultSpec,
+    spec: DependencyChange,
     cluster: Cluster,
     planned: Mutex<Option<Planned>>,
     restore: Mutex<Vec<Undo>>,
@@ -112,7 +110,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl ClusterProxyFault {
     /// A dependency fault on the kubernetes platform.
-    pub fn new(spec: FaultSpec, cluster: Cluster) -> Self {
+    pub fn new(spec: DependencyChange, cluster: Cluster) -> Self {
         Self {
             spec,
             cluster,
@@ -165,8 +163,7 @@ impl ClusterProxyFault {
             .as_ref()
             .and_then(|s| s.selector.clone())
             .unwrap_or_default();
-        let file = proxy_file(&self.spec, ports, &format!("{upstream_name}.{ns}.svc"))
-            .ok_or_else(|| self.refuse("not a dependency fault".to_owned()))?;
+        let file = proxy_file(&self.spec, ports, &format!("{upstream_name}.{ns}.svc"));
         let text = serde_json::to_string_pretty(&file).unwrap_or_default();
         let mut labels = self.cluster.ownership_labels();
         labels.insert(
@@ -658,24 +655,23 @@ mod tests {
 
     #[test]
     fn the_proxy_file_carries_the_toxics_on_the_faulted_ports_only() {
-        let fault: FaultSpec = serde_saphyr::from_str(
-            "{name: slow, type: dependency-latency, dependency: db, latency: 100ms, duration: 1s}",
-        )
-        .unwrap();
+        let fault = DependencyChange::Latency(
+            serde_saphyr::from_str("{name: slow, dependency: db, latency: 100ms, duration: 1s}")
+                .unwrap(),
+        );
         let svc = service(json!({"spec": {"selector": {"app": "db"}, "ports": [
             {"name": "sql", "port": 5432}, {"name": "admin", "port": 8080}]}}));
         let ports = proxied_ports(&svc, &[5432]).unwrap();
-        let file = proxy_file(&fault, &ports, "db-firedrill-upstream.shop.svc").unwrap();
+        let file = proxy_file(&fault, &ports, "db-firedrill-upstream.shop.svc");
         assert_eq!(file[0].listen, "0.0.0.0:5432");
         assert_eq!(file[0].upstream, "db-firedrill-upstream.shop.svc:5432");
         assert_eq!(file[0].toxics.len(), 1);
         assert_eq!(file[0].toxics[0].kind.type_name(), "latency");
         assert!(file[1].toxics.is_empty() && file[1].enabled);
-        let refuse: FaultSpec = serde_saphyr::from_str(
-            "{name: down, type: dependency-outage, dependency: db, duration: 1s}",
-        )
-        .unwrap();
-        let file = proxy_file(&refuse, &ports, "u").unwrap();
+        let refuse = DependencyChange::Outage(
+            serde_saphyr::from_str("{name: down, dependency: db, duration: 1s}").unwrap(),
+        );
+        let file = proxy_file(&refuse, &ports, "u");
         assert!(!file[0].enabled && file[1].enabled);
     }
 }

@@ -14,7 +14,8 @@ use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
 
 use super::kubernetes::{ControllerFault, kube_error, lock, undo_all};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, ConfigKey, KubeError, SecretKey, SecretValue, Undo, WriteAction, retry,
     sha256_hex,
@@ -64,7 +65,7 @@ fn check_opt_in(
 fn restarter(fault: &str, workload: Option<&str>, cluster: &Cluster) -> Option<ControllerFault> {
     workload.map(|w| {
         ControllerFault::new(
-            spec::FaultSpec::RolloutRestart(spec::RolloutRestart {
+            super::kubernetes::ControllerChange::Restart(spec::RolloutRestart {
                 name: fault.to_owned(),
                 workload: w.to_owned(),
                 at: spec::Duration::default(),
@@ -276,10 +277,20 @@ impl Fault for ConfigChangeFault {
     }
 }
 
+family! {
+    /// What a secret fault changes.
+    SecretChange {
+        /// A key's value, replaced.
+        Rotate(spec::SecretRotate),
+        /// A key, or the whole Secret, removed.
+        Revoke(spec::SecretRevoke),
+    }
+}
+
 /// Replaces a Secret key's value, removes a key, or deletes the whole Secret, then
 /// optionally restarts a workload.
 pub struct SecretFault {
-    spec: spec::FaultSpec,
+    spec: SecretChange,
     cluster: Cluster,
     restart: Option<ControllerFault>,
     action: Mutex<Option<SecretAction>>,
@@ -307,16 +318,8 @@ struct SecretTarget<'s> {
 
 impl SecretFault {
     /// A secret-rotate or secret-revoke fault.
-    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
-        let restart = match &spec {
-            spec::FaultSpec::SecretRotate(r) => {
-                restarter(&r.name, r.restart_workload.as_deref(), &cluster)
-            }
-            spec::FaultSpec::SecretRevoke(r) => {
-                restarter(&r.name, r.restart_workload.as_deref(), &cluster)
-            }
-            _ => None,
-        };
+    pub fn new(spec: SecretChange, cluster: Cluster) -> Self {
+        let restart = restarter(spec.name(), spec.kubernetes_workload(), &cluster);
         Self {
             spec,
             cluster,
@@ -328,20 +331,15 @@ impl SecretFault {
 
     fn target(&self) -> SecretTarget<'_> {
         match &self.spec {
-            spec::FaultSpec::SecretRotate(r) => SecretTarget {
+            SecretChange::Rotate(r) => SecretTarget {
                 name: &r.name,
                 namespace: &r.namespace,
                 secret: &r.secret,
             },
-            spec::FaultSpec::SecretRevoke(r) => SecretTarget {
+            SecretChange::Revoke(r) => SecretTarget {
                 name: &r.name,
                 namespace: &r.namespace,
                 secret: &r.secret,
-            },
-            other => SecretTarget {
-                name: other.name(),
-                namespace: "",
-                secret: "",
             },
         }
     }
@@ -431,7 +429,7 @@ impl Fault for SecretFault {
                 .map(|v| v.0.clone())
         };
         let (change, undo, action, write) = match &self.spec {
-            spec::FaultSpec::SecretRotate(r) => {
+            SecretChange::Rotate(r) => {
                 let original = key_of(&r.key)?;
                 let (value, how) =
                     new_value(fault, &id, &r.key, r.value_from_env.as_deref(), &original)?;
@@ -469,7 +467,7 @@ impl Fault for SecretFault {
                     },
                 )
             }
-            spec::FaultSpec::SecretRevoke(r) if !r.delete_secret => {
+            SecretChange::Revoke(r) if !r.delete_secret => {
                 let key = r.key.clone().unwrap_or_default();
                 let original = key_of(&key)?;
                 let patch = json!({
@@ -498,7 +496,7 @@ impl Fault for SecretFault {
                     },
                 )
             }
-            _ => {
+            SecretChange::Revoke(_) => {
                 let undo = Undo::RecreateSecret {
                     namespace: ns.to_owned(),
                     name: name.to_owned(),
@@ -591,6 +589,28 @@ impl Fault for SecretFault {
 
     fn affected(&self, _workload: &str) -> usize {
         0
+    }
+}
+
+impl BuildFault for spec::ConfigChange {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, ConfigChangeFault::new)
+    }
+}
+
+impl BuildFault for spec::SecretRotate {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            SecretFault::new(SecretChange::Rotate(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::SecretRevoke {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            SecretFault::new(SecretChange::Revoke(s), c)
+        })
     }
 }
 

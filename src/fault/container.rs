@@ -19,7 +19,8 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use super::kubernetes::{kube_error, lock, pick};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
+use crate::platform::Platform;
 use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, PodRef, RestartWatch, retry, watch_restart};
 use crate::spec;
@@ -365,6 +366,18 @@ impl Fault for ContainerKillFault {
         } else {
             0
         }
+    }
+}
+
+impl BuildFault for spec::ContainerKill {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(ContainerKillFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.events(),
+            k.stop_token(),
+        )))
     }
 }
 

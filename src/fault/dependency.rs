@@ -1,11 +1,28 @@
 //! Dependency faults: toxics on the embedded fault proxy in front of a dependency.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, ClusterProxyFault, Fault, FaultContext, FaultError, Intent};
+use crate::platform::Platform;
 use crate::proxy::toxics::{Bandwidth, HttpError, HttpLatency, Latency, ResetPeer, Timeout};
 use crate::proxy::{ProxyError, ProxyRegistry, Stream, ToxicConfig, ToxicKind};
-use crate::spec::{FaultSpec, OutageMode};
+use crate::spec::{self, OutageMode};
+
+family! {
+    /// What a dependency fault does, through a proxy in front of the dependency.
+    DependencyChange {
+        /// Delay its data.
+        Latency(spec::DependencyLatency),
+        /// Answer a share of its HTTP requests with an error.
+        Errors(spec::DependencyErrors),
+        /// Make it unreachable.
+        Outage(spec::DependencyOutage),
+        /// Limit its bandwidth.
+        Bandwidth(spec::DependencyBandwidth),
+    }
+}
 
 /// What a dependency fault changes on its proxy.
 #[derive(Debug, Clone)]
@@ -27,15 +44,15 @@ pub struct DependencyFault {
 }
 
 impl DependencyFault {
-    /// Builds the fault for a dependency fault spec. Returns None for other faults.
-    pub fn new(spec: &FaultSpec, registry: ProxyRegistry) -> Option<Self> {
-        Some(Self {
+    /// Builds the fault for a dependency fault spec.
+    pub fn new(spec: &DependencyChange, registry: ProxyRegistry) -> Self {
+        Self {
             name: spec.name().to_owned(),
             fault_type: spec.type_name(),
-            proxy: spec.dependency()?.to_owned(),
+            proxy: spec.dependency().unwrap_or_default().to_owned(),
             registry,
-            change: Change::of(spec)?,
-        })
+            change: Change::of(spec),
+        }
     }
 
     fn error(&self, e: ProxyError) -> FaultError {
@@ -47,15 +64,15 @@ impl DependencyFault {
 }
 
 impl Change {
-    /// What a dependency fault spec does to its proxy; None for other faults. The toxics
-    /// carry the fault's name, so that they can be removed by it.
-    pub(crate) fn of(spec: &FaultSpec) -> Option<Self> {
+    /// What a dependency fault spec does to its proxy. The toxics carry the fault's name, so
+    /// that they can be removed by it.
+    pub(crate) fn of(spec: &DependencyChange) -> Self {
         let name = spec.name().to_owned();
         let toxic = |stream: Stream, suffix: &str, kind: ToxicKind| {
             ToxicConfig::new(stream, kind).named(format!("{name}{suffix}"))
         };
-        let change = match spec {
-            FaultSpec::DependencyLatency(f) if f.per_request => Change::Toxics(vec![toxic(
+        match spec {
+            DependencyChange::Latency(f) if f.per_request => Change::Toxics(vec![toxic(
                 Stream::Upstream,
                 "",
                 ToxicKind::HttpLatency(HttpLatency {
@@ -63,7 +80,7 @@ impl Change {
                     jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
-            FaultSpec::DependencyLatency(f) => Change::Toxics(vec![toxic(
+            DependencyChange::Latency(f) => Change::Toxics(vec![toxic(
                 Stream::Downstream,
                 "",
                 ToxicKind::Latency(Latency {
@@ -71,7 +88,7 @@ impl Change {
                     jitter: f.jitter.as_millis_u64(),
                 }),
             )]),
-            FaultSpec::DependencyErrors(f) => Change::Toxics(vec![toxic(
+            DependencyChange::Errors(f) => Change::Toxics(vec![toxic(
                 Stream::Upstream,
                 "",
                 ToxicKind::HttpError(HttpError {
@@ -80,7 +97,7 @@ impl Change {
                     body: format!("firedrill fault {}: injected {}\n", f.name, f.status),
                 }),
             )]),
-            FaultSpec::DependencyOutage(f) => match f.mode {
+            DependencyChange::Outage(f) => match f.mode {
                 OutageMode::Refuse => Change::Disable,
                 OutageMode::Reset => Change::Toxics(vec![toxic(
                     Stream::Downstream,
@@ -100,7 +117,7 @@ impl Change {
                     ),
                 ]),
             },
-            FaultSpec::DependencyBandwidth(f) => Change::Toxics(vec![
+            DependencyChange::Bandwidth(f) => Change::Toxics(vec![
                 toxic(
                     Stream::Upstream,
                     "-up",
@@ -112,9 +129,7 @@ impl Change {
                     ToxicKind::Bandwidth(Bandwidth { rate: f.rate_kbps }),
                 ),
             ]),
-            _ => return None,
-        };
-        Some(change)
+        }
     }
 }
 
@@ -226,5 +241,38 @@ impl Fault for DependencyFault {
 
     fn affected(&self, _workload: &str) -> usize {
         0
+    }
+}
+
+/// Builds a dependency fault: on this host, toxics on the embedded proxy; on kubernetes, a
+/// proxy deployed in front of the dependency's Service.
+fn build_dependency(change: DependencyChange, platform: &Platform) -> Built {
+    Ok(match platform {
+        Platform::Local(p) => Arc::new(DependencyFault::new(&change, p.proxies().clone())),
+        Platform::Kubernetes(k, _) => Arc::new(ClusterProxyFault::new(change, k.cluster().clone())),
+    })
+}
+
+impl BuildFault for spec::DependencyLatency {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        build_dependency(DependencyChange::Latency(self.clone()), platform)
+    }
+}
+
+impl BuildFault for spec::DependencyErrors {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        build_dependency(DependencyChange::Errors(self.clone()), platform)
+    }
+}
+
+impl BuildFault for spec::DependencyOutage {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        build_dependency(DependencyChange::Outage(self.clone()), platform)
+    }
+}
+
+impl BuildFault for spec::DependencyBandwidth {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        build_dependency(DependencyChange::Bandwidth(self.clone()), platform)
     }
 }

@@ -14,7 +14,8 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, RUN_ID, Undo,
     WriteAction, apply_undo, check_share, choose, evict, retry,
@@ -145,9 +146,19 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+family! {
+    /// What a pod removal fault does to its pods.
+    PodRemoval {
+        /// Delete them.
+        Delete(spec::PodDelete),
+        /// Evict them through the Eviction API.
+        Evict(spec::PodEvict),
+    }
+}
+
 /// Deletes or evicts pods; the controller replaces them, so there is nothing to undo.
 pub struct PodRemovalFault {
-    spec: spec::FaultSpec,
+    spec: PodRemoval,
     cluster: Cluster,
     chosen: Mutex<Vec<PodRef>>,
     active: Mutex<bool>,
@@ -155,7 +166,7 @@ pub struct PodRemovalFault {
 
 impl PodRemovalFault {
     /// A pod-delete or pod-evict fault.
-    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+    pub fn new(spec: PodRemoval, cluster: Cluster) -> Self {
         Self {
             spec,
             cluster,
@@ -167,11 +178,11 @@ impl PodRemovalFault {
     /// The grace period a pod-delete asks for: zero when forced, else as written.
     fn grace_period_seconds(&self) -> Option<u32> {
         match &self.spec {
-            spec::FaultSpec::PodDelete(d) if d.force => Some(0),
-            spec::FaultSpec::PodDelete(d) => d
+            PodRemoval::Delete(d) if d.force => Some(0),
+            PodRemoval::Delete(d) => d
                 .grace_period
                 .map(|g| u32::try_from(g.get().as_secs()).unwrap_or(u32::MAX)),
-            _ => None,
+            PodRemoval::Evict(_) => None,
         }
     }
 }
@@ -186,8 +197,8 @@ impl Fault for PodRemovalFault {
         })?;
         let (chosen, pool) = pick(&self.cluster, name, select).await?;
         let verb = match &self.spec {
-            spec::FaultSpec::PodEvict(_) => "evict",
-            _ => "delete",
+            PodRemoval::Evict(_) => "evict",
+            PodRemoval::Delete(_) => "delete",
         };
         let intent = Intent {
             fault: name.to_owned(),
@@ -204,8 +215,8 @@ impl Fault for PodRemovalFault {
                 .iter()
                 .map(|p| {
                     let action = match &self.spec {
-                        spec::FaultSpec::PodEvict(_) => WriteAction::Evict,
-                        _ => WriteAction::Delete {
+                        PodRemoval::Evict(_) => WriteAction::Evict,
+                        PodRemoval::Delete(_) => WriteAction::Delete {
                             grace_period_seconds: self.grace_period_seconds(),
                         },
                     };
@@ -229,7 +240,7 @@ impl Fault for PodRemovalFault {
                 resource_version: None,
             });
             match &self.spec {
-                spec::FaultSpec::PodEvict(_) => {
+                PodRemoval::Evict(_) => {
                     let answer = evict(
                         &self.cluster.client,
                         &p.namespace,
@@ -248,7 +259,7 @@ impl Fault for PodRemovalFault {
                         Err(e) => return Err(kube_error(name)(e)),
                     }
                 }
-                spec::FaultSpec::PodDelete(_) => {
+                PodRemoval::Delete(_) => {
                     let params = DeleteParams {
                         grace_period_seconds: self.grace_period_seconds(),
                         preconditions,
@@ -265,7 +276,6 @@ impl Fault for PodRemovalFault {
                         Err(e) => return Err(kube_error(name)(e)),
                     }
                 }
-                _ => {}
             }
         }
         Ok(())
@@ -287,17 +297,27 @@ impl Fault for PodRemovalFault {
     }
 }
 
+family! {
+    /// What a controller fault changes.
+    ControllerChange {
+        /// Its scale.
+        Scale(spec::Scale),
+        /// Its template's restart annotation.
+        Restart(spec::RolloutRestart),
+    }
+}
+
 /// Changes an existing controller (its scale or its template's restart annotation) and
 /// puts it back as recorded.
 pub struct ControllerFault {
-    spec: spec::FaultSpec,
+    spec: ControllerChange,
     cluster: Cluster,
     restore: Mutex<Vec<Undo>>,
 }
 
 impl ControllerFault {
     /// A scale or rollout-restart fault.
-    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+    pub fn new(spec: ControllerChange, cluster: Cluster) -> Self {
         Self {
             spec,
             cluster,
@@ -337,7 +357,7 @@ impl Fault for ControllerFault {
             .map_err(kube_error(name))?;
         let id = format!("{} {ns}/{object}", w.kind.as_str());
         let (change, undo, write) = match &self.spec {
-            spec::FaultSpec::Scale(s) => {
+            ControllerChange::Scale(s) => {
                 let what = format!("read the scale of {id}");
                 let scale = match w.kind {
                     WorkloadKind::StatefulSet => {
@@ -378,7 +398,7 @@ impl Fault for ControllerFault {
                     },
                 )
             }
-            _ => {
+            ControllerChange::Restart(_) => {
                 let what = format!("read {id}");
                 let template_annotations = match w.kind {
                     WorkloadKind::StatefulSet => {
@@ -449,7 +469,7 @@ impl Fault for ControllerFault {
         let params = PatchParams::default();
         let what = format!("change {} {ns}/{object}", w.kind.as_str());
         let done = match (&self.spec, w.kind) {
-            (spec::FaultSpec::Scale(s), kind) => {
+            (ControllerChange::Scale(s), kind) => {
                 let patch = Patch::Merge(json!({"spec": {"replicas": s.replicas}}));
                 if kind == WorkloadKind::StatefulSet {
                     let api = Api::<StatefulSet>::namespaced(client, ns);
@@ -463,7 +483,7 @@ impl Fault for ControllerFault {
                         .map(|_| ())
                 }
             }
-            (_, kind) => {
+            (ControllerChange::Restart(_), kind) => {
                 let patch = Patch::Merge(restart_patch());
                 match kind {
                     WorkloadKind::StatefulSet => {
@@ -699,5 +719,43 @@ impl Fault for QuarantineFault {
         } else {
             0
         }
+    }
+}
+
+impl BuildFault for spec::PodDelete {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PodRemovalFault::new(PodRemoval::Delete(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::PodEvict {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PodRemovalFault::new(PodRemoval::Evict(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::Scale {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            ControllerFault::new(ControllerChange::Scale(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::RolloutRestart {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            ControllerFault::new(ControllerChange::Restart(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::Quarantine {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, QuarantineFault::new)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,7 +10,8 @@ use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
 use super::stress::{SELF_STOP_MARGIN, stop_helper};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
+use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
 
@@ -132,6 +134,16 @@ pub fn hold_memory(mib: u64, duration: Duration) -> std::io::Result<()> {
     std::thread::sleep(duration);
     drop(block);
     Ok(())
+}
+
+impl BuildFault for spec::MemoryPressure {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
+        local_platform(self, platform)?;
+        Ok(Arc::new(MemoryPressureFault::new(
+            self.clone(),
+            ctx.firedrill.clone(),
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,44 @@
 //! The fault catalogue. Each fault selects its targets, injects, and reverts; revert is
 //! idempotent and safe to call twice.
 
+/// Declares the spec of a runtime fault that serves several kinds of one family: an enum
+/// over the kinds' own spec structs, with the questions the runtime asks of any of them
+/// answered by the kind (`spec::FaultKind`).
+macro_rules! family {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident($kind:ty),)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant($kind),)*
+        }
+
+        // Not every family asks every question of its kinds.
+        #[allow(dead_code)]
+        impl $name {
+            /// The fault's name.
+            pub fn name(&self) -> &str {
+                match self { $(Self::$variant(f) => crate::spec::FaultKind::name(f),)* }
+            }
+            /// The fault's type as written in the document.
+            pub fn type_name(&self) -> &'static str {
+                match self { $(Self::$variant(_) => <$kind as crate::spec::FaultKind>::TYPE_NAME,)* }
+            }
+            /// The replicas or pods the fault acts on, if it selects them.
+            pub fn selector(&self) -> Option<&crate::spec::Selector> {
+                match self { $(Self::$variant(f) => crate::spec::FaultKind::selector(f),)* }
+            }
+            /// The Kubernetes workload the fault acts on, if any.
+            pub fn kubernetes_workload(&self) -> Option<&str> {
+                match self { $(Self::$variant(f) => crate::spec::FaultKind::workload(f),)* }
+            }
+            /// The dependency the fault acts on, if any.
+            pub fn dependency(&self) -> Option<&str> {
+                match self { $(Self::$variant(f) => crate::spec::FaultKind::dependency(f),)* }
+            }
+        }
+    };
+}
+
 mod canary;
 mod canary_kube;
 mod cluster_proxy;
@@ -31,21 +69,26 @@ pub use cluster_proxy::{
     ClusterProxyFault, ORIGINAL_SELECTOR, PROXIED_SERVICE, PROXY, ProxiedPort, TargetPort,
     check_dependency, derived_name, proxied_ports, proxy_file,
 };
-pub use config::{ConfigChangeFault, SecretFault, fresh_value};
+pub use config::{ConfigChangeFault, SecretChange, SecretFault, fresh_value};
 pub use container::{ContainerKillFault, ExecError};
-pub use dependency::DependencyFault;
-pub use kubernetes::{ControllerFault, PodRemovalFault, QuarantineFault, owner};
+pub use dependency::{DependencyChange, DependencyFault};
+pub use kubernetes::{
+    ControllerChange, ControllerFault, PodRemoval, PodRemovalFault, QuarantineFault, owner,
+};
 pub use memory::{MemoryPressureFault, hold_memory};
-pub use network::NetworkFault;
-pub use node::NodeFault;
+pub use network::{EgressChange, NetworkFault};
+pub use node::{NodeChange, NodeFault};
 pub use prevention::{
-    DEFAULT_IMAGE, ENFORCE_LABEL, NEVER_SCHEDULED, PreventPodFault, PreventSecretReadFault,
+    DEFAULT_IMAGE, ENFORCE_LABEL, NEVER_SCHEDULED, PreventPod, PreventPodFault,
+    PreventSecretReadFault,
 };
 pub use process::{ProcessKillFault, ProcessPauseFault};
 pub use stress::{CpuStressFault, burn_cpu};
 
 use crate::platform::Platform;
-use crate::spec::FaultSpec;
+use crate::platform::kubernetes::{Cluster, KubernetesPlatform};
+use crate::platform::local::LocalPlatform;
+use crate::spec::{FaultKind, FaultSpec};
 
 /// What a fault is about to change and how that is undone, written to the journal before
 /// the change so that a crashed run can be rolled back.
@@ -206,161 +249,82 @@ pub struct FaultContext {
     pub run_id: String,
 }
 
-/// Builds the runtime fault of a spec fault on its platform.
-pub fn build(
-    spec: &FaultSpec,
+/// A runtime fault built from its spec, or why it could not be built.
+pub type Built = Result<Arc<dyn Fault>, FaultError>;
+
+/// How a fault kind of the document becomes a runtime fault: each kind implements it in
+/// its family's file, beside the runtime fault it builds.
+pub trait BuildFault {
+    /// The runtime fault of this spec fault on `platform`.
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built;
+}
+
+macro_rules! build_dispatch {
+    ($( $(#[$doc:meta])* $variant:ident($kind:ident), )*) => {
+        /// Builds the runtime fault of a spec fault on its platform.
+        pub fn build(
+            spec: &FaultSpec,
+            platform: &Platform,
+            ctx: &FaultContext,
+        ) -> Built {
+            match spec {
+                $( FaultSpec::$variant(f) => f.build(platform, ctx), )*
+            }
+        }
+    };
+}
+crate::spec::fault_kinds!(build_dispatch);
+
+/// The local platform a local kind acts on; an error on the kubernetes platform.
+fn local_platform<'p, K: FaultKind>(
+    fault: &K,
+    platform: &'p Platform,
+) -> Result<&'p LocalPlatform, FaultError> {
+    match platform {
+        Platform::Local(p) => Ok(p),
+        Platform::Kubernetes(..) => Err(FaultError::Unsafe {
+            fault: fault.name().to_owned(),
+            message: format!("`{}` does not act on the kubernetes platform", K::TYPE_NAME),
+        }),
+    }
+}
+
+/// The cluster a Kubernetes kind acts on; an error on the local platform.
+fn kubernetes_platform<'p, K: FaultKind>(
+    fault: &K,
+    platform: &'p Platform,
+) -> Result<&'p KubernetesPlatform, FaultError> {
+    match platform {
+        Platform::Kubernetes(k, _) => Ok(k),
+        Platform::Local(_) => Err(FaultError::Unsafe {
+            fault: fault.name().to_owned(),
+            message: format!("`{}` acts on the kubernetes platform only", K::TYPE_NAME),
+        }),
+    }
+}
+
+/// The runtime fault of a Kubernetes kind made by `new` from the kind's spec and the
+/// cluster, as most Kubernetes kinds are; an error on the local platform.
+fn on_cluster<K: FaultKind + Clone, F: Fault + 'static>(
+    fault: &K,
     platform: &Platform,
-    ctx: &FaultContext,
-) -> Result<Arc<dyn Fault>, FaultError> {
-    let platform = match platform {
-        Platform::Local(p) => p,
-        Platform::Kubernetes(k, _) => {
-            let cluster = k.cluster().clone();
-            return Ok(match spec {
-                FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_) => {
-                    Arc::new(PodRemovalFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::Scale(_) | FaultSpec::RolloutRestart(_) => {
-                    Arc::new(ControllerFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::Quarantine(q) => Arc::new(QuarantineFault::new(q.clone(), cluster)),
-                FaultSpec::ConfigChange(c) => Arc::new(ConfigChangeFault::new(c.clone(), cluster)),
-                FaultSpec::SecretRotate(_) | FaultSpec::SecretRevoke(_) => {
-                    Arc::new(SecretFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::ContainerKill(c) => Arc::new(ContainerKillFault::new(
-                    c.clone(),
-                    cluster,
-                    k.events(),
-                    k.stop_token(),
-                )),
-                FaultSpec::DependencyLatency(_)
-                | FaultSpec::DependencyErrors(_)
-                | FaultSpec::DependencyOutage(_)
-                | FaultSpec::DependencyBandwidth(_) => {
-                    Arc::new(ClusterProxyFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => {
-                    Arc::new(NetworkFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
-                    Arc::new(NodeFault::new(spec.clone(), cluster))
-                }
-                FaultSpec::CanarySecretRead(c) => Arc::new(CanarySecretReadFault::new(
-                    c.clone(),
-                    cluster,
-                    k.connection().clone(),
-                    ctx.run_id.clone(),
-                )),
-                FaultSpec::CanaryExec(c) => Arc::new(CanaryExecFault::exec(c, cluster)),
-                FaultSpec::CanaryDnsLookup(c) => Arc::new(CanaryExecFault::dns_lookup(c, cluster)),
-                FaultSpec::CanaryDeniedRequests(c) => Arc::new(CanaryDeniedRequestsFault::new(
-                    c.clone(),
-                    cluster,
-                    k.connection().clone(),
-                )),
-                FaultSpec::PreventPrivilegedPod(_)
-                | FaultSpec::PreventHostPath(_)
-                | FaultSpec::PreventPodSecurity(_) => {
-                    Arc::new(PreventPodFault::new(spec, cluster).ok_or_else(|| {
-                        FaultError::Unsafe {
-                            fault: spec.name().to_owned(),
-                            message: "not a pod prevention check".to_owned(),
-                        }
-                    })?)
-                }
-                FaultSpec::PreventSecretRead(p) => Arc::new(PreventSecretReadFault::new(
-                    p.clone(),
-                    cluster,
-                    k.connection().clone(),
-                )),
-                other => {
-                    return Err(FaultError::Unsafe {
-                        fault: other.name().to_owned(),
-                        message: format!(
-                            "`{}` does not act on the kubernetes platform",
-                            other.type_name()
-                        ),
-                    });
-                }
-            });
-        }
-    };
-    let replicas = |workload: &str| {
-        platform
-            .workload(workload)
-            .map(<[_]>::to_vec)
-            .ok_or_else(|| FaultError::UnknownWorkload {
-                fault: spec.name().to_owned(),
-                workload: workload.to_owned(),
-            })
-    };
-    Ok(match spec {
-        FaultSpec::ProcessKill(f) => Arc::new(ProcessKillFault::new(
-            f.clone(),
-            replicas(f.select.workload())?,
-        )),
-        FaultSpec::ProcessPause(f) => Arc::new(ProcessPauseFault::new(
-            f.clone(),
-            replicas(f.select.workload())?,
-        )),
-        FaultSpec::CpuStress(f) => Arc::new(CpuStressFault::new(f.clone(), ctx.firedrill.clone())),
-        FaultSpec::MemoryPressure(f) => {
-            Arc::new(MemoryPressureFault::new(f.clone(), ctx.firedrill.clone()))
-        }
-        FaultSpec::CanaryRequest(f) => {
-            let url =
-                crate::spec::placeholders::expand(&f.url, platform.template()).map_err(|e| {
-                    FaultError::Canary {
-                        fault: f.name.clone(),
-                        message: format!("url `{}`: {e}", f.url),
-                    }
-                })?;
-            Arc::new(CanaryRequestFault::new(f.clone(), url, &ctx.run_id))
-        }
-        FaultSpec::CanaryFileRead(f) => Arc::new(CanaryFileReadFault::new(
-            f.clone(),
-            platform.experiment_dir(),
-            &ctx.run_id,
-        )),
-        FaultSpec::DependencyLatency(_)
-        | FaultSpec::DependencyErrors(_)
-        | FaultSpec::DependencyOutage(_)
-        | FaultSpec::DependencyBandwidth(_) => {
-            let missing = || FaultError::UnknownDependency {
-                fault: spec.name().to_owned(),
-                dependency: spec.dependency().unwrap_or_default().to_owned(),
-            };
-            Arc::new(DependencyFault::new(spec, platform.proxies().clone()).ok_or_else(missing)?)
-        }
-        FaultSpec::PodDelete(_)
-        | FaultSpec::PodEvict(_)
-        | FaultSpec::Scale(_)
-        | FaultSpec::RolloutRestart(_)
-        | FaultSpec::Quarantine(_)
-        | FaultSpec::ConfigChange(_)
-        | FaultSpec::SecretRotate(_)
-        | FaultSpec::SecretRevoke(_)
-        | FaultSpec::ContainerKill(_)
-        | FaultSpec::EgressBlock(_)
-        | FaultSpec::DnsOutage(_)
-        | FaultSpec::NodeCordon(_)
-        | FaultSpec::NodeDrain(_)
-        | FaultSpec::CanarySecretRead(_)
-        | FaultSpec::CanaryExec(_)
-        | FaultSpec::CanaryDnsLookup(_)
-        | FaultSpec::CanaryDeniedRequests(_)
-        | FaultSpec::PreventPrivilegedPod(_)
-        | FaultSpec::PreventHostPath(_)
-        | FaultSpec::PreventPodSecurity(_)
-        | FaultSpec::PreventSecretRead(_) => {
-            return Err(FaultError::Unsafe {
-                fault: spec.name().to_owned(),
-                message: format!(
-                    "`{}` acts on the kubernetes platform only",
-                    spec.type_name()
-                ),
-            });
-        }
-    })
+    new: impl FnOnce(K, Cluster) -> F,
+) -> Built {
+    let k = kubernetes_platform(fault, platform)?;
+    Ok(Arc::new(new(fault.clone(), k.cluster().clone())))
+}
+
+/// The replicas of a local workload a fault selects from.
+fn local_replicas(
+    platform: &LocalPlatform,
+    fault: &str,
+    workload: &str,
+) -> Result<Vec<Arc<crate::platform::local::Replica>>, FaultError> {
+    platform
+        .workload(workload)
+        .map(<[_]>::to_vec)
+        .ok_or_else(|| FaultError::UnknownWorkload {
+            fault: fault.to_owned(),
+            workload: workload.to_owned(),
+        })
 }

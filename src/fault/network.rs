@@ -21,7 +21,8 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::kubernetes::{kube_error, lock, owner, pick, undo_all};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, EGRESS_BLOCK, KubeError, MANAGED_BY, MANAGER, OWNER, PAGE, PodRef,
     QUARANTINE, RUN_ID, Undo, WriteAction, label_selector, retry,
@@ -211,9 +212,19 @@ fn policy_name(fault: &str, run_id: &str) -> String {
     format!("firedrill-{}-{run}", fault.trim_end_matches('-'))
 }
 
+family! {
+    /// What a network fault blocks.
+    EgressChange {
+        /// Egress to a destination.
+        Block(spec::EgressBlock),
+        /// Egress to the cluster DNS and port 53.
+        Dns(spec::DnsOutage),
+    }
+}
+
 /// Blocks the selected pods' egress to a destination, or to the cluster DNS.
 pub struct NetworkFault {
-    spec: spec::FaultSpec,
+    spec: EgressChange,
     cluster: Cluster,
     chosen: Mutex<Vec<PodRef>>,
     restore: Mutex<Vec<Undo>>,
@@ -222,7 +233,7 @@ pub struct NetworkFault {
 
 impl NetworkFault {
     /// An egress-block or dns-outage fault.
-    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+    pub fn new(spec: EgressChange, cluster: Cluster) -> Self {
         Self {
             spec,
             cluster,
@@ -281,7 +292,7 @@ impl NetworkFault {
     async fn rules(&self) -> Result<(Vec<Value>, String), FaultError> {
         let name = self.spec.name();
         match &self.spec {
-            spec::FaultSpec::EgressBlock(e) => match &e.destination {
+            EgressChange::Block(e) => match &e.destination {
                 EgressDestination::Cidr(c) => {
                     let cidr = spec::parse_cidr(&c.cidr).map_err(|error| FaultError::Unsafe {
                         fault: name.to_owned(),
@@ -303,7 +314,7 @@ impl NetworkFault {
                     Ok((pods_rules(p, &ips), describe_peer(p)))
                 }
             },
-            spec::FaultSpec::DnsOutage(d) => {
+            EgressChange::Dns(d) => {
                 let ips = self.addresses(&d.dns).await?;
                 Ok((
                     dns_rules(&d.dns, &ips),
@@ -313,10 +324,6 @@ impl NetworkFault {
                     ),
                 ))
             }
-            other => Err(FaultError::Unsafe {
-                fault: name.to_owned(),
-                message: format!("`{}` is not a network fault", other.type_name()),
-            }),
         }
     }
 
@@ -501,6 +508,22 @@ impl Fault for NetworkFault {
             Some(s) if s.workload() == workload => lock(&self.chosen).len(),
             _ => 0,
         }
+    }
+}
+
+impl BuildFault for spec::EgressBlock {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NetworkFault::new(EgressChange::Block(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::DnsOutage {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NetworkFault::new(EgressChange::Dns(s), c)
+        })
     }
 }
 

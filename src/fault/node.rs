@@ -15,7 +15,8 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::kubernetes::{kube_error, lock, undo_all, workload};
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, PAGE, PodRef, Undo, WriteAction, check_share, retry,
 };
@@ -117,9 +118,19 @@ struct Planned {
     per_workload: BTreeMap<String, usize>,
 }
 
+family! {
+    /// What a node fault does to its node.
+    NodeChange {
+        /// Cordon it.
+        Cordon(spec::NodeCordon),
+        /// Cordon it and evict its pods.
+        Drain(spec::NodeDrain),
+    }
+}
+
 /// Cordons a node, and for a drain evicts its pods; uncordons it at the end.
 pub struct NodeFault {
-    spec: spec::FaultSpec,
+    spec: NodeChange,
     cluster: Cluster,
     planned: Mutex<Planned>,
     restore: Mutex<Vec<Undo>>,
@@ -128,7 +139,7 @@ pub struct NodeFault {
 
 impl NodeFault {
     /// A node-cordon or node-drain fault.
-    pub fn new(spec: spec::FaultSpec, cluster: Cluster) -> Self {
+    pub fn new(spec: NodeChange, cluster: Cluster) -> Self {
         Self {
             spec,
             cluster,
@@ -138,24 +149,23 @@ impl NodeFault {
         }
     }
 
-    fn choice(&self) -> Option<&NodeChoice> {
+    fn choice(&self) -> &NodeChoice {
         match &self.spec {
-            spec::FaultSpec::NodeCordon(f) => Some(&f.node),
-            spec::FaultSpec::NodeDrain(f) => Some(&f.node),
-            _ => None,
+            NodeChange::Cordon(f) => &f.node,
+            NodeChange::Drain(f) => &f.node,
         }
     }
 
     fn drains(&self) -> bool {
-        matches!(self.spec, spec::FaultSpec::NodeDrain(_))
+        matches!(self.spec, NodeChange::Drain(_))
     }
 
     /// The node's name, from the spec or from a pod of the workload.
     async fn node(&self) -> Result<String, FaultError> {
         let name = self.spec.name();
         match self.choice() {
-            Some(NodeChoice::Named(n)) => Ok(n.name.clone()),
-            Some(NodeChoice::OfWorkload(w)) => {
+            NodeChoice::Named(n) => Ok(n.name.clone()),
+            NodeChoice::OfWorkload(w) => {
                 let w = workload(&self.cluster, name, &w.workload)?;
                 // The guardrails hold for the pod that names the node.
                 self.cluster
@@ -168,10 +178,6 @@ impl NodeFault {
                     workload: w.name.clone(),
                 })
             }
-            None => Err(FaultError::Unsafe {
-                fault: name.to_owned(),
-                message: format!("`{}` is not a node fault", self.spec.type_name()),
-            }),
         }
     }
 
@@ -368,6 +374,22 @@ impl Fault for NodeFault {
             .get(workload)
             .copied()
             .unwrap_or(0)
+    }
+}
+
+impl BuildFault for spec::NodeCordon {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NodeFault::new(NodeChange::Cordon(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::NodeDrain {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            NodeFault::new(NodeChange::Drain(s), c)
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 //! a read that succeeds is a finding, and the value is dropped unread.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{
@@ -24,7 +24,10 @@ use super::canary_kube::{
 };
 use super::kubernetes::{Created, create_owned, is_status, kube_error, lock, undo_all};
 use super::security::{PreventionOutcome, SecurityOutcome, marker_name};
-use super::{Fault, FaultError, Intent};
+use super::{
+    BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform, on_cluster,
+};
+use crate::platform::Platform;
 use crate::platform::kubernetes::{ApiWrite, Cluster, Connection, KubeError, Undo, retry};
 use crate::spec::{self, PodSecurityLevel};
 
@@ -60,29 +63,36 @@ pub struct PreventPodFault {
     outcome: Mutex<Option<SecurityOutcome>>,
 }
 
+family! {
+    /// The pod a prevention check tries to create.
+    PreventPod {
+        /// A privileged pod.
+        Privileged(spec::PreventPrivilegedPod),
+        /// A pod that mounts a host path.
+        HostPath(spec::PreventHostPath),
+        /// A pod that breaks the namespace's Pod Security level.
+        PodSecurity(spec::PreventPodSecurity),
+    }
+}
+
 impl PreventPodFault {
     /// The check of a prevent-privileged-pod, prevent-host-path or prevent-pod-security
-    /// fault; `None` for any other fault.
-    pub fn new(spec: &spec::FaultSpec, cluster: Cluster) -> Option<Self> {
+    /// fault.
+    pub fn new(spec: &PreventPod, cluster: Cluster) -> Self {
         let (ns, image, breach) = match spec {
-            spec::FaultSpec::PreventPrivilegedPod(p) => {
-                (&p.namespace, &p.image, Breach::Privileged)
-            }
-            spec::FaultSpec::PreventHostPath(p) => (
+            PreventPod::Privileged(p) => (&p.namespace, &p.image, Breach::Privileged),
+            PreventPod::HostPath(p) => (
                 &p.namespace,
                 &p.image,
                 Breach::HostPath(p.path.clone().unwrap_or_else(|| "/".to_owned())),
             ),
-            spec::FaultSpec::PreventPodSecurity(p) => {
-                (&p.namespace, &p.image, Breach::PodSecurity(p.level))
-            }
-            _ => return None,
+            PreventPod::PodSecurity(p) => (&p.namespace, &p.image, Breach::PodSecurity(p.level)),
         };
         let level = match &breach {
             Breach::PodSecurity(l) => *l,
             _ => None,
         };
-        Some(Self {
+        Self {
             name: spec.name().to_owned(),
             type_name: spec.type_name(),
             namespace: ns.clone(),
@@ -92,7 +102,7 @@ impl PreventPodFault {
             level: Mutex::new(level),
             restore: Mutex::new(Vec::new()),
             outcome: Mutex::new(None),
-        })
+        }
     }
 
     fn pod_name(&self) -> String {
@@ -522,6 +532,41 @@ impl Fault for PreventSecretReadFault {
 
     fn security(&self) -> Option<SecurityOutcome> {
         lock(&self.outcome).clone()
+    }
+}
+
+impl BuildFault for spec::PreventPrivilegedPod {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::Privileged(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::PreventHostPath {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::HostPath(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::PreventPodSecurity {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        on_cluster(self, platform, |s, c| {
+            PreventPodFault::new(&PreventPod::PodSecurity(s), c)
+        })
+    }
+}
+
+impl BuildFault for spec::PreventSecretRead {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let k = kubernetes_platform(self, platform)?;
+        Ok(Arc::new(PreventSecretReadFault::new(
+            self.clone(),
+            k.cluster().clone(),
+            k.connection().clone(),
+        )))
     }
 }
 

@@ -4,7 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Fault, FaultError, Intent};
+use super::{
+    BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform, local_replicas,
+};
+use crate::platform::Platform;
 use crate::platform::local::{Incarnation, Replica};
 use crate::spec::{self, Selector};
 
@@ -203,5 +206,21 @@ impl Fault for ProcessPauseFault {
 
     fn affected(&self, workload: &str) -> usize {
         self.targets.affected(workload)
+    }
+}
+
+impl BuildFault for spec::ProcessKill {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let local = local_platform(self, platform)?;
+        let replicas = local_replicas(local, &self.name, self.select.workload())?;
+        Ok(Arc::new(ProcessKillFault::new(self.clone(), replicas)))
+    }
+}
+
+impl BuildFault for spec::ProcessPause {
+    fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
+        let local = local_platform(self, platform)?;
+        let replicas = local_replicas(local, &self.name, self.select.workload())?;
+        Ok(Arc::new(ProcessPauseFault::new(self.clone(), replicas)))
     }
 }

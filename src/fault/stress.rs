@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::process::Child;
 
-use super::{Fault, FaultError, Intent};
+use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
+use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
 
@@ -128,6 +130,16 @@ pub fn burn_cpu(workers: u32, load: u8, duration: Duration) {
         .collect();
     for h in handles {
         let _ = h.join();
+    }
+}
+
+impl BuildFault for spec::CpuStress {
+    fn build(&self, platform: &Platform, ctx: &FaultContext) -> Built {
+        local_platform(self, platform)?;
+        Ok(Arc::new(CpuStressFault::new(
+            self.clone(),
+            ctx.firedrill.clone(),
+        )))
     }
 }
 

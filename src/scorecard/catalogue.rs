@@ -4,32 +4,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A cybersecurity capability a drill can evidence.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// Detection of faults and incidents.
-    Detection,
-    /// Containment of an incident.
-    Containment,
-    /// Recovery and business continuity.
-    RecoveryContinuity,
-    /// Readiness to notify the authorities in time.
-    ReportingReadiness,
-    /// Resilience to the failure of a supplier or dependency.
-    ThirdPartyResilience,
-    /// Evidence and traceability of what happened.
-    EvidenceTraceability,
-    /// Coordination inside and outside the organisation.
-    Coordination,
-    /// Continuous testing of the measures.
-    ContinuousTesting,
-}
+pub use crate::spec::Capability;
 
 /// Where the law and the standards ask for a capability; each field is a table cell verbatim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,32 +45,6 @@ const fn refs(
 }
 
 impl Capability {
-    /// Every capability, in the order of the reference table.
-    pub const ALL: [Capability; 8] = [
-        Capability::Detection,
-        Capability::Containment,
-        Capability::RecoveryContinuity,
-        Capability::ReportingReadiness,
-        Capability::ThirdPartyResilience,
-        Capability::EvidenceTraceability,
-        Capability::Coordination,
-        Capability::ContinuousTesting,
-    ];
-
-    /// The display name, as in the reference table.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Detection => "Detection",
-            Capability::Containment => "Containment",
-            Capability::RecoveryContinuity => "Recovery / continuity",
-            Capability::ReportingReadiness => "Reporting readiness",
-            Capability::ThirdPartyResilience => "Third-party resilience",
-            Capability::EvidenceTraceability => "Evidence & traceability",
-            Capability::Coordination => "Coordination",
-            Capability::ContinuousTesting => "Continuous testing",
-        }
-    }
-
     /// The references from the reference table, copied cell by cell.
     pub fn references(self) -> References {
         match self {
@@ -179,101 +130,17 @@ pub fn default_weights() -> BTreeMap<Capability, f64> {
         .collect()
 }
 
-const PROCESS_FAULT: &[Capability] = &[
-    Capability::RecoveryContinuity,
-    Capability::Detection,
-    Capability::ContinuousTesting,
-];
-
-const DEPENDENCY_FAULT: &[Capability] = &[
-    Capability::ThirdPartyResilience,
-    Capability::Detection,
-    Capability::RecoveryContinuity,
-    Capability::ContinuousTesting,
-];
-
-const CONTAINMENT_FAULT: &[Capability] = &[
-    Capability::Containment,
-    Capability::Detection,
-    Capability::ContinuousTesting,
-];
-
-/// Rotating or revoking a credential: can the service contain a leaked one without an outage.
-const CREDENTIAL_FAULT: &[Capability] = &[
-    Capability::Containment,
-    Capability::RecoveryContinuity,
-    Capability::Detection,
-    Capability::ContinuousTesting,
-];
-
-/// A detection canary: does security monitoring notice a known, benign signal.
-const CANARY: &[Capability] = &[Capability::Detection, Capability::ContinuousTesting];
-
-/// A prevention check: does policy refuse what it must.
-const PREVENTION_CHECK: &[Capability] = &[Capability::Containment, Capability::ContinuousTesting];
-
-/// The capabilities a fault type (kebab-case, as in experiments) exercises by default; empty when unknown.
+/// The capabilities a fault type (kebab-case, as in experiments) exercises by default, as its
+/// kind declares them; empty when unknown.
 pub fn default_capabilities_for_fault(fault_type: &str) -> &'static [Capability] {
-    match fault_type {
-        "process-kill" | "process-pause" | "cpu-stress" | "memory-pressure" | "pod-delete"
-        | "pod-evict" | "scale" | "rollout-restart" => PROCESS_FAULT,
-        "quarantine" => CONTAINMENT_FAULT,
-        "container-kill" | "config-change" => PROCESS_FAULT,
-        "secret-rotate" | "secret-revoke" => CREDENTIAL_FAULT,
-        "node-cordon" | "node-drain" => PROCESS_FAULT,
-        "egress-block" | "dns-outage" => DEPENDENCY_FAULT,
-        "dependency-latency"
-        | "dependency-errors"
-        | "dependency-outage"
-        | "dependency-bandwidth" => DEPENDENCY_FAULT,
-        "canary-request"
-        | "canary-file-read"
-        | "canary-secret-read"
-        | "canary-exec"
-        | "canary-dns-lookup"
-        | "canary-denied-requests" => CANARY,
-        "prevent-privileged-pod"
-        | "prevent-host-path"
-        | "prevent-pod-security"
-        | "prevent-secret-read" => PREVENTION_CHECK,
-        _ => &[],
-    }
+    crate::spec::fault_types()
+        .into_iter()
+        .find(|t| t.name == fault_type)
+        .map_or(&[], |t| t.capabilities)
 }
 
-/// The fault types this crate maps by default.
-pub const DEFAULT_MAPPED_FAULT_TYPES: [&str; 31] = [
-    "process-kill",
-    "process-pause",
-    "cpu-stress",
-    "memory-pressure",
-    "dependency-latency",
-    "dependency-errors",
-    "dependency-outage",
-    "dependency-bandwidth",
-    "pod-delete",
-    "pod-evict",
-    "scale",
-    "rollout-restart",
-    "quarantine",
-    "config-change",
-    "secret-rotate",
-    "secret-revoke",
-    "container-kill",
-    "egress-block",
-    "dns-outage",
-    "node-cordon",
-    "node-drain",
-    "canary-request",
-    "canary-file-read",
-    "canary-secret-read",
-    "canary-exec",
-    "canary-dns-lookup",
-    "canary-denied-requests",
-    "prevent-privileged-pod",
-    "prevent-host-path",
-    "prevent-pod-security",
-    "prevent-secret-read",
-];
+/// The fault types this crate maps by default: every kind of the document.
+pub const DEFAULT_MAPPED_FAULT_TYPES: &[&str] = crate::spec::FAULT_TYPES;
 
 /// A mapping from fault types to the capabilities they exercise, starting from the defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

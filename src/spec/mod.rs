@@ -1,27 +1,33 @@
 //! The experiment document: types, loading with source locations, and validation.
 
+mod capability;
 mod duration;
+mod fault;
 mod load;
 mod location;
+mod permission;
 pub mod placeholders;
 mod schedule;
 mod scorecard;
-mod security;
 mod suite;
 mod types;
 mod validate;
 
+pub use capability::Capability;
 pub use duration::{Duration, DurationError};
+pub(crate) use fault::fault_kinds;
+pub use fault::*;
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
+pub use permission::{Scope, Use};
 pub use schedule::{
     Drill, Missed, Schedule, ScheduleError, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
-pub use security::*;
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
 pub use types::*;
 pub use validate::{
-    CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr, validate,
+    Checker, CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr,
+    validate,
 };
 
 use std::fmt;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Capability;
 use super::Duration;
-use crate::scorecard::Capability;
 
 /// Overrides of the scorecard's defaults for this experiment.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

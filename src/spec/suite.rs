@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Capability;
 use super::{ApiVersion, Metadata, Problem};
-use crate::scorecard::Capability;
 
 /// A suite file: `kind: Suite`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]

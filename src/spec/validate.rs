@@ -7,11 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use super::{
-    AbortCondition, DetectionSignal, Duration, EgressDestination, Experiment, FaultSpec,
-    KubernetesTarget, KubernetesWorkload, NodeChoice, Objective, PodPeer, Probe, Problem,
-    Readiness, ScorecardSpec, Selector, WorkloadKind,
+    AbortCondition, DetectionSignal, Duration, Experiment, FaultSpec, KubernetesTarget,
+    KubernetesWorkload, Objective, Platforms, PodPeer, Probe, Problem, Readiness, ScorecardSpec,
+    Selector, WorkloadKind,
 };
-use crate::scorecard::DEFAULT_MAPPED_FAULT_TYPES;
 
 /// The shortest probe interval.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -23,18 +22,14 @@ pub const STACK_PROMETHEUS: &str = "prometheus";
 pub const STACK_ALERTMANAGER: &str = "alertmanager";
 /// The most replicas of one workload.
 const MAX_REPLICAS: u32 = 64;
-/// The most memory a memory-pressure fault may hold, in MiB.
-const MAX_MEMORY_MIB: u64 = 4096;
 /// The most iterations of one run.
 const MAX_ITERATIONS: u32 = 1000;
-/// The most replicas a scale fault may ask for.
-const MAX_SCALE_REPLICAS: u32 = 1000;
 /// The longest name (a DNS label).
 const MAX_NAME_LEN: usize = 63;
 
 /// Every semantic problem of a parsed document, in the order of the document's fields.
 pub fn validate(exp: &Experiment) -> Vec<Problem> {
-    let mut v = Validator {
+    let mut v = Checker {
         problems: Vec::new(),
         exp,
     };
@@ -42,7 +37,9 @@ pub fn validate(exp: &Experiment) -> Vec<Problem> {
     v.problems
 }
 
-struct Validator<'a> {
+/// The checks a fault kind's own validation is made of: each records a problem at a field
+/// path, with the message `firedrill validate` prints.
+pub struct Checker<'a> {
     problems: Vec<Problem>,
     exp: &'a Experiment,
 }
@@ -56,8 +53,28 @@ enum Context {
     Probe,
 }
 
-impl Validator<'_> {
-    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+impl<'a> Checker<'a> {
+    /// The experiment being checked.
+    pub fn experiment(&self) -> &'a Experiment {
+        self.exp
+    }
+
+    /// A command run in a container or by a probe: a program, and placeholders a probe may use.
+    pub fn exec_command(&mut self, path: &str, command: &[String]) {
+        self.command(path, command, Context::Probe);
+    }
+
+    /// A container's name, when one is given: a DNS label.
+    pub fn container(&mut self, path: &str, name: Option<&str>) {
+        if let Some(c) = name
+            && let Some(message) = dns_label_problem(c)
+        {
+            self.problem(path, message);
+        }
+    }
+
+    /// Records a problem at `path`.
+    pub fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.into(),
             location: None,
@@ -660,7 +677,7 @@ impl Validator<'_> {
     }
 
     /// Pods by label: a namespace name and label keys and values the API accepts.
-    fn pod_peer(&mut self, path: &str, peer: &PodPeer) {
+    pub fn pod_peer(&mut self, path: &str, peer: &PodPeer) {
         self.name(&format!("{path}.namespace"), &peer.namespace);
         self.match_labels(&format!("{path}.matchLabels"), &peer.match_labels);
     }
@@ -680,7 +697,7 @@ impl Validator<'_> {
     }
 
     /// The Kubernetes workload named `name`, or a problem at `path`.
-    fn kubernetes_workload(&mut self, path: &str, name: &str) -> Option<KubernetesWorkload> {
+    pub fn kubernetes_workload(&mut self, path: &str, name: &str) -> Option<KubernetesWorkload> {
         let exp = self.exp;
         let super::Target::Kubernetes(kube) = &exp.spec.target else {
             return None;
@@ -812,9 +829,12 @@ impl Validator<'_> {
         }
         // Dependency faults act on both platforms: through the embedded proxy locally, through
         // a proxy deployed in front of the dependency's Service on kubernetes.
-        if fault.dependency().is_none()
-            && !self.platform_fits(path, fault.type_name(), fault.is_kubernetes())
-        {
+        let fits = match fault.platforms() {
+            Platforms::Both => true,
+            Platforms::Local => self.platform_fits(path, fault.type_name(), false),
+            Platforms::Kubernetes => self.platform_fits(path, fault.type_name(), true),
+        };
+        if !fits {
             return;
         }
         if let Some(dep) = fault.dependency()
@@ -860,350 +880,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        match fault {
-            FaultSpec::ProcessKill(_) => {}
-            FaultSpec::ProcessPause(f) => self.positive(&format!("{path}.duration"), f.duration),
-            FaultSpec::CpuStress(f) => {
-                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let max = u32::try_from(2 * cpus).unwrap_or(u32::MAX);
-                if !(1..=max).contains(&f.workers) {
-                    self.problem(
-                        format!("{path}.workers"),
-                        format!(
-                            "{} is out of range: write 1 to {max} (twice the {cpus} CPUs of this host)",
-                            f.workers
-                        ),
-                    );
-                }
-                if !(1..=100).contains(&f.load) {
-                    self.problem(
-                        format!("{path}.load"),
-                        format!("{} is out of range: write 1 to 100 (percent)", f.load),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::DependencyLatency(f) => {
-                self.positive(&format!("{path}.latency"), f.latency);
-                if f.jitter > f.latency {
-                    self.problem(
-                        format!("{path}.jitter"),
-                        format!(
-                            "{} is more than the latency ({}): delays cannot be negative",
-                            f.jitter, f.latency
-                        ),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::DependencyErrors(f) => {
-                if !(400..=599).contains(&f.status) {
-                    self.problem(
-                        format!("{path}.status"),
-                        format!(
-                            "{} is out of range: write an error status from 400 to 599",
-                            f.status
-                        ),
-                    );
-                }
-                if !(f.rate > 0.0 && f.rate <= 1.0) {
-                    self.problem(
-                        format!("{path}.rate"),
-                        format!(
-                            "{} is out of range: write more than 0 and at most 1",
-                            f.rate
-                        ),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::DependencyOutage(f) => {
-                self.positive(&format!("{path}.duration"), f.duration)
-            }
-            FaultSpec::DependencyBandwidth(f) => {
-                if f.rate_kbps == 0 {
-                    self.problem(format!("{path}.rateKbps"), "must be at least 1");
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::PodDelete(f) => {
-                if f.force && f.grace_period.is_some() {
-                    self.problem(
-                        format!("{path}.gracePeriod"),
-                        "force deletes with a grace period of 0; leave gracePeriod out or force off",
-                    );
-                }
-            }
-            FaultSpec::PodEvict(_) => {}
-            FaultSpec::Scale(f) => {
-                if let Some(w) = self.kubernetes_workload(&format!("{path}.workload"), &f.workload)
-                    && !matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
-                {
-                    self.problem(
-                        format!("{path}.workload"),
-                        format!(
-                            "`{}` is a {}; only a Deployment or a StatefulSet can be scaled",
-                            f.workload,
-                            w.kind.as_str()
-                        ),
-                    );
-                }
-                if f.replicas > MAX_SCALE_REPLICAS {
-                    self.problem(
-                        format!("{path}.replicas"),
-                        format!(
-                            "{} is out of range: write 0 to {MAX_SCALE_REPLICAS}",
-                            f.replicas
-                        ),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::RolloutRestart(f) => {
-                if let Some(w) = self.kubernetes_workload(&format!("{path}.workload"), &f.workload)
-                    && w.kind == WorkloadKind::Pod
-                {
-                    self.problem(
-                        format!("{path}.workload"),
-                        format!("`{}` is a Pod workload; a rollout restart needs a Deployment, StatefulSet or DaemonSet", f.workload),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::Quarantine(f) => self.positive(&format!("{path}.duration"), f.duration),
-            FaultSpec::ConfigChange(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.object_name(&format!("{path}.configMap"), &f.config_map);
-                if f.set.is_empty() && f.remove.is_empty() {
-                    self.problem(
-                        path.to_owned(),
-                        "changes nothing: give keys to `set`, to `remove`, or both",
-                    );
-                }
-                for key in f.set.keys() {
-                    self.data_key(&format!("{path}.set.{key}"), key);
-                }
-                let mut seen = BTreeSet::new();
-                for (i, key) in f.remove.iter().enumerate() {
-                    let at = format!("{path}.remove[{i}]");
-                    self.data_key(&at, key);
-                    if f.set.contains_key(key) {
-                        self.problem(
-                            at,
-                            format!("`{key}` is also in `set`: a key is either set or removed"),
-                        );
-                    } else if !seen.insert(key) {
-                        self.problem(at, format!("`{key}` is listed twice"));
-                    }
-                }
-                self.restart_workload(path, f.restart_workload.as_deref());
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::SecretRotate(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.object_name(&format!("{path}.secret"), &f.secret);
-                self.data_key(&format!("{path}.key"), &f.key);
-                if let Some(var) = &f.value_from_env
-                    && !is_env_name(var)
-                {
-                    self.problem(
-                        format!("{path}.valueFromEnv"),
-                        format!(
-                            "`{var}` is not an environment variable name: letters, digits and `_`, not starting with a digit"
-                        ),
-                    );
-                }
-                self.restart_workload(path, f.restart_workload.as_deref());
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::SecretRevoke(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.object_name(&format!("{path}.secret"), &f.secret);
-                match (&f.key, f.delete_secret) {
-                    (Some(key), false) => self.data_key(&format!("{path}.key"), key),
-                    (Some(_), true) => self.problem(
-                        format!("{path}.key"),
-                        "`key` and `deleteSecret: true` exclude each other: remove one key, or delete the whole Secret",
-                    ),
-                    (None, false) => self.problem(
-                        path.to_owned(),
-                        "revokes nothing: give the `key` to remove, or `deleteSecret: true`",
-                    ),
-                    (None, true) => {}
-                }
-                self.restart_workload(path, f.restart_workload.as_deref());
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::ContainerKill(f) => {
-                if let Some(c) = &f.container
-                    && let Some(message) = dns_label_problem(c)
-                {
-                    self.problem(format!("{path}.container"), message);
-                }
-                if f.signal == Some(super::Signal::Kill) {
-                    self.problem(
-                        format!("{path}.signal"),
-                        "SIGKILL never reaches PID 1 from inside its PID namespace (the kernel drops it): use SIGTERM, or a `command` that kills another process",
-                    );
-                }
-                if !f.command.is_empty() {
-                    if f.signal.is_some() {
-                        self.problem(
-                            format!("{path}.command"),
-                            "`command` and `signal` exclude each other: the command is run instead of `kill -s SIGNAL 1`",
-                        );
-                    }
-                    self.command(&format!("{path}.command"), &f.command, Context::Probe);
-                }
-            }
-            FaultSpec::EgressBlock(f) => {
-                let dest = format!("{path}.destination");
-                match &f.destination {
-                    EgressDestination::Cidr(c) => {
-                        match parse_cidr(&c.cidr) {
-                            Err(error) => self.problem(format!("{dest}.cidr"), error.to_string()),
-                            Ok((_, 0)) => self.problem(
-                                format!("{dest}.cidr"),
-                                "a prefix of 0 is every address: to cut a pod off entirely use a quarantine fault",
-                            ),
-                            Ok(_) => {}
-                        }
-                        if c.port == Some(0) {
-                            self.problem(
-                                format!("{dest}.port"),
-                                "0 is out of range: write 1 to 65535",
-                            );
-                        }
-                    }
-                    EgressDestination::Pods(p) => self.pod_peer(&dest, p),
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::DnsOutage(f) => {
-                self.pod_peer(&format!("{path}.dns"), &f.dns);
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-            FaultSpec::NodeCordon(_) | FaultSpec::NodeDrain(_) => {
-                let (node, duration) = match fault {
-                    FaultSpec::NodeCordon(f) => (&f.node, f.duration),
-                    FaultSpec::NodeDrain(f) => (&f.node, f.duration),
-                    _ => return,
-                };
-                if let super::Target::Kubernetes(kube) = &self.exp.spec.target
-                    && !kube.allow_node_faults
-                {
-                    self.problem(
-                        format!("{path}.type"),
-                        format!(
-                            "`{}` changes a node, which reaches beyond the allowlisted namespaces; set spec.target.allowNodeFaults: true to allow it",
-                            fault.type_name()
-                        ),
-                    );
-                }
-                match node {
-                    NodeChoice::Named(n) => {
-                        if n.name.trim().is_empty() {
-                            self.problem(format!("{path}.node.name"), "must not be empty");
-                        }
-                    }
-                    NodeChoice::OfWorkload(w) => {
-                        self.kubernetes_workload(&format!("{path}.node.workload"), &w.workload);
-                    }
-                }
-                self.positive(&format!("{path}.duration"), duration);
-            }
-            FaultSpec::CanaryRequest(f) => {
-                self.url(&format!("{path}.url"), &f.url);
-                if let Some(m) = &f.method
-                    && !matches!(
-                        m.as_str(),
-                        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH"
-                    )
-                {
-                    self.problem(
-                        format!("{path}.method"),
-                        format!("`{m}` is not an HTTP method: write GET, HEAD, POST, PUT, DELETE, OPTIONS or PATCH"),
-                    );
-                }
-                self.count(&format!("{path}.count"), f.count, 1000);
-            }
-            FaultSpec::CanaryFileRead(f) => {
-                if f.path.trim().is_empty() {
-                    self.problem(format!("{path}.path"), "must name a file");
-                }
-                self.count(&format!("{path}.count"), f.count, 1000);
-            }
-            FaultSpec::CanarySecretRead(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                if let Some(secret) = &f.secret {
-                    self.object_name(&format!("{path}.secret"), secret);
-                }
-                self.count(&format!("{path}.reads"), f.reads, 100);
-            }
-            FaultSpec::CanaryExec(f) => {
-                if let Some(c) = &f.container
-                    && let Some(message) = dns_label_problem(c)
-                {
-                    self.problem(format!("{path}.container"), message);
-                }
-                if !f.command.is_empty() {
-                    self.command(&format!("{path}.command"), &f.command, Context::Probe);
-                }
-            }
-            FaultSpec::CanaryDnsLookup(f) => {
-                if let Some(c) = &f.container
-                    && let Some(message) = dns_label_problem(c)
-                {
-                    self.problem(format!("{path}.container"), message);
-                }
-                if let Some(domain) = &f.domain {
-                    self.canary_domain(&format!("{path}.domain"), domain);
-                }
-            }
-            FaultSpec::CanaryDeniedRequests(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.count(&format!("{path}.count"), f.count, 500);
-            }
-            FaultSpec::PreventPrivilegedPod(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.image(&format!("{path}.image"), f.image.as_deref());
-            }
-            FaultSpec::PreventHostPath(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.image(&format!("{path}.image"), f.image.as_deref());
-                if let Some(p) = &f.path
-                    && !p.starts_with('/')
-                {
-                    self.problem(
-                        format!("{path}.path"),
-                        format!("`{p}` is not an absolute path: a host path starts with `/`"),
-                    );
-                }
-            }
-            FaultSpec::PreventPodSecurity(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.image(&format!("{path}.image"), f.image.as_deref());
-            }
-            FaultSpec::PreventSecretRead(f) => {
-                self.allowed_namespace(&format!("{path}.namespace"), &f.namespace);
-                self.object_name(&format!("{path}.secret"), &f.secret);
-                if let Some(sa) = &f.service_account {
-                    self.object_name(&format!("{path}.serviceAccount"), sa);
-                }
-            }
-            FaultSpec::MemoryPressure(f) => {
-                if !(1..=MAX_MEMORY_MIB).contains(&f.size_mib) {
-                    self.problem(
-                        format!("{path}.sizeMib"),
-                        format!(
-                            "{} is out of range: write 1 to {MAX_MEMORY_MIB} (MiB)",
-                            f.size_mib
-                        ),
-                    );
-                }
-                self.positive(&format!("{path}.duration"), f.duration);
-            }
-        }
+        fault.validate(path, self);
     }
 
     fn selector(&mut self, path: &str, selector: &Selector) {
@@ -1269,7 +946,7 @@ impl Validator<'_> {
     /// A selector over a Kubernetes workload's pods, whose number is known only at run time:
     /// the share is checked again then, against the pods that exist.
     /// A namespace a fault names directly, which must be in the allowlist.
-    fn allowed_namespace(&mut self, path: &str, ns: &str) {
+    pub fn allowed_namespace(&mut self, path: &str, ns: &str) {
         if let super::Target::Kubernetes(kube) = &self.exp.spec.target
             && !kube.namespaces.iter().any(|n| n == ns)
         {
@@ -1284,7 +961,7 @@ impl Validator<'_> {
     }
 
     /// The name of a ConfigMap or Secret: a DNS subdomain.
-    fn object_name(&mut self, path: &str, name: &str) {
+    pub fn object_name(&mut self, path: &str, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 253
             && name
@@ -1303,7 +980,7 @@ impl Validator<'_> {
     }
 
     /// A key of a ConfigMap's or Secret's data.
-    fn data_key(&mut self, path: &str, key: &str) {
+    pub fn data_key(&mut self, path: &str, key: &str) {
         let ok = !key.is_empty()
             && key.len() <= 253
             && key != "."
@@ -1322,7 +999,7 @@ impl Validator<'_> {
     }
 
     /// The workload a configuration fault restarts, a controller of the target.
-    fn restart_workload(&mut self, path: &str, name: Option<&str>) {
+    pub fn restart_workload(&mut self, path: &str, name: Option<&str>) {
         let Some(name) = name else { return };
         let at = format!("{path}.restartWorkload");
         if let Some(w) = self.kubernetes_workload(&at, name)
@@ -1566,7 +1243,8 @@ impl Validator<'_> {
         })
     }
 
-    fn url(&mut self, path: &str, url: &str) {
+    /// An absolute http:// URL once placeholders are expanded.
+    pub fn url(&mut self, path: &str, url: &str) {
         if !self.placeholders(path, url, Context::Probe) {
             return;
         }
@@ -1646,12 +1324,12 @@ impl Validator<'_> {
             .collect();
         for (fault_type, capabilities) in &scorecard.capabilities {
             let field = format!("{path}.capabilities.{fault_type}");
-            if !DEFAULT_MAPPED_FAULT_TYPES.contains(&fault_type.as_str()) {
+            if !super::FAULT_TYPES.contains(&fault_type.as_str()) {
                 self.problem(
                     &field,
                     format!(
                         "`{fault_type}` is not a fault type: write one of {}",
-                        DEFAULT_MAPPED_FAULT_TYPES.join(", ")
+                        super::FAULT_TYPES.join(", ")
                     ),
                 );
             } else if !used.contains(fault_type.as_str()) {
@@ -1717,7 +1395,7 @@ impl Validator<'_> {
     }
 
     /// A count from 1 to `max`.
-    fn count(&mut self, path: &str, n: u32, max: u32) {
+    pub fn count(&mut self, path: &str, n: u32, max: u32) {
         if !(1..=max).contains(&n) {
             self.problem(path, format!("{n} is out of range: write 1 to {max}"));
         }
@@ -1725,7 +1403,7 @@ impl Validator<'_> {
 
     /// A canary domain: a DNS name that carries the marker, so that a security team can
     /// tell the lookup from an attack.
-    fn canary_domain(&mut self, path: &str, domain: &str) {
+    pub fn canary_domain(&mut self, path: &str, domain: &str) {
         let name = domain.trim_end_matches('.');
         let labels_ok = !name.is_empty()
             && name.len() <= 253
@@ -1756,7 +1434,7 @@ impl Validator<'_> {
     }
 
     /// A container image reference, when one is given.
-    fn image(&mut self, path: &str, image: Option<&str>) {
+    pub fn image(&mut self, path: &str, image: Option<&str>) {
         if let Some(image) = image
             && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
         {
@@ -1767,7 +1445,8 @@ impl Validator<'_> {
         }
     }
 
-    fn positive(&mut self, path: &str, d: Duration) {
+    /// A duration above zero.
+    pub fn positive(&mut self, path: &str, d: Duration) {
         if d.is_zero() {
             self.problem(path, "must be more than 0s");
         }
@@ -1935,13 +1614,6 @@ pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), CidrError> {
 /// kube-node-lease, or any other `kube-*`.
 pub fn is_system_namespace(ns: &str) -> bool {
     ns.starts_with("kube-")
-}
-
-/// Whether `name` can be an environment variable's name.
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Why `name` is not a DNS label (a container's name), if it is not.

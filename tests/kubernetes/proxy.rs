@@ -496,7 +496,13 @@ fn the_writes_planned_are_the_writes_made() {
             run_id: "r1".to_owned(),
             max_affected_percent: 100.0,
         };
-        let fault = ClusterProxyFault::new(exp.spec.faults[0].clone(), cluster);
+        let firedrill::spec::FaultSpec::DependencyBandwidth(bandwidth) = &exp.spec.faults[0] else {
+            panic!("the experiment's fault is a dependency-bandwidth fault");
+        };
+        let fault = ClusterProxyFault::new(
+            firedrill::fault::DependencyChange::Bandwidth(bandwidth.clone()),
+            cluster,
+        );
         let intent = fault.plan().await.unwrap();
         let planned: Vec<(String, String)> = intent.writes.iter().map(path_of).collect();
         let seen = fake.requests().len();

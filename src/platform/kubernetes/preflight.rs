@@ -14,7 +14,8 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::{KubeError, retry};
-use crate::spec::{EgressDestination, FaultSpec, Probe, Spec, Target, WorkloadKind};
+pub use crate::spec::Use;
+use crate::spec::{Probe, Spec, Target, WorkloadKind};
 
 /// An API verb.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,63 +80,6 @@ impl fmt::Display for Permission {
             write!(f, " ({group}) in namespace {}", self.namespace)
         }
     }
-}
-
-/// What a run does with the API, each needing its own permissions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Use {
-    /// Resolve a workload to its pods.
-    Resolve(WorkloadKind),
-    /// The pod-delete fault.
-    PodDelete,
-    /// The pod-evict fault.
-    PodEvict,
-    /// The scale fault on this kind.
-    Scale(WorkloadKind),
-    /// The rollout-restart fault on this kind.
-    RolloutRestart(WorkloadKind),
-    /// The quarantine fault.
-    Quarantine,
-    /// The workload-available probe on this kind.
-    WorkloadAvailable(WorkloadKind),
-    /// The object-exists probe on a resource of this group.
-    ObjectExists(&'static str, &'static str),
-    /// Per-pod recovery tracking of the pods a fault removes.
-    Track,
-    /// The config-change fault.
-    ConfigChange,
-    /// The secret-rotate fault, and secret-revoke of one key.
-    SecretKeys,
-    /// The secret-revoke fault deleting the whole Secret (and creating it again).
-    SecretDelete,
-    /// The container-kill fault: the command through exec, and the restart watch.
-    ContainerKill,
-    /// A dependency fault: the fault proxy deployed in front of a Service.
-    ClusterProxy,
-    /// The egress-block and dns-outage faults, on the selected pods' namespace.
-    EgressPolicy,
-    /// Reading the pods an egress policy leaves out, in their namespace.
-    ReadPeers,
-    /// Cordoning a node and putting it back (cluster-wide).
-    NodeCordon,
-    /// Finding the pods on a node (cluster-wide).
-    NodePods,
-    /// The kubernetes-event detection signal: Warning events of a namespace.
-    WatchEvents,
-    /// A ServiceAccount a security drill creates, deletes and asks a token for.
-    DrillServiceAccount,
-    /// The canary-secret-read fault: the honeytoken Secret and the Role and RoleBinding
-    /// that let its ServiceAccount read it. Creating a Role that grants `get` on Secrets
-    /// needs the run to hold that permission itself (RBAC's escalation check).
-    CanarySecretRead,
-    /// A command run in pods through exec (canary-exec, canary-dns-lookup).
-    CanaryExec,
-    /// A prevention check's pod: created (policy should refuse) and deleted when accepted.
-    PreventPod,
-    /// Reading the Pod Security level a namespace enforces.
-    ReadNamespace,
-    /// A token of a ServiceAccount that exists (prevent-secret-read with `serviceAccount`).
-    ExistingServiceAccount,
 }
 
 /// The permission table: (verb, group, resource, subresource) for each use.
@@ -258,83 +202,8 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
         add(&w.namespace, Use::Resolve(w.kind));
     }
     for f in &spec.faults {
-        // Faults on a named ConfigMap or Secret, and the workload they may restart.
-        let direct = match f {
-            FaultSpec::ConfigChange(c) => Some((&c.namespace, Use::ConfigChange)),
-            FaultSpec::SecretRotate(r) => Some((&r.namespace, Use::SecretKeys)),
-            FaultSpec::SecretRevoke(r) if r.delete_secret => {
-                Some((&r.namespace, Use::SecretDelete))
-            }
-            FaultSpec::SecretRevoke(r) => Some((&r.namespace, Use::SecretKeys)),
-            _ => None,
-        };
-        if let Some((ns, u)) = direct {
-            add(ns, u);
-            if let Some(w) = f.kubernetes_workload().and_then(workload) {
-                add(&w.namespace, Use::RolloutRestart(w.kind));
-            }
-            continue;
-        }
-        match f {
-            FaultSpec::EgressBlock(e) => {
-                if let EgressDestination::Pods(p) = &e.destination {
-                    add(&p.namespace, Use::ReadPeers);
-                }
-            }
-            FaultSpec::DnsOutage(d) => add(&d.dns.namespace, Use::ReadPeers),
-            FaultSpec::CanarySecretRead(c) => {
-                add(&c.namespace, Use::DrillServiceAccount);
-                add(&c.namespace, Use::CanarySecretRead);
-            }
-            FaultSpec::CanaryDeniedRequests(c) => add(&c.namespace, Use::DrillServiceAccount),
-            FaultSpec::PreventPrivilegedPod(p) => add(&p.namespace, Use::PreventPod),
-            FaultSpec::PreventHostPath(p) => add(&p.namespace, Use::PreventPod),
-            FaultSpec::PreventPodSecurity(p) => {
-                add(&p.namespace, Use::PreventPod);
-                if p.level.is_none() {
-                    add(&p.namespace, Use::ReadNamespace);
-                }
-            }
-            FaultSpec::PreventSecretRead(p) if p.service_account.is_some() => {
-                add(&p.namespace, Use::ExistingServiceAccount);
-            }
-            FaultSpec::PreventSecretRead(p) => add(&p.namespace, Use::DrillServiceAccount),
-            // Nodes are cluster-scoped: these rows name no namespace.
-            FaultSpec::NodeCordon(_) => add("", Use::NodeCordon),
-            FaultSpec::NodeDrain(_) => {
-                add("", Use::NodeCordon);
-                add("", Use::NodePods);
-                for ns in &target.namespaces {
-                    add(ns, Use::PodEvict);
-                }
-            }
-            _ => {}
-        }
-        let Some(w) = f.kubernetes_workload().and_then(workload) else {
-            continue;
-        };
-        let u = match f {
-            FaultSpec::PodDelete(_) => Use::PodDelete,
-            FaultSpec::PodEvict(_) => Use::PodEvict,
-            FaultSpec::Scale(_) => Use::Scale(w.kind),
-            FaultSpec::RolloutRestart(_) => Use::RolloutRestart(w.kind),
-            FaultSpec::Quarantine(_) => Use::Quarantine,
-            FaultSpec::ContainerKill(_) => Use::ContainerKill,
-            FaultSpec::EgressBlock(_) | FaultSpec::DnsOutage(_) => Use::EgressPolicy,
-            FaultSpec::CanaryExec(_) | FaultSpec::CanaryDnsLookup(_) => Use::CanaryExec,
-            _ => continue,
-        };
-        add(&w.namespace, u);
-        if matches!(f, FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_)) {
-            add(&w.namespace, Use::Track);
-        }
-    }
-    for f in &spec.faults {
-        if let Some(d) = f
-            .dependency()
-            .and_then(|n| target.dependencies.iter().find(|d| d.name == n))
-        {
-            add(&d.namespace, Use::ClusterProxy);
+        for (ns, u) in f.permissions(target) {
+            add(&ns, u);
         }
     }
     for p in &spec.steady_state.probes {

@@ -10,32 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::preflight::{Use, Verb, needs};
+pub use crate::spec::Scope;
 use crate::spec::{ObjectKind, WorkloadKind};
-
-/// Where a group of rules applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    /// Each namespace whose workloads the drills act on (a Role per namespace).
-    Target,
-    /// Namespaces read for peers outside the targets, such as the DNS pods in `kube-system`.
-    Peers,
-    /// Cluster-scoped (a ClusterRole).
-    Cluster,
-}
-
-impl Scope {
-    /// Every scope, in output order.
-    pub const ALL: [Scope; 3] = [Scope::Target, Scope::Peers, Scope::Cluster];
-
-    /// The key of the scope in YAML output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Target => "target",
-            Self::Peers => "peers",
-            Self::Cluster => "cluster",
-        }
-    }
-}
 
 /// What a catalogue entry describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,129 +122,26 @@ const _: fn(WorkloadKind, ObjectKind) = |w, o| {
     }
 };
 
-/// The controllers a rollout restart accepts (validation refuses a Pod workload).
-const RESTARTABLE: [WorkloadKind; 3] = [
-    WorkloadKind::Deployment,
-    WorkloadKind::StatefulSet,
-    WorkloadKind::DaemonSet,
-];
-
 /// The catalogue: workloads first, then every fault, probe and signal type in the order of
 /// the experiment document's schema (a test checks that no type is missing).
 pub fn catalogue() -> Vec<Entry> {
-    use Scope::{Cluster, Peers, Target};
+    use Scope::Target;
     use Section::{Fault, Probe, Signal, Workloads};
     let each = |kinds: &[WorkloadKind], f: fn(WorkloadKind) -> Use| -> Vec<(Scope, Use)> {
         kinds.iter().map(|&k| (Target, f(k))).collect()
     };
-    let restart = || each(&RESTARTABLE, Use::RolloutRestart);
-    let with_restart = |mut uses: Vec<(Scope, Use)>| {
-        uses.extend(restart());
-        uses
-    };
-    let proxy = || vec![(Target, Use::ClusterProxy)];
-    vec![
-        Entry::new(Workloads, "workloads", each(&WORKLOAD_KINDS, Use::Resolve)),
-        Entry::new(Fault, "process-kill", vec![]),
-        Entry::new(Fault, "process-pause", vec![]),
-        Entry::new(Fault, "cpu-stress", vec![]),
-        Entry::new(Fault, "memory-pressure", vec![]),
-        Entry::new(Fault, "dependency-latency", proxy()),
-        Entry::new(Fault, "dependency-errors", proxy()),
-        Entry::new(Fault, "dependency-outage", proxy()),
-        Entry::new(Fault, "dependency-bandwidth", proxy()),
-        Entry::new(
-            Fault,
-            "pod-delete",
-            vec![(Target, Use::PodDelete), (Target, Use::Track)],
-        ),
-        Entry::new(
-            Fault,
-            "pod-evict",
-            vec![(Target, Use::PodEvict), (Target, Use::Track)],
-        ),
-        Entry::new(
-            Fault,
-            "scale",
-            each(
-                &[WorkloadKind::Deployment, WorkloadKind::StatefulSet],
-                Use::Scale,
-            ),
-        ),
-        Entry::new(Fault, "rollout-restart", restart()),
-        Entry::new(Fault, "quarantine", vec![(Target, Use::Quarantine)]),
-        Entry::new(
-            Fault,
-            "config-change",
-            with_restart(vec![(Target, Use::ConfigChange)]),
-        ),
-        Entry::new(
-            Fault,
-            "secret-rotate",
-            with_restart(vec![(Target, Use::SecretKeys)]),
-        ),
-        Entry::new(
-            Fault,
-            "secret-revoke",
-            with_restart(vec![(Target, Use::SecretKeys), (Target, Use::SecretDelete)]),
-        ),
-        Entry::new(Fault, "container-kill", vec![(Target, Use::ContainerKill)]),
-        Entry::new(
-            Fault,
-            "egress-block",
-            vec![(Target, Use::EgressPolicy), (Peers, Use::ReadPeers)],
-        ),
-        Entry::new(
-            Fault,
-            "dns-outage",
-            vec![(Target, Use::EgressPolicy), (Peers, Use::ReadPeers)],
-        ),
-        Entry::new(Fault, "node-cordon", vec![(Cluster, Use::NodeCordon)]),
-        Entry::new(
-            Fault,
-            "node-drain",
-            vec![
-                (Cluster, Use::NodeCordon),
-                (Cluster, Use::NodePods),
-                (Target, Use::PodEvict),
-            ],
-        ),
-        Entry::new(Fault, "canary-request", vec![]),
-        Entry::new(Fault, "canary-file-read", vec![]),
-        Entry::new(
-            Fault,
-            "canary-secret-read",
-            vec![
-                (Target, Use::DrillServiceAccount),
-                (Target, Use::CanarySecretRead),
-            ],
-        ),
-        Entry::new(Fault, "canary-exec", vec![(Target, Use::CanaryExec)]),
-        Entry::new(Fault, "canary-dns-lookup", vec![(Target, Use::CanaryExec)]),
-        Entry::new(
-            Fault,
-            "canary-denied-requests",
-            vec![(Target, Use::DrillServiceAccount)],
-        ),
-        Entry::new(
-            Fault,
-            "prevent-privileged-pod",
-            vec![(Target, Use::PreventPod)],
-        ),
-        Entry::new(Fault, "prevent-host-path", vec![(Target, Use::PreventPod)]),
-        Entry::new(
-            Fault,
-            "prevent-pod-security",
-            vec![(Target, Use::PreventPod), (Target, Use::ReadNamespace)],
-        ),
-        Entry::new(
-            Fault,
-            "prevent-secret-read",
-            vec![
-                (Target, Use::DrillServiceAccount),
-                (Target, Use::ExistingServiceAccount),
-            ],
-        ),
+    let mut entries = vec![Entry::new(
+        Workloads,
+        "workloads",
+        each(&WORKLOAD_KINDS, Use::Resolve),
+    )];
+    // Each fault kind declares what its type is granted (`FaultKind::granted`).
+    entries.extend(
+        crate::spec::fault_types()
+            .into_iter()
+            .map(|t| Entry::new(Fault, t.name, t.granted)),
+    );
+    entries.extend([
         Entry::new(Probe, "http", vec![]),
         Entry::new(Probe, "tcp", vec![]),
         Entry::new(Probe, "command", vec![]),
@@ -295,7 +168,8 @@ pub fn catalogue() -> Vec<Entry> {
         Entry::new(Signal, "kubernetes-event", vec![(Target, Use::WatchEvents)]),
         Entry::new(Signal, "alertmanager-alert", vec![]),
         Entry::new(Signal, "prometheus-alert", vec![]),
-    ]
+    ]);
+    entries
 }
 
 /// Merges the permissions of `entries` into rules, one per scope and resource.
