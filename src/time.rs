@@ -40,11 +40,6 @@ impl Clock {
         Timestamp::from(self.wall(t))
     }
 
-    /// RFC 3339 UTC of a monotonic instant.
-    pub fn rfc3339(&self, t: Instant) -> String {
-        self.at(t).to_string()
-    }
-
     /// Time since the origin, in milliseconds.
     pub fn offset_ms(&self, t: Instant) -> f64 {
         ms(t.saturating_duration_since(self.origin))
@@ -158,11 +153,6 @@ impl<'de> Deserialize<'de> for Timestamp {
             serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {error}"))
         })
     }
-}
-
-/// RFC 3339 UTC with milliseconds.
-pub fn rfc3339(t: SystemTime) -> String {
-    Timestamp::from(t).to_string()
 }
 
 /// A duration in fractional milliseconds, rounded to the microsecond.

@@ -22,6 +22,7 @@ use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, KubeError, KubernetesPlatform};
 pub use crate::result::WarningEvent;
 use crate::spec::{KubernetesEventSignal, KubernetesWorkload, WorkloadKind};
+use crate::time::Timestamp;
 
 /// Which events a signal counts; pure, so that it can be tested without a server.
 #[derive(Debug)]
@@ -116,7 +117,7 @@ impl EventFilter {
     }
 
     /// The record of a matching event observed at `now`.
-    pub fn record(&self, event: &Event, now: SystemTime, observed: Instant) -> WarningEvent {
+    pub fn record(&self, event: &Event, now: Timestamp, observed: Instant) -> WarningEvent {
         let about = &event.involved_object;
         let stamp = event
             .event_time
@@ -138,7 +139,7 @@ impl EventFilter {
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
             event_time: stamp.map(|t| t.to_string()),
-            observed_at: crate::time::rfc3339(now),
+            observed_at: now,
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
@@ -198,7 +199,7 @@ pub async fn watch(
                 () = stop.cancelled() => return,
                 next = stream.next() => next,
             };
-            let (now, observed) = (SystemTime::now(), Instant::now());
+            let (now, observed) = (Timestamp::now(), Instant::now());
             let event = match next {
                 None => return,
                 Some(Err(error)) => {
@@ -370,11 +371,11 @@ mod tests {
     fn the_record_keeps_the_clusters_time_beside_the_observation() {
         let f = EventFilter::new(&signal(), &workload(), ["web-a".to_owned()]);
         let e = event("2", "Pod", "web-a", "Warning", "BackOff");
-        let seen = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_606);
+        let seen = "2026-01-01T00:00:06Z".parse().unwrap();
         let r = f.record(&e, seen, Instant::now());
         assert_eq!(r.object, "Pod shop/web-a");
         assert_eq!(r.event_time.as_deref(), Some("2026-01-01T00:00:05Z"));
-        assert_eq!(r.observed_at, "2026-01-01T00:00:06.000Z");
+        assert_eq!(r.observed_at.to_string(), "2026-01-01T00:00:06.000Z");
         assert_eq!(
             r.event_wall,
             Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_605))

@@ -65,7 +65,7 @@ impl Runner {
         let data = json!({
             "labels": alert.labels,
             "matched": matched,
-            "receivedAt": self.record.clock.rfc3339(alert.received_at),
+            "receivedAt": self.record.clock.at(alert.received_at),
         });
         let seq = self.event(it, "alert-received", data, detail);
         if let Some(signal) = matched {
@@ -330,11 +330,11 @@ impl Runner {
             run_id: self.ids.run_id.clone(),
             iteration: it.n,
             declared_seq: self.ids.started_seq,
-            awareness_at: clock.wall(at),
+            awareness_at: clock.at(at),
             detected_by: by.to_owned(),
             detection_type: detection_type.to_owned(),
             detection_evidence,
-            started_at: it.state.injected.map(|t| clock.wall(t)),
+            started_at: it.state.injected.map(|t| clock.at(t)),
             faults,
             replicas,
             failed_probes,
@@ -370,7 +370,7 @@ impl Runner {
             "observations-summarised",
             json!({
                 "iteration": it.n,
-                "at": self.record.clock.rfc3339(at),
+                "at": self.record.clock.at(at),
                 "since": "injection",
                 "observations": observations,
                 "failures": failures,

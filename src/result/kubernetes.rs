@@ -6,6 +6,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::time::Timestamp;
+
 /// The recovery of one removed pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +46,7 @@ pub struct WarningEvent {
     /// else its creation), RFC 3339; whole seconds except for `eventTime`.
     pub event_time: Option<String>,
     /// When firedrill observed it, RFC 3339 UTC.
-    pub observed_at: String,
+    pub observed_at: Timestamp,
     /// Injection → observed by the client, in ms (filled in by the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_detect_ms: Option<u64>,

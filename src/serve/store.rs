@@ -158,8 +158,8 @@ impl NewRun {
             suite: suite.map(str::to_owned),
             status: result.status.as_str().to_owned(),
             reason: result.reason.clone(),
-            started: result.started_at.clone(),
-            finished: result.finished_at.clone(),
+            started: result.started_at.to_string(),
+            finished: result.finished_at.to_string(),
             results_dir: Some(results_dir.display().to_string()),
             result: Some(result),
             report_html,
@@ -621,7 +621,7 @@ mod tests {
         let store = Store::in_memory();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let mut first = result();
-        first.started_at = "2026-03-01T10:00:00.000Z".into();
+        first.started_at = "2026-03-01T10:00:00.000Z".parse().unwrap();
         let id = store
             .insert(&NewRun::finished(
                 Some("nightly"),

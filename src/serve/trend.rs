@@ -123,7 +123,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
         }
         trend.points.push(TrendPoint {
             id: *id,
-            at: result.finished_at.clone(),
+            at: result.finished_at.to_string(),
             status: result.status.as_str().to_owned(),
             time_to_detect_p50_ms: result.summary.time_to_detect_ms.p50,
             time_to_recover_p50_ms: result.summary.time_to_recover_ms.p50,
@@ -142,7 +142,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
                 .points
                 .push(ScorePoint {
                     id: *id,
-                    at: result.finished_at.clone(),
+                    at: result.finished_at.to_string(),
                     experiment: name.to_owned(),
                     score,
                 });
