@@ -155,6 +155,33 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Serde for a time another system stamped (a Kubernetes event's), written at the
+/// precision it has: RFC 3339 UTC with as many decimals as it needs (none for whole
+/// seconds).
+pub mod as_stamped {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the time, or null.
+    pub fn serialize<S: Serializer>(
+        value: &Option<jiff::Timestamp>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(t) => serializer.collect_str(t),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Reads an RFC 3339 time, or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<jiff::Timestamp>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// A duration in fractional milliseconds, rounded to the microsecond.
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
@@ -275,5 +302,24 @@ mod tests {
         let at = clock.at(later);
         assert!(at.ms_since(origin) >= 1499.0, "{at:?} {origin:?}");
         assert_eq!(at, Timestamp::from(clock.wall(later)));
+    }
+
+    #[test]
+    fn a_time_stamped_elsewhere_keeps_its_precision() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Event {
+            #[serde(default, with = "as_stamped")]
+            at: Option<jiff::Timestamp>,
+        }
+        for json in [
+            r#"{"at":"2026-01-01T00:00:05Z"}"#,
+            r#"{"at":"2026-01-01T00:00:05.123456Z"}"#,
+            r#"{"at":null}"#,
+        ] {
+            let e: Event = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&e).unwrap(), json);
+        }
+        let missing: Event = serde_json::from_str("{}").unwrap();
+        assert_eq!(missing, Event { at: None });
     }
 }

@@ -8,7 +8,6 @@
 //! here, `eventTime` is kept.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event;
@@ -138,12 +137,11 @@ impl EventFilter {
             ),
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
-            event_time: stamp.map(|t| t.to_string()),
+            event_time: stamp,
             observed_at: now,
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
-            event_wall: stamp.map(SystemTime::from),
         }
     }
 }
@@ -374,11 +372,12 @@ mod tests {
         let seen = "2026-01-01T00:00:06Z".parse().unwrap();
         let r = f.record(&e, seen, Instant::now());
         assert_eq!(r.object, "Pod shop/web-a");
-        assert_eq!(r.event_time.as_deref(), Some("2026-01-01T00:00:05Z"));
-        assert_eq!(r.observed_at.to_string(), "2026-01-01T00:00:06.000Z");
         assert_eq!(
-            r.event_wall,
-            Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_605))
+            r.event_time,
+            Some(jiff::Timestamp::from_second(1_767_225_605).unwrap())
         );
+        let written = serde_json::to_value(&r).unwrap();
+        assert_eq!(written["eventTime"], "2026-01-01T00:00:05Z");
+        assert_eq!(written["observedAt"], "2026-01-01T00:00:06.000Z");
     }
 }

@@ -118,9 +118,9 @@ impl Runner {
         let mut e = e.clone();
         e.time_to_detect_ms = Some(at.saturating_duration_since(inj).as_millis() as u64);
         let injected = self.record.clock.wall(inj);
-        e.server_time_to_detect_ms = e.event_wall.map(|w| match w.duration_since(injected) {
-            Ok(d) => d.as_millis() as i64,
-            Err(before) => -(before.duration().as_millis() as i64),
+        e.server_time_to_detect_ms = e.event_time.and_then(|t| {
+            let d = jiff::SignedDuration::system_until(injected, t.into()).ok()?;
+            Some(d.as_millis() as i64)
         });
         let detail = format!(
             "Warning {} on {}: {} (signal {}; event time {}, observed {})",
@@ -128,7 +128,8 @@ impl Runner {
             e.object,
             e.message,
             e.signal,
-            e.event_time.as_deref().unwrap_or("unknown"),
+            e.event_time
+                .map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
             e.observed_at
         );
         let data = serde_json::to_value(&e).unwrap_or_default();

@@ -126,7 +126,6 @@ mod tests {
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: None,
-            event_wall: None,
         };
         events_tx
             .send(PlatformEvent::KubernetesWarning(Box::new(warning)))
