@@ -640,7 +640,7 @@ struct IterationView {
     time_to_recover: String,
     outage: String,
     availability: String,
-    timeline: Option<Timeline>,
+    timeline: Timeline,
     timeline_title: String,
     events: Vec<EventView>,
 }
@@ -677,7 +677,7 @@ impl IterationView {
             time_to_recover,
             outage: duration_ms(it.outage_ms),
             availability: opt_percent(it.availability),
-            timeline: Some(iteration_timeline(it, stable_for_ms, axis_ms)),
+            timeline: iteration_timeline(it, stable_for_ms, axis_ms),
             events: it
                 .events
                 .iter()
@@ -1065,7 +1065,7 @@ struct NotificationView {
     deadline: String,
     drafted: String,
     time_to_draft: String,
-    within_deadline: Option<bool>,
+    within_deadline: bool,
     margin: String,
     file: String,
     href: String,
@@ -1094,7 +1094,7 @@ impl NotificationView {
             deadline: wall_time(n.deadline_at),
             drafted: wall_time(n.drafted_at),
             time_to_draft: duration_ms(n.time_to_draft_ms),
-            within_deadline: Some(margin >= 0.0),
+            within_deadline: margin >= 0.0,
             margin: duration_ms(margin.abs()),
             file: n.file.clone(),
             href: href(dir, &n.file),
@@ -1391,14 +1391,14 @@ mod tests {
             .iterations
             .iter()
             .map(|it| {
-                let t = it.timeline.as_ref().unwrap();
+                let t = &it.timeline;
                 t.ticks.iter().map(|tick| tick.label.clone()).collect()
             })
             .collect();
         assert!(ticks.windows(2).all(|w| w[0] == w[1]), "{ticks:?}");
 
         let it = &result.iterations[0];
-        let t = run.iterations[0].timeline.as_ref().unwrap();
+        let t = &run.iterations[0].timeline;
         let x_of = |kind: MarkerKind| t.markers.iter().find(|m| m.kind == kind).unwrap().x;
         let (injected, detected, recovered) = (
             x_of(MarkerKind::Injection),
