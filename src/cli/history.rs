@@ -118,10 +118,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
             for r in &rows {
                 table.push([
                     r.id.to_string(),
-                    r.started
-                        .parse::<jiff::Timestamp>()
-                        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_else(|_| r.started.clone()),
+                    r.started.strftime("%Y-%m-%d %H:%M:%S").to_string(),
                     r.drill.clone().unwrap_or_else(|| "-".to_owned()),
                     r.experiment.clone(),
                     r.status.clone(),

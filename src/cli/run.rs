@@ -79,7 +79,7 @@ async fn run_plan(
 ) -> anyhow::Result<ExitStatus> {
     let cancel = CancellationToken::new();
     tokio::spawn(watch_signals(cancel.clone()));
-    let started = std::time::SystemTime::now();
+    let started = crate::time::Timestamp::now();
     let count = plan.experiments.len();
     let mut runs = Vec::new();
     let mut not_run = Vec::new();
@@ -135,8 +135,8 @@ async fn run_plan(
         description: plan.description.clone(),
         file: plan.suite_file.clone(),
         status: report.status,
-        started_at: crate::time::rfc3339(started),
-        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
+        started_at: started,
+        finished_at: crate::time::Timestamp::now(),
         runs: report
             .runs
             .iter()
@@ -230,9 +230,7 @@ async fn watch_signals(cancel: CancellationToken) {
 }
 
 fn default_out_dir(name: &str) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(['-', ':'], "");
+    let stamp = crate::time::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
     Path::new("firedrill-results").join(format!("{name}-{stamp}"))
 }
 

@@ -8,7 +8,6 @@
 //! here, `eventTime` is kept.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event;
@@ -22,6 +21,7 @@ use crate::platform::PlatformEvent;
 use crate::platform::kubernetes::{Cluster, KubeError, KubernetesPlatform};
 pub use crate::result::WarningEvent;
 use crate::spec::{KubernetesEventSignal, KubernetesWorkload, WorkloadKind};
+use crate::time::Timestamp;
 
 /// Which events a signal counts; pure, so that it can be tested without a server.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ impl EventFilter {
     }
 
     /// The record of a matching event observed at `now`.
-    pub fn record(&self, event: &Event, now: SystemTime, observed: Instant) -> WarningEvent {
+    pub fn record(&self, event: &Event, now: Timestamp, observed: Instant) -> WarningEvent {
         let about = &event.involved_object;
         let stamp = event
             .event_time
@@ -137,12 +137,11 @@ impl EventFilter {
             ),
             reason: event.reason.clone().unwrap_or_default(),
             message: event.message.clone().unwrap_or_default(),
-            event_time: stamp.map(|t| t.to_string()),
-            observed_at: crate::time::rfc3339(now),
+            event_time: stamp,
+            observed_at: now,
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: Some(observed),
-            event_wall: stamp.map(SystemTime::from),
         }
     }
 }
@@ -198,7 +197,7 @@ pub async fn watch(
                 () = stop.cancelled() => return,
                 next = stream.next() => next,
             };
-            let (now, observed) = (SystemTime::now(), Instant::now());
+            let (now, observed) = (Timestamp::now(), Instant::now());
             let event = match next {
                 None => return,
                 Some(Err(error)) => {
@@ -370,14 +369,15 @@ mod tests {
     fn the_record_keeps_the_clusters_time_beside_the_observation() {
         let f = EventFilter::new(&signal(), &workload(), ["web-a".to_owned()]);
         let e = event("2", "Pod", "web-a", "Warning", "BackOff");
-        let seen = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_606);
+        let seen = "2026-01-01T00:00:06Z".parse().unwrap();
         let r = f.record(&e, seen, Instant::now());
         assert_eq!(r.object, "Pod shop/web-a");
-        assert_eq!(r.event_time.as_deref(), Some("2026-01-01T00:00:05Z"));
-        assert_eq!(r.observed_at, "2026-01-01T00:00:06.000Z");
         assert_eq!(
-            r.event_wall,
-            Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_605))
+            r.event_time,
+            Some(jiff::Timestamp::from_second(1_767_225_605).unwrap())
         );
+        let written = serde_json::to_value(&r).unwrap();
+        assert_eq!(written["eventTime"], "2026-01-01T00:00:05Z");
+        assert_eq!(written["observedAt"], "2026-01-01T00:00:06.000Z");
     }
 }

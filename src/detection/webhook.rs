@@ -755,7 +755,10 @@ mod tests {
             "{first}"
         );
         let recorded = acks.get("legal").unwrap();
-        assert_eq!(first["acknowledgedAt"], recorded.acknowledged_at.as_str());
+        assert_eq!(
+            first["acknowledgedAt"],
+            recorded.acknowledged_at.to_string()
+        );
 
         let (status, again) = post(&url, "application/json", r#"{"by": "bob"}"#).await;
         assert_eq!(status, 200, "{again}");

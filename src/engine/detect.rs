@@ -66,7 +66,7 @@ impl Runner {
         let data = json!({
             "labels": alert.labels,
             "matched": matched,
-            "receivedAt": self.record.clock.rfc3339(alert.received_at),
+            "receivedAt": self.record.clock.at(alert.received_at),
         });
         let seq = self.event(it, "alert-received", data, detail);
         if let Some(signal) = matched {
@@ -119,9 +119,9 @@ impl Runner {
         let mut e = e.clone();
         e.time_to_detect_ms = Some(at.saturating_duration_since(inj).as_millis() as u64);
         let injected = self.record.clock.wall(inj);
-        e.server_time_to_detect_ms = e.event_wall.map(|w| match w.duration_since(injected) {
-            Ok(d) => d.as_millis() as i64,
-            Err(before) => -(before.duration().as_millis() as i64),
+        e.server_time_to_detect_ms = e.event_time.and_then(|t| {
+            let d = jiff::SignedDuration::system_until(injected, t.into()).ok()?;
+            Some(d.as_millis() as i64)
         });
         let detail = format!(
             "Warning {} on {}: {} (signal {}; event time {}, observed {})",
@@ -129,7 +129,8 @@ impl Runner {
             e.object,
             e.message,
             e.signal,
-            e.event_time.as_deref().unwrap_or("unknown"),
+            e.event_time
+                .map_or_else(|| "unknown".to_owned(), |t| t.to_string()),
             e.observed_at
         );
         let data = serde_json::to_value(&e).unwrap_or_default();
@@ -331,11 +332,11 @@ impl Runner {
             run_id: self.ids.run_id.clone(),
             iteration: it.n,
             declared_seq: self.ids.started_seq,
-            awareness_at: clock.wall(at),
+            awareness_at: clock.at(at),
             detected_by: by.to_owned(),
             detection_type: detection_type.to_owned(),
             detection_evidence,
-            started_at: it.state.injected.map(|t| clock.wall(t)),
+            started_at: it.state.injected.map(|t| clock.at(t)),
             faults,
             replicas,
             failed_probes,
@@ -371,7 +372,7 @@ impl Runner {
             "observations-summarised",
             json!({
                 "iteration": it.n,
-                "at": self.record.clock.rfc3339(at),
+                "at": self.record.clock.at(at),
                 "since": "injection",
                 "observations": observations,
                 "failures": failures,

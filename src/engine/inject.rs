@@ -207,7 +207,7 @@ impl Runner {
         let now = Instant::now();
         run_metrics().injected(&self.exp.metadata.name, fspec.type_name());
         it.state.mark_injected(now);
-        record.injected_at = Some(self.record.clock.rfc3339(now));
+        record.injected_at = Some(self.record.clock.at(now));
         let injected_seq = self.event(
             it,
             "fault-injected",
@@ -317,7 +317,7 @@ impl Runner {
         let result = result.map_err(|e| chain(&e));
         let now = Instant::now();
         if let Some(rec) = it.faults.iter_mut().rev().find(|r| r.name == name) {
-            rec.reverted_at = Some(self.record.clock.rfc3339(now));
+            rec.reverted_at = Some(self.record.clock.at(now));
             if let Err(e) = &result {
                 rec.error = Some(e.clone());
             }

@@ -122,11 +122,10 @@ mod tests {
             reason: "BackOff".into(),
             message: "restarting".into(),
             event_time: None,
-            observed_at: "2026-01-01T00:00:00Z".into(),
+            observed_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             time_to_detect_ms: None,
             server_time_to_detect_ms: None,
             observed: None,
-            event_wall: None,
         };
         events_tx
             .send(PlatformEvent::KubernetesWarning(Box::new(warning)))

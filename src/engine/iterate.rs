@@ -272,7 +272,7 @@ impl Runner {
                 continue;
             };
             let noticed = c.noticed.as_ref();
-            record.detected_at = Some(noticed.map(|(at, _)| clock.rfc3339(*at)));
+            record.detected_at = Some(noticed.map(|(at, _)| clock.at(*at)));
             record.detected_by = Some(noticed.map(|(_, by)| by.clone()));
             record.time_to_detect_ms =
                 Some(noticed.map(|(at, _)| ms(at.saturating_duration_since(c.started))));
@@ -296,11 +296,11 @@ impl Runner {
         IterationResult {
             index: it.n,
             status: it.status,
-            started_at: clock.rfc3339(st.started),
-            injected_at: inj.map(|t| clock.rfc3339(t)),
-            detected_at: detected.as_ref().map(|(t, _)| clock.rfc3339(*t)),
+            started_at: clock.at(st.started),
+            injected_at: inj.map(|t| clock.at(t)),
+            detected_at: detected.as_ref().map(|(t, _)| clock.at(*t)),
             detected_by: detected.as_ref().map(|(_, s)| s.clone()),
-            recovered_at: recovered.map(|t| clock.rfc3339(t)),
+            recovered_at: recovered.map(|t| clock.at(t)),
             time_to_detect_ms: inj
                 .zip(detected.as_ref())
                 .map(|(i, (d, _))| ms(d.saturating_duration_since(i))),

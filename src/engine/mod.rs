@@ -551,8 +551,8 @@ impl Runner {
             },
             status: ending.verdict.status,
             reason: ending.verdict.reason,
-            started_at: crate::time::rfc3339(clock.wall_origin()),
-            finished_at: clock.rfc3339(ending.finished),
+            started_at: crate::time::Timestamp::from(clock.wall_origin()),
+            finished_at: clock.at(ending.finished),
             duration_ms: clock.offset_ms(ending.finished),
             settings: Settings {
                 probe_interval_ms: ms(spec.steady_state.interval.get()),

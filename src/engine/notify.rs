@@ -147,7 +147,7 @@ impl Notifier {
             let url = self.acknowledge_url.clone().unwrap_or_default();
             self.journal.record(
                 "awareness",
-                json!({"iteration": iteration, "at": self.clock.rfc3339(at), "roles": acks.roles(), "acknowledgeAt": url}),
+                json!({"iteration": iteration, "at": self.clock.at(at), "roles": acks.roles(), "acknowledgeAt": url}),
                 false,
             );
         }
@@ -177,7 +177,7 @@ impl Notifier {
                 kind,
                 incident,
                 &spec,
-                self.clock.wall(Instant::now()),
+                self.clock.at(Instant::now()),
                 early_warning.as_ref().map(|(f, s)| (f.as_str(), *s)),
             );
             let Some((json_file, seq, bytes)) =
@@ -245,9 +245,9 @@ impl Notifier {
         self.notifications.push(NotificationResult {
             iteration,
             kind: kind.as_str().to_owned(),
-            awareness_at: draft.awareness_at.clone(),
-            deadline_at: draft.deadline_at.clone(),
-            drafted_at: draft.drafted_at.clone(),
+            awareness_at: draft.awareness_at,
+            deadline_at: draft.deadline_at,
+            drafted_at: draft.drafted_at,
             time_to_draft_ms: ms(time_to_draft),
             file: json_file.clone(),
             mandatory_flags_missing: draft.mandatory_flags_missing(),
@@ -434,7 +434,7 @@ impl Notifier {
                 let missing = acks.missing();
                 self.journal.record(
                     "acknowledgements-awaited",
-                    json!({"missing": missing, "until": self.clock.rfc3339(until)}),
+                    json!({"missing": missing, "until": self.clock.at(until)}),
                     false,
                 );
                 self.progress.progress(&Progress::AwaitingAcknowledgements {
@@ -510,7 +510,7 @@ impl Delivery {
                 let took = posted.at.saturating_duration_since(self.detected);
                 after = Some(took);
                 result.status = Some(posted.status);
-                result.delivered_at = Some(self.clock.rfc3339(posted.at));
+                result.delivered_at = Some(self.clock.at(posted.at));
                 result.time_to_deliver_ms = Some(ms(took));
                 self.journal.record(
                     "notification-delivered",
@@ -553,7 +553,7 @@ impl Delivery {
 mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use serde_json::Value;
     use tokio_util::sync::CancellationToken;
@@ -622,11 +622,11 @@ mod tests {
             run_id: "1-abc".into(),
             iteration: 1,
             declared_seq: 1,
-            awareness_at: SystemTime::now(),
+            awareness_at: crate::time::Timestamp::now(),
             detected_by: "synthetic-monitor".into(),
             detection_type: "probe-fails".into(),
             detection_evidence: vec![7],
-            started_at: Some(SystemTime::now()),
+            started_at: Some(crate::time::Timestamp::now()),
             faults: vec![IncidentFault {
                 name: "freeze".into(),
                 fault_type: "process-pause".into(),

@@ -70,7 +70,7 @@ impl Recorder {
     ) -> u64 {
         if let Some(obj) = data.as_object_mut() {
             obj.insert("iteration".into(), json!(n));
-            obj.insert("at".into(), json!(self.clock.rfc3339(at)));
+            obj.insert("at".into(), json!(self.clock.at(at)));
         }
         let (seq, _) = self.journal.record_with_seq(kind, data, false);
         events.push(self.event(at, kind, detail));
@@ -80,7 +80,7 @@ impl Recorder {
     /// An event for result.json, not journaled (its journal record is written elsewhere).
     pub(super) fn event(&self, at: Instant, kind: &str, detail: String) -> Event {
         Event {
-            at: self.clock.rfc3339(at),
+            at: self.clock.at(at),
             offset_ms: self.clock.offset_ms(at),
             kind: kind.to_owned(),
             detail,
@@ -207,13 +207,10 @@ mod tests {
         assert_eq!(second, first + 1);
         let journaled = records(dir.path());
         assert_eq!(journaled[0]["data"]["iteration"], 2);
-        assert_eq!(
-            journaled[0]["data"]["at"],
-            record.clock.rfc3339(at).as_str()
-        );
+        assert_eq!(journaled[0]["data"]["at"], record.clock.at(at).to_string());
         assert_eq!(journaled[0]["data"]["signal"], "s");
         assert_eq!(events[1].kind, "recovered");
-        assert_eq!(events[1].at, record.clock.rfc3339(at));
+        assert_eq!(events[1].at, record.clock.at(at));
     }
 
     #[test]

@@ -255,9 +255,12 @@ async fn each_canary_is_noticed_by_its_own_signals_from_its_own_injection() {
                     by_trace.alerts, it.events
                 )
             });
-            (by.to_owned(), at.to_owned(), ttd)
+            (by.to_owned(), at, ttd)
         };
-        assert!(humantime::parse_rfc3339_weak(&at).is_ok(), "{at}");
+        assert!(
+            at >= it.started_at,
+            "{name} noticed at {at}, before the iteration began"
+        );
         let (low, high) = (ms_between(start, sent), ms_between(start, answered));
         assert!(
             ttd >= low && ttd <= high + TOLERANCE_MS,

@@ -521,7 +521,7 @@ impl Fault for ControllerFault {
 
 /// The template annotation change that makes a controller replace its pods.
 fn restart_patch() -> serde_json::Value {
-    let now = crate::time::rfc3339(std::time::SystemTime::now());
+    let now = crate::time::Timestamp::now();
     json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}})
 }
 

@@ -18,12 +18,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::time::rfc3339;
+use crate::time::Timestamp;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -106,7 +105,7 @@ impl Journal {
         inner.seq += 1;
         let mut rec = json!({
             "seq": inner.seq,
-            "time": rfc3339(SystemTime::now()),
+            "time": Timestamp::now(),
             "kind": kind,
             "data": data,
             "prev": inner.prev,

@@ -65,8 +65,8 @@ pub struct Acknowledgement {
     pub role: String,
     /// When the request arrived, on the monotonic clock.
     pub at: Instant,
-    /// The same, RFC 3339 UTC on the run's clock.
-    pub acknowledged_at: String,
+    /// The same, in UTC on the run's clock.
+    pub acknowledged_at: crate::time::Timestamp,
     /// From awareness to the acknowledgement.
     pub time_to_acknowledge: Duration,
     /// Who acknowledged, as they said.
@@ -175,7 +175,7 @@ impl Acknowledgements {
             return Ok(AckOutcome::Repeat(first.clone()));
         }
         let time_to_acknowledge = at.saturating_duration_since(awareness);
-        let acknowledged_at = self.clock.rfc3339(at);
+        let acknowledged_at = self.clock.at(at);
         let (journal_seq, _) = self.journal.record_with_seq(
             "acknowledged",
             json!({
@@ -228,7 +228,7 @@ impl Acknowledgements {
     pub fn result(&self, timeout: Duration) -> CoordinationResult {
         let state = self.lock();
         CoordinationResult {
-            awareness_at: state.awareness.map(|t| self.clock.rfc3339(t)),
+            awareness_at: state.awareness.map(|t| self.clock.at(t)),
             timeout_ms: ms(timeout),
             acknowledgements: self
                 .roles
@@ -236,7 +236,7 @@ impl Acknowledgements {
                 .map(|role| match state.acks.get(role) {
                     Some(a) => AcknowledgementResult {
                         role: role.clone(),
-                        acknowledged_at: Some(a.acknowledged_at.clone()),
+                        acknowledged_at: Some(a.acknowledged_at),
                         time_to_acknowledge_ms: Some(ms(a.time_to_acknowledge)),
                         by: a.by.clone(),
                         note: a.note.clone(),

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::spec::Notification;
-use crate::time::rfc3339;
+use crate::time::Timestamp;
 
 /// The kinds of draft.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,11 +134,11 @@ pub struct Draft {
     /// The iteration whose detection is the awareness.
     pub iteration: u32,
     /// Awareness: the iteration's first detection, RFC 3339 UTC.
-    pub awareness_at: String,
+    pub awareness_at: Timestamp,
     /// When the draft is due, RFC 3339 UTC.
-    pub deadline_at: String,
+    pub deadline_at: Timestamp,
     /// When the draft was prepared, RFC 3339 UTC.
-    pub drafted_at: String,
+    pub drafted_at: Timestamp,
     /// The fields, in the order a person would fill them.
     pub fields: Vec<Field>,
 }
@@ -201,7 +201,7 @@ pub struct Incident {
     /// The record naming the experiment file (`run-started`), for what the experiment declares.
     pub declared_seq: u64,
     /// Awareness: the first detection.
-    pub awareness_at: SystemTime,
+    pub awareness_at: Timestamp,
     /// The signal that detected it.
     pub detected_by: String,
     /// The signal's type, such as `probe-fails` or `webhook`.
@@ -209,7 +209,7 @@ pub struct Incident {
     /// The `detected` record and, for a webhook, the `alert-received` record.
     pub detection_evidence: Vec<u64>,
     /// The first injection, the incident's start.
-    pub started_at: Option<SystemTime>,
+    pub started_at: Option<Timestamp>,
     /// The faults injected before awareness.
     pub faults: Vec<IncidentFault>,
     /// Replicas of each workload, for "N of M replicas".
@@ -234,7 +234,7 @@ pub fn build(
     kind: DraftKind,
     incident: &Incident,
     spec: &Notification,
-    drafted_at: SystemTime,
+    drafted_at: Timestamp,
     early_warning: Option<(&str, u64)>,
 ) -> Draft {
     let f = Facts { incident, spec };
@@ -259,7 +259,7 @@ pub fn build(
     fields.push(known(
         "deadline",
         "Deadline",
-        json!(rfc3339(incident.awareness_at + kind.due_after_awareness())),
+        json!(incident.awareness_at + kind.due_after_awareness()),
         incident.detection_evidence.clone(),
     ));
     if kind == DraftKind::DoraInitialNotification {
@@ -304,9 +304,9 @@ pub fn build(
         experiment: incident.experiment.clone(),
         run_id: incident.run_id.clone(),
         iteration: incident.iteration,
-        awareness_at: rfc3339(incident.awareness_at),
-        deadline_at: rfc3339(incident.awareness_at + kind.due_after_awareness()),
-        drafted_at: rfc3339(drafted_at),
+        awareness_at: incident.awareness_at,
+        deadline_at: incident.awareness_at + kind.due_after_awareness(),
+        drafted_at,
         fields,
     }
 }
@@ -396,7 +396,7 @@ impl Facts<'_> {
         let mut f = known(
             "awarenessAt",
             "Became aware at",
-            json!(rfc3339(self.incident.awareness_at)),
+            json!(self.incident.awareness_at),
             self.incident.detection_evidence.clone(),
         );
         f.note = Some(format!(
@@ -467,12 +467,7 @@ impl Facts<'_> {
             .collect();
         match self.incident.started_at {
             Some(t) => {
-                let mut f = known(
-                    "startedAt",
-                    "Incident started at",
-                    json!(rfc3339(t)),
-                    evidence,
-                );
+                let mut f = known("startedAt", "Incident started at", json!(t), evidence);
                 f.note = Some("the first fault injection".into());
                 f
             }
@@ -709,8 +704,8 @@ mod tests {
     use super::*;
     use crate::spec::Entity;
 
-    fn at(secs: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from(std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs))
     }
 
     fn incident() -> Incident {
@@ -751,17 +746,20 @@ mod tests {
         let ew = build(DraftKind::Nis2EarlyWarning, &i, &n, at(11), None);
         let inn = build(DraftKind::Nis2IncidentNotification, &i, &n, at(11), None);
         let dora = build(DraftKind::DoraInitialNotification, &i, &n, at(11), None);
-        assert_eq!(ew.awareness_at, rfc3339(at(10)));
-        assert_eq!(ew.deadline_at, rfc3339(at(10 + 24 * 3600)));
-        assert_eq!(inn.deadline_at, rfc3339(at(10 + 72 * 3600)));
-        assert_eq!(dora.deadline_at, rfc3339(at(10 + 24 * 3600)));
-        assert_eq!(ew.field("deadline").unwrap().value, json!(ew.deadline_at));
+        assert_eq!(ew.awareness_at, at(10));
+        assert_eq!(ew.deadline_at, at(10 + 24 * 3600));
+        assert_eq!(inn.deadline_at, at(10 + 72 * 3600));
+        assert_eq!(dora.deadline_at, at(10 + 24 * 3600));
+        assert_eq!(
+            ew.field("deadline").unwrap().value,
+            json!("2027-01-16T08:00:10.000Z")
+        );
         assert_eq!(ew.field("deadline").unwrap().evidence, vec![21]);
         assert_eq!(
             dora.field("classifiedAsMajorAt").unwrap().status,
             FieldStatus::Unknown
         );
-        assert_eq!(ew.drafted_at, rfc3339(at(11)));
+        assert_eq!(ew.drafted_at, at(11));
     }
 
     #[test]
@@ -775,7 +773,7 @@ mod tests {
         );
         let started = d.field("startedAt").unwrap();
         assert_eq!(started.status, FieldStatus::Known);
-        assert_eq!(started.value, json!(rfc3339(at(9))));
+        assert_eq!(started.value, json!(at(9)));
         assert_eq!(started.evidence, vec![17, 18]);
         let availability = d.field("availabilitySoFar").unwrap();
         assert_eq!(availability.value, json!(0.25));

@@ -5,7 +5,6 @@
 //! Sections are described in docs/report.md.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
@@ -26,6 +25,7 @@ use crate::scorecard::{
     Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, MetricScore, Scale, Scorecard,
     Status,
 };
+use crate::time::Timestamp;
 use svg::{GroupedBars, MarkerKind, Moment, PhaseKind, PhaseSpan, Strip, Timeline};
 
 /// The page's entry template.
@@ -99,49 +99,22 @@ fn score_text(score: f64) -> String {
     format!("{score:.0}")
 }
 
-fn parse_time(at: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(at).ok()
+/// A time as `2026-11-28 04:27:28.071 UTC`.
+fn wall_time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
-/// Milliseconds from `from` to `to`, negative when `to` is earlier.
-fn between_ms(from: SystemTime, to: SystemTime) -> f64 {
-    match to.duration_since(from) {
-        Ok(d) => d.as_secs_f64() * 1e3,
-        Err(e) => -e.duration().as_secs_f64() * 1e3,
-    }
+/// A time as the date and minute, `2026-11-28 04:27 UTC`.
+fn day_and_minute(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// An RFC 3339 time as `2026-11-28 04:27:28.071 UTC`; unparsable text is shown as it is.
-fn wall_time(at: &str) -> String {
-    match parse_time(at) {
-        Some(t) => {
-            let iso = humantime::format_rfc3339_millis(t).to_string();
-            format!("{} {} UTC", &iso[..10], &iso[11..23])
-        }
-        None => at.to_owned(),
-    }
+/// A time as the time of day only, `04:27:28.071`.
+fn clock(at: Timestamp) -> String {
+    at.strftime("%H:%M:%S%.3f").to_string()
 }
 
-/// An RFC 3339 time as the date and minute, `2026-11-28 04:27 UTC`.
-fn day_and_minute(at: &str) -> String {
-    match parse_time(at) {
-        Some(t) => {
-            let iso = humantime::format_rfc3339_seconds(t).to_string();
-            format!("{} {} UTC", &iso[..10], &iso[11..16])
-        }
-        None => at.to_owned(),
-    }
-}
-
-/// An RFC 3339 time as the time of day only, `04:27:28.071`.
-fn clock(at: &str) -> String {
-    match parse_time(at) {
-        Some(t) => humantime::format_rfc3339_millis(t).to_string()[11..23].to_owned(),
-        None => at.to_owned(),
-    }
-}
-
-fn opt_clock(at: Option<&str>) -> String {
+fn opt_clock(at: Option<Timestamp>) -> String {
     at.map_or_else(|| "-".to_owned(), clock)
 }
 
@@ -248,11 +221,9 @@ impl Page {
         let drilled_at = report
             .runs
             .iter()
-            .filter_map(|run| {
-                parse_time(&run.result.started_at).map(|t| (t, &run.result.started_at))
-            })
-            .min_by_key(|(t, _)| *t)
-            .map(|(_, at)| day_and_minute(at));
+            .map(|run| run.result.started_at)
+            .min()
+            .map(day_and_minute);
         let runs: Vec<RunView> = report
             .runs
             .iter()
@@ -269,8 +240,8 @@ impl Page {
             .collect();
         Self {
             title: report.title.clone(),
-            generated_at: wall_time(&report.generated_at),
-            generated_at_iso: report.generated_at.clone(),
+            generated_at: wall_time(report.generated_at),
+            generated_at_iso: report.generated_at.to_string(),
             drilled_at,
             firedrill_version: report
                 .runs
@@ -606,8 +577,8 @@ impl RunView {
             run_id: r.run_id.clone(),
             status: r.status.into(),
             reason: r.reason.clone(),
-            started_at: wall_time(&r.started_at),
-            finished_at: wall_time(&r.finished_at),
+            started_at: wall_time(r.started_at),
+            finished_at: wall_time(r.finished_at),
             duration: duration_ms(r.duration_ms),
             probe_interval: duration_ms(r.settings.probe_interval_ms),
             baseline: duration_ms(r.settings.baseline_ms),
@@ -669,14 +640,13 @@ struct IterationView {
     time_to_recover: String,
     outage: String,
     availability: String,
-    timeline: Option<Timeline>,
+    timeline: Timeline,
     timeline_title: String,
     events: Vec<EventView>,
 }
 
 impl IterationView {
     fn new(run_anchor: &str, it: &IterationResult, stable_for_ms: f64, axis_ms: f64) -> Self {
-        let offset = |at: &str| since_start(it, at);
         let time_to_detect = match (it.time_to_detect_ms, &it.injected_at) {
             (Some(ms), _) => duration_ms(ms),
             (None, Some(_)) => "not detected".to_owned(),
@@ -692,10 +662,10 @@ impl IterationView {
             index: it.index,
             status: it.status.as_str().replace('_', " "),
             passed: it.status == IterationStatus::Passed,
-            injected: opt_clock(it.injected_at.as_deref()),
-            detected: opt_clock(it.detected_at.as_deref()),
+            injected: opt_clock(it.injected_at),
+            detected: opt_clock(it.detected_at),
             detected_by: it.detected_by.clone(),
-            recovered: opt_clock(it.recovered_at.as_deref()),
+            recovered: opt_clock(it.recovered_at),
             timeline_title: format!(
                 "Iteration {}: {}; time to detect {}, time to recover {}",
                 it.index,
@@ -707,15 +677,13 @@ impl IterationView {
             time_to_recover,
             outage: duration_ms(it.outage_ms),
             availability: opt_percent(it.availability),
-            timeline: parse_time(&it.started_at)
-                .map(|_| iteration_timeline(it, stable_for_ms, axis_ms)),
+            timeline: iteration_timeline(it, stable_for_ms, axis_ms),
             events: it
                 .events
                 .iter()
                 .map(|event| EventView {
-                    offset: offset(&event.at)
-                        .map_or_else(|| "-".to_owned(), |ms| format!("+{}", duration_ms(ms))),
-                    at: clock(&event.at),
+                    offset: format!("+{}", duration_ms(since_start(it, event.at))),
+                    at: clock(event.at),
                     kind: event.kind.clone(),
                     detail: event.detail.clone(),
                 })
@@ -725,17 +693,17 @@ impl IterationView {
 }
 
 /// Milliseconds from the iteration's start to `at`.
-fn since_start(it: &IterationResult, at: &str) -> Option<f64> {
-    Some(between_ms(parse_time(&it.started_at)?, parse_time(at)?))
+fn since_start(it: &IterationResult, at: Timestamp) -> f64 {
+    at.ms_since(it.started_at)
 }
 
 /// Where an iteration ends on its timeline. Nothing records the end: it is the last moment
 /// known, or the end of the stable window after recovery, which the iteration waited out.
 fn iteration_end(it: &IterationResult, stable_for_ms: f64) -> f64 {
-    let at = |time: Option<&String>| time.and_then(|t| since_start(it, t));
+    let at = |time: Option<&Timestamp>| time.map(|t| since_start(it, *t));
     it.events
         .iter()
-        .filter_map(|e| since_start(it, &e.at))
+        .map(|e| since_start(it, e.at))
         .chain(
             it.faults
                 .iter()
@@ -751,7 +719,7 @@ fn iteration_end(it: &IterationResult, stable_for_ms: f64) -> f64 {
 /// The iteration's phases and moments in milliseconds from its start, laid out on an axis
 /// of at least `axis_ms`.
 fn iteration_timeline(it: &IterationResult, stable_for_ms: f64, axis_ms: f64) -> Timeline {
-    let at = |time: Option<&String>| time.and_then(|t| since_start(it, t));
+    let at = |time: Option<&Timestamp>| time.map(|t| since_start(it, *t));
     let injected = at(it.injected_at.as_ref()).or_else(|| {
         it.faults
             .iter()
@@ -1068,8 +1036,8 @@ impl FaultView {
             name: fault.name.clone(),
             fault_type: fault.fault_type.clone(),
             targets: fault.targets.clone(),
-            injected: opt_clock(fault.injected_at.as_deref()),
-            reverted: opt_clock(fault.reverted_at.as_deref()),
+            injected: opt_clock(fault.injected_at),
+            reverted: opt_clock(fault.reverted_at),
             error: fault.error.clone(),
         })
     }
@@ -1097,7 +1065,7 @@ struct NotificationView {
     deadline: String,
     drafted: String,
     time_to_draft: String,
-    within_deadline: Option<bool>,
+    within_deadline: bool,
     margin: String,
     file: String,
     href: String,
@@ -1117,19 +1085,17 @@ impl NotificationView {
             "dora-initial-notification" => "DORA initial notification".to_owned(),
             other => other.to_owned(),
         };
-        let margin = parse_time(&n.drafted_at)
-            .zip(parse_time(&n.deadline_at))
-            .map(|(drafted, deadline)| between_ms(drafted, deadline));
+        let margin = n.deadline_at.ms_since(n.drafted_at);
         Self {
             iteration: n.iteration,
             kind: n.kind.clone(),
             title,
-            awareness: wall_time(&n.awareness_at),
-            deadline: wall_time(&n.deadline_at),
-            drafted: wall_time(&n.drafted_at),
+            awareness: wall_time(n.awareness_at),
+            deadline: wall_time(n.deadline_at),
+            drafted: wall_time(n.drafted_at),
             time_to_draft: duration_ms(n.time_to_draft_ms),
-            within_deadline: margin.map(|m| m >= 0.0),
-            margin: margin.map_or_else(|| "-".to_owned(), |m| duration_ms(m.abs())),
+            within_deadline: margin >= 0.0,
+            margin: duration_ms(margin.abs()),
             file: n.file.clone(),
             href: href(dir, &n.file),
             flags_missing: n.mandatory_flags_missing.clone(),
@@ -1140,7 +1106,7 @@ impl NotificationView {
             delivery: n.delivery.as_ref().map(|d| DeliveryView {
                 url: d.url.clone(),
                 delivered: d.delivered_at.is_some(),
-                delivered_at: opt_clock(d.delivered_at.as_deref()),
+                delivered_at: opt_clock(d.delivered_at),
                 time_to_deliver: opt_duration_ms(d.time_to_deliver_ms),
                 status: d.status,
                 error: d.error.clone(),
@@ -1178,7 +1144,6 @@ impl CoordinationView {
                 acknowledged: a.acknowledged_at.is_some(),
                 at: a
                     .acknowledged_at
-                    .as_deref()
                     .map_or_else(|| "never".to_owned(), wall_time),
                 time_to_acknowledge: opt_duration_ms(a.time_to_acknowledge_ms),
                 by: a.by.clone(),
@@ -1189,7 +1154,6 @@ impl CoordinationView {
         Self {
             awareness: c
                 .awareness_at
-                .as_deref()
                 .map_or_else(|| "no detection".to_owned(), wall_time),
             timeout: duration_ms(c.timeout_ms),
             unacknowledged: acknowledgements.iter().filter(|a| !a.acknowledged).count(),
@@ -1301,6 +1265,29 @@ mod tests {
         serde_json::from_str(FIXTURE).expect("the fixture is a result.json")
     }
 
+    #[test]
+    fn times_read_as_they_always_did() {
+        // The page cut its times out of the RFC 3339 text before times were typed.
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..1_000 {
+            let secs = rng.i64(1_700_000_000..1_900_000_000);
+            let millis = rng.choice([0, 1, 71, 999]).unwrap();
+            let at =
+                Timestamp::from(jiff::Timestamp::from_millisecond(secs * 1000 + millis).unwrap());
+            let iso = at.to_string();
+            assert_eq!(
+                wall_time(at),
+                format!("{} {} UTC", &iso[..10], &iso[11..23])
+            );
+            assert_eq!(
+                day_and_minute(at),
+                format!("{} {} UTC", &iso[..10], &iso[11..16])
+            );
+            assert_eq!(clock(at), &iso[11..23]);
+        }
+        assert_eq!(opt_clock(None), "-");
+    }
+
     fn scorecard() -> Scorecard {
         let input = ScoreInput {
             capability_metrics: vec![
@@ -1353,7 +1340,7 @@ mod tests {
             title: runs
                 .first()
                 .map_or_else(|| "empty suite".to_owned(), |r| r.experiment.name.clone()),
-            generated_at: "2026-11-28T04:28:00.000Z".into(),
+            generated_at: "2026-11-28T04:28:00.000Z".parse().unwrap(),
             status,
             runs: runs
                 .into_iter()
@@ -1404,14 +1391,14 @@ mod tests {
             .iterations
             .iter()
             .map(|it| {
-                let t = it.timeline.as_ref().unwrap();
+                let t = &it.timeline;
                 t.ticks.iter().map(|tick| tick.label.clone()).collect()
             })
             .collect();
         assert!(ticks.windows(2).all(|w| w[0] == w[1]), "{ticks:?}");
 
         let it = &result.iterations[0];
-        let t = run.iterations[0].timeline.as_ref().unwrap();
+        let t = &run.iterations[0].timeline;
         let x_of = |kind: MarkerKind| t.markers.iter().find(|m| m.kind == kind).unwrap().x;
         let (injected, detected, recovered) = (
             x_of(MarkerKind::Injection),

@@ -152,7 +152,7 @@ fn render_suite(r: &RunResult) -> Suite {
         r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="{errors}" time="{:.3}" timestamp="{}">"#,
         escape(suite),
         r.duration_ms / 1e3,
-        escape(&r.started_at)
+        r.started_at
     );
     xml.push_str(&cases);
     let _ = writeln!(xml, "  </testsuite>");

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::Scorecard;
+use crate::time::Timestamp;
 
 /// One report: a suite of one or more experiment runs and their combined scorecard.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -15,7 +16,7 @@ pub struct Report {
     /// The suite's name, or the experiment's name for a single run.
     pub title: String,
     /// RFC 3339 UTC time at which the report was rendered.
-    pub generated_at: String,
+    pub generated_at: Timestamp,
     /// The worst status over the runs.
     pub status: RunStatus,
     /// Each experiment's run, in the order they ran.

@@ -43,7 +43,7 @@ pub fn quickstart_run() -> ReportRun {
 /// The quick start's report, as `firedrill run` writes it.
 pub fn quickstart_report() -> Report {
     let mut report = single_report(quickstart_run());
-    report.generated_at = "2026-11-28T04:30:00Z".to_owned();
+    report.generated_at = "2026-11-28T04:30:00Z".parse().unwrap();
     report
 }
 
@@ -68,7 +68,7 @@ pub fn security_run() -> ReportRun {
     for it in &mut result.iterations {
         let n = it.index;
         let noticed = |ms: f64| FaultRecord {
-            detected_at: Some(Some(format!("2026-11-28T04:27:3{n}.000Z"))),
+            detected_at: Some(Some(format!("2026-11-28T04:27:3{n}.000Z").parse().unwrap())),
             detected_by: Some(Some("synthetic-monitor".to_owned())),
             time_to_detect_ms: Some(Some(ms)),
             ..canary(
@@ -85,7 +85,7 @@ pub fn security_run() -> ReportRun {
         );
         it.faults.push(if n == 2 {
             FaultRecord {
-                detected_at: Some(Some("2026-11-28T04:27:35.000Z".to_owned())),
+                detected_at: Some(Some("2026-11-28T04:27:35.000Z".parse().unwrap())),
                 detected_by: Some(Some("synthetic-monitor".to_owned())),
                 time_to_detect_ms: Some(Some(61_000.0)),
                 ..honeytoken
@@ -121,8 +121,8 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         name: name.to_owned(),
         fault_type: fault_type.to_owned(),
         targets: Vec::new(),
-        injected_at: Some("2026-11-28T04:27:30.000Z".to_owned()),
-        reverted_at: Some("2026-11-28T04:27:30.100Z".to_owned()),
+        injected_at: Some("2026-11-28T04:27:30.000Z".parse().unwrap()),
+        reverted_at: Some("2026-11-28T04:27:30.100Z".parse().unwrap()),
         error: None,
         security: Some(SecurityOutcome::Canary(CanaryOutcome {
             actions: vec![action.to_owned()],
@@ -141,8 +141,8 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         name: name.to_owned(),
         fault_type: fault_type.to_owned(),
         targets: Vec::new(),
-        injected_at: Some("2026-11-28T04:27:30.200Z".to_owned()),
-        reverted_at: Some("2026-11-28T04:27:30.300Z".to_owned()),
+        injected_at: Some("2026-11-28T04:27:30.200Z".parse().unwrap()),
+        reverted_at: Some("2026-11-28T04:27:30.300Z".parse().unwrap()),
         error: None,
         security: Some(SecurityOutcome::Prevention(PreventionOutcome {
             action: action.to_owned(),

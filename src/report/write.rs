@@ -13,6 +13,7 @@ use crate::result::{RunResult, RunStatus};
 use crate::scorecard::ScorecardInput;
 use crate::scorecard::evidence::{combine, score_input};
 use crate::scorecard::{Capability, Scorecard};
+use crate::time::Timestamp;
 
 /// The file that marks a suite's results folder.
 pub const SUITE_FILE: &str = "suite.json";
@@ -78,9 +79,9 @@ pub struct SuiteResult {
     /// The worst status over the runs.
     pub status: RunStatus,
     /// RFC 3339 UTC.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// RFC 3339 UTC.
-    pub finished_at: String,
+    pub finished_at: Timestamp,
     /// Each experiment that ran, in order.
     pub runs: Vec<SuiteEntry>,
     /// Experiment files not run because the suite was interrupted.
@@ -140,7 +141,7 @@ pub fn finish_run(dir: &Path, rel: &str, mut result: RunResult) -> Result<Report
 pub fn single_report(run: ReportRun) -> Report {
     Report {
         title: run.result.experiment.name.clone(),
-        generated_at: now(),
+        generated_at: Timestamp::now(),
         status: run.result.status,
         scorecard: run.result.scorecard.clone(),
         runs: vec![run],
@@ -169,7 +170,7 @@ pub fn suite_report(
         .unwrap_or(RunStatus::Aborted);
     let report = Report {
         title: name.to_owned(),
-        generated_at: now(),
+        generated_at: Timestamp::now(),
         status,
         scorecard: score_input(&input),
         runs,
@@ -287,10 +288,6 @@ fn join(rel: &str, file: &str) -> String {
     } else {
         format!("{rel}/{file}")
     }
-}
-
-fn now() -> String {
-    crate::time::rfc3339(std::time::SystemTime::now())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {

@@ -340,6 +340,7 @@ mod tests {
     use super::*;
     use crate::result::{AcknowledgementResult, CoordinationResult, NotificationResult};
     use crate::scorecard::evidence::{combine, score_input};
+    use crate::time::Timestamp;
 
     const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
     const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
@@ -504,13 +505,17 @@ mod tests {
         );
     }
 
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
     fn draft(kind: &str, ms: f64, missing: &[&str]) -> NotificationResult {
         NotificationResult {
             iteration: 1,
             kind: kind.to_owned(),
-            awareness_at: String::new(),
-            deadline_at: String::new(),
-            drafted_at: String::new(),
+            awareness_at: at("2026-11-28T10:00:00Z"),
+            deadline_at: at("2026-11-29T10:00:00Z"),
+            drafted_at: at("2026-11-28T10:00:00Z"),
             time_to_draft_ms: ms,
             file: String::new(),
             mandatory_flags_missing: missing.iter().map(|s| (*s).to_owned()).collect(),
@@ -539,14 +544,14 @@ mod tests {
         });
         let ack = |role: &str, ms: Option<f64>| AcknowledgementResult {
             role: role.to_owned(),
-            acknowledged_at: ms.map(|_| String::new()),
+            acknowledged_at: ms.map(|_| at("2026-11-28T10:00:30Z")),
             time_to_acknowledge_ms: ms,
             by: None,
             note: None,
             journal_seq: None,
         };
         result.coordination = Some(CoordinationResult {
-            awareness_at: Some(String::new()),
+            awareness_at: Some(at("2026-11-28T10:00:00Z")),
             timeout_ms: 1000.0,
             acknowledgements: vec![ack("legal", Some(30_000.0)), ack("management", None)],
         });
@@ -614,13 +619,13 @@ spec:
             name: name.to_owned(),
             fault_type: "canary-request".to_owned(),
             targets: Vec::new(),
-            injected_at: Some("2026-11-28T10:00:00Z".to_owned()),
+            injected_at: Some(at("2026-11-28T10:00:00Z")),
             reverted_at: None,
             error: None,
             security: Some(crate::result::SecurityOutcome::Canary(
                 crate::result::CanaryOutcome::default(),
             )),
-            detected_at: Some(ttd_ms.map(|_| "2026-11-28T10:00:01Z".to_owned())),
+            detected_at: Some(ttd_ms.map(|_| at("2026-11-28T10:00:01Z"))),
             detected_by: Some(ttd_ms.map(|_| "siem".to_owned())),
             time_to_detect_ms: Some(ttd_ms),
         }

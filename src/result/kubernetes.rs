@@ -1,10 +1,10 @@
 //! What the Kubernetes platform observes about an iteration, as the result records it: the
 //! recovery of each removed pod and the Warning event a detection signal matched.
 
-use std::time::SystemTime;
-
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+use crate::time::Timestamp;
 
 /// The recovery of one removed pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,10 +41,12 @@ pub struct WarningEvent {
     /// The event's message.
     pub message: String,
     /// The event's own time as the cluster stamped it (`eventTime`, else `firstTimestamp`,
-    /// else its creation), RFC 3339; whole seconds except for `eventTime`.
-    pub event_time: Option<String>,
+    /// else its creation), RFC 3339 at its own precision; whole seconds except for
+    /// `eventTime`.
+    #[serde(default, with = "crate::time::as_stamped")]
+    pub event_time: Option<jiff::Timestamp>,
     /// When firedrill observed it, RFC 3339 UTC.
-    pub observed_at: String,
+    pub observed_at: Timestamp,
     /// Injection → observed by the client, in ms (filled in by the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_detect_ms: Option<u64>,
@@ -56,7 +58,4 @@ pub struct WarningEvent {
     /// When firedrill observed it, on the monotonic clock.
     #[serde(skip)]
     pub observed: Option<Instant>,
-    /// The event's own time, for arithmetic.
-    #[serde(skip)]
-    pub event_wall: Option<SystemTime>,
 }

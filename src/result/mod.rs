@@ -14,6 +14,7 @@ pub use security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{Scorecard, ScorecardInput};
+use crate::time::Timestamp;
 
 /// The version of the result format; raised on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -69,9 +70,9 @@ pub struct RunResult {
     /// Why the run did not pass, in one sentence.
     pub reason: Option<String>,
     /// RFC 3339 UTC.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// RFC 3339 UTC.
-    pub finished_at: String,
+    pub finished_at: Timestamp,
     /// Wall time of the whole run.
     pub duration_ms: f64,
     /// The schedule actually used.
@@ -114,11 +115,11 @@ pub struct NotificationResult {
     /// `nis2-early-warning`, `nis2-incident-notification` or `dora-initial-notification`.
     pub kind: String,
     /// Awareness: the detection, RFC 3339 UTC.
-    pub awareness_at: String,
+    pub awareness_at: Timestamp,
     /// The legal deadline computed from awareness, RFC 3339 UTC.
-    pub deadline_at: String,
+    pub deadline_at: Timestamp,
     /// When the draft was written, RFC 3339 UTC.
-    pub drafted_at: String,
+    pub drafted_at: Timestamp,
     /// From detection to the draft written.
     pub time_to_draft_ms: f64,
     /// The draft, relative to the results folder.
@@ -145,7 +146,7 @@ pub struct DeliveryResult {
     /// Where it was posted.
     pub url: String,
     /// When a 2xx answer arrived, RFC 3339 UTC.
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
     /// From detection to the 2xx answer.
     pub time_to_deliver_ms: Option<f64>,
     /// The HTTP status of the answer.
@@ -159,7 +160,7 @@ pub struct DeliveryResult {
 #[serde(rename_all = "camelCase")]
 pub struct CoordinationResult {
     /// Awareness: the run's first detection, RFC 3339 UTC.
-    pub awareness_at: Option<String>,
+    pub awareness_at: Option<Timestamp>,
     /// How long after awareness the run waited.
     pub timeout_ms: f64,
     /// One entry per role named in the experiment.
@@ -173,7 +174,7 @@ pub struct AcknowledgementResult {
     /// The role, as named in the experiment.
     pub role: String,
     /// When it acknowledged, RFC 3339 UTC; none when it never did.
-    pub acknowledged_at: Option<String>,
+    pub acknowledged_at: Option<Timestamp>,
     /// From awareness to the acknowledgement.
     pub time_to_acknowledge_ms: Option<f64>,
     /// Who acknowledged, as they said.
@@ -264,15 +265,15 @@ pub struct IterationResult {
     /// How the iteration ended.
     pub status: IterationStatus,
     /// When the baseline began.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// The first injection.
-    pub injected_at: Option<String>,
+    pub injected_at: Option<Timestamp>,
     /// The first detection signal after injection.
-    pub detected_at: Option<String>,
+    pub detected_at: Option<Timestamp>,
     /// Which signal detected it.
     pub detected_by: Option<String>,
     /// Start of the first window in which the steady state held for `stableFor`.
-    pub recovered_at: Option<String>,
+    pub recovered_at: Option<Timestamp>,
     /// `detectedAt - injectedAt`.
     pub time_to_detect_ms: Option<f64>,
     /// `recoveredAt - injectedAt`.
@@ -314,9 +315,9 @@ pub struct FaultRecord {
     /// What it acted on.
     pub targets: Vec<String>,
     /// When it was injected.
-    pub injected_at: Option<String>,
+    pub injected_at: Option<Timestamp>,
     /// When it was reverted.
-    pub reverted_at: Option<String>,
+    pub reverted_at: Option<Timestamp>,
     /// Why it could not be injected or reverted.
     pub error: Option<String>,
     /// What a detection canary or a prevention check did (docs/security-drills.md).
@@ -325,7 +326,7 @@ pub struct FaultRecord {
     /// When a signal the canary names noticed it, RFC 3339 UTC: null for a canary not
     /// noticed, absent for every other fault.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
-    pub detected_at: Option<Option<String>>,
+    pub detected_at: Option<Option<Timestamp>>,
     /// The signal that noticed the canary (null, or absent, as `detectedAt`).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
     pub detected_by: Option<Option<String>>,
@@ -354,9 +355,9 @@ impl FaultRecord {
 
     /// When and by which signal a canary was noticed, and its time to detect; `None` when
     /// it was not noticed or is not a canary.
-    pub fn noticed(&self) -> Option<(&str, &str, f64)> {
+    pub fn noticed(&self) -> Option<(Timestamp, &str, f64)> {
         Some((
-            self.detected_at.as_ref()?.as_deref()?,
+            self.detected_at.flatten()?,
             self.detected_by.as_ref()?.as_deref()?,
             self.time_to_detect_ms.flatten()?,
         ))
@@ -391,7 +392,7 @@ mod present {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// RFC 3339 UTC.
-    pub at: String,
+    pub at: Timestamp,
     /// Milliseconds since the run started (monotonic).
     pub offset_ms: f64,
     /// Kebab-case kind, such as `fault-injected`.

@@ -159,7 +159,7 @@ impl Runner for EngineRunner {
             .strftime("%Y%m%dT%H%M%S%.3fZ")
             .to_string();
         let out_dir = self.results.join(format!("{drill}-{stamp}"));
-        let started = std::time::SystemTime::now();
+        let started = crate::time::Timestamp::now();
         let mut runs = Vec::new();
         let mut not_run = Vec::new();
         let mut failure = None;
@@ -247,7 +247,7 @@ impl EngineRunner {
 fn write_suite(
     suite: &SuitePlan,
     out_dir: &Path,
-    started: std::time::SystemTime,
+    started: crate::time::Timestamp,
     runs: &[(PathBuf, crate::report::model::ReportRun)],
     not_run: Vec<String>,
 ) {
@@ -260,8 +260,8 @@ fn write_suite(
         description: suite.description.clone(),
         file: Some(suite.file.clone()),
         status: report.status,
-        started_at: crate::time::rfc3339(started),
-        finished_at: crate::time::rfc3339(std::time::SystemTime::now()),
+        started_at: started,
+        finished_at: crate::time::Timestamp::now(),
         runs: report
             .runs
             .iter()

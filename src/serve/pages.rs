@@ -12,6 +12,7 @@ use super::store::{RunDetail, RunFilter, RunRow};
 use super::trend::Trend;
 use crate::report::format;
 use crate::report::svg::{LineChart, Series, line_chart};
+use crate::time::Timestamp;
 
 /// Every template, by the name the others include or import it by.
 const TEMPLATES: [(&str, &str); 7] = [
@@ -99,12 +100,9 @@ fn render(name: &str, context: impl Serialize) -> Result<String, PageError> {
         .map_err(PageError::Template)
 }
 
-/// `2026-11-28 04:27:28`, from RFC 3339; other text as it is.
-fn when(at: &str) -> String {
-    match at.parse::<jiff::Timestamp>() {
-        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => at.to_owned(),
-    }
+/// `2026-11-28 04:27:28`.
+fn when(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 #[derive(Serialize)]
@@ -137,8 +135,8 @@ impl From<&RunRow> for RunLine {
             suite: r.suite.clone(),
             status: r.status.clone(),
             reason: r.reason.clone(),
-            started: when(&r.started),
-            finished: when(&r.finished),
+            started: when(r.started),
+            finished: when(r.finished),
             ttd: format::opt_duration_ms(r.time_to_detect_p50_ms),
             ttd_max: format::opt_duration_ms(r.time_to_detect_max_ms),
             ttr: format::opt_duration_ms(r.time_to_recover_p50_ms),
@@ -272,11 +270,9 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
     )
 }
 
-/// Seconds since the epoch of an RFC 3339 time.
-fn epoch_seconds(at: &str) -> Option<f64> {
-    at.parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond() as f64 / 1e3)
+/// Seconds since the epoch, the x-axis of the trend charts.
+fn epoch_seconds(at: Timestamp) -> f64 {
+    at.as_millisecond() as f64 / 1e3
 }
 
 fn time_label(seconds: f64) -> String {
@@ -327,12 +323,12 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
             let points = c
                 .points
                 .iter()
-                .filter_map(|p| {
-                    Some((
-                        epoch_seconds(&p.at)?,
+                .map(|p| {
+                    (
+                        epoch_seconds(p.at),
                         p.score,
-                        format!("{} {}: {:.0} (run {})", c.name, when(&p.at), p.score, p.id),
-                    ))
+                        format!("{} {}: {:.0} (run {})", c.name, when(p.at), p.score, p.id),
+                    )
                 })
                 .collect();
             (c.name.clone(), points)
@@ -351,11 +347,11 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
                     .filter_map(|p| {
                         let value = pick(p)?;
                         Some((
-                            epoch_seconds(&p.at)?,
+                            epoch_seconds(p.at),
                             value,
                             format!(
                                 "{name} {}: {} (run {}, {})",
-                                when(&p.at),
+                                when(p.at),
                                 format::duration_ms(value),
                                 p.id,
                                 p.status
@@ -417,8 +413,8 @@ mod tests {
             suite: None,
             status: "skipped".into(),
             reason: Some("<script>alert(1)</script>".into()),
-            started: "2026-03-01T10:00:00Z".into(),
-            finished: "2026-03-01T10:00:00Z".into(),
+            started: "2026-03-01T10:00:00Z".parse().unwrap(),
+            finished: "2026-03-01T10:00:00Z".parse().unwrap(),
             time_to_detect_p50_ms: Some(1500.0),
             time_to_detect_max_ms: None,
             time_to_recover_p50_ms: None,

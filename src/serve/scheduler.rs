@@ -168,16 +168,10 @@ impl Scheduler {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, as results write times.
-pub fn rfc3339(at: Timestamp) -> String {
-    format!("{at:.3}")
-}
-
 impl Shared {
     async fn drill_loop(self: Arc<Self>, entry: Arc<Entry>, stop: CancellationToken) {
         let mut last = match self.store.last_due(&entry.name) {
-            Ok(Some(text)) => text.parse::<Timestamp>().ok(),
-            Ok(None) => None,
+            Ok(last) => last.map(crate::time::Timestamp::as_jiff),
             Err(error) => {
                 tracing::warn!(drill = %entry.name, error = %error, "cannot read when the drill last came due");
                 None
@@ -204,7 +198,11 @@ impl Shared {
                     Some(n) => format!("{n} scheduled times"),
                     None => format!("more than {MISSED_COUNT_LIMIT} scheduled times"),
                 };
-                let span = format!("from {} to {}", rfc3339(next), rfc3339(latest));
+                let span = format!(
+                    "from {} to {}",
+                    crate::time::Timestamp::from(next),
+                    crate::time::Timestamp::from(latest)
+                );
                 match entry.missed {
                     Missed::Skip => {
                         let reason = format!("missed {what} {span} (missed: skip)");
@@ -242,7 +240,7 @@ impl Shared {
     }
 
     fn remember(&self, entry: &Entry, due: Timestamp) {
-        if let Err(error) = self.store.set_last_due(&entry.name, &rfc3339(due)) {
+        if let Err(error) = self.store.set_last_due(&entry.name, due.into()) {
             tracing::warn!(drill = %entry.name, error = %error, "cannot record when the drill came due");
         }
     }
@@ -283,17 +281,16 @@ impl Shared {
         }
         if let Some(reason) = failed {
             tracing::error!(drill = %entry.name, reason = %reason, "the drill could not run");
-            let at = rfc3339(now);
             for experiment in entry.experiments.iter().skip(recorded) {
                 let mut row = NewRun::skipped(
                     &entry.name,
                     experiment,
                     entry.suite.as_deref(),
-                    &at,
+                    now.into(),
                     reason.clone(),
                 );
                 row.status = crate::result::RunStatus::Aborted.as_str().to_owned();
-                row.finished = rfc3339(self.clock.now());
+                row.finished = self.clock.now().into();
                 if let Err(error) = self.store.insert(&row) {
                     tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");
                 }
@@ -308,13 +305,12 @@ impl Shared {
             &[("drill", &entry.name), ("reason", kind)],
             1.0,
         );
-        let at = rfc3339(at);
         for experiment in &entry.experiments {
             let row = NewRun::skipped(
                 &entry.name,
                 experiment,
                 entry.suite.as_deref(),
-                &at,
+                at.into(),
                 reason.clone(),
             );
             if let Err(error) = self.store.insert(&row) {

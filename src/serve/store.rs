@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::result::RunResult;
+use crate::time::Timestamp;
 
 /// The schema, one migration per version: `MIGRATIONS[0]` makes version 1.
 pub const MIGRATIONS: [&str; 2] = [
@@ -116,7 +117,7 @@ impl StoreError {
 }
 
 /// A run to record.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NewRun {
     /// The run's own id; none for a skipped drill.
     pub run_id: Option<String>,
@@ -130,10 +131,10 @@ pub struct NewRun {
     pub status: String,
     /// Why it did not pass, or why it was skipped.
     pub reason: Option<String>,
-    /// RFC 3339 UTC.
-    pub started: String,
-    /// RFC 3339 UTC.
-    pub finished: String,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it finished.
+    pub finished: Timestamp,
     /// The results folder.
     pub results_dir: Option<String>,
     /// result.json, with its scorecard.
@@ -158,8 +159,8 @@ impl NewRun {
             suite: suite.map(str::to_owned),
             status: result.status.as_str().to_owned(),
             reason: result.reason.clone(),
-            started: result.started_at.clone(),
-            finished: result.finished_at.clone(),
+            started: result.started_at,
+            finished: result.finished_at,
             results_dir: Some(results_dir.display().to_string()),
             result: Some(result),
             report_html,
@@ -171,18 +172,21 @@ impl NewRun {
         drill: &str,
         experiment: &str,
         suite: Option<&str>,
-        at: &str,
+        at: Timestamp,
         reason: String,
     ) -> Self {
         Self {
+            run_id: None,
             drill: Some(drill.to_owned()),
             experiment: experiment.to_owned(),
             suite: suite.map(str::to_owned),
             status: SKIPPED.to_owned(),
             reason: Some(reason),
-            started: at.to_owned(),
-            finished: at.to_owned(),
-            ..Self::default()
+            started: at,
+            finished: at,
+            results_dir: None,
+            result: None,
+            report_html: None,
         }
     }
 }
@@ -205,10 +209,10 @@ pub struct RunRow {
     pub status: String,
     /// Why it did not pass, or was skipped.
     pub reason: Option<String>,
-    /// RFC 3339 UTC.
-    pub started: String,
-    /// RFC 3339 UTC.
-    pub finished: String,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it finished.
+    pub finished: Timestamp,
     /// Median time to detect over the iterations.
     pub time_to_detect_p50_ms: Option<f64>,
     /// Longest time to detect.
@@ -355,8 +359,8 @@ impl Store {
                 run.suite,
                 run.status,
                 run.reason,
-                run.started,
-                run.finished,
+                run.started.to_string(),
+                run.finished.to_string(),
                 ttd.and_then(|s| s.p50),
                 ttd.and_then(|s| s.max),
                 ttr.and_then(|s| s.p50),
@@ -508,24 +512,24 @@ impl Store {
         Ok(names)
     }
 
-    /// When the drill last came due (RFC 3339 UTC), whether it ran or was skipped.
-    pub fn last_due(&self, drill: &str) -> Result<Option<String>, StoreError> {
+    /// When the drill last came due, whether it ran or was skipped.
+    pub fn last_due(&self, drill: &str) -> Result<Option<Timestamp>, StoreError> {
         Ok(self
             .lock()
             .query_row(
                 "SELECT last_due FROM drill_state WHERE drill = ?1",
                 [drill],
-                |r| r.get(0),
+                |r| time(r, 0),
             )
             .optional()?)
     }
 
     /// Records when the drill last came due.
-    pub fn set_last_due(&self, drill: &str, at: &str) -> Result<(), StoreError> {
+    pub fn set_last_due(&self, drill: &str, at: Timestamp) -> Result<(), StoreError> {
         self.lock().execute(
             "INSERT INTO drill_state (drill, last_due) VALUES (?1, ?2)
              ON CONFLICT (drill) DO UPDATE SET last_due = excluded.last_due",
-            [drill, at],
+            [drill, &at.to_string()],
         )?;
         Ok(())
     }
@@ -540,8 +544,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         suite: r.get(4)?,
         status: r.get(5)?,
         reason: r.get(6)?,
-        started: r.get(7)?,
-        finished: r.get(8)?,
+        started: time(r, 7)?,
+        finished: time(r, 8)?,
         time_to_detect_p50_ms: r.get(9)?,
         time_to_detect_max_ms: r.get(10)?,
         time_to_recover_p50_ms: r.get(11)?,
@@ -549,6 +553,15 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         score: r.get(13)?,
         results_dir: r.get(14)?,
         has_report: r.get(15)?,
+    })
+}
+
+/// A time column: RFC 3339 text, as every firedrill wrote it (with three decimals and `Z`;
+/// rows added by hand may have none).
+fn time(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Timestamp> {
+    let text: String = r.get(column)?;
+    text.parse().map_err(|error: jiff::Error| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, error.into())
     })
 }
 
@@ -624,7 +637,7 @@ mod tests {
         let store = Store::in_memory();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let mut first = result();
-        first.started_at = "2026-03-01T10:00:00.000Z".into();
+        first.started_at = "2026-03-01T10:00:00.000Z".parse().unwrap();
         let id = store
             .insert(&NewRun::finished(
                 Some("nightly"),
@@ -639,7 +652,7 @@ mod tests {
                 "nightly",
                 &first.experiment.name,
                 None,
-                "2026-03-02T10:00:00.000Z",
+                "2026-03-02T10:00:00.000Z".parse().unwrap(),
                 "target busy".into(),
             ))
             .unwrap();
@@ -683,12 +696,45 @@ mod tests {
     fn remembers_when_each_drill_came_due() {
         let store = Store::in_memory();
         assert_eq!(store.last_due("a").unwrap(), None);
-        store.set_last_due("a", "2026-01-01T00:00:00Z").unwrap();
-        store.set_last_due("a", "2026-01-02T00:00:00Z").unwrap();
-        assert_eq!(
-            store.last_due("a").unwrap().as_deref(),
-            Some("2026-01-02T00:00:00Z")
+        let (first, second) = (
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+            "2026-01-02T00:00:00Z".parse().unwrap(),
         );
+        store.set_last_due("a", first).unwrap();
+        store.set_last_due("a", second).unwrap();
+        assert_eq!(store.last_due("a").unwrap(), Some(second));
+    }
+
+    #[test]
+    fn reads_the_times_of_rows_written_before() {
+        let store = Store::in_memory();
+        // As results wrote them (three decimals), and as a row added by hand may have them.
+        store
+            .lock()
+            .execute_batch(
+                "INSERT INTO runs (experiment, status, started, finished)
+                 VALUES ('x', 'skipped', '2026-03-01T10:00:00.123Z', '2026-03-01T10:00:00Z');
+                 INSERT INTO drill_state (drill, last_due) VALUES ('d', '2026-01-05T10:00:00Z');",
+            )
+            .unwrap();
+        let rows = store.runs(&RunFilter::default()).unwrap();
+        assert_eq!(rows[0].started.to_string(), "2026-03-01T10:00:00.123Z");
+        assert_eq!(rows[0].finished.to_string(), "2026-03-01T10:00:00.000Z");
+        let json = serde_json::to_value(&rows[0]).unwrap();
+        assert_eq!(json["started"], "2026-03-01T10:00:00.123Z");
+        assert_eq!(
+            store
+                .last_due("d")
+                .unwrap()
+                .map(|t| t.to_string())
+                .as_deref(),
+            Some("2026-01-05T10:00:00.000Z")
+        );
+        store
+            .lock()
+            .execute("UPDATE runs SET started = 'yesterday'", [])
+            .unwrap();
+        assert!(store.runs(&RunFilter::default()).is_err());
     }
 
     #[test]

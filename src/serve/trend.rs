@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::store::StoredResult;
 use crate::scorecard::evidence::{combine, score_input};
 use crate::scorecard::{Repeatability, Scorecard};
+use crate::time::Timestamp;
 
 /// Everything the trend page and `/api/trend` show.
 #[derive(Clone, Debug, Serialize)]
@@ -61,8 +62,8 @@ impl ExperimentTrend {
 pub struct TrendPoint {
     /// The history's id of the run.
     pub id: i64,
-    /// When it finished, RFC 3339 UTC.
-    pub at: String,
+    /// When it finished.
+    pub at: Timestamp,
     /// Its status.
     pub status: String,
     /// Median time to detect.
@@ -92,7 +93,7 @@ pub struct ScorePoint {
     /// The history's id of the run.
     pub id: i64,
     /// When it finished.
-    pub at: String,
+    pub at: Timestamp,
     /// The experiment.
     pub experiment: String,
     /// The score, 0-100.
@@ -123,7 +124,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
         }
         trend.points.push(TrendPoint {
             id: *id,
-            at: result.finished_at.clone(),
+            at: result.finished_at,
             status: result.status.as_str().to_owned(),
             time_to_detect_p50_ms: result.summary.time_to_detect_ms.p50,
             time_to_recover_p50_ms: result.summary.time_to_recover_ms.p50,
@@ -142,7 +143,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
                 .points
                 .push(ScorePoint {
                     id: *id,
-                    at: result.finished_at.clone(),
+                    at: result.finished_at,
                     experiment: name.to_owned(),
                     score,
                 });

@@ -98,7 +98,7 @@ fn report() -> Report {
     let scorecard = scorecard(&result);
     Report {
         title: result.experiment.name.clone(),
-        generated_at: result.finished_at.clone(),
+        generated_at: result.finished_at,
         status: result.status,
         scorecard: Some(scorecard),
         runs: vec![ReportRun {

@@ -209,7 +209,11 @@ async fn every_minute_comes_due_on_the_minute() {
         metrics.render()
     );
     assert_eq!(
-        store.last_due("a").unwrap().as_deref(),
+        store
+            .last_due("a")
+            .unwrap()
+            .map(|t| t.to_string())
+            .as_deref(),
         Some("2026-03-01T10:03:00.000Z")
     );
 }
@@ -302,7 +306,9 @@ async fn times_missed_while_down_are_skipped_and_recorded() {
     let clock = TestClock::at("2026-03-01T12:30:00Z");
     let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("a", "t")]);
     let store = Arc::new(Store::in_memory());
-    store.set_last_due("a", "2026-03-01T09:00:00.000Z").unwrap();
+    store
+        .set_last_due("a", "2026-03-01T09:00:00.000Z".parse().unwrap())
+        .unwrap();
     let metrics = schedule(
         vec![entry("a", "0 * * * *", "UTC", Missed::Skip, "t")],
         store.clone(),
@@ -329,7 +335,9 @@ async fn times_missed_while_down_run_once_when_asked() {
     let clock = TestClock::at("2026-03-01T12:30:00Z");
     let runner = FakeRunner::new(clock, Duration::from_secs(1), &[("a", "t")]);
     let store = Arc::new(Store::in_memory());
-    store.set_last_due("a", "2026-03-01T09:00:00.000Z").unwrap();
+    store
+        .set_last_due("a", "2026-03-01T09:00:00.000Z".parse().unwrap())
+        .unwrap();
     schedule(
         vec![entry("a", "0 * * * *", "UTC", Missed::RunOnce, "t")],
         store.clone(),
