@@ -154,11 +154,12 @@ impl Runner {
         intent: &Intent,
         platform: &Platform,
     ) {
-        let (Platform::Kubernetes(k, _), FaultSpec::PodDelete(_) | FaultSpec::PodEvict(_)) =
-            (platform, fspec)
-        else {
+        let Platform::Kubernetes(k, _) = platform else {
             return;
         };
+        if !fspec.removes_pods() {
+            return;
+        }
         let Some(w) = fspec.kubernetes_workload() else {
             return;
         };

@@ -100,6 +100,7 @@ impl FaultKind for PodDelete {
     const TYPE_NAME: &'static str = "pod-delete";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    const REMOVES_PODS: bool = true;
     common_fields!(selected pods);
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -140,6 +141,7 @@ impl FaultKind for PodEvict {
     const TYPE_NAME: &'static str = "pod-evict";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
+    const REMOVES_PODS: bool = true;
     common_fields!(selected pods);
 
     fn validate(&self, _path: &str, _check: &mut Checker<'_>) {}

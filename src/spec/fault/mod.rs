@@ -179,6 +179,9 @@ pub trait FaultKind {
     const CAPABILITIES: &'static [Capability];
     /// Whether it is a prevention check (an action policy must refuse).
     const PREVENTION_CHECK: bool = false;
+    /// Whether it removes pods that their controller replaces, so that the run follows each
+    /// replacement until it is Ready (the pod recovery of result.json).
+    const REMOVES_PODS: bool = false;
 
     /// The fault's name, unique among the experiment's faults.
     fn name(&self) -> &str;
@@ -275,6 +278,11 @@ macro_rules! fault_spec {
             /// Whether the fault is a prevention check (an action policy must refuse).
             pub fn is_prevention_check(&self) -> bool {
                 match self { $(Self::$variant(_) => <$kind as FaultKind>::PREVENTION_CHECK,)* }
+            }
+
+            /// Whether the fault removes pods that their controller replaces.
+            pub fn removes_pods(&self) -> bool {
+                match self { $(Self::$variant(_) => <$kind as FaultKind>::REMOVES_PODS,)* }
             }
 
             /// Offset from the start of the iteration's fault phase.
