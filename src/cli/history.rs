@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::builder::TypedValueParser as _;
 
 use super::ExitStatus;
 use crate::report::format;
-use crate::serve::pages::STATUSES;
-use crate::serve::store::{RunFilter, Store, check_time};
+use crate::serve::store::{DrillStatus, RunFilter, STATUSES, Store, check_time};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -30,8 +30,9 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "NAME")]
     experiment: Option<String>,
     /// Only runs with this status.
-    #[arg(long, value_name = "S", value_parser = clap::builder::PossibleValuesParser::new(STATUSES))]
-    status: Option<String>,
+    #[arg(long, value_name = "S", value_parser = clap::builder::PossibleValuesParser::new(STATUSES)
+        .try_map(|s| s.parse::<DrillStatus>()))]
+    status: Option<DrillStatus>,
     /// Only runs started at or after this date (2026-03-01) or RFC 3339 time.
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
@@ -121,7 +122,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
                     r.started.strftime("%Y-%m-%d %H:%M:%S").to_string(),
                     r.drill.clone().unwrap_or_else(|| "-".to_owned()),
                     r.experiment.clone(),
-                    r.status.clone(),
+                    r.status.to_string(),
                     format::opt_duration_ms(r.time_to_detect_p50_ms),
                     format::opt_duration_ms(r.time_to_recover_p50_ms),
                     format::score(r.score),

@@ -15,9 +15,9 @@ use axum::routing::get;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::pages::{self, DrillInfo, Frame, STATUSES};
+use super::pages::{self, DrillInfo, Frame};
 use super::scheduler::{Entry, next_after};
-use super::store::{RunFilter, Store, StoreError};
+use super::store::{DrillStatus, RunFilter, Store, StoreError};
 use crate::telemetry::prometheus::{CONTENT_TYPE, Registry};
 
 /// What the handlers share.
@@ -183,13 +183,10 @@ impl RunQuery {
             json,
         };
         let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        let status = given(self.status);
-        if let Some(s) = status.as_ref().filter(|s| !STATUSES.contains(&s.as_str())) {
-            return Err(bad(format!(
-                "status: `{s}` is not one of {}",
-                STATUSES.join(", ")
-            )));
-        }
+        let status = given(self.status)
+            .map(|s| s.parse::<DrillStatus>())
+            .transpose()
+            .map_err(|e| bad(format!("status: {e}")))?;
         let since = given(self.since);
         let until = given(self.until);
         for (name, value) in [("since", &since), ("until", &until)] {

@@ -8,7 +8,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use super::store::{RunDetail, RunFilter, RunRow};
+use super::store::{DrillStatus, RunDetail, RunFilter, RunRow, STATUSES};
 use super::trend::Trend;
 use crate::report::format;
 use crate::report::svg::{LineChart, Series, line_chart};
@@ -23,16 +23,6 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("runs.html", include_str!("templates/runs.html")),
     ("run.html", include_str!("templates/run.html")),
     ("trend.html", include_str!("templates/trend.html")),
-];
-
-/// The statuses a run can have, in the filter's order.
-pub const STATUSES: [&str; 6] = [
-    "passed",
-    "failed",
-    "aborted",
-    "interrupted",
-    "rollback_failed",
-    super::store::SKIPPED,
 ];
 
 /// Errors of the pages; a template that fails is a defect in firedrill, not in the input.
@@ -112,7 +102,7 @@ struct RunLine {
     drill: Option<String>,
     experiment: String,
     suite: Option<String>,
-    status: String,
+    status: &'static str,
     reason: Option<String>,
     started: String,
     finished: String,
@@ -133,7 +123,7 @@ impl From<&RunRow> for RunLine {
             drill: r.drill.clone(),
             experiment: r.experiment.clone(),
             suite: r.suite.clone(),
-            status: r.status.clone(),
+            status: r.status.as_str(),
             reason: r.reason.clone(),
             started: when(r.started),
             finished: when(r.finished),
@@ -186,7 +176,7 @@ pub fn runs(
             statuses: STATUSES,
             filter: FilterValues {
                 experiment: filter.experiment.as_deref(),
-                status: filter.status.as_deref(),
+                status: filter.status.map(DrillStatus::as_str),
                 since: filter.since.as_deref(),
                 until: filter.until.as_deref(),
             },
@@ -354,7 +344,7 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
                                 when(p.at),
                                 format::duration_ms(value),
                                 p.id,
-                                p.status
+                                p.status.as_str()
                             ),
                         ))
                     })
@@ -411,7 +401,7 @@ mod tests {
             drill: Some("d".into()),
             experiment: "x".into(),
             suite: None,
-            status: "skipped".into(),
+            status: DrillStatus::Skipped,
             reason: Some("<script>alert(1)</script>".into()),
             started: "2026-03-01T10:00:00Z".parse().unwrap(),
             finished: "2026-03-01T10:00:00Z".parse().unwrap(),

@@ -289,7 +289,7 @@ impl Shared {
                     now.into(),
                     reason.clone(),
                 );
-                row.status = crate::result::RunStatus::Aborted.as_str().to_owned();
+                row.status = crate::result::RunStatus::Aborted.into();
                 row.finished = self.clock.now().into();
                 if let Err(error) = self.store.insert(&row) {
                     tracing::error!(drill = %entry.name, error = %error, "cannot record the run in the history");

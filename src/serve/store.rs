@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::result::RunResult;
+use crate::result::{RunResult, RunStatus};
 use crate::time::Timestamp;
 
 /// The schema, one migration per version: `MIGRATIONS[0]` makes version 1.
@@ -73,8 +73,92 @@ pub const MIGRATIONS: [&str; 2] = [
 /// The schema version this firedrill writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// The status of a drill that did not run (target busy, scheduled time missed).
-pub const SKIPPED: &str = "skipped";
+/// How a drill of the history ended: its run's status, or skipped when it did not run
+/// (target busy, scheduled time missed). Written as in result.json, and `skipped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillStatus {
+    /// The run passed.
+    Passed,
+    /// The run failed.
+    Failed,
+    /// The run was aborted.
+    Aborted,
+    /// The run was interrupted.
+    Interrupted,
+    /// A revert of the run failed.
+    RollbackFailed,
+    /// The drill did not run.
+    Skipped,
+}
+
+/// A status that is none of [`DrillStatus::ALL`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not one of {list}", list = STATUSES.join(", "))]
+pub struct UnknownStatus(pub String);
+
+/// The statuses a drill can have, as written, in the filters' order.
+pub const STATUSES: [&str; 6] = [
+    DrillStatus::Passed.as_str(),
+    DrillStatus::Failed.as_str(),
+    DrillStatus::Aborted.as_str(),
+    DrillStatus::Interrupted.as_str(),
+    DrillStatus::RollbackFailed.as_str(),
+    DrillStatus::Skipped.as_str(),
+];
+
+impl DrillStatus {
+    /// Every status, in the filters' order.
+    pub const ALL: [Self; 6] = [
+        Self::Passed,
+        Self::Failed,
+        Self::Aborted,
+        Self::Interrupted,
+        Self::RollbackFailed,
+        Self::Skipped,
+    ];
+
+    /// The status as written in the history and in result.json.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Interrupted => "interrupted",
+            Self::RollbackFailed => "rollback_failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl From<RunStatus> for DrillStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Passed => Self::Passed,
+            RunStatus::Failed => Self::Failed,
+            RunStatus::Aborted => Self::Aborted,
+            RunStatus::Interrupted => Self::Interrupted,
+            RunStatus::RollbackFailed => Self::RollbackFailed,
+        }
+    }
+}
+
+impl std::str::FromStr for DrillStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+}
+
+impl std::fmt::Display for DrillStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why the history could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +211,8 @@ pub struct NewRun {
     pub experiment: String,
     /// The suite's name, when the experiment ran as part of one.
     pub suite: Option<String>,
-    /// A run status as in result.json, or [`SKIPPED`].
-    pub status: String,
+    /// The run's status, or skipped.
+    pub status: DrillStatus,
     /// Why it did not pass, or why it was skipped.
     pub reason: Option<String>,
     /// When it started.
@@ -157,7 +241,7 @@ impl NewRun {
             drill: drill.map(str::to_owned),
             experiment: result.experiment.name.clone(),
             suite: suite.map(str::to_owned),
-            status: result.status.as_str().to_owned(),
+            status: result.status.into(),
             reason: result.reason.clone(),
             started: result.started_at,
             finished: result.finished_at,
@@ -180,7 +264,7 @@ impl NewRun {
             drill: Some(drill.to_owned()),
             experiment: experiment.to_owned(),
             suite: suite.map(str::to_owned),
-            status: SKIPPED.to_owned(),
+            status: DrillStatus::Skipped,
             reason: Some(reason),
             started: at,
             finished: at,
@@ -206,7 +290,7 @@ pub struct RunRow {
     /// The suite's name.
     pub suite: Option<String>,
     /// The status.
-    pub status: String,
+    pub status: DrillStatus,
     /// Why it did not pass, or was skipped.
     pub reason: Option<String>,
     /// When it started.
@@ -235,7 +319,7 @@ pub struct RunFilter {
     /// Only this experiment.
     pub experiment: Option<String>,
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<DrillStatus>,
     /// Started at or after (RFC 3339, or a date).
     pub since: Option<String>,
     /// Started before (RFC 3339, or a date: that whole day included).
@@ -357,7 +441,7 @@ impl Store {
                 run.drill,
                 run.experiment,
                 run.suite,
-                run.status,
+                run.status.as_str(),
                 run.reason,
                 run.started.to_string(),
                 run.finished.to_string(),
@@ -384,7 +468,7 @@ impl Store {
             sql.push_str(&format!(" AND experiment = ?{}", args.len()));
         }
         if let Some(status) = &filter.status {
-            args.push(status.clone());
+            args.push(status.as_str().to_owned());
             sql.push_str(&format!(" AND status = ?{}", args.len()));
         }
         if let Some(since) = &filter.since {
@@ -542,7 +626,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         drill: r.get(2)?,
         experiment: r.get(3)?,
         suite: r.get(4)?,
-        status: r.get(5)?,
+        status: status(r, 5)?,
         reason: r.get(6)?,
         started: time(r, 7)?,
         finished: time(r, 8)?,
@@ -561,6 +645,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 fn time(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Timestamp> {
     let text: String = r.get(column)?;
     text.parse().map_err(|error: jiff::Error| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, error.into())
+    })
+}
+
+/// A status column: a status as [`DrillStatus::as_str`] writes it.
+fn status(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<DrillStatus> {
+    let text: String = r.get(column)?;
+    text.parse().map_err(|error: UnknownStatus| {
         rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, error.into())
     })
 }
@@ -625,6 +717,45 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn drill_statuses_read_as_they_are_written() {
+        for status in DrillStatus::ALL {
+            assert_eq!(status.as_str().parse::<DrillStatus>(), Ok(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        for run in [RunStatus::Passed, RunStatus::RollbackFailed] {
+            assert_eq!(DrillStatus::from(run).as_str(), run.as_str());
+        }
+        assert_eq!(
+            "done".parse::<DrillStatus>().unwrap_err().to_string(),
+            "`done` is not one of passed, failed, aborted, interrupted, rollback_failed, skipped"
+        );
+    }
+
+    #[test]
+    fn a_row_of_an_unknown_status_is_an_error_not_a_guess() {
+        let store = Store::in_memory();
+        store
+            .insert(&NewRun::skipped(
+                "d",
+                "x",
+                None,
+                "2026-03-01T10:00:00Z".parse().unwrap(),
+                "busy".into(),
+            ))
+            .unwrap();
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute("UPDATE runs SET status = 'done'", [])
+            .unwrap();
+        assert!(store.runs(&RunFilter::default()).is_err());
+    }
+
     fn result() -> RunResult {
         serde_json::from_str(include_str!(
             "../../tests/fixtures/results/quickstart-result.json"
@@ -658,7 +789,7 @@ mod tests {
             .unwrap();
         let all = store.runs(&RunFilter::default()).unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[0].status, SKIPPED, "the newest first");
+        assert_eq!(all[0].status, DrillStatus::Skipped, "the newest first");
         assert_eq!(all[1].id, id);
         assert_eq!(
             all[1].time_to_detect_p50_ms,
@@ -680,7 +811,7 @@ mod tests {
         assert_eq!(on_day("2026-03-01T10:00:00.001Z", "2026-03-02"), 1);
         let skipped = store
             .runs(&RunFilter {
-                status: Some(SKIPPED.into()),
+                status: Some(DrillStatus::Skipped),
                 ..RunFilter::default()
             })
             .unwrap();

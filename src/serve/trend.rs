@@ -52,7 +52,7 @@ impl ExperimentTrend {
         self.points
             .iter()
             .rev()
-            .find(|p| p.status != crate::result::RunStatus::Interrupted.as_str())
+            .find(|p| p.status != crate::result::RunStatus::Interrupted)
     }
 }
 
@@ -65,7 +65,7 @@ pub struct TrendPoint {
     /// When it finished.
     pub at: Timestamp,
     /// Its status.
-    pub status: String,
+    pub status: crate::result::RunStatus,
     /// Median time to detect.
     pub time_to_detect_p50_ms: Option<f64>,
     /// Median time to recover.
@@ -125,7 +125,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
         trend.points.push(TrendPoint {
             id: *id,
             at: result.finished_at,
-            status: result.status.as_str().to_owned(),
+            status: result.status,
             time_to_detect_p50_ms: result.summary.time_to_detect_ms.p50,
             time_to_recover_p50_ms: result.summary.time_to_recover_ms.p50,
             score: result.scorecard.as_ref().and_then(|c| c.overall.score),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::tz::TimeZone;
 
 use super::*;
-use crate::serve::store::{RunFilter, SKIPPED};
+use crate::serve::store::{DrillStatus, RunFilter};
 
 /// Wall time that moves with tokio's (paused) clock.
 struct TestClock {
@@ -170,7 +170,7 @@ async fn schedule(
 fn skips(store: &Store) -> Vec<String> {
     store
         .runs(&RunFilter {
-            status: Some(SKIPPED.into()),
+            status: Some(DrillStatus::Skipped),
             ..RunFilter::default()
         })
         .unwrap()
@@ -446,7 +446,7 @@ async fn stopping_interrupts_running_drills_and_waits_for_them() {
     assert_eq!(runner.cancelled.load(Ordering::SeqCst), 1);
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].status, "interrupted");
+    assert_eq!(runs[0].status, DrillStatus::Interrupted);
 }
 
 #[tokio::test(start_paused = true)]
@@ -464,7 +464,7 @@ async fn a_drill_that_cannot_start_is_recorded_as_aborted_and_keeps_its_schedule
     assert_eq!(runner.starts("broken").len(), 2);
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|r| r.status == "aborted"
+    assert!(runs.iter().all(|r| r.status == DrillStatus::Aborted
         && r.reason.as_deref() == Some("cannot create the results folder")));
 }
 
@@ -499,9 +499,9 @@ async fn runs_that_finished_before_an_experiment_could_not_start_keep_their_resu
     assert_eq!(
         runs,
         [
-            ("first".to_owned(), fixture.status.as_str().to_owned(), None),
-            ("second".to_owned(), "aborted".to_owned(), reason.clone()),
-            ("third".to_owned(), "aborted".to_owned(), reason),
+            ("first".to_owned(), fixture.status.into(), None),
+            ("second".to_owned(), DrillStatus::Aborted, reason.clone()),
+            ("third".to_owned(), DrillStatus::Aborted, reason),
         ]
     );
 }
