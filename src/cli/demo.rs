@@ -25,6 +25,51 @@ pub struct Args {
 enum DemoCommand {
     /// Serve the demo workload: GET /health, /api and /metrics; POST /inbox.
     Serve(ServeArgs),
+    /// Watch demo replicas as a monitoring stack would: scrape their /metrics, and post
+    /// TargetDown and HighErrorRate alerts to a webhook in Alertmanager's format.
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MonitorArgs {
+    /// A port on 127.0.0.1 where GET /health answers `ok` while the monitor runs, for a
+    /// readiness check; printed as `listening on ADDR`.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Where alerts are posted (an experiment passes `{webhook}`).
+    #[arg(long, value_name = "URL")]
+    webhook: Url,
+    /// A target as NAME=URL of its /metrics, such as
+    /// `web-0=http://{replica.web.0}/metrics` (repeatable).
+    #[arg(long = "target", value_name = "NAME=URL", required = true, value_parser = parse_target)]
+    targets: Vec<(String, Url)>,
+    /// Time between scrapes.
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// How long a scrape may take before the target counts as down.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// How long a target must stay down before TargetDown fires.
+    #[arg(long = "for", default_value = "500ms", value_parser = humantime::parse_duration)]
+    down_for: Duration,
+    /// Share of failed API requests at which HighErrorRate fires, from 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.2, value_parser = parse_error_rate)]
+    error_ratio: f64,
+    /// Span over which the error ratio is computed.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    window: Duration,
+}
+
+fn parse_target(s: &str) -> Result<(String, Url), String> {
+    let (name, url) = s
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| format!("{s:?} is not NAME=URL"))?;
+    let url = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if url.scheme() != "http" {
+        return Err(format!("{url} is not a plain http:// URL"));
+    }
+    Ok((name.to_owned(), url))
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +114,7 @@ fn parse_error_rate(s: &str) -> Result<f64, String> {
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     match args.command {
         DemoCommand::Serve(args) => serve(args),
+        DemoCommand::Monitor(args) => monitor(args),
     }
 }
 
@@ -131,6 +177,69 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
+fn monitor(args: MonitorArgs) -> anyhow::Result<ExitStatus> {
+    if args.interval.is_zero() || args.timeout.is_zero() {
+        say!("error: --interval and --timeout must be more than 0s");
+        return Ok(ExitStatus::InvalidInput);
+    }
+    let config = demo::monitor::MonitorConfig {
+        targets: args.targets,
+        webhook: args.webhook,
+        interval: args.interval,
+        timeout: args.timeout,
+        down_for: args.down_for,
+        error_ratio: args.error_ratio,
+        window: args.window,
+    };
+    let listener = match args
+        .port
+        .map(|p| std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p)))
+    {
+        Some(Err(err)) => {
+            say!(
+                "error: cannot listen on port {}: {err}",
+                args.port.unwrap_or(0)
+            );
+            return Ok(ExitStatus::InvalidInput);
+        }
+        Some(Ok(listener)) => Some(listener),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let stop = CancellationToken::new();
+        let signals = super::shutdown_signals(stop.clone())?;
+        if let Some(listener) = listener {
+            listener
+                .set_nonblocking(true)
+                .context("cannot make the listening socket non-blocking")?;
+            let local = listener
+                .local_addr()
+                .context("cannot read the listening address")?;
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .context("cannot register the listening socket")?;
+            let health =
+                axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+            let until = stop.clone().cancelled_owned();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, health)
+                    .with_graceful_shutdown(until)
+                    .await;
+            });
+            println!("listening on {local}");
+        }
+        println!("monitoring {} target(s)", config.targets.len());
+        let result = demo::monitor::run(config, stop.cancelled_owned())
+            .await
+            .context("the demo monitor stopped");
+        signals.abort();
+        result.map(|()| ExitStatus::Success)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
@@ -162,7 +271,9 @@ mod tests {
             "0.2",
         ])
         .unwrap();
-        let DemoCommand::Serve(serve) = args.command;
+        let DemoCommand::Serve(serve) = args.command else {
+            panic!("not serve: {:?}", args.command);
+        };
         assert_eq!(serve.port, 0);
         assert_eq!(serve.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(serve.name, "checkout");
@@ -179,6 +290,64 @@ mod tests {
             &["serve", "--port", "0", "--error-rate", "NaN"],
             &["serve", "--port", "0", "--latency", "soon"],
             &["serve", "--port", "0", "--upstream", "not a url"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn demo_monitor_takes_its_targets_and_rejects_bad_ones() {
+        let args = parse(&[
+            "monitor",
+            "--webhook",
+            "http://127.0.0.1:9/alerts",
+            "--target",
+            "web-0=http://127.0.0.1:8000/metrics",
+            "--target",
+            "web-1=http://127.0.0.1:8001/metrics",
+            "--for",
+            "1s",
+        ])
+        .unwrap();
+        let DemoCommand::Monitor(monitor) = args.command else {
+            panic!("not monitor: {:?}", args.command);
+        };
+        assert_eq!(monitor.targets.len(), 2);
+        assert_eq!(monitor.targets[1].0, "web-1");
+        assert_eq!(monitor.down_for, Duration::from_secs(1));
+        assert_eq!(monitor.interval, Duration::from_millis(250));
+        for bad in [
+            &["monitor", "--webhook", "http://127.0.0.1:9/alerts"][..],
+            &[
+                "monitor",
+                "--webhook",
+                "http://x/a",
+                "--target",
+                "http://127.0.0.1:1/metrics",
+            ],
+            &[
+                "monitor",
+                "--webhook",
+                "http://x/a",
+                "--target",
+                "=http://127.0.0.1:1/m",
+            ],
+            &[
+                "monitor",
+                "--webhook",
+                "http://x/a",
+                "--target",
+                "a=https://127.0.0.1:1/m",
+            ],
+            &[
+                "monitor",
+                "--webhook",
+                "http://x/a",
+                "--target",
+                "a=http://h/m",
+                "--error-ratio",
+                "2",
+            ],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

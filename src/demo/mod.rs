@@ -9,6 +9,7 @@
 mod honeytoken;
 mod injection;
 mod metrics;
+pub mod monitor;
 
 use std::future::Future;
 use std::sync::Arc;

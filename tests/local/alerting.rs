@@ -1,7 +1,9 @@
-//! Detection through the real Prometheus and Alertmanager (Debian's `prometheus` and
-//! `prometheus-alertmanager`, found on PATH): experiments/local/alerting.yaml end to end.
+//! Detection through alerts: the real Prometheus and Alertmanager (Debian's `prometheus` and
+//! `prometheus-alertmanager`, found on PATH) running experiments/local/alerting.yaml end to
+//! end, and the demo's own monitor running experiments/local/monitored.yaml.
 //!
-//! Without the programs the test says it was skipped and why; with `CI` set it fails.
+//! Without the programs the Prometheus test says it was skipped and why; with `CI` set it
+//! fails.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -155,4 +157,50 @@ fn output_pid(journal: &[serde_json::Value]) -> u64 {
     journal[0]["data"]["pid"]
         .as_u64()
         .expect("run-started has the pid")
+}
+
+/// The demo monitor's scrape interval, scrape timeout and `for`, and the scrape after it.
+const MONITOR_INTERVALS: Duration = Duration::from_millis(250 + 200 + 500 + 250);
+
+#[test]
+fn the_demo_monitor_pages_through_the_webhook_when_every_replica_freezes() {
+    let _quiet = alone();
+    let work = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("experiments/local/monitored.yaml")).unwrap();
+    assert!(
+        text.contains("iterations: 2"),
+        "the example's iterations moved"
+    );
+    let file = write_experiment(
+        work.path(),
+        "monitored.yaml",
+        &text.replace("iterations: 2", "iterations: 1"),
+    );
+    let out = work.path().join("out");
+    let output = run_to_end(&file, &out, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+
+    let result = result(&out);
+    let it = &result["iterations"][0];
+    assert_eq!(it["detectedBy"], "pager", "{it}");
+    // TargetDown needs every scrape to fail for 500 ms, so the alert cannot come sooner;
+    // and it must come within the monitor's intervals plus scheduling slack.
+    let ttd = ms(&it["timeToDetectMs"]);
+    let bound = (MONITOR_INTERVALS + SLACK).as_secs_f64() * 1e3;
+    assert!(
+        (500.0..=bound).contains(&ttd),
+        "time to detect {ttd} ms, expected from 500 ms to {bound} ms after the injection"
+    );
+    let log = std::fs::read_to_string(out.join("logs/monitor-0.log")).unwrap();
+    for line in [
+        "alert firing: TargetDown web-0",
+        "alert resolved: TargetDown web-0",
+    ] {
+        assert!(
+            log.contains(line),
+            "no `{line}` in the monitor's log:\n{log}"
+        );
+    }
 }
