@@ -22,8 +22,8 @@ use super::svg;
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{
-    Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, MetricScore, Scale, Scorecard,
-    Status,
+    Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, IMPLEMENTING_REGULATION_SCOPE,
+    MetricScore, Scale, Scorecard, Status,
 };
 use crate::time::Timestamp;
 use svg::{GroupedBars, MarkerKind, Moment, PhaseKind, PhaseSpan, Strip, Timeline};
@@ -189,6 +189,7 @@ struct Page {
     cannot_evidence: Vec<String>,
     attestation: &'static str,
     caveat: &'static str,
+    regulation_scope: &'static str,
 }
 
 impl Page {
@@ -261,6 +262,7 @@ impl Page {
             cannot_evidence,
             attestation: ATTESTATION,
             caveat: super::security::CANARY_CAVEAT,
+            regulation_scope: IMPLEMENTING_REGULATION_SCOPE,
         }
     }
 }
@@ -395,7 +397,7 @@ impl CapabilityView {
                     text: refs.implementing_regulation_2024_2690.to_string(),
                 },
                 Reference {
-                    label: "ISO/IEC 27001:2022 Annex A",
+                    label: "ISO/IEC 27001:2022",
                     text: refs.iso_27001_annex_a.to_string(),
                 },
                 Reference {
@@ -1461,6 +1463,7 @@ mod tests {
             assert!(html.contains(text), "missing {text:?}");
         }
         assert_eq!(html.matches(ATTESTATION).count(), 1);
+        assert_eq!(html.matches(IMPLEMENTING_REGULATION_SCOPE).count(), 1);
         assert!(!html.contains("<script"), "the page needs no script");
         assert!(!html.contains("http://") || !html.contains("src=\"http"));
     }

@@ -33,6 +33,7 @@ struct View {
     findings: Vec<String>,
     cannot_evidence: Vec<String>,
     default_targets: bool,
+    regulation_scope: &'static str,
     version: &'static str,
 }
 
@@ -351,6 +352,7 @@ fn view(report: &Report) -> View {
             },
             |c| c.cannot_evidence.clone(),
         ),
+        regulation_scope: crate::scorecard::IMPLEMENTING_REGULATION_SCOPE,
         version: env!("CARGO_PKG_VERSION"),
     }
 }

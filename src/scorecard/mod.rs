@@ -22,7 +22,7 @@ pub use arithmetic::{
 };
 pub use catalogue::{
     CANARY_CAVEAT, CANNOT_EVIDENCE, Capability, DEFAULT_MAPPED_FAULT_TYPES, FaultCapabilities,
-    References, default_capabilities_for_fault, default_weights,
+    IMPLEMENTING_REGULATION_SCOPE, References, default_capabilities_for_fault, default_weights,
 };
 pub use evidence::ScorecardInput;
 pub use gate::{GATE_CAP, Gate};
