@@ -1325,8 +1325,7 @@ mod tests {
             gates: vec![Gate::MissingMandatoryNotificationFlag],
             repeatability: Repeatability {
                 runs: 1,
-                trends_tracked: false,
-                scheduled: false,
+                ..Repeatability::default()
             },
         };
         score(&input, &ScoreConfig::default()).expect("valid input")

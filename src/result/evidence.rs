@@ -230,10 +230,10 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         input: ScoreInput {
             capability_metrics: metrics,
             gates,
+            // One run is one dated run, whatever its iterations; a history adds the others.
             repeatability: Repeatability {
-                runs: u32::try_from(done.len()).unwrap_or(u32::MAX),
-                trends_tracked: false,
-                scheduled: false,
+                runs: 1,
+                ..Repeatability::default()
             },
         },
         weights,
@@ -397,7 +397,8 @@ mod tests {
         assert_eq!(metric(&input, "journal-integrity").values, vec![1.0]);
         assert_eq!(metric(&input, "faults-traced").values, vec![1.0]);
         assert!(input.input.gates.is_empty());
-        assert_eq!(input.input.repeatability.runs, 3);
+        // Three iterations of one run are one dated run.
+        assert_eq!(input.input.repeatability.runs, 1);
         let card = score_input(&input).unwrap();
         let status = |c: Capability| {
             card.capabilities

@@ -26,7 +26,10 @@ pub use catalogue::{
 };
 pub use evidence::ScorecardInput;
 pub use gate::{GATE_CAP, Gate};
-pub use maturity::{Repeatability, maturity_level, performance_band, repeatability_level};
+pub use maturity::{
+    REPEATED_RUNS, REPEATED_SPAN_DAYS, Repeatability, maturity_level, performance_band,
+    repeatability_level,
+};
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
 pub const FORMULA_VERSION: &str = "1.1.0";

@@ -17,11 +17,14 @@ fn detect(values: Vec<f64>) -> MetricObservation {
     )
 }
 
-fn repeat(runs: u32, trends_tracked: bool, scheduled: bool) -> Repeatability {
+/// `runs` dated runs over `span_days`, with or without a measured trend and a review.
+fn repeat(runs: u32, span_days: u32, trends_tracked: bool, reviewed: bool) -> Repeatability {
     Repeatability {
         runs,
+        span_days,
         trends_tracked,
-        scheduled,
+        reviewed,
+        scheduled: false,
     }
 }
 
@@ -166,7 +169,7 @@ fn a_gate_caps_the_capability_and_drops_maturity_to_1() {
             vec![60.0; 6],
         )],
         gates: vec![Gate::ContainmentLeak],
-        repeatability: repeat(10, true, true),
+        repeatability: repeat(10, 30, true, true),
     });
     let containment = capability(&card, Capability::Containment);
     close(containment.score.unwrap(), GATE_CAP);
@@ -206,25 +209,27 @@ fn performance_band_edges() {
 
 #[test]
 fn repeatability_limits_maturity() {
+    let level = |r| maturity_level(100.0, 100.0, false, r);
+    // One run, however many iterations, is one exercise.
+    assert_eq!(level(repeat(1, 0, false, false)), 2);
+    assert_eq!(level(repeat(2, 30, true, true)), 2);
+    // Three runs in a fortnight less a day are not yet a practice.
+    assert_eq!(level(repeat(3, 13, true, true)), 2);
+    assert_eq!(level(repeat(3, 14, false, true)), 3);
+    assert_eq!(level(repeat(3, 14, true, false)), 4);
+    assert_eq!(level(repeat(3, 14, true, true)), 5);
+    // A schedule alone raises nothing.
+    let scheduled = Repeatability {
+        scheduled: true,
+        ..repeat(3, 14, true, false)
+    };
+    assert_eq!(level(scheduled), 4);
     assert_eq!(
-        maturity_level(100.0, 100.0, false, repeat(2, true, true)),
-        2
-    );
-    assert_eq!(
-        maturity_level(100.0, 100.0, false, repeat(3, false, true)),
-        3
-    );
-    assert_eq!(
-        maturity_level(100.0, 100.0, false, repeat(3, true, false)),
+        maturity_level(75.0, 75.0, false, repeat(3, 14, true, true)),
         4
     );
     assert_eq!(
-        maturity_level(100.0, 100.0, false, repeat(3, true, true)),
-        5
-    );
-    assert_eq!(maturity_level(75.0, 75.0, false, repeat(3, true, true)), 4);
-    assert_eq!(
-        maturity_level(45.0, 45.0, false, repeat(1, false, false)),
+        maturity_level(45.0, 45.0, false, repeat(1, 0, false, false)),
         2
     );
 }
@@ -375,7 +380,7 @@ fn scorecard_round_trips_through_camel_case_json() {
     let card = card(&ScoreInput {
         capability_metrics: vec![detect(vec![60.0, 120.0, 180.0])],
         gates: vec![Gate::FailedRollback],
-        repeatability: repeat(3, false, false),
+        repeatability: repeat(3, 0, false, false),
     });
     let json = serde_json::to_value(&card).unwrap();
     assert_eq!(json["formulaVersion"], FORMULA_VERSION);
@@ -389,5 +394,12 @@ fn scorecard_round_trips_through_camel_case_json() {
             "gates":["no-detection"],"runs":3,"trendsTracked":true,"scheduled":false}"#,
     )
     .unwrap();
-    assert_eq!(input.repeatability, repeat(3, true, false));
+    assert_eq!(
+        input.repeatability,
+        Repeatability {
+            runs: 3,
+            trends_tracked: true,
+            ..Repeatability::default()
+        }
+    );
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::store::StoredResult;
 use crate::scorecard::evidence::{combine, score_input};
-use crate::scorecard::{Repeatability, Scorecard};
+use crate::scorecard::{REPEATED_RUNS, Repeatability, Scorecard};
 use crate::time::Timestamp;
 
 /// Everything the trend page and `/api/trend` show.
@@ -102,13 +102,17 @@ pub struct ScorePoint {
 
 /// The trend over `results`, given the oldest first.
 ///
-/// The scorecard today stands on the history: its repeatability counts the runs of the least
-/// run experiment, trends are tracked (this is the trend), and the drills are scheduled when
-/// every latest run came from a drill of `firedrill serve`.
+/// The scorecard today stands on the history: its repeatability counts the scored runs of the
+/// least run experiment and the days they span (the shortest span of any experiment), the
+/// trend is measured once every experiment has [`REPEATED_RUNS`] scored runs, and the drills
+/// are scheduled when every latest run came from a drill of `firedrill serve`. No review is
+/// recorded yet, so the history alone reaches level 4 at most.
 pub fn compute(results: &[StoredResult]) -> Trend {
     let mut experiments: BTreeMap<&str, ExperimentTrend> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, CapabilityTrend> = BTreeMap::new();
     let mut latest: BTreeMap<&str, &StoredResult> = BTreeMap::new();
+    // Each experiment's scored runs: the first and last time, and how many.
+    let mut scored: BTreeMap<&str, (Timestamp, Timestamp, u32)> = BTreeMap::new();
     for stored in results {
         let (id, result) = (&stored.id, &stored.result);
         let name = result.experiment.name.as_str();
@@ -153,6 +157,10 @@ pub fn compute(results: &[StoredResult]) -> Trend {
             && result.status != crate::result::RunStatus::Interrupted
         {
             latest.insert(name, stored);
+            let at = result.finished_at;
+            let entry = scored.entry(name).or_insert((at, at, 0));
+            entry.1 = at;
+            entry.2 += 1;
         }
     }
     let today = (!latest.is_empty())
@@ -163,13 +171,17 @@ pub fn compute(results: &[StoredResult]) -> Trend {
                 }),
                 None,
             );
+            let runs = scored.values().map(|(_, _, n)| *n).min().unwrap_or(0);
+            let span_days = scored
+                .values()
+                .map(|(first, last, _)| (last.ms_since(*first) / 86_400_000.0).floor() as u32)
+                .min()
+                .unwrap_or(0);
             input.input.repeatability = Repeatability {
-                runs: latest
-                    .keys()
-                    .map(|name| experiments.get(name).map_or(0, |e| e.runs))
-                    .min()
-                    .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-                trends_tracked: true,
+                runs,
+                span_days,
+                trends_tracked: runs >= REPEATED_RUNS,
+                reviewed: false,
                 scheduled: latest.values().all(|s| s.drill.is_some()),
             };
             score_input(&input).map(|scorecard| Today {
@@ -288,15 +300,25 @@ mod tests {
                 .and_then(|c| c.maturity)
                 .unwrap()
         };
-        let runs = |n: i64, drill: Option<&str>| -> Vec<StoredResult> {
-            (1..=n).map(|i| stored(i, drill, fixture())).collect()
+        // `n` runs, `days` apart.
+        let runs = |n: i64, days: u64, drill: Option<&str>| -> Vec<StoredResult> {
+            (0..n)
+                .map(|i| {
+                    let mut result = fixture();
+                    let later = std::time::Duration::from_secs(86_400 * days * i as u64);
+                    result.finished_at = result.finished_at + later;
+                    stored(i + 1, drill, result)
+                })
+                .collect()
         };
-        // Fewer than three runs cap maturity at 2; scheduled runs with a trend allow up to 5.
-        assert!(maturity(&runs(2, Some("d"))) <= 2);
-        let scheduled = maturity(&runs(3, Some("d")));
-        let unscheduled = maturity(&runs(3, None));
-        assert!(unscheduled <= 4);
-        assert!(scheduled >= unscheduled);
+        // Three runs on one day are one exercise, and two runs are not a practice.
+        assert_eq!(maturity(&runs(3, 0, Some("d"))), 2);
+        assert_eq!(maturity(&runs(2, 30, Some("d"))), 2);
+        assert_eq!(maturity(&runs(3, 6, Some("d"))), 2, "12 days");
+        // Three runs over two weeks make a measured trend: level 4, whether scheduled or
+        // not; level 5 needs a recorded review, which the history does not hold.
+        assert_eq!(maturity(&runs(3, 7, Some("d"))), 4);
+        assert_eq!(maturity(&runs(3, 7, None)), 4);
     }
 
     #[test]

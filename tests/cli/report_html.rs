@@ -63,8 +63,7 @@ fn scorecard(result: &RunResult) -> Scorecard {
         gates: vec![Gate::MissingMandatoryNotificationFlag],
         repeatability: Repeatability {
             runs: 1,
-            trends_tracked: false,
-            scheduled: false,
+            ..Repeatability::default()
         },
     };
     score(&input, &ScoreConfig::default()).expect("the scorecard input is valid")
