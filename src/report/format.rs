@@ -117,7 +117,6 @@ pub fn aggregation(metric: &MetricScore) -> String {
 pub fn gate(gate: Gate) -> &'static str {
     match gate {
         Gate::NoDetection => "the fault was never detected",
-        Gate::ContainmentLeak => "isolation did not hold",
         Gate::FailedRollback => "a rollback failed and left the fault in place",
         Gate::MissingMandatoryNotificationFlag => "a mandatory notification flag was missing",
         Gate::PreventionBypassed => "a prevention check was accepted where policy must refuse it",

@@ -13,8 +13,6 @@ pub const GATE_CAP: f64 = 39.0;
 pub enum Gate {
     /// The fault was never detected: caps detection at 0, as an infinite time to detect would.
     NoDetection,
-    /// Isolation did not hold (a probe reached what should have been cut off): caps containment at 39.
-    ContainmentLeak,
     /// A rollback failed and left the fault in place: caps recovery / continuity at 39.
     FailedRollback,
     /// A mandatory notification flag (e.g. suspected malicious act, cross-border impact) was missing: caps reporting readiness at 39.
@@ -28,7 +26,6 @@ impl Gate {
     pub fn capability(self) -> Capability {
         match self {
             Gate::NoDetection => Capability::Detection,
-            Gate::ContainmentLeak => Capability::Containment,
             Gate::FailedRollback => Capability::RecoveryContinuity,
             Gate::MissingMandatoryNotificationFlag => Capability::ReportingReadiness,
             Gate::PreventionBypassed => Capability::Containment,
@@ -39,8 +36,7 @@ impl Gate {
     pub fn cap(self) -> f64 {
         match self {
             Gate::NoDetection => 0.0,
-            Gate::ContainmentLeak
-            | Gate::FailedRollback
+            Gate::FailedRollback
             | Gate::MissingMandatoryNotificationFlag
             | Gate::PreventionBypassed => GATE_CAP,
         }

@@ -42,8 +42,6 @@ pub enum Metric {
     TimeToDetectAvailability,
     /// Seconds from a security canary to the alert (default 15 min / 4 h).
     TimeToDetectSecurityCanary,
-    /// Seconds until probes verify isolation (default 5 min / 48 h).
-    TimeToContain,
     /// Seconds until the service is back (default 1 h / 24 h).
     TimeToRecover,
     /// Seconds from detection to an early-warning draft (default 1 h / 24 h).
@@ -65,7 +63,6 @@ impl Metric {
         match self {
             Metric::TimeToDetectAvailability => "time-to-detect-availability",
             Metric::TimeToDetectSecurityCanary => "time-to-detect-security-canary",
-            Metric::TimeToContain => "time-to-contain",
             Metric::TimeToRecover => "time-to-recover",
             Metric::EarlyWarningDraft => "early-warning-draft",
             Metric::LatencyDuringFault => "latency-during-fault",
@@ -84,7 +81,6 @@ impl Metric {
         match self {
             Metric::TimeToDetectAvailability => duration(2.0 * MIN, 15.0 * MIN),
             Metric::TimeToDetectSecurityCanary => duration(15.0 * MIN, 4.0 * HOUR),
-            Metric::TimeToContain => duration(5.0 * MIN, 48.0 * HOUR),
             Metric::TimeToRecover => duration(HOUR, 24.0 * HOUR),
             Metric::EarlyWarningDraft => duration(HOUR, 24.0 * HOUR),
             Metric::LatencyDuringFault => Scale::Multiple {

@@ -164,20 +164,20 @@ fn capability_score_is_the_weighted_mean_of_its_metrics() {
 fn a_gate_caps_the_capability_and_drops_maturity_to_1() {
     let card = card(&ScoreInput {
         capability_metrics: vec![MetricObservation::new(
-            Capability::Containment,
-            Metric::TimeToContain,
+            Capability::RecoveryContinuity,
+            Metric::TimeToRecover,
             vec![60.0; 6],
         )],
-        gates: vec![Gate::ContainmentLeak],
+        gates: vec![Gate::FailedRollback],
         repeatability: repeat(10, 30, true, true),
     });
-    let containment = capability(&card, Capability::Containment);
-    close(containment.score.unwrap(), GATE_CAP);
-    assert_eq!(containment.maturity, Some(1));
+    let recovery = capability(&card, Capability::RecoveryContinuity);
+    close(recovery.score.unwrap(), GATE_CAP);
+    assert_eq!(recovery.maturity, Some(1));
     assert_eq!(
-        containment.gates,
+        recovery.gates,
         vec![AppliedGate {
-            gate: Gate::ContainmentLeak,
+            gate: Gate::FailedRollback,
             cap: 39.0
         }]
     );
