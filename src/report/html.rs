@@ -1457,7 +1457,7 @@ mod tests {
             "href=\"notifications/nis2-early-warning-1.json\"",
             ATTESTATION,
             "A drill cannot evidence board oversight",
-            "formula 1.1.0",
+            "formula 1.2.0",
         ] {
             assert!(html.contains(text), "missing {text:?}");
         }

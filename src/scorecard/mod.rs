@@ -32,7 +32,7 @@ pub use maturity::{
 };
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
-pub const FORMULA_VERSION: &str = "1.1.0";
+pub const FORMULA_VERSION: &str = "1.2.0";
 
 /// A metric a drill measures; the named ones carry a default scale from the reference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
