@@ -12,8 +12,9 @@ use super::{
 use crate::journal::JournalCheck;
 use crate::spec::Spec;
 
-/// The default scale of the time to acknowledge: 15 minutes, and the 4 hours that DORA allows
-/// for the initial notification, which needs the roles engaged.
+/// The default scale of the time to acknowledge (timed from detection): 15 minutes, and a
+/// 4-hour limit borrowed from DORA's initial notification as a yardstick. DORA's 4 hours run
+/// from classification as major, not from detection, so the limit is not that deadline.
 pub const ACKNOWLEDGE_SCALE: Scale = Scale::Duration {
     target_secs: 15.0 * 60.0,
     limit_secs: 4.0 * 3600.0,
