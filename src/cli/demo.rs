@@ -110,6 +110,13 @@ fn parse_error_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Binds `addr`; says why not (a taken port, say) when it cannot.
+fn listen(addr: SocketAddr) -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind(addr)
+        .inspect_err(|err| say!("error: cannot listen on {addr}: {err}"))
+        .ok()
+}
+
 /// Runs `firedrill demo`.
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     match args.command {
@@ -121,12 +128,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
 fn serve(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     let addr = SocketAddr::new(args.host, args.port);
     // The port first: a replica is ready as soon as it listens, and a taken port fails at once.
-    let listener = match std::net::TcpListener::bind(addr) {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("error: cannot listen on {addr}: {err}");
-            return Ok(ExitStatus::InvalidInput);
-        }
+    let Some(listener) = listen(addr) else {
+        return Ok(ExitStatus::InvalidInput);
     };
     let config = DemoConfig {
         name: args.name,
@@ -191,19 +194,12 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<ExitStatus> {
         error_ratio: args.error_ratio,
         window: args.window,
     };
-    let listener = match args
-        .port
-        .map(|p| std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p)))
-    {
-        Some(Err(err)) => {
-            say!(
-                "error: cannot listen on port {}: {err}",
-                args.port.unwrap_or(0)
-            );
-            return Ok(ExitStatus::InvalidInput);
-        }
-        Some(Ok(listener)) => Some(listener),
+    let listener = match args.port {
         None => None,
+        Some(port) => match listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)) {
+            Some(listener) => Some(listener),
+            None => return Ok(ExitStatus::InvalidInput),
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -98,14 +98,15 @@ pub enum DrillStatus {
 pub struct UnknownStatus(pub String);
 
 /// The statuses a drill can have, as written, in the filters' order.
-pub const STATUSES: [&str; 6] = [
-    DrillStatus::Passed.as_str(),
-    DrillStatus::Failed.as_str(),
-    DrillStatus::Aborted.as_str(),
-    DrillStatus::Interrupted.as_str(),
-    DrillStatus::RollbackFailed.as_str(),
-    DrillStatus::Skipped.as_str(),
-];
+pub const STATUSES: [&str; DrillStatus::ALL.len()] = {
+    let mut names = [""; DrillStatus::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = DrillStatus::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 impl DrillStatus {
     /// Every status, in the filters' order.

@@ -111,7 +111,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
     let mut experiments: BTreeMap<&str, ExperimentTrend> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, CapabilityTrend> = BTreeMap::new();
     let mut latest: BTreeMap<&str, &StoredResult> = BTreeMap::new();
-    // Each experiment's scored runs: the first and last time, and how many.
+    // Each experiment's scored runs: the earliest and latest time, and how many.
     let mut scored: BTreeMap<&str, (Timestamp, Timestamp, u32)> = BTreeMap::new();
     for stored in results {
         let (id, result) = (&stored.id, &stored.result);
@@ -159,7 +159,8 @@ pub fn compute(results: &[StoredResult]) -> Trend {
             latest.insert(name, stored);
             let at = result.finished_at;
             let entry = scored.entry(name).or_insert((at, at, 0));
-            entry.1 = at;
+            entry.0 = entry.0.min(at);
+            entry.1 = entry.1.max(at);
             entry.2 += 1;
         }
     }
