@@ -148,7 +148,7 @@ pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
     let results = store
         .results(args.experiment.as_deref())
         .context("cannot read the run history")?;
-    let trend = crate::serve::trend::compute(&results);
+    let trend = crate::serve::trend::compute(&results, crate::time::Timestamp::now());
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

@@ -319,6 +319,7 @@ impl Runner {
             pod_recovery,
             detection_event: it.detection_event.take(),
             span_id: None,
+            signals_fired: Vec::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::spec::Spec;
 pub(super) fn score(spec: &Spec, result: &mut RunResult, journal: &Path) {
     let check = JournalCheck::of(journal, "journal.jsonl");
     let input = input_for_run(spec, result, &check);
-    result.scorecard = score_input(&input);
+    result.scorecard = score_input(&input, None);
     result.scorecard_input = Some(input);
 }
 

@@ -1256,7 +1256,7 @@ fn file_links(dir: &str, r: &RunResult) -> Vec<FileLink> {
 mod tests {
     use super::*;
     use crate::report::model::ReportRun;
-    use crate::scorecard::{CANARY_CAVEAT, Gate};
+    use crate::scorecard::{CANARY_CAVEAT, Gate, GateHit, Provenance};
     use crate::scorecard::{
         Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, score,
     };
@@ -1293,19 +1293,19 @@ mod tests {
     fn scorecard() -> Scorecard {
         let input = ScoreInput {
             capability_metrics: vec![
-                MetricObservation::new(
+                MetricObservation::organisation(
                     Capability::Detection,
                     Metric::TimeToDetectAvailability,
                     vec![0.595, 0.695, 0.685],
                 )
                 .with_source("quickstart"),
-                MetricObservation::new(
+                MetricObservation::organisation(
                     Capability::RecoveryContinuity,
                     Metric::TimeToRecover,
                     vec![5.99, 6.09, 6.08],
                 )
                 .with_source("quickstart"),
-                MetricObservation::new(
+                MetricObservation::organisation(
                     Capability::ThirdPartyResilience,
                     Metric::Custom {
                         name: "availability-during-fault".into(),
@@ -1316,17 +1316,21 @@ mod tests {
                     },
                     vec![0.78, 0.79, 0.77],
                 ),
-                MetricObservation::new(
+                MetricObservation::simulated(
                     Capability::ReportingReadiness,
                     Metric::EarlyWarningDraft,
                     vec![0.0364],
                 ),
             ],
-            gates: vec![Gate::MissingMandatoryNotificationFlag],
+            gates: vec![GateHit::new(
+                Gate::MissingMandatoryNotificationFlag,
+                Provenance::Simulated,
+            )],
             repeatability: Repeatability {
                 runs: 1,
                 ..Repeatability::default()
             },
+            ..ScoreInput::default()
         };
         score(&input, &ScoreConfig::default()).expect("valid input")
     }

@@ -31,7 +31,7 @@ pub fn quickstart_run() -> ReportRun {
         detail: "131 records verify".to_owned(),
     };
     let input = input_for_run(&spec, &result, &journal);
-    result.scorecard = score_input(&input);
+    result.scorecard = score_input(&input, None);
     result.scorecard_input = Some(input);
     ReportRun {
         dir: String::new(),
@@ -110,7 +110,7 @@ pub fn security_run() -> ReportRun {
     result.status = RunStatus::Failed;
     result.reason = Some("iteration 1: prevention check `privileged` was accepted: create pod shop/firedrill-canary-privileged (privileged); undone at once (deleted pod shop/firedrill-canary-privileged)".to_owned());
     let input = input_for_run(&spec, result, &run.journal);
-    result.scorecard = score_input(&input);
+    result.scorecard = score_input(&input, None);
     result.scorecard_input = Some(input);
     run
 }
@@ -131,6 +131,8 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         detected_at: Some(None),
         detected_by: Some(None),
         time_to_detect_ms: Some(None),
+        probes: Default::default(),
+        probes_alone: Default::default(),
     }
 }
 
@@ -166,5 +168,7 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         detected_at: None,
         detected_by: None,
         time_to_detect_ms: None,
+        probes: Default::default(),
+        probes_alone: Default::default(),
     }
 }

@@ -11,7 +11,7 @@ use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::ScorecardInput;
-use crate::scorecard::evidence::{combine, score_input};
+use crate::scorecard::evidence::{combine, refresh_journal_preconditions, score_input};
 use crate::scorecard::{Capability, Scorecard};
 use crate::time::Timestamp;
 
@@ -172,7 +172,7 @@ pub fn suite_report(
         title: name.to_owned(),
         generated_at: Timestamp::now(),
         status,
-        scorecard: score_input(&input),
+        scorecard: score_input(&input, Some(Timestamp::now())),
         runs,
     };
     (report, input)
@@ -262,24 +262,14 @@ fn rerender_run(dir: &Path, rel: &str) -> Result<ReportRun, WriteError> {
     let mut result: RunResult = read_json(&dir.join("result.json"))?;
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     if let Some(input) = result.scorecard_input.as_mut() {
-        refresh_journal_metrics(input, &journal);
-        result.scorecard = score_input(input);
+        refresh_journal_preconditions(input, &journal);
+        result.scorecard = score_input(input, Some(Timestamp::now()));
     }
     Ok(ReportRun {
         dir: rel.to_owned(),
         result,
         journal,
     })
-}
-
-/// Updates the evidence metrics of a recorded input to what the journal says now.
-fn refresh_journal_metrics(input: &mut ScorecardInput, journal: &JournalCheck) {
-    let fresh = crate::scorecard::evidence::journal_metrics(journal);
-    input
-        .input
-        .capability_metrics
-        .retain(|m| m.capability != Capability::EvidenceTraceability);
-    input.input.capability_metrics.extend(fresh);
 }
 
 fn join(rel: &str, file: &str) -> String {

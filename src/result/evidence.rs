@@ -1,20 +1,24 @@
 //! From one run to the scorecard's input: what the run measured, attributed to the
-//! capabilities the experiment exercised (docs/scorecard.md, "From a run to the scorecard").
+//! capabilities the experiment exercised, each measurement marked with where its evidence
+//! comes from (docs/scorecard.md, "From a run to the scorecard" and "Provenance").
 //!
 //! Pure: the result, the experiment's overrides and the journal check in, a
 //! [`ScorecardInput`] out.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::journal::JournalCheck;
+use crate::measure::LatencySummary;
 use crate::result::{FaultRecord, IterationResult, RunResult, RunStatus};
 use crate::scorecard::evidence::{
-    ACKNOWLEDGE_SCALE, CANARY_RECALL, COMPLETED_SCALE, DELIVERY_SCALE, PREVENTION_REFUSED,
-    exercised, journal_metrics, mapping_of,
+    ACKNOWLEDGE_SCALE, AVAILABILITY_SCALE, CANARY_RECALL, COMPLETED_SCALE, DELIVERY_SCALE,
+    PREVENTION_REFUSED, exercised, journal_preconditions, mapping_of, overrides_of,
 };
 use crate::scorecard::{
-    Capability, Gate, Metric, MetricObservation, Repeatability, Scale, ScoreInput, ScorecardInput,
-    default_weights,
+    Capability, Check, Gate, GateHit, Metric, MetricObservation, Precondition, Provenance,
+    Repeatability, Scale, ScoreInput, ScorecardInput,
 };
-use crate::spec::{DurationTarget, Spec};
+use crate::spec::{DetectionSignal, DurationTarget, Spec};
 
 fn duration_scale(target: Option<DurationTarget>) -> Option<Scale> {
     target.map(|t| Scale::Duration {
@@ -28,6 +32,52 @@ fn limit_of(scale: Scale) -> f64 {
         Scale::Duration { limit_secs, .. } => limit_secs,
         Scale::Multiple { limit, target } => limit.unwrap_or(target * 2.0),
         Scale::Ratio { floor, .. } => floor,
+    }
+}
+
+/// Where each detection signal's evidence comes from: an alert, an event or a probe the
+/// experiment declares the organisation's own monitoring is the organisation's; any other
+/// probe streak is firedrill standing in for synthetic monitoring.
+pub fn signal_provenance(spec: &Spec) -> BTreeMap<String, Provenance> {
+    let monitoring: BTreeSet<&str> = spec
+        .scorecard
+        .iter()
+        .flat_map(|s| s.organisation_monitoring.iter().map(String::as_str))
+        .collect();
+    spec.detection
+        .iter()
+        .flat_map(|d| &d.signals)
+        .map(|signal| {
+            let provenance = match signal {
+                DetectionSignal::ProbeFails(p) if monitoring.contains(p.probe.as_str()) => {
+                    Provenance::Organisation
+                }
+                DetectionSignal::ProbeFails(_) => Provenance::Simulated,
+                DetectionSignal::Webhook(_)
+                | DetectionSignal::KubernetesEvent(_)
+                | DetectionSignal::AlertmanagerAlert(_)
+                | DetectionSignal::PrometheusAlert(_) => Provenance::Organisation,
+            };
+            (signal.name().to_owned(), provenance)
+        })
+        .collect()
+}
+
+/// The signals that fired in an iteration with their times to detect, in seconds: every
+/// signal's first firing, or for a result that recorded only the first, that one.
+fn fired(it: &IterationResult) -> Vec<(&str, f64)> {
+    if it.signals_fired.is_empty() {
+        it.detected_by
+            .as_deref()
+            .zip(it.time_to_detect_ms)
+            .map(|(signal, ms)| (signal, ms / 1e3))
+            .into_iter()
+            .collect()
+    } else {
+        it.signals_fired
+            .iter()
+            .map(|f| (f.signal.as_str(), f.time_to_detect_ms / 1e3))
+            .collect()
     }
 }
 
@@ -51,6 +101,13 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     let maps = |fault_type: &str, capability: Capability| {
         mapping.capabilities(fault_type).contains(&capability)
     };
+    let provenance = signal_provenance(spec);
+    let of = |signal: &str| {
+        provenance
+            .get(signal)
+            .copied()
+            .unwrap_or(Provenance::Simulated)
+    };
 
     // A canary's own time to detect replaces the iteration's when the canaries are all that
     // detection is asked to notice: the iteration's first signal would be a canary's.
@@ -58,33 +115,49 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         .faults
         .iter()
         .any(|f| f.canary_signals().is_none() && maps(f.type_name(), Capability::Detection));
-    if availability_detection && spec.detection.is_some() && !done.is_empty() {
-        let values: Vec<f64> = done
-            .iter()
-            .filter_map(|i| i.time_to_detect_ms.map(secs))
-            .collect();
-        if values.len() < done.len() {
-            gates.push(Gate::NoDetection);
-        }
-        if !values.is_empty() {
-            let mut observation = MetricObservation::new(
-                Capability::Detection,
-                Metric::TimeToDetectAvailability,
-                values,
-            );
-            observation.scale = duration_scale(targets.time_to_detect);
-            metrics.push(observation);
+    if availability_detection && !done.is_empty() {
+        // The organisation's signals and firedrill's stand-ins are timed apart: each
+        // iteration's first firing of each kind.
+        for kind in [Provenance::Organisation, Provenance::Simulated] {
+            if !provenance.values().any(|p| *p == kind) {
+                continue;
+            }
+            let values: Vec<f64> = done
+                .iter()
+                .filter_map(|i| {
+                    fired(i)
+                        .into_iter()
+                        .filter(|(signal, _)| of(signal) == kind)
+                        .map(|(_, s)| s)
+                        .reduce(f64::min)
+                })
+                .collect();
+            if values.len() < done.len() {
+                gates.push(GateHit::new(Gate::NoDetection, kind));
+            }
+            if !values.is_empty() {
+                let mut observation = MetricObservation::of(
+                    kind,
+                    Capability::Detection,
+                    Metric::TimeToDetectAvailability,
+                    values,
+                );
+                observation.scale = duration_scale(targets.time_to_detect);
+                metrics.push(observation);
+            }
         }
     }
 
     metrics.extend(canary_metrics(
         &done,
         &maps,
+        &of,
         targets.time_to_detect_canary,
         &mut gates,
     ));
     metrics.extend(prevention_metrics(&done, &maps, &mut gates));
 
+    // The system coming back by itself is the organisation's doing.
     if exercised.contains(&Capability::RecoveryContinuity) && !done.is_empty() {
         let scale = duration_scale(targets.time_to_recover);
         let limit = limit_of(scale.unwrap_or_else(|| Metric::TimeToRecover.default_scale()));
@@ -93,7 +166,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             .iter()
             .map(|i| i.time_to_recover_ms.map_or(limit, secs))
             .collect();
-        let mut observation = MetricObservation::new(
+        let mut observation = MetricObservation::organisation(
             Capability::RecoveryContinuity,
             Metric::TimeToRecover,
             values,
@@ -101,63 +174,32 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         observation.scale = scale;
         metrics.push(observation);
     }
-    if !result.rollback.failed.is_empty() || result.status == RunStatus::RollbackFailed {
-        gates.push(Gate::FailedRollback);
-    }
 
-    // Service delivery while the faults hold. The fault phase covers every fault of the
-    // schedule, so the latency speaks for third-party resilience only when every fault breaks
-    // a third party; otherwise it is the service's own continuity.
-    let all_third_party = !spec.faults.is_empty()
-        && spec.faults.iter().all(|f| {
-            mapping
-                .capabilities(f.type_name())
-                .contains(&Capability::ThirdPartyResilience)
-        });
-    let latency_capability = if all_third_party {
-        Some(Capability::ThirdPartyResilience)
-    } else {
-        Some(Capability::RecoveryContinuity).filter(|c| exercised.contains(c))
-    };
-    if let Some(capability) = latency_capability {
+    let latency_scale = targets.latency_during_fault.map(|m| Scale::Multiple {
+        target: m.target,
+        limit: m.limit,
+    });
+    // Service delivery while the faults hold is the service's own continuity.
+    if exercised.contains(&Capability::RecoveryContinuity) {
         let values: Vec<f64> = done
             .iter()
             .filter_map(|i| {
-                i.probes
-                    .values()
-                    .filter_map(|phases| {
-                        let base = phases.get("baseline")?.p99?;
-                        let fault = phases.get("fault")?.p99?;
-                        (base > 0.0).then(|| fault / base)
-                    })
-                    .reduce(f64::max)
+                worst_multiple(i, |probe| i.probes.get(probe).and_then(|p| p.get("fault")))
             })
             .collect();
         if !values.is_empty() {
-            let mut observation =
-                MetricObservation::new(capability, Metric::LatencyDuringFault, values);
-            observation.scale = targets.latency_during_fault.map(|m| Scale::Multiple {
-                target: m.target,
-                limit: m.limit,
-            });
+            let mut observation = MetricObservation::organisation(
+                Capability::RecoveryContinuity,
+                Metric::LatencyDuringFault,
+                values,
+            );
+            observation.scale = latency_scale;
             metrics.push(observation);
         }
     }
-
-    if exercised.contains(&Capability::ContinuousTesting) && result.settings.iterations > 0 {
-        let share = done.len() as f64 / f64::from(result.settings.iterations);
-        metrics.push(MetricObservation::new(
-            Capability::ContinuousTesting,
-            Metric::Custom {
-                name: "iterations-completed".to_owned(),
-                scale: COMPLETED_SCALE,
-            },
-            vec![share.min(1.0)],
-        ));
-    }
-
-    // The journal evidences every run, whatever its faults.
-    metrics.extend(journal_metrics(journal));
+    // A fault that breaks a third party speaks for third-party resilience whatever else the
+    // experiment injects: its figures come from its own window.
+    metrics.extend(third_party_metrics(&done, &maps, latency_scale));
 
     let early_warnings: Vec<_> = result
         .notifications
@@ -165,7 +207,8 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         .filter(|n| n.kind == "nis2-early-warning")
         .collect();
     if !early_warnings.is_empty() {
-        let mut draft = MetricObservation::new(
+        // firedrill drafts and delivers these itself: simulated until a person does.
+        let mut draft = MetricObservation::simulated(
             Capability::ReportingReadiness,
             Metric::EarlyWarningDraft,
             early_warnings
@@ -187,7 +230,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 .iter()
                 .map(|d| d.time_to_deliver_ms.map_or(limit, secs))
                 .collect();
-            metrics.push(MetricObservation::new(
+            metrics.push(MetricObservation::simulated(
                 Capability::ReportingReadiness,
                 Metric::Custom {
                     name: "early-warning-delivery".to_owned(),
@@ -200,10 +243,14 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             .iter()
             .any(|n| !n.mandatory_flags_missing.is_empty())
         {
-            gates.push(Gate::MissingMandatoryNotificationFlag);
+            gates.push(GateHit::new(
+                Gate::MissingMandatoryNotificationFlag,
+                Provenance::Simulated,
+            ));
         }
     }
 
+    // People acknowledging through their own channel.
     if let Some(coordination) = &result.coordination
         && coordination.awareness_at.is_some()
     {
@@ -211,7 +258,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         let limit = limit_of(scale);
         for ack in &coordination.acknowledgements {
             // A role that never acknowledged counts as acknowledging at the limit.
-            metrics.push(MetricObservation::new(
+            metrics.push(MetricObservation::organisation(
                 Capability::Coordination,
                 Metric::Custom {
                     name: format!("time-to-acknowledge ({})", ack.role),
@@ -222,32 +269,152 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         }
     }
 
-    let mut weights = default_weights();
+    // Every measurement is dated by the run's end, so that it can grow stale.
+    for observation in &mut metrics {
+        observation.measured_at = Some(result.finished_at);
+    }
+    for gate in &mut gates {
+        gate.measured_at = Some(result.finished_at);
+    }
+
+    let mut weights = crate::scorecard::default_weights();
+    let mut input = ScorecardInput::new(ScoreInput {
+        capability_metrics: metrics,
+        gates,
+        preconditions: preconditions(result, journal),
+        overrides: overrides_of(spec),
+        // One run is one dated run, whatever its iterations; a history adds the others.
+        repeatability: Repeatability {
+            runs: 1,
+            ..Repeatability::default()
+        },
+    });
     if let Some(overrides) = &spec.scorecard {
         weights.extend(overrides.weights.iter().map(|(c, w)| (*c, *w)));
+        if let Some(threshold) = overrides.coverage_threshold {
+            input.coverage_threshold = threshold / 100.0;
+        }
+        if let Some(age) = overrides.max_evidence_age {
+            input.max_evidence_age_days = u32::try_from(age.get().as_secs() / 86_400)
+                .unwrap_or(u32::MAX)
+                .max(1);
+        }
     }
-    ScorecardInput {
-        input: ScoreInput {
-            capability_metrics: metrics,
-            gates,
-            // One run is one dated run, whatever its iterations; a history adds the others.
-            repeatability: Repeatability {
-                runs: 1,
-                ..Repeatability::default()
-            },
+    input.weights = weights;
+    input
+}
+
+/// firedrill's own integrity: the journal's checks, and every fault reverted.
+fn preconditions(result: &RunResult, journal: &JournalCheck) -> Vec<Precondition> {
+    let mut checks = journal_preconditions(journal);
+    let reverted = result.rollback.failed.is_empty() && result.status != RunStatus::RollbackFailed;
+    checks.push(Precondition::new(
+        Check::FaultsReverted,
+        reverted,
+        if reverted {
+            "every fault was reverted".to_owned()
+        } else {
+            format!(
+                "revert failed: {}",
+                if result.rollback.failed.is_empty() {
+                    "see the run's rollback".to_owned()
+                } else {
+                    result.rollback.failed.join("; ")
+                }
+            )
         },
-        weights,
+    ));
+    checks
+}
+
+/// The worst p99 multiple over an iteration's probes: the probe's p99 in the window `during`
+/// picks, over its baseline p99.
+fn worst_multiple<'a>(
+    it: &'a IterationResult,
+    during: impl Fn(&str) -> Option<&'a LatencySummary>,
+) -> Option<f64> {
+    it.probes
+        .iter()
+        .filter_map(|(probe, phases)| {
+            let base = phases.get("baseline")?.p99?;
+            let fault = during(probe)?.p99?;
+            (base > 0.0).then(|| fault / base)
+        })
+        .reduce(f64::max)
+}
+
+/// Third-party resilience from each fault that breaks a third party: the p99 multiple and
+/// the availability of the probes while that fault held alone (while it held, when it never
+/// held alone), per iteration the worst over such faults.
+fn third_party_metrics(
+    done: &[&IterationResult],
+    maps: &dyn Fn(&str, Capability) -> bool,
+    latency_scale: Option<Scale>,
+) -> Vec<MetricObservation> {
+    let mut multiples = Vec::new();
+    let mut availability = Vec::new();
+    for it in done {
+        let windows: Vec<&BTreeMap<String, LatencySummary>> = it
+            .faults
+            .iter()
+            .filter(|f| maps(&f.fault_type, Capability::ThirdPartyResilience))
+            .map(|f| {
+                if f.probes_alone.is_empty() {
+                    &f.probes
+                } else {
+                    &f.probes_alone
+                }
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let Some(worst) = windows
+            .iter()
+            .filter_map(|w| worst_multiple(it, |probe| w.get(probe)))
+            .reduce(f64::max)
+        {
+            multiples.push(worst);
+        }
+        if let Some(worst) = windows
+            .iter()
+            .flat_map(|w| w.values().filter_map(|s| s.availability))
+            .reduce(f64::min)
+        {
+            availability.push(worst);
+        }
     }
+    let mut metrics = Vec::new();
+    if !multiples.is_empty() {
+        let mut observation = MetricObservation::organisation(
+            Capability::ThirdPartyResilience,
+            Metric::LatencyDuringFault,
+            multiples,
+        );
+        observation.scale = latency_scale;
+        metrics.push(observation);
+    }
+    if !availability.is_empty() {
+        metrics.push(MetricObservation::organisation(
+            Capability::ThirdPartyResilience,
+            Metric::Custom {
+                name: "availability-during-fault".to_owned(),
+                scale: AVAILABILITY_SCALE,
+            },
+            availability,
+        ));
+    }
+    metrics
 }
 
 /// Detection canaries: each noticed canary's time to detect, and per iteration the share
-/// noticed. Only a run in which no canary at all was noticed hits the no-detection gate;
-/// partial misses lower the recall instead.
+/// noticed, for the organisation's signals and firedrill's stand-ins apart. Only a run in
+/// which no canary at all was noticed hits the no-detection gate; partial misses lower the
+/// recall instead.
 fn canary_metrics(
     done: &[&IterationResult],
     maps: &dyn Fn(&str, Capability) -> bool,
+    of: &dyn Fn(&str) -> Provenance,
     target: Option<DurationTarget>,
-    gates: &mut Vec<Gate>,
+    gates: &mut Vec<GateHit>,
 ) -> Vec<MetricObservation> {
     let per_iteration: Vec<Vec<&FaultRecord>> = done
         .iter()
@@ -262,47 +429,68 @@ fn canary_metrics(
     if per_iteration.is_empty() {
         return Vec::new();
     }
-    let mut metrics = Vec::new();
-    let times: Vec<f64> = per_iteration
+    // A canary counts as noticed by the kind of the signal that noticed it; with no signal
+    // of a kind in the experiment, that kind has nothing to say.
+    let kinds: BTreeSet<Provenance> = per_iteration
         .iter()
         .flatten()
-        .filter_map(|f| f.noticed().map(|(_, _, ms)| ms / 1e3))
+        .filter_map(|f| f.noticed().map(|(_, signal, _)| of(signal)))
         .collect();
-    if times.is_empty() {
-        gates.push(Gate::NoDetection);
+    let kinds = if kinds.is_empty() {
+        BTreeSet::from([Provenance::Organisation])
     } else {
-        let mut observation = MetricObservation::new(
+        kinds
+    };
+    let mut metrics = Vec::new();
+    for kind in kinds {
+        let noticed = |f: &FaultRecord| {
+            f.noticed()
+                .filter(|(_, signal, _)| of(signal) == kind)
+                .map(|(_, _, ms)| ms / 1e3)
+        };
+        let times: Vec<f64> = per_iteration
+            .iter()
+            .flatten()
+            .filter_map(|f| noticed(f))
+            .collect();
+        if times.is_empty() {
+            gates.push(GateHit::new(Gate::NoDetection, kind));
+        } else {
+            let mut observation = MetricObservation::of(
+                kind,
+                Capability::Detection,
+                Metric::TimeToDetectSecurityCanary,
+                times,
+            );
+            observation.scale = duration_scale(target);
+            metrics.push(observation);
+        }
+        let recall = per_iteration
+            .iter()
+            .map(|canaries| {
+                let seen = canaries.iter().filter(|f| noticed(f).is_some()).count();
+                seen as f64 / canaries.len() as f64
+            })
+            .collect();
+        metrics.push(MetricObservation::of(
+            kind,
             Capability::Detection,
-            Metric::TimeToDetectSecurityCanary,
-            times,
-        );
-        observation.scale = duration_scale(target);
-        metrics.push(observation);
+            Metric::Custom {
+                name: CANARY_RECALL.to_owned(),
+                scale: COMPLETED_SCALE,
+            },
+            recall,
+        ));
     }
-    let recall = per_iteration
-        .iter()
-        .map(|canaries| {
-            let noticed = canaries.iter().filter(|f| f.noticed().is_some()).count();
-            noticed as f64 / canaries.len() as f64
-        })
-        .collect();
-    metrics.push(MetricObservation::new(
-        Capability::Detection,
-        Metric::Custom {
-            name: CANARY_RECALL.to_owned(),
-            scale: COMPLETED_SCALE,
-        },
-        recall,
-    ));
     metrics
 }
 
-/// Prevention checks: per iteration the share policy refused; any accepted check is a
-/// finding that caps containment.
+/// Prevention checks: per iteration the share the organisation's policy refused; any
+/// accepted check is a finding that caps containment.
 fn prevention_metrics(
     done: &[&IterationResult],
     maps: &dyn Fn(&str, Capability) -> bool,
-    gates: &mut Vec<Gate>,
+    gates: &mut Vec<GateHit>,
 ) -> Vec<MetricObservation> {
     let mut bypassed = false;
     let refused: Vec<f64> = done
@@ -320,12 +508,15 @@ fn prevention_metrics(
         })
         .collect();
     if bypassed {
-        gates.push(Gate::PreventionBypassed);
+        gates.push(GateHit::new(
+            Gate::PreventionBypassed,
+            Provenance::Organisation,
+        ));
     }
     if refused.is_empty() {
         return Vec::new();
     }
-    vec![MetricObservation::new(
+    vec![MetricObservation::organisation(
         Capability::Containment,
         Metric::Custom {
             name: PREVENTION_REFUSED.to_owned(),
@@ -339,7 +530,9 @@ fn prevention_metrics(
 mod tests {
     use super::*;
     use crate::result::{AcknowledgementResult, CoordinationResult, NotificationResult};
+    use crate::result::SignalFired;
     use crate::scorecard::evidence::{combine, score_input};
+    use crate::scorecard::{Status, Verdict};
     use crate::time::Timestamp;
 
     const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
@@ -351,8 +544,38 @@ mod tests {
             .spec
     }
 
+    /// The fixture, each iteration detected by the quick start's `pager` alone.
     fn result() -> RunResult {
-        serde_json::from_str(RESULT).expect("the fixture is a result")
+        let mut result: RunResult = serde_json::from_str(RESULT).expect("the fixture is a result");
+        for it in &mut result.iterations {
+            let ms = it.time_to_detect_ms.expect("the fixture detected every iteration");
+            it.detected_by = Some("pager".to_owned());
+            it.signals_fired = vec![fired("pager", ms)];
+        }
+        result
+    }
+
+    fn fired(signal: &str, ms: f64) -> SignalFired {
+        SignalFired {
+            signal: signal.to_owned(),
+            at: "2026-11-28T10:00:01Z".parse().unwrap(),
+            time_to_detect_ms: ms,
+        }
+    }
+
+    fn status(card: &crate::scorecard::Scorecard, c: Capability) -> Status {
+        capability(card, c).status
+    }
+
+    fn gate_names(input: &ScorecardInput) -> Vec<Gate> {
+        input.input.gates.iter().map(|g| g.gate).collect()
+    }
+
+    fn gate(gate: Gate, provenance: Provenance, result: &RunResult) -> GateHit {
+        GateHit {
+            measured_at: Some(result.finished_at),
+            ..GateHit::new(gate, provenance)
+        }
     }
 
     fn journal() -> JournalCheck {
@@ -381,44 +604,120 @@ mod tests {
         let input = input_for_run(&spec, &result, &journal());
         let ttd = metric(&input, "time-to-detect-availability");
         assert_eq!(ttd.capability, Capability::Detection);
+        // The demo's own alerting paged through the webhook: the organisation noticed.
+        assert_eq!(ttd.provenance, Provenance::Organisation);
         let expected: Vec<f64> = result
             .iterations
             .iter()
             .map(|i| i.time_to_detect_ms.unwrap() / 1e3)
             .collect();
         assert_eq!(ttd.values, expected);
-        assert_eq!(metric(&input, "time-to-recover").values.len(), 3);
-        // Process and dependency faults share the fault phase: latency is the service's own.
+        assert_eq!(ttd.measured_at, Some(result.finished_at));
+        let ttr = metric(&input, "time-to-recover");
+        assert_eq!(
+            (ttr.values.len(), ttr.provenance),
+            (3, Provenance::Organisation)
+        );
         assert_eq!(
             metric(&input, "latency-during-fault").capability,
             Capability::RecoveryContinuity
         );
-        assert_eq!(metric(&input, "iterations-completed").values, vec![1.0]);
-        assert_eq!(metric(&input, "journal-integrity").values, vec![1.0]);
-        assert_eq!(metric(&input, "faults-traced").values, vec![1.0]);
+        // firedrill's own doings are not measurements: no iteration count, no journal.
+        for name in ["iterations-completed", "journal-integrity", "faults-traced"] {
+            assert!(
+                input
+                    .input
+                    .capability_metrics
+                    .iter()
+                    .all(|m| m.metric.name() != name),
+                "{name}"
+            );
+        }
+        let checks: Vec<(Check, bool)> = input
+            .input
+            .preconditions
+            .iter()
+            .map(|p| (p.check, p.held))
+            .collect();
+        assert_eq!(
+            checks,
+            vec![
+                (Check::JournalIntact, true),
+                (Check::FaultsTraced, true),
+                (Check::FaultsReverted, true)
+            ]
+        );
         assert!(input.input.gates.is_empty());
+        assert!(input.input.overrides.is_empty());
         // Three iterations of one run are one dated run.
         assert_eq!(input.input.repeatability.runs, 1);
-        let card = score_input(&input).unwrap();
-        let status = |c: Capability| {
-            card.capabilities
-                .iter()
-                .find(|s| s.capability == c)
-                .unwrap()
-                .status
-        };
+        let card = score_input(&input, None).unwrap();
+        assert_eq!(status(&card, Capability::Containment), Status::NotEvidenced);
+        assert_eq!(status(&card, Capability::Coordination), Status::NotEvidenced);
+        assert_eq!(status(&card, Capability::Detection), Status::Evidenced);
         assert_eq!(
-            status(Capability::Containment),
-            crate::scorecard::Status::NotEvidenced
+            status(&card, Capability::EvidenceTraceability),
+            Status::NotEvidenced,
+            "the journal is a precondition, not a score"
         );
         assert_eq!(
-            status(Capability::Coordination),
-            crate::scorecard::Status::NotEvidenced
+            status(&card, Capability::ContinuousTesting),
+            Status::NotEvidenced,
+            "one run says nothing of continuous testing"
         );
+    }
+
+    #[test]
+    fn a_probe_streak_is_simulated_unless_the_experiment_claims_it_as_its_monitoring() {
+        let text = QUICKSTART.replace(
+            "      - {name: pager, type: webhook, match: {job: firedrill-demo, severity: page}}\n",
+            "      - {name: pager, type: webhook, match: {job: firedrill-demo, severity: page}}\n      - {name: synthetic, type: probe-fails, probe: api, consecutive: 3}\n",
+        );
+        assert_ne!(text, QUICKSTART);
+        let spec = crate::spec::load_str("q.yaml", &text).unwrap().spec;
+        let mut result = result();
+        // The probe streak fired first in every iteration; the pager in two of them.
+        for (n, it) in result.iterations.iter_mut().enumerate() {
+            it.signals_fired = vec![fired("synthetic", 300.0)];
+            if n > 0 {
+                it.signals_fired.push(fired("pager", 900.0));
+            }
+        }
+        let input = input_for_run(&spec, &result, &journal());
+        let ttd: Vec<&MetricObservation> = input
+            .input
+            .capability_metrics
+            .iter()
+            .filter(|m| m.metric == Metric::TimeToDetectAvailability)
+            .collect();
+        assert_eq!(ttd.len(), 2);
+        assert_eq!(ttd[0].provenance, Provenance::Organisation);
+        assert_eq!(ttd[0].values, vec![0.9, 0.9]);
+        assert_eq!(ttd[1].provenance, Provenance::Simulated);
+        assert_eq!(ttd[1].values, vec![0.3, 0.3, 0.3]);
+        // The organisation missed the first iteration, whatever firedrill's probe saw.
         assert_eq!(
-            status(Capability::Detection),
-            crate::scorecard::Status::Evidenced
+            input.input.gates,
+            vec![gate(Gate::NoDetection, Provenance::Organisation, &result)]
         );
+        let card = score_input(&input, None).unwrap();
+        let detection = capability(&card, Capability::Detection);
+        assert_eq!(detection.score, Some(0.0));
+        assert_eq!(detection.simulated_score, Some(100.0));
+
+        // Claimed as the organisation's own monitoring, the probe streak counts.
+        let claimed = text.replace(
+            "  iterations: 3\n",
+            "  scorecard: {organisationMonitoring: [api]}\n  iterations: 3\n",
+        );
+        let spec = crate::spec::load_str("q.yaml", &claimed).unwrap().spec;
+        let input = input_for_run(&spec, &result, &journal());
+        let ttd = metric(&input, "time-to-detect-availability");
+        assert_eq!(ttd.provenance, Provenance::Organisation);
+        assert_eq!(ttd.values, vec![0.3, 0.3, 0.3]);
+        assert!(input.input.gates.is_empty());
+        assert_eq!(input.input.overrides.len(), 1);
+        assert_eq!(input.input.overrides[0].setting, "probe api");
     }
 
     #[test]
@@ -426,9 +725,14 @@ mod tests {
         let spec = spec();
         let mut result = result();
         result.iterations[1].time_to_detect_ms = None;
+        result.iterations[1].signals_fired.clear();
+        result.iterations[1].detected_by = None;
         result.iterations[2].time_to_recover_ms = None;
         let input = input_for_run(&spec, &result, &journal());
-        assert_eq!(input.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(
+            input.input.gates,
+            vec![gate(Gate::NoDetection, Provenance::Organisation, &result)]
+        );
         assert_eq!(
             metric(&input, "time-to-detect-availability").values.len(),
             2
@@ -436,28 +740,94 @@ mod tests {
         assert_eq!(metric(&input, "time-to-recover").values[2], 24.0 * 3600.0);
     }
 
+    /// A summary of 100 observations with this p99 and availability.
+    fn summary(p99: f64, availability: f64) -> crate::measure::LatencySummary {
+        crate::measure::LatencySummary {
+            count: 100,
+            errors: ((1.0 - availability) * 100.0).round() as u64,
+            availability: Some(availability),
+            p50: Some(p99 / 2.0),
+            p90: Some(p99),
+            p99: Some(p99),
+            max: Some(p99),
+        }
+    }
+
     #[test]
-    fn latency_speaks_for_the_third_party_when_every_fault_breaks_one() {
-        let text = include_str!("../../experiments/local/third-party.yaml");
-        let spec = crate::spec::load_str("third-party.yaml", text)
-            .unwrap()
-            .spec;
-        let input = input_for_run(&spec, &result(), &journal());
+    fn a_dependency_fault_evidences_third_party_resilience_from_its_own_window() {
+        let mut result = result();
+        for it in &mut result.iterations {
+            let base = it.probes["api"]["baseline"].p99.unwrap();
+            for fault in &mut it.faults {
+                if fault.fault_type == "dependency-errors" {
+                    // While it held beside the freeze, and while it held alone.
+                    fault.probes = [("api".to_owned(), summary(base * 50.0, 0.4))].into();
+                    fault.probes_alone = [("api".to_owned(), summary(base * 1.5, 0.995))].into();
+                }
+            }
+        }
+        let input = input_for_run(&spec(), &result, &journal());
+        let third: Vec<&MetricObservation> = input
+            .input
+            .capability_metrics
+            .iter()
+            .filter(|m| m.capability == Capability::ThirdPartyResilience)
+            .collect();
+        assert_eq!(third.len(), 2, "{third:?}");
+        assert_eq!(third[0].metric, Metric::LatencyDuringFault);
+        for v in &third[0].values {
+            assert!((v - 1.5).abs() < 1e-9, "{v}");
+        }
+        assert_eq!(third[1].metric.name(), "availability-during-fault");
+        assert_eq!(third[1].values, vec![0.995; 3]);
+        assert!(third.iter().all(|m| m.provenance == Provenance::Organisation));
+        let card = score_input(&input, None).unwrap();
+        assert_eq!(
+            capability(&card, Capability::ThirdPartyResilience).score,
+            Some(100.0)
+        );
+        // The process faults still speak for the service's own continuity.
         assert_eq!(
             metric(&input, "latency-during-fault").capability,
-            Capability::ThirdPartyResilience
+            Capability::RecoveryContinuity
+        );
+
+        // Never alone: its whole window counts.
+        for it in &mut result.iterations {
+            for fault in &mut it.faults {
+                fault.probes_alone.clear();
+            }
+        }
+        let input = input_for_run(&spec(), &result, &journal());
+        let card = score_input(&input, None).unwrap();
+        assert_eq!(
+            capability(&card, Capability::ThirdPartyResilience).score,
+            Some(0.0)
         );
     }
 
     #[test]
-    fn a_failed_rollback_gates_recovery() {
+    fn a_failed_revert_voids_the_page() {
         let mut result = result();
         result
             .rollback
             .failed
             .push("freeze-all: no such process".to_owned());
         let input = input_for_run(&spec(), &result, &journal());
-        assert_eq!(input.input.gates, vec![Gate::FailedRollback]);
+        assert!(input.input.gates.is_empty());
+        let reverted = input
+            .input
+            .preconditions
+            .iter()
+            .find(|p| p.check == Check::FaultsReverted)
+            .unwrap();
+        assert!(!reverted.held);
+        assert!(reverted.detail.contains("no such process"), "{reverted:?}");
+        let card = score_input(&input, None).unwrap();
+        assert_eq!(card.overall.verdict, Verdict::Untrusted);
+        assert_eq!(card.overall.score, None);
+        assert_eq!(card.overall.partial_score, None);
+        assert!(!card.trusted());
     }
 
     #[test]
@@ -486,24 +856,35 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_journal_scores_no_integrity_and_untraced_faults_count() {
+    fn a_broken_journal_fails_its_preconditions_and_no_journal_has_none() {
         let check = JournalCheck {
             intact: false,
             faults_traced: 6,
+            detail: "record 7: the hash does not match".to_owned(),
             ..journal()
         };
         let input = input_for_run(&spec(), &result(), &check);
-        assert_eq!(metric(&input, "journal-integrity").values, vec![0.0]);
-        assert_eq!(metric(&input, "faults-traced").values, vec![6.0 / 9.0]);
+        let held: Vec<(Check, bool)> = input
+            .input
+            .preconditions
+            .iter()
+            .map(|p| (p.check, p.held))
+            .collect();
+        assert_eq!(
+            held,
+            vec![
+                (Check::JournalIntact, false),
+                (Check::FaultsTraced, false),
+                (Check::FaultsReverted, true)
+            ]
+        );
+        assert_eq!(
+            input.input.preconditions[1].detail,
+            "6 of 9 injected faults traced"
+        );
         let nothing = JournalCheck::default();
         let input = input_for_run(&spec(), &result(), &nothing);
-        assert!(
-            input
-                .input
-                .capability_metrics
-                .iter()
-                .all(|m| m.capability != Capability::EvidenceTraceability)
-        );
+        assert_eq!(input.input.preconditions.len(), 1);
     }
 
     fn at(text: &str) -> Timestamp {
@@ -578,9 +959,9 @@ mod tests {
             input
                 .input
                 .gates
-                .contains(&Gate::MissingMandatoryNotificationFlag)
+                .contains(&gate(Gate::MissingMandatoryNotificationFlag, Provenance::Simulated, &result))
         );
-        let card = score_input(&input).unwrap();
+        let card = score_input(&input, None).unwrap();
         let coordination = card
             .capabilities
             .iter()
@@ -629,6 +1010,8 @@ spec:
             detected_at: Some(ttd_ms.map(|_| at("2026-11-28T10:00:01Z"))),
             detected_by: Some(ttd_ms.map(|_| "siem".to_owned())),
             time_to_detect_ms: Some(ttd_ms),
+            probes: BTreeMap::new(),
+            probes_alone: BTreeMap::new(),
         }
     }
 
@@ -697,7 +1080,7 @@ spec:
                 .iter()
                 .all(|m| m.metric != Metric::TimeToDetectAvailability)
         );
-        let card = score_input(&input).unwrap();
+        let card = score_input(&input, None).unwrap();
         assert!(
             card.cannot_evidence
                 .contains(&crate::scorecard::CANARY_CAVEAT.to_owned())
@@ -715,9 +1098,9 @@ spec:
             vec![canary("a", None)],
         ]);
         let input = input_for_run(&security_spec(""), &result, &journal());
-        assert_eq!(input.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(gate_names(&input), vec![Gate::NoDetection]);
         assert_eq!(metric(&input, CANARY_RECALL).values, vec![0.0; 3]);
-        let card = score_input(&input).unwrap();
+        let card = score_input(&input, None).unwrap();
         assert_eq!(capability(&card, Capability::Detection).score, Some(0.0));
     }
 
@@ -752,7 +1135,7 @@ spec:
         assert_eq!(metric_of.capability, Capability::Containment);
         assert_eq!(metric_of.values, vec![1.0; 3]);
         assert!(input.input.gates.is_empty());
-        let card = score_input(&input).unwrap();
+        let card = score_input(&input, None).unwrap();
         assert_eq!(
             capability(&card, Capability::Containment).score,
             Some(100.0)
@@ -774,8 +1157,9 @@ spec:
             metric(&input, PREVENTION_REFUSED).values,
             vec![0.5, 1.0, 1.0]
         );
-        assert_eq!(input.input.gates, vec![Gate::PreventionBypassed]);
-        let card = score_input(&input).unwrap();
+        assert_eq!(gate_names(&input), vec![Gate::PreventionBypassed]);
+        assert_eq!(input.input.gates[0].provenance, Provenance::Organisation);
+        let card = score_input(&input, None).unwrap();
         let containment = capability(&card, Capability::Containment);
         assert_eq!(containment.score, Some(crate::scorecard::GATE_CAP));
         assert_eq!(containment.gates[0].gate, Gate::PreventionBypassed);
@@ -810,7 +1194,9 @@ spec:
         let one = input_for_run(&spec, &result(), &journal());
         let mut two = one.clone();
         two.input.repeatability.runs = 1;
-        two.input.gates.push(Gate::NoDetection);
+        two.input
+            .gates
+            .push(GateHit::new(Gate::NoDetection, Provenance::Organisation));
         let weights = [(Capability::Detection, 0.0)].into_iter().collect();
         let combined = combine([("a", &one), ("b", &two)], Some(&weights));
         let n = one.input.capability_metrics.len();
@@ -823,7 +1209,7 @@ spec:
             combined.input.capability_metrics[n].source.as_deref(),
             Some("b")
         );
-        assert_eq!(combined.input.gates, vec![Gate::NoDetection]);
+        assert_eq!(gate_names(&combined), vec![Gate::NoDetection]);
         assert_eq!(combined.input.repeatability.runs, 1);
         assert_eq!(combined.weights[&Capability::Detection], 0.0);
     }

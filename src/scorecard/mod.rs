@@ -8,6 +8,7 @@ mod catalogue;
 pub mod evidence;
 mod gate;
 mod maturity;
+mod provenance;
 
 #[cfg(test)]
 mod tests;
@@ -25,14 +26,25 @@ pub use catalogue::{
     IMPLEMENTING_REGULATION_SCOPE, References, default_capabilities_for_fault, default_weights,
 };
 pub use evidence::ScorecardInput;
-pub use gate::{GATE_CAP, Gate};
+pub use gate::{GATE_CAP, Gate, GateHit};
 pub use maturity::{
     REPEATED_RUNS, REPEATED_SPAN_DAYS, Repeatability, maturity_level, performance_band,
     repeatability_level,
 };
+pub use provenance::{Check, Override, Precondition, Provenance};
+
+use crate::time::Timestamp;
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
-pub const FORMULA_VERSION: &str = "1.2.0";
+pub const FORMULA_VERSION: &str = "2.0.0";
+
+/// The share of the profile's weight that organisation evidence must cover for a headline
+/// figure, unless the experiment sets its own.
+pub const DEFAULT_COVERAGE_THRESHOLD: f64 = 0.6;
+
+/// Evidence older than this no longer counts, unless the experiment sets its own age: DORA
+/// asks for testing at least yearly (Art. 24(6)).
+pub const DEFAULT_MAX_EVIDENCE_AGE_DAYS: u32 = 365;
 
 /// A metric a drill measures; the named ones carry a default scale from the reference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,11 +128,34 @@ pub struct MetricObservation {
     /// Where the values come from (the experiment, in a suite), shown next to the metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Whether the organisation produced the evidence or firedrill stood in for it.
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// When the run that measured it ended; evidence older than the scorecard's age limit
+    /// no longer counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_at: Option<Timestamp>,
 }
 
 impl MetricObservation {
+    /// An observation of what the organisation did, with weight 1 and the metric's default
+    /// scale.
+    pub fn organisation(capability: Capability, metric: Metric, values: Vec<f64>) -> Self {
+        Self::of(Provenance::Organisation, capability, metric, values)
+    }
+
+    /// An observation of what firedrill did in the organisation's place: shown, never scored.
+    pub fn simulated(capability: Capability, metric: Metric, values: Vec<f64>) -> Self {
+        Self::of(Provenance::Simulated, capability, metric, values)
+    }
+
     /// An observation with weight 1 and the metric's default scale.
-    pub fn new(capability: Capability, metric: Metric, values: Vec<f64>) -> Self {
+    pub fn of(
+        provenance: Provenance,
+        capability: Capability,
+        metric: Metric,
+        values: Vec<f64>,
+    ) -> Self {
         Self {
             capability,
             metric,
@@ -128,6 +163,8 @@ impl MetricObservation {
             weight: None,
             scale: None,
             source: None,
+            provenance,
+            measured_at: None,
         }
     }
 
@@ -158,7 +195,13 @@ pub struct ScoreInput {
     pub capability_metrics: Vec<MetricObservation>,
     /// The gates the drills hit.
     #[serde(default)]
-    pub gates: Vec<Gate>,
+    pub gates: Vec<GateHit>,
+    /// firedrill's own integrity checks; the page is void when one failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Precondition>,
+    /// What the experiment changed from the defaults, shown in the overrides box.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
     /// How the drills are repeated (runs, trends, schedule).
     #[serde(flatten)]
     pub repeatability: Repeatability,
@@ -170,24 +213,63 @@ pub struct ScoreInput {
 pub struct ScoreConfig {
     /// Weights of the capabilities in the overall figure; a missing capability weighs 0.
     pub weights: BTreeMap<Capability, f64>,
+    /// The share (0-1) of the total weight that organisation evidence must cover for a
+    /// headline figure.
+    pub coverage_threshold: f64,
+    /// Evidence older than this many days, counted back from `as_of`, no longer counts.
+    pub max_evidence_age_days: u32,
+    /// The time the scorecard speaks for; none counts every measurement as fresh.
+    pub as_of: Option<Timestamp>,
 }
 
 impl Default for ScoreConfig {
     fn default() -> Self {
         Self {
             weights: default_weights(),
+            coverage_threshold: DEFAULT_COVERAGE_THRESHOLD,
+            max_evidence_age_days: DEFAULT_MAX_EVIDENCE_AGE_DAYS,
+            as_of: None,
         }
     }
 }
 
-/// Whether any input exercised a capability.
+impl ScoreConfig {
+    /// Whether evidence measured at `at` is older than the age limit.
+    fn stale(&self, at: Option<Timestamp>) -> bool {
+        match (self.as_of, at) {
+            (Some(now), Some(at)) => {
+                now.ms_since(at) > f64::from(self.max_evidence_age_days) * 86_400_000.0
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What speaks for a capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// At least one measurement or gate speaks for the capability.
+    /// At least one fresh measurement or gate of the organisation's speaks for it: scored.
     Evidenced,
+    /// Only firedrill, standing in for the organisation, speaks for it: its figure is
+    /// shown, labelled simulated, and counts for nothing.
+    Simulated,
+    /// The organisation's evidence is older than the age limit: the drill is due again.
+    Due,
     /// Nothing exercised the capability: it has no score, not a zero.
     NotEvidenced,
+}
+
+impl Status {
+    /// The status as written in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Evidenced => "evidenced",
+            Self::Simulated => "simulated",
+            Self::Due => "due",
+            Self::NotEvidenced => "not-evidenced",
+        }
+    }
 }
 
 /// One metric's score.
@@ -215,6 +297,15 @@ pub struct MetricScore {
     /// Where the values come from (the experiment, in a suite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Whether the organisation produced the evidence or firedrill stood in for it.
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// When the run that measured it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_at: Option<Timestamp>,
+    /// Older than the age limit: shown, no longer counted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// A gate that was hit, with the cap it imposed.
@@ -225,6 +316,9 @@ pub struct AppliedGate {
     pub gate: Gate,
     /// The highest score the capability can have because of it.
     pub cap: f64,
+    /// Whether it caps the organisation's score or the simulated figure.
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 /// One capability's score, maturity and the evidence behind them.
@@ -237,10 +331,15 @@ pub struct CapabilityScore {
     pub name: String,
     /// Where the law and the standards ask for it.
     pub references: References,
-    /// Whether anything exercised it.
+    /// What speaks for it.
     pub status: Status,
-    /// The headline score, 0-100, after gates; none when not evidenced.
+    /// The headline score, 0-100, after gates, from the organisation's fresh evidence alone;
+    /// none when the organisation did not evidence it.
     pub score: Option<f64>,
+    /// The figure from what firedrill simulated, 0-100, after the simulated gates; shown,
+    /// never counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_score: Option<f64>,
     /// The median score, 0-100, after gates; none when not evidenced.
     pub score_p50: Option<f64>,
     /// The maturity level, 1-5; none when not evidenced.
@@ -253,18 +352,55 @@ pub struct CapabilityScore {
     pub weight: f64,
 }
 
+/// What the headline of the page says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A headline figure: organisation evidence covers at least the threshold.
+    Graded,
+    /// Organisation evidence covers less than the threshold: no headline figure.
+    InsufficientEvidence,
+    /// One of firedrill's integrity checks failed: the page cannot be trusted.
+    Untrusted,
+}
+
 /// The overall figure and how much of the profile it covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overall {
-    /// The weighted geometric mean over the evidenced capabilities; none when nothing is evidenced.
+    /// The headline: the weighted geometric mean over the capabilities the organisation
+    /// evidenced; none unless the verdict is graded.
     pub score: Option<f64>,
+    /// The same mean whatever the coverage, shown beneath "insufficient evidence"; none when
+    /// the page cannot be trusted or nothing is evidenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_score: Option<f64>,
+    /// What the headline says.
+    #[serde(default = "legacy_verdict")]
+    pub verdict: Verdict,
+    /// The share (0-1) of the profile's total weight that organisation evidence covers.
+    #[serde(default)]
+    pub coverage: f64,
+    /// The share it must cover for a headline figure.
+    #[serde(default = "legacy_threshold")]
+    pub coverage_threshold: f64,
     /// The evidenced capability with the lowest score.
     pub weakest: Option<Capability>,
-    /// How many capabilities the figure covers.
+    /// How many capabilities the organisation evidenced.
     pub evidenced_count: u32,
+    /// How many capabilities only firedrill's simulation speaks for.
+    #[serde(default)]
+    pub simulated_count: u32,
     /// How many capabilities there are.
     pub capability_count: u32,
+}
+
+fn legacy_verdict() -> Verdict {
+    Verdict::Graded
+}
+
+fn legacy_threshold() -> f64 {
+    DEFAULT_COVERAGE_THRESHOLD
 }
 
 /// The scorecard: the profile (weakest first), the overall figure, and its limits.
@@ -277,8 +413,21 @@ pub struct Scorecard {
     pub capabilities: Vec<CapabilityScore>,
     /// The overall figure.
     pub overall: Overall,
+    /// firedrill's own integrity checks; when one failed the page cannot be trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Precondition>,
+    /// What the experiment changed from the defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
     /// What a drill cannot evidence.
     pub cannot_evidence: Vec<String>,
+}
+
+impl Scorecard {
+    /// Whether every integrity check held.
+    pub fn trusted(&self) -> bool {
+        self.preconditions.iter().all(|p| p.held)
+    }
 }
 
 /// Errors of the scorecard; all of them are problems in the caller's input.
@@ -314,6 +463,9 @@ pub fn validate(input: &ScoreInput, config: &ScoreConfig) -> Vec<String> {
             }
         }
     }
+    if !(0.0..=1.0).contains(&config.coverage_threshold) {
+        problems.push("coverageThreshold: must be between 0 and 1".to_owned());
+    }
     for (capability, weight) in &config.weights {
         if !(weight.is_finite() && *weight >= 0.0) {
             problems.push(format!(
@@ -325,7 +477,7 @@ pub fn validate(input: &ScoreInput, config: &ScoreConfig) -> Vec<String> {
     problems
 }
 
-fn score_metric(observation: &MetricObservation) -> MetricScore {
+fn score_metric(observation: &MetricObservation, config: &ScoreConfig) -> MetricScore {
     let scale = observation
         .scale
         .unwrap_or_else(|| observation.metric.default_scale());
@@ -342,6 +494,31 @@ fn score_metric(observation: &MetricObservation) -> MetricScore {
         n: u32::try_from(observation.values.len()).unwrap_or(u32::MAX),
         weight: observation.weight.unwrap_or(1.0),
         source: observation.source.clone(),
+        provenance: observation.provenance,
+        measured_at: observation.measured_at,
+        stale: config.stale(observation.measured_at),
+    }
+}
+
+/// A score from metrics and gates: the weighted mean of the metrics' scores, capped by the
+/// gates; a gate with nothing measured scores 0.
+fn capped_mean(
+    metrics: &[&MetricScore],
+    gates: &[&AppliedGate],
+    pick: fn(&MetricScore) -> Option<f64>,
+) -> Option<f64> {
+    let pairs: Vec<(f64, f64)> = metrics
+        .iter()
+        .filter_map(|metric| pick(metric).map(|score| (score, metric.weight)))
+        .collect();
+    let cap = gates
+        .iter()
+        .map(|gate| gate.cap)
+        .fold(f64::INFINITY, f64::min);
+    match (weighted_mean(&pairs), gates.is_empty()) {
+        (Some(mean), _) => Some(mean.min(cap)),
+        (None, false) => Some(0.0),
+        (None, true) => None,
     }
 }
 
@@ -354,52 +531,67 @@ fn score_capability(
         .capability_metrics
         .iter()
         .filter(|observation| observation.capability == capability)
-        .map(score_metric)
+        .map(|observation| score_metric(observation, config))
         .collect();
-    let mut gates: Vec<AppliedGate> = input
+    let mut hits: Vec<&GateHit> = input
         .gates
         .iter()
-        .filter(|gate| gate.capability() == capability)
-        .map(|gate| AppliedGate {
-            gate: *gate,
-            cap: gate.cap(),
+        .filter(|hit| hit.gate.capability() == capability)
+        .collect();
+    // The organisation's evidence, fresh or not: when all of it is stale the drill is due.
+    let stale_org = metrics
+        .iter()
+        .any(|m| m.provenance == Provenance::Organisation && m.stale)
+        || hits.iter().any(|hit| {
+            hit.provenance == Provenance::Organisation && config.stale(hit.measured_at)
+        });
+    hits.retain(|hit| !config.stale(hit.measured_at));
+    let mut gates: Vec<AppliedGate> = hits
+        .iter()
+        .map(|hit| AppliedGate {
+            gate: hit.gate,
+            cap: hit.gate.cap(),
+            provenance: hit.provenance,
         })
         .collect();
-    gates.sort_by_key(|applied| applied.gate);
+    gates.sort_by_key(|applied| (applied.provenance, applied.gate));
     gates.dedup();
 
-    let mean_of = |pick: fn(&MetricScore) -> Option<f64>| {
-        let pairs: Vec<(f64, f64)> = metrics
+    let of = |provenance: Provenance| {
+        let metrics: Vec<&MetricScore> = metrics
             .iter()
-            .filter_map(|metric| pick(metric).map(|score| (score, metric.weight)))
+            .filter(|m| m.provenance == provenance && !m.stale)
             .collect();
-        weighted_mean(&pairs)
+        let gates: Vec<&AppliedGate> = gates
+            .iter()
+            .filter(|g| g.provenance == provenance)
+            .collect();
+        (metrics, gates)
     };
-    let cap = gates
-        .iter()
-        .map(|gate| gate.cap)
-        .fold(f64::INFINITY, f64::min);
-    // A gate with nothing measured to the capability's credit scores 0.
-    let capped = |mean: Option<f64>| match (mean, gates.is_empty()) {
-        (Some(mean), _) => Some(mean.min(cap)),
-        (None, false) => Some(0.0),
-        (None, true) => None,
-    };
-    let score = capped(mean_of(|metric| metric.score));
-    let score_p50 = capped(mean_of(|metric| metric.score_p50));
+    let (org_metrics, org_gates) = of(Provenance::Organisation);
+    let score = capped_mean(&org_metrics, &org_gates, |m| m.score);
+    let score_p50 = capped_mean(&org_metrics, &org_gates, |m| m.score_p50);
+    let (sim_metrics, sim_gates) = of(Provenance::Simulated);
+    let simulated_score = capped_mean(&sim_metrics, &sim_gates, |m| m.score);
     let maturity = score.zip(score_p50).map(|(headline, p50)| {
-        maturity_level(headline, p50, !gates.is_empty(), input.repeatability)
+        maturity_level(headline, p50, !org_gates.is_empty(), input.repeatability)
     });
+    let status = if score.is_some() {
+        Status::Evidenced
+    } else if stale_org {
+        Status::Due
+    } else if simulated_score.is_some() {
+        Status::Simulated
+    } else {
+        Status::NotEvidenced
+    };
     CapabilityScore {
         capability,
         name: capability.name().to_owned(),
         references: capability.references(),
-        status: if score.is_some() {
-            Status::Evidenced
-        } else {
-            Status::NotEvidenced
-        },
+        status,
         score,
+        simulated_score,
         score_p50,
         maturity,
         metrics,
@@ -418,24 +610,58 @@ pub fn score(input: &ScoreInput, config: &ScoreConfig) -> Result<Scorecard, Scor
         .iter()
         .map(|capability| score_capability(*capability, input, config))
         .collect();
-    // Stable: ties keep the order of the reference table; not evidenced go last.
-    capabilities.sort_by(|a, b| match (a.score, b.score) {
-        (Some(a), Some(b)) => a.total_cmp(&b),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
+    // Stable: ties keep the order of the reference table. Scored capabilities first, the
+    // weakest first; then the ones due, simulated and not evidenced.
+    let rank = |status: Status| match status {
+        Status::Evidenced => 0,
+        Status::Due => 1,
+        Status::Simulated => 2,
+        Status::NotEvidenced => 3,
+    };
+    capabilities.sort_by(|a, b| {
+        rank(a.status).cmp(&rank(b.status)).then_with(|| match (a.score, b.score) {
+            (Some(a), Some(b)) => a.total_cmp(&b),
+            _ => std::cmp::Ordering::Equal,
+        })
     });
     let evidenced: Vec<(f64, f64)> = capabilities
         .iter()
         .filter_map(|capability| capability.score.map(|score| (score, capability.weight)))
         .collect();
+    let total_weight: f64 = capabilities.iter().map(|c| c.weight).sum();
+    let covered: f64 = evidenced.iter().map(|(_, weight)| weight).sum();
+    let coverage = if total_weight > 0.0 {
+        covered / total_weight
+    } else {
+        0.0
+    };
+    let trusted = input.preconditions.iter().all(|p| p.held);
+    let partial = weighted_geometric_mean(&evidenced).filter(|_| trusted);
+    // A hair of floating-point error must not take a profile that meets the threshold
+    // below it.
+    let verdict = if !trusted {
+        Verdict::Untrusted
+    } else if partial.is_none() || coverage + 1e-9 < config.coverage_threshold {
+        Verdict::InsufficientEvidence
+    } else {
+        Verdict::Graded
+    };
+    let count = |status: Status| {
+        u32::try_from(capabilities.iter().filter(|c| c.status == status).count())
+            .unwrap_or(u32::MAX)
+    };
     let overall = Overall {
-        score: weighted_geometric_mean(&evidenced),
+        score: partial.filter(|_| verdict == Verdict::Graded),
+        partial_score: partial,
+        verdict,
+        coverage,
+        coverage_threshold: config.coverage_threshold,
         weakest: capabilities
             .first()
             .filter(|capability| capability.score.is_some())
             .map(|capability| capability.capability),
         evidenced_count: u32::try_from(evidenced.len()).unwrap_or(u32::MAX),
+        simulated_count: count(Status::Simulated),
         capability_count: u32::try_from(Capability::ALL.len()).unwrap_or(u32::MAX),
     };
     let mut cannot_evidence: Vec<String> =
@@ -450,6 +676,8 @@ pub fn score(input: &ScoreInput, config: &ScoreConfig) -> Result<Scorecard, Scor
         formula_version: FORMULA_VERSION.to_owned(),
         capabilities,
         overall,
+        preconditions: input.preconditions.clone(),
+        overrides: input.overrides.clone(),
         cannot_evidence,
     })
 }

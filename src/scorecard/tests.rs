@@ -10,7 +10,7 @@ fn close(actual: f64, expected: f64) {
 }
 
 fn detect(values: Vec<f64>) -> MetricObservation {
-    MetricObservation::new(
+    MetricObservation::organisation(
         Capability::Detection,
         Metric::TimeToDetectAvailability,
         values,
@@ -115,7 +115,7 @@ fn metric_carries_n_and_default_label() {
     let card = card(&ScoreInput {
         capability_metrics: vec![
             detect(vec![60.0, 300.0]),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::RecoveryContinuity,
                 Metric::TimeToRecover,
                 vec![600.0],
@@ -145,7 +145,7 @@ fn capability_score_is_the_weighted_mean_of_its_metrics() {
     let card = card(&ScoreInput {
         capability_metrics: vec![
             detect(vec![60.0]).with_weight(3.0),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::Detection,
                 Metric::TimeToDetectSecurityCanary,
                 vec![4.0 * 3600.0],
@@ -163,13 +163,14 @@ fn capability_score_is_the_weighted_mean_of_its_metrics() {
 #[test]
 fn a_gate_caps_the_capability_and_drops_maturity_to_1() {
     let card = card(&ScoreInput {
-        capability_metrics: vec![MetricObservation::new(
+        capability_metrics: vec![MetricObservation::organisation(
             Capability::RecoveryContinuity,
             Metric::TimeToRecover,
             vec![60.0; 6],
         )],
-        gates: vec![Gate::FailedRollback],
+        gates: vec![GateHit::new(Gate::FailedRollback, Provenance::Organisation)],
         repeatability: repeat(10, 30, true, true),
+        ..ScoreInput::default()
     });
     let recovery = capability(&card, Capability::RecoveryContinuity);
     close(recovery.score.unwrap(), GATE_CAP);
@@ -178,7 +179,8 @@ fn a_gate_caps_the_capability_and_drops_maturity_to_1() {
         recovery.gates,
         vec![AppliedGate {
             gate: Gate::FailedRollback,
-            cap: 39.0
+            cap: 39.0,
+            provenance: Provenance::Organisation,
         }]
     );
 }
@@ -186,7 +188,7 @@ fn a_gate_caps_the_capability_and_drops_maturity_to_1() {
 #[test]
 fn no_detection_alone_evidences_detection_with_zero() {
     let card = card(&ScoreInput {
-        gates: vec![Gate::NoDetection],
+        gates: vec![GateHit::new(Gate::NoDetection, Provenance::Organisation)],
         ..ScoreInput::default()
     });
     let detection = capability(&card, Capability::Detection);
@@ -265,7 +267,7 @@ fn overall_is_weighted_geometric_mean_weakest_first() {
     let card = card(&ScoreInput {
         capability_metrics: vec![
             detect(vec![60.0]),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::RecoveryContinuity,
                 Metric::Custom {
                     name: "availability".into(),
@@ -276,7 +278,7 @@ fn overall_is_weighted_geometric_mean_weakest_first() {
                 },
                 vec![0.95],
             ),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::ThirdPartyResilience,
                 Metric::LatencyDuringFault,
                 vec![3.5],
@@ -379,8 +381,9 @@ fn default_weights_sum_to_100() {
 fn scorecard_round_trips_through_camel_case_json() {
     let card = card(&ScoreInput {
         capability_metrics: vec![detect(vec![60.0, 120.0, 180.0])],
-        gates: vec![Gate::FailedRollback],
+        gates: vec![GateHit::new(Gate::FailedRollback, Provenance::Organisation)],
         repeatability: repeat(3, 0, false, false),
+        ..ScoreInput::default()
     });
     let json = serde_json::to_value(&card).unwrap();
     assert_eq!(json["formulaVersion"], FORMULA_VERSION);

@@ -276,7 +276,7 @@ async fn trend_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, 
         .store
         .results(None)
         .map_err(|e| Failure::store(e, false))?;
-    let trend = super::trend::compute(&results);
+    let trend = super::trend::compute(&results, crate::time::Timestamp::now());
     pages::trend(&state.frame(), &trend)
         .map(Html)
         .map_err(Failure::page)
@@ -320,7 +320,7 @@ async fn api_trend(
         .store
         .results(experiment.as_deref())
         .map_err(|e| Failure::store(e, true))?;
-    Ok(axum::Json(super::trend::compute(&results)).into_response())
+    Ok(axum::Json(super::trend::compute(&results, crate::time::Timestamp::now())).into_response())
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

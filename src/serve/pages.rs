@@ -431,7 +431,7 @@ mod tests {
             drill: None,
             result: result.clone(),
         };
-        let trend = super::super::trend::compute(&[stored(1), stored(2)]);
+        let trend = super::super::trend::compute(&[stored(1), stored(2)], result.finished_at);
         let html = super::trend(&frame(), &trend).unwrap();
         assert!(html.contains("<polyline"), "{html}");
         assert!(html.contains("time to detect p50"));

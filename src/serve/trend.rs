@@ -107,7 +107,7 @@ pub struct ScorePoint {
 /// trend is measured once every experiment has [`REPEATED_RUNS`] scored runs, and the drills
 /// are scheduled when every latest run came from a drill of `firedrill serve`. No review is
 /// recorded yet, so the history alone reaches level 4 at most.
-pub fn compute(results: &[StoredResult]) -> Trend {
+pub fn compute(results: &[StoredResult], as_of: Timestamp) -> Trend {
     let mut experiments: BTreeMap<&str, ExperimentTrend> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, CapabilityTrend> = BTreeMap::new();
     let mut latest: BTreeMap<&str, &StoredResult> = BTreeMap::new();
@@ -185,7 +185,7 @@ pub fn compute(results: &[StoredResult]) -> Trend {
                 reviewed: false,
                 scheduled: latest.values().all(|s| s.drill.is_some()),
             };
-            score_input(&input).map(|scorecard| Today {
+            score_input(&input, Some(as_of)).map(|scorecard| Today {
                 runs: latest.values().map(|s| s.id).collect(),
                 scorecard,
             })
@@ -217,18 +217,20 @@ mod tests {
             .filter_map(|i| i.time_to_detect_ms)
             .map(|ms| ms / 1e3)
             .collect();
-        result.scorecard_input = Some(ScorecardInput {
-            input: ScoreInput {
-                capability_metrics: vec![MetricObservation::new(
-                    Capability::Detection,
-                    Metric::TimeToDetectAvailability,
-                    ttd,
-                )],
-                ..ScoreInput::default()
-            },
-            weights: crate::scorecard::default_weights(),
-        });
+        result.scorecard_input = Some(ScorecardInput::new(ScoreInput {
+            capability_metrics: vec![MetricObservation::organisation(
+                Capability::Detection,
+                Metric::TimeToDetectAvailability,
+                ttd,
+            )],
+            ..ScoreInput::default()
+        }));
         result
+    }
+
+    /// The trend as of a day after the fixture's run.
+    fn trend_of(results: &[StoredResult]) -> Trend {
+        compute(results, "2026-12-01T00:00:00Z".parse().unwrap())
     }
 
     fn stored(id: i64, drill: Option<&str>, result: RunResult) -> StoredResult {
@@ -249,7 +251,7 @@ mod tests {
         other.experiment.name = "other".into();
         let mut interrupted = fixture();
         interrupted.status = crate::result::RunStatus::Interrupted;
-        let trend = compute(&[
+        let trend = trend_of(&[
             stored(1, Some("d"), first.clone()),
             stored(2, Some("d"), second),
             stored(3, Some("e"), other),
@@ -291,7 +293,7 @@ mod tests {
     #[test]
     fn the_history_is_the_repeatability_evidence() {
         let maturity = |results: &[StoredResult]| {
-            compute(results)
+            trend_of(results)
                 .today
                 .unwrap()
                 .scorecard
@@ -324,7 +326,7 @@ mod tests {
 
     #[test]
     fn an_empty_history_has_no_trend() {
-        let trend = compute(&[]);
+        let trend = trend_of(&[]);
         assert!(trend.today.is_none() && trend.experiments.is_empty());
     }
 }

@@ -24,6 +24,20 @@ pub struct ScorecardSpec {
     /// capabilities named.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub weights: BTreeMap<Capability, f64>,
+    /// The share of the profile's weight, in percent, that the organisation's own evidence
+    /// must cover before the page shows a headline figure (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_threshold: Option<f64>,
+    /// Evidence older than this no longer counts and its capability is marked due (default
+    /// 365d: DORA asks for testing at least yearly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_evidence_age: Option<Duration>,
+    /// Probes that stand for the organisation's own monitoring: a `probe-fails` signal on one
+    /// of them counts as the organisation detecting the fault. This claims that the
+    /// organisation runs the same check from the same place and that it alerts people;
+    /// the page shows the claim (docs/scorecard.md, "Provenance").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organisation_monitoring: Vec<String>,
 }
 
 /// Targets and limits per metric; each replaces the default of docs/scorecard.md.

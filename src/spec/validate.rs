@@ -1392,6 +1392,38 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        if let Some(threshold) = scorecard.coverage_threshold
+            && !(threshold.is_finite() && (0.0..=100.0).contains(&threshold))
+        {
+            self.problem(
+                format!("{path}.coverageThreshold"),
+                format!("{threshold} is out of range: write a percentage from 0 to 100"),
+            );
+        }
+        if let Some(age) = scorecard.max_evidence_age
+            && age.get() < std::time::Duration::from_secs(86_400)
+        {
+            self.problem(
+                format!("{path}.maxEvidenceAge"),
+                format!("{age} is shorter than a day: evidence is dated by the day"),
+            );
+        }
+        let probes = &self.exp.spec.steady_state.probes;
+        let mut seen = BTreeSet::new();
+        for (i, name) in scorecard.organisation_monitoring.iter().enumerate() {
+            let field = format!("{path}.organisationMonitoring[{i}]");
+            if !probes.iter().any(|p| p.name() == name) {
+                self.problem(
+                    &field,
+                    format!(
+                        "no probe named `{name}` in spec.steadyState.probes: write one of {}",
+                        known_list(probes.iter().map(Probe::name))
+                    ),
+                );
+            } else if !seen.insert(name) {
+                self.problem(&field, format!("`{name}` is listed twice"));
+            }
+        }
     }
 
     /// A count from 1 to `max`.

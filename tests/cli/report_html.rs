@@ -37,19 +37,19 @@ fn scorecard(result: &RunResult) -> Scorecard {
     let name = result.experiment.name.clone();
     let input = ScoreInput {
         capability_metrics: vec![
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::Detection,
                 Metric::TimeToDetectAvailability,
                 secs(|it| it.time_to_detect_ms),
             )
             .with_source(&name),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::RecoveryContinuity,
                 Metric::TimeToRecover,
                 secs(|it| it.time_to_recover_ms),
             )
             .with_source(&name),
-            MetricObservation::new(
+            MetricObservation::organisation(
                 Capability::ReportingReadiness,
                 Metric::EarlyWarningDraft,
                 result
