@@ -76,9 +76,10 @@ impl Runner {
                 it.alert_seq = Some(seq);
             }
         }
-        // The iteration counts the first signal that matches; a canary counts any of its
-        // own that do.
+        // The iteration's detection is the first signal that matches; every other that
+        // does fired too, and a canary counts any of its own among them.
         for name in all_matched.iter().skip(1) {
+            it.state.detection.note_firing(alert.received_at, inj, name);
             it.state.detection.fire_canaries(alert.received_at, name);
         }
     }

@@ -76,6 +76,8 @@ impl Runner {
             injected_at: None,
             reverted_at: None,
             error: None,
+            probes: Default::default(),
+            probes_alone: Default::default(),
             security: None,
             detected_at: None,
             detected_by: None,
@@ -210,6 +212,7 @@ impl Runner {
         let now = Instant::now();
         run_metrics().injected(&self.exp.metadata.name, fspec.type_name());
         it.state.mark_injected(now);
+        it.state.open_window(it.faults.len(), now);
         record.injected_at = Some(self.record.clock.at(now));
         let injected_seq = self.event(
             it,
@@ -319,11 +322,13 @@ impl Runner {
             .await;
         let result = result.map_err(|e| chain(&e));
         let now = Instant::now();
-        if let Some(rec) = it.faults.iter_mut().rev().find(|r| r.name == name) {
+        if let Some(i) = it.faults.iter().rposition(|r| r.name == name) {
+            let rec = &mut it.faults[i];
             rec.reverted_at = Some(self.record.clock.at(now));
             if let Err(e) = &result {
                 rec.error = Some(e.clone());
             }
+            it.state.close_window(i, now);
         }
         // The rollback registry has journaled the revert; the iteration keeps it too.
         let (kind, detail) = match &result {

@@ -1,7 +1,7 @@
 //! One iteration, as its steps: baseline, the fault phase (inject, detect, revert, recover:
 //! fault_phase.rs), the verdict on detection and recovery, and the cool-down.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use tokio::time::Instant;
@@ -12,10 +12,11 @@ use super::{IterationState, Progress, Runner, Stop, sleep_until_opt};
 use crate::detection::kubernetes::WarningEvent;
 use crate::detection::signals::Signal;
 use crate::fault::FaultContext;
+use crate::measure::PhaseRecorder;
 use crate::platform::Platform;
 use crate::platform::kubernetes::PodRecovery;
 use crate::probe::Observation;
-use crate::result::{Event, FaultRecord, IterationResult, IterationStatus};
+use crate::result::{Event, FaultRecord, IterationResult, IterationStatus, SignalFired};
 use crate::spec::Spec;
 use crate::telemetry::metrics::run_metrics;
 use crate::time::ms;
@@ -279,6 +280,23 @@ impl Runner {
         }
     }
 
+    /// Each fault's record takes the probe figures of its window.
+    fn record_windows(&self, it: &mut Iteration) {
+        let names = self.probe_names();
+        let summaries = |recorders: &BTreeMap<usize, PhaseRecorder>| {
+            recorders
+                .iter()
+                .filter_map(|(p, r)| Some((names.get(*p)?.clone(), r.summary())))
+                .collect()
+        };
+        for w in &it.state.windows {
+            if let Some(record) = it.faults.get_mut(w.record) {
+                record.probes = summaries(&w.probes);
+                record.probes_alone = summaries(&w.alone);
+            }
+        }
+    }
+
     fn iteration_result(&self, it: &mut Iteration) -> IterationResult {
         let mut pod_recovery = std::mem::take(&mut it.pod_recovery);
         // Removed and not replaced (or not Ready) by the end of the iteration.
@@ -288,10 +306,22 @@ impl Runner {
                 ..Default::default()
             }
         }));
+        self.record_windows(it);
         let clock = self.record.clock;
         let st = &it.state;
         let inj = st.injected;
         let detected = st.detection.detected.clone();
+        let signals_fired = inj.map_or_else(Vec::new, |i| {
+            st.detection
+                .fired()
+                .iter()
+                .map(|(at, signal)| SignalFired {
+                    signal: signal.clone(),
+                    at: clock.at(*at),
+                    time_to_detect_ms: ms(at.saturating_duration_since(i)),
+                })
+                .collect()
+        });
         let recovered = st.recovery.recovered;
         IterationResult {
             index: it.n,
@@ -307,6 +337,7 @@ impl Runner {
             time_to_recover_ms: inj
                 .zip(recovered)
                 .map(|(i, r)| ms(r.saturating_duration_since(i))),
+            signals_fired,
             outage_ms: ms(if recovered.is_some() {
                 st.recovery.outage
             } else {

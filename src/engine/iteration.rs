@@ -1,12 +1,12 @@
 //! The bookkeeping of one iteration: phases, detection, recovery and abort conditions.
 //! Pure state updated from observations, so that it can be tested without processes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::measure::ProbeRecorders;
+use crate::measure::{PhaseRecorder, ProbeRecorders};
 use crate::probe::Observation;
 use crate::spec::{AbortCondition, DetectionSignal, Phase, Spec};
 
@@ -25,6 +25,8 @@ pub struct IterationState {
     pub detection: DetectionState,
     /// Recovery progress.
     pub recovery: RecoveryState,
+    /// Each injected fault's window and the observations made in it, in injection order.
+    pub windows: Vec<FaultWindow>,
     aborts: Vec<AbortState>,
     interval: Duration,
 }
@@ -68,6 +70,7 @@ impl IterationState {
                     .as_ref()
                     .map_or(Duration::ZERO, |d| d.timeout.get()),
                 detected: None,
+                fired: Vec::new(),
                 canaries: Vec::new(),
             },
             recovery: RecoveryState {
@@ -80,6 +83,7 @@ impl IterationState {
                 after_inject_count: 0,
                 after_inject_errors: 0,
             },
+            windows: Vec::new(),
             aborts: spec
                 .safety
                 .abort_when
@@ -120,6 +124,29 @@ impl IterationState {
         }
     }
 
+    /// Opens the window of the fault whose record is `record` among the iteration's
+    /// faults, injected at `t`.
+    pub fn open_window(&mut self, record: usize, t: Instant) {
+        self.windows.push(FaultWindow {
+            record,
+            injected: t,
+            reverted: None,
+            probes: BTreeMap::new(),
+            alone: BTreeMap::new(),
+        });
+    }
+
+    /// Closes the window of the fault whose record is `record`, reverted at `t`.
+    pub fn close_window(&mut self, record: usize, t: Instant) {
+        if let Some(w) = self
+            .windows
+            .iter_mut()
+            .find(|w| w.record == record && w.reverted.is_none())
+        {
+            w.reverted = Some(t);
+        }
+    }
+
     /// Records an observation; returns the abort condition it breached, if any.
     pub fn observe(&mut self, obs: &Observation) -> Option<String> {
         let phase = self.phase_of(obs.started, obs.finished)?;
@@ -131,11 +158,37 @@ impl IterationState {
         if phase == Phase::Baseline {
             return None;
         }
+        self.record_in_windows(obs);
         if let Some(injected) = self.injected {
             self.detection.observe(obs, injected);
         }
         self.recovery.observe(obs, self.fault_ended);
         self.aborts.iter_mut().find_map(|a| a.observe(obs))
+    }
+
+    /// Records an observation in the window of every fault it overlaps, and in that fault's
+    /// alone window when it overlaps no other. A window is known from its injection on, and
+    /// an observation is taken in only after it finished, so a fault injected later cannot
+    /// overlap it.
+    fn record_in_windows(&mut self, obs: &Observation) {
+        let holding: Vec<usize> = (0..self.windows.len())
+            .filter(|i| self.windows[*i].overlaps(obs.started, obs.finished))
+            .collect();
+        let alone = holding.len() == 1;
+        for i in holding {
+            let w = &mut self.windows[i];
+            let (latency, ok) = (obs.latency(), obs.outcome.ok);
+            w.probes
+                .entry(obs.probe)
+                .or_default()
+                .record(latency, ok, self.interval);
+            if alone {
+                w.alone
+                    .entry(obs.probe)
+                    .or_default()
+                    .record(latency, ok, self.interval);
+            }
+        }
     }
 
     /// Whether every probe has made at least one baseline observation.
@@ -170,6 +223,30 @@ impl IterationState {
     }
 }
 
+/// One fault's window in an iteration, from its injection to its revert, and the
+/// observations that overlapped it; per probe, recorders are made at its first observation.
+#[derive(Debug)]
+pub struct FaultWindow {
+    /// Its fault's record's index among the iteration's faults.
+    pub record: usize,
+    /// When the fault was injected.
+    pub injected: Instant,
+    /// When it was reverted; none while it holds.
+    pub reverted: Option<Instant>,
+    /// Probe index → the observations that overlapped the window.
+    pub probes: BTreeMap<usize, PhaseRecorder>,
+    /// Probe index → those of them that overlapped no other fault's window.
+    pub alone: BTreeMap<usize, PhaseRecorder>,
+}
+
+impl FaultWindow {
+    /// Whether an observation overlaps the window, by the rule of
+    /// [`IterationState::phase_of`]: a request in flight at either end saw the fault.
+    fn overlaps(&self, started: Instant, finished: Instant) -> bool {
+        finished >= self.injected && self.reverted.is_none_or(|end| started < end)
+    }
+}
+
 /// Detection signals, the first that fired, and the detection canaries waiting for theirs.
 #[derive(Debug)]
 pub struct DetectionState {
@@ -177,6 +254,8 @@ pub struct DetectionState {
     default_timeout: Duration,
     /// When and by which signal.
     pub detected: Option<(Instant, String)>,
+    /// Each signal's first firing that came in time, in the order they were taken in.
+    fired: Vec<(Instant, String)>,
     canaries: Vec<CanaryWatch>,
 }
 
@@ -201,7 +280,6 @@ pub struct CanaryWatch {
 
 impl DetectionState {
     fn observe(&mut self, obs: &Observation, injected: Instant) {
-        let default = self.default_timeout;
         let mut fired = Vec::new();
         for (signal, probe, consecutive) in &mut self.signals {
             let DetectionSignal::ProbeFails(s) = signal else {
@@ -218,15 +296,13 @@ impl DetectionState {
                     continue;
                 }
                 fired.push(s.name.clone());
-                let in_time = obs.finished <= injected + s.timeout.map_or(default, |t| t.get());
-                if self.detected.is_none() && in_time {
-                    self.detected = Some((obs.finished, s.name.clone()));
-                }
             }
         }
+        // In the signals' order, so that the first that fires in time is the detection.
         // The signal keeps firing while the failures go on, so a canary performed later
         // is noticed by the next failing observation after it.
         for name in fired {
+            self.detect(obs.finished, injected, &name);
             self.fire_canaries(obs.finished, &name);
         }
     }
@@ -247,16 +323,34 @@ impl DetectionState {
     }
 
     /// Records the iteration's detection by the signal `signal` fired at `at`, if it is the
-    /// first and came within that signal's timeout; whether it did.
+    /// first and came within that signal's timeout; whether it did. The firing is noted as
+    /// the signal's own either way.
     pub fn detect(&mut self, at: Instant, injected: Instant, signal: &str) -> bool {
-        let Some(timeout) = self.timeout_of(signal) else {
-            return false;
-        };
-        if self.detected.is_none() && at >= injected && at <= injected + timeout {
+        if self.note_firing(at, injected, signal) && self.detected.is_none() {
             self.detected = Some((at, signal.to_owned()));
             return true;
         }
         false
+    }
+
+    /// Notes the signal `signal` fired at `at` as its first firing, if it came after the
+    /// injection and within that signal's timeout and is its first; whether it came in time.
+    /// The iteration's detection is left as it is.
+    pub fn note_firing(&mut self, at: Instant, injected: Instant, signal: &str) -> bool {
+        let Some(timeout) = self.timeout_of(signal) else {
+            return false;
+        };
+        let in_time = at >= injected && at <= injected + timeout;
+        if in_time && !self.fired.iter().any(|(_, s)| s == signal) {
+            self.fired.push((at, signal.to_owned()));
+        }
+        in_time
+    }
+
+    /// Each signal's first firing that came in time, in the order they were taken in; the
+    /// first is the detection, unless an alert's first matching signal had timed out.
+    pub fn fired(&self) -> &[(Instant, String)] {
+        &self.fired
     }
 
     /// Notices, with the signal `signal` fired at `at`, every canary still waiting that
@@ -595,6 +689,7 @@ spec:
         it.mark_injected(t0);
         it.observe(&obs(t0, 200, false));
         assert!(it.detection.detected.is_none());
+        assert!(it.detection.fired().is_empty());
         assert_eq!(
             it.detection.deadline(t0),
             Some(t0 + Duration::from_millis(100))
@@ -659,6 +754,111 @@ spec:
         assert_eq!(noticed, ["by-hook", "by-mon", "by-any"]);
         assert!(it.detection.take_noticed().is_empty(), "taken once");
         assert!(it.detection.resolved(t0, at(450)));
+    }
+
+    #[test]
+    fn every_signal_is_recorded_at_its_first_firing_in_the_order_they_fired() {
+        let s = spec(
+            "  detection:\n    timeout: 1s\n    signals:\n      - {name: mon, type: probe-fails, probe: api, consecutive: 2}\n      - {name: hook, type: webhook, match: {alertname: A}, timeout: 500ms}",
+        );
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, at(0));
+        it.mark_injected(at(100));
+        it.detection.fire(at(150), at(100), "hook");
+        // The probe signal fires at the second failure in a row, and again while they go on.
+        for ms in [200, 210, 220] {
+            it.observe(&obs(t0, ms, false));
+        }
+        it.detection.fire(at(300), at(100), "hook");
+        assert_eq!(
+            it.detection.fired(),
+            [(at(150), "hook".to_owned()), (at(211), "mon".to_owned())]
+        );
+        assert_eq!(
+            it.detection.detected,
+            Some((at(150), "hook".to_owned())),
+            "the detection is the first of them"
+        );
+    }
+
+    #[test]
+    fn a_signal_past_its_own_timeout_is_not_recorded() {
+        let s = spec(
+            "  detection:\n    timeout: 1s\n    signals:\n      - {name: mon, type: probe-fails, probe: api, consecutive: 1}\n      - {name: hook, type: webhook, match: {alertname: A}, timeout: 100ms}\n      - {name: other, type: webhook, match: {alertname: A}}",
+        );
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(t0);
+        // Before the injection nothing counts, not even within the timeout.
+        assert!(!it.detection.note_firing(at(50), at(60), "other"));
+        it.detection.fire(at(150), t0, "hook");
+        assert!(it.detection.fired().is_empty());
+        assert_eq!(it.detection.detected, None);
+        // Another signal the same alert matched fires without detecting.
+        assert!(it.detection.note_firing(at(150), t0, "other"));
+        assert_eq!(it.detection.detected, None);
+        it.observe(&obs(t0, 200, false));
+        it.observe(&obs(t0, 1200, false));
+        assert_eq!(
+            it.detection.fired(),
+            [(at(150), "other".to_owned()), (at(201), "mon".to_owned())]
+        );
+        assert_eq!(it.detection.detected, Some((at(201), "mon".to_owned())));
+    }
+
+    #[test]
+    fn an_observation_counts_in_every_fault_window_it_overlaps_and_alone_in_one() {
+        let s = spec("");
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, t0);
+        // Fault 0 holds from 100 ms to 400 ms, fault 1 from 200 ms to 500 ms.
+        it.mark_injected(at(100));
+        it.open_window(0, at(100));
+        it.observe(&obs(t0, 150, true));
+        it.open_window(1, at(200));
+        // In flight when fault 1 struck: it saw both.
+        it.observe(&obs(t0, 199, true));
+        it.observe(&obs(t0, 300, false));
+        it.close_window(0, at(400));
+        // Started as fault 0 was reverted: fault 1 alone.
+        it.observe(&obs(t0, 400, true));
+        it.observe(&obs(t0, 450, false));
+        it.close_window(1, at(500));
+        it.fault_ended = Some(at(500));
+        it.observe(&obs(t0, 550, true));
+        let counts =
+            |m: &BTreeMap<usize, PhaseRecorder>| m.get(&0).map(|r| (r.count(), r.errors()));
+        let [first, second] = &it.windows[..] else {
+            panic!("two windows: {:?}", it.windows);
+        };
+        assert_eq!((first.record, second.record), (0, 1));
+        assert_eq!(counts(&first.probes), Some((3, 1)), "150, 199, 300");
+        assert_eq!(counts(&first.alone), Some((1, 0)), "150");
+        assert_eq!(counts(&second.probes), Some((4, 2)), "199, 300, 400, 450");
+        assert_eq!(counts(&second.alone), Some((2, 1)), "400, 450");
+        assert_eq!(first.reverted, Some(at(400)));
+    }
+
+    #[test]
+    fn a_fault_that_never_held_alone_has_no_alone_figures() {
+        let s = spec("");
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut it = IterationState::new(&s, t0);
+        it.mark_injected(at(100));
+        it.open_window(0, at(100));
+        it.open_window(1, at(100));
+        it.observe(&obs(t0, 150, true));
+        it.close_window(1, at(200));
+        it.close_window(0, at(200));
+        it.observe(&obs(t0, 250, true));
+        for w in &it.windows {
+            assert_eq!(w.probes[&0].count(), 1);
+            assert!(w.alone.is_empty(), "{w:?}");
+        }
     }
 
     #[test]

@@ -124,6 +124,8 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         injected_at: Some("2026-11-28T04:27:30.000Z".parse().unwrap()),
         reverted_at: Some("2026-11-28T04:27:30.100Z".parse().unwrap()),
         error: None,
+        probes: Default::default(),
+        probes_alone: Default::default(),
         security: Some(SecurityOutcome::Canary(CanaryOutcome {
             actions: vec![action.to_owned()],
             markers: vec![format!("{MARKER}-{name}"), MARKER.to_owned()],
@@ -146,6 +148,8 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         injected_at: Some("2026-11-28T04:27:30.200Z".parse().unwrap()),
         reverted_at: Some("2026-11-28T04:27:30.300Z".parse().unwrap()),
         error: None,
+        probes: Default::default(),
+        probes_alone: Default::default(),
         security: Some(SecurityOutcome::Prevention(PreventionOutcome {
             action: action.to_owned(),
             refused,

@@ -1004,6 +1004,8 @@ spec:
             injected_at: Some(at("2026-11-28T10:00:00Z")),
             reverted_at: None,
             error: None,
+            probes: Default::default(),
+            probes_alone: Default::default(),
             security: Some(crate::result::SecurityOutcome::Canary(
                 crate::result::CanaryOutcome::default(),
             )),

@@ -278,6 +278,10 @@ pub struct IterationResult {
     pub time_to_detect_ms: Option<f64>,
     /// `recoveredAt - injectedAt`.
     pub time_to_recover_ms: Option<f64>,
+    /// Each detection signal's first firing after the injection and within its timeout, in
+    /// the order they fired; the first is the iteration's detection (`detectedBy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals_fired: Vec<SignalFired>,
     /// Total time the steady state did not hold after injection.
     pub outage_ms: f64,
     /// Share of passing observations from injection to the end of recovery.
@@ -319,6 +323,18 @@ pub struct SignalFired {
     pub time_to_detect_ms: f64,
 }
 
+/// A detection signal's first firing in an iteration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalFired {
+    /// The signal's name, as in the experiment.
+    pub signal: String,
+    /// When it fired, RFC 3339 UTC.
+    pub at: Timestamp,
+    /// From the first injection to the firing.
+    pub time_to_detect_ms: f64,
+}
+
 /// What one fault did in one iteration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -336,6 +352,14 @@ pub struct FaultRecord {
     pub reverted_at: Option<Timestamp>,
     /// Why it could not be injected or reverted.
     pub error: Option<String>,
+    /// Probe → latency and availability of the observations made while this fault held
+    /// (from its injection to its revert) in this iteration.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: BTreeMap<String, LatencySummary>,
+    /// Probe → the same, over the observations made while this fault was the only one
+    /// holding; empty when it never held alone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes_alone: BTreeMap<String, LatencySummary>,
     /// What a detection canary or a prevention check did (docs/security-drills.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityOutcome>,

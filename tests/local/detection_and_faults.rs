@@ -37,7 +37,7 @@ fn a_matching_alert_on_the_webhook_is_the_detection() {
     let port = free_port();
     let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 1500ms}";
     let extra = format!(
-        "  detection:\n    timeout: 20s\n    webhookListen: 127.0.0.1:{port}\n    signals:\n      - {{name: pager, type: webhook, match: {{alertname: DemoDown, severity: page}}}}\n  recovery: {{stableFor: 200ms}}"
+        "  detection:\n    timeout: 20s\n    webhookListen: 127.0.0.1:{port}\n    signals:\n      - {{name: pager, type: webhook, match: {{alertname: DemoDown, severity: page}}}}\n      - {{name: any-page, type: webhook, match: {{severity: page}}}}\n  recovery: {{stableFor: 200ms}}"
     );
     let file = write_experiment(
         dir.path(),
@@ -63,6 +63,25 @@ fn a_matching_alert_on_the_webhook_is_the_detection() {
     assert_eq!(it["detectedBy"], "pager");
     let ttd = it["timeToDetectMs"].as_f64().unwrap();
     assert!(ttd > 0.0 && ttd < 1500.0, "{ttd}");
+    // The alert fired both signals it matched; the first is the detection.
+    let fired = it["signalsFired"].as_array().unwrap();
+    let names: Vec<&str> = fired
+        .iter()
+        .map(|f| f["signal"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pager", "any-page"], "{fired:?}");
+    assert_eq!(fired[0]["at"], it["detectedAt"]);
+    assert_eq!(fired[0]["timeToDetectMs"], it["timeToDetectMs"]);
+    assert_eq!(fired[1]["timeToDetectMs"], it["timeToDetectMs"]);
+    // The probe's observations while the only fault held: all of them alone, and the
+    // paused replica failed some.
+    let fault = &it["faults"][0];
+    let window = &fault["probes"]["api"];
+    let count = window["count"].as_u64().unwrap();
+    assert!(count > 0, "{fault}");
+    assert!(window["errors"].as_u64().unwrap() > 0, "{fault}");
+    assert_eq!(fault["probesAlone"]["api"], *window);
+    assert!(count <= it["probes"]["api"]["fault"]["count"].as_u64().unwrap());
     let alerts = it["events"]
         .as_array()
         .unwrap()
