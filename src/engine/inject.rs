@@ -82,8 +82,6 @@ impl Runner {
             detected_at: None,
             detected_by: None,
             time_to_detect_ms: None,
-            probes: Default::default(),
-            probes_alone: Default::default(),
         };
         let attempt = Attempt {
             intent,

@@ -350,7 +350,6 @@ impl Runner {
             pod_recovery,
             detection_event: it.detection_event.take(),
             span_id: None,
-            signals_fired: Vec::new(),
         }
     }
 }

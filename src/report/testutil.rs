@@ -133,8 +133,6 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         detected_at: Some(None),
         detected_by: Some(None),
         time_to_detect_ms: Some(None),
-        probes: Default::default(),
-        probes_alone: Default::default(),
     }
 }
 
@@ -172,7 +170,5 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         detected_at: None,
         detected_by: None,
         time_to_detect_ms: None,
-        probes: Default::default(),
-        probes_alone: Default::default(),
     }
 }

@@ -1012,8 +1012,6 @@ spec:
             detected_at: Some(ttd_ms.map(|_| at("2026-11-28T10:00:01Z"))),
             detected_by: Some(ttd_ms.map(|_| "siem".to_owned())),
             time_to_detect_ms: Some(ttd_ms),
-            probes: BTreeMap::new(),
-            probes_alone: BTreeMap::new(),
         }
     }
 

@@ -305,22 +305,6 @@ pub struct IterationResult {
     /// export is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
-    /// Each detection signal's first firing after the injection and within its timeout, in
-    /// the order they fired; the first is the iteration's detection (`detectedBy`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub signals_fired: Vec<SignalFired>,
-}
-
-/// A detection signal's first firing in an iteration.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SignalFired {
-    /// The signal's name, as in the experiment.
-    pub signal: String,
-    /// When it fired, RFC 3339 UTC.
-    pub at: Timestamp,
-    /// From the first injection to the firing.
-    pub time_to_detect_ms: f64,
 }
 
 /// A detection signal's first firing in an iteration.
@@ -374,14 +358,6 @@ pub struct FaultRecord {
     /// `detectedAt`).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
     pub time_to_detect_ms: Option<Option<f64>>,
-    /// Probe → latency and availability of the observations made while this fault held
-    /// (from its injection to its revert) in this iteration.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub probes: BTreeMap<String, LatencySummary>,
-    /// Probe → the same, over the observations made while this fault was the only one
-    /// holding; empty when it never held alone.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub probes_alone: BTreeMap<String, LatencySummary>,
 }
 
 impl FaultRecord {
