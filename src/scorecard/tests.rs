@@ -245,7 +245,11 @@ fn capabilities_nothing_exercised_are_not_evidenced_and_left_out_of_overall() {
     assert_eq!(card.formula_version, FORMULA_VERSION);
     assert_eq!(card.overall.evidenced_count, 1);
     assert_eq!(card.overall.capability_count, 8);
-    close(card.overall.score.unwrap(), 100.0);
+    // Detection alone is a fifth of the profile: no headline, the partial figure beneath.
+    assert_eq!(card.overall.score, None);
+    assert_eq!(card.overall.verdict, Verdict::InsufficientEvidence);
+    close(card.overall.coverage, 0.2);
+    close(card.overall.partial_score.unwrap(), 100.0);
     let containment = capability(&card, Capability::Containment);
     assert_eq!(containment.status, Status::NotEvidenced);
     assert_eq!(containment.score, None);
@@ -291,7 +295,10 @@ fn overall_is_weighted_geometric_mean_weakest_first() {
         ..ScoreInput::default()
     });
     let expected = ((20.0 * 100f64.ln() + 20.0 * 50f64.ln() + 10.0 * 25f64.ln()) / 50.0).exp();
-    close(card.overall.score.unwrap(), expected);
+    // Half the profile: below the 60% threshold, so the figure is partial.
+    close(card.overall.partial_score.unwrap(), expected);
+    close(card.overall.coverage, 0.5);
+    assert_eq!(card.overall.score, None);
     assert_eq!(card.overall.weakest, Some(Capability::ThirdPartyResilience));
     let order: Vec<_> = card
         .capabilities
@@ -404,5 +411,234 @@ fn scorecard_round_trips_through_camel_case_json() {
             trends_tracked: true,
             ..Repeatability::default()
         }
+    );
+}
+
+// The hand-computed cases of docs/scorecard.md, "Worked cases", one test each.
+
+/// The organisation's evidence for every capability but evidence and traceability, and
+/// coordination: 85% of the profile. Detection 100, recovery 50, the others 100.
+fn organisation_profile() -> Vec<MetricObservation> {
+    let ratio = |capability, value| {
+        MetricObservation::organisation(
+            capability,
+            Metric::Custom {
+                name: "share".into(),
+                scale: Scale::Ratio {
+                    floor: 0.0,
+                    target: 1.0,
+                },
+            },
+            vec![value],
+        )
+    };
+    vec![
+        detect(vec![60.0]),
+        ratio(Capability::RecoveryContinuity, 0.5),
+        ratio(Capability::Containment, 1.0),
+        ratio(Capability::ReportingReadiness, 1.0),
+        ratio(Capability::ThirdPartyResilience, 1.0),
+        ratio(Capability::ContinuousTesting, 1.0),
+    ]
+}
+
+#[test]
+fn case_organisation_evidence_is_graded_with_its_coverage() {
+    let card = card(&ScoreInput {
+        capability_metrics: organisation_profile(),
+        ..ScoreInput::default()
+    });
+    // 20 + 20 + 15 + 15 + 10 + 5 = 85 of 100.
+    close(card.overall.coverage, 0.85);
+    assert_eq!(card.overall.verdict, Verdict::Graded);
+    // exp((20 ln 50 + 65 ln 100) / 85) = 84.95
+    let expected = ((20.0 * 50f64.ln() + 65.0 * 100f64.ln()) / 85.0).exp();
+    close(card.overall.score.unwrap(), expected);
+    assert!((card.overall.score.unwrap() - 84.95).abs() < 0.01);
+}
+
+#[test]
+fn case_simulated_only_is_shown_and_counts_for_nothing() {
+    let card = card(&ScoreInput {
+        capability_metrics: vec![
+            MetricObservation::simulated(
+                Capability::Detection,
+                Metric::TimeToDetectAvailability,
+                vec![1.0],
+            ),
+            MetricObservation::simulated(
+                Capability::ReportingReadiness,
+                Metric::EarlyWarningDraft,
+                vec![0.002],
+            ),
+        ],
+        ..ScoreInput::default()
+    });
+    let detection = capability(&card, Capability::Detection);
+    assert_eq!(detection.status, Status::Simulated);
+    assert_eq!(detection.score, None);
+    assert_eq!(detection.simulated_score, Some(100.0));
+    assert_eq!(detection.maturity, None);
+    assert_eq!(card.overall.simulated_count, 2);
+    assert_eq!(card.overall.evidenced_count, 0);
+    close(card.overall.coverage, 0.0);
+    assert_eq!(card.overall.verdict, Verdict::InsufficientEvidence);
+    assert_eq!((card.overall.score, card.overall.partial_score), (None, None));
+}
+
+#[test]
+fn case_instrument_only_has_no_score_and_its_checks_are_preconditions() {
+    let card = card(&ScoreInput {
+        preconditions: vec![
+            Precondition::new(Check::JournalIntact, true, "120 records verified"),
+            Precondition::new(Check::FaultsTraced, true, "9 of 9 injected faults traced"),
+        ],
+        ..ScoreInput::default()
+    });
+    assert!(card.trusted());
+    assert!(
+        card.capabilities
+            .iter()
+            .all(|c| c.status == Status::NotEvidenced)
+    );
+    assert_eq!(card.overall.verdict, Verdict::InsufficientEvidence);
+    assert_eq!(card.preconditions.len(), 2);
+}
+
+#[test]
+fn case_low_coverage_shows_the_partial_figure_only() {
+    let card = card(&ScoreInput {
+        capability_metrics: organisation_profile().into_iter().take(3).collect(),
+        ..ScoreInput::default()
+    });
+    // Detection, recovery, containment: 55 of 100, below 60.
+    close(card.overall.coverage, 0.55);
+    assert_eq!(card.overall.verdict, Verdict::InsufficientEvidence);
+    assert_eq!(card.overall.score, None);
+    let expected = ((20.0 * 100f64.ln() + 20.0 * 50f64.ln() + 15.0 * 100f64.ln()) / 55.0).exp();
+    close(card.overall.partial_score.unwrap(), expected);
+    // A lower threshold, set by the experiment, grades the same evidence.
+    let config = ScoreConfig {
+        coverage_threshold: 0.5,
+        ..ScoreConfig::default()
+    };
+    let card = score(
+        &ScoreInput {
+            capability_metrics: organisation_profile().into_iter().take(3).collect(),
+            ..ScoreInput::default()
+        },
+        &config,
+    )
+    .unwrap();
+    assert_eq!(card.overall.verdict, Verdict::Graded);
+    close(card.overall.score.unwrap(), expected);
+}
+
+#[test]
+fn case_stale_evidence_stops_counting_and_the_capability_is_due() {
+    let at = |text: &str| -> crate::time::Timestamp { text.parse().unwrap() };
+    let mut metrics = organisation_profile();
+    for m in &mut metrics {
+        m.measured_at = Some(at("2026-06-01T00:00:00Z"));
+    }
+    // Detection measured 13 months before the page: older than 365 days.
+    metrics[0].measured_at = Some(at("2025-11-01T00:00:00Z"));
+    let input = ScoreInput {
+        capability_metrics: metrics,
+        gates: vec![GateHit {
+            measured_at: Some(at("2025-11-01T00:00:00Z")),
+            ..GateHit::new(Gate::NoDetection, Provenance::Organisation)
+        }],
+        ..ScoreInput::default()
+    };
+    let config = ScoreConfig {
+        as_of: Some(at("2026-12-07T00:00:00Z")),
+        ..ScoreConfig::default()
+    };
+    let card = score(&input, &config).unwrap();
+    let detection = capability(&card, Capability::Detection);
+    assert_eq!(detection.status, Status::Due);
+    assert_eq!(detection.score, None);
+    assert!(detection.metrics[0].stale);
+    assert!(detection.gates.is_empty(), "a stale gate caps nothing");
+    // 65 of 100 still fresh: graded over them.
+    close(card.overall.coverage, 0.65);
+    assert_eq!(card.overall.verdict, Verdict::Graded);
+    // Without a date to speak for, everything counts.
+    let card = score(&input, &ScoreConfig::default()).unwrap();
+    assert_eq!(
+        capability(&card, Capability::Detection).status,
+        Status::Evidenced
+    );
+}
+
+#[test]
+fn case_a_failed_precondition_voids_the_headline() {
+    let card = card(&ScoreInput {
+        capability_metrics: organisation_profile(),
+        preconditions: vec![
+            Precondition::new(Check::JournalIntact, false, "record 7: the hash does not match"),
+            Precondition::new(Check::FaultsReverted, true, "every fault was reverted"),
+        ],
+        ..ScoreInput::default()
+    });
+    assert!(!card.trusted());
+    assert_eq!(card.overall.verdict, Verdict::Untrusted);
+    assert_eq!(card.overall.score, None);
+    assert_eq!(card.overall.partial_score, None);
+    // The capabilities are still shown below, for the engineers.
+    close(
+        capability(&card, Capability::Detection).score.unwrap(),
+        100.0,
+    );
+}
+
+#[test]
+fn case_overrides_are_carried_to_the_page() {
+    let overrides = vec![Override {
+        setting: "weight of detection".into(),
+        default: "20".into(),
+        value: "50".into(),
+        source: None,
+    }];
+    let mut weights = default_weights();
+    weights.insert(Capability::Detection, 50.0);
+    let config = ScoreConfig {
+        weights,
+        ..ScoreConfig::default()
+    };
+    let card = score(
+        &ScoreInput {
+            capability_metrics: organisation_profile(),
+            overrides: overrides.clone(),
+            ..ScoreInput::default()
+        },
+        &config,
+    )
+    .unwrap();
+    assert_eq!(card.overrides, overrides);
+    // 50 + 20 + 15 + 15 + 10 + 5 = 115 of 130.
+    close(card.overall.coverage, 115.0 / 130.0);
+    let expected = ((20.0 * 50f64.ln() + 95.0 * 100f64.ln()) / 115.0).exp();
+    close(card.overall.score.unwrap(), expected);
+}
+
+#[test]
+fn an_old_result_reads_as_simulated() {
+    // Written before formula 2.0.0: no provenance, bare gate names.
+    let input: ScoreInput = serde_json::from_str(
+        r#"{"capabilityMetrics":[{"capability":"detection","metric":"time-to-detect-availability","values":[60]}],
+            "gates":["no-detection"],"runs":1,"trendsTracked":false,"scheduled":false}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        input.capability_metrics[0].provenance,
+        Provenance::Simulated
+    );
+    assert_eq!(input.gates[0].provenance, Provenance::Simulated);
+    let card = card(&input);
+    assert_eq!(
+        capability(&card, Capability::Detection).status,
+        Status::Simulated
     );
 }
