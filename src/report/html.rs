@@ -138,12 +138,7 @@ fn href(dir: &str, name: &str) -> String {
     out
 }
 
-fn kebab<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
+use format::kebab;
 
 // ---------------------------------------------------------------------------------------------
 // The page.
@@ -183,6 +178,8 @@ struct Page {
     why: String,
     why_source: Option<String>,
     scorecard: Option<ScorecardView>,
+    board: Option<super::board::Board>,
+    findings: Vec<super::findings::Finding>,
     runs: Vec<RunView>,
     suite: bool,
     any_coordination: bool,
@@ -254,6 +251,8 @@ impl Page {
                 .filter(|_| suite)
                 .map(|(run, _)| run.result.experiment.name.clone()),
             scorecard: report.scorecard.as_ref().map(ScorecardView::new),
+            board: super::board::Board::of(report),
+            findings: super::findings::of(report),
             any_coordination: runs
                 .iter()
                 .any(|run| !run.notifications.is_empty() || run.coordination.is_some()),
@@ -279,6 +278,15 @@ struct ScorecardView {
     capability_count: u32,
     weakest: Option<&'static str>,
     capabilities: Vec<CapabilityView>,
+    preconditions: Vec<PreconditionView>,
+}
+
+#[derive(Serialize)]
+struct PreconditionView {
+    check: &'static str,
+    held: bool,
+    detail: String,
+    source: Option<String>,
 }
 
 /// How a score reads; the colour follows it, the words carry it.
@@ -322,6 +330,16 @@ impl ScorecardView {
                 .iter()
                 .map(|c| CapabilityView::new(c, weakest == Some(c.capability)))
                 .collect(),
+            preconditions: scorecard
+                .preconditions
+                .iter()
+                .map(|p| PreconditionView {
+                    check: p.check.describe(),
+                    held: p.held,
+                    detail: p.detail.clone(),
+                    source: p.source.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -344,6 +362,8 @@ struct CapabilityView {
     key: String,
     name: String,
     evidenced: bool,
+    status: &'static str,
+    simulated_score: Option<String>,
     weakest: bool,
     score: Option<String>,
     score_p50: Option<String>,
@@ -367,6 +387,8 @@ impl CapabilityView {
             key: kebab(&capability.capability),
             name: capability.name.clone(),
             evidenced: score.is_some(),
+            status: capability.status.as_str(),
+            simulated_score: capability.simulated_score.map(score_text),
             weakest,
             score: score.map(score_text),
             score_p50: capability
@@ -427,6 +449,8 @@ struct MetricView {
     score: String,
     weight: String,
     source: Option<String>,
+    provenance: &'static str,
+    stale: bool,
 }
 
 impl MetricView {
@@ -469,6 +493,8 @@ impl MetricView {
             score: metric.score.map_or_else(|| "-".to_owned(), score_text),
             weight: trim(metric.weight, 2),
             source: metric.source.clone(),
+            provenance: metric.provenance.as_str(),
+            stale: metric.stale,
         }
     }
 }
@@ -1439,14 +1465,23 @@ mod tests {
         let html = render(&report_of(vec![fixture_result()], Some(sc.clone())))
             .unwrap()
             .replace("&#x2f;", "/");
-        let overall = score_text(sc.overall.score.unwrap());
+        // Detection, recovery and third-party resilience: half the profile, no grade.
+        assert_eq!(sc.overall.score, None);
         assert!(
-            html.contains(&format!(">{overall}<")),
-            "overall score {overall}"
+            html.contains(">insufficient evidence: 50% of the profile<"),
+            "{html}"
         );
-        assert!(html.contains("of 8 capabilities evidenced"));
-        let weakest = sc.overall.weakest.unwrap().name();
-        assert!(html.contains(&format!("Weakest: <strong>{weakest}</strong>")));
+        let partial = format::score(sc.overall.partial_score);
+        assert!(html.contains(&format!(
+            "partial figure {partial} / 100 over 3 capabilities"
+        )));
+        // The draft scores 100, capped at 39 by the simulated missing-flag gate: shown, labelled.
+        assert!(
+            html.contains("simulated: 39<"),
+            "the draft's figure, labelled"
+        );
+        assert!(html.contains("Had this been real"));
+        assert!(html.contains("Findings that matter most"));
         for text in [
             "quickstart",
             "595 ms",
@@ -1491,7 +1526,7 @@ mod tests {
             "violates PodSecurity &quot;restricted:latest&quot;",
             "<code>firedrill-canary-honeytoken</code>",
             "1 min 1 s",
-            "synthetic-monitor",
+            "pager",
             "answered 404 &lt;script&gt;",
         ] {
             assert!(section.contains(text), "missing {text:?} in {section}");

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::board::Board;
+use super::findings::Finding;
 use super::format;
 use super::model::Report;
 use super::security::{CANARY_CAVEAT, CanaryRow, CheckRow, SecurityDrills};
@@ -20,17 +22,15 @@ struct View {
     status: &'static str,
     reason: Option<String>,
     formula_version: String,
-    overall: Option<String>,
-    evidenced: u32,
-    capability_count: u32,
-    weakest: Option<&'static str>,
+    board: Option<Board>,
     capabilities: Vec<CapabilityRow>,
+    preconditions: Vec<PreconditionRow>,
     metrics: Vec<MetricRow>,
     runs: Vec<RunRow>,
     pod_recovery: Vec<PodRecoveryRow>,
     objectives: Vec<ObjectiveRow>,
     security: Option<SecurityView>,
-    findings: Vec<String>,
+    findings: Vec<Finding>,
     cannot_evidence: Vec<String>,
     default_targets: bool,
     regulation_scope: &'static str,
@@ -38,9 +38,16 @@ struct View {
 }
 
 #[derive(Serialize)]
+struct PreconditionRow {
+    check: &'static str,
+    held: bool,
+    detail: String,
+    source: Option<String>,
+}
+
+#[derive(Serialize)]
 struct CapabilityRow {
     name: String,
-    evidenced: bool,
     score: String,
     maturity: String,
     gates: String,
@@ -50,6 +57,8 @@ struct CapabilityRow {
 struct MetricRow {
     capability: String,
     metric: String,
+    provenance: &'static str,
+    stale: bool,
     source: Option<String>,
     measured: String,
     aggregation: String,
@@ -180,8 +189,14 @@ fn cell(text: &str) -> String {
 fn capability_row(c: &CapabilityScore) -> CapabilityRow {
     CapabilityRow {
         name: c.name.clone(),
-        evidenced: c.status == Status::Evidenced,
-        score: format::score(c.score),
+        score: match c.status {
+            Status::Evidenced => format::score(c.score),
+            Status::Simulated => {
+                format!("simulated {}, not scored", format::score(c.simulated_score))
+            }
+            Status::Due => "due: the evidence is too old".to_owned(),
+            Status::NotEvidenced => "not evidenced".to_owned(),
+        },
         maturity: c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
         gates: c
             .gates
@@ -194,7 +209,6 @@ fn capability_row(c: &CapabilityScore) -> CapabilityRow {
 
 fn view(report: &Report) -> View {
     let card = report.scorecard.as_ref();
-    let mut findings = Vec::new();
     let metrics: Vec<MetricRow> = card
         .into_iter()
         .flat_map(|c| &c.capabilities)
@@ -204,6 +218,8 @@ fn view(report: &Report) -> View {
             MetricRow {
                 capability: c.name.clone(),
                 metric: m.name.clone(),
+                provenance: m.provenance.as_str(),
+                stale: m.stale,
                 source: m.source.clone(),
                 measured: m
                     .measured
@@ -216,13 +232,6 @@ fn view(report: &Report) -> View {
             }
         })
         .collect();
-    if let Some(card) = card {
-        for c in &card.capabilities {
-            for g in &c.gates {
-                findings.push(format!("{}: {}", c.name, format::gate(g.gate)));
-            }
-        }
-    }
     let mut runs = Vec::new();
     let mut security: Option<SecurityView> = None;
     let mut pod_recovery = Vec::new();
@@ -243,50 +252,10 @@ fn view(report: &Report) -> View {
                 met: o.met,
             });
         }
-        for failed in &r.rollback.failed {
-            findings.push(format!("{name}: revert failed: {failed}"));
-        }
-        for n in &r.notifications {
-            if !n.mandatory_flags_missing.is_empty() {
-                findings.push(format!(
-                    "{name}: iteration {} {} leaves mandatory flags unknown: {}",
-                    n.iteration,
-                    n.kind,
-                    n.mandatory_flags_missing.join(", ")
-                ));
-            }
-            if let Some(error) = n.delivery.as_ref().and_then(|d| d.error.as_ref()) {
-                findings.push(format!(
-                    "{name}: iteration {} {} was not delivered: {error}",
-                    n.iteration, n.kind
-                ));
-            }
-        }
-        if let Some(coordination) = &r.coordination {
-            for ack in coordination
-                .acknowledgements
-                .iter()
-                .filter(|a| a.acknowledged_at.is_none())
-            {
-                findings.push(format!("{name}: role `{}` never acknowledged", ack.role));
-            }
-        }
-        if !run.journal.intact {
-            findings.push(format!(
-                "{name}: the journal does not verify: {}",
-                run.journal.detail
-            ));
-        }
         if let Some(p) = &r.summary.pod_recovery {
             pod_recovery.push(PodRecoveryRow::new(&name, p));
         }
         if let Some(drills) = SecurityDrills::of(r) {
-            findings.extend(
-                drills
-                    .findings()
-                    .into_iter()
-                    .map(|f| format!("{name}: {f}")),
-            );
             security
                 .get_or_insert_with(|| SecurityView {
                     caveat: CANARY_CAVEAT,
@@ -327,12 +296,17 @@ fn view(report: &Report) -> View {
             || crate::scorecard::FORMULA_VERSION.to_owned(),
             |c| c.formula_version.clone(),
         ),
-        overall: card
-            .and_then(|c| c.overall.score)
-            .map(|s| format!("{s:.1}")),
-        evidenced: card.map_or(0, |c| c.overall.evidenced_count),
-        capability_count: card.map_or(8, |c| c.overall.capability_count),
-        weakest: card.and_then(|c| c.overall.weakest).map(|w| w.name()),
+        board: Board::of(report),
+        preconditions: card
+            .into_iter()
+            .flat_map(|c| &c.preconditions)
+            .map(|p| PreconditionRow {
+                check: p.check.describe(),
+                held: p.held,
+                detail: p.detail.clone(),
+                source: p.source.clone(),
+            })
+            .collect(),
         capabilities: card
             .map(|c| c.capabilities.iter().map(capability_row).collect())
             .unwrap_or_default(),
@@ -342,7 +316,7 @@ fn view(report: &Report) -> View {
         pod_recovery,
         objectives,
         security,
-        findings,
+        findings: super::findings::of(report),
         cannot_evidence: card.map_or_else(
             || {
                 crate::scorecard::CANNOT_EVIDENCE

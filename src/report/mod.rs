@@ -3,6 +3,8 @@
 //! geometry in `svg`, shared with the pages of `firedrill serve`); `write` completes a
 //! results folder with all of them.
 
+pub mod board;
+pub mod findings;
 pub mod format;
 pub mod html;
 pub mod junit;

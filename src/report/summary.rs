@@ -196,29 +196,58 @@ fn security(drills: &super::security::SecurityDrills) -> String {
     out
 }
 
-/// The scorecard in a few lines: the overall figure, then each capability weakest first.
+/// The scorecard in a few lines: the headline, then each capability weakest first.
 fn scorecard(card: &Scorecard) -> String {
+    use crate::scorecard::{Status, Verdict};
     let mut out = String::new();
-    let overall = match (card.overall.score, card.overall.weakest) {
-        (Some(score), Some(weakest)) => format!(
-            "{score:.1}/100 over {} of {} capabilities, weakest {}",
-            card.overall.evidenced_count,
-            card.overall.capability_count,
-            weakest.name()
+    let o = &card.overall;
+    let coverage = format!(
+        "{:.0}% of the profile from the organisation's own evidence (a grade needs {:.0}%)",
+        o.coverage * 100.0,
+        o.coverage_threshold * 100.0
+    );
+    let headline = match o.verdict {
+        Verdict::Graded => format!(
+            "{}/100, {coverage}",
+            o.score
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
         ),
-        _ => "no capability evidenced".to_owned(),
+        Verdict::InsufficientEvidence => format!(
+            "insufficient evidence: {coverage}{}",
+            o.partial_score
+                .map_or_else(String::new, |s| format!("; partial figure {s:.1}/100"))
+        ),
+        Verdict::Untrusted => {
+            let failed: Vec<&str> = card
+                .preconditions
+                .iter()
+                .filter(|p| !p.held)
+                .map(|p| p.check.describe())
+                .collect();
+            format!("cannot be trusted; failed: {}", failed.join("; "))
+        }
     };
     let _ = writeln!(
         out,
-        "scorecard (formula {}): {overall}",
+        "scorecard (formula {}): {headline}",
         card.formula_version
     );
     let mut t = Table::new(&["capability", "score", "maturity", "gates"]);
     for c in &card.capabilities {
         t.row(vec![
             c.name.clone(),
-            c.score
-                .map_or_else(|| "not evidenced".to_owned(), |s| format!("{s:.1}")),
+            match c.status {
+                Status::Evidenced => c
+                    .score
+                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+                Status::Simulated => format!(
+                    "simulated ({}), not scored",
+                    c.simulated_score
+                        .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
+                ),
+                Status::Due => "due: evidence too old".to_owned(),
+                Status::NotEvidenced => "not evidenced".to_owned(),
+            },
             c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
             c.gates
                 .iter()
@@ -301,10 +330,7 @@ mod tests {
         assert!(!plain.contains("security drill"));
         let text = render(&crate::report::testutil::security_run().result);
         assert!(text.contains("NOT NOTICED"), "{text}");
-        assert!(
-            text.contains("noticed by synthetic-monitor after 4.2 s"),
-            "{text}"
-        );
+        assert!(text.contains("noticed by pager after 4.2 s"), "{text}");
         assert!(text.contains("refused (403 Forbidden)"), "{text}");
         assert!(
             text.contains("ACCEPTED (201): create pod shop/firedrill-canary-privileged (privileged); undone: deleted pod shop/firedrill-canary-privileged"),

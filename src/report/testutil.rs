@@ -13,11 +13,16 @@ use crate::spec::MARKER;
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 const RESULT: &str = include_str!("../../tests/fixtures/results/quickstart-result.json");
 
+/// The quick start's experiment.
+pub fn quickstart_spec() -> crate::spec::Spec {
+    crate::spec::load_str("quickstart.yaml", QUICKSTART)
+        .expect("the quick start is valid")
+        .spec
+}
+
 /// The quick-start result of tests/fixtures, scored, with an intact journal.
 pub fn quickstart_run() -> ReportRun {
-    let spec = crate::spec::load_str("quickstart.yaml", QUICKSTART)
-        .expect("the quick start is valid")
-        .spec;
+    let spec = quickstart_spec();
     let mut result: RunResult = serde_json::from_str(RESULT).expect("the fixture is a result");
     let journal = JournalCheck {
         file: "journal.jsonl".to_owned(),
@@ -55,7 +60,7 @@ pub fn security_run() -> ReportRun {
         .expect("the quick start is valid")
         .spec;
     for fault in [
-        "{name: env-file, type: canary-request, url: 'http://127.0.0.1:1/admin/.env', detectedBy: [synthetic-monitor]}",
+        "{name: env-file, type: canary-request, url: 'http://127.0.0.1:1/admin/.env', detectedBy: [pager]}",
         "{name: honeytoken, type: canary-file-read, path: /tmp/firedrill-canary-honeytoken}",
         "{name: privileged, type: prevent-privileged-pod, namespace: shop}",
         "{name: host-path, type: prevent-host-path, namespace: shop}",
@@ -69,7 +74,7 @@ pub fn security_run() -> ReportRun {
         let n = it.index;
         let noticed = |ms: f64| FaultRecord {
             detected_at: Some(Some(format!("2026-11-28T04:27:3{n}.000Z").parse().unwrap())),
-            detected_by: Some(Some("synthetic-monitor".to_owned())),
+            detected_by: Some(Some("pager".to_owned())),
             time_to_detect_ms: Some(Some(ms)),
             ..canary(
                 "env-file",
@@ -86,7 +91,7 @@ pub fn security_run() -> ReportRun {
         it.faults.push(if n == 2 {
             FaultRecord {
                 detected_at: Some(Some("2026-11-28T04:27:35.000Z".parse().unwrap())),
-                detected_by: Some(Some("synthetic-monitor".to_owned())),
+                detected_by: Some(Some("pager".to_owned())),
                 time_to_detect_ms: Some(Some(61_000.0)),
                 ..honeytoken
             }

@@ -529,8 +529,8 @@ fn prevention_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{AcknowledgementResult, CoordinationResult, NotificationResult};
     use crate::result::SignalFired;
+    use crate::result::{AcknowledgementResult, CoordinationResult, NotificationResult};
     use crate::scorecard::evidence::{combine, score_input};
     use crate::scorecard::{Status, Verdict};
     use crate::time::Timestamp;
@@ -548,7 +548,9 @@ mod tests {
     fn result() -> RunResult {
         let mut result: RunResult = serde_json::from_str(RESULT).expect("the fixture is a result");
         for it in &mut result.iterations {
-            let ms = it.time_to_detect_ms.expect("the fixture detected every iteration");
+            let ms = it
+                .time_to_detect_ms
+                .expect("the fixture detected every iteration");
             it.detected_by = Some("pager".to_owned());
             it.signals_fired = vec![fired("pager", ms)];
         }
@@ -653,7 +655,10 @@ mod tests {
         assert_eq!(input.input.repeatability.runs, 1);
         let card = score_input(&input, None).unwrap();
         assert_eq!(status(&card, Capability::Containment), Status::NotEvidenced);
-        assert_eq!(status(&card, Capability::Coordination), Status::NotEvidenced);
+        assert_eq!(
+            status(&card, Capability::Coordination),
+            Status::NotEvidenced
+        );
         assert_eq!(status(&card, Capability::Detection), Status::Evidenced);
         assert_eq!(
             status(&card, Capability::EvidenceTraceability),
@@ -780,7 +785,11 @@ mod tests {
         }
         assert_eq!(third[1].metric.name(), "availability-during-fault");
         assert_eq!(third[1].values, vec![0.995; 3]);
-        assert!(third.iter().all(|m| m.provenance == Provenance::Organisation));
+        assert!(
+            third
+                .iter()
+                .all(|m| m.provenance == Provenance::Organisation)
+        );
         let card = score_input(&input, None).unwrap();
         assert_eq!(
             capability(&card, Capability::ThirdPartyResilience).score,
@@ -955,12 +964,11 @@ mod tests {
             metric(&input, "time-to-acknowledge (management)").values,
             vec![4.0 * 3600.0]
         );
-        assert!(
-            input
-                .input
-                .gates
-                .contains(&gate(Gate::MissingMandatoryNotificationFlag, Provenance::Simulated, &result))
-        );
+        assert!(input.input.gates.contains(&gate(
+            Gate::MissingMandatoryNotificationFlag,
+            Provenance::Simulated,
+            &result
+        )));
         let card = score_input(&input, None).unwrap();
         let coordination = card
             .capabilities

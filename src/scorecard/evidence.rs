@@ -275,11 +275,14 @@ pub fn refresh_journal_preconditions(input: &mut ScorecardInput, journal: &Journ
         .input
         .preconditions
         .retain(|p| !matches!(p.check, Check::JournalIntact | Check::FaultsTraced));
-    input.input.preconditions.extend(journal_preconditions(journal));
+    let mut checks = journal_preconditions(journal);
+    checks.append(&mut input.input.preconditions);
+    input.input.preconditions = checks;
     // Before formula 2.0.0 the journal was scored as evidence: it is a precondition now.
-    input.input.capability_metrics.retain(|m| {
-        !matches!(m.metric.name(), "journal-integrity" | "faults-traced")
-    });
+    input
+        .input
+        .capability_metrics
+        .retain(|m| !matches!(m.metric.name(), "journal-integrity" | "faults-traced"));
 }
 
 /// One input over several runs (a suite): every run's measurements, each marked with its

@@ -542,9 +542,9 @@ fn score_capability(
     let stale_org = metrics
         .iter()
         .any(|m| m.provenance == Provenance::Organisation && m.stale)
-        || hits.iter().any(|hit| {
-            hit.provenance == Provenance::Organisation && config.stale(hit.measured_at)
-        });
+        || hits
+            .iter()
+            .any(|hit| hit.provenance == Provenance::Organisation && config.stale(hit.measured_at));
     hits.retain(|hit| !config.stale(hit.measured_at));
     let mut gates: Vec<AppliedGate> = hits
         .iter()
@@ -619,10 +619,12 @@ pub fn score(input: &ScoreInput, config: &ScoreConfig) -> Result<Scorecard, Scor
         Status::NotEvidenced => 3,
     };
     capabilities.sort_by(|a, b| {
-        rank(a.status).cmp(&rank(b.status)).then_with(|| match (a.score, b.score) {
-            (Some(a), Some(b)) => a.total_cmp(&b),
-            _ => std::cmp::Ordering::Equal,
-        })
+        rank(a.status)
+            .cmp(&rank(b.status))
+            .then_with(|| match (a.score, b.score) {
+                (Some(a), Some(b)) => a.total_cmp(&b),
+                _ => std::cmp::Ordering::Equal,
+            })
     });
     let evidenced: Vec<(f64, f64)> = capabilities
         .iter()

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a measurement or a gate comes from (docs/scorecard.md, "Provenance").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provenance {
     /// A signal or an actor outside firedrill: an alert of the organisation's monitoring, a
@@ -47,7 +49,9 @@ impl Check {
     pub fn describe(self) -> &'static str {
         match self {
             Self::JournalIntact => "the evidence journal verifies and is complete",
-            Self::FaultsTraced => "every fault was journaled before it was injected and after it was reverted",
+            Self::FaultsTraced => {
+                "every fault was journaled before it was injected and after it was reverted"
+            }
             Self::FaultsReverted => "every fault was reverted",
         }
     }

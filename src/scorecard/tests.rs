@@ -483,7 +483,10 @@ fn case_simulated_only_is_shown_and_counts_for_nothing() {
     assert_eq!(card.overall.evidenced_count, 0);
     close(card.overall.coverage, 0.0);
     assert_eq!(card.overall.verdict, Verdict::InsufficientEvidence);
-    assert_eq!((card.overall.score, card.overall.partial_score), (None, None));
+    assert_eq!(
+        (card.overall.score, card.overall.partial_score),
+        (None, None)
+    );
 }
 
 #[test]
@@ -577,7 +580,11 @@ fn case_a_failed_precondition_voids_the_headline() {
     let card = card(&ScoreInput {
         capability_metrics: organisation_profile(),
         preconditions: vec![
-            Precondition::new(Check::JournalIntact, false, "record 7: the hash does not match"),
+            Precondition::new(
+                Check::JournalIntact,
+                false,
+                "record 7: the hash does not match",
+            ),
             Precondition::new(Check::FaultsReverted, true, "every fault was reverted"),
         ],
         ..ScoreInput::default()

@@ -320,7 +320,11 @@ async fn api_trend(
         .store
         .results(experiment.as_deref())
         .map_err(|e| Failure::store(e, true))?;
-    Ok(axum::Json(super::trend::compute(&results, crate::time::Timestamp::now())).into_response())
+    Ok(axum::Json(super::trend::compute(
+        &results,
+        crate::time::Timestamp::now(),
+    ))
+    .into_response())
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

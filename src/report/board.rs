@@ -1,0 +1,239 @@
+//! The board's view of a report: the first screen of report.html and the top of
+//! scorecard.md. The grade with its coverage and confidence, the regulatory clocks in plain
+//! words, the findings that matter most, and everything the experiment changed from the
+//! defaults. Pure: the report in, words out.
+
+use serde::Serialize;
+
+use super::findings::{self, Finding};
+use super::format;
+use super::model::Report;
+use crate::scorecard::{Capability, Metric, Override, Provenance, Status, Verdict};
+
+/// How many findings the board shows.
+pub const TOP_FINDINGS: usize = 3;
+
+/// The longest outage of critical functions before DORA counts an incident as major
+/// (Commission Delegated Regulation (EU) 2024/1772, Art 9(3)(b)).
+const DORA_DOWNTIME_LINE_MS: f64 = 2.0 * 3600.0 * 1000.0;
+
+/// Everything the board sees first.
+#[derive(Clone, Debug, Serialize)]
+pub struct Board {
+    /// What the headline says.
+    pub verdict: Verdict,
+    /// The headline: the grade, or why there is none.
+    pub headline: String,
+    /// The figure over what was evidenced, shown beneath "insufficient evidence".
+    pub partial: Option<String>,
+    /// How much of the profile the organisation's evidence covers, against the threshold.
+    pub coverage: String,
+    /// How much the grade stands on: runs, iterations, how old the evidence is.
+    pub confidence: String,
+    /// The capabilities only firedrill's simulation speaks for.
+    pub simulated: Vec<String>,
+    /// The regulatory clocks, had this been a real incident.
+    pub clocks: Vec<String>,
+    /// The findings that matter most.
+    pub findings: Vec<Finding>,
+    /// How many findings there are in all.
+    pub finding_count: usize,
+    /// Everything the experiment changed from the defaults.
+    pub overrides: Vec<Override>,
+}
+
+impl Board {
+    /// The board's view of a report with a scorecard.
+    pub fn of(report: &Report) -> Option<Board> {
+        let card = report.scorecard.as_ref()?;
+        let overall = &card.overall;
+        let pct = |share: f64| format!("{:.0}%", share * 100.0);
+        let headline = match overall.verdict {
+            Verdict::Graded => format!("{} / 100", format::score(overall.score)),
+            Verdict::InsufficientEvidence => format!(
+                "insufficient evidence: {} of the profile",
+                pct(overall.coverage)
+            ),
+            Verdict::Untrusted => "this scorecard cannot be trusted".to_owned(),
+        };
+        let partial = match overall.verdict {
+            Verdict::InsufficientEvidence => overall.partial_score.map(|s| {
+                format!(
+                    "{} / 100 over {} capabilities",
+                    format::score(Some(s)),
+                    overall.evidenced_count
+                )
+            }),
+            Verdict::Graded | Verdict::Untrusted => None,
+        };
+        let coverage = format!(
+            "the organisation's own evidence covers {} of the weight ({} of {} capabilities); a grade needs {}",
+            pct(overall.coverage),
+            overall.evidenced_count,
+            overall.capability_count,
+            pct(overall.coverage_threshold)
+        );
+        let iterations: u32 = report
+            .runs
+            .iter()
+            .map(|r| r.result.summary.iterations)
+            .sum();
+        let oldest = report.runs.iter().map(|r| r.result.finished_at).min();
+        let age = oldest.map_or_else(
+            || "no evidence".to_owned(),
+            |at| {
+                let days = (report.generated_at.ms_since(at) / 86_400_000.0).floor();
+                if days < 1.0 {
+                    "evidence from the last 24 hours".to_owned()
+                } else {
+                    format!("evidence up to {days:.0} days old")
+                }
+            },
+        );
+        let runs = report.runs.len();
+        let confidence = format!(
+            "{runs} run{}, {iterations} iteration{}, {age}",
+            if runs == 1 { "" } else { "s" },
+            if iterations == 1 { "" } else { "s" },
+        );
+        let simulated = card
+            .capabilities
+            .iter()
+            .filter(|c| c.status == Status::Simulated)
+            .map(|c| c.name.clone())
+            .collect();
+        let all = findings::of(report);
+        Some(Board {
+            verdict: overall.verdict,
+            headline,
+            partial,
+            coverage,
+            confidence,
+            simulated,
+            clocks: clocks(report),
+            finding_count: all.len(),
+            findings: all.into_iter().take(TOP_FINDINGS).collect(),
+            overrides: card.overrides.clone(),
+        })
+    }
+}
+
+/// The regulatory clocks in plain words: when awareness would have started them, whether
+/// anyone prepared what they ask for, and whether the outage crossed DORA's line.
+fn clocks(report: &Report) -> Vec<String> {
+    let card = report.scorecard.as_ref();
+    let detection = card.and_then(|c| {
+        c.capabilities
+            .iter()
+            .find(|c| c.capability == Capability::Detection)
+    });
+    let noticed = detection.is_some_and(|d| {
+        d.metrics.iter().any(|m| {
+            m.provenance == Provenance::Organisation
+                && m.name == Metric::TimeToDetectAvailability.name()
+                && m.n > 0
+        })
+    });
+    let mut clocks = vec![if noticed {
+        let p50 = report
+            .runs
+            .iter()
+            .filter_map(|r| r.result.summary.time_to_detect_ms.p50)
+            .reduce(f64::max);
+        format!(
+            "Awareness: the organisation's own signals noticed the failure, median {} after it began; the clocks start there.",
+            format::opt_duration_ms(p50)
+        )
+    } else {
+        "Awareness: the organisation's own signals did not notice the failure, so no clock would have started.".to_owned()
+    }];
+    let drafts = |kind: &str| {
+        report
+            .runs
+            .iter()
+            .flat_map(|r| &r.result.notifications)
+            .filter(|n| n.kind == kind)
+            .map(|n| n.time_to_draft_ms)
+            .reduce(f64::max)
+    };
+    for (kind, clock) in [
+        (
+            "nis2-early-warning",
+            "NIS2 early warning, due within 24 h of awareness",
+        ),
+        (
+            "nis2-incident-notification",
+            "NIS2 incident notification, due within 72 h",
+        ),
+    ] {
+        clocks.push(match drafts(kind) {
+            Some(ms) => format!(
+                "{clock}: not prepared by anyone (firedrill's own draft, {} after detection, is simulated).",
+                format::duration_ms(ms)
+            ),
+            None => format!("{clock}: not prepared."),
+        });
+    }
+    let outage = report
+        .runs
+        .iter()
+        .flat_map(|r| &r.result.iterations)
+        .map(|i| i.outage_ms)
+        .reduce(f64::max);
+    clocks.push(match outage {
+        Some(ms) if ms >= DORA_DOWNTIME_LINE_MS => format!(
+            "DORA major-incident line, 2 h of downtime: crossed (longest outage {}).",
+            format::duration_ms(ms)
+        ),
+        Some(ms) => format!(
+            "DORA major-incident line, 2 h of downtime: not crossed (longest outage {}).",
+            format::duration_ms(ms)
+        ),
+        None => "DORA major-incident line, 2 h of downtime: nothing measured.".to_owned(),
+    });
+    clocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testutil::quickstart_report;
+
+    #[test]
+    fn the_quick_start_board_speaks_in_words() {
+        let board = Board::of(&quickstart_report()).expect("a scorecard");
+        assert!(
+            board.confidence.starts_with("1 run, 3 iterations"),
+            "{}",
+            board.confidence
+        );
+        assert_eq!(board.clocks.len(), 4);
+        assert!(
+            board.clocks[1].contains("not prepared by anyone"),
+            "{:?}",
+            board.clocks
+        );
+        assert!(
+            board.clocks[3].contains("not crossed"),
+            "{:?}",
+            board.clocks
+        );
+        assert!(board.findings.len() <= TOP_FINDINGS);
+        assert!(
+            board.simulated.contains(&"Reporting readiness".to_owned()),
+            "{:?}",
+            board.simulated
+        );
+    }
+
+    #[test]
+    fn an_untrusted_page_has_no_grade() {
+        let mut report = quickstart_report();
+        let card = report.scorecard.as_mut().unwrap();
+        card.overall.verdict = Verdict::Untrusted;
+        card.overall.score = None;
+        let board = Board::of(&report).unwrap();
+        assert_eq!(board.headline, "this scorecard cannot be trusted");
+        assert_eq!(board.partial, None);
+    }
+}

@@ -1,0 +1,317 @@
+//! Findings: what a report shows needs doing, each with a recommended action in plain
+//! words, ranked so that the board page can show the few that matter most.
+//!
+//! A finding's id is stable from run to run (`gate:detection:no-detection`), so that a
+//! review recorded for it can follow it to later pages until it is closed.
+
+use serde::Serialize;
+
+use super::format;
+use super::model::Report;
+use super::security::SecurityDrills;
+use crate::scorecard::{Capability, Gate, Provenance, Status};
+
+/// How much a finding matters; the board shows the most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// The page itself cannot be trusted.
+    Critical,
+    /// The organisation failed at something a regulator asks for.
+    High,
+    /// A capability below its target, or evidenced by firedrill's simulation alone.
+    Medium,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable from run to run: kind, then what it is about.
+    pub id: String,
+    /// How much it matters.
+    pub severity: Severity,
+    /// What was found, in one sentence.
+    pub what: String,
+    /// What to do about it, in plain words.
+    pub action: String,
+}
+
+impl Finding {
+    fn new(id: String, severity: Severity, what: String, action: impl Into<String>) -> Self {
+        Self {
+            id,
+            severity,
+            what,
+            action: action.into(),
+        }
+    }
+}
+
+/// The score below which an evidenced capability is a finding: the median score that
+/// maturity level 3 asks for.
+pub const BELOW_TARGET: f64 = 60.0;
+
+fn gate_action(gate: Gate) -> &'static str {
+    match gate {
+        Gate::NoDetection => {
+            "Add an alert on this failure (error rate, or probes from outside) that pages the people on call."
+        }
+        Gate::PreventionBypassed => {
+            "Enforce an admission policy in the namespace (Pod Security `restricted` or a policy engine)."
+        }
+        Gate::MissingMandatoryNotificationFlag => {
+            "Decide who judges whether an incident is malicious or cross-border, within 24 hours."
+        }
+        Gate::FailedRollback => {
+            "Check nothing is left injected (`firedrill rollback`) and find why the revert failed."
+        }
+    }
+}
+
+fn simulated_action(capability: Capability) -> &'static str {
+    match capability {
+        Capability::Detection => {
+            "Connect your own alerting to the drill (webhook, Alertmanager, Prometheus, Kubernetes events)."
+        }
+        Capability::ReportingReadiness => {
+            "Have the people who would send the early warning prepare it during the drill."
+        }
+        _ => "Replace what firedrill simulated with your own signal or people.",
+    }
+}
+
+fn capability_action(capability: Capability) -> &'static str {
+    match capability {
+        Capability::Detection => {
+            "Tighten the alert on this failure: a shorter window, a lower threshold, a page."
+        }
+        Capability::RecoveryContinuity => {
+            "Make the service ride out the fault: more replicas, faster health checks, a fallback."
+        }
+        Capability::Containment => {
+            "Refuse the actions that got through: admission and network policies, revocation."
+        }
+        Capability::ReportingReadiness => {
+            "Prepare the notification templates and who sends them, and rehearse."
+        }
+        Capability::ThirdPartyResilience => {
+            "Give the third party timeouts, bounded retries and a fallback (cache, degraded mode)."
+        }
+        Capability::EvidenceTraceability => {
+            "Record a review of each finding with an owner and a decision."
+        }
+        Capability::Coordination => {
+            "Check the contact routes and rota of the roles that were slow or silent."
+        }
+        Capability::ContinuousTesting => {
+            "Run the drills on a schedule: at least yearly, better monthly."
+        }
+    }
+}
+
+/// Every finding of a report, the most severe first (the order found within a severity).
+pub fn of(report: &Report) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(card) = &report.scorecard {
+        for p in card.preconditions.iter().filter(|p| !p.held) {
+            findings.push(Finding::new(
+                format!("precondition:{}", format::kebab(&p.check)),
+                Severity::Critical,
+                format!(
+                    "This page cannot be trusted: {} did not hold{}: {}.",
+                    p.check.describe(),
+                    p.source
+                        .as_deref()
+                        .map_or(String::new(), |s| format!(" in {s}")),
+                    p.detail
+                ),
+                "Do not use these figures; check nothing is left injected (`firedrill rollback`) and rerun.",
+            ));
+        }
+        for c in &card.capabilities {
+            let key = format::kebab(&c.capability);
+            for g in c
+                .gates
+                .iter()
+                .filter(|g| g.provenance == Provenance::Organisation)
+            {
+                findings.push(Finding::new(
+                    format!("gate:{key}:{}", format::kebab(&g.gate)),
+                    Severity::High,
+                    format!("{}: {}.", c.name, format::gate(g.gate)),
+                    gate_action(g.gate),
+                ));
+            }
+            match c.status {
+                Status::Evidenced if c.score.is_some_and(|s| s < BELOW_TARGET) => {
+                    findings.push(Finding::new(
+                        format!("capability:{key}"),
+                        Severity::Medium,
+                        format!(
+                            "{} scores {} of 100, below {}.",
+                            c.name,
+                            format::score(c.score),
+                            BELOW_TARGET
+                        ),
+                        capability_action(c.capability),
+                    ));
+                }
+                Status::Simulated => {
+                    let metrics: Vec<&str> = c
+                        .metrics
+                        .iter()
+                        .filter(|m| m.provenance == Provenance::Simulated)
+                        .map(|m| m.name.as_str())
+                        .collect();
+                    findings.push(Finding::new(
+                        format!("simulated:{key}"),
+                        Severity::Medium,
+                        format!(
+                            "{} is simulated by firedrill ({}), not scored.",
+                            c.name,
+                            metrics.join(", ")
+                        ),
+                        simulated_action(c.capability),
+                    ));
+                }
+                Status::Due => findings.push(Finding::new(
+                    format!("due:{key}"),
+                    Severity::Medium,
+                    format!(
+                        "{}: the organisation's evidence is older than the age limit and no longer counts.",
+                        c.name
+                    ),
+                    "Run the drill again.",
+                )),
+                Status::Evidenced | Status::NotEvidenced => {}
+            }
+        }
+    }
+    for run in &report.runs {
+        let r = &run.result;
+        let name = &r.experiment.name;
+        for o in r.objectives.iter().filter(|o| !o.met) {
+            findings.push(Finding::new(
+                format!("objective:{name}:{}", o.name),
+                Severity::High,
+                format!(
+                    "{name}: objective {} {} was missed (measured {}).",
+                    o.name,
+                    o.target,
+                    match (o.measured, o.unit.as_str()) {
+                        (None, _) => "nothing".to_owned(),
+                        (Some(v), "ratio") => format::percent(v),
+                        (Some(v), _) => format::seconds(v / 1e3),
+                    }
+                ),
+                "Fix the system, or record a risk acceptance with its owner.",
+            ));
+        }
+        if let Some(coordination) = &r.coordination {
+            for ack in coordination
+                .acknowledgements
+                .iter()
+                .filter(|a| a.acknowledged_at.is_none())
+            {
+                findings.push(Finding::new(
+                    format!("acknowledgement:{name}:{}", ack.role),
+                    Severity::High,
+                    format!(
+                        "{name}: role `{}` never acknowledged the incident.",
+                        ack.role
+                    ),
+                    "Check the role's contact route and rota, and name a deputy.",
+                ));
+            }
+        }
+        for n in &r.notifications {
+            if let Some(error) = n.delivery.as_ref().and_then(|d| d.error.as_ref()) {
+                findings.push(Finding::new(
+                    format!("delivery:{name}:{}", n.kind),
+                    Severity::Medium,
+                    format!(
+                        "{name}: iteration {} {} was not delivered: {error}.",
+                        n.iteration, n.kind
+                    ),
+                    "Fix the delivery route of notifications, and keep a second one.",
+                ));
+            }
+        }
+        if let Some(drills) = SecurityDrills::of(r) {
+            for c in drills.canaries.iter().filter(|c| !c.noticed) {
+                findings.push(Finding::new(
+                    format!("canary:{name}:{}", c.name),
+                    Severity::Medium,
+                    format!(
+                        "{name}: iteration {}: canary `{}` was not noticed.",
+                        c.iteration, c.name
+                    ),
+                    "Make the detection rule cover what this canary does.",
+                ));
+            }
+        }
+    }
+    // One finding per id: iterations repeat the same canary or delivery failure.
+    let mut seen = std::collections::BTreeSet::new();
+    findings.retain(|f| seen.insert(f.id.clone()));
+    findings.sort_by_key(|f| f.severity);
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testutil::{quickstart_run, security_run};
+    use crate::report::write::single_report;
+
+    #[test]
+    fn the_quick_start_finds_what_only_firedrill_evidenced() {
+        let report = single_report(quickstart_run());
+        let findings = of(&report);
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        assert!(ids.contains(&"simulated:reporting-readiness"), "{ids:?}");
+        assert!(findings.iter().all(|f| !f.action.is_empty()));
+        assert!(
+            findings.windows(2).all(|w| w[0].severity <= w[1].severity),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn an_accepted_prevention_check_is_a_high_finding_with_an_action() {
+        let report = single_report(security_run());
+        let findings = of(&report);
+        let bypassed = findings
+            .iter()
+            .find(|f| f.id == "gate:containment:prevention-bypassed")
+            .expect("the accepted check is a finding");
+        assert_eq!(bypassed.severity, Severity::High);
+        assert!(
+            bypassed.action.contains("admission policy"),
+            "{}",
+            bypassed.action
+        );
+        // The same canary missed in two iterations is one finding.
+        let canaries = findings
+            .iter()
+            .filter(|f| f.id.starts_with("canary:"))
+            .count();
+        assert!(canaries <= 2, "{findings:?}");
+    }
+
+    #[test]
+    fn a_failed_precondition_comes_first() {
+        let mut run = quickstart_run();
+        run.result.rollback.failed.push("freeze-all: gone".into());
+        let input = crate::result::evidence::input_for_run(
+            &crate::report::testutil::quickstart_spec(),
+            &run.result,
+            &run.journal,
+        );
+        run.result.scorecard = crate::scorecard::evidence::score_input(&input, None);
+        let findings = of(&single_report(run));
+        assert_eq!(findings[0].severity, Severity::Critical);
+        assert_eq!(findings[0].id, "precondition:faults-reverted");
+        assert!(findings[0].what.contains("freeze-all: gone"));
+    }
+}
