@@ -1496,7 +1496,7 @@ mod tests {
             "href=\"notifications/nis2-early-warning-1.json\"",
             ATTESTATION,
             "A drill cannot evidence board oversight",
-            "formula 1.2.0",
+            "formula 2.0.0",
         ] {
             assert!(html.contains(text), "missing {text:?}");
         }

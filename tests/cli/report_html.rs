@@ -16,8 +16,8 @@ use firedrill::report::html;
 use firedrill::report::model::{Report, ReportRun};
 use firedrill::result::RunResult;
 use firedrill::scorecard::{
-    Capability, Gate, Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, Scorecard,
-    score,
+    Capability, Gate, GateHit, Metric, MetricObservation, Provenance, Repeatability, Scale,
+    ScoreConfig, ScoreInput, Scorecard, score,
 };
 
 const FIXTURE: &str = include_str!("../fixtures/report/quickstart-result.json");
@@ -50,6 +50,28 @@ fn scorecard(result: &RunResult) -> Scorecard {
             )
             .with_source(&name),
             MetricObservation::organisation(
+                Capability::ThirdPartyResilience,
+                Metric::Custom {
+                    name: "availability-during-fault".into(),
+                    scale: Scale::Ratio {
+                        floor: 0.9,
+                        target: 0.99,
+                    },
+                },
+                vec![0.995, 0.97, 0.999],
+            ),
+            MetricObservation::organisation(
+                Capability::Containment,
+                Metric::Custom {
+                    name: "prevention-refused".into(),
+                    scale: Scale::Ratio {
+                        floor: 0.0,
+                        target: 1.0,
+                    },
+                },
+                vec![1.0],
+            ),
+            MetricObservation::simulated(
                 Capability::ReportingReadiness,
                 Metric::EarlyWarningDraft,
                 result
@@ -60,11 +82,15 @@ fn scorecard(result: &RunResult) -> Scorecard {
                     .collect(),
             ),
         ],
-        gates: vec![Gate::MissingMandatoryNotificationFlag],
+        gates: vec![GateHit::new(
+            Gate::MissingMandatoryNotificationFlag,
+            Provenance::Simulated,
+        )],
         repeatability: Repeatability {
             runs: 1,
             ..Repeatability::default()
         },
+        ..ScoreInput::default()
     };
     score(&input, &ScoreConfig::default()).expect("the scorecard input is valid")
 }
@@ -197,6 +223,34 @@ fn run_chromium(binary: &Path, work: &Path, page: &Path, extra: &[String]) -> Ch
 }
 
 /// The page's console messages as Chromium logs them (`INFO:CONSOLE...] "message", source: ...`).
+/// The page with a script that writes, on the body, how many distinct rows of text the
+/// header (the first screen) lays out.
+fn with_line_count(html: &str) -> String {
+    const SCRIPT: &str = r#"<script>
+window.addEventListener('load', () => {
+  const header = document.querySelector('header.verdict');
+  const rows = new Set();
+  const walker = document.createTreeWalker(header, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const rect of range.getClientRects()) {
+      if (rect.width > 0 && rect.height > 0) rows.add(Math.round(rect.top + rect.height / 2));
+    }
+  }
+  // Rows whose middles are within a few pixels are one line of text.
+  const sorted = [...rows].sort((a, b) => a - b);
+  let lines = 0, last = -100;
+  for (const y of sorted) { if (y - last > 6) { lines++; last = y; } }
+  document.body.setAttribute('data-first-screen-lines', String(lines));
+});
+</script>"#;
+    html.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
+        .replace("</body>", &format!("{SCRIPT}</body>"))
+}
+
 fn console_messages(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
 }
@@ -242,20 +296,25 @@ fn report_html_renders_in_headless_chromium() {
     assert!(console.is_empty(), "console messages: {console:#?}");
     let dom = run.stdout;
     let scorecard = report.scorecard.as_ref().unwrap();
-    let overall = format!("{:.0}", scorecard.overall.score.unwrap());
+    // Detection, recovery, containment and third parties: 65% of the profile, graded.
+    let overall = format!("{:.1}", scorecard.overall.score.unwrap());
     assert!(
-        dom.contains(&format!("id=\"overall-score\">{overall}<")),
+        dom.contains(&format!("id=\"overall-score\">{overall} / 100<")),
         "overall score {overall} not shown"
     );
-    assert!(dom.contains(&format!(
-        "{} of 8 capabilities evidenced",
-        scorecard.overall.evidenced_count
-    )));
-    let weakest = scorecard.overall.weakest.unwrap().name();
     assert!(
-        dom.contains(&format!("Weakest: <strong>{weakest}</strong>")),
-        "weakest capability {weakest} not shown"
+        dom.contains("covers 65% of the weight (4 of 8 capabilities); a grade needs 60%"),
+        "coverage"
     );
+    for text in [
+        "Had this been real",
+        "NIS2 early warning, due within 24 h of awareness: not prepared by anyone",
+        "Findings that matter most",
+        "Overrides of the defaults",
+        "Simulated by firedrill, not scored: Reporting readiness",
+    ] {
+        assert!(dom.contains(text), "{text:?} not on the board");
+    }
     // Iteration 1 of the fixture detected after 594.592 ms.
     assert!(
         dom.contains("<td class=\"num\">595 ms</td>"),
@@ -277,6 +336,41 @@ fn report_html_renders_in_headless_chromium() {
         assert!(dom.contains(text), "{text:?} not in the rendered page");
     }
     assert!(dom.contains("<svg"), "the charts are inline SVG");
+
+    // The board's first screen is for a board member: fewer than 25 lines of text at
+    // 1280 px. A copy of the page with a script (and a policy that lets it run) counts the
+    // distinct rows of text in the header as laid out.
+    let counted = work.path().join("counted.html");
+    std::fs::write(&counted, with_line_count(&html)).unwrap();
+    let lines = |width: u32| -> usize {
+        let run = run_chromium(
+            &binary,
+            work.path(),
+            &counted,
+            &[
+                "--dump-dom".into(),
+                format!("--window-size={width},1000"),
+                "--virtual-time-budget=2000".into(),
+            ],
+        );
+        let marker = "data-first-screen-lines=\"";
+        let at = run.stdout.find(marker).expect("the count was written") + marker.len();
+        let digits: String = run.stdout[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().expect("a count")
+    };
+    let at_1280 = lines(1280);
+    eprintln!("first screen: {at_1280} lines of text at 1280 px");
+    assert!(
+        (10..25).contains(&at_1280),
+        "the first screen has {at_1280} lines of text at 1280 px"
+    );
+    // The count can fail: a narrow window wraps the same words into many more lines.
+    let narrow = lines(420);
+    eprintln!("first screen: {narrow} lines of text at 420 px");
+    assert!(narrow >= 25, "the line count does not see wrapping");
 
     let artifacts = target_dir().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
