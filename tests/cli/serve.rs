@@ -255,7 +255,10 @@ fn serve_runs_drills_on_schedule_and_serves_their_history() {
             .expect("every run is a point of the trend");
         assert_eq!(point["timeToDetectP50Ms"], run["timeToDetectP50Ms"]);
     }
-    assert!(trend["today"]["scorecard"]["overall"]["score"].is_number());
+    // The history's scorecard says how much of the profile its evidence covers.
+    let overall = &trend["today"]["scorecard"]["overall"];
+    assert!(overall["coverage"].is_number(), "{overall}");
+    assert!(overall["verdict"].is_string(), "{overall}");
 
     let metrics = server.get("/metrics", Some(token));
     assert_eq!(metrics.status, 200);

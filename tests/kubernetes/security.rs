@@ -393,7 +393,7 @@ fn an_accepted_check_is_a_finding_and_its_pod_is_deleted_at_once() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|g| g == "prevention-bypassed"),
+            .any(|g| g["gate"] == "prevention-bypassed" && g["provenance"] == "organisation"),
         "{}",
         r.result["scorecardInput"]
     );

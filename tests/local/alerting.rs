@@ -89,6 +89,7 @@ fn an_alert_through_prometheus_and_alertmanager_detects_the_fault() {
             .contains(&it["detectedBy"].as_str().unwrap()),
         "{it}"
     );
+    assert_scored_by_the_organisation(&result);
     let journal = journal(&out);
     let labels = &journal
         .iter()
@@ -193,6 +194,7 @@ fn the_demo_monitor_pages_through_the_webhook_when_every_replica_freezes() {
         (500.0..=bound).contains(&ttd),
         "time to detect {ttd} ms, expected from 500 ms to {bound} ms after the injection"
     );
+    assert_scored_by_the_organisation(&result);
     let log = std::fs::read_to_string(out.join("logs/monitor-0.log")).unwrap();
     for line in [
         "alert firing: TargetDown web-0",
@@ -203,4 +205,39 @@ fn the_demo_monitor_pages_through_the_webhook_when_every_replica_freezes() {
             "no `{line}` in the monitor's log:\n{log}"
         );
     }
+}
+
+/// The scorecard grades the organisation: detection is scored from its alerts, every scored
+/// capability stands on the organisation's evidence alone, and what firedrill did itself
+/// (its drafts, its journal, its iterations) scores nothing.
+fn assert_scored_by_the_organisation(result: &serde_json::Value) {
+    let capabilities = result["scorecard"]["capabilities"].as_array().unwrap();
+    let capability = |key: &str| {
+        capabilities
+            .iter()
+            .find(|c| c["capability"] == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    let detection = capability("detection");
+    assert_eq!(detection["status"], "evidenced", "{detection}");
+    for c in capabilities.iter().filter(|c| c["status"] == "evidenced") {
+        for m in c["metrics"].as_array().unwrap() {
+            assert!(
+                m["provenance"] == "organisation" || m["stale"] == true,
+                "{} is scored from {}",
+                c["capability"],
+                m
+            );
+        }
+    }
+    for key in ["evidence-traceability", "continuous-testing"] {
+        assert_eq!(capability(key)["status"], "not-evidenced", "{key}");
+    }
+    let reporting = capability("reporting-readiness");
+    assert_ne!(reporting["status"], "evidenced", "{reporting}");
+    let checks = result["scorecard"]["preconditions"].as_array().unwrap();
+    assert!(
+        checks.len() >= 3 && checks.iter().all(|p| p["held"] == true),
+        "{checks:?}"
+    );
 }

@@ -67,7 +67,7 @@ fn a_suite_file_runs_each_experiment_and_scores_them_together() {
         .filter_map(|m| m["source"].as_str())
         .collect();
     assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["alpha", "beta"]);
-    assert_eq!(suite["scorecard"]["formulaVersion"], "1.2.0");
+    assert_eq!(suite["scorecard"]["formulaVersion"], "2.0.0");
 
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     let elements = xml_elements(&junit);
@@ -110,17 +110,19 @@ fn several_files_make_a_suite_and_report_renders_it_again() {
     );
     let suite = read_json(&out.join("suite.json"));
     assert_eq!(suite["runs"].as_array().unwrap().len(), 2);
-    let evidence = |suite: &serde_json::Value| {
-        suite["scorecard"]["capabilities"]
+    // The journals are preconditions of the page, checked per experiment, never a score.
+    let held = |suite: &serde_json::Value, source: &str| -> Vec<bool> {
+        suite["scorecard"]["preconditions"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["capability"] == "evidence-traceability")
-            .unwrap()["score"]
-            .as_f64()
-            .unwrap()
+            .filter(|p| p["source"] == source)
+            .map(|p| p["held"].as_bool().unwrap())
+            .collect()
     };
-    assert_eq!(evidence(&suite), 100.0);
+    assert!(!held(&suite, "beta").is_empty());
+    assert!(held(&suite, "beta").iter().all(|h| *h), "{}", suite["scorecard"]);
+    assert_ne!(suite["scorecard"]["overall"]["verdict"], "untrusted");
 
     // The reports come back from result.json and the journals alone.
     for file in ["scorecard.md", "junit.xml", "01-alpha/scorecard.md"] {
@@ -152,12 +154,20 @@ fn several_files_make_a_suite_and_report_renders_it_again() {
     }
     let suite = read_json(&out.join("suite.json"));
     assert!(
-        evidence(&suite) < 100.0,
-        "a broken journal still scores full evidence"
+        held(&suite, "beta").contains(&false),
+        "a doctored journal still holds"
     );
+    // A doctored journal voids the page: no grade, no partial figure.
+    let overall = &suite["scorecard"]["overall"];
+    assert_eq!(overall["verdict"], "untrusted", "{overall}");
+    assert!(overall["score"].is_null() && overall.get("partialScore").is_none());
     let markdown = std::fs::read_to_string(out.join("scorecard.md")).unwrap();
     assert!(
-        markdown.contains("beta: the journal does not verify"),
+        markdown.contains("**this scorecard cannot be trusted**"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("This page cannot be trusted:"),
         "{markdown}"
     );
 }
