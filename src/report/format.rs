@@ -123,6 +123,14 @@ pub fn gate(gate: Gate) -> &'static str {
     }
 }
 
+/// The kebab-case name a value serializes to (a capability, a gate, a check).
+pub fn kebab<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +172,4 @@ mod tests {
         };
         assert_eq!(measured(0.995, &ratio), "99.5%");
     }
-}
-
-/// The kebab-case name a value serializes to (a capability, a gate, a check).
-pub fn kebab<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

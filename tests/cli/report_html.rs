@@ -247,8 +247,11 @@ window.addEventListener('load', () => {
   document.body.setAttribute('data-first-screen-lines', String(lines));
 });
 </script>"#;
-    html.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
-        .replace("</body>", &format!("{SCRIPT}</body>"))
+    html.replace(
+        "default-src 'none';",
+        "default-src 'none'; script-src 'unsafe-inline';",
+    )
+    .replace("</body>", &format!("{SCRIPT}</body>"))
 }
 
 fn console_messages(stderr: &str) -> Vec<&str> {

@@ -121,7 +121,11 @@ fn several_files_make_a_suite_and_report_renders_it_again() {
             .collect()
     };
     assert!(!held(&suite, "beta").is_empty());
-    assert!(held(&suite, "beta").iter().all(|h| *h), "{}", suite["scorecard"]);
+    assert!(
+        held(&suite, "beta").iter().all(|h| *h),
+        "{}",
+        suite["scorecard"]
+    );
     assert_ne!(suite["scorecard"]["overall"]["verdict"], "untrusted");
 
     // The reports come back from result.json and the journals alone.
