@@ -128,31 +128,6 @@ impl SecurityDrills {
         drills.markers = markers.into_iter().collect();
         Some(drills)
     }
-
-    /// The findings among the drills, one sentence each: canaries no signal noticed and
-    /// checks policy let through.
-    pub fn findings(&self) -> Vec<String> {
-        let canaries = self.canaries.iter().filter(|c| !c.noticed).map(|c| {
-            format!(
-                "iteration {}: canary `{}` was not noticed",
-                c.iteration, c.name
-            )
-        });
-        let checks = self.checks.iter().filter(|c| !c.refused).map(|c| {
-            format!(
-                "iteration {}: prevention check `{}` was ACCEPTED: {}{}",
-                c.iteration,
-                c.name,
-                c.action,
-                if c.undone.is_empty() {
-                    String::new()
-                } else {
-                    format!("; undone at once: {}", c.undone.join(", "))
-                }
-            )
-        });
-        canaries.chain(checks).collect()
-    }
 }
 
 #[cfg(test)]
@@ -185,14 +160,9 @@ mod tests {
                 .iter()
                 .all(|m| m.contains("firedrill-canary"))
         );
-        let findings = drills.findings();
-        assert_eq!(findings.len(), 3, "{findings:?}");
-        assert!(
-            findings.contains(
-                &"iteration 1: prevention check `privileged` was ACCEPTED: create pod shop/firedrill-canary-privileged (privileged); undone at once: deleted pod shop/firedrill-canary-privileged".to_owned()
-            ),
-            "{findings:?}"
-        );
+        // Two canaries missed and one check accepted: the report's findings name them.
+        assert_eq!(drills.canaries.iter().filter(|c| !c.noticed).count(), 2);
+        assert_eq!(drills.checks.iter().filter(|c| !c.refused).count(), 1);
     }
 
     #[test]
@@ -208,10 +178,5 @@ mod tests {
         assert_eq!(cut.canaries.len(), all.noticed);
         assert!(cut.canaries.iter().all(|c| c.noticed));
         assert_eq!(cut.markers, all.markers);
-        assert!(
-            cut.findings()
-                .iter()
-                .all(|f| !f.contains("was not noticed"))
-        );
     }
 }
