@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::findings::{self, Finding};
+use super::findings::Finding;
 use super::format;
 use super::model::Report;
 use crate::scorecard::{Capability, Metric, Override, Provenance, Status, Verdict};
@@ -43,8 +43,9 @@ pub struct Board {
 }
 
 impl Board {
-    /// The board's view of a report with a scorecard.
-    pub fn of(report: &Report) -> Option<Board> {
+    /// The board's view of a report with a scorecard, given the report's findings (the most
+    /// severe first).
+    pub fn of(report: &Report, findings: &[Finding]) -> Option<Board> {
         let card = report.scorecard.as_ref()?;
         let overall = &card.overall;
         let pct = |share: f64| format!("{:.0}%", share * 100.0);
@@ -102,7 +103,6 @@ impl Board {
             .filter(|c| c.status == Status::Simulated)
             .map(|c| c.name.clone())
             .collect();
-        let all = findings::of(report);
         Some(Board {
             verdict: overall.verdict,
             headline,
@@ -111,8 +111,8 @@ impl Board {
             confidence,
             simulated,
             clocks: clocks(report),
-            finding_count: all.len(),
-            findings: all.into_iter().take(TOP_FINDINGS).collect(),
+            finding_count: findings.len(),
+            findings: findings.iter().take(TOP_FINDINGS).cloned().collect(),
             overrides: card.overrides.clone(),
         })
     }
@@ -121,31 +121,28 @@ impl Board {
 /// The regulatory clocks in plain words: when awareness would have started them, whether
 /// anyone prepared what they ask for, and whether the outage crossed DORA's line.
 fn clocks(report: &Report) -> Vec<String> {
-    let card = report.scorecard.as_ref();
-    let detection = card.and_then(|c| {
-        c.capabilities
-            .iter()
-            .find(|c| c.capability == Capability::Detection)
-    });
-    let noticed = detection.is_some_and(|d| {
-        d.metrics.iter().any(|m| {
+    // Awareness is when the organisation's own signals noticed, never firedrill's probe: the
+    // slowest of the organisation's detection figures (worst run, or p90).
+    let noticed = report
+        .scorecard
+        .iter()
+        .flat_map(|c| &c.capabilities)
+        .filter(|c| c.capability == Capability::Detection)
+        .flat_map(|c| &c.metrics)
+        .filter(|m| {
             m.provenance == Provenance::Organisation
-                && m.name == Metric::TimeToDetectAvailability.name()
-                && m.n > 0
+                && !m.stale
+                && (m.name == Metric::TimeToDetectAvailability.name()
+                    || m.name == Metric::TimeToDetectSecurityCanary.name())
         })
-    });
-    let mut clocks = vec![if noticed {
-        let p50 = report
-            .runs
-            .iter()
-            .filter_map(|r| r.result.summary.time_to_detect_ms.p50)
-            .reduce(f64::max);
-        format!(
-            "Awareness: the organisation's own signals noticed the failure, median {} after it began; the clocks start there.",
-            format::opt_duration_ms(p50)
-        )
-    } else {
-        "Awareness: the organisation's own signals did not notice the failure, so no clock would have started.".to_owned()
+        .filter_map(|m| m.measured)
+        .reduce(f64::max);
+    let mut clocks = vec![match noticed {
+        Some(secs) => format!(
+            "Awareness: the organisation's own signals noticed the failure, at worst {} after it began; the clocks start there.",
+            format::duration_ms(secs * 1e3)
+        ),
+        None => "Awareness: the organisation's own signals did not notice the failure, so no clock would have started.".to_owned(),
     }];
     let drafts = |kind: &str| {
         report
@@ -197,11 +194,13 @@ fn clocks(report: &Report) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::findings;
     use crate::report::testutil::quickstart_report;
 
     #[test]
     fn the_quick_start_board_speaks_in_words() {
-        let board = Board::of(&quickstart_report()).expect("a scorecard");
+        let report = quickstart_report();
+        let board = Board::of(&report, &findings::of(&report)).expect("a scorecard");
         assert!(
             board.confidence.starts_with("1 run, 3 iterations"),
             "{}",
@@ -232,7 +231,7 @@ mod tests {
         let card = report.scorecard.as_mut().unwrap();
         card.overall.verdict = Verdict::Untrusted;
         card.overall.score = None;
-        let board = Board::of(&report).unwrap();
+        let board = Board::of(&report, &findings::of(&report)).unwrap();
         assert_eq!(board.headline, "this scorecard cannot be trusted");
         assert_eq!(board.partial, None);
     }

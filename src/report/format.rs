@@ -123,6 +123,32 @@ pub fn gate(gate: Gate) -> &'static str {
     }
 }
 
+/// One of firedrill's integrity checks as the pages show it.
+#[derive(serde::Serialize)]
+pub struct PreconditionView {
+    /// What the check asks, in words.
+    pub check: &'static str,
+    /// Whether it held.
+    pub held: bool,
+    /// What was found.
+    pub detail: String,
+    /// The experiment it was checked in, in a suite.
+    pub source: Option<String>,
+}
+
+/// The scorecard's integrity checks as the pages show them.
+pub fn preconditions(card: &crate::scorecard::Scorecard) -> Vec<PreconditionView> {
+    card.preconditions
+        .iter()
+        .map(|p| PreconditionView {
+            check: p.check.describe(),
+            held: p.held,
+            detail: p.detail.clone(),
+            source: p.source.clone(),
+        })
+        .collect()
+}
+
 /// The kebab-case name a value serializes to (a capability, a gate, a check).
 pub fn kebab<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)

@@ -22,8 +22,8 @@ use super::svg;
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{
-    Aggregation, CANNOT_EVIDENCE, Capability, CapabilityScore, IMPLEMENTING_REGULATION_SCOPE,
-    MetricScore, Scale, Scorecard, Status,
+    Aggregation, CANNOT_EVIDENCE, CapabilityScore, IMPLEMENTING_REGULATION_SCOPE, MetricScore,
+    Scale, Scorecard, Status,
 };
 use crate::time::Timestamp;
 use svg::{GroupedBars, MarkerKind, Moment, PhaseKind, PhaseSpan, Strip, Timeline};
@@ -228,6 +228,7 @@ impl Page {
             .enumerate()
             .map(|(i, run)| RunView::new(i + 1, run))
             .collect();
+        let findings = super::findings::of(report);
         let cannot_evidence = report
             .scorecard
             .as_ref()
@@ -251,8 +252,8 @@ impl Page {
                 .filter(|_| suite)
                 .map(|(run, _)| run.result.experiment.name.clone()),
             scorecard: report.scorecard.as_ref().map(ScorecardView::new),
-            board: super::board::Board::of(report),
-            findings: super::findings::of(report),
+            board: super::board::Board::of(report, &findings),
+            findings,
             any_coordination: runs
                 .iter()
                 .any(|run| !run.notifications.is_empty() || run.coordination.is_some()),
@@ -272,21 +273,8 @@ impl Page {
 #[derive(Serialize)]
 struct ScorecardView {
     formula_version: String,
-    score: Option<String>,
-    band: Option<Band>,
-    evidenced: u32,
-    capability_count: u32,
-    weakest: Option<&'static str>,
     capabilities: Vec<CapabilityView>,
-    preconditions: Vec<PreconditionView>,
-}
-
-#[derive(Serialize)]
-struct PreconditionView {
-    check: &'static str,
-    held: bool,
-    detail: String,
-    source: Option<String>,
+    preconditions: Vec<format::PreconditionView>,
 }
 
 /// How a score reads; the colour follows it, the words carry it.
@@ -320,26 +308,12 @@ impl ScorecardView {
         let weakest = scorecard.overall.weakest;
         Self {
             formula_version: scorecard.formula_version.clone(),
-            score: scorecard.overall.score.map(score_text),
-            band: scorecard.overall.score.map(Band::of),
-            evidenced: scorecard.overall.evidenced_count,
-            capability_count: scorecard.overall.capability_count,
-            weakest: weakest.map(Capability::name),
             capabilities: scorecard
                 .capabilities
                 .iter()
                 .map(|c| CapabilityView::new(c, weakest == Some(c.capability)))
                 .collect(),
-            preconditions: scorecard
-                .preconditions
-                .iter()
-                .map(|p| PreconditionView {
-                    check: p.check.describe(),
-                    held: p.held,
-                    detail: p.detail.clone(),
-                    source: p.source.clone(),
-                })
-                .collect(),
+            preconditions: format::preconditions(scorecard),
         }
     }
 }
@@ -1282,7 +1256,7 @@ fn file_links(dir: &str, r: &RunResult) -> Vec<FileLink> {
 mod tests {
     use super::*;
     use crate::report::model::ReportRun;
-    use crate::scorecard::{CANARY_CAVEAT, Gate, GateHit, Provenance};
+    use crate::scorecard::{CANARY_CAVEAT, Capability, Gate, GateHit, Provenance};
     use crate::scorecard::{
         Metric, MetricObservation, Repeatability, ScoreConfig, ScoreInput, score,
     };

@@ -24,7 +24,7 @@ struct View {
     formula_version: String,
     board: Option<Board>,
     capabilities: Vec<CapabilityRow>,
-    preconditions: Vec<PreconditionRow>,
+    preconditions: Vec<format::PreconditionView>,
     metrics: Vec<MetricRow>,
     runs: Vec<RunRow>,
     pod_recovery: Vec<PodRecoveryRow>,
@@ -35,14 +35,6 @@ struct View {
     default_targets: bool,
     regulation_scope: &'static str,
     version: &'static str,
-}
-
-#[derive(Serialize)]
-struct PreconditionRow {
-    check: &'static str,
-    held: bool,
-    detail: String,
-    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -276,6 +268,7 @@ fn view(report: &Report) -> View {
             journal: run.journal.detail.clone(),
         });
     }
+    let findings = super::findings::of(report);
     let reason = match report.runs.as_slice() {
         [only] => only.result.reason.clone(),
         runs => {
@@ -296,17 +289,8 @@ fn view(report: &Report) -> View {
             || crate::scorecard::FORMULA_VERSION.to_owned(),
             |c| c.formula_version.clone(),
         ),
-        board: Board::of(report),
-        preconditions: card
-            .into_iter()
-            .flat_map(|c| &c.preconditions)
-            .map(|p| PreconditionRow {
-                check: p.check.describe(),
-                held: p.held,
-                detail: p.detail.clone(),
-                source: p.source.clone(),
-            })
-            .collect(),
+        board: Board::of(report, &findings),
+        preconditions: card.map(format::preconditions).unwrap_or_default(),
         capabilities: card
             .map(|c| c.capabilities.iter().map(capability_row).collect())
             .unwrap_or_default(),
@@ -316,7 +300,7 @@ fn view(report: &Report) -> View {
         pod_recovery,
         objectives,
         security,
-        findings: super::findings::of(report),
+        findings,
         cannot_evidence: card.map_or_else(
             || {
                 crate::scorecard::CANNOT_EVIDENCE

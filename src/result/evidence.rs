@@ -63,22 +63,12 @@ pub fn signal_provenance(spec: &Spec) -> BTreeMap<String, Provenance> {
         .collect()
 }
 
-/// The signals that fired in an iteration with their times to detect, in seconds: every
-/// signal's first firing, or for a result that recorded only the first, that one.
-fn fired(it: &IterationResult) -> Vec<(&str, f64)> {
-    if it.signals_fired.is_empty() {
-        it.detected_by
-            .as_deref()
-            .zip(it.time_to_detect_ms)
-            .map(|(signal, ms)| (signal, ms / 1e3))
-            .into_iter()
-            .collect()
-    } else {
-        it.signals_fired
-            .iter()
-            .map(|f| (f.signal.as_str(), f.time_to_detect_ms / 1e3))
-            .collect()
-    }
+/// The signals that fired in an iteration, each at its first firing, with its time to
+/// detect in seconds.
+fn fired(it: &IterationResult) -> impl Iterator<Item = (&str, f64)> {
+    it.signals_fired
+        .iter()
+        .map(|f| (f.signal.as_str(), f.time_to_detect_ms / 1e3))
 }
 
 /// What the run measured, attributed to the capabilities the experiment exercised.
@@ -126,7 +116,6 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 .iter()
                 .filter_map(|i| {
                     fired(i)
-                        .into_iter()
                         .filter(|(signal, _)| of(signal) == kind)
                         .map(|(_, s)| s)
                         .reduce(f64::min)
@@ -862,10 +851,27 @@ mod tests {
         );
         assert_eq!(input.weights[&Capability::Detection], 50.0);
         assert_eq!(input.weights[&Capability::RecoveryContinuity], 20.0);
+        // Each change is listed for the overrides box, beside its default.
+        let target = input
+            .input
+            .overrides
+            .iter()
+            .find(|o| o.setting == "target / limit of time-to-detect")
+            .expect("the target override is listed");
+        assert_eq!(
+            (target.default.as_str(), target.value.as_str()),
+            ("2m / 15m", "100ms / 5s")
+        );
+        assert_eq!(
+            input.input.overrides.len(),
+            4,
+            "{:?}",
+            input.input.overrides
+        );
     }
 
     #[test]
-    fn a_broken_journal_fails_its_preconditions_and_no_journal_has_none() {
+    fn a_broken_or_missing_journal_fails_its_preconditions() {
         let check = JournalCheck {
             intact: false,
             faults_traced: 6,
@@ -891,9 +897,23 @@ mod tests {
             input.input.preconditions[1].detail,
             "6 of 9 injected faults traced"
         );
+        // A journal deleted or emptied after the run voids the page too.
         let nothing = JournalCheck::default();
         let input = input_for_run(&spec(), &result(), &nothing);
-        assert_eq!(input.input.preconditions.len(), 1);
+        let held: Vec<(Check, bool)> = input
+            .input
+            .preconditions
+            .iter()
+            .map(|p| (p.check, p.held))
+            .collect();
+        assert_eq!(
+            held,
+            vec![(Check::JournalIntact, false), (Check::FaultsReverted, true)]
+        );
+        assert_eq!(
+            input.input.preconditions[0].detail,
+            "the journal holds no record"
+        );
     }
 
     fn at(text: &str) -> Timestamp {

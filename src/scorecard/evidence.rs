@@ -135,63 +135,54 @@ pub fn overrides_of(spec: &Spec) -> Vec<Override> {
         );
     }
     let t = &scorecard.targets;
-    let defaults = |metric: super::Metric| match metric.default_scale() {
+    // Every duration target is written as the experiment writes it, `target / limit`.
+    let secs = |s: f64| crate::spec::Duration(std::time::Duration::from_secs_f64(s));
+    let duration_pair = |scale: Scale| match scale {
         Scale::Duration {
             target_secs,
             limit_secs,
-        } => format!(
-            "{} / {}",
-            humantime::format_duration(std::time::Duration::from_secs_f64(target_secs)),
-            humantime::format_duration(std::time::Duration::from_secs_f64(limit_secs))
-        ),
-        other => format!("{other:?}"),
+        } => format!("{} / {}", secs(target_secs), secs(limit_secs)),
+        Scale::Ratio { .. } | Scale::Multiple { .. } => String::new(),
     };
-    let scale_text = |s: Scale| match s {
-        Scale::Duration {
-            target_secs,
-            limit_secs,
-        } => format!(
-            "{} / {}",
-            humantime::format_duration(std::time::Duration::from_secs_f64(target_secs)),
-            humantime::format_duration(std::time::Duration::from_secs_f64(limit_secs))
-        ),
-        other => format!("{other:?}"),
-    };
-    let pair = |d: crate::spec::DurationTarget| format!("{} / {}", d.target, d.limit);
+    let metric = |m: super::Metric| m.default_scale();
     for (name, default, value) in [
         (
             "time-to-detect",
-            defaults(super::Metric::TimeToDetectAvailability),
+            metric(super::Metric::TimeToDetectAvailability),
             t.time_to_detect,
         ),
         (
             "time-to-detect-security-canary",
-            defaults(super::Metric::TimeToDetectSecurityCanary),
+            metric(super::Metric::TimeToDetectSecurityCanary),
             t.time_to_detect_canary,
         ),
         (
             "time-to-recover",
-            defaults(super::Metric::TimeToRecover),
+            metric(super::Metric::TimeToRecover),
             t.time_to_recover,
         ),
         (
             "early-warning-draft",
-            defaults(super::Metric::EarlyWarningDraft),
+            metric(super::Metric::EarlyWarningDraft),
             t.early_warning_draft,
         ),
         (
             "early-warning-delivery",
-            scale_text(DELIVERY_SCALE),
+            DELIVERY_SCALE,
             t.early_warning_delivery,
         ),
         (
             "time-to-acknowledge",
-            scale_text(ACKNOWLEDGE_SCALE),
+            ACKNOWLEDGE_SCALE,
             t.time_to_acknowledge,
         ),
     ] {
         if let Some(value) = value {
-            push(format!("target / limit of {name}"), default, pair(value));
+            push(
+                format!("target / limit of {name}"),
+                duration_pair(default),
+                format!("{} / {}", value.target, value.limit),
+            );
         }
     }
     if let Some(m) = t.latency_during_fault {
@@ -237,10 +228,17 @@ pub fn overrides_of(spec: &Spec) -> Vec<Override> {
 
 /// What the journal says of firedrill's own integrity: that it verifies and ends normally,
 /// and that every injected fault was traced (intent before, revert after). Preconditions of
-/// the page, never scores; a run without a journal has nothing to say.
+/// the page, never scores. Every run writes a journal, so one that is missing or empty
+/// fails: deleting the journal must not spare a page its checks.
 pub fn journal_preconditions(journal: &JournalCheck) -> Vec<Precondition> {
     let mut checks = Vec::new();
     if journal.records == 0 {
+        let detail = if journal.detail.is_empty() {
+            "the journal holds no record".to_owned()
+        } else {
+            journal.detail.clone()
+        };
+        checks.push(Precondition::new(Check::JournalIntact, false, detail));
         return checks;
     }
     let intact = journal.intact && journal.finished;
