@@ -9,6 +9,7 @@ mod common;
 #[path = "../support/experiment.rs"]
 mod experiment;
 
+mod browser;
 mod ci_examples;
 mod commands;
 mod helm;

@@ -4,12 +4,8 @@
 //! Content-Security-Policy turns any external load or script into one) and show the key
 //! figures. The screenshot is kept at target/test-artifacts/report.png.
 
+use crate::browser::{chromium_or_skip, console_messages, file_url, run_chromium, target_dir};
 use crate::common::shared;
-
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use firedrill::journal::JournalCheck;
 use firedrill::report::html;
@@ -23,7 +19,6 @@ use firedrill::scorecard::{
 const FIXTURE: &str = include_str!("../fixtures/report/quickstart-result.json");
 /// The head of the quick start's journal, as `firedrill verify` printed it.
 const JOURNAL_HEAD: &str = "ab5205c42410d5e308f49a2b9f32d90409ab15e9a0c04ae3cf5270489aa03916";
-const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn scorecard(result: &RunResult) -> Scorecard {
     let secs = |pick: fn(&firedrill::result::IterationResult) -> Option<f64>| {
@@ -144,85 +139,6 @@ fn report() -> Report {
     }
 }
 
-/// `chromium` on PATH, if any.
-fn chromium() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("chromium"))
-            .find(|path| path.is_file())
-    })
-}
-
-/// The folder cargo builds into, wherever CARGO_TARGET_DIR put it: this test binary lives in
-/// TARGET/debug/deps.
-fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-struct Chromium {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs headless Chromium on `page` with `extra` flags, killing its whole process group
-/// after [`CHROMIUM_TIMEOUT`] so that it can never hang the suite.
-fn run_chromium(binary: &Path, work: &Path, page: &Path, extra: &[String]) -> Chromium {
-    let profile = tempfile::tempdir_in(work).unwrap();
-    let out_path = work.join(format!("chromium-{}.out", fastrand::u32(..)));
-    let err_path = out_path.with_extension("err");
-    let mut child = Command::new(binary)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        // Files, not pipes: a DOM larger than a pipe's buffer would block Chromium.
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("chromium starts");
-    let deadline = Instant::now() + CHROMIUM_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let group = i32::try_from(child.id()).unwrap();
-            // SAFETY: kill(2) with a negative pid signals the process group we created.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("chromium did not finish within {CHROMIUM_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = Chromium {
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    };
-    assert!(
-        status.success(),
-        "chromium failed: {status}\n{}",
-        run.stderr
-    );
-    run
-}
-
-/// The page's console messages as Chromium logs them (`INFO:CONSOLE...] "message", source: ...`).
 /// The page with a script that writes, on the body, how many distinct rows of text the
 /// header (the first screen) lays out.
 fn with_line_count(html: &str) -> String {
@@ -254,22 +170,10 @@ window.addEventListener('load', () => {
     .replace("</body>", &format!("{SCRIPT}</body>"))
 }
 
-fn console_messages(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
-}
-
 #[test]
 fn report_html_renders_in_headless_chromium() {
     let _guard = shared();
-    let Some(binary) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "chromium is not on PATH, and CI is set: the report must be checked in a browser"
-            );
-        }
-        eprintln!(
-            "skipped: chromium is not on PATH (apt-get install chromium fonts-dejavu-core); set CI to make this a failure"
-        );
+    let Some(binary) = chromium_or_skip("the report") else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
@@ -287,14 +191,24 @@ fn report_html_renders_in_headless_chromium() {
          <p>canary</p><img src=\"https://example.invalid/x.png\" alt=\"\">",
     )
     .unwrap();
-    let run = run_chromium(&binary, work.path(), &canary, &["--dump-dom".into()]);
+    let run = run_chromium(
+        &binary,
+        work.path(),
+        &file_url(&canary),
+        &["--dump-dom".into()],
+    );
     assert!(
         !console_messages(&run.stderr).is_empty(),
         "Chromium's console log is not where this test looks for it:\n{}",
         run.stderr
     );
 
-    let run = run_chromium(&binary, work.path(), &page, &["--dump-dom".into()]);
+    let run = run_chromium(
+        &binary,
+        work.path(),
+        &file_url(&page),
+        &["--dump-dom".into()],
+    );
     let console = console_messages(&run.stderr);
     assert!(console.is_empty(), "console messages: {console:#?}");
     let dom = run.stdout;
@@ -349,7 +263,7 @@ fn report_html_renders_in_headless_chromium() {
         let run = run_chromium(
             &binary,
             work.path(),
-            &counted,
+            &file_url(&counted),
             &[
                 "--dump-dom".into(),
                 format!("--window-size={width},1000"),
@@ -382,7 +296,7 @@ fn report_html_renders_in_headless_chromium() {
     run_chromium(
         &binary,
         work.path(),
-        &page,
+        &file_url(&page),
         &[
             format!("--screenshot={}", png.display()),
             "--window-size=1280,1000".into(),

@@ -6,12 +6,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::browser::{chromium_or_skip, console_messages, run_chromium, target_dir};
 use crate::common::*;
 use serde_json::Value;
 
@@ -642,84 +642,9 @@ fn the_example_schedule_is_valid_and_its_files_exist() {
 // ---------------------------------------------------------------------------------------------
 // The pages in a real browser.
 
-const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn chromium() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("chromium"))
-            .find(|path| path.is_file())
-    })
-}
-
-/// The folder cargo builds into: this test binary lives in TARGET/debug/deps.
-fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// Headless Chromium on `url` with `extra` flags; its output, killed after a deadline.
-fn run_chromium(binary: &Path, work: &Path, url: &str, extra: &[String]) -> (String, String) {
-    let profile = tempfile::tempdir_in(work).unwrap();
-    let out_path = work.join(format!("chromium-{}.out", fastrand::u32(..)));
-    let err_path = out_path.with_extension("err");
-    let mut child = Command::new(binary)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("chromium starts");
-    let deadline = Instant::now() + CHROMIUM_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let group = i32::try_from(child.id()).unwrap();
-            // SAFETY: kill(2) with a negative pid signals the process group we created.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("chromium did not finish within {CHROMIUM_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    assert!(status.success(), "chromium failed: {status}\n{stderr}");
-    (stdout, stderr)
-}
-
-fn console_messages(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
-}
-
 #[test]
 fn the_pages_render_in_headless_chromium() {
-    let Some(binary) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "chromium is not on PATH, and CI is set: the pages must be checked in a browser"
-            );
-        }
-        eprintln!("skipped: chromium is not on PATH (apt-get install chromium fonts-dejavu-core)");
+    let Some(binary) = chromium_or_skip("the pages") else {
         return;
     };
     let _guard = shared();
@@ -761,8 +686,8 @@ fn the_pages_render_in_headless_chromium() {
         ),
     ] {
         let url = format!("{base}{path}");
-        let (dom, stderr) = run_chromium(&binary, work, &url, &["--dump-dom".into()]);
-        let console = console_messages(&stderr);
+        let run = run_chromium(&binary, work, &url, &["--dump-dom".into()]);
+        let (dom, console) = (&run.stdout, console_messages(&run.stderr));
         assert!(console.is_empty(), "{path}: console messages: {console:#?}");
         assert!(
             dom.contains(expected),
