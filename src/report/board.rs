@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::findings::Finding;
 use super::format;
 use super::model::Report;
-use crate::scorecard::{Capability, Metric, Override, Provenance, Status, Verdict};
+use crate::scorecard::{Capability, Metric, Overall, Override, Provenance, Status, Verdict};
 
 /// How many findings the board shows.
 pub const TOP_FINDINGS: usize = 3;
@@ -48,32 +48,6 @@ impl Board {
     pub fn of(report: &Report, findings: &[Finding]) -> Option<Board> {
         let card = report.scorecard.as_ref()?;
         let overall = &card.overall;
-        let pct = |share: f64| format!("{:.0}%", share * 100.0);
-        let headline = match overall.verdict {
-            Verdict::Graded => format!("{} / 100", format::score(overall.score)),
-            Verdict::InsufficientEvidence => format!(
-                "insufficient evidence: {} of the profile",
-                pct(overall.coverage)
-            ),
-            Verdict::Untrusted => "this scorecard cannot be trusted".to_owned(),
-        };
-        let partial = match overall.verdict {
-            Verdict::InsufficientEvidence => overall.partial_score.map(|s| {
-                format!(
-                    "{} / 100 over {} capabilities",
-                    format::score(Some(s)),
-                    overall.evidenced_count
-                )
-            }),
-            Verdict::Graded | Verdict::Untrusted => None,
-        };
-        let coverage = format!(
-            "the organisation's own evidence covers {} of the weight ({} of {} capabilities); a grade needs {}",
-            pct(overall.coverage),
-            overall.evidenced_count,
-            overall.capability_count,
-            pct(overall.coverage_threshold)
-        );
         let iterations: u32 = report
             .runs
             .iter()
@@ -105,9 +79,9 @@ impl Board {
             .collect();
         Some(Board {
             verdict: overall.verdict,
-            headline,
-            partial,
-            coverage,
+            headline: headline(overall),
+            partial: partial(overall),
+            coverage: coverage(overall),
             confidence,
             simulated,
             clocks: clocks(report),
@@ -116,6 +90,47 @@ impl Board {
             overrides: card.overrides.clone(),
         })
     }
+}
+
+fn pct(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// The headline: the grade, or why there is none.
+pub fn headline(overall: &Overall) -> String {
+    match overall.verdict {
+        Verdict::Graded => format!("{} / 100", format::score(overall.score)),
+        Verdict::InsufficientEvidence => format!(
+            "insufficient evidence: {} of the profile",
+            pct(overall.coverage)
+        ),
+        Verdict::Untrusted => "this scorecard cannot be trusted".to_owned(),
+    }
+}
+
+/// The figure over what was evidenced, shown beneath "insufficient evidence" only.
+pub fn partial(overall: &Overall) -> Option<String> {
+    match overall.verdict {
+        Verdict::InsufficientEvidence => overall.partial_score.map(|s| {
+            format!(
+                "{} / 100 over {} capabilities",
+                format::score(Some(s)),
+                overall.evidenced_count
+            )
+        }),
+        Verdict::Graded | Verdict::Untrusted => None,
+    }
+}
+
+/// How much of the profile the organisation's evidence covers, against the threshold.
+pub fn coverage(overall: &Overall) -> String {
+    format!(
+        "the organisation's own evidence covers {} of the weight ({} of {} capabilities); a grade needs {}",
+        pct(overall.coverage),
+        overall.evidenced_count,
+        overall.capability_count,
+        pct(overall.coverage_threshold)
+    )
 }
 
 /// The regulatory clocks in plain words: when awareness would have started them, whether

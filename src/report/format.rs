@@ -123,6 +123,18 @@ pub fn gate(gate: Gate) -> &'static str {
     }
 }
 
+/// A capability's score as the pages show it: the score when the organisation evidenced it,
+/// else what speaks for it instead.
+pub fn capability_score(c: &crate::scorecard::CapabilityScore) -> String {
+    use crate::scorecard::Status;
+    match c.status {
+        Status::Evidenced => score(c.score),
+        Status::Simulated => format!("simulated {}, not scored", score(c.simulated_score)),
+        Status::Due => "due: the evidence is too old".to_owned(),
+        Status::NotEvidenced => "not evidenced".to_owned(),
+    }
+}
+
 /// One of firedrill's integrity checks as the pages show it.
 #[derive(serde::Serialize)]
 pub struct PreconditionView {

@@ -7,7 +7,7 @@ use super::findings::Finding;
 use super::format;
 use super::model::Report;
 use super::security::{CANARY_CAVEAT, CanaryRow, CheckRow, SecurityDrills};
-use crate::scorecard::{CapabilityScore, Status};
+use crate::scorecard::CapabilityScore;
 
 const TEMPLATE: &str = include_str!("templates/scorecard.md.j2");
 
@@ -181,14 +181,7 @@ fn cell(text: &str) -> String {
 fn capability_row(c: &CapabilityScore) -> CapabilityRow {
     CapabilityRow {
         name: c.name.clone(),
-        score: match c.status {
-            Status::Evidenced => format::score(c.score),
-            Status::Simulated => {
-                format!("simulated {}, not scored", format::score(c.simulated_score))
-            }
-            Status::Due => "due: the evidence is too old".to_owned(),
-            Status::NotEvidenced => "not evidenced".to_owned(),
-        },
+        score: format::capability_score(c),
         maturity: c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
         gates: c
             .gates

@@ -198,7 +198,7 @@ fn security(drills: &super::security::SecurityDrills) -> String {
 
 /// The scorecard in a few lines: the headline, then each capability weakest first.
 fn scorecard(card: &Scorecard) -> String {
-    use crate::scorecard::{Status, Verdict};
+    use crate::scorecard::Verdict;
     let mut out = String::new();
     let o = &card.overall;
     let coverage = format!(
@@ -236,18 +236,7 @@ fn scorecard(card: &Scorecard) -> String {
     for c in &card.capabilities {
         t.row(vec![
             c.name.clone(),
-            match c.status {
-                Status::Evidenced => c
-                    .score
-                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
-                Status::Simulated => format!(
-                    "simulated ({}), not scored",
-                    c.simulated_score
-                        .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
-                ),
-                Status::Due => "due: evidence too old".to_owned(),
-                Status::NotEvidenced => "not evidenced".to_owned(),
-            },
+            super::format::capability_score(c),
             c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string()),
             c.gates
                 .iter()

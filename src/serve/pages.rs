@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::store::{DrillStatus, RunDetail, RunFilter, RunRow, STATUSES};
 use super::trend::Trend;
-use crate::report::format;
 use crate::report::svg::{LineChart, Series, line_chart};
+use crate::report::{board, format};
 use crate::time::Timestamp;
 
 /// Every template, by the name the others include or import it by.
@@ -198,9 +198,7 @@ fn capability_lines(card: &crate::scorecard::Scorecard) -> Vec<CapabilityLine> {
         .iter()
         .map(|c| CapabilityLine {
             name: c.name.clone(),
-            score: c
-                .score
-                .map_or_else(|| "not evidenced".to_owned(), |s| format!("{s:.0}")),
+            score: format::capability_score(c),
             maturity: c.maturity.map_or_else(|| "—".to_owned(), |m| m.to_string()),
         })
         .collect()
@@ -221,6 +219,7 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
         frame: &'a Frame,
         page: &'static str,
         run: RunLine,
+        headline: Option<String>,
         objectives: Vec<Objective>,
         capabilities: Vec<CapabilityLine>,
     }
@@ -243,17 +242,22 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
             met: o.met,
         })
         .collect();
-    let capabilities = result
-        .as_ref()
-        .and_then(|r| r.scorecard.as_ref())
-        .map(capability_lines)
-        .unwrap_or_default();
+    let card = result.as_ref().and_then(|r| r.scorecard.as_ref());
+    let capabilities = card.map(capability_lines).unwrap_or_default();
+    let headline = card.map(|c| {
+        let o = &c.overall;
+        match board::partial(o) {
+            Some(partial) => format!("{} (partial figure {partial})", board::headline(o)),
+            None => board::headline(o),
+        }
+    });
     render(
         "run.html",
         Context {
             frame,
             page: "run",
             run: RunLine::from(&detail.row),
+            headline,
             objectives,
             capabilities,
         },
@@ -275,9 +279,9 @@ fn time_label(seconds: f64) -> String {
 pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
     #[derive(Serialize)]
     struct TodayView {
-        overall: String,
-        evidenced: u32,
-        capability_count: u32,
+        headline: String,
+        partial: Option<String>,
+        coverage: String,
         runs: Vec<i64>,
         capabilities: Vec<CapabilityLine>,
     }
@@ -300,9 +304,9 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
         experiments: Vec<ExperimentView>,
     }
     let today = trend.today.as_ref().map(|t| TodayView {
-        overall: format::score(t.scorecard.overall.score),
-        evidenced: t.scorecard.overall.evidenced_count,
-        capability_count: t.scorecard.overall.capability_count,
+        headline: board::headline(&t.scorecard.overall),
+        partial: board::partial(&t.scorecard.overall),
+        coverage: board::coverage(&t.scorecard.overall),
         runs: t.runs.clone(),
         capabilities: capability_lines(&t.scorecard),
     });
