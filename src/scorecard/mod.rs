@@ -533,21 +533,19 @@ fn score_capability(
         .filter(|observation| observation.capability == capability)
         .map(|observation| score_metric(observation, config))
         .collect();
-    let mut hits: Vec<&GateHit> = input
+    let hits = input
         .gates
         .iter()
-        .filter(|hit| hit.gate.capability() == capability)
-        .collect();
+        .filter(|hit| hit.gate.capability() == capability);
     // The organisation's evidence, fresh or not: when all of it is stale the drill is due.
     let stale_org = metrics
         .iter()
         .any(|m| m.provenance == Provenance::Organisation && m.stale)
         || hits
-            .iter()
+            .clone()
             .any(|hit| hit.provenance == Provenance::Organisation && config.stale(hit.measured_at));
-    hits.retain(|hit| !config.stale(hit.measured_at));
     let mut gates: Vec<AppliedGate> = hits
-        .iter()
+        .filter(|hit| !config.stale(hit.measured_at))
         .map(|hit| AppliedGate {
             gate: hit.gate,
             cap: hit.gate.cap(),
