@@ -120,6 +120,19 @@ impl std::ops::Add<Duration> for Timestamp {
     }
 }
 
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Self;
+
+    /// The time `d` earlier, held at the first representable time.
+    fn sub(self, d: Duration) -> Self {
+        let earlier = jiff::SignedDuration::try_from(d)
+            .ok()
+            .and_then(|d| self.0.checked_sub(d).ok())
+            .unwrap_or(jiff::Timestamp::MIN);
+        Self::from(earlier)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:.3}", self.0)

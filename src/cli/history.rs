@@ -74,6 +74,56 @@ fn open(path: &std::path::Path) -> anyhow::Result<Result<Store, ExitStatus>> {
     }
 }
 
+/// Opens a run history to score results with (`run --history`, which creates a missing one,
+/// and `report --history`) and reads its dated runs. A history that is not ours, or a folder
+/// that does not exist, is said and gives exit 2 with nothing written.
+pub fn open_for_scoring(
+    path: &std::path::Path,
+    create: bool,
+) -> anyhow::Result<Result<(Store, crate::report::history::History), ExitStatus>> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if create && !path.exists() && parent.is_some_and(|p| !p.is_dir()) {
+        say!(
+            "error: --history: the folder of {} does not exist",
+            path.display()
+        );
+        return Ok(Err(ExitStatus::InvalidInput));
+    }
+    if path.is_dir() {
+        say!("error: --history: {} is a folder, not a run history file", path.display());
+        return Ok(Err(ExitStatus::InvalidInput));
+    }
+    let store = if create {
+        match Store::open(path) {
+            Ok(store) => store,
+            Err(error) if error.is_user_input() => {
+                say!("error: --history: {error}");
+                return Ok(Err(ExitStatus::InvalidInput));
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("cannot open the run history {}", path.display()));
+            }
+        }
+    } else {
+        match open(path)? {
+            Ok(store) => store,
+            Err(status) => return Ok(Err(status)),
+        }
+    };
+    let runs = store
+        .results(None)
+        .with_context(|| format!("cannot read the run history {}", path.display()))?
+        .iter()
+        .filter_map(|stored| crate::report::history::dated(&stored.result))
+        .collect();
+    let history = crate::report::history::History {
+        database: path.display().to_string(),
+        runs,
+    };
+    Ok(Ok((store, history)))
+}
+
 pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
     for (name, value) in [("--since", &args.since), ("--until", &args.until)] {
         if let Some(Err(message)) = value.as_deref().map(check_time) {
@@ -148,7 +198,11 @@ pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
     let results = store
         .results(args.experiment.as_deref())
         .context("cannot read the run history")?;
-    let trend = crate::serve::trend::compute(&results, crate::time::Timestamp::now());
+    let trend = crate::serve::trend::compute(
+        &results,
+        &args.database.display().to_string(),
+        crate::time::Timestamp::now(),
+    );
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -186,13 +240,19 @@ pub fn trend(args: TrendArgs) -> anyhow::Result<ExitStatus> {
                     let card = &today.scorecard;
                     let _ = writeln!(
                         out,
-                        "\nscorecard today: {} of 100, {} of {} capabilities evidenced (latest run of each experiment)",
-                        format::score(card.overall.score),
-                        card.overall.evidenced_count,
-                        card.overall.capability_count
+                        "\nscorecard today (latest run of each experiment): {}\ncoverage: {}\ntrend: {}",
+                        crate::report::board::headline(&card.overall),
+                        crate::report::board::coverage(&card.overall),
+                        crate::report::history::trend_sentence(&today.history),
                     );
                     for c in card.capabilities.iter().filter(|c| c.score.is_some()) {
-                        let _ = writeln!(out, "  {:<28} {}", c.name, format::score(c.score));
+                        let _ = writeln!(
+                            out,
+                            "  {:<28} {:>5}  maturity {}",
+                            c.name,
+                            format::score(c.score),
+                            c.maturity.map_or_else(|| "-".to_owned(), |m| m.to_string())
+                        );
                     }
                 }
                 None => {

@@ -11,10 +11,22 @@ pub struct Args {
     /// A results folder: a run's (with result.json) or a suite's (with suite.json).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// Score with this run history (written by `run --history` or `firedrill serve`): the
+    /// runs it holds up to the reported one give repeatability, the trend and the days
+    /// between drills. Read only.
+    #[arg(long, value_name = "DB")]
+    history: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    match rerender(&args.dir) {
+    let history = match &args.history {
+        Some(path) => match super::history::open_for_scoring(path, false)? {
+            Ok((_, history)) => Some(history),
+            Err(status) => return Ok(status),
+        },
+        None => None,
+    };
+    match rerender(&args.dir, history.as_ref()) {
         Ok(report) => {
             let scorecard = report.scorecard.as_ref().and_then(|c| c.overall.score);
             println!(

@@ -10,8 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
 use crate::engine::{self, Progress, ProgressSink, Rollback, RunOptions};
+use crate::report::history::History;
 use crate::result::{RunResult, RunStatus};
+use crate::scorecard::history::score_with_history;
+use crate::serve::store::{NewRun, Store};
 use crate::spec;
+use crate::time::Timestamp;
 
 /// Arguments of `firedrill run`.
 #[derive(Debug, clap::Args)]
@@ -38,12 +42,24 @@ pub struct Args {
     /// `spec.target.context`).
     #[arg(long, value_name = "CONTEXT")]
     context: Option<String>,
+    /// Record each run in this SQLite run history (created when missing; `firedrill serve`
+    /// keeps the same kind) and score it with what the history shows: repeated runs, the
+    /// trend, the days between drills (docs/scorecard.md, "Maturity").
+    #[arg(long, value_name = "DB")]
+    history: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    // Every file is loaded and checked before anything runs.
+    // Every file is loaded and checked before anything runs, and so is the history.
     let Some(plan) = super::load::load_plan(&args.files) else {
         return Ok(ExitStatus::InvalidInput);
+    };
+    let history = match &args.history {
+        Some(path) => match super::history::open_for_scoring(path, true)? {
+            Ok(opened) => Some(opened),
+            Err(status) => return Ok(status),
+        },
+        None => None,
     };
     let out_dir = args
         .out
@@ -62,7 +78,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             start: Instant::now(),
         })
     };
-    let status = runtime.block_on(run_plan(&args, &plan, &out_dir, progress.clone()))?;
+    let status = runtime.block_on(run_plan(
+        &args,
+        &plan,
+        &out_dir,
+        history.as_ref(),
+        progress.clone(),
+    ))?;
     drop(progress);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(status)
@@ -75,6 +97,7 @@ async fn run_plan(
     args: &Args,
     plan: &super::load::Plan,
     out_dir: &Path,
+    history: Option<&(Store, History)>,
     progress: Arc<dyn ProgressSink>,
 ) -> anyhow::Result<ExitStatus> {
     let cancel = CancellationToken::new();
@@ -110,9 +133,18 @@ async fn run_plan(
             sign_key: args.sign_key.clone(),
             context: args.context.clone(),
         };
-        let result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
+        let mut result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
+        if let Some((_, history)) = history {
+            result.history = history.evidence(&[&result]);
+            result.scorecard = result.scorecard_input.as_ref().and_then(|input| {
+                score_with_history(input, result.history.as_ref(), Some(Timestamp::now()))
+            });
+        }
         let run = crate::report::write::finish_run(&dir, &rel, result)
             .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
+        if let Some((store, _)) = history {
+            record(store, plan, &dir, &run.result);
+        }
         // A closed standard output (`| head`) must not turn a finished run into a panic: the
         // results are on disk, and the exit code still tells the verdict.
         let mut stdout = std::io::stdout().lock();
@@ -127,8 +159,11 @@ async fn run_plan(
         let status = runs.first().map_or(RunStatus::Aborted, |r| r.result.status);
         return Ok(exit_status(status));
     }
+    let evidence = history.and_then(|(_, history)| {
+        history.evidence(&runs.iter().map(|r| &r.result).collect::<Vec<_>>())
+    });
     let (report, input) =
-        crate::report::write::suite_report(&plan.name, runs, plan.weights.as_ref());
+        crate::report::write::suite_report(&plan.name, runs, plan.weights.as_ref(), evidence);
     let mut suite = crate::report::write::SuiteResult {
         schema_version: crate::result::SCHEMA_VERSION,
         name: plan.name.clone(),
@@ -149,6 +184,7 @@ async fn run_plan(
         not_run,
         scorecard_input: input,
         scorecard: report.scorecard.clone(),
+        history: report.history.clone(),
         files: Default::default(),
     };
     crate::report::write::finish_suite(out_dir, &mut suite, &report)
@@ -157,6 +193,21 @@ async fn run_plan(
     let _ = write!(stdout, "{}", crate::report::summary::render_suite(&suite));
     let _ = writeln!(stdout, "results: {}", out_dir.display());
     Ok(exit_status(suite.status))
+}
+
+/// Records a finished run in the history; a run that cannot be recorded is said, and its
+/// results stay on disk.
+fn record(store: &Store, plan: &super::load::Plan, dir: &Path, result: &RunResult) {
+    let report_html = std::fs::read_to_string(dir.join("report.html")).ok();
+    let suite = plan.is_suite.then_some(plan.name.as_str());
+    let run = NewRun::finished(None, suite, result.clone(), dir, report_html);
+    if let Err(error) = store.insert(&run) {
+        say!(
+            "warning: cannot record the run in the history {}: {}",
+            store.path().display(),
+            crate::error::chain(&error)
+        );
+    }
 }
 
 /// Maps a run status to the process exit status.

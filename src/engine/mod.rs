@@ -570,6 +570,7 @@ impl Runner {
             files: ending.files,
             scorecard_input: None,
             scorecard: None,
+            history: None,
             notifications: self.notifier.take_notifications(),
             coordination: self.notifier.coordination(),
         }

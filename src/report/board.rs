@@ -30,6 +30,9 @@ pub struct Board {
     pub coverage: String,
     /// How much the grade stands on: runs, iterations, how old the evidence is.
     pub confidence: String,
+    /// What the run history shows, when the report was scored with one: the trend, or how far
+    /// the history is from one.
+    pub trend: Option<String>,
     /// The capabilities only firedrill's simulation speaks for.
     pub simulated: Vec<String>,
     /// The regulatory clocks, had this been a real incident.
@@ -65,12 +68,28 @@ impl Board {
                 }
             },
         );
-        let runs = report.runs.len();
-        let confidence = format!(
-            "{runs} run{}, {iterations} iteration{}, {age}",
-            if runs == 1 { "" } else { "s" },
-            if iterations == 1 { "" } else { "s" },
-        );
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
+        let confidence = match &report.history {
+            Some(history) => {
+                let r = history.repeatability();
+                format!(
+                    "{} dated run{} over {} day{} in the history, {iterations} iteration{} on this page, {age}",
+                    r.runs,
+                    plural(r.runs),
+                    r.span_days,
+                    plural(r.span_days),
+                    plural(iterations),
+                )
+            }
+            None => {
+                let runs = u32::try_from(report.runs.len()).unwrap_or(u32::MAX);
+                format!(
+                    "{runs} run{}, {iterations} iteration{}, {age}; no run history kept",
+                    plural(runs),
+                    plural(iterations),
+                )
+            }
+        };
         let simulated = card
             .capabilities
             .iter()
@@ -83,6 +102,7 @@ impl Board {
             partial: partial(overall),
             coverage: coverage(overall),
             confidence,
+            trend: report.history.as_ref().map(super::history::trend_sentence),
             simulated,
             clocks: clocks(report),
             finding_count: findings.len(),
@@ -238,6 +258,37 @@ mod tests {
             "{:?}",
             board.simulated
         );
+    }
+
+    #[test]
+    fn a_history_gives_the_confidence_and_the_trend() {
+        let mut report = quickstart_report();
+        let result = &report.runs[0].result;
+        let earlier = |days: u64, figure: f64| {
+            let mut run = crate::report::history::dated(result).unwrap();
+            run.run_id = Some(format!("earlier-{days}"));
+            run.finished_at = result.finished_at - std::time::Duration::from_secs(86_400 * days);
+            run.figure = Some(figure);
+            run
+        };
+        let history = crate::report::history::History {
+            database: "h.db".into(),
+            runs: vec![earlier(30, 80.0), earlier(15, 70.0)],
+        };
+        report.history = history.evidence(&[result]);
+        let board = Board::of(&report, &findings::of(&report)).unwrap();
+        assert!(
+            board
+                .confidence
+                .starts_with("3 dated runs over 30 days in the history, 3 iterations"),
+            "{}",
+            board.confidence
+        );
+        let trend = board.trend.unwrap();
+        assert!(trend.starts_with("declining: 80 → 66 over 3 runs"), "{trend}");
+        let alone = Board::of(&quickstart_report(), &[]).unwrap();
+        assert_eq!(alone.trend, None);
+        assert!(alone.confidence.ends_with("; no run history kept"));
     }
 
     #[test]

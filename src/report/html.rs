@@ -1366,6 +1366,7 @@ mod tests {
                 })
                 .collect(),
             scorecard,
+            history: None,
         }
     }
 

@@ -339,6 +339,7 @@ mod tests {
             "release-gate",
             vec![quickstart_run(), second],
             None,
+            None,
         );
         let text = render(&report).unwrap();
         assert!(text.contains("**Verdict: ROLLBACK_FAILED**"));

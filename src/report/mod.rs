@@ -6,6 +6,7 @@
 pub mod board;
 pub mod findings;
 pub mod format;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod markdown;

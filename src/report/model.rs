@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::Scorecard;
+use crate::scorecard::history::HistoryEvidence;
 use crate::time::Timestamp;
 
 /// One report: a suite of one or more experiment runs and their combined scorecard.
@@ -23,6 +24,9 @@ pub struct Report {
     pub runs: Vec<ReportRun>,
     /// The scorecard over every run (the run's own for a single experiment).
     pub scorecard: Option<Scorecard>,
+    /// What the run history showed, when the scorecard was scored with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryEvidence>,
 }
 
 /// One experiment's run inside a report.

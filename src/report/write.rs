@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::history::History;
 use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::ScorecardInput;
-use crate::scorecard::evidence::{combine, refresh_journal_preconditions, score_input};
+use crate::scorecard::evidence::{combine, refresh_journal_preconditions};
+use crate::scorecard::history::{HistoryEvidence, score_with_history};
 use crate::scorecard::{Capability, Scorecard};
 use crate::time::Timestamp;
 
@@ -92,6 +94,9 @@ pub struct SuiteResult {
     /// The combined scorecard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scorecard: Option<Scorecard>,
+    /// What the run history showed when the suite was scored with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryEvidence>,
     /// Files written next to this one.
     pub files: BTreeMap<String, String>,
 }
@@ -144,15 +149,18 @@ pub fn single_report(run: ReportRun) -> Report {
         generated_at: Timestamp::now(),
         status: run.result.status,
         scorecard: run.result.scorecard.clone(),
+        history: run.result.history.clone(),
         runs: vec![run],
     }
 }
 
-/// The report of a suite: the runs, and one scorecard over all of them.
+/// The report of a suite: the runs, and one scorecard over all of them, with the history's
+/// evidence when there is one.
 pub fn suite_report(
     name: &str,
     runs: Vec<ReportRun>,
     weights: Option<&BTreeMap<Capability, f64>>,
+    history: Option<HistoryEvidence>,
 ) -> (Report, ScorecardInput) {
     let input = combine(
         runs.iter().filter_map(|r| {
@@ -172,7 +180,8 @@ pub fn suite_report(
         title: name.to_owned(),
         generated_at: Timestamp::now(),
         status,
-        scorecard: score_input(&input, Some(Timestamp::now())),
+        scorecard: score_with_history(&input, history.as_ref(), Some(Timestamp::now())),
+        history,
         runs,
     };
     (report, input)
@@ -216,8 +225,9 @@ pub fn finish_suite(
 }
 
 /// Re-renders every report of a results folder (a run or a suite) from its result files and
-/// journals; returns the folder's report.
-pub fn rerender(dir: &Path) -> Result<Report, WriteError> {
+/// journals; returns the folder's report. With a run history, each scorecard is scored with
+/// what the history shows up to its run; without one, with what was recorded when it ran.
+pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteError> {
     let suite_path = dir.join(SUITE_FILE);
     if suite_path.exists() {
         let mut suite: SuiteResult = read_json(&suite_path)?;
@@ -233,22 +243,27 @@ pub fn rerender(dir: &Path) -> Result<Report, WriteError> {
                 return Err(WriteError::BadRunFolder(suite_path, entry.dir.clone()));
             }
             let run_dir = dir.join(&entry.dir);
-            let run = rerender_run(&run_dir, &entry.dir)?;
+            let run = rerender_run(&run_dir, &entry.dir, history)?;
             let mut own = single_report(run.clone());
             own.runs[0].journal.file = "journal.jsonl".to_owned();
             write_reports(&run_dir, &own);
             runs.push(run);
         }
         let weights = suite.scorecard_input.weights.clone();
-        let (report, input) = suite_report(&suite.name, runs, Some(&weights));
+        let evidence = match history {
+            Some(history) => history.evidence(&runs.iter().map(|r| &r.result).collect::<Vec<_>>()),
+            None => suite.history.clone(),
+        };
+        let (report, input) = suite_report(&suite.name, runs, Some(&weights), evidence);
         suite.scorecard_input = input;
         suite.scorecard = report.scorecard.clone();
+        suite.history = report.history.clone();
         write_json(&suite_path, &suite)?;
         write_reports(dir, &report);
         return Ok(report);
     }
     if dir.join("result.json").exists() {
-        let run = rerender_run(dir, "")?;
+        let run = rerender_run(dir, "", history)?;
         let report = single_report(run);
         write_reports(dir, &report);
         return Ok(report);
@@ -258,12 +273,20 @@ pub fn rerender(dir: &Path) -> Result<Report, WriteError> {
 
 /// Reads a run's result.json and checks its journal again; the scorecard is recomputed from
 /// the recorded input with the journal as it is now, so a journal changed since the run shows.
-fn rerender_run(dir: &Path, rel: &str) -> Result<ReportRun, WriteError> {
+fn rerender_run(
+    dir: &Path,
+    rel: &str,
+    history: Option<&History>,
+) -> Result<ReportRun, WriteError> {
     let mut result: RunResult = read_json(&dir.join("result.json"))?;
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
+    if let Some(history) = history {
+        result.history = history.evidence(&[&result]);
+    }
     if let Some(input) = result.scorecard_input.as_mut() {
         refresh_journal_preconditions(input, &journal);
-        result.scorecard = score_input(input, Some(Timestamp::now()));
+        result.scorecard =
+            score_with_history(input, result.history.as_ref(), Some(Timestamp::now()));
     }
     Ok(ReportRun {
         dir: rel.to_owned(),

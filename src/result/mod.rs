@@ -98,6 +98,10 @@ pub struct RunResult {
     /// The cybersecurity performance scorecard of this run; its formula version inside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scorecard: Option<Scorecard>,
+    /// What the run history showed when the run was scored with one (`run --history`): the
+    /// scorecard's repeatability and continuous testing come from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::scorecard::history::HistoryEvidence>,
     /// Notification drafts written at detection, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationResult>,

@@ -7,6 +7,7 @@ mod arithmetic;
 mod catalogue;
 pub mod evidence;
 mod gate;
+pub mod history;
 mod maturity;
 mod provenance;
 
@@ -60,6 +61,9 @@ pub enum Metric {
     EarlyWarningDraft,
     /// p99 latency during the fault as a multiple of the baseline p99 (default pass at 2x or below).
     LatencyDuringFault,
+    /// Seconds between two dated drills of an experiment in the run history (default 30 days
+    /// / 365 days: DORA asks for testing at least yearly).
+    TestInterval,
     /// Any other metric; it has no default, so it brings its scale.
     Custom {
         /// The metric's name as it appears in reports.
@@ -78,6 +82,7 @@ impl Metric {
             Metric::TimeToRecover => "time-to-recover",
             Metric::EarlyWarningDraft => "early-warning-draft",
             Metric::LatencyDuringFault => "latency-during-fault",
+            Metric::TestInterval => "test-interval",
             Metric::Custom { name, .. } => name,
         }
     }
@@ -86,6 +91,7 @@ impl Metric {
     pub fn default_scale(&self) -> Scale {
         const MIN: f64 = 60.0;
         const HOUR: f64 = 3600.0;
+        const DAY: f64 = 24.0 * HOUR;
         let duration = |target_secs, limit_secs| Scale::Duration {
             target_secs,
             limit_secs,
@@ -99,6 +105,7 @@ impl Metric {
                 target: 2.0,
                 limit: None,
             },
+            Metric::TestInterval => duration(30.0 * DAY, 365.0 * DAY),
             Metric::Custom { scale, .. } => *scale,
         }
     }

@@ -253,7 +253,7 @@ fn write_suite(
 ) {
     let report_runs = runs.iter().map(|(_, r)| r.clone()).collect();
     let (report, input) =
-        crate::report::write::suite_report(&suite.name, report_runs, Some(&suite.weights));
+        crate::report::write::suite_report(&suite.name, report_runs, Some(&suite.weights), None);
     let mut result = SuiteResult {
         schema_version: crate::result::SCHEMA_VERSION,
         name: suite.name.clone(),
@@ -274,6 +274,7 @@ fn write_suite(
         not_run,
         scorecard_input: input,
         scorecard: report.scorecard.clone(),
+        history: report.history.clone(),
         files: Default::default(),
     };
     if let Err(error) = crate::report::write::finish_suite(out_dir, &mut result, &report) {

@@ -276,7 +276,8 @@ async fn trend_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, 
         .store
         .results(None)
         .map_err(|e| Failure::store(e, false))?;
-    let trend = super::trend::compute(&results, crate::time::Timestamp::now());
+    let database = state.store.path().display().to_string();
+    let trend = super::trend::compute(&results, &database, crate::time::Timestamp::now());
     pages::trend(&state.frame(), &trend)
         .map(Html)
         .map_err(Failure::page)
@@ -322,6 +323,7 @@ async fn api_trend(
         .map_err(|e| Failure::store(e, true))?;
     Ok(axum::Json(super::trend::compute(
         &results,
+        &state.store.path().display().to_string(),
         crate::time::Timestamp::now(),
     ))
     .into_response())

@@ -282,6 +282,7 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
         headline: String,
         partial: Option<String>,
         coverage: String,
+        trend: String,
         runs: Vec<i64>,
         capabilities: Vec<CapabilityLine>,
     }
@@ -292,6 +293,7 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
         passed: usize,
         latest_ttd: String,
         latest_ttr: String,
+        formula_changes: Vec<String>,
         chart: LineChart,
     }
     #[derive(Serialize)]
@@ -307,6 +309,7 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
         headline: board::headline(&t.scorecard.overall),
         partial: board::partial(&t.scorecard.overall),
         coverage: board::coverage(&t.scorecard.overall),
+        trend: crate::report::history::trend_sentence(&t.history),
         runs: t.runs.clone(),
         capabilities: capability_lines(&t.scorecard),
     });
@@ -370,6 +373,19 @@ pub fn trend(frame: &Frame, trend: &Trend) -> Result<String, PageError> {
                 passed: e.passed,
                 latest_ttd: format::opt_duration_ms(last.and_then(|p| p.time_to_detect_p50_ms)),
                 latest_ttr: format::opt_duration_ms(last.and_then(|p| p.time_to_recover_p50_ms)),
+                formula_changes: e
+                    .points
+                    .iter()
+                    .filter(|p| p.formula_changed)
+                    .map(|p| {
+                        format!(
+                            "from run {} ({}), scored with formula {}",
+                            p.id,
+                            when(p.at),
+                            p.formula_version.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect(),
                 chart,
             }
         })
@@ -433,11 +449,18 @@ mod tests {
         let stored = |id| super::super::store::StoredResult {
             id,
             drill: None,
+            results_dir: None,
             result: result.clone(),
         };
-        let trend = super::super::trend::compute(&[stored(1), stored(2)], result.finished_at);
+        let trend =
+            super::super::trend::compute(&[stored(1), stored(2)], "h.db", result.finished_at);
         let html = super::trend(&frame(), &trend).unwrap();
         assert!(html.contains("<polyline"), "{html}");
         assert!(html.contains("time to detect p50"));
+        assert!(
+            html.contains("Trend: not measured yet: 1 run over 0 days in the history"),
+            "the same run twice counts once: {html}"
+        );
+        assert!(!html.contains("formula changed"));
     }
 }

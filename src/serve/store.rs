@@ -186,6 +186,15 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The file exists and is not a run history of firedrill's: another program's SQLite
+    /// database, or not SQLite at all. It is left as it was.
+    #[error("{} is not a firedrill run history: {why}", .path.display())]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What gives it away.
+        why: &'static str,
+    },
     /// SQLite failed.
     #[error("the run history database failed")]
     Sqlite(#[from] rusqlite::Error),
@@ -197,7 +206,10 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the problem is in what the user pointed at rather than in this host.
     pub fn is_user_input(&self) -> bool {
-        matches!(self, Self::Missing(_) | Self::TooNew { .. })
+        matches!(
+            self,
+            Self::Missing(_) | Self::TooNew { .. } | Self::Foreign { .. }
+        )
     }
 }
 
@@ -349,6 +361,8 @@ pub struct StoredResult {
     pub id: i64,
     /// The drill that started it; none for a run recorded otherwise.
     pub drill: Option<String>,
+    /// The results folder it was written to.
+    pub results_dir: Option<String>,
     /// result.json.
     pub result: RunResult,
 }
@@ -391,6 +405,8 @@ impl Store {
     }
 
     fn ready(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        // Nothing is written to a file that is not ours, not even the journal mode.
+        check_ours(&conn, path)?;
         // `serve` writes while `history` reads: readers never block the writer in WAL mode,
         // and a writer waits for a moment rather than failing.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -561,7 +577,7 @@ impl Store {
     pub fn results(&self, experiment: Option<&str>) -> Result<Vec<StoredResult>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, drill, result_json FROM runs WHERE result_json IS NOT NULL
+            "SELECT id, drill, result_json, results_dir FROM runs WHERE result_json IS NOT NULL
              AND (?1 IS NULL OR experiment = ?1) ORDER BY julianday(started), id",
         )?;
         let texts = stmt
@@ -570,6 +586,7 @@ impl Store {
                     r.get::<_, i64>(0)?,
                     r.get::<_, Option<String>>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -577,10 +594,11 @@ impl Store {
         drop(conn);
         texts
             .into_iter()
-            .map(|(id, drill, text)| {
+            .map(|(id, drill, text, results_dir)| {
                 Ok(StoredResult {
                     id,
                     drill,
+                    results_dir,
                     result: serde_json::from_str(&text)?,
                 })
             })
@@ -618,6 +636,37 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// Refuses a database that is not a run history: a file SQLite cannot read, a database
+/// whose schema version is unset but that holds tables, or one at a version of ours
+/// without the runs table.
+fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let foreign = |why| StoreError::Foreign {
+        path: path.to_owned(),
+        why,
+    };
+    let version: u32 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+        Ok(version) => version,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            return Err(foreign("it is not an SQLite database"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let has = |sql: &str| -> Result<bool, StoreError> {
+        Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? > 0)
+    };
+    if version == 0 && has("SELECT count(*) FROM sqlite_master")? {
+        return Err(foreign("it holds tables firedrill did not make"));
+    }
+    if version > 0
+        && !has("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'")?
+    {
+        return Err(foreign("it has a schema version but no runs table"));
+    }
+    Ok(())
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -873,13 +922,54 @@ mod tests {
     fn a_newer_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
+        drop(conn);
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         assert!(err.is_user_input());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_history_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "not a database at all, just some words\n".repeat(40)).unwrap();
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL);")
+            .unwrap();
+        let versioned = dir.path().join("versioned.db");
+        let conn = Connection::open(&versioned).unwrap();
+        conn.execute_batch("CREATE TABLE things (id INTEGER);").unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        for (path, why) in [
+            (&text, "it is not an SQLite database"),
+            (&other, "it holds tables firedrill did not make"),
+            (&versioned, "it has a schema version but no runs table"),
+        ] {
+            let before = std::fs::read(path).unwrap();
+            for err in [
+                Store::open(path).unwrap_err(),
+                Store::open_existing(path).unwrap_err(),
+            ] {
+                assert!(err.is_user_input(), "{err}");
+                assert_eq!(
+                    err.to_string(),
+                    format!("{} is not a firedrill run history: {why}", path.display())
+                );
+            }
+            assert_eq!(std::fs::read(path).unwrap(), before, "{}", path.display());
+            assert!(!path.with_extension("db-wal").exists());
+        }
+        // An empty file is a new database.
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(Store::open(&empty).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
     }
 
     #[test]

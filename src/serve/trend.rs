@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::store::StoredResult;
-use crate::scorecard::evidence::{combine, score_input};
-use crate::scorecard::{REPEATED_RUNS, Repeatability, Scorecard};
+use crate::scorecard::Scorecard;
+use crate::scorecard::evidence::combine;
+use crate::scorecard::history::{HistoryEvidence, score_with_history};
 use crate::time::Timestamp;
 
 /// Everything the trend page and `/api/trend` show.
@@ -30,6 +31,8 @@ pub struct Today {
     pub runs: Vec<i64>,
     /// The scorecard.
     pub scorecard: Scorecard,
+    /// What the history evidences for it: repeated runs, trends, days between drills.
+    pub history: HistoryEvidence,
 }
 
 /// One experiment's runs over time.
@@ -72,6 +75,11 @@ pub struct TrendPoint {
     pub time_to_recover_p50_ms: Option<f64>,
     /// The run's overall score.
     pub score: Option<f64>,
+    /// The formula its scorecard was computed with.
+    pub formula_version: Option<String>,
+    /// Whether the formula differs from the previous scored run's: figures on either side
+    /// are not comparable.
+    pub formula_changed: bool,
 }
 
 /// One capability's scores over time.
@@ -100,19 +108,17 @@ pub struct ScorePoint {
     pub score: f64,
 }
 
-/// The trend over `results`, given the oldest first.
+/// The trend over `results` of the history `database`, given the oldest first.
 ///
-/// The scorecard today stands on the history: its repeatability counts the scored runs of the
-/// least run experiment and the days they span (the shortest span of any experiment), the
-/// trend is measured once every experiment has [`REPEATED_RUNS`] scored runs, and the drills
-/// are scheduled when every latest run came from a drill of `firedrill serve`. No review is
-/// recorded yet, so the history alone reaches level 4 at most.
-pub fn compute(results: &[StoredResult], as_of: Timestamp) -> Trend {
+/// The scorecard today stands on the history ([`HistoryEvidence`]): repeatability from the
+/// dated runs of the least drilled experiment, a trend when every experiment has one
+/// measured, continuous testing from the days between drills, and scheduled when every
+/// latest run came from a drill of `firedrill serve`.
+pub fn compute(results: &[StoredResult], database: &str, as_of: Timestamp) -> Trend {
     let mut experiments: BTreeMap<&str, ExperimentTrend> = BTreeMap::new();
     let mut capabilities: BTreeMap<String, CapabilityTrend> = BTreeMap::new();
     let mut latest: BTreeMap<&str, &StoredResult> = BTreeMap::new();
-    // Each experiment's scored runs: the earliest and latest time, and how many.
-    let mut scored: BTreeMap<&str, (Timestamp, Timestamp, u32)> = BTreeMap::new();
+    let mut dated = Vec::new();
     for stored in results {
         let (id, result) = (&stored.id, &stored.result);
         let name = result.experiment.name.as_str();
@@ -126,6 +132,14 @@ pub fn compute(results: &[StoredResult], as_of: Timestamp) -> Trend {
         if result.status == crate::result::RunStatus::Passed {
             trend.passed += 1;
         }
+        let formula_version = result.scorecard.as_ref().map(|c| c.formula_version.clone());
+        let formula_changed = formula_version.is_some()
+            && trend
+                .points
+                .iter()
+                .rev()
+                .find_map(|p| p.formula_version.as_ref())
+                .is_some_and(|before| Some(before) != formula_version.as_ref());
         trend.points.push(TrendPoint {
             id: *id,
             at: result.finished_at,
@@ -133,6 +147,8 @@ pub fn compute(results: &[StoredResult], as_of: Timestamp) -> Trend {
             time_to_detect_p50_ms: result.summary.time_to_detect_ms.p50,
             time_to_recover_p50_ms: result.summary.time_to_recover_ms.p50,
             score: result.scorecard.as_ref().and_then(|c| c.overall.score),
+            formula_version,
+            formula_changed,
         });
         for c in result.scorecard.iter().flat_map(|c| &c.capabilities) {
             let Some(score) = c.score else { continue };
@@ -153,41 +169,31 @@ pub fn compute(results: &[StoredResult], as_of: Timestamp) -> Trend {
                 });
         }
         // A run stopped by a signal measured the shutdown, not the system.
-        if result.scorecard_input.is_some()
-            && result.status != crate::result::RunStatus::Interrupted
-        {
+        if let Some(run) = crate::report::history::dated(result) {
             latest.insert(name, stored);
-            let at = result.finished_at;
-            let entry = scored.entry(name).or_insert((at, at, 0));
-            entry.0 = entry.0.min(at);
-            entry.1 = entry.1.max(at);
-            entry.2 += 1;
+            dated.push(run);
         }
     }
     let today = (!latest.is_empty())
         .then(|| {
-            let mut input = combine(
+            let input = combine(
                 latest.iter().filter_map(|(name, stored)| {
                     stored.result.scorecard_input.as_ref().map(|i| (*name, i))
                 }),
                 None,
             );
-            let runs = scored.values().map(|(_, _, n)| *n).min().unwrap_or(0);
-            let span_days = scored
-                .values()
-                .map(|(first, last, _)| (last.ms_since(*first) / 86_400_000.0).floor() as u32)
-                .min()
-                .unwrap_or(0);
-            input.input.repeatability = Repeatability {
-                runs,
-                span_days,
-                trends_tracked: runs >= REPEATED_RUNS,
-                reviewed: false,
-                scheduled: latest.values().all(|s| s.drill.is_some()),
-            };
-            score_input(&input, Some(as_of)).map(|scorecard| Today {
+            let history = HistoryEvidence::of(
+                database,
+                latest.keys().copied(),
+                &dated,
+                as_of,
+                input.max_evidence_age_days,
+                latest.values().all(|s| s.drill.is_some()),
+            );
+            score_with_history(&input, Some(&history), Some(as_of)).map(|scorecard| Today {
                 runs: latest.values().map(|s| s.id).collect(),
                 scorecard,
+                history,
             })
         })
         .flatten();
@@ -203,7 +209,7 @@ mod tests {
     use super::*;
 
     use crate::result::RunResult;
-    use crate::scorecard::ScorecardInput;
+    use crate::scorecard::{FORMULA_VERSION, ScorecardInput};
     use crate::scorecard::{Capability, Metric, MetricObservation, ScoreInput};
 
     fn fixture() -> RunResult {
@@ -228,15 +234,16 @@ mod tests {
         result
     }
 
-    /// The trend as of a day after the fixture's run.
+    /// The trend as of two months after the fixture's run.
     fn trend_of(results: &[StoredResult]) -> Trend {
-        compute(results, "2026-12-01T00:00:00Z".parse().unwrap())
+        compute(results, "h.db", "2027-01-31T00:00:00Z".parse().unwrap())
     }
 
     fn stored(id: i64, drill: Option<&str>, result: RunResult) -> StoredResult {
         StoredResult {
             id,
             drill: drill.map(str::to_owned),
+            results_dir: None,
             result,
         }
     }
@@ -310,6 +317,7 @@ mod tests {
                     let mut result = fixture();
                     let later = std::time::Duration::from_secs(86_400 * days * i as u64);
                     result.finished_at = result.finished_at + later;
+                    result.run_id = format!("run-{i}");
                     stored(i + 1, drill, result)
                 })
                 .collect()
@@ -318,10 +326,42 @@ mod tests {
         assert_eq!(maturity(&runs(3, 0, Some("d"))), 2);
         assert_eq!(maturity(&runs(2, 30, Some("d"))), 2);
         assert_eq!(maturity(&runs(3, 6, Some("d"))), 2, "12 days");
-        // Three runs over two weeks make a measured trend: level 4, whether scheduled or
-        // not; level 5 needs a recorded review, which the history does not hold.
+        // Three runs over two weeks, each with a figure of the organisation's under this
+        // formula, make a measured trend: level 4, whether scheduled or not; level 5 needs a
+        // recorded review, which these runs do not have.
         assert_eq!(maturity(&runs(3, 7, Some("d"))), 4);
         assert_eq!(maturity(&runs(3, 7, None)), 4);
+        // Repeated, but scored under another formula: no trend to measure, level 3.
+        let mut older = runs(3, 7, Some("d"));
+        for stored in &mut older {
+            stored.result.scorecard.as_mut().unwrap().formula_version = "1.0.0".into();
+        }
+        assert_eq!(maturity(&older), 3);
+        let marks: Vec<bool> = trend_of(&older).experiments[0]
+            .points
+            .iter()
+            .map(|p| p.formula_changed)
+            .collect();
+        assert_eq!(marks, vec![false, false, false]);
+        older[2].result.scorecard.as_mut().unwrap().formula_version = FORMULA_VERSION.into();
+        let trend = trend_of(&older);
+        let marks: Vec<bool> = trend.experiments[0]
+            .points
+            .iter()
+            .map(|p| p.formula_changed)
+            .collect();
+        assert_eq!(marks, vec![false, false, true], "the change is marked where it happens");
+        let today = trend.today.unwrap();
+        assert_eq!(today.history.experiments[0].formula_changes.len(), 1);
+        // The days between the drills are continuous-testing evidence: 7 days, within the
+        // 30-day target.
+        let continuous = today
+            .scorecard
+            .capabilities
+            .iter()
+            .find(|c| c.capability == Capability::ContinuousTesting)
+            .unwrap();
+        assert_eq!(continuous.score, Some(100.0));
     }
 
     #[test]

@@ -121,6 +121,7 @@ fn report() -> Report {
         generated_at: result.finished_at,
         status: result.status,
         scorecard: Some(scorecard),
+        history: None,
         runs: vec![ReportRun {
             dir: String::new(),
             journal: JournalCheck {

@@ -330,7 +330,11 @@ fn serve_runs_drills_on_schedule_and_serves_their_history() {
     let out = firedrill_cli(&["trend", "--database", db]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.starts_with("EXPERIMENT"), "{table}");
-    assert!(table.contains("scorecard today:"), "{table}");
+    assert!(
+        table.contains("scorecard today (latest run of each experiment): ")
+            && table.contains("\ntrend: not measured yet: "),
+        "runs seconds apart are no trend: {table}"
+    );
     let out = firedrill_cli(&["trend", "--database", db, "--format", "json"]);
     let trend: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(trend["experiments"][0]["runs"].as_u64().unwrap() >= passed.len() as u64);
