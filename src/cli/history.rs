@@ -90,7 +90,10 @@ pub fn open_for_scoring(
         return Ok(Err(ExitStatus::InvalidInput));
     }
     if path.is_dir() {
-        say!("error: --history: {} is a folder, not a run history file", path.display());
+        say!(
+            "error: --history: {} is a folder, not a run history file",
+            path.display()
+        );
         return Ok(Err(ExitStatus::InvalidInput));
     }
     let store = if create {

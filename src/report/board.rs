@@ -285,7 +285,10 @@ mod tests {
             board.confidence
         );
         let trend = board.trend.unwrap();
-        assert!(trend.starts_with("declining: 80 → 66 over 3 runs"), "{trend}");
+        assert!(
+            trend.starts_with("declining: 80 → 66 over 3 runs"),
+            "{trend}"
+        );
         let alone = Board::of(&quickstart_report(), &[]).unwrap();
         assert_eq!(alone.trend, None);
         assert!(alone.confidence.ends_with("; no run history kept"));

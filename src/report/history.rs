@@ -3,6 +3,7 @@
 //! its continuous-testing evidence (docs/scorecard.md, "Maturity").
 
 use crate::result::{RunResult, RunStatus};
+use crate::scorecard::evidence::score_input;
 use crate::scorecard::history::{DatedRun, HistoryEvidence};
 use crate::time::Timestamp;
 
@@ -39,18 +40,24 @@ impl History {
 }
 
 /// A result as a dated run of the history: a run that was scored and not interrupted (a run
-/// stopped by a signal measured the shutdown, not the system). Its figure is the scorecard
-/// of the run alone, as it was recorded.
+/// stopped by a signal measured the shutdown, not the system). Its figure is that of the
+/// run's own evidence, whatever history it was scored with, so that runs compare; its
+/// formula is the one it was scored with.
 pub fn dated(result: &RunResult) -> Option<DatedRun> {
-    (result.scorecard_input.is_some() && result.status != RunStatus::Interrupted).then(|| {
-        DatedRun::of(
-            Some(result.run_id.clone()),
-            &result.experiment.name,
-            result.finished_at,
-            result.scorecard.as_ref(),
-            false,
-        )
-    })
+    let input = result.scorecard_input.as_ref()?;
+    if result.status == RunStatus::Interrupted {
+        return None;
+    }
+    let own = score_input(input, None);
+    let mut run = DatedRun::of(
+        Some(result.run_id.clone()),
+        &result.experiment.name,
+        result.finished_at,
+        own.as_ref(),
+        false,
+    );
+    run.formula_version = result.scorecard.as_ref().map(|c| c.formula_version.clone());
+    Some(run)
 }
 
 /// A plain sentence for the board on what the history shows: the trend when one is measured,
@@ -139,7 +146,10 @@ mod tests {
         assert_eq!(trend.first, 40.0);
         let sentence = trend_sentence(&evidence);
         assert!(
-            sentence.starts_with(&format!("improving: 40 → {:.0} over 3 runs since", trend.latest)),
+            sentence.starts_with(&format!(
+                "improving: 40 → {:.0} over 3 runs since",
+                trend.latest
+            )),
             "{sentence}"
         );
     }

@@ -226,7 +226,8 @@ mod tests {
         let mut second = crate::report::testutil::quickstart_run();
         second.result.experiment.name = "second".to_owned();
         second.result.objectives[0].met = false;
-        let (report, _) = crate::report::write::suite_report("gate", vec![first, second], None, None);
+        let (report, _) =
+            crate::report::write::suite_report("gate", vec![first, second], None, None);
         let xml = render(&report);
         assert_eq!(xml.matches("<testsuite ").count(), 2);
         assert!(

@@ -273,11 +273,7 @@ pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteEr
 
 /// Reads a run's result.json and checks its journal again; the scorecard is recomputed from
 /// the recorded input with the journal as it is now, so a journal changed since the run shows.
-fn rerender_run(
-    dir: &Path,
-    rel: &str,
-    history: Option<&History>,
-) -> Result<ReportRun, WriteError> {
+fn rerender_run(dir: &Path, rel: &str, history: Option<&History>) -> Result<ReportRun, WriteError> {
     let mut result: RunResult = read_json(&dir.join("result.json"))?;
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     if let Some(history) = history {

@@ -287,7 +287,7 @@ impl HistoryEvidence {
         let experiments = by_experiment
             .into_iter()
             .filter_map(|(name, mut runs)| {
-                runs.sort_by(|a, b| a.finished_at.cmp(&b.finished_at));
+                runs.sort_by_key(|r| r.finished_at);
                 ExperimentHistory::of(name, &runs)
             })
             .collect();
@@ -352,10 +352,7 @@ impl HistoryEvidence {
     pub fn applied_to(&self, input: &ScorecardInput) -> ScorecardInput {
         let mut input = input.clone();
         input.input.repeatability = self.repeatability();
-        input
-            .input
-            .capability_metrics
-            .extend(self.observations());
+        input.input.capability_metrics.extend(self.observations());
         input
     }
 }
@@ -405,14 +402,21 @@ mod tests {
             run("b", 3, Some(10.0)),
         ];
         let history = evidence(&runs, 30);
-        assert_eq!(history.experiments.len(), 1, "only the scorecard's experiments");
+        assert_eq!(
+            history.experiments.len(),
+            1,
+            "only the scorecard's experiments"
+        );
         let a = &history.experiments[0];
         assert_eq!((a.runs, a.span_days), (3, 24));
         assert_eq!(a.intervals_days, vec![10.0, 14.0]);
         let observations = history.observations();
         assert_eq!(observations.len(), 1);
         assert_eq!(observations[0].values, vec![864_000.0, 1_209_600.0]);
-        assert_eq!(observations[0].provenance, super::super::Provenance::Organisation);
+        assert_eq!(
+            observations[0].provenance,
+            super::super::Provenance::Organisation
+        );
         assert_eq!(observations[0].measured_at, Some(at(24)));
     }
 
@@ -440,9 +444,17 @@ mod tests {
 
         // Two runs, or three within 13 days, or runs without an organisation figure: no trend.
         assert!(evidence(&runs[..2], 30).experiments[0].trend.is_none());
-        let close = [run("a", 0, Some(1.0)), run("a", 6, Some(1.0)), run("a", 13, Some(1.0))];
+        let close = [
+            run("a", 0, Some(1.0)),
+            run("a", 6, Some(1.0)),
+            run("a", 13, Some(1.0)),
+        ];
         assert!(evidence(&close, 30).experiments[0].trend.is_none());
-        let blind = [run("a", 0, None), run("a", 10, None), run("a", 24, Some(60.0))];
+        let blind = [
+            run("a", 0, None),
+            run("a", 10, None),
+            run("a", 24, Some(60.0)),
+        ];
         assert!(evidence(&blind, 30).experiments[0].trend.is_none());
         assert!(!evidence(&blind, 30).repeatability().trends_tracked);
     }
@@ -467,7 +479,11 @@ mod tests {
             }]
         );
         let trend = a.trend.as_ref().unwrap();
-        assert_eq!((trend.runs, trend.first), (3, 50.0), "the 1.0.0 run is left out");
+        assert_eq!(
+            (trend.runs, trend.first),
+            (3, 50.0),
+            "the 1.0.0 run is left out"
+        );
         assert_eq!(trend.direction, Direction::Steady);
     }
 
@@ -481,7 +497,10 @@ mod tests {
             run("a", 500, Some(40.0)),
         ];
         let a = &evidence(&runs, 420).experiments[0];
-        assert_eq!(a.runs, 2, "day 0 is over a year old, day 500 is after the page");
+        assert_eq!(
+            a.runs, 2,
+            "day 0 is over a year old, day 500 is after the page"
+        );
         assert_eq!(a.intervals_days, vec![10.0]);
     }
 
@@ -492,7 +511,10 @@ mod tests {
         let runs = [run("a", 0, Some(1.0)), reviewed, run("b", 5, Some(1.0))];
         let history = HistoryEvidence::of("h.db", ["a", "b"], &runs, at(30), 365, true);
         let r = history.repeatability();
-        assert_eq!((r.runs, r.span_days, r.reviewed, r.scheduled), (1, 0, false, true));
+        assert_eq!(
+            (r.runs, r.span_days, r.reviewed, r.scheduled),
+            (1, 0, false, true)
+        );
         let only_a = HistoryEvidence::of("h.db", ["a"], &runs, at(30), 365, false);
         assert!(only_a.repeatability().reviewed);
         let none = HistoryEvidence::of("h.db", ["c"], &runs, at(30), 365, false);
@@ -514,6 +536,9 @@ mod tests {
         let dated = DatedRun::of(None, "a", at(0), Some(&untrusted), false);
         assert_eq!(dated.figure, None);
         assert_eq!(dated.formula_version.as_deref(), Some(FORMULA_VERSION));
-        assert_eq!(DatedRun::of(None, "a", at(0), None, false).formula_version, None);
+        assert_eq!(
+            DatedRun::of(None, "a", at(0), None, false).formula_version,
+            None
+        );
     }
 }

@@ -944,7 +944,8 @@ mod tests {
             .unwrap();
         let versioned = dir.path().join("versioned.db");
         let conn = Connection::open(&versioned).unwrap();
-        conn.execute_batch("CREATE TABLE things (id INTEGER);").unwrap();
+        conn.execute_batch("CREATE TABLE things (id INTEGER);")
+            .unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         drop(conn);
         for (path, why) in [
@@ -969,7 +970,10 @@ mod tests {
         // An empty file is a new database.
         let empty = dir.path().join("empty.db");
         std::fs::write(&empty, "").unwrap();
-        assert_eq!(Store::open(&empty).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            Store::open(&empty).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
     }
 
     #[test]

@@ -209,8 +209,8 @@ mod tests {
     use super::*;
 
     use crate::result::RunResult;
-    use crate::scorecard::{FORMULA_VERSION, ScorecardInput};
     use crate::scorecard::{Capability, Metric, MetricObservation, ScoreInput};
+    use crate::scorecard::{FORMULA_VERSION, ScorecardInput};
 
     fn fixture() -> RunResult {
         let mut result: RunResult = serde_json::from_str(include_str!(
@@ -350,7 +350,11 @@ mod tests {
             .iter()
             .map(|p| p.formula_changed)
             .collect();
-        assert_eq!(marks, vec![false, false, true], "the change is marked where it happens");
+        assert_eq!(
+            marks,
+            vec![false, false, true],
+            "the change is marked where it happens"
+        );
         let today = trend.today.unwrap();
         assert_eq!(today.history.experiments[0].formula_changes.len(), 1);
         // The days between the drills are continuous-testing evidence: 7 days, within the

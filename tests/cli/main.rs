@@ -13,6 +13,7 @@ mod browser;
 mod ci_examples;
 mod commands;
 mod helm;
+mod history;
 mod journal;
 mod malformed;
 mod report_html;
