@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
+use crate::review::ReviewState;
 use crate::scorecard::Scorecard;
 use crate::time::Timestamp;
 
@@ -23,6 +24,9 @@ pub struct Report {
     pub runs: Vec<ReportRun>,
     /// The scorecard over every run (the run's own for a single experiment).
     pub scorecard: Option<Scorecard>,
+    /// The reviews recorded for these findings (review.jsonl), or why they do not count.
+    #[serde(default)]
+    pub reviews: ReviewState,
 }
 
 /// One experiment's run inside a report.

@@ -60,6 +60,10 @@ pub enum Metric {
     EarlyWarningDraft,
     /// p99 latency during the fault as a multiple of the baseline p99 (default pass at 2x or below).
     LatencyDuringFault,
+    /// The share of a run's findings with a recorded decision (default 0 to 100%).
+    FindingsReviewed,
+    /// Seconds from the run's end to each finding's decision (default 7 days / 30 days).
+    TimeToReview,
     /// Any other metric; it has no default, so it brings its scale.
     Custom {
         /// The metric's name as it appears in reports.
@@ -78,6 +82,8 @@ impl Metric {
             Metric::TimeToRecover => "time-to-recover",
             Metric::EarlyWarningDraft => "early-warning-draft",
             Metric::LatencyDuringFault => "latency-during-fault",
+            Metric::FindingsReviewed => "findings-reviewed",
+            Metric::TimeToReview => "time-to-review",
             Metric::Custom { name, .. } => name,
         }
     }
@@ -86,6 +92,7 @@ impl Metric {
     pub fn default_scale(&self) -> Scale {
         const MIN: f64 = 60.0;
         const HOUR: f64 = 3600.0;
+        const DAY: f64 = 24.0 * HOUR;
         let duration = |target_secs, limit_secs| Scale::Duration {
             target_secs,
             limit_secs,
@@ -99,6 +106,11 @@ impl Metric {
                 target: 2.0,
                 limit: None,
             },
+            Metric::FindingsReviewed => Scale::Ratio {
+                floor: 0.0,
+                target: 1.0,
+            },
+            Metric::TimeToReview => duration(7.0 * DAY, 30.0 * DAY),
             Metric::Custom { scale, .. } => *scale,
         }
     }

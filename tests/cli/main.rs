@@ -16,4 +16,5 @@ mod helm;
 mod journal;
 mod malformed;
 mod report_html;
+mod review;
 mod serve;

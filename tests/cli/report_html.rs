@@ -136,6 +136,7 @@ fn report() -> Report {
             },
             result,
         }],
+        reviews: Default::default(),
     }
 }
 
