@@ -427,3 +427,67 @@ fn every_bad_input_exits_2_and_writes_nothing() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_suite_folder_has_reviews_of_its_own() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let run = results_folder();
+    let run_dir = dir.path().join("01-quickstart");
+    std::fs::create_dir(&run_dir).unwrap();
+    for file in ["result.json", "journal.jsonl"] {
+        std::fs::copy(run.path().join(file), run_dir.join(file)).unwrap();
+    }
+    let result: Value = serde_json::from_str(RESULT).unwrap();
+    let suite = json!({
+        "schemaVersion": 1,
+        "name": "release-gate",
+        "status": "passed",
+        "startedAt": result["startedAt"],
+        "finishedAt": result["finishedAt"],
+        "runs": [{"dir": "01-quickstart", "experiment": "quickstart", "status": "passed"}],
+        "scorecardInput": result["scorecardInput"],
+        "files": {},
+    });
+    std::fs::write(dir.path().join("suite.json"), suite.to_string()).unwrap();
+
+    let doc = listed(dir.path());
+    let subject = doc["subject"].as_str().unwrap();
+    assert!(subject.starts_with("suite:release-gate:"), "{subject}");
+    let id = doc["findings"][0]["id"].as_str().unwrap().to_owned();
+    let out = review(
+        dir.path(),
+        &[
+            "--finding",
+            &id,
+            "--owner",
+            "Release manager",
+            "--due",
+            "2099-06-30",
+            "--decision",
+            "accept",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = firedrill::journal::read_verified(&dir.path().join("review.jsonl")).unwrap();
+    assert_eq!(records[0]["data"]["subject"], subject);
+    // A suite has no journal of its own to tie the review to.
+    assert!(records[0]["data"].get("evidenceHead").is_none());
+
+    let page = std::fs::read_to_string(dir.path().join("scorecard.md")).unwrap();
+    assert!(
+        page.contains("Release manager, due 2099-06-30 (accept)"),
+        "{page}"
+    );
+    assert!(
+        !profile_row(&page, "Evidence & traceability").contains("not evidenced"),
+        "{page}"
+    );
+    // The run's own folder is another subject: its page has no owner.
+    let own = std::fs::read_to_string(run_dir.join("scorecard.md")).unwrap();
+    assert!(!own.contains("Release manager"), "{own}");
+    assert!(
+        profile_row(&own, "Evidence & traceability").contains("not evidenced"),
+        "{own}"
+    );
+}
