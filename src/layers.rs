@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["proxy"],
     &["telemetry"],
     &["report"],
+    &["review"],
     &["result"],
     &["scorecard"],
     &["measure", "journal"],

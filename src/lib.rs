@@ -16,6 +16,7 @@ pub mod probe;
 pub mod proxy;
 pub mod report;
 pub mod result;
+pub mod review;
 pub mod scorecard;
 pub mod serve;
 pub mod spec;

@@ -20,6 +20,7 @@ mod plan;
 mod proxy;
 mod rbac;
 mod report;
+mod review;
 mod rollback;
 mod run;
 mod schema;
@@ -95,6 +96,8 @@ enum Command {
     Run(run::Args),
     /// Render every report of a results folder again from result.json and the journal.
     Report(report::Args),
+    /// List a results folder's findings, or record one's owner, due date and decision.
+    Review(review::Args),
     /// Show what a run would do, changing nothing.
     Plan(plan::Args),
     /// Undo what a crashed or killed run left in place, from its results folder's journal.
@@ -190,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => rollback::run(args),
         Command::Cleanup(args) => cleanup::run(args),
         Command::Report(args) => report::run(args),
+        Command::Review(args) => review::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Completions(args) => completions::run(args),

@@ -61,15 +61,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             .unwrap_or(journal::GENESIS);
         println!("{name}: chain intact, {n} record(s), head {head}");
     }
-    if report.broken.is_none() && !report.finished {
+    // Only a run's journal ends with run-finished; a review or rollback journal has no end.
+    let of_a_run = report
+        .records
+        .first()
+        .is_some_and(|r| r["kind"] == "run-started");
+    if report.broken.is_none() && of_a_run && !report.finished {
         println!(
             "  note: no run-finished record: the run did not end cleanly, or records were cut from the end (only a signature can tell which)"
         );
     }
+    let sig_file = journal::signature_path(&path);
+    let sig_name = sig_file
+        .file_name()
+        .map_or_else(|| "journal.sig".into(), |n| n.to_string_lossy());
     let which = if key.is_some() {
-        "the given public key"
+        "the given public key".to_owned()
     } else {
-        "the key embedded in journal.sig (integrity only; pass --public-key to check who signed)"
+        format!(
+            "the key embedded in {sig_name} (integrity only; pass --public-key to check who signed)"
+        )
     };
     match &report.signature {
         None if report.broken.is_none() => println!("  not signed"),
@@ -90,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
     let signature_ok = matches!(report.signature, None | Some(SignatureCheck::Valid { .. }));
     if key.is_some() && report.signature.is_none() && report.broken.is_none() {
-        println!("  a public key was given but there is no journal.sig to check");
+        println!("  a public key was given but there is no {sig_name} to check");
         return Ok(ExitStatus::ObjectivesMissed);
     }
     Ok(if report.intact() && signature_ok {

@@ -11,7 +11,9 @@ mod sign;
 mod verify;
 
 pub use check::JournalCheck;
-pub use sign::{SignError, Signature, read_public_key, sign_head, signature_path};
+pub use sign::{
+    SignError, Signature, check_private_key, read_public_key, sign_head, signature_path,
+};
 pub use verify::{Break, BreakKind, Report, SignatureCheck, verify};
 
 use std::fs::File;
@@ -73,6 +75,38 @@ impl Journal {
         Ok(Self::with_file(Some(file)))
     }
 
+    /// Opens a journal to add records after those it holds, continuing their `seq` and `prev`;
+    /// creates it (mode 0600) when there is none. Its chain is checked first: a journal
+    /// broken, or cut in the middle of a record, is an error and nothing is written.
+    pub fn append(path: &Path) -> Result<Self, JournalError> {
+        if !path.exists() {
+            return Self::create(path);
+        }
+        let report = verify(path, None)?;
+        if let Some(b) = report.broken {
+            return Err(JournalError::Malformed {
+                line: b.line,
+                message: b.to_string(),
+            });
+        }
+        if report.truncated_mid_record {
+            return Err(JournalError::Malformed {
+                line: report.records.len() + 1,
+                message: "the journal ends in the middle of a record".to_owned(),
+            });
+        }
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        let journal = Self::with_file(Some(file));
+        {
+            let mut inner = journal.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.seq = report.records.len() as u64;
+            if let Some(head) = report.records.last().and_then(|r| r["hash"].as_str()) {
+                head.clone_into(&mut inner.prev);
+            }
+        }
+        Ok(journal)
+    }
+
     /// A journal that keeps only the chain, for runs that write no files.
     pub fn discard() -> Self {
         Self::with_file(None)
@@ -101,6 +135,27 @@ impl Journal {
     /// [`Journal::record`], also returning the record's `seq`, for results that point at
     /// their evidence.
     pub fn record_with_seq(&self, kind: &str, data: Value, sync: bool) -> (u64, String) {
+        let (seq, hash, written) = self.write(kind, data, sync);
+        if let Err(error) = written {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if !inner.failed {
+                inner.failed = true;
+                tracing::warn!(%error, "cannot write the journal; the run goes on");
+            }
+        }
+        (seq, hash)
+    }
+
+    /// Appends one record, persists it to the disk and returns its `seq` and hash, or the
+    /// error that kept it from the file: for records that must not be lost silently (a
+    /// review's decision), unlike a run's, which never stops for its journal.
+    pub fn try_record(&self, kind: &str, data: Value) -> Result<(u64, String), JournalError> {
+        let (seq, hash, written) = self.write(kind, data, true);
+        written?;
+        Ok((seq, hash))
+    }
+
+    fn write(&self, kind: &str, data: Value, sync: bool) -> (u64, String, std::io::Result<()>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.seq += 1;
         let mut rec = json!({
@@ -113,21 +168,17 @@ impl Journal {
         let hash = hash_of(&rec);
         rec["hash"] = Value::String(hash.clone());
         inner.prev.clone_from(&hash);
-        if let Some(file) = inner.file.as_mut() {
-            let mut line = rec.to_string();
-            line.push('\n');
-            let written = file
-                .write_all(line.as_bytes())
-                .and_then(|()| file.flush())
-                .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
-            if let Err(error) = written
-                && !inner.failed
-            {
-                inner.failed = true;
-                tracing::warn!(%error, "cannot write the journal; the run goes on");
+        let written = match inner.file.as_mut() {
+            Some(file) => {
+                let mut line = rec.to_string();
+                line.push('\n');
+                file.write_all(line.as_bytes())
+                    .and_then(|()| file.flush())
+                    .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
             }
-        }
-        (inner.seq, hash)
+            None => Ok(()),
+        };
+        (inner.seq, hash, written)
     }
 
     /// The hash of the last record.
@@ -204,6 +255,33 @@ mod tests {
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
         let err = read_verified(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("removed"), "{err}");
+    }
+
+    #[test]
+    fn append_continues_the_chain_and_refuses_a_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("review.jsonl");
+        let j = Journal::append(&path).unwrap();
+        j.try_record("first", json!({})).unwrap();
+        drop(j);
+        let j = Journal::append(&path).unwrap();
+        let (seq, hash) = j.try_record("second", json!({})).unwrap();
+        assert_eq!(seq, 2);
+        let records = read_verified(&path).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1]["prev"], records[0]["hash"]);
+        assert_eq!(records[1]["hash"], hash.as_str());
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed = text.replace("\"second\"", "\"other\"");
+        std::fs::write(&path, &changed).unwrap();
+        let err = Journal::append(&path).unwrap_err().to_string();
+        assert!(err.starts_with("line 2"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), changed);
+
+        std::fs::write(&path, format!("{text}{{\"seq\":3")).unwrap();
+        let err = Journal::append(&path).unwrap_err().to_string();
+        assert!(err.contains("middle of a record"), "{err}");
     }
 
     #[test]

@@ -108,6 +108,15 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, SignError> {
     VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| SignError::PublicKey(path.to_owned()))
 }
 
+/// Checks that `key` is an ed25519 PKCS#8 PEM private key, before anything is written that
+/// it should sign.
+pub fn check_private_key(key: &Path) -> Result<(), SignError> {
+    let pem = std::fs::read_to_string(key).map_err(|e| SignError::Io(key.to_owned(), e))?;
+    SigningKey::from_pkcs8_pem(pem.trim())
+        .map(drop)
+        .map_err(|_| SignError::PrivateKey(key.to_owned()))
+}
+
 /// Signs the head of the journal at `journal` with the PKCS#8 PEM private key at `key`, and
 /// writes `journal.sig` beside it.
 pub fn sign_head(

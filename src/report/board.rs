@@ -39,6 +39,9 @@ pub struct Board {
     pub clocks: Vec<String>,
     /// The findings that matter most.
     pub findings: Vec<Finding>,
+    /// Each of those findings' owner in words, in the same order: `Ops team, due
+    /// 2027-01-31 (fix)`, or `not assigned yet`.
+    pub owners: Vec<String>,
     /// How many findings there are in all.
     pub finding_count: usize,
     /// Everything the experiment changed from the defaults.
@@ -107,8 +110,34 @@ impl Board {
             clocks: clocks(report),
             finding_count: findings.len(),
             findings: findings.iter().take(TOP_FINDINGS).cloned().collect(),
+            owners: findings
+                .iter()
+                .take(TOP_FINDINGS)
+                .map(|f| owner(report, f))
+                .collect(),
             overrides: card.overrides.clone(),
         })
+    }
+}
+
+/// A finding's owner in words for the board: who, by when and what was decided.
+fn owner(report: &Report, finding: &Finding) -> String {
+    if report.reviews.broken().is_some() {
+        return "unknown: the review journal does not verify".to_owned();
+    }
+    match report.reviews.of_finding(&finding.id) {
+        Some(r) => format!(
+            "{}, due {} ({}){}",
+            r.owner,
+            r.due,
+            r.decision,
+            if r.overdue(report.generated_at) {
+                ", overdue"
+            } else {
+                ""
+            }
+        ),
+        None => "not assigned yet".to_owned(),
     }
 }
 

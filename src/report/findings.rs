@@ -9,42 +9,40 @@ use serde::Serialize;
 use super::format;
 use super::model::Report;
 use super::security::SecurityDrills;
+pub use crate::review::{Finding, Severity};
 use crate::scorecard::{Capability, Gate, Provenance, Status};
 
-/// How much a finding matters; the board shows the most severe first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    /// The page itself cannot be trusted.
-    Critical,
-    /// The organisation failed at something a regulator asks for.
-    High,
-    /// A capability below its target, or evidenced by firedrill's simulation alone.
-    Medium,
-}
-
-/// One finding.
+/// A finding as a page shows it: with its review, or "no owner yet".
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
-    /// Stable from run to run: kind, then what it is about.
-    pub id: String,
-    /// How much it matters.
-    pub severity: Severity,
-    /// What was found, in one sentence.
-    pub what: String,
-    /// What to do about it, in plain words.
-    pub action: String,
+pub struct ReviewedFinding {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Whether a decision is recorded for it (and the review journal verifies).
+    pub reviewed: bool,
+    /// The review in words: `owner Ops, due 2027-01-31, fix`, or `no owner yet`.
+    pub review: String,
+    /// A fix past its due date.
+    pub overdue: bool,
 }
 
-impl Finding {
-    fn new(id: String, severity: Severity, what: String, action: impl Into<String>) -> Self {
-        Self {
-            id,
-            severity,
-            what,
-            action: action.into(),
-        }
-    }
+/// The report's findings with their reviews, as of the time the report speaks for.
+pub fn reviewed(report: &Report, findings: &[Finding]) -> Vec<ReviewedFinding> {
+    findings
+        .iter()
+        .map(|f| {
+            let review = report.reviews.of_finding(&f.id);
+            ReviewedFinding {
+                finding: f.clone(),
+                reviewed: review.is_some(),
+                review: review.map_or_else(
+                    || "no owner yet".to_owned(),
+                    |r| r.describe(report.generated_at),
+                ),
+                overdue: review.is_some_and(|r| r.overdue(report.generated_at)),
+            }
+        })
+        .collect()
 }
 
 /// The score below which an evidenced capability is a finding: the median score that
@@ -313,5 +311,33 @@ mod tests {
         assert_eq!(findings[0].severity, Severity::Critical);
         assert_eq!(findings[0].id, "precondition:faults-reverted");
         assert!(findings[0].what.contains("freeze-all: gone"));
+    }
+
+    #[test]
+    fn a_reviewed_finding_shows_its_owner_and_an_overdue_fix_says_so() {
+        use crate::review::{Decision, ReviewRecord, ReviewState};
+        let mut report = single_report(quickstart_run());
+        report.generated_at = "2027-02-01T00:00:00Z".parse().unwrap();
+        let found = of(&report);
+        let mut record = ReviewRecord::new(
+            "1796632013-193ed956",
+            &found[0].id,
+            "Ops team",
+            "2027-01-31".parse().unwrap(),
+            Decision::Fix,
+            None,
+        )
+        .unwrap();
+        record.recorded_at = "2027-01-02T00:00:00Z".parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::review::record(dir.path(), &record, None).unwrap();
+        report.reviews = ReviewState::of(dir.path(), "1796632013-193ed956");
+        let shown = reviewed(&report, &found);
+        assert!(shown[0].reviewed && shown[0].overdue);
+        assert_eq!(
+            shown[0].review,
+            "owner Ops team, due 2027-01-31, fix, overdue"
+        );
+        assert!(shown[1..].iter().all(|f| f.review == "no owner yet"));
     }
 }

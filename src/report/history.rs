@@ -2,6 +2,8 @@
 //! joined with the runs being reported, give the scorecard its repeatability, its trend and
 //! its continuous-testing evidence (docs/scorecard.md, "Maturity").
 
+use std::path::Path;
+
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::evidence::score_input;
 use crate::scorecard::history::{DatedRun, HistoryEvidence};
@@ -20,14 +22,34 @@ impl History {
     /// The evidence for the experiments of `current` as of the latest of them: the
     /// history's runs and `current` (the runs reported, which the history may not hold yet).
     pub fn evidence(&self, current: &[&RunResult]) -> Option<HistoryEvidence> {
+        let dated_runs: Vec<DatedRun> = current.iter().filter_map(|r| dated(r)).collect();
+        self.evidence_with(current, dated_runs)
+    }
+
+    /// [`History::evidence`] for runs whose results folders are known, so that the reviews
+    /// recorded there count.
+    pub fn evidence_in(&self, current: &[(&RunResult, &Path)]) -> Option<HistoryEvidence> {
+        let dated_runs: Vec<DatedRun> = current
+            .iter()
+            .filter_map(|(r, dir)| dated_in(r, dir))
+            .collect();
+        let results: Vec<&RunResult> = current.iter().map(|(r, _)| *r).collect();
+        self.evidence_with(&results, dated_runs)
+    }
+
+    fn evidence_with(
+        &self,
+        current: &[&RunResult],
+        dated_runs: Vec<DatedRun>,
+    ) -> Option<HistoryEvidence> {
         let as_of = current.iter().map(|r| r.finished_at).max()?;
         let max_age = current
             .iter()
             .filter_map(|r| r.scorecard_input.as_ref())
             .map(|i| i.max_evidence_age_days)
             .min()?;
-        let mut runs = self.runs.clone();
-        runs.extend(current.iter().filter_map(|r| dated(r)));
+        let mut runs = dated_runs;
+        runs.extend(self.runs.iter().cloned());
         Some(HistoryEvidence::of(
             &self.database,
             current.iter().map(|r| r.experiment.name.as_str()),
@@ -57,6 +79,19 @@ pub fn dated(result: &RunResult) -> Option<DatedRun> {
         false,
     );
     run.formula_version = result.scorecard.as_ref().map(|c| c.formula_version.clone());
+    Some(run)
+}
+
+/// [`dated`], reviewed when the run's results folder records a decision for every finding
+/// of its own (review.jsonl, verified). A folder that now holds another run, or no longer
+/// exists, shows no review.
+pub fn dated_in(result: &RunResult, dir: &Path) -> Option<DatedRun> {
+    let mut run = dated(result)?;
+    run.reviewed = super::write::review_target(dir).is_ok_and(|target| {
+        target.subject == result.run_id
+            && crate::review::read(dir, &target.subject)
+                .is_ok_and(|reviews| !reviews.is_empty() && reviews.covers(&target.findings))
+    });
     Some(run)
 }
 

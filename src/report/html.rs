@@ -179,7 +179,8 @@ struct Page {
     why_source: Option<String>,
     scorecard: Option<ScorecardView>,
     board: Option<super::board::Board>,
-    findings: Vec<super::findings::Finding>,
+    findings: Vec<super::findings::ReviewedFinding>,
+    reviews_broken: Option<String>,
     runs: Vec<RunView>,
     suite: bool,
     any_coordination: bool,
@@ -253,7 +254,8 @@ impl Page {
                 .map(|(run, _)| run.result.experiment.name.clone()),
             scorecard: report.scorecard.as_ref().map(ScorecardView::new),
             board: super::board::Board::of(report, &findings),
-            findings,
+            findings: super::findings::reviewed(report, &findings),
+            reviews_broken: report.reviews.broken().map(str::to_owned),
             any_coordination: runs
                 .iter()
                 .any(|run| !run.notifications.is_empty() || run.coordination.is_some()),
@@ -1367,6 +1369,7 @@ mod tests {
                 .collect(),
             scorecard,
             history: None,
+            reviews: Default::default(),
         }
     }
 

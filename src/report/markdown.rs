@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::board::Board;
-use super::findings::Finding;
+use super::findings::ReviewedFinding;
 use super::format;
 use super::model::Report;
 use super::security::{CANARY_CAVEAT, CanaryRow, CheckRow, SecurityDrills};
@@ -30,7 +30,8 @@ struct View {
     pod_recovery: Vec<PodRecoveryRow>,
     objectives: Vec<ObjectiveRow>,
     security: Option<SecurityView>,
-    findings: Vec<Finding>,
+    findings: Vec<ReviewedFinding>,
+    reviews_broken: Option<String>,
     cannot_evidence: Vec<String>,
     default_targets: bool,
     regulation_scope: &'static str,
@@ -283,6 +284,7 @@ fn view(report: &Report) -> View {
             |c| c.formula_version.clone(),
         ),
         board: Board::of(report, &findings),
+        reviews_broken: report.reviews.broken().map(str::to_owned),
         preconditions: card.map(format::preconditions).unwrap_or_default(),
         capabilities: card
             .map(|c| c.capabilities.iter().map(capability_row).collect())
@@ -293,7 +295,7 @@ fn view(report: &Report) -> View {
         pod_recovery,
         objectives,
         security,
-        findings,
+        findings: super::findings::reviewed(report, &findings),
         cannot_evidence: card.map_or_else(
             || {
                 crate::scorecard::CANNOT_EVIDENCE

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
+use crate::review::ReviewState;
 use crate::scorecard::Scorecard;
 use crate::scorecard::history::HistoryEvidence;
 use crate::time::Timestamp;
@@ -27,6 +28,9 @@ pub struct Report {
     /// What the run history showed, when the scorecard was scored with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryEvidence>,
+    /// The reviews recorded for these findings (review.jsonl), or why they do not count.
+    #[serde(default)]
+    pub reviews: ReviewState,
 }
 
 /// One experiment's run inside a report.

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::findings::{self, Finding};
 use super::history::History;
 use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
 use crate::result::{RunResult, RunStatus};
+use crate::review::{self, ReviewState};
 use crate::scorecard::ScorecardInput;
 use crate::scorecard::evidence::{combine, refresh_journal_preconditions};
 use crate::scorecard::history::{HistoryEvidence, score_with_history};
@@ -151,6 +153,7 @@ pub fn single_report(run: ReportRun) -> Report {
         scorecard: run.result.scorecard.clone(),
         history: run.result.history.clone(),
         runs: vec![run],
+        reviews: ReviewState::default(),
     }
 }
 
@@ -183,6 +186,7 @@ pub fn suite_report(
         scorecard: score_with_history(&input, history.as_ref(), Some(Timestamp::now())),
         history,
         runs,
+        reviews: ReviewState::default(),
     };
     (report, input)
 }
@@ -233,42 +237,148 @@ pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteEr
         let mut suite: SuiteResult = read_json(&suite_path)?;
         let mut runs = Vec::new();
         for entry in &suite.runs {
-            // A run's folder is one plain sub-folder: reports are written there, so a
-            // suite.json naming `/etc` or `../..` must not send them anywhere else.
-            let mut parts = std::path::Path::new(&entry.dir).components();
-            if !matches!(
-                (parts.next(), parts.next()),
-                (Some(std::path::Component::Normal(_)), None)
-            ) {
-                return Err(WriteError::BadRunFolder(suite_path, entry.dir.clone()));
-            }
+            check_run_folder(&suite_path, &entry.dir)?;
             let run_dir = dir.join(&entry.dir);
             let run = rerender_run(&run_dir, &entry.dir, history)?;
             let mut own = single_report(run.clone());
             own.runs[0].journal.file = "journal.jsonl".to_owned();
+            apply_run_reviews(&run_dir, &mut own);
             write_reports(&run_dir, &own);
             runs.push(run);
         }
         let weights = suite.scorecard_input.weights.clone();
         let evidence = match history {
-            Some(history) => history.evidence(&runs.iter().map(|r| &r.result).collect::<Vec<_>>()),
+            Some(history) => {
+                let dirs: Vec<PathBuf> = runs.iter().map(|r| dir.join(&r.dir)).collect();
+                let current: Vec<(&RunResult, &Path)> = runs
+                    .iter()
+                    .zip(&dirs)
+                    .map(|(r, d)| (&r.result, d.as_path()))
+                    .collect();
+                history.evidence_in(&current)
+            }
             None => suite.history.clone(),
         };
-        let (report, input) = suite_report(&suite.name, runs, Some(&weights), evidence);
+        let (mut report, input) = suite_report(&suite.name, runs, Some(&weights), evidence);
         suite.scorecard_input = input;
         suite.scorecard = report.scorecard.clone();
         suite.history = report.history.clone();
         write_json(&suite_path, &suite)?;
+        let subject = review::suite_subject(&suite.name, suite.started_at);
+        let input = Some(&suite.scorecard_input);
+        apply_reviews(dir, &subject, suite.finished_at, input, &mut report);
         write_reports(dir, &report);
         return Ok(report);
     }
     if dir.join("result.json").exists() {
         let run = rerender_run(dir, "", history)?;
-        let report = single_report(run);
+        let mut report = single_report(run);
+        apply_run_reviews(dir, &mut report);
         write_reports(dir, &report);
         return Ok(report);
     }
     Err(WriteError::NotResults(dir.to_owned()))
+}
+
+/// A run's folder is one plain sub-folder: reports are written there, so a suite.json
+/// naming `/etc` or `../..` must not send them anywhere else.
+fn check_run_folder(suite_path: &Path, dir: &str) -> Result<(), WriteError> {
+    let mut parts = Path::new(dir).components();
+    if matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) {
+        Ok(())
+    } else {
+        Err(WriteError::BadRunFolder(
+            suite_path.to_owned(),
+            dir.to_owned(),
+        ))
+    }
+}
+
+/// What `firedrill review` works on in a results folder.
+#[derive(Clone, Debug)]
+pub struct ReviewTarget {
+    /// What its reviews are recorded for: the run's id, or the suite's name and start.
+    pub subject: String,
+    /// The head of the run's evidence journal, when it verifies (none for a suite).
+    pub evidence_head: Option<String>,
+    /// The findings of the run's own evidence, before any review: those a review covers.
+    pub findings: Vec<Finding>,
+    /// When the run (or the suite) ended, the start of the time to review.
+    pub finished_at: Timestamp,
+}
+
+/// Reads a results folder for `firedrill review`, writing nothing: the subject of its
+/// reviews and the findings they cover.
+pub fn review_target(dir: &Path) -> Result<ReviewTarget, WriteError> {
+    let suite_path = dir.join(SUITE_FILE);
+    if suite_path.exists() {
+        let suite: SuiteResult = read_json(&suite_path)?;
+        let mut runs = Vec::new();
+        for entry in &suite.runs {
+            check_run_folder(&suite_path, &entry.dir)?;
+            runs.push(rerender_run(&dir.join(&entry.dir), &entry.dir, None)?);
+        }
+        let weights = suite.scorecard_input.weights.clone();
+        let (report, _) = suite_report(&suite.name, runs, Some(&weights), suite.history.clone());
+        return Ok(ReviewTarget {
+            subject: review::suite_subject(&suite.name, suite.started_at),
+            evidence_head: None,
+            findings: findings::of(&report),
+            finished_at: suite.finished_at,
+        });
+    }
+    if dir.join("result.json").exists() {
+        let run = rerender_run(dir, "", None)?;
+        let evidence_head = run.journal.head.clone().filter(|_| run.journal.intact);
+        let report = single_report(run);
+        let result = &report.runs[0].result;
+        return Ok(ReviewTarget {
+            subject: result.run_id.clone(),
+            evidence_head,
+            finished_at: result.finished_at,
+            findings: findings::of(&report),
+        });
+    }
+    Err(WriteError::NotResults(dir.to_owned()))
+}
+
+/// [`apply_reviews`] for the report of a run of its own.
+fn apply_run_reviews(dir: &Path, report: &mut Report) {
+    let Some(run) = report.runs.first() else {
+        return;
+    };
+    let subject = run.result.run_id.clone();
+    let finished_at = run.result.finished_at;
+    let input = run.result.scorecard_input.clone();
+    apply_reviews(dir, &subject, finished_at, input.as_ref(), report);
+}
+
+/// Adds to a report the reviews that the folder's review.jsonl records for `subject`: they
+/// are shown beside the findings, and what they evidence for Evidence & traceability is
+/// scored with `input`. The findings reviewed are the report's before this step, computed
+/// without review evidence, so that a review never evidences itself. A broken review
+/// journal is shown as broken and counts for nothing.
+pub fn apply_reviews(
+    dir: &Path,
+    subject: &str,
+    finished_at: Timestamp,
+    input: Option<&ScorecardInput>,
+    report: &mut Report,
+) {
+    report.reviews = ReviewState::of(dir, subject);
+    let ReviewState::Recorded(reviews) = &report.reviews else {
+        return;
+    };
+    let observations = review::observations(&findings::of(report), reviews, finished_at);
+    if let Some(input) = input.filter(|_| !observations.is_empty()) {
+        let mut input = input.clone();
+        input.input.capability_metrics.extend(observations);
+        report.scorecard =
+            score_with_history(&input, report.history.as_ref(), Some(Timestamp::now()));
+    }
 }
 
 /// Reads a run's result.json and checks its journal again; the scorecard is recomputed from
@@ -277,7 +387,7 @@ fn rerender_run(dir: &Path, rel: &str, history: Option<&History>) -> Result<Repo
     let mut result: RunResult = read_json(&dir.join("result.json"))?;
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     if let Some(history) = history {
-        result.history = history.evidence(&[&result]);
+        result.history = history.evidence_in(&[(&result, dir)]);
     }
     if let Some(input) = result.scorecard_input.as_mut() {
         refresh_journal_preconditions(input, &journal);

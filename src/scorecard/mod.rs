@@ -64,6 +64,10 @@ pub enum Metric {
     /// Seconds between two dated drills of an experiment in the run history (default 30 days
     /// / 365 days: DORA asks for testing at least yearly).
     TestInterval,
+    /// The share of a run's findings with a recorded decision (default 0 to 100%).
+    FindingsReviewed,
+    /// Seconds from the run's end to each finding's decision (default 7 days / 30 days).
+    TimeToReview,
     /// Any other metric; it has no default, so it brings its scale.
     Custom {
         /// The metric's name as it appears in reports.
@@ -83,6 +87,8 @@ impl Metric {
             Metric::EarlyWarningDraft => "early-warning-draft",
             Metric::LatencyDuringFault => "latency-during-fault",
             Metric::TestInterval => "test-interval",
+            Metric::FindingsReviewed => "findings-reviewed",
+            Metric::TimeToReview => "time-to-review",
             Metric::Custom { name, .. } => name,
         }
     }
@@ -106,6 +112,11 @@ impl Metric {
                 limit: None,
             },
             Metric::TestInterval => duration(30.0 * DAY, 365.0 * DAY),
+            Metric::FindingsReviewed => Scale::Ratio {
+                floor: 0.0,
+                target: 1.0,
+            },
+            Metric::TimeToReview => duration(7.0 * DAY, 30.0 * DAY),
             Metric::Custom { scale, .. } => *scale,
         }
     }

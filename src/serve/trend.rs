@@ -169,7 +169,11 @@ pub fn compute(results: &[StoredResult], database: &str, as_of: Timestamp) -> Tr
                 });
         }
         // A run stopped by a signal measured the shutdown, not the system.
-        if let Some(run) = crate::report::history::dated(result) {
+        let run = match &stored.results_dir {
+            Some(dir) => crate::report::history::dated_in(result, std::path::Path::new(dir)),
+            None => crate::report::history::dated(result),
+        };
+        if let Some(run) = run {
             latest.insert(name, stored);
             dated.push(run);
         }

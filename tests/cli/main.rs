@@ -17,4 +17,5 @@ mod history;
 mod journal;
 mod malformed;
 mod report_html;
+mod review;
 mod serve;

@@ -137,6 +137,7 @@ fn report() -> Report {
             },
             result,
         }],
+        reviews: Default::default(),
     }
 }
 
