@@ -119,7 +119,9 @@ pub fn open_for_scoring(
         .with_context(|| format!("cannot read the run history {}", path.display()))?
         .iter()
         .filter_map(|stored| match &stored.results_dir {
-            Some(dir) => crate::report::history::dated_in(&stored.result, std::path::Path::new(dir)),
+            Some(dir) => {
+                crate::report::history::dated_in(&stored.result, std::path::Path::new(dir))
+            }
             None => crate::report::history::dated(&stored.result),
         })
         .collect();

@@ -137,7 +137,16 @@ fn owner(report: &Report, finding: &Finding) -> String {
                 ""
             }
         ),
-        None => "not assigned yet".to_owned(),
+        None => match super::findings::earlier_decision(report, &finding.id) {
+            Some(d) => format!(
+                "{}, due {} ({}, decided for the drill of {})",
+                d.owner,
+                d.due,
+                d.decision,
+                d.run_finished_at.strftime("%Y-%m-%d")
+            ),
+            None => "not assigned yet".to_owned(),
+        },
     }
 }
 

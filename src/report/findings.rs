@@ -10,6 +10,7 @@ use super::format;
 use super::model::Report;
 use super::security::SecurityDrills;
 pub use crate::review::{Finding, Severity};
+use crate::scorecard::history::EarlierDecision;
 use crate::scorecard::{Capability, Gate, Provenance, Status};
 
 /// A finding as a page shows it: with its review, or "no owner yet".
@@ -26,20 +27,108 @@ pub struct ReviewedFinding {
     pub overdue: bool,
 }
 
-/// The report's findings with their reviews, as of the time the report speaks for.
+/// The report's findings with their reviews, as of the time the report speaks for. A
+/// finding without a review of its own shows the latest decision an earlier drill's review
+/// took on it, when the report was scored with a run history.
 pub fn reviewed(report: &Report, findings: &[Finding]) -> Vec<ReviewedFinding> {
     findings
         .iter()
         .map(|f| {
             let review = report.reviews.of_finding(&f.id);
+            let (text, overdue) = match (review, earlier_decision(report, &f.id)) {
+                (Some(r), _) => (
+                    r.describe(report.generated_at),
+                    r.overdue(report.generated_at),
+                ),
+                (None, Some(d)) => {
+                    let overdue = overdue(d, report.generated_at);
+                    (
+                        format!(
+                            "from the drill of {}: owner {}, due {}, {}{}",
+                            d.run_finished_at.strftime("%Y-%m-%d"),
+                            d.owner,
+                            d.due,
+                            d.decision,
+                            if overdue { ", overdue" } else { "" }
+                        ),
+                        overdue,
+                    )
+                }
+                (None, None) => ("no owner yet".to_owned(), false),
+            };
             ReviewedFinding {
                 finding: f.clone(),
                 reviewed: review.is_some(),
-                review: review.map_or_else(
-                    || "no owner yet".to_owned(),
-                    |r| r.describe(report.generated_at),
-                ),
-                overdue: review.is_some_and(|r| r.overdue(report.generated_at)),
+                review: text,
+                overdue,
+            }
+        })
+        .collect()
+}
+
+/// The latest decision an earlier drill's review took on `finding`: one recorded for a run
+/// of the history other than this page's.
+pub fn earlier_decision<'a>(report: &'a Report, finding: &str) -> Option<&'a EarlierDecision> {
+    let own: Vec<&str> = report
+        .runs
+        .iter()
+        .map(|r| r.result.run_id.as_str())
+        .collect();
+    report.history.as_ref()?.earlier_decision(finding, &own)
+}
+
+/// Whether an earlier decision is a fix past its due date at `now`.
+fn overdue(decision: &EarlierDecision, now: crate::time::Timestamp) -> bool {
+    decision.decision == crate::review::Decision::Fix.as_str()
+        && decision
+            .due
+            .parse::<crate::review::Due>()
+            .is_ok_and(|due| due.passed(now))
+}
+
+/// A fix decided in the review of an earlier drill, and where it stands on this page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CarriedAction {
+    /// The finding's id.
+    pub finding: String,
+    /// Who owns the fix.
+    pub owner: String,
+    /// By when.
+    pub due: String,
+    /// The day of the drill whose review decided it.
+    pub decided_for: String,
+    /// Still open: this page raises the finding again.
+    pub open: bool,
+    /// Open and past its due date.
+    pub overdue: bool,
+}
+
+/// The fixes decided in earlier drills' reviews (from the run history): open while this page
+/// raises their finding again, closed once it no longer does.
+pub fn carried(report: &Report, findings: &[Finding]) -> Vec<CarriedAction> {
+    let Some(history) = &report.history else {
+        return Vec::new();
+    };
+    let own: Vec<&str> = report
+        .runs
+        .iter()
+        .map(|r| r.result.run_id.as_str())
+        .collect();
+    history
+        .decisions
+        .iter()
+        .filter(|d| {
+            !own.contains(&d.run_id.as_str()) && d.decision == crate::review::Decision::Fix.as_str()
+        })
+        .map(|d| {
+            let open = findings.iter().any(|f| f.id == d.finding);
+            CarriedAction {
+                finding: d.finding.clone(),
+                owner: d.owner.clone(),
+                due: d.due.clone(),
+                decided_for: d.run_finished_at.strftime("%Y-%m-%d").to_string(),
+                open,
+                overdue: open && overdue(d, report.generated_at),
             }
         })
         .collect()
@@ -261,6 +350,90 @@ mod tests {
     use super::*;
     use crate::report::testutil::{quickstart_run, security_run};
     use crate::report::write::single_report;
+
+    #[test]
+    fn fixes_decided_in_earlier_drills_stay_open_until_the_finding_is_gone() {
+        use crate::scorecard::history::{DatedRun, EarlierDecision, HistoryEvidence};
+        let mut report = single_report(quickstart_run());
+        let findings = of(&report);
+        let result = &report.runs[0].result;
+        let earlier = result.finished_at - std::time::Duration::from_secs(86_400 * 20);
+        let decision = |run_id: &str, finding: &str, due: &str, decision: &str| EarlierDecision {
+            experiment: result.experiment.name.clone(),
+            run_id: run_id.into(),
+            run_finished_at: earlier,
+            finding: finding.into(),
+            owner: "Platform team".into(),
+            due: due.into(),
+            decision: decision.into(),
+            recorded_at: earlier,
+        };
+        let mut dated = DatedRun::of(
+            Some("earlier".into()),
+            &result.experiment.name,
+            earlier,
+            None,
+            false,
+        );
+        let raised = findings[0].id.clone();
+        dated.decisions = vec![
+            decision("earlier", &raised, "2020-01-31", "fix"),
+            decision(
+                "earlier",
+                "gate:detection:no-detection",
+                "2099-01-31",
+                "fix",
+            ),
+            decision("earlier", "objective:x:y", "2099-01-31", "risk-accept"),
+            // The page's own run: its reviews are the page's own, never carried.
+            decision(
+                &result.run_id,
+                "simulated:reporting-readiness",
+                "2099-01-31",
+                "fix",
+            ),
+        ];
+        let mut own = dated.clone();
+        own.run_id = Some(result.run_id.clone());
+        own.finished_at = result.finished_at;
+        own.decisions = vec![dated.decisions.pop().unwrap()];
+        report.history = Some(HistoryEvidence::of(
+            "h.db",
+            [result.experiment.name.as_str()],
+            &[dated, own],
+            result.finished_at,
+            365,
+            false,
+        ));
+        let carried = carried(&report, &findings);
+        assert_eq!(carried.len(), 2, "fixes of earlier runs only: {carried:?}");
+        let open = carried.iter().find(|a| a.finding == raised).unwrap();
+        assert!(open.open && open.overdue, "{open:?}");
+        let closed = carried
+            .iter()
+            .find(|a| a.finding == "gate:detection:no-detection")
+            .unwrap();
+        assert!(
+            !closed.open && !closed.overdue,
+            "no longer raised: {closed:?}"
+        );
+        // The finding raised again shows the earlier decision, and the board its owner.
+        let shown = reviewed(&report, &findings);
+        assert!(
+            shown[0].review.starts_with("from the drill of ")
+                && shown[0]
+                    .review
+                    .ends_with("owner Platform team, due 2020-01-31, fix, overdue"),
+            "{}",
+            shown[0].review
+        );
+        assert!(shown[0].overdue && !shown[0].reviewed);
+        let board = super::super::board::Board::of(&report, &findings).unwrap();
+        assert!(
+            board.owners[0]
+                .starts_with("Platform team, due 2020-01-31 (fix, decided for the drill of ")
+        );
+    }
 
     #[test]
     fn the_quick_start_finds_what_only_firedrill_evidenced() {

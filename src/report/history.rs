@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::result::{RunResult, RunStatus};
 use crate::scorecard::evidence::score_input;
-use crate::scorecard::history::{DatedRun, HistoryEvidence};
+use crate::scorecard::history::{DatedRun, EarlierDecision, HistoryEvidence};
 use crate::time::Timestamp;
 
 /// A run history as read for scoring.
@@ -82,16 +82,34 @@ pub fn dated(result: &RunResult) -> Option<DatedRun> {
     Some(run)
 }
 
-/// [`dated`], reviewed when the run's results folder records a decision for every finding
-/// of its own (review.jsonl, verified). A folder that now holds another run, or no longer
-/// exists, shows no review.
+/// [`dated`] with the reviews its results folder records (review.jsonl, verified): the
+/// decisions, and reviewed when every finding of the run's own has one. A folder that now
+/// holds another run, no longer exists, or whose review journal does not verify shows none.
 pub fn dated_in(result: &RunResult, dir: &Path) -> Option<DatedRun> {
     let mut run = dated(result)?;
-    run.reviewed = super::write::review_target(dir).is_ok_and(|target| {
-        target.subject == result.run_id
-            && crate::review::read(dir, &target.subject)
-                .is_ok_and(|reviews| !reviews.is_empty() && reviews.covers(&target.findings))
-    });
+    let Ok(target) = super::write::review_target(dir) else {
+        return Some(run);
+    };
+    if target.subject != result.run_id {
+        return Some(run);
+    }
+    let Ok(reviews) = crate::review::read(dir, &target.subject) else {
+        return Some(run);
+    };
+    run.reviewed = !reviews.is_empty() && reviews.covers(&target.findings);
+    run.decisions = reviews
+        .records()
+        .map(|r| EarlierDecision {
+            experiment: result.experiment.name.clone(),
+            run_id: result.run_id.clone(),
+            run_finished_at: result.finished_at,
+            finding: r.finding.clone(),
+            owner: r.owner.clone(),
+            due: r.due.to_string(),
+            decision: r.decision.to_string(),
+            recorded_at: r.recorded_at,
+        })
+        .collect();
     Some(run)
 }
 

@@ -180,6 +180,7 @@ struct Page {
     scorecard: Option<ScorecardView>,
     board: Option<super::board::Board>,
     findings: Vec<super::findings::ReviewedFinding>,
+    carried: Vec<super::findings::CarriedAction>,
     reviews_broken: Option<String>,
     runs: Vec<RunView>,
     suite: bool,
@@ -255,6 +256,7 @@ impl Page {
             scorecard: report.scorecard.as_ref().map(ScorecardView::new),
             board: super::board::Board::of(report, &findings),
             findings: super::findings::reviewed(report, &findings),
+            carried: super::findings::carried(report, &findings),
             reviews_broken: report.reviews.broken().map(str::to_owned),
             any_coordination: runs
                 .iter()

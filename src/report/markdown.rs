@@ -31,6 +31,7 @@ struct View {
     objectives: Vec<ObjectiveRow>,
     security: Option<SecurityView>,
     findings: Vec<ReviewedFinding>,
+    carried: Vec<super::findings::CarriedAction>,
     reviews_broken: Option<String>,
     cannot_evidence: Vec<String>,
     default_targets: bool,
@@ -296,6 +297,7 @@ fn view(report: &Report) -> View {
         objectives,
         security,
         findings: super::findings::reviewed(report, &findings),
+        carried: super::findings::carried(report, &findings),
         cannot_evidence: card.map_or_else(
             || {
                 crate::scorecard::CANNOT_EVIDENCE

@@ -38,6 +38,31 @@ pub struct DatedRun {
     pub figure: Option<f64>,
     /// Whether every finding of the run has a recorded review decision.
     pub reviewed: bool,
+    /// The decisions recorded for its findings, the latest per finding.
+    pub decisions: Vec<EarlierDecision>,
+}
+
+/// A review decision recorded for a finding of a run in the history: an action that later
+/// pages carry until the finding is no longer raised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarlierDecision {
+    /// The experiment of the run reviewed.
+    pub experiment: String,
+    /// The run reviewed.
+    pub run_id: String,
+    /// When that run ended.
+    pub run_finished_at: Timestamp,
+    /// The finding's id.
+    pub finding: String,
+    /// Who owns it.
+    pub owner: String,
+    /// By when (YYYY-MM-DD).
+    pub due: String,
+    /// What was decided: accept, fix or risk-accept.
+    pub decision: String,
+    /// When the decision was recorded.
+    pub recorded_at: Timestamp,
 }
 
 impl DatedRun {
@@ -58,6 +83,7 @@ impl DatedRun {
                 .filter(|c| c.trusted())
                 .and_then(|c| c.overall.score.or(c.overall.partial_score)),
             reviewed,
+            decisions: Vec::new(),
         }
     }
 }
@@ -156,6 +182,9 @@ pub struct HistoryEvidence {
     pub scheduled: bool,
     /// Each experiment the scorecard stands on.
     pub experiments: Vec<ExperimentHistory>,
+    /// The latest review decision per experiment and finding over those runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<EarlierDecision>,
 }
 
 /// The major part of a formula version ("2" of "2.0.0"): figures of one major version are
@@ -284,6 +313,15 @@ impl HistoryEvidence {
                 list.push(run);
             }
         }
+        let mut latest: BTreeMap<(&str, &str), &EarlierDecision> = BTreeMap::new();
+        for decision in by_experiment.values().flatten().flat_map(|r| &r.decisions) {
+            let key = (decision.experiment.as_str(), decision.finding.as_str());
+            let later = |d: &EarlierDecision| (d.run_finished_at, d.recorded_at);
+            if latest.get(&key).is_none_or(|d| later(d) <= later(decision)) {
+                latest.insert(key, decision);
+            }
+        }
+        let decisions = latest.into_values().cloned().collect();
         let experiments = by_experiment
             .into_iter()
             .filter_map(|(name, mut runs)| {
@@ -296,6 +334,7 @@ impl HistoryEvidence {
             as_of,
             scheduled,
             experiments,
+            decisions,
         }
     }
 
@@ -337,6 +376,15 @@ impl HistoryEvidence {
                 observation
             })
             .collect()
+    }
+
+    /// The latest decision on `finding` recorded for a run other than `own` (the runs of the
+    /// page), if any.
+    pub fn earlier_decision(&self, finding: &str, own: &[&str]) -> Option<&EarlierDecision> {
+        self.decisions
+            .iter()
+            .filter(|d| d.finding == finding && !own.contains(&d.run_id.as_str()))
+            .max_by_key(|d| (d.run_finished_at, d.recorded_at))
     }
 
     /// The trend to show for the whole scorecard: the experiment's when there is one, the
@@ -386,6 +434,7 @@ mod tests {
             formula_version: Some(FORMULA_VERSION.to_owned()),
             figure,
             reviewed: false,
+            decisions: Vec::new(),
         }
     }
 

@@ -130,11 +130,68 @@ fn a_history_gives_the_scorecard_its_repeated_runs_trend_and_days_between_drills
     let html = text(&first.join("report.html"));
     assert!(html.contains("Trend: "), "the board shows the trend");
 
+    // The people review every finding of the first run, with fixes long overdue.
+    let listed = firedrill_cli(&["review", first.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(listed.status.code(), Some(0));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ids: Vec<String> = listed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!ids.is_empty(), "{listed}");
+    for id in &ids {
+        let out = firedrill_cli(&[
+            "review",
+            first.to_str().unwrap(),
+            "--finding",
+            id,
+            "--owner",
+            "Platform team",
+            "--due",
+            "2020-01-31",
+            "--decision",
+            "fix",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     // The next run is scored with the history: four dated runs, continuous testing from the
-    // 10, 10 and (about) 0 days between them, the worst within the 30-day target.
+    // 10, 10 and (about) 0 days between them, the worst within the 30-day target; the first
+    // run's review counts, and its fixes are carried to the new page.
     let second = run("second");
     let recorded = result(&second);
     let experiment = &recorded["history"]["experiments"][0];
+    assert_eq!(experiment["reviewed"], true, "{experiment}");
+    let decisions = recorded["history"]["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), ids.len(), "{decisions:?}");
+    let md = text(&second.join("scorecard.md"));
+    assert!(
+        md.contains("Fixes decided in earlier drills' reviews:"),
+        "{md}"
+    );
+    for id in &ids {
+        assert!(
+            md.contains(&format!("`{id}` (drill of ")),
+            "{id} carried: {md}"
+        );
+    }
+    // The same experiment raises its findings again: open and overdue, with the owner on
+    // the board.
+    assert!(
+        md.contains("**open, overdue**: this drill raised it again"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Owner:** Platform team, due 2020-01-31 (fix, decided for the drill of "),
+        "{md}"
+    );
     assert_eq!(experiment["runs"], 4, "{experiment}");
     assert_eq!(experiment["spanDays"], 20, "{experiment}");
     let intervals: Vec<f64> = experiment["intervalsDays"]
