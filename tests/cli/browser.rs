@@ -106,7 +106,6 @@ pub fn run_chromium(binary: &Path, work: &Path, url: &str, extra: &[String]) -> 
 }
 
 /// The page's console messages as Chromium logs them (`INFO:CONSOLE...] "message", source: ...`).
-/// The page's console messages as Chromium logs them (`INFO:CONSOLE...] "message", source: ...`).
 pub fn console_messages(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
 }

@@ -309,4 +309,72 @@ fn report_html_renders_in_headless_chromium() {
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     std::fs::write(artifacts.join("report.html"), &html).unwrap();
     eprintln!("screenshot: {}", png.display());
+
+    // At print size the board is the whole first A4 page, and the engineering detail
+    // starts after it.
+    let pdf = artifacts.join("report.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    run_chromium(
+        &binary,
+        work.path(),
+        &file_url(&page),
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    let Some(pages) = pdf_pages(&pdf) else {
+        return;
+    };
+    assert!(pages.len() > 2, "the whole report on {} pages", pages.len());
+    let first = &pages[0];
+    for text in [
+        overall.as_str(),
+        "Coverage:",
+        "Findings that matter most",
+        "Had this been real",
+        "DORA major-incident line",
+        "Overrides of the defaults",
+    ] {
+        assert!(
+            first.contains(text),
+            "{text:?} not on the first printed page:\n{first}"
+        );
+    }
+    assert!(
+        !first.contains("Capability profile") && pages[1].contains("Capability profile"),
+        "the first printed page is the board alone:\n{first}"
+    );
+    eprintln!("printed: {} A4 pages, {}", pages.len(), pdf.display());
+}
+
+/// The text of each page of a PDF (`pdftotext`, from poppler-utils), after checking the
+/// pages are A4; none without pdftotext, which only CI requires.
+fn pdf_pages(pdf: &std::path::Path) -> Option<Vec<String>> {
+    let info = match std::process::Command::new("pdfinfo").arg(pdf).output() {
+        Ok(info) => String::from_utf8_lossy(&info.stdout).into_owned(),
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "skipped the print check: pdfinfo and pdftotext (poppler-utils) are not installed"
+            );
+            return None;
+        }
+        Err(e) => panic!("pdfinfo (poppler-utils) is needed under CI: {e}"),
+    };
+    assert!(info.contains("pts (A4)"), "not A4: {info}");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // pdftotext ends every page with a form feed.
+    Some(
+        text.split('\u{c}')
+            .filter(|page| !page.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
