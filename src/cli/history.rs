@@ -118,11 +118,8 @@ pub fn open_for_scoring(
         .results(None)
         .with_context(|| format!("cannot read the run history {}", path.display()))?
         .iter()
-        .filter_map(|stored| match &stored.results_dir {
-            Some(dir) => {
-                crate::report::history::dated_in(&stored.result, std::path::Path::new(dir))
-            }
-            None => crate::report::history::dated(&stored.result),
+        .filter_map(|stored| {
+            crate::report::history::dated_stored(&stored.result, stored.results_dir.as_deref())
         })
         .collect();
     let history = crate::report::history::History {

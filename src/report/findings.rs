@@ -69,12 +69,19 @@ pub fn reviewed(report: &Report, findings: &[Finding]) -> Vec<ReviewedFinding> {
 /// The latest decision an earlier drill's review took on `finding`: one recorded for a run
 /// of the history other than this page's.
 pub fn earlier_decision<'a>(report: &'a Report, finding: &str) -> Option<&'a EarlierDecision> {
-    let own: Vec<&str> = report
+    report
+        .history
+        .as_ref()?
+        .earlier_decision(finding, &own_runs(report))
+}
+
+/// The run ids of the page's own runs: their reviews are the page's own, never carried.
+fn own_runs(report: &Report) -> Vec<&str> {
+    report
         .runs
         .iter()
         .map(|r| r.result.run_id.as_str())
-        .collect();
-    report.history.as_ref()?.earlier_decision(finding, &own)
+        .collect()
 }
 
 /// Whether an earlier decision is a fix past its due date at `now`.
@@ -109,11 +116,7 @@ pub fn carried(report: &Report, findings: &[Finding]) -> Vec<CarriedAction> {
     let Some(history) = &report.history else {
         return Vec::new();
     };
-    let own: Vec<&str> = report
-        .runs
-        .iter()
-        .map(|r| r.result.run_id.as_str())
-        .collect();
+    let own = own_runs(report);
     history
         .decisions
         .iter()

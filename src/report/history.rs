@@ -113,6 +113,15 @@ pub fn dated_in(result: &RunResult, dir: &Path) -> Option<DatedRun> {
     Some(run)
 }
 
+/// A run of a history as a dated run: with the reviews of its results folder when the
+/// history knows the folder.
+pub fn dated_stored(result: &RunResult, results_dir: Option<&str>) -> Option<DatedRun> {
+    match results_dir {
+        Some(dir) => dated_in(result, Path::new(dir)),
+        None => dated(result),
+    }
+}
+
 /// A plain sentence for the board on what the history shows: the trend when one is measured,
 /// or how far the history is from one.
 pub fn trend_sentence(history: &HistoryEvidence) -> String {

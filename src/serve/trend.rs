@@ -169,11 +169,9 @@ pub fn compute(results: &[StoredResult], database: &str, as_of: Timestamp) -> Tr
                 });
         }
         // A run stopped by a signal measured the shutdown, not the system.
-        let run = match &stored.results_dir {
-            Some(dir) => crate::report::history::dated_in(result, std::path::Path::new(dir)),
-            None => crate::report::history::dated(result),
-        };
-        if let Some(run) = run {
+        if let Some(run) =
+            crate::report::history::dated_stored(result, stored.results_dir.as_deref())
+        {
             latest.insert(name, stored);
             dated.push(run);
         }
@@ -341,21 +339,18 @@ mod tests {
             stored.result.scorecard.as_mut().unwrap().formula_version = "1.0.0".into();
         }
         assert_eq!(maturity(&older), 3);
-        let marks: Vec<bool> = trend_of(&older).experiments[0]
-            .points
-            .iter()
-            .map(|p| p.formula_changed)
-            .collect();
-        assert_eq!(marks, vec![false, false, false]);
+        let marks = |trend: &Trend| -> Vec<bool> {
+            trend.experiments[0]
+                .points
+                .iter()
+                .map(|p| p.formula_changed)
+                .collect()
+        };
+        assert_eq!(marks(&trend_of(&older)), vec![false, false, false]);
         older[2].result.scorecard.as_mut().unwrap().formula_version = FORMULA_VERSION.into();
         let trend = trend_of(&older);
-        let marks: Vec<bool> = trend.experiments[0]
-            .points
-            .iter()
-            .map(|p| p.formula_changed)
-            .collect();
         assert_eq!(
-            marks,
+            marks(&trend),
             vec![false, false, true],
             "the change is marked where it happens"
         );
