@@ -49,6 +49,10 @@ pub struct Args {
     /// Output format of the listing.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Render the reports again with this run history, as `firedrill report --history`
+    /// does (read only).
+    #[arg(long, value_name = "DB")]
+    history: Option<PathBuf>,
 }
 
 /// Bad input: said on standard error, exit 2, nothing written.
@@ -60,6 +64,13 @@ macro_rules! refuse {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let history = match &args.history {
+        Some(path) => match super::history::open_for_scoring(path, false)? {
+            Ok((_, history)) => Some(history),
+            Err(status) => return Ok(status),
+        },
+        None => None,
+    };
     let target = match review_target(&args.dir) {
         Ok(target) => target,
         Err(error) if error.is_user_input() || matches!(error, WriteError::Read(..)) => {
@@ -150,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             ""
         }
     );
-    let report = rerender(&args.dir, None).context("the review is recorded, but the reports could not be rendered again (run `firedrill report DIR`)")?;
+    let report = rerender(&args.dir, history.as_ref()).context("the review is recorded, but the reports could not be rendered again (run `firedrill report DIR`)")?;
     let covered = match &report.reviews {
         ReviewState::Recorded(reviews) => target
             .findings

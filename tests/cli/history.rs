@@ -153,6 +153,8 @@ fn a_history_gives_the_scorecard_its_repeated_runs_trend_and_days_between_drills
             "2020-01-31",
             "--decision",
             "fix",
+            "--history",
+            db.to_str().unwrap(),
         ]);
         assert_eq!(
             out.status.code(),
@@ -161,6 +163,16 @@ fn a_history_gives_the_scorecard_its_repeated_runs_trend_and_days_between_drills
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The review rendered the first run's page again with the history.
+    let md = text(&first.join("scorecard.md"));
+    assert!(
+        md.contains("3 dated runs over 20 days in the history"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Review: **owner Platform team, due 2020-01-31, fix, overdue**"),
+        "{md}"
+    );
 
     // The next run is scored with the history: four dated runs, continuous testing from the
     // 10, 10 and (about) 0 days between them, the worst within the 30-day target; the first
@@ -288,6 +300,26 @@ fn a_file_that_is_not_a_run_history_is_refused_and_nothing_is_written() {
                 results.display().to_string(),
             ],
             format!("error: no database at {}", missing.display()),
+        ),
+        (
+            vec![
+                "review".into(),
+                results.display().to_string(),
+                "--finding".into(),
+                "simulated:reporting-readiness".into(),
+                "--owner".into(),
+                "Ops".into(),
+                "--due".into(),
+                "2027-01-31".into(),
+                "--decision".into(),
+                "fix".into(),
+                "--history".into(),
+                notes.display().to_string(),
+            ],
+            format!(
+                "error: {} is not a firedrill run history: it is not an SQLite database",
+                notes.display()
+            ),
         ),
     ];
     let notes_before = std::fs::read(&notes).unwrap();
