@@ -28,13 +28,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     };
     match rerender(&args.dir, history.as_ref()) {
         Ok(report) => {
-            let scorecard = report.scorecard.as_ref().and_then(|c| c.overall.score);
             println!(
                 "{}: {} — {}{}",
                 args.dir.display(),
                 report.title,
                 report.status.as_str(),
-                scorecard.map_or_else(String::new, |s| format!(", scorecard {s:.1}/100"))
+                report
+                    .scorecard
+                    .as_ref()
+                    .map_or_else(String::new, |c| format!(
+                        ", scorecard: {}",
+                        crate::report::board::headline(&c.overall)
+                    ))
             );
             for run in &report.runs {
                 if !run.journal.intact {

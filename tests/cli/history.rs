@@ -112,6 +112,11 @@ fn a_history_gives_the_scorecard_its_repeated_runs_trend_and_days_between_drills
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(text(&first.join("result.json")), before);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(", scorecard: insufficient evidence: "),
+        "{said}"
+    );
     let md = text(&first.join("scorecard.md"));
     assert!(
         md.contains("3 dated runs over 20 days in the history"),
