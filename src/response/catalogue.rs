@@ -536,6 +536,36 @@ mod tests {
     }
 
     #[test]
+    fn the_docs_table_matches_the_catalogue() {
+        let docs = include_str!("../../docs/response.md");
+        for d in Decision::ALL {
+            let start = format!("| `{}` | ", d.id());
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&start) && l.contains('?'))
+                .unwrap_or_else(|| panic!("docs/response.md has no catalogue row for {d}"));
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(cells.get(1), Some(&d.question()), "{d}: question");
+            assert_eq!(
+                cells.get(2),
+                Some(&d.answers().join(", ").as_str()),
+                "{d}: answers"
+            );
+            assert_eq!(
+                cells.get(3),
+                Some(&d.provisions().join("; ").as_str()),
+                "{d}: provisions"
+            );
+            if let Some(rule) = d.hindsight() {
+                assert!(
+                    cells.get(4).is_some_and(|c| c.starts_with(rule.describe())),
+                    "{d}: rule"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn contain_or_observe_has_no_hindsight_rule_and_the_others_do() {
         for d in Decision::ALL {
             assert_eq!(
