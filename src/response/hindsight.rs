@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::catalogue::{CatalogueError, DecisionKind, HindsightRule};
 use super::millis;
+use super::situation::Situation;
 use crate::scorecard::duration_score;
 
 /// The share of the score that a timely answer earns whatever its content.
@@ -40,6 +41,13 @@ pub enum HindsightError {
     /// A line of the outcome is not a number from 0 to 1.
     #[error("{0} is not an availability from 0 to 1")]
     Availability(f64),
+}
+
+impl HindsightError {
+    /// Whether the caller's input is at fault; always so, for judging is pure.
+    pub fn is_user_input(&self) -> bool {
+        true
+    }
 }
 
 /// A decision put to a role, with the time it has to answer.
@@ -81,6 +89,23 @@ pub struct GivenAnswer {
     /// The share of the relevant fields that were unknown in the snapshot shown, 0 to 1
     /// (`Situation::unknown_share_of(kind.fields())`).
     pub unknown_share: f64,
+}
+
+impl GivenAnswer {
+    /// An answer taken with `situation` on the screen: the unknown share is that of the
+    /// fields that matter for the decision.
+    pub fn in_situation(
+        answer: impl Into<String>,
+        after: Duration,
+        kind: &DecisionKind,
+        situation: &Situation,
+    ) -> Self {
+        Self {
+            answer: answer.into(),
+            after,
+            unknown_share: situation.unknown_share_of(kind.fields()),
+        }
+    }
 }
 
 /// What the drill knows for sure after the iteration. Times are exercise time; a `None`
@@ -575,6 +600,31 @@ mod tests {
             judge(&significance(), None, &bad),
             Err(HindsightError::Availability(_))
         ));
+    }
+
+    #[test]
+    fn the_unknown_share_is_that_of_the_fields_that_matter() {
+        use crate::response::situation::{
+            FieldKey, Milestones, Situation, SituationField, TimeScale,
+        };
+        let situation = Situation::new(
+            HOUR / 2,
+            TimeScale::default(),
+            vec![
+                SituationField::known(FieldKey::AffectedServices, serde_json::json!(["web"])),
+                SituationField::unknown(FieldKey::MemberStates, "not declared"),
+                SituationField::unknown(FieldKey::DetectedBy, "no alert yet"),
+                SituationField::unknown(FieldKey::IndicatorsOfCompromise, "none looked for"),
+            ],
+            &[],
+            &Milestones::default(),
+        )
+        .unwrap();
+        let kind = DecisionKind::from(Decision::Nis2CrossBorder);
+        let given = GivenAnswer::in_situation("no", HOUR / 2, &kind, &situation);
+        // Affected services known, member states unknown; the other fields do not matter here.
+        assert_eq!(given.unknown_share, 0.5);
+        assert_eq!(situation.unknown_share(), 0.75);
     }
 
     #[test]
