@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["demo", "serve"],
     &["engine"],
-    &["detection", "probe", "fault", "notification"],
+    &["detection", "probe", "fault", "notification", "response"],
     &["platform"],
     &["proxy"],
     &["telemetry"],

@@ -15,6 +15,7 @@ pub mod platform;
 pub mod probe;
 pub mod proxy;
 pub mod report;
+pub mod response;
 pub mod result;
 pub mod review;
 pub mod scorecard;
