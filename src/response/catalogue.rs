@@ -1,7 +1,7 @@
 //! The decisions a drill can put to people: the catalogued ones, each tied to the provision
 //! that asks for it, and custom ones an experiment writes itself.
 //!
-//! Provisions are those of /work/shared/reference/regulatory-map.md and nothing else; a
+//! Provisions are those of the corrected references (docs/scorecard.md) and nothing else; a
 //! decision no provision asks for cites the organisation's own procedure.
 
 use std::fmt;
@@ -155,7 +155,7 @@ impl Decision {
         }
     }
 
-    /// The provisions that ask for the decision, as regulatory-map.md cites them.
+    /// The provisions that ask for the decision, as the corrected references cite them.
     pub fn provisions(self) -> &'static [&'static str] {
         match self {
             Self::Nis2SignificantIncident => &[
