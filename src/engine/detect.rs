@@ -346,6 +346,7 @@ impl Runner {
             outage: it.state.recovery.outage_until(at),
             observations_seq: Some(observations_seq),
             ongoing: it.state.recovery.recovered.is_none(),
+            time_scale: crate::spec::Response::time_scale_of(self.exp.spec.response.as_ref()),
         }
     }
 

@@ -299,6 +299,8 @@ async fn run_with(
             "file": opts.source_file,
             "firedrillVersion": env!("CARGO_PKG_VERSION"),
             "pid": std::process::id(),
+            // The clock the legal deadlines and the people's responses run on.
+            "timeScale": crate::spec::Response::time_scale_of(exp.spec.response.as_ref()),
         }),
         false,
     );

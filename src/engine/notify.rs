@@ -640,6 +640,7 @@ mod tests {
             outage: Duration::from_millis(900),
             observations_seq: Some(6),
             ongoing: true,
+            time_scale: 1.0,
         }
     }
 

@@ -60,6 +60,13 @@ impl DraftKind {
         }
     }
 
+    /// The deadline's distance from awareness in real time, at a time scale: the legal
+    /// distance divided by the scale.
+    pub fn due_after_awareness_at(self, time_scale: f64) -> Duration {
+        Duration::try_from_secs_f64(self.due_after_awareness().as_secs_f64() / time_scale)
+            .unwrap_or_else(|_| self.due_after_awareness())
+    }
+
     /// The deadline's distance from awareness. For DORA this is the 24-hour bound: the
     /// 4-hour bound runs from classification as major, which a drill cannot know.
     pub fn due_after_awareness(self) -> Duration {
@@ -135,8 +142,13 @@ pub struct Draft {
     pub iteration: u32,
     /// Awareness: the iteration's first detection, RFC 3339 UTC.
     pub awareness_at: Timestamp,
-    /// When the draft is due, RFC 3339 UTC.
+    /// When the draft is due, RFC 3339 UTC: the legal deadline after awareness, run at the
+    /// exercise's time scale.
     pub deadline_at: Timestamp,
+    /// How many times faster than real time the legal clocks ran (`spec.response.timeScale`):
+    /// at 60 a 24 h deadline falls 24 min after awareness.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub time_scale: f64,
     /// When the draft was prepared, RFC 3339 UTC.
     pub drafted_at: Timestamp,
     /// The fields, in the order a person would fill them.
@@ -226,6 +238,16 @@ pub struct Incident {
     pub observations_seq: Option<u64>,
     /// Whether the steady state had not come back at awareness.
     pub ongoing: bool,
+    /// How many times faster than real time the legal clocks run (`spec.response.timeScale`).
+    pub time_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(scale: &f64) -> bool {
+    (*scale - 1.0).abs() < f64::EPSILON
 }
 
 /// The draft of `kind` for `incident`. `early_warning` is the file and journal record of the
@@ -259,7 +281,7 @@ pub fn build(
     fields.push(known(
         "deadline",
         "Deadline",
-        json!(incident.awareness_at + kind.due_after_awareness()),
+        json!(incident.awareness_at + kind.due_after_awareness_at(incident.time_scale)),
         incident.detection_evidence.clone(),
     ));
     if kind == DraftKind::DoraInitialNotification {
@@ -305,7 +327,8 @@ pub fn build(
         run_id: incident.run_id.clone(),
         iteration: incident.iteration,
         awareness_at: incident.awareness_at,
-        deadline_at: incident.awareness_at + kind.due_after_awareness(),
+        deadline_at: incident.awareness_at + kind.due_after_awareness_at(incident.time_scale),
+        time_scale: incident.time_scale,
         drafted_at,
         fields,
     }
@@ -629,7 +652,17 @@ pub fn render_markdown(d: &Draft) -> String {
         d.iteration
     );
     let _ = writeln!(s, "- Became aware: {}", d.awareness_at);
-    let _ = writeln!(s, "- Due by: {}", d.deadline_at);
+    if is_one(&d.time_scale) {
+        let _ = writeln!(s, "- Due by: {}", d.deadline_at);
+    } else {
+        let _ = writeln!(
+            s,
+            "- Due by: {} ({} h after awareness in exercise time, at time scale {})",
+            d.deadline_at,
+            d.kind.due_after_awareness().as_secs() / 3600,
+            d.time_scale
+        );
+    }
     let _ = writeln!(s, "- Drafted: {}\n", d.drafted_at);
     let _ = writeln!(s, "| Field | Value | Status | Evidence (journal seq) |");
     let _ = writeln!(s, "|---|---|---|---|");
@@ -732,6 +765,7 @@ mod tests {
             outage: Duration::from_millis(700),
             observations_seq: Some(22),
             ongoing: true,
+            time_scale: 1.0,
         }
     }
 
@@ -760,6 +794,37 @@ mod tests {
             FieldStatus::Unknown
         );
         assert_eq!(ew.drafted_at, at(11));
+        assert!(!render_markdown(&ew).contains("exercise time"));
+    }
+
+    #[test]
+    fn a_time_scale_runs_the_legal_clocks_faster() {
+        let mut i = incident();
+        i.time_scale = 60.0;
+        let n = spec("{}");
+        let ew = build(DraftKind::Nis2EarlyWarning, &i, &n, at(11), None);
+        let inn = build(DraftKind::Nis2IncidentNotification, &i, &n, at(11), None);
+        // 24 h at 60 is 24 min; 72 h is 72 min.
+        assert_eq!(ew.deadline_at, at(10 + 24 * 60));
+        assert_eq!(inn.deadline_at, at(10 + 72 * 60));
+        assert_eq!(ew.field("deadline").unwrap().value, json!(at(10 + 24 * 60)));
+        assert_eq!(ew.time_scale, 60.0);
+        let text = render_markdown(&ew);
+        assert!(
+            text.contains("(24 h after awareness in exercise time, at time scale 60)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&ew).unwrap();
+        assert_eq!(json["timeScale"], 60.0);
+        let plain = serde_json::to_value(build(
+            DraftKind::Nis2EarlyWarning,
+            &incident(),
+            &n,
+            at(11),
+            None,
+        ))
+        .unwrap();
+        assert!(plain.get("timeScale").is_none(), "1 is left out: {plain}");
     }
 
     #[test]

@@ -226,16 +226,35 @@ fn clocks(report: &Report) -> Vec<String> {
             .map(|n| n.time_to_draft_ms)
             .reduce(f64::max)
     };
-    for (kind, clock) in [
+    for (kind, hours, clock) in [
         (
             "nis2-early-warning",
+            24.0,
             "NIS2 early warning, due within 24 h of awareness",
         ),
         (
             "nis2-incident-notification",
+            72.0,
             "NIS2 incident notification, due within 72 h",
         ),
     ] {
+        // A game day runs the legal clocks faster (`spec.response.timeScale`): say how long
+        // the deadline was in the drill's own time.
+        let scaled = report
+            .runs
+            .iter()
+            .flat_map(|r| &r.result.notifications)
+            .find(|n| n.kind == kind)
+            .map(|n| n.deadline_at.ms_since(n.awareness_at))
+            .filter(|ms| (ms - hours * 3_600_000.0).abs() > 1000.0 && *ms > 0.0);
+        let clock = match scaled {
+            Some(ms) => format!(
+                "{clock} ({} of this drill, at time scale {})",
+                format::duration_ms(ms),
+                (hours * 3_600_000.0 / ms * 10.0).round() / 10.0
+            ),
+            None => clock.to_owned(),
+        };
         clocks.push(match drafts(kind) {
             Some(ms) => format!(
                 "{clock}: not prepared by anyone (firedrill's own draft, {} after detection, is simulated).",
@@ -330,6 +349,41 @@ mod tests {
         let alone = Board::of(&quickstart_report(), &[]).unwrap();
         assert_eq!(alone.trend, None);
         assert!(alone.confidence.ends_with("; no run history kept"));
+    }
+
+    #[test]
+    fn a_game_day_says_how_long_the_legal_clocks_ran() {
+        let mut report = quickstart_report();
+        let plain = Board::of(&report, &[]).unwrap();
+        assert!(
+            plain.clocks[1].starts_with("NIS2 early warning, due within 24 h of awareness: "),
+            "{:?}",
+            plain.clocks
+        );
+        // At time scale 60 the drafts fall due 24 and 72 min after awareness.
+        for n in &mut report.runs[0].result.notifications {
+            let hours = if n.kind == "nis2-incident-notification" {
+                72
+            } else {
+                24
+            };
+            n.deadline_at = n.awareness_at + std::time::Duration::from_secs(hours * 60);
+        }
+        let board = Board::of(&report, &[]).unwrap();
+        assert!(
+            board.clocks[1].starts_with(
+                "NIS2 early warning, due within 24 h of awareness (24 min of this drill, at time scale 60): "
+            ),
+            "{:?}",
+            board.clocks
+        );
+        assert!(
+            board.clocks[2].starts_with(
+                "NIS2 incident notification, due within 72 h (1 h 12 min of this drill, at time scale 60): "
+            ),
+            "{:?}",
+            board.clocks
+        );
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     let mut metrics = Vec::new();
     let mut gates = Vec::new();
     let secs = |ms: f64| ms / 1e3;
+    // The people's side of the response runs on exercise time: real seconds times the scale
+    // (`spec.response.timeScale`), so that a game day at 60 is held to the law's 24 h.
+    let time_scale = crate::spec::Response::time_scale_of(spec.response.as_ref());
+    let exercise_secs = |ms: f64| secs(ms) * time_scale;
     let mapping = mapping_of(spec);
     let maps = |fault_type: &str, capability: Capability| {
         mapping.capabilities(fault_type).contains(&capability)
@@ -202,7 +206,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             Metric::EarlyWarningDraft,
             early_warnings
                 .iter()
-                .map(|n| secs(n.time_to_draft_ms))
+                .map(|n| exercise_secs(n.time_to_draft_ms))
                 .collect(),
         );
         draft.scale = duration_scale(targets.early_warning_draft);
@@ -217,7 +221,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             // An early warning that never arrived counts as arriving at the limit.
             let values = deliveries
                 .iter()
-                .map(|d| d.time_to_deliver_ms.map_or(limit, secs))
+                .map(|d| d.time_to_deliver_ms.map_or(limit, exercise_secs))
                 .collect();
             metrics.push(MetricObservation::simulated(
                 Capability::ReportingReadiness,
@@ -253,7 +257,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                     name: format!("time-to-acknowledge ({})", ack.role),
                     scale,
                 },
-                vec![ack.time_to_acknowledge_ms.map_or(limit, secs)],
+                vec![ack.time_to_acknowledge_ms.map_or(limit, exercise_secs)],
             ));
         }
     }
@@ -997,6 +1001,43 @@ mod tests {
             .unwrap();
         // 100 for legal (30 s is under 15 min), 0 for the role that never acknowledged.
         assert_eq!(coordination.score, Some(50.0));
+
+        // A game day at time scale 60: the same real seconds are 60 times as long in the
+        // exercise's time, which the law's clocks count. Detection and recovery stay real.
+        let mut spec = spec();
+        spec.response = Some(crate::spec::Response { time_scale: 60.0 });
+        let scaled = input_for_run(&spec, &result, &journal());
+        assert_eq!(
+            metric(&scaled, "early-warning-draft").values,
+            vec![0.04 * 60.0, 0.06 * 60.0]
+        );
+        assert_eq!(
+            metric(&scaled, "time-to-acknowledge (legal)").values,
+            vec![30.0 * 60.0],
+            "30 s at 60 is 30 min of exercise time"
+        );
+        assert_eq!(
+            metric(&scaled, "early-warning-delivery").values,
+            vec![24.0 * 3600.0],
+            "never delivered is still the limit"
+        );
+        assert_eq!(
+            metric(&scaled, "time-to-recover").values,
+            metric(&input, "time-to-recover").values
+        );
+        let card = score_input(&scaled, None).unwrap();
+        let legal = card
+            .capabilities
+            .iter()
+            .find(|c| c.capability == Capability::Coordination)
+            .unwrap()
+            .metrics
+            .iter()
+            .find(|m| m.name == "time-to-acknowledge (legal)")
+            .unwrap()
+            .score
+            .unwrap();
+        assert!(legal < 100.0, "30 min is over the 15 min target: {legal}");
     }
 
     /// A spec of detection canaries and prevention checks (read without validation: the

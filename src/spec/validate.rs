@@ -294,6 +294,23 @@ impl<'a> Checker<'a> {
         }
         self.notification();
         self.coordination();
+        self.response();
+    }
+
+    fn response(&mut self) {
+        let Some(r) = &self.exp.spec.response else {
+            return;
+        };
+        let scale = r.time_scale;
+        if !(scale.is_finite() && scale > 0.0 && scale <= super::types::MAX_TIME_SCALE) {
+            self.problem(
+                "spec.response.timeScale",
+                format!(
+                    "{scale} is not a factor above 0 and at most {}: 60 runs a 24 h clock in 24 min",
+                    super::types::MAX_TIME_SCALE
+                ),
+            );
+        }
     }
 
     fn notification(&mut self) {
@@ -2159,6 +2176,27 @@ spec:
             "https://notify.example.test/in",
         );
         assert!(validate(&parse(&https)).is_empty());
+    }
+
+    #[test]
+    fn a_time_scale_is_a_positive_factor_within_the_limit() {
+        let with = |scale: &str| format!("{VALID}  response: {{timeScale: {scale}}}\n");
+        let exp = parse(&with("60"));
+        assert!(validate(&exp).is_empty());
+        assert_eq!(exp.spec.response.unwrap().time_scale, 60.0);
+        let default = parse(&format!("{VALID}  response: {{}}\n"));
+        assert_eq!(default.spec.response.unwrap().time_scale, 1.0);
+        for bad in ["0", "-2", "10001", ".nan", ".inf"] {
+            let problems = validate(&parse(&with(bad)));
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert_eq!(problems[0].path, "spec.response.timeScale");
+            assert!(
+                problems[0]
+                    .message
+                    .contains("not a factor above 0 and at most 10000"),
+                "{problems:?}"
+            );
+        }
     }
 
     #[test]

@@ -377,12 +377,35 @@ fn a_failed_delivery_is_recorded_and_never_fails_the_run() {
     signals: [{{name: mon, type: probe-fails, probe: api, consecutive: 2}}]
   recovery: {{stableFor: 300ms, timeout: 10s}}
   notification:
-    deliver: {{url: "{deliver_url}", timeout: 2s}}"#
+    deliver: {{url: "{deliver_url}", timeout: 2s}}
+  response: {{timeScale: 60}}"#
     );
     let drill = run_demo("notify-503", 2, "50ms", FREEZE, &extra, 0);
     let r = &drill.result;
     let early = &r["notifications"][0];
     assert_eq!(early["kind"], "nis2-early-warning");
+    // A game day at time scale 60: the early warning falls due 24 min after awareness, and
+    // its drafting is timed in exercise time (real seconds times 60).
+    assert_eq!(
+        millis(&early["deadlineAt"]) - millis(&early["awarenessAt"]),
+        24.0 * 60.0 * 1000.0
+    );
+    let draft_metric = r["scorecardInput"]["capabilityMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "early-warning-draft")
+        .unwrap();
+    let real_secs = early["timeToDraftMs"].as_f64().unwrap() / 1e3;
+    assert!(
+        (draft_metric["values"][0].as_f64().unwrap() - real_secs * 60.0).abs() < 1e-9,
+        "{draft_metric}"
+    );
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(drill.out.join(early["file"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["timeScale"], 60.0);
     assert_eq!(
         early["mandatoryFlagsMissing"],
         serde_json::json!(["suspectedMalicious", "crossBorderImpact"])
@@ -400,6 +423,10 @@ fn a_failed_delivery_is_recorded_and_never_fails_the_run() {
     let failed = records_of(&records, "notification-delivery-failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["data"]["status"], 503);
+    assert_eq!(
+        records_of(&records, "run-started")[0]["data"]["timeScale"],
+        60.0
+    );
 }
 
 #[test]
