@@ -129,6 +129,17 @@ pub fn open_for_scoring(
     Ok(Ok((store, history)))
 }
 
+/// [`open_for_scoring`] for the commands that only read a history (`report`, `review`): none
+/// when no `--history` was given.
+pub fn read_for_scoring(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Result<Option<crate::report::history::History>, ExitStatus>> {
+    let Some(path) = path else {
+        return Ok(Ok(None));
+    };
+    Ok(open_for_scoring(path, false)?.map(|(_, history)| Some(history)))
+}
+
 pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
     for (name, value) in [("--since", &args.since), ("--until", &args.until)] {
         if let Some(Err(message)) = value.as_deref().map(check_time) {

@@ -19,12 +19,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    let history = match &args.history {
-        Some(path) => match super::history::open_for_scoring(path, false)? {
-            Ok((_, history)) => Some(history),
-            Err(status) => return Ok(status),
-        },
-        None => None,
+    let history = match super::history::read_for_scoring(args.history.as_deref())? {
+        Ok(history) => history,
+        Err(status) => return Ok(status),
     };
     match rerender(&args.dir, history.as_ref()) {
         Ok(report) => {

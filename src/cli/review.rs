@@ -64,12 +64,9 @@ macro_rules! refuse {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
-    let history = match &args.history {
-        Some(path) => match super::history::open_for_scoring(path, false)? {
-            Ok((_, history)) => Some(history),
-            Err(status) => return Ok(status),
-        },
-        None => None,
+    let history = match super::history::read_for_scoring(args.history.as_deref())? {
+        Ok(history) => history,
+        Err(status) => return Ok(status),
     };
     let target = match review_target(&args.dir) {
         Ok(target) => target,
