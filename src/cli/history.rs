@@ -75,11 +75,13 @@ fn open(path: &std::path::Path) -> anyhow::Result<Result<Store, ExitStatus>> {
 }
 
 /// Opens a run history to score results with (`run --history`, which creates a missing one,
-/// and `report --history`) and reads its dated runs. A history that is not ours, or a folder
-/// that does not exist, is said and gives exit 2 with nothing written.
+/// and `report --history`) and reads its dated runs: those of `experiments` when the caller
+/// knows them, every run otherwise. A history that is not ours, or a folder that does not
+/// exist, is said and gives exit 2 with nothing written.
 pub fn open_for_scoring(
     path: &std::path::Path,
     create: bool,
+    experiments: Option<&[&str]>,
 ) -> anyhow::Result<Result<(Store, crate::report::history::History), ExitStatus>> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     if create && !path.exists() && parent.is_some_and(|p| !p.is_dir()) {
@@ -114,9 +116,22 @@ pub fn open_for_scoring(
             Err(status) => return Ok(Err(status)),
         }
     };
-    let runs = store
-        .results(None)
-        .with_context(|| format!("cannot read the run history {}", path.display()))?
+    let read = |experiment: Option<&str>| {
+        store
+            .results(experiment)
+            .with_context(|| format!("cannot read the run history {}", path.display()))
+    };
+    let stored = match experiments {
+        Some(names) => {
+            let mut all = Vec::new();
+            for name in names {
+                all.extend(read(Some(name))?);
+            }
+            all
+        }
+        None => read(None)?,
+    };
+    let runs = stored
         .iter()
         .filter_map(|stored| {
             crate::report::history::dated_stored(&stored.result, stored.results_dir.as_deref())
@@ -137,7 +152,7 @@ pub fn read_for_scoring(
     let Some(path) = path else {
         return Ok(Ok(None));
     };
-    Ok(open_for_scoring(path, false)?.map(|(_, history)| Some(history)))
+    Ok(open_for_scoring(path, false, None)?.map(|(_, history)| Some(history)))
 }
 
 pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {

@@ -55,7 +55,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::InvalidInput);
     };
     let history = match &args.history {
-        Some(path) => match super::history::open_for_scoring(path, true)? {
+        Some(path) => match super::history::open_for_scoring(
+            path,
+            true,
+            Some(
+                &plan
+                    .experiments
+                    .iter()
+                    .map(|(_, e)| e.metadata.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        )? {
             Ok(opened) => Some(opened),
             Err(status) => return Ok(status),
         },

@@ -376,7 +376,7 @@ mod tests {
             &result.experiment.name,
             earlier,
             None,
-            false,
+            None,
         );
         let raised = findings[0].id.clone();
         dated.decisions = vec![

@@ -70,23 +70,25 @@ pub fn dated(result: &RunResult) -> Option<DatedRun> {
     if result.status == RunStatus::Interrupted {
         return None;
     }
-    let own = score_input(input, None);
-    let mut run = DatedRun::of(
+    Some(DatedRun::of(
         Some(result.run_id.clone()),
         &result.experiment.name,
         result.finished_at,
-        own.as_ref(),
-        false,
-    );
-    run.formula_version = result.scorecard.as_ref().map(|c| c.formula_version.clone());
-    Some(run)
+        result.scorecard.as_ref().map(|c| c.formula_version.clone()),
+        score_input(input, None).as_ref(),
+    ))
 }
 
 /// [`dated`] with the reviews its results folder records (review.jsonl, verified): the
 /// decisions, and reviewed when every finding of the run's own has one. A folder that now
 /// holds another run, no longer exists, or whose review journal does not verify shows none.
+/// A folder without a review journal is not read further: its run's findings are worked out
+/// (its journal checked again) only when there are reviews to hold them against.
 pub fn dated_in(result: &RunResult, dir: &Path) -> Option<DatedRun> {
     let mut run = dated(result)?;
+    if !dir.join(crate::review::REVIEW_FILE).is_file() {
+        return Some(run);
+    }
     let Ok(target) = super::write::review_target(dir) else {
         return Some(run);
     };

@@ -628,12 +628,7 @@ mod tests {
                 "{name}"
             );
         }
-        let checks: Vec<(Check, bool)> = input
-            .input
-            .preconditions
-            .iter()
-            .map(|p| (p.check, p.held))
-            .collect();
+        let checks = preconditions_held(&input);
         assert_eq!(
             checks,
             vec![
@@ -883,12 +878,7 @@ mod tests {
             ..journal()
         };
         let input = input_for_run(&spec(), &result(), &check);
-        let held: Vec<(Check, bool)> = input
-            .input
-            .preconditions
-            .iter()
-            .map(|p| (p.check, p.held))
-            .collect();
+        let held = preconditions_held(&input);
         assert_eq!(
             held,
             vec![
@@ -904,12 +894,7 @@ mod tests {
         // A journal deleted or emptied after the run voids the page too.
         let nothing = JournalCheck::default();
         let input = input_for_run(&spec(), &result(), &nothing);
-        let held: Vec<(Check, bool)> = input
-            .input
-            .preconditions
-            .iter()
-            .map(|p| (p.check, p.held))
-            .collect();
+        let held = preconditions_held(&input);
         assert_eq!(
             held,
             vec![(Check::JournalIntact, false), (Check::FaultsReverted, true)]
@@ -922,6 +907,16 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
+    }
+
+    /// Each precondition of `input` and whether it held.
+    fn preconditions_held(input: &ScorecardInput) -> Vec<(Check, bool)> {
+        input
+            .input
+            .preconditions
+            .iter()
+            .map(|p| (p.check, p.held))
+            .collect()
     }
 
     fn draft(kind: &str, ms: f64, missing: &[&str]) -> NotificationResult {

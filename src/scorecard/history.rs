@@ -66,23 +66,24 @@ pub struct EarlierDecision {
 }
 
 impl DatedRun {
-    /// The dated run of a result's scorecard.
+    /// A dated run scored with `formula_version`, its figure that of `own`, the scorecard of
+    /// the run's own evidence; not reviewed until the caller finds a review.
     pub fn of(
         run_id: Option<String>,
         experiment: &str,
         finished_at: Timestamp,
-        scorecard: Option<&Scorecard>,
-        reviewed: bool,
+        formula_version: Option<String>,
+        own: Option<&Scorecard>,
     ) -> Self {
         Self {
             run_id,
             experiment: experiment.to_owned(),
             finished_at,
-            formula_version: scorecard.map(|c| c.formula_version.clone()),
-            figure: scorecard
+            formula_version,
+            figure: own
                 .filter(|c| c.trusted())
                 .and_then(|c| c.overall.score.or(c.overall.partial_score)),
-            reviewed,
+            reviewed: false,
             decisions: Vec::new(),
         }
     }
@@ -582,11 +583,17 @@ mod tests {
             });
             super::super::score(&input, &super::super::ScoreConfig::default()).unwrap()
         };
-        let dated = DatedRun::of(None, "a", at(0), Some(&untrusted), false);
+        let dated = DatedRun::of(
+            None,
+            "a",
+            at(0),
+            Some(untrusted.formula_version.clone()),
+            Some(&untrusted),
+        );
         assert_eq!(dated.figure, None);
         assert_eq!(dated.formula_version.as_deref(), Some(FORMULA_VERSION));
         assert_eq!(
-            DatedRun::of(None, "a", at(0), None, false).formula_version,
+            DatedRun::of(None, "a", at(0), None, None).formula_version,
             None
         );
     }
