@@ -11,12 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::situation::FieldKey;
 
-/// The longest question of a custom decision, in characters.
-pub const MAX_QUESTION_CHARS: usize = 500;
-/// The most answers a custom decision may offer.
-pub const MAX_ANSWERS: usize = 10;
-/// The longest answer of a custom decision, in characters.
-pub const MAX_ANSWER_CHARS: usize = 80;
+pub use crate::spec::{
+    CustomDecisionError, Decision, MAX_ANSWER_CHARS, MAX_ANSWERS, MAX_QUESTION_CHARS,
+};
 
 /// Why a decision or an answer was refused; the experiment's author or the person answering can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,27 +23,9 @@ pub enum CatalogueError {
         "unknown decision `{0}`: write one of nis2-significant-incident, nis2-suspected-malicious, nis2-cross-border, dora-major-incident, notify-authority, invoke-continuity-plan, contain-or-observe, inform-customers, or a custom decision"
     )]
     UnknownDecision(String),
-    /// A custom decision's question is empty or only white space.
-    #[error("the question is empty: write what the role must decide")]
-    EmptyQuestion,
-    /// A custom decision's question is too long for a page.
-    #[error("the question has {0} characters: at most 500 are allowed")]
-    QuestionTooLong(usize),
-    /// A custom decision offers fewer than two answers.
-    #[error("a decision needs at least two answers, found {0}")]
-    TooFewAnswers(usize),
-    /// A custom decision offers more answers than a page shows.
-    #[error("a decision offers at most 10 answers, found {0}")]
-    TooManyAnswers(usize),
-    /// An answer is empty or only white space.
-    #[error("answer {0} is empty")]
-    EmptyAnswer(usize),
-    /// An answer is too long for a page.
-    #[error("answer {0} is longer than 80 characters")]
-    AnswerTooLong(usize),
-    /// Two answers are the same once trimmed and compared without case.
-    #[error("the answer `{0}` is offered twice")]
-    DuplicateAnswer(String),
+    /// A custom decision's question or answers cannot be asked.
+    #[error(transparent)]
+    Custom(#[from] CustomDecisionError),
     /// The answer given is not one the decision allows.
     #[error("`{given}` is not an allowed answer: write one of {allowed}")]
     AnswerNotAllowed {
@@ -62,28 +41,6 @@ impl CatalogueError {
     pub fn is_user_input(&self) -> bool {
         true
     }
-}
-
-/// A catalogued decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    /// Is the incident significant (NIS2 Art. 23(3))?
-    Nis2SignificantIncident,
-    /// Is it suspected to be caused by an unlawful or malicious act (the early warning's flag)?
-    Nis2SuspectedMalicious,
-    /// Could it have a cross-border impact (the early warning's flag)?
-    Nis2CrossBorder,
-    /// Is it a major ICT-related incident under DORA?
-    DoraMajorIncident,
-    /// Notify the authority (CSIRT or competent authority) now?
-    NotifyAuthority,
-    /// Invoke the business continuity plan?
-    InvokeContinuityPlan,
-    /// Contain now, or observe first?
-    ContainOrObserve,
-    /// Inform customers now?
-    InformCustomers,
 }
 
 const YES_NO: &[&str] = &["yes", "no"];
@@ -341,41 +298,8 @@ impl CustomDecision {
     /// A custom decision: a question that is not empty and two or more distinct answers,
     /// both trimmed; answers differ once compared without case.
     pub fn new(question: impl Into<String>, answers: Vec<String>) -> Result<Self, CatalogueError> {
-        let question = question.into().trim().to_owned();
-        if question.is_empty() {
-            return Err(CatalogueError::EmptyQuestion);
-        }
-        let chars = question.chars().count();
-        if chars > MAX_QUESTION_CHARS {
-            return Err(CatalogueError::QuestionTooLong(chars));
-        }
-        if answers.len() < 2 {
-            return Err(CatalogueError::TooFewAnswers(answers.len()));
-        }
-        if answers.len() > MAX_ANSWERS {
-            return Err(CatalogueError::TooManyAnswers(answers.len()));
-        }
-        let mut kept: Vec<String> = Vec::with_capacity(answers.len());
-        for (n, answer) in answers.into_iter().enumerate() {
-            let answer = answer.trim().to_owned();
-            if answer.is_empty() {
-                return Err(CatalogueError::EmptyAnswer(n + 1));
-            }
-            if answer.chars().count() > MAX_ANSWER_CHARS {
-                return Err(CatalogueError::AnswerTooLong(n + 1));
-            }
-            if kept
-                .iter()
-                .any(|k| k.to_lowercase() == answer.to_lowercase())
-            {
-                return Err(CatalogueError::DuplicateAnswer(answer));
-            }
-            kept.push(answer);
-        }
-        Ok(Self {
-            question,
-            answers: kept,
-        })
+        let (question, answers) = crate::spec::tidy_custom_decision(&question.into(), &answers)?;
+        Ok(Self { question, answers })
     }
 
     /// The question.
@@ -581,32 +505,32 @@ mod tests {
         let ok = custom("  Page the vendor?  ", &["page", " wait "]).unwrap();
         assert_eq!(ok.question(), "Page the vendor?");
         assert_eq!(ok.answers(), ["page", "wait"]);
-        assert_eq!(custom(" ", &["a", "b"]), Err(CatalogueError::EmptyQuestion));
-        assert_eq!(custom("q", &["a"]), Err(CatalogueError::TooFewAnswers(1)));
-        assert_eq!(custom("q", &[]), Err(CatalogueError::TooFewAnswers(0)));
+        assert_eq!(custom(" ", &["a", "b"]), Err(CatalogueError::Custom(CustomDecisionError::EmptyQuestion)));
+        assert_eq!(custom("q", &["a"]), Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(1))));
+        assert_eq!(custom("q", &[]), Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(0))));
         assert_eq!(
             custom("q", &["Yes", "yes "]),
-            Err(CatalogueError::DuplicateAnswer("yes".to_owned()))
+            Err(CatalogueError::Custom(CustomDecisionError::DuplicateAnswer("yes".to_owned())))
         );
         assert_eq!(
             custom("q", &["a", " "]),
-            Err(CatalogueError::EmptyAnswer(2))
+            Err(CatalogueError::Custom(CustomDecisionError::EmptyAnswer(2)))
         );
         let long = "x".repeat(MAX_QUESTION_CHARS + 1);
         assert_eq!(
             custom(&long, &["a", "b"]),
-            Err(CatalogueError::QuestionTooLong(MAX_QUESTION_CHARS + 1))
+            Err(CatalogueError::Custom(CustomDecisionError::QuestionTooLong(MAX_QUESTION_CHARS + 1)))
         );
         let many: Vec<String> = (0..=MAX_ANSWERS).map(|n| n.to_string()).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(
             custom("q", &many),
-            Err(CatalogueError::TooManyAnswers(MAX_ANSWERS + 1))
+            Err(CatalogueError::Custom(CustomDecisionError::TooManyAnswers(MAX_ANSWERS + 1)))
         );
         let wide = "y".repeat(MAX_ANSWER_CHARS + 1);
         assert_eq!(
             custom("q", &["a", &wide]),
-            Err(CatalogueError::AnswerTooLong(2))
+            Err(CatalogueError::Custom(CustomDecisionError::AnswerTooLong(2)))
         );
     }
 

@@ -9,6 +9,7 @@ mod catalogue;
 mod hindsight;
 mod situation;
 mod token;
+mod view;
 
 pub use catalogue::{
     CatalogueError, CustomDecision, Decision, DecisionKind, HindsightRule, MAX_ANSWER_CHARS,
@@ -22,6 +23,7 @@ pub use situation::{
     Certainty, ClockState, Deadline, FieldKey, LegalClock, MONTH, Milestones, Situation,
     SituationError, SituationField, TimeScale,
 };
+pub use view::{AnswerView, PointState, PointView, RoleView, RunState};
 pub use token::{RoleToken, RoleTokens, TOKEN_BYTES, TOKEN_CHARS, TokenError, constant_time_eq};
 
 /// Durations written as whole milliseconds: integers hash the same on every platform.

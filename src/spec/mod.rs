@@ -7,6 +7,7 @@ mod load;
 mod location;
 mod permission;
 pub mod placeholders;
+mod response;
 mod schedule;
 mod scorecard;
 mod suite;
@@ -19,6 +20,7 @@ pub(crate) use fault::fault_kinds;
 pub use fault::*;
 pub use load::{Document, load_document, load_file, load_schedule, load_str};
 pub use permission::{Scope, Use};
+pub use response::*;
 pub use schedule::{
     Drill, Missed, Schedule, ScheduleError, ScheduleKind, ScheduleSpec, parse_cron, parse_time_zone,
 };

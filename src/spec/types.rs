@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Duration;
 use super::fault::*;
+use super::response::Response;
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "firedrill.dev/v1alpha1";
@@ -1495,31 +1496,3 @@ fn default_coordination_timeout() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
-/// The largest `spec.response.timeScale`: beyond it a 24-hour clock would run in under 9
-/// seconds.
-pub const MAX_TIME_SCALE: f64 = 10_000.0;
-
-/// How the organisation's response is exercised; see docs/response.md.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Response {
-    /// Exercise time: how many times faster than real time the legal clocks run, so that a
-    /// 24 h deadline can be exercised in a game day (at 60, in 24 min). The people's
-    /// responses (acknowledgements, and the drafts and deliveries firedrill simulates) are
-    /// timed in exercise time: real seconds times the scale. Detection and recovery stay in
-    /// real time. Above 0, at most 10000; 1 by default.
-    #[serde(default = "default_time_scale")]
-    #[schemars(range(max = 10000.0), extend("exclusiveMinimum" = 0))]
-    pub time_scale: f64,
-}
-
-fn default_time_scale() -> f64 {
-    1.0
-}
-
-impl Response {
-    /// The time scale of an experiment: its own, or 1.
-    pub fn time_scale_of(response: Option<&Self>) -> f64 {
-        response.map_or(1.0, |r| r.time_scale)
-    }
-}

@@ -302,14 +302,218 @@ impl<'a> Checker<'a> {
             return;
         };
         let scale = r.time_scale;
-        if !(scale.is_finite() && scale > 0.0 && scale <= super::types::MAX_TIME_SCALE) {
+        if !(scale.is_finite() && scale > 0.0 && scale <= super::MAX_TIME_SCALE) {
             self.problem(
                 "spec.response.timeScale",
                 format!(
                     "{scale} is not a factor above 0 and at most {}: 60 runs a 24 h clock in 24 min",
-                    super::types::MAX_TIME_SCALE
+                    super::MAX_TIME_SCALE
                 ),
             );
+        }
+        if !r.decisions.is_empty() && self.exp.spec.detection.is_none() {
+            self.problem(
+                "spec.response.decisions",
+                "needs spec.detection: decisions are put at the first detection, which nothing would signal",
+            );
+        }
+        self.unique(
+            "spec.response.roles",
+            r.roles.iter().map(|role| role.name.as_str()),
+            "role",
+        );
+        for (i, role) in r.roles.iter().enumerate() {
+            let path = format!("spec.response.roles[{i}]");
+            let function = role.function.trim();
+            if function.is_empty() {
+                self.problem(
+                    format!("{path}.function"),
+                    format!(
+                        "must not be empty: write one of {} or the role's function in your own words",
+                        super::KNOWN_FUNCTIONS.join(", ")
+                    ),
+                );
+            } else if function.chars().count() > super::MAX_FUNCTION_CHARS {
+                self.problem(
+                    format!("{path}.function"),
+                    format!(
+                        "is longer than {} characters",
+                        super::MAX_FUNCTION_CHARS
+                    ),
+                );
+            }
+            if let super::Reach::Chat(chat) = &role.reach {
+                self.delivery_url(&format!("{path}.reach.url"), &chat.url);
+                self.positive(&format!("{path}.reach.timeout"), chat.timeout);
+            }
+        }
+        self.decision_points(r);
+        let probes: BTreeSet<&str> = self
+            .exp
+            .spec
+            .steady_state
+            .probes
+            .iter()
+            .map(Probe::name)
+            .collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, service) in r.services.iter().enumerate() {
+            let path = format!("spec.response.services[{i}]");
+            if service.name.trim().is_empty() {
+                self.problem(format!("{path}.name"), "must not be empty");
+            } else if let Some(first) = seen.get(service.name.as_str()) {
+                self.problem(
+                    format!("{path}.name"),
+                    format!(
+                        "the service `{}` is already listed at spec.response.services[{first}]",
+                        service.name
+                    ),
+                );
+            } else {
+                seen.insert(&service.name, i);
+            }
+            if service.probes.is_empty() {
+                self.problem(
+                    format!("{path}.probes"),
+                    "name at least one steady-state probe that watches the service",
+                );
+            }
+            for (j, probe) in service.probes.iter().enumerate() {
+                if !probes.contains(probe.as_str()) {
+                    self.problem(
+                        format!("{path}.probes[{j}]"),
+                        format!(
+                            "no steady-state probe is named `{probe}`; the probes are {}",
+                            probes.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+            }
+            self.member_states(&format!("{path}.memberStates"), &service.member_states);
+        }
+        if let Some(s) = &r.significance {
+            let path = "spec.response.significance";
+            if s.outage.is_none() && s.availability_below.is_none() {
+                self.problem(
+                    path,
+                    "draw at least one line: outage (such as 30m) or availabilityBelow (such as 0.9)",
+                );
+            }
+            if let Some(outage) = s.outage {
+                self.positive(&format!("{path}.outage"), outage);
+            }
+            if let Some(a) = s.availability_below
+                && !(a > 0.0 && a <= 1.0)
+            {
+                self.problem(
+                    format!("{path}.availabilityBelow"),
+                    format!("{a} is not a share above 0 and at most 1, such as 0.9"),
+                );
+            }
+        }
+        if let Some(d) = r.major_outage {
+            self.positive("spec.response.majorOutage", d);
+        }
+        if let Some(d) = r.recovery_objective {
+            self.positive("spec.response.recoveryObjective", d);
+        }
+    }
+
+    /// The decision points: unique ids, a role that exists, a trigger that names an earlier
+    /// point, a catalogued or a well-formed custom decision, and a budget.
+    fn decision_points(&mut self, r: &super::Response) {
+        let roles: Vec<&str> = r.roles.iter().map(|role| role.name.as_str()).collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, point) in r.decisions.iter().enumerate() {
+            let path = format!("spec.response.decisions[{i}]");
+            self.name(&format!("{path}.id"), &point.id);
+            if let Some(first) = seen.get(point.id.as_str()) {
+                self.problem(
+                    format!("{path}.id"),
+                    format!(
+                        "the decision point `{}` is already listed at spec.response.decisions[{first}]",
+                        point.id
+                    ),
+                );
+            }
+            if !roles.contains(&point.decided_by.as_str()) {
+                self.problem(
+                    format!("{path}.decidedBy"),
+                    if roles.is_empty() {
+                        format!(
+                            "no role is named `{}`: list the roles under spec.response.roles",
+                            point.decided_by
+                        )
+                    } else {
+                        format!(
+                            "no role is named `{}`; the roles are {}",
+                            point.decided_by,
+                            roles.join(", ")
+                        )
+                    },
+                );
+            }
+            if let super::Trigger::Decision(earlier) = &point.after
+                && !seen.contains_key(earlier.as_str())
+            {
+                self.problem(
+                    format!("{path}.after.decision"),
+                    if r.decisions.iter().any(|p| &p.id == earlier) {
+                        format!(
+                            "`{earlier}` is not listed before this point: a decision can only follow one listed earlier"
+                        )
+                    } else {
+                        format!("no decision point is named `{earlier}`")
+                    },
+                );
+            }
+            match (&point.decision, &point.question) {
+                (Some(_), Some(_)) => self.problem(
+                    format!("{path}.question"),
+                    "write either a catalogued decision or a question with answers, not both",
+                ),
+                (Some(_), None) if !point.answers.is_empty() => self.problem(
+                    format!("{path}.answers"),
+                    "a catalogued decision has its own answers: leave answers out",
+                ),
+                (Some(_), None) => {}
+                (None, None) => self.problem(
+                    path.clone(),
+                    "write a catalogued decision (such as decision: nis2-significant-incident) or a question with answers",
+                ),
+                (None, Some(question)) => {
+                    if let Err(e) = super::tidy_custom_decision(question, &point.answers) {
+                        let field = match e {
+                            super::CustomDecisionError::EmptyQuestion
+                            | super::CustomDecisionError::QuestionTooLong(_) => "question",
+                            _ => "answers",
+                        };
+                        self.problem(format!("{path}.{field}"), e.to_string());
+                    }
+                }
+            }
+            self.positive(&format!("{path}.budget"), point.budget);
+            seen.insert(&point.id, i);
+        }
+    }
+
+    /// ISO 3166-1 alpha-2 codes, each listed once.
+    fn member_states(&mut self, path: &str, codes: &[String]) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, code) in codes.iter().enumerate() {
+            let item = format!("{path}[{i}]");
+            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                self.problem(
+                    item,
+                    format!(
+                        "`{code}` is not an ISO 3166-1 alpha-2 code: write two upper-case letters, such as DE"
+                    ),
+                );
+            } else if let Some(first) = seen.get(code.as_str()) {
+                self.problem(item, format!("`{code}` is already listed at {path}[{first}]"));
+            } else {
+                seen.insert(code, i);
+            }
         }
     }
 
@@ -334,27 +538,7 @@ impl<'a> Checker<'a> {
                     "must not be empty; leave it out when it is not known",
                 );
             }
-            let mut seen: HashMap<&str, usize> = HashMap::new();
-            for (i, code) in entity.member_states.iter().enumerate() {
-                let item = format!("{path}.entity.memberStates[{i}]");
-                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-                    self.problem(
-                        item,
-                        format!(
-                            "`{code}` is not an ISO 3166-1 alpha-2 code: write two upper-case letters, such as DE"
-                        ),
-                    );
-                } else if let Some(first) = seen.get(code.as_str()) {
-                    self.problem(
-                        item,
-                        format!(
-                            "`{code}` is already listed at {path}.entity.memberStates[{first}]"
-                        ),
-                    );
-                } else {
-                    seen.insert(code, i);
-                }
-            }
+            self.member_states(&format!("{path}.entity.memberStates"), &entity.member_states);
         }
         if let Some(deliver) = &n.deliver {
             self.delivery_url(&format!("{path}.deliver.url"), &deliver.url);
