@@ -20,6 +20,7 @@ mod plan;
 mod proxy;
 mod rbac;
 mod report;
+mod respond;
 mod review;
 mod rollback;
 mod run;
@@ -98,6 +99,8 @@ enum Command {
     Report(report::Args),
     /// List a results folder's findings, or record one's owner, due date and decision.
     Review(review::Args),
+    /// Answer a decision the drill puts to your role, or show it, through the role's link.
+    Respond(respond::Args),
     /// Show what a run would do, changing nothing.
     Plan(plan::Args),
     /// Undo what a crashed or killed run left in place, from its results folder's journal.
@@ -194,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Cleanup(args) => cleanup::run(args),
         Command::Report(args) => report::run(args),
         Command::Review(args) => review::run(args),
+        Command::Respond(args) => respond::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Completions(args) => completions::run(args),

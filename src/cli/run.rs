@@ -422,6 +422,33 @@ fn describe(event: &Progress) -> Option<String> {
             by.as_ref().map(|b| format!(" ({b})")).unwrap_or_default(),
             ms(after)
         ),
+        Progress::RespondAt { links, warning } => {
+            let mut lines: Vec<String> = links
+                .iter()
+                .map(|(role, link)| format!("respond as {role}: {link}"))
+                .collect();
+            if let Some(w) = warning {
+                lines.push(format!("warning: {w}"));
+            }
+            lines.join("\n")
+        }
+        Progress::DecisionAsked { point, role } => {
+            format!("  decision `{point}` put to {role}")
+        }
+        Progress::DecisionAnswered {
+            point,
+            role,
+            answer,
+            after,
+        } => format!(
+            "  {role} answered `{point}`: {answer} ({} of exercise time)",
+            ms(after)
+        ),
+        Progress::AwaitingDecisions { open, left } => format!(
+            "waiting up to {} for decisions: {}",
+            ms(left),
+            open.join(", ")
+        ),
         Progress::AwaitingAcknowledgements { missing, url, left } => format!(
             "waiting up to {} for acknowledgements from {} at {url}",
             ms(left),

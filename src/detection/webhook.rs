@@ -31,6 +31,10 @@ use crate::notification::{
     AckBodyError, AckError, AckOutcome, AckRequest, Acknowledgement, Acknowledgements,
     MAX_ACK_BODY_BYTES,
 };
+use crate::response::{
+    AnswerError, AnswerRequest, Desk, MAX_ANSWER_BODY_BYTES, Notice, NoticeKind, RoleView,
+    render_role_page,
+};
 
 /// The largest payload accepted; Alertmanager's own payloads are far smaller.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -122,19 +126,27 @@ struct Shared {
     sender: broadcast::Sender<ReceivedAlert>,
     received: AtomicU64,
     acks: Option<Arc<Acknowledgements>>,
+    desk: Option<Arc<Desk>>,
+}
+
+/// What the listener serves besides alerts: the roles' acknowledgements and the response
+/// desk's pages.
+#[derive(Debug, Default)]
+pub struct Desks {
+    /// `POST /acknowledge/{role}`.
+    pub acks: Option<Arc<Acknowledgements>>,
+    /// `GET` and `POST /respond/{token}`.
+    pub desk: Option<Arc<Desk>>,
 }
 
 impl WebhookServer {
     /// Listens on `addr` (port 0 picks a free port) and serves in a background task.
     pub async fn bind(addr: SocketAddr) -> Result<WebhookServer, WebhookError> {
-        Self::bind_with(addr, None).await
+        Self::bind_with(addr, Desks::default()).await
     }
 
-    /// [`WebhookServer::bind`], also taking acknowledgements for the roles of `acks`.
-    pub async fn bind_with(
-        addr: SocketAddr,
-        acks: Option<Arc<Acknowledgements>>,
-    ) -> Result<WebhookServer, WebhookError> {
+    /// [`WebhookServer::bind`], also serving the roles' acknowledgements and pages.
+    pub async fn bind_with(addr: SocketAddr, desks: Desks) -> Result<WebhookServer, WebhookError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| WebhookError::Bind { addr, source })?;
@@ -143,7 +155,8 @@ impl WebhookServer {
         let shared = Arc::new(Shared {
             sender,
             received: AtomicU64::new(0),
-            acks,
+            acks: desks.acks,
+            desk: desks.desk,
         });
         let stop = CancellationToken::new();
         let app = router(shared.clone());
@@ -178,6 +191,11 @@ impl WebhookServer {
     /// Where `role` acknowledges: `http://127.0.0.1:PORT/acknowledge/ROLE`.
     pub fn acknowledge_url(&self, role: &str) -> String {
         format!("{}/acknowledge/{role}", self.base_url())
+    }
+
+    /// Where a role's link points, given its path from the desk.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
     }
 
     fn base_url(&self) -> String {
@@ -225,6 +243,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/alerts", post(receive))
         .route("/", post(receive))
         .route("/acknowledge/{role}", post(acknowledge))
+        .route("/respond/{token}", get(respond_page).post(respond_answer))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PayloadError::NotFound.into_response() })
         .with_state(shared)
@@ -402,6 +421,147 @@ fn ack_body(ack: &Acknowledgement) -> Value {
     })
 }
 
+/// Security headers of a role's page: no caching (the page is the role's own), no framing,
+/// no referrer (the URL carries the token), no script.
+fn page_headers() -> [(header::HeaderName, &'static str); 5] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ]
+}
+
+/// Whether the client asks for JSON rather than a page.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"))
+}
+
+/// Whether the body is a form, as a browser sends it.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// An answer refused: JSON, or the page with the reason at the top.
+fn refused(desk: &Desk, token: &str, json: bool, error: &AnswerError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    // The reason names no token: log it freely.
+    tracing::warn!(error = %error, "an answer was refused");
+    let page = (!json)
+        .then(|| desk.view(token, Instant::now()).ok())
+        .flatten();
+    match page {
+        Some(view) => page_response(
+            status,
+            &view,
+            Some(&Notice {
+                kind: NoticeKind::Refused,
+                message: error.to_string(),
+            }),
+        ),
+        None => (status, axum::Json(json!({ "error": error.to_string() }))).into_response(),
+    }
+}
+
+fn page_response(status: StatusCode, view: &RoleView, notice: Option<&Notice>) -> Response {
+    (
+        status,
+        page_headers(),
+        axum::response::Html(render_role_page(view, notice)),
+    )
+        .into_response()
+}
+
+/// `GET /respond/{token}`: the role's page, or its JSON with `Accept: application/json`;
+/// 404 for a token of no role, 410 once the run has ended.
+async fn respond_page(
+    State(shared): State<Arc<Shared>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(desk) = shared.desk.as_ref() else {
+        return PayloadError::NotFound.into_response();
+    };
+    match desk.view(&token, Instant::now()) {
+        Ok(view) if wants_json(&headers) => (page_headers(), axum::Json(view)).into_response(),
+        Ok(view) => page_response(StatusCode::OK, &view, None),
+        Err(error) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::NOT_FOUND);
+            (status, axum::Json(json!({ "error": error.to_string() }))).into_response()
+        }
+    }
+}
+
+/// `POST /respond/{token}`: records an answer, sent as JSON or as the page's form. 201
+/// with the answer (JSON) or the page saying it was recorded; 4xx with the reason, and
+/// nothing recorded, otherwise.
+async fn respond_answer(
+    State(shared): State<Arc<Shared>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let Some(desk) = shared.desk.as_ref() else {
+        return PayloadError::NotFound.into_response();
+    };
+    let form = is_form(&headers);
+    let json_reply = !form || wants_json(&headers);
+    let bytes = match read_body(&headers, body, MAX_ANSWER_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let request = if form {
+        AnswerRequest::from_form(&bytes)
+    } else {
+        AnswerRequest::from_json(&bytes)
+    };
+    let recorded = request.and_then(|r| desk.answer(&token, r, arrived));
+    match recorded {
+        Ok(answer) => {
+            tracing::info!(role = %answer.role, point = %answer.point, "decision recorded");
+            if json_reply {
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({
+                        "point": answer.point,
+                        "role": answer.role,
+                        "answer": answer.answer,
+                        "answeredAt": answer.answered_at,
+                        "afterMs": crate::time::ms(answer.after),
+                        "snapshot": answer.snapshot,
+                        "journalSeq": answer.journal_seq,
+                    })),
+                )
+                    .into_response()
+            } else {
+                match desk.view(&token, Instant::now()) {
+                    Ok(view) => page_response(
+                        StatusCode::CREATED,
+                        &view,
+                        Some(&Notice {
+                            kind: NoticeKind::Recorded,
+                            message: format!("Recorded: `{}` for {}.", answer.answer, answer.point),
+                        }),
+                    ),
+                    Err(error) => refused(desk, &token, true, &error),
+                }
+            }
+        }
+        Err(error) => refused(desk, &token, json_reply, &error),
+    }
+}
+
 #[derive(Deserialize)]
 struct Payload {
     #[serde(default)]
@@ -510,7 +670,11 @@ mod tests {
             Arc::new(crate::journal::Journal::discard()),
             crate::time::Clock::start(),
         ));
-        let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), Some(acks.clone()))
+        let desks = Desks {
+            acks: Some(acks.clone()),
+            desk: None,
+        };
+        let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), desks)
             .await
             .unwrap();
         (server, acks)

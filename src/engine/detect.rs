@@ -281,10 +281,39 @@ impl Runner {
     /// iteration's notification drafts.
     fn on_detection(&mut self, it: &mut Iteration, at: Instant, by: &str, detected_seq: u64) {
         self.notifier.set_awareness(it.n, at);
+        self.responder.set_awareness(it.n, at, by);
+        self.tell_responder(it, at);
         if self.notifier.drafts() {
             let incident = self.incident(it, at, by, detected_seq);
             self.notifier.draft(&incident, at);
         }
+    }
+
+    /// What people deciding see of the iteration of awareness, as of `now`.
+    pub(super) fn tell_responder(&self, it: &Iteration, now: Instant) {
+        if !self.responder.watches(it.n) {
+            return;
+        }
+        let failed_probes = self
+            .exp
+            .spec
+            .steady_state
+            .probes
+            .iter()
+            .zip(&it.state.recorders)
+            .filter(|(_, rec)| {
+                rec.phase(Phase::Fault).errors() + rec.phase(Phase::Recovery).errors() > 0
+            })
+            .map(|(p, _)| p.name().to_owned())
+            .collect();
+        let (observations, failures) = it.state.recovery.counts();
+        self.responder.observe(crate::response::Observed {
+            observations,
+            failures,
+            outage: it.state.recovery.outage_until(now),
+            failed_probes,
+            ongoing: it.state.recovery.recovered.is_none(),
+        });
     }
 
     /// What the run knows at `at`, the iteration's first detection, and the records it

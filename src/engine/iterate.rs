@@ -147,6 +147,7 @@ impl Runner {
             return Err(Stop::Aborted(reason));
         }
         self.note_progress(it, before_detect, before_recover);
+        self.tell_responder(it, obs.finished);
         Ok(())
     }
 

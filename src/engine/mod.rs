@@ -13,6 +13,7 @@ mod latency_log;
 mod notify;
 mod objectives;
 mod record;
+mod respond;
 mod rollback;
 mod schedule;
 mod score;
@@ -188,6 +189,38 @@ pub enum Progress {
         /// Time to acknowledge, from awareness.
         after: Duration,
     },
+    /// The roles' links: each opens the role's page (a secret of the role's; never journaled).
+    RespondAt {
+        /// Role and link, in the experiment's order.
+        links: Vec<(String, String)>,
+        /// Why the listener is unsafe, when it is reachable beyond this machine.
+        warning: Option<String>,
+    },
+    /// A decision was put to a role.
+    DecisionAsked {
+        /// The decision point.
+        point: String,
+        /// The role.
+        role: String,
+    },
+    /// A role answered a decision.
+    DecisionAnswered {
+        /// The decision point.
+        point: String,
+        /// The role.
+        role: String,
+        /// The answer.
+        answer: String,
+        /// From the question, in exercise time.
+        after: Duration,
+    },
+    /// The iterations are over; the run waits for these decisions.
+    AwaitingDecisions {
+        /// Open decision points, with their roles.
+        open: Vec<String>,
+        /// How long the run waits at most.
+        left: Duration,
+    },
     /// The iterations are over; the run waits for these roles to acknowledge.
     AwaitingAcknowledgements {
         /// Roles that have not acknowledged.
@@ -221,6 +254,9 @@ pub enum EngineError {
     /// The journal could not be created.
     #[error("cannot create the journal")]
     Journal(#[source] crate::journal::JournalError),
+    /// The roles' links could not be made.
+    #[error("{0}")]
+    Response(String),
 }
 
 /// Runs an experiment to the end and returns its result, after reverting everything.
@@ -311,6 +347,15 @@ async fn run_with(
         clock,
         progress.clone(),
     );
+    let responder = respond::Responder::new(
+        &exp.spec,
+        &exp.metadata.name,
+        &run_id,
+        journal.clone(),
+        clock,
+        progress.clone(),
+    )
+    .map_err(EngineError::Response)?;
     let deadline = Instant::now() + exp.spec.safety.timeout.get();
     let mut runner = Runner {
         iterations: opts.iterations.unwrap_or(exp.spec.iterations).max(1),
@@ -328,6 +373,7 @@ async fn run_with(
             build: build_fault,
         },
         notifier,
+        responder,
         pod_counts: BTreeMap::new(),
     };
     let result = runner.run().instrument(span.clone()).await;
@@ -346,6 +392,7 @@ struct Runner {
     guard: Guard,
     faults: Faults,
     notifier: Notifier,
+    responder: respond::Responder,
     /// Pods of each Kubernetes workload when the run started, for the record.
     pod_counts: BTreeMap<String, usize>,
 }
@@ -404,7 +451,16 @@ impl Runner {
         if let Some(s) = awaited.await {
             stop = Some(s);
         }
+        if let Some(s) = self
+            .responder
+            .await_answers(stop.is_none(), &self.guard)
+            .await
+        {
+            stop = Some(s);
+        }
         self.notifier.finish_deliveries(&self.guard).await;
+        // The links are refused from here on, before the listener stops.
+        self.responder.close().await;
         if let Some(w) = started.webhook.take() {
             w.shutdown().await;
         }
@@ -439,6 +495,7 @@ impl Runner {
             result.span_id = crate::telemetry::trace::span_id(&span);
             let bounds = self.phase_bounds(&state, Instant::now());
             self.notifier.report_acknowledgements();
+            self.responder.report_answers();
             self.record.progress(&Progress::IterationDone {
                 iteration: n,
                 status: result.status,
@@ -539,6 +596,7 @@ impl Runner {
         services: BTreeMap<String, String>,
     ) -> RunResult {
         let clock = self.record.clock;
+        let response = self.responder.result(&tally.iterations);
         let spec = &self.exp.spec;
         RunResult {
             schema_version: SCHEMA_VERSION,
@@ -575,6 +633,7 @@ impl Runner {
             history: None,
             notifications: self.notifier.take_notifications(),
             coordination: self.notifier.coordination(),
+            response,
         }
     }
 

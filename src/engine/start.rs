@@ -11,7 +11,7 @@ use super::inputs::Inputs;
 use super::record::describe_platform_event;
 use super::{Progress, Runner, Started, Stop};
 use crate::detection::poll::{PolledAlert, Poller, Source};
-use crate::detection::webhook::WebhookServer;
+use crate::detection::webhook::{Desks, WebhookServer};
 use crate::error::chain;
 use crate::platform::kubernetes::KubernetesPlatform;
 use crate::platform::local::{Events, LocalOptions, LocalPlatform};
@@ -39,6 +39,7 @@ impl Runner {
         if stop.is_none() {
             match self.start_platform(webhook.as_ref(), events_tx).await {
                 Ok(p) => {
+                    self.responder.prepare_chats(p.template());
                     if let Some(unavailable) = self.notifier.prepare_delivery(p.template()) {
                         self.record
                             .run_event("notification-delivery-unavailable", unavailable);
@@ -91,6 +92,9 @@ impl Runner {
             self.record
                 .progress(&Progress::AcknowledgeAt { url, roles });
         }
+        if let Some(w) = webhook {
+            self.responder.listen(w);
+        }
         self.record
             .run_event("workloads-ready", format!("services {services:?}"));
     }
@@ -114,8 +118,11 @@ impl Runner {
 
     async fn start_webhook(&mut self) -> Result<Option<WebhookServer>, Stop> {
         let alerts = self.alerts_wanted();
-        let acks = self.notifier.acks();
-        if !alerts && acks.is_none() {
+        let desks = Desks {
+            acks: self.notifier.acks(),
+            desk: self.responder.desk(),
+        };
+        if !alerts && desks.acks.is_none() && desks.desk.is_none() {
             return Ok(None);
         }
         let listen = self
@@ -127,7 +134,7 @@ impl Runner {
         let addr: std::net::SocketAddr = listen
             .parse()
             .map_err(|e| Stop::Aborted(format!("invalid detection.webhookListen: {e}")))?;
-        let server = WebhookServer::bind_with(addr, acks).await.map_err(|e| {
+        let server = WebhookServer::bind_with(addr, desks).await.map_err(|e| {
             Stop::Aborted(format!(
                 "the detection webhook cannot listen on {addr}: {}",
                 chain(&e)

@@ -505,12 +505,27 @@ mod tests {
         let ok = custom("  Page the vendor?  ", &["page", " wait "]).unwrap();
         assert_eq!(ok.question(), "Page the vendor?");
         assert_eq!(ok.answers(), ["page", "wait"]);
-        assert_eq!(custom(" ", &["a", "b"]), Err(CatalogueError::Custom(CustomDecisionError::EmptyQuestion)));
-        assert_eq!(custom("q", &["a"]), Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(1))));
-        assert_eq!(custom("q", &[]), Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(0))));
+        assert_eq!(
+            custom(" ", &["a", "b"]),
+            Err(CatalogueError::Custom(CustomDecisionError::EmptyQuestion))
+        );
+        assert_eq!(
+            custom("q", &["a"]),
+            Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(
+                1
+            )))
+        );
+        assert_eq!(
+            custom("q", &[]),
+            Err(CatalogueError::Custom(CustomDecisionError::TooFewAnswers(
+                0
+            )))
+        );
         assert_eq!(
             custom("q", &["Yes", "yes "]),
-            Err(CatalogueError::Custom(CustomDecisionError::DuplicateAnswer("yes".to_owned())))
+            Err(CatalogueError::Custom(
+                CustomDecisionError::DuplicateAnswer("yes".to_owned())
+            ))
         );
         assert_eq!(
             custom("q", &["a", " "]),
@@ -519,18 +534,24 @@ mod tests {
         let long = "x".repeat(MAX_QUESTION_CHARS + 1);
         assert_eq!(
             custom(&long, &["a", "b"]),
-            Err(CatalogueError::Custom(CustomDecisionError::QuestionTooLong(MAX_QUESTION_CHARS + 1)))
+            Err(CatalogueError::Custom(
+                CustomDecisionError::QuestionTooLong(MAX_QUESTION_CHARS + 1)
+            ))
         );
         let many: Vec<String> = (0..=MAX_ANSWERS).map(|n| n.to_string()).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(
             custom("q", &many),
-            Err(CatalogueError::Custom(CustomDecisionError::TooManyAnswers(MAX_ANSWERS + 1)))
+            Err(CatalogueError::Custom(CustomDecisionError::TooManyAnswers(
+                MAX_ANSWERS + 1
+            )))
         );
         let wide = "y".repeat(MAX_ANSWER_CHARS + 1);
         assert_eq!(
             custom("q", &["a", &wide]),
-            Err(CatalogueError::Custom(CustomDecisionError::AnswerTooLong(2)))
+            Err(CatalogueError::Custom(CustomDecisionError::AnswerTooLong(
+                2
+            )))
         );
     }
 

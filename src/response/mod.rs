@@ -6,7 +6,10 @@
 //! experiment format, the live pages and the chat webhook build on it in later steps.
 
 mod catalogue;
+mod chat;
+mod desk;
 mod hindsight;
+mod page;
 mod situation;
 mod token;
 mod view;
@@ -15,16 +18,22 @@ pub use catalogue::{
     CatalogueError, CustomDecision, Decision, DecisionKind, HindsightRule, MAX_ANSWER_CHARS,
     MAX_ANSWERS, MAX_QUESTION_CHARS,
 };
+pub use chat::ChatMessage;
+pub use desk::{
+    AnswerError, AnswerRequest, Desk, DeskError, MAX_ANSWER_BODY_BYTES, MAX_BY_CHARS,
+    MAX_RATIONALE_CHARS, Observed, PointLifecycle, RecordedAnswer,
+};
 pub use hindsight::{
     CONSISTENCY_WEIGHT, Consistency, DecisionPoint, Finding, GivenAnswer, HindsightError,
     Judgement, LATE_LIMIT_MULTIPLE, Outcome, TIMELINESS_WEIGHT, judge,
 };
+pub use page::{Notice, NoticeKind, render_role_page};
 pub use situation::{
     Certainty, ClockState, Deadline, FieldKey, LegalClock, MONTH, Milestones, Situation,
     SituationError, SituationField, TimeScale,
 };
-pub use view::{AnswerView, PointState, PointView, RoleView, RunState};
 pub use token::{RoleToken, RoleTokens, TOKEN_BYTES, TOKEN_CHARS, TokenError, constant_time_eq};
+pub use view::{AnswerView, PointState, PointView, RoleView, RunState};
 
 /// Durations written as whole milliseconds: integers hash the same on every platform.
 mod millis {

@@ -108,6 +108,107 @@ pub struct RunResult {
     /// Acknowledgements by role, when the experiment names roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordination: Option<CoordinationResult>,
+    /// The people's decisions, when the experiment puts decisions to roles
+    /// (`spec.response`; docs/response.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseResult>,
+}
+
+/// The decisions the drill put to people, their answers, and how each is judged in
+/// hindsight. Times are exercise time (real time times `timeScale`) unless named real.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseResult {
+    /// The run's time scale.
+    pub time_scale: f64,
+    /// Awareness: the run's first detection; no question is put before it.
+    pub awareness_at: Option<Timestamp>,
+    /// The iteration whose outcome hindsight judges against: the one of awareness.
+    pub judged_on_iteration: Option<u32>,
+    /// Each role, in the experiment's order.
+    pub roles: Vec<ResponseRoleResult>,
+    /// Each decision point, in the experiment's order.
+    pub decisions: Vec<DecisionResult>,
+}
+
+/// A role of the drill and how it was reached.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRoleResult {
+    /// The role.
+    pub role: String,
+    /// What it does.
+    pub function: String,
+    /// `chat` or `none`.
+    pub reach: String,
+    /// When its link was first opened.
+    pub link_opened_at: Option<Timestamp>,
+    /// Chat messages posted to it: one per decision put.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat: Vec<ChatPostResult>,
+}
+
+/// A chat message that told a role a decision waits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatPostResult {
+    /// The decision point.
+    pub point: String,
+    /// The webhook, without what may be a secret.
+    pub url: String,
+    /// The HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    pub error: Option<String>,
+    /// The `chat-posted` or `chat-post-failed` record.
+    pub journal_seq: u64,
+}
+
+/// One decision point: when it was put, the answer, and its judgement.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionResult {
+    /// The point's id.
+    pub point: String,
+    /// The catalogued decision's id, or `custom`.
+    pub decision: String,
+    /// The question.
+    pub question: String,
+    /// The role that decides.
+    pub decided_by: String,
+    /// The time the role had, exercise milliseconds.
+    pub budget_ms: f64,
+    /// When it was put; `None` when its trigger never happened.
+    pub asked_at: Option<Timestamp>,
+    /// The answer, when one came.
+    pub answer: Option<String>,
+    /// Why, in the person's words.
+    pub rationale: Option<String>,
+    /// Who answered, as they said.
+    pub by: Option<String>,
+    /// When the answer arrived.
+    pub answered_at: Option<Timestamp>,
+    /// From the question to the answer, exercise milliseconds.
+    pub time_to_decide_ms: Option<f64>,
+    /// The SHA-256 of the situation the answer was taken on (journaled whole).
+    pub snapshot: Option<String>,
+    /// The share of the fields that mattered that were unknown at the answer.
+    pub unknown_share: Option<f64>,
+    /// Whether the answer came within the budget.
+    pub timely: bool,
+    /// `consistent`, `inconsistent` or `undecidable` with hindsight; `None` without an answer.
+    pub consistency: Option<String>,
+    /// The answer hindsight gives, when it can tell.
+    pub hindsight: Option<String>,
+    /// The timeliness score, 0 to 100.
+    pub timeliness: f64,
+    /// The decision's score, 0 to 100 (docs/response.md, "How a decision is scored").
+    pub score: f64,
+    /// What the organisation should look at, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// The `decision-answered` record.
+    pub journal_seq: Option<u64>,
 }
 
 /// A notification draft written at detection (docs/notifications.md).

@@ -1495,4 +1495,3 @@ pub struct Coordination {
 fn default_coordination_timeout() -> Duration {
     Duration::from_secs(15 * 60)
 }
-

@@ -336,10 +336,7 @@ impl<'a> Checker<'a> {
             } else if function.chars().count() > super::MAX_FUNCTION_CHARS {
                 self.problem(
                     format!("{path}.function"),
-                    format!(
-                        "is longer than {} characters",
-                        super::MAX_FUNCTION_CHARS
-                    ),
+                    format!("is longer than {} characters", super::MAX_FUNCTION_CHARS),
                 );
             }
             if let super::Reach::Chat(chat) = &role.reach {
@@ -510,7 +507,10 @@ impl<'a> Checker<'a> {
                     ),
                 );
             } else if let Some(first) = seen.get(code.as_str()) {
-                self.problem(item, format!("`{code}` is already listed at {path}[{first}]"));
+                self.problem(
+                    item,
+                    format!("`{code}` is already listed at {path}[{first}]"),
+                );
             } else {
                 seen.insert(code, i);
             }
@@ -538,7 +538,10 @@ impl<'a> Checker<'a> {
                     "must not be empty; leave it out when it is not known",
                 );
             }
-            self.member_states(&format!("{path}.entity.memberStates"), &entity.member_states);
+            self.member_states(
+                &format!("{path}.entity.memberStates"),
+                &entity.member_states,
+            );
         }
         if let Some(deliver) = &n.deliver {
             self.delivery_url(&format!("{path}.deliver.url"), &deliver.url);

@@ -1,0 +1,561 @@
+//! The run's side of the people's decisions: the desk the listener serves, the chat
+//! messages that tell a role a decision waits, the observations people see, the wait for
+//! their answers after the last iteration, and the judgement of each answer in hindsight.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::stop::{Guard, Stop};
+use super::{Progress, ProgressSink};
+use crate::detection::webhook::WebhookServer;
+use crate::error::chain;
+use crate::journal::Journal;
+use crate::notification::Deliverer;
+use crate::response::{ChatMessage, Desk, GivenAnswer, Observed, Outcome, judge};
+use crate::result::{
+    ChatPostResult, DecisionResult, IterationResult, ResponseResult, ResponseRoleResult,
+};
+use crate::spec::{ChatFormat, Reach, Response, Spec};
+use crate::time::{Clock, ms};
+
+/// A role's chat: its format and client, or why it cannot be posted to.
+struct Chat {
+    format: ChatFormat,
+    deliverer: Result<Deliverer, String>,
+}
+
+/// What the chat task shares with the run: the links and the outcome of each post.
+#[derive(Default)]
+struct Chats {
+    by_role: BTreeMap<String, Chat>,
+    links: BTreeMap<String, String>,
+    posted: Mutex<BTreeMap<String, Vec<ChatPostResult>>>,
+}
+
+/// The people's side of a run, when the experiment puts decisions to roles.
+pub(super) struct Responder {
+    spec: Option<Response>,
+    desk: Option<Arc<Desk>>,
+    journal: Arc<Journal>,
+    clock: Clock,
+    progress: Arc<dyn ProgressSink>,
+    experiment: String,
+    /// The roles' chats, until the listener gives their links.
+    chat_setup: BTreeMap<String, Chat>,
+    chats: Arc<Chats>,
+    /// The iteration of awareness: its observations are what people see.
+    awareness_iteration: Option<u32>,
+    answers_reported: BTreeSet<String>,
+    task: Option<(CancellationToken, JoinHandle<()>)>,
+}
+
+impl Responder {
+    /// The responder of `spec`; no desk when the experiment names no role.
+    pub(super) fn new(
+        spec: &Spec,
+        experiment: &str,
+        run_id: &str,
+        journal: Arc<Journal>,
+        clock: Clock,
+        progress: Arc<dyn ProgressSink>,
+    ) -> Result<Self, String> {
+        let response = spec.response.clone().filter(|r| !r.roles.is_empty());
+        let entity_states = spec
+            .notification
+            .as_ref()
+            .and_then(|n| n.entity.as_ref())
+            .map(|e| e.member_states.clone())
+            .unwrap_or_default();
+        let desk = match &response {
+            Some(r) => Some(Arc::new(
+                Desk::new(
+                    experiment,
+                    run_id,
+                    r,
+                    &entity_states,
+                    journal.clone(),
+                    clock,
+                )
+                .map_err(|e| format!("cannot set up the roles' links: {}", chain(&e)))?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            spec: response,
+            desk,
+            journal,
+            clock,
+            progress,
+            experiment: experiment.to_owned(),
+            chat_setup: BTreeMap::new(),
+            chats: Arc::new(Chats::default()),
+            awareness_iteration: None,
+            answers_reported: BTreeSet::new(),
+            task: None,
+        })
+    }
+
+    /// The desk the listener serves.
+    pub(super) fn desk(&self) -> Option<Arc<Desk>> {
+        self.desk.clone()
+    }
+
+    /// Prepares the roles' chats once the workloads' addresses are known (a webhook URL may
+    /// name them); a chat that cannot be posted to is recorded, and the run goes on.
+    pub(super) fn prepare_chats(&mut self, template: &crate::spec::placeholders::Context) {
+        let Some(spec) = &self.spec else {
+            return;
+        };
+        for role in &spec.roles {
+            let Reach::Chat(chat) = &role.reach else {
+                continue;
+            };
+            let deliverer = crate::spec::placeholders::expand(&chat.url, template)
+                .map_err(|e| chain(&e))
+                .and_then(|url| Deliverer::new(&url, chat.timeout.get()).map_err(|e| chain(&e)));
+            self.chat_setup.insert(
+                role.name.clone(),
+                Chat {
+                    format: chat.format,
+                    deliverer,
+                },
+            );
+        }
+    }
+
+    /// The listener serves the roles' pages: prints each role's link (never journaled),
+    /// warns when the listener is reachable beyond this machine, and starts telling the
+    /// roles of each decision as it is put.
+    pub(super) fn listen(&mut self, server: &WebhookServer) {
+        let Some(desk) = self.desk.clone() else {
+            return;
+        };
+        let mut links = BTreeMap::new();
+        for role in desk.roles() {
+            if let Some(path) = desk.link_path(&role) {
+                links.insert(role, server.link(&path));
+            }
+        }
+        let loopback = server.local_addr().ip().is_loopback();
+        let warning = (!loopback).then(|| {
+            format!(
+                "the roles' pages are served on {} without TLS: anyone on the network path can read the links and answer; listen on 127.0.0.1 unless a TLS-terminating proxy is in front",
+                server.local_addr()
+            )
+        });
+        if let Some(w) = &warning {
+            tracing::warn!("{w}");
+        }
+        self.journal.record(
+            "response-listening",
+            json!({
+                "roles": desk.roles(),
+                "address": server.local_addr().to_string(),
+                "loopback": loopback,
+                "tls": false,
+                "timeScale": desk.time_scale().factor(),
+            }),
+            false,
+        );
+        self.progress.progress(&Progress::RespondAt {
+            links: links.clone().into_iter().collect(),
+            warning,
+        });
+        let chats = Arc::new(Chats {
+            by_role: std::mem::take(&mut self.chat_setup),
+            links,
+            posted: Mutex::new(BTreeMap::new()),
+        });
+        self.chats = chats.clone();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(tell_roles(
+            desk,
+            chats,
+            self.journal.clone(),
+            self.progress.clone(),
+            self.experiment.clone(),
+            stop.clone(),
+        ));
+        self.task = Some((stop, task));
+    }
+
+    /// At an iteration's first detection: the run's awareness (the first detection only).
+    pub(super) fn set_awareness(&mut self, iteration: u32, at: Instant, by: &str) {
+        if let Some(desk) = &self.desk
+            && desk.set_awareness(at, by)
+        {
+            self.awareness_iteration = Some(iteration);
+        }
+    }
+
+    /// Whether observations of iteration `n` are what people see.
+    pub(super) fn watches(&self, n: u32) -> bool {
+        self.awareness_iteration == Some(n)
+    }
+
+    /// The observations people see from now on.
+    pub(super) fn observe(&self, observed: Observed) {
+        if let Some(desk) = &self.desk {
+            desk.observe(observed);
+        }
+    }
+
+    /// Reports the answers that arrived since the last call.
+    pub(super) fn report_answers(&mut self) {
+        let Some(desk) = &self.desk else {
+            return;
+        };
+        for point in desk.lifecycle() {
+            let Some(answer) = point.answer else {
+                continue;
+            };
+            if self.answers_reported.insert(point.id.clone()) {
+                self.progress.progress(&Progress::DecisionAnswered {
+                    point: point.id,
+                    role: answer.role,
+                    answer: answer.answer,
+                    after: answer.after,
+                });
+            }
+        }
+    }
+
+    /// After the last iteration: waits until every decision that was put is answered, or
+    /// stops being worth waiting for (budget times 4 after it was put), or the run's safety
+    /// timeout, whichever comes first (only when `wait`: after a run that went to its end).
+    pub(super) async fn await_answers(&mut self, wait: bool, guard: &Guard) -> Option<Stop> {
+        let desk = self.desk.clone()?;
+        let mut changed = desk.subscribe();
+        let mut stop = None;
+        while wait {
+            self.report_answers();
+            let Some(until) = desk.wait_until(Instant::now()) else {
+                break;
+            };
+            let until = until.min(guard.deadline());
+            if Instant::now() >= until {
+                break;
+            }
+            let open: Vec<String> = desk
+                .lifecycle()
+                .into_iter()
+                .filter(|p| p.answer.is_none() && p.asked_at.is_some())
+                .map(|p| format!("{} ({})", p.id, p.decided_by))
+                .collect();
+            self.progress.progress(&Progress::AwaitingDecisions {
+                open,
+                left: until.saturating_duration_since(Instant::now()),
+            });
+            tokio::select! {
+                biased;
+                () = guard.cancelled() => {
+                    stop = Some(Stop::Interrupted);
+                    break;
+                }
+                _ = changed.changed() => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
+        self.report_answers();
+        stop
+    }
+
+    /// Ends the links and the chat task; posts in flight are abandoned after 5 s.
+    pub(super) async fn close(&mut self) {
+        if let Some(desk) = &self.desk {
+            desk.close();
+        }
+        if let Some((stop, mut task)) = self.task.take() {
+            stop.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+
+    /// The result: each role and decision, judged against the iteration of awareness.
+    pub(super) fn result(&self, iterations: &[IterationResult]) -> Option<ResponseResult> {
+        let desk = self.desk.as_ref()?;
+        let spec = self.spec.as_ref()?;
+        let scale = desk.time_scale();
+        let iteration = self
+            .awareness_iteration
+            .and_then(|n| iterations.iter().find(|it| it.index == n));
+        let outcome = outcome(spec, iteration, scale.factor());
+        let posted = self
+            .chats
+            .posted
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let roles = desk
+            .opened()
+            .into_iter()
+            .map(|(role, function, chat, opened)| ResponseRoleResult {
+                chat: posted.get(&role).cloned().unwrap_or_default(),
+                role,
+                function,
+                reach: if chat { "chat" } else { "none" }.to_owned(),
+                link_opened_at: opened.map(|t| self.clock.at(t)),
+            })
+            .collect();
+        let decisions = desk
+            .lifecycle()
+            .into_iter()
+            .map(|p| {
+                let given = p.answer.as_ref().map(|a| GivenAnswer {
+                    answer: a.answer.clone(),
+                    after: a.after,
+                    unknown_share: a.unknown_share,
+                });
+                let judgement = judge(&p.point, given.as_ref(), &outcome).ok();
+                let mut findings = Vec::new();
+                if p.asked_at.is_none() {
+                    findings.push("never put: what triggers it did not happen".to_owned());
+                }
+                for f in judgement.iter().flat_map(|j| &j.findings) {
+                    findings.push(finding_text(f, p.asked_at.is_some()));
+                }
+                findings.retain(|f| !f.is_empty());
+                let (consistency, hindsight) =
+                    match judgement.as_ref().and_then(|j| j.consistency.as_ref()) {
+                        Some(crate::response::Consistency::Consistent) => (
+                            Some("consistent".to_owned()),
+                            p.answer.as_ref().map(|a| a.answer.clone()),
+                        ),
+                        Some(crate::response::Consistency::Inconsistent { hindsight }) => {
+                            (Some("inconsistent".to_owned()), Some(hindsight.clone()))
+                        }
+                        Some(crate::response::Consistency::Undecidable) => {
+                            (Some("undecidable".to_owned()), None)
+                        }
+                        None => (None, None),
+                    };
+                DecisionResult {
+                    point: p.id,
+                    decision: p.decision,
+                    question: p.question,
+                    decided_by: p.decided_by,
+                    budget_ms: ms(p.budget),
+                    asked_at: p.asked_at.map(|t| self.clock.at(t)),
+                    answer: p.answer.as_ref().map(|a| a.answer.clone()),
+                    rationale: p.answer.as_ref().map(|a| a.rationale.clone()),
+                    by: p.answer.as_ref().and_then(|a| a.by.clone()),
+                    answered_at: p.answer.as_ref().map(|a| a.answered_at),
+                    time_to_decide_ms: p.answer.as_ref().map(|a| ms(a.after)),
+                    snapshot: p.answer.as_ref().map(|a| a.snapshot.clone()),
+                    unknown_share: p.answer.as_ref().map(|a| a.unknown_share),
+                    timely: judgement.as_ref().is_some_and(|j| j.timely),
+                    consistency,
+                    hindsight,
+                    timeliness: judgement.as_ref().map_or(0.0, |j| j.timeliness),
+                    score: judgement.as_ref().map_or(0.0, |j| j.score),
+                    findings,
+                    journal_seq: p.answer.as_ref().map(|a| a.journal_seq),
+                }
+            })
+            .collect();
+        Some(ResponseResult {
+            time_scale: scale.factor(),
+            awareness_at: desk.awareness().map(|t| self.clock.at(t)),
+            judged_on_iteration: self.awareness_iteration,
+            roles,
+            decisions,
+        })
+    }
+}
+
+/// A finding of hindsight in words.
+fn finding_text(finding: &crate::response::Finding, asked: bool) -> String {
+    use crate::response::Finding;
+    match finding {
+        Finding::NotAnswered if asked => "never answered".to_owned(),
+        Finding::NotAnswered => String::new(),
+        Finding::Late { by } => format!(
+            "answered {} of exercise time after its budget",
+            humantime::format_duration(Duration::from_secs(by.as_secs()))
+        ),
+        Finding::InconsistentWithHindsight {
+            hindsight,
+            unknown_share,
+        } => format!(
+            "hindsight gives `{hindsight}`, and {:.0}% of what mattered was known when it was answered",
+            (1.0 - unknown_share) * 100.0
+        ),
+    }
+}
+
+/// What the drill knows for sure after the iteration of awareness, in exercise time.
+fn outcome(spec: &Response, iteration: Option<&IterationResult>, scale: f64) -> Outcome {
+    let failed: BTreeSet<&str> = iteration
+        .map(|it| {
+            it.probes
+                .iter()
+                .filter(|(_, phases)| {
+                    ["fault", "recovery"]
+                        .iter()
+                        .any(|p| phases.get(*p).is_some_and(|s| s.errors > 0))
+                })
+                .map(|(name, _)| name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let affected: Vec<&crate::spec::ServiceSpec> = spec
+        .services
+        .iter()
+        .filter(|s| s.probes.iter().any(|p| failed.contains(p.as_str())))
+        .collect();
+    let declared = !spec.services.is_empty() && iteration.is_some();
+    Outcome {
+        outage: iteration.map(|it| Duration::from_secs_f64(it.outage_ms * scale / 1e3)),
+        lowest_availability: iteration.and_then(lowest_availability),
+        significant_outage: spec
+            .significance
+            .as_ref()
+            .and_then(|s| s.outage)
+            .map(|d| d.get()),
+        availability_floor: spec
+            .significance
+            .as_ref()
+            .and_then(|s| s.availability_below),
+        major_outage: spec.major_outage.map(|d| d.get()),
+        recovery_objective: spec.recovery_objective.map(|d| d.get()),
+        member_states: declared.then(|| {
+            affected
+                .iter()
+                .flat_map(|s| s.member_states.iter().cloned())
+                .collect()
+        }),
+        malicious_scenario: spec.scenario.as_ref().map(|s| s.malicious),
+        customer_facing_affected: declared.then(|| affected.iter().any(|s| s.customer_facing)),
+    }
+}
+
+/// The lowest availability of any probe from the injection to the end of recovery.
+fn lowest_availability(it: &IterationResult) -> Option<f64> {
+    it.probes
+        .values()
+        .filter_map(|phases| {
+            let (count, errors) = ["fault", "recovery"]
+                .iter()
+                .filter_map(|p| phases.get(*p))
+                .fold((0, 0), |(c, e), s| (c + s.count, e + s.errors));
+            crate::measure::availability(count, errors)
+        })
+        .reduce(f64::min)
+        .or(it.availability)
+}
+
+/// Tells each role reached by chat of each decision as it is put; stops on `stop`.
+async fn tell_roles(
+    desk: Arc<Desk>,
+    chats: Arc<Chats>,
+    journal: Arc<Journal>,
+    progress: Arc<dyn ProgressSink>,
+    experiment: String,
+    stop: CancellationToken,
+) {
+    let mut changed = desk.subscribe();
+    let mut posts = tokio::task::JoinSet::new();
+    loop {
+        let now = Instant::now();
+        for (point, role) in desk.newly_asked(now) {
+            progress.progress(&Progress::DecisionAsked {
+                point: point.clone(),
+                role: role.clone(),
+            });
+            let (Some(chat), Some(link)) = (chats.by_role.get(&role), chats.links.get(&role))
+            else {
+                continue;
+            };
+            let Some(p) = desk.lifecycle().into_iter().find(|p| p.id == point) else {
+                continue;
+            };
+            let scale = desk.time_scale();
+            let budget = if scale.factor() == 1.0 {
+                humantime::format_duration(p.budget).to_string()
+            } else {
+                format!(
+                    "{} of exercise time ({} real time)",
+                    humantime::format_duration(p.budget),
+                    humantime::format_duration(Duration::from_secs(
+                        scale.to_real(p.budget).as_secs()
+                    ))
+                )
+            };
+            let body = ChatMessage {
+                experiment: &experiment,
+                role: &role,
+                question: &p.question,
+                budget: &budget,
+                link,
+            }
+            .body(chat.format);
+            let chats = chats.clone();
+            let journal = journal.clone();
+            let deliverer = match &chat.deliverer {
+                Ok(d) => Ok(d.clone()),
+                Err(e) => Err(e.clone()),
+            };
+            posts.spawn(async move {
+                let (url, status, error) = match deliverer {
+                    Ok(d) => {
+                        let url = d.shown_url();
+                        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+                        match d.post_json(bytes).await {
+                            Ok(posted) if posted.delivered() => (url, Some(posted.status), None),
+                            Ok(posted) => (
+                                url,
+                                Some(posted.status),
+                                Some(format!("the chat answered HTTP {}", posted.status)),
+                            ),
+                            Err(e) => (url, None, Some(chain(&e))),
+                        }
+                    }
+                    Err(e) => (String::new(), None, Some(format!("the chat cannot be posted to: {e}"))),
+                };
+                let kind = if error.is_none() { "chat-posted" } else { "chat-post-failed" };
+                let (seq, _) = journal.record_with_seq(
+                    kind,
+                    json!({"role": role, "point": point, "url": url, "status": status, "error": error}),
+                    false,
+                );
+                if let Ok(mut posted) = chats.posted.lock() {
+                    posted.entry(role).or_default().push(ChatPostResult {
+                        point,
+                        url,
+                        status,
+                        error,
+                        journal_seq: seq,
+                    });
+                }
+            });
+        }
+        let next = desk.next_ask(Instant::now());
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            _ = changed.changed() => {}
+            () = sleep_until_opt(next) => {}
+            Some(_) = posts.join_next(), if !posts.is_empty() => {}
+        }
+    }
+    // Posts in flight get their own timeouts; the caller bounds the wait.
+    while posts.join_next().await.is_some() {}
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,883 @@
+//! The response desk of one run: the roles' tokens, the decision points and when each is
+//! put, the situation each role sees, and the answers, journaled with the snapshot they were
+//! taken on. Shared by the run's listener, which shows pages and takes answers, and the
+//! engine, which sets awareness, feeds observations, and waits for the answers.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::catalogue::{CatalogueError, CustomDecision, DecisionKind};
+use super::hindsight::{DecisionPoint, GivenAnswer, LATE_LIMIT_MULTIPLE};
+use super::situation::{Deadline, FieldKey, Milestones, Situation, SituationField, TimeScale};
+use super::token::{RoleTokens, TokenError};
+use super::view::{AnswerView, PointState, PointView, RoleView, RunState};
+use crate::journal::Journal;
+use crate::spec::{Reach, Response, Trigger};
+use crate::time::{Clock, Timestamp, ms};
+
+/// The largest answer body accepted: an answer, a rationale and a name.
+pub const MAX_ANSWER_BODY_BYTES: usize = 8 * 1024;
+/// The longest rationale, in characters.
+pub const MAX_RATIONALE_CHARS: usize = 2000;
+/// The longest name of whoever answers, in characters.
+pub const MAX_BY_CHARS: usize = 100;
+/// Snapshots kept per decision point for answers to name; older ones are forgotten.
+const SHOWN_PER_POINT: usize = 64;
+
+/// The legal clocks a page shows.
+const CLOCKS: [Deadline; 3] = [
+    Deadline::Nis2EarlyWarning,
+    Deadline::Nis2IncidentNotification,
+    Deadline::DoraInitialNotification,
+];
+
+/// Why an answer was refused; nothing is recorded and the run goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The link's token is wrong, or the run has ended.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The body is not what an answer looks like.
+    #[error("{0}")]
+    Body(String),
+    /// Nothing has been detected yet: no question is put.
+    #[error("nothing has been detected yet: no question is put")]
+    NotAware,
+    /// The point names no decision point of this role.
+    #[error("unknown decision point `{given}`; yours are {yours}")]
+    UnknownPoint {
+        /// The point named.
+        given: String,
+        /// The role's points, comma-separated.
+        yours: String,
+    },
+    /// The point is not asked yet.
+    #[error("`{point}` is not asked yet: it waits for {waiting_for}")]
+    NotAsked {
+        /// The point.
+        point: String,
+        /// What it waits for.
+        waiting_for: String,
+    },
+    /// The point was answered already; the first answer stands.
+    #[error("`{0}` was answered already; the first answer stands")]
+    AlreadyAnswered(String),
+    /// The answer is not one the decision allows.
+    #[error(transparent)]
+    Answer(#[from] CatalogueError),
+    /// The snapshot named was not shown to this role for this point.
+    #[error(
+        "the snapshot `{0}` was not shown for this decision point: reload the page and answer again"
+    )]
+    UnknownSnapshot(String),
+}
+
+impl AnswerError {
+    /// The HTTP status that says what went wrong.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Token(TokenError::Revoked) => 410,
+            Self::Token(TokenError::Refused) => 404,
+            Self::Token(_) => 500,
+            Self::Body(_) | Self::Answer(_) | Self::UnknownSnapshot(_) => 422,
+            Self::UnknownPoint { .. } => 404,
+            Self::NotAware | Self::NotAsked { .. } | Self::AlreadyAnswered(_) => 409,
+        }
+    }
+}
+
+/// An answer as sent: JSON (`firedrill respond`, scripts) or a form (the page).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The decision point's id.
+    pub point: String,
+    /// One of the allowed answers.
+    pub answer: String,
+    /// Why, in the person's words.
+    pub rationale: String,
+    /// The snapshot's hash the page showed; without it the situation is taken now.
+    #[serde(default)]
+    pub snapshot: Option<String>,
+    /// Who answers, as they say.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+impl AnswerRequest {
+    /// Reads a JSON body.
+    pub fn from_json(body: &[u8]) -> Result<Self, AnswerError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| AnswerError::Body(format!("body is not json: {e}")))?;
+        if !value.is_object() {
+            return Err(AnswerError::Body(
+                r#"body must be a json object such as {"point": "significance", "answer": "yes", "rationale": "..."}"#.into(),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| AnswerError::Body(format!("invalid answer: {e}")))
+    }
+
+    /// Reads a form body (`application/x-www-form-urlencoded`); empty optional fields are
+    /// left out.
+    pub fn from_form(body: &[u8]) -> Result<Self, AnswerError> {
+        let mut request: Self = serde_urlencoded::from_bytes(body)
+            .map_err(|e| AnswerError::Body(format!("invalid form: {e}")))?;
+        request.snapshot = request.snapshot.filter(|s| !s.trim().is_empty());
+        request.by = request.by.filter(|s| !s.trim().is_empty());
+        Ok(request)
+    }
+
+    fn check(&self) -> Result<(), AnswerError> {
+        let rationale = self.rationale.trim();
+        if rationale.is_empty() {
+            return Err(AnswerError::Body(
+                "the rationale is empty: say in a sentence why".into(),
+            ));
+        }
+        if rationale.chars().count() > MAX_RATIONALE_CHARS {
+            return Err(AnswerError::Body(format!(
+                "the rationale is longer than {MAX_RATIONALE_CHARS} characters"
+            )));
+        }
+        if let Some(by) = &self.by
+            && by.chars().count() > MAX_BY_CHARS
+        {
+            return Err(AnswerError::Body(format!(
+                "the name is longer than {MAX_BY_CHARS} characters"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What the run has observed since the injection, as the engine last reported it. Times
+/// are real time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// Probe observations since the injection.
+    pub observations: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Time the steady state has not held.
+    pub outage: Duration,
+    /// Probes that failed at least once.
+    pub failed_probes: Vec<String>,
+    /// Whether the steady state has not come back.
+    pub ongoing: bool,
+}
+
+/// A role of the run.
+#[derive(Clone, Debug)]
+struct RoleEntry {
+    name: String,
+    function: String,
+    chat: bool,
+}
+
+/// A decision point of the run.
+#[derive(Clone, Debug)]
+struct PointEntry {
+    id: String,
+    point: DecisionPoint,
+    decided_by: String,
+    after: Trigger,
+    /// Real time from the trigger to the question.
+    delay: Duration,
+}
+
+/// An answer as recorded.
+#[derive(Clone, Debug)]
+pub struct RecordedAnswer {
+    /// The point's id.
+    pub point: String,
+    /// The role that answered.
+    pub role: String,
+    /// The allowed answer.
+    pub answer: String,
+    /// Why.
+    pub rationale: String,
+    /// Who, as they said.
+    pub by: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
+    /// The same in UTC.
+    pub answered_at: Timestamp,
+    /// Exercise time from the question to the answer.
+    pub after: Duration,
+    /// The snapshot's hash.
+    pub snapshot: String,
+    /// Whether the snapshot is one a page showed (else it was taken at the answer).
+    pub shown: bool,
+    /// The share of the decision's fields unknown in the snapshot.
+    pub unknown_share: f64,
+    /// The `decision-answered` record.
+    pub journal_seq: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    awareness: Option<Instant>,
+    detected_by: Option<String>,
+    observed: Observed,
+    /// Per point: when it was asked, once journaled.
+    asked_journaled: Vec<bool>,
+    /// Per point: the snapshots shown, newest last.
+    shown: Vec<VecDeque<Situation>>,
+    answers: Vec<Option<RecordedAnswer>>,
+    /// Per role: the first time its link was opened.
+    opened: Vec<Option<Instant>>,
+}
+
+/// One point's lifecycle as [`Desk::lifecycle`] reports it.
+#[derive(Clone, Debug)]
+pub struct PointLifecycle {
+    /// The point's id.
+    pub id: String,
+    /// The catalogued decision's id, or `custom`.
+    pub decision: String,
+    /// The question.
+    pub question: String,
+    /// The role that decides.
+    pub decided_by: String,
+    /// The budget, exercise time.
+    pub budget: Duration,
+    /// The decision point, for hindsight.
+    pub point: DecisionPoint,
+    /// When it was asked, if it was.
+    pub asked_at: Option<Instant>,
+    /// The answer, if one came.
+    pub answer: Option<RecordedAnswer>,
+}
+
+/// The people's side of one run; see the module's documentation.
+pub struct Desk {
+    experiment: String,
+    run_id: String,
+    scale: TimeScale,
+    roles: Vec<RoleEntry>,
+    points: Vec<PointEntry>,
+    services: Vec<crate::spec::ServiceSpec>,
+    entity_member_states: Vec<String>,
+    tokens: RoleTokens,
+    journal: Arc<Journal>,
+    clock: Clock,
+    state: Mutex<State>,
+    changed: watch::Sender<usize>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("experiment", &self.experiment)
+            .field("roles", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a desk could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// Tokens could not be issued.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A decision point of the experiment is not valid (validation lets none through).
+    #[error("decision point `{id}`: {error}")]
+    Point {
+        /// The point.
+        id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+impl Desk {
+    /// The desk of a run of `experiment` under `spec`; `entity_member_states` are the
+    /// notification entity's, used when no service says where it is provided.
+    pub fn new(
+        experiment: &str,
+        run_id: &str,
+        spec: &Response,
+        entity_member_states: &[String],
+        journal: Arc<Journal>,
+        clock: Clock,
+    ) -> Result<Self, DeskError> {
+        let scale = TimeScale::new(spec.time_scale).unwrap_or_default();
+        let tokens = RoleTokens::issue(spec.roles.iter().map(|r| r.name.as_str()))?;
+        let roles = spec
+            .roles
+            .iter()
+            .map(|r| RoleEntry {
+                name: r.name.clone(),
+                function: r.function.trim().to_owned(),
+                chat: matches!(r.reach, Reach::Chat(_)),
+            })
+            .collect::<Vec<_>>();
+        let mut points = Vec::new();
+        for p in &spec.decisions {
+            let fail = |error: String| DeskError::Point {
+                id: p.id.clone(),
+                error,
+            };
+            let kind = match (&p.decision, &p.question) {
+                (Some(d), _) => DecisionKind::Catalogued(*d),
+                (None, Some(q)) => DecisionKind::Custom(
+                    CustomDecision::new(q.clone(), p.answers.clone())
+                        .map_err(|e| fail(e.to_string()))?,
+                ),
+                (None, None) => return Err(fail("no decision and no question".into())),
+            };
+            let point =
+                DecisionPoint::new(kind, p.budget.get()).map_err(|e| fail(e.to_string()))?;
+            points.push(PointEntry {
+                id: p.id.clone(),
+                point,
+                decided_by: p.decided_by.clone(),
+                after: p.after.clone(),
+                delay: scale.to_real(p.delay.get()),
+            });
+        }
+        let n = points.len();
+        let state = State {
+            asked_journaled: vec![false; n],
+            shown: vec![VecDeque::new(); n],
+            answers: vec![None; n],
+            opened: vec![None; roles.len()],
+            ..State::default()
+        };
+        Ok(Self {
+            experiment: experiment.to_owned(),
+            run_id: run_id.to_owned(),
+            scale,
+            roles,
+            points,
+            services: spec.services.clone(),
+            entity_member_states: entity_member_states.to_vec(),
+            tokens,
+            journal,
+            clock,
+            state: Mutex::new(state),
+            changed: watch::Sender::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The run's time scale.
+    pub fn time_scale(&self) -> TimeScale {
+        self.scale
+    }
+
+    /// The roles' names, in the experiment's order.
+    pub fn roles(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// Whether `role` is reached through a chat.
+    pub fn reached_by_chat(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.name == role && r.chat)
+    }
+
+    /// The path of a role's link, such as `/respond/TOKEN`; a secret of the role's.
+    pub fn link_path(&self, role: &str) -> Option<String> {
+        self.tokens
+            .token(role)
+            .map(|t| format!("/respond/{}", t.expose()))
+    }
+
+    /// Sets awareness and the signal that gave it, unless set already; returns whether it
+    /// was set now.
+    pub fn set_awareness(&self, at: Instant, detected_by: &str) -> bool {
+        let mut state = self.lock();
+        if state.awareness.is_some() {
+            return false;
+        }
+        state.awareness = Some(at);
+        state.detected_by = Some(detected_by.to_owned());
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
+        true
+    }
+
+    /// The run's observations so far, for the situation people see.
+    pub fn observe(&self, observed: Observed) {
+        self.lock().observed = observed;
+    }
+
+    /// A receiver that changes with awareness and every answer.
+    pub fn subscribe(&self) -> watch::Receiver<usize> {
+        self.changed.subscribe()
+    }
+
+    /// Refuses every link from now on: the run has ended. Journals it once.
+    pub fn close(&self) {
+        if !self.tokens.is_revoked() {
+            self.tokens.revoke();
+            self.journal.record(
+                "response-closed",
+                json!({"roles": self.roles(), "reason": "the run ended: the roles' links no longer take answers"}),
+                false,
+            );
+        }
+    }
+
+    /// When point `i` is (or was) asked, once its trigger has happened.
+    fn asked_at(&self, state: &State, i: usize) -> Option<Instant> {
+        let p = &self.points[i];
+        let from = match &p.after {
+            Trigger::Detection => state.awareness?,
+            Trigger::Decision(earlier) => {
+                let j = self.points.iter().position(|q| &q.id == earlier)?;
+                state.answers[j].as_ref()?.at
+            }
+        };
+        Some(from + p.delay)
+    }
+
+    fn waiting_for(&self, state: &State, i: usize, now: Instant) -> String {
+        let p = &self.points[i];
+        let trigger = match &p.after {
+            Trigger::Detection if state.awareness.is_none() => "the first detection".to_owned(),
+            Trigger::Decision(earlier)
+                if self
+                    .points
+                    .iter()
+                    .position(|q| &q.id == earlier)
+                    .is_none_or(|j| state.answers[j].is_none()) =>
+            {
+                format!("the answer to `{earlier}`")
+            }
+            _ => {
+                let left = self
+                    .asked_at(state, i)
+                    .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+                return format!(
+                    "{} of exercise time",
+                    humantime::format_duration(round_secs(self.scale.to_exercise(left)))
+                );
+            }
+        };
+        trigger
+    }
+
+    /// The next time a point not yet asked will be, when its trigger has happened.
+    pub fn next_ask(&self, now: Instant) -> Option<Instant> {
+        let state = self.lock();
+        (0..self.points.len())
+            .filter(|&i| !state.asked_journaled[i])
+            .filter_map(|i| self.asked_at(&state, i))
+            .filter(|t| *t > now)
+            .min()
+    }
+
+    /// Journals the points asked by `now` that were not yet; returns them as
+    /// (point id, role) so that the caller can tell the roles.
+    pub fn newly_asked(&self, now: Instant) -> Vec<(String, String)> {
+        let mut state = self.lock();
+        self.journal_asked(&mut state, now)
+    }
+
+    fn journal_asked(&self, state: &mut State, now: Instant) -> Vec<(String, String)> {
+        let mut asked = Vec::new();
+        let Some(awareness) = state.awareness else {
+            return asked;
+        };
+        for i in 0..self.points.len() {
+            if state.asked_journaled[i] {
+                continue;
+            }
+            let Some(at) = self.asked_at(state, i).filter(|t| *t <= now) else {
+                continue;
+            };
+            state.asked_journaled[i] = true;
+            let p = &self.points[i];
+            self.journal.record(
+                "decision-asked",
+                json!({
+                    "point": p.id,
+                    "decision": p.point.kind().id(),
+                    "role": p.decided_by,
+                    "at": self.clock.at(at),
+                    "askedAtMs": ms(self.scale.to_exercise(at.saturating_duration_since(awareness))),
+                    "budgetMs": ms(p.point.budget()),
+                    "timeScale": self.scale.factor(),
+                }),
+                false,
+            );
+            asked.push((p.id.clone(), p.decided_by.clone()));
+        }
+        asked
+    }
+
+    /// The role whose link `token` is; refused after the run.
+    fn role_of(&self, token: &str) -> Result<usize, AnswerError> {
+        let role = self.tokens.authenticate(token)?;
+        Ok(self
+            .roles
+            .iter()
+            .position(|r| r.name == role)
+            .unwrap_or_default())
+    }
+
+    /// The page of the role whose link `token` is, at `now`; every open point's snapshot
+    /// is kept so that an answer can name it.
+    pub fn view(&self, token: &str, now: Instant) -> Result<RoleView, AnswerError> {
+        let r = self.role_of(token)?;
+        let mut state = self.lock();
+        if state.opened[r].is_none() {
+            state.opened[r] = Some(now);
+            self.journal.record(
+                "response-link-opened",
+                json!({"role": self.roles[r].name, "at": self.clock.at(now)}),
+                false,
+            );
+        }
+        self.journal_asked(&mut state, now);
+        let role = &self.roles[r];
+        let awareness = state.awareness;
+        let mut points = Vec::new();
+        for i in 0..self.points.len() {
+            let p = &self.points[i];
+            if p.decided_by != role.name {
+                continue;
+            }
+            let kind = p.point.kind();
+            let asked = self.asked_at(&state, i).filter(|t| *t <= now);
+            let mut view = PointView {
+                id: p.id.clone(),
+                decision: kind.id().to_owned(),
+                question: kind.question().to_owned(),
+                answers: kind.answers().iter().map(|a| (*a).to_owned()).collect(),
+                provisions: kind.provisions().iter().map(|a| (*a).to_owned()).collect(),
+                state: PointState::Pending,
+                waiting_for: None,
+                asked_at_ms: None,
+                budget_ms: millis(p.point.budget()),
+                remaining_ms: None,
+                situation: None,
+                snapshot: None,
+                answer: None,
+            };
+            match (asked, &state.answers[i], awareness) {
+                (_, Some(a), _) => {
+                    view.state = PointState::Answered;
+                    view.answer = Some(AnswerView {
+                        answer: a.answer.clone(),
+                        rationale: a.rationale.clone(),
+                        by: a.by.clone(),
+                        after_ms: millis(a.after),
+                        within_budget: a.after <= p.point.budget(),
+                        snapshot: a.snapshot.clone(),
+                        journal_seq: a.journal_seq,
+                    });
+                }
+                (Some(asked), None, Some(awareness)) => {
+                    let elapsed = self.scale.to_exercise(now.saturating_duration_since(asked));
+                    view.state = PointState::Open;
+                    view.asked_at_ms = Some(millis(
+                        self.scale
+                            .to_exercise(asked.saturating_duration_since(awareness)),
+                    ));
+                    view.remaining_ms = Some(
+                        i64::try_from(millis(p.point.budget())).unwrap_or(i64::MAX)
+                            - i64::try_from(millis(elapsed)).unwrap_or(i64::MAX),
+                    );
+                    let situation = self.situation(&state, now, awareness);
+                    view.snapshot = situation.hash().ok();
+                    view.situation = situation.to_json().ok();
+                    let shown = &mut state.shown[i];
+                    if shown.len() == SHOWN_PER_POINT {
+                        shown.pop_front();
+                    }
+                    shown.push_back(situation);
+                }
+                _ => view.waiting_for = Some(self.waiting_for(&state, i, now)),
+            }
+            if let Some(asked) = asked
+                && let Some(awareness) = awareness
+            {
+                view.asked_at_ms = Some(millis(
+                    self.scale
+                        .to_exercise(asked.saturating_duration_since(awareness)),
+                ));
+            }
+            points.push(view);
+        }
+        Ok(RoleView {
+            experiment: self.experiment.clone(),
+            run_id: self.run_id.clone(),
+            role: role.name.clone(),
+            function: role.function.clone(),
+            time_scale: self.scale.factor(),
+            state: if awareness.is_some() {
+                RunState::Live
+            } else {
+                RunState::Waiting
+            },
+            now_ms: awareness
+                .map(|a| millis(self.scale.to_exercise(now.saturating_duration_since(a)))),
+            points,
+        })
+    }
+
+    /// Records the answer of the role whose link `token` is, arrived `now`.
+    pub fn answer(
+        &self,
+        token: &str,
+        request: AnswerRequest,
+        now: Instant,
+    ) -> Result<RecordedAnswer, AnswerError> {
+        let r = self.role_of(token)?;
+        let role = &self.roles[r];
+        request.check()?;
+        let mut state = self.lock();
+        let awareness = state.awareness.ok_or(AnswerError::NotAware)?;
+        let i = self
+            .points
+            .iter()
+            .position(|p| p.id == request.point && p.decided_by == role.name)
+            .ok_or_else(|| AnswerError::UnknownPoint {
+                given: request.point.chars().take(80).collect(),
+                yours: self
+                    .points
+                    .iter()
+                    .filter(|p| p.decided_by == role.name)
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let p = &self.points[i];
+        if state.answers[i].is_some() {
+            return Err(AnswerError::AlreadyAnswered(p.id.clone()));
+        }
+        let Some(asked) = self.asked_at(&state, i).filter(|t| *t <= now) else {
+            return Err(AnswerError::NotAsked {
+                point: p.id.clone(),
+                waiting_for: self.waiting_for(&state, i, now),
+            });
+        };
+        let answer = p.point.kind().check_answer(&request.answer)?.to_owned();
+        let (situation, shown) = match &request.snapshot {
+            Some(hash) => {
+                let found = state.shown[i]
+                    .iter()
+                    .rev()
+                    .find(|s| s.hash().is_ok_and(|h| &h == hash))
+                    .cloned()
+                    .ok_or_else(|| AnswerError::UnknownSnapshot(hash.chars().take(64).collect()))?;
+                (found, true)
+            }
+            None => (self.situation(&state, now, awareness), false),
+        };
+        self.journal_asked(&mut state, now);
+        let given = GivenAnswer::in_situation(
+            answer.clone(),
+            self.scale.to_exercise(now.saturating_duration_since(asked)),
+            p.point.kind(),
+            &situation,
+        );
+        let hash = situation.hash().unwrap_or_default();
+        let answered_at = self.clock.at(now);
+        let rationale = request.rationale.trim().to_owned();
+        let by = request.by.map(|b| b.trim().to_owned());
+        let (journal_seq, _) = self.journal.record_with_seq(
+            "decision-answered",
+            json!({
+                "point": p.id,
+                "decision": p.point.kind().id(),
+                "role": role.name,
+                "by": by,
+                "answer": answer,
+                "rationale": rationale,
+                "at": answered_at,
+                "afterMs": ms(given.after),
+                "afterRealMs": ms(now.saturating_duration_since(asked)),
+                "budgetMs": ms(p.point.budget()),
+                "timeScale": self.scale.factor(),
+                "snapshot": hash,
+                "snapshotShown": shown,
+                "situation": situation.to_json().unwrap_or(Value::Null),
+                "unknownShare": given.unknown_share,
+            }),
+            false,
+        );
+        let recorded = RecordedAnswer {
+            point: p.id.clone(),
+            role: role.name.clone(),
+            answer,
+            rationale,
+            by,
+            at: now,
+            answered_at,
+            after: given.after,
+            snapshot: hash,
+            shown,
+            unknown_share: given.unknown_share,
+            journal_seq,
+        };
+        state.answers[i] = Some(recorded.clone());
+        // An answer may put the next question at once.
+        self.journal_asked(&mut state, now);
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
+        Ok(recorded)
+    }
+
+    /// The situation at `now`: what the organisation knows, not what the drill knows.
+    fn situation(&self, state: &State, now: Instant, awareness: Instant) -> Situation {
+        let o = &state.observed;
+        let mut fields = Vec::new();
+        fields.push(
+            match crate::measure::availability(o.observations, o.failures) {
+                Some(a) => SituationField::known(FieldKey::AvailabilitySoFar, json!(a)),
+                None => SituationField::unknown(
+                    FieldKey::AvailabilitySoFar,
+                    "no probe observation since the injection",
+                ),
+            },
+        );
+        let outage = self.scale.to_exercise(o.outage);
+        fields.push(if o.ongoing {
+            SituationField::estimated(
+                FieldKey::OutageSoFar,
+                json!(millis(outage)),
+                "the steady state has not come back: the outage goes on",
+            )
+        } else {
+            SituationField::known(FieldKey::OutageSoFar, json!(millis(outage)))
+        });
+        fields.push(SituationField::known(
+            FieldKey::FailedProbes,
+            json!(o.failed_probes),
+        ));
+        let failed: BTreeSet<&str> = o.failed_probes.iter().map(String::as_str).collect();
+        let affected: Vec<&crate::spec::ServiceSpec> = self
+            .services
+            .iter()
+            .filter(|s| s.probes.iter().any(|p| failed.contains(p.as_str())))
+            .collect();
+        if self.services.is_empty() {
+            fields.push(SituationField::unknown(
+                FieldKey::AffectedServices,
+                "the experiment maps no probe to a service",
+            ));
+        } else {
+            fields.push(SituationField::known(
+                FieldKey::AffectedServices,
+                json!(affected.iter().map(|s| &s.name).collect::<Vec<_>>()),
+            ));
+        }
+        let states: BTreeSet<&str> = affected
+            .iter()
+            .flat_map(|s| &s.member_states)
+            .map(String::as_str)
+            .collect();
+        fields.push(if !states.is_empty() {
+            SituationField::known(FieldKey::MemberStates, json!(states))
+        } else if !self.entity_member_states.is_empty() {
+            SituationField::estimated(
+                FieldKey::MemberStates,
+                json!(self.entity_member_states),
+                "the entity's member states: which services are affected where is not known",
+            )
+        } else {
+            SituationField::unknown(
+                FieldKey::MemberStates,
+                "no service or entity says where it is provided",
+            )
+        });
+        fields.push(SituationField::known(FieldKey::Ongoing, json!(o.ongoing)));
+        fields.push(match &state.detected_by {
+            Some(by) => SituationField::known(FieldKey::DetectedBy, json!(by)),
+            None => SituationField::unknown(FieldKey::DetectedBy, "nothing detected yet"),
+        });
+        fields.push(SituationField::unknown(
+            FieldKey::IndicatorsOfCompromise,
+            "no forensic finding has been reported in this drill",
+        ));
+        let at = self
+            .scale
+            .to_exercise(now.saturating_duration_since(awareness));
+        // Fields are built above without repeats or missing values: this cannot fail.
+        Situation::new(at, self.scale, fields, &CLOCKS, &Milestones::default()).unwrap_or_else(
+            |_| {
+                Situation::new(at, self.scale, Vec::new(), &[], &Milestones::default())
+                    .expect("an empty situation is valid")
+            },
+        )
+    }
+
+    /// Whether every point that can still be asked has been answered, or when the last
+    /// one still open stops being worth waiting for (its budget times
+    /// [`LATE_LIMIT_MULTIPLE`] after it was asked). `None` when nothing is left to wait for.
+    pub fn wait_until(&self, now: Instant) -> Option<Instant> {
+        let state = self.lock();
+        state.awareness?;
+        let mut until: Option<Instant> = None;
+        for i in 0..self.points.len() {
+            if state.answers[i].is_some() {
+                continue;
+            }
+            let Some(asked) = self.asked_at(&state, i) else {
+                continue;
+            };
+            let limit = asked
+                + self
+                    .scale
+                    .to_real(self.points[i].point.budget() * LATE_LIMIT_MULTIPLE);
+            if limit > now {
+                until = Some(until.map_or(limit, |u| u.max(limit)));
+            }
+        }
+        until
+    }
+
+    /// Each point with when it was asked and its answer, in the experiment's order.
+    pub fn lifecycle(&self) -> Vec<PointLifecycle> {
+        let state = self.lock();
+        self.points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PointLifecycle {
+                id: p.id.clone(),
+                decision: p.point.kind().id().to_owned(),
+                question: p.point.kind().question().to_owned(),
+                decided_by: p.decided_by.clone(),
+                budget: p.point.budget(),
+                point: p.point.clone(),
+                asked_at: self.asked_at(&state, i),
+                answer: state.answers[i].clone(),
+            })
+            .collect()
+    }
+
+    /// Awareness, once something was detected.
+    pub fn awareness(&self) -> Option<Instant> {
+        self.lock().awareness
+    }
+
+    /// When each role first opened its link, in the experiment's order.
+    pub fn opened(&self) -> Vec<(String, String, bool, Option<Instant>)> {
+        let state = self.lock();
+        self.roles
+            .iter()
+            .zip(&state.opened)
+            .map(|(r, o)| (r.name.clone(), r.function.clone(), r.chat, *o))
+            .collect()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn round_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_millis() >= 500))
+}
