@@ -694,6 +694,121 @@ mod tests {
         (status, json)
     }
 
+    async fn start_with_desk() -> (WebhookServer, Arc<Desk>, tempfile::TempDir) {
+        crate::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(crate::journal::Journal::create(&dir.path().join("j.jsonl")).unwrap());
+        let spec: crate::spec::Response = serde_saphyr::from_str(
+            "roles: [{name: legal, function: legal}]\ndecisions: [{id: notify, decision: notify-authority, decidedBy: legal, budget: 1h}]",
+        )
+        .unwrap();
+        let desk = Arc::new(
+            Desk::new("e", "r", &spec, &[], journal, crate::time::Clock::start()).unwrap(),
+        );
+        let desks = Desks {
+            acks: None,
+            desk: Some(desk.clone()),
+        };
+        let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), desks)
+            .await
+            .unwrap();
+        (server, desk, dir)
+    }
+
+    fn answers_journaled(dir: &tempfile::TempDir) -> usize {
+        std::fs::read_to_string(dir.path().join("j.jsonl"))
+            .unwrap()
+            .matches("\"decision-answered\"")
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_role_answers_through_its_link_and_hostile_requests_record_nothing() {
+        let (server, desk, dir) = start_with_desk().await;
+        let link = server.link(&desk.link_path("legal").unwrap());
+        let client = reqwest::Client::new();
+
+        // The page before awareness: HTML, never cached, no script, no referrer.
+        let page = client.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let headers = page.headers().clone();
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'none'")
+        );
+        let html = page.text().await.unwrap();
+        let token = link.rsplit('/').next().unwrap();
+        assert!(!html.contains(token), "the page carries no token");
+
+        let (status, body) = post(&link, "application/json", r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#).await;
+        assert_eq!((status, body["error"].as_str().unwrap()), (409, "nothing has been detected yet: no question is put"));
+
+        desk.set_awareness(Instant::now(), "monitor");
+        let view = client
+            .get(&link)
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let view: Value = serde_json::from_str(&view).unwrap();
+        assert_eq!(view["state"], "live");
+        assert_eq!(view["points"][0]["state"], "open");
+        let snapshot = view["points"][0]["snapshot"].as_str().unwrap().to_owned();
+
+        let wrong = format!("{}/respond/{}", server.base_url(), "A".repeat(43));
+        let cases: Vec<(String, &str, String, u16, &str)> = vec![
+            (wrong.clone(), "application/json", r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#.into(), 404, "this link is not valid for this drill"),
+            (link.clone(), "application/json", r#"{"point": "#.into(), 422, "body is not json"),
+            (link.clone(), "application/json", r#"{"point": "other", "answer": "yes", "rationale": "r"}"#.into(), 404, "unknown decision point `other`; yours are notify"),
+            (link.clone(), "application/json", r#"{"point": "notify", "answer": "perhaps", "rationale": "r"}"#.into(), 422, "`perhaps` is not an allowed answer: write one of yes, no"),
+            (link.clone(), "application/json", format!(r#"{{"point": "notify", "answer": "yes", "rationale": "{}"}}"#, "x".repeat(MAX_ANSWER_BODY_BYTES)), 413, "request body is larger than 8192 bytes"),
+        ];
+        for (url, content_type, body, want, says) in cases {
+            let (status, answer) = post(&url, content_type, body).await;
+            assert_eq!(status, want, "{answer}");
+            assert!(answer["error"].as_str().unwrap().contains(says), "{answer}");
+        }
+        let get_wrong = client.get(&wrong).send().await.unwrap();
+        assert_eq!(get_wrong.status(), 404);
+        assert_eq!(answers_journaled(&dir), 0, "nothing recorded");
+
+        // The page's form: answered, and the page says so.
+        let form = format!("point=notify&answer=yes&rationale=the+outage+is+long&snapshot={snapshot}&by=Ann");
+        let answered = client
+            .post(&link)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 201);
+        assert_eq!(answers_journaled(&dir), 1);
+        let again = client
+            .post(&link)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 409);
+        assert!(again.text().await.unwrap().contains("was answered already"));
+
+        // After the run: the link is refused, whatever it asks.
+        desk.close();
+        assert_eq!(client.get(&link).send().await.unwrap().status(), 410);
+        let (status, _) = post(&link, "application/json", r#"{"point": "notify", "answer": "no", "rationale": "r"}"#).await;
+        assert_eq!(status, 410);
+        assert_eq!(answers_journaled(&dir), 1);
+        server.shutdown().await;
+    }
+
     async fn next_alert(rx: &mut broadcast::Receiver<ReceivedAlert>) -> ReceivedAlert {
         tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await

@@ -881,3 +881,290 @@ fn millis(d: Duration) -> u64 {
 fn round_secs(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs() + u64::from(d.subsec_millis() >= 500))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+timeScale: 60
+services:
+  - {name: checkout, probes: [api], memberStates: [DE, FR], customerFacing: true}
+roles:
+  - {name: incident-commander, function: cyber}
+  - {name: legal, function: legal}
+decisions:
+  - {id: significance, decision: nis2-significant-incident, decidedBy: incident-commander, budget: 30m}
+  - {id: notify, decision: notify-authority, decidedBy: legal, after: {decision: significance}, delay: 6m, budget: 1h}
+  - {id: status-page, question: "Post on the status page?", answers: [now, later], decidedBy: legal, budget: 1h}
+"#;
+
+    fn desk_in(dir: &std::path::Path) -> (Desk, Arc<Journal>) {
+        let spec: Response = serde_saphyr::from_str(SPEC).unwrap();
+        let journal = Arc::new(Journal::create(&dir.join("journal.jsonl")).unwrap());
+        let desk = Desk::new(
+            "e",
+            "run-1",
+            &spec,
+            &[],
+            journal.clone(),
+            Clock::start(),
+        )
+        .unwrap();
+        (desk, journal)
+    }
+
+    fn token(desk: &Desk, role: &str) -> String {
+        desk.link_path(role)
+            .unwrap()
+            .trim_start_matches("/respond/")
+            .to_owned()
+    }
+
+    fn request(point: &str, answer: &str, snapshot: Option<String>) -> AnswerRequest {
+        AnswerRequest {
+            point: point.into(),
+            answer: answer.into(),
+            rationale: "because".into(),
+            snapshot,
+            by: Some("alice".into()),
+        }
+    }
+
+    fn kinds(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_put_before_awareness_and_links_are_per_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let (desk, _) = desk_in(dir.path());
+        let (ic, legal) = (token(&desk, "incident-commander"), token(&desk, "legal"));
+        assert_ne!(ic, legal);
+        let now = Instant::now();
+        let view = desk.view(&ic, now).unwrap();
+        assert_eq!(view.state, RunState::Waiting);
+        assert_eq!(view.points.len(), 1, "only the role's own points");
+        assert_eq!(view.points[0].state, PointState::Pending);
+        assert_eq!(
+            view.points[0].waiting_for.as_deref(),
+            Some("the first detection")
+        );
+        let err = desk
+            .answer(&ic, request("significance", "yes", None), now)
+            .unwrap_err();
+        assert!(matches!(err, AnswerError::NotAware), "{err}");
+        assert_eq!(err.status(), 409);
+        assert!(matches!(
+            desk.view("not-a-token", now).unwrap_err(),
+            AnswerError::Token(TokenError::Refused)
+        ));
+    }
+
+    #[test]
+    fn an_answer_puts_the_next_question_after_its_delay_on_the_shown_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (desk, _) = desk_in(dir.path());
+        let (ic, legal) = (token(&desk, "incident-commander"), token(&desk, "legal"));
+        let t0 = Instant::now();
+        assert!(desk.set_awareness(t0, "monitor"));
+        desk.observe(Observed {
+            observations: 10,
+            failures: 4,
+            outage: Duration::from_secs(2),
+            failed_probes: vec!["api".into()],
+            ongoing: true,
+        });
+        // 10 s real is 10 min of exercise time at scale 60.
+        let shown_at = t0 + Duration::from_secs(10);
+        let view = desk.view(&ic, shown_at).unwrap();
+        let point = &view.points[0];
+        assert_eq!(point.state, PointState::Open);
+        assert_eq!(point.remaining_ms, Some(20 * 60_000));
+        let situation = point.situation.as_ref().unwrap();
+        assert_eq!(situation["atMs"], 600_000);
+        let field = |key: &str| {
+            situation["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["key"] == key)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(field("availability-so-far")["value"], 0.6);
+        assert_eq!(field("outage-so-far")["value"], 120_000);
+        assert_eq!(field("outage-so-far")["certainty"], "estimated");
+        assert_eq!(field("affected-services")["value"], json!(["checkout"]));
+        assert_eq!(field("member-states")["value"], json!(["DE", "FR"]));
+        assert_eq!(field("indicators-of-compromise")["certainty"], "unknown");
+
+        // The legal point waits for the answer.
+        let pending = desk.view(&legal, shown_at).unwrap();
+        let notify = pending.points.iter().find(|p| p.id == "notify").unwrap();
+        assert_eq!(notify.state, PointState::Pending);
+        assert_eq!(
+            notify.waiting_for.as_deref(),
+            Some("the answer to `significance`")
+        );
+        let err = desk
+            .answer(&legal, request("notify", "yes", None), shown_at)
+            .unwrap_err();
+        assert!(matches!(err, AnswerError::NotAsked { .. }), "{err}");
+
+        // Things change; the answer names what was on the screen.
+        desk.observe(Observed {
+            observations: 20,
+            failures: 4,
+            outage: Duration::from_secs(3),
+            failed_probes: vec!["api".into()],
+            ongoing: false,
+        });
+        let answered_at = t0 + Duration::from_secs(20);
+        let recorded = desk
+            .answer(
+                &ic,
+                request("significance", " YES ", point.snapshot.clone()),
+                answered_at,
+            )
+            .unwrap();
+        assert_eq!(recorded.answer, "yes");
+        assert!(recorded.shown);
+        assert_eq!(Some(&recorded.snapshot), point.snapshot.as_ref());
+        assert_eq!(recorded.after, Duration::from_secs(20 * 60));
+        let again = desk
+            .answer(&ic, request("significance", "no", None), answered_at)
+            .unwrap_err();
+        assert!(matches!(again, AnswerError::AlreadyAnswered(_)));
+
+        // Six minutes of exercise time later (6 s real) legal's question is put.
+        let view = desk.view(&legal, answered_at + Duration::from_secs(5)).unwrap();
+        assert_eq!(view.points[0].state, PointState::Pending);
+        assert!(
+            view.points[0]
+                .waiting_for
+                .as_deref()
+                .unwrap()
+                .ends_with("of exercise time"),
+            "{:?}",
+            view.points[0].waiting_for
+        );
+        assert_eq!(
+            desk.next_ask(answered_at),
+            Some(answered_at + Duration::from_secs(6))
+        );
+        let asked = desk.newly_asked(answered_at + Duration::from_secs(6));
+        assert_eq!(asked, [("notify".to_owned(), "legal".to_owned())]);
+        // The status page question was put at awareness, with the first.
+        let journal = kinds(dir.path());
+        assert_eq!(
+            journal.iter().filter(|k| *k == "decision-asked").count(),
+            3
+        );
+        assert_eq!(
+            journal.iter().filter(|k| *k == "decision-answered").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn refused_answers_record_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (desk, _) = desk_in(dir.path());
+        let ic = token(&desk, "incident-commander");
+        let t0 = Instant::now();
+        desk.set_awareness(t0, "monitor");
+        let at = t0 + Duration::from_secs(1);
+        let cases: Vec<(AnswerRequest, u16, &str)> = vec![
+            (request("significance", "maybe", None), 422, "not an allowed answer"),
+            (request("notify", "yes", None), 404, "unknown decision point `notify`; yours are significance"),
+            (request("nope", "yes", None), 404, "unknown decision point"),
+            (
+                request("significance", "yes", Some("0".repeat(64))),
+                422,
+                "was not shown for this decision point",
+            ),
+            (
+                AnswerRequest {
+                    rationale: "  ".into(),
+                    ..request("significance", "yes", None)
+                },
+                422,
+                "the rationale is empty",
+            ),
+            (
+                AnswerRequest {
+                    by: Some("x".repeat(MAX_BY_CHARS + 1)),
+                    ..request("significance", "yes", None)
+                },
+                422,
+                "the name is longer than",
+            ),
+        ];
+        for (req, status, says) in cases {
+            let err = desk.answer(&ic, req, at).unwrap_err();
+            assert_eq!(err.status(), status, "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        assert!(!kinds(dir.path()).contains(&"decision-answered".to_owned()));
+
+        // After the run every link is refused with 410, and the page says why.
+        desk.close();
+        desk.close();
+        let err = desk.view(&ic, at).unwrap_err();
+        assert_eq!(err.status(), 410);
+        assert_eq!(err.to_string(), "this link has expired: the drill's run has ended");
+        let err = desk
+            .answer(&ic, request("significance", "yes", None), at)
+            .unwrap_err();
+        assert_eq!(err.status(), 410);
+        let journal = kinds(dir.path());
+        assert_eq!(journal.iter().filter(|k| *k == "response-closed").count(), 1);
+        assert!(!journal.contains(&"decision-answered".to_owned()));
+    }
+
+    #[test]
+    fn the_wait_ends_when_every_question_put_is_answered_or_worth_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let (desk, _) = desk_in(dir.path());
+        let t0 = Instant::now();
+        assert_eq!(desk.wait_until(t0), None, "nothing to wait for before awareness");
+        desk.set_awareness(t0, "monitor");
+        // significance: 30 min budget, 4 budgets = 2 h = 120 s real; status page: 1 h, 240 s.
+        assert_eq!(desk.wait_until(t0), Some(t0 + Duration::from_secs(240)));
+        let legal = token(&desk, "legal");
+        desk.answer(&legal, request("status-page", "later", None), t0)
+            .unwrap();
+        assert_eq!(desk.wait_until(t0), Some(t0 + Duration::from_secs(120)));
+        assert_eq!(desk.wait_until(t0 + Duration::from_secs(121)), None);
+    }
+
+    #[test]
+    fn bodies_are_read_as_json_or_as_a_form() {
+        let json = AnswerRequest::from_json(
+            br#"{"point": "significance", "answer": "yes", "rationale": "r", "by": "bob"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.by.as_deref(), Some("bob"));
+        let form =
+            AnswerRequest::from_form(b"point=significance&answer=yes&rationale=a+b%21&snapshot=&by=")
+                .unwrap();
+        assert_eq!(form.rationale, "a b!");
+        assert_eq!((form.snapshot, form.by), (None, None));
+        for (body, says) in [
+            (&b"{"[..], "body is not json"),
+            (b"[1]", "body must be a json object"),
+            (br#"{"point": "x", "answer": "y", "rationale": "z", "token": "t"}"#, "unknown field `token`"),
+            (br#"{"point": "x"}"#, "missing field `answer`"),
+        ] {
+            let err = AnswerRequest::from_json(body).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        let err = AnswerRequest::from_form(b"point=x").unwrap_err().to_string();
+        assert!(err.starts_with("invalid form: "), "{err}");
+    }
+}

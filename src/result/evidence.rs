@@ -1000,7 +1000,10 @@ mod tests {
         // A game day at time scale 60: the same real seconds are 60 times as long in the
         // exercise's time, which the law's clocks count. Detection and recovery stay real.
         let mut spec = spec();
-        spec.response = Some(crate::spec::Response { time_scale: 60.0 });
+        spec.response = Some(crate::spec::Response {
+            time_scale: 60.0,
+            ..Default::default()
+        });
         let scaled = input_for_run(&spec, &result, &journal());
         assert_eq!(
             metric(&scaled, "early-warning-draft").values,

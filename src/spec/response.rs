@@ -117,12 +117,11 @@ pub struct Role {
 }
 
 /// How a role is reached.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Reach {
     /// Not reached: the person opens the link the run prints.
-    #[default]
-    None,
+    None {},
     /// A message with the role's link, posted to a chat's incoming webhook.
     Chat(ChatReach),
 }
@@ -141,6 +140,12 @@ pub struct ChatReach {
     /// Time allowed for the whole request.
     #[serde(default = "default_chat_timeout")]
     pub timeout: Duration,
+}
+
+impl Default for Reach {
+    fn default() -> Self {
+        Self::None {}
+    }
 }
 
 fn default_chat_timeout() -> Duration {
@@ -344,7 +349,7 @@ mod tests {
     #[test]
     fn reach_defaults_to_none_and_chat_to_slack() {
         let r: Role = serde_saphyr::from_str("{name: legal, function: legal}").unwrap();
-        assert!(matches!(r.reach, Reach::None));
+        assert!(matches!(r.reach, Reach::None {}));
         let r: Role = serde_saphyr::from_str(
             "{name: legal, function: legal, reach: {type: chat, url: 'http://x/y'}}",
         )
