@@ -7,6 +7,7 @@
 
 mod catalogue;
 mod hindsight;
+mod page;
 mod situation;
 mod token;
 mod view;
@@ -19,12 +20,13 @@ pub use hindsight::{
     CONSISTENCY_WEIGHT, Consistency, DecisionPoint, Finding, GivenAnswer, HindsightError,
     Judgement, LATE_LIMIT_MULTIPLE, Outcome, TIMELINESS_WEIGHT, judge,
 };
+pub use page::{Notice, NoticeKind, render_role_page};
 pub use situation::{
     Certainty, ClockState, Deadline, FieldKey, LegalClock, MONTH, Milestones, Situation,
     SituationError, SituationField, TimeScale,
 };
-pub use view::{AnswerView, PointState, PointView, RoleView, RunState};
 pub use token::{RoleToken, RoleTokens, TOKEN_BYTES, TOKEN_CHARS, TokenError, constant_time_eq};
+pub use view::{AnswerView, PointState, PointView, RoleView, RunState};
 
 /// Durations written as whole milliseconds: integers hash the same on every platform.
 mod millis {
