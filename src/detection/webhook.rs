@@ -697,7 +697,8 @@ mod tests {
     async fn start_with_desk() -> (WebhookServer, Arc<Desk>, tempfile::TempDir) {
         crate::tls::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
-        let journal = Arc::new(crate::journal::Journal::create(&dir.path().join("j.jsonl")).unwrap());
+        let journal =
+            Arc::new(crate::journal::Journal::create(&dir.path().join("j.jsonl")).unwrap());
         let spec: crate::spec::Response = serde_saphyr::from_str(
             "roles: [{name: legal, function: legal}]\ndecisions: [{id: notify, decision: notify-authority, decidedBy: legal, budget: 1h}]",
         )
@@ -744,8 +745,16 @@ mod tests {
         let token = link.rsplit('/').next().unwrap();
         assert!(!html.contains(token), "the page carries no token");
 
-        let (status, body) = post(&link, "application/json", r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#).await;
-        assert_eq!((status, body["error"].as_str().unwrap()), (409, "nothing has been detected yet: no question is put"));
+        let (status, body) = post(
+            &link,
+            "application/json",
+            r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str().unwrap()),
+            (409, "nothing has been detected yet: no question is put")
+        );
 
         desk.set_awareness(Instant::now(), "monitor");
         let view = client
@@ -764,11 +773,44 @@ mod tests {
 
         let wrong = format!("{}/respond/{}", server.base_url(), "A".repeat(43));
         let cases: Vec<(String, &str, String, u16, &str)> = vec![
-            (wrong.clone(), "application/json", r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#.into(), 404, "this link is not valid for this drill"),
-            (link.clone(), "application/json", r#"{"point": "#.into(), 422, "body is not json"),
-            (link.clone(), "application/json", r#"{"point": "other", "answer": "yes", "rationale": "r"}"#.into(), 404, "unknown decision point `other`; yours are notify"),
-            (link.clone(), "application/json", r#"{"point": "notify", "answer": "perhaps", "rationale": "r"}"#.into(), 422, "`perhaps` is not an allowed answer: write one of yes, no"),
-            (link.clone(), "application/json", format!(r#"{{"point": "notify", "answer": "yes", "rationale": "{}"}}"#, "x".repeat(MAX_ANSWER_BODY_BYTES)), 413, "request body is larger than 8192 bytes"),
+            (
+                wrong.clone(),
+                "application/json",
+                r#"{"point": "notify", "answer": "yes", "rationale": "r"}"#.into(),
+                404,
+                "this link is not valid for this drill",
+            ),
+            (
+                link.clone(),
+                "application/json",
+                r#"{"point": "#.into(),
+                422,
+                "body is not json",
+            ),
+            (
+                link.clone(),
+                "application/json",
+                r#"{"point": "other", "answer": "yes", "rationale": "r"}"#.into(),
+                404,
+                "unknown decision point `other`; yours are notify",
+            ),
+            (
+                link.clone(),
+                "application/json",
+                r#"{"point": "notify", "answer": "perhaps", "rationale": "r"}"#.into(),
+                422,
+                "`perhaps` is not an allowed answer: write one of yes, no",
+            ),
+            (
+                link.clone(),
+                "application/json",
+                format!(
+                    r#"{{"point": "notify", "answer": "yes", "rationale": "{}"}}"#,
+                    "x".repeat(MAX_ANSWER_BODY_BYTES)
+                ),
+                413,
+                "request body is larger than 8192 bytes",
+            ),
         ];
         for (url, content_type, body, want, says) in cases {
             let (status, answer) = post(&url, content_type, body).await;
@@ -780,7 +822,9 @@ mod tests {
         assert_eq!(answers_journaled(&dir), 0, "nothing recorded");
 
         // The page's form: answered, and the page says so.
-        let form = format!("point=notify&answer=yes&rationale=the+outage+is+long&snapshot={snapshot}&by=Ann");
+        let form = format!(
+            "point=notify&answer=yes&rationale=the+outage+is+long&snapshot={snapshot}&by=Ann"
+        );
         let answered = client
             .post(&link)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -803,7 +847,12 @@ mod tests {
         // After the run: the link is refused, whatever it asks.
         desk.close();
         assert_eq!(client.get(&link).send().await.unwrap().status(), 410);
-        let (status, _) = post(&link, "application/json", r#"{"point": "notify", "answer": "no", "rationale": "r"}"#).await;
+        let (status, _) = post(
+            &link,
+            "application/json",
+            r#"{"point": "notify", "answer": "no", "rationale": "r"}"#,
+        )
+        .await;
         assert_eq!(status, 410);
         assert_eq!(answers_journaled(&dir), 1);
         server.shutdown().await;

@@ -902,15 +902,7 @@ decisions:
     fn desk_in(dir: &std::path::Path) -> (Desk, Arc<Journal>) {
         let spec: Response = serde_saphyr::from_str(SPEC).unwrap();
         let journal = Arc::new(Journal::create(&dir.join("journal.jsonl")).unwrap());
-        let desk = Desk::new(
-            "e",
-            "run-1",
-            &spec,
-            &[],
-            journal.clone(),
-            Clock::start(),
-        )
-        .unwrap();
+        let desk = Desk::new("e", "run-1", &spec, &[], journal.clone(), Clock::start()).unwrap();
         (desk, journal)
     }
 
@@ -935,7 +927,12 @@ decisions:
         std::fs::read_to_string(dir.join("journal.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     }
 
@@ -1042,7 +1039,9 @@ decisions:
         assert!(matches!(again, AnswerError::AlreadyAnswered(_)));
 
         // Six minutes of exercise time later (6 s real) legal's question is put.
-        let view = desk.view(&legal, answered_at + Duration::from_secs(5)).unwrap();
+        let view = desk
+            .view(&legal, answered_at + Duration::from_secs(5))
+            .unwrap();
         assert_eq!(view.points[0].state, PointState::Pending);
         assert!(
             view.points[0]
@@ -1061,10 +1060,7 @@ decisions:
         assert_eq!(asked, [("notify".to_owned(), "legal".to_owned())]);
         // The status page question was put at awareness, with the first.
         let journal = kinds(dir.path());
-        assert_eq!(
-            journal.iter().filter(|k| *k == "decision-asked").count(),
-            3
-        );
+        assert_eq!(journal.iter().filter(|k| *k == "decision-asked").count(), 3);
         assert_eq!(
             journal.iter().filter(|k| *k == "decision-answered").count(),
             1
@@ -1080,8 +1076,16 @@ decisions:
         desk.set_awareness(t0, "monitor");
         let at = t0 + Duration::from_secs(1);
         let cases: Vec<(AnswerRequest, u16, &str)> = vec![
-            (request("significance", "maybe", None), 422, "not an allowed answer"),
-            (request("notify", "yes", None), 404, "unknown decision point `notify`; yours are significance"),
+            (
+                request("significance", "maybe", None),
+                422,
+                "not an allowed answer",
+            ),
+            (
+                request("notify", "yes", None),
+                404,
+                "unknown decision point `notify`; yours are significance",
+            ),
             (request("nope", "yes", None), 404, "unknown decision point"),
             (
                 request("significance", "yes", Some("0".repeat(64))),
@@ -1117,13 +1121,19 @@ decisions:
         desk.close();
         let err = desk.view(&ic, at).unwrap_err();
         assert_eq!(err.status(), 410);
-        assert_eq!(err.to_string(), "this link has expired: the drill's run has ended");
+        assert_eq!(
+            err.to_string(),
+            "this link has expired: the drill's run has ended"
+        );
         let err = desk
             .answer(&ic, request("significance", "yes", None), at)
             .unwrap_err();
         assert_eq!(err.status(), 410);
         let journal = kinds(dir.path());
-        assert_eq!(journal.iter().filter(|k| *k == "response-closed").count(), 1);
+        assert_eq!(
+            journal.iter().filter(|k| *k == "response-closed").count(),
+            1
+        );
         assert!(!journal.contains(&"decision-answered".to_owned()));
     }
 
@@ -1132,7 +1142,11 @@ decisions:
         let dir = tempfile::tempdir().unwrap();
         let (desk, _) = desk_in(dir.path());
         let t0 = Instant::now();
-        assert_eq!(desk.wait_until(t0), None, "nothing to wait for before awareness");
+        assert_eq!(
+            desk.wait_until(t0),
+            None,
+            "nothing to wait for before awareness"
+        );
         desk.set_awareness(t0, "monitor");
         // significance: 30 min budget, 4 budgets = 2 h = 120 s real; status page: 1 h, 240 s.
         assert_eq!(desk.wait_until(t0), Some(t0 + Duration::from_secs(240)));
@@ -1150,21 +1164,27 @@ decisions:
         )
         .unwrap();
         assert_eq!(json.by.as_deref(), Some("bob"));
-        let form =
-            AnswerRequest::from_form(b"point=significance&answer=yes&rationale=a+b%21&snapshot=&by=")
-                .unwrap();
+        let form = AnswerRequest::from_form(
+            b"point=significance&answer=yes&rationale=a+b%21&snapshot=&by=",
+        )
+        .unwrap();
         assert_eq!(form.rationale, "a b!");
         assert_eq!((form.snapshot, form.by), (None, None));
         for (body, says) in [
             (&b"{"[..], "body is not json"),
             (b"[1]", "body must be a json object"),
-            (br#"{"point": "x", "answer": "y", "rationale": "z", "token": "t"}"#, "unknown field `token`"),
+            (
+                br#"{"point": "x", "answer": "y", "rationale": "z", "token": "t"}"#,
+                "unknown field `token`",
+            ),
             (br#"{"point": "x"}"#, "missing field `answer`"),
         ] {
             let err = AnswerRequest::from_json(body).unwrap_err().to_string();
             assert!(err.contains(says), "{err}");
         }
-        let err = AnswerRequest::from_form(b"point=x").unwrap_err().to_string();
+        let err = AnswerRequest::from_form(b"point=x")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("invalid form: "), "{err}");
     }
 }

@@ -17,13 +17,13 @@ const FREEZE: &str =
     "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 1s}";
 
 /// One request a receiver got: its head and its body.
-struct Received {
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A delivery receiver on 127.0.0.1:0 that answers every request with `status`.
-fn receiver(status: u16) -> (String, mpsc::Receiver<Received>) {
+pub(crate) fn receiver(status: u16) -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -79,7 +79,7 @@ fn content_length(head: &str) -> usize {
 }
 
 /// POSTs `body` to an `http://` URL and returns the status and the JSON answer.
-fn post(url: &str, body: &str) -> (u16, Value) {
+pub(crate) fn post(url: &str, body: &str) -> (u16, Value) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = TcpStream::connect(host).unwrap();
@@ -105,7 +105,9 @@ fn post(url: &str, body: &str) -> (u16, Value) {
 }
 
 /// The run's standard error, line by line, as it comes.
-fn collect_lines(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+pub(crate) fn collect_lines(
+    stream: impl std::io::Read + Send + 'static,
+) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let keep = lines.clone();
     std::thread::spawn(move || {
@@ -128,7 +130,7 @@ fn acknowledge_url(lines: &Arc<Mutex<Vec<String>>>) -> Option<String> {
     })
 }
 
-fn records_of<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn records_of<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["kind"] == kind).collect()
 }
 

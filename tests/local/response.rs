@@ -1,0 +1,277 @@
+//! Black-box tests of the people's decisions in a drill: the real binary, a chat webhook on
+//! loopback that gets the role's link, answers through `firedrill respond` and over HTTP
+//! while the run goes on, and a role that never answers.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::notifications::{collect_lines, post, receiver, records_of};
+
+const FREEZE: &str =
+    "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 1s}";
+
+/// The link the run printed for `role`.
+fn link_of(lines: &Arc<Mutex<Vec<String>>>, role: &str) -> Option<String> {
+    let prefix = format!("respond as {role}: ");
+    lines.lock().unwrap().iter().find_map(|l| {
+        let at = l.find(&prefix)?;
+        Some(l[at + prefix.len()..].trim().to_owned())
+    })
+}
+
+/// Every file under `dir`, read as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    found
+}
+
+fn respond(args: &[&str]) -> std::process::Output {
+    Command::new(firedrill())
+        .arg("respond")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
+    let _guard = shared();
+    let (chat_url, chat) = receiver(200);
+    // At scale 3600 an hour of exercise time is a second: budgets of 10 h give each role
+    // 10 s, and the run waits 4 budgets (40 s) for an answer that does not come.
+    let extra = format!(
+        r#"  detection:
+    timeout: 5s
+    signals: [{{name: mon, type: probe-fails, probe: api, consecutive: 2}}]
+  recovery: {{stableFor: 300ms, timeout: 10s}}
+  response:
+    timeScale: 3600
+    scenario: {{malicious: false}}
+    significance: {{outage: 10m}}
+    services:
+      - {{name: checkout, probes: [api], memberStates: [DE, FR], customerFacing: true}}
+    roles:
+      - {{name: incident-commander, function: cyber, reach: {{type: chat, url: "{chat_url}"}}}}
+      - {{name: legal, function: legal}}
+      - {{name: communications, function: communications}}
+    decisions:
+      - {{id: significance, decision: nis2-significant-incident, decidedBy: incident-commander, budget: 10h}}
+      - {{id: malicious, decision: nis2-suspected-malicious, decidedBy: incident-commander, budget: 10h}}
+      - {{id: notify, decision: notify-authority, decidedBy: legal, after: {{decision: significance}}, budget: 10h}}
+      - {{id: customers, decision: inform-customers, decidedBy: communications, budget: 2h}}"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("respond");
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "50ms", FREEZE, &extra),
+    );
+    let out = dir.path().join("out");
+    let mut child = spawn_run(&file, &out);
+    let stderr = collect_lines(child.stderr.take().unwrap());
+    wait_for("the roles' links", Duration::from_secs(20), || {
+        link_of(&stderr, "communications").is_some()
+    });
+    let legal = link_of(&stderr, "legal").unwrap();
+    let commander = link_of(&stderr, "incident-commander").unwrap();
+
+    // The chat gets one Slack message per decision put to the commander, with its link.
+    let message = chat.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(message.head.starts_with("POST "), "{}", message.head);
+    let body: Value = serde_json::from_slice(&message.body).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "EXERCISE (firedrill drill test): a decision waits for incident-commander."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("<{commander}|Open your decision page>")),
+        "{text}"
+    );
+    let second = chat.recv_timeout(Duration::from_secs(5)).unwrap();
+    let texts = [
+        text.to_owned(),
+        serde_json::from_slice::<Value>(&second.body).unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ];
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("*Is this a significant incident"))
+    );
+    assert!(texts.iter().any(|t| t.contains("*Do we suspect")));
+
+    // Legal's question waits for the commander's answer.
+    let shown = respond(&[&legal]);
+    let page = String::from_utf8_lossy(&shown.stdout);
+    assert_eq!(shown.status.code(), Some(0), "{page}");
+    assert!(
+        page.contains("not asked yet: waits for the answer to `significance`"),
+        "{page}"
+    );
+    let early = respond(&[&legal, "--decision", "yes", "--rationale", "too early"]);
+    assert_eq!(early.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&early.stderr).trim(),
+        "error: no decision is open for legal now"
+    );
+
+    // Two open for the commander: --point says which; a wrong answer is refused.
+    let both = respond(&[&commander, "--decision", "yes", "--rationale", "r"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("2 decisions are open for incident-commander: say which with --point (significance, malicious)"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    let wrong = respond(&[
+        &commander,
+        "--point",
+        "significance",
+        "--decision",
+        "maybe",
+        "--rationale",
+        "r",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr)
+            .contains("the answer was refused (HTTP 422): `maybe` is not an allowed answer: write one of yes, no"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let answered = respond(&[
+        &commander,
+        "--point",
+        "significance",
+        "--decision",
+        "yes",
+        "--rationale",
+        "checkout fails for everyone",
+        "--by",
+        "Ann",
+    ]);
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert_eq!(answered.status.code(), Some(0), "{said}");
+    assert!(
+        said.starts_with("recorded: incident-commander answered `significance` with yes after "),
+        "{said}"
+    );
+
+    // Legal's question is put now; answered over HTTP, as a script would.
+    let json = respond(&[&legal, "--format", "json"]);
+    let view: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(view["points"][0]["state"], "open");
+    let snapshot = view["points"][0]["snapshot"].as_str().unwrap().to_owned();
+    let (status, hostile) = post(&legal, r#"{"point": "notify", "answer": "yes"}"#);
+    assert_eq!(status, 422, "{hostile}");
+    let (status, recorded) = post(
+        &legal,
+        &format!(
+            r#"{{"point": "notify", "answer": "no", "rationale": "we wait for forensics", "snapshot": "{snapshot}", "by": "Lea"}}"#
+        ),
+    );
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["snapshot"], snapshot.as_str());
+    let malicious = respond(&[
+        &commander,
+        "--decision",
+        "no",
+        "--rationale",
+        "a freeze, no intruder",
+    ]);
+    assert_eq!(malicious.status.code(), Some(0));
+
+    // Communications never answers: the run waits for it, then ends well all the same.
+    let exit = wait_exit(&mut child, Duration::from_secs(60));
+    let lines = stderr.lock().unwrap().join("\n");
+    assert_eq!(exit.code(), Some(0), "{lines}");
+    assert!(lines.contains("waiting up to"), "{lines}");
+    assert!(
+        lines.contains("for decisions: customers (communications)"),
+        "{lines}"
+    );
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+
+    let r = result(&out);
+    let response = &r["response"];
+    assert_eq!(response["timeScale"], 3600.0);
+    assert_eq!(response["judgedOnIteration"], 1);
+    let decisions = response["decisions"].as_array().unwrap();
+    let decision = |id: &str| decisions.iter().find(|d| d["point"] == id).unwrap();
+    let significance = decision("significance");
+    assert_eq!(significance["answer"], "yes");
+    assert_eq!(significance["by"], "Ann");
+    assert_eq!(significance["timely"], true);
+    // A 1 s freeze is 1 h of exercise time: beyond the 10 min line, so significant.
+    assert_eq!(significance["consistency"], "consistent");
+    assert_eq!(significance["hindsight"], "yes");
+    let notify = decision("notify");
+    assert_eq!(notify["answer"], "no");
+    assert_eq!(notify["snapshot"], snapshot.as_str());
+    assert_eq!(notify["consistency"], "inconsistent");
+    assert_eq!(notify["hindsight"], "yes");
+    assert!(notify["score"].as_f64().unwrap() < 100.0);
+    assert_eq!(decision("malicious")["consistency"], "consistent");
+    let customers = decision("customers");
+    assert_eq!(customers["answer"], Value::Null);
+    assert_eq!(customers["score"], 0.0);
+    assert_eq!(customers["findings"][0], "never answered");
+    let roles = response["roles"].as_array().unwrap();
+    assert_eq!(roles[0]["reach"], "chat");
+    assert_eq!(roles[0]["chat"].as_array().unwrap().len(), 2);
+    assert_eq!(roles[0]["chat"][0]["status"], 200);
+    assert_eq!(roles[2]["linkOpenedAt"], Value::Null);
+
+    // The journal holds what was shown with each answer, and the snapshot's hash is its hash.
+    let records = journal(&out);
+    let answers = records_of(&records, "decision-answered");
+    assert_eq!(answers.len(), 3, "refused answers record nothing");
+    let by_legal = answers
+        .iter()
+        .find(|a| a["data"]["role"] == "legal")
+        .unwrap();
+    assert_eq!(by_legal["seq"], notify["journalSeq"]);
+    assert_eq!(by_legal["data"]["snapshotShown"], true);
+    assert_eq!(by_legal["data"]["rationale"], "we wait for forensics");
+    assert_eq!(by_legal["data"]["timeScale"], 3600.0);
+    let situation = &by_legal["data"]["situation"];
+    assert_eq!(
+        firedrill::journal::hash_of(situation),
+        snapshot,
+        "the snapshot's hash is the hash of the situation journaled"
+    );
+    assert_eq!(records_of(&records, "decision-asked").len(), 4);
+    assert_eq!(records_of(&records, "chat-posted").len(), 2);
+    assert_eq!(records_of(&records, "response-closed").len(), 1);
+
+    // No file of the run holds a token.
+    for link in [&legal, &commander] {
+        let token = link.rsplit('/').next().unwrap();
+        for (path, bytes) in files_under(&out) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(token),
+                "{} holds a role's token",
+                path.display()
+            );
+        }
+    }
+}
