@@ -136,12 +136,16 @@ impl Responder {
         let Some(desk) = self.desk.clone() else {
             return;
         };
-        let mut links = BTreeMap::new();
-        for role in desk.roles() {
-            if let Some(path) = desk.link_path(&role) {
-                links.insert(role, server.link(&path));
-            }
-        }
+        // In the experiment's order, for the people reading them.
+        let ordered: Vec<(String, String)> = desk
+            .roles()
+            .into_iter()
+            .filter_map(|role| {
+                let link = server.link(&desk.link_path(&role)?);
+                Some((role, link))
+            })
+            .collect();
+        let links: BTreeMap<String, String> = ordered.iter().cloned().collect();
         let loopback = server.local_addr().ip().is_loopback();
         let warning = (!loopback).then(|| {
             format!(
@@ -164,7 +168,7 @@ impl Responder {
             false,
         );
         self.progress.progress(&Progress::RespondAt {
-            links: links.clone().into_iter().collect(),
+            links: ordered,
             warning,
         });
         let chats = Arc::new(Chats {
