@@ -75,14 +75,12 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Markdown's link and emphasis characters, so that text stays text.
+/// Markdown's link, code and emphasis characters, so that text stays text (a `(` opens a
+/// link only after a `]`, which is escaped).
 fn markdown_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '`' | '<' | '>'
-        ) {
+        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '`' | '<' | '>') {
             out.push('\\');
         }
         out.push(c);

@@ -225,8 +225,10 @@ struct State {
     awareness: Option<Instant>,
     detected_by: Option<String>,
     observed: Observed,
-    /// Per point: when it was asked, once journaled.
+    /// Per point: whether its `decision-asked` record is written.
     asked_journaled: Vec<bool>,
+    /// Per point: whether [`Desk::newly_asked`] has returned it.
+    told: Vec<bool>,
     /// Per point: the snapshots shown, newest last.
     shown: Vec<VecDeque<Situation>>,
     answers: Vec<Option<RecordedAnswer>>,
@@ -345,6 +347,7 @@ impl Desk {
         let n = points.len();
         let state = State {
             asked_journaled: vec![false; n],
+            told: vec![false; n],
             shown: vec![VecDeque::new(); n],
             answers: vec![None; n],
             opened: vec![None; roles.len()],
@@ -477,17 +480,26 @@ impl Desk {
             .min()
     }
 
-    /// Journals the points asked by `now` that were not yet; returns them as
-    /// (point id, role) so that the caller can tell the roles.
+    /// The points asked by `now` that no earlier call returned, as (point id, role), so
+    /// that the caller can tell the roles; each is journaled first if it is not yet.
     pub fn newly_asked(&self, now: Instant) -> Vec<(String, String)> {
         let mut state = self.lock();
-        self.journal_asked(&mut state, now)
+        self.journal_asked(&mut state, now);
+        let mut asked = Vec::new();
+        for i in 0..self.points.len() {
+            if state.asked_journaled[i] && !state.told[i] {
+                state.told[i] = true;
+                let p = &self.points[i];
+                asked.push((p.id.clone(), p.decided_by.clone()));
+            }
+        }
+        asked
     }
 
-    fn journal_asked(&self, state: &mut State, now: Instant) -> Vec<(String, String)> {
-        let mut asked = Vec::new();
+    /// Journals the points asked by `now` that are not yet.
+    fn journal_asked(&self, state: &mut State, now: Instant) {
         let Some(awareness) = state.awareness else {
-            return asked;
+            return;
         };
         for i in 0..self.points.len() {
             if state.asked_journaled[i] {
@@ -511,9 +523,7 @@ impl Desk {
                 }),
                 false,
             );
-            asked.push((p.id.clone(), p.decided_by.clone()));
         }
-        asked
     }
 
     /// The role whose link `token` is; refused after the run.
@@ -976,6 +986,15 @@ decisions:
             failed_probes: vec!["api".into()],
             ongoing: true,
         });
+        let told = desk.newly_asked(t0);
+        assert_eq!(
+            told,
+            [
+                ("significance".to_owned(), "incident-commander".to_owned()),
+                ("status-page".to_owned(), "legal".to_owned())
+            ]
+        );
+        assert!(desk.newly_asked(t0).is_empty(), "each point is told once");
         // 10 s real is 10 min of exercise time at scale 60.
         let shown_at = t0 + Duration::from_secs(10);
         let view = desk.view(&ic, shown_at).unwrap();

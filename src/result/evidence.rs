@@ -262,6 +262,47 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         }
     }
 
+    // People deciding through their own links: each decision's quality, by the capability
+    // the decision belongs to, and how long each role took to turn up.
+    if let Some(response) = &result.response
+        && response.awareness_at.is_some()
+    {
+        let mut quality: BTreeMap<Capability, Vec<f64>> = BTreeMap::new();
+        for d in response.decisions.iter().filter(|d| d.asked_at.is_some()) {
+            quality
+                .entry(decision_capability(&d.decision))
+                .or_default()
+                .push(d.score / 100.0);
+        }
+        for (capability, values) in quality {
+            metrics.push(MetricObservation::organisation(
+                capability,
+                Metric::DecisionQuality,
+                values,
+            ));
+        }
+        let scale = Metric::TimeToAssemble.default_scale();
+        let limit = limit_of(scale);
+        let assembled: Vec<f64> = response
+            .roles
+            .iter()
+            .map(|r| match (r.link_opened_at, response.awareness_at) {
+                // A link opened before awareness: the role was there when it began.
+                (Some(opened), Some(aware)) => {
+                    secs(opened.ms_since(aware).max(0.0)) * response.time_scale
+                }
+                _ => limit,
+            })
+            .collect();
+        if !assembled.is_empty() {
+            metrics.push(MetricObservation::organisation(
+                Capability::Coordination,
+                Metric::TimeToAssemble,
+                assembled,
+            ));
+        }
+    }
+
     // Every measurement is dated by the run's end, so that it can grow stale.
     for observation in &mut metrics {
         observation.measured_at = Some(result.finished_at);
@@ -295,6 +336,25 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     }
     input.weights = weights;
     input
+}
+
+/// The capability a decision evidences: the regulatory judgements are reporting readiness,
+/// containing is containment, the continuity plan is recovery, and telling customers (like
+/// any decision of the organisation's own) is coordination.
+fn decision_capability(decision: &str) -> Capability {
+    use crate::spec::Decision;
+    match serde_json::from_value::<Decision>(serde_json::Value::from(decision)) {
+        Ok(
+            Decision::Nis2SignificantIncident
+            | Decision::Nis2SuspectedMalicious
+            | Decision::Nis2CrossBorder
+            | Decision::DoraMajorIncident
+            | Decision::NotifyAuthority,
+        ) => Capability::ReportingReadiness,
+        Ok(Decision::ContainOrObserve) => Capability::Containment,
+        Ok(Decision::InvokeContinuityPlan) => Capability::RecoveryContinuity,
+        Ok(Decision::InformCustomers) | Err(_) => Capability::Coordination,
+    }
 }
 
 /// firedrill's own integrity: the journal's checks, and every fault reverted.

@@ -68,6 +68,13 @@ pub enum Metric {
     FindingsReviewed,
     /// Seconds from the run's end to each finding's decision (default 7 days / 30 days).
     TimeToReview,
+    /// Each decision's score in hindsight, 0 to 1 (docs/response.md): timely, and consistent
+    /// with what the drill later knew, in proportion to what was known at the time
+    /// (default 0 to 100%).
+    DecisionQuality,
+    /// Exercise seconds from awareness until a role first opened its link (default 15 min
+    /// / 4 h, as for an acknowledgement).
+    TimeToAssemble,
     /// Any other metric; it has no default, so it brings its scale.
     Custom {
         /// The metric's name as it appears in reports.
@@ -89,6 +96,8 @@ impl Metric {
             Metric::TestInterval => "test-interval",
             Metric::FindingsReviewed => "findings-reviewed",
             Metric::TimeToReview => "time-to-review",
+            Metric::DecisionQuality => "decision-quality",
+            Metric::TimeToAssemble => "time-to-assemble",
             Metric::Custom { name, .. } => name,
         }
     }
@@ -117,6 +126,11 @@ impl Metric {
                 target: 1.0,
             },
             Metric::TimeToReview => duration(7.0 * DAY, 30.0 * DAY),
+            Metric::DecisionQuality => Scale::Ratio {
+                floor: 0.0,
+                target: 1.0,
+            },
+            Metric::TimeToAssemble => duration(15.0 * MIN, 4.0 * HOUR),
             Metric::Custom { scale, .. } => *scale,
         }
     }

@@ -64,7 +64,7 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
       - {{name: checkout, probes: [api], memberStates: [DE, FR], customerFacing: true}}
     roles:
       - {{name: incident-commander, function: cyber, reach: {{type: chat, url: "{chat_url}"}}}}
-      - {{name: legal, function: legal}}
+      - {{name: legal, function: legal, reach: {{type: chat, url: "{chat_url}", format: mattermost}}}}
       - {{name: communications, function: communications}}
     decisions:
       - {{id: significance, decision: nis2-significant-incident, decidedBy: incident-commander, budget: 10h}}
@@ -175,7 +175,20 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
         "{said}"
     );
 
-    // Legal's question is put now; answered over HTTP, as a script would.
+    // Legal's question is put now, and legal's chat (Mattermost) says so.
+    let told = chat.recv_timeout(Duration::from_secs(10)).unwrap();
+    let told: Value = serde_json::from_slice(&told.body).unwrap();
+    let told = told["text"].as_str().unwrap();
+    assert!(
+        told.starts_with("EXERCISE (firedrill drill test): a decision waits for legal."),
+        "{told}"
+    );
+    assert!(
+        told.ends_with(&format!("[Open your decision page]({legal})")),
+        "{told}"
+    );
+
+    // Legal answers over HTTP, as a script would.
     let json = respond(&[&legal, "--format", "json"]);
     let view: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(view["points"][0]["state"], "open");
@@ -239,6 +252,7 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     assert_eq!(roles[0]["reach"], "chat");
     assert_eq!(roles[0]["chat"].as_array().unwrap().len(), 2);
     assert_eq!(roles[0]["chat"][0]["status"], 200);
+    assert_eq!(roles[1]["chat"][0]["point"], "notify");
     assert_eq!(roles[2]["linkOpenedAt"], Value::Null);
 
     // The journal holds what was shown with each answer, and the snapshot's hash is its hash.
@@ -260,7 +274,7 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
         "the snapshot's hash is the hash of the situation journaled"
     );
     assert_eq!(records_of(&records, "decision-asked").len(), 4);
-    assert_eq!(records_of(&records, "chat-posted").len(), 2);
+    assert_eq!(records_of(&records, "chat-posted").len(), 3);
     assert_eq!(records_of(&records, "response-closed").len(), 1);
 
     // No file of the run holds a token.
