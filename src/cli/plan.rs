@@ -534,6 +534,51 @@ fn describe(exp: &Experiment) -> String {
             c.roles.join(", ")
         );
     }
+    if let Some(r) = s.response.as_ref().filter(|r| !r.roles.is_empty()) {
+        let scale = if (r.time_scale - 1.0).abs() < f64::EPSILON {
+            String::new()
+        } else {
+            format!(" (exercise time, at time scale {})", r.time_scale)
+        };
+        let _ = writeln!(
+            o,
+            "\nresponse: each role gets a link of its own{scale}; after the first detection:"
+        );
+        for role in &r.roles {
+            let reach = match &role.reach {
+                crate::spec::Reach::Chat(chat) => format!(
+                    "told by chat at {}",
+                    crate::notification::redact_url(&chat.url)
+                ),
+                crate::spec::Reach::None {} => "opens the link the run prints".to_owned(),
+            };
+            let _ = writeln!(o, "  {} ({}): {reach}", role.name, role.function.trim());
+        }
+        for d in &r.decisions {
+            let what = match (&d.decision, &d.question) {
+                (Some(decision), _) => serde_json::to_value(decision)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                (None, Some(question)) => format!("\"{question}\""),
+                (None, None) => String::new(),
+            };
+            let trigger = match &d.after {
+                crate::spec::Trigger::Detection => "at detection".to_owned(),
+                crate::spec::Trigger::Decision(earlier) => format!("once `{earlier}` is answered"),
+            };
+            let delay = if d.delay.is_zero() {
+                String::new()
+            } else {
+                format!(" + {}", d.delay)
+            };
+            let _ = writeln!(
+                o,
+                "  {}: {what} to {}, {trigger}{delay}, within {}",
+                d.id, d.decided_by, d.budget
+            );
+        }
+    }
     let mapped: Vec<String> = crate::scorecard::evidence::exercised(s)
         .iter()
         .map(|c| c.name().to_owned())

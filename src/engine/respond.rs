@@ -237,7 +237,10 @@ impl Responder {
         let desk = self.desk.clone()?;
         let mut changed = desk.subscribe();
         let mut stop = None;
-        while wait {
+        loop {
+            if !wait {
+                break;
+            }
             self.report_answers();
             let Some(until) = desk.wait_until(Instant::now()) else {
                 break;

@@ -446,7 +446,7 @@ impl Desk {
 
     fn waiting_for(&self, state: &State, i: usize, now: Instant) -> String {
         let p = &self.points[i];
-        let trigger = match &p.after {
+        match &p.after {
             Trigger::Detection if state.awareness.is_none() => "the first detection".to_owned(),
             Trigger::Decision(earlier)
                 if self
@@ -461,13 +461,12 @@ impl Desk {
                 let left = self
                     .asked_at(state, i)
                     .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
-                return format!(
+                format!(
                     "{} of exercise time",
                     humantime::format_duration(round_secs(self.scale.to_exercise(left)))
-                );
+                )
             }
-        };
-        trigger
+        }
     }
 
     /// The next time a point not yet asked will be, when its trigger has happened.

@@ -1098,6 +1098,105 @@ mod tests {
         assert!(legal < 100.0, "30 min is over the 15 min target: {legal}");
     }
 
+    #[test]
+    fn decisions_evidence_the_capability_each_belongs_to_and_roles_coordination() {
+        use crate::result::{DecisionResult, ResponseResult, ResponseRoleResult};
+        let mut result = result();
+        let decision = |point: &str, decision: &str, asked: bool, score: f64| DecisionResult {
+            point: point.to_owned(),
+            decision: decision.to_owned(),
+            question: String::new(),
+            decided_by: "legal".to_owned(),
+            budget_ms: 3_600_000.0,
+            asked_at: asked.then(|| at("2026-11-28T10:00:00Z")),
+            answer: None,
+            rationale: None,
+            by: None,
+            answered_at: None,
+            time_to_decide_ms: None,
+            snapshot: None,
+            unknown_share: None,
+            timely: false,
+            consistency: None,
+            hindsight: None,
+            timeliness: 0.0,
+            score,
+            findings: Vec::new(),
+            journal_seq: None,
+        };
+        let role = |name: &str, opened: Option<&str>| ResponseRoleResult {
+            role: name.to_owned(),
+            function: name.to_owned(),
+            reach: "none".to_owned(),
+            link_opened_at: opened.map(at),
+            chat: Vec::new(),
+        };
+        result.response = Some(ResponseResult {
+            time_scale: 60.0,
+            awareness_at: Some(at("2026-11-28T10:00:00Z")),
+            judged_on_iteration: Some(1),
+            roles: vec![
+                role("incident-commander", Some("2026-11-28T10:00:10Z")),
+                role("legal", None),
+            ],
+            decisions: vec![
+                decision("significance", "nis2-significant-incident", true, 100.0),
+                decision("notify", "notify-authority", true, 52.0),
+                decision("contain", "contain-or-observe", true, 0.0),
+                decision("status-page", "custom", true, 80.0),
+                decision("never-put", "inform-customers", false, 0.0),
+            ],
+        });
+        let input = input_for_run(&spec(), &result, &journal());
+        let quality = |capability: Capability| {
+            input
+                .input
+                .capability_metrics
+                .iter()
+                .find(|m| m.capability == capability && m.metric == Metric::DecisionQuality)
+                .map(|m| m.values.clone())
+        };
+        assert_eq!(
+            quality(Capability::ReportingReadiness),
+            Some(vec![1.0, 0.52])
+        );
+        assert_eq!(quality(Capability::Containment), Some(vec![0.0]));
+        assert_eq!(
+            quality(Capability::Coordination),
+            Some(vec![0.8]),
+            "a point never put is not scored"
+        );
+        // 10 s real at scale 60 is 10 min of exercise time; a role that never came is at
+        // the 4 h limit.
+        assert_eq!(
+            metric(&input, "time-to-assemble").values,
+            vec![600.0, 4.0 * 3600.0]
+        );
+        assert!(
+            input
+                .input
+                .capability_metrics
+                .iter()
+                .filter(|m| matches!(m.metric, Metric::DecisionQuality | Metric::TimeToAssemble))
+                .all(|m| m.provenance == Provenance::Organisation)
+        );
+        let card = score_input(&input, None).unwrap();
+        let reporting = card
+            .capabilities
+            .iter()
+            .find(|c| c.capability == Capability::ReportingReadiness)
+            .unwrap();
+        let score = reporting
+            .metrics
+            .iter()
+            .find(|m| m.name == "decision-quality")
+            .unwrap()
+            .score
+            .unwrap();
+        // As for every ratio, the weakest value counts: the weakest decision.
+        assert!((score - 52.0).abs() < 1e-9, "{score}");
+    }
+
     /// A spec of detection canaries and prevention checks (read without validation: the
     /// scorecard does not care where they run).
     fn security_spec(extra: &str) -> Spec {
