@@ -14,6 +14,7 @@ mod alerting;
 mod dependency;
 mod detection_and_faults;
 mod notifications;
+mod respond_browser;
 mod response;
 mod run;
 mod security;
