@@ -551,7 +551,7 @@ async fn respond_answer(
                         &view,
                         Some(&Notice {
                             kind: NoticeKind::Recorded,
-                            message: format!("Recorded: `{}` for {}.", answer.answer, answer.point),
+                            message: format!("Recorded: {} to {}.", answer.answer, answer.point),
                         }),
                     ),
                     Err(error) => refused(desk, &token, true, &error),
@@ -704,7 +704,16 @@ mod tests {
         )
         .unwrap();
         let desk = Arc::new(
-            Desk::new("e", "r", &spec, &[], journal, crate::time::Clock::start()).unwrap(),
+            Desk::new(
+                "e",
+                "r",
+                &spec,
+                &[],
+                false,
+                journal,
+                crate::time::Clock::start(),
+            )
+            .unwrap(),
         );
         let desks = Desks {
             acks: None,

@@ -79,6 +79,7 @@ impl Responder {
                     run_id,
                     r,
                     &entity_states,
+                    spec.notification.as_ref().is_some_and(|n| n.dora),
                     journal.clone(),
                     clock,
                 )

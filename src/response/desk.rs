@@ -30,8 +30,12 @@ pub const MAX_BY_CHARS: usize = 100;
 /// Snapshots kept per decision point for answers to name; older ones are forgotten.
 const SHOWN_PER_POINT: usize = 64;
 
-/// The legal clocks a page shows.
-const CLOCKS: [Deadline; 3] = [
+/// The legal clocks a page shows: NIS2's, and DORA's when the entity is under DORA.
+const NIS2_CLOCKS: [Deadline; 2] = [
+    Deadline::Nis2EarlyWarning,
+    Deadline::Nis2IncidentNotification,
+];
+const DORA_CLOCKS: [Deadline; 3] = [
     Deadline::Nis2EarlyWarning,
     Deadline::Nis2IncidentNotification,
     Deadline::DoraInitialNotification,
@@ -266,6 +270,7 @@ pub struct Desk {
     points: Vec<PointEntry>,
     services: Vec<crate::spec::ServiceSpec>,
     entity_member_states: Vec<String>,
+    dora: bool,
     tokens: RoleTokens,
     journal: Arc<Journal>,
     clock: Clock,
@@ -300,12 +305,14 @@ pub enum DeskError {
 
 impl Desk {
     /// The desk of a run of `experiment` under `spec`; `entity_member_states` are the
-    /// notification entity's, used when no service says where it is provided.
+    /// notification entity's, used when no service says where it is provided; `dora` adds
+    /// DORA's clock to the pages.
     pub fn new(
         experiment: &str,
         run_id: &str,
         spec: &Response,
         entity_member_states: &[String],
+        dora: bool,
         journal: Arc<Journal>,
         clock: Clock,
     ) -> Result<Self, DeskError> {
@@ -361,6 +368,7 @@ impl Desk {
             points,
             services: spec.services.clone(),
             entity_member_states: entity_member_states.to_vec(),
+            dora,
             tokens,
             journal,
             clock,
@@ -815,7 +823,12 @@ impl Desk {
             .scale
             .to_exercise(now.saturating_duration_since(awareness));
         // Fields are built above without repeats or missing values: this cannot fail.
-        Situation::new(at, self.scale, fields, &CLOCKS, &Milestones::default()).unwrap_or_else(
+        let clocks: &[Deadline] = if self.dora {
+            &DORA_CLOCKS
+        } else {
+            &NIS2_CLOCKS
+        };
+        Situation::new(at, self.scale, fields, clocks, &Milestones::default()).unwrap_or_else(
             |_| {
                 Situation::new(at, self.scale, Vec::new(), &[], &Milestones::default())
                     .expect("an empty situation is valid")
@@ -911,7 +924,16 @@ decisions:
     fn desk_in(dir: &std::path::Path) -> (Desk, Arc<Journal>) {
         let spec: Response = serde_saphyr::from_str(SPEC).unwrap();
         let journal = Arc::new(Journal::create(&dir.join("journal.jsonl")).unwrap());
-        let desk = Desk::new("e", "run-1", &spec, &[], journal.clone(), Clock::start()).unwrap();
+        let desk = Desk::new(
+            "e",
+            "run-1",
+            &spec,
+            &[],
+            false,
+            journal.clone(),
+            Clock::start(),
+        )
+        .unwrap();
         (desk, journal)
     }
 

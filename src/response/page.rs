@@ -211,7 +211,7 @@ fn point(p: &PointView, times: Times) -> PointData {
         state_text,
         waiting_for: p.waiting_for.clone(),
         budget: times.both(p.budget_ms),
-        asked_at: p.asked_at_ms.map(|ms| times.both(ms)),
+        asked_at: p.asked_at_ms.filter(|ms| *ms > 0).map(|ms| times.both(ms)),
         left: p
             .remaining_ms
             .filter(|_| open)
