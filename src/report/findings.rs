@@ -314,6 +314,11 @@ pub fn of(report: &Report) -> Vec<Finding> {
                 ));
             }
         }
+        if let Some(response) = &r.response {
+            for d in &response.decisions {
+                findings.extend(decision_findings(name, d));
+            }
+        }
         for n in &r.notifications {
             if let Some(error) = n.delivery.as_ref().and_then(|d| d.error.as_ref()) {
                 findings.push(Finding::new(
@@ -345,6 +350,71 @@ pub fn of(report: &Report) -> Vec<Finding> {
     let mut seen = std::collections::BTreeSet::new();
     findings.retain(|f| seen.insert(f.id.clone()));
     findings.sort_by_key(|f| f.severity);
+    findings
+}
+
+/// The share of what mattered that may be unknown for a wrong answer to be a finding: a
+/// wrong answer taken mostly blind says more about the information than about the decision.
+pub const HINDSIGHT_UNKNOWN_LIMIT: f64 = 0.5;
+
+/// What went wrong with one decision point put to people: never answered (High), answered
+/// after its budget (Medium), inconsistent with hindsight while most of what mattered was
+/// known (Medium). A point never put is shown in the decisions table but is not a finding
+/// yet: it would be Low, and `Severity` has no Low.
+fn decision_findings(experiment: &str, d: &crate::result::DecisionResult) -> Vec<Finding> {
+    let id = |kind: &str| format!("decision:{experiment}:{}:{kind}", d.point);
+    let mut findings = Vec::new();
+    if d.asked_at.is_none() {
+        return findings;
+    }
+    let Some(answer) = &d.answer else {
+        findings.push(Finding::new(
+            id("unanswered"),
+            Severity::High,
+            format!(
+                "{experiment}: {} never answered `{}` ({}).",
+                d.decided_by, d.point, d.question
+            ),
+            "Check the role's contact route and rota, and name a deputy.",
+        ));
+        return findings;
+    };
+    if !d.timely {
+        let late = d
+            .time_to_decide_ms
+            .map(|t| format!(" {} of exercise time", format::duration_ms(t - d.budget_ms)))
+            .unwrap_or_default();
+        findings.push(Finding::new(
+            id("late"),
+            Severity::Medium,
+            format!(
+                "{experiment}: {} answered `{}` ({}){late} after its budget of {}.",
+                d.decided_by,
+                d.point,
+                d.question,
+                format::duration_ms(d.budget_ms)
+            ),
+            "Agree beforehand what the role needs to take this decision, and rehearse it.",
+        ));
+    }
+    if d.consistency.as_deref() == Some("inconsistent")
+        && let Some(unknown) = d.unknown_share
+        && unknown <= HINDSIGHT_UNKNOWN_LIMIT
+    {
+        findings.push(Finding::new(
+            id("hindsight"),
+            Severity::Medium,
+            format!(
+                "{experiment}: {} answered `{answer}` to `{}` ({}); hindsight gives `{}`, and {} of what mattered was known when it was answered.",
+                d.decided_by,
+                d.point,
+                d.question,
+                d.hindsight.as_deref().unwrap_or("another answer"),
+                format::percent(1.0 - unknown)
+            ),
+            "Go through the decision with the role against what was known, and write down the criteria it should follow.",
+        ));
+    }
     findings
 }
 
@@ -436,6 +506,66 @@ mod tests {
             board.owners[0]
                 .starts_with("Platform team, due 2020-01-31 (fix, decided for the drill of ")
         );
+    }
+
+    #[test]
+    fn decisions_unanswered_late_or_against_hindsight_are_findings() {
+        use crate::report::testutil::response_run;
+        let findings = of(&single_report(response_run()));
+        let decisions: Vec<(&str, Severity)> = findings
+            .iter()
+            .filter(|f| f.id.starts_with("decision:"))
+            .map(|f| (f.id.as_str(), f.severity))
+            .collect();
+        assert_eq!(
+            decisions,
+            [
+                ("decision:quickstart:authority:unanswered", Severity::High),
+                ("decision:quickstart:cross-border:late", Severity::Medium),
+                (
+                    "decision:quickstart:cross-border:hindsight",
+                    Severity::Medium
+                ),
+            ],
+            "answered in time and consistent, or never put, is no finding: {findings:?}"
+        );
+        let find = |id: &str| findings.iter().find(|f| f.id == id).unwrap();
+        let unanswered = find("decision:quickstart:authority:unanswered");
+        assert_eq!(
+            unanswered.what,
+            "quickstart: legal never answered `authority` (Do we notify the competent authority now?)."
+        );
+        assert_eq!(
+            unanswered.action,
+            "Check the role's contact route and rota, and name a deputy."
+        );
+        assert!(
+            find("decision:quickstart:cross-border:late")
+                .what
+                .contains("2 h of exercise time after its budget of 15 min"),
+        );
+        let hindsight = &find("decision:quickstart:cross-border:hindsight").what;
+        assert!(
+            hindsight.contains("answered `no`")
+                && hindsight.contains("hindsight gives `yes`")
+                && hindsight.contains("80% of what mattered was known"),
+            "{hindsight}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_answer_taken_mostly_blind_is_no_finding() {
+        let mut run = crate::report::testutil::response_run();
+        let response = run.result.response.as_mut().unwrap();
+        let cross_border = &mut response.decisions[1];
+        cross_border.unknown_share = Some(0.8);
+        cross_border.timely = true;
+        let ids: Vec<String> = of(&single_report(run))
+            .into_iter()
+            .map(|f| f.id)
+            .filter(|id| id.contains(":cross-border:"))
+            .collect();
+        assert!(ids.is_empty(), "{ids:?}");
     }
 
     #[test]

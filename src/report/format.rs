@@ -60,6 +60,29 @@ pub fn opt_duration_ms(ms: Option<f64>) -> String {
     ms.map_or_else(|| "-".to_owned(), duration_ms)
 }
 
+/// Exercise milliseconds of a run whose exercise time is real time × `scale`: `12 min`
+/// when the scale is 1, else `12 min exercise time (12 s real time)`.
+pub fn exercise_ms(ms: f64, scale: f64) -> String {
+    if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
+        duration_ms(ms)
+    } else {
+        format!(
+            "{} exercise time ({} real time)",
+            duration_ms(ms),
+            duration_ms(ms / scale)
+        )
+    }
+}
+
+/// A run's time scale in words: `exercise time runs 60× real time`.
+pub fn time_scale(scale: f64) -> String {
+    if scale == 1.0 {
+        "exercise time is real time".to_owned()
+    } else {
+        format!("exercise time runs {} real time", multiple(scale))
+    }
+}
+
 /// A ratio (0-1) as a percentage.
 pub fn percent(ratio: f64) -> String {
     format!("{}%", trim(ratio * 100.0, 2))
@@ -185,6 +208,13 @@ mod tests {
         assert_eq!(seconds(f64::NAN), "-");
         assert_eq!(opt_duration_ms(None), "-");
         assert_eq!(opt_duration_ms(Some(1500.0)), "1.5 s");
+        assert_eq!(
+            exercise_ms(720_000.0, 60.0),
+            "12 min exercise time (12 s real time)"
+        );
+        assert_eq!(exercise_ms(720_000.0, 1.0), "12 min");
+        assert_eq!(time_scale(60.0), "exercise time runs 60× real time");
+        assert_eq!(time_scale(1.0), "exercise time is real time");
     }
 
     #[test]

@@ -258,9 +258,11 @@ impl Page {
             findings: super::findings::reviewed(report, &findings),
             carried: super::findings::carried(report, &findings),
             reviews_broken: report.reviews.broken().map(str::to_owned),
-            any_coordination: runs
-                .iter()
-                .any(|run| !run.notifications.is_empty() || run.coordination.is_some()),
+            any_coordination: runs.iter().any(|run| {
+                !run.notifications.is_empty()
+                    || run.coordination.is_some()
+                    || run.decisions.is_some()
+            }),
             runs,
             suite,
             cannot_evidence,
@@ -522,6 +524,7 @@ struct RunView {
     rollback_failed: Vec<String>,
     notifications: Vec<NotificationView>,
     coordination: Option<CoordinationView>,
+    decisions: Option<super::decisions::Decisions>,
     journal: JournalView,
     files: Vec<FileLink>,
 }
@@ -616,6 +619,7 @@ impl RunView {
                 .map(|n| NotificationView::new(&run.dir, n))
                 .collect(),
             coordination: r.coordination.as_ref().map(CoordinationView::new),
+            decisions: super::decisions::Decisions::of(r),
             journal: JournalView::new(&run.journal),
             files: file_links(&run.dir, r),
             iterations,
@@ -1050,7 +1054,7 @@ impl FaultView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Notifications, coordination and evidence.
+// Notifications, coordination, decisions and evidence.
 
 #[derive(Serialize)]
 struct DeliveryView {
@@ -1598,6 +1602,54 @@ mod tests {
         let html = render(&report_of(vec![result], None)).unwrap();
         assert!(html.contains("No iteration ran."));
         assert!(!html.contains("id=\"notifications\""));
+    }
+
+    #[test]
+    fn decisions_have_their_table_in_the_coordination_section() {
+        let report = crate::report::write::single_report(crate::report::testutil::response_run());
+        let html = render(&report).unwrap().replace("&#x2f;", "/");
+        assert!(
+            html.contains(
+                "<a href=\"#notifications\">Notifications, coordination and decisions</a>"
+            )
+        );
+        let section = &html[html.find("<h4>Decisions</h4>").expect("the table")..];
+        let section = &section[..section.find("</table>").unwrap()];
+        for text in [
+            "exercise time runs 60× real time",
+            "<span class=\"badge bad\">1 decision never answered</span>",
+            "<strong>incident-commander</strong> (Leads the response; reached by chat; link opened at 04:27:45)",
+            "<strong>communications</strong> (Speaks to customers; not reached by chat; link never opened)",
+            "<code>significance</code> Is this a significant incident under NIS2?",
+            "12 min exercise time (12 s real time)",
+            "<span class=\"badge ok\">within 30 min</span>",
+            "<span class=\"badge bad\">late</span> budget 15 min",
+            "<span class=\"badge bad\">inconsistent</span> hindsight gives <strong>yes</strong>",
+            "2 h 15 min exercise time (2 min 15 s real time)",
+            "<span class=\"badge bad\">never answered</span>",
+            "<span class=\"badge neutral\">never put</span>",
+            ">20%<",
+            "#97",
+            "Card payments down for &lt;b&gt;all&lt;/b&gt; customers",
+        ] {
+            assert!(section.contains(text), "missing {text:?} in {section}");
+        }
+        assert!(!section.contains("<b>"), "a rationale's tag got through");
+        assert_eq!(section.matches("<tr class=\"finding\">").count(), 1);
+        assert_eq!(
+            section.matches("<tr").count(),
+            5,
+            "a header and four points"
+        );
+
+        // A run whose only people's part is its decisions still shows the section.
+        let mut run = crate::report::testutil::response_run();
+        run.result.notifications.clear();
+        run.result.coordination = None;
+        let html = render(&crate::report::write::single_report(run)).unwrap();
+        assert!(html.contains("id=\"notifications\""));
+        assert!(html.contains("<h4>Decisions</h4>"));
+        assert!(!html.contains("<h4>Coordination</h4>"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::board::Board;
+use super::decisions::Decisions;
 use super::findings::ReviewedFinding;
 use super::format;
 use super::model::Report;
@@ -30,6 +31,8 @@ struct View {
     pod_recovery: Vec<PodRecoveryRow>,
     objectives: Vec<ObjectiveRow>,
     security: Option<SecurityView>,
+    decisions: Vec<(String, Decisions)>,
+    suite: bool,
     findings: Vec<ReviewedFinding>,
     carried: Vec<super::findings::CarriedAction>,
     reviews_broken: Option<String>,
@@ -223,6 +226,7 @@ fn view(report: &Report) -> View {
     let mut security: Option<SecurityView> = None;
     let mut pod_recovery = Vec::new();
     let mut objectives = Vec::new();
+    let mut decisions = Vec::new();
     for run in &report.runs {
         let r = &run.result;
         let name = r.experiment.name.clone();
@@ -238,6 +242,9 @@ fn view(report: &Report) -> View {
                 },
                 met: o.met,
             });
+        }
+        if let Some(d) = Decisions::of(r) {
+            decisions.push((name.clone(), d));
         }
         if let Some(p) = &r.summary.pod_recovery {
             pod_recovery.push(PodRecoveryRow::new(&name, p));
@@ -296,6 +303,8 @@ fn view(report: &Report) -> View {
         pod_recovery,
         objectives,
         security,
+        decisions,
+        suite: report.runs.len() > 1,
         findings: super::findings::reviewed(report, &findings),
         carried: super::findings::carried(report, &findings),
         cannot_evidence: card.map_or_else(
@@ -397,6 +406,27 @@ mod tests {
         let mut settings = settings();
         settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
         settings.bind(|| insta::assert_snapshot!(text));
+    }
+
+    #[test]
+    fn decisions_have_their_table() {
+        assert!(
+            !render(&quickstart_report())
+                .unwrap()
+                .contains("## Decisions")
+        );
+        let mut report =
+            crate::report::write::single_report(crate::report::testutil::response_run());
+        report.generated_at = "2026-11-28T04:30:00Z".parse().unwrap();
+        let text = render(&report).unwrap();
+        let section = &text[text.find("## Decisions").expect("the section")..];
+        let section = &section[..section.find("\n## ").unwrap()];
+        assert!(
+            section.contains("Card payments down for &lt;b>all&lt;/b> customers"),
+            "{section}"
+        );
+        assert!(text.contains("`decision:quickstart:authority:unanswered`"));
+        settings().bind(|| insta::assert_snapshot!(section));
     }
 
     #[test]

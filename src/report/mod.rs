@@ -1,9 +1,11 @@
 //! Renderers of results (the result itself is `crate::result`): `summary` the terminal table,
 //! `junit` the JUnit XML for CI, `markdown` scorecard.md, `html` report.html (its charts'
-//! geometry in `svg`, shared with the pages of `firedrill serve`); `write` completes a
+//! geometry in `svg`, shared with the pages of `firedrill serve`; what `security` and
+//! `decisions` say, shared by all three); `write` completes a
 //! results folder with all of them.
 
 pub mod board;
+pub mod decisions;
 pub mod findings;
 pub mod format;
 pub mod history;

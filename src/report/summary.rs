@@ -110,6 +110,9 @@ pub fn render(r: &RunResult) -> String {
     if let Some(drills) = super::security::SecurityDrills::of(r) {
         out.push_str(&security(&drills));
     }
+    if let Some(d) = super::decisions::Decisions::of(r) {
+        out.push_str(&decisions(&d));
+    }
     if let Some(card) = &r.scorecard {
         out.push_str(&scorecard(card));
     }
@@ -194,6 +197,54 @@ fn security(drills: &super::security::SecurityDrills) -> String {
     let _ = writeln!(out, "  {}", super::security::CANARY_CAVEAT);
     let _ = writeln!(out, "  markers used: {}\n", drills.markers.join(", "));
     out
+}
+
+/// Each decision put to people: the answer, its time and budget in exercise time, hindsight
+/// and the score; what is a finding in capitals.
+fn decisions(d: &super::decisions::Decisions) -> String {
+    let mut t = Table::new(&[
+        "decision",
+        "role",
+        "answer",
+        "time",
+        "budget",
+        "hindsight",
+        "score",
+    ]);
+    for row in &d.rows {
+        t.row(vec![
+            row.point.clone(),
+            row.role.clone(),
+            match (&row.answer, row.put) {
+                (Some(answer), _) => answer.clone(),
+                (None, true) => "NEVER ANSWERED".to_owned(),
+                (None, false) => "never put".to_owned(),
+            },
+            row.time_to_decide_short.clone(),
+            match (&row.answer, row.timely) {
+                (None, _) => row.budget.clone(),
+                (Some(_), true) => format!("{} ok", row.budget),
+                (Some(_), false) => format!("{} LATE", row.budget),
+            },
+            match (row.consistency.as_deref(), &row.hindsight) {
+                (Some("inconsistent"), Some(h)) if row.hindsight_finding => {
+                    format!("INCONSISTENT: gives {h}")
+                }
+                (Some("inconsistent"), Some(h)) => format!("inconsistent: gives {h}"),
+                _ => row.hindsight_text.clone(),
+            },
+            row.score.clone(),
+        ]);
+    }
+    let scale = if d.scale == 1.0 {
+        String::new()
+    } else {
+        format!(", {} real time", super::format::multiple(d.scale))
+    };
+    format!(
+        "decisions (times in exercise time{scale}):\n{}\n",
+        t.render()
+    )
 }
 
 /// The scorecard in a few lines: the headline, then each capability weakest first.
@@ -312,6 +363,16 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decisions_are_summed_up_only_when_the_run_put_some() {
+        let plain = render(&crate::report::testutil::quickstart_run().result);
+        assert!(!plain.contains("decisions ("));
+        let text = render(&crate::report::testutil::response_run().result);
+        let table = &text[text.find("decisions (").expect("the table")..];
+        let table = &table[..table.find("\n\n").unwrap()];
+        insta::assert_snapshot!(table);
+    }
 
     #[test]
     fn security_drills_are_summed_up_only_when_the_run_had_some() {

@@ -177,3 +177,137 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         time_to_detect_ms: None,
     }
 }
+
+/// The quick start with decisions put to people, at 60× exercise time: significance answered
+/// in time and consistent with hindsight (its rationale carries a tag), cross-border answered
+/// late and inconsistent with 20% unknown, notifying the authority never answered, informing
+/// customers never put.
+pub fn response_run() -> ReportRun {
+    use crate::result::{ChatPostResult, DecisionResult, ResponseResult, ResponseRoleResult};
+    let at = |t: &str| Some(format!("2026-11-28T04:{t}Z").parse().unwrap());
+    let put =
+        |point: &str, decision: &str, question: &str, by: &str, budget_min: f64| DecisionResult {
+            point: point.to_owned(),
+            decision: decision.to_owned(),
+            question: question.to_owned(),
+            decided_by: by.to_owned(),
+            budget_ms: budget_min * 60_000.0,
+            asked_at: at("27:40.000"),
+            answer: None,
+            rationale: None,
+            by: None,
+            answered_at: None,
+            time_to_decide_ms: None,
+            snapshot: None,
+            unknown_share: None,
+            timely: false,
+            consistency: None,
+            hindsight: None,
+            timeliness: 0.0,
+            score: 0.0,
+            findings: vec!["never answered".to_owned()],
+            journal_seq: None,
+        };
+    let significance = DecisionResult {
+        answer: Some("yes".to_owned()),
+        rationale: Some("Card payments down for <b>all</b> customers".to_owned()),
+        by: Some("Dana Reyes".to_owned()),
+        answered_at: at("27:52.000"),
+        time_to_decide_ms: Some(720_000.0),
+        snapshot: Some("9f2c".repeat(16)),
+        unknown_share: Some(0.25),
+        timely: true,
+        consistency: Some("consistent".to_owned()),
+        hindsight: Some("yes".to_owned()),
+        timeliness: 100.0,
+        score: 100.0,
+        findings: Vec::new(),
+        journal_seq: Some(88),
+        ..put(
+            "significance",
+            "nis2-significant-incident",
+            "Is this a significant incident under NIS2?",
+            "incident-commander",
+            30.0,
+        )
+    };
+    let cross_border = DecisionResult {
+        answer: Some("no".to_owned()),
+        rationale: Some("Only domestic merchants reported errors".to_owned()),
+        by: Some("Dana Reyes".to_owned()),
+        answered_at: at("29:55.000"),
+        time_to_decide_ms: Some(8_100_000.0),
+        snapshot: Some("41ab".repeat(16)),
+        unknown_share: Some(0.2),
+        timely: false,
+        consistency: Some("inconsistent".to_owned()),
+        hindsight: Some("yes".to_owned()),
+        timeliness: 21.4,
+        score: 7.3,
+        findings: vec![
+            "answered 2h of exercise time after its budget".to_owned(),
+            "hindsight gives `yes`, and 80% of what mattered was known when it was answered"
+                .to_owned(),
+        ],
+        journal_seq: Some(97),
+        ..put(
+            "cross-border",
+            "nis2-cross-border",
+            "Does the incident affect other member states?",
+            "incident-commander",
+            15.0,
+        )
+    };
+    let authority = put(
+        "authority",
+        "notify-authority",
+        "Do we notify the competent authority now?",
+        "legal",
+        240.0,
+    );
+    let customers = DecisionResult {
+        asked_at: None,
+        findings: vec!["never put: what triggers it did not happen".to_owned()],
+        ..put(
+            "customers",
+            "inform-customers",
+            "Do we inform our customers now?",
+            "communications",
+            60.0,
+        )
+    };
+    let role = |role: &str, function: &str, chat: bool, opened: Option<&str>| ResponseRoleResult {
+        role: role.to_owned(),
+        function: function.to_owned(),
+        reach: if chat { "chat" } else { "none" }.to_owned(),
+        link_opened_at: opened.and_then(at),
+        chat: Vec::new(),
+    };
+    let mut run = quickstart_run();
+    run.result.response = Some(ResponseResult {
+        time_scale: 60.0,
+        awareness_at: at("27:38.500"),
+        judged_on_iteration: Some(1),
+        roles: vec![
+            ResponseRoleResult {
+                chat: vec![ChatPostResult {
+                    point: "significance".to_owned(),
+                    url: "https://chat.example/hooks/…".to_owned(),
+                    status: Some(200),
+                    error: None,
+                    journal_seq: 80,
+                }],
+                ..role(
+                    "incident-commander",
+                    "Leads the response",
+                    true,
+                    Some("27:45.000"),
+                )
+            },
+            role("legal", "Judges the duty to notify", true, None),
+            role("communications", "Speaks to customers", false, None),
+        ],
+        decisions: vec![significance, cross_border, authority, customers],
+    });
+    run
+}
