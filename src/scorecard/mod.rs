@@ -37,7 +37,7 @@ pub use provenance::{Check, Override, Precondition, Provenance};
 use crate::time::Timestamp;
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
-pub const FORMULA_VERSION: &str = "2.0.0";
+pub const FORMULA_VERSION: &str = "2.1.0";
 
 /// The share of the profile's weight that organisation evidence must cover for a headline
 /// figure, unless the experiment sets its own.
