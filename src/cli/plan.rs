@@ -578,6 +578,20 @@ fn describe(exp: &Experiment) -> String {
                 d.id, d.decided_by, d.budget
             );
         }
+        for a in &r.approvals {
+            let review = a
+                .reviewed_by
+                .as_ref()
+                .map(|r| format!("reviewed by {r}, then "))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {}: {review}approved by {}, each within {}; ready (and submitted) only once approved",
+                a.report.id(),
+                a.approved_by,
+                a.budget
+            );
+        }
     }
     let mapped: Vec<String> = crate::scorecard::evidence::exercised(s)
         .iter()

@@ -351,6 +351,7 @@ async fn run_with(
         &exp.spec,
         &exp.metadata.name,
         &run_id,
+        opts.out_dir.clone(),
         journal.clone(),
         clock,
         progress.clone(),
@@ -597,6 +598,17 @@ impl Runner {
     ) -> RunResult {
         let clock = self.record.clock;
         let response = self.responder.result(&tally.iterations);
+        let mut notifications = self.notifier.take_notifications();
+        // An early warning that needed approval was submitted when approved.
+        for a in response.iter().flat_map(|r| &r.approvals) {
+            if let Some(n) = notifications.iter_mut().find(|n| {
+                n.kind == a.report
+                    && Some(n.iteration) == response.as_ref().and_then(|r| r.judged_on_iteration)
+            }) && a.submission.is_some()
+            {
+                n.delivery = a.submission.clone();
+            }
+        }
         let spec = &self.exp.spec;
         RunResult {
             schema_version: SCHEMA_VERSION,
@@ -631,7 +643,7 @@ impl Runner {
             scorecard_input: None,
             scorecard: None,
             history: None,
-            notifications: self.notifier.take_notifications(),
+            notifications,
             coordination: self.notifier.coordination(),
             response,
         }

@@ -69,6 +69,9 @@ pub(super) struct Notifier {
     deliverer: Option<Result<Deliverer, Undeliverable>>,
     deliveries: JoinSet<DeliveryResult>,
     pending_deliveries: HashMap<tokio::task::Id, PendingDelivery>,
+    /// The early warning needs people's approval: it is submitted when approved, not when
+    /// drafted.
+    deliver_on_approval: bool,
 }
 
 impl Notifier {
@@ -101,6 +104,11 @@ impl Notifier {
             deliverer: None,
             deliveries: JoinSet::new(),
             pending_deliveries: HashMap::new(),
+            deliver_on_approval: spec.response.as_ref().is_some_and(|r| {
+                r.approvals
+                    .iter()
+                    .any(|a| a.report == crate::spec::ApprovedReport::Nis2EarlyWarning)
+            }),
         }
     }
 
@@ -187,7 +195,9 @@ impl Notifier {
             };
             if kind == DraftKind::Nis2EarlyWarning {
                 early_warning = Some((json_file, seq));
-                self.deliver(incident.iteration, kind, at, bytes);
+                if !self.deliver_on_approval {
+                    self.deliver(incident.iteration, kind, at, bytes);
+                }
             }
         }
     }

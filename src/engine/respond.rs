@@ -3,6 +3,8 @@
 //! their answers after the last iteration, and the judgement of each answer in hindsight.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +21,8 @@ use crate::journal::Journal;
 use crate::notification::Deliverer;
 use crate::response::{ChatMessage, Desk, GivenAnswer, Observed, Outcome, judge};
 use crate::result::{
-    ChatPostResult, DecisionResult, IterationResult, ResponseResult, ResponseRoleResult,
+    ApprovalResult, ChatPostResult, DecisionResult, IterationResult, ResponseResult,
+    ResponseRoleResult,
 };
 use crate::spec::{ChatFormat, Reach, Response, Spec};
 use crate::time::{Clock, ms};
@@ -38,6 +41,18 @@ struct Chats {
     posted: Mutex<BTreeMap<String, Vec<ChatPostResult>>>,
 }
 
+/// What submits an approved draft: the exercise inbox, where the drafts are, and the
+/// outcome of each submission.
+struct Submit {
+    deliverer: Option<Result<Deliverer, String>>,
+    out_dir: Option<PathBuf>,
+    /// The iteration of awareness (0 before it): its drafts are the ones approved.
+    iteration: Arc<AtomicU32>,
+    approvals: Vec<crate::spec::ApprovalSpec>,
+    clock: Clock,
+    done: Mutex<BTreeMap<String, crate::result::DeliveryResult>>,
+}
+
 /// The people's side of a run, when the experiment puts decisions to roles.
 pub(super) struct Responder {
     spec: Option<Response>,
@@ -53,6 +68,8 @@ pub(super) struct Responder {
     awareness_iteration: Option<u32>,
     answers_reported: BTreeSet<String>,
     task: Option<(CancellationToken, JoinHandle<()>)>,
+    submit: Arc<Submit>,
+    out_dir: Option<PathBuf>,
 }
 
 impl Responder {
@@ -61,6 +78,7 @@ impl Responder {
         spec: &Spec,
         experiment: &str,
         run_id: &str,
+        out_dir: Option<PathBuf>,
         journal: Arc<Journal>,
         clock: Clock,
         progress: Arc<dyn ProgressSink>,
@@ -99,6 +117,19 @@ impl Responder {
             awareness_iteration: None,
             answers_reported: BTreeSet::new(),
             task: None,
+            submit: Arc::new(Submit {
+                deliverer: None,
+                out_dir: out_dir.clone(),
+                iteration: Arc::new(AtomicU32::new(0)),
+                approvals: spec
+                    .response
+                    .as_ref()
+                    .map(|r| r.approvals.clone())
+                    .unwrap_or_default(),
+                clock,
+                done: Mutex::new(BTreeMap::new()),
+            }),
+            out_dir,
         })
     }
 
@@ -109,10 +140,28 @@ impl Responder {
 
     /// Prepares the roles' chats once the workloads' addresses are known (a webhook URL may
     /// name them); a chat that cannot be posted to is recorded, and the run goes on.
-    pub(super) fn prepare_chats(&mut self, template: &crate::spec::placeholders::Context) {
+    pub(super) fn prepare_chats(
+        &mut self,
+        template: &crate::spec::placeholders::Context,
+        notification: Option<&crate::spec::Notification>,
+    ) {
         let Some(spec) = &self.spec else {
             return;
         };
+        // The approved early warning goes where the notification's delivery goes.
+        let deliverer = notification.and_then(|n| n.deliver.as_ref()).map(|d| {
+            crate::spec::placeholders::expand(&d.url, template)
+                .map_err(|e| chain(&e))
+                .and_then(|url| Deliverer::new(&url, d.timeout.get()).map_err(|e| chain(&e)))
+        });
+        self.submit = Arc::new(Submit {
+            deliverer,
+            out_dir: self.out_dir.clone(),
+            iteration: self.submit.iteration.clone(),
+            approvals: spec.approvals.clone(),
+            clock: self.clock,
+            done: Mutex::new(BTreeMap::new()),
+        });
         for role in &spec.roles {
             let Reach::Chat(chat) = &role.reach else {
                 continue;
@@ -182,6 +231,7 @@ impl Responder {
         let task = tokio::spawn(tell_roles(
             desk,
             chats,
+            self.submit.clone(),
             self.journal.clone(),
             self.progress.clone(),
             self.experiment.clone(),
@@ -196,6 +246,7 @@ impl Responder {
             && desk.set_awareness(at, by)
         {
             self.awareness_iteration = Some(iteration);
+            self.submit.iteration.store(iteration, Ordering::SeqCst);
         }
     }
 
@@ -372,7 +423,53 @@ impl Responder {
                 }
             })
             .collect();
+        let lifecycle = desk.lifecycle();
+        let submitted = self
+            .submit
+            .done
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        let approvals = spec
+            .approvals
+            .iter()
+            .map(|a| {
+                let (review_id, approve_id) = a.report.point_ids();
+                let answer_of = |id: &str| {
+                    lifecycle
+                        .iter()
+                        .find(|p| p.id == id)
+                        .and_then(|p| p.answer.clone())
+                };
+                let approve = answer_of(&approve_id);
+                let approved = approve
+                    .as_ref()
+                    .is_some_and(|x| x.answer == crate::response::APPROVAL_ANSWERS[0]);
+                let since = approve.as_ref().and_then(|x| {
+                    desk.awareness()
+                        .map(|aw| scale.to_exercise(x.at.saturating_duration_since(aw)))
+                });
+                ApprovalResult {
+                    report: a.report.id().to_owned(),
+                    reviewed_by: a.reviewed_by.clone(),
+                    review: answer_of(&review_id).map(|x| x.answer),
+                    approved_by: a.approved_by.clone(),
+                    outcome: match (&approve, approved) {
+                        (Some(_), true) => "approved",
+                        (Some(_), false) => "rejected",
+                        (None, _) => "not-approved",
+                    }
+                    .to_owned(),
+                    decided_at: approve.as_ref().map(|x| x.answered_at),
+                    time_to_approve_ms: since.filter(|_| approved).map(ms),
+                    deadline_ms: ms(a.report.deadline()),
+                    within_deadline: approved && since.is_some_and(|s| s <= a.report.deadline()),
+                    submission: submitted.get(a.report.id()).cloned(),
+                }
+            })
+            .collect();
         Some(ResponseResult {
+            approvals,
             time_scale: scale.factor(),
             awareness_at: desk.awareness().map(|t| self.clock.at(t)),
             judged_on_iteration: self.awareness_iteration,
@@ -467,6 +564,7 @@ fn lowest_availability(it: &IterationResult) -> Option<f64> {
 async fn tell_roles(
     desk: Arc<Desk>,
     chats: Arc<Chats>,
+    submit: Arc<Submit>,
     journal: Arc<Journal>,
     progress: Arc<dyn ProgressSink>,
     experiment: String,
@@ -474,6 +572,7 @@ async fn tell_roles(
 ) {
     let mut changed = desk.subscribe();
     let mut posts = tokio::task::JoinSet::new();
+    let mut approved: BTreeSet<String> = BTreeSet::new();
     loop {
         let now = Instant::now();
         for (point, role) in desk.newly_asked(now) {
@@ -548,6 +647,15 @@ async fn tell_roles(
                 }
             });
         }
+        for (report, approve) in newly_approved(&desk, &submit, &mut approved) {
+            posts.spawn(submit_approved(
+                submit.clone(),
+                journal.clone(),
+                desk.clone(),
+                report,
+                approve,
+            ));
+        }
         let next = desk.next_ask(Instant::now());
         tokio::select! {
             biased;
@@ -559,6 +667,134 @@ async fn tell_roles(
     }
     // Posts in flight get their own timeouts; the caller bounds the wait.
     while posts.join_next().await.is_some() {}
+}
+
+/// The approval points answered since the last call, with their report.
+fn newly_approved(
+    desk: &Desk,
+    submit: &Submit,
+    seen: &mut BTreeSet<String>,
+) -> Vec<(crate::spec::ApprovedReport, crate::response::RecordedAnswer)> {
+    let mut found = Vec::new();
+    for point in desk.lifecycle() {
+        let Some(answer) = point.answer else {
+            continue;
+        };
+        let Some(a) = submit
+            .approvals
+            .iter()
+            .find(|a| a.report.point_ids().1 == point.id)
+        else {
+            continue;
+        };
+        if seen.insert(point.id) {
+            found.push((a.report, answer));
+        }
+    }
+    found
+}
+
+/// Records an approval's outcome, and submits an approved early warning to the exercise
+/// inbox: the draft file as written at awareness.
+async fn submit_approved(
+    submit: Arc<Submit>,
+    journal: Arc<Journal>,
+    desk: Arc<Desk>,
+    report: crate::spec::ApprovedReport,
+    answer: crate::response::RecordedAnswer,
+) {
+    let approved = answer.answer == crate::response::APPROVAL_ANSWERS[0];
+    let awareness = desk.awareness();
+    let scale = desk.time_scale();
+    let since = awareness
+        .map(|a| scale.to_exercise(answer.at.saturating_duration_since(a)))
+        .unwrap_or_default();
+    let deadline = report.deadline();
+    journal.record(
+        if approved {
+            "notification-approved"
+        } else {
+            "notification-rejected"
+        },
+        json!({
+            "report": report.id(),
+            "role": answer.role,
+            "by": answer.by,
+            "at": answer.answered_at,
+            "afterAwarenessMs": ms(since),
+            "deadlineMs": ms(deadline),
+            "withinDeadline": since <= deadline,
+            "decision": answer.journal_seq,
+        }),
+        false,
+    );
+    if !approved || report != crate::spec::ApprovedReport::Nis2EarlyWarning {
+        return;
+    }
+    let Some(deliverer) = &submit.deliverer else {
+        return;
+    };
+    let iteration = submit.iteration.load(Ordering::SeqCst);
+    let file = format!("notifications/iteration-{iteration}-{}.json", report.id());
+    let outcome = match deliverer {
+        Err(e) => Err((
+            String::new(),
+            format!("the exercise inbox cannot be posted to: {e}"),
+        )),
+        Ok(d) => {
+            let body = match &submit.out_dir {
+                Some(dir) => tokio::fs::read(dir.join(&file))
+                    .await
+                    .map_err(|e| (d.shown_url(), format!("cannot read {file}: {e}"))),
+                None => Err((d.shown_url(), "the run keeps no results folder".to_owned())),
+            };
+            match body {
+                Err(e) => Err(e),
+                Ok(body) => match d.post_json(body).await {
+                    Ok(posted) if posted.delivered() => Ok((d.shown_url(), posted)),
+                    Ok(posted) => Err((
+                        d.shown_url(),
+                        format!("the exercise inbox answered HTTP {}", posted.status),
+                    )),
+                    Err(e) => Err((d.shown_url(), chain(&e))),
+                },
+            }
+        }
+    };
+    let result = match outcome {
+        Ok((url, posted)) => {
+            let delivered_at = submit.clock.at(posted.at);
+            journal.record(
+                "notification-submitted",
+                json!({"report": report.id(), "file": file, "url": url, "status": posted.status, "at": delivered_at}),
+                false,
+            );
+            crate::result::DeliveryResult {
+                url,
+                delivered_at: Some(delivered_at),
+                time_to_deliver_ms: awareness.map(|a| ms(posted.at.saturating_duration_since(a))),
+                status: Some(posted.status),
+                error: None,
+            }
+        }
+        Err((url, error)) => {
+            journal.record(
+                "notification-submission-failed",
+                json!({"report": report.id(), "file": file, "url": url, "error": error}),
+                false,
+            );
+            crate::result::DeliveryResult {
+                url,
+                delivered_at: None,
+                time_to_deliver_ms: None,
+                status: None,
+                error: Some(error),
+            }
+        }
+    };
+    if let Ok(mut done) = submit.done.lock() {
+        done.insert(report.id().to_owned(), result);
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

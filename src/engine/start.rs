@@ -39,7 +39,8 @@ impl Runner {
         if stop.is_none() {
             match self.start_platform(webhook.as_ref(), events_tx).await {
                 Ok(p) => {
-                    self.responder.prepare_chats(p.template());
+                    self.responder
+                        .prepare_chats(p.template(), self.exp.spec.notification.as_ref());
                     if let Some(unavailable) = self.notifier.prepare_delivery(p.template()) {
                         self.record
                             .run_event("notification-delivery-unavailable", unavailable);

@@ -27,6 +27,11 @@ pub const MAX_ANSWER_BODY_BYTES: usize = 8 * 1024;
 pub const MAX_RATIONALE_CHARS: usize = 2000;
 /// The longest name of whoever answers, in characters.
 pub const MAX_BY_CHARS: usize = 100;
+/// The answers of a draft's review.
+pub const REVIEW_ANSWERS: [&str; 2] = ["ready for approval", "changes needed"];
+/// The answers of a draft's approval; the first approves it.
+pub const APPROVAL_ANSWERS: [&str; 2] = ["approve", "reject"];
+
 /// Snapshots kept per decision point for answers to name; older ones are forgotten.
 const SHOWN_PER_POINT: usize = 64;
 
@@ -349,6 +354,50 @@ impl Desk {
                 decided_by: p.decided_by.clone(),
                 after: p.after.clone(),
                 delay: scale.to_real(p.delay.get()),
+            });
+        }
+        for a in &spec.approvals {
+            let (review, approve) = a.report.point_ids();
+            let fail = |error: String| DeskError::Point {
+                id: approve.clone(),
+                error,
+            };
+            let custom = |question: String, answers: [&str; 2]| {
+                CustomDecision::new(question, answers.map(str::to_owned).to_vec())
+                    .map(DecisionKind::Custom)
+                    .map_err(|e| fail(e.to_string()))
+                    .and_then(|kind| {
+                        DecisionPoint::new(kind, a.budget.get()).map_err(|e| fail(e.to_string()))
+                    })
+            };
+            let label = a.report.label();
+            let mut after = Trigger::Detection;
+            if let Some(reviewer) = &a.reviewed_by {
+                points.push(PointEntry {
+                    id: review.clone(),
+                    point: custom(
+                        format!(
+                            "Review the draft of {label} (notifications/ of the results folder): is it ready for approval?"
+                        ),
+                        REVIEW_ANSWERS,
+                    )?,
+                    decided_by: reviewer.clone(),
+                    after: Trigger::Detection,
+                    delay: Duration::ZERO,
+                });
+                after = Trigger::Decision(review);
+            }
+            points.push(PointEntry {
+                id: approve.clone(),
+                point: custom(
+                    format!(
+                        "Approve {label} for submission? In this exercise it goes to the exercise inbox, never to an authority."
+                    ),
+                    APPROVAL_ANSWERS,
+                )?,
+                decided_by: a.approved_by.clone(),
+                after,
+                delay: Duration::ZERO,
             });
         }
         let n = points.len();

@@ -20,8 +20,8 @@ pub use catalogue::{
 };
 pub use chat::ChatMessage;
 pub use desk::{
-    AnswerError, AnswerRequest, Desk, DeskError, MAX_ANSWER_BODY_BYTES, MAX_BY_CHARS,
-    MAX_RATIONALE_CHARS, Observed, PointLifecycle, RecordedAnswer,
+    APPROVAL_ANSWERS, AnswerError, AnswerRequest, Desk, DeskError, MAX_ANSWER_BODY_BYTES,
+    MAX_BY_CHARS, MAX_RATIONALE_CHARS, Observed, PointLifecycle, REVIEW_ANSWERS, RecordedAnswer,
 };
 pub use hindsight::{
     CONSISTENCY_WEIGHT, Consistency, DecisionPoint, Finding, GivenAnswer, HindsightError,

@@ -267,8 +267,22 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
     if let Some(response) = &result.response
         && response.awareness_at.is_some()
     {
+        // An approval's review and approval points are scored by the time to approve.
+        let approval_points: BTreeSet<String> = spec
+            .response
+            .iter()
+            .flat_map(|r| &r.approvals)
+            .flat_map(|a| {
+                let (review, approve) = a.report.point_ids();
+                [review, approve]
+            })
+            .collect();
         let mut quality: BTreeMap<Capability, Vec<f64>> = BTreeMap::new();
-        for d in response.decisions.iter().filter(|d| d.asked_at.is_some()) {
+        for d in response
+            .decisions
+            .iter()
+            .filter(|d| d.asked_at.is_some() && !approval_points.contains(&d.point))
+        {
             quality
                 .entry(decision_capability(&d.decision))
                 .or_default()
@@ -279,6 +293,26 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 capability,
                 Metric::DecisionQuality,
                 values,
+            ));
+        }
+        // A report is ready when approved: from awareness to approval, against its deadline.
+        for a in &response.approvals {
+            let hours = |h: f64| h * 3600.0;
+            let scale = Scale::Duration {
+                target_secs: if a.report == "nis2-incident-notification" {
+                    hours(24.0)
+                } else {
+                    hours(1.0)
+                },
+                limit_secs: secs(a.deadline_ms),
+            };
+            metrics.push(MetricObservation::organisation(
+                Capability::ReportingReadiness,
+                Metric::Custom {
+                    name: format!("time-to-approve ({})", a.report),
+                    scale,
+                },
+                vec![a.time_to_approve_ms.map_or(limit_of(scale), secs)],
             ));
         }
         let scale = Metric::TimeToAssemble.default_scale();
@@ -1132,6 +1166,7 @@ mod tests {
             chat: Vec::new(),
         };
         result.response = Some(ResponseResult {
+            approvals: Vec::new(),
             time_scale: 60.0,
             awareness_at: Some(at("2026-11-28T10:00:00Z")),
             judged_on_iteration: Some(1),

@@ -127,8 +127,39 @@ pub struct ResponseResult {
     pub judged_on_iteration: Option<u32>,
     /// Each role, in the experiment's order.
     pub roles: Vec<ResponseRoleResult>,
-    /// Each decision point, in the experiment's order.
+    /// Each decision point, in the experiment's order (the approvals' review and approval
+    /// points among them).
     pub decisions: Vec<DecisionResult>,
+    /// Each draft that needed approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalResult>,
+}
+
+/// A notification draft's way to approval: reviewed, approved, submitted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalResult {
+    /// The draft, such as `nis2-early-warning`.
+    pub report: String,
+    /// The role that reviews it, if any.
+    pub reviewed_by: Option<String>,
+    /// The review's answer, when given.
+    pub review: Option<String>,
+    /// The role that approves it.
+    pub approved_by: String,
+    /// `approved`, `rejected`, or `not-approved` (no answer).
+    pub outcome: String,
+    /// When it was approved (or rejected).
+    pub decided_at: Option<Timestamp>,
+    /// From awareness to the approval, exercise milliseconds: the report is ready only now.
+    pub time_to_approve_ms: Option<f64>,
+    /// The legal deadline from awareness, exercise milliseconds.
+    pub deadline_ms: f64,
+    /// Whether approved by the deadline.
+    pub within_deadline: bool,
+    /// The approved early warning's submission to the exercise inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<DeliveryResult>,
 }
 
 /// A role of the drill and how it was reached.
@@ -245,7 +276,7 @@ pub struct NotificationResult {
 }
 
 /// The delivery of a draft to a webhook.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryResult {
     /// Where it was posted.

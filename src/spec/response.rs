@@ -50,6 +50,11 @@ pub struct Response {
     /// The decisions put to the roles, in the order they may be asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub decisions: Vec<DecisionPointSpec>,
+    /// The notification drafts that need people's approval before they count as ready: each
+    /// is reviewed (optionally) and approved by the roles named, and the early warning is
+    /// submitted to the exercise inbox (`notification.deliver`) only once approved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalSpec>,
     /// The organisation's services the probes stand for: where they are provided and
     /// whether customers use them. A service whose probe fails is affected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -80,6 +85,7 @@ impl Default for Response {
             time_scale: default_time_scale(),
             roles: Vec::new(),
             decisions: Vec::new(),
+            approvals: Vec::new(),
             services: Vec::new(),
             scenario: None,
             significance: None,
@@ -218,6 +224,73 @@ pub struct DecisionPointSpec {
     pub delay: Duration,
     /// The time the role has to answer, in exercise time from the moment it is asked.
     pub budget: Duration,
+}
+
+/// A notification draft that people review and approve.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApprovalSpec {
+    /// The draft: `nis2-early-warning`, `nis2-incident-notification` or
+    /// `dora-initial-notification` (the last needs `notification.dora`).
+    pub report: ApprovedReport,
+    /// The role that reviews the draft first, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
+    /// The role that approves it, such as legal.
+    pub approved_by: String,
+    /// The time each step has, in exercise time from the moment it is asked.
+    pub budget: Duration,
+}
+
+/// A draft that can be approved.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovedReport {
+    /// NIS2 Art. 23(4)(a), due 24 h after awareness.
+    Nis2EarlyWarning,
+    /// NIS2 Art. 23(4)(b), due 72 h after awareness.
+    Nis2IncidentNotification,
+    /// DORA's initial notification, due 24 h after awareness at the latest.
+    DoraInitialNotification,
+}
+
+impl ApprovedReport {
+    /// The kind as written in file names, results and the journal.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Nis2EarlyWarning => "nis2-early-warning",
+            Self::Nis2IncidentNotification => "nis2-incident-notification",
+            Self::DoraInitialNotification => "dora-initial-notification",
+        }
+    }
+
+    /// The report's name, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Nis2EarlyWarning => "the NIS2 early warning",
+            Self::Nis2IncidentNotification => "the NIS2 incident notification",
+            Self::DoraInitialNotification => "the DORA initial notification",
+        }
+    }
+
+    /// The legal deadline, from awareness.
+    pub fn deadline(self) -> std::time::Duration {
+        let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+        match self {
+            Self::Nis2EarlyWarning | Self::DoraInitialNotification => hours(24),
+            Self::Nis2IncidentNotification => hours(72),
+        }
+    }
+
+    /// The ids of the review and approval points the drill puts for this report.
+    pub fn point_ids(self) -> (String, String) {
+        (
+            format!("review-{}", self.id()),
+            format!("approve-{}", self.id()),
+        )
+    }
 }
 
 /// What puts a decision to its role.

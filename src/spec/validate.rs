@@ -345,6 +345,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.decision_points(r);
+        self.approvals(r);
         let probes: BTreeSet<&str> = self
             .exp
             .spec
@@ -491,6 +492,67 @@ impl<'a> Checker<'a> {
             }
             self.positive(&format!("{path}.budget"), point.budget);
             seen.insert(&point.id, i);
+        }
+    }
+
+    /// The approvals: a draft the run writes, roles that exist, each draft once, ids that no
+    /// decision point takes, a budget.
+    fn approvals(&mut self, r: &super::Response) {
+        let roles: Vec<&str> = r.roles.iter().map(|role| role.name.as_str()).collect();
+        let notification = self.exp.spec.notification.as_ref();
+        let mut seen: HashMap<super::ApprovedReport, usize> = HashMap::new();
+        for (i, a) in r.approvals.iter().enumerate() {
+            let path = format!("spec.response.approvals[{i}]");
+            match notification {
+                None => self.problem(
+                    format!("{path}.report"),
+                    "needs spec.notification: the drafts to approve are written only when notifications are",
+                ),
+                Some(n) if a.report == super::ApprovedReport::DoraInitialNotification && !n.dora => {
+                    self.problem(
+                        format!("{path}.report"),
+                        "the DORA initial notification is drafted only with spec.notification.dora: true",
+                    );
+                }
+                Some(_) => {}
+            }
+            if let Some(first) = seen.get(&a.report) {
+                self.problem(
+                    format!("{path}.report"),
+                    format!(
+                        "{} is already approved at spec.response.approvals[{first}]",
+                        a.report.id()
+                    ),
+                );
+            } else {
+                seen.insert(a.report, i);
+            }
+            for (field, role) in [
+                ("reviewedBy", a.reviewed_by.as_deref()),
+                ("approvedBy", Some(a.approved_by.as_str())),
+            ] {
+                if let Some(role) = role
+                    && !roles.contains(&role)
+                {
+                    self.problem(
+                        format!("{path}.{field}"),
+                        format!(
+                            "no role is named `{role}`; the roles are {}",
+                            roles.join(", ")
+                        ),
+                    );
+                }
+            }
+            let (review, approve) = a.report.point_ids();
+            for id in [review, approve] {
+                if r.decisions.iter().any(|d| d.id == id) {
+                    self.problem(
+                        format!("{path}.report"),
+                        format!("the decision point id `{id}` is the approval's own: rename the decision point"),
+                    );
+                }
+            }
+            self.positive(&format!("{path}.budget"), a.budget);
         }
     }
 
@@ -2384,6 +2446,70 @@ spec:
                 "{problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn response_problems_name_their_fields() {
+        let doc = format!(
+            r#"{VALID}  notification: {{dora: false}}
+  response:
+    significance: {{availabilityBelow: 1.5}}
+    services:
+      - {{name: checkout, probes: [api, nope], memberStates: [de]}}
+      - {{name: checkout, probes: []}}
+    roles:
+      - {{name: legal, function: " "}}
+      - {{name: legal, function: legal, reach: {{type: chat, url: "ftp://x"}}}}
+    decisions:
+      - {{id: notify, decision: notify-authority, question: "Why?", decidedBy: ceo, after: {{decision: later}}, budget: 0s}}
+      - {{id: later, question: "Post?", answers: [yes], decidedBy: legal, budget: 1h}}
+      - {{id: notify, decidedBy: legal, budget: 1h}}
+    approvals:
+      - {{report: dora-initial-notification, approvedBy: cfo, budget: 1h}}
+"#
+        );
+        let problems = validate(&parse(&doc));
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        let paths: Vec<&str> = found.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.notification",
+                "spec.response.decisions",
+                "spec.response.roles[1].name",
+                "spec.response.roles[0].function",
+                "spec.response.roles[1].reach.url",
+                "spec.response.decisions[0].decidedBy",
+                "spec.response.decisions[0].after.decision",
+                "spec.response.decisions[0].question",
+                "spec.response.decisions[0].budget",
+                "spec.response.decisions[1].answers",
+                "spec.response.decisions[2].id",
+                "spec.response.decisions[2]",
+                "spec.response.approvals[0].report",
+                "spec.response.approvals[0].approvedBy",
+                "spec.response.services[0].probes[1]",
+                "spec.response.services[0].memberStates[0]",
+                "spec.response.services[1].name",
+                "spec.response.services[1].probes",
+                "spec.response.significance.availabilityBelow",
+            ],
+            "{found:#?}"
+        );
+        let says = |path: &str| found.iter().find(|(p, _)| *p == path).unwrap().1;
+        assert!(
+            says("spec.response.decisions[0].after.decision")
+                .contains("not listed before this point")
+        );
+        assert_eq!(
+            says("spec.response.decisions[0].decidedBy"),
+            "no role is named `ceo`; the roles are legal, legal"
+        );
+        assert!(says("spec.response.decisions[1].answers").contains("at least two answers"));
+        assert!(says("spec.response.approvals[0].report").contains("notification.dora: true"));
     }
 
     #[test]

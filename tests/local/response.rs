@@ -49,6 +49,7 @@ fn respond(args: &[&str]) -> std::process::Output {
 fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     let _guard = shared();
     let (chat_url, chat) = receiver(200);
+    let (inbox_url, inbox) = receiver(202);
     // At scale 3600 an hour of exercise time is a second: budgets of 10 h give each role
     // 10 s, and the run waits 4 budgets (40 s) for an answer that does not come.
     let extra = format!(
@@ -56,6 +57,9 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     timeout: 5s
     signals: [{{name: mon, type: probe-fails, probe: api, consecutive: 2}}]
   recovery: {{stableFor: 300ms, timeout: 10s}}
+  notification:
+    entity: {{name: Example Payments SE, memberStates: [DE, FR]}}
+    deliver: {{url: "{inbox_url}", timeout: 5s}}
   response:
     timeScale: 3600
     scenario: {{malicious: false}}
@@ -70,7 +74,9 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
       - {{id: significance, decision: nis2-significant-incident, decidedBy: incident-commander, budget: 10h}}
       - {{id: malicious, decision: nis2-suspected-malicious, decidedBy: incident-commander, budget: 10h}}
       - {{id: notify, decision: notify-authority, decidedBy: legal, after: {{decision: significance}}, budget: 10h}}
-      - {{id: customers, decision: inform-customers, decidedBy: communications, budget: 2h}}"#
+      - {{id: customers, decision: inform-customers, decidedBy: communications, budget: 2h}}
+    approvals:
+      - {{report: nis2-early-warning, reviewedBy: incident-commander, approvedBy: legal, budget: 10h}}"#
     );
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("respond");
@@ -117,6 +123,17 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
             .any(|t| t.contains("*Is this a significant incident"))
     );
     assert!(texts.iter().any(|t| t.contains("*Do we suspect")));
+    let review = chat.recv_timeout(Duration::from_secs(5)).unwrap();
+    let review: Value = serde_json::from_slice(&review.body).unwrap();
+    assert!(
+        review["text"]
+            .as_str()
+            .unwrap()
+            .contains("*Review the draft of the NIS2 early warning"),
+        "{review}"
+    );
+    // The early warning waits for its approval: nothing reaches the inbox yet.
+    assert!(inbox.try_recv().is_err(), "submitted before approval");
 
     // Legal's question waits for the commander's answer.
     let shown = respond(&[&legal]);
@@ -137,7 +154,7 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     let both = respond(&[&commander, "--decision", "yes", "--rationale", "r"]);
     assert_eq!(both.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&both.stderr).contains("2 decisions are open for incident-commander: say which with --point (significance, malicious)"),
+        String::from_utf8_lossy(&both.stderr).contains("3 decisions are open for incident-commander: say which with --point (significance, malicious, review-nis2-early-warning)"),
         "{}",
         String::from_utf8_lossy(&both.stderr)
     );
@@ -205,12 +222,59 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     assert_eq!(recorded["snapshot"], snapshot.as_str());
     let malicious = respond(&[
         &commander,
+        "--point",
+        "malicious",
         "--decision",
         "no",
         "--rationale",
         "a freeze, no intruder",
     ]);
     assert_eq!(malicious.status.code(), Some(0));
+
+    // The draft is reviewed, then approved by legal, and only then submitted to the inbox.
+    let reviewed = respond(&[
+        &commander,
+        "--decision",
+        "ready for approval",
+        "--rationale",
+        "flags and times are right",
+    ]);
+    assert_eq!(
+        reviewed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reviewed.stderr)
+    );
+    let told = chat.recv_timeout(Duration::from_secs(10)).unwrap();
+    let told: Value = serde_json::from_slice(&told.body).unwrap();
+    assert!(
+        told["text"]
+            .as_str()
+            .unwrap()
+            .contains("**Approve the NIS2 early warning for submission?"),
+        "{told}"
+    );
+    assert!(inbox.try_recv().is_err(), "submitted before approval");
+    let approved = respond(&[
+        &legal,
+        "--point",
+        "approve-nis2-early-warning",
+        "--decision",
+        "approve",
+        "--rationale",
+        "ready to go",
+        "--by",
+        "Lea",
+    ]);
+    assert_eq!(
+        approved.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let submitted = inbox.recv_timeout(Duration::from_secs(10)).unwrap();
+    let draft: Value = serde_json::from_slice(&submitted.body).unwrap();
+    assert_eq!(draft["title"], "EXERCISE: NIS2 early warning");
 
     // Communications never answers: the run waits for it, then ends well all the same.
     let exit = wait_exit(&mut child, Duration::from_secs(60));
@@ -250,15 +314,16 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     assert_eq!(customers["findings"][0], "never answered");
     let roles = response["roles"].as_array().unwrap();
     assert_eq!(roles[0]["reach"], "chat");
-    assert_eq!(roles[0]["chat"].as_array().unwrap().len(), 2);
+    assert_eq!(roles[0]["chat"].as_array().unwrap().len(), 3);
     assert_eq!(roles[0]["chat"][0]["status"], 200);
     assert_eq!(roles[1]["chat"][0]["point"], "notify");
+    assert_eq!(roles[1]["chat"][1]["point"], "approve-nis2-early-warning");
     assert_eq!(roles[2]["linkOpenedAt"], Value::Null);
 
     // The journal holds what was shown with each answer, and the snapshot's hash is its hash.
     let records = journal(&out);
     let answers = records_of(&records, "decision-answered");
-    assert_eq!(answers.len(), 3, "refused answers record nothing");
+    assert_eq!(answers.len(), 5, "refused answers record nothing");
     let by_legal = answers
         .iter()
         .find(|a| a["data"]["role"] == "legal")
@@ -273,8 +338,22 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
         snapshot,
         "the snapshot's hash is the hash of the situation journaled"
     );
-    assert_eq!(records_of(&records, "decision-asked").len(), 4);
-    assert_eq!(records_of(&records, "chat-posted").len(), 3);
+    assert_eq!(records_of(&records, "decision-asked").len(), 6);
+    assert_eq!(records_of(&records, "chat-posted").len(), 5);
+    assert_eq!(records_of(&records, "notification-approved").len(), 1);
+    assert_eq!(records_of(&records, "notification-submitted").len(), 1);
+    let approval = &response["approvals"][0];
+    assert_eq!(approval["report"], "nis2-early-warning");
+    assert_eq!(approval["review"], "ready for approval");
+    assert_eq!(approval["outcome"], "approved");
+    assert_eq!(approval["withinDeadline"], true);
+    assert_eq!(approval["submission"]["status"], 202);
+    assert_eq!(r["notifications"][0]["delivery"]["status"], 202);
+    let ready = approval["timeToApproveMs"].as_f64().unwrap();
+    let delivered = r["notifications"][0]["delivery"]["timeToDeliverMs"]
+        .as_f64()
+        .unwrap();
+    assert!(ready > 0.0 && delivered > 0.0, "{approval}");
     assert_eq!(records_of(&records, "response-closed").len(), 1);
 
     // No file of the run holds a token.
