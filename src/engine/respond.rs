@@ -694,6 +694,71 @@ fn newly_approved(
     found
 }
 
+/// The approved early warning: the draft written at awareness with the judgements the
+/// people made since (suspected malicious act, cross-border impact) in place of what the
+/// experiment declared, and who approved it; written beside the draft as
+/// `*.approved.json`, journaled with its hash, and returned to be submitted.
+async fn approved_draft(
+    dir: &std::path::Path,
+    file: &str,
+    desk: &Desk,
+    approval: &crate::response::RecordedAnswer,
+    journal: &Journal,
+) -> Result<Vec<u8>, String> {
+    let bytes = tokio::fs::read(dir.join(file))
+        .await
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
+    let mut draft: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{file} is not json: {e}"))?;
+    let mut decided = Vec::new();
+    for (decision, key) in [
+        ("nis2-suspected-malicious", "suspectedMalicious"),
+        ("nis2-cross-border", "crossBorderImpact"),
+    ] {
+        let Some((point, answer)) = desk
+            .lifecycle()
+            .into_iter()
+            .filter(|p| p.decision == decision)
+            .find_map(|p| p.answer.map(|a| (p.id, a)))
+        else {
+            continue;
+        };
+        let field = draft["fields"]
+            .as_array_mut()
+            .and_then(|fields| fields.iter_mut().find(|f| f["key"] == key));
+        if let Some(field) = field {
+            field["value"] = json!(answer.answer == "yes");
+            field["status"] = json!("known");
+            field["evidence"] = json!([answer.journal_seq]);
+            field["note"] = json!(format!(
+                "decided by {} (`{point}`): {}",
+                answer.role, answer.rationale
+            ));
+            decided.push(key);
+        }
+    }
+    draft["approvedAt"] = json!(approval.answered_at);
+    draft["approvedBy"] = json!(approval.role);
+    let mut out = serde_json::to_vec_pretty(&draft).unwrap_or_default();
+    out.push(b'\n');
+    let approved_file = file.replace(".json", ".approved.json");
+    tokio::fs::write(dir.join(&approved_file), &out)
+        .await
+        .map_err(|e| format!("cannot write {approved_file}: {e}"))?;
+    journal.record(
+        "notification-approved-draft",
+        json!({
+            "file": approved_file,
+            "from": file,
+            "sha256": crate::journal::hex(&<sha2::Sha256 as sha2::Digest>::digest(&out)),
+            "decided": decided,
+            "approval": approval.journal_seq,
+        }),
+        false,
+    );
+    Ok(out)
+}
+
 /// Records an approval's outcome, and submits an approved early warning to the exercise
 /// inbox: the draft file as written at awareness.
 async fn submit_approved(
@@ -736,6 +801,7 @@ async fn submit_approved(
     };
     let iteration = submit.iteration.load(Ordering::SeqCst);
     let file = format!("notifications/iteration-{iteration}-{}.json", report.id());
+    let approved_file = file.replace(".json", ".approved.json");
     let outcome = match deliverer {
         Err(e) => Err((
             String::new(),
@@ -743,9 +809,9 @@ async fn submit_approved(
         )),
         Ok(d) => {
             let body = match &submit.out_dir {
-                Some(dir) => tokio::fs::read(dir.join(&file))
+                Some(dir) => approved_draft(dir, &file, &desk, &answer, &journal)
                     .await
-                    .map_err(|e| (d.shown_url(), format!("cannot read {file}: {e}"))),
+                    .map_err(|e| (d.shown_url(), e)),
                 None => Err((d.shown_url(), "the run keeps no results folder".to_owned())),
             };
             match body {
@@ -766,7 +832,7 @@ async fn submit_approved(
             let delivered_at = submit.clock.at(posted.at);
             journal.record(
                 "notification-submitted",
-                json!({"report": report.id(), "file": file, "url": url, "status": posted.status, "at": delivered_at}),
+                json!({"report": report.id(), "file": approved_file, "url": url, "status": posted.status, "at": delivered_at}),
                 false,
             );
             crate::result::DeliveryResult {

@@ -275,6 +275,23 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     let submitted = inbox.recv_timeout(Duration::from_secs(10)).unwrap();
     let draft: Value = serde_json::from_slice(&submitted.body).unwrap();
     assert_eq!(draft["title"], "EXERCISE: NIS2 early warning");
+    // The submitted early warning carries the people's judgement, not the experiment's.
+    let flag = draft["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "suspectedMalicious")
+        .unwrap();
+    assert_eq!(flag["value"], false, "{flag}");
+    assert_eq!(flag["status"], "known");
+    assert!(
+        flag["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("decided by incident-commander (`malicious`)"),
+        "{flag}"
+    );
+    assert_eq!(draft["approvedBy"], "legal");
 
     // Communications never answers: the run waits for it, then ends well all the same.
     let exit = wait_exit(&mut child, Duration::from_secs(60));
@@ -342,6 +359,21 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     assert_eq!(records_of(&records, "chat-posted").len(), 5);
     assert_eq!(records_of(&records, "notification-approved").len(), 1);
     assert_eq!(records_of(&records, "notification-submitted").len(), 1);
+    let approved_draft = records_of(&records, "notification-approved-draft");
+    assert_eq!(
+        approved_draft[0]["data"]["decided"],
+        serde_json::json!(["suspectedMalicious"])
+    );
+    let file = approved_draft[0]["data"]["file"].as_str().unwrap();
+    assert_eq!(
+        file,
+        "notifications/iteration-1-nis2-early-warning.approved.json"
+    );
+    assert_eq!(
+        std::fs::read(out.join(file)).unwrap(),
+        submitted.body,
+        "what was submitted is the file"
+    );
     let approval = &response["approvals"][0];
     assert_eq!(approval["report"], "nis2-early-warning");
     assert_eq!(approval["review"], "ready for approval");
