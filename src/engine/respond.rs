@@ -27,6 +27,9 @@ use crate::result::{
 use crate::spec::{ChatFormat, Reach, Response, Spec};
 use crate::time::{Clock, ms};
 
+/// How often an automated runbook looks at the situation.
+const RUNBOOK_TICK: Duration = Duration::from_millis(100);
+
 /// A role's chat: its format and client, or why it cannot be posted to.
 struct Chat {
     format: ChatFormat,
@@ -469,6 +472,7 @@ impl Responder {
             })
             .collect();
         Some(ResponseResult {
+            responders: if desk.runbook() { "runbook" } else { "people" }.to_owned(),
             approvals,
             time_scale: scale.factor(),
             awareness_at: desk.awareness().map(|t| self.clock.at(t)),
@@ -656,7 +660,16 @@ async fn tell_roles(
                 approve,
             ));
         }
-        let next = desk.next_ask(Instant::now());
+        // An automated runbook looks at the situation as it changes.
+        let runbook = desk.runbook();
+        if runbook {
+            desk.run_runbook(Instant::now());
+        }
+        let next = desk
+            .next_ask(Instant::now())
+            .into_iter()
+            .chain(runbook.then(|| Instant::now() + RUNBOOK_TICK))
+            .min();
         tokio::select! {
             biased;
             () = stop.cancelled() => break,

@@ -286,6 +286,7 @@ pub fn response_run() -> ReportRun {
     let mut run = quickstart_run();
     run.result.response = Some(ResponseResult {
         approvals: Vec::new(),
+        responders: "people".to_owned(),
         time_scale: 60.0,
         awareness_at: at("27:38.500"),
         judged_on_iteration: Some(1),

@@ -43,8 +43,6 @@ impl CatalogueError {
     }
 }
 
-const YES_NO: &[&str] = &["yes", "no"];
-
 impl Decision {
     /// Every catalogued decision, in the order of docs/response.md.
     pub const ALL: [Decision; 8] = [
@@ -95,20 +93,6 @@ impl Decision {
                 "Do we contain now (isolate, block, revoke), or observe first to learn more?"
             }
             Self::InformCustomers => "Do we inform our customers now?",
-        }
-    }
-
-    /// The allowed answers.
-    pub fn answers(self) -> &'static [&'static str] {
-        match self {
-            Self::ContainOrObserve => &["contain", "observe"],
-            Self::Nis2SignificantIncident
-            | Self::Nis2SuspectedMalicious
-            | Self::Nis2CrossBorder
-            | Self::DoraMajorIncident
-            | Self::NotifyAuthority
-            | Self::InvokeContinuityPlan
-            | Self::InformCustomers => YES_NO,
         }
     }
 

@@ -27,6 +27,53 @@ pub const MAX_ANSWER_BODY_BYTES: usize = 8 * 1024;
 pub const MAX_RATIONALE_CHARS: usize = 2000;
 /// The longest name of whoever answers, in characters.
 pub const MAX_BY_CHARS: usize = 100;
+/// Who an automated runbook's answers are by.
+pub const RUNBOOK: &str = "automated runbook";
+
+/// An answer about to be recorded.
+struct Given {
+    answer: String,
+    rationale: String,
+    by: Option<String>,
+    situation: Situation,
+    shown: bool,
+}
+
+/// A rule in words, for the answer's rationale.
+fn describe_rule(rule: &crate::spec::RunbookRule) -> String {
+    let w = &rule.when;
+    let mut parts = Vec::new();
+    if let Some(a) = w.availability_below {
+        parts.push(format!("availability below {}%", a * 100.0));
+    }
+    if let Some(o) = w.outage_over {
+        parts.push(format!("outage over {o}"));
+    }
+    if let Some(p) = &w.failed_probe {
+        parts.push(format!("probe {p} failed"));
+    }
+    if let Some(g) = w.ongoing {
+        parts.push(
+            if g {
+                "still ongoing"
+            } else {
+                "no longer ongoing"
+            }
+            .to_owned(),
+        );
+    }
+    let when = if parts.is_empty() {
+        "always".to_owned()
+    } else {
+        parts.join(" and ")
+    };
+    if rule.held_for.is_zero() {
+        format!("{when}, answer {}", rule.answer)
+    } else {
+        format!("{when} for {}, answer {}", rule.held_for, rule.answer)
+    }
+}
+
 /// The answers of a draft's review.
 pub const REVIEW_ANSWERS: [&str; 2] = ["ready for approval", "changes needed"];
 /// The answers of a draft's approval; the first approves it.
@@ -243,6 +290,8 @@ struct State {
     answers: Vec<Option<RecordedAnswer>>,
     /// Per role: the first time its link was opened.
     opened: Vec<Option<Instant>>,
+    /// Per point and runbook rule: since when its condition has held.
+    held_since: Vec<Vec<Option<Instant>>>,
 }
 
 /// One point's lifecycle as [`Desk::lifecycle`] reports it.
@@ -276,6 +325,8 @@ pub struct Desk {
     services: Vec<crate::spec::ServiceSpec>,
     entity_member_states: Vec<String>,
     dora: bool,
+    /// Per point, its runbook rules, when a runbook answers.
+    runbook: Option<Vec<Vec<crate::spec::RunbookRule>>>,
     tokens: RoleTokens,
     journal: Arc<Journal>,
     clock: Clock,
@@ -401,7 +452,18 @@ impl Desk {
             });
         }
         let n = points.len();
+        let runbook = (spec.responders == crate::spec::Responders::Runbook).then(|| {
+            let mut rules: Vec<Vec<crate::spec::RunbookRule>> =
+                spec.decisions.iter().map(|d| d.runbook.clone()).collect();
+            rules.resize(n, Vec::new());
+            rules
+        });
         let state = State {
+            held_since: runbook
+                .iter()
+                .flatten()
+                .map(|r| vec![None; r.len()])
+                .collect(),
             asked_journaled: vec![false; n],
             told: vec![false; n],
             shown: vec![VecDeque::new(); n],
@@ -418,6 +480,7 @@ impl Desk {
             services: spec.services.clone(),
             entity_member_states: entity_member_states.to_vec(),
             dora,
+            runbook,
             tokens,
             journal,
             clock,
@@ -428,6 +491,11 @@ impl Desk {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an automated runbook answers, not people.
+    pub fn runbook(&self) -> bool {
+        self.runbook.is_some()
     }
 
     /// The run's time scale.
@@ -742,7 +810,42 @@ impl Desk {
             }
             None => (self.situation(&state, now, awareness), false),
         };
-        self.journal_asked(&mut state, now);
+        let recorded = self.record(
+            &mut state,
+            i,
+            Given {
+                answer,
+                rationale: request.rationale.trim().to_owned(),
+                by: request.by.map(|b| b.trim().to_owned()),
+                situation,
+                shown,
+            },
+            asked,
+            now,
+        );
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
+        Ok(recorded)
+    }
+
+    /// Journals and keeps the answer to point `i`, asked `asked`, given `now`.
+    fn record(
+        &self,
+        state: &mut State,
+        i: usize,
+        given: Given,
+        asked: Instant,
+        now: Instant,
+    ) -> RecordedAnswer {
+        let p = &self.points[i];
+        self.journal_asked(state, now);
+        let Given {
+            answer,
+            rationale,
+            by,
+            situation,
+            shown,
+        } = given;
         let given = GivenAnswer::in_situation(
             answer.clone(),
             self.scale.to_exercise(now.saturating_duration_since(asked)),
@@ -751,14 +854,12 @@ impl Desk {
         );
         let hash = situation.hash().unwrap_or_default();
         let answered_at = self.clock.at(now);
-        let rationale = request.rationale.trim().to_owned();
-        let by = request.by.map(|b| b.trim().to_owned());
         let (journal_seq, _) = self.journal.record_with_seq(
             "decision-answered",
             json!({
                 "point": p.id,
                 "decision": p.point.kind().id(),
-                "role": role.name,
+                "role": p.decided_by,
                 "by": by,
                 "answer": answer,
                 "rationale": rationale,
@@ -767,6 +868,7 @@ impl Desk {
                 "afterRealMs": ms(now.saturating_duration_since(asked)),
                 "budgetMs": ms(p.point.budget()),
                 "timeScale": self.scale.factor(),
+                "responders": if self.runbook.is_some() { "runbook" } else { "people" },
                 "snapshot": hash,
                 "snapshotShown": shown,
                 "situation": situation.to_json().unwrap_or(Value::Null),
@@ -776,7 +878,7 @@ impl Desk {
         );
         let recorded = RecordedAnswer {
             point: p.id.clone(),
-            role: role.name.clone(),
+            role: p.decided_by.clone(),
             answer,
             rationale,
             by,
@@ -790,10 +892,84 @@ impl Desk {
         };
         state.answers[i] = Some(recorded.clone());
         // An answer may put the next question at once.
+        self.journal_asked(state, now);
+        recorded
+    }
+
+    /// With `responders: runbook`: answers each open point whose rule has held long enough,
+    /// as the automated runbook; the answers given.
+    pub fn run_runbook(&self, now: Instant) -> Vec<RecordedAnswer> {
+        let Some(rules) = &self.runbook else {
+            return Vec::new();
+        };
+        let mut state = self.lock();
+        let Some(awareness) = state.awareness else {
+            return Vec::new();
+        };
         self.journal_asked(&mut state, now);
+        let mut given = Vec::new();
+        for (i, point_rules) in rules.iter().enumerate() {
+            if state.answers[i].is_some() {
+                continue;
+            }
+            let Some(asked) = self.asked_at(&state, i).filter(|t| *t <= now) else {
+                continue;
+            };
+            let mut fired = None;
+            for (j, rule) in point_rules.iter().enumerate() {
+                if self.holds(&state.observed, &rule.when) {
+                    let since = *state.held_since[i][j].get_or_insert(now);
+                    let held = self.scale.to_exercise(now.saturating_duration_since(since));
+                    if fired.is_none() && held >= rule.held_for.get() {
+                        fired = Some((j, rule));
+                    }
+                } else {
+                    state.held_since[i][j] = None;
+                }
+            }
+            let Some((j, rule)) = fired else {
+                continue;
+            };
+            let Ok(answer) = self.points[i].point.kind().check_answer(&rule.answer) else {
+                continue;
+            };
+            let answer = answer.to_owned();
+            let situation = self.situation(&state, now, awareness);
+            let rationale = format!("automated runbook, rule {}: {}", j + 1, describe_rule(rule));
+            given.push(self.record(
+                &mut state,
+                i,
+                Given {
+                    answer,
+                    rationale,
+                    by: Some(RUNBOOK.to_owned()),
+                    situation,
+                    shown: false,
+                },
+                asked,
+                now,
+            ));
+        }
         drop(state);
-        self.changed.send_modify(|n| *n += 1);
-        Ok(recorded)
+        if !given.is_empty() {
+            self.changed.send_modify(|n| *n += 1);
+        }
+        given
+    }
+
+    /// Whether `when` holds on what is observed now.
+    fn holds(&self, o: &Observed, when: &crate::spec::RunbookCondition) -> bool {
+        let availability = crate::measure::availability(o.observations, o.failures);
+        when.availability_below
+            .is_none_or(|x| availability.is_some_and(|a| a < x))
+            && when
+                .outage_over
+                .is_none_or(|x| self.scale.to_exercise(o.outage) > x.get())
+            && when
+                .failed_probe
+                .as_ref()
+                .is_none_or(|p| o.failed_probes.contains(p))
+            && when.ongoing.is_none_or(|g| g == o.ongoing)
     }
 
     /// The situation at `now`: what the organisation knows, not what the drill knows.
@@ -1244,6 +1420,64 @@ decisions:
             .unwrap();
         assert_eq!(desk.wait_until(t0), Some(t0 + Duration::from_secs(120)));
         assert_eq!(desk.wait_until(t0 + Duration::from_secs(121)), None);
+    }
+
+    #[test]
+    fn a_runbook_answers_when_its_rule_has_held_long_enough() {
+        let spec: Response = serde_saphyr::from_str(
+            r#"
+timeScale: 60
+responders: runbook
+roles: [{name: incident-commander, function: cyber}]
+decisions:
+  - id: significance
+    decision: nis2-significant-incident
+    decidedBy: incident-commander
+    budget: 1h
+    runbook:
+      - {answer: yes, when: {availabilityBelow: 0.9}, for: 5m}
+      - {answer: no, for: 50m}
+"#,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(Journal::create(&dir.path().join("journal.jsonl")).unwrap());
+        let desk = Desk::new("e", "r", &spec, &[], false, journal, Clock::start()).unwrap();
+        let t0 = Instant::now();
+        assert!(desk.run_runbook(t0).is_empty(), "nothing before awareness");
+        desk.set_awareness(t0, "monitor");
+        let bad = Observed {
+            observations: 10,
+            failures: 5,
+            ..Observed::default()
+        };
+        desk.observe(bad.clone());
+        assert!(desk.run_runbook(t0).is_empty(), "the rule starts to hold");
+        // 4 s real is 4 min of exercise time: not yet 5.
+        assert!(desk.run_runbook(t0 + Duration::from_secs(4)).is_empty());
+        // Availability recovers: the rule stops holding and starts again from scratch.
+        desk.observe(Observed {
+            observations: 100,
+            failures: 5,
+            ..Observed::default()
+        });
+        assert!(desk.run_runbook(t0 + Duration::from_secs(5)).is_empty());
+        desk.observe(bad);
+        assert!(desk.run_runbook(t0 + Duration::from_secs(6)).is_empty());
+        assert!(desk.run_runbook(t0 + Duration::from_secs(10)).is_empty());
+        let given = desk.run_runbook(t0 + Duration::from_secs(11));
+        assert_eq!(given.len(), 1);
+        assert_eq!(given[0].answer, "yes");
+        assert_eq!(given[0].by.as_deref(), Some(RUNBOOK));
+        assert_eq!(
+            given[0].rationale,
+            "automated runbook, rule 1: availability below 90% for 5m, answer yes"
+        );
+        assert_eq!(given[0].after, Duration::from_secs(11 * 60));
+        assert!(
+            desk.run_runbook(t0 + Duration::from_secs(60)).is_empty(),
+            "answered once"
+        );
     }
 
     #[test]

@@ -288,12 +288,19 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 .or_default()
                 .push(d.score / 100.0);
         }
+        // An automated runbook's answers are the organisation's rules, not its people:
+        // labelled so wherever the figure shows.
+        let runbook = response.responders == "runbook";
         for (capability, values) in quality {
-            metrics.push(MetricObservation::organisation(
-                capability,
-                Metric::DecisionQuality,
-                values,
-            ));
+            let metric = if runbook {
+                Metric::Custom {
+                    name: "decision-quality (automated runbook)".to_owned(),
+                    scale: Metric::DecisionQuality.default_scale(),
+                }
+            } else {
+                Metric::DecisionQuality
+            };
+            metrics.push(MetricObservation::organisation(capability, metric, values));
         }
         // A report is ready when approved: from awareness to approval, against its deadline.
         for a in &response.approvals {
@@ -328,7 +335,7 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 _ => limit,
             })
             .collect();
-        if !assembled.is_empty() {
+        if !assembled.is_empty() && !runbook {
             metrics.push(MetricObservation::organisation(
                 Capability::Coordination,
                 Metric::TimeToAssemble,
@@ -1167,6 +1174,7 @@ mod tests {
         };
         result.response = Some(ResponseResult {
             approvals: Vec::new(),
+            responders: "people".to_owned(),
             time_scale: 60.0,
             awareness_at: Some(at("2026-11-28T10:00:00Z")),
             judged_on_iteration: Some(1),

@@ -119,6 +119,10 @@ pub struct RunResult {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseResult {
+    /// Who answered: `people`, or `runbook` (an automated runbook: the organisation's rules,
+    /// not its people).
+    #[serde(default = "people")]
+    pub responders: String,
     /// The run's time scale.
     pub time_scale: f64,
     /// Awareness: the run's first detection; no question is put before it.
@@ -160,6 +164,10 @@ pub struct ApprovalResult {
     /// The approved early warning's submission to the exercise inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submission: Option<DeliveryResult>,
+}
+
+fn people() -> String {
+    "people".to_owned()
 }
 
 /// A role of the drill and how it was reached.

@@ -43,6 +43,11 @@ pub struct Response {
     #[serde(default = "default_time_scale")]
     #[schemars(range(max = 10000.0), extend("exclusiveMinimum" = 0))]
     pub time_scale: f64,
+    /// Who answers: `people` (the default) through their links, or `runbook`: for unattended
+    /// runs (CI), each decision point's `runbook` rules answer it, and the scorecard labels
+    /// the answers as an automated runbook's, not as people's.
+    #[serde(default)]
+    pub responders: Responders,
     /// The people the drill asks to decide, and how each is reached. Each gets a link with
     /// a token of its own, valid for the run only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +88,7 @@ impl Default for Response {
     fn default() -> Self {
         Self {
             time_scale: default_time_scale(),
+            responders: Responders::People,
             roles: Vec::new(),
             decisions: Vec::new(),
             approvals: Vec::new(),
@@ -195,6 +201,22 @@ pub enum Decision {
     InformCustomers,
 }
 
+impl Decision {
+    /// The allowed answers.
+    pub fn answers(self) -> &'static [&'static str] {
+        match self {
+            Self::ContainOrObserve => &["contain", "observe"],
+            Self::Nis2SignificantIncident
+            | Self::Nis2SuspectedMalicious
+            | Self::Nis2CrossBorder
+            | Self::DoraMajorIncident
+            | Self::NotifyAuthority
+            | Self::InvokeContinuityPlan
+            | Self::InformCustomers => &["yes", "no"],
+        }
+    }
+}
+
 /// A decision put to a role during the drill.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -224,6 +246,54 @@ pub struct DecisionPointSpec {
     pub delay: Duration,
     /// The time the role has to answer, in exercise time from the moment it is asked.
     pub budget: Duration,
+    /// The organisation's rules for this decision, evaluated in order while it is open when
+    /// `responders: runbook`: the first whose condition has held for its `for` answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbook: Vec<RunbookRule>,
+}
+
+/// Who answers the decisions of a drill.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Responders {
+    /// People, through their links.
+    #[default]
+    People,
+    /// The decision points' runbook rules, for unattended runs.
+    Runbook,
+}
+
+/// A rule of an automated runbook: "answer yes when availability is below 90% for 5 min".
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunbookRule {
+    /// The answer the rule gives: one of the decision's allowed answers.
+    pub answer: String,
+    /// What must hold. Every condition given must hold at once; none given always holds
+    /// (a default answer, given after `for`).
+    #[serde(default)]
+    pub when: RunbookCondition,
+    /// How long, in exercise time, the condition must have held without a break.
+    #[serde(default, rename = "for")]
+    pub held_for: Duration,
+}
+
+/// The situation a runbook rule looks at, as people would see it on their page.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunbookCondition {
+    /// Availability since the injection is below this share (0 to 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_below: Option<f64>,
+    /// The outage so far exceeds this, in exercise time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage_over: Option<Duration>,
+    /// This steady-state probe has failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_probe: Option<String>,
+    /// The incident is (true) or is no longer (false) going on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ongoing: Option<bool>,
 }
 
 /// A notification draft that people review and approve.

@@ -491,7 +491,59 @@ impl<'a> Checker<'a> {
                 }
             }
             self.positive(&format!("{path}.budget"), point.budget);
+            self.runbook(r, point, &path);
             seen.insert(&point.id, i);
+        }
+    }
+
+    /// A decision point's runbook: rules only where a runbook answers, one at least there,
+    /// answers the decision allows, conditions that can hold.
+    fn runbook(&mut self, r: &super::Response, point: &super::DecisionPointSpec, path: &str) {
+        let runbook = r.responders == super::Responders::Runbook;
+        if !runbook {
+            if !point.runbook.is_empty() {
+                self.problem(
+                    format!("{path}.runbook"),
+                    "rules answer only when spec.response.responders is runbook; people answer this drill",
+                );
+            }
+            return;
+        }
+        if point.runbook.is_empty() {
+            self.problem(
+                format!("{path}.runbook"),
+                "with responders: runbook, every decision needs at least one rule, such as {answer: yes, when: {availabilityBelow: 0.9}, for: 5m}",
+            );
+        }
+        let allowed: Vec<String> = match (&point.decision, &point.question) {
+            (Some(d), _) => d.answers().iter().map(|a| (*a).to_owned()).collect(),
+            (None, Some(_)) => point.answers.iter().map(|a| a.trim().to_owned()).collect(),
+            (None, None) => Vec::new(),
+        };
+        for (j, rule) in point.runbook.iter().enumerate() {
+            let rule_path = format!("{path}.runbook[{j}]");
+            let given = rule.answer.trim().to_lowercase();
+            if !allowed.is_empty() && !allowed.iter().any(|a| a.to_lowercase() == given) {
+                self.problem(
+                    format!("{rule_path}.answer"),
+                    format!(
+                        "`{}` is not an allowed answer: write one of {}",
+                        rule.answer,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+            if let Some(a) = rule.when.availability_below
+                && !(a > 0.0 && a <= 1.0)
+            {
+                self.problem(
+                    format!("{rule_path}.when.availabilityBelow"),
+                    format!("{a} is not a share above 0 and at most 1, such as 0.9"),
+                );
+            }
+            if let Some(probe) = &rule.when.failed_probe {
+                self.probe_ref(&format!("{rule_path}.when.failedProbe"), probe);
+            }
         }
     }
 
@@ -503,6 +555,12 @@ impl<'a> Checker<'a> {
         let mut seen: HashMap<super::ApprovedReport, usize> = HashMap::new();
         for (i, a) in r.approvals.iter().enumerate() {
             let path = format!("spec.response.approvals[{i}]");
+            if r.responders == super::Responders::Runbook {
+                self.problem(
+                    path.clone(),
+                    "approvals are people's: with responders: runbook nobody would approve the draft",
+                );
+            }
             match notification {
                 None => self.problem(
                     format!("{path}.report"),
@@ -2510,6 +2568,52 @@ spec:
         );
         assert!(says("spec.response.decisions[1].answers").contains("at least two answers"));
         assert!(says("spec.response.approvals[0].report").contains("notification.dora: true"));
+    }
+
+    #[test]
+    fn runbook_rules_answer_only_unattended_runs_and_only_what_is_allowed() {
+        let with = |responders: &str, rules: &str| {
+            let doc = format!(
+                "{VALID}{DETECTION}  response:\n    responders: {responders}\n    roles: [{{name: ic, function: cyber}}]\n    decisions:\n      - {{id: s, decision: contain-or-observe, decidedBy: ic, budget: 1h{rules}}}\n"
+            );
+            validate(&parse(&doc))
+                .into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            with(
+                "runbook",
+                ", runbook: [{answer: Contain, when: {availabilityBelow: 0.9, failedProbe: api}, for: 5m}]"
+            ),
+            Vec::<String>::new()
+        );
+        let problems = with(
+            "runbook",
+            ", runbook: [{answer: yes, when: {availabilityBelow: 0, failedProbe: nope}}]",
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("spec.response.decisions[0].runbook[0].answer: `yes` is not an allowed answer: write one of contain, observe"), "{problems:?}");
+        assert!(
+            problems[1].starts_with("spec.response.decisions[0].runbook[0].when.availabilityBelow"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].starts_with("spec.response.decisions[0].runbook[0].when.failedProbe"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            with("runbook", ""),
+            [
+                "spec.response.decisions[0].runbook: with responders: runbook, every decision needs at least one rule, such as {answer: yes, when: {availabilityBelow: 0.9}, for: 5m}"
+            ]
+        );
+        assert_eq!(
+            with("people", ", runbook: [{answer: contain}]"),
+            [
+                "spec.response.decisions[0].runbook: rules answer only when spec.response.responders is runbook; people answer this drill"
+            ]
+        );
     }
 
     #[test]

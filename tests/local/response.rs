@@ -400,3 +400,65 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
         }
     }
 }
+
+#[test]
+fn an_automated_runbook_answers_unattended_runs_and_is_labelled_so() {
+    let _guard = shared();
+    let extra = r#"  detection:
+    timeout: 5s
+    signals: [{name: mon, type: probe-fails, probe: api, consecutive: 2}]
+  recovery: {stableFor: 300ms, timeout: 10s}
+  response:
+    timeScale: 60
+    responders: runbook
+    roles: [{name: incident-commander, function: cyber}]
+    decisions:
+      - id: significance
+        decision: nis2-significant-incident
+        decidedBy: incident-commander
+        budget: 1h
+        runbook:
+          - {answer: yes, when: {failedProbe: api}, for: 10s}
+      - id: customers
+        decision: inform-customers
+        decidedBy: incident-commander
+        budget: 1h
+        runbook:
+          - {answer: no}"#;
+    let drill = run_demo_with("runbook", 2, "50ms", FREEZE, extra, 0, |y| y);
+    let response = &drill.result["response"];
+    assert_eq!(response["responders"], "runbook");
+    for d in response["decisions"].as_array().unwrap() {
+        assert_eq!(d["by"], "automated runbook", "{d}");
+        assert!(
+            d["rationale"]
+                .as_str()
+                .unwrap()
+                .starts_with("automated runbook, rule 1: "),
+            "{d}"
+        );
+        assert_eq!(d["timely"], true, "{d}");
+    }
+    assert_eq!(response["decisions"][0]["answer"], "yes");
+    assert_eq!(response["decisions"][1]["answer"], "no");
+    let records = journal(&drill.out);
+    let answers = records_of(&records, "decision-answered");
+    assert_eq!(answers.len(), 2);
+    assert!(answers.iter().all(|a| a["data"]["responders"] == "runbook"));
+    let names: Vec<&str> = drill.result["scorecard"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["metrics"].as_array().unwrap())
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"decision-quality (automated runbook)"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"decision-quality"), "{names:?}");
+    assert!(
+        !names.contains(&"time-to-assemble"),
+        "no people to assemble: {names:?}"
+    );
+}
