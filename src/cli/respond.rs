@@ -87,27 +87,14 @@ async fn respond(args: Args, url: reqwest::Url) -> anyhow::Result<ExitStatus> {
         .build()
         .context("cannot build an HTTP client")?;
     let link = shown(url.as_str());
-    let got = match client
+    let request = client
         .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => refuse!(
-            "cannot reach {link}: {}",
-            crate::error::chain(&e.without_url())
-        ),
+        .header(reqwest::header::ACCEPT, "application/json");
+    let body = match exchange(request, &link).await {
+        Ok(body) => body,
+        Err((Some(status), error)) => refuse!("{link} answered HTTP {status}: {error}"),
+        Err((None, error)) => refuse!("{error}"),
     };
-    let status = got.status();
-    let body = got.bytes().await.unwrap_or_default();
-    if !status.is_success() {
-        refuse!(
-            "{link} answered HTTP {}: {}",
-            status.as_u16(),
-            error_of(&body)
-        );
-    }
     let view: RoleView = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => refuse!("{link} did not answer with a role's page: {e}"),
@@ -149,7 +136,7 @@ async fn respond(args: Args, url: reqwest::Url) -> anyhow::Result<ExitStatus> {
                 .join(", ")
         ),
     };
-    let posted = match client
+    let request = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(
@@ -161,25 +148,12 @@ async fn respond(args: Args, url: reqwest::Url) -> anyhow::Result<ExitStatus> {
                 "by": args.by,
             })
             .to_string(),
-        )
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => refuse!(
-            "cannot reach {link}: {}",
-            crate::error::chain(&e.without_url())
-        ),
-    };
-    let status = posted.status();
-    let body = posted.bytes().await.unwrap_or_default();
-    if !status.is_success() {
-        refuse!(
-            "the answer was refused (HTTP {}): {}",
-            status.as_u16(),
-            error_of(&body)
         );
-    }
+    let body = match exchange(request, &link).await {
+        Ok(body) => body,
+        Err((Some(status), error)) => refuse!("the answer was refused (HTTP {status}): {error}"),
+        Err((None, error)) => refuse!("{error}"),
+    };
     match args.format {
         Format::Json => println!("{}", String::from_utf8_lossy(&body).trim()),
         Format::Text => {
@@ -195,6 +169,30 @@ async fn respond(args: Args, url: reqwest::Url) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Sends `request` and reads the body of a 2xx answer; otherwise the status, when one came,
+/// and what went wrong.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    link: &str,
+) -> Result<bytes::Bytes, (Option<u16>, String)> {
+    let answer = request.send().await.map_err(|e| {
+        (
+            None,
+            format!(
+                "cannot reach {link}: {}",
+                crate::error::chain(&e.without_url())
+            ),
+        )
+    })?;
+    let status = answer.status();
+    let body = answer.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err((Some(status.as_u16()), error_of(&body)))
+    }
 }
 
 /// The `error` of a JSON error body, or the body's start.

@@ -104,6 +104,30 @@ pub(crate) fn post(url: &str, body: &str) -> (u16, Value) {
     (status, json)
 }
 
+/// A demo experiment of two replicas, frozen for a second, with `extra` spec lines, run in
+/// the background: its folder (the results in `out/`), its marker, the run, and its
+/// standard error line by line.
+pub(crate) fn spawn_demo(
+    test: &str,
+    extra: &str,
+) -> (
+    tempfile::TempDir,
+    String,
+    std::process::Child,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker(test);
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "50ms", FREEZE, extra),
+    );
+    let mut child = spawn_run(&file, &dir.path().join("out"));
+    let stderr = collect_lines(child.stderr.take().unwrap());
+    (dir, marker, child, stderr)
+}
+
 /// The run's standard error, line by line, as it comes.
 pub(crate) fn collect_lines(
     stream: impl std::io::Read + Send + 'static,
@@ -175,16 +199,8 @@ fn drafts_delivery_and_acknowledgements_are_recorded() {
     roles: [incident-commander, legal, communications]
     timeout: 3s"#
     );
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("notify");
-    let file = write_experiment(
-        dir.path(),
-        "e.yaml",
-        &demo_experiment(&marker, 2, "50ms", FREEZE, &extra),
-    );
+    let (dir, marker, mut child, stderr) = spawn_demo("notify", &extra);
     let out = dir.path().join("out");
-    let mut child = spawn_run(&file, &out);
-    let stderr = collect_lines(child.stderr.take().unwrap());
     wait_for("the acknowledgement URL", Duration::from_secs(20), || {
         acknowledge_url(&stderr).is_some()
     });

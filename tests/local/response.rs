@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::*;
-use crate::notifications::{collect_lines, post, receiver, records_of};
+use crate::notifications::{post, receiver, records_of, spawn_demo};
 
 const FREEZE: &str =
     "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 1s}";
@@ -78,16 +78,8 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     approvals:
       - {{report: nis2-early-warning, reviewedBy: incident-commander, approvedBy: legal, budget: 10h}}"#
     );
-    let dir = tempfile::tempdir().unwrap();
-    let marker = marker("respond");
-    let file = write_experiment(
-        dir.path(),
-        "e.yaml",
-        &demo_experiment(&marker, 2, "50ms", FREEZE, &extra),
-    );
+    let (dir, marker, mut child, stderr) = spawn_demo("respond", &extra);
     let out = dir.path().join("out");
-    let mut child = spawn_run(&file, &out);
-    let stderr = collect_lines(child.stderr.take().unwrap());
     wait_for("the roles' links", Duration::from_secs(20), || {
         link_of(&stderr, "communications").is_some()
     });
