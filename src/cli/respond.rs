@@ -216,6 +216,30 @@ fn exercise(ms: f64, scale: f64) -> String {
     }
 }
 
+/// A situation field's value as people read it: availability as a percentage, the outage
+/// as a duration, lists joined, yes and no.
+fn field_value(field: &serde_json::Value, scale: f64) -> String {
+    let value = &field["value"];
+    match (field["key"].as_str(), value) {
+        (_, serde_json::Value::Null) => "unknown".to_owned(),
+        (Some("availability-so-far"), v) => v
+            .as_f64()
+            .map_or_else(|| v.to_string(), |a| format!("{:.2}%", a * 100.0)),
+        (Some("outage-so-far"), v) => v
+            .as_f64()
+            .map_or_else(|| v.to_string(), |ms| exercise(ms, scale)),
+        (_, serde_json::Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
+        (_, serde_json::Value::String(s)) => s.clone(),
+        (_, serde_json::Value::Array(items)) if items.is_empty() => "none".to_owned(),
+        (_, serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (_, v) => v.to_string(),
+    }
+}
+
 /// The page in lines for a terminal.
 fn text(view: &RoleView) -> String {
     use std::fmt::Write as _;
@@ -258,11 +282,7 @@ fn text(view: &RoleView) -> String {
                 );
                 if let Some(situation) = &p.situation {
                     for f in situation["fields"].as_array().into_iter().flatten() {
-                        let value = if f["value"].is_null() {
-                            "unknown".to_owned()
-                        } else {
-                            f["value"].to_string()
-                        };
+                        let value = field_value(f, view.time_scale);
                         let _ = writeln!(
                             out,
                             "    {:<26} {value} ({}{})",
@@ -320,4 +340,48 @@ fn text(view: &RoleView) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn situation_values_read_as_people_say_them() {
+        let field = |key: &str, value: serde_json::Value| json!({"key": key, "value": value});
+        assert_eq!(
+            field_value(&field("availability-so-far", json!(0.4681)), 60.0),
+            "46.81%"
+        );
+        assert_eq!(
+            field_value(&field("outage-so-far", json!(1_200_000)), 60.0),
+            "20m (20s real time)"
+        );
+        assert_eq!(
+            field_value(&field("outage-so-far", json!(90_000)), 1.0),
+            "1m 30s"
+        );
+        assert_eq!(field_value(&field("ongoing", json!(false)), 1.0), "no");
+        assert_eq!(
+            field_value(&field("member-states", json!(["DE", "FR"])), 1.0),
+            "DE, FR"
+        );
+        assert_eq!(field_value(&field("failed-probes", json!([])), 1.0), "none");
+        assert_eq!(
+            field_value(&field("detected-by", json!("pager")), 1.0),
+            "pager"
+        );
+        assert_eq!(
+            field_value(&field("indicators-of-compromise", json!(null)), 1.0),
+            "unknown"
+        );
+    }
+
+    #[test]
+    fn links_are_named_without_their_token() {
+        assert_eq!(
+            shown("http://127.0.0.1:9/respond/SECRET"),
+            "http://127.0.0.1:9/respond/…"
+        );
+    }
 }
