@@ -299,24 +299,7 @@ fn text(view: &RoleView) -> String {
                             out,
                             "    clock {:<26} {}",
                             c["deadline"].as_str().unwrap_or_default(),
-                            match c["state"].as_str() {
-                                Some("running") => format!(
-                                    "{} left",
-                                    exercise(
-                                        c["remainingMs"].as_f64().unwrap_or_default(),
-                                        view.time_scale
-                                    )
-                                ),
-                                Some("overdue") => format!(
-                                    "overdue by {}",
-                                    exercise(
-                                        c["byMs"].as_f64().unwrap_or_default(),
-                                        view.time_scale
-                                    )
-                                ),
-                                Some(other) => other.to_owned(),
-                                None => String::new(),
-                            }
+                            crate::response::clock_text(c, view.time_scale).unwrap_or_default()
                         );
                     }
                 }

@@ -285,6 +285,7 @@ impl Runner {
         self.tell_responder(it, at);
         if self.notifier.drafts() {
             let incident = self.incident(it, at, by, detected_seq);
+            self.responder.set_incident(&incident);
             self.notifier.draft(&incident, at);
         }
     }
@@ -376,6 +377,7 @@ impl Runner {
             observations_seq: Some(observations_seq),
             ongoing: it.state.recovery.recovered.is_none(),
             time_scale: crate::spec::Response::time_scale_of(self.exp.spec.response.as_ref()),
+            observed_until: None,
         }
     }
 

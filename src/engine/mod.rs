@@ -599,7 +599,8 @@ impl Runner {
         let clock = self.record.clock;
         let response = self.responder.result(&tally.iterations);
         let mut notifications = self.notifier.take_notifications();
-        // An early warning that needed approval was submitted when approved.
+        notifications.extend(self.responder.take_drafts());
+        // A report that needed approval was submitted when approved.
         for a in response.iter().flat_map(|r| &r.approvals) {
             if let Some(n) = notifications.iter_mut().find(|n| {
                 n.kind == a.report

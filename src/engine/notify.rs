@@ -107,7 +107,7 @@ impl Notifier {
             deliver_on_approval: spec.response.as_ref().is_some_and(|r| {
                 r.approvals
                     .iter()
-                    .any(|a| a.report == crate::spec::ApprovedReport::Nis2EarlyWarning)
+                    .any(|a| a.report == crate::spec::Report::Nis2EarlyWarning)
             }),
         }
     }
@@ -172,13 +172,11 @@ impl Notifier {
         let Some(spec) = self.spec.clone() else {
             return;
         };
-        let mut kinds = vec![
-            DraftKind::Nis2EarlyWarning,
-            DraftKind::Nis2IncidentNotification,
-        ];
-        if spec.dora {
-            kinds.push(DraftKind::DoraInitialNotification);
-        }
+        // The reports whose clocks run from awareness; the others are drafted when the
+        // report they follow is submitted.
+        let kinds = DraftKind::ALL
+            .into_iter()
+            .filter(|k| k.follows().is_none() && (spec.dora || !k.is_dora()));
         let mut early_warning: Option<(String, u64)> = None;
         for kind in kinds {
             let draft = crate::notification::build(
@@ -186,11 +184,15 @@ impl Notifier {
                 incident,
                 &spec,
                 self.clock.at(Instant::now()),
-                early_warning.as_ref().map(|(f, s)| (f.as_str(), *s)),
+                early_warning
+                    .as_ref()
+                    .map(|(file, seq)| crate::notification::Earlier {
+                        file,
+                        seq: *seq,
+                        submitted_at: None,
+                    }),
             );
-            let Some((json_file, seq, bytes)) =
-                self.write_draft(incident.iteration, kind, &draft, at)
-            else {
+            let Some((json_file, seq, bytes)) = self.write_draft(kind, &draft, at) else {
                 continue;
             };
             if kind == DraftKind::Nis2EarlyWarning {
@@ -206,90 +208,26 @@ impl Notifier {
     /// its bytes, or None when it could not be written (logged; the run goes on).
     fn write_draft(
         &mut self,
-        iteration: u32,
         kind: DraftKind,
         draft: &crate::notification::Draft,
         at: Instant,
     ) -> Option<(String, u64, Vec<u8>)> {
-        let stem = format!(
-            "{NOTIFICATIONS_DIR}/iteration-{iteration}-{}",
-            kind.as_str()
-        );
-        let json_file = format!("{stem}.json");
-        let md_file = format!("{stem}.md");
-        // Serialising plain data with string keys cannot fail.
-        let mut bytes = serde_json::to_vec_pretty(draft).unwrap_or_default();
-        bytes.push(b'\n');
-        let markdown = crate::notification::render_markdown(draft);
-        if let Err(error) = self.write_files(&json_file, &bytes, &md_file, &markdown) {
-            let error = chain(&error);
-            tracing::warn!(%error, kind = kind.as_str(), "cannot write a notification draft; the run goes on");
-            self.journal.record(
-                "notification-draft-failed",
-                json!({"iteration": iteration, "kind": kind.as_str(), "error": error}),
-                false,
-            );
-            return None;
-        }
-        let time_to_draft = Instant::now().saturating_duration_since(at);
         let deliver_to = match (&self.deliverer, kind == DraftKind::Nis2EarlyWarning) {
             (Some(Ok(d)), true) => Some(d.shown_url()),
             _ => None,
         };
-        let (seq, _) = self.journal.record_with_seq(
-            "notification-drafted",
-            json!({
-                "iteration": iteration,
-                "kind": kind.as_str(),
-                "file": json_file,
-                "markdown": md_file,
-                "sha256": hex(&Sha256::digest(&bytes)),
-                "awarenessAt": draft.awareness_at,
-                "deadlineAt": draft.deadline_at,
-                "timeToDraftMs": ms(time_to_draft),
-                "deliverTo": deliver_to,
-            }),
-            false,
-        );
-        let (known, estimated, unknown) = draft.counts();
-        self.notifications.push(NotificationResult {
-            iteration,
-            kind: kind.as_str().to_owned(),
-            awareness_at: draft.awareness_at,
-            deadline_at: draft.deadline_at,
-            drafted_at: draft.drafted_at,
-            time_to_draft_ms: ms(time_to_draft),
-            file: json_file.clone(),
-            mandatory_flags_missing: draft.mandatory_flags_missing(),
-            fields_known: known,
-            fields_estimated: estimated,
-            fields_unknown: unknown,
-            journal_seq: seq,
-            delivery: None,
-        });
-        self.progress.progress(&Progress::Drafted {
-            iteration,
-            kind: kind.as_str().to_owned(),
-            file: md_file,
-            after: time_to_draft,
-        });
-        Some((json_file, seq, bytes))
-    }
-
-    fn write_files(
-        &self,
-        json_file: &str,
-        json: &[u8],
-        md_file: &str,
-        markdown: &str,
-    ) -> Result<(), DraftWriteError> {
-        let Some(dir) = &self.out_dir else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(dir.join(NOTIFICATIONS_DIR)).map_err(DraftWriteError::Folder)?;
-        crate::notification::write_file(&dir.join(json_file), json)?;
-        crate::notification::write_file(&dir.join(md_file), markdown.as_bytes())?;
-        Ok(())
+        let written = write_draft(
+            &DraftSink {
+                out_dir: self.out_dir.as_deref(),
+                journal: &self.journal,
+                progress: self.progress.as_ref(),
+            },
+            draft,
+            at,
+            deliver_to,
+        )?;
+        self.notifications.push(written.result);
+        Some((written.json_file, written.seq, written.bytes))
     }
 
     /// Posts the early warning in the background; the run collects the outcome before it ends.
@@ -302,7 +240,7 @@ impl Notifier {
                 let error = format!("delivery was not possible: {}", chain(error));
                 self.journal.record(
                     "notification-delivery-failed",
-                    json!({"iteration": iteration, "kind": kind.as_str(), "error": error}),
+                    json!({"iteration": iteration, "kind": kind.id(), "error": error}),
                     false,
                 );
                 self.notifications[index].delivery = Some(undelivered(String::new(), error));
@@ -513,7 +451,7 @@ impl Delivery {
             status: None,
             error: None,
         };
-        let (iteration, kind) = (self.iteration, self.kind.as_str());
+        let (iteration, kind) = (self.iteration, self.kind.id());
         let mut after = None;
         match outcome {
             Ok(posted) if posted.delivered() => {
@@ -557,6 +495,114 @@ impl Delivery {
         });
         result
     }
+}
+
+/// Where a draft goes: the results folder, the journal, and the progress line.
+pub(super) struct DraftSink<'a> {
+    pub(super) out_dir: Option<&'a std::path::Path>,
+    pub(super) journal: &'a Journal,
+    pub(super) progress: &'a dyn ProgressSink,
+}
+
+/// A draft written and journaled.
+pub(super) struct WrittenDraft {
+    /// Its JSON file, relative to the results folder.
+    pub(super) json_file: String,
+    /// Its `notification-drafted` record.
+    pub(super) seq: u64,
+    /// The JSON as written.
+    pub(super) bytes: Vec<u8>,
+    /// What result.json says of it.
+    pub(super) result: NotificationResult,
+}
+
+/// Writes a draft's JSON and Markdown files under `notifications/`, journals them, and
+/// tells the progress line; `None` when it could not be written (logged and journaled;
+/// the run goes on). `at` is when the draft's clock started, for its time to draft.
+pub(super) fn write_draft(
+    sink: &DraftSink<'_>,
+    draft: &crate::notification::Draft,
+    at: Instant,
+    deliver_to: Option<String>,
+) -> Option<WrittenDraft> {
+    let (iteration, kind) = (draft.iteration, draft.kind);
+    let stem = format!("{NOTIFICATIONS_DIR}/iteration-{iteration}-{}", kind.id());
+    let json_file = format!("{stem}.json");
+    let md_file = format!("{stem}.md");
+    // Serialising plain data with string keys cannot fail.
+    let mut bytes = serde_json::to_vec_pretty(draft).unwrap_or_default();
+    bytes.push(b'\n');
+    let markdown = crate::notification::render_markdown(draft);
+    if let Err(error) = write_files(sink.out_dir, &json_file, &bytes, &md_file, &markdown) {
+        let error = chain(&error);
+        tracing::warn!(%error, kind = kind.id(), "cannot write a notification draft; the run goes on");
+        sink.journal.record(
+            "notification-draft-failed",
+            json!({"iteration": iteration, "kind": kind.id(), "error": error}),
+            false,
+        );
+        return None;
+    }
+    let time_to_draft = Instant::now().saturating_duration_since(at);
+    let (seq, _) = sink.journal.record_with_seq(
+        "notification-drafted",
+        json!({
+            "iteration": iteration,
+            "kind": kind.id(),
+            "file": json_file,
+            "markdown": md_file,
+            "sha256": hex(&Sha256::digest(&bytes)),
+            "awarenessAt": draft.awareness_at,
+            "deadlineAt": draft.deadline_at,
+            "timeToDraftMs": ms(time_to_draft),
+            "deliverTo": deliver_to,
+        }),
+        false,
+    );
+    let (known, estimated, unknown) = draft.counts();
+    let result = NotificationResult {
+        iteration,
+        kind: kind.id().to_owned(),
+        awareness_at: draft.awareness_at,
+        deadline_at: draft.deadline_at,
+        drafted_at: draft.drafted_at,
+        time_to_draft_ms: ms(time_to_draft),
+        file: json_file.clone(),
+        mandatory_flags_missing: draft.mandatory_flags_missing(),
+        fields_known: known,
+        fields_estimated: estimated,
+        fields_unknown: unknown,
+        journal_seq: seq,
+        delivery: None,
+    };
+    sink.progress.progress(&Progress::Drafted {
+        iteration,
+        kind: kind.id().to_owned(),
+        file: md_file,
+        after: time_to_draft,
+    });
+    Some(WrittenDraft {
+        json_file,
+        seq,
+        bytes,
+        result,
+    })
+}
+
+fn write_files(
+    out_dir: Option<&std::path::Path>,
+    json_file: &str,
+    json: &[u8],
+    md_file: &str,
+    markdown: &str,
+) -> Result<(), DraftWriteError> {
+    let Some(dir) = out_dir else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir.join(NOTIFICATIONS_DIR)).map_err(DraftWriteError::Folder)?;
+    crate::notification::write_file(&dir.join(json_file), json)?;
+    crate::notification::write_file(&dir.join(md_file), markdown.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -650,6 +696,7 @@ mod tests {
             outage: Duration::from_millis(900),
             observations_seq: Some(6),
             ongoing: true,
+            observed_until: None,
             time_scale: 1.0,
         }
     }

@@ -54,6 +54,18 @@ struct Submit {
     approvals: Vec<crate::spec::ApprovalSpec>,
     clock: Clock,
     done: Mutex<BTreeMap<String, crate::result::DeliveryResult>>,
+    /// What drafts a report whose clock runs from an approved one.
+    drafting: Arc<Drafting>,
+}
+
+/// What the reports drafted after awareness are written from: the notification's spec,
+/// the incident as known at awareness, and what the run has observed since.
+struct Drafting {
+    notification: Option<crate::spec::Notification>,
+    incident: Mutex<Option<crate::notification::Incident>>,
+    progress: Arc<dyn ProgressSink>,
+    /// The drafts written after awareness, for result.json.
+    written: Mutex<Vec<crate::result::NotificationResult>>,
 }
 
 /// The people's side of a run, when the experiment puts decisions to roles.
@@ -113,7 +125,7 @@ impl Responder {
             desk,
             journal,
             clock,
-            progress,
+            progress: progress.clone(),
             experiment: experiment.to_owned(),
             chat_setup: BTreeMap::new(),
             chats: Arc::new(Chats::default()),
@@ -131,6 +143,12 @@ impl Responder {
                     .unwrap_or_default(),
                 clock,
                 done: Mutex::new(BTreeMap::new()),
+                drafting: Arc::new(Drafting {
+                    notification: spec.notification.clone(),
+                    incident: Mutex::new(None),
+                    progress: progress.clone(),
+                    written: Mutex::new(Vec::new()),
+                }),
             }),
             out_dir,
         })
@@ -164,6 +182,7 @@ impl Responder {
             approvals: spec.approvals.clone(),
             clock: self.clock,
             done: Mutex::new(BTreeMap::new()),
+            drafting: self.submit.drafting.clone(),
         });
         for role in &spec.roles {
             let Reach::Chat(chat) = &role.reach else {
@@ -251,6 +270,25 @@ impl Responder {
             self.awareness_iteration = Some(iteration);
             self.submit.iteration.store(iteration, Ordering::SeqCst);
         }
+    }
+
+    /// The incident as known at awareness: what the reports drafted later start from.
+    pub(super) fn set_incident(&self, incident: &crate::notification::Incident) {
+        if self.watches(incident.iteration)
+            && let Ok(mut slot) = self.submit.drafting.incident.lock()
+        {
+            *slot = Some(incident.clone());
+        }
+    }
+
+    /// The drafts written after awareness (reports whose clock runs from an approved one).
+    pub(super) fn take_drafts(&self) -> Vec<crate::result::NotificationResult> {
+        self.submit
+            .drafting
+            .written
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
     }
 
     /// Whether observations of iteration `n` are what people see.
@@ -427,6 +465,7 @@ impl Responder {
             })
             .collect();
         let lifecycle = desk.lifecycle();
+        let milestones = desk.milestones();
         let submitted = self
             .submit
             .done
@@ -448,10 +487,14 @@ impl Responder {
                 let approved = approve
                     .as_ref()
                     .is_some_and(|x| x.answer == crate::response::APPROVAL_ANSWERS[0]);
+                let clock = ReportClock::of(a.report, &milestones);
                 let since = approve.as_ref().and_then(|x| {
                     desk.awareness()
                         .map(|aw| scale.to_exercise(x.at.saturating_duration_since(aw)))
                 });
+                let asked = lifecycle
+                    .iter()
+                    .any(|p| p.asked_at.is_some() && (p.id == approve_id || p.id == review_id));
                 ApprovalResult {
                     report: a.report.id().to_owned(),
                     reviewed_by: a.reviewed_by.clone(),
@@ -460,13 +503,18 @@ impl Responder {
                     outcome: match (&approve, approved) {
                         (Some(_), true) => "approved",
                         (Some(_), false) => "rejected",
-                        (None, _) => "not-approved",
+                        (None, _) if asked => "not-approved",
+                        (None, _) => "not-put",
                     }
                     .to_owned(),
                     decided_at: approve.as_ref().map(|x| x.answered_at),
-                    time_to_approve_ms: since.filter(|_| approved).map(ms),
-                    deadline_ms: ms(a.report.deadline()),
-                    within_deadline: approved && since.is_some_and(|s| s <= a.report.deadline()),
+                    clock_started_ms: clock.map(|c| ms(c.start)),
+                    time_to_approve_ms: since
+                        .filter(|_| approved)
+                        .zip(clock)
+                        .map(|(s, c)| ms(s.saturating_sub(c.start))),
+                    deadline_ms: ms(clock.map_or(a.report.span(), |c| c.allowed())),
+                    within_deadline: approved && since.zip(clock).is_some_and(|(s, c)| s <= c.due),
                     submission: submitted.get(a.report.id()).cloned(),
                 }
             })
@@ -682,12 +730,35 @@ async fn tell_roles(
     while posts.join_next().await.is_some() {}
 }
 
+/// A report's clock in exercise time since awareness: when it started and when it falls
+/// due.
+#[derive(Clone, Copy, Debug)]
+struct ReportClock {
+    start: Duration,
+    due: Duration,
+}
+
+impl ReportClock {
+    /// The clock of `report`, once it has started.
+    fn of(report: crate::spec::Report, m: &crate::response::Milestones) -> Option<Self> {
+        Some(Self {
+            start: m.clock_start(report)?,
+            due: m.due_at(report)?,
+        })
+    }
+
+    /// The time the law gives from the clock's start.
+    fn allowed(self) -> Duration {
+        self.due.saturating_sub(self.start)
+    }
+}
+
 /// The approval points answered since the last call, with their report.
 fn newly_approved(
     desk: &Desk,
     submit: &Submit,
     seen: &mut BTreeSet<String>,
-) -> Vec<(crate::spec::ApprovedReport, crate::response::RecordedAnswer)> {
+) -> Vec<(crate::spec::Report, crate::response::RecordedAnswer)> {
     let mut found = Vec::new();
     for point in desk.lifecycle() {
         let Some(answer) = point.answer else {
@@ -707,27 +778,31 @@ fn newly_approved(
     found
 }
 
-/// The approved early warning: the draft written at awareness with the judgements the
-/// people made since (suspected malicious act, cross-border impact) in place of what the
-/// experiment declared, and who approved it; written beside the draft as
-/// `*.approved.json`, journaled with its hash, and returned to be submitted.
+/// The judgements people made that a draft states, with the field each fills.
+const DECIDED_FIELDS: [(&str, &str); 3] = [
+    ("nis2-suspected-malicious", "suspectedMalicious"),
+    ("nis2-cross-border", "crossBorderImpact"),
+    ("nis2-significant-incident", "severity"),
+];
+
+/// The approved report: its draft with the judgements the people made since (suspected
+/// malicious act, cross-border impact, significance) in place of what the experiment
+/// declared or left unknown, and who approved it; written beside the draft as
+/// `*.approved.json`, journaled with its hash, and returned with its file to be submitted.
 async fn approved_draft(
     dir: &std::path::Path,
     file: &str,
     desk: &Desk,
     approval: &crate::response::RecordedAnswer,
     journal: &Journal,
-) -> Result<Vec<u8>, String> {
+) -> Result<(String, Vec<u8>, u64), String> {
     let bytes = tokio::fs::read(dir.join(file))
         .await
         .map_err(|e| format!("cannot read {file}: {e}"))?;
     let mut draft: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{file} is not json: {e}"))?;
     let mut decided = Vec::new();
-    for (decision, key) in [
-        ("nis2-suspected-malicious", "suspectedMalicious"),
-        ("nis2-cross-border", "crossBorderImpact"),
-    ] {
+    for (decision, key) in DECIDED_FIELDS {
         let Some((point, answer)) = desk
             .lifecycle()
             .into_iter()
@@ -740,7 +815,15 @@ async fn approved_draft(
             .as_array_mut()
             .and_then(|fields| fields.iter_mut().find(|f| f["key"] == key));
         if let Some(field) = field {
-            field["value"] = json!(answer.answer == "yes");
+            field["value"] = if key == "severity" {
+                json!(if answer.answer == "yes" {
+                    "significant"
+                } else {
+                    "not significant"
+                })
+            } else {
+                json!(answer.answer == "yes")
+            };
             field["status"] = json!("known");
             field["evidence"] = json!([answer.journal_seq]);
             field["note"] = json!(format!(
@@ -758,7 +841,7 @@ async fn approved_draft(
     tokio::fs::write(dir.join(&approved_file), &out)
         .await
         .map_err(|e| format!("cannot write {approved_file}: {e}"))?;
-    journal.record(
+    let (seq, _) = journal.record_with_seq(
         "notification-approved-draft",
         json!({
             "file": approved_file,
@@ -769,16 +852,17 @@ async fn approved_draft(
         }),
         false,
     );
-    Ok(out)
+    Ok((approved_file, out, seq))
 }
 
-/// Records an approval's outcome, and submits an approved early warning to the exercise
-/// inbox: the draft file as written at awareness.
+/// Records an approval's outcome; an approved report is written as approved, the reports
+/// whose clocks its submission starts are drafted, and it is submitted to the exercise
+/// inbox when the notification names one.
 async fn submit_approved(
     submit: Arc<Submit>,
     journal: Arc<Journal>,
     desk: Arc<Desk>,
-    report: crate::spec::ApprovedReport,
+    report: crate::spec::Report,
     answer: crate::response::RecordedAnswer,
 ) {
     let approved = answer.answer == crate::response::APPROVAL_ANSWERS[0];
@@ -787,7 +871,7 @@ async fn submit_approved(
     let since = awareness
         .map(|a| scale.to_exercise(answer.at.saturating_duration_since(a)))
         .unwrap_or_default();
-    let deadline = report.deadline();
+    let clock = ReportClock::of(report, &desk.milestones());
     journal.record(
         if approved {
             "notification-approved"
@@ -800,48 +884,58 @@ async fn submit_approved(
             "by": answer.by,
             "at": answer.answered_at,
             "afterAwarenessMs": ms(since),
-            "deadlineMs": ms(deadline),
-            "withinDeadline": since <= deadline,
+            "clockStartedMs": clock.map(|c| ms(c.start)),
+            "deadlineMs": ms(clock.map_or(report.span(), |c| c.allowed())),
+            "withinDeadline": clock.is_some_and(|c| since <= c.due),
             "decision": answer.journal_seq,
         }),
         false,
     );
-    if !approved || report != crate::spec::ApprovedReport::Nis2EarlyWarning {
+    if !approved {
         return;
     }
+    let iteration = submit.iteration.load(Ordering::SeqCst);
+    let file = format!("notifications/iteration-{iteration}-{}.json", report.id());
+    let approved_file = match &submit.out_dir {
+        Some(dir) => approved_draft(dir, &file, &desk, &answer, &journal).await,
+        None => Err("the run keeps no results folder".to_owned()),
+    };
+    if let Err(error) = &approved_file {
+        journal.record(
+            "notification-approved-draft-failed",
+            json!({"report": report.id(), "file": file, "error": error}),
+            false,
+        );
+    }
+    let approved_file = approved_file.ok();
+    draft_followers(
+        &submit,
+        &journal,
+        &desk,
+        report,
+        &answer,
+        approved_file.as_ref(),
+    );
     let Some(deliverer) = &submit.deliverer else {
         return;
     };
-    let iteration = submit.iteration.load(Ordering::SeqCst);
-    let file = format!("notifications/iteration-{iteration}-{}.json", report.id());
-    let approved_file = file.replace(".json", ".approved.json");
-    let outcome = match deliverer {
-        Err(e) => Err((
+    let outcome = match (deliverer, approved_file) {
+        (Err(e), _) => Err((
             String::new(),
             format!("the exercise inbox cannot be posted to: {e}"),
         )),
-        Ok(d) => {
-            let body = match &submit.out_dir {
-                Some(dir) => approved_draft(dir, &file, &desk, &answer, &journal)
-                    .await
-                    .map_err(|e| (d.shown_url(), e)),
-                None => Err((d.shown_url(), "the run keeps no results folder".to_owned())),
-            };
-            match body {
-                Err(e) => Err(e),
-                Ok(body) => match d.post_json(body).await {
-                    Ok(posted) if posted.delivered() => Ok((d.shown_url(), posted)),
-                    Ok(posted) => Err((
-                        d.shown_url(),
-                        format!("the exercise inbox answered HTTP {}", posted.status),
-                    )),
-                    Err(e) => Err((d.shown_url(), chain(&e))),
-                },
-            }
-        }
+        (Ok(d), None) => Err((d.shown_url(), format!("{file} could not be approved"))),
+        (Ok(d), Some((approved_file, body, _))) => match d.post_json(body).await {
+            Ok(posted) if posted.delivered() => Ok((d.shown_url(), posted, approved_file)),
+            Ok(posted) => Err((
+                d.shown_url(),
+                format!("the exercise inbox answered HTTP {}", posted.status),
+            )),
+            Err(e) => Err((d.shown_url(), chain(&e))),
+        },
     };
     let result = match outcome {
-        Ok((url, posted)) => {
+        Ok((url, posted, approved_file)) => {
             let delivered_at = submit.clock.at(posted.at);
             journal.record(
                 "notification-submitted",
@@ -873,6 +967,91 @@ async fn submit_approved(
     };
     if let Ok(mut done) = submit.done.lock() {
         done.insert(report.id().to_owned(), result);
+    }
+}
+
+/// Drafts each listed report whose clock the submission of `report` starts: from the
+/// incident as known at awareness, with the observations summed up to now (journaled first,
+/// so that they are evidence), pointing at the approved report it follows.
+fn draft_followers(
+    submit: &Submit,
+    journal: &Journal,
+    desk: &Desk,
+    report: crate::spec::Report,
+    approval: &crate::response::RecordedAnswer,
+    approved_file: Option<&(String, Vec<u8>, u64)>,
+) {
+    let drafting = &submit.drafting;
+    let followers: Vec<crate::spec::Report> = submit
+        .approvals
+        .iter()
+        .map(|a| a.report)
+        .filter(|r| r.follows() == Some(report))
+        .collect();
+    let (Some(spec), Some(mut incident)) = (
+        drafting.notification.as_ref(),
+        drafting.incident.lock().ok().and_then(|i| i.clone()),
+    ) else {
+        return;
+    };
+    if followers.is_empty() {
+        return;
+    }
+    let now = Instant::now();
+    let observed = desk.observed();
+    let (seq, _) = journal.record_with_seq(
+        "observations-summarised",
+        json!({
+            "iteration": incident.iteration,
+            "at": submit.clock.at(now),
+            "observations": observed.observations,
+            "failures": observed.failures,
+            "outageMs": ms(observed.outage),
+            "ongoing": observed.ongoing,
+            "failedProbes": observed.failed_probes,
+        }),
+        false,
+    );
+    incident.observations = observed.observations;
+    incident.failures = observed.failures;
+    incident.outage = observed.outage;
+    incident.ongoing = observed.ongoing;
+    incident.failed_probes = observed.failed_probes;
+    incident.observations_seq = Some(seq);
+    incident.observed_until = Some(submit.clock.at(now));
+    let (file, seq) = match approved_file {
+        Some((file, _, seq)) => (file.clone(), *seq),
+        None => (
+            format!(
+                "notifications/iteration-{}-{}.json",
+                incident.iteration,
+                report.id()
+            ),
+            approval.journal_seq,
+        ),
+    };
+    for follower in followers {
+        let draft = crate::notification::build(
+            follower,
+            &incident,
+            spec,
+            submit.clock.at(Instant::now()),
+            Some(crate::notification::Earlier {
+                file: &file,
+                seq,
+                submitted_at: Some(approval.answered_at),
+            }),
+        );
+        let sink = super::notify::DraftSink {
+            out_dir: submit.out_dir.as_deref(),
+            journal,
+            progress: drafting.progress.as_ref(),
+        };
+        if let Some(written) = super::notify::write_draft(&sink, &draft, approval.at, None)
+            && let Ok(mut all) = drafting.written.lock()
+        {
+            all.push(written.result);
+        }
     }
 }
 

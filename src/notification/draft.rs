@@ -11,73 +11,72 @@ use serde_json::{Value, json};
 use crate::spec::Notification;
 use crate::time::Timestamp;
 
-/// The kinds of draft.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DraftKind {
-    /// NIS2 Art. 23(4)(a): within 24 h of awareness.
-    Nis2EarlyWarning,
-    /// NIS2 Art. 23(4)(b): within 72 h of awareness, updating the early warning.
-    Nis2IncidentNotification,
-    /// DORA initial notification (RTS 2025/301 Art. 5): within 4 h of classification as
-    /// major and within 24 h of awareness.
-    DoraInitialNotification,
+/// The kinds of draft: the reports the law asks for.
+pub use crate::spec::Report as DraftKind;
+
+/// The title, watermarked.
+pub fn title(kind: DraftKind) -> &'static str {
+    match kind {
+        DraftKind::Nis2EarlyWarning => "EXERCISE: NIS2 early warning",
+        DraftKind::Nis2IncidentNotification => {
+            "EXERCISE: NIS2 incident notification (initial assessment)"
+        }
+        DraftKind::Nis2FinalReport => "EXERCISE: NIS2 final report",
+        DraftKind::DoraInitialNotification => "EXERCISE: DORA initial notification (outline)",
+        DraftKind::DoraIntermediateReport => "EXERCISE: DORA intermediate report (outline)",
+        DraftKind::DoraFinalReport => "EXERCISE: DORA final report (outline)",
+    }
 }
 
-impl DraftKind {
-    /// The kind as written in file names, results and the journal.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Nis2EarlyWarning => "nis2-early-warning",
-            Self::Nis2IncidentNotification => "nis2-incident-notification",
-            Self::DoraInitialNotification => "dora-initial-notification",
+/// What the law asks and by when, citing only docs' regulatory references.
+pub fn legal_basis(kind: DraftKind) -> &'static str {
+    match kind {
+        DraftKind::Nis2EarlyWarning => {
+            "Directive (EU) 2022/2555 (NIS2), Article 23(4)(a): an early warning within 24 hours of becoming aware of the significant incident"
+        }
+        DraftKind::Nis2IncidentNotification => {
+            "Directive (EU) 2022/2555 (NIS2), Article 23(4)(b): an incident notification within 72 hours of becoming aware, updating the early warning"
+        }
+        DraftKind::Nis2FinalReport => {
+            "Directive (EU) 2022/2555 (NIS2), Article 23(4)(d): a final report within one month of the incident notification (severity and impact, type of threat or root cause, applied and ongoing mitigation, cross-border impact)"
+        }
+        DraftKind::DoraInitialNotification => {
+            "Regulation (EU) 2022/2554 (DORA), Article 19, with RTS (EU) 2025/301, Article 5: an initial notification within 4 hours of classification as major and within 24 hours of becoming aware"
+        }
+        DraftKind::DoraIntermediateReport => {
+            "Regulation (EU) 2022/2554 (DORA), Article 19, with RTS (EU) 2025/301, Article 5: an intermediate report within 72 hours of the initial notification"
+        }
+        DraftKind::DoraFinalReport => {
+            "Regulation (EU) 2022/2554 (DORA), Article 19, with RTS (EU) 2025/301, Article 5: a final report within one month of the latest intermediate report"
         }
     }
+}
 
-    /// The title, watermarked.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Nis2EarlyWarning => "EXERCISE: NIS2 early warning",
-            Self::Nis2IncidentNotification => {
-                "EXERCISE: NIS2 incident notification (initial assessment)"
-            }
-            Self::DoraInitialNotification => "EXERCISE: DORA initial notification (outline)",
+/// The field that names the report a draft updates, for the kinds that update one.
+fn updates_field(kind: DraftKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        DraftKind::Nis2IncidentNotification => {
+            Some(("updatesEarlyWarning", "Updates the early warning"))
         }
+        DraftKind::Nis2FinalReport => Some((
+            "updatesIncidentNotification",
+            "Follows the incident notification",
+        )),
+        DraftKind::DoraIntermediateReport => Some((
+            "updatesInitialNotification",
+            "Updates the initial notification",
+        )),
+        DraftKind::DoraFinalReport => Some((
+            "updatesIntermediateReport",
+            "Follows the intermediate report",
+        )),
+        _ => None,
     }
+}
 
-    /// What the law asks and by when, citing only docs' regulatory references.
-    pub fn legal_basis(self) -> &'static str {
-        match self {
-            Self::Nis2EarlyWarning => {
-                "Directive (EU) 2022/2555 (NIS2), Article 23(4)(a): an early warning within 24 hours of becoming aware of the significant incident"
-            }
-            Self::Nis2IncidentNotification => {
-                "Directive (EU) 2022/2555 (NIS2), Article 23(4)(b): an incident notification within 72 hours of becoming aware, updating the early warning"
-            }
-            Self::DoraInitialNotification => {
-                "Regulation (EU) 2022/2554 (DORA), Article 19, with RTS (EU) 2025/301, Article 5: an initial notification within 4 hours of classification as major and within 24 hours of becoming aware"
-            }
-        }
-    }
-
-    /// The deadline's distance from awareness in real time, at a time scale: the legal
-    /// distance divided by the scale.
-    pub fn due_after_awareness_at(self, time_scale: f64) -> Duration {
-        Duration::try_from_secs_f64(self.due_after_awareness().as_secs_f64() / time_scale)
-            .unwrap_or_else(|_| self.due_after_awareness())
-    }
-
-    /// The deadline's distance from awareness. For DORA this is the 24-hour bound: the
-    /// 4-hour bound runs from classification as major, which a drill cannot know.
-    pub fn due_after_awareness(self) -> Duration {
-        const HOUR: u64 = 3600;
-        match self {
-            Self::Nis2EarlyWarning | Self::DoraInitialNotification => {
-                Duration::from_secs(24 * HOUR)
-            }
-            Self::Nis2IncidentNotification => Duration::from_secs(72 * HOUR),
-        }
-    }
+/// A distance in exercise time, run at a time scale: the distance divided by the scale.
+fn scaled(d: Duration, time_scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() / time_scale).unwrap_or(d)
 }
 
 /// How far a field's value can be trusted.
@@ -240,6 +239,9 @@ pub struct Incident {
     pub ongoing: bool,
     /// How many times faster than real time the legal clocks run (`spec.response.timeScale`).
     pub time_scale: f64,
+    /// When the observation figures end: `None` at awareness, or a later moment for a report
+    /// drafted later (a final or intermediate report).
+    pub observed_until: Option<Timestamp>,
 }
 
 fn one() -> f64 {
@@ -250,48 +252,72 @@ fn is_one(scale: &f64) -> bool {
     (*scale - 1.0).abs() < f64::EPSILON
 }
 
-/// The draft of `kind` for `incident`. `early_warning` is the file and journal record of the
-/// early warning that an incident notification updates.
+/// The report a draft updates or follows: its file and journal record, and when it was
+/// submitted (its clock's start for the reports that run from it).
+#[derive(Clone, Copy, Debug)]
+pub struct Earlier<'a> {
+    /// Its file, relative to the results folder.
+    pub file: &'a str,
+    /// Its `notification-drafted` (or approval) record.
+    pub seq: u64,
+    /// When it was submitted, for a report whose clock runs from that.
+    pub submitted_at: Option<Timestamp>,
+}
+
+/// The draft of `kind` for `incident`. `earlier` is the report it updates: the early
+/// warning for an incident notification, the submitted report a final or intermediate
+/// report's clock runs from.
 pub fn build(
     kind: DraftKind,
     incident: &Incident,
     spec: &Notification,
     drafted_at: Timestamp,
-    early_warning: Option<(&str, u64)>,
+    earlier: Option<Earlier<'_>>,
 ) -> Draft {
     let f = Facts { incident, spec };
     let mut fields = Vec::new();
-    if kind == DraftKind::Nis2IncidentNotification {
-        fields.push(match early_warning {
-            Some((file, seq)) => known(
-                "updatesEarlyWarning",
-                "Updates the early warning",
-                json!(file),
-                vec![seq],
-            ),
+    if let Some((key, label)) = updates_field(kind) {
+        fields.push(match earlier {
+            Some(e) => known(key, label, json!(e.file), vec![e.seq]),
             None => unknown(
-                "updatesEarlyWarning",
-                "Updates the early warning",
-                "the early warning of this iteration could not be written",
+                key,
+                label,
+                "the report it updates could not be written in this iteration",
             ),
         });
     }
+    let clock_from = match (kind.follows(), earlier.and_then(|e| e.submitted_at)) {
+        (Some(_), Some(submitted)) => submitted,
+        _ => incident.awareness_at,
+    };
+    let deadline_at = clock_from + scaled(kind.span(), incident.time_scale);
+    let mut deadline_evidence = incident.detection_evidence.clone();
+    if kind.follows().is_some() {
+        deadline_evidence = earlier.map(|e| vec![e.seq]).unwrap_or_default();
+    }
     fields.extend([f.entity_name(), f.sector(), f.member_states()]);
     fields.push(f.awareness());
-    fields.push(known(
+    let mut deadline = known(
         "deadline",
         "Deadline",
-        json!(incident.awareness_at + kind.due_after_awareness_at(incident.time_scale)),
-        incident.detection_evidence.clone(),
-    ));
-    if kind == DraftKind::DoraInitialNotification {
+        json!(deadline_at),
+        deadline_evidence,
+    );
+    if let Some(e) = kind.follows() {
+        deadline.note = Some(format!(
+            "{} after the submission of {}",
+            humantime::format_duration(kind.span()),
+            e.label()
+        ));
+    }
+    fields.push(deadline);
+    if kind.is_dora() {
         fields.push(unknown(
             "classifiedAsMajorAt",
             "Classified as major at",
             "classification as major is the entity's judgement, which a drill cannot make; the initial notification is due within 4 hours of it, and within 24 hours of awareness in any case",
         ));
-    }
-    if kind != DraftKind::DoraInitialNotification {
+    } else {
         fields.push(f.suspected_malicious());
         fields.push(f.cross_border());
     }
@@ -306,28 +332,41 @@ pub fn build(
         fields.push(f.outage());
         fields.push(f.ongoing());
     }
-    if kind == DraftKind::Nis2IncidentNotification {
+    if matches!(
+        kind,
+        DraftKind::Nis2IncidentNotification | DraftKind::Nis2FinalReport
+    ) {
         fields.push(unknown(
             "severity",
             "Severity",
             "the severity and significance of an incident are a legal judgement that a drill cannot evidence; the measured impact is in the fields above",
         ));
+    }
+    if kind == DraftKind::Nis2IncidentNotification {
         fields.push(unknown(
             "indicatorsOfCompromise",
             "Indicators of compromise",
             "none available: the drill injected faults and observed no adversary",
         ));
     }
+    if kind.follows().is_some() {
+        fields.push(f.root_cause());
+        fields.push(unknown(
+            "mitigation",
+            "Mitigation applied and ongoing",
+            "the measures taken are the organisation's to state; the drill records only whether the steady state came back (Ongoing above)",
+        ));
+    }
     Draft {
         exercise: true,
-        title: kind.title().to_owned(),
+        title: title(kind).to_owned(),
         kind,
-        legal_basis: kind.legal_basis().to_owned(),
+        legal_basis: legal_basis(kind).to_owned(),
         experiment: incident.experiment.clone(),
         run_id: incident.run_id.clone(),
         iteration: incident.iteration,
         awareness_at: incident.awareness_at,
-        deadline_at: incident.awareness_at + kind.due_after_awareness_at(incident.time_scale),
+        deadline_at,
         time_scale: incident.time_scale,
         drafted_at,
         fields,
@@ -375,6 +414,43 @@ struct Facts<'a> {
 impl Facts<'_> {
     fn declared(&self) -> Vec<u64> {
         vec![self.incident.declared_seq]
+    }
+
+    /// Where the observation figures end, as the notes say it.
+    fn until(&self) -> String {
+        match self.incident.observed_until {
+            None => "awareness".to_owned(),
+            Some(t) => format!("the draft ({t})"),
+        }
+    }
+
+    fn root_cause(&self) -> Field {
+        let i = self.incident;
+        if i.faults.is_empty() {
+            return unknown(
+                "rootCause",
+                "Type of threat or root cause",
+                "no fault is recorded before awareness; the root cause is the organisation's analysis",
+            );
+        }
+        let faults: Vec<String> = i
+            .faults
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.fault_type))
+            .collect();
+        field(
+            "rootCause",
+            "Type of threat or root cause",
+            json!(faults),
+            FieldStatus::Estimated,
+            i.faults
+                .iter()
+                .flat_map(|f| f.evidence.iter().copied())
+                .collect(),
+            Some(
+                "the faults the drill injected; the organisation's own root-cause analysis replaces this".into(),
+            ),
+        )
     }
 
     fn entity_name(&self) -> Field {
@@ -525,7 +601,10 @@ impl Facts<'_> {
             self.observations_evidence(),
         );
         if i.failed_probes.is_empty() {
-            f.note = Some("no probe failed between injection and awareness".into());
+            f.note = Some(format!(
+                "no probe failed between injection and {}",
+                self.until()
+            ));
         }
         f
     }
@@ -590,7 +669,10 @@ impl Facts<'_> {
             return unknown(
                 "availabilitySoFar",
                 "Availability so far",
-                "no probe observation between injection and awareness",
+                &format!(
+                    "no probe observation between injection and {}",
+                    self.until()
+                ),
             );
         };
         field(
@@ -600,10 +682,11 @@ impl Facts<'_> {
             FieldStatus::Known,
             self.observations_evidence(),
             Some(format!(
-                "{:.1}%: {} of {} probe observations passed between injection and awareness",
+                "{:.1}%: {} of {} probe observations passed between injection and {}",
                 ratio * 100.0,
                 i.observations - i.failures,
-                i.observations
+                i.observations,
+                self.until()
             )),
         )
     }
@@ -616,7 +699,10 @@ impl Facts<'_> {
             json!(ms),
             self.observations_evidence(),
         );
-        f.note = Some("time the steady state did not hold between injection and awareness".into());
+        f.note = Some(format!(
+            "time the steady state did not hold between injection and {}",
+            self.until()
+        ));
         f
     }
 
@@ -628,9 +714,9 @@ impl Facts<'_> {
             self.observations_evidence(),
         );
         f.note = Some(if self.incident.ongoing {
-            "the steady state had not come back at awareness".into()
+            format!("the steady state had not come back at {}", self.until())
         } else {
-            "the steady state had already come back at awareness".into()
+            format!("the steady state had already come back at {}", self.until())
         });
         f
     }
@@ -657,9 +743,12 @@ pub fn render_markdown(d: &Draft) -> String {
     } else {
         let _ = writeln!(
             s,
-            "- Due by: {} ({} h after awareness in exercise time, at time scale {})",
+            "- Due by: {} ({} after {} in exercise time, at time scale {})",
             d.deadline_at,
-            d.kind.due_after_awareness().as_secs() / 3600,
+            humantime::format_duration(d.kind.span()),
+            d.kind
+                .follows()
+                .map_or("awareness", |earlier| earlier.label()),
             d.time_scale
         );
     }
@@ -766,6 +855,7 @@ mod tests {
             observations_seq: Some(22),
             ongoing: true,
             time_scale: 1.0,
+            observed_until: None,
         }
     }
 
@@ -811,7 +901,7 @@ mod tests {
         assert_eq!(ew.time_scale, 60.0);
         let text = render_markdown(&ew);
         assert!(
-            text.contains("(24 h after awareness in exercise time, at time scale 60)"),
+            text.contains("(1day after awareness in exercise time, at time scale 60)"),
             "{text}"
         );
         let json = serde_json::to_value(&ew).unwrap();
@@ -948,7 +1038,11 @@ mod tests {
             &incident(),
             &spec("{}"),
             at(11),
-            Some(("notifications/iteration-2-nis2-early-warning.json", 30)),
+            Some(Earlier {
+                file: "notifications/iteration-2-nis2-early-warning.json",
+                seq: 30,
+                submitted_at: None,
+            }),
         );
         let f = &d.fields[0];
         assert_eq!(f.key, "updatesEarlyWarning");
@@ -959,18 +1053,79 @@ mod tests {
     }
 
     #[test]
+    fn a_final_report_runs_from_the_submission_it_follows_and_sums_up_to_its_drafting() {
+        let mut i = incident();
+        i.time_scale = 60.0;
+        i.observed_until = Some(at(600));
+        i.ongoing = false;
+        let d = build(
+            DraftKind::Nis2FinalReport,
+            &i,
+            &spec("{}"),
+            at(601),
+            Some(Earlier {
+                file: "notifications/iteration-2-nis2-incident-notification.approved.json",
+                seq: 44,
+                submitted_at: Some(at(300)),
+            }),
+        );
+        // 28 days at 60 is 11 h 12 min, from the notification's submission.
+        assert_eq!(d.deadline_at, at(300 + 28 * 24 * 60));
+        let deadline = d.field("deadline").unwrap();
+        assert_eq!(deadline.evidence, vec![44]);
+        assert!(
+            deadline
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("after the submission of the NIS2 incident notification")
+        );
+        assert_eq!(d.fields[0].key, "updatesIncidentNotification");
+        assert_eq!(d.fields[0].evidence, vec![44]);
+        let root = d.field("rootCause").unwrap();
+        assert_eq!(root.status, FieldStatus::Estimated);
+        assert_eq!(root.value, json!(["freeze-all (process-pause)"]));
+        assert_eq!(root.evidence, vec![17, 18]);
+        assert_eq!(d.field("mitigation").unwrap().status, FieldStatus::Unknown);
+        assert_eq!(d.field("severity").unwrap().status, FieldStatus::Unknown);
+        let ongoing = d.field("ongoing").unwrap();
+        assert_eq!(ongoing.value, json!(false));
+        assert!(ongoing.note.as_ref().unwrap().contains("at the draft ("));
+        let md = render_markdown(&d);
+        assert!(
+            md.contains("(28days after the NIS2 incident notification in exercise time"),
+            "{md}"
+        );
+
+        let dora = build(
+            DraftKind::DoraIntermediateReport,
+            &i,
+            &spec("{}"),
+            at(601),
+            Some(Earlier {
+                file: "notifications/iteration-2-dora-initial-notification.approved.json",
+                seq: 45,
+                submitted_at: Some(at(300)),
+            }),
+        );
+        assert_eq!(dora.deadline_at, at(300 + 72 * 60));
+        assert_eq!(dora.fields[0].key, "updatesInitialNotification");
+        assert!(dora.field("suspectedMalicious").is_none());
+        assert_eq!(
+            dora.field("classifiedAsMajorAt").unwrap().status,
+            FieldStatus::Unknown
+        );
+    }
+
+    #[test]
     fn every_draft_is_watermarked() {
-        for kind in [
-            DraftKind::Nis2EarlyWarning,
-            DraftKind::Nis2IncidentNotification,
-            DraftKind::DoraInitialNotification,
-        ] {
+        for kind in DraftKind::ALL {
             let d = build(kind, &incident(), &spec("{}"), at(11), None);
             assert!(d.exercise);
             assert!(d.title.starts_with("EXERCISE"), "{}", d.title);
             let json = serde_json::to_value(&d).unwrap();
             assert_eq!(json["exercise"], true);
-            assert_eq!(json["kind"], kind.as_str());
+            assert_eq!(json["kind"], kind.id());
             let md = render_markdown(&d);
             let first = md.lines().next().unwrap();
             let last = md.lines().last().unwrap();

@@ -17,7 +17,8 @@ pub use acknowledge::{
 };
 pub use deliver::{Deliverer, DeliveryError, Posted, redact_url};
 pub use draft::{
-    Draft, DraftKind, Field, FieldStatus, Incident, IncidentFault, build, render_markdown,
+    Draft, DraftKind, Earlier, Field, FieldStatus, Incident, IncidentFault, build, legal_basis,
+    render_markdown, title,
 };
 
 /// Why a draft could not be written or a delivery could not be prepared.

@@ -226,25 +226,29 @@ fn clocks(report: &Report) -> Vec<String> {
             .map(|n| n.time_to_draft_ms)
             .reduce(f64::max)
     };
-    for (kind, hours, clock) in [
-        (
-            "nis2-early-warning",
-            24.0,
-            "NIS2 early warning, due within 24 h of awareness",
-        ),
-        (
-            "nis2-incident-notification",
-            72.0,
-            "NIS2 incident notification, due within 72 h",
-        ),
-    ] {
+    // The reports due from awareness, and any other a drill put to people for approval.
+    let approvals: Vec<&crate::result::ApprovalResult> = report
+        .runs
+        .iter()
+        .filter_map(|r| r.result.response.as_ref())
+        .flat_map(|r| &r.approvals)
+        .collect();
+    let kinds = crate::spec::Report::ALL.into_iter().filter(|k| {
+        matches!(
+            k,
+            crate::spec::Report::Nis2EarlyWarning | crate::spec::Report::Nis2IncidentNotification
+        ) || approvals.iter().any(|a| a.report == k.id())
+    });
+    for kind in kinds {
+        let hours = kind.span().as_secs_f64() / 3600.0;
+        let clock = clock_name(kind);
         // A game day runs the legal clocks faster (`spec.response.timeScale`): say how long
         // the deadline was in the drill's own time.
         let scaled = report
             .runs
             .iter()
             .flat_map(|r| &r.result.notifications)
-            .find(|n| n.kind == kind)
+            .find(|n| n.kind == kind.id() && kind.follows().is_none())
             .map(|n| n.deadline_at.ms_since(n.awareness_at))
             .filter(|ms| (ms - hours * 3_600_000.0).abs() > 1000.0 && *ms > 0.0);
         let clock = match scaled {
@@ -255,12 +259,14 @@ fn clocks(report: &Report) -> Vec<String> {
             ),
             None => clock.to_owned(),
         };
-        clocks.push(match drafts(kind) {
-            Some(ms) => format!(
+        let approval = approvals.iter().find(|a| a.report == kind.id());
+        clocks.push(match (approval, drafts(kind.id())) {
+            (Some(a), _) => format!("{clock}: {}.", approval_words(a)),
+            (None, Some(ms)) => format!(
                 "{clock}: not prepared by anyone (firedrill's own draft, {} after detection, is simulated).",
                 format::duration_ms(ms)
             ),
-            None => format!("{clock}: not prepared."),
+            (None, None) => format!("{clock}: not prepared."),
         });
     }
     let outage = report
@@ -281,6 +287,42 @@ fn clocks(report: &Report) -> Vec<String> {
         None => "DORA major-incident line, 2 h of downtime: nothing measured.".to_owned(),
     });
     clocks
+}
+
+/// A report's clock in words: what it is and from when it runs.
+fn clock_name(kind: crate::spec::Report) -> &'static str {
+    use crate::spec::Report;
+    match kind {
+        Report::Nis2EarlyWarning => "NIS2 early warning, due within 24 h of awareness",
+        Report::Nis2IncidentNotification => "NIS2 incident notification, due within 72 h",
+        Report::Nis2FinalReport => {
+            "NIS2 final report, due within one month of the incident notification"
+        }
+        Report::DoraInitialNotification => {
+            "DORA initial notification, due within 4 h of classification as major and 24 h of awareness"
+        }
+        Report::DoraIntermediateReport => {
+            "DORA intermediate report, due within 72 h of the initial notification"
+        }
+        Report::DoraFinalReport => {
+            "DORA final report, due within one month of the intermediate report"
+        }
+    }
+}
+
+/// What people did with a report put to them for approval, in words.
+fn approval_words(a: &crate::result::ApprovalResult) -> String {
+    match (a.outcome.as_str(), a.time_to_approve_ms) {
+        ("approved", Some(ms)) => format!(
+            "approved by {} {} of exercise time after its clock started, {} its deadline",
+            a.approved_by,
+            format::duration_ms(ms),
+            if a.within_deadline { "within" } else { "after" }
+        ),
+        ("rejected", _) => format!("rejected by {}, so not submitted", a.approved_by),
+        ("not-put", _) => "never put: the report its clock runs from was not approved".to_owned(),
+        _ => format!("put to {} for approval, never approved", a.approved_by),
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +391,55 @@ mod tests {
         let alone = Board::of(&quickstart_report(), &[]).unwrap();
         assert_eq!(alone.trend, None);
         assert!(alone.confidence.ends_with("; no run history kept"));
+    }
+
+    #[test]
+    fn reports_put_to_people_say_what_people_did_not_what_firedrill_drafted() {
+        let mut run = crate::report::testutil::response_run();
+        let approval = |report: &str, outcome: &str, ms: Option<f64>, within: bool| {
+            crate::result::ApprovalResult {
+                report: report.to_owned(),
+                reviewed_by: None,
+                review: None,
+                approved_by: "legal".to_owned(),
+                outcome: outcome.to_owned(),
+                decided_at: None,
+                clock_started_ms: ms.map(|_| 0.0),
+                time_to_approve_ms: ms,
+                deadline_ms: 86_400_000.0,
+                within_deadline: within,
+                submission: None,
+            }
+        };
+        run.result.response.as_mut().unwrap().approvals = vec![
+            approval("nis2-early-warning", "approved", Some(1_800_000.0), true),
+            approval("nis2-incident-notification", "rejected", None, false),
+            approval("nis2-final-report", "not-put", None, false),
+        ];
+        let report = Report {
+            runs: vec![run],
+            ..quickstart_report()
+        };
+        let board = Board::of(&report, &[]).unwrap();
+        let clocks = board.clocks.join("\n");
+        assert!(
+            clocks.contains(
+                "NIS2 early warning, due within 24 h of awareness: approved by legal 30 min of exercise time after its clock started, within its deadline."
+            ),
+            "{clocks}"
+        );
+        assert!(
+            clocks.contains("NIS2 incident notification, due within 72 h: rejected by legal"),
+            "{clocks}"
+        );
+        assert!(
+            clocks.contains(
+                "NIS2 final report, due within one month of the incident notification: never put"
+            ),
+            "{clocks}"
+        );
+        assert!(!clocks.contains("not prepared by anyone"), "{clocks}");
+        assert!(!clocks.contains("DORA intermediate"), "{clocks}");
     }
 
     #[test]

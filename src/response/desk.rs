@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::catalogue::{CatalogueError, CustomDecision, DecisionKind};
 use super::hindsight::{DecisionPoint, GivenAnswer, LATE_LIMIT_MULTIPLE};
-use super::situation::{Deadline, FieldKey, Milestones, Situation, SituationField, TimeScale};
+use super::situation::{FieldKey, Milestones, Report, Situation, SituationField, TimeScale};
 use super::token::{RoleTokens, TokenError};
 use super::view::{AnswerView, PointState, PointView, RoleView, RunState};
 use crate::journal::Journal;
@@ -83,15 +83,12 @@ pub const APPROVAL_ANSWERS: [&str; 2] = ["approve", "reject"];
 const SHOWN_PER_POINT: usize = 64;
 
 /// The legal clocks a page shows: NIS2's, and DORA's when the entity is under DORA.
-const NIS2_CLOCKS: [Deadline; 2] = [
-    Deadline::Nis2EarlyWarning,
-    Deadline::Nis2IncidentNotification,
+const NIS2_CLOCKS: [Report; 3] = [
+    Report::Nis2EarlyWarning,
+    Report::Nis2IncidentNotification,
+    Report::Nis2FinalReport,
 ];
-const DORA_CLOCKS: [Deadline; 3] = [
-    Deadline::Nis2EarlyWarning,
-    Deadline::Nis2IncidentNotification,
-    Deadline::DoraInitialNotification,
-];
+const DORA_CLOCKS: [Report; 6] = Report::ALL;
 
 /// Why an answer was refused; nothing is recorded and the run goes on.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +242,11 @@ struct PointEntry {
     after: Trigger,
     /// Real time from the trigger to the question.
     delay: Duration,
+    /// The report this point approves, for an approval point.
+    approves: Option<Report>,
+    /// Whether the point waits for the earlier point's approval, not just its answer: the
+    /// first step of a report whose clock runs from another's submission.
+    needs_approval: bool,
 }
 
 /// An answer as recorded.
@@ -405,6 +407,8 @@ impl Desk {
                 decided_by: p.decided_by.clone(),
                 after: p.after.clone(),
                 delay: scale.to_real(p.delay.get()),
+                approves: None,
+                needs_approval: false,
             });
         }
         for a in &spec.approvals {
@@ -422,7 +426,15 @@ impl Desk {
                     })
             };
             let label = a.report.label();
-            let mut after = Trigger::Detection;
+            // A report whose clock runs from another's submission is put when that one is
+            // approved; validation makes sure its approval is listed.
+            let first = match a.report.follows() {
+                Some(earlier) => Trigger::Decision(earlier.point_ids().1),
+                None => Trigger::Detection,
+            };
+            let chained = a.report.follows().is_some();
+            let mut after = first.clone();
+            let mut needs_approval = chained;
             if let Some(reviewer) = &a.reviewed_by {
                 points.push(PointEntry {
                     id: review.clone(),
@@ -433,10 +445,13 @@ impl Desk {
                         REVIEW_ANSWERS,
                     )?,
                     decided_by: reviewer.clone(),
-                    after: Trigger::Detection,
+                    after: first,
                     delay: Duration::ZERO,
+                    approves: None,
+                    needs_approval: chained,
                 });
                 after = Trigger::Decision(review);
+                needs_approval = false;
             }
             points.push(PointEntry {
                 id: approve.clone(),
@@ -449,6 +464,8 @@ impl Desk {
                 decided_by: a.approved_by.clone(),
                 after,
                 delay: Duration::ZERO,
+                approves: Some(a.report),
+                needs_approval,
             });
         }
         let n = points.len();
@@ -539,6 +556,11 @@ impl Desk {
         self.lock().observed = observed;
     }
 
+    /// The observations people see now.
+    pub fn observed(&self) -> Observed {
+        self.lock().observed.clone()
+    }
+
     /// A receiver that changes with awareness and every answer.
     pub fn subscribe(&self) -> watch::Receiver<usize> {
         self.changed.subscribe()
@@ -563,10 +585,49 @@ impl Desk {
             Trigger::Detection => state.awareness?,
             Trigger::Decision(earlier) => {
                 let j = self.points.iter().position(|q| &q.id == earlier)?;
-                state.answers[j].as_ref()?.at
+                let answer = state.answers[j].as_ref()?;
+                if p.needs_approval && answer.answer != APPROVAL_ANSWERS[0] {
+                    return None;
+                }
+                answer.at
             }
         };
         Some(from + p.delay)
+    }
+
+    /// What has started or stopped a legal clock so far: each report approved (in an
+    /// exercise, submission is approval), and DORA's classification as major.
+    fn milestones_of(&self, state: &State) -> Milestones {
+        let mut m = Milestones::default();
+        let Some(awareness) = state.awareness else {
+            return m;
+        };
+        for (p, answer) in self.points.iter().zip(&state.answers) {
+            let Some(a) = answer else {
+                continue;
+            };
+            let at = self
+                .scale
+                .to_exercise(a.at.saturating_duration_since(awareness));
+            if let Some(report) = p.approves
+                && a.answer == APPROVAL_ANSWERS[0]
+            {
+                m.submitted.insert(report, at);
+            }
+            let major = matches!(
+                p.point.kind(),
+                DecisionKind::Catalogued(crate::spec::Decision::DoraMajorIncident)
+            );
+            if major && a.answer == "yes" {
+                m.classified_major = Some(m.classified_major.map_or(at, |c| c.min(at)));
+            }
+        }
+        m
+    }
+
+    /// The legal clocks' milestones so far, in exercise time since awareness.
+    pub fn milestones(&self) -> Milestones {
+        self.milestones_of(&self.lock())
     }
 
     fn waiting_for(&self, state: &State, i: usize, now: Instant) -> String {
@@ -580,7 +641,14 @@ impl Desk {
                     .position(|q| &q.id == earlier)
                     .is_none_or(|j| state.answers[j].is_none()) =>
             {
-                format!("the answer to `{earlier}`")
+                if p.needs_approval {
+                    format!("the approval `{earlier}`")
+                } else {
+                    format!("the answer to `{earlier}`")
+                }
+            }
+            Trigger::Decision(earlier) if self.asked_at(state, i).is_none() => {
+                format!("the approval `{earlier}`, which was not given: this is not put")
             }
             _ => {
                 let left = self
@@ -1048,17 +1116,16 @@ impl Desk {
             .scale
             .to_exercise(now.saturating_duration_since(awareness));
         // Fields are built above without repeats or missing values: this cannot fail.
-        let clocks: &[Deadline] = if self.dora {
+        let clocks: &[Report] = if self.dora {
             &DORA_CLOCKS
         } else {
             &NIS2_CLOCKS
         };
-        Situation::new(at, self.scale, fields, clocks, &Milestones::default()).unwrap_or_else(
-            |_| {
-                Situation::new(at, self.scale, Vec::new(), &[], &Milestones::default())
-                    .expect("an empty situation is valid")
-            },
-        )
+        let milestones = self.milestones_of(state);
+        Situation::new(at, self.scale, fields, clocks, &milestones).unwrap_or_else(|_| {
+            Situation::new(at, self.scale, Vec::new(), &[], &Milestones::default())
+                .expect("an empty situation is valid")
+        })
     }
 
     /// Whether every point that can still be asked has been answered, or when the last
@@ -1420,6 +1487,158 @@ decisions:
             .unwrap();
         assert_eq!(desk.wait_until(t0), Some(t0 + Duration::from_secs(120)));
         assert_eq!(desk.wait_until(t0 + Duration::from_secs(121)), None);
+    }
+
+    /// A desk whose legal role approves the early warning, the incident notification and
+    /// the final report, which the incident commander reviews first.
+    fn approvals_desk(dir: &std::path::Path) -> Desk {
+        let spec: Response = serde_saphyr::from_str(
+            r#"
+timeScale: 60
+roles:
+  - {name: ic, function: cyber}
+  - {name: legal, function: legal}
+approvals:
+  - {report: nis2-early-warning, approvedBy: legal, budget: 1h}
+  - {report: nis2-incident-notification, approvedBy: legal, budget: 4h}
+  - {report: nis2-final-report, reviewedBy: ic, approvedBy: legal, budget: 7d}
+"#,
+        )
+        .unwrap();
+        let journal = Arc::new(Journal::create(&dir.join("journal.jsonl")).unwrap());
+        Desk::new("e", "run-1", &spec, &[], false, journal, Clock::start()).unwrap()
+    }
+
+    fn point<'a>(view: &'a RoleView, id: &str) -> &'a crate::response::PointView {
+        view.points.iter().find(|p| p.id == id).unwrap()
+    }
+
+    #[test]
+    fn a_final_report_is_put_when_the_report_it_follows_is_approved_and_its_clock_starts_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = approvals_desk(dir.path());
+        let (ic, legal) = (token(&desk, "ic"), token(&desk, "legal"));
+        let aware = Instant::now();
+        desk.set_awareness(aware, "monitor");
+        let view = desk.view(&ic, aware).unwrap();
+        let review = point(&view, "review-nis2-final-report");
+        assert_eq!(review.state, PointState::Pending);
+        assert_eq!(
+            review.waiting_for.as_deref(),
+            Some("the approval `approve-nis2-incident-notification`")
+        );
+        // The final report's clock waits; the others run from awareness.
+        let view = desk.view(&legal, aware).unwrap();
+        let clocks = &point(&view, "approve-nis2-early-warning")
+            .situation
+            .as_ref()
+            .unwrap()["clocks"];
+        let states: Vec<(&str, &str)> = clocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["deadline"].as_str().unwrap(),
+                    c["state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("nis2-early-warning", "running"),
+                ("nis2-incident-notification", "running"),
+                ("nis2-final-report", "waiting"),
+            ]
+        );
+
+        // Approved 2 s after awareness: 2 min of exercise time at 60.
+        let approved_at = aware + Duration::from_secs(2);
+        desk.answer(
+            &legal,
+            request("approve-nis2-incident-notification", "approve", None),
+            approved_at,
+        )
+        .unwrap();
+        let m = desk.milestones();
+        assert_eq!(
+            m.submitted[&Report::Nis2IncidentNotification],
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            m.due_at(Report::Nis2FinalReport),
+            Some(Duration::from_secs(120) + crate::spec::MONTH)
+        );
+        let later = approved_at + Duration::from_secs(1);
+        let view = desk.view(&ic, later).unwrap();
+        let review = point(&view, "review-nis2-final-report");
+        assert_eq!(review.state, PointState::Open);
+        assert_eq!(review.asked_at_ms, Some(120_000));
+        let clocks = review.situation.as_ref().unwrap()["clocks"].clone();
+        let final_report = clocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["deadline"] == "nis2-final-report")
+            .unwrap();
+        assert_eq!(final_report["state"], "running");
+        assert_eq!(
+            final_report["dueAtMs"],
+            json!(120_000 + crate::spec::MONTH.as_millis() as u64)
+        );
+        let notification = clocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["deadline"] == "nis2-incident-notification")
+            .unwrap();
+        assert_eq!(notification["state"], "submitted");
+        assert_eq!(notification["onTime"], true);
+    }
+
+    #[test]
+    fn a_rejected_report_starts_no_clock_and_puts_nothing_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = approvals_desk(dir.path());
+        let (ic, legal) = (token(&desk, "ic"), token(&desk, "legal"));
+        let aware = Instant::now();
+        desk.set_awareness(aware, "monitor");
+        desk.answer(
+            &legal,
+            request("approve-nis2-incident-notification", "reject", None),
+            aware + Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(desk.milestones().submitted.is_empty());
+        let later = aware + Duration::from_secs(5);
+        let view = desk.view(&ic, later).unwrap();
+        let review = point(&view, "review-nis2-final-report");
+        assert_eq!(review.state, PointState::Pending);
+        assert!(
+            review
+                .waiting_for
+                .as_deref()
+                .unwrap()
+                .contains("which was not given"),
+            "{review:?}"
+        );
+        let refused = desk
+            .answer(
+                &ic,
+                request("review-nis2-final-report", "ready for approval", None),
+                later,
+            )
+            .unwrap_err();
+        assert_eq!(refused.status(), 409, "{refused}");
+        // Nothing is waited for on its account: only the early warning is still open.
+        let open: Vec<String> = desk
+            .lifecycle()
+            .into_iter()
+            .filter(|p| p.asked_at.is_some() && p.answer.is_none())
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(open, ["approve-nis2-early-warning"]);
     }
 
     #[test]

@@ -27,9 +27,9 @@ pub use hindsight::{
     CONSISTENCY_WEIGHT, Consistency, DecisionPoint, Finding, GivenAnswer, HindsightError,
     Judgement, LATE_LIMIT_MULTIPLE, Outcome, TIMELINESS_WEIGHT, judge,
 };
-pub use page::{Notice, NoticeKind, render_role_page};
+pub use page::{Notice, NoticeKind, clock_text, render_role_page};
 pub use situation::{
-    Certainty, ClockState, Deadline, FieldKey, LegalClock, MONTH, Milestones, Situation,
+    Certainty, ClockState, FieldKey, LegalClock, MONTH, Milestones, Report, Situation,
     SituationError, SituationField, TimeScale,
 };
 pub use token::{RoleToken, RoleTokens, TOKEN_BYTES, TOKEN_CHARS, TokenError, constant_time_eq};

@@ -13,7 +13,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::situation::{Certainty, Deadline, FieldKey};
+use super::situation::{Certainty, FieldKey, Report};
 use super::view::{AnswerView, PointState, PointView, RoleView, RunState};
 
 /// The template's name, also what the error names.
@@ -353,14 +353,25 @@ fn plain_value(value: &Value) -> String {
     }
 }
 
+/// A legal clock of a situation's JSON in words, as the page shows it: "23h exercise time
+/// (23m real time) left; due ...", "starts when ... is submitted"; `None` when it is not a
+/// clock.
+pub fn clock_text(clock_json: &Value, time_scale: f64) -> Option<String> {
+    let c: ClockJson = serde_json::from_value(clock_json.clone()).ok()?;
+    Some(clock(c, Times::new(time_scale)).text)
+}
+
 fn clock(c: ClockJson, times: Times) -> ClockData {
-    let deadline = serde_json::from_value::<Deadline>(Value::String(c.deadline.clone())).ok();
+    let deadline = serde_json::from_value::<Report>(Value::String(c.deadline.clone())).ok();
     let due = c
         .due_at_ms
         .map(|ms| format!("; due {} after awareness", times.both(ms)))
         .unwrap_or_default();
     let text = match (c.state.as_str(), c.remaining_ms, c.by_ms, c.at_ms) {
-        ("waiting", ..) => "not running yet: what it runs from has not happened".to_owned(),
+        ("waiting", ..) => match deadline.and_then(Report::follows) {
+            Some(earlier) => format!("starts when {} is submitted", earlier.label()),
+            None => "not running yet: what it runs from has not happened".to_owned(),
+        },
         ("running", Some(left), ..) => format!("{} left{due}", times.both(left)),
         ("overdue", _, Some(by), _) => format!("overdue by {}{due}", times.both(by)),
         ("submitted", .., Some(at)) => format!(
@@ -382,16 +393,9 @@ fn clock(c: ClockJson, times: Times) -> ClockData {
     }
 }
 
-/// A deadline as people name it.
-fn deadline_label(deadline: Deadline) -> &'static str {
-    match deadline {
-        Deadline::Nis2EarlyWarning => "NIS2 early warning",
-        Deadline::Nis2IncidentNotification => "NIS2 incident notification",
-        Deadline::Nis2FinalReport => "NIS2 final report",
-        Deadline::DoraInitialNotification => "DORA initial notification",
-        Deadline::DoraIntermediateReport => "DORA intermediate report",
-        Deadline::DoraFinalReport => "DORA final report",
-    }
+/// A deadline as people name it: "NIS2 early warning".
+fn deadline_label(deadline: Report) -> &'static str {
+    deadline.label().trim_start_matches("the ")
 }
 
 /// A share from 0 to 1 as a percentage with at most two decimals: `82%`, `99.95%`.

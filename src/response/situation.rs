@@ -19,11 +19,7 @@ use super::millis;
 /// How far a field's value can be trusted: the drafts' own marks, reused.
 pub type Certainty = crate::notification::FieldStatus;
 
-/// "One month" of the final reports, taken as 28 days, the shortest calendar month, so that a
-/// clock never shows more time than the law gives.
-pub const MONTH: Duration = Duration::from_secs(28 * 24 * HOUR);
-
-const HOUR: u64 = 3600;
+pub use crate::spec::{MONTH, Report};
 
 /// The largest time scale: beyond it a 24-hour clock would run in under 9 seconds.
 const MAX_TIME_SCALE: f64 = 10_000.0;
@@ -233,86 +229,37 @@ impl SituationField {
     }
 }
 
-/// A legal deadline a drill can hold the organisation against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Deadline {
-    /// NIS2 Art. 23(4)(a): within 24 h of awareness.
-    Nis2EarlyWarning,
-    /// NIS2 Art. 23(4)(b): within 72 h of awareness.
-    Nis2IncidentNotification,
-    /// NIS2 Art. 23(4)(d): within one month of the incident notification.
-    Nis2FinalReport,
-    /// DORA initial notification (RTS 2025/301 Art. 5): within 4 h of classification as
-    /// major, and at the latest within 24 h of awareness.
-    DoraInitialNotification,
-    /// DORA intermediate report: within 72 h of the initial notification.
-    DoraIntermediateReport,
-    /// DORA final report: within one month of the last intermediate report.
-    DoraFinalReport,
-}
-
-impl Deadline {
-    /// Every deadline, NIS2's first.
-    pub const ALL: [Deadline; 6] = [
-        Self::Nis2EarlyWarning,
-        Self::Nis2IncidentNotification,
-        Self::Nis2FinalReport,
-        Self::DoraInitialNotification,
-        Self::DoraIntermediateReport,
-        Self::DoraFinalReport,
-    ];
-
-    /// The kebab-case id.
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::Nis2EarlyWarning => "nis2-early-warning",
-            Self::Nis2IncidentNotification => "nis2-incident-notification",
-            Self::Nis2FinalReport => "nis2-final-report",
-            Self::DoraInitialNotification => "dora-initial-notification",
-            Self::DoraIntermediateReport => "dora-intermediate-report",
-            Self::DoraFinalReport => "dora-final-report",
-        }
-    }
-
-    /// When it falls due, in exercise time since awareness; `None` while the event its
-    /// clock runs from has not happened.
-    pub fn due_at(self, milestones: &Milestones) -> Option<Duration> {
-        let hours = |h: u64| Duration::from_secs(h * HOUR);
-        let submitted = |d: Deadline| milestones.submitted.get(&d).copied();
-        match self {
-            Self::Nis2EarlyWarning => Some(hours(24)),
-            Self::Nis2IncidentNotification => Some(hours(72)),
-            Self::Nis2FinalReport => {
-                submitted(Self::Nis2IncidentNotification).map(|n| n.saturating_add(MONTH))
-            }
-            Self::DoraInitialNotification => Some(match milestones.classified_major {
-                Some(c) => c.saturating_add(hours(4)).min(hours(24)),
-                None => hours(24),
-            }),
-            Self::DoraIntermediateReport => {
-                submitted(Self::DoraInitialNotification).map(|i| i.saturating_add(hours(72)))
-            }
-            Self::DoraFinalReport => {
-                submitted(Self::DoraIntermediateReport).map(|l| l.saturating_add(MONTH))
-            }
-        }
-    }
-}
-
-impl fmt::Display for Deadline {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
 /// What has happened so far that starts or stops a clock, in exercise time since awareness.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Milestones {
     /// When the incident was classified as major under DORA.
     pub classified_major: Option<Duration>,
     /// When each report was submitted (in an exercise: approved and put in the exercise inbox).
-    pub submitted: BTreeMap<Deadline, Duration>,
+    pub submitted: BTreeMap<Report, Duration>,
+}
+
+impl Milestones {
+    /// When the clock of `report` starts, in exercise time since awareness: awareness
+    /// itself, or the submission of the report it follows; `None` until that happens.
+    pub fn clock_start(&self, report: Report) -> Option<Duration> {
+        match report.follows() {
+            None => Some(Duration::ZERO),
+            Some(earlier) => self.submitted.get(&earlier).copied(),
+        }
+    }
+
+    /// When `report` falls due, in exercise time since awareness; `None` while the event
+    /// its clock runs from has not happened. DORA's initial notification is due 4 h after
+    /// classification as major, and never later than 24 h after awareness.
+    pub fn due_at(&self, report: Report) -> Option<Duration> {
+        let due = self.clock_start(report)?.saturating_add(report.span());
+        Some(match (report, self.classified_major) {
+            (Report::DoraInitialNotification, Some(c)) => {
+                c.saturating_add(Duration::from_secs(4 * 3600)).min(due)
+            }
+            _ => due,
+        })
+    }
 }
 
 /// One deadline's clock as the snapshot shows it.
@@ -349,7 +296,7 @@ pub enum ClockState {
 #[serde(rename_all = "camelCase")]
 pub struct LegalClock {
     /// Which deadline.
-    pub deadline: Deadline,
+    pub deadline: Report,
     /// When it falls due, in exercise time since awareness.
     #[serde(rename = "dueAtMs", serialize_with = "millis::option")]
     pub due_at: Option<Duration>,
@@ -360,8 +307,8 @@ pub struct LegalClock {
 
 impl LegalClock {
     /// The clock of `deadline` at `at`, exercise time since awareness.
-    pub fn at(deadline: Deadline, at: Duration, milestones: &Milestones) -> Self {
-        let due_at = deadline.due_at(milestones);
+    pub fn at(deadline: Report, at: Duration, milestones: &Milestones) -> Self {
+        let due_at = milestones.due_at(deadline);
         let state = match (milestones.submitted.get(&deadline), due_at) {
             (Some(&s), due) if s <= at => ClockState::Submitted {
                 at: s,
@@ -399,7 +346,7 @@ impl Situation {
         at: Duration,
         time_scale: TimeScale,
         fields: Vec<SituationField>,
-        deadlines: &[Deadline],
+        deadlines: &[Report],
         milestones: &Milestones,
     ) -> Result<Self, SituationError> {
         let mut seen = BTreeSet::new();
@@ -459,7 +406,7 @@ impl Situation {
     }
 
     /// The clock of one deadline, when the snapshot shows it.
-    pub fn clock(&self, deadline: Deadline) -> Option<&LegalClock> {
+    pub fn clock(&self, deadline: Report) -> Option<&LegalClock> {
         self.clocks.iter().find(|c| c.deadline == deadline)
     }
 
@@ -534,7 +481,7 @@ mod tests {
                 SituationField::known(FieldKey::AffectedServices, json!(["checkout"])),
                 SituationField::unknown(FieldKey::MemberStates, "not declared"),
             ],
-            &Deadline::ALL,
+            &Report::ALL,
             &Milestones::default(),
         )
         .unwrap()
@@ -572,50 +519,44 @@ mod tests {
     #[test]
     fn clocks_run_from_awareness_classification_and_earlier_reports() {
         let none = Milestones::default();
-        assert_eq!(Deadline::Nis2EarlyWarning.due_at(&none), Some(hours(24)));
+        assert_eq!(none.due_at(Report::Nis2EarlyWarning), Some(hours(24)));
         assert_eq!(
-            Deadline::Nis2IncidentNotification.due_at(&none),
+            none.due_at(Report::Nis2IncidentNotification),
             Some(hours(72))
         );
-        assert_eq!(Deadline::Nis2FinalReport.due_at(&none), None);
+        assert_eq!(none.due_at(Report::Nis2FinalReport), None);
         assert_eq!(
-            Deadline::DoraInitialNotification.due_at(&none),
+            none.due_at(Report::DoraInitialNotification),
             Some(hours(24)),
             "without classification the 24 h bound from awareness holds"
         );
-        assert_eq!(Deadline::DoraIntermediateReport.due_at(&none), None);
-        assert_eq!(Deadline::DoraFinalReport.due_at(&none), None);
+        assert_eq!(none.due_at(Report::DoraIntermediateReport), None);
+        assert_eq!(none.due_at(Report::DoraFinalReport), None);
 
         let mut m = Milestones {
             classified_major: Some(hours(2)),
             ..Milestones::default()
         };
         assert_eq!(
-            Deadline::DoraInitialNotification.due_at(&m),
+            m.due_at(Report::DoraInitialNotification),
             Some(hours(6)),
             "4 h from classification"
         );
         m.classified_major = Some(hours(22));
         assert_eq!(
-            Deadline::DoraInitialNotification.due_at(&m),
+            m.due_at(Report::DoraInitialNotification),
             Some(hours(24)),
             "never later than 24 h from awareness"
         );
         m.submitted
-            .insert(Deadline::Nis2IncidentNotification, hours(30));
+            .insert(Report::Nis2IncidentNotification, hours(30));
         m.submitted
-            .insert(Deadline::DoraInitialNotification, hours(5));
+            .insert(Report::DoraInitialNotification, hours(5));
         m.submitted
-            .insert(Deadline::DoraIntermediateReport, hours(50));
-        assert_eq!(
-            Deadline::Nis2FinalReport.due_at(&m),
-            Some(hours(30) + MONTH)
-        );
-        assert_eq!(Deadline::DoraIntermediateReport.due_at(&m), Some(hours(77)));
-        assert_eq!(
-            Deadline::DoraFinalReport.due_at(&m),
-            Some(hours(50) + MONTH)
-        );
+            .insert(Report::DoraIntermediateReport, hours(50));
+        assert_eq!(m.due_at(Report::Nis2FinalReport), Some(hours(30) + MONTH));
+        assert_eq!(m.due_at(Report::DoraIntermediateReport), Some(hours(77)));
+        assert_eq!(m.due_at(Report::DoraFinalReport), Some(hours(50) + MONTH));
     }
 
     #[test]
@@ -623,27 +564,27 @@ mod tests {
         let mut m = Milestones::default();
         let clock = |d, at, m: &Milestones| LegalClock::at(d, at, m).state;
         assert_eq!(
-            clock(Deadline::Nis2EarlyWarning, hours(1), &m),
+            clock(Report::Nis2EarlyWarning, hours(1), &m),
             ClockState::Running {
                 remaining: hours(23)
             }
         );
         assert_eq!(
-            clock(Deadline::Nis2EarlyWarning, hours(25), &m),
+            clock(Report::Nis2EarlyWarning, hours(25), &m),
             ClockState::Overdue { by: hours(1) }
         );
         assert_eq!(
-            clock(Deadline::Nis2FinalReport, hours(1), &m),
+            clock(Report::Nis2FinalReport, hours(1), &m),
             ClockState::Waiting
         );
-        m.submitted.insert(Deadline::Nis2EarlyWarning, hours(26));
+        m.submitted.insert(Report::Nis2EarlyWarning, hours(26));
         assert_eq!(
-            clock(Deadline::Nis2EarlyWarning, hours(25), &m),
+            clock(Report::Nis2EarlyWarning, hours(25), &m),
             ClockState::Overdue { by: hours(1) },
             "a submission later than the snapshot is not shown"
         );
         assert_eq!(
-            clock(Deadline::Nis2EarlyWarning, hours(30), &m),
+            clock(Report::Nis2EarlyWarning, hours(30), &m),
             ClockState::Submitted {
                 at: hours(26),
                 on_time: false

@@ -302,15 +302,15 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             };
             metrics.push(MetricObservation::organisation(capability, metric, values));
         }
-        // A report is ready when approved: from awareness to approval, against its deadline.
+        // A report is ready when approved: from the start of its clock (awareness, or the
+        // submission of the report it follows) to approval, against its deadline. A report
+        // whose clock never started was never asked for: the one before it is the finding.
         for a in &response.approvals {
-            let hours = |h: f64| h * 3600.0;
+            if a.outcome == "not-put" {
+                continue;
+            }
             let scale = Scale::Duration {
-                target_secs: if a.report == "nis2-incident-notification" {
-                    hours(24.0)
-                } else {
-                    hours(1.0)
-                },
+                target_secs: approval_target_secs(&a.report),
                 limit_secs: secs(a.deadline_ms),
             };
             metrics.push(MetricObservation::organisation(
@@ -618,6 +618,18 @@ fn prevention_metrics(
         },
         refused,
     )]
+}
+
+/// The time to approve a report that scores full marks: an hour for the 24-hour reports,
+/// a day for the 72-hour ones, a week for the one-month final reports.
+fn approval_target_secs(report: &str) -> f64 {
+    use crate::spec::Report;
+    const HOUR: f64 = 3600.0;
+    match serde_json::from_value::<Report>(serde_json::Value::String(report.to_owned())) {
+        Ok(Report::Nis2IncidentNotification | Report::DoraIntermediateReport) => 24.0 * HOUR,
+        Ok(Report::Nis2FinalReport | Report::DoraFinalReport) => 7.0 * 24.0 * HOUR,
+        _ => HOUR,
+    }
 }
 
 #[cfg(test)]

@@ -151,17 +151,24 @@ pub struct ApprovalResult {
     pub review: Option<String>,
     /// The role that approves it.
     pub approved_by: String,
-    /// `approved`, `rejected`, or `not-approved` (no answer).
+    /// `approved`, `rejected`, `not-approved` (put, never answered), or `not-put` (its clock
+    /// never started: the report it follows was not approved).
     pub outcome: String,
     /// When it was approved (or rejected).
     pub decided_at: Option<Timestamp>,
-    /// From awareness to the approval, exercise milliseconds: the report is ready only now.
+    /// When the report's clock started, exercise milliseconds after awareness: 0 for the
+    /// reports due from awareness, the submission of the report it follows for the others;
+    /// absent when that never happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_started_ms: Option<f64>,
+    /// From the start of its clock to the approval, exercise milliseconds: the report is
+    /// ready only now.
     pub time_to_approve_ms: Option<f64>,
-    /// The legal deadline from awareness, exercise milliseconds.
+    /// The time the law gives from the start of its clock, exercise milliseconds.
     pub deadline_ms: f64,
     /// Whether approved by the deadline.
     pub within_deadline: bool,
-    /// The approved early warning's submission to the exercise inbox.
+    /// The approved report's submission to the exercise inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submission: Option<DeliveryResult>,
 }

@@ -300,9 +300,12 @@ pub struct RunbookCondition {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApprovalSpec {
-    /// The draft: `nis2-early-warning`, `nis2-incident-notification` or
-    /// `dora-initial-notification` (the last needs `notification.dora`).
-    pub report: ApprovedReport,
+    /// The draft: `nis2-early-warning`, `nis2-incident-notification`, `nis2-final-report`,
+    /// `dora-initial-notification`, `dora-intermediate-report` or `dora-final-report` (DORA's
+    /// need `notification.dora`). A report whose clock runs from an earlier report's
+    /// submission (the final reports, DORA's intermediate report) is drafted and put to
+    /// people when that report is approved, which must be listed too.
+    pub report: Report,
     /// The role that reviews the draft first, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewed_by: Option<String>,
@@ -312,27 +315,52 @@ pub struct ApprovalSpec {
     pub budget: Duration,
 }
 
-/// A draft that can be approved.
+/// A report the law asks for, with its own clock: what the run drafts, people approve and
+/// the pages count down to.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum ApprovedReport {
-    /// NIS2 Art. 23(4)(a), due 24 h after awareness.
+pub enum Report {
+    /// NIS2 Art. 23(4)(a): within 24 h of awareness.
     Nis2EarlyWarning,
-    /// NIS2 Art. 23(4)(b), due 72 h after awareness.
+    /// NIS2 Art. 23(4)(b): within 72 h of awareness, updating the early warning.
     Nis2IncidentNotification,
-    /// DORA's initial notification, due 24 h after awareness at the latest.
+    /// NIS2 Art. 23(4)(d): within one month of the incident notification.
+    Nis2FinalReport,
+    /// DORA initial notification (RTS 2025/301 Art. 5): within 4 h of classification as
+    /// major, and at the latest within 24 h of awareness.
     DoraInitialNotification,
+    /// DORA intermediate report: within 72 h of the initial notification.
+    DoraIntermediateReport,
+    /// DORA final report: within one month of the last intermediate report.
+    DoraFinalReport,
 }
 
-impl ApprovedReport {
+/// "One month" of the final reports, taken as 28 days, the shortest calendar month, so that a
+/// clock never shows more time than the law gives.
+pub const MONTH: std::time::Duration = std::time::Duration::from_secs(28 * 24 * 3600);
+
+impl Report {
+    /// Every report, NIS2's first.
+    pub const ALL: [Report; 6] = [
+        Self::Nis2EarlyWarning,
+        Self::Nis2IncidentNotification,
+        Self::Nis2FinalReport,
+        Self::DoraInitialNotification,
+        Self::DoraIntermediateReport,
+        Self::DoraFinalReport,
+    ];
+
     /// The kind as written in file names, results and the journal.
     pub fn id(self) -> &'static str {
         match self {
             Self::Nis2EarlyWarning => "nis2-early-warning",
             Self::Nis2IncidentNotification => "nis2-incident-notification",
+            Self::Nis2FinalReport => "nis2-final-report",
             Self::DoraInitialNotification => "dora-initial-notification",
+            Self::DoraIntermediateReport => "dora-intermediate-report",
+            Self::DoraFinalReport => "dora-final-report",
         }
     }
 
@@ -341,16 +369,41 @@ impl ApprovedReport {
         match self {
             Self::Nis2EarlyWarning => "the NIS2 early warning",
             Self::Nis2IncidentNotification => "the NIS2 incident notification",
+            Self::Nis2FinalReport => "the NIS2 final report",
             Self::DoraInitialNotification => "the DORA initial notification",
+            Self::DoraIntermediateReport => "the DORA intermediate report",
+            Self::DoraFinalReport => "the DORA final report",
         }
     }
 
-    /// The legal deadline, from awareness.
-    pub fn deadline(self) -> std::time::Duration {
+    /// Whether the report is DORA's (drafted only with `notification.dora`).
+    pub fn is_dora(self) -> bool {
+        matches!(
+            self,
+            Self::DoraInitialNotification | Self::DoraIntermediateReport | Self::DoraFinalReport
+        )
+    }
+
+    /// The report whose submission starts this one's clock; `None` when it runs from
+    /// awareness.
+    pub fn follows(self) -> Option<Report> {
+        match self {
+            Self::Nis2FinalReport => Some(Self::Nis2IncidentNotification),
+            Self::DoraIntermediateReport => Some(Self::DoraInitialNotification),
+            Self::DoraFinalReport => Some(Self::DoraIntermediateReport),
+            _ => None,
+        }
+    }
+
+    /// How long the law gives from the start of the clock (awareness, or the submission
+    /// of the report it follows). For DORA's initial notification this is the 24-hour
+    /// bound; the 4-hour one runs from classification as major.
+    pub fn span(self) -> std::time::Duration {
         let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
         match self {
             Self::Nis2EarlyWarning | Self::DoraInitialNotification => hours(24),
-            Self::Nis2IncidentNotification => hours(72),
+            Self::Nis2IncidentNotification | Self::DoraIntermediateReport => hours(72),
+            Self::Nis2FinalReport | Self::DoraFinalReport => MONTH,
         }
     }
 
@@ -360,6 +413,12 @@ impl ApprovedReport {
             format!("review-{}", self.id()),
             format!("approve-{}", self.id()),
         )
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
     }
 }
 

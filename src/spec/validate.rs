@@ -552,7 +552,8 @@ impl<'a> Checker<'a> {
     fn approvals(&mut self, r: &super::Response) {
         let roles: Vec<&str> = r.roles.iter().map(|role| role.name.as_str()).collect();
         let notification = self.exp.spec.notification.as_ref();
-        let mut seen: HashMap<super::ApprovedReport, usize> = HashMap::new();
+        let mut seen: HashMap<super::Report, usize> = HashMap::new();
+        let listed: Vec<super::Report> = r.approvals.iter().map(|a| a.report).collect();
         for (i, a) in r.approvals.iter().enumerate() {
             let path = format!("spec.response.approvals[{i}]");
             if r.responders == super::Responders::Runbook {
@@ -566,13 +567,29 @@ impl<'a> Checker<'a> {
                     format!("{path}.report"),
                     "needs spec.notification: the drafts to approve are written only when notifications are",
                 ),
-                Some(n) if a.report == super::ApprovedReport::DoraInitialNotification && !n.dora => {
+                Some(n) if a.report.is_dora() && !n.dora => {
                     self.problem(
                         format!("{path}.report"),
-                        "the DORA initial notification is drafted only with spec.notification.dora: true",
+                        format!(
+                            "{} is drafted only with spec.notification.dora: true",
+                            a.report.label()
+                        ),
                     );
                 }
                 Some(_) => {}
+            }
+            if let Some(earlier) = a.report.follows()
+                && !listed.contains(&earlier)
+            {
+                self.problem(
+                    format!("{path}.report"),
+                    format!(
+                        "{}'s clock runs from the submission of {}, which no approval lists: add an approval of `{}`",
+                        a.report.id(),
+                        earlier.label(),
+                        earlier.id()
+                    ),
+                );
             }
             if let Some(first) = seen.get(&a.report) {
                 self.problem(
@@ -2524,6 +2541,7 @@ spec:
       - {{id: notify, decidedBy: legal, budget: 1h}}
     approvals:
       - {{report: dora-initial-notification, approvedBy: cfo, budget: 1h}}
+      - {{report: nis2-final-report, approvedBy: legal, budget: 7d}}
 "#
         );
         let problems = validate(&parse(&doc));
@@ -2549,6 +2567,7 @@ spec:
                 "spec.response.decisions[2]",
                 "spec.response.approvals[0].report",
                 "spec.response.approvals[0].approvedBy",
+                "spec.response.approvals[1].report",
                 "spec.response.services[0].probes[1]",
                 "spec.response.services[0].memberStates[0]",
                 "spec.response.services[1].name",
@@ -2568,6 +2587,10 @@ spec:
         );
         assert!(says("spec.response.decisions[1].answers").contains("at least two answers"));
         assert!(says("spec.response.approvals[0].report").contains("notification.dora: true"));
+        assert!(
+            says("spec.response.approvals[1].report")
+                .contains("runs from the submission of the NIS2 incident notification")
+        );
     }
 
     #[test]

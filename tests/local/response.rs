@@ -393,6 +393,204 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     }
 }
 
+/// Waits until the run says `point` is put to its role.
+fn wait_put(lines: &Arc<Mutex<Vec<String>>>, point: &str) {
+    let said = format!("decision `{point}` put to ");
+    wait_for(&said, Duration::from_secs(20), || {
+        lines.lock().unwrap().iter().any(|l| l.contains(&said))
+    });
+}
+
+#[test]
+fn reports_after_the_first_run_on_their_own_clocks_from_the_approval_they_follow() {
+    let _guard = shared();
+    let (inbox_url, inbox) = receiver(202);
+    // At scale 3600 the one-month final report is due 672 s after the notification's
+    // approval, and DORA's intermediate report 72 s after the initial notification's.
+    let extra = format!(
+        r#"  detection:
+    timeout: 5s
+    signals: [{{name: mon, type: probe-fails, probe: api, consecutive: 2}}]
+  recovery: {{stableFor: 300ms, timeout: 10s}}
+  notification:
+    dora: true
+    entity: {{name: Example Payments SE, memberStates: [DE]}}
+    deliver: {{url: "{inbox_url}", timeout: 5s}}
+  response:
+    timeScale: 3600
+    roles:
+      - {{name: legal, function: legal}}
+    approvals:
+      - {{report: nis2-incident-notification, approvedBy: legal, budget: 10h}}
+      - {{report: nis2-final-report, approvedBy: legal, budget: 7d}}
+      - {{report: dora-initial-notification, approvedBy: legal, budget: 10h}}
+      - {{report: dora-intermediate-report, approvedBy: legal, budget: 10h}}"#
+    );
+    let (dir, marker, mut child, stderr) = spawn_demo("reports", &extra);
+    let out = dir.path().join("out");
+    wait_for("legal's link", Duration::from_secs(20), || {
+        link_of(&stderr, "legal").is_some()
+    });
+    let legal = link_of(&stderr, "legal").unwrap();
+    wait_put(&stderr, "approve-nis2-incident-notification");
+    // The early warning needs no approval: it goes to the inbox as drafted.
+    let early = inbox.recv_timeout(Duration::from_secs(10)).unwrap();
+    let early: Value = serde_json::from_slice(&early.body).unwrap();
+    assert_eq!(early["kind"], "nis2-early-warning");
+    // The final report waits for the notification's approval.
+    let page = String::from_utf8_lossy(&respond(&[&legal]).stdout).into_owned();
+    assert!(
+        page.contains("waits for the approval `approve-nis2-incident-notification`"),
+        "{page}"
+    );
+    assert!(
+        page.contains("starts when the NIS2 incident notification is submitted"),
+        "{page}"
+    );
+    let answer = |point: &str, decision: &str| {
+        let said = respond(&[
+            &legal,
+            "--point",
+            point,
+            "--decision",
+            decision,
+            "--rationale",
+            "read and checked",
+        ]);
+        assert_eq!(
+            said.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&said.stderr)
+        );
+    };
+    answer("approve-nis2-incident-notification", "approve");
+    let notification = inbox.recv_timeout(Duration::from_secs(10)).unwrap();
+    let notification: Value = serde_json::from_slice(&notification.body).unwrap();
+    assert_eq!(notification["kind"], "nis2-incident-notification");
+    assert_eq!(notification["approvedBy"], "legal");
+    // Its approval drafts the final report and puts it to legal.
+    wait_put(&stderr, "approve-nis2-final-report");
+    let final_file = out.join("notifications/iteration-1-nis2-final-report.json");
+    wait_for("the final report's draft", Duration::from_secs(10), || {
+        final_file.exists()
+    });
+    answer("approve-nis2-final-report", "approve");
+    let final_report = inbox.recv_timeout(Duration::from_secs(10)).unwrap();
+    let final_report: Value = serde_json::from_slice(&final_report.body).unwrap();
+    assert_eq!(final_report["kind"], "nis2-final-report");
+    let field = |draft: &Value, key: &str| {
+        draft["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == key)
+            .unwrap_or_else(|| panic!("{key} missing: {draft}"))
+            .clone()
+    };
+    assert_eq!(
+        field(&final_report, "updatesIncidentNotification")["value"],
+        "notifications/iteration-1-nis2-incident-notification.approved.json"
+    );
+    assert_eq!(field(&final_report, "rootCause")["status"], "estimated");
+    // DORA's initial notification is rejected: its intermediate report is never put.
+    answer("approve-dora-initial-notification", "reject");
+
+    let exit = wait_exit(&mut child, Duration::from_secs(60));
+    let lines = stderr.lock().unwrap().join("\n");
+    assert_eq!(exit.code(), Some(0), "{lines}");
+    assert!(
+        !lines.contains("`approve-dora-intermediate-report` put"),
+        "{lines}"
+    );
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+
+    let r = result(&out);
+    let approvals = r["response"]["approvals"].as_array().unwrap();
+    let approval = |report: &str| approvals.iter().find(|a| a["report"] == report).unwrap();
+    let notified = approval("nis2-incident-notification");
+    assert_eq!(notified["outcome"], "approved");
+    assert_eq!(notified["clockStartedMs"], 0.0);
+    assert_eq!(notified["deadlineMs"], 72.0 * 3_600_000.0);
+    let finished = approval("nis2-final-report");
+    assert_eq!(finished["outcome"], "approved");
+    assert_eq!(finished["withinDeadline"], true);
+    assert_eq!(finished["deadlineMs"], 28.0 * 24.0 * 3_600_000.0);
+    // The final report's clock started when the notification was approved, and its time
+    // to approve runs from there, not from awareness.
+    let started = finished["clockStartedMs"].as_f64().unwrap();
+    let notified_after = notified["timeToApproveMs"].as_f64().unwrap();
+    assert!(
+        (started - notified_after).abs() < 1.0,
+        "{started} vs {notified_after}"
+    );
+    assert!(finished["timeToApproveMs"].as_f64().unwrap() < started + 60_000.0 * 3600.0);
+    assert_eq!(finished["submission"]["status"], 202);
+    assert_eq!(approval("dora-initial-notification")["outcome"], "rejected");
+    let never = approval("dora-intermediate-report");
+    assert_eq!(never["outcome"], "not-put");
+    assert_eq!(never["clockStartedMs"], Value::Null);
+
+    // The final report's draft is in result.json, due a month of exercise time after the
+    // notification's approval.
+    let notifications = r["notifications"].as_array().unwrap();
+    let drafted = notifications
+        .iter()
+        .find(|n| n["kind"] == "nis2-final-report")
+        .unwrap();
+    assert_eq!(drafted["delivery"]["status"], 202);
+    let records = journal(&out);
+    let approved_at = records_of(&records, "notification-approved")
+        .into_iter()
+        .find(|a| a["data"]["report"] == "nis2-incident-notification")
+        .unwrap()["data"]["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stamp = |v: Value| serde_json::from_value::<firedrill::time::Timestamp>(v).unwrap();
+    let due = stamp(drafted["deadlineAt"].clone());
+    let from = stamp(Value::String(approved_at));
+    let month_at_scale = 28.0 * 24.0 * 3_600_000.0 / 3600.0;
+    assert!(
+        (due.ms_since(from) - month_at_scale).abs() < 1.0,
+        "{} ms",
+        due.ms_since(from)
+    );
+    let kinds: Vec<&str> = records_of(&records, "notification-drafted")
+        .iter()
+        .map(|d| d["data"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "nis2-early-warning",
+            "nis2-incident-notification",
+            "dora-initial-notification",
+            "nis2-final-report"
+        ]
+    );
+    let submitted: Vec<&str> = records_of(&records, "notification-submitted")
+        .iter()
+        .map(|d| d["data"]["report"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        submitted,
+        ["nis2-incident-notification", "nis2-final-report"]
+    );
+    // The scorecard times the final report from its own clock; the one never put is not
+    // scored.
+    let scorecard = std::fs::read_to_string(out.join("scorecard.md")).unwrap();
+    assert!(
+        scorecard.contains("time-to-approve (nis2-final-report)"),
+        "{scorecard}"
+    );
+    assert!(
+        !scorecard.contains("time-to-approve (dora-intermediate-report)"),
+        "{scorecard}"
+    );
+}
+
 #[test]
 fn an_automated_runbook_answers_unattended_runs_and_is_labelled_so() {
     let _guard = shared();
