@@ -445,6 +445,7 @@ impl Responder {
                     decision: p.decision,
                     question: p.question,
                     decided_by: p.decided_by,
+                    handed_from: p.handed_from,
                     budget_ms: ms(p.budget),
                     asked_at: p.asked_at.map(|t| self.clock.at(t)),
                     answer: p.answer.as_ref().map(|a| a.answer.clone()),

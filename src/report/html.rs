@@ -1480,7 +1480,7 @@ mod tests {
             "href=\"notifications/nis2-early-warning-1.json\"",
             ATTESTATION,
             "A drill cannot evidence board oversight",
-            "formula 2.1.0",
+            "formula 2.2.0",
         ] {
             assert!(html.contains(text), "missing {text:?}");
         }

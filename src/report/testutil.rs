@@ -191,6 +191,7 @@ pub fn response_run() -> ReportRun {
             decision: decision.to_owned(),
             question: question.to_owned(),
             decided_by: by.to_owned(),
+            handed_from: None,
             budget_ms: budget_min * 60_000.0,
             asked_at: at("27:40.000"),
             answer: None,

@@ -307,6 +307,8 @@ pub struct PointLifecycle {
     pub question: String,
     /// The role that decides.
     pub decided_by: String,
+    /// The role whose answer puts this point, when it is another role (a hand-off).
+    pub handed_from: Option<String>,
     /// The budget, exercise time.
     pub budget: Duration,
     /// The decision point, for hindsight.
@@ -1164,6 +1166,15 @@ impl Desk {
                 decision: p.point.kind().id().to_owned(),
                 question: p.point.kind().question().to_owned(),
                 decided_by: p.decided_by.clone(),
+                handed_from: match &p.after {
+                    Trigger::Decision(earlier) => self
+                        .points
+                        .iter()
+                        .find(|q| &q.id == earlier)
+                        .map(|q| q.decided_by.clone())
+                        .filter(|role| role != &p.decided_by),
+                    Trigger::Detection => None,
+                },
                 budget: p.point.budget(),
                 point: p.point.clone(),
                 asked_at: self.asked_at(&state, i),

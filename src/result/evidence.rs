@@ -342,6 +342,22 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 assembled,
             ));
         }
+        // A decision handed from one role to another: how long it waited at the boundary,
+        // from the moment it was put to its answer; never answered counts at the limit.
+        let limit = limit_of(Metric::HandOffDelay.default_scale());
+        let hand_offs: Vec<f64> = response
+            .decisions
+            .iter()
+            .filter(|d| d.handed_from.is_some() && d.asked_at.is_some())
+            .map(|d| d.time_to_decide_ms.map_or(limit, secs))
+            .collect();
+        if !hand_offs.is_empty() && !runbook {
+            metrics.push(MetricObservation::organisation(
+                Capability::Coordination,
+                Metric::HandOffDelay,
+                hand_offs,
+            ));
+        }
     }
 
     // Every measurement is dated by the run's end, so that it can grow stale.
@@ -1160,6 +1176,7 @@ mod tests {
             decision: decision.to_owned(),
             question: String::new(),
             decided_by: "legal".to_owned(),
+            handed_from: None,
             budget_ms: 3_600_000.0,
             asked_at: asked.then(|| at("2026-11-28T10:00:00Z")),
             answer: None,
@@ -1196,10 +1213,20 @@ mod tests {
             ],
             decisions: vec![
                 decision("significance", "nis2-significant-incident", true, 100.0),
-                decision("notify", "notify-authority", true, 52.0),
-                decision("contain", "contain-or-observe", true, 0.0),
+                DecisionResult {
+                    handed_from: Some("incident-commander".to_owned()),
+                    time_to_decide_ms: Some(1_800_000.0),
+                    ..decision("notify", "notify-authority", true, 52.0)
+                },
+                DecisionResult {
+                    handed_from: Some("incident-commander".to_owned()),
+                    ..decision("contain", "contain-or-observe", true, 0.0)
+                },
                 decision("status-page", "custom", true, 80.0),
-                decision("never-put", "inform-customers", false, 0.0),
+                DecisionResult {
+                    handed_from: Some("incident-commander".to_owned()),
+                    ..decision("never-put", "inform-customers", false, 0.0)
+                },
             ],
         });
         let input = input_for_run(&spec(), &result, &journal());
@@ -1227,6 +1254,11 @@ mod tests {
             metric(&input, "time-to-assemble").values,
             vec![600.0, 4.0 * 3600.0]
         );
+        // Hand-offs: 30 min from the point put to legal's answer, one never answered at the
+        // limit, and the one never put not at all.
+        let hand_offs = metric(&input, "hand-off-delay");
+        assert_eq!(hand_offs.values, vec![1800.0, 4.0 * 3600.0]);
+        assert_eq!(hand_offs.capability, Capability::Coordination);
         assert!(
             input
                 .input

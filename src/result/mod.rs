@@ -222,6 +222,10 @@ pub struct DecisionResult {
     pub question: String,
     /// The role that decides.
     pub decided_by: String,
+    /// The role whose answer put this point, when it is another role: a hand-off, whose
+    /// delay (from the point put to its answer) is coordination evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_from: Option<String>,
     /// The time the role had, exercise milliseconds.
     pub budget_ms: f64,
     /// When it was put; `None` when its trigger never happened.

@@ -37,7 +37,7 @@ pub use provenance::{Check, Override, Precondition, Provenance};
 use crate::time::Timestamp;
 
 /// The version of the scoring formula, carried in every scorecard; bump it when any number changes.
-pub const FORMULA_VERSION: &str = "2.1.0";
+pub const FORMULA_VERSION: &str = "2.2.0";
 
 /// The share of the profile's weight that organisation evidence must cover for a headline
 /// figure, unless the experiment sets its own.
@@ -75,6 +75,9 @@ pub enum Metric {
     /// Exercise seconds from awareness until a role first opened its link (default 15 min
     /// / 4 h, as for an acknowledgement).
     TimeToAssemble,
+    /// Exercise seconds a decision handed from one role to another waited for its answer,
+    /// from the moment it was put (default 15 min / 4 h, as for assembling).
+    HandOffDelay,
     /// Any other metric; it has no default, so it brings its scale.
     Custom {
         /// The metric's name as it appears in reports.
@@ -98,6 +101,7 @@ impl Metric {
             Metric::TimeToReview => "time-to-review",
             Metric::DecisionQuality => "decision-quality",
             Metric::TimeToAssemble => "time-to-assemble",
+            Metric::HandOffDelay => "hand-off-delay",
             Metric::Custom { name, .. } => name,
         }
     }
@@ -130,7 +134,7 @@ impl Metric {
                 floor: 0.0,
                 target: 1.0,
             },
-            Metric::TimeToAssemble => duration(15.0 * MIN, 4.0 * HOUR),
+            Metric::TimeToAssemble | Metric::HandOffDelay => duration(15.0 * MIN, 4.0 * HOUR),
             Metric::Custom { scale, .. } => *scale,
         }
     }

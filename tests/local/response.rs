@@ -311,6 +311,18 @@ fn decisions_reach_roles_by_chat_and_are_answered_journaled_and_judged() {
     assert_eq!(significance["consistency"], "consistent");
     assert_eq!(significance["hindsight"], "yes");
     let notify = decision("notify");
+    assert_eq!(notify["handedFrom"], "incident-commander");
+    assert_eq!(decision("significance")["handedFrom"], Value::Null);
+    assert_eq!(
+        decision("approve-nis2-early-warning")["handedFrom"],
+        "incident-commander",
+        "approval after another role's review is a hand-off"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("scorecard.md"))
+            .unwrap()
+            .contains("hand-off-delay")
+    );
     assert_eq!(notify["answer"], "no");
     assert_eq!(notify["snapshot"], snapshot.as_str());
     assert_eq!(notify["consistency"], "inconsistent");

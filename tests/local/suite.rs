@@ -67,7 +67,7 @@ fn a_suite_file_runs_each_experiment_and_scores_them_together() {
         .filter_map(|m| m["source"].as_str())
         .collect();
     assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["alpha", "beta"]);
-    assert_eq!(suite["scorecard"]["formulaVersion"], "2.1.0");
+    assert_eq!(suite["scorecard"]["formulaVersion"], "2.2.0");
 
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     let elements = xml_elements(&junit);
