@@ -54,6 +54,8 @@ struct Submit {
     approvals: Vec<crate::spec::ApprovalSpec>,
     clock: Clock,
     done: Mutex<BTreeMap<String, crate::result::DeliveryResult>>,
+    /// The mandatory flags each approved report leaves unknown, by report.
+    flags_missing: Mutex<BTreeMap<String, Vec<String>>>,
     /// What drafts a report whose clock runs from an approved one.
     drafting: Arc<Drafting>,
 }
@@ -143,6 +145,7 @@ impl Responder {
                     .unwrap_or_default(),
                 clock,
                 done: Mutex::new(BTreeMap::new()),
+                flags_missing: Mutex::new(BTreeMap::new()),
                 drafting: Arc::new(Drafting {
                     notification: spec.notification.clone(),
                     incident: Mutex::new(None),
@@ -182,6 +185,7 @@ impl Responder {
             approvals: spec.approvals.clone(),
             clock: self.clock,
             done: Mutex::new(BTreeMap::new()),
+            flags_missing: Mutex::new(BTreeMap::new()),
             drafting: self.submit.drafting.clone(),
         });
         for role in &spec.roles {
@@ -467,6 +471,12 @@ impl Responder {
             .collect();
         let lifecycle = desk.lifecycle();
         let milestones = desk.milestones();
+        let flags_missing = self
+            .submit
+            .flags_missing
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default();
         let submitted = self
             .submit
             .done
@@ -517,6 +527,10 @@ impl Responder {
                     deadline_ms: ms(clock.map_or(a.report.span(), |c| c.allowed())),
                     within_deadline: approved && since.zip(clock).is_some_and(|(s, c)| s <= c.due),
                     submission: submitted.get(a.report.id()).cloned(),
+                    mandatory_flags_missing: flags_missing
+                        .get(a.report.id())
+                        .cloned()
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -909,6 +923,14 @@ async fn submit_approved(
         );
     }
     let approved_file = approved_file.ok();
+    // What the approved report still leaves unknown of what the law asks it to state is the
+    // organisation's omission now, not firedrill's.
+    if let Some((_, bytes, _)) = &approved_file
+        && let Ok(approved) = serde_json::from_slice::<crate::notification::Draft>(bytes)
+        && let Ok(mut missing) = submit.flags_missing.lock()
+    {
+        missing.insert(report.id().to_owned(), approved.mandatory_flags_missing());
+    }
     draft_followers(
         &submit,
         &journal,

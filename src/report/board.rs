@@ -409,6 +409,7 @@ mod tests {
                 deadline_ms: 86_400_000.0,
                 within_deadline: within,
                 submission: None,
+                mandatory_flags_missing: Vec::new(),
             }
         };
         run.result.response.as_mut().unwrap().approvals = vec![

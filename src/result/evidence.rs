@@ -232,14 +232,29 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
                 values,
             ));
         }
-        if early_warnings
+        // An early warning people approved is theirs: what it leaves out is the
+        // organisation's omission. Otherwise the draft is firedrill's, and so is the gap.
+        let approved = result
+            .response
             .iter()
-            .any(|n| !n.mandatory_flags_missing.is_empty())
-        {
-            gates.push(GateHit::new(
+            .flat_map(|r| &r.approvals)
+            .find(|a| a.report == "nis2-early-warning" && a.outcome == "approved");
+        match approved {
+            Some(a) if !a.mandatory_flags_missing.is_empty() => gates.push(GateHit::new(
                 Gate::MissingMandatoryNotificationFlag,
-                Provenance::Simulated,
-            ));
+                Provenance::Organisation,
+            )),
+            Some(_) => {}
+            None if early_warnings
+                .iter()
+                .any(|n| !n.mandatory_flags_missing.is_empty()) =>
+            {
+                gates.push(GateHit::new(
+                    Gate::MissingMandatoryNotificationFlag,
+                    Provenance::Simulated,
+                ));
+            }
+            None => {}
         }
     }
 
@@ -1117,6 +1132,46 @@ mod tests {
             Provenance::Simulated,
             &result
         )));
+
+        // An early warning people approved is theirs: its gaps are the organisation's, and
+        // the draft's no longer count.
+        let approved = |missing: &[&str]| {
+            let mut with = result.clone();
+            with.response = Some(crate::result::ResponseResult {
+                responders: "people".to_owned(),
+                time_scale: 1.0,
+                awareness_at: Some(at("2026-11-28T10:00:00Z")),
+                judged_on_iteration: Some(1),
+                roles: Vec::new(),
+                decisions: Vec::new(),
+                approvals: vec![crate::result::ApprovalResult {
+                    report: "nis2-early-warning".to_owned(),
+                    reviewed_by: None,
+                    review: None,
+                    approved_by: "legal".to_owned(),
+                    outcome: "approved".to_owned(),
+                    decided_at: None,
+                    clock_started_ms: Some(0.0),
+                    time_to_approve_ms: Some(60_000.0),
+                    deadline_ms: 86_400_000.0,
+                    within_deadline: true,
+                    submission: None,
+                    mandatory_flags_missing: missing.iter().map(|m| (*m).to_owned()).collect(),
+                }],
+            });
+            let gates = input_for_run(&spec(), &with, &journal()).input.gates;
+            gates
+                .iter()
+                .filter(|g| g.gate == Gate::MissingMandatoryNotificationFlag)
+                .map(|g| g.provenance)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(approved(&[]), Vec::<Provenance>::new());
+        assert_eq!(
+            approved(&["suspectedMalicious"]),
+            [Provenance::Organisation]
+        );
+
         let card = score_input(&input, None).unwrap();
         let coordination = card
             .capabilities

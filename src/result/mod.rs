@@ -171,6 +171,10 @@ pub struct ApprovalResult {
     /// The approved report's submission to the exercise inbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submission: Option<DeliveryResult>,
+    /// The mandatory flags the approved report still leaves unknown (the early warning's
+    /// suspected malicious act and cross-border impact): what people approved without.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mandatory_flags_missing: Vec<String>,
 }
 
 fn people() -> String {
