@@ -225,11 +225,13 @@ async fn serve(
             plans.push(plan);
         }
     }
+    let live = crate::serve::drill::LiveLinks::default();
     let runner = Arc::new(EngineRunner::new(
         plans,
         results,
         args.context.clone(),
         metrics.clone(),
+        live.clone(),
     ));
     let scheduler = Scheduler::new(
         entries,
@@ -244,6 +246,7 @@ async fn serve(
         token,
         drills: infos,
         ready: true.into(),
+        live,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

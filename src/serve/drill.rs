@@ -103,6 +103,7 @@ pub struct EngineRunner {
     results: PathBuf,
     context: Option<String>,
     metrics: Arc<Registry>,
+    live: LiveLinks,
 }
 
 impl EngineRunner {
@@ -112,6 +113,7 @@ impl EngineRunner {
         results: PathBuf,
         context: Option<String>,
         metrics: Arc<Registry>,
+        live: LiveLinks,
     ) -> Self {
         metrics.describe_runs();
         Self {
@@ -119,14 +121,73 @@ impl EngineRunner {
             results,
             context,
             metrics,
+            live,
         }
     }
 }
 
-/// Keeps `firedrill_faults_active` true while a run injects and reverts.
+/// The roles' links of the drills running now, by drill: each a secret of its role's, shown
+/// only to holders of serve's bearer token (`GET /api/live`).
+#[derive(Clone, Debug, Default)]
+pub struct LiveLinks(Arc<std::sync::Mutex<BTreeMap<String, LiveDrill>>>);
+
+/// The links of one running drill.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveDrill {
+    /// The experiment running.
+    pub experiment: String,
+    /// Role and link, in the experiment's order.
+    pub links: Vec<LiveLink>,
+}
+
+/// One role's link.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LiveLink {
+    /// The role.
+    pub role: String,
+    /// Its page.
+    pub link: String,
+}
+
+impl LiveLinks {
+    fn set(&self, drill: &str, experiment: &str, links: &[(String, String)]) {
+        if let Ok(mut all) = self.0.lock() {
+            all.insert(
+                drill.to_owned(),
+                LiveDrill {
+                    experiment: experiment.to_owned(),
+                    links: links
+                        .iter()
+                        .map(|(role, link)| LiveLink {
+                            role: role.clone(),
+                            link: link.clone(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
+
+    fn clear(&self, drill: &str) {
+        if let Ok(mut all) = self.0.lock() {
+            all.remove(drill);
+        }
+    }
+
+    /// The running drills' links, by drill.
+    pub fn snapshot(&self) -> BTreeMap<String, LiveDrill> {
+        self.0.lock().map(|all| all.clone()).unwrap_or_default()
+    }
+}
+
+/// Keeps `firedrill_faults_active` true while a run injects and reverts, and the roles'
+/// links where serve's token holders can read them.
 struct ActiveFaults {
     metrics: Arc<Registry>,
     experiment: String,
+    drill: String,
+    live: LiveLinks,
 }
 
 impl ProgressSink for ActiveFaults {
@@ -134,6 +195,10 @@ impl ProgressSink for ActiveFaults {
         let delta = match event {
             Progress::Injected { .. } => 1.0,
             Progress::Reverted { .. } => -1.0,
+            Progress::RespondAt { links, .. } => {
+                self.live.set(&self.drill, &self.experiment, links);
+                return;
+            }
             _ => return,
         };
         self.metrics.add(
@@ -174,7 +239,7 @@ impl Runner for EngineRunner {
                 String::new()
             };
             let dir = out_dir.join(&rel);
-            match self.run_one(file, exp, &dir, &rel, &cancel).await {
+            match self.run_one(drill, file, exp, &dir, &rel, &cancel).await {
                 Ok(run) => {
                     if run.result.status == RunStatus::Interrupted {
                         cancel.cancel();
@@ -213,6 +278,7 @@ impl EngineRunner {
     /// Runs one experiment of a drill into `dir` and writes its results.
     async fn run_one(
         &self,
+        drill: &str,
         file: &Path,
         exp: &Experiment,
         dir: &Path,
@@ -230,8 +296,13 @@ impl EngineRunner {
         let progress = Arc::new(ActiveFaults {
             metrics: self.metrics.clone(),
             experiment: exp.metadata.name.clone(),
+            drill: drill.to_owned(),
+            live: self.live.clone(),
         });
-        let result = drive(exp.clone(), options, progress, cancel.clone()).await?;
+        let result = drive(exp.clone(), options, progress, cancel.clone()).await;
+        // The links end with the run: the tokens are refused from now on.
+        self.live.clear(drill);
+        let result = result?;
         // Whatever the run's own accounting said, what is active now is what it could
         // not revert.
         self.metrics.set(

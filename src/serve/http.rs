@@ -32,6 +32,8 @@ pub struct AppState {
     pub drills: Vec<(DrillInfo, Option<Entry>)>,
     /// True once the schedules are loaded; false again when shutting down.
     pub ready: AtomicBool,
+    /// The roles' links of the drills running now.
+    pub live: super::drill::LiveLinks,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs", get(api_runs))
         .route("/api/runs/{id}", get(api_run))
         .route("/api/trend", get(api_trend))
+        .route("/api/live", get(api_live))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -327,6 +330,24 @@ async fn api_trend(
         crate::time::Timestamp::now(),
     ))
     .into_response())
+}
+
+/// The roles' links of the drills running now. They are secrets of the roles': shown only
+/// when serve requires a bearer token, so that only its holders can hand them out.
+async fn api_live(State(state): State<Arc<AppState>>) -> Response {
+    if state.token.is_none() {
+        return (
+            StatusCode::FORBIDDEN,
+            "the roles' links are secrets: start serve with --token-file to read them here; a role reached by chat gets its link in its chat\n",
+        )
+            .into_response();
+    }
+    let mut response =
+        axum::Json(serde_json::json!({"drills": state.live.snapshot()})).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

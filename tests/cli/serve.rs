@@ -448,6 +448,84 @@ const SCHEMA_V1: &str = "CREATE TABLE runs (
     );
     CREATE INDEX runs_by_experiment ON runs (experiment, started);";
 
+/// A scheduled drill's roles get their links from serve (to its token holders only), answer
+/// through them while the drill runs, and the stored run holds their decisions.
+#[test]
+fn a_scheduled_drill_gives_its_roles_links_to_token_holders_and_stores_their_answers() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("serve-live");
+    let response = format!(
+        "{EXTRA}\n  response:\n    timeScale: 3600\n    roles: [{{name: legal, function: legal}}]\n    decisions:\n      - {{id: contain, decision: contain-or-observe, decidedBy: legal, budget: 10h}}"
+    );
+    write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 1, "20ms", FAULTS, &response),
+    );
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: game-day\n      cron: \"* * * * * *\"\n      experiment: e.yaml\n      missed: skip\n",
+    )
+    .unwrap();
+    let token = "live-token";
+    let server = Server::start(dir.path(), Some(token));
+    assert_eq!(server.get("/api/live", None).status, 401);
+    let mut link = None;
+    wait_for("legal's link", Duration::from_secs(60), || {
+        let live = server.json("/api/live", Some(token));
+        link = live["drills"]["game-day"]["links"][0]["link"]
+            .as_str()
+            .map(str::to_owned);
+        link.is_some()
+    });
+    let link = link.unwrap();
+    assert!(link.contains("/respond/"), "{link}");
+    let mut answered = None;
+    wait_for("the decision put", Duration::from_secs(30), || {
+        let out = firedrill_cli(&[
+            "respond",
+            &link,
+            "--decision",
+            "contain",
+            "--rationale",
+            "isolate first",
+        ]);
+        let ok = out.status.success();
+        answered = Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        ok
+    });
+    assert!(
+        answered
+            .unwrap()
+            .starts_with("recorded: legal answered `contain`"),
+        "the answer is recorded"
+    );
+    let mut stored = Vec::new();
+    wait_for("the run stored", Duration::from_secs(60), || {
+        stored = runs(&server, "?experiment=test", Some(token));
+        !stored.is_empty()
+    });
+    let id = stored[0]["id"].as_i64().unwrap();
+    let detail = server.json(&format!("/api/runs/{id}"), Some(token));
+    let decision = &detail["result"]["response"]["decisions"][0];
+    assert_eq!(decision["answer"], "contain", "{decision}");
+    assert_eq!(decision["rationale"], "isolate first");
+    // Once the run is over its links are gone, and its token is refused.
+    wait_for("the links withdrawn", Duration::from_secs(30), || {
+        server.json("/api/live", Some(token))["drills"]["game-day"].is_null()
+            || server.json("/api/live", Some(token))["drills"]["game-day"]["links"][0]["link"]
+                != link.as_str()
+    });
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(link.rsplit('/').next().unwrap()),
+        "a role's token reached serve's log"
+    );
+    assert!(processes_with(&marker).is_empty());
+}
+
 /// With no drill that can come due, serve keeps serving the history until a signal.
 #[test]
 fn a_schedule_without_drills_serves_the_history_until_stopped() {
@@ -470,6 +548,10 @@ fn a_schedule_without_drills_serves_the_history_until_stopped() {
     assert!(
         server.json("/api/runs", None).is_array() || server.json("/api/runs", None).is_object()
     );
+    // Without a token nobody could be told apart: the roles' links are not served.
+    let live = server.get("/api/live", None);
+    assert_eq!(live.status, 403, "{}", live.body);
+    assert!(live.body.contains("--token-file"), "{}", live.body);
     let (status, stderr) = server.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("serving the history only"), "{stderr}");
