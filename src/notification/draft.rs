@@ -416,6 +416,15 @@ impl Facts<'_> {
         vec![self.incident.declared_seq]
     }
 
+    /// Each fault as `name (type)`.
+    fn fault_names(&self) -> Vec<String> {
+        self.incident
+            .faults
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.fault_type))
+            .collect()
+    }
+
     /// Where the observation figures end, as the notes say it.
     fn until(&self) -> String {
         match self.incident.observed_until {
@@ -433,11 +442,7 @@ impl Facts<'_> {
                 "no fault is recorded before awareness; the root cause is the organisation's analysis",
             );
         }
-        let faults: Vec<String> = i
-            .faults
-            .iter()
-            .map(|f| format!("{} ({})", f.name, f.fault_type))
-            .collect();
+        let faults = self.fault_names();
         field(
             "rootCause",
             "Type of threat or root cause",
@@ -644,11 +649,7 @@ impl Facts<'_> {
             .map(|(w, n)| format!("{n} of {} replicas of {w}", i.replicas[*w]))
             .collect();
         parts.extend(others.iter().map(|t| (*t).to_owned()));
-        let faults: Vec<String> = i
-            .faults
-            .iter()
-            .map(|f| format!("{} ({})", f.name, f.fault_type))
-            .collect();
+        let faults = self.fault_names();
         field(
             "affectedTargets",
             "Affected replicas and components",
