@@ -427,6 +427,20 @@ fn describe(exp: &Experiment) -> String {
         let _ = writeln!(o, "  +{:<8} {what}", at.to_string());
     }
 
+    let in_cluster = matches!(s.target, spec::Target::Kubernetes(_));
+    let _ = writeln!(
+        o,
+        "\nproof of effect, checked after each injection (a fault not in force fails its iteration):"
+    );
+    for f in &s.faults {
+        let _ = writeln!(
+            o,
+            "  {}: {}",
+            f.name(),
+            crate::fault::effect::check_of(f.type_name(), in_cluster)
+        );
+    }
+
     match &s.detection {
         Some(d) => {
             let _ = writeln!(o, "\ndetection (timeout {} after injection):", d.timeout);

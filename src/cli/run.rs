@@ -432,6 +432,17 @@ fn describe(event: &Progress) -> Option<String> {
             }
             lines.join("\n")
         }
+        Progress::Effect { fault, effect } => match effect {
+            crate::fault::Effect::Ineffective { observed } => {
+                format!("  fault {fault} NOT in force: {observed}")
+            }
+            crate::fault::Effect::Verified { observed } => {
+                format!("  fault {fault} in force: {observed}")
+            }
+            crate::fault::Effect::Unverified { why } => {
+                format!("  fault {fault} not checked: {why}")
+            }
+        },
         Progress::DecisionAsked { point, role } => {
             format!("  decision `{point}` put to {role}")
         }

@@ -14,7 +14,7 @@ use super::iterate::Iteration;
 use super::schedule::Schedule;
 use super::{Runner, Stop, sleep_until_opt};
 use crate::error::chain;
-use crate::fault::{Fault, FaultContext};
+use crate::fault::{Effect, Fault, FaultContext};
 use crate::platform::Platform;
 
 /// The state of a fault phase under way.
@@ -30,13 +30,19 @@ struct FaultPhase {
     /// A deadline that has passed stays ready: each is armed once, or the biased select
     /// would take it again and again and never reach the observations.
     detection_deadline_seen: Option<Instant>,
+    /// The checks of the faults injected, running beside the phase: each gives the index
+    /// of its fault's record and what it found.
+    checks: tokio::task::JoinSet<(usize, Effect)>,
+    /// Per spec fault, its check while it runs, and its record's index.
+    pending_checks: Vec<Option<(tokio::task::AbortHandle, usize)>>,
 }
 
 impl FaultPhase {
     /// Whether the phase is over at `now`.
     fn done(&self, it: &Iteration, now: Instant) -> bool {
         let st = &it.state;
-        st.fault_ended.is_some()
+        self.checks.is_empty()
+            && st.fault_ended.is_some()
             && (st.recovery.recovered.is_some() || self.recovery_deadline.is_none())
             && (it.pending_pods.is_empty() || self.pods_deadline.is_none())
             && st
@@ -63,10 +69,12 @@ impl Runner {
             .map(|f| (f.at().get(), f.duration().get()));
         let mut phase = FaultPhase {
             schedule: Schedule::new(windows, Instant::now()),
+            pending_checks: (0..faults.len()).map(|_| None).collect(),
             faults,
             recovery_deadline: None,
             pods_deadline: None,
             detection_deadline_seen: None,
+            checks: tokio::task::JoinSet::new(),
         };
         self.enter_phase(it, "fault");
         loop {
@@ -96,6 +104,9 @@ impl Runner {
                 }
                 () = sleep_until_opt(recovery_deadline) => self.not_recovered(it, &mut phase),
                 () = sleep_until_opt(pods_deadline) => self.pods_not_recovered(it, &mut phase),
+                Some(joined) = phase.checks.join_next(), if !phase.checks.is_empty() => {
+                    self.check_done(it, &mut phase, joined);
+                }
                 input = inputs.next(true) => self.input(it, input)?,
             }
             if phase.done(it, Instant::now()) {
@@ -149,11 +160,32 @@ impl Runner {
                 "fault.type" = spec.type_name(),
                 error = tracing::field::Empty,
             );
-            self.inject(it, step.fault, f, platform)
+            let index = self
+                .inject(it, step.fault, f.clone(), platform)
                 .instrument(span)
                 .await?;
+            // The check looks beside the phase, so that probes and signals are taken as
+            // they come while it looks.
+            let handle = phase.checks.spawn(async move { (index, f.verify().await) });
+            phase.pending_checks[step.fault] = Some((handle, index));
         } else {
             phase.faults[step.fault] = None;
+            // A check still looking when its fault ends can no longer see it, unless the
+            // change outlasts the revert.
+            if !f.outlives_revert()
+                && let Some((handle, index)) = phase.pending_checks[step.fault].take()
+                && !handle.is_finished()
+            {
+                handle.abort();
+                self.checked(
+                    it,
+                    index,
+                    Effect::unverified(format!(
+                        "the fault ended before its check could see it (checks look for up to {} s)",
+                        crate::fault::effect::CHECK_WINDOW.as_secs()
+                    )),
+                );
+            }
             let span = it.phase.clone();
             self.revert(it, &name, &f).instrument(span).await;
         }
@@ -161,6 +193,45 @@ impl Runner {
             self.begin_recovery(it, phase);
         }
         Ok(())
+    }
+
+    /// A check came back: its finding is the fault's effect. A check that panicked leaves
+    /// its fault unverified; one aborted at its fault's end was recorded then.
+    fn check_done(
+        &mut self,
+        it: &mut Iteration,
+        phase: &mut FaultPhase,
+        joined: Result<(usize, Effect), tokio::task::JoinError>,
+    ) {
+        match joined {
+            Ok((index, effect)) => {
+                for slot in &mut phase.pending_checks {
+                    if slot.as_ref().is_some_and(|(_, i)| *i == index) {
+                        *slot = None;
+                    }
+                }
+                // Recorded already when its fault ended first.
+                if it.faults.get(index).is_some_and(|f| f.effect.is_none()) {
+                    self.checked(it, index, effect);
+                }
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                let id = e.id();
+                let found = phase
+                    .pending_checks
+                    .iter_mut()
+                    .find(|slot| slot.as_ref().is_some_and(|(h, _)| h.id() == id))
+                    .and_then(Option::take);
+                if let Some((_, index)) = found {
+                    self.checked(
+                        it,
+                        index,
+                        Effect::unverified(format!("its check failed: {e}")),
+                    );
+                }
+            }
+        }
     }
 
     /// Every fault is reverted: the recovery phase begins, and its timeout runs.

@@ -11,7 +11,7 @@ use super::iterate::Iteration;
 use super::{Progress, Runner, Stop};
 use crate::error::chain;
 use crate::fault::security::SecurityOutcome;
-use crate::fault::{Fault, FaultError, Intent};
+use crate::fault::{Effect, Fault, FaultError, Intent};
 use crate::platform::Platform;
 use crate::result::{FaultRecord, IterationStatus};
 use crate::spec::FaultSpec;
@@ -28,14 +28,14 @@ struct Attempt {
 
 impl Runner {
     /// Injects the spec's fault `i`, built as `f`. Whatever it changed is registered for
-    /// rollback before the change begins.
+    /// rollback before the change begins. The index of its record in the iteration.
     pub(super) async fn inject(
         &mut self,
         it: &mut Iteration,
         i: usize,
         f: Arc<dyn Fault>,
         platform: &Platform,
-    ) -> Result<(), Stop> {
+    ) -> Result<usize, Stop> {
         let fspec = self.exp.spec.faults[i].clone();
         let intent = self.plan(it, &fspec, &f).await?;
         self.check_blast_radius(&fspec, &intent, &f, platform)
@@ -82,6 +82,7 @@ impl Runner {
             detected_at: None,
             detected_by: None,
             time_to_detect_ms: None,
+            effect: None,
         };
         let attempt = Attempt {
             intent,
@@ -92,7 +93,7 @@ impl Runner {
         match injected {
             Ok(()) => {
                 self.injected(it, &fspec, &f, attempt);
-                Ok(())
+                Ok(it.faults.len() - 1)
             }
             Err(e) => Err(self.injection_failed(it, &fspec, &e, attempt)),
         }
@@ -309,6 +310,30 @@ impl Runner {
             obj.insert("fault".into(), json!(fault));
         }
         self.event(it, kind, data, detail)
+    }
+
+    /// What the check of the fault whose record is `index` found: journaled as its
+    /// evidence; a fault not in force fails the iteration, which then shows nothing.
+    pub(super) fn checked(&mut self, it: &mut Iteration, index: usize, effect: Effect) {
+        let Some(record) = it.faults.get_mut(index) else {
+            return;
+        };
+        let fault = record.name.clone();
+        record.effect = Some(effect.clone());
+        let detail = format!("{fault}: {effect}");
+        let seq = self.event(
+            it,
+            "fault-effect",
+            json!({"fault": fault, "effect": effect}),
+            detail,
+        );
+        if let Some(evidence) = it.fault_evidence.get_mut(index) {
+            evidence.push(seq);
+        }
+        if effect.is_ineffective() {
+            it.status = IterationStatus::Failed;
+        }
+        self.record.progress(&Progress::Effect { fault, effect });
     }
 
     /// Reverts a fault at the end of its duration; the rollback registry journals it.

@@ -189,6 +189,13 @@ pub enum Progress {
         /// Time to acknowledge, from awareness.
         after: Duration,
     },
+    /// What the check of a fault found after its injection.
+    Effect {
+        /// The fault.
+        fault: String,
+        /// Verified, unverified or ineffective, with what was seen.
+        effect: crate::fault::Effect,
+    },
     /// The roles' links: each opens the role's page (a secret of the role's; never journaled).
     RespondAt {
         /// Role and link, in the experiment's order.

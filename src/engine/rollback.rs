@@ -218,6 +218,9 @@ mod tests {
         async fn inject(&self) -> Result<(), FaultError> {
             Ok(())
         }
+        async fn verify(&self) -> crate::fault::Effect {
+            unreachable!("not checked in these tests")
+        }
         async fn revert(&self) -> Result<Vec<String>, FaultError> {
             let n = self.reverts.fetch_add(1, Ordering::SeqCst);
             if n < self.failures {

@@ -68,8 +68,16 @@ impl Tally {
         self.after_count += c;
         self.after_errors += e;
         let completed = !stopped && result.status != IterationStatus::BaselineFailed;
-        if completed {
+        let ineffective = result.ineffective_fault();
+        if completed && ineffective.is_none() {
             self.record_times(experiment, &result);
+        }
+        if let Some(f) = ineffective {
+            self.failed_reason.get_or_insert(format!(
+                "iteration {n}: fault `{}` was not in force, so the iteration shows nothing: {}",
+                f.name,
+                f.effect.as_ref().map(|e| e.detail()).unwrap_or_default()
+            ));
         }
         if let Some(finding) = prevention_finding(&result) {
             self.failed_reason

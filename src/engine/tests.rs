@@ -83,6 +83,10 @@ impl Fault for StandIn {
         Ok(())
     }
 
+    async fn verify(&self) -> crate::fault::Effect {
+        crate::fault::Effect::verified("a stand-in performs nothing to see")
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         Ok(Vec::new())
     }

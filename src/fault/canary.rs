@@ -143,6 +143,15 @@ impl Fault for CanaryRequestFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         Ok(Vec::new())
     }
@@ -280,6 +289,15 @@ impl Fault for CanaryFileReadFault {
         ));
         *lock(&self.outcome) = Some(SecurityOutcome::Canary(CanaryOutcome { actions, markers }));
         Ok(())
+    }
+
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

@@ -395,6 +395,15 @@ impl Fault for CanarySecretReadFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         undo_all(&self.cluster, &self.spec.name, &self.restore).await
     }
@@ -594,6 +603,15 @@ impl Fault for CanaryExecFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         Ok(vec![
             "nothing to undo: the canary leaves no change behind".to_owned(),
@@ -720,6 +738,15 @@ impl Fault for CanaryDeniedRequestsFault {
             markers: vec![account],
         }));
         Ok(())
+    }
+
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

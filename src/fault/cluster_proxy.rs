@@ -551,6 +551,12 @@ impl Fault for ClusterProxyFault {
             .map_err(|e| self.kube(e))
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::Effect::unverified(
+            "the proxy runs in the cluster, where only a request from a pod inside it can show the toxic; this version does not start a verifier pod",
+        )
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         self.undo_all().await
     }

@@ -107,6 +107,42 @@ fn changed_meanwhile(fault: &str, id: &str) -> FaultError {
     )))
 }
 
+/// Whether an object's `data` holds what a merge patch of it wrote: each key set to its
+/// value, each null key gone. Values are never shown: they may be secret.
+fn data_written(id: &str, patch: &Value, data: &Value) -> super::Effect {
+    let Some(keys) = patch.as_object() else {
+        return super::Effect::unverified("the change wrote no data");
+    };
+    let wrong: Vec<&str> = keys
+        .iter()
+        .filter(|(k, v)| data.get(k.as_str()).unwrap_or(&Value::Null) != *v)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let all: Vec<&str> = keys.keys().map(String::as_str).collect();
+    if wrong.is_empty() {
+        super::Effect::verified(format!(
+            "{id} holds the change of key(s) {} (the pods see it when they read it again)",
+            all.join(", ")
+        ))
+    } else {
+        super::Effect::ineffective(format!(
+            "{id} does not hold the change of key(s) {}",
+            wrong.join(", ")
+        ))
+    }
+}
+
+/// The effect of a change and of the restart that follows it, when one does.
+async fn with_restart_effect(
+    written: super::Effect,
+    restart: Option<&ControllerFault>,
+) -> super::Effect {
+    match restart {
+        Some(r) => super::Effect::all([written, r.verify().await]),
+        None => written,
+    }
+}
+
 /// Sets or removes keys of a ConfigMap, then optionally restarts a workload.
 pub struct ConfigChangeFault {
     spec: spec::ConfigChange,
@@ -266,6 +302,22 @@ impl Fault for ConfigChangeFault {
             r.inject().await?;
         }
         Ok(())
+    }
+
+    async fn verify(&self) -> super::Effect {
+        let (ns, name) = (&self.spec.namespace, &self.spec.config_map);
+        let Some(patch) = lock(&self.patch).clone() else {
+            return super::Effect::unverified("nothing was planned");
+        };
+        let api = Api::<ConfigMap>::namespaced(self.cluster.client.clone(), ns);
+        let id = format!("ConfigMap {ns}/{name}");
+        let data = match api.get_opt(name).await {
+            Ok(Some(cm)) => serde_json::to_value(cm.data.unwrap_or_default()).unwrap_or_default(),
+            Ok(None) => return super::Effect::ineffective(format!("{id} is gone")),
+            Err(e) => return super::Effect::unverified(format!("{id} cannot be read: {e}")),
+        };
+        let written = data_written(&id, &patch["data"], &data);
+        with_restart_effect(written, self.restart.as_ref()).await
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
@@ -581,6 +633,37 @@ impl Fault for SecretFault {
             r.inject().await?;
         }
         Ok(())
+    }
+
+    async fn verify(&self) -> super::Effect {
+        use super::Effect;
+        let t = self.target();
+        let (ns, name) = (t.namespace, t.secret);
+        let id = format!("Secret {ns}/{name}");
+        let Some(action) = lock(&self.action).clone() else {
+            return Effect::unverified("nothing was planned");
+        };
+        let api = Api::<Secret>::namespaced(self.cluster.client.clone(), ns);
+        let read = api.get_opt(name).await;
+        let written = match (action, read) {
+            (_, Err(e)) => Effect::unverified(format!("{id} cannot be read: {e}")),
+            (SecretAction::Delete { .. }, Ok(None)) => Effect::verified(format!("{id} is gone")),
+            (SecretAction::Delete { uid, .. }, Ok(Some(s))) => {
+                if s.metadata.uid.as_deref() != Some(uid.as_str()) {
+                    Effect::verified(format!("{id} was deleted; another of that name exists now"))
+                } else if s.metadata.deletion_timestamp.is_some() {
+                    Effect::verified(format!("{id} is being deleted"))
+                } else {
+                    Effect::ineffective(format!("{id} is still there"))
+                }
+            }
+            (SecretAction::Patch(_), Ok(None)) => Effect::ineffective(format!("{id} is gone")),
+            (SecretAction::Patch(patch), Ok(Some(s))) => {
+                let data = serde_json::to_value(s.data.unwrap_or_default()).unwrap_or_default();
+                data_written(&id, &patch["data"], &data)
+            }
+        };
+        with_restart_effect(written, self.restart.as_ref()).await
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

@@ -349,6 +349,61 @@ impl Fault for ContainerKillFault {
         Ok(())
     }
 
+    fn outlives_revert(&self) -> bool {
+        true
+    }
+
+    async fn verify(&self) -> super::Effect {
+        use super::Effect;
+        use super::effect::{API_EVERY, CHECK_WINDOW, within};
+        let chosen = lock(&self.chosen).clone();
+        let window = CHECK_WINDOW * 2;
+        let mut effects = Vec::new();
+        for t in &chosen {
+            let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &t.pod.namespace);
+            let look = || {
+                let api = api.clone();
+                async move {
+                    match api.get_opt(&t.pod.name).await {
+                        Ok(None) => Some(Effect::verified(format!("pod {} is gone", t.pod.id()))),
+                        Ok(Some(pod))
+                            if pod.metadata.uid.as_deref() != Some(t.pod.uid.as_str()) =>
+                        {
+                            Some(Effect::verified(format!("pod {} was replaced", t.pod.id())))
+                        }
+                        Ok(Some(pod)) => RestartWatch::restart_count(&pod, &t.container)
+                            .filter(|n| *n > t.restart_count)
+                            .map(|n| {
+                                Effect::verified(format!(
+                                    "container {} of pod {} restarted (restart count {} -> {n})",
+                                    t.container,
+                                    t.pod.id(),
+                                    t.restart_count
+                                ))
+                            }),
+                        Err(e) => Some(Effect::unverified(format!(
+                            "pod {} cannot be read: {e}",
+                            t.pod.id()
+                        ))),
+                    }
+                }
+            };
+            effects.push(
+                within(window, API_EVERY, look, || {
+                    Effect::ineffective(format!(
+                        "container {} of pod {} has not restarted {} s after the kill (restart count still {}): its main process ignores the signal",
+                        t.container,
+                        t.pod.id(),
+                        window.as_secs(),
+                        t.restart_count
+                    ))
+                })
+                .await,
+            );
+        }
+        Effect::all(effects)
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         *lock(&self.active) = false;
         let mut done = vec!["nothing to undo: the kubelet restarts the container".to_owned()];

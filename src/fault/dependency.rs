@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{BuildFault, Built, ClusterProxyFault, Fault, FaultContext, FaultError, Intent};
+use super::{
+    BuildFault, Built, ClusterProxyFault, Effect, Fault, FaultContext, FaultError, Intent,
+};
 use crate::platform::Platform;
 use crate::proxy::toxics::{Bandwidth, HttpError, HttpLatency, Latency, ResetPeer, Timeout};
 use crate::proxy::{ProxyError, ProxyRegistry, Stream, ToxicConfig, ToxicKind};
@@ -205,6 +207,36 @@ impl Fault for DependencyFault {
         Ok(())
     }
 
+    async fn verify(&self) -> Effect {
+        let info = match self.registry.get(&self.proxy) {
+            Ok(info) => info,
+            Err(e) => {
+                return Effect::unverified(format!(
+                    "the proxy of {} cannot be read: {e}",
+                    self.proxy
+                ));
+            }
+        };
+        let at = info.listen.as_str();
+        match &self.change {
+            Change::Disable => check::refused(at).await,
+            Change::Toxics(toxics) => match toxics.first().map(|t| &t.kind) {
+                Some(ToxicKind::HttpError(e)) => {
+                    check::errors(at, e.status_code, e.probability).await
+                }
+                Some(ToxicKind::HttpLatency(HttpLatency { latency, .. }))
+                | Some(ToxicKind::Latency(Latency { latency, .. })) => {
+                    check::delayed(at, std::time::Duration::from_millis(*latency)).await
+                }
+                Some(ToxicKind::ResetPeer(_)) => check::reset(at).await,
+                Some(ToxicKind::Timeout(_)) => check::silent(at).await,
+                _ => Effect::unverified(
+                    "a bandwidth limit shows only on a transfer larger than a check should make; the toxic is on the proxy",
+                ),
+            },
+        }
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         let mut done = Vec::new();
         match &self.change {
@@ -241,6 +273,186 @@ impl Fault for DependencyFault {
 
     fn affected(&self, _workload: &str) -> usize {
         0
+    }
+}
+
+/// The checks of a dependency fault: a request of firedrill's own sent through the proxy,
+/// as the application's would go, and what came back.
+mod check {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::time::Instant;
+
+    use super::Effect;
+
+    /// What one request through the proxy met.
+    #[derive(Debug)]
+    enum Met {
+        /// The connection was refused or could not be made.
+        NoConnection(std::io::Error),
+        /// The first bytes of the answer, and after how long they came.
+        Answer(Vec<u8>, Duration),
+        /// The connection ended with no answer, after how long.
+        Closed(Duration),
+        /// Nothing came within the time given.
+        Silence,
+    }
+
+    /// Sends one HTTP request through the proxy at `at` and waits up to `wait` for the
+    /// first bytes of the answer or the connection's end.
+    async fn request(at: &str, wait: Duration) -> Met {
+        let start = Instant::now();
+        let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(at)).await;
+        let mut stream = match connect {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Met::NoConnection(e),
+            Err(_) => return Met::NoConnection(std::io::ErrorKind::TimedOut.into()),
+        };
+        let head = format!(
+            "GET / HTTP/1.1\r\nHost: {at}\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\n\r\n"
+        );
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return Met::Closed(start.elapsed());
+        }
+        let mut buf = vec![0; 512];
+        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => Met::Closed(start.elapsed()),
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                Met::Answer(buf, start.elapsed())
+            }
+            Err(_) => Met::Silence,
+        }
+    }
+
+    fn first_line(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect()
+    }
+
+    /// A proxy that no longer listens refuses the connection.
+    pub(super) async fn refused(at: &str) -> Effect {
+        match request(at, Duration::from_secs(1)).await {
+            Met::NoConnection(e) => Effect::verified(format!("a connection to {at} fails: {e}")),
+            _ => Effect::ineffective(format!("{at} still accepts connections")),
+        }
+    }
+
+    /// A reset toxic ends the connection with no answer.
+    pub(super) async fn reset(at: &str) -> Effect {
+        match request(at, Duration::from_secs(1)).await {
+            Met::Closed(after) => Effect::verified(format!(
+                "a request through {at} was cut off with no answer after {} ms",
+                after.as_millis()
+            )),
+            Met::Answer(bytes, _) => Effect::ineffective(format!(
+                "a request through {at} was answered: {}",
+                first_line(&bytes)
+            )),
+            Met::NoConnection(e) => Effect::unverified(format!("{at} cannot be reached: {e}")),
+            Met::Silence => Effect::unverified(format!(
+                "a request through {at} met neither an answer nor the connection's end in 1 s"
+            )),
+        }
+    }
+
+    /// A timeout toxic holds the connection open and answers nothing.
+    pub(super) async fn silent(at: &str) -> Effect {
+        match request(at, Duration::from_secs(1)).await {
+            Met::Silence => Effect::verified(format!(
+                "a request through {at} got no answer in 1 s, its connection held open"
+            )),
+            Met::Answer(bytes, _) => Effect::ineffective(format!(
+                "a request through {at} was answered: {}",
+                first_line(&bytes)
+            )),
+            Met::Closed(_) => Effect::ineffective(format!(
+                "a request through {at} was closed at once instead of left hanging"
+            )),
+            Met::NoConnection(e) => Effect::unverified(format!("{at} cannot be reached: {e}")),
+        }
+    }
+
+    /// An error toxic answers a share of the requests with its status, without the
+    /// dependency; as many requests are sent as make a miss unlikely, up to 50.
+    pub(super) async fn errors(at: &str, status: u16, rate: f64) -> Effect {
+        let rate = rate.clamp(0.0, 1.0);
+        // Enough requests that all would miss with a chance below 1 in 1000.
+        let needed = if rate >= 1.0 {
+            1
+        } else if rate <= 0.0 {
+            usize::MAX
+        } else {
+            ((0.001f64).ln() / (1.0 - rate).ln()).ceil() as usize
+        };
+        let tries = needed.min(50);
+        let expected = format!(" {status} ");
+        let mut seen = Vec::new();
+        for n in 1..=tries {
+            match request(at, Duration::from_secs(2)).await {
+                Met::Answer(bytes, _) => {
+                    let line = first_line(&bytes);
+                    if format!("{line} ").contains(&expected) && line.starts_with("HTTP/") {
+                        return Effect::verified(format!(
+                            "request {n} through {at} was answered `{line}`"
+                        ));
+                    }
+                    seen.push(line);
+                }
+                Met::NoConnection(e) => {
+                    return Effect::unverified(format!("{at} cannot be reached: {e}"));
+                }
+                Met::Closed(_) => seen.push("closed with no answer".to_owned()),
+                Met::Silence => seen.push("no answer in 2 s".to_owned()),
+            }
+        }
+        seen.dedup();
+        let what = format!(
+            "{tries} request(s) through {at}, none answered {status}: {}",
+            seen.join(", ")
+        );
+        if tries < needed {
+            Effect::unverified(format!(
+                "at a rate of {:.1}%, {what}; so few cannot show it",
+                rate * 100.0
+            ))
+        } else {
+            Effect::ineffective(what)
+        }
+    }
+
+    /// A latency toxic delays the answer by at least most of its latency.
+    pub(super) async fn delayed(at: &str, latency: Duration) -> Effect {
+        let wait = (latency + Duration::from_secs(2)).min(Duration::from_secs(30));
+        let after = match request(at, wait).await {
+            Met::Answer(_, after) | Met::Closed(after) => after,
+            Met::NoConnection(e) => {
+                return Effect::unverified(format!("{at} cannot be reached: {e}"));
+            }
+            Met::Silence => {
+                return Effect::unverified(format!(
+                    "a request through {at} got no answer in {} ms: nothing to time",
+                    wait.as_millis()
+                ));
+            }
+        };
+        let shown = format!(
+            "a request through {at} was answered after {} ms ({} ms of latency asked)",
+            after.as_millis(),
+            latency.as_millis()
+        );
+        if after >= latency.mul_f64(0.8) {
+            Effect::verified(shown)
+        } else {
+            Effect::ineffective(shown)
+        }
     }
 }
 

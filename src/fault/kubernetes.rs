@@ -14,7 +14,8 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use super::effect::{API_EVERY, CHECK_WINDOW, within};
+use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, PodRef, QUARANTINE, RESTARTED_AT, RUN_ID, Undo,
@@ -145,6 +146,50 @@ fn answer_lost(e: &KubeError) -> bool {
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Whether a pod the fault removed is gone, replaced or terminating.
+pub(super) async fn pod_removed(cluster: &Cluster, p: &PodRef, verb: &str) -> Effect {
+    // Listed by name, not read: `list` is what the run may do with pods already.
+    let api = Api::<Pod>::namespaced(cluster.client.clone(), &p.namespace);
+    let by_name = kube::api::ListParams::default().fields(&format!("metadata.name={}", p.name));
+    let look = || {
+        let (api, by_name) = (api.clone(), by_name.clone());
+        async move {
+            let found = api.list(&by_name).await.map(|l| l.items.into_iter().next());
+            match found {
+                Ok(None) => Some(Effect::verified(format!("pod {} is gone", p.id()))),
+                Ok(Some(pod)) if pod.metadata.uid.as_deref() != Some(p.uid.as_str()) => {
+                    Some(Effect::verified(format!(
+                        "pod {} (uid {}) is gone; a new pod of that name replaced it",
+                        p.id(),
+                        p.uid
+                    )))
+                }
+                Ok(Some(pod)) if pod.metadata.deletion_timestamp.is_some() => Some(
+                    Effect::verified(format!("pod {} (uid {}) is terminating", p.id(), p.uid)),
+                ),
+                Ok(Some(_)) => None,
+                Err(e) => Some(Effect::unverified(format!(
+                    "pod {} cannot be read: {e}",
+                    p.id()
+                ))),
+            }
+        }
+    };
+    within(CHECK_WINDOW, API_EVERY, look, || {
+        Effect::ineffective(format!(
+            "pod {} (uid {}) is still there and not terminating {} s after its {verb}",
+            p.id(),
+            p.uid,
+            CHECK_WINDOW.as_secs()
+        ))
+    })
+    .await
+}
+
+/// Why a NetworkPolicy fault is not checked yet: whether a policy is enforced depends on
+/// the cluster's network plugin, which only a connection tried from inside the cluster shows.
+pub(super) const POLICY_UNVERIFIED: &str = "a NetworkPolicy is in force only where the cluster's network plugin enforces it, which only a connection tried from a pod inside the cluster can show; this version does not start a verifier pod, so the policy was created but its effect not seen";
 
 family! {
     /// What a pod removal fault does to its pods.
@@ -279,6 +324,23 @@ impl Fault for PodRemovalFault {
             }
         }
         Ok(())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        true
+    }
+
+    async fn verify(&self) -> Effect {
+        let verb = match &self.spec {
+            PodRemoval::Evict(_) => "eviction",
+            PodRemoval::Delete(_) => "deletion",
+        };
+        let chosen = lock(&self.chosen).clone();
+        let mut effects = Vec::new();
+        for p in &chosen {
+            effects.push(pod_removed(&self.cluster, p, verb).await);
+        }
+        Effect::all(effects)
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
@@ -510,6 +572,89 @@ impl Fault for ControllerFault {
         done.map_err(kube_error(name))
     }
 
+    async fn verify(&self) -> Effect {
+        let Ok((w, object)) = self.target() else {
+            return Effect::unverified("the workload cannot be named");
+        };
+        let id = format!("{} {}/{object}", w.kind.as_str(), w.namespace);
+        match &self.spec {
+            ControllerChange::Scale(s) => {
+                let wanted = usize::try_from(s.replicas).unwrap_or(usize::MAX);
+                let seen = std::sync::atomic::AtomicUsize::new(0);
+                let look = || {
+                    let cluster = &self.cluster;
+                    let seen = &seen;
+                    let id = &id;
+                    async move {
+                        match cluster.target_pods(w).await {
+                            Ok(pods) if pods.len() == wanted => Some(Some(Effect::verified(
+                                format!("{id} has {wanted} pod(s), as scaled"),
+                            ))),
+                            Ok(pods) => {
+                                seen.store(pods.len(), std::sync::atomic::Ordering::Relaxed);
+                                None
+                            }
+                            Err(e) => Some(Some(Effect::unverified(format!(
+                                "the pods of {id} cannot be listed: {e}"
+                            )))),
+                        }
+                    }
+                };
+                let found = within(CHECK_WINDOW * 2, API_EVERY, look, || None).await;
+                found.unwrap_or_else(|| {
+                    Effect::unverified(format!(
+                        "{id} is scaled to {wanted}, but {} pod(s) are there {} s later: the pods have not followed yet",
+                        seen.load(std::sync::atomic::Ordering::Relaxed),
+                        (CHECK_WINDOW * 2).as_secs()
+                    ))
+                })
+            }
+            ControllerChange::Restart(_) => {
+                let pods = match self.cluster.pods(w).await {
+                    Ok(pods) => pods,
+                    Err(e) => {
+                        return Effect::unverified(format!(
+                            "the pods of {id} cannot be listed: {e}"
+                        ));
+                    }
+                };
+                let before: Vec<String> =
+                    pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
+                let look = || {
+                    let cluster = &self.cluster;
+                    let before = &before;
+                    let id = &id;
+                    async move {
+                        let now = cluster.pods(w).await.ok()?;
+                        now.iter()
+                            .find(|p| {
+                                p.metadata.uid.as_ref().is_some_and(|u| !before.contains(u))
+                                    || p.metadata.deletion_timestamp.is_some()
+                            })
+                            .map(|p| {
+                                Effect::verified(format!(
+                                    "the rollout of {id} began: pod {} is {}",
+                                    p.metadata.name.as_deref().unwrap_or_default(),
+                                    if p.metadata.deletion_timestamp.is_some() {
+                                        "terminating"
+                                    } else {
+                                        "new"
+                                    }
+                                ))
+                            })
+                    }
+                };
+                within(CHECK_WINDOW * 2, API_EVERY, look, || {
+                    Effect::ineffective(format!(
+                        "no pod of {id} was replaced {} s after its template changed",
+                        (CHECK_WINDOW * 2).as_secs()
+                    ))
+                })
+                .await
+            }
+        }
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         undo_all(&self.cluster, self.spec.name(), &self.restore).await
     }
@@ -705,6 +850,10 @@ impl Fault for QuarantineFault {
                 .map_err(kube_error(name))?;
         }
         Ok(())
+    }
+
+    async fn verify(&self) -> Effect {
+        Effect::unverified(POLICY_UNVERIFIED)
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

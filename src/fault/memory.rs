@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
-use super::stress::{SELF_STOP_MARGIN, stop_helper};
-use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
+use super::effect::{CHECK_WINDOW, LOCAL_EVERY, ProcessStatus, within};
+use super::stress::{SELF_STOP_MARGIN, helper_pid, stop_helper};
+use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
@@ -97,6 +98,43 @@ impl Fault for MemoryPressureFault {
             }
         }
         Ok(())
+    }
+
+    async fn verify(&self) -> Effect {
+        let Some(pid) = helper_pid(&self.child).await else {
+            return Effect::ineffective("the helper process is not running");
+        };
+        let wanted_kib = self.spec.size_mib * 1024;
+        let mut held = 0;
+        let mut look = || match ProcessStatus::read(pid) {
+            status if ProcessStatus::exited(status) => Some(Effect::ineffective(format!(
+                "the helper process {pid} has ended"
+            ))),
+            Some(s) if s.rss_kib * 10 >= wanted_kib * 9 => Some(Effect::verified(format!(
+                "helper process {pid} holds {} MiB resident ({} MiB asked)",
+                s.rss_kib / 1024,
+                self.spec.size_mib
+            ))),
+            Some(s) => {
+                held = s.rss_kib;
+                None
+            }
+            None => None,
+        };
+        let found = within(
+            CHECK_WINDOW,
+            LOCAL_EVERY,
+            || std::future::ready(look().map(Some)),
+            || None,
+        )
+        .await;
+        found.unwrap_or_else(|| {
+            Effect::ineffective(format!(
+                "helper process {pid} holds only {} MiB resident of the {} MiB asked (swapped out, or refused by a limit)",
+                held / 1024,
+                self.spec.size_mib
+            ))
+        })
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

@@ -45,6 +45,7 @@ mod cluster_proxy;
 mod config;
 mod container;
 mod dependency;
+pub mod effect;
 mod kubernetes;
 mod memory;
 mod network;
@@ -72,6 +73,7 @@ pub use cluster_proxy::{
 pub use config::{ConfigChangeFault, SecretChange, SecretFault, fresh_value};
 pub use container::{ContainerKillFault, ExecError};
 pub use dependency::{DependencyChange, DependencyFault};
+pub use effect::Effect;
 pub use kubernetes::{
     ControllerChange, ControllerFault, PodRemoval, PodRemovalFault, QuarantineFault, owner,
 };
@@ -229,6 +231,15 @@ pub trait Fault: Send + Sync {
     async fn plan(&self) -> Result<Intent, FaultError>;
     /// Applies the change planned by `plan`.
     async fn inject(&self) -> Result<(), FaultError>;
+    /// Looks, right after `inject`, for what shows the change in force (docs/effects.md);
+    /// answers within [`effect::CHECK_WINDOW`] or so.
+    async fn verify(&self) -> Effect;
+    /// Whether the change outlasts `revert` (a deleted pod stays deleted, a killed process
+    /// stays killed), so that the check may finish after the fault's end; otherwise a check
+    /// still looking when the fault ends can no longer see it.
+    fn outlives_revert(&self) -> bool {
+        false
+    }
     /// Undoes the change; does nothing when there is nothing left to undo.
     async fn revert(&self) -> Result<Vec<String>, FaultError>;
     /// Replicas of `workload` currently affected, for the blast-radius bound.

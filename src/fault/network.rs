@@ -497,6 +497,10 @@ impl Fault for NetworkFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::Effect::unverified(super::kubernetes::POLICY_UNVERIFIED)
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         let done = undo_all(&self.cluster, self.spec.name(), &self.restore).await?;
         lock(&self.chosen).clear();

@@ -359,6 +359,31 @@ impl Fault for NodeFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        use super::Effect;
+        let (node, evict) = {
+            let planned = lock(&self.planned);
+            (planned.node.clone(), planned.evict.clone())
+        };
+        if node.is_empty() {
+            return Effect::unverified("no node was chosen");
+        }
+        let api = Api::<Node>::all(self.cluster.client.clone());
+        let cordoned = match api.get_opt(&node).await {
+            Ok(Some(n)) if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) => {
+                Effect::verified(format!("node {node} is unschedulable"))
+            }
+            Ok(Some(_)) => Effect::ineffective(format!("node {node} is still schedulable")),
+            Ok(None) => Effect::ineffective(format!("node {node} is gone")),
+            Err(e) => Effect::unverified(format!("node {node} cannot be read: {e}")),
+        };
+        let mut effects = vec![cordoned];
+        for p in &evict {
+            effects.push(super::kubernetes::pod_removed(&self.cluster, p, "eviction").await);
+        }
+        Effect::all(effects)
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         let done = undo_all(&self.cluster, self.spec.name(), &self.restore).await?;
         *lock(&self.active) = false;

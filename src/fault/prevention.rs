@@ -346,6 +346,15 @@ impl Fault for PreventPodFault {
         Ok(())
     }
 
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         undo_all(&self.cluster, &self.name, &self.restore).await
     }
@@ -520,6 +529,15 @@ impl Fault for PreventSecretReadFault {
         };
         *lock(&self.outcome) = Some(SecurityOutcome::Prevention(outcome));
         Ok(())
+    }
+
+    async fn verify(&self) -> super::Effect {
+        super::effect::of_security(self.security())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        // What was performed was performed: the outcome is read after the action.
+        true
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

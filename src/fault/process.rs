@@ -4,8 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use super::effect::{CHECK_WINDOW, LOCAL_EVERY, ProcessStatus, within};
 use super::{
-    BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform, local_replicas,
+    BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform,
+    local_replicas,
 };
 use crate::platform::Platform;
 use crate::platform::local::{Incarnation, Replica};
@@ -89,6 +91,92 @@ impl Targets {
             .filter(|(r, _)| r.workload == workload)
             .count()
     }
+
+    /// The chosen replicas, without holding the lock.
+    fn chosen(&self) -> Vec<(Arc<Replica>, Incarnation)> {
+        self.lock().clone()
+    }
+}
+
+/// Whether a killed replica's process ended: gone or replaced by the platform.
+async fn ended(replica: &Replica, inc: Incarnation, signal: &str) -> Effect {
+    within(
+        CHECK_WINDOW,
+        LOCAL_EVERY,
+        || {
+            let now = replica.incarnation();
+            std::future::ready(
+                if now != Some(inc) || ProcessStatus::exited(ProcessStatus::read(inc.pid)) {
+                    Some(Effect::verified(match now {
+                        Some(next) if next != inc => format!(
+                            "{} (pid {}) ended after {signal}; restarted as pid {}",
+                            replica.id(),
+                            inc.pid,
+                            next.pid
+                        ),
+                        _ => format!("{} (pid {}) ended after {signal}", replica.id(), inc.pid),
+                    }))
+                } else {
+                    None
+                },
+            )
+        },
+        || {
+            Effect::ineffective(format!(
+                "{} (pid {}) still runs {} s after {signal}: it ignores or handles the signal",
+                replica.id(),
+                inc.pid,
+                CHECK_WINDOW.as_secs()
+            ))
+        },
+    )
+    .await
+}
+
+/// Whether a paused replica's process is stopped (state T).
+async fn stopped(replica: &Replica, inc: Incarnation) -> Effect {
+    let mut last = None;
+    let mut look = || {
+        if replica.incarnation() != Some(inc) {
+            return Some(Effect::ineffective(format!(
+                "{} (pid {}) had ended before the pause: nothing was paused",
+                replica.id(),
+                inc.pid
+            )));
+        }
+        match ProcessStatus::read(inc.pid) {
+            Some(s) if s.state == 'T' => Some(Effect::verified(format!(
+                "{} (pid {}) is stopped (state T)",
+                replica.id(),
+                inc.pid
+            ))),
+            status if ProcessStatus::exited(status) => Some(Effect::ineffective(format!(
+                "{} (pid {}) has ended: nothing is paused",
+                replica.id(),
+                inc.pid
+            ))),
+            status => {
+                last = status.map(|s| s.state);
+                None
+            }
+        }
+    };
+    let found = within(
+        CHECK_WINDOW,
+        LOCAL_EVERY,
+        || std::future::ready(look().map(Some)),
+        || None,
+    )
+    .await;
+    found.unwrap_or_else(|| {
+        Effect::ineffective(format!(
+            "{} (pid {}) is in state {} {} s after SIGSTOP, not stopped",
+            replica.id(),
+            inc.pid,
+            last.unwrap_or('?'),
+            CHECK_WINDOW.as_secs()
+        ))
+    })
 }
 
 /// Sends a signal to the selected replicas' process groups.
@@ -96,6 +184,9 @@ impl Targets {
 pub struct ProcessKillFault {
     spec: spec::ProcessKill,
     targets: Targets,
+    /// The replicas signalled, kept for the check: revert forgets the targets, and the
+    /// check may look after it.
+    signalled: Mutex<Vec<(Arc<Replica>, Incarnation)>>,
 }
 
 impl ProcessKillFault {
@@ -104,6 +195,7 @@ impl ProcessKillFault {
         Self {
             targets: Targets::new(&spec.name, replicas),
             spec,
+            signalled: Mutex::new(Vec::new()),
         }
     }
 }
@@ -121,7 +213,26 @@ impl Fault for ProcessKillFault {
     }
 
     async fn inject(&self) -> Result<(), FaultError> {
+        *self.signalled.lock().unwrap_or_else(|e| e.into_inner()) = self.targets.chosen();
         self.targets.signal_all(self.spec.signal.number())
+    }
+
+    fn outlives_revert(&self) -> bool {
+        true
+    }
+
+    async fn verify(&self) -> Effect {
+        let signal = self.spec.signal.name();
+        let signalled = self
+            .signalled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut effects = Vec::new();
+        for (replica, inc) in signalled {
+            effects.push(ended(&replica, inc, signal).await);
+        }
+        Effect::all(effects)
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
@@ -170,6 +281,14 @@ impl Fault for ProcessPauseFault {
 
     async fn inject(&self) -> Result<(), FaultError> {
         self.targets.signal_all(libc::SIGSTOP)
+    }
+
+    async fn verify(&self) -> Effect {
+        let mut effects = Vec::new();
+        for (replica, inc) in self.targets.chosen() {
+            effects.push(stopped(&replica, inc).await);
+        }
+        Effect::all(effects)
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::process::Child;
 
-use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, local_platform};
+use super::effect::{ProcessStatus, ticks_per_second};
+use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
 use crate::spec;
@@ -77,6 +78,38 @@ impl Fault for CpuStressFault {
         Ok(())
     }
 
+    async fn verify(&self) -> Effect {
+        let Some(pid) = helper_pid(&self.child).await else {
+            return Effect::ineffective("the helper process is not running");
+        };
+        let Some(before) = ProcessStatus::read(pid) else {
+            return Effect::ineffective(format!("the helper process {pid} has ended"));
+        };
+        let window = Duration::from_millis(500);
+        tokio::time::sleep(window).await;
+        let Some(after) = ProcessStatus::read(pid).filter(|s| s.state != 'Z') else {
+            return Effect::ineffective(format!("the helper process {pid} has ended"));
+        };
+        let used = (after.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_second() as f64;
+        // What the workers would burn alone on this host; a loaded host gives less, so a
+        // quarter of it is enough to show the stress in force.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let expected = f64::from(self.spec.workers).min(cores) * f64::from(self.spec.load) / 100.0
+            * window.as_secs_f64();
+        let shown = format!(
+            "helper process {pid} used {:.2} s of CPU in {:.1} s ({} worker(s) at {}% would use {expected:.2} s)",
+            used,
+            window.as_secs_f64(),
+            self.spec.workers,
+            self.spec.load
+        );
+        if used >= expected * 0.25 {
+            Effect::verified(shown)
+        } else {
+            Effect::ineffective(shown)
+        }
+    }
+
     async fn revert(&self) -> Result<Vec<String>, FaultError> {
         stop_helper(&self.child).await
     }
@@ -84,6 +117,11 @@ impl Fault for CpuStressFault {
     fn affected(&self, _workload: &str) -> usize {
         0
     }
+}
+
+/// The pid of a helper process while it runs.
+pub(super) async fn helper_pid(slot: &tokio::sync::Mutex<Option<Child>>) -> Option<u32> {
+    slot.lock().await.as_ref().and_then(Child::id)
 }
 
 /// Stops a helper process if one is running; idempotent.

@@ -280,6 +280,22 @@ pub fn of(report: &Report) -> Vec<Finding> {
     for run in &report.runs {
         let r = &run.result;
         let name = &r.experiment.name;
+        // A fault that was not in force: its iteration shows nothing of the organisation.
+        for it in &r.iterations {
+            for f in it.faults.iter().filter(|f| f.ineffective()) {
+                findings.push(Finding::new(
+                    format!("ineffective:{name}:{}:{}", it.index, f.name),
+                    Severity::High,
+                    format!(
+                        "{name}: fault {} was not in force in iteration {}, so the iteration is no evidence: {}.",
+                        f.name,
+                        it.index,
+                        f.effect.as_ref().map(|e| e.detail()).unwrap_or_default()
+                    ),
+                    "Find why the fault did not take hold (docs/effects.md), fix the experiment or the platform, and rerun.",
+                ));
+            }
+        }
         for o in r.objectives.iter().filter(|o| !o.met) {
             findings.push(Finding::new(
                 format!("objective:{name}:{}", o.name),

@@ -138,6 +138,7 @@ fn canary(name: &str, fault_type: &str, action: &str) -> FaultRecord {
         detected_at: Some(None),
         detected_by: Some(None),
         time_to_detect_ms: Some(None),
+        effect: None,
     }
 }
 
@@ -175,6 +176,7 @@ fn check(name: &str, fault_type: &str, action: &str, refused: bool) -> FaultReco
         detected_at: None,
         detected_by: None,
         time_to_detect_ms: None,
+        effect: None,
     }
 }
 

@@ -79,10 +79,11 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
         .as_ref()
         .map(|s| s.targets.clone())
         .unwrap_or_default();
+    // An iteration whose fault was not in force shows nothing of the organisation.
     let done: Vec<_> = result
         .iterations
         .iter()
-        .filter(|i| i.status.completed())
+        .filter(|i| i.status.completed() && i.ineffective_fault().is_none())
         .collect();
     let mut metrics = Vec::new();
     let mut gates = Vec::new();
@@ -1380,6 +1381,7 @@ spec:
             detected_at: Some(ttd_ms.map(|_| at("2026-11-28T10:00:01Z"))),
             detected_by: Some(ttd_ms.map(|_| "siem".to_owned())),
             time_to_detect_ms: Some(ttd_ms),
+            effect: None,
         }
     }
 

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod effect;
 pub mod evidence;
 mod kubernetes;
 mod security;
 
+pub use effect::Effect;
 pub use kubernetes::{PodRecovery, WarningEvent};
 pub use security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
 
@@ -466,6 +468,13 @@ pub struct IterationResult {
     pub span_id: Option<String>,
 }
 
+impl IterationResult {
+    /// The first fault its check showed not in force: such an iteration is no evidence.
+    pub fn ineffective_fault(&self) -> Option<&FaultRecord> {
+        self.faults.iter().find(|f| f.ineffective())
+    }
+}
+
 /// A detection signal's first firing in an iteration.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -506,6 +515,10 @@ pub struct FaultRecord {
     /// What a detection canary or a prevention check did (docs/security-drills.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityOutcome>,
+    /// Whether the fault was seen in force after its injection (docs/effects.md): absent
+    /// when it was not injected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
     /// When a signal the canary names noticed it, RFC 3339 UTC: null for a canary not
     /// noticed, absent for every other fault.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
@@ -520,6 +533,11 @@ pub struct FaultRecord {
 }
 
 impl FaultRecord {
+    /// Whether its check showed the fault not in force.
+    pub fn ineffective(&self) -> bool {
+        self.effect.as_ref().is_some_and(Effect::is_ineffective)
+    }
+
     /// The canary's outcome when this fault is a detection canary that was performed.
     pub fn canary(&self) -> Option<&CanaryOutcome> {
         match &self.security {

@@ -50,6 +50,9 @@ fn pod_delete_recovery_matches_the_clusters_delays_and_leaves_nothing_behind() {
     );
     assert_eq!(r.code, Some(0), "{}\n{}", r.stderr, r.result);
     let it = &r.result["iterations"][0];
+    // The deleted pod was seen gone (or terminating) before the fault phase counted.
+    let effect = &it["faults"][0]["effect"];
+    assert_eq!(effect["status"], "verified", "{effect}");
     let ttr = it["timeToRecoverMs"].as_f64().unwrap();
     // Availability returns when the replacement is created and Ready: the two delays, plus
     // at most a probe interval and a request or two of the client's.
@@ -130,6 +133,12 @@ fn scale_is_restored_to_the_recorded_count() {
         ),
     );
     assert_eq!(r.code, Some(0), "{}\n{}", r.stderr, r.result);
+    let effect = &r.result["iterations"][0]["faults"][0]["effect"];
+    assert_eq!(effect["status"], "verified", "{effect}");
+    assert_eq!(
+        effect["observed"],
+        "Deployment shop/web has 0 pod(s), as scaled"
+    );
     let probes = &r.result["probes"];
     assert!(
         probes["web-pods-ready"]["fault"]["errors"]

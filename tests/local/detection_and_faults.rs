@@ -76,6 +76,15 @@ fn a_matching_alert_on_the_webhook_is_the_detection() {
     // The probe's observations while the only fault held: all of them alone, and the
     // paused replica failed some.
     let fault = &it["faults"][0];
+    // The pause was seen in force.
+    assert_eq!(fault["effect"]["status"], "verified", "{fault}");
+    assert!(
+        fault["effect"]["observed"]
+            .as_str()
+            .unwrap()
+            .ends_with("is stopped (state T)"),
+        "{fault}"
+    );
     let window = &fault["probes"]["api"];
     let count = window["count"].as_u64().unwrap();
     assert!(count > 0, "{fault}");
@@ -189,6 +198,8 @@ fn cpu_stress_and_memory_pressure_are_injected_and_reverted() {
     for f in r["iterations"][0]["faults"].as_array().unwrap() {
         assert!(f["revertedAt"].is_string(), "{f}");
         assert!(f["error"].is_null(), "{f}");
+        // The helpers were seen burning CPU and holding memory.
+        assert_eq!(f["effect"]["status"], "verified", "{f}");
     }
     for pid in helpers.keys() {
         assert!(
@@ -250,4 +261,54 @@ fn the_library_example_runs_an_experiment() {
     assert!(stdout.contains("iteration 1: detected by mon"), "{stdout}");
     assert!(stdout.contains("PASSED"), "{stdout}");
     assert!(processes_with(&marker).is_empty());
+}
+
+/// A kill the process ignores changes nothing: the fault is shown not in force, the
+/// iteration fails, and its figures are no evidence.
+#[test]
+fn a_kill_the_process_ignores_is_not_in_force_and_fails_the_run() {
+    let _guard = shared();
+    let faults = "    - {name: hang-up, type: process-kill, signal: SIGHUP, select: {mode: all, workload: web}, duration: 8s}";
+    let extra = "  recovery: {stableFor: 100ms}";
+    let d = run_demo_with("ignored-kill", 1, "50ms", faults, extra, 1, |yaml| {
+        // The shell leaves SIGHUP ignored for the demo server it becomes.
+        yaml.replace(
+            r#"command: ["{firedrill}", demo, serve,"#,
+            r#"command: [sh, -c, "trap '' HUP; exec \"$0\" \"$@\"", "{firedrill}", demo, serve,"#,
+        )
+    });
+    let r = &d.result;
+    let fault = &r["iterations"][0]["faults"][0];
+    assert_eq!(fault["effect"]["status"], "ineffective", "{fault}");
+    let observed = fault["effect"]["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("still runs 5 s after SIGHUP: it ignores or handles the signal"),
+        "{observed}"
+    );
+    assert_eq!(r["iterations"][0]["status"], "failed");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("iteration 1: fault `hang-up` was not in force"),
+        "{reason}"
+    );
+    // No figure of the iteration is evidence: the summary has none.
+    assert!(
+        r["summary"]["timeToRecoverMs"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+            == 0,
+        "{}",
+        r["summary"]
+    );
+    let records = journal(&d.out);
+    let effect = records
+        .iter()
+        .find(|e| e["kind"] == "fault-effect")
+        .expect("the finding is journaled");
+    assert_eq!(effect["data"]["effect"]["status"], "ineffective");
+    let report = std::fs::read_to_string(d.out.join("scorecard.md")).unwrap();
+    assert!(
+        report.contains("was not in force in iteration 1"),
+        "{report}"
+    );
 }
