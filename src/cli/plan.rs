@@ -628,6 +628,31 @@ fn describe(exp: &Experiment) -> String {
     for c in &s.safety.abort_when {
         let _ = writeln!(o, "  abort when {c:?}");
     }
+    for c in &s.safety.stop_when {
+        let labels: Vec<String> = c
+            .matchers()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let source = match c {
+            spec::StopCondition::Webhook(_) => "posted to the run's webhook".to_owned(),
+            spec::StopCondition::AlertmanagerAlert(p) => {
+                format!("seen in Alertmanager at {} every {}", p.url, p.interval)
+            }
+            spec::StopCondition::PrometheusAlert(p) => {
+                format!(
+                    "seen in Prometheus' ALERTS at {} every {}",
+                    p.url, p.interval
+                )
+            }
+        };
+        let _ = writeln!(
+            o,
+            "  stop and roll back when an alert {{{}}} fires, {source} (stop condition {})",
+            labels.join(", "),
+            c.name()
+        );
+    }
     o
 }
 

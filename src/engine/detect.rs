@@ -25,7 +25,8 @@ use crate::time::ms;
 impl Runner {
     /// Takes a detection signal: recorded when it counts, then the detection, recovery and
     /// canaries it brought are reported.
-    pub(super) fn signal(&mut self, it: &mut Iteration, signal: Signal) {
+    pub(super) fn signal(&mut self, it: &mut Iteration, signal: Signal) -> Result<(), Stop> {
+        self.stop_condition(it, &signal)?;
         let detected = it.state.detection.detected.is_some();
         let recovered = it.state.recovery.recovered.is_some();
         match signal {
@@ -34,6 +35,44 @@ impl Runner {
             Signal::Warning(event) => self.warning_event(it, &event),
         }
         self.note_progress(it, detected, recovered);
+        Ok(())
+    }
+
+    /// A firing alert that a stop condition names stops the run, whatever it is doing;
+    /// everything injected is rolled back.
+    pub(super) fn stop_condition(
+        &mut self,
+        it: &mut Iteration,
+        signal: &Signal,
+    ) -> Result<(), Stop> {
+        let conditions = &self.exp.spec.safety.stop_when;
+        let (name, labels) = match signal {
+            Signal::Alert(alert) if alert.status == AlertStatus::Firing => {
+                let Some(c) = conditions.iter().find(|c| {
+                    matches!(c, crate::spec::StopCondition::Webhook(_))
+                        && crate::detection::webhook::matches(&alert.labels, c.matchers())
+                }) else {
+                    return Ok(());
+                };
+                (c.name().to_owned(), alert.labels.clone())
+            }
+            Signal::Polled(alert) if conditions.iter().any(|c| c.name() == alert.signal) => {
+                (alert.signal.clone(), alert.labels.clone())
+            }
+            _ => return Ok(()),
+        };
+        let alertname = labels
+            .get("alertname")
+            .map_or("(no alertname)", String::as_str)
+            .to_owned();
+        let reason = format!("stop condition `{name}` fired (alert {alertname})");
+        self.event(
+            it,
+            "stop-condition",
+            json!({"condition": name, "labels": labels}),
+            reason.clone(),
+        );
+        Err(Stop::Aborted(reason))
     }
 
     /// A webhook alert: after the injection, a firing alert that matches a signal
@@ -266,7 +305,9 @@ impl Runner {
     pub(super) fn platform_event(&mut self, it: &mut Iteration, ev: &PlatformEvent) {
         match ev {
             PlatformEvent::KubernetesWarning(e) => {
-                return self.signal(it, Signal::Warning(e.clone()));
+                // A Warning event is never a stop condition: it cannot stop the run.
+                let _ = self.signal(it, Signal::Warning(e.clone()));
+                return;
             }
             PlatformEvent::PodRecovered(r) if it.pending_pods.remove(&r.pod) => {
                 it.pod_recovery.push((**r).clone());

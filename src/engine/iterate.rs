@@ -128,7 +128,7 @@ impl Runner {
             Input::ProbeEnded(stop) => return Err(stop),
             Input::Observation(obs) => self.observation(it, &obs)?,
             Input::Platform(ev) => self.platform_event(it, &ev),
-            Input::Signal(signal) => self.signal(it, signal),
+            Input::Signal(signal) => self.signal(it, signal)?,
         }
         Ok(())
     }
@@ -181,8 +181,10 @@ impl Runner {
                 () = tokio::time::sleep_until(until) => return Ok(()),
                 input = inputs.next(false) => match input {
                     Input::Platform(ev) => self.platform_event(it, &ev),
-                    Input::Signal(warning @ Signal::Warning(_)) => self.signal(it, warning),
-                    Input::Observation(_) | Input::Signal(_) | Input::ProbeEnded(_) => {}
+                    Input::Signal(warning @ Signal::Warning(_)) => self.signal(it, warning)?,
+                    // Only a stop condition counts between iterations.
+                    Input::Signal(signal) => self.stop_condition(it, &signal)?,
+                    Input::Observation(_) | Input::ProbeEnded(_) => {}
                 },
             }
         }

@@ -102,7 +102,14 @@ impl Runner {
 
     /// Whether a detection signal listens for alerts on the webhook.
     fn alerts_wanted(&self) -> bool {
-        self.exp.spec.detection.as_ref().is_some_and(|d| {
+        let stop = self
+            .exp
+            .spec
+            .safety
+            .stop_when
+            .iter()
+            .any(|c| matches!(c, crate::spec::StopCondition::Webhook(_)));
+        stop || self.exp.spec.detection.as_ref().is_some_and(|d| {
             d.signals
                 .iter()
                 .any(|s| matches!(s, DetectionSignal::Webhook(_)))
@@ -282,12 +289,35 @@ impl Runner {
             .as_ref()
             .map(|d| d.signals.clone())
             .unwrap_or_default();
-        for signal in &signals {
-            let (source, s) = match signal {
-                DetectionSignal::AlertmanagerAlert(s) => (Source::Alertmanager, s),
-                DetectionSignal::PrometheusAlert(s) => (Source::Prometheus, s),
-                _ => continue,
-            };
+        // The stop conditions that poll are polled the same way; their alerts carry their
+        // own names, which no detection signal shares.
+        let polled = signals
+            .iter()
+            .filter_map(|signal| match signal {
+                DetectionSignal::AlertmanagerAlert(s) => Some((Source::Alertmanager, s)),
+                DetectionSignal::PrometheusAlert(s) => Some((Source::Prometheus, s)),
+                _ => None,
+            })
+            .chain(
+                self.exp
+                    .spec
+                    .safety
+                    .stop_when
+                    .iter()
+                    .filter_map(|c| match c {
+                        crate::spec::StopCondition::AlertmanagerAlert(s) => {
+                            Some((Source::Alertmanager, s))
+                        }
+                        crate::spec::StopCondition::PrometheusAlert(s) => {
+                            Some((Source::Prometheus, s))
+                        }
+                        crate::spec::StopCondition::Webhook(_) => None,
+                    }),
+            )
+            .map(|(source, s)| (source, s.clone()))
+            .collect::<Vec<_>>();
+        for (source, s) in &polled {
+            let source = *source;
             let url = crate::spec::placeholders::expand(&s.url, platform.template())
                 .map_err(|e| Stop::Aborted(format!("signal `{}`: {}", s.name, chain(&e))))?;
             let poller =

@@ -1349,6 +1349,11 @@ pub struct Safety {
     /// Conditions checked continuously while faults are active.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abort_when: Vec<AbortCondition>,
+    /// Alerts that stop the run when they fire, whatever it is doing, and roll back
+    /// everything injected (exit code 3), as AWS FIS stop conditions do: the
+    /// organisation's own alarms that say the drill is hurting too much.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_when: Vec<StopCondition>,
     /// The largest share of a workload's replicas that faults may affect at once, in percent.
     #[serde(default = "default_max_affected")]
     pub max_affected_percent: f64,
@@ -1361,6 +1366,7 @@ impl Default for Safety {
     fn default() -> Self {
         Self {
             abort_when: Vec::new(),
+            stop_when: Vec::new(),
             max_affected_percent: default_max_affected(),
             timeout: default_run_timeout(),
         }
@@ -1372,6 +1378,45 @@ fn default_max_affected() -> f64 {
 }
 fn default_run_timeout() -> Duration {
     Duration::from_secs(15 * 60)
+}
+
+/// An alert that stops the run when it fires (`spec.safety.stopWhen`): the same kinds as
+/// the detection signals that take alerts, without a timeout (they watch the whole run).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum StopCondition {
+    /// A firing alert posted to the run's webhook (Alertmanager webhook JSON).
+    Webhook(WebhookSignal),
+    /// A firing alert seen by polling Alertmanager's API v2.
+    AlertmanagerAlert(AlertPollSignal),
+    /// A firing alert seen by polling Prometheus' `ALERTS` series.
+    PrometheusAlert(AlertPollSignal),
+}
+
+impl StopCondition {
+    /// The condition's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Webhook(s) => &s.name,
+            Self::AlertmanagerAlert(s) | Self::PrometheusAlert(s) => &s.name,
+        }
+    }
+
+    /// The labels the alert must carry.
+    pub fn matchers(&self) -> &BTreeMap<String, String> {
+        match self {
+            Self::Webhook(s) => &s.matchers,
+            Self::AlertmanagerAlert(s) | Self::PrometheusAlert(s) => &s.matchers,
+        }
+    }
+
+    /// A timeout written on it, which a stop condition does not take.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            Self::Webhook(s) => s.timeout,
+            Self::AlertmanagerAlert(s) | Self::PrometheusAlert(s) => s.timeout,
+        }
+    }
 }
 
 /// A hard limit on a probe that aborts the run when breached.

@@ -176,30 +176,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     DetectionSignal::AlertmanagerAlert(s) | DetectionSignal::PrometheusAlert(s) => {
-                        self.url(&format!("{path}.url"), &s.url);
-                        if !s.matchers.contains_key("alertname") {
-                            self.problem(
-                                format!("{path}.match"),
-                                "must name the alert: add `alertname`",
-                            );
-                        }
-                        for name in s.matchers.keys() {
-                            if !is_label_name(name) {
-                                self.problem(
-                                    format!("{path}.match.{name}"),
-                                    format!("`{name}` is not a label name: letters, digits and `_`, not starting with a digit"),
-                                );
-                            }
-                        }
-                        if s.interval < MIN_INTERVAL || s.interval > MAX_INTERVAL {
-                            self.problem(
-                                format!("{path}.interval"),
-                                format!(
-                                    "{} is out of range: write {MIN_INTERVAL} to {MAX_INTERVAL}",
-                                    s.interval
-                                ),
-                            );
-                        }
+                        self.alert_poll(&path, s);
                     }
                 }
             }
@@ -280,6 +257,7 @@ impl<'a> Checker<'a> {
                 AbortCondition::Latency(_) => {}
             }
         }
+        self.stop_conditions(spec);
         if !(safety.max_affected_percent > 0.0 && safety.max_affected_percent <= 100.0) {
             self.problem(
                 "spec.safety.maxAffectedPercent",
@@ -295,6 +273,83 @@ impl<'a> Checker<'a> {
         self.notification();
         self.coordination();
         self.response();
+    }
+
+    /// A polling signal or stop condition: its server's URL, the alert it names, a sane
+    /// interval.
+    fn alert_poll(&mut self, path: &str, s: &super::AlertPollSignal) {
+        self.url(&format!("{path}.url"), &s.url);
+        if !s.matchers.contains_key("alertname") {
+            self.problem(
+                format!("{path}.match"),
+                "must name the alert: add `alertname`",
+            );
+        }
+        for name in s.matchers.keys() {
+            if !is_label_name(name) {
+                self.problem(
+                    format!("{path}.match.{name}"),
+                    format!("`{name}` is not a label name: letters, digits and `_`, not starting with a digit"),
+                );
+            }
+        }
+        if s.interval < MIN_INTERVAL || s.interval > MAX_INTERVAL {
+            self.problem(
+                format!("{path}.interval"),
+                format!(
+                    "{} is out of range: write {MIN_INTERVAL} to {MAX_INTERVAL}",
+                    s.interval
+                ),
+            );
+        }
+    }
+
+    /// The stop conditions: names of their own (a detection signal's name would make an
+    /// alert ambiguous), an alert named, no timeout.
+    fn stop_conditions(&mut self, spec: &super::Spec) {
+        let signals: Vec<&str> = spec
+            .detection
+            .iter()
+            .flat_map(|d| &d.signals)
+            .map(DetectionSignal::name)
+            .collect();
+        for (i, c) in spec.safety.stop_when.iter().enumerate() {
+            let path = format!("spec.safety.stopWhen[{i}]");
+            let name = c.name();
+            if name.is_empty() {
+                self.problem(format!("{path}.name"), "must not be empty");
+            } else if signals.contains(&name) {
+                self.problem(
+                    format!("{path}.name"),
+                    format!(
+                        "`{name}` is a detection signal's name too: give the stop condition its own"
+                    ),
+                );
+            } else if let Some(first) = spec.safety.stop_when[..i]
+                .iter()
+                .position(|other| other.name() == name)
+            {
+                self.problem(
+                    format!("{path}.name"),
+                    format!("`{name}` is already the name of spec.safety.stopWhen[{first}]"),
+                );
+            }
+            if c.timeout().is_some() {
+                self.problem(
+                    format!("{path}.timeout"),
+                    "a stop condition has no timeout: it watches the whole run",
+                );
+            }
+            match c {
+                super::StopCondition::Webhook(s) if s.matchers.is_empty() => self.problem(
+                    format!("{path}.match"),
+                    "must name the labels of the alert, such as `alertname: CustomerImpact`: an empty match would stop the run at any alert",
+                ),
+                super::StopCondition::Webhook(_) => {}
+                super::StopCondition::AlertmanagerAlert(s)
+                | super::StopCondition::PrometheusAlert(s) => self.alert_poll(&path, s),
+            }
+        }
     }
 
     fn response(&mut self) {
@@ -2484,6 +2539,44 @@ spec:
 
     const DETECTION: &str =
         "  detection: {signals: [{name: mon, type: probe-fails, probe: api}]}\n";
+
+    #[test]
+    fn stop_conditions_have_names_of_their_own_and_name_their_alert() {
+        let with = |conditions: &str| {
+            let doc = format!("{VALID}{DETECTION}  safety:\n    stopWhen:\n{conditions}");
+            validate(&parse(&doc))
+                .into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        let good = "      - {name: hurt, type: alertmanager-alert, url: \"http://127.0.0.1:9093\", match: {alertname: HighErrorRate}}\n      - {name: stop, type: webhook, match: {alertname: StopTheDrill}}\n      - {name: burn, type: prometheus-alert, url: \"http://127.0.0.1:9090\", match: {alertname: Burn}, interval: 1s}\n";
+        assert_eq!(with(good), Vec::<String>::new());
+        let bad = "      - {name: mon, type: webhook, match: {}}\n      - {name: x, type: alertmanager-alert, url: \"ftp://x\", match: {job: a}, timeout: 5s}\n      - {name: x, type: webhook, match: {alertname: A}}\n";
+        let problems = with(bad);
+        let paths: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.safety.stopWhen[0].name",
+                "spec.safety.stopWhen[0].match",
+                "spec.safety.stopWhen[1].timeout",
+                "spec.safety.stopWhen[1].url",
+                "spec.safety.stopWhen[1].match",
+                "spec.safety.stopWhen[2].name",
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[0].contains("a detection signal's name too"));
+        assert!(problems[5].contains("already the name of spec.safety.stopWhen[1]"));
+        // A kind it cannot be is refused when the document is read.
+        let doc = format!(
+            "{VALID}  safety:\n    stopWhen: [{{name: a, type: probe-fails, probe: api}}]\n"
+        );
+        assert!(crate::spec::load_str(&doc, "e.yaml").is_err());
+    }
 
     #[test]
     fn notification_and_coordination_are_valid_as_documented() {

@@ -128,6 +128,59 @@ fn an_alert_through_prometheus_and_alertmanager_detects_the_fault() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// The customers' alert as a stop condition: the drill stops mid-fault when Alertmanager
+/// has it firing, and everything injected is rolled back.
+#[test]
+fn a_stop_condition_in_alertmanager_stops_the_drill_mid_fault_and_rolls_it_back() {
+    if !alerting_stack_installed("a stop condition through real alerting") {
+        return;
+    }
+    let _quiet = alone();
+    let work = tempfile::tempdir().unwrap();
+    let file = experiment(work.path());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("rate: 1.0, duration: 3s}"), "the fault moved");
+    let text = text.replace("rate: 1.0, duration: 3s}", "rate: 1.0, duration: 60s}")
+        + "  safety:\n    stopWhen:\n      - name: customers-hurt\n        type: alertmanager-alert\n        url: \"http://{workload.alertmanager}\"\n        match: {alertname: HighErrorRate, job: checkout}\n";
+    std::fs::write(&file, text).unwrap();
+    let out = work.path().join("out");
+    let output = run_to_end(&file, &out, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+
+    let result = result(&out);
+    assert_eq!(result["status"], "aborted");
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("stop condition `customers-hurt` fired (alert HighErrorRate)"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("everything was reverted"), "{reason}");
+    assert_eq!(result["rollback"]["reverted"][0], "payments-flaky");
+    assert!(result["rollback"]["failed"].as_array().unwrap().is_empty());
+    // Stopped mid-fault: the alert came seconds after the injection, long before the
+    // fault's 60 s were over, and the rollback follows the stop in the journal.
+    let records = journal(&out);
+    let position = |kind: &str| {
+        records
+            .iter()
+            .position(|r| r["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} record"))
+    };
+    let (injected, stopped, reverted) = (
+        position("fault-injected"),
+        position("stop-condition"),
+        position("fault-reverted"),
+    );
+    assert!(injected < stopped && stopped < reverted);
+    assert_eq!(records[stopped]["data"]["condition"], "customers-hurt");
+    let seconds = |i: usize| {
+        serde_json::from_value::<firedrill::time::Timestamp>(records[i]["time"].clone()).unwrap()
+    };
+    let held = seconds(stopped).ms_since(seconds(injected));
+    assert!(held < 30_000.0, "the fault held {held} ms before the stop");
+}
+
 #[test]
 fn a_missing_program_names_its_package() {
     let _shared = shared();
