@@ -142,6 +142,7 @@ async fn run_plan(
             source_file: Some(file.display().to_string()),
             sign_key: args.sign_key.clone(),
             context: args.context.clone(),
+            stop: None,
         };
         let mut result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
         if let Some((_, history)) = history {
@@ -432,6 +433,7 @@ fn describe(event: &Progress) -> Option<String> {
             }
             lines.join("\n")
         }
+        Progress::StopAt { link } => format!("stop the drill (and roll back) at: {link}"),
         Progress::Effect { fault, effect } => match effect {
             crate::fault::Effect::Ineffective { observed } => {
                 format!("  fault {fault} NOT in force: {observed}")

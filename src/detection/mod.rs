@@ -3,4 +3,5 @@
 pub mod kubernetes;
 pub mod poll;
 pub mod signals;
+pub mod stop;
 pub mod webhook;

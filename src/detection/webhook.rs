@@ -127,6 +127,7 @@ struct Shared {
     received: AtomicU64,
     acks: Option<Arc<Acknowledgements>>,
     desk: Option<Arc<Desk>>,
+    stop: Option<Arc<super::stop::StopButton>>,
 }
 
 /// What the listener serves besides alerts: the roles' acknowledgements and the response
@@ -137,6 +138,8 @@ pub struct Desks {
     pub acks: Option<Arc<Acknowledgements>>,
     /// `GET` and `POST /respond/{token}`.
     pub desk: Option<Arc<Desk>>,
+    /// `GET` and `POST /stop/{token}`.
+    pub stop: Option<Arc<super::stop::StopButton>>,
 }
 
 impl WebhookServer {
@@ -157,6 +160,7 @@ impl WebhookServer {
             received: AtomicU64::new(0),
             acks: desks.acks,
             desk: desks.desk,
+            stop: desks.stop,
         });
         let stop = CancellationToken::new();
         let app = router(shared.clone());
@@ -244,6 +248,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", post(receive))
         .route("/acknowledge/{role}", post(acknowledge))
         .route("/respond/{token}", get(respond_page).post(respond_answer))
+        .route("/stop/{token}", get(stop_page).post(stop_press))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PayloadError::NotFound.into_response() })
         .with_state(shared)
@@ -502,6 +507,86 @@ async fn respond_page(
     }
 }
 
+/// The stop page: one button, and what pressing it does. Nothing of the run is shown.
+const STOP_PAGE: &str = "<!doctype html><html lang=en><head><meta charset=utf-8><title>Stop the drill</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\"><h1>Stop the drill</h1><p>Stopping ends the drill now: everything it injected is rolled back, and the run ends as aborted. Your name and reason are journaled.</p><form method=post><p><label>Your name <input name=by maxlength=200 required></label></p><p><label>Why <input name=reason maxlength=200></label></p><p><button type=submit>Stop the drill and roll back</button></p></form></body></html>";
+
+const STOPPED_PAGE: &str = "<!doctype html><html lang=en><head><meta charset=utf-8><title>Stopping</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\"><h1>Stopping</h1><p>The drill is rolling back everything it injected. The journal records who asked, when and why.</p></body></html>";
+
+/// The largest stop request body.
+const MAX_STOP_BODY_BYTES: usize = 4 * 1024;
+
+/// `GET /stop/{token}`: the stop page, for this run's token only.
+async fn stop_page(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    match shared.stop.as_ref() {
+        Some(button) if button.is_token(&token) => {
+            (page_headers(), axum::response::Html(STOP_PAGE)).into_response()
+        }
+        _ => PayloadError::NotFound.into_response(),
+    }
+}
+
+/// `POST /stop/{token}`: stops the run (JSON `{by, reason}` or the page's form); 202 once
+/// the stop is under way, 404 for a wrong token, 410 after the run.
+async fn stop_press(
+    State(shared): State<Arc<Shared>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(button) = shared.stop.as_ref() else {
+        return PayloadError::NotFound.into_response();
+    };
+    if !button.is_token(&token) {
+        return PayloadError::NotFound.into_response();
+    }
+    let form = is_form(&headers);
+    let bytes = match read_body(&headers, body, MAX_STOP_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let parsed: Result<super::stop::PressBody, String> =
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Ok(super::stop::PressBody::default())
+        } else if form {
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        };
+    let body = match parsed {
+        Ok(body) => body,
+        Err(e) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"error": format!("not a stop request: {e}; send {{\"by\": NAME, \"reason\": TEXT}}")})),
+            )
+                .into_response();
+        }
+    };
+    match button.press_with(&token, body, "the run's stop page") {
+        Ok(_) if form && !wants_json(&headers) => (
+            StatusCode::ACCEPTED,
+            page_headers(),
+            axum::response::Html(STOPPED_PAGE),
+        )
+            .into_response(),
+        Ok(request) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"stopping": true, "by": request.by, "at": request.at})),
+        )
+            .into_response(),
+        Err(super::stop::PressError::Ended) => (
+            StatusCode::GONE,
+            axum::Json(json!({"error": super::stop::PressError::Ended.to_string()})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
 /// `POST /respond/{token}`: records an answer, sent as JSON or as the page's form. 201
 /// with the answer (JSON) or the page saying it was recorded; 4xx with the reason, and
 /// nothing recorded, otherwise.
@@ -673,6 +758,7 @@ mod tests {
         let desks = Desks {
             acks: Some(acks.clone()),
             desk: None,
+            stop: None,
         };
         let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), desks)
             .await
@@ -718,6 +804,7 @@ mod tests {
         let desks = Desks {
             acks: None,
             desk: Some(desk.clone()),
+            stop: None,
         };
         let server = WebhookServer::bind_with("127.0.0.1:0".parse().unwrap(), desks)
             .await

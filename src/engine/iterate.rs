@@ -177,7 +177,7 @@ impl Runner {
         loop {
             tokio::select! {
                 biased;
-                () = self.guard.cancelled() => return Err(Stop::Interrupted),
+                stop = self.guard.halted() => return Err(stop),
                 () = tokio::time::sleep_until(until) => return Ok(()),
                 input = inputs.next(false) => match input {
                     Input::Platform(ev) => self.platform_event(it, &ev),

@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub sign_key: Option<PathBuf>,
     /// The kubeconfig context, overriding `spec.target.context`.
     pub context: Option<String>,
+    /// The run's stop button, when the caller keeps it (serve presses it for its token
+    /// holders); the run makes its own otherwise.
+    pub stop: Option<Arc<crate::detection::stop::StopButton>>,
 }
 
 impl Default for RunOptions {
@@ -83,6 +86,7 @@ impl Default for RunOptions {
             source_file: None,
             sign_key: None,
             context: None,
+            stop: None,
         }
     }
 }
@@ -195,6 +199,11 @@ pub enum Progress {
         fault: String,
         /// Verified, unverified or ineffective, with what was seen.
         effect: crate::fault::Effect,
+    },
+    /// The run's stop page (a secret link; never journaled).
+    StopAt {
+        /// `http://127.0.0.1:PORT/stop/TOKEN`.
+        link: String,
     },
     /// The roles' links: each opens the role's page (a secret of the role's; never journaled).
     RespondAt {
@@ -365,6 +374,15 @@ async fn run_with(
     )
     .map_err(EngineError::Response)?;
     let deadline = Instant::now() + exp.spec.safety.timeout.get();
+    let button = match opts.stop.clone() {
+        Some(button) => button,
+        None => Arc::new(
+            crate::detection::stop::StopButton::new()
+                .map_err(|e| EngineError::Response(format!("cannot make the stop button: {e}")))?,
+        ),
+    };
+    button.attach(journal.clone(), clock);
+    let ended = button.clone();
     let mut runner = Runner {
         iterations: opts.iterations.unwrap_or(exp.spec.iterations).max(1),
         exp,
@@ -375,7 +393,7 @@ async fn run_with(
             trace,
         },
         record: Recorder::new(journal, clock, progress),
-        guard: Guard::new(cancel, deadline),
+        guard: Guard::new(cancel, deadline).with_button(button),
         faults: Faults {
             rollback,
             build: build_fault,
@@ -385,6 +403,8 @@ async fn run_with(
         pod_counts: BTreeMap::new(),
     };
     let result = runner.run().instrument(span.clone()).await;
+    // Nothing is left to stop: the link says so from now on.
+    ended.end();
     span.record("status", result.status.as_str());
     Ok(result)
 }

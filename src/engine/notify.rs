@@ -273,7 +273,7 @@ impl Notifier {
         while !self.deliveries.is_empty() {
             let joined = tokio::select! {
                 biased;
-                () = guard.cancelled() => {
+                _ = guard.halted() => {
                     self.deliveries.abort_all();
                     while self.deliveries.join_next().await.is_some() {}
                     break;

@@ -358,8 +358,8 @@ impl Responder {
             });
             tokio::select! {
                 biased;
-                () = guard.cancelled() => {
-                    stop = Some(Stop::Interrupted);
+                halted = guard.halted() => {
+                    stop = Some(halted);
                     break;
                 }
                 _ = changed.changed() => {}

@@ -129,6 +129,7 @@ impl Runner {
         let desks = Desks {
             acks: self.notifier.acks(),
             desk: self.responder.desk(),
+            stop: self.guard.button(),
         };
         if !alerts && desks.acks.is_none() && desks.desk.is_none() {
             return Ok(None);
@@ -150,6 +151,11 @@ impl Runner {
         })?;
         if alerts {
             self.record.run_event("webhook-listening", server.url());
+        }
+        if let Some(button) = self.guard.button() {
+            self.record.progress(&Progress::StopAt {
+                link: server.link(&button.path()),
+            });
         }
         Ok(Some(server))
     }
@@ -194,7 +200,7 @@ impl Runner {
         let context = self.opts.context.as_deref();
         let started = tokio::select! {
             started = KubernetesPlatform::start(&spec, target, context, &self.ids.run_id, events_tx) => started,
-            () = self.guard.cancelled() => return Err(Stop::Interrupted),
+            stop = self.guard.halted() => return Err(stop),
         };
         let platform = started.map_err(|e| {
             let reason = format!(

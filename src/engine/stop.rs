@@ -1,8 +1,12 @@
 //! Why a run stops before its end, and the guard that says when: the caller's cancellation
 //! (the CLI cancels on SIGINT or SIGTERM) or the run's safety timeout.
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::detection::stop::StopButton;
 
 /// Why the run stopped before its end.
 #[derive(Debug, PartialEq)]
@@ -34,12 +38,46 @@ impl Stop {
 pub(super) struct Guard {
     cancel: CancellationToken,
     deadline: Instant,
+    button: Option<Arc<StopButton>>,
 }
 
 impl Guard {
     /// Stops on `cancel`, or at `deadline` (the run's safety timeout).
     pub(super) fn new(cancel: CancellationToken, deadline: Instant) -> Self {
-        Self { cancel, deadline }
+        Self {
+            cancel,
+            deadline,
+            button: None,
+        }
+    }
+
+    /// Stops when `button` is pressed too.
+    pub(super) fn with_button(mut self, button: Arc<StopButton>) -> Self {
+        self.button = Some(button);
+        self
+    }
+
+    /// The stop button, for the listener to serve.
+    pub(super) fn button(&self) -> Option<Arc<StopButton>> {
+        self.button.clone()
+    }
+
+    /// Resolves when the stop button is pressed; never without one.
+    async fn pressed(&self) -> Stop {
+        match &self.button {
+            Some(b) => Stop::Aborted(b.pressed().await.describe()),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves when the run is cancelled or stopped by its button (for waits that outlive
+    /// the deadline).
+    pub(super) async fn halted(&self) -> Stop {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Stop::Interrupted,
+            stop = self.pressed() => stop,
+        }
     }
 
     /// The run's safety deadline.
@@ -68,6 +106,7 @@ impl Guard {
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => Stop::Interrupted,
+            stop = self.pressed() => stop,
             () = tokio::time::sleep_until(self.deadline) => Stop::Aborted(timeout()),
         }
     }

@@ -132,13 +132,19 @@ impl EngineRunner {
 pub struct LiveLinks(Arc<std::sync::Mutex<BTreeMap<String, LiveDrill>>>);
 
 /// The links of one running drill.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveDrill {
     /// The experiment running.
     pub experiment: String,
     /// Role and link, in the experiment's order.
     pub links: Vec<LiveLink>,
+    /// The run's stop page, when the run listens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    /// The run's stop button, which serve presses for its token holders.
+    #[serde(skip)]
+    pub button: Option<Arc<crate::detection::stop::StopButton>>,
 }
 
 /// One role's link.
@@ -151,22 +157,46 @@ pub struct LiveLink {
 }
 
 impl LiveLinks {
-    fn set(&self, drill: &str, experiment: &str, links: &[(String, String)]) {
+    /// What `edit` changes of the drill's entry, made when missing.
+    fn update(&self, drill: &str, experiment: &str, edit: impl FnOnce(&mut LiveDrill)) {
         if let Ok(mut all) = self.0.lock() {
-            all.insert(
-                drill.to_owned(),
-                LiveDrill {
-                    experiment: experiment.to_owned(),
-                    links: links
-                        .iter()
-                        .map(|(role, link)| LiveLink {
-                            role: role.clone(),
-                            link: link.clone(),
-                        })
-                        .collect(),
-                },
-            );
+            let entry = all.entry(drill.to_owned()).or_insert_with(|| LiveDrill {
+                experiment: experiment.to_owned(),
+                links: Vec::new(),
+                stop: None,
+                button: None,
+            });
+            entry.experiment = experiment.to_owned();
+            edit(entry);
         }
+    }
+
+    fn set(&self, drill: &str, experiment: &str, links: &[(String, String)]) {
+        self.update(drill, experiment, |entry| {
+            entry.links = links
+                .iter()
+                .map(|(role, link)| LiveLink {
+                    role: role.clone(),
+                    link: link.clone(),
+                })
+                .collect();
+        });
+    }
+
+    /// Presses the stop button of the drill running as `drill`, for `by`; `None` when no
+    /// run of it is under way.
+    pub fn stop(
+        &self,
+        drill: &str,
+        body: crate::detection::stop::PressBody,
+    ) -> Option<Result<crate::detection::stop::StopRequest, crate::detection::stop::PressError>>
+    {
+        let button = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|all| all.get(drill).and_then(|d| d.button.clone()))?;
+        Some(button.press(body, "firedrill serve"))
     }
 
     fn clear(&self, drill: &str) {
@@ -197,6 +227,12 @@ impl ProgressSink for ActiveFaults {
             Progress::Reverted { .. } => -1.0,
             Progress::RespondAt { links, .. } => {
                 self.live.set(&self.drill, &self.experiment, links);
+                return;
+            }
+            Progress::StopAt { link } => {
+                self.live.update(&self.drill, &self.experiment, |entry| {
+                    entry.stop = Some(link.clone());
+                });
                 return;
             }
             _ => return,
@@ -285,13 +321,14 @@ impl EngineRunner {
         rel: &str,
         cancel: &CancellationToken,
     ) -> Result<crate::report::model::ReportRun, RunError> {
-        let options = RunOptions {
+        let mut options = RunOptions {
             out_dir: Some(dir.to_path_buf()),
             iterations: None,
             firedrill: engine::default_firedrill_path(),
             source_file: Some(file.display().to_string()),
             sign_key: None,
             context: self.context.clone(),
+            stop: None,
         };
         let progress = Arc::new(ActiveFaults {
             metrics: self.metrics.clone(),
@@ -299,6 +336,18 @@ impl EngineRunner {
             drill: drill.to_owned(),
             live: self.live.clone(),
         });
+        // Kept where serve's token holders can press it while the run goes on.
+        let button = crate::detection::stop::StopButton::new()
+            .map(Arc::new)
+            .map_err(|e| {
+                RunError::Engine(engine::EngineError::Response(format!(
+                    "cannot make the stop button: {e}"
+                )))
+            })?;
+        self.live.update(drill, &exp.metadata.name, |entry| {
+            entry.button = Some(button.clone());
+        });
+        options.stop = Some(button);
         let result = drive(exp.clone(), options, progress, cancel.clone()).await;
         // The links end with the run: the tokens are refused from now on.
         self.live.clear(drill);

@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs/{id}", get(api_run))
         .route("/api/trend", get(api_trend))
         .route("/api/live", get(api_live))
+        .route("/api/drills/{drill}/stop", axum::routing::post(api_stop))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -348,6 +349,50 @@ async fn api_live(State(state): State<Arc<AppState>>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Stops the drill running as `drill` and rolls it back, for a holder of serve's bearer
+/// token (`{"by": NAME, "reason": TEXT}`, both optional); journaled by the run with who and
+/// when. Without a token nobody can be told apart, so serve stops nothing.
+async fn api_stop(
+    State(state): State<Arc<AppState>>,
+    Path(drill): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if state.token.is_none() {
+        return (
+            StatusCode::FORBIDDEN,
+            "a stop is for token holders: start serve with --token-file; the run's own stop link (printed at its start) works without it\n",
+        )
+            .into_response();
+    }
+    let press: crate::detection::stop::PressBody = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("not a stop request: {e}; send {{\"by\": NAME, \"reason\": TEXT}}\n"),
+                )
+                    .into_response();
+            }
+        }
+    };
+    match state.live.stop(&drill, press) {
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no run of drill `{drill}` is under way\n"),
+        )
+            .into_response(),
+        Some(Ok(request)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"stopping": drill, "by": request.by, "at": request.at})),
+        )
+            .into_response(),
+        Some(Err(e)) => (StatusCode::GONE, format!("{e}\n")).into_response(),
+    }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

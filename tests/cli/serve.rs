@@ -526,6 +526,87 @@ fn a_scheduled_drill_gives_its_roles_links_to_token_holders_and_stores_their_ans
     assert!(processes_with(&marker).is_empty());
 }
 
+/// A token holder stops a scheduled drill mid-fault through serve's API: the run rolls
+/// back and is stored as aborted, saying who stopped it.
+#[test]
+fn a_token_holder_stops_a_running_drill_through_serve() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("serve-stop");
+    let long = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 60s}";
+    let extra = "  detection:\n    timeout: 90s\n    signals: [{name: pager, type: webhook, match: {alertname: Never}}]\n  recovery: {stableFor: 100ms, timeout: 10s}";
+    write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 1, "20ms", long, extra),
+    );
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: long-drill\n      cron: \"* * * * * *\"\n      experiment: e.yaml\n      missed: skip\n",
+    )
+    .unwrap();
+    let token = "stop-token";
+    let server = Server::start(dir.path(), Some(token));
+    let post = |path: &str, body: &str, token: Option<&str>| {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "POST {path} HTTP/1.0\r\nHost: test\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(post("/api/drills/long-drill/stop", "{}", None).starts_with("HTTP/1.0 401"));
+    let mut stop_page = None;
+    wait_for("the drill's stop link", Duration::from_secs(60), || {
+        let live = server.json("/api/live", Some(token));
+        stop_page = live["drills"]["long-drill"]["stop"]
+            .as_str()
+            .map(str::to_owned);
+        stop_page.is_some()
+    });
+    assert!(stop_page.unwrap().contains("/stop/"));
+    let journaled = || {
+        std::fs::read_dir(dir.path().join("results"))
+            .map(|d| {
+                d.flatten().any(|e| {
+                    std::fs::read_to_string(e.path().join("journal.jsonl"))
+                        .is_ok_and(|j| j.contains("\"fault-injected\""))
+                })
+            })
+            .unwrap_or(false)
+    };
+    wait_for("the fault injected", Duration::from_secs(30), journaled);
+    let answer = post(
+        "/api/drills/long-drill/stop",
+        r#"{"by": "ops on call", "reason": "a real incident"}"#,
+        Some(token),
+    );
+    assert!(answer.starts_with("HTTP/1.0 202"), "{answer}");
+    assert!(post("/api/drills/nope/stop", "{}", Some(token)).starts_with("HTTP/1.0 404"));
+    let mut stored = Vec::new();
+    wait_for("the aborted run stored", Duration::from_secs(60), || {
+        stored = runs(&server, "?status=aborted", Some(token));
+        !stored.is_empty()
+    });
+    let id = stored[0]["id"].as_i64().unwrap();
+    let detail = server.json(&format!("/api/runs/{id}"), Some(token));
+    assert_eq!(
+        detail["result"]["reason"],
+        "stopped by ops on call through firedrill serve: a real incident; everything was reverted"
+    );
+    assert_eq!(detail["result"]["rollback"]["reverted"][0], "freeze");
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+}
+
 /// With no drill that can come due, serve keeps serving the history until a signal.
 #[test]
 fn a_schedule_without_drills_serves_the_history_until_stopped() {

@@ -273,3 +273,87 @@ fn an_undetected_fault_still_recovers_and_the_recovery_phase_is_observed() {
         "the recovery phase was not observed: {recovery}"
     );
 }
+
+/// The stop link a run prints, once it has.
+fn stop_link(lines: &std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> Option<String> {
+    let prefix = "stop the drill (and roll back) at: ";
+    lines.lock().unwrap().iter().find_map(|l| {
+        let at = l.find(prefix)?;
+        Some(l[at + prefix.len()..].trim().to_owned())
+    })
+}
+
+/// A person stops a drill mid-fault through the run's stop link: the run rolls back,
+/// says who stopped it, and exits 3 as an abort does.
+#[test]
+fn the_stop_link_stops_the_drill_mid_fault_and_says_who() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("stop-link");
+    let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 60s}";
+    // A webhook signal makes the run listen, and the listener serves the stop page.
+    let extra = "  detection:\n    timeout: 90s\n    signals: [{name: pager, type: webhook, match: {alertname: Never}}]\n  recovery: {stableFor: 100ms}";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(&marker, 2, "50ms", faults, extra),
+    );
+    let out = dir.path().join("out");
+    let mut child = spawn_run(&file, &out);
+    let stderr = crate::notifications::collect_lines(child.stderr.take().unwrap());
+    wait_for("the stop link", Duration::from_secs(20), || {
+        stop_link(&stderr).is_some()
+    });
+    let link = stop_link(&stderr).unwrap();
+    wait_for("the fault to be injected", Duration::from_secs(20), || {
+        journal_has(&out, "fault-injected")
+    });
+    // The page has the button: a form that posts back to the link.
+    let page = {
+        use std::io::{Read, Write};
+        let rest = link.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(stream, "GET /{path} HTTP/1.0\r\nhost: {host}\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(
+        page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"),
+        "{page}"
+    );
+    assert!(page.contains("<form method=post>") && page.contains("Stop the drill and roll back"));
+    assert!(page.contains("cache-control: no-store"), "{page}");
+    // A wrong token stops nothing.
+    let wrong = format!("{}x", link.trim_end_matches(|c: char| c != '/'));
+    let (status, _) = crate::notifications::post(&wrong, "{}");
+    assert_eq!(status, 404);
+    let (status, answer) =
+        crate::notifications::post(&link, r#"{"by": "Dana", "reason": "customers complain"}"#);
+    assert_eq!(status, 202, "{answer}");
+    let exit = wait_exit(&mut child, Duration::from_secs(30));
+    let lines = stderr.lock().unwrap().join("\n");
+    assert_eq!(exit.code(), Some(3), "{lines}");
+    let r = result(&out);
+    assert_eq!(r["status"], "aborted");
+    assert_eq!(
+        r["reason"],
+        "stopped by Dana through the run's stop page: customers complain; everything was reverted"
+    );
+    assert_eq!(r["rollback"]["reverted"][0], "freeze");
+    let records = journal(&out);
+    let stop = records
+        .iter()
+        .find(|r| r["kind"] == "stop-requested")
+        .expect("the stop is journaled");
+    assert_eq!(stop["data"]["by"], "Dana");
+    assert_eq!(stop["data"]["via"], "the run's stop page");
+    let token = link.rsplit('/').next().unwrap();
+    let text = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    assert!(
+        !text.contains(token),
+        "the stop link's token is never journaled"
+    );
+    assert!(processes_with(&marker).is_empty());
+}
