@@ -98,7 +98,12 @@ fn errors_with_a_match_hit_the_selected_path_only() {
     assert_eq!(phase(&r, "pay", "baseline")["errors"], 0);
     let pay = phase(&r, "pay", "fault");
     assert!(pay["errors"].as_u64().unwrap() >= 5, "{pay}");
-    assert_eq!(pay["errors"], pay["count"], "every request to /pay: {pay}");
+    // Every request to /pay but, at most, one in flight when the toxic was added.
+    let (errors, count) = (
+        pay["errors"].as_u64().unwrap(),
+        pay["count"].as_u64().unwrap(),
+    );
+    assert!(errors + 1 >= count, "{pay}");
     assert_eq!(phase(&r, "pay", "recovery")["errors"], 0);
     // Requests to other paths, direct or through the frontend, pass untouched.
     for probe in ["direct", "front"] {
