@@ -8,7 +8,10 @@ use super::{
     BuildFault, Built, ClusterProxyFault, Effect, Fault, FaultContext, FaultError, Intent,
 };
 use crate::platform::Platform;
-use crate::proxy::toxics::{Bandwidth, HttpError, HttpLatency, Latency, ResetPeer, Timeout};
+use crate::proxy::toxics::{
+    Bandwidth, HeaderMatch, HttpError, HttpLatency, Latency, PathRegex, RequestHead, RequestMatch,
+    ResetPeer, Timeout,
+};
 use crate::proxy::{ProxyError, ProxyRegistry, Stream, ToxicConfig, ToxicKind};
 use crate::spec::{self, OutageMode};
 
@@ -80,6 +83,7 @@ impl Change {
                 ToxicKind::HttpLatency(HttpLatency {
                     latency: f.latency.as_millis_u64(),
                     jitter: f.jitter.as_millis_u64(),
+                    request_match: f.request_match.as_ref().map(toxic_match),
                 }),
             )]),
             DependencyChange::Latency(f) => Change::Toxics(vec![toxic(
@@ -97,6 +101,7 @@ impl Change {
                     status_code: f.status,
                     probability: f.rate,
                     body: format!("firedrill fault {}: injected {}\n", f.name, f.status),
+                    request_match: f.request_match.as_ref().map(toxic_match),
                 }),
             )]),
             DependencyChange::Outage(f) => match f.mode {
@@ -133,6 +138,64 @@ impl Change {
             ]),
         }
     }
+}
+
+/// The toxic's form of a spec's request match (validated before a run).
+fn toxic_match(m: &spec::RequestMatch) -> RequestMatch {
+    RequestMatch {
+        method: m.method.clone(),
+        path_prefix: m.path_prefix.clone(),
+        path_regex: m.path_regex.as_deref().map(PathRegex::new),
+        header: m.header.as_ref().map(|h| HeaderMatch {
+            name: h.name.clone(),
+            value: h.value.clone(),
+        }),
+    }
+}
+
+/// The request the check sends through the proxy: `GET /` with no match; with one, a
+/// request the match itself selects (its method, its path prefix, its header), or why
+/// there is none the check can be sure of.
+fn check_request(m: Option<&RequestMatch>) -> Result<check::Request, String> {
+    let Some(m) = m else {
+        return Ok(check::Request::default());
+    };
+    let method = m.method.clone().unwrap_or_else(|| "GET".to_owned());
+    let header = m.header.as_ref().map(|h| (h.name.clone(), h.value.clone()));
+    // A regex that is a plain path, anchored or not, gives a path of its own; any other is
+    // only tried against the prefix and `/`, never guessed at.
+    let literal = m.path_regex.as_ref().and_then(|r| {
+        let text = r.as_str().trim_start_matches('^').trim_end_matches('$');
+        (text.starts_with('/') && regex::escape(text) == text).then(|| text.to_owned())
+    });
+    let candidates = [m.path_prefix.clone(), literal, Some("/".to_owned())];
+    for path in candidates.into_iter().flatten() {
+        let head = RequestHead {
+            method: method.clone(),
+            path: path.clone(),
+            headers: header
+                .iter()
+                .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+                .collect(),
+        };
+        if m.matches(&head) {
+            return Ok(check::Request {
+                method,
+                path,
+                header,
+            });
+        }
+    }
+    Err(match &m.path_regex {
+        Some(r) => format!(
+            "the fault acts only on paths matching {}, and the check makes no request it cannot be sure matches; the toxic is on the proxy",
+            r.as_str()
+        ),
+        None => {
+            "the check cannot make a request the fault's match selects; the toxic is on the proxy"
+                .to_owned()
+        }
+    })
 }
 
 #[async_trait]
@@ -221,12 +284,20 @@ impl Fault for DependencyFault {
         match &self.change {
             Change::Disable => check::refused(at).await,
             Change::Toxics(toxics) => match toxics.first().map(|t| &t.kind) {
-                Some(ToxicKind::HttpError(e)) => {
-                    check::errors(at, e.status_code, e.probability).await
-                }
-                Some(ToxicKind::HttpLatency(HttpLatency { latency, .. }))
-                | Some(ToxicKind::Latency(Latency { latency, .. })) => {
-                    check::delayed(at, std::time::Duration::from_millis(*latency)).await
+                Some(ToxicKind::HttpError(e)) => match check_request(e.request_match.as_ref()) {
+                    Ok(request) => check::errors(at, &request, e.status_code, e.probability).await,
+                    Err(why) => Effect::unverified(why),
+                },
+                Some(ToxicKind::HttpLatency(l)) => match check_request(l.request_match.as_ref()) {
+                    Ok(request) => {
+                        check::delayed(at, &request, std::time::Duration::from_millis(l.latency))
+                            .await
+                    }
+                    Err(why) => Effect::unverified(why),
+                },
+                Some(ToxicKind::Latency(Latency { latency, .. })) => {
+                    let request = check::Request::default();
+                    check::delayed(at, &request, std::time::Duration::from_millis(*latency)).await
                 }
                 Some(ToxicKind::ResetPeer(_)) => check::reset(at).await,
                 Some(ToxicKind::Timeout(_)) => check::silent(at).await,
@@ -300,9 +371,58 @@ mod check {
         Silence,
     }
 
-    /// Sends one HTTP request through the proxy at `at` and waits up to `wait` for the
-    /// first bytes of the answer or the connection's end.
+    /// The request a check sends: `GET /` unless a fault's match asks for another.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(super) struct Request {
+        pub(super) method: String,
+        pub(super) path: String,
+        /// A header to send, as `(name, value)`.
+        pub(super) header: Option<(String, String)>,
+    }
+
+    impl Default for Request {
+        fn default() -> Self {
+            Self {
+                method: "GET".to_owned(),
+                path: "/".to_owned(),
+                header: None,
+            }
+        }
+    }
+
+    impl Request {
+        /// The request head as sent to the proxy at `at`.
+        pub(super) fn head(&self, at: &str) -> String {
+            let mut head = format!(
+                "{} {} HTTP/1.1\r\nHost: {at}\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\n",
+                self.method, self.path
+            );
+            if let Some((name, value)) = &self.header {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            if !matches!(self.method.as_str(), "GET" | "HEAD") {
+                // No body, said so, so that the server does not wait for one.
+                head.push_str("Content-Length: 0\r\n");
+            }
+            head.push_str("\r\n");
+            head
+        }
+
+        /// How the request reads in an effect: `POST /pay`.
+        fn shown(&self) -> String {
+            format!("{} {}", self.method, self.path)
+        }
+    }
+
+    /// Sends `GET /` through the proxy at `at` and waits up to `wait` for the first bytes
+    /// of the answer or the connection's end.
     async fn request(at: &str, wait: Duration) -> Met {
+        send(at, &Request::default(), wait).await
+    }
+
+    /// Sends `req` through the proxy at `at` and waits up to `wait` for the first bytes of
+    /// the answer or the connection's end.
+    async fn send(at: &str, req: &Request, wait: Duration) -> Met {
         let start = Instant::now();
         let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(at)).await;
         let mut stream = match connect {
@@ -310,9 +430,7 @@ mod check {
             Ok(Err(e)) => return Met::NoConnection(e),
             Err(_) => return Met::NoConnection(std::io::ErrorKind::TimedOut.into()),
         };
-        let head = format!(
-            "GET / HTTP/1.1\r\nHost: {at}\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\n\r\n"
-        );
+        let head = req.head(at);
         if stream.write_all(head.as_bytes()).await.is_err() {
             return Met::Closed(start.elapsed());
         }
@@ -382,7 +500,7 @@ mod check {
 
     /// An error toxic answers a share of the requests with its status, without the
     /// dependency; as many requests are sent as make a miss unlikely, up to 50.
-    pub(super) async fn errors(at: &str, status: u16, rate: f64) -> Effect {
+    pub(super) async fn errors(at: &str, req: &Request, status: u16, rate: f64) -> Effect {
         let rate = rate.clamp(0.0, 1.0);
         // Enough requests that all would miss with a chance below 1 in 1000.
         let needed = if rate >= 1.0 {
@@ -396,12 +514,13 @@ mod check {
         let expected = format!(" {status} ");
         let mut seen = Vec::new();
         for n in 1..=tries {
-            match request(at, Duration::from_secs(2)).await {
+            match send(at, req, Duration::from_secs(2)).await {
                 Met::Answer(bytes, _) => {
                     let line = first_line(&bytes);
                     if format!("{line} ").contains(&expected) && line.starts_with("HTTP/") {
                         return Effect::verified(format!(
-                            "request {n} through {at} was answered `{line}`"
+                            "request {n} ({}) through {at} was answered `{line}`",
+                            req.shown()
                         ));
                     }
                     seen.push(line);
@@ -415,7 +534,8 @@ mod check {
         }
         seen.dedup();
         let what = format!(
-            "{tries} request(s) through {at}, none answered {status}: {}",
+            "{tries} request(s) ({}) through {at}, none answered {status}: {}",
+            req.shown(),
             seen.join(", ")
         );
         if tries < needed {
@@ -429,9 +549,9 @@ mod check {
     }
 
     /// A latency toxic delays the answer by at least most of its latency.
-    pub(super) async fn delayed(at: &str, latency: Duration) -> Effect {
+    pub(super) async fn delayed(at: &str, req: &Request, latency: Duration) -> Effect {
         let wait = (latency + Duration::from_secs(2)).min(Duration::from_secs(30));
-        let after = match request(at, wait).await {
+        let after = match send(at, req, wait).await {
             Met::Answer(_, after) | Met::Closed(after) => after,
             Met::NoConnection(e) => {
                 return Effect::unverified(format!("{at} cannot be reached: {e}"));
@@ -444,7 +564,8 @@ mod check {
             }
         };
         let shown = format!(
-            "a request through {at} was answered after {} ms ({} ms of latency asked)",
+            "a request ({}) through {at} was answered after {} ms ({} ms of latency asked)",
+            req.shown(),
             after.as_millis(),
             latency.as_millis()
         );
@@ -486,5 +607,68 @@ impl BuildFault for spec::DependencyOutage {
 impl BuildFault for spec::DependencyBandwidth {
     fn build(&self, platform: &Platform, _ctx: &FaultContext) -> Built {
         build_dependency(DependencyChange::Bandwidth(self.clone()), platform)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_match(yaml: &str) -> RequestMatch {
+        toxic_match(&serde_saphyr::from_str::<spec::RequestMatch>(yaml).unwrap())
+    }
+
+    #[test]
+    fn the_check_sends_a_request_the_match_selects() {
+        assert_eq!(check_request(None), Ok(check::Request::default()));
+        let m =
+            spec_match("{method: POST, pathPrefix: /pay, header: {name: X-Tenant, value: blue}}");
+        let request = check_request(Some(&m)).unwrap();
+        assert_eq!(
+            request.head("127.0.0.1:1"),
+            "POST /pay HTTP/1.1\r\nHost: 127.0.0.1:1\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\nX-Tenant: blue\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert!(m.matches_bytes(request.head("h").as_bytes()));
+        let literal = spec_match("{pathRegex: '^/health$'}");
+        assert_eq!(check_request(Some(&literal)).unwrap().path, "/health");
+        let fits = spec_match("{pathPrefix: /pay/, pathRegex: '^/pay'}");
+        assert_eq!(check_request(Some(&fits)).unwrap().path, "/pay/");
+        let unsure = spec_match("{pathRegex: '^/pay/[0-9]+$'}");
+        let why = check_request(Some(&unsure)).unwrap_err();
+        assert!(why.contains("^/pay/[0-9]+$"), "{why}");
+    }
+
+    #[test]
+    fn the_toxic_and_the_proxy_deployed_in_a_cluster_carry_the_match() {
+        let fault = DependencyChange::Errors(
+            serde_saphyr::from_str(
+                "{name: pay, dependency: db, rate: 1, duration: 1s, match: {pathPrefix: /pay}}",
+            )
+            .unwrap(),
+        );
+        let Change::Toxics(toxics) = Change::of(&fault) else {
+            panic!("errors add a toxic")
+        };
+        let ToxicKind::HttpError(e) = &toxics[0].kind else {
+            panic!("{:?}", toxics[0].kind)
+        };
+        assert_eq!(
+            e.request_match.as_ref().unwrap().path_prefix.as_deref(),
+            Some("/pay")
+        );
+
+        let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!(
+            {"spec": {"selector": {"app": "db"}, "ports": [{"name": "http", "port": 80}]}}
+        ))
+        .unwrap();
+        let ports = crate::fault::proxied_ports(&svc, &[80]).unwrap();
+        let file = crate::fault::proxy_file(&fault, &ports, "db-upstream");
+        let text = serde_json::to_value(&file).unwrap();
+        assert_eq!(
+            text[0]["toxics"][0]["attributes"]["match"],
+            serde_json::json!({"path_prefix": "/pay"})
+        );
+        let back: Vec<crate::proxy::ConfiguredProxy> = serde_json::from_value(text).unwrap();
+        assert_eq!(back, file, "the deployed proxy reads the same toxic back");
     }
 }

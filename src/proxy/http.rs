@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pump::{End, Woke, Writer};
-use super::toxics::ToxicKind;
+use super::toxics::{Selector, ToxicKind};
 
 /// A request or response head larger than this is not judged; the connection passes through.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -183,9 +183,14 @@ impl Writer {
         }
     }
 
-    fn decide(&mut self, head: &Head) -> Decision {
+    /// What the HTTP toxics do with the request whose head is `bytes`. A toxic whose match
+    /// does not select the request leaves it alone; an `http_error` then does not draw, so
+    /// its sequence and its share count the selected requests only.
+    fn decide(&mut self, head: &Head, bytes: &[u8]) -> Decision {
+        let mut selector = Selector::new(bytes);
         for a in self.active.iter().filter(|a| a.on) {
             if let ToxicKind::HttpError(e) = &a.kind
+                && selector.selects(e.request_match.as_ref())
                 && a.judge.fails(e.probability)
             {
                 let close = head.close || head.expect_continue;
@@ -197,7 +202,9 @@ impl Writer {
         }
         let mut delay = Duration::ZERO;
         for a in self.active.iter().filter(|a| a.on) {
-            if let ToxicKind::HttpLatency(l) = &a.kind {
+            if let ToxicKind::HttpLatency(l) = &a.kind
+                && selector.selects(l.request_match.as_ref())
+            {
                 delay += l.sample(&mut self.rng);
             }
         }
@@ -237,7 +244,7 @@ impl Writer {
                         Event::Head(head) => {
                             side.held = false;
                             let bytes = side.framer.take_head();
-                            match self.decide(&head) {
+                            match self.decide(&head, &bytes) {
                                 Decision::Inject { bytes, close } => {
                                     let side = self.requests();
                                     let _ = side.ctl.send(Control::Injected { bytes, close });

@@ -3069,6 +3069,60 @@ spec:
     }
 
     #[test]
+    fn a_dependency_fault_match_is_checked_field_by_field() {
+        const FAULT: &str = "type: process-kill\n      select: {mode: one, workload: web}";
+        let with = |fault: &str| {
+            let doc = VALID
+                .replace(
+                    "        replicas: 2\n",
+                    "        replicas: 2\n    dependencies:\n      - {name: db, upstream: \"{workload.web}\"}\n",
+                )
+                .replace(FAULT, fault);
+            problems_in(&doc, "kill-one", "dep")
+        };
+        let errors =
+            "type: dependency-errors\n      dependency: db\n      rate: 0.5\n      duration: 1s";
+        assert_eq!(
+            with(&format!(
+                "{errors}\n      match: {{method: POST, pathPrefix: /pay, pathRegex: '^/pay/[0-9]+$', header: {{name: x-tenant, value: blue}}}}"
+            )),
+            vec![]
+        );
+        let problems = with(&format!(
+            "{errors}\n      match: {{method: '', pathPrefix: pay, pathRegex: '/pay/(', header: {{name: 'x tenant', value: a}}}}"
+        ));
+        has(&problems, "spec.faults[0].match.method", "is empty");
+        has(
+            &problems,
+            "spec.faults[0].match.pathPrefix",
+            "does not start with /",
+        );
+        has(
+            &problems,
+            "spec.faults[0].match.pathRegex",
+            "is not a regular expression",
+        );
+        has(
+            &problems,
+            "spec.faults[0].match.header.name",
+            "is not a header name",
+        );
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        has(
+            &with(&format!("{errors}\n      match: {{}}")),
+            "spec.faults[0].match",
+            "names no condition",
+        );
+        let latency = "type: dependency-latency\n      dependency: db\n      latency: 100ms\n      duration: 1s\n      match: {pathPrefix: /pay}";
+        has(
+            &with(latency),
+            "spec.faults[0].match",
+            "needs perRequest: true",
+        );
+        assert_eq!(with(&format!("{latency}\n      perRequest: true")), vec![]);
+    }
+
+    #[test]
     fn kubernetes_dependency_faults_need_a_dependency_with_a_proxy() {
         const WORKLOADS: &str = "kind: Pod, matchLabels: {app: db}}\n";
         const FAULT: &str = "type: pod-delete\n      select: {mode: one, workload: web}";

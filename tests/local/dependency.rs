@@ -8,9 +8,9 @@ use crate::experiment::Experiment;
 
 /// Two demo services, `front` calling `backend` through the dependency `backend`, probed
 /// directly and through `front`, with the dependency fault `fault` (its fields after the
-/// common ones).
-fn experiment(marker: &str, fault: &str) -> String {
-    Experiment::local(
+/// common ones) and the probes `extra`.
+fn experiment(marker: &str, fault: &str, extra: &[&str]) -> String {
+    let base = Experiment::local(
         "dependency-test",
         &format!(
             r#"      - name: backend
@@ -31,14 +31,18 @@ fn experiment(marker: &str, fault: &str) -> String {
     .faults(&format!(
         "    - {{name: dep, dependency: backend, duration: 1s, {fault}}}"
     ))
-    .recovery("{stableFor: 100ms, timeout: 10s}")
-    .yaml()
+    .recovery("{stableFor: 100ms, timeout: 10s}");
+    extra.iter().fold(base, |e, p| e.probe(p)).yaml()
 }
 
 fn run(fault: &str) -> serde_json::Value {
+    run_with(fault, &[])
+}
+
+fn run_with(fault: &str, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let marker = marker("dependency");
-    let file = write_experiment(dir.path(), "e.yaml", &experiment(&marker, fault));
+    let file = write_experiment(dir.path(), "e.yaml", &experiment(&marker, fault, extra));
     let out = dir.path().join("out");
     let output = run_to_end(&file, &out, Duration::from_secs(30));
     assert_eq!(
@@ -78,6 +82,45 @@ fn errors_are_answered_by_the_proxy_and_stop_at_revert() {
     // The frontend answers 502 when its dependency fails: the effect reaches users.
     assert!(phase(&r, "front", "fault")["errors"].as_u64().unwrap() >= 5);
     assert!(r["iterations"][0]["timeToRecoverMs"].as_f64().unwrap() >= 500.0);
+}
+
+#[test]
+fn errors_with_a_match_hit_the_selected_path_only() {
+    let _guard = shared();
+    // The demo answers 404 on /pay: that is the pass of this probe, until the fault
+    // answers its requests with 503.
+    let r = run_with(
+        "type: dependency-errors, status: 503, rate: 1.0, match: {pathPrefix: /pay}",
+        &[
+            r#"{name: pay, type: http, url: "http://{dependency.backend}/pay/charge", expectStatus: 404, timeout: 300ms}"#,
+        ],
+    );
+    assert_eq!(phase(&r, "pay", "baseline")["errors"], 0);
+    let pay = phase(&r, "pay", "fault");
+    assert!(pay["errors"].as_u64().unwrap() >= 5, "{pay}");
+    // Every request to /pay but, at most, one in flight when the toxic was added.
+    let (errors, count) = (
+        pay["errors"].as_u64().unwrap(),
+        pay["count"].as_u64().unwrap(),
+    );
+    assert!(errors + 1 >= count, "{pay}");
+    assert_eq!(phase(&r, "pay", "recovery")["errors"], 0);
+    // Requests to other paths, direct or through the frontend, pass untouched.
+    for probe in ["direct", "front"] {
+        let fault = phase(&r, probe, "fault");
+        assert!(fault["count"].as_u64().unwrap() >= 5, "{probe}: {fault}");
+        assert_eq!(fault["errors"], 0, "{probe}: {fault}");
+    }
+    // The check sent a request the match selects (GET /pay) and met the error.
+    let fault = &r["iterations"][0]["faults"][0];
+    assert_eq!(fault["effect"]["status"], "verified", "{fault}");
+    assert!(
+        fault["effect"]["observed"]
+            .as_str()
+            .unwrap()
+            .contains("GET /pay"),
+        "{fault}"
+    );
 }
 
 #[test]

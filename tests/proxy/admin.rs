@@ -198,6 +198,89 @@ fn http_toxics_are_accepted_on_the_upstream_stream_only() {
 }
 
 #[test]
+fn http_toxics_take_a_request_match_and_refuse_a_bad_one() {
+    let _guard = shared();
+    let p = start(&[]);
+    let (_, proxy) = p.json("POST", "/proxies", Some(&proxy_body("api", &echo_server())));
+    let listen = proxy["listen"].as_str().unwrap().to_owned();
+    for (attributes, field) in [
+        (
+            json!({"match": {"path_regex": "^/pay/("}}),
+            "attributes.match.path_regex",
+        ),
+        (json!({"match": {"method": ""}}), "attributes.match.method"),
+        (json!({"match": {}}), "attributes.match"),
+        (json!({"match": {"path": "/pay"}}), "attributes.match"),
+        (
+            json!({"match": {"header": {"name": "x tenant", "value": "a"}}}),
+            "attributes.match.header.name",
+        ),
+    ] {
+        for kind in ["http_error", "http_latency"] {
+            let body = json!({"type": kind, "stream": "upstream", "attributes": attributes});
+            let (status, err) = p.json("POST", "/proxies/api/toxics", Some(&body.to_string()));
+            assert_eq!(status, 400, "{body}: {err}");
+            let message = err["error"].as_str().unwrap();
+            assert!(message.contains(field), "{body}: {message}");
+        }
+    }
+    let (status, toxic) = p.json(
+        "POST",
+        "/proxies/api/toxics",
+        Some(
+            &json!({"name": "pay", "type": "http_error", "stream": "upstream",
+                "attributes": {"status_code": 502, "match": {"method": "POST", "path_prefix": "/pay"}}})
+            .to_string(),
+        ),
+    );
+    assert_eq!(status, 200, "{toxic}");
+    assert_eq!(
+        toxic["attributes"]["match"],
+        json!({"method": "POST", "path_prefix": "/pay"})
+    );
+    // The echo upstream sends a forwarded request back as it was; the toxic answers the
+    // selected one itself.
+    let other = b"POST /cart HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+    assert_eq!(echo_through(&listen, other).as_deref(), Some(&other[..]));
+    let get = b"GET /pay/1 HTTP/1.1\r\n\r\n";
+    assert_eq!(echo_through(&listen, get).as_deref(), Some(&get[..]));
+    let selected = b"POST /pay/1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+    let answer = echo_through(&listen, selected).unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 502 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // An update with a bad match is refused and leaves the toxic as it was.
+    let (status, err) = p.json(
+        "POST",
+        "/proxies/api/toxics/pay",
+        Some(r#"{"attributes": {"match": {"path_regex": "("}}}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("attributes.match.path_regex"),
+        "{err}"
+    );
+    let (_, toxic) = p.json("GET", "/proxies/api/toxics/pay", None);
+    assert_eq!(toxic["attributes"]["match"]["path_prefix"], "/pay");
+    // `"match": null` removes the match: every request is answered.
+    let (status, toxic) = p.json(
+        "POST",
+        "/proxies/api/toxics/pay",
+        Some(r#"{"attributes": {"match": null}}"#),
+    );
+    assert_eq!(status, 200);
+    assert!(toxic["attributes"].get("match").is_none(), "{toxic}");
+    let answer = echo_through(&listen, other).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 502 "));
+}
+
+#[test]
 fn malformed_requests_get_json_errors() {
     let _guard = shared();
     let p = start(&[]);

@@ -69,6 +69,7 @@ fn harmless(i: u8, stream: Stream) -> ToxicKind {
         (5, Stream::Upstream) => ToxicKind::HttpLatency(HttpLatency {
             latency: 2,
             jitter: 0,
+            request_match: None,
         }),
         (6, Stream::Upstream) => ToxicKind::HttpError(HttpError {
             probability: 0.0,

@@ -466,6 +466,7 @@ async fn http_latency_delays_each_request_and_removal_releases_it() {
         ToxicKind::HttpLatency(HttpLatency {
             latency: 100,
             jitter: 0,
+            request_match: None,
         }),
     );
     let mut c = h.connect().await;
@@ -481,6 +482,7 @@ async fn http_latency_delays_each_request_and_removal_releases_it() {
         ToxicKind::HttpLatency(HttpLatency {
             latency: 60_000,
             jitter: 0,
+            request_match: None,
         }),
     );
     c.write(get("/c").as_bytes()).await;

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::RequestMatch;
+
 fn default_status() -> u16 {
     503
 }
@@ -24,13 +26,17 @@ pub struct HttpError {
     /// Status of the injected response, 100 to 599.
     #[serde(default = "default_status")]
     pub status_code: u16,
-    /// Share of requests answered with the error, 0.0 to 1.0; exactly ⌊n·p⌋ of the first n
-    /// requests the toxic judges, spread evenly (a counter, not a random draw).
+    /// Share of the selected requests answered with the error, 0.0 to 1.0; each draws on
+    /// its own (see `Judge`).
     #[serde(default = "default_probability")]
     pub probability: f64,
     /// Body of the injected response (text/plain).
     #[serde(default = "default_body")]
     pub body: String,
+    /// The requests the toxic acts on (none: every request). The others pass untouched and
+    /// draw nothing, so `probability` is the share of the selected requests that fail.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub request_match: Option<RequestMatch>,
 }
 
 impl Default for HttpError {
@@ -39,6 +45,7 @@ impl Default for HttpError {
             status_code: default_status(),
             probability: default_probability(),
             body: default_body(),
+            request_match: None,
         }
     }
 }
@@ -58,7 +65,10 @@ impl HttpError {
                 format!("{} is not between 0.0 and 1.0", self.probability),
             ));
         }
-        Ok(())
+        match &self.request_match {
+            Some(m) => m.check(),
+            None => Ok(()),
+        }
     }
 
     /// The injected response; `close` adds `Connection: close` (the proxy then closes).
@@ -164,5 +174,94 @@ mod tests {
             .is_err()
         );
     }
-    // The behaviour on live connections is tested in `proxy::http`.
+
+    mod matching {
+        use super::*;
+        use crate::proxy::testutil::{Harness, STEP, read_exact_within};
+        use crate::proxy::toxics::{PathRegex, RequestMatch};
+        use crate::proxy::{Stream, ToxicKind};
+
+        fn on_pay(probability: f64) -> ToxicKind {
+            ToxicKind::HttpError(HttpError {
+                probability,
+                request_match: Some(RequestMatch {
+                    method: Some("POST".into()),
+                    path_prefix: Some("/pay".into()),
+                    ..RequestMatch::default()
+                }),
+                ..HttpError::default()
+            })
+        }
+
+        const PAY: &[u8] = b"POST /pay/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+        const CART: &[u8] = b"POST /cart HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+        const GET_PAY: &[u8] = b"GET /pay/7 HTTP/1.1\r\nHost: t\r\n\r\n";
+
+        /// Sends `request` on a new connection to a proxy in front of an echo server and
+        /// tells whether the toxic answered it; otherwise the echo must be byte for byte.
+        async fn answered(h: &Harness, request: &[u8]) -> bool {
+            let mut c = h.connect().await;
+            c.write(request).await;
+            let mut first = [0u8; 4];
+            tokio::time::timeout(
+                STEP,
+                tokio::io::AsyncReadExt::read_exact(&mut c.stream, &mut first),
+            )
+            .await
+            .expect("an answer in time")
+            .unwrap();
+            if &first == b"HTTP" {
+                let whole = HttpError::default().response("e", false);
+                read_exact_within(&mut c.stream, &whole[4..], STEP).await;
+                true
+            } else {
+                assert_eq!(&first, &request[..4]);
+                read_exact_within(&mut c.stream, &request[4..], STEP).await;
+                false
+            }
+        }
+
+        #[tokio::test]
+        async fn a_selected_request_gets_the_error_and_others_pass_byte_for_byte() {
+            let h = Harness::echo().await;
+            h.add("e", Stream::Upstream, on_pay(1.0));
+            assert!(answered(&h, PAY).await);
+            assert!(!answered(&h, CART).await, "another path");
+            assert!(!answered(&h, GET_PAY).await, "another method");
+            let mut c = h.connect().await;
+            c.round_trip(b"POST /cart HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+
+        #[tokio::test]
+        async fn requests_outside_the_match_draw_nothing() {
+            let h = Harness::echo().await;
+            h.add("e", Stream::Upstream, on_pay(0.5));
+            let judge = Judge::for_toxic(&h.name, "e");
+            for _ in 0..12 {
+                assert!(!answered(&h, CART).await);
+                assert_eq!(answered(&h, PAY).await, judge.fails(0.5));
+            }
+        }
+
+        #[tokio::test]
+        async fn a_path_regex_selects_by_the_path_alone() {
+            let h = Harness::echo().await;
+            h.add(
+                "e",
+                Stream::Upstream,
+                ToxicKind::HttpError(HttpError {
+                    request_match: Some(RequestMatch {
+                        path_regex: Some(PathRegex::new("^/pay/[0-9]+$")),
+                        ..RequestMatch::default()
+                    }),
+                    ..HttpError::default()
+                }),
+            );
+            assert!(answered(&h, GET_PAY).await);
+            assert!(!answered(&h, b"GET /pay/x HTTP/1.1\r\n\r\n").await);
+            assert!(!answered(&h, b"GET /cart?to=/pay/7 HTTP/1.1\r\n\r\n").await);
+        }
+    }
+    // The rest of the behaviour on live connections is tested in `proxy::http`.
 }

@@ -8,6 +8,7 @@ mod http_error;
 mod http_latency;
 mod latency;
 mod limit_data;
+mod request_match;
 mod reset_peer;
 mod slicer;
 mod slow_close;
@@ -18,6 +19,8 @@ pub use http_error::{HttpError, Judge};
 pub use http_latency::HttpLatency;
 pub use latency::Latency;
 pub use limit_data::LimitData;
+pub(crate) use request_match::Selector;
+pub use request_match::{HeaderMatch, PathRegex, RequestHead, RequestMatch};
 pub use reset_peer::ResetPeer;
 pub use slicer::Slicer;
 pub use slow_close::SlowClose;
@@ -129,13 +132,21 @@ impl ToxicKind {
             "http_latency" => Self::HttpLatency(attrs(attributes)?),
             other => return Err(ProxyError::InvalidToxicType(other.to_owned())),
         };
-        if let Self::HttpError(h) = &parsed {
-            h.check()
-                .map_err(|(field, message)| ProxyError::BadAttributes {
-                    path: format!("attributes.{field}"),
-                    message,
-                })?;
-        }
+        let checked = match &parsed {
+            Self::HttpError(h) => h.check(),
+            Self::HttpLatency(h) => h.check(),
+            Self::Latency(_)
+            | Self::Bandwidth(_)
+            | Self::SlowClose(_)
+            | Self::Timeout(_)
+            | Self::ResetPeer(_)
+            | Self::Slicer(_)
+            | Self::LimitData(_) => Ok(()),
+        };
+        checked.map_err(|(field, message)| ProxyError::BadAttributes {
+            path: format!("attributes.{field}"),
+            message,
+        })?;
         Ok(parsed)
     }
 }
@@ -188,6 +199,27 @@ mod tests {
                 assert_eq!(path, "attributes.probability")
             }
             other => panic!("{other:?}"),
+        }
+        for (attributes, field) in [
+            (
+                serde_json::json!({"match": {"path_regex": "(("}}),
+                "attributes.match.path_regex",
+            ),
+            (
+                serde_json::json!({"match": {"method": ""}}),
+                "attributes.match.method",
+            ),
+            (
+                serde_json::json!({"match": {"verb": "GET"}}),
+                "attributes.match.verb",
+            ),
+        ] {
+            for t in ["http_error", "http_latency"] {
+                match ToxicKind::from_parts(t, attributes.clone()) {
+                    Err(ProxyError::BadAttributes { path, .. }) => assert_eq!(path, field),
+                    other => panic!("{t} {attributes}: {other:?}"),
+                }
+            }
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct DependencyLatency {
     /// Delay each HTTP request instead of each chunk of data.
     #[serde(default)]
     pub per_request: bool,
+    /// Delay only the HTTP requests this selects (needs `perRequest: true`); the others
+    /// pass untouched.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub request_match: Option<RequestMatch>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -43,8 +47,12 @@ pub struct DependencyErrors {
     /// The status answered, 400 to 599.
     #[serde(default = "default_error_status")]
     pub status: u16,
-    /// Share of requests answered with it, above 0 and at most 1.
+    /// Share of requests answered with it, above 0 and at most 1 (of the selected
+    /// requests, with `match`).
     pub rate: f64,
+    /// Answer only the HTTP requests this selects; the others pass untouched.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub request_match: Option<RequestMatch>,
     /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: Duration,
@@ -54,6 +62,126 @@ pub struct DependencyErrors {
 
 fn default_error_status() -> u16 {
     503
+}
+
+/// Which HTTP requests a dependency fault acts on: every condition given must hold.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestMatch {
+    /// The request method, compared case-sensitively (`GET`, not `get`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// A prefix of the path (without the query), compared as text: `/pay` selects `/pay/1`
+    /// and `/payments` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// A regular expression (Rust `regex` syntax) searched for in the path; anchor it with
+    /// `^` and `$` to match the whole path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_regex: Option<String>,
+    /// A header the request carries with exactly this value (the name in any case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderMatch>,
+}
+
+/// A header condition of a request match.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeaderMatch {
+    /// The header name, such as `x-tenant`; compared case-insensitively.
+    pub name: String,
+    /// The exact value, such as `blue`.
+    pub value: String,
+}
+
+/// Whether `s` is an HTTP token (RFC 9110 section 5.6.2), as methods and header names are.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl RequestMatch {
+    /// Records every problem of the match at `path` (the `match` field).
+    fn validate(&self, path: &str, check: &mut Checker<'_>) {
+        if self == &Self::default() {
+            check.problem(
+                path,
+                "names no condition: give method, pathPrefix, pathRegex or header",
+            );
+        }
+        if let Some(method) = &self.method
+            && !is_token(method)
+        {
+            check.problem(
+                format!("{path}.method"),
+                if method.is_empty() {
+                    "is empty: write a method such as GET".to_owned()
+                } else {
+                    format!("{method:?} is not an HTTP method: write one such as GET")
+                },
+            );
+        }
+        if let Some(prefix) = &self.path_prefix
+            && !prefix.starts_with('/')
+        {
+            check.problem(
+                format!("{path}.pathPrefix"),
+                format!("{prefix:?} does not start with /"),
+            );
+        }
+        if let Some(source) = &self.path_regex {
+            if source.is_empty() {
+                check.problem(
+                    format!("{path}.pathRegex"),
+                    "is empty: leave it out to match every path",
+                );
+            } else if let Err(e) = regex::Regex::new(source) {
+                check.problem(
+                    format!("{path}.pathRegex"),
+                    format!("is not a regular expression: {e}"),
+                );
+            }
+        }
+        if let Some(header) = &self.header {
+            if !is_token(&header.name) {
+                check.problem(
+                    format!("{path}.header.name"),
+                    format!("{:?} is not a header name", header.name),
+                );
+            }
+            if header.value.contains(['\r', '\n', '\0']) {
+                check.problem(
+                    format!("{path}.header.value"),
+                    "holds a line break or NUL, which no header value can",
+                );
+            }
+        }
+    }
+
+    /// How the match reads in a plan: `POST /pay* with x-tenant: blue`.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.method {
+            parts.push(m.clone());
+        }
+        if let Some(p) = &self.path_prefix {
+            parts.push(format!("{p}*"));
+        }
+        if let Some(r) = &self.path_regex {
+            parts.push(format!("path ~ {r}"));
+        }
+        if let Some(h) = &self.header {
+            parts.push(format!("with {}: {}", h.name, h.value));
+        }
+        parts.join(" ")
+    }
+}
+
+/// The words a fault's description adds for its match.
+fn matching(m: Option<&RequestMatch>) -> String {
+    m.map(|m| format!(" matching {}", m.describe()))
+        .unwrap_or_default()
 }
 
 /// How a dependency outage looks to its clients.
@@ -159,12 +287,23 @@ impl FaultKind for DependencyLatency {
                 ),
             );
         }
+        if let Some(m) = &self.request_match {
+            let path = format!("{path}.match");
+            if !self.per_request {
+                check.problem(
+                    &path,
+                    "needs perRequest: true: only a per-request delay sees HTTP requests; a per-chunk delay applies to every byte",
+                );
+            }
+            m.validate(&path, check);
+        }
         check.positive(&format!("{path}.duration"), self.duration);
     }
     fn describe(&self) -> String {
         format!(
-            "delay {} by {} ± {}{} for {}",
+            "delay {}{} by {} ± {}{} for {}",
             self.dependency,
+            matching(self.request_match.as_ref()),
             self.latency,
             self.jitter,
             if self.per_request { " per request" } else { "" },
@@ -199,13 +338,17 @@ impl FaultKind for DependencyErrors {
                 ),
             );
         }
+        if let Some(m) = &self.request_match {
+            m.validate(&format!("{path}.match"), check);
+        }
         check.positive(&format!("{path}.duration"), self.duration);
     }
     fn describe(&self) -> String {
         format!(
-            "answer {:.0}% of the HTTP requests to {} with {} for {}",
+            "answer {:.0}% of the HTTP requests to {}{} with {} for {}",
             self.rate * 100.0,
             self.dependency,
+            matching(self.request_match.as_ref()),
             self.status,
             self.duration
         )
