@@ -26,10 +26,10 @@ pub fn check_of(fault_type: &str, in_cluster: bool) -> &'static str {
             "not checked yet: the proxy runs in the cluster, where only a verifier pod could send a request through it"
         }
         "dependency-latency" => {
-            "a request of firedrill's own through the dependency's proxy is answered no sooner than 80% of the latency"
+            "a request of firedrill's own through the dependency's proxy (one the fault's match selects) is answered no sooner than 80% of the latency"
         }
         "dependency-errors" => {
-            "requests of firedrill's own through the proxy until one is answered with the status (enough that all would miss by chance less than once in 1000, at most 50)"
+            "requests of firedrill's own through the proxy (ones the fault's match selects) until one is answered with the status (enough that all would miss by chance less than once in 1000, at most 50)"
         }
         "dependency-outage" => {
             "refuse: a connection to the proxy fails; reset: a request through it is cut off with no answer; blackhole: a request gets no answer in 1 s"
