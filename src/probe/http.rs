@@ -22,6 +22,92 @@ use crate::telemetry::TraceContext;
 /// The largest response read; a larger one fails the observation.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
+/// The largest response whose body is kept to be checked (`expectBody`).
+const MAX_CHECKED: usize = 1024 * 1024;
+
+/// What the body must say, compiled once.
+#[derive(Debug)]
+enum BodyCheck {
+    /// A match of this expression in the body as text.
+    Regex(regex::Regex),
+    /// Every value the path selects in the body as JSON equals the value.
+    Equals(String, serde_json::Value),
+    /// Every value the path selects is a number that satisfies the comparison.
+    Compare(String, spec::Comparison),
+}
+
+impl BodyCheck {
+    /// The check of `expect`, or what is wrong with it (validation refuses it first).
+    fn of(expect: &spec::BodyExpectation) -> Result<Self, String> {
+        match (&expect.regex, &expect.json_path) {
+            (Some(r), None) => regex::Regex::new(r)
+                .map(Self::Regex)
+                .map_err(|e| format!("expectBody.regex is not a regular expression: {e}")),
+            (None, Some(path)) => {
+                jsonpath_rust::parser::parse_json_path(path)
+                    .map_err(|e| format!("expectBody.jsonPath is not a JSONPath: {e}"))?;
+                match (&expect.equals, expect.op, expect.value) {
+                    (Some(v), None, None) => Ok(Self::Equals(path.clone(), v.clone())),
+                    (None, Some(op), Some(value)) => {
+                        Ok(Self::Compare(path.clone(), spec::Comparison { op, value }))
+                    }
+                    _ => Err("expectBody.jsonPath needs `equals`, or `op` and `value`".into()),
+                }
+            }
+            _ => Err("expectBody needs `regex` or `jsonPath`, not both".into()),
+        }
+    }
+
+    /// Why `body` does not say what it must; `None` when it does.
+    fn miss(&self, body: &[u8]) -> Option<String> {
+        let text = String::from_utf8_lossy(body);
+        let (path, values) = match self {
+            Self::Regex(r) => {
+                return (!r.is_match(&text))
+                    .then(|| format!("the body has no match of `{}`", r.as_str()));
+            }
+            Self::Equals(path, _) | Self::Compare(path, _) => {
+                let json: serde_json::Value = match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => return Some(format!("the body is not JSON: {e}")),
+                };
+                let values = match jsonpath_rust::JsonPath::query(&json, path) {
+                    Ok(v) => v.into_iter().cloned().collect::<Vec<_>>(),
+                    Err(e) => return Some(format!("{path}: {e}")),
+                };
+                (path, values)
+            }
+        };
+        if values.is_empty() {
+            return Some(format!("{path} selects nothing in the body"));
+        }
+        let shown = |v: &serde_json::Value| {
+            let s = v.to_string();
+            if s.chars().count() > 80 {
+                format!("{}...", s.chars().take(77).collect::<String>())
+            } else {
+                s
+            }
+        };
+        match self {
+            Self::Equals(_, want) => values
+                .iter()
+                .find(|v| *v != want)
+                .map(|v| format!("{path} is {}, expected {}", shown(v), shown(want))),
+            Self::Compare(_, c) => values.iter().find_map(|v| match v.as_f64() {
+                Some(x) if c.holds(x) => None,
+                Some(x) => Some(format!(
+                    "{path} is {x}, expected {} {}",
+                    c.op.as_str(),
+                    c.value
+                )),
+                None => Some(format!("{path} is {}, not a number", shown(v))),
+            }),
+            Self::Regex(_) => None,
+        }
+    }
+}
+
 /// Why an observation got no whole response.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ExchangeError {
@@ -70,7 +156,10 @@ pub struct HttpProbe {
     /// Whether the probe's headers set `traceparent`.
     own_traceparent: bool,
     is_head: bool,
-    expect_status: u16,
+    /// The statuses that pass, and how the experiment wrote them.
+    statuses: Vec<(u16, u16)>,
+    expect_status: String,
+    body_check: Option<BodyCheck>,
     max_latency: Option<Duration>,
 }
 
@@ -137,7 +226,17 @@ impl HttpProbe {
                 .keys()
                 .any(|k| k.eq_ignore_ascii_case("traceparent")),
             is_head: matches!(spec.method, spec::HttpMethod::Head),
-            expect_status: spec.expect_status,
+            statuses: spec
+                .expect_status
+                .ranges()
+                .map_err(|e| invalid(format!("expectStatus: {e}")))?,
+            expect_status: spec.expect_status.to_string(),
+            body_check: spec
+                .expect_body
+                .as_ref()
+                .map(BodyCheck::of)
+                .transpose()
+                .map_err(invalid)?,
             max_latency: spec.max_latency.map(spec::Duration::get),
         })
     }
@@ -164,8 +263,10 @@ impl HttpProbe {
         request
     }
 
-    /// Sends the request and reads the whole response; returns its status.
-    fn exchange(&self, timeout: Duration) -> Result<u16, ExchangeError> {
+    /// Sends the request and reads the whole response; returns its status, and its body
+    /// when the probe checks it.
+    fn exchange(&self, timeout: Duration) -> Result<(u16, Vec<u8>), ExchangeError> {
+        let keep = self.body_check.is_some();
         let deadline = std::time::Instant::now() + timeout;
         let mut stream = super::tcp::connect(&self.authority, self.addr, timeout)?;
         let _ = stream.set_nodelay(true);
@@ -195,20 +296,25 @@ impl HttpProbe {
             if let Some((code, head_len, Some(len))) = status
                 && filled >= head_len + len
             {
-                return Ok(code);
+                return Ok((code, kept(keep, &buf, head_len, filled.min(head_len + len))));
             }
             if filled == buf.len() {
-                if buf.len() >= MAX_RESPONSE {
+                if buf.len() >= MAX_RESPONSE || (keep && buf.len() >= MAX_CHECKED) {
                     return Err(ExchangeError::TooLarge);
                 }
-                // Past the head only the length matters: keep reading into the same space.
-                match status {
-                    Some((code, head_len, len)) => {
-                        status =
-                            Some((code, 0, len.map(|l| (head_len + l).saturating_sub(filled))));
-                        filled = 0;
+                // A body to check is kept whole: the space grows instead.
+                if keep {
+                    buf.resize(buf.len() * 2, 0);
+                } else {
+                    // Past the head only the length matters: keep reading into the same space.
+                    match status {
+                        Some((code, head_len, len)) => {
+                            status =
+                                Some((code, 0, len.map(|l| (head_len + l).saturating_sub(filled))));
+                            filled = 0;
+                        }
+                        None => buf.resize(buf.len() * 2, 0),
                     }
-                    None => buf.resize(buf.len() * 2, 0),
                 }
             }
             if !first_read {
@@ -220,7 +326,7 @@ impl HttpProbe {
             let n = stream.read(&mut buf[filled..]).map_err(timed_out)?;
             if n == 0 {
                 return match status {
-                    Some((code, _, None)) => Ok(code),
+                    Some((code, head_len, None)) => Ok((code, kept(keep, &buf, head_len, filled))),
                     Some((_, _, Some(_))) => Err(ExchangeError::CutShort),
                     None => Err(ExchangeError::Closed),
                 };
@@ -255,16 +361,32 @@ impl HttpProbe {
     }
 }
 
+/// The body of a response read into `buf`, when it is kept.
+fn kept(keep: bool, buf: &[u8], head_len: usize, end: usize) -> Vec<u8> {
+    if keep {
+        buf[head_len.min(end)..end].to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 impl Probe for HttpProbe {
     fn observe(&self, timeout: Duration) -> Outcome {
         let started = std::time::Instant::now();
-        let status = match self.exchange(timeout) {
+        let (status, body) = match self.exchange(timeout) {
             Ok(s) => s,
             Err(e) => return Outcome::fail(crate::error::chain(&e)),
         };
         let elapsed = started.elapsed();
-        if status != self.expect_status {
+        if !self
+            .statuses
+            .iter()
+            .any(|(a, b)| (*a..=*b).contains(&status))
+        {
             return Outcome::fail(format!("status {status}, expected {}", self.expect_status));
+        }
+        if let Some(miss) = self.body_check.as_ref().and_then(|c| c.miss(&body)) {
+            return Outcome::fail(miss);
         }
         match self.max_latency {
             Some(max) if elapsed > max => Outcome::fail(format!(
@@ -313,6 +435,105 @@ mod tests {
     }
 
     const T: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn statuses_pass_by_code_class_or_range() {
+        let answer = |code: u16| {
+            server(move |_| format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n").into_bytes())
+        };
+        let probe = |extra: &str, addr: SocketAddr| {
+            HttpProbe::new(&spec(extra), &format!("http://{addr}/")).unwrap()
+        };
+        let created = answer(201);
+        assert_eq!(
+            probe(", expectStatus: 2xx", created).observe(T),
+            Outcome::pass()
+        );
+        assert_eq!(
+            probe(", expectStatus: \"200-204\"", created).observe(T),
+            Outcome::pass()
+        );
+        assert_eq!(
+            probe(", expectStatus: \"200, 202\"", created).observe(T),
+            Outcome::fail("status 201, expected 200, 202")
+        );
+        assert_eq!(
+            probe("", created).observe(T),
+            Outcome::fail("status 201, expected 200")
+        );
+        assert!(HttpProbe::new(&spec(", expectStatus: 6xx"), "http://127.0.0.1:1/").is_err());
+    }
+
+    #[test]
+    fn the_body_must_say_what_expect_body_asks() {
+        let addr = server(|req| {
+            if req.starts_with("GET /big") {
+                let pad = "x".repeat(20_000);
+                ok_with(&format!(r#"{{"pad": "{pad}", "status": "ok"}}"#))
+            } else if req.starts_with("GET /json") {
+                ok_with(r#"{"status": "ok", "queue": {"depth": 7}, "items": [1, 2]}"#)
+            } else {
+                ok_with("ready: yes")
+            }
+        });
+        let probe = |extra: &str, path: &str| {
+            HttpProbe::new(&spec(extra), &format!("http://{addr}{path}"))
+                .unwrap()
+                .observe(T)
+        };
+        assert_eq!(
+            probe(", expectBody: {regex: \"ready: (yes|true)\"}", "/"),
+            Outcome::pass()
+        );
+        assert_eq!(
+            probe(", expectBody: {regex: \"^down\"}", "/"),
+            Outcome::fail("the body has no match of `^down`")
+        );
+        let eq = ", expectBody: {jsonPath: \"$.status\", equals: ok}";
+        assert_eq!(probe(eq, "/json"), Outcome::pass());
+        assert_eq!(
+            probe(eq, "/big"),
+            Outcome::pass(),
+            "a body of several reads is kept whole"
+        );
+        assert_eq!(
+            probe(
+                ", expectBody: {jsonPath: \"$.status\", equals: degraded}",
+                "/json"
+            ),
+            Outcome::fail("$.status is \"ok\", expected \"degraded\"")
+        );
+        assert_eq!(
+            probe(
+                ", expectBody: {jsonPath: \"$.queue.depth\", op: \"<\", value: 10}",
+                "/json"
+            ),
+            Outcome::pass()
+        );
+        assert_eq!(
+            probe(
+                ", expectBody: {jsonPath: \"$.items[*]\", op: \">\", value: 1}",
+                "/json"
+            ),
+            Outcome::fail("$.items[*] is 1, expected > 1")
+        );
+        assert_eq!(
+            probe(
+                ", expectBody: {jsonPath: \"$.missing\", equals: 1}",
+                "/json"
+            ),
+            Outcome::fail("$.missing selects nothing in the body")
+        );
+        let not_json = probe(eq, "/");
+        assert!(
+            !not_json.ok
+                && not_json
+                    .detail
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("the body is not JSON")),
+            "{not_json:?}"
+        );
+    }
 
     #[test]
     fn passes_on_the_expected_status_and_sends_headers() {

@@ -4,6 +4,7 @@
 //! from them; nothing here performs I/O.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -670,9 +671,13 @@ pub struct HttpProbe {
     /// Request body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// The status that counts as a pass.
-    #[serde(default = "default_status")]
-    pub expect_status: u16,
+    /// The status that counts as a pass: a code (`200`), a class (`"2xx"`), a range
+    /// (`"200-299"`), or several of these separated by commas (`"200,204"`).
+    #[serde(default)]
+    pub expect_status: StatusExpectation,
+    /// What the response's body must say, besides its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_body: Option<BodyExpectation>,
     /// Time allowed for the whole request; a request still running then fails.
     #[serde(default = "default_probe_timeout")]
     pub timeout: Duration,
@@ -682,6 +687,100 @@ pub struct HttpProbe {
     /// The share of passes the steady state needs at baseline.
     #[serde(default = "default_min_success_ratio")]
     pub min_success_ratio: f64,
+}
+
+/// The statuses that count as a pass: a code, or text naming classes and ranges.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum StatusExpectation {
+    /// One code, such as `200`.
+    Code(u16),
+    /// Classes (`2xx`), ranges (`200-299`) and codes, comma-separated.
+    Text(String),
+}
+
+impl Default for StatusExpectation {
+    fn default() -> Self {
+        Self::Code(default_status())
+    }
+}
+
+impl StatusExpectation {
+    /// The inclusive ranges of codes that pass, or what is wrong with the text.
+    pub fn ranges(&self) -> Result<Vec<(u16, u16)>, String> {
+        let text = match self {
+            Self::Code(c) if (100..=599).contains(c) => return Ok(vec![(*c, *c)]),
+            Self::Code(c) => return Err(format!("{c} is not a status between 100 and 599")),
+            Self::Text(t) => t,
+        };
+        let code = |part: &str| {
+            part.parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| format!("`{part}` is not a status between 100 and 599"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let range = match part.as_bytes() {
+                [d @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => {
+                    let base = u16::from(d - b'0') * 100;
+                    (base, base + 99)
+                }
+                _ => match part.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b) = (code(a.trim())?, code(b.trim())?);
+                        if a > b {
+                            return Err(format!("`{part}` is a range from high to low"));
+                        }
+                        (a, b)
+                    }
+                    None => {
+                        let c = code(part)?;
+                        (c, c)
+                    }
+                },
+            };
+            ranges.push(range);
+        }
+        Ok(ranges)
+    }
+
+    /// Whether `status` passes (false for text that does not read).
+    pub fn matches(&self, status: u16) -> bool {
+        self.ranges()
+            .is_ok_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&status)))
+    }
+}
+
+impl fmt::Display for StatusExpectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "{c}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// What an HTTP probe's response body must say: a regular expression it contains, or a
+/// JSONPath whose every selected value equals a JSON value or satisfies a comparison.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BodyExpectation {
+    /// A regular expression the body (as UTF-8 text) must contain a match of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// A JSONPath (RFC 9535) into the body, read as JSON: it must select at least one value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// Every value the JSONPath selects equals this JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// Every value the JSONPath selects is a number that satisfies `op` `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<CompareOp>,
+    /// The bound of `op`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
 }
 
 /// HTTP request methods a probe may use.

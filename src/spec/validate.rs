@@ -275,6 +275,55 @@ impl<'a> Checker<'a> {
         self.response();
     }
 
+    /// An HTTP probe's statuses read, and its body expectation is one whole way to check.
+    fn http_expectations(&mut self, path: &str, p: &super::HttpProbe) {
+        if let Err(e) = p.expect_status.ranges() {
+            self.problem(
+                format!("{path}.expectStatus"),
+                format!("{e}: write a code (200), a class (\"2xx\"), a range (\"200-299\") or several, comma-separated"),
+            );
+        }
+        let Some(b) = &p.expect_body else { return };
+        let at = format!("{path}.expectBody");
+        match (&b.regex, &b.json_path) {
+            (Some(r), None) => {
+                if let Err(e) = regex::Regex::new(r) {
+                    self.problem(
+                        format!("{at}.regex"),
+                        format!("not a regular expression: {e}"),
+                    );
+                }
+                if b.equals.is_some() || b.op.is_some() || b.value.is_some() {
+                    self.problem(
+                        at.clone(),
+                        "`equals`, `op` and `value` go with `jsonPath`, not with `regex`",
+                    );
+                }
+            }
+            (None, Some(jp)) => {
+                if let Err(e) = jsonpath_rust::parser::parse_json_path(jp) {
+                    self.problem(format!("{at}.jsonPath"), format!("not a JSONPath: {e}"));
+                }
+                match (&b.equals, b.op, b.value) {
+                    (Some(_), None, None) => {}
+                    (None, Some(_), Some(v)) if v.is_finite() => {}
+                    (None, Some(_), Some(_)) => {
+                        self.problem(format!("{at}.value"), "must be a finite number");
+                    }
+                    _ => self.problem(
+                        at.clone(),
+                        "with `jsonPath`, give `equals` (a JSON value), or `op` and `value` (a number)",
+                    ),
+                }
+            }
+            (Some(_), Some(_)) => self.problem(at.clone(), "give `regex` or `jsonPath`, not both"),
+            (None, None) => self.problem(
+                at.clone(),
+                "give `regex`, or `jsonPath` with what it must select",
+            ),
+        }
+    }
+
     /// A polling signal or stop condition: its server's URL, the alert it names, a sane
     /// interval.
     fn alert_poll(&mut self, path: &str, s: &super::AlertPollSignal) {
@@ -1155,7 +1204,10 @@ impl<'a> Checker<'a> {
         for (i, probe) in steady.probes.iter().enumerate() {
             let path = format!("{path}.probes[{i}]");
             match probe {
-                Probe::Http(p) => self.url(&format!("{path}.url"), &p.url),
+                Probe::Http(p) => {
+                    self.url(&format!("{path}.url"), &p.url);
+                    self.http_expectations(&path, p);
+                }
                 Probe::Prometheus(p) => {
                     self.url(&format!("{path}.url"), &p.url);
                     if p.query.trim().is_empty() {
@@ -2539,6 +2591,43 @@ spec:
 
     const DETECTION: &str =
         "  detection: {signals: [{name: mon, type: probe-fails, probe: api}]}\n";
+
+    #[test]
+    fn http_expectations_name_their_fields() {
+        let with = |fields: &str| {
+            let doc = VALID.replace(
+                "      - {name: api, type: http, url: \"http://{workload.web}/api\"}\n",
+                &format!("      - {{name: api, type: http, url: \"http://{{workload.web}}/api\"{fields}}}\n"),
+            );
+            validate(&parse(&doc))
+                .into_iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            with(", expectStatus: \"2xx, 404\", expectBody: {jsonPath: \"$.a\", equals: [1]}")
+                .is_empty()
+        );
+        assert!(with(", expectBody: {regex: \"ok\"}").is_empty());
+        let problems =
+            with(", expectStatus: \"299-200\", expectBody: {jsonPath: \"$[\", op: \"<\"}");
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with(
+            "spec.steadyState.probes[0].expectStatus: `299-200` is a range from high to low"
+        ));
+        assert!(
+            problems[1]
+                .starts_with("spec.steadyState.probes[0].expectBody.jsonPath: not a JSONPath")
+        );
+        assert!(problems[2].starts_with("spec.steadyState.probes[0].expectBody: with `jsonPath`"));
+        let problems = with(", expectBody: {regex: \"(\", equals: 1}");
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(
+            problems[0].starts_with(
+                "spec.steadyState.probes[0].expectBody.regex: not a regular expression"
+            )
+        );
+    }
 
     #[test]
     fn stop_conditions_have_names_of_their_own_and_name_their_alert() {
