@@ -137,6 +137,18 @@ pub async fn within<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// Looks at `look` on this host every [`LOCAL_EVERY`] for up to [`CHECK_WINDOW`]; `None`
+/// when it never gave an answer.
+pub async fn within_local<T>(mut look: impl FnMut() -> Option<T>) -> Option<T> {
+    within(
+        CHECK_WINDOW,
+        LOCAL_EVERY,
+        || std::future::ready(look().map(Some)),
+        || None,
+    )
+    .await
+}
+
 /// How often a check on this host looks again.
 pub const LOCAL_EVERY: Duration = Duration::from_millis(50);
 

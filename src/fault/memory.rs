@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
-use super::effect::{CHECK_WINDOW, LOCAL_EVERY, ProcessStatus, within};
+use super::effect::{ProcessStatus, within_local};
 use super::stress::{SELF_STOP_MARGIN, helper_pid, stop_helper};
 use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
@@ -106,7 +106,7 @@ impl Fault for MemoryPressureFault {
         };
         let wanted_kib = self.spec.size_mib * 1024;
         let mut held = 0;
-        let mut look = || match ProcessStatus::read(pid) {
+        let look = || match ProcessStatus::read(pid) {
             status if ProcessStatus::exited(status) => Some(Effect::ineffective(format!(
                 "the helper process {pid} has ended"
             ))),
@@ -121,13 +121,7 @@ impl Fault for MemoryPressureFault {
             }
             None => None,
         };
-        let found = within(
-            CHECK_WINDOW,
-            LOCAL_EVERY,
-            || std::future::ready(look().map(Some)),
-            || None,
-        )
-        .await;
+        let found = within_local(look).await;
         found.unwrap_or_else(|| {
             Effect::ineffective(format!(
                 "helper process {pid} holds only {} MiB resident of the {} MiB asked (swapped out, or refused by a limit)",

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::effect::{CHECK_WINDOW, LOCAL_EVERY, ProcessStatus, within};
+use super::effect::{CHECK_WINDOW, LOCAL_EVERY, ProcessStatus, within, within_local};
 use super::{
     BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform,
     local_replicas,
@@ -136,7 +136,7 @@ async fn ended(replica: &Replica, inc: Incarnation, signal: &str) -> Effect {
 /// Whether a paused replica's process is stopped (state T).
 async fn stopped(replica: &Replica, inc: Incarnation) -> Effect {
     let mut last = None;
-    let mut look = || {
+    let look = || {
         if replica.incarnation() != Some(inc) {
             return Some(Effect::ineffective(format!(
                 "{} (pid {}) had ended before the pause: nothing was paused",
@@ -161,13 +161,7 @@ async fn stopped(replica: &Replica, inc: Incarnation) -> Effect {
             }
         }
     };
-    let found = within(
-        CHECK_WINDOW,
-        LOCAL_EVERY,
-        || std::future::ready(look().map(Some)),
-        || None,
-    )
-    .await;
+    let found = within_local(look).await;
     found.unwrap_or_else(|| {
         Effect::ineffective(format!(
             "{} (pid {}) is in state {} {} s after SIGSTOP, not stopped",
