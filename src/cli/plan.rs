@@ -433,12 +433,7 @@ fn describe(exp: &Experiment) -> String {
         "\nproof of effect, checked after each injection (a fault not in force fails its iteration):"
     );
     for f in &s.faults {
-        let _ = writeln!(
-            o,
-            "  {}: {}",
-            f.name(),
-            crate::fault::effect::check_of(f.type_name(), in_cluster)
-        );
+        let _ = writeln!(o, "  {}: {}", f.name(), f.effect_check(in_cluster));
     }
 
     match &s.detection {

@@ -7,62 +7,6 @@ use std::time::Duration;
 
 pub use crate::result::Effect;
 
-/// What the check of a fault kind looks at, as `plan` and docs/effects.md say it;
-/// `in_cluster` for the kubernetes platform, where dependency faults act through a proxy
-/// in the cluster.
-pub fn check_of(fault_type: &str, in_cluster: bool) -> &'static str {
-    match fault_type {
-        "process-kill" => {
-            "each killed replica's process ends (gone, a zombie, or restarted as another process) within 5 s"
-        }
-        "process-pause" => "each paused replica's process is in state T (stopped) in /proc",
-        "cpu-stress" => {
-            "the helper process uses at least a quarter of the CPU time its workers would in 0.5 s"
-        }
-        "memory-pressure" => {
-            "the helper process holds at least 90% of the memory asked as resident memory, within 5 s"
-        }
-        t if t.starts_with("dependency-") && in_cluster => {
-            "not checked yet: the proxy runs in the cluster, where only a verifier pod could send a request through it"
-        }
-        "dependency-latency" => {
-            "a request of firedrill's own through the dependency's proxy (one the fault's match selects) is answered no sooner than 80% of the latency"
-        }
-        "dependency-errors" => {
-            "requests of firedrill's own through the proxy (ones the fault's match selects) until one is answered with the status (enough that all would miss by chance less than once in 1000, at most 50)"
-        }
-        "dependency-outage" => {
-            "refuse: a connection to the proxy fails; reset: a request through it is cut off with no answer; blackhole: a request gets no answer in 1 s"
-        }
-        "dependency-bandwidth" => {
-            "not checked: a bandwidth limit shows only on a transfer larger than a check should make"
-        }
-        "pod-delete" | "pod-evict" => {
-            "each pod is gone, replaced (another uid) or terminating within 5 s"
-        }
-        "scale" => "the workload has as many pods as asked within 10 s",
-        "rollout-restart" => "a pod of the workload is replaced or terminating within 10 s",
-        "quarantine" | "egress-block" | "dns-outage" => {
-            "not checked yet: whether the network plugin enforces the NetworkPolicy shows only from a verifier pod inside the cluster"
-        }
-        "config-change" | "secret-rotate" | "secret-revoke" => {
-            "the object holds the change (keys set or removed, or the Secret gone), then the restart's check when the fault restarts a workload"
-        }
-        "container-kill" => {
-            "the container's restart count rises (or its pod is replaced) within 10 s"
-        }
-        "node-cordon" => "the node is unschedulable",
-        "node-drain" => {
-            "the node is unschedulable and each evicted pod is gone, replaced or terminating within 5 s"
-        }
-        t if t.starts_with("canary-") => "the canary's action was performed (its outcome lists it)",
-        t if t.starts_with("prevent-") => {
-            "the attempt was answered by the API server (refused or accepted)"
-        }
-        _ => "not checked",
-    }
-}
-
 /// How long a check may look for its fault's effect before it gives its answer.
 pub const CHECK_WINDOW: Duration = Duration::from_secs(5);
 
@@ -179,16 +123,6 @@ pub fn of_security(outcome: Option<crate::result::SecurityOutcome>) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_fault_kind_has_its_check_named() {
-        for kind in crate::spec::FAULT_TYPES {
-            let local = check_of(kind, false);
-            let cluster = check_of(kind, true);
-            assert_ne!(local, "not checked", "{kind}");
-            assert_ne!(cluster, "not checked", "{kind}");
-        }
-    }
 
     #[test]
     fn proc_shows_a_stopped_process_its_cpu_and_its_end() {

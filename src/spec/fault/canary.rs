@@ -73,6 +73,7 @@ pub(super) const NOTHING_LEFT: &str = "nothing to undo: the canary leaves no cha
 
 impl FaultKind for CanaryRequest {
     const TYPE_NAME: &'static str = "canary-request";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(no selection);
@@ -117,6 +118,7 @@ impl FaultKind for CanaryRequest {
 
 impl FaultKind for CanaryFileRead {
     const TYPE_NAME: &'static str = "canary-file-read";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(no selection);

@@ -124,6 +124,7 @@ fn twenty() -> u32 {
 
 impl FaultKind for CanarySecretRead {
     const TYPE_NAME: &'static str = "canary-secret-read";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(no selection);
@@ -167,6 +168,7 @@ impl FaultKind for CanarySecretRead {
 
 impl FaultKind for CanaryExec {
     const TYPE_NAME: &'static str = "canary-exec";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(selected pods);
@@ -199,6 +201,7 @@ impl FaultKind for CanaryExec {
 
 impl FaultKind for CanaryDnsLookup {
     const TYPE_NAME: &'static str = "canary-dns-lookup";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(selected pods);
@@ -234,6 +237,7 @@ impl FaultKind for CanaryDnsLookup {
 
 impl FaultKind for CanaryDeniedRequests {
     const TYPE_NAME: &'static str = "canary-denied-requests";
+    const EFFECT_CHECK: &'static str = super::CANARY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CANARY;
     common_fields!(no selection);

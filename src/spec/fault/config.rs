@@ -108,6 +108,7 @@ fn is_env_name(name: &str) -> bool {
 
 impl FaultKind for ConfigChange {
     const TYPE_NAME: &'static str = "config-change";
+    const EFFECT_CHECK: &'static str = super::CHANGE_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();
@@ -175,6 +176,7 @@ impl FaultKind for ConfigChange {
 
 impl FaultKind for SecretRotate {
     const TYPE_NAME: &'static str = "secret-rotate";
+    const EFFECT_CHECK: &'static str = super::CHANGE_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CREDENTIAL_FAULT;
     common_fields!();
@@ -234,6 +236,7 @@ impl FaultKind for SecretRotate {
 
 impl FaultKind for SecretRevoke {
     const TYPE_NAME: &'static str = "secret-revoke";
+    const EFFECT_CHECK: &'static str = super::CHANGE_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CREDENTIAL_FAULT;
     common_fields!();

@@ -36,6 +36,8 @@ pub struct ContainerKill {
 
 impl FaultKind for ContainerKill {
     const TYPE_NAME: &'static str = "container-kill";
+    const EFFECT_CHECK: &'static str =
+        "the container's restart count rises (or its pod is replaced) within 10 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!(selected pods);

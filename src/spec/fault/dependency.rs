@@ -257,6 +257,9 @@ macro_rules! dependency_kind {
     () => {
         const PLATFORMS: Platforms = Platforms::Both;
         const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
+        const EFFECT_CHECK_IN_CLUSTER: Option<&'static str> = Some(
+            "not checked yet: the proxy runs in the cluster, where only a verifier pod could send a request through it",
+        );
         common_fields!(no selection);
 
 
@@ -274,6 +277,7 @@ macro_rules! dependency_kind {
 
 impl FaultKind for DependencyLatency {
     const TYPE_NAME: &'static str = "dependency-latency";
+    const EFFECT_CHECK: &'static str = "a request of firedrill's own through the dependency's proxy (one the fault's match selects) is answered no sooner than 80% of the latency";
     dependency_kind!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -317,6 +321,7 @@ impl FaultKind for DependencyLatency {
 
 impl FaultKind for DependencyErrors {
     const TYPE_NAME: &'static str = "dependency-errors";
+    const EFFECT_CHECK: &'static str = "requests of firedrill's own through the proxy (ones the fault's match selects) until one is answered with the status (enough that all would miss by chance less than once in 1000, at most 50)";
     dependency_kind!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -360,6 +365,7 @@ impl FaultKind for DependencyErrors {
 
 impl FaultKind for DependencyOutage {
     const TYPE_NAME: &'static str = "dependency-outage";
+    const EFFECT_CHECK: &'static str = "refuse: a connection to the proxy fails; reset: a request through it is cut off with no answer; blackhole: a request gets no answer in 1 s";
     dependency_kind!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -384,6 +390,8 @@ impl FaultKind for DependencyOutage {
 
 impl FaultKind for DependencyBandwidth {
     const TYPE_NAME: &'static str = "dependency-bandwidth";
+    const EFFECT_CHECK: &'static str =
+        "not checked: a bandwidth limit shows only on a transfer larger than a check should make";
     dependency_kind!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {

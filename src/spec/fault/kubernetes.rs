@@ -98,6 +98,8 @@ pub struct Quarantine {
 
 impl FaultKind for PodDelete {
     const TYPE_NAME: &'static str = "pod-delete";
+    const EFFECT_CHECK: &'static str =
+        "each pod is gone, replaced (another uid) or terminating within 5 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     const REMOVES_PODS: bool = true;
@@ -139,6 +141,8 @@ impl FaultKind for PodDelete {
 
 impl FaultKind for PodEvict {
     const TYPE_NAME: &'static str = "pod-evict";
+    const EFFECT_CHECK: &'static str =
+        "each pod is gone, replaced (another uid) or terminating within 5 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     const REMOVES_PODS: bool = true;
@@ -164,6 +168,7 @@ const MAX_SCALE_REPLICAS: u32 = 1000;
 
 impl FaultKind for Scale {
     const TYPE_NAME: &'static str = "scale";
+    const EFFECT_CHECK: &'static str = "the workload has as many pods as asked within 10 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();
@@ -220,6 +225,8 @@ impl FaultKind for Scale {
 
 impl FaultKind for RolloutRestart {
     const TYPE_NAME: &'static str = "rollout-restart";
+    const EFFECT_CHECK: &'static str =
+        "a pod of the workload is replaced or terminating within 10 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();
@@ -259,6 +266,7 @@ impl FaultKind for RolloutRestart {
 
 impl FaultKind for Quarantine {
     const TYPE_NAME: &'static str = "quarantine";
+    const EFFECT_CHECK: &'static str = super::POLICY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = CONTAINMENT_FAULT;
     common_fields!(selected pods);

@@ -27,6 +27,8 @@ const MAX_MEMORY_MIB: u64 = 4096;
 
 impl FaultKind for MemoryPressure {
     const TYPE_NAME: &'static str = "memory-pressure";
+    const EFFECT_CHECK: &'static str =
+        "the helper process holds at least 90% of the memory asked as resident memory, within 5 s";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!(no selection);

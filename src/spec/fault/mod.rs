@@ -167,6 +167,16 @@ pub enum Platforms {
     Both,
 }
 
+/// The check of a detection canary (docs/effects.md).
+const CANARY_EFFECT_CHECK: &str = "the canary's action was performed (its outcome lists it)";
+/// The check of a prevention check.
+const PREVENTION_EFFECT_CHECK: &str =
+    "the attempt was answered by the API server (refused or accepted)";
+/// The check of a NetworkPolicy fault.
+const POLICY_EFFECT_CHECK: &str = "not checked yet: whether the network plugin enforces the NetworkPolicy shows only from a verifier pod inside the cluster";
+/// The check of a change to a ConfigMap or a Secret.
+const CHANGE_EFFECT_CHECK: &str = "the object holds the change (keys set or removed, or the Secret gone), then the restart's check when the fault restarts a workload";
+
 /// What one fault kind is: the answers every part of firedrill asks of a fault in the
 /// document. Each kind's struct implements it in its family's file; the runtime side
 /// (`fault::BuildFault`) builds it.
@@ -182,6 +192,11 @@ pub trait FaultKind {
     /// Whether it removes pods that their controller replaces, so that the run follows each
     /// replacement until it is Ready (the pod recovery of result.json).
     const REMOVES_PODS: bool = false;
+    /// What the check after its injection observes to show it in force (docs/effects.md),
+    /// as `plan` says it.
+    const EFFECT_CHECK: &'static str;
+    /// The same on the kubernetes platform, when it differs there.
+    const EFFECT_CHECK_IN_CLUSTER: Option<&'static str> = None;
 
     /// The fault's name, unique among the experiment's faults.
     fn name(&self) -> &str;
@@ -278,6 +293,15 @@ macro_rules! fault_spec {
             /// Whether the fault is a prevention check (an action policy must refuse).
             pub fn is_prevention_check(&self) -> bool {
                 match self { $(Self::$variant(_) => <$kind as FaultKind>::PREVENTION_CHECK,)* }
+            }
+
+            /// What the check after its injection observes (docs/effects.md); `in_cluster`
+            /// on the kubernetes platform.
+            pub fn effect_check(&self, in_cluster: bool) -> &'static str {
+                match self { $(Self::$variant(_) => match <$kind as FaultKind>::EFFECT_CHECK_IN_CLUSTER {
+                    Some(there) if in_cluster => there,
+                    _ => <$kind as FaultKind>::EFFECT_CHECK,
+                },)* }
             }
 
             /// Whether the fault removes pods that their controller replaces.

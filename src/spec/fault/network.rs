@@ -121,6 +121,7 @@ fn default_dns_pods() -> PodPeer {
 
 impl FaultKind for EgressBlock {
     const TYPE_NAME: &'static str = "egress-block";
+    const EFFECT_CHECK: &'static str = super::POLICY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
     common_fields!(selected pods);
@@ -190,6 +191,7 @@ impl FaultKind for EgressBlock {
 
 impl FaultKind for DnsOutage {
     const TYPE_NAME: &'static str = "dns-outage";
+    const EFFECT_CHECK: &'static str = super::POLICY_EFFECT_CHECK;
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
     common_fields!(selected pods);

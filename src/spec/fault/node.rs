@@ -111,6 +111,7 @@ const UNCORDON: &str = "put the node's spec.unschedulable back as recorded (unco
 
 impl FaultKind for NodeCordon {
     const TYPE_NAME: &'static str = "node-cordon";
+    const EFFECT_CHECK: &'static str = "the node is unschedulable";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();
@@ -141,6 +142,7 @@ impl FaultKind for NodeCordon {
 
 impl FaultKind for NodeDrain {
     const TYPE_NAME: &'static str = "node-drain";
+    const EFFECT_CHECK: &'static str = "the node is unschedulable and each evicted pod is gone, replaced or terminating within 5 s";
     const PLATFORMS: Platforms = Platforms::Kubernetes;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();

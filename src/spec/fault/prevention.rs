@@ -126,6 +126,7 @@ const ACCEPTED_POD_DELETED: &str = "nothing when refused; an accepted pod is del
 
 impl FaultKind for PreventPrivilegedPod {
     const TYPE_NAME: &'static str = "prevent-privileged-pod";
+    const EFFECT_CHECK: &'static str = super::PREVENTION_EFFECT_CHECK;
     prevention_check!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -148,6 +149,7 @@ impl FaultKind for PreventPrivilegedPod {
 
 impl FaultKind for PreventHostPath {
     const TYPE_NAME: &'static str = "prevent-host-path";
+    const EFFECT_CHECK: &'static str = super::PREVENTION_EFFECT_CHECK;
     prevention_check!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -182,6 +184,7 @@ impl FaultKind for PreventHostPath {
 
 impl FaultKind for PreventPodSecurity {
     const TYPE_NAME: &'static str = "prevent-pod-security";
+    const EFFECT_CHECK: &'static str = super::PREVENTION_EFFECT_CHECK;
     prevention_check!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
@@ -219,6 +222,7 @@ impl FaultKind for PreventPodSecurity {
 
 impl FaultKind for PreventSecretRead {
     const TYPE_NAME: &'static str = "prevent-secret-read";
+    const EFFECT_CHECK: &'static str = super::PREVENTION_EFFECT_CHECK;
     prevention_check!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {

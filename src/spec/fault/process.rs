@@ -44,6 +44,7 @@ pub struct ProcessPause {
 
 impl FaultKind for ProcessKill {
     const TYPE_NAME: &'static str = "process-kill";
+    const EFFECT_CHECK: &'static str = "each killed replica's process ends (gone, a zombie, or restarted as another process) within 5 s";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();
@@ -71,6 +72,8 @@ impl FaultKind for ProcessKill {
 
 impl FaultKind for ProcessPause {
     const TYPE_NAME: &'static str = "process-pause";
+    const EFFECT_CHECK: &'static str =
+        "each paused replica's process is in state T (stopped) in /proc";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!();

@@ -36,6 +36,8 @@ fn default_load() -> u8 {
 
 impl FaultKind for CpuStress {
     const TYPE_NAME: &'static str = "cpu-stress";
+    const EFFECT_CHECK: &'static str =
+        "the helper process uses at least a quarter of the CPU time its workers would in 0.5 s";
     const PLATFORMS: Platforms = Platforms::Local;
     const CAPABILITIES: &'static [Capability] = PROCESS_FAULT;
     common_fields!(no selection);
