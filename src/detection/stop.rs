@@ -161,11 +161,6 @@ impl StopButton {
         }
     }
 
-    /// The press, if there was one.
-    pub fn request(&self) -> Option<StopRequest> {
-        self.pressed.borrow().clone()
-    }
-
     /// The run has ended: later presses are refused.
     pub fn end(&self) {
         *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = true;

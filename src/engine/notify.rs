@@ -345,9 +345,12 @@ impl Notifier {
                 humantime::format_duration(timeout)
             );
             let until = (awareness + timeout).min(guard.deadline());
-            if wait && self.wait_for_roles(&acks, until, guard).await.is_err() {
-                why = "the run was interrupted first".into();
-                stop = Some(Stop::Interrupted);
+            if wait && let Err(halted) = self.wait_for_roles(&acks, until, guard).await {
+                why = match &halted {
+                    Stop::Interrupted => "the run was interrupted first".into(),
+                    Stop::Aborted(reason) => format!("the run was stopped first: {reason}"),
+                };
+                stop = Some(halted);
             }
             if until < awareness + timeout && Instant::now() >= until {
                 why = "the run's safety timeout came first".into();
@@ -367,13 +370,14 @@ impl Notifier {
         stop
     }
 
-    /// Waits until every role acknowledged or `until`; an error when the run was cancelled.
+    /// Waits until every role acknowledged or `until`; the stop when the run was cancelled
+    /// or stopped by its button first.
     async fn wait_for_roles(
         &mut self,
         acks: &Acknowledgements,
         until: Instant,
         guard: &Guard,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Stop> {
         let mut changed = acks.subscribe();
         let mut announced = false;
         while !acks.missing().is_empty() && Instant::now() < until {
@@ -393,7 +397,7 @@ impl Notifier {
             }
             tokio::select! {
                 biased;
-                () = guard.cancelled() => return Err(()),
+                halted = guard.halted() => return Err(halted),
                 () = tokio::time::sleep_until(until) => {}
                 Ok(()) = changed.changed() => self.report_acknowledgements(),
             }

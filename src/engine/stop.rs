@@ -90,11 +90,6 @@ impl Guard {
         &self.cancel
     }
 
-    /// Resolves once the run is cancelled (waits that outlive the deadline watch only this).
-    pub(super) async fn cancelled(&self) {
-        self.cancel.cancelled().await;
-    }
-
     /// Resolves when the run must stop: a cancellation first, then the safety timeout.
     pub(super) async fn stopped(&self) -> Stop {
         self.stopped_while(|| "the run's safety timeout passed".to_owned())
@@ -138,7 +133,25 @@ mod tests {
         let guard = Guard::new(cancel.clone(), Instant::now());
         cancel.cancel();
         assert_eq!(guard.stopped().await, Stop::Interrupted);
-        guard.cancelled().await;
+        assert_eq!(guard.halted().await, Stop::Interrupted);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stop_button_aborts_the_run_saying_who() {
+        let button = Arc::new(StopButton::new().unwrap());
+        let guard = Guard::new(
+            CancellationToken::new(),
+            Instant::now() + Duration::from_secs(60),
+        )
+        .with_button(button.clone());
+        let press = crate::detection::stop::PressBody {
+            by: Some("Dana".into()),
+            reason: None,
+        };
+        button.press(press, "firedrill serve").unwrap();
+        let expected = Stop::Aborted("stopped by Dana through firedrill serve".into());
+        assert_eq!(guard.stopped().await, expected);
+        assert_eq!(guard.halted().await, expected);
     }
 
     #[tokio::test(start_paused = true)]

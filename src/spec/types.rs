@@ -744,12 +744,6 @@ impl StatusExpectation {
         }
         Ok(ranges)
     }
-
-    /// Whether `status` passes (false for text that does not read).
-    pub fn matches(&self, status: u16) -> bool {
-        self.ranges()
-            .is_ok_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&status)))
-    }
 }
 
 impl fmt::Display for StatusExpectation {
