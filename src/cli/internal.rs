@@ -1,6 +1,14 @@
 //! `firedrill internal ...`: helper processes that faults start. Not for people.
+//!
+//! Every helper stops by itself: after `--for` (counted from its start) or at `--until`
+//! (milliseconds since the Unix epoch), whichever comes first, and at SIGTERM. `--id` marks
+//! a helper so that `status` and `stop`, run beside it in the same container through
+//! `pods/exec`, can find it.
+
+use std::path::PathBuf;
 
 use super::ExitStatus;
+use crate::fault::helper::{self, FillAmount, Lifetime};
 use crate::spec::Duration;
 
 /// Arguments of `firedrill internal`.
@@ -8,6 +16,28 @@ use crate::spec::Duration;
 pub struct Args {
     #[command(subcommand)]
     helper: Helper,
+}
+
+/// When a helper stops by itself, and how it is found.
+#[derive(Debug, clap::Args)]
+struct Life {
+    /// How long, after which the helper exits by itself.
+    #[arg(long = "for")]
+    duration: Duration,
+    /// The instant (milliseconds since the Unix epoch) at which the helper exits by itself,
+    /// if that comes before `--for` ends.
+    #[arg(long)]
+    until: Option<u64>,
+    /// A marker by which `status` and `stop` find the helper.
+    #[arg(long)]
+    id: Option<String>,
+}
+
+impl Life {
+    fn start(&self) -> Lifetime {
+        Lifetime::stop_on_signals();
+        Lifetime::new(self.duration.get(), self.until)
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -20,18 +50,48 @@ enum Helper {
         /// Busy share of each worker, in percent.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
         load: u8,
-        /// How long, after which the helper exits by itself.
-        #[arg(long = "for")]
-        duration: Duration,
+        #[command(flatten)]
+        life: Life,
     },
     /// Allocate, touch and hold memory.
     MemoryPressure {
         /// MiB to hold.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
         mib: u64,
-        /// How long, after which the helper exits by itself.
-        #[arg(long = "for")]
-        duration: Duration,
+        #[command(flatten)]
+        life: Life,
+    },
+    /// Write a file in a folder and keep it until the end, then remove it.
+    DiskFill {
+        /// The folder, on the volume to fill.
+        #[arg(long)]
+        dir: PathBuf,
+        /// MiB to write.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_048_576), conflicts_with = "percent", required_unless_present = "percent")]
+        mib: Option<u64>,
+        /// Write until the volume is this full, in percent.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        percent: Option<u8>,
+        #[command(flatten)]
+        life: Life,
+    },
+    /// Print what the helpers marked `--id` are doing, as one line of JSON.
+    Status {
+        /// The helpers' marker.
+        #[arg(long)]
+        id: String,
+        /// How long their CPU time is watched.
+        #[arg(long, default_value = "500ms")]
+        window: Duration,
+    },
+    /// Stop the helpers marked `--id` and print which, as one line of JSON.
+    Stop {
+        /// The helpers' marker.
+        #[arg(long)]
+        id: String,
+        /// How long to wait for them to end.
+        #[arg(long, default_value = "5s")]
+        wait: Duration,
     },
 }
 
@@ -40,10 +100,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         Helper::CpuStress {
             workers,
             load,
-            duration,
-        } => crate::fault::burn_cpu(workers, load, duration.get()),
-        Helper::MemoryPressure { mib, duration } => {
-            crate::fault::hold_memory(mib, duration.get())?;
+            life,
+        } => crate::fault::burn_cpu(workers, load, life.start()),
+        Helper::MemoryPressure { mib, life } => {
+            crate::fault::hold_memory(mib, life.start())?;
+        }
+        Helper::DiskFill {
+            dir,
+            mib,
+            percent,
+            life,
+        } => {
+            let amount = match (mib, percent) {
+                (Some(mib), _) => FillAmount::Mib(mib),
+                (None, Some(p)) => FillAmount::Percent(p),
+                (None, None) => anyhow::bail!("give --mib or --percent"),
+            };
+            let id = life.id.clone().unwrap_or_else(|| "local".to_owned());
+            helper::fill_disk(&dir, &id, amount, &life.start())?;
+        }
+        Helper::Status { id, window } => {
+            println!(
+                "{}",
+                serde_json::to_string(&helper::status(&id, window.get()))?
+            );
+        }
+        Helper::Stop { id, wait } => {
+            println!("{}", serde_json::to_string(&helper::stop(&id, wait.get()))?);
         }
     }
     Ok(ExitStatus::Success)

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
-use super::container::{container_of, exec_capture, exit_code};
+use super::container::container_of;
 use super::kubernetes::{Created, create_owned, kube_error, lock, owner, pick, undo_all};
 use super::security::{CanaryOutcome, SecurityOutcome, marker_name, marker_payload};
 use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, kubernetes_platform};
@@ -29,6 +29,7 @@ use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, Connection, KubeError, OWNER, PodRef, Undo, WriteAction, retry,
 };
+use crate::platform::kubernetes::{exec_capture, exit_code};
 use crate::spec::{self, MARKER};
 
 /// The label put on every object a security drill creates.

@@ -10,6 +10,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
 
 use super::effect::{ProcessStatus, within_local};
+use super::helper::Lifetime;
 use super::stress::{SELF_STOP_MARGIN, helper_pid, stop_helper};
 use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
@@ -148,9 +149,9 @@ fn available_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// Allocates and touches `mib` MiB, prints `ready`, and holds it for `duration`.
+/// Allocates and touches `mib` MiB, prints `ready`, and holds it for the helper's lifetime.
 /// Runs in the helper process.
-pub fn hold_memory(mib: u64, duration: Duration) -> std::io::Result<()> {
+pub fn hold_memory(mib: u64, life: Lifetime) -> std::io::Result<()> {
     use std::io::Write;
     let bytes = usize::try_from(mib.saturating_mul(1024 * 1024))
         .map_err(|_| std::io::Error::other("size too large"))?;
@@ -163,7 +164,7 @@ pub fn hold_memory(mib: u64, duration: Duration) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready")?;
     out.flush()?;
-    std::thread::sleep(duration);
+    life.hold();
     drop(block);
     Ok(())
 }

@@ -46,10 +46,12 @@ mod config;
 mod container;
 mod dependency;
 pub mod effect;
+pub mod helper;
 mod kubernetes;
 mod memory;
 mod network;
 mod node;
+mod pod_stress;
 mod prevention;
 mod process;
 pub mod security;
@@ -80,6 +82,7 @@ pub use kubernetes::{
 pub use memory::{MemoryPressureFault, hold_memory};
 pub use network::{EgressChange, NetworkFault};
 pub use node::{NodeChange, NodeFault};
+pub use pod_stress::{PodHelperChange, PodHelperFault};
 pub use prevention::{
     DEFAULT_IMAGE, ENFORCE_LABEL, NEVER_SCHEDULED, PreventPod, PreventPodFault,
     PreventSecretReadFault,

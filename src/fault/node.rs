@@ -432,6 +432,7 @@ mod tests {
             require_opt_in: true,
             workloads: Vec::new(),
             allow_node_faults: true,
+            helper_image: None,
             dependencies: Vec::new(),
         }
     }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::process::Child;
 
 use super::effect::{ProcessStatus, ticks_per_second};
+use super::helper::Lifetime;
 use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, local_platform};
 use crate::platform::Platform;
 use crate::platform::local::process;
@@ -139,18 +140,17 @@ pub(super) async fn stop_helper(
     }])
 }
 
-/// Keeps `workers` threads busy for `load` percent of each 100 ms slice, for `duration`.
-/// Runs in the helper process.
-pub fn burn_cpu(workers: u32, load: u8, duration: Duration) {
+/// Keeps `workers` threads busy for `load` percent of each 100 ms slice, for the helper's
+/// lifetime. Runs in the helper process.
+pub fn burn_cpu(workers: u32, load: u8, life: Lifetime) {
     let load = f64::from(load.clamp(1, 100)) / 100.0;
     let slice = Duration::from_millis(100);
     let busy = slice.mul_f64(load);
-    let end = Instant::now() + duration;
     let handles: Vec<_> = (0..workers.max(1))
         .map(|_| {
             std::thread::spawn(move || {
                 let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-                while Instant::now() < end {
+                while !life.over() {
                     let slice_start = Instant::now();
                     while slice_start.elapsed() < busy {
                         // xorshift keeps the core busy without being optimised away.
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn burn_cpu_stops_on_time() {
         let start = Instant::now();
-        burn_cpu(1, 50, Duration::from_millis(300));
+        burn_cpu(1, 50, Lifetime::new(Duration::from_millis(300), None));
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");

@@ -36,6 +36,9 @@ pub enum Use {
     SecretDelete,
     /// The container-kill fault: the command through exec, and the restart watch.
     ContainerKill,
+    /// Run firedrill's helper as an ephemeral container of a target pod, read it and stop
+    /// it through `pods/exec` (pod-cpu-stress, pod-memory-stress, pod-disk-fill).
+    PodHelper,
     /// A dependency fault: the fault proxy deployed in front of a Service.
     ClusterProxy,
     /// The egress-block and dns-outage faults, on the selected pods' namespace.

@@ -138,6 +138,11 @@ pub struct KubernetesTarget {
     /// Allow faults on nodes (node-cordon, node-drain), which reach beyond the allowlisted namespaces.
     #[serde(default)]
     pub allow_node_faults: bool,
+    /// An image with `firedrill` on its PATH (examples/container/Dockerfile builds one), run
+    /// as an ephemeral container in target pods by `pod-cpu-stress`, `pod-memory-stress` and
+    /// `pod-disk-fill`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helper_image: Option<String>,
     /// Services the workloads call, which dependency faults act on through a proxy that
     /// firedrill deploys in front of them for the fault's duration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -6,6 +6,7 @@ mod client;
 mod dependency;
 mod dry_run;
 mod evict;
+mod exec;
 mod preflight;
 pub mod rbac;
 mod restarts;
@@ -27,13 +28,14 @@ pub use dependency::{
 };
 pub use dry_run::{DryRun, dry_run, for_review, manifest_file_name, server_message};
 pub use evict::{evict, is_budget_refusal};
+pub use exec::{ExecError, ExecOutput, exec_capture, exit_code};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
 pub use undo::{
-    ConfigKey, SecretKey, SecretValue, Undo, apply_undo, remove_created_file, selector_patch,
-    sha256_hex,
+    ConfigKey, HelperState, SecretKey, SecretValue, Undo, apply_undo, helper_state,
+    remove_created_file, selector_patch, sha256_hex,
 };
 pub use write::{ApiWrite, REDACTED, WriteAction};
 

@@ -119,6 +119,13 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (List, "", "pods", ""),
             (Watch, "", "pods", ""),
         ],
+        Use::PodHelper => vec![
+            (Get, "", "pods", ""),
+            (List, "", "pods", ""),
+            (Watch, "", "pods", ""),
+            (Patch, "", "pods", "ephemeralcontainers"),
+            (Create, "", "pods", "exec"),
+        ],
         Use::ClusterProxy => vec![
             (Get, "", "services", ""),
             (Create, "", "services", ""),

@@ -263,6 +263,7 @@ mod tests {
             workloads: Vec::new(),
             dependencies: Vec::new(),
             allow_node_faults: false,
+            helper_image: None,
         }
     }
 

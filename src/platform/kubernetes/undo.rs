@@ -160,6 +160,20 @@ pub enum Undo {
         /// Its value before the change.
         value: Option<bool>,
     },
+    /// Stop firedrill's helper running as an ephemeral container of a pod (it stops by
+    /// itself at its deadline; a disk fill removes its file as it stops). The container
+    /// itself cannot be removed: it stays listed in the pod until the pod is replaced.
+    #[serde(rename_all = "camelCase")]
+    StopPodHelper {
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod's name.
+        pod: String,
+        /// The pod's uid: a pod of that name with another uid is a replacement.
+        uid: String,
+        /// The ephemeral container, whose name also marks its helper (`--id`).
+        container: String,
+    },
 }
 
 impl Undo {
@@ -366,6 +380,15 @@ impl std::fmt::Display for Undo {
                 Some(false) => write!(f, "uncordon node {node} (unschedulable: false)"),
                 None => write!(f, "uncordon node {node}"),
             },
+            Self::StopPodHelper {
+                namespace,
+                pod,
+                container,
+                ..
+            } => write!(
+                f,
+                "stop firedrill's helper in ephemeral container {container} of pod {namespace}/{pod}"
+            ),
         }
     }
 }
@@ -375,6 +398,14 @@ pub async fn apply_undo(client: &kube::Client, undo: &Undo) -> Result<String, Ku
     let what = undo.to_string();
     let merge = PatchParams::default();
     match undo {
+        Undo::StopPodHelper {
+            namespace,
+            pod,
+            uid,
+            container,
+        } => stop_pod_helper(client, namespace, pod, uid, container)
+            .await
+            .map(|done| format!("{what}: {done}")),
         Undo::RemoveFile { path, sha256 } => {
             remove_created_file(std::path::Path::new(path), sha256)
                 .map_err(|e| KubeError::Refused(format!("cannot remove {path}: {e}")))
@@ -738,6 +769,107 @@ where
 }
 
 /// A 404 means there is nothing left to undo.
+/// How a pod helper's ephemeral container stands, from its pod's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HelperState {
+    /// The pod is gone or was replaced: its helper went with it.
+    PodGone,
+    /// Not started yet, with the kubelet's reason and message when it gave one.
+    Waiting(Option<String>),
+    /// Running.
+    Running,
+    /// Ended: its exit code, reason and message.
+    Ended(String),
+}
+
+/// The state of ephemeral container `container` in `pod`, which must have uid `uid`.
+pub fn helper_state(pod: Option<&Pod>, uid: &str, container: &str) -> HelperState {
+    let Some(pod) = pod.filter(|p| p.metadata.uid.as_deref() == Some(uid)) else {
+        return HelperState::PodGone;
+    };
+    let status = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.ephemeral_container_statuses.as_ref())
+        .and_then(|all| all.iter().find(|c| c.name == container));
+    let Some(state) = status.and_then(|c| c.state.as_ref()) else {
+        return HelperState::Waiting(None);
+    };
+    if let Some(t) = &state.terminated {
+        let mut ended = format!("exit code {}", t.exit_code);
+        for part in [&t.reason, &t.message].into_iter().flatten() {
+            ended.push_str(&format!(", {}", part.trim()));
+        }
+        return HelperState::Ended(ended);
+    }
+    if state.running.is_some() {
+        return HelperState::Running;
+    }
+    let why = state.waiting.as_ref().and_then(|w| {
+        let reason = w.reason.clone()?;
+        Some(match &w.message {
+            Some(m) => format!("{reason}: {m}"),
+            None => reason,
+        })
+    });
+    HelperState::Waiting(why)
+}
+
+/// Stops a pod helper through `pods/exec` (`firedrill internal stop`); one that ended, or
+/// whose pod is gone, counts as stopped.
+async fn stop_pod_helper(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    uid: &str,
+    container: &str,
+) -> Result<String, KubeError> {
+    let api = Api::<Pod>::namespaced(client.clone(), namespace);
+    let what = format!("get pod {namespace}/{pod}");
+    let found = retry(&what, || api.get_opt(pod)).await?;
+    match helper_state(found.as_ref(), uid, container) {
+        HelperState::PodGone => return Ok("the pod is gone, and its helper with it".to_owned()),
+        HelperState::Ended(how) => return Ok(format!("it had already stopped ({how})")),
+        HelperState::Waiting(_) | HelperState::Running => {}
+    }
+    let command: Vec<String> = ["firedrill", "internal", "stop", "--id", container]
+        .map(str::to_owned)
+        .to_vec();
+    let refused = |e: String| KubeError::Refused(format!("cannot stop the helper: {e}"));
+    let out = super::exec_capture(client, namespace, pod, container, &command)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    let failed = out
+        .status
+        .as_ref()
+        .filter(|s| s.status.as_deref() != Some("Success"));
+    if let Some(s) = failed {
+        // The container may have ended between the read and the exec.
+        let again = retry(&what, || api.get_opt(pod)).await?;
+        if let HelperState::Ended(how) = helper_state(again.as_ref(), uid, container) {
+            return Ok(format!("it had stopped ({how})"));
+        }
+        let stderr = out.stderr.trim();
+        return Err(refused(format!(
+            "{}{}",
+            s.message.as_deref().unwrap_or("the command failed"),
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(" (stderr: {stderr})")
+            }
+        )));
+    }
+    // `{"stopped": [PID...], "running": [PID...]}`, as `firedrill internal stop` prints it.
+    let report: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
+    let count = |key: &str| report[key].as_array().map_or(0, Vec::len);
+    Ok(match (count("stopped"), count("running")) {
+        (0, _) => "no helper was running".to_owned(),
+        (_, 0) => "stopped".to_owned(),
+        (_, n) => format!("{n} helper process(es) still ending"),
+    })
+}
+
 fn gone_is_done(result: Result<(), KubeError>, what: &str) -> Result<String, KubeError> {
     match result {
         Ok(()) => Ok(what.to_owned()),

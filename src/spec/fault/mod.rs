@@ -52,6 +52,7 @@ mod kubernetes;
 mod memory;
 mod network;
 mod node;
+mod pod_stress;
 mod prevention;
 mod process;
 mod stress;
@@ -65,6 +66,7 @@ pub use kubernetes::*;
 pub use memory::*;
 pub use network::*;
 pub use node::*;
+pub use pod_stress::*;
 pub use prevention::*;
 pub use process::*;
 pub use stress::*;
@@ -122,6 +124,9 @@ macro_rules! fault_kinds {
             SecretRevoke(SecretRevoke),
             /// Kill a container's main process through `pods/exec`; the kubelet restarts the container.
             ContainerKill(ContainerKill),
+            PodCpuStress(PodCpuStress),
+            PodMemoryStress(PodMemoryStress),
+            PodDiskFill(PodDiskFill),
             /// Block the selected pods' egress to a dependency (an address range, or pods by label) with a NetworkPolicy.
             EgressBlock(EgressBlock),
             /// Block the selected pods' egress to the cluster DNS and to port 53 anywhere with a NetworkPolicy.
