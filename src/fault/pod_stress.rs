@@ -304,11 +304,13 @@ impl PodHelperFault {
                 return Effect::ineffective(format!("{helper} has already ended ({how})"));
             }
             HelperState::Waiting(why) => {
-                return Effect::ineffective(format!(
-                    "{helper} has not started within {} s{}",
-                    START_LIMIT.as_secs(),
-                    why.map(|w| format!(": {w}")).unwrap_or_default()
-                ));
+                return Effect::ineffective(match why {
+                    Some(why) => format!("{helper} has not started: {why}"),
+                    None => format!(
+                        "{helper} has not started within {} s",
+                        START_LIMIT.as_secs()
+                    ),
+                });
             }
         }
         let command: Vec<String> = [

@@ -21,4 +21,5 @@ mod plan;
 mod proxy;
 mod recovery;
 mod security;
+mod stress;
 mod workload;

@@ -312,3 +312,66 @@ fn a_kill_the_process_ignores_is_not_in_force_and_fails_the_run() {
         "{report}"
     );
 }
+
+#[test]
+fn a_helper_stops_at_its_deadline_when_the_process_that_started_it_was_sigkilled() {
+    // In a pod, nothing ties firedrill's helper to firedrill: it must end on its own. Here
+    // a shell starts the helpers (a CPU stress and a disk fill) with a deadline 2 s away, and
+    // is SIGKILLed: the orphans must stop at the deadline, and the fill's file go with it.
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let deadline = now_ms + 2000;
+    let id = marker("orphan");
+    let bin = firedrill();
+    let script = format!(
+        "{bin} internal cpu-stress --workers 1 --load 10 --for 60s --until {deadline} --id {id} & \
+         {bin} internal disk-fill --dir {dir} --mib 1 --for 60s --until {deadline} --id {id} > /dev/null & \
+         wait",
+        bin = bin.display(),
+        dir = dir.path().display()
+    );
+    let mut shell = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .spawn()
+        .unwrap();
+    let file = dir.path().join(format!(".firedrill-fill-{id}"));
+    let mut helpers = Vec::new();
+    wait_for("both helpers at work", Duration::from_secs(10), || {
+        helpers = helpers_of(shell.id());
+        helpers.len() == 2 && file.exists()
+    });
+    let started = std::time::Instant::now();
+    shell.kill().unwrap();
+    shell.wait().unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.contains(") Z") && !s.contains(") X"))
+    };
+    assert!(
+        helpers.iter().all(|(pid, _)| alive(*pid)),
+        "the helpers are orphans now, still at work: {helpers:?}"
+    );
+    wait_for(
+        "the orphaned helpers to stop by themselves",
+        Duration::from_secs(10),
+        || helpers.iter().all(|(pid, _)| !alive(*pid)),
+    );
+    let lived = started.elapsed();
+    let stopped_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    // Seen stopped at most a poll after they stopped: not before the deadline.
+    assert!(
+        stopped_ms >= deadline,
+        "they stopped {} ms before the deadline",
+        deadline - stopped_ms
+    );
+    assert!(lived < Duration::from_secs(8), "{lived:?}");
+    assert!(!file.exists(), "the disk fill left its file");
+}

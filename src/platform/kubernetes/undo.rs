@@ -830,7 +830,13 @@ async fn stop_pod_helper(
     match helper_state(found.as_ref(), uid, container) {
         HelperState::PodGone => return Ok("the pod is gone, and its helper with it".to_owned()),
         HelperState::Ended(how) => return Ok(format!("it had already stopped ({how})")),
-        HelperState::Waiting(_) | HelperState::Running => {}
+        HelperState::Waiting(why) => {
+            return Ok(format!(
+                "it never started{}; should it start later, it stops by itself at the fault's deadline",
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
+            ));
+        }
+        HelperState::Running => {}
     }
     let command: Vec<String> = ["firedrill", "internal", "stop", "--id", container]
         .map(str::to_owned)
@@ -838,7 +844,11 @@ async fn stop_pod_helper(
     let refused = |e: String| KubeError::Refused(format!("cannot stop the helper: {e}"));
     let out = super::exec_capture(client, namespace, pod, container, &command)
         .await
-        .map_err(|e| refused(e.to_string()))?;
+        .map_err(|e| match e {
+            // kube's own message repeats the status; the server's message says it all.
+            super::ExecError::Api(kube::Error::Api(status)) => refused(status.message),
+            e => refused(e.to_string()),
+        })?;
     let failed = out
         .status
         .as_ref()

@@ -119,6 +119,12 @@ impl State {
             match t.kind {
                 TimerKind::Create(slot) => self.create_for(&slot, &mut active),
                 TimerKind::Ready { ns, name, uid } => self.mark_ready(&ns, &name, &uid),
+                TimerKind::HelperEnd {
+                    ns,
+                    name,
+                    uid,
+                    container,
+                } => super::ephemeral::end(self, &ns, &name, &uid, &container, 0),
                 TimerKind::Finalize { ns, name, uid } => {
                     if self
                         .get("pods", &ns, &name)

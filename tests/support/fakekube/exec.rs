@@ -103,8 +103,21 @@ pub fn start(
         .flatten()
         .filter_map(|c| c["name"].as_str().map(str::to_string))
         .collect();
+    let ephemeral: Vec<String> = pod["spec"]["ephemeralContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    if let Some(c) = wanted_container.as_ref().filter(|c| ephemeral.contains(c))
+        && super::ephemeral::ephemeral_state(&pod, c) != Some(true)
+    {
+        return Err(ApiError::bad_request(format!(
+            "container {c} is not valid for pod {name}: it is not running"
+        )));
+    }
     let container = match wanted_container {
-        Some(c) if containers.contains(&c) => c,
+        Some(c) if containers.contains(&c) || ephemeral.contains(&c) => c,
         Some(c) => {
             return Err(ApiError::bad_request(format!(
                 "container {c} is not valid for pod {name}"
@@ -206,12 +219,19 @@ async fn run<S>(
             }
         }
     }
-    let handler = {
+    let (helper, handler) = {
         let mut st = shared.lock();
         st.execs.push(exec.clone());
-        st.exec_handler.clone()
+        (
+            super::ephemeral::answer(&mut st, &exec),
+            st.exec_handler.clone(),
+        )
     };
-    let reply = handler.map(|h| h(&exec)).unwrap_or_default();
+    shared.wake.notify_one();
+    let reply = match helper {
+        Some(reply) => reply,
+        None => handler.map(|h| h(&exec)).unwrap_or_default(),
+    };
     let frame = |channel: u8, bytes: &[u8]| {
         let mut v = Vec::with_capacity(bytes.len() + 1);
         v.push(channel);

@@ -19,6 +19,10 @@
 //!   `expire_continue_tokens()`, `set_bookmark_interval(d)`.
 //! - `pods/exec` (websocket, v5/v4 channel protocol): `on_exec(handler)` answers commands,
 //!   `execs()` lists them.
+//! - `pods/{name}/ephemeralcontainers` (GET, PATCH, PUT), checked as the API server checks
+//!   it; the fake kubelet starts what is added (`set_helper_start` makes starts fail), and
+//!   firedrill's helper in it answers `firedrill internal status|stop` through exec and ends
+//!   at its deadline (`set_helpers_idle` makes helpers do nothing).
 //! - Security: ServiceAccounts, Roles and RoleBindings are stored; `serviceaccounts/{name}/token`
 //!   (TokenRequest) hands out a token that identifies the ServiceAccount, and requests with it
 //!   go through RBAC over the namespace's Roles and RoleBindings (ClusterRoles are ignored),
@@ -33,6 +37,7 @@
 #![allow(dead_code)]
 
 mod controller;
+mod ephemeral;
 mod exec;
 mod netpol;
 mod patch;
@@ -41,6 +46,7 @@ mod security;
 mod selector;
 mod store;
 
+pub use ephemeral::HelperStart;
 pub use exec::{Exec, ExecReply};
 pub use netpol::Reach;
 pub use security::Admission;
@@ -264,6 +270,12 @@ impl FakeKube {
         self.with(|st| st.immediate = false);
     }
 
+    /// Adds a workload given whole (a Deployment, StatefulSet or DaemonSet) and its Ready
+    /// pods at once.
+    pub fn add_workload(&self, object: Value) {
+        self.seed_now(object);
+    }
+
     /// Adds a Deployment (one container, port 8080 named http) and its Ready pods at once.
     pub fn add_deployment(&self, ns: &str, name: &str, replicas: i32, labels: &[(&str, &str)]) {
         self.seed_now(workload("Deployment", ns, name, Some(replicas), labels));
@@ -387,6 +399,16 @@ impl FakeKube {
     /// Sets what commands run in pods (`pods/exec`) answer; without it they exit 0 silently.
     pub fn on_exec(&self, handler: impl Fn(&Exec) -> ExecReply + Send + Sync + 'static) {
         self.with(|st| st.exec_handler = Some(Arc::new(handler)));
+    }
+
+    /// How the fake kubelet starts ephemeral containers.
+    pub fn set_helper_start(&self, start: HelperStart) {
+        self.with(|st| st.helpers.start = start);
+    }
+
+    /// Whether firedrill's helpers in ephemeral containers run without doing anything.
+    pub fn set_helpers_idle(&self, idle: bool) {
+        self.with(|st| st.helpers.idle = idle);
     }
 
     /// How pod creations and requests with ServiceAccount tokens are admitted.

@@ -318,6 +318,17 @@ fn answer(
         let name = t.name.as_deref();
         match (method.as_str(), name, t.sub.as_deref()) {
             ("GET", None, None) => list(shared, &t, params).map(|v| (200, v)),
+            ("GET", Some(name), Some("ephemeralcontainers")) if t.def.plural == "pods" => shared
+                .lock()
+                .get(t.def.plural, &ns, name)
+                .cloned()
+                .map(|v| (200, v))
+                .ok_or_else(|| ApiError::not_found(t.def, name)),
+            ("PUT", Some(name), Some("ephemeralcontainers")) if t.def.plural == "pods" => {
+                let b = parsed_body()?;
+                super::ephemeral::update(&mut shared.lock(), &ns, name, None, &b, w)
+                    .map(|v| (200, v))
+            }
             ("GET", Some(name), None | Some("status")) => shared
                 .lock()
                 .get(t.def.plural, &ns, name)
@@ -375,6 +386,10 @@ fn answer(
                 })?;
                 let b = parsed_body()?;
                 match sub {
+                    Some("ephemeralcontainers") if t.def.plural == "pods" => {
+                        super::ephemeral::update(&mut shared.lock(), &ns, name, Some(kind), &b, w)
+                            .map(|v| (200, v))
+                    }
                     None | Some("status") => shared
                         .lock()
                         .patch(t.def, &ns, name, kind, &b, sub, w)

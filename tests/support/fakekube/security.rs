@@ -233,7 +233,7 @@ pub fn authorize(
 /// API server words it.
 pub fn violations(pod: &Value, level: &str) -> Vec<String> {
     let spec = &pod["spec"];
-    let containers: Vec<&Value> = ["initContainers", "containers"]
+    let containers: Vec<&Value> = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|f| spec[*f].as_array().into_iter().flatten())
         .collect();

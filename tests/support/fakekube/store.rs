@@ -368,6 +368,13 @@ pub enum TimerKind {
         name: String,
         uid: String,
     },
+    /// End firedrill's helper in an ephemeral container at its deadline.
+    HelperEnd {
+        ns: String,
+        name: String,
+        uid: String,
+        container: String,
+    },
 }
 
 /// A timed controller action.
@@ -475,6 +482,8 @@ pub struct State {
     pub tokens: std::collections::HashMap<String, super::security::Identity>,
     /// How pod creations and ServiceAccount requests are admitted.
     pub admission: super::security::Admission,
+    /// How ephemeral containers start and how firedrill's helpers in them behave.
+    pub helpers: super::ephemeral::Helpers,
     base_wall: SystemTime,
     base: Instant,
 }
@@ -696,6 +705,7 @@ impl State {
             exec_handler: None,
             tokens: std::collections::HashMap::new(),
             admission: super::security::Admission::default(),
+            helpers: super::ephemeral::Helpers::default(),
             base_wall: SystemTime::now(),
             base: Instant::now(),
         }
