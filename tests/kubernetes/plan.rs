@@ -125,8 +125,41 @@ fn seed_for(fake: &FakeKube, file: &Path) -> Value {
                     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
                 }),
             ),
-            // A Deployment, or pods chosen by label alone: a Deployment makes such pods.
-            _ => fake.add_deployment(ns, &name, REPLICAS, &pairs),
+            // A Deployment, or pods chosen by label alone: a Deployment makes such pods,
+            // mounting the volumes that faults on it name (`pod-disk-fill`).
+            _ => {
+                let volumes: Vec<&str> = doc["spec"]["faults"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f["select"]["workload"] == w["name"])
+                    .filter_map(|f| f["volume"].as_str())
+                    .collect();
+                if volumes.is_empty() {
+                    fake.add_deployment(ns, &name, REPLICAS, &pairs);
+                } else {
+                    fake.add_workload(json!({
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "metadata": {"name": name, "namespace": ns, "labels": labels},
+                        "spec": {
+                            "replicas": REPLICAS,
+                            "selector": {"matchLabels": labels},
+                            "template": {
+                                "metadata": {"labels": labels},
+                                "spec": {
+                                    "containers": [{
+                                        "name": "app",
+                                        "image": "registry.example/app:1.0",
+                                        "volumeMounts": volumes.iter().map(|v| json!({"name": v, "mountPath": format!("/{v}")})).collect::<Vec<_>>(),
+                                    }],
+                                    "volumes": volumes.iter().map(|v| json!({"name": v, "emptyDir": {}})).collect::<Vec<_>>(),
+                                },
+                            },
+                        },
+                    }));
+                }
+            }
         }
     }
     let default_ns = namespaces
