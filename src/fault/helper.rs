@@ -116,8 +116,11 @@ impl Volume {
         if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // The field types differ between targets (u64 on x86_64 Linux glibc, u32 elsewhere).
+        #[allow(clippy::useless_conversion)]
         let unit = u64::from(st.f_frsize);
-        let blocks = |n| u64::from(n) * unit;
+        #[allow(clippy::useless_conversion)]
+        let blocks = |n: libc::fsblkcnt_t| u64::from(n) * unit;
         Ok(Self {
             total_bytes: blocks(st.f_blocks),
             used_bytes: blocks(st.f_blocks).saturating_sub(blocks(st.f_bfree)),
