@@ -16,6 +16,11 @@ pub struct Args {
     /// between drills. Read only.
     #[arg(long, value_name = "DB")]
     history: Option<PathBuf>,
+    /// Sign the journal's new seal of the regenerated files with this ed25519 private key
+    /// (PKCS#8 PEM), as `run --sign-key` signed the run. Without it, a signed run's journal
+    /// ends in a seal the signature does not cover, and `firedrill verify` says so.
+    #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
+    sign_key: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -23,7 +28,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(history) => history,
         Err(status) => return Ok(status),
     };
-    match rerender(&args.dir, history.as_ref()) {
+    if let Some(key) = &args.sign_key
+        && let Err(e) = crate::journal::check_private_key(key)
+    {
+        say!("error: --sign-key: {}", crate::error::chain(&e));
+        return Ok(ExitStatus::InvalidInput);
+    }
+    let unsigned_seal = args.sign_key.is_none() && crate::report::write::is_signed(&args.dir);
+    match rerender(
+        &args.dir,
+        history.as_ref(),
+        "reports written again by firedrill report",
+        args.sign_key.as_deref(),
+    ) {
         Ok(report) => {
             println!(
                 "{}: {} — {}{}",
@@ -43,7 +60,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                     say!("warning: {}: {}", run.journal.file, run.journal.detail);
                 }
             }
-            println!("wrote scorecard.md, junit.xml and report.html");
+            println!(
+                "wrote scorecard.md, junit.xml and report.html, sealed in the journal{}",
+                if args.sign_key.is_some() {
+                    " and signed"
+                } else {
+                    ""
+                }
+            );
+            if unsigned_seal {
+                say!(
+                    "note: the journal was signed, and its new seal is not: `firedrill verify` will report a record added after signing; run again with --sign-key to sign it"
+                );
+            }
             Ok(ExitStatus::Success)
         }
         Err(error) if error.is_user_input() || matches!(error, WriteError::Read(..)) => {

@@ -158,7 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             ""
         }
     );
-    let report = rerender(&args.dir, history.as_ref()).context("the review is recorded, but the reports could not be rendered again (run `firedrill report DIR`)")?;
+    let report = rerender(
+        &args.dir,
+        history.as_ref(),
+        "reports written again with a review",
+        args.sign_key.as_deref(),
+    ).context("the review is recorded, but the reports could not be rendered again (run `firedrill report DIR`)")?;
     let covered = match &report.reviews {
         ReviewState::Recorded(reviews) => target
             .findings

@@ -151,7 +151,7 @@ async fn run_plan(
                 score_with_history(input, result.history.as_ref(), Some(Timestamp::now()))
             });
         }
-        let run = crate::report::write::finish_run(&dir, &rel, result)
+        let run = crate::report::write::finish_run(&dir, &rel, result, args.sign_key.as_deref())
             .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
         if let Some((store, _)) = history {
             record(store, plan, &dir, &run.result);

@@ -99,14 +99,63 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         }
         Some(SignatureCheck::Invalid(why)) => println!("  SIGNATURE INVALID: {why}"),
     }
+    let seal_ok = if of_a_run && report.broken.is_none() {
+        check_seal(&path, &report.records)
+    } else {
+        true
+    };
     let signature_ok = matches!(report.signature, None | Some(SignatureCheck::Valid { .. }));
     if key.is_some() && report.signature.is_none() && report.broken.is_none() {
         println!("  a public key was given but there is no {sig_name} to check");
         return Ok(ExitStatus::ObjectivesMissed);
     }
-    Ok(if report.intact() && signature_ok {
+    Ok(if report.intact() && signature_ok && seal_ok {
         ExitStatus::Success
     } else {
         ExitStatus::ObjectivesMissed
     })
+}
+
+/// Checks the files of the journal's folder against its last seal and says how each stands;
+/// whether they all are as sealed.
+fn check_seal(journal: &std::path::Path, records: &[serde_json::Value]) -> bool {
+    use crate::journal::seal::{self, FileState};
+    let dir = journal
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let Some(check) = seal::check(dir, records) else {
+        println!(
+            "  files: not sealed: the figures of this folder are not bound to the journal (a run that did not end, or made before seals)"
+        );
+        return true;
+    };
+    for (file, state) in &check.files {
+        match state {
+            FileState::AsSealed => {}
+            FileState::Changed => println!(
+                "  FILE CHANGED: {file} is not what record {} sealed: its figures were edited after the run",
+                check.seq
+            ),
+            FileState::Missing => println!(
+                "  FILE MISSING: {file}, sealed by record {}, is gone",
+                check.seq
+            ),
+        }
+    }
+    for file in &check.unsealed {
+        println!(
+            "  FILE NOT SEALED: {file} was added after record {} sealed the folder",
+            check.seq
+        );
+    }
+    if check.holds() {
+        println!(
+            "  files: all {} as sealed by record {} ({})",
+            check.files.len(),
+            check.seq,
+            check.reason
+        );
+    }
+    check.holds()
 }

@@ -7,6 +7,7 @@
 //! the first. See docs/journal.md.
 
 mod check;
+pub mod seal;
 mod sign;
 mod verify;
 

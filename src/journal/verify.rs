@@ -66,7 +66,7 @@ pub struct Report {
     /// The file ends in the middle of a record (a crash while writing): the records
     /// before it verify.
     pub truncated_mid_record: bool,
-    /// The last record is `run-finished`.
+    /// The last record is `run-finished`, or only seals of the run's files follow it.
     pub finished: bool,
     /// The signature found next to the journal, and whether it checked out.
     pub signature: Option<SignatureCheck>,
@@ -190,9 +190,12 @@ pub fn verify(
         hashes.push(stated);
         report.records.push(rec);
     }
+    // A run ends with `run-finished`; only seals of its files may follow it.
     report.finished = report
         .records
-        .last()
+        .iter()
+        .rev()
+        .find(|r| r["kind"] != super::seal::SEAL)
         .is_some_and(|r| r["kind"] == "run-finished");
 
     let sig_path = signature_path(path);

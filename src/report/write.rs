@@ -40,6 +40,9 @@ pub enum WriteError {
     /// The folder holds neither result.json nor suite.json.
     #[error("{} holds neither result.json nor suite.json", .0.display())]
     NotResults(PathBuf),
+    /// A figure the reports are made from changed after its journal sealed it.
+    #[error("{}: {} is not what the journal sealed (record {}): the reports are not written again from edited figures (`firedrill verify` shows what changed)", .0.display(), .1, .2)]
+    Edited(PathBuf, String, u64),
 }
 
 impl WriteError {
@@ -47,7 +50,7 @@ impl WriteError {
     pub fn is_user_input(&self) -> bool {
         matches!(
             self,
-            Self::Parse(..) | Self::NotResults(_) | Self::BadRunFolder(..)
+            Self::Parse(..) | Self::NotResults(_) | Self::BadRunFolder(..) | Self::Edited(..)
         )
     }
 }
@@ -129,7 +132,15 @@ fn report_files() -> BTreeMap<String, String> {
 
 /// Completes a run's folder: writes result.json, scored by the run already, and the
 /// reports. `rel` is the folder as a suite names it ("" for a run of its own).
-pub fn finish_run(dir: &Path, rel: &str, mut result: RunResult) -> Result<ReportRun, WriteError> {
+///
+/// The files are then sealed: their SHA-256 digests become the journal's last record,
+/// signed with `sign_key` when one is given (`journal::seal`).
+pub fn finish_run(
+    dir: &Path,
+    rel: &str,
+    mut result: RunResult,
+    sign_key: Option<&Path>,
+) -> Result<ReportRun, WriteError> {
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     result.files.extend(report_files());
     write_json(&dir.join("result.json"), &result)?;
@@ -141,7 +152,25 @@ pub fn finish_run(dir: &Path, rel: &str, mut result: RunResult) -> Result<Report
     let mut own = single_report(run.clone());
     own.runs[0].journal.file = "journal.jsonl".to_owned();
     write_reports(dir, &own);
+    seal_run(dir, "run finished", sign_key);
     Ok(run)
+}
+
+/// Seals the files of a run's folder in its journal (`journal::seal`); a failure is logged:
+/// the files are written, only not bound to the journal, which `firedrill verify` says.
+fn seal_run(dir: &Path, why: &str, sign_key: Option<&Path>) {
+    if !dir.join("journal.jsonl").is_file() {
+        return;
+    }
+    if let Err(error) = crate::journal::seal::seal(dir, why, sign_key) {
+        let error = crate::error::chain(&error);
+        tracing::warn!(%error, dir = %dir.display(), "cannot seal the run's files in its journal");
+    }
+}
+
+/// Whether a run's journal was signed: regenerated pages then need the key to be covered.
+pub fn is_signed(dir: &Path) -> bool {
+    crate::journal::signature_path(&dir.join("journal.jsonl")).is_file()
 }
 
 /// The report of a run of its own.
@@ -231,7 +260,15 @@ pub fn finish_suite(
 /// Re-renders every report of a results folder (a run or a suite) from its result files and
 /// journals; returns the folder's report. With a run history, each scorecard is scored with
 /// what the history shows up to its run; without one, with what was recorded when it ran.
-pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteError> {
+///
+/// Every run folder whose pages are written again is sealed again (`why` says what wrote
+/// them), signed with `sign_key` when one is given.
+pub fn rerender(
+    dir: &Path,
+    history: Option<&History>,
+    why: &str,
+    sign_key: Option<&Path>,
+) -> Result<Report, WriteError> {
     let suite_path = dir.join(SUITE_FILE);
     if suite_path.exists() {
         let mut suite: SuiteResult = read_json(&suite_path)?;
@@ -244,6 +281,7 @@ pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteEr
             own.runs[0].journal.file = "journal.jsonl".to_owned();
             apply_run_reviews(&run_dir, &mut own);
             write_reports(&run_dir, &own);
+            seal_run(&run_dir, why, sign_key);
             runs.push(run);
         }
         let weights = suite.scorecard_input.weights.clone();
@@ -275,6 +313,7 @@ pub fn rerender(dir: &Path, history: Option<&History>) -> Result<Report, WriteEr
         let mut report = single_report(run);
         apply_run_reviews(dir, &mut report);
         write_reports(dir, &report);
+        seal_run(dir, why, sign_key);
         return Ok(report);
     }
     Err(WriteError::NotResults(dir.to_owned()))
@@ -384,6 +423,7 @@ pub fn apply_reviews(
 /// Reads a run's result.json and checks its journal again; the scorecard is recomputed from
 /// the recorded input with the journal as it is now, so a journal changed since the run shows.
 fn rerender_run(dir: &Path, rel: &str, history: Option<&History>) -> Result<ReportRun, WriteError> {
+    unedited_figures(dir)?;
     let mut result: RunResult = read_json(&dir.join("result.json"))?;
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     if let Some(history) = history {
@@ -399,6 +439,27 @@ fn rerender_run(dir: &Path, rel: &str, history: Option<&History>) -> Result<Repo
         result,
         journal,
     })
+}
+
+/// Refuses a run folder whose figures (result.json, latency.hlog, the notifications) are not
+/// what its journal's last seal holds; the pages themselves are about to be written again.
+fn unedited_figures(dir: &Path) -> Result<(), WriteError> {
+    use crate::journal::seal::{self, FileState};
+    let Ok(records) = crate::journal::read_verified(&dir.join("journal.jsonl")) else {
+        return Ok(());
+    };
+    let Some(check) = seal::check(dir, &records) else {
+        return Ok(());
+    };
+    let pages = ["scorecard.md", "report.html", "junit.xml"];
+    let edited = check
+        .files
+        .iter()
+        .find(|(f, state)| *state != FileState::AsSealed && !pages.contains(&f.as_str()));
+    match edited {
+        Some((file, _)) => Err(WriteError::Edited(dir.to_owned(), file.clone(), check.seq)),
+        None => Ok(()),
+    }
 }
 
 fn join(rel: &str, file: &str) -> String {

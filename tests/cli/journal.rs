@@ -99,6 +99,77 @@ fn a_signed_run_verifies_and_every_tampering_is_caught() {
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stdout).contains("SIGNATURE INVALID"));
 
+    // The figures are bound to the journal: its last record seals every file stating one.
+    std::fs::write(&journal, &original).unwrap();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("\"kind\":\"files-sealed\"")),
+        "{}",
+        lines.last().unwrap()
+    );
+    let r = verify(&[out.as_os_str(), "--public-key".as_ref(), public.as_os_str()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{text}");
+    assert!(text.contains("as sealed by record"), "{text}");
+    let result_path = out.join("result.json");
+    let result_text = std::fs::read_to_string(&result_path).unwrap();
+    std::fs::write(
+        &result_path,
+        result_text.replacen("\"passed\"", "\"failed\"", 1),
+    )
+    .unwrap();
+    let r = verify(&[out.as_os_str()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(1), "{text}");
+    assert!(text.contains("FILE CHANGED: result.json"), "{text}");
+    // Edited figures are not made into new pages (and sealed again).
+    let report = |extra: &[&std::ffi::OsStr]| {
+        Command::new(firedrill())
+            .arg("report")
+            .arg(&out)
+            .args(extra)
+            .env_remove("FIREDRILL_SIGN_KEY")
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap()
+    };
+    let r = report(&[]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("result.json is not what the journal sealed"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    std::fs::write(&result_path, &result_text).unwrap();
+    let page = out.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, html.replacen("<body", "<body data-edited", 1)).unwrap();
+    let r = verify(&[out.as_os_str()]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("FILE CHANGED: report.html"));
+    // Pages written again are sealed again; unsigned, the signature no longer covers the
+    // journal's end, and both commands say so.
+    let r = report(&[]);
+    assert_eq!(r.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("run again with --sign-key"));
+    let r = verify(&[out.as_os_str()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("appended after signing") && text.contains("reports written again"),
+        "{text}"
+    );
+    let r = report(&["--sign-key".as_ref(), key.as_os_str()]);
+    assert_eq!(r.status.code(), Some(0));
+    let r = verify(&[out.as_os_str(), "--public-key".as_ref(), public.as_os_str()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("signature valid") && text.contains("as sealed by record"),
+        "{text}"
+    );
+
     // Unreadable input is a usage error.
     let r = verify(&[dir.path().join("nothing.jsonl").as_os_str()]);
     assert_eq!(r.status.code(), Some(2));
