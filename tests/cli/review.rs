@@ -145,9 +145,12 @@ fn a_recorded_decision_shows_on_the_reports_and_evidences_traceability() {
     assert_eq!(data["decision"], "fix");
     assert_eq!(data["due"], "2099-01-31");
     assert_eq!(data["subject"], "1796632013-193ed956");
-    // Tied to the run's evidence: the head of its journal.
+    // Tied to the run's evidence: the head of its journal when the review was made, before
+    // the seal of the pages the review wrote again.
     let journal = firedrill::journal::read_verified(&dir.path().join("journal.jsonl")).unwrap();
-    assert_eq!(data["evidenceHead"], journal[1]["hash"]);
+    let (last, before) = (&journal[journal.len() - 1], &journal[journal.len() - 2]);
+    assert_eq!(last["kind"], "files-sealed");
+    assert_eq!(data["evidenceHead"], before["hash"]);
 
     let after = std::fs::read_to_string(dir.path().join("scorecard.md")).unwrap();
     let row = profile_row(&after, "Evidence & traceability");
