@@ -301,9 +301,8 @@ impl Fault for DependencyFault {
                 }
                 Some(ToxicKind::ResetPeer(_)) => check::reset(at).await,
                 Some(ToxicKind::Timeout(_)) => check::silent(at).await,
-                _ => Effect::unverified(
-                    "a bandwidth limit shows only on a transfer larger than a check should make; the toxic is on the proxy",
-                ),
+                Some(ToxicKind::Bandwidth(b)) => check::throttled(at, &info.upstream, b.rate).await,
+                _ => Effect::unverified("no check for this toxic; the toxic is on the proxy"),
             },
         }
     }
@@ -548,6 +547,137 @@ mod check {
         }
     }
 
+    /// The most padding the bandwidth check puts in its request, in header lines of at most
+    /// `PAD_LINE` bytes: well under the header limits of common servers (8 KiB a line for
+    /// nginx and Apache, 16 KiB in all for Node), so that the dependency reads it all
+    /// before it answers.
+    const MAX_PAD: usize = 8000;
+    const PAD_LINE: usize = 4000;
+
+    /// How long the transfer must take at the limit for the check to tell (milliseconds).
+    const MIN_SHOWN_MS: f64 = 100.0;
+
+    /// `GET /` padded with `pad` bytes of headers.
+    pub(super) fn padded_head(at: &str, pad: usize) -> String {
+        let mut head = format!(
+            "GET / HTTP/1.1\r\nHost: {at}\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\n"
+        );
+        let mut left = pad;
+        while left > 0 {
+            let line = left.min(PAD_LINE);
+            head.push_str("X-Firedrill-Pad: ");
+            head.push_str(&"x".repeat(line));
+            head.push_str("\r\n");
+            left -= line;
+        }
+        head.push_str("\r\n");
+        head
+    }
+
+    /// The least time `up` bytes one way, then `down` bytes the other, take through a
+    /// bandwidth toxic of `rate` KB/s (milliseconds): it writes a tenth of a second's worth
+    /// at once and then pauses, so all but the last piece of each way wait their turn.
+    pub(super) fn least_ms(up: usize, down: usize, rate: u64) -> f64 {
+        let piece = rate.saturating_mul(100) as usize;
+        let held = up.saturating_sub(piece) + down.saturating_sub(piece);
+        held as f64 / rate.max(1) as f64
+    }
+
+    /// What one transfer moved, and when its last byte came.
+    struct Moved {
+        up: usize,
+        down: usize,
+        last: Duration,
+    }
+
+    /// Sends `head` to `at` and reads the answer to its end: at most 5 s in all, 1 s of
+    /// silence once it has begun (a toxic's pause is a tenth of a second).
+    async fn transfer(at: &str, head: &str) -> Result<Moved, String> {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(5);
+        let mut stream =
+            match tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(at)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(format!("{at} cannot be reached: {e}")),
+                Err(_) => return Err(format!("{at} cannot be reached in 2 s")),
+            };
+        let write = tokio::time::timeout_at(deadline, stream.write_all(head.as_bytes())).await;
+        if !matches!(write, Ok(Ok(()))) {
+            return Err(format!("{at} did not take the check's request"));
+        }
+        let mut buf = vec![0; 16 * 1024];
+        let mut down = 0;
+        let mut last = start.elapsed();
+        loop {
+            let until = if down == 0 {
+                deadline
+            } else {
+                deadline.min(Instant::now() + Duration::from_secs(1))
+            };
+            match tokio::time::timeout_at(until, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => {
+                    down += n;
+                    last = start.elapsed();
+                }
+            }
+        }
+        if down == 0 {
+            return Err(format!("a request through {at} got no answer"));
+        }
+        Ok(Moved {
+            up: head.len(),
+            down,
+            last,
+        })
+    }
+
+    /// A bandwidth toxic holds a transfer back: a request padded to take a few tenths of a
+    /// second at the limit, and its whole answer, through the proxy at `at` take at least
+    /// what the limit allows; the same request straight to `upstream` shows how much of that
+    /// is the dependency's own time.
+    pub(super) async fn throttled(at: &str, upstream: &str, rate: u64) -> Effect {
+        let bare = padded_head(at, 0).len();
+        // A tenth of a second's worth passes at once; then 0.3 s more.
+        let wanted = (rate.saturating_mul(400) as usize).saturating_sub(bare);
+        let head = padded_head(at, wanted.min(MAX_PAD));
+        let through = match transfer(at, &head).await {
+            Ok(moved) => moved,
+            Err(why) => return Effect::unverified(why),
+        };
+        let least = least_ms(through.up, through.down, rate);
+        let what = format!(
+            "a request of {} bytes and its answer of {} bytes",
+            through.up, through.down
+        );
+        if least < MIN_SHOWN_MS {
+            return Effect::unverified(format!(
+                "{what} through {at} take only {least:.0} ms at {rate} KB/s: too small a transfer to show the limit (the dependency's answer to GET / is small); the toxic is on the proxy"
+            ));
+        }
+        let took = through.last.as_secs_f64() * 1e3;
+        if took < 0.8 * least {
+            return Effect::ineffective(format!(
+                "{what} went through {at} in {took:.0} ms, faster than {rate} KB/s allows (at least {least:.0} ms)"
+            ));
+        }
+        // The dependency's own time, without the proxy, is not the limit's doing.
+        let own = match transfer(upstream, &head).await {
+            Ok(moved) => moved.last.as_secs_f64() * 1e3,
+            Err(_) => 0.0,
+        };
+        let shown = format!(
+            "{what} took {took:.0} ms through {at}, {own:.0} ms straight to the dependency; at {rate} KB/s they take at least {least:.0} ms"
+        );
+        if took - own >= 0.8 * least {
+            Effect::verified(shown)
+        } else {
+            Effect::unverified(format!(
+                "{shown}: the dependency's own time hides the limit"
+            ))
+        }
+    }
+
     /// A latency toxic delays the answer by at least most of its latency.
     pub(super) async fn delayed(at: &str, req: &Request, latency: Duration) -> Effect {
         let wait = (latency + Duration::from_secs(2)).min(Duration::from_secs(30));
@@ -636,6 +766,73 @@ mod tests {
         let unsure = spec_match("{pathRegex: '^/pay/[0-9]+$'}");
         let why = check_request(Some(&unsure)).unwrap_err();
         assert!(why.contains("^/pay/[0-9]+$"), "{why}");
+    }
+
+    #[test]
+    fn the_bandwidth_check_counts_what_the_toxic_must_hold_back() {
+        // 10 KB/s: 1000 bytes pass at once each way, the rest at 10 bytes a millisecond.
+        assert_eq!(check::least_ms(4000, 500, 10), 300.0);
+        assert_eq!(check::least_ms(4000, 3000, 10), 500.0);
+        assert_eq!(check::least_ms(100, 100, 1000), 0.0);
+        let head = check::padded_head("127.0.0.1:1", 9000);
+        assert_eq!(
+            head.len(),
+            check::padded_head("127.0.0.1:1", 0).len() + 9000 + 3 * 19
+        );
+        assert!(head.lines().all(|l| l.trim_end().len() <= 4000 + 17));
+        assert!(head.ends_with("\r\n\r\n"));
+    }
+
+    /// A limit in force shows on the check's transfer; the same proxy without it lets the
+    /// transfer through at full speed.
+    #[tokio::test]
+    async fn the_bandwidth_check_sees_the_limit_and_its_absence() {
+        // A dependency that answers every request with 6000 bytes and closes.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = server.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = server.accept().await {
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = vec![b'y'; 6000];
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.write_all(&body).await;
+                });
+            }
+        });
+        let registry = ProxyRegistry::new();
+        let at = registry
+            .create(crate::proxy::ProxyConfig {
+                name: "db".into(),
+                listen: "127.0.0.1:0".into(),
+                upstream: upstream.clone(),
+                enabled: true,
+            })
+            .await
+            .unwrap()
+            .listen;
+        let free = check::throttled(&at, &upstream, 10).await;
+        assert_eq!(free.status(), "ineffective", "{free:?}");
+        for (name, stream) in [("bw-up", Stream::Upstream), ("bw-down", Stream::Downstream)] {
+            let kind = ToxicKind::Bandwidth(Bandwidth { rate: 10 });
+            registry
+                .add_toxic("db", ToxicConfig::new(stream, kind).named(name))
+                .unwrap();
+        }
+        let held = check::throttled(&at, &upstream, 10).await;
+        assert_eq!(held.status(), "verified", "{held:?}");
     }
 
     #[test]

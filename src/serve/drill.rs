@@ -129,7 +129,13 @@ impl EngineRunner {
 /// The roles' links of the drills running now, by drill: each a secret of its role's, shown
 /// only to holders of serve's bearer token (`GET /api/live`).
 #[derive(Clone, Debug, Default)]
-pub struct LiveLinks(Arc<std::sync::Mutex<BTreeMap<String, LiveDrill>>>);
+pub struct LiveLinks {
+    drills: Arc<std::sync::Mutex<BTreeMap<String, LiveDrill>>>,
+    /// Whether each run's stop link is printed on serve's standard error: only when serve
+    /// has no token, since its pages then cannot offer a button (and the terminal of
+    /// `firedrill run` gets the link the same way).
+    announce: Arc<std::sync::atomic::AtomicBool>,
+}
 
 /// The links of one running drill.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -145,6 +151,14 @@ pub struct LiveDrill {
     /// The run's stop button, which serve presses for its token holders.
     #[serde(skip)]
     pub button: Option<Arc<crate::detection::stop::StopButton>>,
+    /// When the run started.
+    #[serde(skip)]
+    pub since: Option<crate::time::Timestamp>,
+    /// The stop form's nonce: drawn per run and shown only in serve's page for this run, so
+    /// that a form posted from another site (which cannot read the page) or from a page of
+    /// an earlier run is refused.
+    #[serde(skip)]
+    pub form: Option<crate::response::RoleToken>,
 }
 
 /// One role's link.
@@ -159,12 +173,14 @@ pub struct LiveLink {
 impl LiveLinks {
     /// What `edit` changes of the drill's entry, made when missing.
     fn update(&self, drill: &str, experiment: &str, edit: impl FnOnce(&mut LiveDrill)) {
-        if let Ok(mut all) = self.0.lock() {
+        if let Ok(mut all) = self.drills.lock() {
             let entry = all.entry(drill.to_owned()).or_insert_with(|| LiveDrill {
                 experiment: experiment.to_owned(),
                 links: Vec::new(),
                 stop: None,
                 button: None,
+                since: None,
+                form: None,
             });
             entry.experiment = experiment.to_owned();
             edit(entry);
@@ -183,31 +199,53 @@ impl LiveLinks {
         });
     }
 
-    /// Presses the stop button of the drill running as `drill`, for `by`; `None` when no
-    /// run of it is under way.
+    /// Presses the stop button of the drill running as `drill`, saying it came `via` serve's
+    /// API or its page; `None` when no run of it is under way.
     pub fn stop(
         &self,
         drill: &str,
         body: crate::detection::stop::PressBody,
+        via: &str,
     ) -> Option<Result<crate::detection::stop::StopRequest, crate::detection::stop::PressError>>
     {
         let button = self
-            .0
+            .drills
             .lock()
             .ok()
             .and_then(|all| all.get(drill).and_then(|d| d.button.clone()))?;
-        Some(button.press(body, "firedrill serve"))
+        Some(button.press(body, via))
     }
 
     fn clear(&self, drill: &str) {
-        if let Ok(mut all) = self.0.lock() {
+        if let Ok(mut all) = self.drills.lock() {
             all.remove(drill);
         }
     }
 
     /// The running drills' links, by drill.
     pub fn snapshot(&self) -> BTreeMap<String, LiveDrill> {
-        self.0.lock().map(|all| all.clone()).unwrap_or_default()
+        self.drills
+            .lock()
+            .map(|all| all.clone())
+            .unwrap_or_default()
+    }
+
+    /// The drill running as `drill`, if one is.
+    pub fn get(&self, drill: &str) -> Option<LiveDrill> {
+        self.drills
+            .lock()
+            .ok()
+            .and_then(|all| all.get(drill).cloned())
+    }
+
+    /// Prints each run's stop link on standard error from now on (serve without a token).
+    pub fn announce_stop_links(&self) {
+        self.announce
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn announces(&self) -> bool {
+        self.announce.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -233,6 +271,13 @@ impl ProgressSink for ActiveFaults {
                 self.live.update(&self.drill, &self.experiment, |entry| {
                     entry.stop = Some(link.clone());
                 });
+                if self.live.announces() {
+                    // The terminal, as `firedrill run` prints it; never through tracing.
+                    eprintln!(
+                        "firedrill serve: drill {}: stop the drill (and roll back) at: {link}",
+                        self.drill
+                    );
+                }
                 return;
             }
             _ => return,
@@ -344,8 +389,15 @@ impl EngineRunner {
                     "cannot make the stop button: {e}"
                 )))
             })?;
+        let form = crate::response::RoleToken::generate().map_err(|e| {
+            RunError::Engine(engine::EngineError::Response(format!(
+                "cannot make the stop form's nonce: {e}"
+            )))
+        })?;
         self.live.update(drill, &exp.metadata.name, |entry| {
             entry.button = Some(button.clone());
+            entry.since = Some(crate::time::Timestamp::now());
+            entry.form = Some(form);
         });
         options.stop = Some(button);
         let result = drive(exp.clone(), options, progress, cancel.clone()).await;

@@ -1,7 +1,9 @@
-//! The read-only web interface and JSON API of `firedrill serve`, on one port.
+//! The web interface and JSON API of `firedrill serve`, on one port: read-only but for the
+//! stop of a running drill.
 //!
-//! `/healthz` and `/readyz` are always open (probes carry no token); everything else needs
-//! the bearer token when one is configured.
+//! `/healthz` and `/readyz` are always open (probes carry no token); the stop button's form
+//! checks serve's token itself (a form cannot send the header); everything else needs the
+//! bearer token when one is configured.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,14 +65,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/trend", get(api_trend))
         .route("/api/live", get(api_live))
         .route("/api/drills/{drill}/stop", axum::routing::post(api_stop))
+        .route("/drills/{drill}", get(drill_page))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
         ));
+    if state.token.is_none() {
+        // Without a token the pages offer no stop button: the run's own link is the way.
+        state.live.announce_stop_links();
+    }
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        // The stop form authenticates itself: a browser's form cannot send the header.
+        .route(
+            "/drills/{drill}/stop",
+            axum::routing::post(stop_form)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_STOP_FORM_BYTES)),
+        )
         .merge(guarded)
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
@@ -81,21 +94,26 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether the request carries serve's bearer token.
+fn has_bearer(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| AppState::digest(t.trim()))
+        .is_some_and(|g| same(&g, expected))
+}
+
 async fn require_token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = &state.token else {
-        return next.run(request).await;
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| AppState::digest(t.trim()));
-    if given.is_some_and(|g| same(&g, expected)) {
+    if state.token.is_none() || has_bearer(&state, &headers) {
         return next.run(request).await;
     }
     let mut response = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
@@ -244,9 +262,22 @@ async fn runs_page(
             ..info.clone()
         })
         .collect();
-    pages::runs(&state.frame(), &drills, &experiments, &filter, &rows)
-        .map(Html)
-        .map_err(Failure::page)
+    let running: std::collections::BTreeMap<String, String> = state
+        .live
+        .snapshot()
+        .into_iter()
+        .map(|(name, live)| (name, live.experiment))
+        .collect();
+    pages::runs(
+        &state.frame(),
+        &drills,
+        &running,
+        &experiments,
+        &filter,
+        &rows,
+    )
+    .map(Html)
+    .map_err(Failure::page)
 }
 
 async fn run_page(
@@ -380,7 +411,7 @@ async fn api_stop(
             }
         }
     };
-    match state.live.stop(&drill, press) {
+    match state.live.stop(&drill, press, "firedrill serve") {
         None => (
             StatusCode::NOT_FOUND,
             format!("no run of drill `{drill}` is under way\n"),
@@ -392,6 +423,187 @@ async fn api_stop(
         )
             .into_response(),
         Some(Err(e)) => (StatusCode::GONE, format!("{e}\n")).into_response(),
+    }
+}
+
+/// The largest stop form accepted.
+const MAX_STOP_FORM_BYTES: usize = 8 * 1024;
+
+/// How the stop form reaches the run: serve's pages say it, the POST checks it.
+const STOP_VIA: &str = "firedrill serve's stop page";
+
+/// A page of serve that must not be kept by a browser or a proxy: it carries the form's
+/// nonce, or tells what a press did.
+fn uncached(status: StatusCode, html: String) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /drills/{drill}`: the drill running now, with its stop form for token holders, or
+/// how to stop it when serve has no token.
+async fn drill_page(
+    State(state): State<Arc<AppState>>,
+    Path(drill): Path<String>,
+) -> Result<Response, Failure> {
+    let known = state.drills.iter().any(|(d, _)| d.name == drill);
+    let running = state.live.get(&drill);
+    if !known && running.is_none() {
+        return Err(Failure {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no drill named {drill}"),
+            json: false,
+        });
+    }
+    let view = pages::DrillView {
+        name: drill,
+        running: running.map(|r| pages::RunningView {
+            experiment: r.experiment,
+            since: r
+                .since
+                .map(|t| format!("{} UTC", t.strftime("%Y-%m-%d %H:%M:%S"))),
+            listens: r.stop.is_some(),
+            // Only a token holder's page carries the form, and so the nonce.
+            nonce: r
+                .form
+                .filter(|_| state.token.is_some())
+                .map(|f| f.expose().to_owned()),
+        }),
+        token: state.token.is_some(),
+    };
+    pages::drill(&state.frame(), &view)
+        .map(|html| uncached(StatusCode::OK, html))
+        .map_err(Failure::page)
+}
+
+/// What the stop form sends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopForm {
+    /// Serve's token, typed in; may be left empty when a proxy in front sends the header.
+    #[serde(default)]
+    token: Option<String>,
+    /// The nonce of the page the form came from.
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /drills/{drill}/stop`: the stop form of serve's page. It needs serve's token (typed
+/// in the form, or the bearer header a proxy in front adds), the nonce of the page for the
+/// run under way (a page another site cannot read), and a name; a browser's cross-site
+/// request is refused whatever it carries. Nothing is pressed or journaled otherwise.
+async fn stop_form(
+    State(state): State<Arc<AppState>>,
+    Path(drill): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let frame = state.frame();
+    let answer =
+        |status: StatusCode, outcome: pages::StopOutcome| match pages::stopped(&frame, &outcome) {
+            Ok(html) => uncached(status, html),
+            Err(e) => Failure::page(e).into_response(),
+        };
+    let refused = |status: StatusCode, message: String| {
+        answer(
+            status,
+            pages::StopOutcome {
+                drill: drill.clone(),
+                stopping: None,
+                refused: Some(message),
+            },
+        )
+    };
+    let Some(expected) = &state.token else {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "serve has no --token-file, so it stops nothing: use the run's own stop link (serve prints it on its standard error when the run starts)".to_owned(),
+        );
+    };
+    // Browsers say where a request comes from; a form posted by another site is refused
+    // before anything is read from it.
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if !matches!(site, "same-origin" | "none") {
+        return refused(
+            StatusCode::FORBIDDEN,
+            format!("a stop must come from serve's own page, not from another site ({site})"),
+        );
+    }
+    let form: StopForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(e) => {
+            return refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("not the stop form: {e}"),
+            );
+        }
+    };
+    let typed = form
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .is_some_and(|t| same(&AppState::digest(t), expected));
+    if !typed && !has_bearer(&state, &headers) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "that is not serve's token: nothing was stopped".to_owned(),
+        );
+    }
+    let Some(running) = state.live.get(&drill) else {
+        return refused(
+            StatusCode::NOT_FOUND,
+            format!("no run of drill {drill} is under way"),
+        );
+    };
+    let nonce_ok = match (&running.form, form.nonce.as_deref()) {
+        (Some(expected), Some(given)) => expected.matches(given),
+        _ => false,
+    };
+    if !nonce_ok {
+        return refused(
+            StatusCode::CONFLICT,
+            "this form is not from the page of the run under way (an earlier run's page, or another site's): open the drill's page again".to_owned(),
+        );
+    }
+    if form.by.as_deref().is_none_or(|b| b.trim().is_empty()) {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "say who you are: the journal records who stopped the drill".to_owned(),
+        );
+    }
+    let press = crate::detection::stop::PressBody {
+        by: form.by,
+        reason: form.reason,
+    };
+    match state.live.stop(&drill, press, STOP_VIA) {
+        None => refused(
+            StatusCode::NOT_FOUND,
+            format!("no run of drill {drill} is under way"),
+        ),
+        Some(Ok(request)) => answer(
+            StatusCode::ACCEPTED,
+            pages::StopOutcome {
+                drill: drill.clone(),
+                stopping: Some(pages::Stopping {
+                    experiment: running.experiment,
+                    by: request.by.clone(),
+                    at: format!("{} UTC", request.at.strftime("%Y-%m-%d %H:%M:%S")),
+                    reason: request.describe(),
+                }),
+                refused: None,
+            },
+        ),
+        Some(Err(e)) => refused(StatusCode::GONE, e.to_string()),
     }
 }
 

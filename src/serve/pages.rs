@@ -15,7 +15,7 @@ use crate::report::{board, format};
 use crate::time::Timestamp;
 
 /// Every template, by the name the others include or import it by.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("style.css", include_str!("../report/templates/style.css")),
     ("serve.css", include_str!("templates/serve.css")),
     ("layout.html", include_str!("templates/layout.html")),
@@ -23,6 +23,8 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("runs.html", include_str!("templates/runs.html")),
     ("run.html", include_str!("templates/run.html")),
     ("trend.html", include_str!("templates/trend.html")),
+    ("drill.html", include_str!("templates/drill.html")),
+    ("stopped.html", include_str!("templates/stopped.html")),
 ];
 
 /// Errors of the pages; a template that fails is a defect in firedrill, not in the input.
@@ -146,10 +148,11 @@ struct FilterValues<'a> {
     until: Option<&'a str>,
 }
 
-/// The runs list with its filters.
+/// The runs list with its filters; `running` maps each drill running now to its experiment.
 pub fn runs(
     frame: &Frame,
     drills: &[DrillInfo],
+    running: &std::collections::BTreeMap<String, String>,
     experiments: &[String],
     filter: &RunFilter,
     rows: &[RunRow],
@@ -160,6 +163,7 @@ pub fn runs(
         frame: &'a Frame,
         page: &'static str,
         drills: &'a [DrillInfo],
+        running: &'a std::collections::BTreeMap<String, String>,
         experiments: &'a [String],
         statuses: [&'static str; 6],
         filter: FilterValues<'a>,
@@ -172,6 +176,7 @@ pub fn runs(
             frame,
             page: "runs",
             drills,
+            running,
             experiments,
             statuses: STATUSES,
             filter: FilterValues {
@@ -182,6 +187,92 @@ pub fn runs(
             },
             runs: rows.iter().map(RunLine::from).collect(),
             limited: filter.limit.is_some_and(|l| rows.len() >= l as usize),
+        },
+    )
+}
+
+/// A drill's page: what runs now and how to stop it.
+#[derive(Debug, Serialize)]
+pub struct DrillView {
+    /// The drill.
+    pub name: String,
+    /// Its run under way, if any.
+    pub running: Option<RunningView>,
+    /// Whether serve has a token, and so offers the stop form.
+    pub token: bool,
+}
+
+/// A run under way, as its drill's page shows it.
+#[derive(Debug, Serialize)]
+pub struct RunningView {
+    /// The experiment running.
+    pub experiment: String,
+    /// When it started.
+    pub since: Option<String>,
+    /// Whether the run listens, and so has a stop link of its own.
+    pub listens: bool,
+    /// The stop form's nonce, on a token holder's page only.
+    pub nonce: Option<String>,
+}
+
+/// A drill's page.
+pub fn drill(frame: &Frame, view: &DrillView) -> Result<String, PageError> {
+    #[derive(Serialize)]
+    struct Context<'a> {
+        #[serde(flatten)]
+        frame: &'a Frame,
+        page: &'static str,
+        drill: &'a DrillView,
+    }
+    render(
+        "drill.html",
+        Context {
+            frame,
+            page: "drill",
+            drill: view,
+        },
+    )
+}
+
+/// What a press of the stop form did.
+#[derive(Debug, Serialize)]
+pub struct StopOutcome {
+    /// The drill.
+    pub drill: String,
+    /// The stop under way, when the press was taken.
+    pub stopping: Option<Stopping>,
+    /// Why nothing was stopped, otherwise.
+    pub refused: Option<String>,
+}
+
+/// A stop under way.
+#[derive(Debug, Serialize)]
+pub struct Stopping {
+    /// The experiment being stopped.
+    pub experiment: String,
+    /// Who pressed.
+    pub by: String,
+    /// When.
+    pub at: String,
+    /// The run's reason, as it will be stored.
+    pub reason: String,
+}
+
+/// The page answering a press of the stop form.
+pub fn stopped(frame: &Frame, outcome: &StopOutcome) -> Result<String, PageError> {
+    #[derive(Serialize)]
+    struct Context<'a> {
+        #[serde(flatten)]
+        frame: &'a Frame,
+        page: &'static str,
+        outcome: &'a StopOutcome,
+    }
+    render(
+        "stopped.html",
+        Context {
+            frame,
+            page: "stopped",
+            outcome,
         },
     )
 }
@@ -433,11 +524,60 @@ mod tests {
             results_dir: None,
             has_report: false,
         };
-        let html = runs(&frame(), &[], &["x".into()], &RunFilter::default(), &[row]).unwrap();
+        let html = runs(
+            &frame(),
+            &[],
+            &Default::default(),
+            &["x".into()],
+            &RunFilter::default(),
+            &[row],
+        )
+        .unwrap();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("2026-03-01 10:00:00"));
         assert!(html.contains(&format::duration_ms(1500.0)));
+    }
+
+    #[test]
+    fn the_drill_page_offers_the_stop_form_to_token_holders_only() {
+        let view = |token: bool| DrillView {
+            name: "nightly".into(),
+            running: Some(RunningView {
+                experiment: "checkout".into(),
+                since: Some("2026-03-01 10:00:00 UTC".into()),
+                listens: true,
+                nonce: token.then(|| "n0nce".into()),
+            }),
+            token,
+        };
+        let with = drill(&frame(), &view(true)).unwrap();
+        assert!(with.contains(r#"action="/drills/nightly/stop""#), "{with}");
+        assert!(with.contains(r#"name="nonce" value="n0nce""#));
+        assert!(with.contains(r#"type="password" name="token""#));
+        let without = drill(&frame(), &view(false)).unwrap();
+        assert!(!without.contains("<form"), "{without}");
+        assert!(without.contains("Open the run's own stop link"));
+        let idle = drill(
+            &frame(),
+            &DrillView {
+                name: "nightly".into(),
+                running: None,
+                token: true,
+            },
+        )
+        .unwrap();
+        assert!(idle.contains("is not running now"));
+        let refused = stopped(
+            &frame(),
+            &StopOutcome {
+                drill: "nightly".into(),
+                stopping: None,
+                refused: Some("<b>no</b>".into()),
+            },
+        )
+        .unwrap();
+        assert!(refused.contains("Nothing was stopped") && refused.contains("&lt;b&gt;no"));
     }
 
     #[test]

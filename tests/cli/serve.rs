@@ -526,13 +526,11 @@ fn a_scheduled_drill_gives_its_roles_links_to_token_holders_and_stores_their_ans
     assert!(processes_with(&marker).is_empty());
 }
 
-/// A token holder stops a scheduled drill mid-fault through serve's API: the run rolls
-/// back and is stored as aborted, saying who stopped it.
-#[test]
-fn a_token_holder_stops_a_running_drill_through_serve() {
-    let _guard = shared();
+/// A folder with a drill that pauses its workload for a minute (and listens for a webhook
+/// that never comes, so that the run has its own stop link); it runs every second.
+fn long_drill(test: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let marker = marker("serve-stop");
+    let marker = marker(test);
     let long = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 60s}";
     let extra = "  detection:\n    timeout: 90s\n    signals: [{name: pager, type: webhook, match: {alertname: Never}}]\n  recovery: {stableFor: 100ms, timeout: 10s}";
     write_experiment(
@@ -545,22 +543,50 @@ fn a_token_holder_stops_a_running_drill_through_serve() {
         "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills:\n    - name: long-drill\n      cron: \"* * * * * *\"\n      experiment: e.yaml\n      missed: skip\n",
     )
     .unwrap();
+    (dir, marker)
+}
+
+/// Every journal under the results folder, as one text.
+fn journals(dir: &Path) -> String {
+    std::fs::read_dir(dir.join("results"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One HTTP/1.0 POST on loopback with these extra header lines; the whole answer.
+fn post(address: SocketAddr, path: &str, content_type: &str, body: &str, headers: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: test\r\n{headers}content-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// A token holder stops a scheduled drill mid-fault through serve's API: the run rolls
+/// back and is stored as aborted, saying who stopped it.
+#[test]
+fn a_token_holder_stops_a_running_drill_through_serve() {
+    let _guard = shared();
+    let (dir, marker) = long_drill("serve-stop");
     let token = "stop-token";
     let server = Server::start(dir.path(), Some(token));
     let post = |path: &str, body: &str, token: Option<&str>| {
-        let mut stream = TcpStream::connect(server.address).unwrap();
         let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
-        write!(
-            stream,
-            "POST {path} HTTP/1.0\r\nHost: test\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
+        post(server.address, path, "application/json", body, &auth)
     };
     assert!(post("/api/drills/long-drill/stop", "{}", None).starts_with("HTTP/1.0 401"));
     let mut stop_page = None;
@@ -572,17 +598,9 @@ fn a_token_holder_stops_a_running_drill_through_serve() {
         stop_page.is_some()
     });
     assert!(stop_page.unwrap().contains("/stop/"));
-    let journaled = || {
-        std::fs::read_dir(dir.path().join("results"))
-            .map(|d| {
-                d.flatten().any(|e| {
-                    std::fs::read_to_string(e.path().join("journal.jsonl"))
-                        .is_ok_and(|j| j.contains("\"fault-injected\""))
-                })
-            })
-            .unwrap_or(false)
-    };
-    wait_for("the fault injected", Duration::from_secs(30), journaled);
+    wait_for("the fault injected", Duration::from_secs(30), || {
+        journals(dir.path()).contains("\"fault-injected\"")
+    });
     let answer = post(
         "/api/drills/long-drill/stop",
         r#"{"by": "ops on call", "reason": "a real incident"}"#,
@@ -602,6 +620,181 @@ fn a_token_holder_stops_a_running_drill_through_serve() {
         "stopped by ops on call through firedrill serve: a real incident; everything was reverted"
     );
     assert_eq!(detail["result"]["rollback"]["reverted"][0], "freeze");
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
+}
+
+/// A person presses the stop button on serve's page for the running drill: the form needs
+/// serve's token and the page's nonce, and a form from another site or with a wrong token
+/// is refused with nothing journaled. The run rolls back and is stored as stopped by them.
+#[test]
+fn the_stop_button_on_serves_page_stops_a_running_drill() {
+    let _guard = shared();
+    let (dir, marker) = long_drill("serve-stop-page");
+    let token = "page-token";
+    let server = Server::start(dir.path(), Some(token));
+    wait_for("the fault injected", Duration::from_secs(60), || {
+        journals(dir.path()).contains("\"fault-injected\"")
+    });
+    let list = server.get("/runs", Some(token));
+    assert!(
+        list.body
+            .contains("<a href=\"/drills/long-drill\">stop…</a>"),
+        "{}",
+        list.body
+    );
+    // The page is for token holders, as every page.
+    assert_eq!(server.get("/drills/long-drill", None).status, 401);
+    let page = server.get("/drills/long-drill", Some(token));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.headers.contains("no-store"), "{}", page.headers);
+    assert!(
+        page.body
+            .contains("method=\"post\" action=\"/drills/long-drill/stop\""),
+        "{}",
+        page.body
+    );
+    let nonce = page
+        .body
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form carries its nonce")
+        .to_owned();
+    let press = |form: &str, headers: &str| {
+        post(
+            server.address,
+            "/drills/long-drill/stop",
+            "application/x-www-form-urlencoded",
+            form,
+            headers,
+        )
+    };
+    let good = format!("nonce={nonce}&token={token}&by=Dana+on+call&reason=customers+complain");
+    let browser = "Origin: http://test\r\nSec-Fetch-Site: same-origin\r\n";
+    let wrong_token = press(
+        &format!("nonce={nonce}&token=guess&by=Mallory&reason=x"),
+        browser,
+    );
+    assert!(wrong_token.starts_with("HTTP/1.0 403"), "{wrong_token}");
+    assert!(
+        wrong_token.contains("not serve&#x27;s token"),
+        "{wrong_token}"
+    );
+    let cross_site = press(&good, "Sec-Fetch-Site: cross-site\r\n");
+    assert!(cross_site.starts_with("HTTP/1.0 403"), "{cross_site}");
+    let no_nonce = press(&format!("token={token}&by=Dana"), browser);
+    assert!(no_nonce.starts_with("HTTP/1.0 409"), "{no_nonce}");
+    let nameless = press(&format!("nonce={nonce}&token={token}&by=+"), browser);
+    assert!(nameless.starts_with("HTTP/1.0 422"), "{nameless}");
+    assert!(
+        !journals(dir.path()).contains("stop-requested"),
+        "a refused press journals nothing"
+    );
+    assert_eq!(server.get("/drills/long-drill", Some(token)).status, 200);
+
+    let confirmed = press(&good, browser);
+    assert!(confirmed.starts_with("HTTP/1.0 202"), "{confirmed}");
+    assert!(
+        confirmed.contains("Stopping drill long-drill"),
+        "{confirmed}"
+    );
+    assert!(confirmed.contains("Dana on call asked at"), "{confirmed}");
+    assert!(!confirmed.contains(token), "the token is never shown back");
+    let mut stored = Vec::new();
+    wait_for("the stopped run stored", Duration::from_secs(60), || {
+        stored = runs(&server, "?status=aborted", Some(token));
+        !stored.is_empty()
+    });
+    let id = stored[0]["id"].as_i64().unwrap();
+    let detail = server.json(&format!("/api/runs/{id}"), Some(token));
+    assert_eq!(
+        detail["result"]["reason"],
+        "stopped by Dana on call through firedrill serve's stop page: customers complain; everything was reverted"
+    );
+    assert_eq!(detail["result"]["rollback"]["reverted"][0], "freeze");
+    let journal = std::fs::read_to_string(
+        Path::new(detail["resultsDir"].as_str().unwrap()).join("journal.jsonl"),
+    )
+    .unwrap();
+    let stop: Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["kind"] == "stop-requested")
+        .expect("the press is journaled");
+    assert_eq!(stop["data"]["by"], "Dana on call");
+    assert_eq!(stop["data"]["via"], "firedrill serve's stop page");
+    assert!(stop["data"]["at"].as_str().is_some());
+    assert!(!journal.contains(&nonce) && !journal.contains(token));
+    // The form of that page cannot stop the next run.
+    wait_for("the next run under way", Duration::from_secs(60), || {
+        server
+            .get("/drills/long-drill", Some(token))
+            .body
+            .contains("Running now")
+    });
+    let stale = press(&good, browser);
+    assert!(stale.starts_with("HTTP/1.0 409"), "{stale}");
+    // Behind a proxy that adds the bearer header, the token field may stay empty.
+    let page = server.get("/drills/long-drill", Some(token)).body;
+    let next = page
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    let proxied = press(
+        &format!("nonce={next}&token=&by=Sam&reason="),
+        &format!("{browser}Authorization: Bearer {token}\r\n"),
+    );
+    assert!(proxied.starts_with("HTTP/1.0 202"), "{proxied}");
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(&nonce));
+    assert!(processes_with(&marker).is_empty());
+}
+
+/// Without a token, serve's page for a running drill offers no button: it says how to stop
+/// the drill, and serve prints the run's own stop link on its standard error.
+#[test]
+fn without_a_token_the_drill_page_says_how_to_stop_it() {
+    let _guard = shared();
+    let (dir, marker) = long_drill("serve-stop-open");
+    let server = Server::start(dir.path(), None);
+    let mut link = None;
+    wait_for(
+        "the run's stop link printed",
+        Duration::from_secs(60),
+        || {
+            link = server.stderr.lock().unwrap().lines().find_map(|l| {
+                l.split("drill long-drill: stop the drill (and roll back) at: ")
+                    .nth(1)
+                    .map(str::to_owned)
+            });
+            link.is_some()
+        },
+    );
+    let page = server.get("/drills/long-drill", None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Running now"), "{}", page.body);
+    assert!(!page.body.contains("<form class=\"stop\""), "{}", page.body);
+    assert!(!page.body.contains("name=\"nonce\""));
+    assert!(page.body.contains("has no <code>--token-file</code>"));
+    assert!(page.body.contains("Open the run's own stop link"));
+    assert!(
+        !page.body.contains(link.as_deref().unwrap().trim()),
+        "the link is a secret, never on an open page"
+    );
+    let refused = post(
+        server.address,
+        "/drills/long-drill/stop",
+        "application/x-www-form-urlencoded",
+        "by=someone",
+        "",
+    );
+    assert!(refused.starts_with("HTTP/1.0 403"), "{refused}");
+    assert!(!journals(dir.path()).contains("stop-requested"));
+    assert_eq!(server.get("/drills/nope", None).status, 404);
     let (status, stderr) = server.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(processes_with(&marker).is_empty());

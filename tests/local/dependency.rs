@@ -162,4 +162,12 @@ fn bandwidth_is_limited_and_restored() {
     let fault = phase(&r, "direct", "fault");
     assert!(fault["max"].as_f64().unwrap() >= 100.0, "{fault}");
     assert!(phase(&r, "direct", "baseline")["p99"].as_f64().unwrap() < 100.0);
+    // The check's own padded request and its answer were held to the limit.
+    let fault = &r["iterations"][0]["faults"][0];
+    assert_eq!(fault["effect"]["status"], "verified", "{fault}");
+    let observed = fault["effect"]["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("at 1 KB/s they take at least"),
+        "{observed}"
+    );
 }

@@ -13,6 +13,7 @@ mod experiment;
 mod alerting;
 mod dependency;
 mod detection_and_faults;
+mod effects;
 mod notifications;
 mod respond_browser;
 mod response;

@@ -390,8 +390,7 @@ impl FaultKind for DependencyOutage {
 
 impl FaultKind for DependencyBandwidth {
     const TYPE_NAME: &'static str = "dependency-bandwidth";
-    const EFFECT_CHECK: &'static str =
-        "not checked: a bandwidth limit shows only on a transfer larger than a check should make";
+    const EFFECT_CHECK: &'static str = "a request through the proxy, padded to take a few tenths of a second at the limit (at most 8 KB), and its whole answer take at least what the limit allows, beyond the same request's time straight to the dependency; faster is `ineffective`";
     dependency_kind!();
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
