@@ -110,3 +110,33 @@ fn a_memory_pressure_that_holds_nothing_is_not_in_force() {
         "{reason}"
     );
 }
+
+/// A pause of a replica that left the process group firedrill started it in (it joined its
+/// parent's group, as a daemonising wrapper might): the SIGSTOP to the group reaches
+/// nothing, the check sees the process still running, and the run still ends (the process
+/// itself is signalled at the end, not only its group).
+#[test]
+fn a_pause_that_misses_its_process_is_not_in_force() {
+    let _guard = shared();
+    // Longer than the check's 5 s, so that it is not cut short by the revert.
+    let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 6s}";
+    let d = run_demo_with(
+        "left-group",
+        1,
+        "50ms",
+        faults,
+        "  recovery: {stableFor: 100ms}",
+        1,
+        |yaml| {
+            yaml.replacen(
+                r#"command: ["{firedrill}", demo"#,
+                r#"command: [perl, -e, "setpgrp(0, getpgrp(getppid())); exec @ARGV", "{firedrill}", demo"#,
+                1,
+            )
+        },
+    );
+    let fault = &d.result["iterations"][0]["faults"][0];
+    assert_eq!(fault["effect"]["status"], "ineffective", "{fault}");
+    let observed = fault["effect"]["observed"].as_str().unwrap();
+    assert!(observed.contains("after SIGSTOP"), "{observed}");
+}

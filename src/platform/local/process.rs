@@ -111,10 +111,20 @@ pub async fn terminate(child: &mut Child, grace: std::time::Duration) {
         let _ = child.wait().await;
         return;
     };
-    let _ = signal_group(pid, libc::SIGCONT);
-    let _ = signal_group(pid, libc::SIGTERM);
+    // The process itself as well as its group: a process that left the group it was
+    // started in (setpgid, setsid) would otherwise never be signalled, and its wait would
+    // never end.
+    let both = |signal| {
+        let _ = signal_group(pid, signal);
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, signal) };
+        }
+    };
+    both(libc::SIGCONT);
+    both(libc::SIGTERM);
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
-        let _ = signal_group(pid, libc::SIGKILL);
+        both(libc::SIGKILL);
         let _ = child.wait().await;
     } else {
         // The leader is gone; make sure nothing else of its group lingers.
