@@ -225,6 +225,16 @@ async fn serve(
             plans.push(plan);
         }
     }
+    // Runs a crash left unfinished are rolled back before anything new runs.
+    let recovered =
+        crate::serve::recover::recover_unfinished(&results, &store, args.context.clone()).await;
+    for r in &recovered {
+        say!(
+            "{}: a run that did not finish: {}",
+            r.dir.display(),
+            r.summary
+        );
+    }
     let live = crate::serve::drill::LiveLinks::default();
     let runner = Arc::new(EngineRunner::new(
         plans,

@@ -13,6 +13,7 @@ mod latency_log;
 mod notify;
 mod objectives;
 mod record;
+pub mod recover;
 mod respond;
 mod rollback;
 mod schedule;

@@ -7,6 +7,7 @@
 pub mod drill;
 pub mod http;
 pub mod pages;
+pub mod recover;
 pub mod scheduler;
 pub mod store;
 pub mod trend;

@@ -1074,3 +1074,81 @@ fn the_pages_render_in_headless_chromium() {
     let (status, stderr) = server.stop();
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn serve_rolls_back_at_its_start_the_runs_a_crash_left_unfinished() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("schedule.yaml"),
+        "apiVersion: firedrill.dev/v1alpha1\nkind: Schedule\nspec:\n  drills: []\n",
+    )
+    .unwrap();
+    // A run killed mid-fault: its journal holds the intent (a file it created) and no end.
+    let left = dir.path().join("left-behind.txt");
+    std::fs::write(&left, "canary").unwrap();
+    let digest = {
+        use sha2::Digest;
+        firedrill::journal::hex(&sha2::Sha256::digest(b"canary"))
+    };
+    let crashed = dir.path().join("results/nightly-20261207T010000.000Z");
+    std::fs::create_dir_all(&crashed).unwrap();
+    let journal = firedrill::journal::Journal::create(&crashed.join("journal.jsonl")).unwrap();
+    journal.record(
+        "run-started",
+        serde_json::json!({"runId": "1796000000-crashed", "experiment": "web-drill"}),
+        true,
+    );
+    journal.record(
+        "fault-intent",
+        serde_json::json!({
+            "fault": "plant", "type": "canary-file-read", "changes": ["create the file"],
+            "undo": ["remove it"], "targets": ["host"],
+            "restore": [{"action": "remove-file", "path": left.display().to_string(), "sha256": digest}],
+        }),
+        true,
+    );
+    drop(journal);
+    // A run that ended: left alone.
+    let ended = dir.path().join("results/nightly-20261207T020000.000Z");
+    std::fs::create_dir_all(&ended).unwrap();
+    let journal = firedrill::journal::Journal::create(&ended.join("journal.jsonl")).unwrap();
+    journal.record(
+        "run-finished",
+        serde_json::json!({"status": "passed"}),
+        true,
+    );
+    drop(journal);
+
+    let server = Server::start(dir.path(), None);
+    wait_for("the rollback", Duration::from_secs(20), || !left.exists());
+    let history = runs(&server, "", None);
+    let run = history
+        .iter()
+        .find(|r| r["runId"] == "1796000000-crashed")
+        .unwrap_or_else(|| panic!("the rolled-back run is in the history: {history:?}"));
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert_eq!(run["drill"], "nightly", "{run}");
+    assert!(
+        run["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rolled it back from its journal"),
+        "{run}"
+    );
+    let log = firedrill::journal::read_verified(&crashed.join("rollback.jsonl")).unwrap();
+    assert_eq!(log.last().unwrap()["kind"], "rollback-finished");
+    assert!(!ended.join("rollback.jsonl").exists());
+    let (status, stderr) = server.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("a run that did not finish: 1 change(s) undone"),
+        "{stderr}"
+    );
+
+    // Rolled back once: the next start leaves it.
+    let server = Server::start(dir.path(), None);
+    let (_, stderr) = server.stop();
+    assert!(!stderr.contains("did not finish"), "{stderr}");
+    assert!(!crashed.join("rollback-2.jsonl").exists());
+}
