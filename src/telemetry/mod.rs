@@ -50,6 +50,13 @@ impl Telemetry {
     }
 }
 
+/// Whether log lines are coloured: only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (no-color.org), so that a log redirected to a file holds
+/// no escape codes.
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber: log lines to standard error in `format`, filtered by
 /// `RUST_LOG` (default `warn`), and the OTLP exporters when the environment asks for them.
 /// An exporter that cannot be built is reported and left out; it never stops the command.
@@ -59,6 +66,10 @@ pub fn init(format: LogFormat) -> Telemetry {
     let fmt = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(colour(
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ))
             .with_target(false)
             .with_filter(filter)
             .boxed(),
@@ -108,4 +119,17 @@ pub enum TelemetryError {
     /// The runtime the gRPC exporter runs on could not be started.
     #[error("cannot start the runtime of the gRPC exporter")]
     Runtime(#[source] std::io::Error),
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".as_ref())));
+        assert!(!colour(true, Some("1".as_ref())));
+        assert!(!colour(false, None));
+    }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{firedrill, shared};
+use crate::common::{demo_experiment, firedrill, marker, processes_with, shared, write_experiment};
 use assert_cmd::Command;
 
 fn cmd() -> Command {
@@ -126,4 +126,40 @@ fn completions_are_generated() {
     let out = cmd().args(["completions", "bash"]).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("firedrill"));
+}
+
+#[test]
+fn logs_to_a_file_hold_no_colour_codes() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = marker("plain-log");
+    let faults = "    - {name: freeze, type: process-pause, select: {mode: all, workload: web}, duration: 100ms}";
+    let file = write_experiment(
+        dir.path(),
+        "e.yaml",
+        &demo_experiment(
+            &marker,
+            1,
+            "20ms",
+            faults,
+            // The webhook's listener is logged at info.
+            "  detection:\n    timeout: 300ms\n    signals:\n      - {name: pager, type: webhook, match: {alertname: Never}}\n  recovery: {stableFor: 100ms}",
+        ),
+    );
+    // Standard error is a pipe here, as a file would be: no escape codes, whatever the level.
+    let output = std::process::Command::new(firedrill())
+        .args(["run", "--plain", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(" DEBUG ") || stderr.contains(" INFO "),
+        "no log line to look at: {stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(processes_with(&marker).is_empty());
 }
