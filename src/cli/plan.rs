@@ -385,9 +385,10 @@ fn describe(exp: &Experiment) -> String {
             ),
             Probe::KubernetesObject(o) => {
                 let which = match &o.object_name {
-                    Some(name) => format!("{} {}/{name}", o.kind, o.namespace),
+                    Some(name) => format!("{} {} {}/{name}", o.api_version, o.kind, o.namespace),
                     None => format!(
-                        "every {} in {} labelled {} (at least one)",
+                        "every {} {} in {} labelled {} (at least one)",
+                        o.api_version,
                         o.kind,
                         o.namespace,
                         o.match_labels
@@ -418,10 +419,7 @@ fn describe(exp: &Experiment) -> String {
                         }
                     }
                 };
-                format!(
-                    "{which} ({}) {what}, read within {}",
-                    o.api_version, o.timeout
-                )
+                format!("{which} {what}, read within {}", o.timeout)
             }
             Probe::Command(c) => format!(
                 "`{}` exiting {} within {}",

@@ -343,7 +343,7 @@ impl<'a> Checker<'a> {
             && version
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let group_ok = p.api_version.contains('/') == !group.is_empty()
+        let group_ok = p.api_version.contains('/') != group.is_empty()
             && !group.contains('/')
             && group
                 .bytes()
