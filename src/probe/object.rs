@@ -220,6 +220,7 @@ impl Probe for ObjectProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec;
     use serde_json::json;
 
     fn probe(extra: &str) -> KubernetesObjectProbe {
@@ -286,11 +287,21 @@ mod tests {
     }
 
     #[test]
-    fn condition_statuses_are_a_closed_set() {
-        let err = serde_saphyr::from_str::<KubernetesObjectProbe>(
-            "{name: p, apiVersion: v1, kind: Pod, namespace: shop, objectName: w, expect: {condition: {type: Ready, status: yes}}}",
-        )
-        .unwrap_err();
+    fn condition_statuses_are_a_closed_set_and_yaml_booleans_spell_them() {
+        let status = |s: &str| {
+            serde_saphyr::from_str::<KubernetesObjectProbe>(&format!(
+                "{{name: p, apiVersion: v1, kind: Pod, namespace: shop, objectName: w, expect: {{condition: {{type: Ready, status: {s}}}}}}}"
+            ))
+            .map(|p| match p.expect {
+                Some(ObjectExpectation::Condition(c)) => c.status,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(status("\"True\"").unwrap(), spec::ConditionStatus::True);
+        assert_eq!(status("True").unwrap(), spec::ConditionStatus::True);
+        assert_eq!(status("false").unwrap(), spec::ConditionStatus::False);
+        assert_eq!(status("Unknown").unwrap(), spec::ConditionStatus::Unknown);
+        let err = status("Ready").unwrap_err();
         assert!(err.to_string().contains("True"), "{err}");
     }
 }

@@ -1019,15 +1019,16 @@ pub struct ConditionExpectation {
     /// The condition's type (`Ready`, `Available`).
     #[serde(rename = "type")]
     pub type_: String,
-    /// Its status: `"True"`, `"False"` or `"Unknown"` (quote them in YAML).
+    /// Its status: `"True"`, `"False"` or `"Unknown"`.
     pub status: ConditionStatus,
     /// Its reason, when that matters too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-/// The status of a condition, as Kubernetes writes it.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+/// The status of a condition, as Kubernetes writes it. An unquoted `True` or `False`, which
+/// YAML reads as a boolean, is taken for the status it spells.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema, PartialEq, Eq)]
 pub enum ConditionStatus {
     /// The condition holds.
     True,
@@ -1035,6 +1036,34 @@ pub enum ConditionStatus {
     False,
     /// Its controller does not know.
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for ConditionStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ConditionStatus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("one of \"True\", \"False\", \"Unknown\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(if b {
+                    ConditionStatus::True
+                } else {
+                    ConditionStatus::False
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                match s {
+                    "True" => Ok(ConditionStatus::True),
+                    "False" => Ok(ConditionStatus::False),
+                    "Unknown" => Ok(ConditionStatus::Unknown),
+                    _ => Err(E::unknown_variant(s, &["True", "False", "Unknown"])),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl ConditionStatus {

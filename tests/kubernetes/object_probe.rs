@@ -332,3 +332,30 @@ fn a_kind_the_cluster_does_not_serve_stops_the_run_naming_it() {
         assert_eq!(fake.snapshot(), before);
     }
 }
+
+#[test]
+fn preflight_checks_the_resource_discovery_found_for_the_kind() {
+    let _guard = common::shared();
+    let fake = cluster_with_widgets();
+    // A plural no guess from the kind would find.
+    let mut crd = widget_crd();
+    crd["metadata"]["name"] = json!("gizmos.example.com");
+    crd["spec"]["names"] = json!({"plural": "gizmos", "singular": "gizmo", "kind": "Gadget"});
+    fake.apply(crd);
+    fake.deny("list", "example.com", "gizmos", Some("shop"));
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = Experiment::kubernetes("denied-kind")
+        .probe("{name: gadgets, type: kubernetes-object, apiVersion: example.com/v1, kind: Gadget, namespace: shop, matchLabels: {app: shop}}")
+        .faults("    - {name: delete-one, type: pod-delete, select: {mode: one, workload: web}}")
+        .yaml();
+    let f = run(&fake, dir.path(), &yaml);
+    assert_eq!(f.code, Some(3), "{}", f.output());
+    assert!(
+        f.output()
+            .contains("list gizmos (example.com) in namespace shop"),
+        "{}",
+        f.output()
+    );
+    assert_eq!(fake.snapshot(), before);
+}

@@ -8,7 +8,9 @@
 //!
 //! The resources of definitions are registered for the whole test process (the store refers
 //! to resources as `&'static ResDef`), but each fake serves only those of its own stored
-//! definitions: another test's custom resource is a 404 here.
+//! definitions: another test's custom resource is a 404 here. The first definition of a group,
+//! version and plural fixes its kind and scope for the process, and a plural must not be
+//! reused by another group (the store keys objects by plural).
 
 use super::store::{RESOURCES, ResDef, State, str_at};
 use serde_json::{Value, json};
