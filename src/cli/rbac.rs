@@ -101,6 +101,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         }
         entries
     };
+    if args.probe_types.iter().any(|t| t == "kubernetes-object") {
+        say!(
+            "note: a kubernetes-object probe reads the kind its experiment names: get (objectName) or list (matchLabels) on that resource; --experiment FILE includes it"
+        );
+    }
     let mut rules = rbac::merge(entries);
     if !args.experiments.is_empty() {
         let Some(plan) = super::load::load_plan(&args.experiments) else {
