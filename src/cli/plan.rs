@@ -383,6 +383,44 @@ fn describe(exp: &Experiment) -> String {
                 x.object_name,
                 x.timeout
             ),
+            Probe::KubernetesObject(o) => {
+                let which = match &o.object_name {
+                    Some(name) => format!("{} {} {}/{name}", o.api_version, o.kind, o.namespace),
+                    None => format!(
+                        "every {} {} in {} labelled {} (at least one)",
+                        o.api_version,
+                        o.kind,
+                        o.namespace,
+                        o.match_labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                };
+                let what = match &o.expect {
+                    None => "exists".to_owned(),
+                    Some(crate::spec::ObjectExpectation::Condition(c)) => format!(
+                        "has condition {}={}{}",
+                        c.type_,
+                        c.status.as_str(),
+                        c.reason
+                            .as_ref()
+                            .map(|r| format!(" (reason {r})"))
+                            .unwrap_or_default()
+                    ),
+                    Some(crate::spec::ObjectExpectation::Field(f)) => {
+                        match (&f.equals, f.op, f.value) {
+                            (Some(v), _, _) => format!("has {} equal to {v}", f.json_path),
+                            (None, Some(op), Some(v)) => {
+                                format!("has {} {} {v}", f.json_path, op.as_str())
+                            }
+                            _ => format!("has {}", f.json_path),
+                        }
+                    }
+                };
+                format!("{which} {what}, read within {}", o.timeout)
+            }
             Probe::Command(c) => format!(
                 "`{}` exiting {} within {}",
                 c.command.join(" "),

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::json::JsonCheck;
 use super::tcp::ConnectError;
 use super::{Outcome, Probe, ProbeError, TimedOut, remaining};
 use crate::spec;
@@ -30,10 +31,8 @@ const MAX_CHECKED: usize = 1024 * 1024;
 enum BodyCheck {
     /// A match of this expression in the body as text.
     Regex(regex::Regex),
-    /// Every value the path selects in the body as JSON equals the value.
-    Equals(String, serde_json::Value),
-    /// Every value the path selects is a number that satisfies the comparison.
-    Compare(String, spec::Comparison),
+    /// A JSONPath into the body as JSON and what its values must be.
+    Json(JsonCheck),
 }
 
 impl BodyCheck {
@@ -44,15 +43,9 @@ impl BodyCheck {
                 .map(Self::Regex)
                 .map_err(|e| format!("expectBody.regex is not a regular expression: {e}")),
             (None, Some(path)) => {
-                jsonpath_rust::parser::parse_json_path(path)
-                    .map_err(|e| format!("expectBody.jsonPath is not a JSONPath: {e}"))?;
-                match (&expect.equals, expect.op, expect.value) {
-                    (Some(v), None, None) => Ok(Self::Equals(path.clone(), v.clone())),
-                    (None, Some(op), Some(value)) => {
-                        Ok(Self::Compare(path.clone(), spec::Comparison { op, value }))
-                    }
-                    _ => Err("expectBody.jsonPath needs `equals`, or `op` and `value`".into()),
-                }
+                JsonCheck::new(path, expect.equals.as_ref(), expect.op, expect.value)
+                    .map(Self::Json)
+                    .map_err(|e| format!("expectBody.jsonPath {e}"))
             }
             _ => Err("expectBody needs `regex` or `jsonPath`, not both".into()),
         }
@@ -61,49 +54,14 @@ impl BodyCheck {
     /// Why `body` does not say what it must; `None` when it does.
     fn miss(&self, body: &[u8]) -> Option<String> {
         let text = String::from_utf8_lossy(body);
-        let (path, values) = match self {
-            Self::Regex(r) => {
-                return (!r.is_match(&text))
-                    .then(|| format!("the body has no match of `{}`", r.as_str()));
-            }
-            Self::Equals(path, _) | Self::Compare(path, _) => {
-                let json: serde_json::Value = match serde_json::from_str(&text) {
-                    Ok(v) => v,
-                    Err(e) => return Some(format!("the body is not JSON: {e}")),
-                };
-                let values = match jsonpath_rust::JsonPath::query(&json, path) {
-                    Ok(v) => v.into_iter().cloned().collect::<Vec<_>>(),
-                    Err(e) => return Some(format!("{path}: {e}")),
-                };
-                (path, values)
-            }
-        };
-        if values.is_empty() {
-            return Some(format!("{path} selects nothing in the body"));
-        }
-        let shown = |v: &serde_json::Value| {
-            let s = v.to_string();
-            if s.chars().count() > 80 {
-                format!("{}...", s.chars().take(77).collect::<String>())
-            } else {
-                s
-            }
-        };
         match self {
-            Self::Equals(_, want) => values
-                .iter()
-                .find(|v| *v != want)
-                .map(|v| format!("{path} is {}, expected {}", shown(v), shown(want))),
-            Self::Compare(_, c) => values.iter().find_map(|v| match v.as_f64() {
-                Some(x) if c.holds(x) => None,
-                Some(x) => Some(format!(
-                    "{path} is {x}, expected {} {}",
-                    c.op.as_str(),
-                    c.value
-                )),
-                None => Some(format!("{path} is {}, not a number", shown(v))),
-            }),
-            Self::Regex(_) => None,
+            Self::Regex(r) => {
+                (!r.is_match(&text)).then(|| format!("the body has no match of `{}`", r.as_str()))
+            }
+            Self::Json(check) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(json) => check.miss(&json, "the body"),
+                Err(e) => Some(format!("the body is not JSON: {e}")),
+            },
         }
     }
 }

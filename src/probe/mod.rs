@@ -2,7 +2,9 @@
 
 mod command;
 mod http;
+mod json;
 mod kubernetes;
+mod object;
 mod prometheus;
 mod tcp;
 
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub use command::CommandProbe;
 pub use http::HttpProbe;
 pub use kubernetes::{Check, KubernetesProbe, is_ready};
+pub use object::ObjectProbe;
 pub use prometheus::{PrometheusProbe, judge};
 pub use tcp::TcpProbe;
 
@@ -119,6 +122,9 @@ pub fn build(
                     message: format!("unknown workload `{name}`"),
                 })
         };
+        if let spec::Probe::KubernetesObject(p) = spec {
+            return Ok(Arc::new(ObjectProbe::new(p, cluster.clone(), runtime)?));
+        }
         let check = match spec {
             spec::Probe::WorkloadAvailable(p) => Check::Available(workload(&p.workload)?),
             spec::Probe::PodReady(p) => Check::PodsReady(workload(&p.workload)?),
@@ -152,7 +158,8 @@ pub fn build(
         spec::Probe::Prometheus(p) => Arc::new(PrometheusProbe::new(p, &expand(&p.url)?)?),
         spec::Probe::WorkloadAvailable(_)
         | spec::Probe::PodReady(_)
-        | spec::Probe::ObjectExists(_) => {
+        | spec::Probe::ObjectExists(_)
+        | spec::Probe::KubernetesObject(_) => {
             return Err(ProbeError::Invalid {
                 probe: spec.name().to_owned(),
                 message: "acts on the kubernetes platform only".to_owned(),
@@ -207,6 +214,9 @@ pub async fn run(
     });
     let thread = tokio::task::spawn_blocking(move || {
         let mut next = std::time::Instant::now();
+        // Whether the last observation failed: a change is logged (at info), so that what a
+        // failing probe saw can be read without a log line per observation.
+        let mut failing = false;
         loop {
             let now = std::time::Instant::now();
             if next > now {
@@ -221,6 +231,16 @@ pub async fn run(
             let started = Instant::now();
             let outcome = trace.probe_span(&name).in_scope(|| probe.observe(timeout));
             let finished = Instant::now();
+            let detail = outcome.detail.as_deref().unwrap_or_default();
+            if !outcome.ok {
+                tracing::debug!(target: "firedrill::probe", probe = %name, detail, "observation failed");
+            }
+            if !outcome.ok && !failing {
+                tracing::info!(target: "firedrill::probe", probe = %name, detail, "probe failing");
+            } else if outcome.ok && failing {
+                tracing::info!(target: "firedrill::probe", probe = %name, "probe passing again");
+            }
+            failing = !outcome.ok;
             // Skip the ticks that passed while the observation ran.
             let after = finished.into_std();
             while next <= after {

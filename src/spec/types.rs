@@ -605,6 +605,8 @@ pub enum Probe {
     PodReady(PodReadyProbe),
     /// A Kubernetes object exists.
     ObjectExists(ObjectExistsProbe),
+    /// Kubernetes objects of any kind, custom resources included, satisfy an expectation.
+    KubernetesObject(KubernetesObjectProbe),
     /// An instant PromQL query whose every value satisfies a comparison.
     Prometheus(PrometheusProbe),
 }
@@ -619,6 +621,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => &p.name,
             Self::PodReady(p) => &p.name,
             Self::ObjectExists(p) => &p.name,
+            Self::KubernetesObject(p) => &p.name,
             Self::Prometheus(p) => &p.name,
         }
     }
@@ -632,6 +635,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => p.min_success_ratio,
             Self::PodReady(p) => p.min_success_ratio,
             Self::ObjectExists(p) => p.min_success_ratio,
+            Self::KubernetesObject(p) => p.min_success_ratio,
             Self::Prometheus(p) => p.min_success_ratio,
         }
     }
@@ -645,6 +649,7 @@ impl Probe {
             Self::WorkloadAvailable(p) => p.timeout,
             Self::PodReady(p) => p.timeout,
             Self::ObjectExists(p) => p.timeout,
+            Self::KubernetesObject(p) => p.timeout,
             Self::Prometheus(p) => p.timeout,
         }
     }
@@ -653,7 +658,10 @@ impl Probe {
     pub fn is_kubernetes(&self) -> bool {
         matches!(
             self,
-            Self::WorkloadAvailable(_) | Self::PodReady(_) | Self::ObjectExists(_)
+            Self::WorkloadAvailable(_)
+                | Self::PodReady(_)
+                | Self::ObjectExists(_)
+                | Self::KubernetesObject(_)
         )
     }
 }
@@ -955,6 +963,141 @@ impl ObjectKind {
             Self::NetworkPolicy => "NetworkPolicy",
         }
     }
+}
+
+/// Passes when the objects of any kind (custom resources included), named or found by
+/// label, satisfy `expect`: every object matched must, and at least one must match.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesObjectProbe {
+    /// Unique name among the probes.
+    pub name: String,
+    /// The object's API version: `v1` for the core group, `GROUP/VERSION` otherwise
+    /// (`apps/v1`, `example.com/v1alpha1`).
+    pub api_version: String,
+    /// Its kind as Kubernetes writes it (`Deployment`, `Certificate`); the cluster's
+    /// discovery finds the resource that serves it.
+    pub kind: String,
+    /// The namespace, one of `spec.target.namespaces`.
+    pub namespace: String,
+    /// One object by name; give this or `matchLabels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_name: Option<String>,
+    /// Every object whose labels have these values; at least one must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// What each object must satisfy; without it, existing (and not being deleted) is enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ObjectExpectation>,
+    /// Time allowed for the API request (and, on the first observation, discovery).
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+    /// The share of passes the steady state needs at baseline.
+    #[serde(default = "default_min_success_ratio")]
+    pub min_success_ratio: f64,
+}
+
+impl KubernetesObjectProbe {
+    /// The API group (empty for core) and version of `apiVersion`.
+    pub fn group_version(&self) -> (&str, &str) {
+        self.api_version
+            .split_once('/')
+            .unwrap_or(("", &self.api_version))
+    }
+}
+
+/// What a Kubernetes object must satisfy: one of its status conditions, or a field.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum ObjectExpectation {
+    /// `status.conditions[]` has a condition of this type with this status (and reason).
+    Condition(ConditionExpectation),
+    /// A JSONPath into the object whose every selected value equals a JSON value or
+    /// satisfies a comparison, as an HTTP probe's `expectBody.jsonPath`.
+    Field(FieldExpectation),
+}
+
+/// A status condition, such as `{type: Ready, status: "True"}`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConditionExpectation {
+    /// The condition's type (`Ready`, `Available`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Its status: `"True"`, `"False"` or `"Unknown"`.
+    pub status: ConditionStatus,
+    /// Its reason, when that matters too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The status of a condition, as Kubernetes writes it. An unquoted `True` or `False`, which
+/// YAML reads as a boolean, is taken for the status it spells.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ConditionStatus {
+    /// The condition holds.
+    True,
+    /// It does not.
+    False,
+    /// Its controller does not know.
+    Unknown,
+}
+
+impl<'de> Deserialize<'de> for ConditionStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ConditionStatus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("one of \"True\", \"False\", \"Unknown\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(if b {
+                    ConditionStatus::True
+                } else {
+                    ConditionStatus::False
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                match s {
+                    "True" => Ok(ConditionStatus::True),
+                    "False" => Ok(ConditionStatus::False),
+                    "Unknown" => Ok(ConditionStatus::Unknown),
+                    _ => Err(E::unknown_variant(s, &["True", "False", "Unknown"])),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl ConditionStatus {
+    /// The status as written in `status.conditions[].status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// A JSONPath into an object and what every value it selects must be.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FieldExpectation {
+    /// A JSONPath (RFC 9535) into the object as JSON, such as `$.status.readyReplicas`; it
+    /// must select at least one value.
+    pub json_path: String,
+    /// Every value selected equals this JSON value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// Every value selected is a number that satisfies `op` `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<CompareOp>,
+    /// The bound of `op`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
 }
 
 /// Prometheus probe: passes when the query answers and every value satisfies `expect`.

@@ -300,26 +300,106 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            (None, Some(jp)) => {
-                if let Err(e) = jsonpath_rust::parser::parse_json_path(jp) {
-                    self.problem(format!("{at}.jsonPath"), format!("not a JSONPath: {e}"));
-                }
-                match (&b.equals, b.op, b.value) {
-                    (Some(_), None, None) => {}
-                    (None, Some(_), Some(v)) if v.is_finite() => {}
-                    (None, Some(_), Some(_)) => {
-                        self.problem(format!("{at}.value"), "must be a finite number");
-                    }
-                    _ => self.problem(
-                        at.clone(),
-                        "with `jsonPath`, give `equals` (a JSON value), or `op` and `value` (a number)",
-                    ),
-                }
-            }
+            (None, Some(jp)) => self.json_path(&at, jp, b.equals.as_ref(), b.op, b.value),
             (Some(_), Some(_)) => self.problem(at.clone(), "give `regex` or `jsonPath`, not both"),
             (None, None) => self.problem(
                 at.clone(),
                 "give `regex`, or `jsonPath` with what it must select",
+            ),
+        }
+    }
+
+    /// A JSONPath at `{at}.jsonPath` and what its values must be: `equals`, or `op` and a
+    /// finite `value` (an HTTP probe's body, a kubernetes-object probe's field).
+    fn json_path(
+        &mut self,
+        at: &str,
+        jp: &str,
+        equals: Option<&serde_json::Value>,
+        op: Option<super::CompareOp>,
+        value: Option<f64>,
+    ) {
+        if let Err(e) = jsonpath_rust::parser::parse_json_path(jp) {
+            self.problem(format!("{at}.jsonPath"), format!("not a JSONPath: {e}"));
+        }
+        match (equals, op, value) {
+            (Some(_), None, None) => {}
+            (None, Some(_), Some(v)) if v.is_finite() => {}
+            (None, Some(_), Some(_)) => {
+                self.problem(format!("{at}.value"), "must be a finite number");
+            }
+            _ => self.problem(
+                at,
+                "with `jsonPath`, give `equals` (a JSON value), or `op` and `value` (a number)",
+            ),
+        }
+    }
+
+    /// A kubernetes-object probe: a kind written as the API writes it, one object or a
+    /// label selector in an allowed namespace, and an expectation that can hold.
+    fn object_probe(&mut self, path: &str, p: &super::KubernetesObjectProbe) {
+        let (group, version) = p.group_version();
+        let version_ok = version.starts_with('v')
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let group_ok = p.api_version.contains('/') != group.is_empty()
+            && !group.contains('/')
+            && group
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !version_ok || !group_ok {
+            self.problem(
+                format!("{path}.apiVersion"),
+                format!(
+                    "`{}` is not an API version: write `v1` for the core group, or GROUP/VERSION such as `apps/v1` or `example.com/v1alpha1`",
+                    p.api_version
+                ),
+            );
+        }
+        let kind_ok = p.kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && p.kind.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !kind_ok {
+            self.problem(
+                format!("{path}.kind"),
+                format!(
+                    "`{}` is not a kind: letters and digits starting with a capital, as the API writes it (`Deployment`, `Certificate`)",
+                    p.kind
+                ),
+            );
+        }
+        self.allowed_namespace(&format!("{path}.namespace"), &p.namespace);
+        match (&p.object_name, p.match_labels.is_empty()) {
+            (Some(name), true) => self.object_name(&format!("{path}.objectName"), name),
+            (None, false) => self.match_labels(&format!("{path}.matchLabels"), &p.match_labels),
+            (Some(_), false) => self.problem(
+                path,
+                "give `objectName` (one object) or `matchLabels` (every object with those labels), not both",
+            ),
+            (None, true) => self.problem(
+                path,
+                "give `objectName` (one object) or `matchLabels` (every object with those labels)",
+            ),
+        }
+        match &p.expect {
+            None => {}
+            Some(super::ObjectExpectation::Condition(c)) => {
+                if c.type_.trim().is_empty() {
+                    self.problem(format!("{path}.expect.condition.type"), "must not be empty");
+                }
+                if c.reason.as_ref().is_some_and(|r| r.trim().is_empty()) {
+                    self.problem(
+                        format!("{path}.expect.condition.reason"),
+                        "must not be empty; leave it out to accept any reason",
+                    );
+                }
+            }
+            Some(super::ObjectExpectation::Field(f)) => self.json_path(
+                &format!("{path}.expect.field"),
+                &f.json_path,
+                f.equals.as_ref(),
+                f.op,
+                f.value,
             ),
         }
     }
@@ -1241,6 +1321,11 @@ impl<'a> Checker<'a> {
                 Probe::PodReady(p) => {
                     if self.platform_fits(&path, "pod-ready", true) {
                         self.kubernetes_workload(&format!("{path}.workload"), &p.workload);
+                    }
+                }
+                Probe::KubernetesObject(p) => {
+                    if self.platform_fits(&path, "kubernetes-object", true) {
+                        self.object_probe(&path, p);
                     }
                 }
                 Probe::ObjectExists(p) => {
@@ -2904,6 +2989,66 @@ spec:
 
     fn assert_kube(from: &str, to: &str, path: &str, needle: &str) {
         assert_problem_in(KUBE, from, to, path, needle);
+    }
+
+    #[test]
+    fn kubernetes_object_probes_name_their_problems() {
+        let probe = "{name: up, type: workload-available, workload: web}";
+        let good = r#"{name: up, type: kubernetes-object, apiVersion: example.com/v1, kind: Widget, namespace: shop, objectName: orders, expect: {condition: {type: Ready, status: "True"}}}"#;
+        assert_eq!(kube_problems(probe, good), vec![]);
+        let by_labels = r#"{name: up, type: kubernetes-object, apiVersion: v1, kind: Pod, namespace: shop, matchLabels: {app: web}, expect: {field: {jsonPath: "$.status.phase", equals: Running}}}"#;
+        assert_eq!(kube_problems(probe, by_labels), vec![]);
+        let p = "spec.steadyState.probes[0]";
+        let problems = kube_problems(
+            probe,
+            r#"{name: up, type: kubernetes-object, apiVersion: Example.com/v1, kind: widget, namespace: billing, objectName: orders, matchLabels: {app: x}, expect: {condition: {type: " ", status: "True", reason: ""}}}"#,
+        );
+        has(
+            &problems,
+            &format!("{p}.apiVersion"),
+            "is not an API version",
+        );
+        has(&problems, &format!("{p}.kind"), "`widget` is not a kind");
+        has(
+            &problems,
+            &format!("{p}.namespace"),
+            "`billing` is not in spec.target.namespaces",
+        );
+        has(&problems, p, "not both");
+        has(
+            &problems,
+            &format!("{p}.expect.condition.type"),
+            "must not be empty",
+        );
+        has(
+            &problems,
+            &format!("{p}.expect.condition.reason"),
+            "leave it out",
+        );
+        let problems = kube_problems(
+            probe,
+            r#"{name: up, type: kubernetes-object, apiVersion: apps/v1, kind: Deployment, namespace: shop, expect: {field: {jsonPath: "$[", op: ">"}}}"#,
+        );
+        has(
+            &problems,
+            p,
+            "give `objectName` (one object) or `matchLabels`",
+        );
+        has(
+            &problems,
+            &format!("{p}.expect.field.jsonPath"),
+            "not a JSONPath",
+        );
+        has(&problems, &format!("{p}.expect.field"), "give `equals`");
+        let problems = problems_with(
+            "{name: api, type: http, url: \"http://{workload.web}/api\"}",
+            good,
+        );
+        has(
+            &problems,
+            &format!("{p}.type"),
+            "acts on the kubernetes platform",
+        );
     }
 
     #[test]

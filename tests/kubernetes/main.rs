@@ -17,6 +17,7 @@ mod kuberun;
 mod config;
 mod fake;
 mod network;
+mod object_probe;
 mod plan;
 mod proxy;
 mod recovery;

@@ -162,6 +162,46 @@ fn seed_for(fake: &FakeKube, file: &Path) -> Value {
             }
         }
     }
+    // The kind of a kubernetes-object probe outside the core, apps and networking groups is a
+    // custom resource: its definition makes the fake serve it (the plural as kubectl guesses).
+    for p in doc["spec"]["steadyState"]["probes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let (Some("kubernetes-object"), Some(api_version), Some(kind)) = (
+            p["type"].as_str(),
+            p["apiVersion"].as_str(),
+            p["kind"].as_str(),
+        ) else {
+            continue;
+        };
+        let Some((group, version)) = api_version.split_once('/') else {
+            continue;
+        };
+        if [
+            "apps",
+            "networking.k8s.io",
+            "policy",
+            "rbac.authorization.k8s.io",
+        ]
+        .contains(&group)
+        {
+            continue;
+        }
+        let plural = format!("{}s", kind.to_ascii_lowercase());
+        seed(
+            format!("definition of {kind}"),
+            json!({
+                "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": format!("{plural}.{group}")},
+                "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": plural, "singular": kind.to_ascii_lowercase(), "kind": kind},
+                    "versions": [{"name": version, "served": true, "storage": true,
+                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+            }),
+        );
+    }
     let default_ns = namespaces
         .first()
         .cloned()

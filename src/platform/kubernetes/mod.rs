@@ -4,6 +4,7 @@
 
 mod client;
 mod dependency;
+pub mod discover;
 mod dry_run;
 mod evict;
 mod exec;
@@ -224,7 +225,31 @@ impl KubernetesPlatform {
             run_id: run_id.to_owned(),
             max_affected_percent: spec.safety.max_affected_percent,
         };
-        check_permissions(&cluster.client, &required_permissions(spec)).await?;
+        // A kind the cluster does not serve stops the run here, naming it; the resources
+        // discovery finds are those whose permissions are checked.
+        let mut resources = BTreeMap::new();
+        for p in &spec.steady_state.probes {
+            if let crate::spec::Probe::KubernetesObject(p) = p {
+                let resource =
+                    discover::namespaced_resource(&cluster.client, &p.api_version, &p.kind)
+                        .await
+                        .map_err(|e| match e {
+                            discover::DiscoverError::Api { source, .. } => KubeError::Api {
+                                what: format!("discover the kind {} of probe `{}`", p.kind, p.name),
+                                source,
+                            },
+                            e => KubeError::NotFound(format!("probe `{}`: {e}", p.name)),
+                        })?;
+                resources.insert((p.api_version.clone(), p.kind.clone()), resource.plural);
+            }
+        }
+        let permissions = preflight::required_permissions_with(spec, &|p| {
+            resources
+                .get(&(p.api_version.clone(), p.kind.clone()))
+                .cloned()
+                .unwrap_or_else(|| discover::guessed_plural(&p.api_version, &p.kind))
+        });
+        check_permissions(&cluster.client, &permissions).await?;
         for w in &target.workloads {
             check_workload(&cluster, w).await?;
         }

@@ -13,9 +13,9 @@ use k8s_openapi::api::authorization::v1::{
 use kube::Api;
 use kube::api::PostParams;
 
-use super::{KubeError, retry};
+use super::{KubeError, discover, retry};
 pub use crate::spec::Use;
-use crate::spec::{Probe, Spec, Target, WorkloadKind};
+use crate::spec::{KubernetesObjectProbe, Probe, Spec, Target, WorkloadKind};
 
 /// An API verb.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,9 +54,9 @@ pub struct Permission {
     /// The namespace.
     pub namespace: String,
     /// The API group, empty for core.
-    pub group: &'static str,
-    /// The resource, such as `pods`.
-    pub resource: &'static str,
+    pub group: String,
+    /// The resource, such as `pods` (any resource: a probe may read custom resources).
+    pub resource: String,
     /// The subresource, such as `eviction`, or empty.
     pub subresource: &'static str,
     /// The verb.
@@ -68,7 +68,7 @@ impl fmt::Display for Permission {
         let group = if self.group.is_empty() {
             "core"
         } else {
-            self.group
+            &self.group
         };
         write!(f, "{} {}", self.verb.as_str(), self.resource)?;
         if !self.subresource.is_empty() {
@@ -187,8 +187,30 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
     }
 }
 
-/// Every permission a run of `spec` needs, sorted; empty on the local platform.
+/// What a kubernetes-object probe needs on the resource of its kind: a get by name, or a
+/// list by labels. (Discovery reads non-resource URLs that every authenticated user may read
+/// through the `system:discovery` ClusterRole, which a Role cannot grant.)
+pub fn object_probe_verbs(probe: &KubernetesObjectProbe) -> Vec<Verb> {
+    if probe.object_name.is_some() {
+        vec![Verb::Get]
+    } else {
+        vec![Verb::List]
+    }
+}
+
+/// Every permission a run of `spec` needs, sorted; empty on the local platform. The resource
+/// of a kubernetes-object probe's kind is guessed from the kind (`Widget` is `widgets`), as
+/// nothing here asks the cluster: see [`required_permissions_with`].
 pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
+    required_permissions_with(spec, &|p| discover::guessed_plural(&p.api_version, &p.kind))
+}
+
+/// Every permission a run of `spec` needs, with `resource_of` naming the resource (plural)
+/// that serves each kubernetes-object probe's kind, as the cluster's discovery found it.
+pub fn required_permissions_with(
+    spec: &Spec,
+    resource_of: &dyn Fn(&KubernetesObjectProbe) -> String,
+) -> Vec<Permission> {
     let Target::Kubernetes(target) = &spec.target else {
         return Vec::new();
     };
@@ -197,13 +219,14 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
         for (verb, group, resource, subresource) in needs(u) {
             set.insert(Permission {
                 namespace: ns.to_owned(),
-                group,
-                resource,
+                group: group.to_owned(),
+                resource: resource.to_owned(),
                 subresource,
                 verb,
             });
         }
     };
+    let mut objects = BTreeSet::new();
     let workload = |name: &str| target.workloads.iter().find(|w| w.name == name);
     for w in &target.workloads {
         add(&w.namespace, Use::Resolve(w.kind));
@@ -229,6 +252,18 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
                 let (group, _, resource) = p.kind.api();
                 add(&p.namespace, Use::ObjectExists(group, resource));
             }
+            Probe::KubernetesObject(p) => {
+                let (group, _) = discover::group_version(&p.api_version);
+                for verb in object_probe_verbs(p) {
+                    objects.insert(Permission {
+                        namespace: p.namespace.clone(),
+                        group: group.to_owned(),
+                        resource: resource_of(p),
+                        subresource: "",
+                        verb,
+                    });
+                }
+            }
             Probe::Http(_) | Probe::Tcp(_) | Probe::Command(_) | Probe::Prometheus(_) => {}
         }
     }
@@ -239,6 +274,7 @@ pub fn required_permissions(spec: &Spec) -> Vec<Permission> {
             add(&w.namespace, Use::WatchEvents);
         }
     }
+    set.extend(objects);
     set.into_iter().collect()
 }
 
@@ -256,8 +292,8 @@ pub async fn check_permissions(
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
                     namespace: (!p.namespace.is_empty()).then(|| p.namespace.clone()),
-                    group: Some(p.group.to_owned()),
-                    resource: Some(p.resource.to_owned()),
+                    group: Some(p.group.clone()),
+                    resource: Some(p.resource.clone()),
                     subresource: (!p.subresource.is_empty()).then(|| p.subresource.to_owned()),
                     verb: Some(p.verb.as_str().to_owned()),
                     ..ResourceAttributes::default()

@@ -41,8 +41,8 @@ impl Section {
 /// One rule row: verbs on one resource (with its subresource) of one API group.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rule {
-    /// The API group, empty for core.
-    pub api_group: &'static str,
+    /// The API group, empty for core (any group: a probe may read custom resources).
+    pub api_group: String,
     /// The resource, with `/subresource` when there is one.
     pub resource: String,
     /// The verbs, in the order of [`Verb`].
@@ -162,6 +162,9 @@ pub fn catalogue() -> Vec<Entry> {
                 })
                 .collect(),
         ),
+        // Its resource is whatever kind the experiment names, which an installation cannot
+        // know in advance: `firedrill rbac --experiment FILE` prints what one needs.
+        Entry::new(Probe, "kubernetes-object", vec![]),
         Entry::new(Probe, "prometheus", vec![]),
         Entry::new(Signal, "probe-fails", vec![]),
         Entry::new(Signal, "webhook", vec![]),
@@ -172,10 +175,12 @@ pub fn catalogue() -> Vec<Entry> {
     entries
 }
 
+/// Rules by scope, each a set of verbs on a resource of a group.
+type Acc = BTreeMap<Scope, BTreeMap<(String, String), BTreeSet<Verb>>>;
+
 /// Merges the permissions of `entries` into rules, one per scope and resource.
 pub fn merge<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> ScopedRules {
-    let mut acc: BTreeMap<Scope, BTreeMap<(&'static str, String), BTreeSet<Verb>>> =
-        BTreeMap::new();
+    let mut acc: Acc = BTreeMap::new();
     for entry in entries {
         for &(scope, u) in &entry.uses {
             for (verb, group, resource, subresource) in needs(u) {
@@ -186,12 +191,55 @@ pub fn merge<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> ScopedRules {
                 };
                 acc.entry(scope)
                     .or_default()
-                    .entry((group, resource))
+                    .entry((group.to_owned(), resource))
                     .or_default()
                     .insert(verb);
             }
         }
     }
+    rules_of(acc)
+}
+
+/// The rules that grant `permissions` (one experiment's, from preflight's table), with
+/// `targets` the namespaces of its target: merged with `into`.
+pub fn add_permissions(
+    into: &mut ScopedRules,
+    permissions: &[super::Permission],
+    targets: &[String],
+) {
+    let mut acc: Acc = BTreeMap::new();
+    for (scope, rules) in std::mem::take(into) {
+        for r in rules {
+            acc.entry(scope)
+                .or_default()
+                .entry((r.api_group, r.resource))
+                .or_default()
+                .extend(r.verbs);
+        }
+    }
+    for p in permissions {
+        let scope = if p.namespace.is_empty() {
+            Scope::Cluster
+        } else if targets.contains(&p.namespace) {
+            Scope::Target
+        } else {
+            Scope::Peers
+        };
+        let resource = if p.subresource.is_empty() {
+            p.resource.clone()
+        } else {
+            format!("{}/{}", p.resource, p.subresource)
+        };
+        acc.entry(scope)
+            .or_default()
+            .entry((p.group.clone(), resource))
+            .or_default()
+            .insert(p.verb);
+    }
+    *into = rules_of(acc);
+}
+
+fn rules_of(acc: Acc) -> ScopedRules {
     acc.into_iter()
         .map(|(scope, rows)| {
             let rules = rows
@@ -382,7 +430,7 @@ pub fn to_table(rules: &ScopedRules) -> String {
             let group = if r.api_group.is_empty() {
                 "core"
             } else {
-                r.api_group
+                &r.api_group
             };
             let _ = writeln!(
                 out,
@@ -489,11 +537,25 @@ mod tests {
             for f in &exp.spec.faults {
                 entries.push(by(Section::Fault, f.type_name()));
             }
+            // A kubernetes-object probe's resource is granted per experiment, not by type.
+            let mut dynamic = Vec::new();
             for p in &exp.spec.steady_state.probes {
                 let name = match p {
                     ProbeSpec::WorkloadAvailable(_) => "workload-available",
                     ProbeSpec::PodReady(_) => "pod-ready",
                     ProbeSpec::ObjectExists(_) => "object-exists",
+                    ProbeSpec::KubernetesObject(p) => {
+                        dynamic.push((
+                            crate::platform::kubernetes::discover::group_version(&p.api_version)
+                                .0
+                                .to_owned(),
+                            crate::platform::kubernetes::discover::guessed_plural(
+                                &p.api_version,
+                                &p.kind,
+                            ),
+                        ));
+                        continue;
+                    }
                     _ => continue,
                 };
                 entries.push(by(Section::Probe, name));
@@ -506,7 +568,7 @@ mod tests {
             let granted = merge(entries);
             let has = |scope: Scope, p: &super::super::Permission| {
                 let resource = if p.subresource.is_empty() {
-                    p.resource.to_owned()
+                    p.resource.clone()
                 } else {
                     format!("{}/{}", p.resource, p.subresource)
                 };
@@ -519,6 +581,9 @@ mod tests {
                 })
             };
             for p in required_permissions(&exp.spec) {
+                if dynamic.contains(&(p.group.clone(), p.resource.clone())) {
+                    continue;
+                }
                 let scope = if p.namespace.is_empty() {
                     Scope::Cluster
                 } else if target.namespaces.contains(&p.namespace) {

@@ -29,6 +29,9 @@
 //!   403 when denied; pod creations go through PodSecurity admission by the namespace's
 //!   `pod-security.kubernetes.io/enforce` label (403); `set_admission(Admission::Policy(name))`
 //!   adds a policy engine that answers 422, `Admission::Permissive` lets everything through.
+//! - Custom resources: applying a CustomResourceDefinition (apiextensions.k8s.io/v1) serves
+//!   its group, version and plural; discovery (`/api`, `/api/v1`, `/apis`, `/apis/GROUP`,
+//!   `/apis/GROUP/VERSION`) lists built-in and custom resources (crd.rs).
 //! - Reading: `snapshot()`, `objects(kind, ns)`, `object(kind, ns, name)`, `requests()`,
 //!   `pod_history(ns, owner)`, `reachable(from, Reach)`, and `GET /fake/reachable?from=&to=`.
 //!
@@ -37,6 +40,7 @@
 #![allow(dead_code)]
 
 mod controller;
+mod crd;
 mod ephemeral;
 mod exec;
 mod netpol;

@@ -54,6 +54,8 @@ enum Route {
     AccessReview,
     Version,
     Reachable,
+    /// `/api`, `/apis` and a group's or version's discovery document (crd.rs).
+    Discovery,
     Unknown,
 }
 
@@ -66,6 +68,7 @@ fn parse_path(path: &str) -> Route {
     let (group, version, rest) = match segs.as_slice() {
         ["version"] => return Route::Version,
         ["fake", "reachable"] => return Route::Reachable,
+        ["api"] | ["api", _] | ["apis"] | ["apis", _] | ["apis", _, _] => return Route::Discovery,
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Route::Unknown,
@@ -231,6 +234,18 @@ fn answer(
             ));
         }
         Route::Version => return respond(200, &version()),
+        Route::Discovery => {
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let doc = super::crd::discovery(&shared.lock(), &segs);
+            return match doc {
+                Some(doc) => respond(200, &doc),
+                None => error(&ApiError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )),
+            };
+        }
         Route::Reachable => return reachable(shared, params),
         Route::AccessReview if method == Method::POST => return access_review(shared, body),
         Route::AccessReview => {
@@ -242,6 +257,15 @@ fn answer(
         }
         Route::Resource(t) => t,
     };
+    // Another fake's custom resource is not served here.
+    let served = super::crd::served(&shared.lock(), t.def);
+    if !served {
+        return error(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
+    }
     let watch = params.get("watch").is_some_and(|w| w == "true" || w == "1");
     // RBAC checks `create` on pods/exec, whatever the method of the upgrade request.
     let verb = if t.sub.as_deref() == Some("exec") {

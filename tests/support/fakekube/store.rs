@@ -99,12 +99,21 @@ pub static RESOURCES: &[ResDef] = &[
         false,
         false
     ),
+    res!(
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io",
+        false,
+        true,
+        true
+    ),
 ];
 
 /// The resource served at `group/version/plural`.
 pub fn resource(group: &str, version: &str, plural: &str) -> Option<&'static ResDef> {
     RESOURCES
         .iter()
+        .chain(super::crd::custom())
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
@@ -112,6 +121,7 @@ pub fn resource(group: &str, version: &str, plural: &str) -> Option<&'static Res
 pub fn resource_named(name: &str) -> Option<&'static ResDef> {
     RESOURCES
         .iter()
+        .chain(super::crd::custom())
         .find(|r| r.kind.eq_ignore_ascii_case(name) || r.plural.eq_ignore_ascii_case(name))
 }
 
@@ -121,6 +131,7 @@ pub fn resource_of(obj: &Value) -> Option<&'static ResDef> {
     let kind = obj.get("kind")?.as_str()?;
     RESOURCES
         .iter()
+        .chain(super::crd::custom())
         .find(|r| r.kind == kind && r.api_version() == api_version)
 }
 
@@ -129,6 +140,11 @@ pub fn def(plural: &str) -> &'static ResDef {
     RESOURCES
         .iter()
         .find(|r| r.plural == plural)
+        .or_else(|| {
+            super::crd::custom()
+                .into_iter()
+                .find(|r| r.plural == plural)
+        })
         .expect("a known resource")
 }
 
@@ -591,6 +607,7 @@ fn decode_check(def: &ResDef, obj: &Value) -> Result<(), String> {
         "serviceaccounts" => check::<core::ServiceAccount>(obj),
         "roles" => check::<rbac::Role>(obj),
         "rolebindings" => check::<rbac::RoleBinding>(obj),
+        "customresourcedefinitions" => check::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(obj),
         _ => Ok(()),
     }
 }
@@ -791,6 +808,9 @@ impl State {
     pub fn put(&mut self, def: &'static ResDef, mut obj: Value) -> Value {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        if def.plural == "customresourcedefinitions" {
+            super::crd::register(&obj);
+        }
         let key = Self::key(def, &obj);
         let previous = self.objects.insert(key, obj.clone());
         let kind = if previous.is_some() {
