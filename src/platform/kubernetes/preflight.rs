@@ -145,6 +145,12 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Delete, "networking.k8s.io", "networkpolicies", ""),
             (Patch, "", "pods", ""),
         ],
+        Use::VerifierPod => vec![
+            (Get, "", "pods", ""),
+            (List, "", "pods", ""),
+            (Create, "", "pods", ""),
+            (Delete, "", "pods", ""),
+        ],
         Use::ReadPeers => vec![(List, "", "pods", "")],
         Use::NodeCordon => vec![(Get, "", "nodes", ""), (Patch, "", "nodes", "")],
         Use::NodePods => vec![(List, "", "pods", "")],
