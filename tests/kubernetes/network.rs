@@ -864,3 +864,26 @@ fn a_run_killed_while_its_verifier_pod_runs_is_undone_by_rollback() {
         assert_eq!(fake.snapshot(), before, "{fault}");
     }
 }
+
+/// `firedrill cleanup` removes a dead run's policy, and with it the verifier pod it owns
+/// (the garbage collector follows the pod's controller reference).
+#[test]
+fn cleanup_removes_a_dead_runs_verifier_pod_with_its_policy() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let before = fake.snapshot();
+    fake.set_delays(Duration::from_millis(50), Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
+    );
+    wait_for("the verifier pod", Duration::from_secs(15), || {
+        !verifier_pods(&fake).is_empty()
+    });
+    run.kill();
+    cleanup(dir.path(), "shop");
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
