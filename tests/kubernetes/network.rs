@@ -887,3 +887,27 @@ fn cleanup_removes_a_dead_runs_verifier_pod_with_its_policy() {
     assert!(verifier_pods(&fake).is_empty());
     assert_eq!(fake.snapshot(), before);
 }
+
+/// A verifier pod that never ends (here: never started) leaves the fault unverified, naming
+/// what the pod was doing, and is deleted.
+#[test]
+fn a_verifier_pod_that_does_not_end_in_time_leaves_the_fault_unverified() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let before = fake.snapshot();
+    fake.set_delays(Duration::from_millis(50), Duration::from_secs(120));
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 30s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "unverified", "{effect}");
+    let why = effect["why"].as_str().unwrap();
+    assert!(why.contains("did not end within 20 s"), "{why}");
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
