@@ -40,10 +40,9 @@ pub const DEADLINE_SECONDS: i64 = 30;
 pub const WINDOW: Duration = Duration::from_secs(20);
 /// How long the check waits for each connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// The environment variable naming the firedrill image, when no dependency proxy names one.
-pub const IMAGE_ENV: &str = "FIREDRILL_IMAGE";
 /// Why a policy fault is not checked when no image is known.
-pub const NO_IMAGE: &str = "no firedrill image to run a verifier pod in the cluster: set spec.target.dependencies[].proxy.image or the FIREDRILL_IMAGE environment variable";
+pub const NO_IMAGE: &str =
+    "no firedrill image to run a verifier pod in the cluster: set spec.target.helperImage";
 
 /// One connection the check tried.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,19 +194,20 @@ pub fn in_range(ip: IpAddr, (net, len): (IpAddr, u8)) -> bool {
     }
 }
 
-/// The firedrill image: the variable `FIREDRILL_IMAGE`, else the image of the first
-/// dependency proxy, the one image of firedrill the experiment names.
+/// The firedrill image: `spec.target.helperImage`, else the image of the first dependency
+/// proxy, the images of firedrill the experiment names.
 pub fn image(cluster: &Cluster) -> Option<String> {
-    std::env::var(IMAGE_ENV)
-        .ok()
-        .filter(|i| !i.trim().is_empty())
+    let target = &cluster.target;
+    target
+        .helper_image
+        .clone()
         .or_else(|| {
-            cluster
-                .target
+            target
                 .dependencies
                 .iter()
                 .find_map(|d| d.proxy.as_ref().map(|p| p.image.clone()))
         })
+        .filter(|i| !i.trim().is_empty())
 }
 
 /// The verifier pod's name for the fault's policy.

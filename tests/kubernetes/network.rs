@@ -15,7 +15,7 @@ use crate::experiment::Experiment;
 use crate::fakekube::{FakeKube, Reach};
 use crate::kuberun::{
     CHAOS, Finished, KubeRun, cleanup, cluster, firedrill_in, intents, namespace, rollback, start,
-    start_with_env, wait_as_found,
+    wait_as_found,
 };
 use serde_json::{Value, json};
 
@@ -593,16 +593,19 @@ fn an_eviction_names_the_pod_by_uid() {
 }
 
 /// The image the verifier pods run (the fake runs nothing: it works out the check's finding).
-const IMAGE: (&str, &str) = ("FIREDRILL_IMAGE", "registry.example/firedrill:test");
+const IMAGE: &str = "registry.example/firedrill:test";
 const VERIFIER_LABEL: &str = "firedrill.dev/verifier";
 
 /// Starts a run of these faults with a firedrill image for the verifier pods.
 fn start_verified(fake: &FakeKube, dir: &Path, faults: &str) -> KubeRun {
-    start_with_env(
+    start(
         fake,
         dir,
-        &experiment("", faults, "  safety: {maxAffectedPercent: 50}"),
-        &[IMAGE],
+        &experiment(
+            &format!("    helperImage: {IMAGE}\n"),
+            faults,
+            "  safety: {maxAffectedPercent: 50}",
+        ),
     )
 }
 
@@ -746,7 +749,7 @@ fn egress_block_is_verified_from_a_pod_its_policy_selects() {
         "{pod}"
     );
     assert_eq!(pod["spec"]["restartPolicy"], "Never", "{pod}");
-    assert_eq!(pod["spec"]["containers"][0]["image"], IMAGE.1, "{pod}");
+    assert_eq!(pod["spec"]["containers"][0]["image"], IMAGE, "{pod}");
     let finished = run.finish();
     assert_eq!(finished.code, Some(0), "{}", finished.output());
     let effect = effect(&finished);
@@ -834,7 +837,10 @@ fn without_a_firedrill_image_a_policy_fault_is_unverified_and_says_why() {
     let effect = effect(&finished);
     assert_eq!(effect["status"], "unverified", "{effect}");
     assert!(
-        effect["why"].as_str().unwrap().contains("FIREDRILL_IMAGE"),
+        effect["why"]
+            .as_str()
+            .unwrap()
+            .contains("spec.target.helperImage"),
         "{effect}"
     );
     assert_eq!(verifier_creations(&fake), 0);
