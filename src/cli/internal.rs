@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use super::ExitStatus;
 use crate::fault::helper::{self, FillAmount, Lifetime};
 use crate::spec::Duration;
@@ -93,6 +95,23 @@ enum Helper {
         #[arg(long, default_value = "5s")]
         wait: Duration,
     },
+    /// Try a connection a NetworkPolicy must block and one it must allow (a verifier pod's
+    /// check), write the finding as JSON to `--report`, exit 0 blocked and allowed, 1 the
+    /// blocked one reached, 2 neither reached.
+    Check {
+        /// ADDRESS:PORT the policy blocks (TCP).
+        #[arg(long)]
+        blocked: std::net::SocketAddr,
+        /// ADDRESS:PORT the policy allows (TCP).
+        #[arg(long)]
+        allowed: std::net::SocketAddr,
+        /// How long each connection may take.
+        #[arg(long, default_value = "3s")]
+        timeout: Duration,
+        /// Where the finding goes: the container's termination message.
+        #[arg(long, default_value = "/dev/termination-log")]
+        report: std::path::PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -127,6 +146,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         }
         Helper::Stop { id, wait } => {
             println!("{}", serde_json::to_string(&helper::stop(&id, wait.get()))?);
+        }
+        Helper::Check {
+            blocked,
+            allowed,
+            timeout,
+            report,
+        } => {
+            let finding = crate::fault::verifier::check(blocked, allowed, timeout.get(), &report)
+                .with_context(|| format!("write the finding to {}", report.display()))?;
+            return Ok(match finding.exit_code() {
+                0 => ExitStatus::Success,
+                1 => ExitStatus::ObjectivesMissed,
+                _ => ExitStatus::InvalidInput,
+            });
         }
     }
     Ok(ExitStatus::Success)

@@ -187,10 +187,6 @@ pub(super) async fn pod_removed(cluster: &Cluster, p: &PodRef, verb: &str) -> Ef
     .await
 }
 
-/// Why a NetworkPolicy fault is not checked yet: whether a policy is enforced depends on
-/// the cluster's network plugin, which only a connection tried from inside the cluster shows.
-pub(super) const POLICY_UNVERIFIED: &str = "a NetworkPolicy is in force only where the cluster's network plugin enforces it, which only a connection tried from a pod inside the cluster can show; this version does not start a verifier pod, so the policy was created but its effect not seen";
-
 family! {
     /// What a pod removal fault does to its pods.
     PodRemoval {
@@ -707,6 +703,8 @@ pub struct QuarantineFault {
     cluster: Cluster,
     chosen: Mutex<Vec<PodRef>>,
     restore: Mutex<Vec<Undo>>,
+    /// The uid of the policy created, which owns the verifier pod.
+    policy_uid: Mutex<Option<String>>,
 }
 
 impl QuarantineFault {
@@ -717,7 +715,59 @@ impl QuarantineFault {
             cluster,
             chosen: Mutex::new(Vec::new()),
             restore: Mutex::new(Vec::new()),
+            policy_uid: Mutex::new(None),
         }
+    }
+
+    /// The verifier: outside the quarantined pods, in their namespace, it connects to a
+    /// quarantined pod (blocked: the policy denies its ingress) and to a pod left out
+    /// (allowed).
+    async fn verifier(&self) -> Result<super::verifier::Verifier, Effect> {
+        use super::verifier::{Destination, Verifier, image, is_verifier};
+        let image =
+            image(&self.cluster).ok_or_else(|| Effect::unverified(super::verifier::NO_IMAGE))?;
+        let chosen = lock(&self.chosen).clone();
+        let Some(first) = chosen.first() else {
+            return Err(Effect::unverified("no pod was quarantined"));
+        };
+        let ns = first.namespace.clone();
+        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &ns);
+        let params = kube::api::ListParams::default().limit(crate::platform::kubernetes::PAGE);
+        let pods = retry(&format!("list the pods in {ns}"), || api.list(&params))
+            .await
+            .map_err(|e| Effect::unverified(format!("the pods of {ns} cannot be listed: {e}")))?
+            .items;
+        let quarantined = |p: &Pod| {
+            chosen
+                .iter()
+                .any(|c| Some(c.uid.as_str()) == p.metadata.uid.as_deref())
+        };
+        let blocked = pods
+            .iter()
+            .filter(|p| quarantined(p))
+            .find_map(|p| Destination::of_pod(p, None))
+            .ok_or_else(|| Effect::unverified("no quarantined pod has an address to connect to"))?;
+        let allowed = pods
+            .iter()
+            .filter(|p| !quarantined(p) && !is_verifier(p))
+            .filter(|p| !p.metadata.labels.as_ref().is_some_and(|l| l.contains_key(QUARANTINE)))
+            .find_map(|p| Destination::of_pod(p, None))
+            .ok_or_else(|| {
+                Effect::unverified(format!(
+                    "no pod of namespace {ns} is left out of the quarantine with an address: nothing shows that the verifier pod's network works"
+                ))
+            })?;
+        Ok(Verifier {
+            namespace: ns.clone(),
+            policy: self.policy_name(),
+            policy_uid: lock(&self.policy_uid).clone(),
+            fault: self.spec.name.clone(),
+            labels: BTreeMap::new(),
+            image,
+            blocked,
+            allowed,
+            standing: "outside the quarantined pods".to_owned(),
+        })
     }
 
     /// The policy's name: the fault's and the run's, so runs never collide.
@@ -781,6 +831,8 @@ impl Fault for QuarantineFault {
             pod: p.name.clone(),
             key: QUARANTINE.to_owned(),
         }));
+        // Recorded before it exists, undone first.
+        restore.push(super::verifier::undo(&self.cluster, &ns, &policy));
         let mut changes = vec![format!(
             "create NetworkPolicy {ns}/{policy} denying all ingress and egress of pods labelled {QUARANTINE}={policy}"
         )];
@@ -789,6 +841,10 @@ impl Fault for QuarantineFault {
                 .iter()
                 .map(|p| format!("label pod {} with {QUARANTINE}={policy}", p.id())),
         );
+        changes.push(format!(
+            "create verifier pod {ns}/{} (outside the quarantine) for the proof of effect, deleted once it has checked",
+            super::verifier::name_for(&policy)
+        ));
         let intent = Intent {
             fault: self.spec.name.clone(),
             fault_type: "quarantine".to_owned(),
@@ -832,7 +888,7 @@ impl Fault for QuarantineFault {
         let what = format!("create NetworkPolicy {ns}/{}", self.policy_name());
         let post = PostParams::default();
         match retry(&what, || api.create(&post, &policy)).await {
-            Ok(_) => {}
+            Ok(created) => *lock(&self.policy_uid) = created.metadata.uid,
             // A retried create that had reached the server the first time.
             Err(KubeError::Api {
                 source: kube::Error::Api(s),
@@ -853,7 +909,10 @@ impl Fault for QuarantineFault {
     }
 
     async fn verify(&self) -> Effect {
-        Effect::unverified(POLICY_UNVERIFIED)
+        match self.verifier().await {
+            Ok(v) => super::verifier::run(&self.cluster, &v).await,
+            Err(why) => why,
+        }
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

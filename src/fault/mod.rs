@@ -56,6 +56,7 @@ mod prevention;
 mod process;
 pub mod security;
 mod stress;
+pub mod verifier;
 
 use std::path::PathBuf;
 use std::sync::Arc;

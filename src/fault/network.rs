@@ -9,7 +9,7 @@
 //! wins, which `plan` detects and reports as a warning.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -21,7 +21,8 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::kubernetes::{kube_error, lock, owner, pick, undo_all};
-use super::{BuildFault, Built, Fault, FaultContext, FaultError, Intent, on_cluster};
+use super::verifier::{self, Destination, Verifier};
+use super::{BuildFault, Built, Effect, Fault, FaultContext, FaultError, Intent, on_cluster};
 use crate::platform::Platform;
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, EGRESS_BLOCK, KubeError, MANAGED_BY, MANAGER, OWNER, PAGE, PodRef,
@@ -229,6 +230,8 @@ pub struct NetworkFault {
     chosen: Mutex<Vec<PodRef>>,
     restore: Mutex<Vec<Undo>>,
     policy: Mutex<Option<Value>>,
+    /// The uid of the policy created, which owns the verifier pod.
+    policy_uid: Mutex<Option<String>>,
 }
 
 impl NetworkFault {
@@ -240,7 +243,131 @@ impl NetworkFault {
             chosen: Mutex::new(Vec::new()),
             restore: Mutex::new(Vec::new()),
             policy: Mutex::new(None),
+            policy_uid: Mutex::new(None),
         }
+    }
+
+    /// The first pod of `peer` with an address, on `port` or its first TCP port.
+    async fn peer_destination(
+        &self,
+        peer: &PodPeer,
+        port: Option<u16>,
+    ) -> Result<Destination, Effect> {
+        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &peer.namespace);
+        let mut params = ListParams::default().limit(PAGE);
+        if !peer.match_labels.is_empty() {
+            params = params.labels(&label_selector(&peer.match_labels));
+        }
+        let what = format!("list the pods left out in {}", peer.namespace);
+        let pods = retry(&what, || api.list(&params))
+            .await
+            .map_err(|e| Effect::unverified(format!("{what}: {e}")))?
+            .items;
+        pods.iter()
+            .find_map(|p| Destination::of_pod(p, port))
+            .ok_or_else(|| {
+                Effect::unverified(format!(
+                    "no pod of {} has an address to connect to",
+                    describe_peer(peer)
+                ))
+            })
+    }
+
+    /// The connection the policy blocks, and a test for the destinations it blocks.
+    async fn blocked(&self) -> Result<(Destination, Blocks), Effect> {
+        match &self.spec {
+            EgressChange::Block(e) => match &e.destination {
+                EgressDestination::Cidr(c) => {
+                    if matches!(c.protocol, Some(p) if p != NetworkProtocol::Tcp) {
+                        return Err(Effect::unverified(
+                            "the check tries TCP connections only: a block of UDP or SCTP is not checked",
+                        ));
+                    }
+                    let range =
+                        spec::parse_cidr(&c.cidr).map_err(|e| Effect::unverified(e.to_string()))?;
+                    let addr = SocketAddr::new(verifier::host_in(range), c.port.unwrap_or(443));
+                    Ok((
+                        Destination {
+                            addr,
+                            what: format!("in the blocked range {}", c.cidr),
+                        },
+                        Blocks::Range(range),
+                    ))
+                }
+                EgressDestination::Pods(p) => Ok((
+                    self.peer_destination(p, None).await?,
+                    Blocks::Pods(p.clone()),
+                )),
+            },
+            EgressChange::Dns(d) => Ok((
+                self.peer_destination(&d.dns, Some(53)).await?,
+                Blocks::Pods(d.dns.clone()),
+            )),
+        }
+    }
+
+    /// The verifier: selected by the fault's policy (the targets' labels and the fault's
+    /// label), it connects to the blocked destination and to a pod of the namespace the
+    /// policy lets it reach.
+    async fn verifier(&self) -> Result<Verifier, Effect> {
+        let image =
+            verifier::image(&self.cluster).ok_or_else(|| Effect::unverified(verifier::NO_IMAGE))?;
+        let chosen = lock(&self.chosen).clone();
+        let object = lock(&self.policy).clone();
+        let (Some(first), Some(object)) = (chosen.first(), object) else {
+            return Err(Effect::unverified("no pod's egress was blocked"));
+        };
+        let ns = first.namespace.clone();
+        let policy = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let (blocked, blocks) = self.blocked().await?;
+        let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &ns);
+        let params = ListParams::default().limit(PAGE);
+        let pods = retry(&format!("list the pods in {ns}"), || api.list(&params))
+            .await
+            .map_err(|e| Effect::unverified(format!("the pods of {ns} cannot be listed: {e}")))?
+            .items;
+        let allowed = pods
+            .iter()
+            .filter(|p| !verifier::is_verifier(p) && !blocks.holds(p))
+            .filter_map(|p| Destination::of_pod(p, None))
+            .find(|d| d.addr.port() != 53 && d.addr.ip() != blocked.addr.ip())
+            .ok_or_else(|| {
+                Effect::unverified(format!(
+                    "no pod of namespace {ns} outside the blocked destination has an address: nothing shows that the verifier pod's network works"
+                ))
+            })?;
+        let mut labels = verifier::copied_labels(&first.labels);
+        labels.insert(EGRESS_BLOCK.to_owned(), policy.clone());
+        let mut policy_uid = lock(&self.policy_uid).clone();
+        if policy_uid.is_none() {
+            policy_uid = self.policy_uid(&ns, &policy).await;
+        }
+        Ok(Verifier {
+            namespace: ns,
+            policy,
+            policy_uid,
+            fault: self.spec.name().to_owned(),
+            labels,
+            image,
+            blocked,
+            allowed,
+            standing: format!("labelled as {} and selected by the policy", first.id()),
+        })
+    }
+
+    /// The uid of the policy, read back when its create's answer was lost.
+    async fn policy_uid(&self, ns: &str, name: &str) -> Option<String> {
+        let api = Api::<NetworkPolicy>::namespaced(self.cluster.client.clone(), ns);
+        let params = ListParams::default().fields(&format!("metadata.name={name}"));
+        let list = retry(&format!("list NetworkPolicy {ns}/{name}"), || {
+            api.list(&params)
+        })
+        .await
+        .ok()?;
+        list.items.into_iter().next()?.metadata.uid
     }
 
     fn select(&self) -> Result<&spec::Selector, FaultError> {
@@ -368,6 +495,38 @@ impl NetworkFault {
     }
 }
 
+/// The destinations a policy blocks, so that the allowed connection goes elsewhere.
+enum Blocks {
+    /// An address range.
+    Range((IpAddr, u8)),
+    /// Pods by label.
+    Pods(PodPeer),
+}
+
+impl Blocks {
+    /// Whether the policy blocks this pod.
+    fn holds(&self, pod: &Pod) -> bool {
+        match self {
+            Self::Range(range) => pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.as_ref())
+                .and_then(|ip| ip.parse().ok())
+                .is_some_and(|ip| verifier::in_range(ip, *range)),
+            Self::Pods(peer) => {
+                pod.metadata.namespace.as_deref() == Some(peer.namespace.as_str())
+                    && selects(
+                        &LabelSelector {
+                            match_labels: Some(peer.match_labels.clone()),
+                            match_expressions: None,
+                        },
+                        pod.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+                    )
+            }
+        }
+    }
+}
+
 fn describe_peer(p: &PodPeer) -> String {
     if p.match_labels.is_empty() {
         format!("every pod in {}", p.namespace)
@@ -417,6 +576,8 @@ impl Fault for NetworkFault {
             pod: p.name.clone(),
             key: EGRESS_BLOCK.to_owned(),
         }));
+        // Recorded before it exists, undone first.
+        restore.push(verifier::undo(&self.cluster, &ns, &policy_name));
         let mut changes = vec![format!(
             "create NetworkPolicy {ns}/{policy_name} allowing the egress of pods labelled {EGRESS_BLOCK}={policy_name} to everything except {blocked}"
         )];
@@ -425,6 +586,10 @@ impl Fault for NetworkFault {
                 .iter()
                 .map(|p| format!("label pod {} with {EGRESS_BLOCK}={policy_name}", p.id())),
         );
+        changes.push(format!(
+            "create verifier pod {ns}/{} (labelled as the targets, selected by the policy) for the proof of effect, deleted once it has checked",
+            verifier::name_for(&policy_name)
+        ));
         changes.extend(warnings);
         let label_patch = json!({"metadata": {"labels": {EGRESS_BLOCK: policy_name}}});
         let intent = Intent {
@@ -477,7 +642,7 @@ impl Fault for NetworkFault {
         let what = format!("create NetworkPolicy {ns}/{policy_name}");
         let post = PostParams::default();
         match retry(&what, || api.create(&post, &policy)).await {
-            Ok(_) => {}
+            Ok(created) => *lock(&self.policy_uid) = created.metadata.uid,
             // A retried create that had reached the server the first time.
             Err(KubeError::Api {
                 source: kube::Error::Api(s),
@@ -497,8 +662,11 @@ impl Fault for NetworkFault {
         Ok(())
     }
 
-    async fn verify(&self) -> super::Effect {
-        super::Effect::unverified(super::kubernetes::POLICY_UNVERIFIED)
+    async fn verify(&self) -> Effect {
+        match self.verifier().await {
+            Ok(v) => verifier::run(&self.cluster, &v).await,
+            Err(why) => why,
+        }
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

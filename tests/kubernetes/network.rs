@@ -14,7 +14,7 @@ use crate::common::wait_for;
 use crate::experiment::Experiment;
 use crate::fakekube::{FakeKube, Reach};
 use crate::kuberun::{
-    CHAOS, Finished, cleanup, cluster, firedrill_in, intents, namespace, rollback, start,
+    CHAOS, Finished, KubeRun, cleanup, cluster, firedrill_in, intents, namespace, rollback, start,
     wait_as_found,
 };
 use serde_json::{Value, json};
@@ -590,4 +590,330 @@ fn an_eviction_names_the_pod_by_uid() {
         .map(|r| r.status)
         .collect::<Vec<_>>();
     assert_eq!(statuses, [409, 201]);
+}
+
+/// The image the verifier pods run (the fake runs nothing: it works out the check's finding).
+const IMAGE: &str = "registry.example/firedrill:test";
+const VERIFIER_LABEL: &str = "firedrill.dev/verifier";
+
+/// Starts a run of these faults with a firedrill image for the verifier pods.
+fn start_verified(fake: &FakeKube, dir: &Path, faults: &str) -> KubeRun {
+    start(
+        fake,
+        dir,
+        &experiment(
+            &format!("    helperImage: {IMAGE}\n"),
+            faults,
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    )
+}
+
+/// The verifier pods there now.
+fn verifier_pods(fake: &FakeKube) -> Vec<Value> {
+    fake.objects("Pod", None)
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"][VERIFIER_LABEL].is_string())
+        .collect()
+}
+
+/// The effect recorded for the first fault of the first iteration.
+fn effect(finished: &Finished) -> &Value {
+    &finished.result["iterations"][0]["faults"][0]["effect"]
+}
+
+/// The namespace `shop` enforcing the restricted Pod Security level, so that a verifier pod
+/// that breaks it is refused.
+fn restricted(fake: &FakeKube) {
+    fake.apply(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop",
+        "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+    );
+}
+
+/// How many verifier pods were created (POST of a pod named `...-verify`, answered 201).
+fn verifier_creations(fake: &FakeKube) -> usize {
+    fake.requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.ends_with("/namespaces/shop/pods") && r.status == 201
+        })
+        .count()
+}
+
+#[test]
+fn quarantine_is_verified_by_a_verifier_pod_outside_the_quarantined_pods() {
+    let _guard = common::shared();
+    let fake = cluster(3);
+    restricted(&fake);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 5s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "verified", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("outside the quarantined pods"),
+        "{observed}"
+    );
+    assert!(
+        observed.contains("the blocked connection failed"),
+        "{observed}"
+    );
+    assert_eq!(verifier_creations(&fake), 1);
+    // Journaled before it was created: the intent's restore deletes it.
+    let intent = &intents(&finished.out)[0];
+    let restore = intent["data"]["restore"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{intent}"));
+    assert!(
+        restore
+            .iter()
+            .any(|u| u["kind"] == "Pod" && u["name"].as_str().unwrap().ends_with("-verify")),
+        "{intent}"
+    );
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
+
+#[test]
+fn quarantine_on_a_cluster_that_ignores_network_policies_is_ineffective() {
+    let _guard = common::shared();
+    let fake = cluster(3);
+    fake.ignore_network_policies(true);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 5s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(1), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "ineffective", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.contains(
+            "the cluster does not enforce NetworkPolicies (its network plugin ignores them)"
+        ),
+        "{observed}"
+    );
+    assert!(
+        finished.output().contains("NOT in force"),
+        "{}",
+        finished.output()
+    );
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
+
+#[test]
+fn egress_block_is_verified_from_a_pod_its_policy_selects() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    restricted(&fake);
+    let before = fake.snapshot();
+    // New pods take a second to start: long enough to look at the verifier pod.
+    fake.set_delays(Duration::from_millis(50), Duration::from_secs(1));
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24, port: 5432}, duration: 5s}",
+    );
+    // While it checks, the verifier carries the targets' labels and the policy's, is owned
+    // by the policy (no controller adopts it) and waits on a readiness gate nobody sets.
+    wait_for("the verifier pod", Duration::from_secs(10), || {
+        !verifier_pods(&fake).is_empty()
+    });
+    let pod = &verifier_pods(&fake)[0];
+    let policy = &fake.objects("NetworkPolicy", Some("shop"))[0];
+    assert_eq!(pod["metadata"]["labels"]["app"], "web", "{pod}");
+    assert_eq!(
+        pod["metadata"]["labels"][EGRESS_LABEL], policy["metadata"]["name"],
+        "{pod}"
+    );
+    let owner = &pod["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "NetworkPolicy", "{pod}");
+    assert_eq!(owner["uid"], policy["metadata"]["uid"], "{pod}");
+    assert_eq!(owner["controller"], true, "{pod}");
+    assert_eq!(
+        pod["spec"]["readinessGates"][0]["conditionType"], "firedrill.dev/never-ready",
+        "{pod}"
+    );
+    assert_eq!(pod["spec"]["restartPolicy"], "Never", "{pod}");
+    assert_eq!(pod["spec"]["containers"][0]["image"], IMAGE, "{pod}");
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "verified", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(observed.contains("10.0.5.1:5432"), "{observed}");
+    assert!(observed.contains("selected by the policy"), "{observed}");
+    let created = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/namespaces/shop/pods"))
+        .count();
+    assert_eq!(created, 1);
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
+
+#[test]
+fn egress_block_on_a_cluster_that_ignores_network_policies_is_ineffective() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    fake.ignore_network_policies(true);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24, port: 5432}, duration: 5s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(1), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "ineffective", "{effect}");
+    assert!(
+        effect["observed"]
+            .as_str()
+            .unwrap()
+            .contains("does not enforce NetworkPolicies"),
+        "{effect}"
+    );
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
+
+#[test]
+fn dns_outage_is_verified_against_a_dns_pod() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    fake.add_deployment("kube-system", "coredns", 1, &[("k8s-app", "kube-dns")]);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: no-dns, type: dns-outage, select: {mode: one, workload: web}, duration: 5s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "verified", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.contains(":53 (pod kube-system/coredns-"),
+        "{observed}"
+    );
+    assert_eq!(fake.snapshot(), before);
+}
+
+#[test]
+fn without_a_firedrill_image_a_policy_fault_is_unverified_and_says_why() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "",
+            "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 3s}",
+            "  safety: {maxAffectedPercent: 50}",
+        ),
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "unverified", "{effect}");
+    assert!(
+        effect["why"]
+            .as_str()
+            .unwrap()
+            .contains("spec.target.helperImage"),
+        "{effect}"
+    );
+    assert_eq!(verifier_creations(&fake), 0);
+}
+
+#[test]
+fn a_run_killed_while_its_verifier_pod_runs_is_undone_by_rollback() {
+    let _guard = common::shared();
+    for fault in [
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 60s}",
+        "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
+    ] {
+        let fake = cluster(2);
+        let before = fake.snapshot();
+        // The verifier pod never gets to run its check: it is there when the run dies.
+        fake.set_delays(Duration::from_millis(50), Duration::from_secs(60));
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = start_verified(&fake, dir.path(), fault);
+        wait_for("the verifier pod", Duration::from_secs(15), || {
+            !verifier_pods(&fake).is_empty()
+        });
+        run.kill();
+        assert_ne!(fake.snapshot(), before);
+        let said = rollback(dir.path(), &run.out);
+        assert!(said.stdout.contains("-verify"), "{}", said.stdout);
+        assert!(verifier_pods(&fake).is_empty());
+        assert_eq!(fake.snapshot(), before, "{fault}");
+    }
+}
+
+/// `firedrill cleanup` removes a dead run's policy, and with it the verifier pod it owns
+/// (the garbage collector follows the pod's controller reference).
+#[test]
+fn cleanup_removes_a_dead_runs_verifier_pod_with_its_policy() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let before = fake.snapshot();
+    fake.set_delays(Duration::from_millis(50), Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: db-down, type: egress-block, select: {mode: one, workload: web}, destination: {type: cidr, cidr: 10.0.5.0/24}, duration: 60s}",
+    );
+    wait_for("the verifier pod", Duration::from_secs(15), || {
+        !verifier_pods(&fake).is_empty()
+    });
+    run.kill();
+    cleanup(dir.path(), "shop");
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
+}
+
+/// A verifier pod that never ends (here: never started) leaves the fault unverified, naming
+/// what the pod was doing, and is deleted.
+#[test]
+fn a_verifier_pod_that_does_not_end_in_time_leaves_the_fault_unverified() {
+    let _guard = common::shared();
+    let fake = cluster(2);
+    let before = fake.snapshot();
+    fake.set_delays(Duration::from_millis(50), Duration::from_secs(120));
+    let dir = tempfile::tempdir().unwrap();
+    let run = start_verified(
+        &fake,
+        dir.path(),
+        "    - {name: isolate, type: quarantine, select: {mode: one, workload: web}, duration: 30s}",
+    );
+    let finished = run.finish();
+    assert_eq!(finished.code, Some(0), "{}", finished.output());
+    let effect = effect(&finished);
+    assert_eq!(effect["status"], "unverified", "{effect}");
+    let why = effect["why"].as_str().unwrap();
+    assert!(why.contains("did not end within 20 s"), "{why}");
+    assert!(verifier_pods(&fake).is_empty());
+    assert_eq!(fake.snapshot(), before);
 }

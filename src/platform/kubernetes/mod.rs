@@ -54,6 +54,9 @@ pub const QUARANTINE: &str = "firedrill.dev/quarantine";
 pub const EGRESS_BLOCK: &str = "firedrill.dev/egress-block";
 /// The annotation with the host and process id of the run that created an object.
 pub const OWNER: &str = "firedrill.dev/owner";
+/// The label of a verifier pod (the proof of effect of a NetworkPolicy fault): a pod that
+/// carries it is never one of a workload's pods, even with the workload's labels.
+pub const VERIFIER: &str = "firedrill.dev/verifier";
 /// The template annotation a rollout restart changes, as `kubectl rollout restart` does.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// Page size of list requests.

@@ -130,6 +130,9 @@ pub(super) async fn pod_selector(
     if !w.match_labels.is_empty() {
         parts.push(label_selector(&w.match_labels));
     }
+    // A verifier pod carries the targets' labels for as long as its check runs; it is
+    // firedrill's, not the workload's.
+    parts.push(format!("!{}", super::VERIFIER));
     Ok(parts.join(","))
 }
 

@@ -285,9 +285,14 @@ impl FaultKind for Quarantine {
         "delete the NetworkPolicy and remove the quarantine label from the pods"
     }
     fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
-        in_workload_namespace(target, self.workload(), |_| vec![Use::Quarantine])
+        in_workload_namespace(target, self.workload(), |_| {
+            vec![Use::Quarantine, Use::VerifierPod]
+        })
     }
     fn granted() -> Vec<(Scope, Use)> {
-        vec![(Scope::Target, Use::Quarantine)]
+        vec![
+            (Scope::Target, Use::Quarantine),
+            (Scope::Target, Use::VerifierPod),
+        ]
     }
 }

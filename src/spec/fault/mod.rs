@@ -178,7 +178,7 @@ const CANARY_EFFECT_CHECK: &str = "the canary's action was performed (its outcom
 const PREVENTION_EFFECT_CHECK: &str =
     "the attempt was answered by the API server (refused or accepted)";
 /// The check of a NetworkPolicy fault.
-const POLICY_EFFECT_CHECK: &str = "not checked yet: whether the network plugin enforces the NetworkPolicy shows only from a verifier pod inside the cluster";
+const POLICY_EFFECT_CHECK: &str = "a verifier pod in the cluster (the firedrill image, where the policy applies) tries a connection the policy blocks and one it allows: blocked and allowed is verified, the blocked one getting through is ineffective (the network plugin ignores NetworkPolicies)";
 /// The check of a change to a ConfigMap or a Secret.
 const CHANGE_EFFECT_CHECK: &str = "the object holds the change (keys set or removed, or the Secret gone), then the restart's check when the fault restarts a workload";
 

@@ -177,13 +177,14 @@ impl FaultKind for EgressBlock {
             uses.push((p.namespace.clone(), Use::ReadPeers));
         }
         uses.extend(in_workload_namespace(target, self.workload(), |_| {
-            vec![Use::EgressPolicy]
+            vec![Use::EgressPolicy, Use::VerifierPod]
         }));
         uses
     }
     fn granted() -> Vec<(Scope, Use)> {
         vec![
             (Scope::Target, Use::EgressPolicy),
+            (Scope::Target, Use::VerifierPod),
             (Scope::Peers, Use::ReadPeers),
         ]
     }
@@ -214,13 +215,14 @@ impl FaultKind for DnsOutage {
     fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
         let mut uses = vec![(self.dns.namespace.clone(), Use::ReadPeers)];
         uses.extend(in_workload_namespace(target, self.workload(), |_| {
-            vec![Use::EgressPolicy]
+            vec![Use::EgressPolicy, Use::VerifierPod]
         }));
         uses
     }
     fn granted() -> Vec<(Scope, Use)> {
         vec![
             (Scope::Target, Use::EgressPolicy),
+            (Scope::Target, Use::VerifierPod),
             (Scope::Peers, Use::ReadPeers),
         ]
     }

@@ -32,6 +32,10 @@
 //! - Custom resources: applying a CustomResourceDefinition (apiextensions.k8s.io/v1) serves
 //!   its group, version and plural; discovery (`/api`, `/api/v1`, `/apis`, `/apis/GROUP`,
 //!   `/apis/GROUP/VERSION`) lists built-in and custom resources (crd.rs).
+//! - NetworkPolicies: `ignore_network_policies(true)` makes everything reachable, as a
+//!   network plugin that ignores them; a pod running `firedrill internal check --blocked A
+//!   --allowed B` (a verifier pod) is completed with the check's finding, worked out from
+//!   the policies held, in its termination message.
 //! - Reading: `snapshot()`, `objects(kind, ns)`, `object(kind, ns, name)`, `requests()`,
 //!   `pod_history(ns, owner)`, `reachable(from, Reach)`, and `GET /fake/reachable?from=&to=`.
 //!
@@ -49,6 +53,7 @@ mod routes;
 mod security;
 mod selector;
 mod store;
+mod verifier;
 
 pub use ephemeral::HelperStart;
 pub use exec::{Exec, ExecReply};
@@ -418,6 +423,13 @@ impl FakeKube {
     /// How pod creations and requests with ServiceAccount tokens are admitted.
     pub fn set_admission(&self, admission: Admission) {
         self.with(|st| st.admission = admission);
+    }
+
+    /// Makes NetworkPolicies ignored (`true`), as a network plugin without NetworkPolicy
+    /// support does: everything is reachable, for `reachable`, `/fake/reachable` and the
+    /// verifier pods' checks; the policies are still stored.
+    pub fn ignore_network_policies(&self, ignore: bool) {
+        self.with(|st| st.ignore_network_policies = ignore);
     }
 
     /// Every command run in a pod so far.

@@ -500,6 +500,8 @@ pub struct State {
     pub admission: super::security::Admission,
     /// How ephemeral containers start and how firedrill's helpers in them behave.
     pub helpers: super::ephemeral::Helpers,
+    /// Whether NetworkPolicies are ignored, as by a network plugin that does not enforce them.
+    pub ignore_network_policies: bool,
     base_wall: SystemTime,
     base: Instant,
 }
@@ -723,6 +725,7 @@ impl State {
             tokens: std::collections::HashMap::new(),
             admission: super::security::Admission::default(),
             helpers: super::ephemeral::Helpers::default(),
+            ignore_network_policies: false,
             base_wall: SystemTime::now(),
             base: Instant::now(),
         }
