@@ -112,6 +112,35 @@ enum Helper {
         #[arg(long, default_value = "/dev/termination-log")]
         report: std::path::PathBuf,
     },
+    /// Send HTTP requests through a dependency's Service (a dependency fault's verifier
+    /// pod's check) and write what each met (its answer's first line and when, the
+    /// connection refused, cut off or silent) as JSON to `--report`; exit 0 once written.
+    HttpCheck {
+        /// HOST:PORT, such as `db.shop.svc:5432`.
+        #[arg(long)]
+        to: String,
+        /// The request's method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The request's path.
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// A header to send, `Name: value`.
+        #[arg(long)]
+        header: Option<String>,
+        /// How long each request waits for its answer.
+        #[arg(long, default_value = "2s")]
+        wait: Duration,
+        /// At most this many requests, one after another.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        tries: u16,
+        /// Stop at the first answer with this status.
+        #[arg(long)]
+        status: Option<u16>,
+        /// Where the finding goes: the container's termination message.
+        #[arg(long, default_value = "/dev/termination-log")]
+        report: std::path::PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -160,6 +189,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 1 => ExitStatus::ObjectivesMissed,
                 _ => ExitStatus::InvalidInput,
             });
+        }
+        Helper::HttpCheck {
+            to,
+            method,
+            path,
+            header,
+            wait,
+            tries,
+            status,
+            report,
+        } => {
+            let header = match header {
+                Some(h) => {
+                    let (name, value) = h
+                        .split_once(':')
+                        .with_context(|| format!("--header {h}: give `Name: value`"))?;
+                    Some((name.trim().to_owned(), value.trim().to_owned()))
+                }
+                None => None,
+            };
+            let sends = crate::fault::verifier::Sends {
+                request: crate::fault::verifier::HttpRequest {
+                    method,
+                    path,
+                    header,
+                },
+                wait: wait.get(),
+                tries: usize::from(tries),
+                until_status: status,
+            };
+            crate::fault::verifier::http_check(&to, &sends, &report)
+                .with_context(|| format!("write the finding to {}", report.display()))?;
         }
     }
     Ok(ExitStatus::Success)

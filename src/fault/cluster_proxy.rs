@@ -18,9 +18,11 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::dependency::{Change, DependencyChange};
+use super::dependency::check::{Probe, Sends};
+use super::dependency::{Change, DependencyChange, probe};
 use super::kubernetes::{Created, create_owned};
-use super::{Fault, FaultError, Intent, owner};
+use super::verifier::{self, HttpVerifier};
+use super::{Effect, Fault, FaultError, Intent, owner};
 use crate::platform::kubernetes::{
     ApiWrite, Cluster, KubeError, OWNER, Undo, WriteAction, apply_undo, label_selector, retry,
     selector_patch,
@@ -94,6 +96,50 @@ struct Planned {
     deployment: Deployment,
     switch: Value,
     ready_timeout: std::time::Duration,
+    /// The proof of effect from a verifier pod, or why there is none.
+    check: Result<InCluster, String>,
+}
+
+/// What the fault's verifier pod sends through the dependency's Service, and how firedrill
+/// judges what it met: as the check on this host judges the same.
+#[derive(Clone, Debug)]
+struct InCluster {
+    probe: Probe,
+    sends: Sends,
+    /// `SERVICE.NAMESPACE.svc:PORT`.
+    to: String,
+    /// The verifier pod's name.
+    pod: String,
+    image: String,
+}
+
+/// Whether a Service port says it speaks plain HTTP: appProtocol `http` or
+/// `kubernetes.io/h2c`, or a name `http`, `http-*` or `*-http` (the convention of service
+/// meshes).
+pub fn declared_http(service: &Service, port: u16) -> bool {
+    let ports = service.spec.as_ref().and_then(|s| s.ports.as_ref());
+    ports
+        .and_then(|ps| ps.iter().find(|p| p.port == i32::from(port)))
+        .is_some_and(|p| {
+            let name = p.name.as_deref().unwrap_or_default();
+            let protocol = p.app_protocol.as_deref().unwrap_or_default();
+            matches!(
+                protocol.to_ascii_lowercase().as_str(),
+                "http" | "kubernetes.io/h2c"
+            ) || name == "http"
+                || name.starts_with("http-")
+                || name.ends_with("-http")
+        })
+}
+
+/// An effect judged from what a verifier pod saw, saying so.
+fn seen_from(effect: Effect, pod: &str) -> Effect {
+    let text = format!("from verifier pod {pod}, {}", effect.detail());
+    match effect {
+        Effect::Verified { .. } => Effect::verified(text),
+        Effect::Ineffective { .. } => Effect::ineffective(text),
+        Effect::Unverified { .. } => Effect::unverified(text),
+    }
 }
 
 /// A dependency fault carried by a proxy deployed in front of the dependency's Service.
@@ -287,6 +333,54 @@ impl ClusterProxyFault {
                 &original.keys().cloned().collect::<Vec<_>>(),
             ),
             ready_timeout: proxy.ready_timeout.get(),
+            check: self.in_cluster(dep, service, ports),
+        })
+    }
+
+    /// What the verifier pod checks, or why the fault is left unchecked.
+    fn in_cluster(
+        &self,
+        dep: &KubernetesDependency,
+        service: &Service,
+        ports: &[ProxiedPort],
+    ) -> Result<InCluster, String> {
+        let change = Change::of(&self.spec);
+        let probe = probe(&change)?;
+        let id = format!("Service {}/{}", dep.namespace, dep.service);
+        let config = format!(
+            "ConfigMap {}/{}",
+            dep.namespace,
+            derived_name(&dep.service, "firedrill-proxy")
+        );
+        let Some(sends) = probe.sends() else {
+            return Err(format!(
+                "the bandwidth check times a whole transfer through the proxy against the same transfer straight to the dependency, which a verifier pod does not do yet; the limit is in the proxy's configuration ({config})"
+            ));
+        };
+        let port = ports
+            .iter()
+            .find(|p| p.faulted)
+            .ok_or_else(|| format!("no port of {id} is faulted"))?;
+        // A refused connection shows on any protocol, and the HTTP toxics act only on HTTP;
+        // the others are seen through an HTTP request, which only an HTTP server answers
+        // in a way that shows them.
+        let any_protocol = match &change {
+            Change::Disable => true,
+            Change::Toxics(t) => t.first().is_some_and(|t| t.kind.is_http()),
+        };
+        if !any_protocol && !declared_http(service, port.port) {
+            return Err(format!(
+                "port {} ({}) of {id} is not declared HTTP (appProtocol http, or a name http or http-*), and the check from a verifier pod is an HTTP request, which another protocol may answer in a way that shows nothing; the toxic is in the proxy's configuration ({config})",
+                port.port, port.name
+            ));
+        }
+        let image = verifier::image(&self.cluster).ok_or_else(|| verifier::NO_IMAGE.to_owned())?;
+        Ok(InCluster {
+            probe,
+            sends,
+            to: format!("{}.{}.svc:{}", dep.service, dep.namespace, port.port),
+            pod: derived_name(&dep.service, "firedrill-verify"),
+            image,
         })
     }
 
@@ -431,7 +525,7 @@ impl Fault for ClusterProxyFault {
         let cm_name = planned.config_map.metadata.name.clone().unwrap_or_default();
         let up_name = planned.upstream.metadata.name.clone().unwrap_or_default();
         let deploy_name = planned.deployment.metadata.name.clone().unwrap_or_default();
-        let restore = vec![
+        let mut restore = vec![
             Undo::delete_of::<ConfigMap>(ns, &cm_name).of_run(&self.cluster.run_id),
             Undo::delete_of::<Service>(ns, &up_name).of_run(&self.cluster.run_id),
             Undo::delete_of::<Deployment>(ns, &deploy_name).of_run(&self.cluster.run_id),
@@ -453,7 +547,7 @@ impl Fault for ClusterProxyFault {
                 )
             })
             .collect();
-        let changes = vec![
+        let mut changes = vec![
             format!("create ConfigMap {ns}/{cm_name} with the proxy configuration"),
             format!(
                 "create Service {ns}/{up_name} selecting {} (the pods of {id})",
@@ -469,6 +563,14 @@ impl Fault for ClusterProxyFault {
                 label_selector(&original)
             ),
         ];
+        if let Ok(c) = &planned.check {
+            // Recorded before it exists, undone first.
+            restore.push(Undo::delete_of::<Pod>(ns, &c.pod).of_run(&self.cluster.run_id));
+            changes.push(format!(
+                "create verifier pod {ns}/{} sending {} {} through {} for the proof of effect, deleted once it has checked",
+                c.pod, c.sends.request.method, c.sends.request.path, c.to
+            ));
+        }
         let value = |v: Result<Value, serde_json::Error>| v.unwrap_or_default();
         let writes = vec![
             ApiWrite::of::<ConfigMap>(
@@ -551,10 +653,33 @@ impl Fault for ClusterProxyFault {
             .map_err(|e| self.kube(e))
     }
 
-    async fn verify(&self) -> super::Effect {
-        super::Effect::unverified(
-            "the proxy runs in the cluster, where only a request from a pod inside it can show the toxic; this version does not start a verifier pod",
-        )
+    async fn verify(&self) -> Effect {
+        let Some(p) = lock(&self.planned).clone() else {
+            return Effect::unverified("the fault was not planned: nothing to check");
+        };
+        let c = match p.check {
+            Ok(c) => c,
+            Err(why) => return Effect::unverified(why),
+        };
+        let deployment = p.deployment.metadata.name.clone().unwrap_or_default();
+        let deployments = Api::<Deployment>::namespaced(self.cluster.client.clone(), &p.namespace);
+        let owner = match deployments.get_opt(&deployment).await {
+            Ok(Some(d)) => d.metadata.uid.map(|uid| (deployment, uid)),
+            _ => None,
+        };
+        let v = HttpVerifier {
+            namespace: p.namespace.clone(),
+            name: c.pod.clone(),
+            fault: self.spec.name().to_owned(),
+            owner,
+            image: c.image.clone(),
+            to: c.to.clone(),
+            sends: c.sends.clone(),
+        };
+        match verifier::run_http(&self.cluster, &v).await {
+            Ok(finding) => seen_from(c.probe.judge(&finding.to, &finding.seen), &v.id()),
+            Err(why) => why,
+        }
     }
 
     async fn revert(&self) -> Result<Vec<String>, FaultError> {

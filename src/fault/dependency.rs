@@ -281,29 +281,15 @@ impl Fault for DependencyFault {
             }
         };
         let at = info.listen.as_str();
-        match &self.change {
-            Change::Disable => check::refused(at).await,
-            Change::Toxics(toxics) => match toxics.first().map(|t| &t.kind) {
-                Some(ToxicKind::HttpError(e)) => match check_request(e.request_match.as_ref()) {
-                    Ok(request) => check::errors(at, &request, e.status_code, e.probability).await,
-                    Err(why) => Effect::unverified(why),
-                },
-                Some(ToxicKind::HttpLatency(l)) => match check_request(l.request_match.as_ref()) {
-                    Ok(request) => {
-                        check::delayed(at, &request, std::time::Duration::from_millis(l.latency))
-                            .await
-                    }
-                    Err(why) => Effect::unverified(why),
-                },
-                Some(ToxicKind::Latency(Latency { latency, .. })) => {
-                    let request = check::Request::default();
-                    check::delayed(at, &request, std::time::Duration::from_millis(*latency)).await
-                }
-                Some(ToxicKind::ResetPeer(_)) => check::reset(at).await,
-                Some(ToxicKind::Timeout(_)) => check::silent(at).await,
-                Some(ToxicKind::Bandwidth(b)) => check::throttled(at, &info.upstream, b.rate).await,
-                _ => Effect::unverified("no check for this toxic; the toxic is on the proxy"),
+        match probe(&self.change) {
+            Ok(check::Probe::Throttled { rate }) => {
+                check::throttled(at, &info.upstream, rate).await
+            }
+            Ok(probe) => match probe.sends() {
+                Some(sends) => probe.judge(at, &check::observe(at, &sends).await),
+                None => Effect::unverified("no check for this toxic; the toxic is on the proxy"),
             },
+            Err(why) => Effect::unverified(why),
         }
     }
 
@@ -346,37 +332,85 @@ impl Fault for DependencyFault {
     }
 }
 
+/// What a dependency fault's check sends and how it judges what came back, from its change:
+/// `Err` says why there is no check.
+pub(crate) fn probe(change: &Change) -> Result<check::Probe, String> {
+    let toxics = match change {
+        Change::Disable => return Ok(check::Probe::Refused),
+        Change::Toxics(toxics) => toxics,
+    };
+    Ok(match toxics.first().map(|t| &t.kind) {
+        Some(ToxicKind::HttpError(e)) => check::Probe::Errors {
+            request: check_request(e.request_match.as_ref())?,
+            status: e.status_code,
+            rate: e.probability,
+        },
+        Some(ToxicKind::HttpLatency(l)) => check::Probe::Delayed {
+            request: check_request(l.request_match.as_ref())?,
+            latency: std::time::Duration::from_millis(l.latency),
+        },
+        Some(ToxicKind::Latency(Latency { latency, .. })) => check::Probe::Delayed {
+            request: check::Request::default(),
+            latency: std::time::Duration::from_millis(*latency),
+        },
+        Some(ToxicKind::ResetPeer(_)) => check::Probe::Reset,
+        Some(ToxicKind::Timeout(_)) => check::Probe::Silent,
+        Some(ToxicKind::Bandwidth(b)) => check::Probe::Throttled { rate: b.rate },
+        _ => return Err("no check for this toxic; the toxic is on the proxy".to_owned()),
+    })
+}
+
 /// The checks of a dependency fault: a request of firedrill's own sent through the proxy,
-/// as the application's would go, and what came back.
-mod check {
+/// as the application's would go, and what came back. Sending ([`observe`]) and judging
+/// ([`Probe::judge`]) are apart, so that a verifier pod in a cluster sends the same requests
+/// and firedrill judges what it writes back as it judges its own.
+pub(crate) mod check {
     use std::time::Duration;
 
+    use serde::{Deserialize, Serialize};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
     use tokio::time::Instant;
 
     use super::Effect;
 
-    /// What one request through the proxy met.
-    #[derive(Debug)]
-    enum Met {
+    /// What one request through the proxy met, as a verifier pod writes it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "met", rename_all = "kebab-case")]
+    pub enum Seen {
         /// The connection was refused or could not be made.
-        NoConnection(std::io::Error),
-        /// The first bytes of the answer, and after how long they came.
-        Answer(Vec<u8>, Duration),
-        /// The connection ended with no answer, after how long.
-        Closed(Duration),
+        NoConnection {
+            /// Why.
+            error: String,
+        },
+        /// An answer: its first line, and after how long its first bytes came.
+        Answer {
+            /// The first line (at most 80 characters).
+            line: String,
+            /// Milliseconds from the connection's start.
+            after_ms: u64,
+        },
+        /// The connection ended with no answer.
+        Closed {
+            /// Milliseconds from the connection's start.
+            after_ms: u64,
+        },
         /// Nothing came within the time given.
-        Silence,
+        Silence {
+            /// How long the check waited, in milliseconds.
+            waited_ms: u64,
+        },
     }
 
     /// The request a check sends: `GET /` unless a fault's match asks for another.
     #[derive(Clone, Debug, PartialEq, Eq)]
-    pub(super) struct Request {
-        pub(super) method: String,
-        pub(super) path: String,
+    pub struct Request {
+        /// The method.
+        pub method: String,
+        /// The path.
+        pub path: String,
         /// A header to send, as `(name, value)`.
-        pub(super) header: Option<(String, String)>,
+        pub header: Option<(String, String)>,
     }
 
     impl Default for Request {
@@ -391,7 +425,7 @@ mod check {
 
     impl Request {
         /// The request head as sent to the proxy at `at`.
-        pub(super) fn head(&self, at: &str) -> String {
+        pub fn head(&self, at: &str) -> String {
             let mut head = format!(
                 "{} {} HTTP/1.1\r\nHost: {at}\r\nUser-Agent: firedrill-effect-check\r\nConnection: close\r\n",
                 self.method, self.path
@@ -413,34 +447,289 @@ mod check {
         }
     }
 
-    /// Sends `GET /` through the proxy at `at` and waits up to `wait` for the first bytes
-    /// of the answer or the connection's end.
-    async fn request(at: &str, wait: Duration) -> Met {
-        send(at, &Request::default(), wait).await
+    /// What a check sends: the same request up to `tries` times, one after another.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Sends {
+        /// The request.
+        pub request: Request,
+        /// How long each request waits for its answer.
+        pub wait: Duration,
+        /// At most this many requests.
+        pub tries: usize,
+        /// Stop at the first answer with this status.
+        pub until_status: Option<u16>,
+    }
+
+    impl Sends {
+        /// One request, `GET /` unless told otherwise.
+        fn one(request: Request, wait: Duration) -> Self {
+            Self {
+                request,
+                wait,
+                tries: 1,
+                until_status: None,
+            }
+        }
+
+        /// The longest the requests can take: each its wait and its connection's 2 s.
+        pub fn longest(&self) -> Duration {
+            (self.wait + Duration::from_secs(2)) * u32::try_from(self.tries).unwrap_or(u32::MAX)
+        }
+    }
+
+    /// The check of a dependency fault: what it sends, and how it judges what came back.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum Probe {
+        /// The proxy no longer listens: a connection fails.
+        Refused,
+        /// A reset toxic: the request is cut off with no answer.
+        Reset,
+        /// A timeout toxic: no answer, the connection held open.
+        Silent,
+        /// A latency toxic: the answer comes no sooner than most of the latency.
+        Delayed {
+            /// The request sent.
+            request: Request,
+            /// The latency asked.
+            latency: Duration,
+        },
+        /// An error toxic: some request is answered with its status.
+        Errors {
+            /// The request sent.
+            request: Request,
+            /// The status the toxic answers.
+            status: u16,
+            /// The share of requests it answers.
+            rate: f64,
+        },
+        /// A bandwidth toxic: a transfer through the proxy and one straight to the dependency
+        /// ([`throttled`]), not a request and its first bytes.
+        Throttled {
+            /// The limit, KB/s.
+            rate: u64,
+        },
+    }
+
+    /// Enough requests that all would miss an error toxic of `rate` with a chance below 1 in
+    /// 1000.
+    fn needed(rate: f64) -> usize {
+        if rate >= 1.0 {
+            1
+        } else if rate <= 0.0 {
+            usize::MAX
+        } else {
+            ((0.001f64).ln() / (1.0 - rate).ln()).ceil() as usize
+        }
+    }
+
+    /// Whether an answer's first line carries `status`.
+    fn answered_with(line: &str, status: u16) -> bool {
+        line.starts_with("HTTP/") && format!("{line} ").contains(&format!(" {status} "))
+    }
+
+    impl Probe {
+        /// What the check sends; none for a bandwidth toxic, whose check is a transfer.
+        pub fn sends(&self) -> Option<Sends> {
+            let one = |request: &Request, wait| Some(Sends::one(request.clone(), wait));
+            match self {
+                Self::Refused | Self::Reset | Self::Silent => {
+                    one(&Request::default(), Duration::from_secs(1))
+                }
+                Self::Delayed { request, latency } => one(
+                    request,
+                    (*latency + Duration::from_secs(2)).min(Duration::from_secs(30)),
+                ),
+                Self::Errors {
+                    request,
+                    status,
+                    rate,
+                } => Some(Sends {
+                    request: request.clone(),
+                    wait: Duration::from_secs(2),
+                    tries: needed(rate.clamp(0.0, 1.0)).min(50),
+                    until_status: Some(*status),
+                }),
+                Self::Throttled { .. } => None,
+            }
+        }
+
+        /// What the requests through `at` met says of the fault.
+        pub fn judge(&self, at: &str, seen: &[Seen]) -> Effect {
+            let Some(first) = seen.first() else {
+                return Effect::unverified(format!("no request was sent through {at}"));
+            };
+            let unreachable = |e: &str| Effect::unverified(format!("{at} cannot be reached: {e}"));
+            match self {
+                Self::Refused => match first {
+                    Seen::NoConnection { error } => {
+                        Effect::verified(format!("a connection to {at} fails: {error}"))
+                    }
+                    _ => Effect::ineffective(format!("{at} still accepts connections")),
+                },
+                Self::Reset => match first {
+                    Seen::Closed { after_ms } => Effect::verified(format!(
+                        "a request through {at} was cut off with no answer after {after_ms} ms"
+                    )),
+                    Seen::Answer { line, .. } => {
+                        Effect::ineffective(format!("a request through {at} was answered: {line}"))
+                    }
+                    Seen::NoConnection { error } => unreachable(error),
+                    Seen::Silence { .. } => Effect::unverified(format!(
+                        "a request through {at} met neither an answer nor the connection's end in 1 s"
+                    )),
+                },
+                Self::Silent => match first {
+                    Seen::Silence { .. } => Effect::verified(format!(
+                        "a request through {at} got no answer in 1 s, its connection held open"
+                    )),
+                    Seen::Answer { line, .. } => {
+                        Effect::ineffective(format!("a request through {at} was answered: {line}"))
+                    }
+                    Seen::Closed { .. } => Effect::ineffective(format!(
+                        "a request through {at} was closed at once instead of left hanging"
+                    )),
+                    Seen::NoConnection { error } => unreachable(error),
+                },
+                Self::Delayed { request, latency } => {
+                    let after = match first {
+                        Seen::Answer { after_ms, .. } | Seen::Closed { after_ms } => {
+                            Duration::from_millis(*after_ms)
+                        }
+                        Seen::NoConnection { error } => return unreachable(error),
+                        Seen::Silence { waited_ms } => {
+                            return Effect::unverified(format!(
+                                "a request through {at} got no answer in {waited_ms} ms: nothing to time"
+                            ));
+                        }
+                    };
+                    let shown = format!(
+                        "a request ({}) through {at} was answered after {} ms ({} ms of latency asked)",
+                        request.shown(),
+                        after.as_millis(),
+                        latency.as_millis()
+                    );
+                    if after >= latency.mul_f64(0.8) {
+                        Effect::verified(shown)
+                    } else {
+                        Effect::ineffective(shown)
+                    }
+                }
+                Self::Errors {
+                    request,
+                    status,
+                    rate,
+                } => judge_errors(at, request, *status, *rate, seen),
+                Self::Throttled { .. } => {
+                    Effect::unverified("the bandwidth check is a transfer, not a request")
+                }
+            }
+        }
+    }
+
+    /// An error toxic answers a share of the requests with its status, without the
+    /// dependency: one answer with it is enough; none in as many requests as make a miss
+    /// unlikely is `ineffective`.
+    fn judge_errors(at: &str, req: &Request, status: u16, rate: f64, seen: &[Seen]) -> Effect {
+        let rate = rate.clamp(0.0, 1.0);
+        let mut lines = Vec::new();
+        for (n, s) in seen.iter().enumerate() {
+            match s {
+                Seen::Answer { line, .. } if answered_with(line, status) => {
+                    return Effect::verified(format!(
+                        "request {} ({}) through {at} was answered `{line}`",
+                        n + 1,
+                        req.shown()
+                    ));
+                }
+                Seen::Answer { line, .. } => lines.push(line.clone()),
+                Seen::NoConnection { error } => {
+                    return Effect::unverified(format!("{at} cannot be reached: {error}"));
+                }
+                Seen::Closed { .. } => lines.push("closed with no answer".to_owned()),
+                Seen::Silence { waited_ms } => {
+                    lines.push(format!("no answer in {} s", *waited_ms as f64 / 1000.0))
+                }
+            }
+        }
+        lines.dedup();
+        let tries = seen.len();
+        let what = format!(
+            "{tries} request(s) ({}) through {at}, none answered {status}: {}",
+            req.shown(),
+            lines.join(", ")
+        );
+        if tries < needed(rate) {
+            Effect::unverified(format!(
+                "at a rate of {:.1}%, {what}; so few cannot show it",
+                rate * 100.0
+            ))
+        } else {
+            Effect::ineffective(what)
+        }
+    }
+
+    /// Sends the check's requests through the proxy at `at`, one after another, and says
+    /// what each met; stops at a connection that fails or at an answer with the status
+    /// looked for.
+    pub async fn observe(at: &str, sends: &Sends) -> Vec<Seen> {
+        let mut seen = Vec::new();
+        for _ in 0..sends.tries.max(1) {
+            let s = send(at, &sends.request, sends.wait).await;
+            let stop = match &s {
+                Seen::NoConnection { .. } => true,
+                Seen::Answer { line, .. } => sends
+                    .until_status
+                    .is_some_and(|status| answered_with(line, status)),
+                _ => false,
+            };
+            seen.push(s);
+            if stop {
+                break;
+            }
+        }
+        seen
+    }
+
+    fn millis(d: Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Sends `req` through the proxy at `at` and waits up to `wait` for the first bytes of
     /// the answer or the connection's end.
-    async fn send(at: &str, req: &Request, wait: Duration) -> Met {
+    async fn send(at: &str, req: &Request, wait: Duration) -> Seen {
         let start = Instant::now();
         let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(at)).await;
         let mut stream = match connect {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Met::NoConnection(e),
-            Err(_) => return Met::NoConnection(std::io::ErrorKind::TimedOut.into()),
+            Ok(Err(e)) => {
+                return Seen::NoConnection {
+                    error: e.to_string(),
+                };
+            }
+            Err(_) => {
+                return Seen::NoConnection {
+                    error: std::io::Error::from(std::io::ErrorKind::TimedOut).to_string(),
+                };
+            }
         };
         let head = req.head(at);
         if stream.write_all(head.as_bytes()).await.is_err() {
-            return Met::Closed(start.elapsed());
+            return Seen::Closed {
+                after_ms: millis(start.elapsed()),
+            };
         }
         let mut buf = vec![0; 512];
         match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => Met::Closed(start.elapsed()),
-            Ok(Ok(n)) => {
-                buf.truncate(n);
-                Met::Answer(buf, start.elapsed())
-            }
-            Err(_) => Met::Silence,
+            Ok(Ok(0)) | Ok(Err(_)) => Seen::Closed {
+                after_ms: millis(start.elapsed()),
+            },
+            Ok(Ok(n)) => Seen::Answer {
+                line: first_line(&buf[..n]),
+                after_ms: millis(start.elapsed()),
+            },
+            Err(_) => Seen::Silence {
+                waited_ms: millis(wait),
+            },
         }
     }
 
@@ -452,99 +741,6 @@ mod check {
             .chars()
             .take(80)
             .collect()
-    }
-
-    /// A proxy that no longer listens refuses the connection.
-    pub(super) async fn refused(at: &str) -> Effect {
-        match request(at, Duration::from_secs(1)).await {
-            Met::NoConnection(e) => Effect::verified(format!("a connection to {at} fails: {e}")),
-            _ => Effect::ineffective(format!("{at} still accepts connections")),
-        }
-    }
-
-    /// A reset toxic ends the connection with no answer.
-    pub(super) async fn reset(at: &str) -> Effect {
-        match request(at, Duration::from_secs(1)).await {
-            Met::Closed(after) => Effect::verified(format!(
-                "a request through {at} was cut off with no answer after {} ms",
-                after.as_millis()
-            )),
-            Met::Answer(bytes, _) => Effect::ineffective(format!(
-                "a request through {at} was answered: {}",
-                first_line(&bytes)
-            )),
-            Met::NoConnection(e) => Effect::unverified(format!("{at} cannot be reached: {e}")),
-            Met::Silence => Effect::unverified(format!(
-                "a request through {at} met neither an answer nor the connection's end in 1 s"
-            )),
-        }
-    }
-
-    /// A timeout toxic holds the connection open and answers nothing.
-    pub(super) async fn silent(at: &str) -> Effect {
-        match request(at, Duration::from_secs(1)).await {
-            Met::Silence => Effect::verified(format!(
-                "a request through {at} got no answer in 1 s, its connection held open"
-            )),
-            Met::Answer(bytes, _) => Effect::ineffective(format!(
-                "a request through {at} was answered: {}",
-                first_line(&bytes)
-            )),
-            Met::Closed(_) => Effect::ineffective(format!(
-                "a request through {at} was closed at once instead of left hanging"
-            )),
-            Met::NoConnection(e) => Effect::unverified(format!("{at} cannot be reached: {e}")),
-        }
-    }
-
-    /// An error toxic answers a share of the requests with its status, without the
-    /// dependency; as many requests are sent as make a miss unlikely, up to 50.
-    pub(super) async fn errors(at: &str, req: &Request, status: u16, rate: f64) -> Effect {
-        let rate = rate.clamp(0.0, 1.0);
-        // Enough requests that all would miss with a chance below 1 in 1000.
-        let needed = if rate >= 1.0 {
-            1
-        } else if rate <= 0.0 {
-            usize::MAX
-        } else {
-            ((0.001f64).ln() / (1.0 - rate).ln()).ceil() as usize
-        };
-        let tries = needed.min(50);
-        let expected = format!(" {status} ");
-        let mut seen = Vec::new();
-        for n in 1..=tries {
-            match send(at, req, Duration::from_secs(2)).await {
-                Met::Answer(bytes, _) => {
-                    let line = first_line(&bytes);
-                    if format!("{line} ").contains(&expected) && line.starts_with("HTTP/") {
-                        return Effect::verified(format!(
-                            "request {n} ({}) through {at} was answered `{line}`",
-                            req.shown()
-                        ));
-                    }
-                    seen.push(line);
-                }
-                Met::NoConnection(e) => {
-                    return Effect::unverified(format!("{at} cannot be reached: {e}"));
-                }
-                Met::Closed(_) => seen.push("closed with no answer".to_owned()),
-                Met::Silence => seen.push("no answer in 2 s".to_owned()),
-            }
-        }
-        seen.dedup();
-        let what = format!(
-            "{tries} request(s) ({}) through {at}, none answered {status}: {}",
-            req.shown(),
-            seen.join(", ")
-        );
-        if tries < needed {
-            Effect::unverified(format!(
-                "at a rate of {:.1}%, {what}; so few cannot show it",
-                rate * 100.0
-            ))
-        } else {
-            Effect::ineffective(what)
-        }
     }
 
     /// The most padding the bandwidth check puts in its request, in header lines of at most
@@ -677,34 +873,6 @@ mod check {
             ))
         }
     }
-
-    /// A latency toxic delays the answer by at least most of its latency.
-    pub(super) async fn delayed(at: &str, req: &Request, latency: Duration) -> Effect {
-        let wait = (latency + Duration::from_secs(2)).min(Duration::from_secs(30));
-        let after = match send(at, req, wait).await {
-            Met::Answer(_, after) | Met::Closed(after) => after,
-            Met::NoConnection(e) => {
-                return Effect::unverified(format!("{at} cannot be reached: {e}"));
-            }
-            Met::Silence => {
-                return Effect::unverified(format!(
-                    "a request through {at} got no answer in {} ms: nothing to time",
-                    wait.as_millis()
-                ));
-            }
-        };
-        let shown = format!(
-            "a request ({}) through {at} was answered after {} ms ({} ms of latency asked)",
-            req.shown(),
-            after.as_millis(),
-            latency.as_millis()
-        );
-        if after >= latency.mul_f64(0.8) {
-            Effect::verified(shown)
-        } else {
-            Effect::ineffective(shown)
-        }
-    }
 }
 
 /// Builds a dependency fault: on this host, toxics on the embedded proxy; on kubernetes, a
@@ -766,6 +934,56 @@ mod tests {
         let unsure = spec_match("{pathRegex: '^/pay/[0-9]+$'}");
         let why = check_request(Some(&unsure)).unwrap_err();
         assert!(why.contains("^/pay/[0-9]+$"), "{why}");
+    }
+
+    #[test]
+    fn what_requests_met_is_judged_the_same_wherever_they_were_sent() {
+        use check::{Probe, Seen};
+        let answer = |line: &str, after_ms| Seen::Answer {
+            line: line.into(),
+            after_ms,
+        };
+        let slow = Probe::Delayed {
+            request: check::Request::default(),
+            latency: std::time::Duration::from_millis(300),
+        };
+        let at = "db.shop.svc:80";
+        assert_eq!(
+            slow.judge(at, &[answer("HTTP/1.1 200 OK", 290)]).status(),
+            "verified"
+        );
+        let fast = slow.judge(at, &[answer("HTTP/1.1 200 OK", 2)]);
+        assert!(fast.is_ineffective(), "{fast:?}");
+        assert!(fast.detail().contains("after 2 ms"), "{fast:?}");
+        let refused = Seen::NoConnection {
+            error: "connection refused".into(),
+        };
+        assert_eq!(
+            slow.judge(at, std::slice::from_ref(&refused)).status(),
+            "unverified"
+        );
+        assert_eq!(Probe::Refused.judge(at, &[refused]).status(), "verified");
+
+        let errors = Probe::Errors {
+            request: check::Request::default(),
+            status: 503,
+            rate: 0.5,
+        };
+        let sends = errors.sends().unwrap();
+        assert_eq!((sends.tries, sends.until_status), (10, Some(503)));
+        let ok = answer("HTTP/1.1 200 OK", 1);
+        let hit = errors.judge(
+            at,
+            &[ok.clone(), answer("HTTP/1.1 503 Service Unavailable", 1)],
+        );
+        assert!(hit.detail().starts_with("request 2 (GET /)"), "{hit:?}");
+        assert!(errors.judge(at, &vec![ok.clone(); 10]).is_ineffective());
+        assert_eq!(errors.judge(at, &vec![ok; 3]).status(), "unverified");
+        let json = serde_json::to_value(Seen::Silence { waited_ms: 1000 }).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"met": "silence", "waited_ms": 1000})
+        );
     }
 
     #[test]

@@ -23,10 +23,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, Preconditions};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Effect;
+use super::dependency::check::observe;
+pub use super::dependency::check::{Request as HttpRequest, Seen, Sends};
 use super::effect::API_EVERY;
 use super::kubernetes::{Created, create_owned, owner};
 use crate::platform::kubernetes::{Cluster, OWNER, Undo, VERIFIER, retry};
@@ -284,67 +287,36 @@ impl Verifier {
 
     /// The pod, with these ownership labels.
     fn pod_with(&self, ownership: &BTreeMap<String, String>) -> serde_json::Value {
-        let mut labels = self.labels.clone();
-        labels.extend(ownership.clone());
-        labels.insert(VERIFIER.to_owned(), "true".to_owned());
-        labels.insert("firedrill.dev/fault".to_owned(), fault_label(&self.fault));
-        let mut metadata = json!({
-            "name": self.name(),
-            "namespace": self.namespace,
-            "labels": labels,
-            "annotations": {OWNER: owner()},
-        });
-        if let Some(uid) = &self.policy_uid {
-            metadata["ownerReferences"] = json!([{
+        let owner = self.policy_uid.as_ref().map(|uid| {
+            json!({
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
                 "name": self.policy,
                 "uid": uid,
                 "controller": true,
-            }]);
-        }
-        json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": metadata,
-            "spec": {
-                "restartPolicy": "Never",
-                "activeDeadlineSeconds": DEADLINE_SECONDS,
-                "terminationGracePeriodSeconds": 0,
-                "automountServiceAccountToken": false,
-                "enableServiceLinks": false,
-                "readinessGates": [{"conditionType": NEVER_READY}],
-                "securityContext": {
-                    "runAsNonRoot": true,
-                    "runAsUser": 65532,
-                    "runAsGroup": 65532,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [{
-                    "name": "check",
-                    "image": self.image,
-                    "command": ["firedrill"],
-                    "args": [
-                        "internal", "check",
-                        "--blocked", self.blocked.addr.to_string(),
-                        "--allowed", self.allowed.addr.to_string(),
-                        "--timeout", format!("{}s", CONNECT_TIMEOUT.as_secs()),
-                    ],
-                    "terminationMessagePath": "/dev/termination-log",
-                    "terminationMessagePolicy": "File",
-                    "resources": {
-                        "requests": {"cpu": "10m", "memory": "16Mi"},
-                        "limits": {"cpu": "100m", "memory": "64Mi"},
-                    },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": false,
-                        "readOnlyRootFilesystem": true,
-                        "runAsNonRoot": true,
-                        "capabilities": {"drop": ["ALL"]},
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                }],
-            },
+            })
+        });
+        let args = [
+            "internal".to_owned(),
+            "check".to_owned(),
+            "--blocked".to_owned(),
+            self.blocked.addr.to_string(),
+            "--allowed".to_owned(),
+            self.allowed.addr.to_string(),
+            "--timeout".to_owned(),
+            format!("{}s", CONNECT_TIMEOUT.as_secs()),
+        ];
+        let mut labels = self.labels.clone();
+        labels.extend(ownership.clone());
+        pod_of(&PodParts {
+            name: self.name(),
+            namespace: &self.namespace,
+            fault: &self.fault,
+            labels,
+            owner,
+            image: &self.image,
+            args: &args,
+            deadline_seconds: DEADLINE_SECONDS,
         })
     }
 
@@ -375,30 +347,235 @@ fn fault_label(fault: &str) -> String {
     v.trim_end_matches(['-', '_', '.']).to_owned()
 }
 
+/// What makes one verifier pod: the parts that differ between checks.
+struct PodParts<'a> {
+    name: String,
+    namespace: &'a str,
+    fault: &'a str,
+    /// Its labels beyond the verifier's own and the fault's.
+    labels: BTreeMap<String, String>,
+    /// The controller ownerReference, if any.
+    owner: Option<serde_json::Value>,
+    image: &'a str,
+    /// The arguments of `firedrill`.
+    args: &'a [String],
+    deadline_seconds: i64,
+}
+
+/// A verifier pod: restricted PodSecurity, never Ready, no token, a short deadline, its
+/// finding in its termination message.
+fn pod_of(p: &PodParts<'_>) -> serde_json::Value {
+    let mut labels = p.labels.clone();
+    labels.insert(VERIFIER.to_owned(), "true".to_owned());
+    labels.insert("firedrill.dev/fault".to_owned(), fault_label(p.fault));
+    let mut metadata = json!({
+        "name": p.name,
+        "namespace": p.namespace,
+        "labels": labels,
+        "annotations": {OWNER: owner()},
+    });
+    if let Some(owner) = &p.owner {
+        metadata["ownerReferences"] = json!([owner]);
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": p.deadline_seconds,
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": false,
+            "enableServiceLinks": false,
+            "readinessGates": [{"conditionType": NEVER_READY}],
+            "securityContext": {
+                "runAsNonRoot": true,
+                "runAsUser": 65532,
+                "runAsGroup": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [{
+                "name": "check",
+                "image": p.image,
+                "command": ["firedrill"],
+                "args": p.args,
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "16Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "runAsNonRoot": true,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            }],
+        },
+    })
+}
+
+/// What a dependency fault's verifier pod sends through the dependency's Service (now the
+/// fault proxy's), for `firedrill internal http-check`.
+#[derive(Clone, Debug)]
+pub struct HttpVerifier {
+    /// The dependency's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// The fault's name.
+    pub fault: String,
+    /// The proxy Deployment, `(name, uid)`: the pod's controller, so that the garbage
+    /// collector removes it with the proxy.
+    pub owner: Option<(String, String)>,
+    /// The image with `firedrill` on its PATH.
+    pub image: String,
+    /// `SERVICE.NAMESPACE.svc:PORT`.
+    pub to: String,
+    /// The requests.
+    pub sends: Sends,
+}
+
+/// What `firedrill internal http-check` saw: each request's fate, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpFinding {
+    /// Where the requests went.
+    pub to: String,
+    /// What each met.
+    pub seen: Vec<Seen>,
+}
+
+impl HttpVerifier {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The arguments of `firedrill` in the pod.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "internal".to_owned(),
+            "http-check".to_owned(),
+            "--to".to_owned(),
+            self.to.clone(),
+            "--method".to_owned(),
+            self.sends.request.method.clone(),
+            "--path".to_owned(),
+            self.sends.request.path.clone(),
+        ];
+        if let Some((name, value)) = &self.sends.request.header {
+            args.extend(["--header".to_owned(), format!("{name}: {value}")]);
+        }
+        args.extend([
+            "--wait".to_owned(),
+            format!("{}ms", self.sends.wait.as_millis()),
+            "--tries".to_owned(),
+            self.sends.tries.to_string(),
+        ]);
+        if let Some(status) = self.sends.until_status {
+            args.extend(["--status".to_owned(), status.to_string()]);
+        }
+        args
+    }
+
+    /// The pod: the same as the NetworkPolicy faults' verifier, with firedrill's labels only
+    /// (no Service selects it), and a deadline long enough for all its requests.
+    pub fn pod(&self, cluster: &Cluster) -> serde_json::Value {
+        self.pod_with(&cluster.ownership_labels())
+    }
+
+    fn pod_with(&self, ownership: &BTreeMap<String, String>) -> serde_json::Value {
+        let owner = self.owner.as_ref().map(|(name, uid)| {
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": name,
+                "uid": uid,
+                "controller": true,
+            })
+        });
+        let extra = i64::try_from(self.sends.longest().as_secs()).unwrap_or(i64::MAX);
+        pod_of(&PodParts {
+            name: self.name.clone(),
+            namespace: &self.namespace,
+            fault: &self.fault,
+            labels: ownership.clone(),
+            owner,
+            image: &self.image,
+            args: &self.args(),
+            deadline_seconds: DEADLINE_SECONDS.saturating_add(extra),
+        })
+    }
+}
+
+/// `firedrill internal http-check`: sends the requests and writes what they met as JSON to
+/// `report` (the container's termination message).
+pub fn http_check(to: &str, sends: &Sends, report: &Path) -> std::io::Result<HttpFinding> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let finding = HttpFinding {
+        to: to.to_owned(),
+        seen: runtime.block_on(observe(to, sends)),
+    };
+    let text = serde_json::to_string(&finding).map_err(std::io::Error::other)?;
+    std::fs::write(report, &text)?;
+    println!("{text}");
+    Ok(finding)
+}
+
+/// Creates a dependency fault's verifier pod, waits for what its requests met, and deletes
+/// it; an `unverified` effect says why there is nothing to judge.
+pub async fn run_http(cluster: &Cluster, verifier: &HttpVerifier) -> Result<HttpFinding, Effect> {
+    let window = WINDOW + verifier.sends.longest();
+    run_pod(
+        cluster,
+        &verifier.namespace,
+        &verifier.name,
+        verifier.pod(cluster),
+        window,
+    )
+    .await
+}
+
 /// Creates the verifier pod, waits for its finding, deletes it, and says what it shows.
 pub async fn run(cluster: &Cluster, verifier: &Verifier) -> Effect {
-    let id = verifier.id();
-    let name = verifier.name();
-    let pod: Pod = match serde_json::from_value(verifier.pod(cluster)) {
-        Ok(p) => p,
-        Err(e) => return Effect::unverified(format!("the verifier pod built is not valid: {e}")),
-    };
-    let api = Api::<Pod>::namespaced(cluster.client.clone(), &verifier.namespace);
+    let pod = verifier.pod(cluster);
+    match run_pod::<Finding>(cluster, &verifier.namespace, &verifier.name(), pod, WINDOW).await {
+        Ok(finding) => verifier.judge(&finding),
+        Err(why) => why,
+    }
+}
+
+/// Creates a verifier pod, waits at most `window` for its finding, and deletes it.
+async fn run_pod<T: DeserializeOwned>(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    pod: serde_json::Value,
+    window: Duration,
+) -> Result<T, Effect> {
+    let id = format!("{namespace}/{name}");
+    let pod: Pod = serde_json::from_value(pod)
+        .map_err(|e| Effect::unverified(format!("the verifier pod built is not valid: {e}")))?;
+    let api = Api::<Pod>::namespaced(cluster.client.clone(), namespace);
     let uid = match create_owned(&api, &pod, &cluster.run_id).await {
         Ok(Created::Ours(p)) => p.metadata.uid,
         Ok(Created::Taken(_)) => {
-            return Effect::unverified(format!(
+            return Err(Effect::unverified(format!(
                 "pod {id} exists and is not this run's: no verifier pod could be started"
-            ));
+            )));
         }
         Ok(Created::Unread(e)) | Err(e) => {
-            return Effect::unverified(format!(
+            return Err(Effect::unverified(format!(
                 "the verifier pod {id} could not be created: {}",
                 crate::platform::kubernetes::server_message(&e)
-            ));
+            )));
         }
     };
-    let effect = wait(&api, verifier, &name).await;
+    let finding = wait(&api, &id, name, window).await;
     // The pod goes now; the fault's revert deletes it again if this fails.
     let params = DeleteParams {
         grace_period_seconds: Some(0),
@@ -408,36 +585,42 @@ pub async fn run(cluster: &Cluster, verifier: &Verifier) -> Effect {
         }),
         ..DeleteParams::default()
     };
-    if let Err(e) = retry(&format!("delete pod {id}"), || api.delete(&name, &params)).await {
+    if let Err(e) = retry(&format!("delete pod {id}"), || api.delete(name, &params)).await {
         tracing::warn!(pod = %id, error = %e, "the verifier pod could not be deleted; the fault's revert deletes it");
     }
-    effect
+    finding
 }
 
-/// Reads the verifier pod until it has ended, for at most [`WINDOW`].
-async fn wait(api: &Api<Pod>, verifier: &Verifier, name: &str) -> Effect {
-    let id = verifier.id();
-    let end = tokio::time::Instant::now() + WINDOW;
+/// Reads the verifier pod until it has ended, for at most `window`.
+async fn wait<T: DeserializeOwned>(
+    api: &Api<Pod>,
+    id: &str,
+    name: &str,
+    window: Duration,
+) -> Result<T, Effect> {
+    let end = tokio::time::Instant::now() + window;
     let mut last;
     loop {
         match api.get_opt(name).await {
-            Ok(Some(pod)) => match ended(&pod) {
-                Some(Ok(finding)) => return verifier.judge(&finding),
-                Some(Err(why)) => return Effect::unverified(format!("verifier pod {id} {why}")),
+            Ok(Some(pod)) => match ended_as::<T>(&pod) {
+                Some(Ok(finding)) => return Ok(finding),
+                Some(Err(why)) => {
+                    return Err(Effect::unverified(format!("verifier pod {id} {why}")));
+                }
                 None => last = state(&pod),
             },
             Ok(None) => {
-                return Effect::unverified(format!(
+                return Err(Effect::unverified(format!(
                     "verifier pod {id} was deleted before it ended"
-                ));
+                )));
             }
             Err(e) => last = format!("cannot be read: {e}"),
         }
         if tokio::time::Instant::now() >= end {
-            return Effect::unverified(format!(
+            return Err(Effect::unverified(format!(
                 "verifier pod {id} did not end within {} s ({last})",
-                WINDOW.as_secs()
-            ));
+                window.as_secs()
+            )));
         }
         tokio::time::sleep(API_EVERY).await;
     }
@@ -446,6 +629,11 @@ async fn wait(api: &Api<Pod>, verifier: &Verifier, name: &str) -> Effect {
 /// The finding of an ended verifier pod; an error when it ended without one; `None` while
 /// it has not ended.
 pub fn ended(pod: &Pod) -> Option<Result<Finding, String>> {
+    ended_as(pod)
+}
+
+/// The finding, of type `T`, of an ended verifier pod.
+fn ended_as<T: DeserializeOwned>(pod: &Pod) -> Option<Result<T, String>> {
     let status = pod.status.as_ref()?;
     let terminated = status
         .container_statuses
@@ -456,7 +644,7 @@ pub fn ended(pod: &Pod) -> Option<Result<Finding, String>> {
     match terminated {
         Some(t) => {
             let message = t.message.unwrap_or_default();
-            match serde_json::from_str::<Finding>(message.trim()) {
+            match serde_json::from_str::<T>(message.trim()) {
                 Ok(f) => Some(Ok(f)),
                 Err(_) => Some(Err(format!(
                     "ended (exit code {}, {}) without a finding: {}",
@@ -604,6 +792,83 @@ mod tests {
         let labels = typed.metadata.labels.unwrap();
         assert_eq!(labels["app"], "web");
         assert_eq!(labels[VERIFIER], "true");
+    }
+
+    #[test]
+    fn a_dependency_verifier_sends_the_requests_asked_and_writes_what_they_met() {
+        let v = HttpVerifier {
+            namespace: "shop".into(),
+            name: "db-firedrill-verify".into(),
+            fault: "errors".into(),
+            owner: Some(("db-firedrill-proxy".into(), "uid-2".into())),
+            image: "registry.example/firedrill:1".into(),
+            to: "db.shop.svc:80".into(),
+            sends: Sends {
+                request: HttpRequest {
+                    method: "POST".into(),
+                    path: "/pay".into(),
+                    header: Some(("X-Tenant".into(), "blue".into())),
+                },
+                wait: Duration::from_secs(2),
+                tries: 7,
+                until_status: Some(503),
+            },
+        };
+        let typed: Pod = serde_json::from_value(v.pod_with(&BTreeMap::new())).unwrap();
+        let spec = typed.spec.unwrap();
+        assert_eq!(
+            spec.containers[0].args.clone().unwrap(),
+            [
+                "internal",
+                "http-check",
+                "--to",
+                "db.shop.svc:80",
+                "--method",
+                "POST",
+                "--path",
+                "/pay",
+                "--header",
+                "X-Tenant: blue",
+                "--wait",
+                "2000ms",
+                "--tries",
+                "7",
+                "--status",
+                "503"
+            ]
+        );
+        assert_eq!(spec.active_deadline_seconds, Some(DEADLINE_SECONDS + 28));
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        let owner = &typed.metadata.owner_references.unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.controller),
+            ("Deployment", Some(true))
+        );
+
+        // A dependency that answers 503 to everything: the first request is enough.
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let to = server.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for conn in server.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = conn
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("termination-log");
+        let finding = http_check(&to, &v.sends, &report).unwrap();
+        assert_eq!(finding.seen.len(), 1, "{finding:?}");
+        assert!(
+            matches!(&finding.seen[0], Seen::Answer { line, .. } if line == "HTTP/1.1 503 Service Unavailable"),
+            "{finding:?}"
+        );
+        let written: HttpFinding =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(written, finding);
     }
 
     #[test]

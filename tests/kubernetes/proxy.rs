@@ -556,3 +556,173 @@ fn the_writes_planned_are_the_writes_made() {
         Duration::from_secs(10),
     );
 }
+
+/// The effect recorded for the first fault of the first iteration.
+fn effect(result: &Value) -> &Value {
+    &result["iterations"][0]["faults"][0]["effect"]
+}
+
+/// The pods created in `shop` whose name ends with `-verify`.
+fn verifier_creations(fake: &FakeKube) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v1/namespaces/shop/pods")
+        .map(|r| format!("{} {}", r.status, r.path))
+        .collect()
+}
+
+#[test]
+fn an_error_fault_in_the_cluster_is_verified_by_a_request_from_a_verifier_pod() {
+    let _guard = common::shared();
+    let fake = cluster();
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "    - {name: errors, type: dependency-errors, dependency: db, status: 503, rate: 1, duration: 3s}",
+            "20s",
+        ),
+    );
+    let f = run.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let effect = effect(&f.result);
+    assert_eq!(effect["status"], "verified", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.starts_with("from verifier pod shop/db-firedrill-verify, ")
+            && observed
+                .contains("request 1 (GET /) through db.shop.svc:5432 was answered `HTTP/1.1 503"),
+        "{observed}"
+    );
+    assert_eq!(verifier_creations(&fake).len(), 1);
+    let pod = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/api/v1/namespaces/shop/pods")
+        .unwrap();
+    assert_eq!(pod.status, 201);
+    // Journaled before it was created: the intent's restore deletes it, first.
+    let journal = common::journal(&f.out);
+    let intent = journal
+        .iter()
+        .find(|r| r["kind"] == "fault-intent")
+        .unwrap();
+    let last = intent["data"]["restore"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(
+        (&last["kind"], &last["name"]),
+        (&json!("Pod"), &json!("db-firedrill-verify")),
+        "{intent}"
+    );
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn a_per_request_latency_fault_in_the_cluster_is_verified_by_its_delay() {
+    let _guard = common::shared();
+    let fake = cluster();
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "    - {name: slow, type: dependency-latency, dependency: db, latency: 300ms, perRequest: true, duration: 3s}",
+            "20s",
+        ),
+    );
+    let f = run.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let effect = effect(&f.result);
+    assert_eq!(effect["status"], "verified", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.contains(
+            "through db.shop.svc:5432 was answered after 302 ms (300 ms of latency asked)"
+        ),
+        "{observed}"
+    );
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn a_fault_the_proxy_does_not_apply_is_ineffective_and_fails_the_run() {
+    let _guard = common::shared();
+    let fake = cluster();
+    fake.set_proxies_untouched(true);
+    let before = fake.snapshot();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "    - {name: slow, type: dependency-latency, dependency: db, latency: 300ms, perRequest: true, duration: 3s}",
+            "20s",
+        ),
+    );
+    let f = run.finish();
+    assert_eq!(f.code, Some(1), "{}", f.stderr);
+    let effect = effect(&f.result);
+    assert_eq!(effect["status"], "ineffective", "{effect}");
+    let observed = effect["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("was answered after 2 ms (300 ms of latency asked)"),
+        "{observed}"
+    );
+    assert!(
+        f.result["reason"]
+            .as_str()
+            .unwrap()
+            .contains("fault `slow` was not in force"),
+        "{}",
+        f.result["reason"]
+    );
+    wait_as_found(
+        &fake,
+        &before,
+        "the cluster as it was",
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn a_per_chunk_latency_on_a_port_not_declared_http_is_left_unverified() {
+    let _guard = common::shared();
+    let fake = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &fake,
+        dir.path(),
+        &experiment(
+            "    - {name: slow, type: dependency-latency, dependency: db, latency: 100ms, duration: 1s}",
+            "20s",
+        ),
+    );
+    let f = run.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let effect = effect(&f.result);
+    assert_eq!(effect["status"], "unverified", "{effect}");
+    assert!(
+        effect["why"]
+            .as_str()
+            .unwrap()
+            .contains("port 5432 (sql) of Service shop/db is not declared HTTP"),
+        "{effect}"
+    );
+    assert!(verifier_creations(&fake).is_empty());
+}

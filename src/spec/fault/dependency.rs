@@ -242,24 +242,27 @@ fn dependency_undo(target: &Target, local: &'static str) -> &'static str {
     }
 }
 
-/// A dependency fault on kubernetes deploys the fault proxy in the dependency's namespace.
-fn proxy_permissions(target: &KubernetesTarget, dependency: &str) -> Vec<(String, Use)> {
+/// A dependency fault on kubernetes deploys the fault proxy in the dependency's namespace,
+/// and those checked from the cluster a verifier pod beside it.
+fn proxy_permissions(
+    target: &KubernetesTarget,
+    dependency: &str,
+    uses: &[Use],
+) -> Vec<(String, Use)> {
     target
         .dependencies
         .iter()
         .find(|d| d.name == dependency)
-        .map(|d| vec![(d.namespace.clone(), Use::ClusterProxy)])
+        .map(|d| uses.iter().map(|u| (d.namespace.clone(), *u)).collect())
         .unwrap_or_default()
 }
 
 /// Implements the parts every dependency fault shares.
 macro_rules! dependency_kind {
-    () => {
+    ($in_cluster:expr, [$($uses:expr),*]) => {
         const PLATFORMS: Platforms = Platforms::Both;
         const CAPABILITIES: &'static [Capability] = DEPENDENCY_FAULT;
-        const EFFECT_CHECK_IN_CLUSTER: Option<&'static str> = Some(
-            "not checked yet: the proxy runs in the cluster, where only a verifier pod could send a request through it",
-        );
+        const EFFECT_CHECK_IN_CLUSTER: Option<&'static str> = Some($in_cluster);
         common_fields!(no selection);
 
 
@@ -267,10 +270,10 @@ macro_rules! dependency_kind {
             Some(&self.dependency)
         }
         fn permissions(&self, target: &KubernetesTarget) -> Vec<(String, Use)> {
-            proxy_permissions(target, &self.dependency)
+            proxy_permissions(target, &self.dependency, &[$($uses),*])
         }
         fn granted() -> Vec<(Scope, Use)> {
-            vec![(Scope::Target, Use::ClusterProxy)]
+            vec![$((Scope::Target, $uses)),*]
         }
     };
 }
@@ -278,7 +281,10 @@ macro_rules! dependency_kind {
 impl FaultKind for DependencyLatency {
     const TYPE_NAME: &'static str = "dependency-latency";
     const EFFECT_CHECK: &'static str = "a request of firedrill's own through the dependency's proxy (one the fault's match selects) is answered no sooner than 80% of the latency";
-    dependency_kind!();
+    dependency_kind!(
+        "a verifier pod in the dependency's namespace (firedrill's image, `spec.target.helperImage`, restricted PodSecurity) runs `firedrill internal http-check`: the same request through the dependency's Service, now the proxy's, judged as on this host; a per-chunk latency on a port not declared HTTP (appProtocol or name) is `unverified`",
+        [Use::ClusterProxy, Use::VerifierPod]
+    );
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         check.positive(&format!("{path}.latency"), self.latency);
@@ -322,7 +328,10 @@ impl FaultKind for DependencyLatency {
 impl FaultKind for DependencyErrors {
     const TYPE_NAME: &'static str = "dependency-errors";
     const EFFECT_CHECK: &'static str = "requests of firedrill's own through the proxy (ones the fault's match selects) until one is answered with the status (enough that all would miss by chance less than once in 1000, at most 50)";
-    dependency_kind!();
+    dependency_kind!(
+        "a verifier pod in the dependency's namespace (firedrill's image, `spec.target.helperImage`, restricted PodSecurity) runs `firedrill internal http-check`: the same requests through the dependency's Service, now the proxy's, judged as on this host",
+        [Use::ClusterProxy, Use::VerifierPod]
+    );
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         if !(400..=599).contains(&self.status) {
@@ -366,7 +375,10 @@ impl FaultKind for DependencyErrors {
 impl FaultKind for DependencyOutage {
     const TYPE_NAME: &'static str = "dependency-outage";
     const EFFECT_CHECK: &'static str = "refuse: a connection to the proxy fails; reset: a request through it is cut off with no answer; blackhole: a request gets no answer in 1 s";
-    dependency_kind!();
+    dependency_kind!(
+        "a verifier pod in the dependency's namespace (firedrill's image, `spec.target.helperImage`, restricted PodSecurity) runs `firedrill internal http-check`: the same request through the dependency's Service, now the proxy's, judged as on this host; reset and blackhole on a port not declared HTTP (appProtocol or name) are `unverified`",
+        [Use::ClusterProxy, Use::VerifierPod]
+    );
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         check.positive(&format!("{path}.duration"), self.duration);
@@ -391,7 +403,10 @@ impl FaultKind for DependencyOutage {
 impl FaultKind for DependencyBandwidth {
     const TYPE_NAME: &'static str = "dependency-bandwidth";
     const EFFECT_CHECK: &'static str = "a request through the proxy, padded to take a few tenths of a second at the limit (at most 8 KB), and its whole answer take at least what the limit allows, beyond the same request's time straight to the dependency; faster is `ineffective`";
-    dependency_kind!();
+    dependency_kind!(
+        "not checked (`unverified`): the check times a whole transfer through the proxy and straight to the dependency, which a verifier pod does not do yet",
+        [Use::ClusterProxy]
+    );
 
     fn validate(&self, path: &str, check: &mut Checker<'_>) {
         if self.rate_kbps == 0 {

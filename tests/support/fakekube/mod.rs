@@ -432,6 +432,12 @@ impl FakeKube {
         self.with(|st| st.ignore_network_policies = ignore);
     }
 
+    /// Makes every dependency verifier pod see its requests pass the proxy untouched
+    /// (`true`), as a proxy that ignores its configuration would.
+    pub fn set_proxies_untouched(&self, untouched: bool) {
+        self.with(|st| st.proxies_untouched = untouched);
+    }
+
     /// Every command run in a pod so far.
     pub fn execs(&self) -> Vec<Exec> {
         self.shared.lock().execs.clone()

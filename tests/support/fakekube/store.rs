@@ -502,6 +502,8 @@ pub struct State {
     pub helpers: super::ephemeral::Helpers,
     /// Whether NetworkPolicies are ignored, as by a network plugin that does not enforce them.
     pub ignore_network_policies: bool,
+    /// Whether dependency verifier pods see every proxy pass requests untouched.
+    pub proxies_untouched: bool,
     base_wall: SystemTime,
     base: Instant,
 }
@@ -726,6 +728,7 @@ impl State {
             admission: super::security::Admission::default(),
             helpers: super::ephemeral::Helpers::default(),
             ignore_network_policies: false,
+            proxies_untouched: false,
             base_wall: SystemTime::now(),
             base: Instant::now(),
         }
