@@ -43,9 +43,9 @@ pub enum Use {
     ClusterProxy,
     /// The egress-block and dns-outage faults, on the selected pods' namespace.
     EgressPolicy,
-    /// The verifier pod of a NetworkPolicy fault's proof of effect: created, read until it
-    /// ends, and deleted, in the fault's namespace (whose pods it lists to pick its
-    /// destinations).
+    /// The verifier pod of a proof of effect in the cluster (the NetworkPolicy faults, and
+    /// the dependency faults through their proxy): created, read until it ends, and deleted,
+    /// in the fault's namespace (whose pods it lists to pick its destinations).
     VerifierPod,
     /// Reading the pods an egress policy leaves out, in their namespace.
     ReadPeers,
