@@ -44,7 +44,15 @@ fn a_history_gives_the_scorecard_its_repeated_runs_trend_and_days_between_drills
     let file = crate::common::write_experiment(
         dir.path(),
         "e.yaml",
-        &demo_experiment(&marker, 1, "20ms", faults, "  recovery: {stableFor: 100ms}"),
+        &demo_experiment(
+            &marker,
+            1,
+            "20ms",
+            faults,
+            // A recovery target no run meets, so that every run raises the same finding
+            // (`capability:recovery-continuity`) whatever the machine's load.
+            "  recovery: {stableFor: 100ms}\n  scorecard:\n    targets:\n      timeToRecover: {target: 1ms, limit: 10s}",
+        ),
     );
     let db = dir.path().join("runs.db");
     let run = |out: &str| {
