@@ -469,21 +469,17 @@ impl Fault for PodHelperFault {
             .ok_or_else(|| self.refuse("selects no pods".to_owned()))?;
         let (pods, pool) = pick(&self.cluster, fault, select).await?;
         let mut placed = Vec::new();
+        // The deadline shown for review is the one a fault starting now would have.
+        let shown_deadline = SystemTime::now() + self.spec.duration() + SELF_STOP_MARGIN;
+        let mut writes = Vec::new();
         for p in pods {
             let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.namespace);
             let pod = retry(&format!("get pod {}", p.id()), || api.get(&p.name))
                 .await
                 .map_err(kube_error(fault))?;
-            placed.push(self.place(p, &pod)?);
-        }
-        // The deadline shown for review is the one a fault starting now would have.
-        let shown_deadline = SystemTime::now() + self.spec.duration() + SELF_STOP_MARGIN;
-        let mut writes = Vec::new();
-        for p in &placed {
-            let api = Api::<Pod>::namespaced(self.cluster.client.clone(), &p.pod.namespace);
-            let pod = retry(&format!("get pod {}", p.pod.id()), || api.get(&p.pod.name))
-                .await
-                .map_err(kube_error(fault))?;
+            let placing = self.place(p, &pod)?;
+            // The whole list as the pod holds it, so that the dry run's merge patch keeps
+            // the ephemeral containers already there.
             let mut list: Vec<Value> = pod
                 .spec
                 .and_then(|s| s.ephemeral_containers)
@@ -493,15 +489,16 @@ impl Fault for PodHelperFault {
                         .collect()
                 })
                 .unwrap_or_default();
-            list.push(self.ephemeral(p, shown_deadline));
+            list.push(self.ephemeral(&placing, shown_deadline));
             writes.push(ApiWrite::of::<Pod>(
-                &p.pod.namespace,
-                &p.pod.name,
+                &placing.pod.namespace,
+                &placing.pod.name,
                 WriteAction::MergePatch {
                     subresource: Some("ephemeralcontainers".to_owned()),
                     patch: json!({"spec": {"ephemeralContainers": list}}),
                 },
             ));
+            placed.push(placing);
         }
         let intent = Intent {
             fault: fault.to_owned(),
