@@ -9,6 +9,7 @@ use serde_json::json;
 use super::pending_intents;
 use crate::journal::{self, Journal};
 use crate::platform::kubernetes;
+use crate::platform::local::process;
 
 /// What a rollback from a journal did.
 #[derive(Debug, Default)]
@@ -93,7 +94,8 @@ pub async fn roll_back_journal(
             p.intent.undo.join("; ")
         ));
     }
-    if undos.is_empty() {
+    let groups = left_groups(&report.records);
+    if undos.is_empty() && groups.is_empty() {
         return Ok(recovery);
     }
     let log_path = free_name(dir);
@@ -109,6 +111,47 @@ pub async fn roll_back_journal(
         }),
         true,
     );
+    // What the kernel did not stop with the run: its replicas' children, orphaned.
+    for group in &groups {
+        let undo = format!(
+            "stop what is left of {}'s process group {} ({} processes)",
+            group.replica,
+            group.pgid,
+            group.pids.len()
+        );
+        log.record(
+            "undo-started",
+            json!({"replica": group.replica, "undo": undo}),
+            true,
+        );
+        match process::stop_group(group.pgid) {
+            Ok(()) => {
+                let done = format!(
+                    "{}: stopped process group {} ({} processes the killed run left)",
+                    group.replica,
+                    group.pgid,
+                    group.pids.len()
+                );
+                log.record(
+                    "undo-applied",
+                    json!({"replica": group.replica, "done": done}),
+                    true,
+                );
+                recovery.applied.push(done);
+            }
+            Err(e) => {
+                let error = e.to_string();
+                log.record(
+                    "undo-failed",
+                    json!({"replica": group.replica, "undo": undo, "error": error}),
+                    true,
+                );
+                recovery
+                    .failed
+                    .push(format!("{}: FAILED to {undo}: {error}", group.replica));
+            }
+        }
+    }
     // Changes on this host first: they need no cluster, and an unreachable cluster must
     // not keep them in place.
     let (local, cluster): (Vec<_>, Vec<_>) = undos.iter().partition(|(_, u)| u.is_local());
@@ -163,6 +206,56 @@ pub async fn roll_back_journal(
         true,
     );
     Ok(recovery)
+}
+
+/// A replica's process group with processes of a killed run still in it.
+#[derive(Debug)]
+struct LeftGroup {
+    replica: String,
+    pgid: u32,
+    pids: Vec<u32>,
+}
+
+/// The process groups that still hold processes the run started, once the run is not
+/// running any more. Not only when it died before `processes-stopped`: a process that left
+/// its replica's group is not stopped with the group.
+fn left_groups(records: &[serde_json::Value]) -> Vec<LeftGroup> {
+    let Some(start) = records.iter().find(|r| r["kind"] == "run-started") else {
+        return Vec::new();
+    };
+    let (Some(run_pid), Some(started)) = (
+        start["data"]["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok()),
+        start["time"]
+            .as_str()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
+    ) else {
+        return Vec::new();
+    };
+    // A run still going owns its processes: rolling it back must not take them away.
+    let running = std::fs::read(format!("/proc/{run_pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("firedrill"));
+    if running {
+        return Vec::new();
+    }
+    // Replicas by their process group, where the journal recorded them: a replica killed
+    // with the run before its record was written is found by its mark all the same.
+    let replicas: std::collections::BTreeMap<u64, &str> = records
+        .iter()
+        .filter(|r| r["kind"] == "replica-started")
+        .filter_map(|r| Some((r["data"]["pgid"].as_u64()?, r["data"]["replica"].as_str()?)))
+        .collect();
+    process::left_by_run(run_pid, started)
+        .into_iter()
+        .map(|(pgid, pids)| LeftGroup {
+            replica: replicas
+                .get(&u64::from(pgid))
+                .map_or_else(|| "a process of the run".to_owned(), |r| (*r).to_owned()),
+            pgid,
+            pids,
+        })
+        .collect()
 }
 
 /// Whether an earlier rollback of `dir` finished with nothing failed.

@@ -7,6 +7,8 @@
 
 #[path = "../support/common.rs"]
 mod common;
+#[path = "../support/crash_drill.rs"]
+mod crash_drill;
 #[path = "../support/experiment.rs"]
 mod experiment;
 #[path = "../support/fakekube/mod.rs"]
@@ -15,6 +17,7 @@ mod fakekube;
 mod kuberun;
 
 mod config;
+mod crash;
 mod fake;
 mod network;
 mod object_probe;

@@ -7,10 +7,13 @@
 
 #[path = "../support/common.rs"]
 mod common;
+#[path = "../support/crash_drill.rs"]
+mod crash_drill;
 #[path = "../support/experiment.rs"]
 mod experiment;
 
 mod alerting;
+mod crash;
 mod dependency;
 mod detection_and_faults;
 mod effects;

@@ -179,6 +179,16 @@ impl KubeRun {
         child.wait().unwrap();
     }
 
+    /// Whether the run is still running.
+    pub fn running(&mut self) -> bool {
+        self.running.child().try_wait().ok().flatten().is_none()
+    }
+
+    /// Waits for a run that was killed (or ended) to be reaped.
+    pub fn reap(&mut self) {
+        let _ = self.running.child().wait();
+    }
+
     /// Waits up to [`DEADLINE`] for the run to end; what it wrote and left.
     pub fn finish(self) -> Finished {
         self.finish_within(DEADLINE)

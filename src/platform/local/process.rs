@@ -5,6 +5,11 @@
 //! the one exit path no code of ours runs on: SIGKILL of firedrill itself. Every live
 //! child is also kept in a process-wide registry so that an emergency exit (a second
 //! Ctrl-C) can resume and kill them all synchronously.
+//!
+//! The kernel's SIGKILL reaches the child only, not what the child started in its group (a
+//! shell wrapper's server, a supervisor's workers): those are orphaned and run on. So every
+//! child carries [`RUN_PID`], and `firedrill rollback` stops the process groups whose
+//! members still carry a killed run's ([`left_by_run`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -14,6 +19,10 @@ use std::sync::Mutex;
 use tokio::process::{Child, Command};
 
 static LIVE: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
+
+/// The environment variable every child (and what it starts) inherits: the process id of
+/// the firedrill that started it, which tells a killed run's leftovers from anyone else's.
+pub const RUN_PID: &str = "FIREDRILL_RUN_PID";
 
 /// Builds a command whose child is placed in a new process group and dies with firedrill.
 pub fn command<S: AsRef<OsStr>>(program: S) -> Command {
@@ -26,6 +35,7 @@ pub fn command<S: AsRef<OsStr>>(program: S) -> Command {
 pub fn std_command<S: AsRef<OsStr>>(program: S) -> std::process::Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(program);
+    cmd.env(RUN_PID, std::process::id().to_string());
     // SAFETY: only async-signal-safe calls (getppid, prctl, setpgid, _exit) run between
     // fork and exec.
     let parent = std::process::id() as libc::pid_t;
@@ -104,6 +114,83 @@ pub fn live_children() -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The processes still alive that a run of firedrill process `run_pid` started (or that
+/// what it started started) at `run_started` or later, by process group: those that carry
+/// `RUN_PID=run_pid` in their environment. The start time tells them from the children
+/// of an older firedrill that had the same process id.
+pub fn left_by_run(run_pid: u32, run_started: std::time::SystemTime) -> BTreeMap<u32, Vec<u32>> {
+    let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return groups;
+    };
+    let boot = boot_time();
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    let mark = format!("{RUN_PID}={run_pid}");
+    // Boot time has whole seconds and /proc rounds start times down: slack for both.
+    let earliest = run_started
+        .checked_sub(std::time::Duration::from_secs(2))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let Some(stat) = Stat::read(pid) else {
+            continue;
+        };
+        let started = boot.map(|b| b + std::time::Duration::from_millis(stat.start * 1000 / ticks));
+        let ours = !matches!(stat.state, 'Z' | 'X')
+            && started.is_some_and(|s| s >= earliest)
+            && std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == mark.as_bytes()));
+        if ours {
+            groups.entry(stat.pgid).or_default().push(pid);
+        }
+    }
+    groups
+}
+
+/// Resumes and kills the whole process group `pgid`.
+pub fn stop_group(pgid: u32) -> io::Result<()> {
+    let _ = signal_group(pgid, libc::SIGCONT);
+    signal_group(pgid, libc::SIGKILL)
+}
+
+/// What /proc/PID/stat says of a process that [`left_by_run`] needs.
+struct Stat {
+    state: char,
+    pgid: u32,
+    /// Clock ticks since boot.
+    start: u64,
+}
+
+impl Stat {
+    fn read(pid: u32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: fields start after the last ')'.
+        let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(Stat {
+            state: fields.first()?.chars().next()?,
+            pgid: fields.get(2)?.parse().ok()?,
+            start: fields.get(19)?.parse().ok()?,
+        })
+    }
+}
+
+/// When the machine booted (`btime` of /proc/stat).
+fn boot_time() -> Option<std::time::SystemTime> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let secs = text
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// Stops a child and its process group: SIGCONT (a paused group cannot act on SIGTERM),
 /// SIGTERM, then SIGKILL after `grace`. Always reaps the child.
 pub async fn terminate(child: &mut Child, grace: std::time::Duration) {
@@ -158,6 +245,44 @@ mod tests {
             -1,
             "process is gone"
         );
+    }
+
+    #[tokio::test]
+    async fn what_a_child_started_in_its_group_is_found_and_stopped_after_the_child_dies() {
+        let started = std::time::SystemTime::now();
+        // A shell wrapper that starts its server as a child, as a supervisor does.
+        let mut cmd = command("sh");
+        cmd.args(["-c", "sleep 30 & wait"]);
+        let mut child = spawn(&mut cmd, "test-wrapper").unwrap();
+        let pgid = child.id().unwrap();
+        let me = std::process::id();
+        let in_group = |run, since| left_by_run(run, since).get(&pgid).map_or(0, Vec::len);
+        let two = || in_group(me, started) == 2;
+        assert!(wait_until(two), "the shell and its sleep carry the mark");
+        // The wrapper dies as it would with firedrill; its child runs on, orphaned.
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pgid as libc::pid_t, libc::SIGKILL) };
+        let _ = child.wait().await;
+        forget(pgid);
+        assert_eq!(in_group(me, started), 1);
+        // Another run's leftovers, or ones older than the run, are not ours.
+        assert_eq!(in_group(me + 1, started), 0);
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(in_group(me, later), 0);
+        stop_group(pgid).unwrap();
+        assert!(wait_until(|| in_group(me, started) == 0));
+    }
+
+    /// Whether `cond` holds within five seconds.
+    fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        cond()
     }
 
     #[tokio::test]
