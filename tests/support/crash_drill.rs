@@ -91,7 +91,10 @@ pub fn phase_of(records: &[Value]) -> Phase {
             // Nothing was changed, or the revert of the part that was is what comes next.
             "fault-injection-failed" => Phase::Active,
             "fault-revert-started" => Phase::Reverting,
-            "fault-reverted" | "fault-revert-failed" => Phase::Finished,
+            // A fault with nothing to revert (pod-delete) goes from active to the run's end.
+            "fault-reverted" | "fault-revert-failed" | "processes-stopped" | "run-finished" => {
+                Phase::Finished
+            }
             _ => phase,
         }
     })
@@ -476,7 +479,7 @@ mod tests {
 
     #[test]
     fn the_phase_is_read_from_the_last_fault_records() {
-        let cases: [(&[&str], Phase); 6] = [
+        let cases: [(&[&str], Phase); 7] = [
             (&["run-started", "workloads-ready"], Phase::BeforeInjection),
             (&["run-started", "fault-intent"], Phase::Injecting),
             (
@@ -492,6 +495,7 @@ mod tests {
                 Phase::Finished,
             ),
             (&["fault-reverted", "fault-intent"], Phase::Injecting),
+            (&["fault-injected", "run-finished"], Phase::Finished),
         ];
         for (kinds, phase) in cases {
             assert_eq!(phase_of(&journal(kinds)), phase, "{kinds:?}");
