@@ -87,7 +87,9 @@ pub fn phase_of(records: &[Value]) -> Phase {
     records.iter().fold(Phase::BeforeInjection, |phase, r| {
         match r["kind"].as_str().unwrap_or_default() {
             "fault-intent" => Phase::Injecting,
-            "fault-injected" | "fault-effect" => Phase::Active,
+            "fault-injected" => Phase::Active,
+            // The check of its effect may be journaled after the revert: it opens no phase.
+            "fault-effect" if phase == Phase::Injecting => Phase::Active,
             // Nothing was changed, or the revert of the part that was is what comes next.
             "fault-injection-failed" => Phase::Active,
             "fault-revert-started" => Phase::Reverting,
@@ -479,7 +481,7 @@ mod tests {
 
     #[test]
     fn the_phase_is_read_from_the_last_fault_records() {
-        let cases: [(&[&str], Phase); 7] = [
+        let cases: [(&[&str], Phase); 8] = [
             (&["run-started", "workloads-ready"], Phase::BeforeInjection),
             (&["run-started", "fault-intent"], Phase::Injecting),
             (
@@ -496,6 +498,7 @@ mod tests {
             ),
             (&["fault-reverted", "fault-intent"], Phase::Injecting),
             (&["fault-injected", "run-finished"], Phase::Finished),
+            (&["fault-reverted", "fault-effect"], Phase::Finished),
         ];
         for (kinds, phase) in cases {
             assert_eq!(phase_of(&journal(kinds)), phase, "{kinds:?}");
