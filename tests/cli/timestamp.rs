@@ -236,7 +236,7 @@ fn drill(dir: &Path, marker: &str, extra: &[&str]) -> (PathBuf, Output) {
     );
     let out = dir.join("out");
     let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--plain".as_ref()];
-    args.extend(extra.iter().map(|a| a.as_ref()));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     args.extend(["--out".as_ref(), out.as_os_str(), file.as_os_str()]);
     let output = firedrill_cmd(&args);
     (out, output)
@@ -257,7 +257,8 @@ fn a_time_stamped_run_verifies_and_every_tampering_is_caught() {
     let tsa = Tsa::start(dir.path());
     let marker = marker("timestamp");
     let (out, run) = drill(dir.path(), &marker, &["--timestamp-url", &tsa.url]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // The verdict (0 passed, 1 objectives missed) is not what this test is about.
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run));
     let token = out.join("journal.tst");
     assert!(token.is_file(), "{}", text(&run));
 
@@ -409,7 +410,15 @@ fn a_failing_tsa_is_named_and_the_run_keeps_its_verdict() {
     let marker = marker("timestamp-fail");
     let (out, run) = drill(dir.path(), &marker, &["--timestamp-url", &tsa.url]);
     let t = text(&run);
-    assert_eq!(run.status.code(), Some(0), "{t}");
+    // The run's exit status is its verdict's, whatever the TSA did.
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let verdict = if result["status"] == "passed" {
+        Some(0)
+    } else {
+        Some(1)
+    };
+    assert_eq!(run.status.code(), verdict, "{t}");
     assert!(
         t.contains("cannot time-stamp the journal")
             && t.contains("refused the request: rejection (busy)"),
