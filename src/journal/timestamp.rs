@@ -20,7 +20,7 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::Signature;
 
-/// How long a TSA may take to connect and answer.
+/// How long a TSA may take to connect and answer, in all.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// The largest reply read from a TSA; a token is a few kilobytes.
 const MAX_REPLY: usize = 1 << 20;
@@ -275,18 +275,20 @@ fn post(url: &str, body: Vec<u8>) -> Result<Vec<u8>, TimestampError> {
                 .timeout(TIMEOUT)
                 .connect_timeout(TIMEOUT)
                 .build()
-                .map_err(TimestampError::Request)?;
+                .map_err(|e| TimestampError::Request(e.without_url()))?;
             let resp = client
                 .post(url)
                 .header(http::header::CONTENT_TYPE, "application/timestamp-query")
                 .header(http::header::ACCEPT, "application/timestamp-reply")
                 .body(body)
                 .send()
-                .map_err(TimestampError::Request)?;
+                .map_err(|e| TimestampError::Request(e.without_url()))?;
             if !resp.status().is_success() {
                 return Err(TimestampError::Http(resp.status().as_u16()));
             }
-            let bytes = resp.bytes().map_err(TimestampError::Request)?;
+            let bytes = resp
+                .bytes()
+                .map_err(|e| TimestampError::Request(e.without_url()))?;
             if bytes.len() > MAX_REPLY {
                 return Err(TimestampError::Malformed(
                     "the reply is larger than 1 MiB".into(),
