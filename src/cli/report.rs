@@ -21,6 +21,10 @@ pub struct Args {
     /// ends in a seal the signature does not cover, and `firedrill verify` says so.
     #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
     sign_key: Option<PathBuf>,
+    /// Time-stamp the journal's new seal with this RFC 3161 time-stamping authority, as
+    /// `run --timestamp-url` did, writing journal.tst (docs/journal.md, "Time-stamping").
+    #[arg(long, value_name = "URL", env = "FIREDRILL_TIMESTAMP_URL")]
+    timestamp_url: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -34,12 +38,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         say!("error: --sign-key: {}", crate::error::chain(&e));
         return Ok(ExitStatus::InvalidInput);
     }
+    if let Some(url) = &args.timestamp_url
+        && let Err(e) = crate::journal::timestamp::check_url(url)
+    {
+        say!("error: --timestamp-url: {e}");
+        return Ok(ExitStatus::InvalidInput);
+    }
     let unsigned_seal = args.sign_key.is_none() && crate::report::write::is_signed(&args.dir);
+    let unstamped_seal =
+        args.timestamp_url.is_none() && crate::report::write::is_timestamped(&args.dir);
     match rerender(
         &args.dir,
         history.as_ref(),
         "reports written again by firedrill report",
-        args.sign_key.as_deref(),
+        crate::journal::seal::Sealing {
+            sign_key: args.sign_key.as_deref(),
+            timestamp_url: args.timestamp_url.as_deref(),
+        },
     ) {
         Ok(report) => {
             println!(
@@ -71,6 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             if unsigned_seal {
                 say!(
                     "note: the journal was signed, and its new seal is not: `firedrill verify` will report a record added after signing; run again with --sign-key to sign it"
+                );
+            }
+            if unstamped_seal {
+                say!(
+                    "note: the journal was time-stamped, and its new seal is not: `firedrill verify` will report records added after the time-stamp; run again with --timestamp-url to time-stamp it"
                 );
             }
             Ok(ExitStatus::Success)

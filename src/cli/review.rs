@@ -46,6 +46,10 @@ pub struct Args {
     /// as `firedrill run` signs its journal.
     #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
     sign_key: Option<PathBuf>,
+    /// Time-stamp the run journal's new seal of the regenerated reports with this RFC 3161
+    /// time-stamping authority, as `firedrill run --timestamp-url` does.
+    #[arg(long, value_name = "URL", env = "FIREDRILL_TIMESTAMP_URL")]
+    timestamp_url: Option<String>,
     /// Output format of the listing.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -117,6 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             }
         );
     }
+    if let Some(url) = &args.timestamp_url
+        && let Err(error) = crate::journal::timestamp::check_url(url)
+    {
+        refuse!("--timestamp-url: {error}");
+    }
     let due: Due = match due.parse() {
         Ok(due) => due,
         Err(error) => refuse!("--due: {error}"),
@@ -162,7 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         &args.dir,
         history.as_ref(),
         "reports written again with a review",
-        args.sign_key.as_deref(),
+        crate::journal::seal::Sealing {
+            sign_key: args.sign_key.as_deref(),
+            timestamp_url: args.timestamp_url.as_deref(),
+        },
     ).context("the review is recorded, but the reports could not be rendered again (run `firedrill report DIR`)")?;
     let covered = match &report.reviews {
         ReviewState::Recorded(reviews) => target

@@ -38,6 +38,10 @@ pub struct Args {
     /// `openssl genpkey -algorithm ed25519`), writing journal.sig.
     #[arg(long, value_name = "FILE", env = "FIREDRILL_SIGN_KEY")]
     sign_key: Option<PathBuf>,
+    /// Time-stamp the journal's head with this RFC 3161 time-stamping authority when the
+    /// run's files are sealed, writing journal.tst (docs/journal.md, "Time-stamping").
+    #[arg(long, value_name = "URL", env = "FIREDRILL_TIMESTAMP_URL")]
+    timestamp_url: Option<String>,
     /// The kubeconfig context for experiments on the kubernetes platform (overrides
     /// `spec.target.context`).
     #[arg(long, value_name = "CONTEXT")]
@@ -50,6 +54,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    if let Some(url) = &args.timestamp_url
+        && let Err(e) = crate::journal::timestamp::check_url(url)
+    {
+        say!("error: --timestamp-url: {e}");
+        return Ok(ExitStatus::InvalidInput);
+    }
     // Every file is loaded and checked before anything runs, and so is the history.
     let Some(plan) = super::load::load_plan(&args.files) else {
         return Ok(ExitStatus::InvalidInput);
@@ -151,7 +161,11 @@ async fn run_plan(
                 score_with_history(input, result.history.as_ref(), Some(Timestamp::now()))
             });
         }
-        let run = crate::report::write::finish_run(&dir, &rel, result, args.sign_key.as_deref())
+        let sealing = crate::journal::seal::Sealing {
+            sign_key: args.sign_key.as_deref(),
+            timestamp_url: args.timestamp_url.as_deref(),
+        };
+        let run = crate::report::write::finish_run(&dir, &rel, result, sealing)
             .with_context(|| format!("cannot complete the results in {}", dir.display()))?;
         if let Some((store, _)) = history {
             record(store, plan, &dir, &run.result);

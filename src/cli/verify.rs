@@ -1,9 +1,10 @@
-//! `firedrill verify JOURNAL`: checks the evidence journal's chain and signature.
+//! `firedrill verify JOURNAL`: checks the evidence journal's chain, signature and
+//! time-stamp.
 
 use std::path::PathBuf;
 
 use super::ExitStatus;
-use crate::journal::{self, SignatureCheck};
+use crate::journal::{self, Coverage, SignatureCheck, TimestampCheck};
 
 /// Arguments of `firedrill verify`.
 #[derive(Debug, clap::Args)]
@@ -15,6 +16,11 @@ pub struct Args {
     /// embedded in the signature file.
     #[arg(long, value_name = "FILE")]
     public_key: Option<PathBuf>,
+    /// Check the signature of the time-stamp token (`journal.tst`) with this certificate of
+    /// the time-stamping authority (PEM or DER); without it, only what the token covers is
+    /// checked.
+    #[arg(long, value_name = "CERT")]
+    tsa_cert: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -33,7 +39,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         },
         None => None,
     };
-    let report = match journal::verify(&path, key.as_ref()) {
+    let tsa_cert = match &args.tsa_cert {
+        Some(p) => match journal::timestamp::read_certificate(p) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                say!("error: --tsa-cert: {}", crate::error::chain(&e));
+                return Ok(ExitStatus::InvalidInput);
+            }
+        },
+        None => None,
+    };
+    let mut report = match journal::verify(&path, key.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             say!(
@@ -44,6 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::InvalidInput);
         }
     };
+    if tsa_cert.is_some() && report.broken.is_none() {
+        report.timestamp = journal::check_timestamp(&path, &report.records, tsa_cert.as_ref());
+    }
     let n = report.records.len();
     let name = path.display();
     if let Some(b) = &report.broken {
@@ -99,6 +118,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         }
         Some(SignatureCheck::Invalid(why)) => println!("  SIGNATURE INVALID: {why}"),
     }
+    let token_file = journal::timestamp::token_path(&path);
+    let token_name = token_file
+        .file_name()
+        .map_or_else(|| "journal.tst".into(), |n| n.to_string_lossy());
+    if report.broken.is_none() {
+        print_timestamp(report.timestamp.as_ref(), &token_name);
+    }
     let seal_ok = if of_a_run && report.broken.is_none() {
         check_seal(&path, &report.records)
     } else {
@@ -109,11 +135,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         println!("  a public key was given but there is no {sig_name} to check");
         return Ok(ExitStatus::ObjectivesMissed);
     }
+    if tsa_cert.is_some() && report.timestamp.is_none() && report.broken.is_none() {
+        println!("  a TSA certificate was given but there is no {token_name} to check");
+        return Ok(ExitStatus::ObjectivesMissed);
+    }
     Ok(if report.intact() && signature_ok && seal_ok {
         ExitStatus::Success
     } else {
         ExitStatus::ObjectivesMissed
     })
+}
+
+/// Says what the time-stamp token covers, when the TSA says it was made, and whether its
+/// signature was checked.
+fn print_timestamp(check: Option<&TimestampCheck>, token_name: &str) {
+    let Some(check) = check else {
+        println!("  not time-stamped");
+        return;
+    };
+    let TimestampCheck::Read {
+        gen_time,
+        tsa,
+        coverage,
+        signature,
+    } = check
+    else {
+        if let TimestampCheck::Unreadable(why) = check {
+            println!("  TIMESTAMP UNREADABLE: {token_name}: {why}");
+        }
+        return;
+    };
+    let by = tsa.as_deref().unwrap_or("a TSA that does not name itself");
+    match coverage {
+        Coverage::All { records } => {
+            println!("  time-stamped over all {records} record(s) at {gen_time} by {by}")
+        }
+        Coverage::Earlier { stamped, present } => println!(
+            "  TIMESTAMP MISMATCH: {token_name} covers {stamped} record(s) (time-stamped at {gen_time} by {by}) but the journal holds {present}: records were appended after the time-stamp"
+        ),
+        Coverage::None => println!(
+            "  TIMESTAMP MISMATCH: {token_name} (time-stamped at {gen_time} by {by}) matches no head of the journal: records were changed or removed after the time-stamp"
+        ),
+    }
+    match signature {
+        None => println!(
+            "  the time-stamp token's signature was not checked (pass --tsa-cert to check it)"
+        ),
+        Some(Ok(())) => {
+            println!("  time-stamp token signature valid, checked with the given TSA certificate")
+        }
+        Some(Err(why)) => println!("  TIMESTAMP SIGNATURE INVALID: {why}"),
+    }
 }
 
 /// Checks the files of the journal's folder against its last seal and says how each stands;

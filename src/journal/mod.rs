@@ -9,13 +9,16 @@
 mod check;
 pub mod seal;
 mod sign;
+pub mod timestamp;
 mod verify;
 
 pub use check::JournalCheck;
 pub use sign::{
     SignError, Signature, check_private_key, read_public_key, sign_head, signature_path,
 };
-pub use verify::{Break, BreakKind, Report, SignatureCheck, verify};
+pub use verify::{
+    Break, BreakKind, Coverage, Report, SignatureCheck, TimestampCheck, check_timestamp, verify,
+};
 
 use std::fs::File;
 use std::io::Write;

@@ -6,7 +6,8 @@
 //! figures as well as the events. `firedrill verify` checks each file against the last seal
 //! and names any that changed. Regenerating the reports (`firedrill report`, `firedrill
 //! review`) appends a new seal for the new pages: the chain shows both, and the signature,
-//! made again when the key is given, covers the newest.
+//! made again when the key is given, covers the newest. So does the RFC 3161 time-stamp,
+//! asked for after the signature when a TSA's URL is given (`journal::timestamp`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,19 +56,42 @@ pub fn digests(dir: &Path) -> BTreeMap<String, String> {
     files
 }
 
-/// Appends a seal of `dir`'s files to `dir/journal.jsonl`, `why` saying what wrote them, and
-/// signs the journal's head again with `sign_key` when one is given. Returns the new head.
-pub fn seal(dir: &Path, why: &str, sign_key: Option<&Path>) -> Result<String, SealError> {
+/// What vouches for a journal's head once its files are sealed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sealing<'a> {
+    /// An ed25519 private key (PKCS#8 PEM) that signs the head into `journal.sig`.
+    pub sign_key: Option<&'a Path>,
+    /// The URL of an RFC 3161 time-stamping authority that time-stamps the head into
+    /// `journal.tst`.
+    pub timestamp_url: Option<&'a str>,
+}
+
+/// What sealing did.
+#[derive(Debug)]
+pub struct Sealed {
+    /// The journal's new head.
+    pub head: String,
+    /// The time-stamp, when one was asked for: the token, or why there is none. A TSA that
+    /// fails leaves the seal and the signature in place.
+    pub timestamp: Option<Result<super::timestamp::Token, super::timestamp::TimestampError>>,
+}
+
+/// Appends a seal of `dir`'s files to `dir/journal.jsonl`, `why` saying what wrote them,
+/// signs the journal's head again when a key is given, then time-stamps it when a TSA is.
+pub fn seal(dir: &Path, why: &str, sealing: Sealing<'_>) -> Result<Sealed, SealError> {
     let path = dir.join("journal.jsonl");
     let journal = Journal::append(&path).map_err(SealError::Journal)?;
     let files = digests(dir);
     let (_, head) = journal
         .try_record(SEAL, json!({"reason": why, "files": files}))
         .map_err(SealError::Journal)?;
-    if let Some(key) = sign_key {
+    if let Some(key) = sealing.sign_key {
         super::sign_head(&path, key, journal.len(), &head).map_err(SealError::Sign)?;
     }
-    Ok(head)
+    let timestamp = sealing
+        .timestamp_url
+        .map(|url| super::timestamp::stamp_head(&path, url, journal.len(), &head));
+    Ok(Sealed { head, timestamp })
 }
 
 /// Why a folder could not be sealed.
@@ -175,7 +199,7 @@ mod tests {
     #[test]
     fn a_sealed_folder_holds_until_a_figure_is_edited() {
         let dir = folder();
-        seal(dir.path(), "run finished", None).unwrap();
+        seal(dir.path(), "run finished", Sealing::default()).unwrap();
         let report = super::super::verify(&dir.path().join("journal.jsonl"), None).unwrap();
         assert!(report.intact() && report.finished, "{report:?}");
         let c = check(dir.path(), &report.records).unwrap();
@@ -211,10 +235,14 @@ mod tests {
             include_str!("../../tests/fixtures/keys/test-ed25519.pem"),
         )
         .unwrap();
-        seal(dir.path(), "run finished", Some(&key)).unwrap();
+        let signed = Sealing {
+            sign_key: Some(&key),
+            timestamp_url: None,
+        };
+        seal(dir.path(), "run finished", signed).unwrap();
         std::fs::write(dir.path().join("report.html"), "<p>80, reviewed</p>").unwrap();
         assert!(!check(dir.path(), &records(dir.path())).unwrap().holds());
-        seal(dir.path(), "reports regenerated", Some(&key)).unwrap();
+        seal(dir.path(), "reports regenerated", signed).unwrap();
         let report = super::super::verify(&dir.path().join("journal.jsonl"), None).unwrap();
         assert!(report.intact() && report.finished, "{report:?}");
         let c = check(dir.path(), &report.records).unwrap();

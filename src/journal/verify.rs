@@ -1,5 +1,5 @@
 //! Checking a journal: the first record changed, removed, inserted or reordered, a cut at
-//! the end, and the signature of its head.
+//! the end, the signature of its head and its time-stamp token.
 
 use std::fmt;
 use std::path::Path;
@@ -70,6 +70,60 @@ pub struct Report {
     pub finished: bool,
     /// The signature found next to the journal, and whether it checked out.
     pub signature: Option<SignatureCheck>,
+    /// The time-stamp token found next to the journal, and what it covers.
+    pub timestamp: Option<TimestampCheck>,
+}
+
+/// What a time-stamp token (`journal.tst`) says of the journal.
+#[derive(Debug)]
+pub enum TimestampCheck {
+    /// The token could not be read.
+    Unreadable(String),
+    /// The token was read.
+    Read {
+        /// The time the TSA attests (RFC 3339) and its name.
+        gen_time: String,
+        /// The TSA's name, when the token gives it.
+        tsa: Option<String>,
+        /// Which of the journal's heads the token's imprint matches.
+        coverage: Coverage,
+        /// The token's signature checked with the TSA's certificate: None when no
+        /// certificate was given.
+        signature: Option<Result<(), String>>,
+    },
+}
+
+/// Which head of the journal a time-stamp covers.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Coverage {
+    /// The journal as it is now: every record.
+    All {
+        /// Records covered.
+        records: u64,
+    },
+    /// An earlier head: records were appended after the time-stamp.
+    Earlier {
+        /// Records covered.
+        stamped: u64,
+        /// Records present.
+        present: u64,
+    },
+    /// No head of the journal: records were changed or removed after the time-stamp.
+    None,
+}
+
+impl TimestampCheck {
+    /// Whether the token covers the whole journal and, when checked, its signature holds.
+    pub fn holds(&self) -> bool {
+        matches!(
+            self,
+            Self::Read {
+                coverage: Coverage::All { .. },
+                signature: None | Some(Ok(())),
+                ..
+            }
+        )
+    }
 }
 
 /// The outcome of checking `journal.sig`.
@@ -106,6 +160,7 @@ impl Report {
         self.broken.is_none()
             && !self.truncated_mid_record
             && matches!(self.signature, None | Some(SignatureCheck::Valid { .. }))
+            && self.timestamp.as_ref().is_none_or(TimestampCheck::holds)
     }
 }
 
@@ -126,6 +181,7 @@ pub fn verify(
         truncated_mid_record: !tail.is_empty(),
         finished: false,
         signature: None,
+        timestamp: None,
     };
     let mut prev = GENESIS.to_owned();
     let mut hashes: Vec<String> = Vec::new();
@@ -202,7 +258,55 @@ pub fn verify(
     if sig_path.is_file() && report.broken.is_none() {
         report.signature = Some(check_signature(&sig_path, &hashes, public_key));
     }
+    if report.broken.is_none() {
+        report.timestamp = check_timestamp(path, &report.records, None);
+    }
     Ok(report)
+}
+
+/// Checks the time-stamp token beside the journal at `path` against its verified `records`,
+/// and its signature with the TSA's certificate when one is given; `None` without a token.
+pub fn check_timestamp(
+    path: &Path,
+    records: &[Value],
+    tsa_cert: Option<&x509_cert::Certificate>,
+) -> Option<TimestampCheck> {
+    let token_path = super::timestamp::token_path(path);
+    if !token_path.is_file() {
+        return None;
+    }
+    let token = match super::timestamp::Token::read(&token_path) {
+        Ok(t) => t,
+        Err(e) => return Some(TimestampCheck::Unreadable(crate::error::chain(&e))),
+    };
+    let present = records.len() as u64;
+    let head_of = |n: u64| match n {
+        0 => GENESIS,
+        n => records[n as usize - 1]["hash"].as_str().unwrap_or_default(),
+    };
+    // The newest head first: a token usually covers the whole journal.
+    let stamped = (0..=present)
+        .rev()
+        .find(|&n| super::timestamp::imprint(n, head_of(n)) == *token.imprint);
+    let coverage = match stamped {
+        Some(n) if n == present => Coverage::All { records: n },
+        Some(n) => Coverage::Earlier {
+            stamped: n,
+            present,
+        },
+        None => Coverage::None,
+    };
+    let signature = tsa_cert.map(|cert| {
+        token
+            .verify_signature(cert)
+            .map_err(|e| crate::error::chain(&e))
+    });
+    Some(TimestampCheck::Read {
+        gen_time: token.gen_time,
+        tsa: token.tsa,
+        coverage,
+        signature,
+    })
 }
 
 fn check_signature(

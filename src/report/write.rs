@@ -11,6 +11,7 @@ use super::findings::{self, Finding};
 use super::history::History;
 use super::model::{Report, ReportRun};
 use crate::journal::JournalCheck;
+use crate::journal::seal::Sealing;
 use crate::result::{RunResult, RunStatus};
 use crate::review::{self, ReviewState};
 use crate::scorecard::ScorecardInput;
@@ -134,12 +135,12 @@ fn report_files() -> BTreeMap<String, String> {
 /// reports. `rel` is the folder as a suite names it ("" for a run of its own).
 ///
 /// The files are then sealed: their SHA-256 digests become the journal's last record,
-/// signed with `sign_key` when one is given (`journal::seal`).
+/// signed and time-stamped as `sealing` says (`journal::seal`).
 pub fn finish_run(
     dir: &Path,
     rel: &str,
     mut result: RunResult,
-    sign_key: Option<&Path>,
+    sealing: Sealing<'_>,
 ) -> Result<ReportRun, WriteError> {
     let journal = JournalCheck::of(&dir.join("journal.jsonl"), &join(rel, "journal.jsonl"));
     result.files.extend(report_files());
@@ -152,25 +153,44 @@ pub fn finish_run(
     let mut own = single_report(run.clone());
     own.runs[0].journal.file = "journal.jsonl".to_owned();
     write_reports(dir, &own);
-    seal_run(dir, "run finished", sign_key);
+    seal_run(dir, "run finished", sealing);
     Ok(run)
 }
 
 /// Seals the files of a run's folder in its journal (`journal::seal`); a failure is logged:
-/// the files are written, only not bound to the journal, which `firedrill verify` says.
-fn seal_run(dir: &Path, why: &str, sign_key: Option<&Path>) {
+/// the files are written, only not bound to the journal, which `firedrill verify` says. So
+/// is a time-stamping authority that fails: the journal is then sealed (and signed) but not
+/// time-stamped, and the run's verdict stands.
+fn seal_run(dir: &Path, why: &str, sealing: Sealing<'_>) {
     if !dir.join("journal.jsonl").is_file() {
         return;
     }
-    if let Err(error) = crate::journal::seal::seal(dir, why, sign_key) {
-        let error = crate::error::chain(&error);
-        tracing::warn!(%error, dir = %dir.display(), "cannot seal the run's files in its journal");
+    match crate::journal::seal::seal(dir, why, sealing) {
+        Err(error) => {
+            let error = crate::error::chain(&error);
+            tracing::warn!(%error, dir = %dir.display(), "cannot seal the run's files in its journal");
+        }
+        Ok(sealed) => match sealed.timestamp {
+            Some(Err(error)) => {
+                let error = crate::error::chain(&error);
+                tracing::warn!(%error, dir = %dir.display(), "cannot time-stamp the journal; it is sealed, not time-stamped");
+            }
+            Some(Ok(token)) => {
+                tracing::info!(time = %token.gen_time, dir = %dir.display(), "journal time-stamped");
+            }
+            None => {}
+        },
     }
 }
 
 /// Whether a run's journal was signed: regenerated pages then need the key to be covered.
 pub fn is_signed(dir: &Path) -> bool {
     crate::journal::signature_path(&dir.join("journal.jsonl")).is_file()
+}
+
+/// Whether a run's journal was time-stamped: a new seal then needs a new time-stamp.
+pub fn is_timestamped(dir: &Path) -> bool {
+    crate::journal::timestamp::token_path(&dir.join("journal.jsonl")).is_file()
 }
 
 /// The report of a run of its own.
@@ -262,12 +282,12 @@ pub fn finish_suite(
 /// what the history shows up to its run; without one, with what was recorded when it ran.
 ///
 /// Every run folder whose pages are written again is sealed again (`why` says what wrote
-/// them), signed with `sign_key` when one is given.
+/// them), signed and time-stamped as `sealing` says.
 pub fn rerender(
     dir: &Path,
     history: Option<&History>,
     why: &str,
-    sign_key: Option<&Path>,
+    sealing: Sealing<'_>,
 ) -> Result<Report, WriteError> {
     let suite_path = dir.join(SUITE_FILE);
     if suite_path.exists() {
@@ -281,7 +301,7 @@ pub fn rerender(
             own.runs[0].journal.file = "journal.jsonl".to_owned();
             apply_run_reviews(&run_dir, &mut own);
             write_reports(&run_dir, &own);
-            seal_run(&run_dir, why, sign_key);
+            seal_run(&run_dir, why, sealing);
             runs.push(run);
         }
         let weights = suite.scorecard_input.weights.clone();
@@ -313,7 +333,7 @@ pub fn rerender(
         let mut report = single_report(run);
         apply_run_reviews(dir, &mut report);
         write_reports(dir, &report);
-        seal_run(dir, why, sign_key);
+        seal_run(dir, why, sealing);
         return Ok(report);
     }
     Err(WriteError::NotResults(dir.to_owned()))

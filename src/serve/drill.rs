@@ -411,7 +411,8 @@ impl EngineRunner {
             &[("experiment", &exp.metadata.name)],
             result.rollback.failed.len() as f64,
         );
-        crate::report::write::finish_run(dir, rel, result, None).map_err(RunError::from)
+        crate::report::write::finish_run(dir, rel, result, Default::default())
+            .map_err(RunError::from)
     }
 }
 

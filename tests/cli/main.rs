@@ -19,3 +19,4 @@ mod malformed;
 mod report_html;
 mod review;
 mod serve;
+mod timestamp;
