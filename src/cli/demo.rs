@@ -220,11 +220,9 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<ExitStatus> {
             let health =
                 axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
             let until = stop.clone().cancelled_owned();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, health)
-                    .with_graceful_shutdown(until)
-                    .await;
-            });
+            // Health checks send no body.
+            let limits = crate::listener::Limits::new(0);
+            tokio::spawn(crate::listener::serve(listener, health, limits, until));
             println!("listening on {local}");
         }
         println!("monitoring {} target(s)", config.targets.len());

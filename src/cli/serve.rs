@@ -271,20 +271,15 @@ async fn serve(
     let server = {
         let stop = stop.clone();
         let app = crate::serve::http::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        })
+        let limits = crate::listener::Limits::new(crate::serve::http::MAX_BODY_BYTES);
+        tokio::spawn(crate::listener::serve(listener, app, limits, stop.cancelled_owned()))
     };
     scheduler.run(stop.clone()).await;
     // The scheduler also returns when no drill can come due (none listed, or every cron
     // pattern past its last date); the history is still served until a signal stops it.
     stop.cancelled().await;
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => say!("warning: the web server stopped with an error: {error}"),
-        Err(error) => say!("warning: the web server stopped unexpectedly: {error}"),
+    if let Err(error) = server.await {
+        say!("warning: the web server stopped unexpectedly: {error}");
     }
     say!("firedrill serve: stopped");
     Ok(())

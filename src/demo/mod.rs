@@ -34,6 +34,12 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
 /// The largest upstream body the demo embeds in its answer.
 pub const MAX_UPSTREAM_BODY_BYTES: usize = 1024 * 1024;
 
+/// The largest request body the workload takes; its routes read none larger.
+const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+
+/// How long one request may take, upstream call included (see `serve`).
+const DEMO_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What one demo server is and how it misbehaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoConfig {
@@ -119,9 +125,6 @@ pub enum DemoError {
     /// The honeytoken's folder cannot be watched.
     #[error("cannot watch the honeytoken {}", .0.display())]
     Honeytoken(std::path::PathBuf, #[source] std::io::Error),
-    /// The server failed while serving.
-    #[error("the demo server failed")]
-    Serve(#[source] std::io::Error),
 }
 
 impl DemoError {
@@ -133,7 +136,7 @@ impl DemoError {
             | Self::UpstreamCredentials
             | Self::UpstreamHost
             | Self::HoneytokenFolder(_) => true,
-            Self::Honeytoken(..) | Self::HttpClient(_) | Self::Serve(_) => false,
+            Self::Honeytoken(..) | Self::HttpClient(_) => false,
         }
     }
 }
@@ -193,14 +196,15 @@ pub async fn serve(
             }
         })
     });
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(DemoError::Serve);
+    // A request waits on the upstream, which a drill may slow down on purpose: a generous
+    // request timeout, so the workload under test does not answer 408 of its own accord.
+    let limits = crate::listener::Limits::new(MAX_REQUEST_BODY_BYTES)
+        .with_request_timeout(DEMO_REQUEST_TIMEOUT);
+    crate::listener::serve(listener, router(state), limits, shutdown).await;
     if let Some(w) = watcher {
         w.abort();
     }
-    served
+    Ok(())
 }
 
 struct Upstream {

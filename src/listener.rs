@@ -1,0 +1,249 @@
+//! The one serving loop every HTTP listener of firedrill uses, with its limits against
+//! hostile clients (docs/security.md, "Listeners").
+//!
+//! `axum::serve` sets no header read timeout, no cap on connections and no time limit on a
+//! request body: a client that sends its request head a byte at a time, declares a body it
+//! never sends, or opens connections and says nothing holds them for as long as it likes.
+//! [`serve`] bounds each of these, so one hostile client cannot stop the others being served.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
+
+/// How long a client has to send a whole request head, and how long a kept-alive
+/// connection may wait silent for its next request.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request may take from its head to its answer, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; one more is answered 503 and closed.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// The largest request head (request line and headers) read before a 431.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How long to wait after a failed accept (such as too many open files) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Overrides of the limits, for tests and for tuning: durations as humantime (`2s`).
+const HEADER_TIMEOUT_ENV: &str = "FIREDRILL_LISTENER_HEADER_TIMEOUT";
+const REQUEST_TIMEOUT_ENV: &str = "FIREDRILL_LISTENER_REQUEST_TIMEOUT";
+const MAX_CONNECTIONS_ENV: &str = "FIREDRILL_LISTENER_MAX_CONNECTIONS";
+
+/// What one listener allows a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// See [`HEADER_TIMEOUT`].
+    pub header_timeout: Duration,
+    /// See [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// The largest request body: a larger declared length gets a 413 without a byte of it
+    /// read, and a chunked body fails its reader once past it.
+    pub max_body_bytes: usize,
+}
+
+impl Limits {
+    /// The defaults with `max_body_bytes`, then the `FIREDRILL_LISTENER_*` overrides.
+    pub fn new(max_body_bytes: usize) -> Limits {
+        Limits {
+            header_timeout: duration_from_env(HEADER_TIMEOUT_ENV).unwrap_or(HEADER_TIMEOUT),
+            request_timeout: duration_from_env(REQUEST_TIMEOUT_ENV).unwrap_or(REQUEST_TIMEOUT),
+            max_connections: from_env(MAX_CONNECTIONS_ENV, |v| {
+                v.parse::<usize>().ok().filter(|n| *n > 0)
+            })
+            .unwrap_or(MAX_CONNECTIONS),
+            max_body_bytes,
+        }
+    }
+
+    /// The same limits with another request timeout (unless the environment sets one).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Limits {
+        if duration_from_env(REQUEST_TIMEOUT_ENV).is_none() {
+            self.request_timeout = timeout;
+        }
+        self
+    }
+}
+
+fn from_env<T>(name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    let parsed = parse(value.trim());
+    if parsed.is_none() {
+        tracing::warn!(variable = name, value = %value, "ignoring an unreadable listener limit; the default applies");
+    }
+    parsed
+}
+
+fn duration_from_env(name: &str) -> Option<Duration> {
+    from_env(name, |v| {
+        humantime::parse_duration(v).ok().filter(|d| !d.is_zero())
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets connections finish (each
+/// bounded by the limits) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limits = Arc::new(limits);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let stop = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // A connection reset before it was accepted concerns that client only; a
+                    // full descriptor table clears as connections close.
+                    tracing::debug!(error = %error, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse(stream);
+            continue;
+        };
+        let app = app.clone();
+        let limits = limits.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, app, limits, stop).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    stop.cancel();
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+}
+
+/// Over the cap: a short 503 if the socket takes it at once, then close, so the client is not
+/// left waiting in the backlog behind connections that may never speak.
+fn refuse(stream: TcpStream) {
+    tracing::debug!("too many connections; refusing one");
+    let _ = stream.try_write(
+        b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+    );
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    limits: Arc<Limits>,
+    stop: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let service_limits = limits.clone();
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        handle(app.clone(), service_limits.clone(), request)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(error = %error, "connection closed with an error");
+            }
+        }
+        () = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            // The limits bound what is left, but a client that reads no answer is not bounded
+            // by them: it gets as long as a request may take, then the connection is dropped.
+            let grace = limits.header_timeout + limits.request_timeout;
+            let _ = tokio::time::timeout(grace, connection).await;
+        }
+    }
+}
+
+async fn handle(
+    mut app: Router,
+    limits: Arc<Limits>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Ok(refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body is larger than {} bytes\n",
+                limits.max_body_bytes
+            ),
+        ));
+    }
+    let max = limits.max_body_bytes;
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, max)));
+    match tokio::time::timeout(limits.request_timeout, app.call(request)).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(never)) => match never {},
+        Err(_) => Ok(refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {}\n",
+                humantime::format_duration(limits.request_timeout)
+            ),
+        )),
+    }
+}
+
+/// An answer after which the connection closes: the rest of the request is not read.
+fn refusal(status: StatusCode, message: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(message));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_bounded() {
+        let limits = Limits {
+            header_timeout: HEADER_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            max_body_bytes: 1,
+        };
+        assert!(limits.header_timeout <= Duration::from_secs(10));
+        assert!(limits.request_timeout <= Duration::from_secs(30));
+        assert!(limits.max_connections >= 64);
+        assert!(MAX_HEAD_BYTES >= 8192, "hyper refuses a smaller buffer");
+    }
+}
