@@ -5,18 +5,24 @@
 //! request body: a client that sends its request head a byte at a time, declares a body it
 //! never sends, or opens connections and says nothing holds them for as long as it likes.
 //! [`serve`] bounds each of these, so one hostile client cannot stop the others being served.
+//!
+//! Its timers run on a thread of their own: `firedrill proxy` serves its admin API on a
+//! runtime without tokio's timer driver (see `proxy::timer`), and a timer asked of a runtime
+//! without one panics.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +48,14 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const HEADER_TIMEOUT_ENV: &str = "FIREDRILL_LISTENER_HEADER_TIMEOUT";
 const REQUEST_TIMEOUT_ENV: &str = "FIREDRILL_LISTENER_REQUEST_TIMEOUT";
 const MAX_CONNECTIONS_ENV: &str = "FIREDRILL_LISTENER_MAX_CONNECTIONS";
+
+/// Why a listener cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    /// The thread that keeps the listener's time could not start.
+    #[error("cannot start the listener's timer thread")]
+    Timer(#[source] std::io::Error),
+}
 
 /// What one listener allows a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +116,8 @@ pub async fn serve(
     app: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), ListenerError> {
+    let clock = Clock::get()?;
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let stop = CancellationToken::new();
@@ -116,7 +131,7 @@ pub async fn serve(
                     // A connection reset before it was accepted concerns that client only; a
                     // full descriptor table clears as connections close.
                     tracing::debug!(error = %error, "accepting a connection failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    clock.sleep_for(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
@@ -128,8 +143,9 @@ pub async fn serve(
         let app = app.clone();
         let limits = limits.clone();
         let stop = stop.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
-            serve_connection(stream, app, limits, stop).await;
+            serve_connection(stream, app, limits, clock, stop).await;
             drop(slot);
         });
     }
@@ -137,6 +153,7 @@ pub async fn serve(
     stop.cancel();
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+    Ok(())
 }
 
 /// Over the cap: a short 503 if the socket takes it at once, then close, so the client is not
@@ -152,16 +169,23 @@ async fn serve_connection(
     stream: TcpStream,
     app: Router,
     limits: Arc<Limits>,
+    clock: Clock,
     stop: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let service_limits = limits.clone();
+    let service_clock = clock.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        handle(app.clone(), service_limits.clone(), request)
+        handle(
+            app.clone(),
+            service_limits.clone(),
+            service_clock.clone(),
+            request,
+        )
     });
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(clock.clone())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -177,7 +201,10 @@ async fn serve_connection(
             // The limits bound what is left, but a client that reads no answer is not bounded
             // by them: it gets as long as a request may take, then the connection is dropped.
             let grace = limits.header_timeout + limits.request_timeout;
-            let _ = tokio::time::timeout(grace, connection).await;
+            tokio::select! {
+                _ = connection => {}
+                () = clock.sleep_for(grace) => {}
+            }
         }
     }
 }
@@ -185,6 +212,7 @@ async fn serve_connection(
 async fn handle(
     mut app: Router,
     limits: Arc<Limits>,
+    clock: Clock,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let declared = request
@@ -203,16 +231,87 @@ async fn handle(
     }
     let max = limits.max_body_bytes;
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, max)));
-    match tokio::time::timeout(limits.request_timeout, app.call(request)).await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(never)) => match never {},
-        Err(_) => Ok(refusal(
+    tokio::select! {
+        answered = app.call(request) => match answered {
+            Ok(response) => Ok(response),
+            Err(never) => match never {},
+        },
+        () = clock.sleep_for(limits.request_timeout) => Ok(refusal(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the request took longer than {}\n",
                 humantime::format_duration(limits.request_timeout)
             ),
         )),
+    }
+}
+
+/// The listeners' timers, on a runtime of their own, run by one thread for the process;
+/// a sleep made there can be awaited on any runtime.
+#[derive(Clone, Debug)]
+struct Clock(tokio::runtime::Handle);
+
+impl Clock {
+    fn get() -> Result<Clock, ListenerError> {
+        static TIMER: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
+        let started = TIMER.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("firedrill-listener-timer".into())
+                .spawn(move || {
+                    // Built on its own thread: a runtime cannot be dropped (on a failed
+                    // start) inside the caller's.
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .build()
+                    {
+                        Ok(runtime) => {
+                            if tx.send(Ok(runtime.handle().clone())).is_ok() {
+                                runtime.block_on(std::future::pending::<()>());
+                            }
+                        }
+                        Err(error) => {
+                            let _ = tx.send(Err(error.to_string()));
+                        }
+                    }
+                })
+                .map_err(|error| error.to_string())?;
+            // Blocks once, for the thread's start.
+            rx.recv()
+                .map_err(|_| "the timer thread ended before it started".to_owned())?
+        });
+        match started {
+            Ok(handle) => Ok(Clock(handle.clone())),
+            Err(message) => Err(ListenerError::Timer(std::io::Error::other(message.clone()))),
+        }
+    }
+
+    fn sleep_for(&self, duration: Duration) -> ClockSleep {
+        let _entered = self.0.enter();
+        ClockSleep(Box::pin(tokio::time::sleep(duration)))
+    }
+}
+
+/// A sleep of the [`Clock`].
+struct ClockSleep(Pin<Box<tokio::time::Sleep>>);
+
+impl Future for ClockSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for ClockSleep {}
+
+impl hyper::rt::Timer for Clock {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(self.sleep_for(duration))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(self.sleep_for(deadline.saturating_duration_since(Instant::now())))
     }
 }
 

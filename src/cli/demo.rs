@@ -222,7 +222,11 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<ExitStatus> {
             let until = stop.clone().cancelled_owned();
             // Health checks send no body.
             let limits = crate::listener::Limits::new(0);
-            tokio::spawn(crate::listener::serve(listener, health, limits, until));
+            tokio::spawn(async move {
+                if let Err(error) = crate::listener::serve(listener, health, limits, until).await {
+                    say!("warning: the health port stopped: {error}");
+                }
+            });
             println!("listening on {local}");
         }
         println!("monitoring {} target(s)", config.targets.len());

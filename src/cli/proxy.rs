@@ -112,9 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 println!("proxy {} toxic {} ({})", p.name, t.name, t.kind.type_name());
             }
         }
-        api::serve(registry.clone(), listener, stop.clone().cancelled_owned()).await;
+        let served = api::serve(registry.clone(), listener, stop.clone().cancelled_owned()).await;
         signals.abort();
         registry.shutdown().await;
+        served.context("the admin API stopped")?;
         Ok(ExitStatus::Success)
     })
 }

@@ -278,8 +278,10 @@ async fn serve(
     // The scheduler also returns when no drill can come due (none listed, or every cron
     // pattern past its last date); the history is still served until a signal stops it.
     stop.cancelled().await;
-    if let Err(error) = server.await {
-        say!("warning: the web server stopped unexpectedly: {error}");
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => say!("warning: the web server stopped with an error: {error}"),
+        Err(error) => say!("warning: the web server stopped unexpectedly: {error}"),
     }
     say!("firedrill serve: stopped");
     Ok(())

@@ -125,6 +125,9 @@ pub enum DemoError {
     /// The honeytoken's folder cannot be watched.
     #[error("cannot watch the honeytoken {}", .0.display())]
     Honeytoken(std::path::PathBuf, #[source] std::io::Error),
+    /// The server could not serve.
+    #[error("the demo server failed")]
+    Serve(#[source] crate::listener::ListenerError),
 }
 
 impl DemoError {
@@ -136,7 +139,7 @@ impl DemoError {
             | Self::UpstreamCredentials
             | Self::UpstreamHost
             | Self::HoneytokenFolder(_) => true,
-            Self::Honeytoken(..) | Self::HttpClient(_) => false,
+            Self::Honeytoken(..) | Self::HttpClient(_) | Self::Serve(_) => false,
         }
     }
 }
@@ -200,11 +203,13 @@ pub async fn serve(
     // request timeout, so the workload under test does not answer 408 of its own accord.
     let limits = crate::listener::Limits::new(MAX_REQUEST_BODY_BYTES)
         .with_request_timeout(DEMO_REQUEST_TIMEOUT);
-    crate::listener::serve(listener, router(state), limits, shutdown).await;
+    let served = crate::listener::serve(listener, router(state), limits, shutdown)
+        .await
+        .map_err(DemoError::Serve);
     if let Some(w) = watcher {
         w.abort();
     }
-    Ok(())
+    served
 }
 
 struct Upstream {

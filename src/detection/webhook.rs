@@ -169,7 +169,11 @@ impl WebhookServer {
         // to answer 413; the listener refuses a declared body beyond that unread.
         let limits = crate::listener::Limits::new(DRAIN_FACTOR * MAX_BODY_BYTES)
             .with_request_timeout(BODY_TIMEOUT + Duration::from_secs(5));
-        let task = tokio::spawn(crate::listener::serve(listener, app, limits, signal));
+        let task = tokio::spawn(async move {
+            if let Err(error) = crate::listener::serve(listener, app, limits, signal).await {
+                tracing::error!(error = %error, "alert webhook stopped");
+            }
+        });
         tracing::info!(addr = %local_addr, "alert webhook listening");
         Ok(WebhookServer {
             local_addr,

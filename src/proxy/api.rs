@@ -186,9 +186,9 @@ pub async fn serve(
     registry: ProxyRegistry,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), crate::listener::ListenerError> {
     let limits = crate::listener::Limits::new(MAX_BODY_BYTES);
-    crate::listener::serve(listener, router(registry), limits, shutdown).await;
+    crate::listener::serve(listener, router(registry), limits, shutdown).await
 }
 
 type Reg = State<ProxyRegistry>;
