@@ -9,11 +9,14 @@
 mod common;
 #[path = "../support/experiment.rs"]
 mod experiment;
+#[path = "../support/hostile.rs"]
+mod hostile;
 
 mod alerting;
 mod dependency;
 mod detection_and_faults;
 mod effects;
+mod hostile_clients;
 mod notifications;
 mod respond_browser;
 mod response;
