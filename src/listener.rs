@@ -40,6 +40,7 @@ pub const MAX_CONNECTIONS: usize = 512;
 
 /// The largest request head (request line and headers) read before a 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+const _: () = assert!(MAX_HEAD_BYTES >= 8192, "hyper refuses a smaller buffer");
 
 /// How long to wait after a failed accept (such as too many open files) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -224,7 +225,7 @@ async fn handle(
         return Ok(refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "request body is larger than {} bytes\n",
+                "request body is larger than {} bytes",
                 limits.max_body_bytes
             ),
         ));
@@ -239,7 +240,7 @@ async fn handle(
         () = clock.sleep_for(limits.request_timeout) => Ok(refusal(
             StatusCode::REQUEST_TIMEOUT,
             format!(
-                "the request took longer than {}\n",
+                "the request took longer than {}",
                 humantime::format_duration(limits.request_timeout)
             ),
         )),
@@ -315,15 +316,18 @@ impl hyper::rt::Timer for Clock {
     }
 }
 
-/// An answer after which the connection closes: the rest of the request is not read.
+/// An answer after which the connection closes: the rest of the request is not read. JSON in
+/// the shape of the proxy API's errors (`{"error", "status"}`), which the webhook's clients
+/// read too.
 fn refusal(status: StatusCode, message: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(message));
+    let body = serde_json::json!({ "error": message, "status": status.as_u16() });
+    let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static("application/json"),
     );
     response
 }
@@ -333,16 +337,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_defaults_are_bounded() {
-        let limits = Limits {
-            header_timeout: HEADER_TIMEOUT,
-            request_timeout: REQUEST_TIMEOUT,
-            max_connections: MAX_CONNECTIONS,
-            max_body_bytes: 1,
-        };
-        assert!(limits.header_timeout <= Duration::from_secs(10));
-        assert!(limits.request_timeout <= Duration::from_secs(30));
-        assert!(limits.max_connections >= 64);
-        assert!(MAX_HEAD_BYTES >= 8192, "hyper refuses a smaller buffer");
+    fn a_refusal_closes_the_connection_and_says_why_in_json() {
+        let response = refusal(StatusCode::PAYLOAD_TOO_LARGE, "too big".to_owned());
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[tokio::test]
+    async fn a_sleep_of_the_clock_ends_on_a_runtime_without_timers() {
+        let clock = Clock::get().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        // On a thread of its own: a runtime cannot be driven inside the test's.
+        let slept = std::thread::spawn(move || {
+            runtime.block_on(async {
+                let start = Instant::now();
+                clock.sleep_for(Duration::from_millis(20)).await;
+                start.elapsed()
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(slept >= Duration::from_millis(20), "{slept:?}");
     }
 }

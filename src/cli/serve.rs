@@ -272,7 +272,12 @@ async fn serve(
         let stop = stop.clone();
         let app = crate::serve::http::router(state.clone());
         let limits = crate::listener::Limits::new(crate::serve::http::MAX_BODY_BYTES);
-        tokio::spawn(crate::listener::serve(listener, app, limits, stop.cancelled_owned()))
+        tokio::spawn(crate::listener::serve(
+            listener,
+            app,
+            limits,
+            stop.cancelled_owned(),
+        ))
     };
     scheduler.run(stop.clone()).await;
     // The scheduler also returns when no drill can come due (none listed, or every cron

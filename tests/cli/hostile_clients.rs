@@ -23,7 +23,11 @@ impl Drop for Killed {
 
 /// Spawns `command` with the short listener limits and waits for `marker ADDR` on the
 /// stream `stderr` (or standard output).
-fn spawn_listening(mut command: Command, marker: &'static str, stderr: bool) -> (Killed, SocketAddr) {
+fn spawn_listening(
+    mut command: Command,
+    marker: &'static str,
+    stderr: bool,
+) -> (Killed, SocketAddr) {
     command.envs(LIMITS_ENV).stdin(Stdio::null());
     if stderr {
         command.stdout(Stdio::null()).stderr(Stdio::piped());

@@ -76,7 +76,10 @@ fn run_listener_withstands_hostile_clients() {
     wait_for("the role's page", Duration::from_secs(30), &normal);
     let secret = hostile::plant_secret(&dir.path().join("served"));
     let names = |out: &std::path::Path| -> Vec<std::path::PathBuf> {
-        hostile::files_under(out).into_iter().map(|(p, _)| p).collect()
+        hostile::files_under(out)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
     };
     let before = names(&out);
 
@@ -94,7 +97,10 @@ fn run_listener_withstands_hostile_clients() {
     if let Err(panic) = attacked {
         let _ = child.kill();
         let _ = child.wait();
-        eprintln!("the run's standard error:\n{}", stderr.lock().unwrap().join("\n"));
+        eprintln!(
+            "the run's standard error:\n{}",
+            stderr.lock().unwrap().join("\n")
+        );
         std::panic::resume_unwind(panic);
     }
 

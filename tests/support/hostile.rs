@@ -319,7 +319,10 @@ pub const TRAVERSALS: &[&str] = &[
 /// and idle ones and after each of the others. Panics naming the case that failed.
 pub fn attack(target: &Target) {
     let addr = target.addr;
-    assert!((target.normal)(), "the normal request fails before any attack");
+    assert!(
+        (target.normal)(),
+        "the normal request fails before any attack"
+    );
 
     // 1 and 3: a slow head and many idle connections, with a normal client served meanwhile.
     std::thread::scope(|scope| {
@@ -366,7 +369,10 @@ pub fn attack(target: &Target) {
         "a chunked body of {sent} bytes (cap {}): {chunked:?}",
         target.body_cap
     );
-    assert!((target.normal)(), "not serving after a chunked body over the cap");
+    assert!(
+        (target.normal)(),
+        "not serving after a chunked body over the cap"
+    );
 
     // 4: malformed HTTP.
     for (name, bytes) in malformed() {
@@ -381,10 +387,7 @@ pub fn attack(target: &Target) {
     // 5: paths out of the folder.
     for path in TRAVERSALS {
         let answer = get(addr, path);
-        assert!(
-            answer.refused(&[400, 401, 404, 405]),
-            "{path}: {answer:?}"
-        );
+        assert!(answer.refused(&[400, 401, 404, 405]), "{path}: {answer:?}");
         assert!(
             !answer.text.contains(target.secret) && !answer.text.contains("root:"),
             "{path} served a file outside the folder: {answer:?}"
