@@ -4,7 +4,7 @@
 //! above; and no two modules may use each other, directly or through others. So the
 //! command line drives the scheduler, the scheduler the engine, the engine its
 //! collaborators, and the result, the scorecard and the spec sit below everything that
-//! reads them. A helper two layers need lives below both (`error`, `time`, `tls`).
+//! reads them. A helper two layers need lives below both (`error`, `time`, `tls`, `listener`).
 
 /// Each layer's modules, from the top (the command line) to the bottom (the leaf helpers).
 const LAYERS: &[&[&str]] = &[
@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["scorecard"],
     &["measure", "journal"],
     &["spec"],
-    &["error", "time", "tls"],
+    &["error", "time", "tls", "listener"],
 ];
 
 #[cfg(test)]

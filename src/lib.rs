@@ -9,6 +9,7 @@ pub mod fault;
 pub mod journal;
 #[cfg(test)]
 mod layers;
+pub mod listener;
 pub mod measure;
 pub mod notification;
 pub mod platform;

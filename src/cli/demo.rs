@@ -220,10 +220,12 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<ExitStatus> {
             let health =
                 axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
             let until = stop.clone().cancelled_owned();
+            // Health checks send no body.
+            let limits = crate::listener::Limits::new(0);
             tokio::spawn(async move {
-                let _ = axum::serve(listener, health)
-                    .with_graceful_shutdown(until)
-                    .await;
+                if let Err(error) = crate::listener::serve(listener, health, limits, until).await {
+                    say!("warning: the health port stopped: {error}");
+                }
             });
             println!("listening on {local}");
         }

@@ -271,11 +271,13 @@ async fn serve(
     let server = {
         let stop = stop.clone();
         let app = crate::serve::http::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        })
+        let limits = crate::listener::Limits::new(crate::serve::http::MAX_BODY_BYTES);
+        tokio::spawn(crate::listener::serve(
+            listener,
+            app,
+            limits,
+            stop.cancelled_owned(),
+        ))
     };
     scheduler.run(stop.clone()).await;
     // The scheduler also returns when no drill can come due (none listed, or every cron

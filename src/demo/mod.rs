@@ -34,6 +34,13 @@ pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
 /// The largest upstream body the demo embeds in its answer.
 pub const MAX_UPSTREAM_BODY_BYTES: usize = 1024 * 1024;
 
+/// The largest request body the workload takes: the inbox's drafts, under axum's own 2 MiB
+/// default that applied before.
+const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// How long one request may take, upstream call included (see `serve`).
+const DEMO_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What one demo server is and how it misbehaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoConfig {
@@ -119,9 +126,9 @@ pub enum DemoError {
     /// The honeytoken's folder cannot be watched.
     #[error("cannot watch the honeytoken {}", .0.display())]
     Honeytoken(std::path::PathBuf, #[source] std::io::Error),
-    /// The server failed while serving.
+    /// The server could not serve.
     #[error("the demo server failed")]
-    Serve(#[source] std::io::Error),
+    Serve(#[source] crate::listener::ListenerError),
 }
 
 impl DemoError {
@@ -193,8 +200,11 @@ pub async fn serve(
             }
         })
     });
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    // A request waits on the upstream, which a drill may slow down on purpose: a generous
+    // request timeout, so the workload under test does not answer 408 of its own accord.
+    let limits = crate::listener::Limits::new(MAX_REQUEST_BODY_BYTES)
+        .with_request_timeout(DEMO_REQUEST_TIMEOUT);
+    let served = crate::listener::serve(listener, router(state), limits, shutdown)
         .await
         .map_err(DemoError::Serve);
     if let Some(w) = watcher {

@@ -165,11 +165,12 @@ impl WebhookServer {
         let stop = CancellationToken::new();
         let app = router(shared.clone());
         let signal = stop.clone().cancelled_owned();
+        // The handlers cap each body themselves and read up to DRAIN_FACTOR times the cap
+        // to answer 413; the listener refuses a declared body beyond that unread.
+        let limits = crate::listener::Limits::new(DRAIN_FACTOR * MAX_BODY_BYTES)
+            .with_request_timeout(BODY_TIMEOUT + Duration::from_secs(5));
         let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-            {
+            if let Err(error) = crate::listener::serve(listener, app, limits, signal).await {
                 tracing::error!(error = %error, "alert webhook stopped");
             }
         });

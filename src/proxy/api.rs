@@ -180,15 +180,15 @@ pub fn router(registry: ProxyRegistry) -> Router {
         .with_state(registry)
 }
 
-/// Serves the admin API on `listener` until `shutdown` completes.
+/// Serves the admin API on `listener` until `shutdown` completes, with the limits of every
+/// listener (src/listener.rs); a declared body over [`MAX_BODY_BYTES`] gets its 413 there.
 pub async fn serve(
     registry: ProxyRegistry,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(registry))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> Result<(), crate::listener::ListenerError> {
+    let limits = crate::listener::Limits::new(MAX_BODY_BYTES);
+    crate::listener::serve(listener, router(registry), limits, shutdown).await
 }
 
 type Reg = State<ProxyRegistry>;

@@ -52,6 +52,10 @@ impl AppState {
     }
 }
 
+/// The largest request body serve takes (the listener refuses a larger one with 413): its
+/// only bodies are a stop press's few hundred bytes of JSON and the stop form.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
     let guarded = Router::new()

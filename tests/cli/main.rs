@@ -8,12 +8,15 @@
 mod common;
 #[path = "../support/experiment.rs"]
 mod experiment;
+#[path = "../support/hostile.rs"]
+mod hostile;
 
 mod browser;
 mod ci_examples;
 mod commands;
 mod helm;
 mod history;
+mod hostile_clients;
 mod journal;
 mod malformed;
 mod report_html;

@@ -11,12 +11,15 @@ mod common;
 mod crash_drill;
 #[path = "../support/experiment.rs"]
 mod experiment;
+#[path = "../support/hostile.rs"]
+mod hostile;
 
 mod alerting;
 mod crash;
 mod dependency;
 mod detection_and_faults;
 mod effects;
+mod hostile_clients;
 mod notifications;
 mod respond_browser;
 mod response;

@@ -8,9 +8,12 @@
 mod common;
 #[path = "../support/experiment.rs"]
 mod experiment;
+#[path = "../support/hostile.rs"]
+mod hostile;
 #[path = "../support/proxy_process.rs"]
 mod proxy_process;
 
 mod admin;
 mod compat;
+mod hostile_clients;
 mod integrity;

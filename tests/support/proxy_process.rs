@@ -21,9 +21,15 @@ pub struct ProxyProcess {
 /// Starts `firedrill proxy --admin 127.0.0.1:0` with `extra` arguments and reads the address
 /// it prints.
 pub fn start(extra: &[&str]) -> ProxyProcess {
+    start_with_env(extra, &[])
+}
+
+/// [`start`] with environment variables set for the process.
+pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> ProxyProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_firedrill"))
         .args(["proxy", "--admin", "127.0.0.1:0"])
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
