@@ -76,6 +76,10 @@ enum Mode {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Paced round trips over a pool of connections, each replaced after a number of round
+    /// trips or on an error, for a long run (benches/long-run.sh): connections come and go
+    /// all the time, and a toxic that breaks one costs a reconnection, not the run.
+    Churn(ChurnArgs),
     /// Load on one target for a while, to profile a proxy under it.
     Load {
         #[arg(long)]
@@ -145,6 +149,23 @@ struct ToxicArgs {
 }
 
 #[derive(Args)]
+struct ChurnArgs {
+    #[arg(long)]
+    addr: String,
+    #[arg(long, default_value_t = 60.0)]
+    secs: f64,
+    /// Round trips started per second (missed ticks are skipped, not caught up).
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Connections held open at once; round trips take turns over them.
+    #[arg(long, default_value_t = 20)]
+    connections: usize,
+    /// Round trips over a connection before it is closed and replaced.
+    #[arg(long, default_value_t = 50)]
+    per_connection: u64,
+}
+
+#[derive(Args)]
 struct IdleArgs {
     /// `NAME=ADDR=PID`: a proxy's listen address and the process to weigh; repeat.
     #[arg(long = "target", value_parser = parse_idle_target)]
@@ -197,6 +218,7 @@ fn main() -> ExitCode {
         Mode::Compare(a) => compare(&a),
         Mode::Toxic(a) => toxic(&a),
         Mode::Idle(a) => idle(&a),
+        Mode::Churn(a) => churn(&a),
         Mode::Load { addr, kind, secs } => load(&addr, &kind, secs),
         Mode::LibProxy { upstream, threads } => lib_proxy(upstream, threads),
     };
@@ -847,6 +869,71 @@ fn load(addr: &str, kind: &str, secs: f64) -> io::Result<()> {
         }
         other => return Err(io::Error::other(format!("unknown load kind {other}"))),
     }
+    Ok(())
+}
+
+fn churn(a: &ChurnArgs) -> io::Result<()> {
+    struct Slot {
+        echo: Option<Echo>,
+        used: u64,
+    }
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(a.secs);
+    let tick = Duration::from_secs_f64(1.0 / a.rate.max(0.001));
+    let mut slots: Vec<Slot> = (0..a.connections.max(1))
+        .map(|_| Slot { echo: None, used: 0 })
+        .collect();
+    let (mut done, mut errors, mut opened) = (0u64, 0u64, 0u64);
+    let mut h = histogram();
+    let mut next = start;
+    let mut turn = 0usize;
+    while Instant::now() < until {
+        let now = Instant::now();
+        if now < next {
+            thread::sleep(next - now);
+        }
+        // Pace from the schedule; after a slow round trip, skip the ticks it covered.
+        next += tick;
+        let now = Instant::now();
+        if next < now {
+            next = now;
+        }
+        let count = slots.len();
+        let slot = &mut slots[turn % count];
+        turn += 1;
+        if slot.used >= a.per_connection {
+            slot.echo = None;
+        }
+        if slot.echo.is_none() {
+            match Echo::connect(&a.addr) {
+                Ok(e) => {
+                    slot.echo = Some(e);
+                    slot.used = 0;
+                    opened += 1;
+                }
+                Err(_) => {
+                    errors += 1;
+                    continue;
+                }
+            }
+        }
+        let echo = slot.echo.as_mut().expect("connected above");
+        match echo.run(1, Some(&mut h)) {
+            Ok(()) => {
+                done += 1;
+                slot.used += 1;
+            }
+            Err(_) => {
+                errors += 1;
+                slot.echo = None;
+            }
+        }
+    }
+    println!(
+        "{done} round trips, {errors} errors, {opened} connections opened, p50 {:.1} us, p99 {:.1} us",
+        us(h.value_at_quantile(0.5)),
+        us(h.value_at_quantile(0.99))
+    );
     Ok(())
 }
 
