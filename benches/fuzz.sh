@@ -10,6 +10,11 @@
 #                    (default target/fuzz-work under CARGO_TARGET_DIR or the repository)
 #   FUZZ_TIMEOUT     seconds one input may take before it counts as a hang (default 10)
 #   FUZZ_RSS_MB      memory a target may use before it counts as a blow-up (default 2048)
+#   FUZZ_BUILD       `cargo-fuzz` (default): cargo fuzz build, release, every crate
+#                    instrumented; or `quick`: a dev build with only firedrill and the
+#                    targets instrumented (tests/fuzz/coverage-rustc.sh), which reuses
+#                    dependencies already built in the dev profile (docs/fuzzing.md)
+#   FUZZ_NO_BUILD    set to 1 to run the targets as last built
 #   CARGO_TARGET_DIR where the fuzz build goes (default /tmp/firedrill-fuzzbuild, never the
 #                    main build's folder: the fuzz build uses other compiler flags)
 #
@@ -44,16 +49,25 @@ for t in "${targets[@]}"; do
     fi
 done
 
-echo "building ${targets[*]} (release, with debug assertions and overflow checks, no sanitizer)" >&2
-if [ ${#targets[@]} -eq ${#all[@]} ]; then
-    cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer none -O -a >&2
+if [ "${FUZZ_BUILD:-cargo-fuzz}" = quick ]; then
+    [ "${FUZZ_NO_BUILD:-0}" = 1 ] || echo "building ${targets[*]} (dev, firedrill and the targets instrumented)" >&2
+    [ "${FUZZ_NO_BUILD:-0}" = 1 ] || RUSTC_WRAPPER="$fuzz_dir/coverage-rustc.sh" \
+        cargo build --manifest-path "$fuzz_dir/Cargo.toml" "${targets[@]/#/--bin=}" >&2
+    bin_dir="$CARGO_TARGET_DIR/debug"
+elif [ "${FUZZ_NO_BUILD:-0}" = 1 ]; then
+    bin_dir="$CARGO_TARGET_DIR/$(rustc -vV | sed -n 's/^host: //p')/release"
 else
-    for t in "${targets[@]}"; do
-        cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer none -O -a "$t" >&2
-    done
+    echo "building ${targets[*]} (release, with debug assertions and overflow checks, no sanitizer)" >&2
+    if [ ${#targets[@]} -eq ${#all[@]} ]; then
+        cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer none -O -a >&2
+    else
+        for t in "${targets[@]}"; do
+            cargo fuzz build --fuzz-dir "$fuzz_dir" --sanitizer none -O -a "$t" >&2
+        done
+    fi
+    triple="$(rustc -vV | sed -n 's/^host: //p')"
+    bin_dir="$CARGO_TARGET_DIR/$triple/release"
 fi
-triple="$(rustc -vV | sed -n 's/^host: //p')"
-bin_dir="$CARGO_TARGET_DIR/$triple/release"
 
 run_one() {
     local t="$1"
@@ -61,8 +75,10 @@ run_one() {
     local log="$work/logs/$t.log"
     local start end
     start=$(date +%s)
-    # A crash stops a run; the table counts what it left in artifacts.
+    # Fork mode, so that a crash, a hang or a blow-up is written to artifacts and the run
+    # goes on looking for more; the table counts what it left there.
     "$bin_dir/$t" "$work/corpus/$t" "$fuzz_dir/corpus/$t" \
+        -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss" \
         -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$work/artifacts/$t/" >"$log" 2>&1 || true
@@ -89,11 +105,8 @@ wait
 printf '%-16s %8s %14s %9s\n' target seconds executions findings
 for t in "${targets[@]}"; do
     log="$work/logs/$t.log"
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    if [ -z "$execs" ]; then
-        # A run stopped by a finding prints no final stats: take the last status line.
-        execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    fi
+    # Fork mode's status lines count the executions of every child so far.
+    execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
     found=$(find "$work/artifacts/$t" -type f \
         \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | wc -l)
     printf '%-16s %8s %14s %9s\n' "$t" "$(cat "$work/logs/$t.seconds")" "${execs:-0}" "$found"

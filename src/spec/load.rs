@@ -589,6 +589,16 @@ mod tests {
         let printed = error.to_string();
         assert!(!printed.contains('\u{1b}'), "{printed:?}");
         assert!(printed.contains("sp\\u{1b}[2Jec"), "{printed}");
+        // The spec_load fuzz target's finding, minimized: a tab inside a plain key.
+        let text = format!(
+            "{HEAD}spec:\n  target:\n    platform: local\n    workloads:\n      - name: api\n        co\t1mmand: [x]\n"
+        );
+        let printed = load_str("x.yaml", &text).unwrap_err().to_string();
+        assert!(!printed.contains('\t'), "{printed:?}");
+        assert!(
+            printed.contains("workloads[0].co\\t1mmand: unknown field `co\\t1mmand`"),
+            "{printed}"
+        );
     }
 
     #[test]

@@ -43,7 +43,8 @@ mod tests {
 
     #[test]
     fn the_largest_rate_gives_the_largest_piece_without_overflow() {
-        // Found by the proxy_api fuzz target: `rate * 100` overflowed.
+        // Found while writing the proxy_api fuzz target, which now checks it: `rate * 100`
+        // overflowed.
         let b = Bandwidth { rate: u64::MAX };
         assert_eq!(b.piece(), usize::MAX);
         assert_eq!(b.pause(1000), Duration::ZERO);

@@ -37,8 +37,8 @@ mod tests {
 
     #[test]
     fn the_largest_jitter_samples_without_panicking() {
-        // Found by the proxy_api fuzz target: a jitter over i64::MAX was cast to a negative
-        // number and the random range was empty.
+        // Found while writing the proxy_api fuzz target, which now checks it: a jitter over
+        // i64::MAX was cast to a negative number and the random range was empty.
         let huge = Latency {
             latency: 0,
             jitter: u64::MAX,

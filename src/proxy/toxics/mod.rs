@@ -189,8 +189,9 @@ mod tests {
 
     #[test]
     fn waits_longer_than_a_day_are_refused_with_the_field() {
-        // Found by the proxy_api fuzz target: accepted, these made the proxy's connection
-        // task panic when it added the wait to the present instant.
+        // Found while writing the proxy_api fuzz target, which now checks it: accepted, these
+        // made the proxy's connection task panic when it added the wait to the present
+        // instant.
         for (kind, attributes, field) in [
             (
                 "latency",

@@ -52,8 +52,8 @@ mod tests {
 
     #[test]
     fn the_largest_sizes_give_a_slice_without_panicking() {
-        // Found by the proxy_api fuzz target: a variation over i64::MAX was cast to a
-        // negative number and the random range was empty.
+        // Found while writing the proxy_api fuzz target, which now checks it: a variation
+        // over i64::MAX was cast to a negative number and the random range was empty.
         let mut rng = fastrand::Rng::with_seed(7);
         let s = Slicer {
             average_size: u64::MAX,

@@ -2,9 +2,10 @@
 //! body of create proxy, populate, update proxy, create toxic and update toxic. Each gets
 //! an answer with a status, never a panic; a 5xx for a body is a finding.
 //!
-//! Proxy bodies go to a registry that is shut down, so that they are parsed and checked but
-//! never bind a listener (the fuzzer must not open ports it chose); toxic bodies go to a
-//! live registry holding one disabled proxy.
+//! Bodies that could start a proxy go to a registry that is shut down, so that they are
+//! parsed but never bind a listener (the fuzzer must not open ports it chose, nor resolve
+//! names); updates that leave it disabled, and toxic bodies, go to a live registry holding
+//! one disabled proxy.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -86,7 +87,14 @@ fuzz_target!(|input: &[u8]| {
     match which % 4 {
         0 => check(post(&api.closed, "/proxies"), "create proxy", body),
         1 => check(post(&api.closed, "/populate"), "populate", body),
-        2 => check(post(&api.closed, "/proxies/p"), "update proxy", body),
+        2 => {
+            // The disabled proxy of the live registry takes any update that leaves it
+            // disabled: it then never listens, whatever address the body names.
+            let enables = serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v.get("enabled") == Some(&serde_json::Value::Bool(true)));
+            let router = if enables { &api.closed } else { &api.live };
+            check(post(router, "/proxies/p"), "update proxy", body);
+        }
         _ => {
             // A toxic: created from the body, updated with the same body, then removed so
             // that the next input starts from the same registry.
