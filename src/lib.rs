@@ -6,6 +6,8 @@ pub mod detection;
 pub mod engine;
 pub mod error;
 pub mod fault;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod journal;
 #[cfg(test)]
 mod layers;

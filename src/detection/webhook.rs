@@ -257,7 +257,7 @@ fn router(shared: Arc<Shared>) -> Router {
 
 /// Why a request was refused; each kind has its status code.
 #[derive(Debug, thiserror::Error)]
-enum PayloadError {
+pub(crate) enum PayloadError {
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error(
@@ -656,7 +656,7 @@ struct Payload {
 }
 
 #[derive(Deserialize)]
-struct Alert {
+pub(crate) struct Alert {
     status: AlertStatus,
     labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -664,7 +664,7 @@ struct Alert {
 }
 
 /// Parses a payload; only `alerts` and each alert's `status` and `labels` are required.
-fn parse(body: &[u8]) -> Result<Vec<Alert>, PayloadError> {
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<Alert>, PayloadError> {
     let value: Value = serde_json::from_slice(body).map_err(PayloadError::Syntax)?;
     // serde would also take arrays for structs; the payload and its alerts must be objects.
     if !value.is_object() {

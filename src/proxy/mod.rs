@@ -8,7 +8,7 @@
 
 pub mod api;
 mod gate;
-mod http;
+pub(crate) mod http;
 mod pump;
 mod registry;
 #[cfg(test)]

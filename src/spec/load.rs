@@ -581,6 +581,27 @@ mod tests {
         "apiVersion: firedrill.dev/v1alpha1\nkind: Experiment\nmetadata: {name: x}\n";
 
     #[test]
+    fn control_characters_from_the_file_are_escaped_when_printed() {
+        // An unknown key was echoed as it was written: an escape sequence in a hostile file
+        // reached the terminal of whoever validated it.
+        let text = format!("{HEAD}\"sp\\e[2Jec\": {{}}\n");
+        let error = load_str("x.yaml", &text).unwrap_err();
+        let printed = error.to_string();
+        assert!(!printed.contains('\u{1b}'), "{printed:?}");
+        assert!(printed.contains("sp\\u{1b}[2Jec"), "{printed}");
+        // The spec_load fuzz target's finding, minimized: a tab inside a plain key.
+        let text = format!(
+            "{HEAD}spec:\n  target:\n    platform: local\n    workloads:\n      - name: api\n        co\t1mmand: [x]\n"
+        );
+        let printed = load_str("x.yaml", &text).unwrap_err().to_string();
+        assert!(!printed.contains('\t'), "{printed:?}");
+        assert!(
+            printed.contains("workloads[0].co\\t1mmand: unknown field `co\\t1mmand`"),
+            "{printed}"
+        );
+    }
+
+    #[test]
     fn suggests_the_closest_field() {
         let known = ["stableFor", "timeout"];
         assert_eq!(closest("stableFr", &known), Some("stableFor"));

@@ -15,6 +15,9 @@ use super::Location;
 const MAX_DEPTH: usize = 64;
 /// Events beyond this are not indexed, so a hostile file cannot make the index expensive.
 const MAX_EVENTS: usize = 200_000;
+/// Bytes of paths beyond this are not indexed: each path repeats its ancestors' keys, so a
+/// long key over many children would otherwise make the index far larger than the file.
+const MAX_PATH_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where one node of the document is written.
 #[derive(Clone, Debug, Default)]
@@ -69,6 +72,7 @@ impl PathIndex {
         let mut stack: Vec<Frame> = Vec::new();
         let mut parser = Parser::new_from_str(text);
         let mut events = 0usize;
+        let mut path_bytes = 0usize;
         while let Some(Ok((event, span))) = parser.next_event() {
             events += 1;
             if events > MAX_EVENTS {
@@ -120,6 +124,10 @@ impl PathIndex {
                             format!("{path}[{}]", *next - 1)
                         }
                     };
+                    path_bytes += path.len();
+                    if path_bytes > MAX_PATH_BYTES {
+                        break;
+                    }
                     index.nodes.entry(path.clone()).or_insert(Node {
                         value: Some(loc),
                         keys: Vec::new(),
@@ -296,6 +304,20 @@ b:
         assert_eq!(parent("a.b[2]"), "a.b");
         assert_eq!(parent("a.b"), "a");
         assert_eq!(parent("a"), "");
+    }
+
+    #[test]
+    fn a_long_key_over_many_children_keeps_the_index_small() {
+        // Every child's path repeats its parents' keys: 2,000 children under a 20 KB key
+        // indexed 40 MB of paths, and a 1 MiB file could ask for gigabytes.
+        let mut text = format!("{}:\n", "k".repeat(20_000));
+        for i in 0..2_000 {
+            text.push_str(&format!("  c{i}: 1\n"));
+        }
+        let index = PathIndex::build(&text);
+        let bytes: usize = index.nodes.keys().map(String::len).sum();
+        assert!(bytes <= MAX_PATH_BYTES, "{bytes} bytes of paths indexed");
+        assert!(index.value("").is_some(), "the start is still indexed");
     }
 
     #[test]

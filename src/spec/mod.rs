@@ -79,12 +79,31 @@ impl fmt::Display for Problems {
                 write!(f, ":{}:{}", loc.line, loc.column)?;
             }
             if p.path.is_empty() {
-                writeln!(f, ": {}", p.message)?;
+                writeln!(f, ": {}", printable(&p.message))?;
             } else {
-                writeln!(f, ": {}: {}", p.path, p.message)?;
+                writeln!(f, ": {}: {}", printable(&p.path), printable(&p.message))?;
             }
         }
         Ok(())
+    }
+}
+
+/// Text from the file (a key, a value) with its control characters escaped, so that an
+/// escape sequence in a hostile file is shown, not sent to the terminal of whoever checks it.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
 

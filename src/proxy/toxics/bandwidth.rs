@@ -18,7 +18,7 @@ impl Bandwidth {
         if self.rate == 0 {
             return usize::MAX;
         }
-        usize::try_from(self.rate * 100)
+        usize::try_from(self.rate.saturating_mul(100))
             .unwrap_or(usize::MAX)
             .max(1)
     }
@@ -40,6 +40,15 @@ mod tests {
     use super::*;
     use crate::proxy::testutil::Harness;
     use crate::proxy::{Stream, ToxicKind};
+
+    #[test]
+    fn the_largest_rate_gives_the_largest_piece_without_overflow() {
+        // Found while writing the proxy_api fuzz target, which now checks it: `rate * 100`
+        // overflowed.
+        let b = Bandwidth { rate: u64::MAX };
+        assert_eq!(b.piece(), usize::MAX);
+        assert_eq!(b.pause(1000), Duration::ZERO);
+    }
 
     #[test]
     fn pieces_and_pauses_follow_the_rate() {

@@ -18,7 +18,8 @@ impl Latency {
     /// The delay for one chunk; never negative.
     pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
         let base = self.latency as i128;
-        let jitter = self.jitter as i128;
+        // Within i64, so that the range below is never empty or negated out of range.
+        let jitter = self.jitter.min(i64::MAX as u64) as i128;
         let offset = if jitter == 0 {
             0
         } else {
@@ -33,6 +34,20 @@ mod tests {
     use super::*;
     use crate::proxy::testutil::{Harness, read_exact_within};
     use crate::proxy::{Stream, ToxicKind};
+
+    #[test]
+    fn the_largest_jitter_samples_without_panicking() {
+        // Found while writing the proxy_api fuzz target, which now checks it: a jitter over
+        // i64::MAX was cast to a negative number and the random range was empty.
+        let huge = Latency {
+            latency: 0,
+            jitter: u64::MAX,
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..100 {
+            let _ = huge.sample(&mut rng);
+        }
+    }
 
     #[test]
     fn jitter_stays_within_bounds() {

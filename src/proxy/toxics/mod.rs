@@ -134,14 +134,17 @@ impl ToxicKind {
         };
         let checked = match &parsed {
             Self::HttpError(h) => h.check(),
-            Self::HttpLatency(h) => h.check(),
-            Self::Latency(_)
-            | Self::Bandwidth(_)
-            | Self::SlowClose(_)
-            | Self::Timeout(_)
-            | Self::ResetPeer(_)
-            | Self::Slicer(_)
-            | Self::LimitData(_) => Ok(()),
+            Self::HttpLatency(h) => h.check().and_then(|()| {
+                within_a_day("latency", h.latency, 1)?;
+                within_a_day("jitter", h.jitter, 1)
+            }),
+            Self::Latency(l) => within_a_day("latency", l.latency, 1)
+                .and_then(|()| within_a_day("jitter", l.jitter, 1)),
+            Self::SlowClose(c) => within_a_day("delay", c.delay, 1),
+            Self::Timeout(t) => within_a_day("timeout", t.timeout, 1),
+            Self::ResetPeer(r) => within_a_day("timeout", r.timeout, 1),
+            Self::Slicer(s) => within_a_day("delay", s.delay, 1000),
+            Self::Bandwidth(_) | Self::LimitData(_) => Ok(()),
         };
         checked.map_err(|(field, message)| ProxyError::BadAttributes {
             path: format!("attributes.{field}"),
@@ -151,10 +154,98 @@ impl ToxicKind {
     }
 }
 
+/// The longest time a toxic may wait, in milliseconds: a day. The proxy adds waits to the
+/// present instant, and a wait of billions of years would overflow the clock.
+pub const MAX_WAIT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Refuses a time attribute of more than [`MAX_WAIT_MS`]; `per_ms` is its units in a
+/// millisecond (1000 for microseconds).
+fn within_a_day(
+    field: &'static str,
+    value: u64,
+    per_ms: u64,
+) -> Result<(), (&'static str, String)> {
+    if value / per_ms > MAX_WAIT_MS {
+        let unit = if per_ms == 1 {
+            "milliseconds"
+        } else {
+            "microseconds"
+        };
+        return Err((
+            field,
+            format!(
+                "{value} is more than a day; at most {} {unit}",
+                MAX_WAIT_MS * per_ms
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proxy::ProxyError;
+
+    #[test]
+    fn waits_longer_than_a_day_are_refused_with_the_field() {
+        // Found while writing the proxy_api fuzz target, which now checks it: accepted, these
+        // made the proxy's connection task panic when it added the wait to the present
+        // instant.
+        for (kind, attributes, field) in [
+            (
+                "latency",
+                serde_json::json!({"latency": u64::MAX}),
+                "attributes.latency",
+            ),
+            (
+                "latency",
+                serde_json::json!({"jitter": u64::MAX}),
+                "attributes.jitter",
+            ),
+            (
+                "http_latency",
+                serde_json::json!({"latency": 86_400_001}),
+                "attributes.latency",
+            ),
+            (
+                "slow_close",
+                serde_json::json!({"delay": u64::MAX}),
+                "attributes.delay",
+            ),
+            (
+                "timeout",
+                serde_json::json!({"timeout": u64::MAX}),
+                "attributes.timeout",
+            ),
+            (
+                "reset_peer",
+                serde_json::json!({"timeout": u64::MAX}),
+                "attributes.timeout",
+            ),
+            (
+                "slicer",
+                serde_json::json!({"delay": u64::MAX}),
+                "attributes.delay",
+            ),
+        ] {
+            match ToxicKind::from_parts(kind, attributes) {
+                Err(ProxyError::BadAttributes { path, message }) => {
+                    assert_eq!(path, field, "{kind}");
+                    assert!(message.contains("more than a day"), "{kind}: {message}");
+                }
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+        let day = ToxicKind::from_parts(
+            "latency",
+            serde_json::json!({"latency": MAX_WAIT_MS, "jitter": MAX_WAIT_MS}),
+        );
+        assert!(day.is_ok(), "a day is still accepted");
+        let slicer =
+            ToxicKind::from_parts("slicer", serde_json::json!({"delay": MAX_WAIT_MS * 1000}));
+        assert!(slicer.is_ok(), "a day in microseconds is still accepted");
+    }
 
     #[test]
     fn missing_attributes_take_toxiproxy_defaults() {

@@ -21,7 +21,11 @@ impl Slicer {
     /// The size of the next slice, at least one byte.
     pub fn slice(&self, rng: &mut fastrand::Rng) -> usize {
         let avg = self.average_size.max(1) as i128;
-        let var = self.size_variation.min(self.average_size) as i128;
+        // Within i64, so that the range below is never empty or negated out of range.
+        let var = self
+            .size_variation
+            .min(self.average_size)
+            .min(i64::MAX as u64) as i128;
         let off = if var == 0 {
             0
         } else {
@@ -45,6 +49,21 @@ mod tests {
     use super::*;
     use crate::proxy::testutil::Harness;
     use crate::proxy::{Stream, ToxicKind};
+
+    #[test]
+    fn the_largest_sizes_give_a_slice_without_panicking() {
+        // Found while writing the proxy_api fuzz target, which now checks it: a variation
+        // over i64::MAX was cast to a negative number and the random range was empty.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let s = Slicer {
+            average_size: u64::MAX,
+            size_variation: u64::MAX,
+            delay: 0,
+        };
+        for _ in 0..100 {
+            assert!(s.slice(&mut rng) >= 1);
+        }
+    }
 
     #[test]
     fn slices_stay_within_the_variation() {
