@@ -81,10 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         // Experiments alone: their own permissions, resolving the workloads included.
         Vec::new()
     } else {
-        // Resolving the workloads comes with every run.
+        // Resolving the workloads comes with every run, and the restore records with every
+        // run that keeps them in the cluster (as the chart's do) and with `cleanup`.
         let mut entries: Vec<_> = catalogue
             .iter()
-            .filter(|e| e.section == Section::Workloads)
+            .filter(|e| matches!(e.section, Section::Workloads | Section::Restore))
             .collect();
         for (section, names) in [
             (Section::Fault, &args.fault_types),
