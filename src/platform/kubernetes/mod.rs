@@ -415,7 +415,8 @@ async fn check_workload(cluster: &Cluster, w: &KubernetesWorkload) -> Result<(),
 fn restore_permissions(namespace: &str) -> Vec<Permission> {
     preflight::needs(Use::RestoreRecords)
         .into_iter()
-        .filter(|(verb, ..)| *verb != Verb::List && *verb != Verb::Get)
+        .filter(|(verb, _, resource, _)| *resource == "secrets" && *verb != Verb::List)
+        .filter(|(verb, ..)| *verb != Verb::Get)
         .map(|(verb, group, resource, subresource)| Permission {
             namespace: namespace.to_owned(),
             group: group.to_owned(),

@@ -196,6 +196,8 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Create, "", "secrets", ""),
             (Patch, "", "secrets", ""),
             (Delete, "", "secrets", ""),
+            // `cleanup` reads the pod a record names, to tell whether its run goes on.
+            (Get, "", "pods", ""),
         ],
     }
 }
