@@ -6,11 +6,12 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::common::{self, wait_for};
+use crate::common::{self, wait_for, wait_until};
 use crate::experiment::Experiment;
 use crate::fakekube::FakeKube;
 use crate::kuberun::{
-    cluster, firedrill_in, kube_dir, namespace, records, start_with_env, succeeds_in, wait_as_found,
+    CHAOS, cluster, firedrill_in, kube_dir, namespace, records, start_with_env, succeeds_in,
+    wait_as_found,
 };
 
 /// Where the runs keep their records, as the chart's release namespace.
@@ -158,7 +159,7 @@ fn cleanup_restores_what_a_killed_runner_left_from_its_restore_record_alone() {
     let fake = fake();
     fake.apply(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "web-config", "namespace": "shop"},
+        "metadata": {"name": "web-config", "namespace": "shop", "labels": {CHAOS.0: CHAOS.1}},
         "data": {"TIMEOUT_MS": "500"},
     }));
     let before = fake.snapshot();
@@ -169,10 +170,15 @@ fn cleanup_restores_what_a_killed_runner_left_from_its_restore_record_alone() {
         )
         .yaml();
     let mut run = start_with_env(&fake, dir.path(), &yaml, MIRROR);
-    wait_for("both faults in place", Duration::from_secs(20), || {
+    let in_place = wait_until(Duration::from_secs(20), || {
         replicas(&fake) == 0
             && fake.object("ConfigMap", "shop", "web-config").unwrap()["data"]["TIMEOUT_MS"] == "1"
     });
+    if !in_place {
+        run.kill();
+        let journal = common::journal(&run.out);
+        panic!("the faults were not both in place: {journal:#?}");
+    }
     // SIGKILL, as an OOM kill: nothing is reverted, and the journal is lost with the pod.
     run.kill();
     std::fs::remove_dir_all(&run.out).unwrap();
@@ -228,10 +234,10 @@ fn cleanup_restores_what_a_killed_runner_left_from_its_restore_record_alone() {
 }
 
 /// A restore record of run `run` owned as `owner`, in a pod when `pod` is some, that
-/// would scale `shop/web` back to 3.
+/// would scale `shop/web` to 5.
 fn record(run: &str, owner: &str, pod: Option<&str>) -> Value {
     let intent = json!({"fault": "outage", "restore": [
-        {"action": "scale-to", "kind": "Deployment", "namespace": "shop", "name": "web", "replicas": 3}
+        {"action": "scale-to", "kind": "Deployment", "namespace": "shop", "name": "web", "replicas": 5}
     ]});
     let mut annotations = json!({"firedrill.dev/owner": owner});
     if let Some(pod) = pod {
@@ -259,9 +265,6 @@ fn a_live_runs_record_is_kept_and_an_ended_pods_record_is_applied() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut scaled = fake.object("Deployment", "shop", "web").unwrap();
-    scaled["spec"]["replicas"] = json!(1);
-    fake.apply(scaled);
     // This test's own process: live. A running pod: live, whatever its host says.
     fake.apply(record(
         "live-pid",
@@ -287,7 +290,7 @@ fn a_live_runs_record_is_kept_and_an_ended_pods_record_is_applied() {
         );
     }
     assert_eq!(restore_records(&fake).len(), 3);
-    assert_eq!(replicas(&fake), 1, "nothing restored for a live run");
+    assert_eq!(replicas(&fake), 3, "nothing restored for a live run");
 
     // The pod ends (an OOM kill, an eviction): its record is applied.
     fake.apply(record(
@@ -302,7 +305,7 @@ fn a_live_runs_record_is_kept_and_an_ended_pods_record_is_applied() {
         "{}",
         said.stdout
     );
-    assert_eq!(replicas(&fake), 3);
+    assert_eq!(replicas(&fake), 5, "the ended pod's record applied");
     assert!(
         fake.object("Secret", DRILLS, "firedrill-restore-gone-pod")
             .is_none()
@@ -327,11 +330,19 @@ fn a_restore_record_the_cluster_refuses_means_the_fault_is_not_injected() {
             ),
             "{status}: {output}"
         );
-        assert!(
-            !fake.requests().iter().any(|r| r.method == "PATCH"),
-            "{status}: nothing was scaled"
-        );
         assert_eq!(records(&finished.out, "restore-record-failed").len(), 1);
+        assert!(
+            records(&finished.out, "fault-injected").is_empty(),
+            "{status}: the fault was not injected"
+        );
+        // Only the revert that closes the intent may have set the count it already had.
+        let scales = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with("/web/scale"))
+            .count();
+        assert!(scales <= 1, "{status}: {scales} scale requests");
+        assert_eq!(replicas(&fake), 3);
         wait_as_found(&fake, &before, "the fake untouched", Duration::from_secs(5));
     }
 }
