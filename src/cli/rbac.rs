@@ -35,7 +35,8 @@ pub struct Args {
 enum Format {
     /// Scope, API group, resource and verbs, one line per rule.
     Table,
-    /// Role rules by scope (`target`, `peers`, `cluster`).
+    /// Role rules by scope (`target`, `peers`, `cluster`, and `restore`: the namespace of
+    /// the restore records, with the types chosen).
     Yaml,
     /// The Helm chart's `files/rbac-rules.yaml`.
     Helm,

@@ -659,6 +659,8 @@ fn a_wrong_value_fails_at_install() {
         ("resources.limits=null", "limits"),
         ("serve.port=80", "port"),
         ("networkPolicy.apiServer.cidrs={everywhere}", "cidrs"),
+        ("cronjobs.janitor.schedule=hourly", "schedule"),
+        ("cronjobs.janitor.every=5m", "every"),
     ] {
         let out = helm(&helm_bin, &["template", "drill", "firedrill", "--set", set]);
         let err = String::from_utf8_lossy(&out.stderr);

@@ -516,6 +516,29 @@ mod tests {
     }
 
     #[test]
+    fn restore_records_are_the_only_rows_of_the_restore_namespace() {
+        for e in catalogue() {
+            let restore = e.rules().contains_key(&Scope::Restore);
+            assert_eq!(restore, e.section == Section::Restore, "{}", e.name);
+        }
+        let cat = catalogue();
+        let data = to_helm_data(&cat);
+        assert!(
+            data.contains(
+                "restoreRecords:\n  restore:\n    - {apiGroup: \"\", resource: pods, verbs: [get]}\n    - {apiGroup: \"\", resource: secrets, verbs: [get, list, create, patch, delete]}\n"
+            ),
+            "{data}"
+        );
+        let table = to_markdown(&cat);
+        assert!(
+            table
+                .lines()
+                .all(|l| l.matches(" | ").count() == 4 || l.starts_with("|---")),
+            "five columns: {table}"
+        );
+    }
+
+    #[test]
     fn node_faults_are_the_only_cluster_wide_rows() {
         for e in catalogue() {
             let cluster = e.rules().contains_key(&Scope::Cluster);
