@@ -211,7 +211,8 @@ impl Cluster {
 pub struct KubernetesPlatform {
     cluster: Cluster,
     connection: Connection,
-    restore: Option<RestoreRecord>,
+    // Boxed: most runs keep none, and the platform enum stays small.
+    restore: Option<Box<RestoreRecord>>,
     events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
     stop: tokio_util::sync::CancellationToken,
 }
@@ -292,7 +293,8 @@ impl KubernetesPlatform {
                 )?;
             }
         }
-        let restore = restore_namespace.map(|ns| RestoreRecord::new(&cluster.client, ns, run_id));
+        let restore =
+            restore_namespace.map(|ns| Box::new(RestoreRecord::new(&cluster.client, ns, run_id)));
         Ok(Self {
             cluster,
             connection,
@@ -346,7 +348,7 @@ impl KubernetesPlatform {
 
     /// The run's restore record in the cluster, when it keeps one.
     pub fn restore_record(&self) -> Option<&RestoreRecord> {
-        self.restore.as_ref()
+        self.restore.as_deref()
     }
 
     /// Where the run is connected to.
