@@ -3,6 +3,11 @@
 //! A run is live when its objects' owner annotation (`firedrill.dev/owner`, `HOST/PID`)
 //! names this host and a process that still exists. Objects owned by another host are
 //! left alone unless `--any-host` is given, since their run cannot be seen from here.
+//!
+//! Restore records (the undo records a run keeps in the cluster with `--restore-namespace`)
+//! are applied first: those of a run whose pod has ended (read through the API when the
+//! record names a pod) or, without a pod, whose process is gone as above. They undo what the
+//! run changed in objects it did not create (a scale, a ConfigMap's keys, a cordon...).
 
 use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -29,9 +34,13 @@ pub struct Args {
     /// Also remove objects whose run was on another host.
     #[arg(long)]
     any_host: bool,
-    /// List what would be removed, changing nothing.
+    /// List what would be removed and restored, changing nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Only apply the restore records of runs that are not live (what the chart's janitor
+    /// does), leaving the search for objects firedrill created to another cleanup.
+    #[arg(long)]
+    restore_records_only: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -52,9 +61,13 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         args.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut undos = Vec::new();
     let mut kept = 0;
+    let mut restored = Restored::default();
     for ns in &scopes {
+        restore_dead_runs(&client, ns.as_deref(), &args, &mut kept, &mut restored).await?;
+    }
+    let mut undos = Vec::new();
+    for ns in scopes.iter().filter(|_| !args.restore_records_only) {
         let owned = OwnedBy {
             client: &client,
             ns: ns.as_deref(),
@@ -126,19 +139,153 @@ async fn cleanup(args: Args) -> anyhow::Result<ExitStatus> {
         }
     }
     println!(
-        "{} object(s) {}, {kept} kept for live runs, {failed} failed",
+        "{} object(s) {}, {} restore record(s) {}, {kept} kept for live runs, {} failed",
         undos.len() - failed,
         if args.dry_run {
             "to clean up"
         } else {
             "cleaned up"
-        }
+        },
+        restored.records,
+        if args.dry_run { "to apply" } else { "applied" },
+        failed + restored.failed
     );
-    Ok(if failed == 0 {
+    Ok(if failed == 0 && restored.failed == 0 {
         ExitStatus::Success
     } else {
         ExitStatus::RollbackFailed
     })
+}
+
+/// What the restore records did.
+#[derive(Default)]
+struct Restored {
+    /// Records applied (or, with `--dry-run`, to apply).
+    records: usize,
+    /// Undo records that failed, and records that could not be deleted.
+    failed: usize,
+}
+
+/// Applies the restore records of dead runs in `ns` (every namespace when none), each
+/// newest intent first, with the undo `firedrill rollback` applies; a record fully applied
+/// is deleted, one with a failure is kept for the next cleanup.
+async fn restore_dead_runs(
+    client: &kube::Client,
+    ns: Option<&str>,
+    args: &Args,
+    kept: &mut usize,
+    restored: &mut Restored,
+) -> anyhow::Result<()> {
+    let records = match kubernetes::list_records(client, ns).await {
+        Ok(records) => records,
+        Err(kubernetes::KubeError::Api {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 403 => {
+            say!(
+                "warning: cannot list secrets (forbidden): restore records{} are left as they are",
+                ns.map(|ns| format!(" in {ns}")).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("cannot list the restore records"),
+    };
+    let here = kubernetes::owner();
+    let this_host = |owner: &str| {
+        owner.rsplit_once('/').map(|(h, _)| h) == here.rsplit_once('/').map(|(h, _)| h)
+    };
+    for record in records {
+        let live = match &record.pod {
+            Some(pod) => match kubernetes::pod_running(client, pod).await {
+                Ok(running) => running,
+                Err(e) => {
+                    say!(
+                        "warning: cannot tell whether pod {pod} of restore record {} still runs, kept: {}",
+                        record.path(),
+                        crate::error::chain(&e)
+                    );
+                    true
+                }
+            },
+            None => is_live(&record.owner, args.any_host),
+        };
+        let whose = record
+            .pod
+            .as_ref()
+            .map_or_else(|| record.owner.clone(), |p| format!("pod {p}"));
+        if live {
+            println!(
+                "keep restore record {}: its run ({whose}) is live",
+                record.path()
+            );
+            *kept += 1;
+            continue;
+        }
+        restored.records += 1;
+        let verb = if args.dry_run {
+            "would restore"
+        } else {
+            "restore"
+        };
+        println!(
+            "{verb} what run {} ({whose}) left, from restore record {}:",
+            record.run_id,
+            record.path()
+        );
+        for problem in &record.unreadable {
+            say!("warning: {}: {problem}", record.path());
+        }
+        let mut failed = record.unreadable.len();
+        for (fault, undo) in record.undo_order() {
+            if args.dry_run {
+                println!("  would {undo} ({fault})");
+                continue;
+            }
+            let done = if undo.is_local() {
+                match undo {
+                    Undo::RemoveFile { path, sha256 } if this_host(&record.owner) => {
+                        kubernetes::remove_created_file(std::path::Path::new(path), sha256)
+                            .map_err(|e| e.to_string())
+                    }
+                    _ => Err(format!("it is on the run's host ({})", record.owner)),
+                }
+            } else {
+                kubernetes::apply_undo(client, undo)
+                    .await
+                    .map_err(|e| crate::error::chain(&e))
+            };
+            match done {
+                Ok(done) => println!("  restored: {done} ({fault})"),
+                Err(error) => {
+                    failed += 1;
+                    say!("  FAILED to {undo} ({fault}): {error}");
+                }
+            }
+        }
+        if args.dry_run {
+            continue;
+        }
+        if failed > 0 {
+            say!(
+                "restore record {} is kept: {failed} undo record(s) failed",
+                record.path()
+            );
+            restored.failed += failed;
+            continue;
+        }
+        match kubernetes::delete_record(client, &record).await {
+            Ok(()) => println!("deleted restore record {}", record.path()),
+            Err(e) => {
+                restored.failed += 1;
+                say!(
+                    "FAILED to delete restore record {}: {}",
+                    record.path(),
+                    crate::error::chain(&e)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What dependency proxies of dead runs left: each proxy Deployment's Service selector to

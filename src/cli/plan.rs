@@ -187,7 +187,8 @@ async fn against_cluster(
 ) -> bool {
     let run_id = plan_run_id();
     let (events, _) = tokio::sync::mpsc::unbounded_channel();
-    let started = KubernetesPlatform::start(&exp.spec, target, context, &run_id, events).await;
+    let started =
+        KubernetesPlatform::start(&exp.spec, target, context, None, &run_id, events).await;
     let platform = match started {
         Ok(p) => p,
         Err(e) => {

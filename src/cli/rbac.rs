@@ -35,7 +35,8 @@ pub struct Args {
 enum Format {
     /// Scope, API group, resource and verbs, one line per rule.
     Table,
-    /// Role rules by scope (`target`, `peers`, `cluster`).
+    /// Role rules by scope (`target`, `peers`, `cluster`, and `restore`: the namespace of
+    /// the restore records, with the types chosen).
     Yaml,
     /// The Helm chart's `files/rbac-rules.yaml`.
     Helm,
@@ -81,10 +82,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         // Experiments alone: their own permissions, resolving the workloads included.
         Vec::new()
     } else {
-        // Resolving the workloads comes with every run.
+        // Resolving the workloads comes with every run, and the restore records with every
+        // run that keeps them in the cluster (as the chart's do) and with `cleanup`.
         let mut entries: Vec<_> = catalogue
             .iter()
-            .filter(|e| e.section == Section::Workloads)
+            .filter(|e| matches!(e.section, Section::Workloads | Section::Restore))
             .collect();
         for (section, names) in [
             (Section::Fault, &args.fault_types),

@@ -46,6 +46,12 @@ pub struct Args {
     /// `spec.target.context`).
     #[arg(long, value_name = "CONTEXT")]
     context: Option<String>,
+    /// On the kubernetes platform, also keep the run's undo records in a Secret
+    /// (`firedrill-restore-RUN_ID`) in this namespace, written before each change and deleted
+    /// when everything is reverted, so that `firedrill cleanup` can undo what a runner that
+    /// died with its pod left in place (docs/helm.md, "When the runner dies")
+    #[arg(long, value_name = "NAMESPACE", env = "FIREDRILL_RESTORE_NAMESPACE", value_parser = namespace_name)]
+    restore_namespace: Option<String>,
     /// Record each run in this SQLite run history (created when missing; `firedrill serve`
     /// keeps the same kind) and score it with what the history shows: repeated runs, the
     /// trend, the days between drills (docs/scorecard.md, "Maturity").
@@ -152,6 +158,7 @@ async fn run_plan(
             source_file: Some(file.display().to_string()),
             sign_key: args.sign_key.clone(),
             context: args.context.clone(),
+            restore_namespace: args.restore_namespace.clone(),
             stop: None,
         };
         let mut result = drive(exp.clone(), options, progress.clone(), cancel.clone()).await?;
@@ -482,4 +489,36 @@ fn describe(event: &Progress) -> Option<String> {
             missing.join(", ")
         ),
     })
+}
+
+/// A namespace name as Kubernetes accepts it (an RFC 1123 label), refused here rather than by
+/// the API server in the middle of a run.
+fn namespace_name(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a namespace name: lower-case letters, digits and `-`, at most 63, starting and ending with a letter or digit"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace_name;
+
+    #[test]
+    fn a_restore_namespace_must_be_a_namespace_name() {
+        assert_eq!(namespace_name("drills-1").as_deref(), Ok("drills-1"));
+        for bad in ["", "Drills", "-x", "x-", "a_b", &"a".repeat(64)] {
+            assert!(namespace_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::error::chain;
 use crate::fault::security::SecurityOutcome;
 use crate::fault::{Effect, Fault, FaultError, Intent};
 use crate::platform::Platform;
+use crate::platform::kubernetes::RecordedIntent;
 use crate::result::{FaultRecord, IterationStatus};
 use crate::spec::FaultSpec;
 use crate::telemetry::metrics::run_metrics;
@@ -51,6 +52,10 @@ impl Runner {
             serde_json::to_value(&intent).unwrap_or_default(),
             true,
         );
+        // The cluster learns how to undo the change before it is made, as the journal did:
+        // a runner killed with its pod loses its journal, not its restore record.
+        self.mirror_intent(it, &fspec, &f, &intent, intent_seq, platform)
+            .await?;
         self.faults
             .rollback
             .push(fspec.name(), fspec.type_name(), f.clone());
@@ -112,6 +117,95 @@ impl Runner {
             self.event(it, "fault-refused", data, msg.clone());
             Stop::Aborted(msg)
         })
+    }
+
+    /// Adds the intent's undo records to the run's restore record, when it keeps one; when
+    /// that fails, the change is not made and the run stops.
+    async fn mirror_intent(
+        &mut self,
+        it: &mut Iteration,
+        fspec: &FaultSpec,
+        f: &Arc<dyn Fault>,
+        intent: &Intent,
+        intent_seq: u64,
+        platform: &Platform,
+    ) -> Result<(), Stop> {
+        let Platform::Kubernetes(k, _) = platform else {
+            return Ok(());
+        };
+        let Some(record) = k.restore_record() else {
+            return Ok(());
+        };
+        let recorded = RecordedIntent {
+            fault: fspec.name().to_owned(),
+            restore: intent.restore.clone(),
+        };
+        let Err(e) = record.add(intent_seq, &recorded).await else {
+            return Ok(());
+        };
+        let msg = format!(
+            "`{}` was not injected: the restore record {} could not be written, so the cluster would not know how to undo it: {}",
+            fspec.name(),
+            record.path(),
+            chain(&e)
+        );
+        self.event(
+            it,
+            "restore-record-failed",
+            json!({"fault": fspec.name(), "record": record.path(), "seq": intent_seq, "error": msg}),
+            msg.clone(),
+        );
+        // Nothing was changed; the revert closes the journal's intent (and undoes whatever
+        // planning may have prepared).
+        let _ = self
+            .faults
+            .rollback
+            .revert_one(fspec.name(), f, &self.record.journal)
+            .await;
+        Err(Stop::Aborted(msg))
+    }
+
+    /// Deletes the run's restore record once every fault is reverted; kept (and journaled
+    /// as kept) otherwise, for `firedrill cleanup`.
+    pub(super) async fn drop_restore_record(
+        &mut self,
+        platform: Option<&Platform>,
+        rollback: &crate::result::RollbackResult,
+    ) {
+        let Some(Platform::Kubernetes(k, _)) = platform else {
+            return;
+        };
+        let Some(record) = k.restore_record() else {
+            return;
+        };
+        let journal = &self.record.journal;
+        if !rollback.failed.is_empty() {
+            journal.record(
+                "restore-record-kept",
+                json!({"record": record.path(), "reason": "a revert failed"}),
+                true,
+            );
+            return;
+        }
+        match record.delete().await {
+            Ok(true) => {
+                journal.record(
+                    "restore-record-deleted",
+                    json!({"record": record.path()}),
+                    true,
+                );
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let error = chain(&e);
+                tracing::warn!(record = %record.path(), error = %error, "cannot delete the restore record");
+                journal.record(
+                    "restore-record-kept",
+                    json!({"record": record.path(), "reason": error}),
+                    true,
+                );
+            }
+        }
     }
 
     /// Blast radius: what active faults already hold plus what this one would take must

@@ -73,6 +73,9 @@ pub struct RunOptions {
     pub sign_key: Option<PathBuf>,
     /// The kubeconfig context, overriding `spec.target.context`.
     pub context: Option<String>,
+    /// On kubernetes, the namespace where the run keeps its restore record (its undo
+    /// records, for `firedrill cleanup` when the journal is lost with the runner).
+    pub restore_namespace: Option<String>,
     /// The run's stop button, when the caller keeps it (serve presses it for its token
     /// holders); the run makes its own otherwise.
     pub stop: Option<Arc<crate::detection::stop::StopButton>>,
@@ -87,6 +90,7 @@ impl Default for RunOptions {
             source_file: None,
             sign_key: None,
             context: None,
+            restore_namespace: None,
             stop: None,
         }
     }
@@ -549,6 +553,8 @@ impl Runner {
         });
         started.stop_probes.cancel();
         let rollback = self.faults.rollback.revert_all(&self.record.journal).await;
+        self.drop_restore_record(started.platform.as_ref(), &rollback)
+            .await;
         started.inputs.close().await;
         if let Some(p) = started.platform.take() {
             p.shutdown().await;

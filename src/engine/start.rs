@@ -198,8 +198,9 @@ impl Runner {
     ) -> Result<Platform, Stop> {
         let spec = self.exp.spec.clone();
         let context = self.opts.context.as_deref();
+        let restore = self.opts.restore_namespace.as_deref();
         let started = tokio::select! {
-            started = KubernetesPlatform::start(&spec, target, context, &self.ids.run_id, events_tx) => started,
+            started = KubernetesPlatform::start(&spec, target, context, restore, &self.ids.run_id, events_tx) => started,
             stop = self.guard.halted() => return Err(stop),
         };
         let platform = started.map_err(|e| {

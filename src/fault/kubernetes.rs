@@ -810,10 +810,7 @@ impl QuarantineFault {
 
 /// `host/pid` of this process, so that `firedrill cleanup` can tell a live run's objects.
 pub fn owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned());
-    format!("{host}/{}", std::process::id())
+    crate::platform::kubernetes::owner()
 }
 
 #[async_trait]

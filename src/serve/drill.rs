@@ -373,6 +373,7 @@ impl EngineRunner {
             source_file: Some(file.display().to_string()),
             sign_key: None,
             context: self.context.clone(),
+            restore_namespace: None,
             stop: None,
         };
         let progress = Arc::new(ActiveFaults {

@@ -69,6 +69,9 @@ pub enum Use {
     ReadNamespace,
     /// A token of a ServiceAccount that exists (prevent-secret-read with `serviceAccount`).
     ExistingServiceAccount,
+    /// The run's restore record (a Secret per run, `--restore-namespace`): created, added
+    /// to before each change, deleted at the end; listed and applied by `firedrill cleanup`.
+    RestoreRecords,
 }
 
 /// Where a group of rules applies.
@@ -80,11 +83,14 @@ pub enum Scope {
     Peers,
     /// Cluster-scoped (a ClusterRole).
     Cluster,
+    /// The namespace of the runs' restore records (`--restore-namespace`; the chart's
+    /// release namespace).
+    Restore,
 }
 
 impl Scope {
     /// Every scope, in output order.
-    pub const ALL: [Scope; 3] = [Scope::Target, Scope::Peers, Scope::Cluster];
+    pub const ALL: [Scope; 4] = [Scope::Target, Scope::Peers, Scope::Cluster, Scope::Restore];
 
     /// The key of the scope in YAML output.
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,7 @@ impl Scope {
             Self::Target => "target",
             Self::Peers => "peers",
             Self::Cluster => "cluster",
+            Self::Restore => "restore",
         }
     }
 }

@@ -591,7 +591,32 @@ fn the_chart_lints_renders_and_validates_for_every_values_set() {
             schedules_load_as_serve_reads_them(&label, &docs);
         }
         let drills = values["drills"].as_array().map_or(0, Vec::len);
-        assert_eq!(pods, if serve { 1 } else { drills }, "{label}: runner pods");
+        // In cronjobs mode, the janitor applies the restore records of drills killed with
+        // their pod.
+        let janitor = !serve && values["cronjobs"]["janitor"]["enabled"] != Value::Bool(false);
+        let janitors = docs
+            .iter()
+            .filter(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] == "janitor")
+            .count();
+        assert_eq!(janitors, usize::from(janitor), "{label}: janitor");
+        assert_eq!(
+            pods,
+            if serve {
+                1
+            } else {
+                drills + usize::from(janitor)
+            },
+            "{label}: runner pods"
+        );
+        // A drill keeps its restore record in the release namespace, where a Role lets it.
+        assert_eq!(
+            roles_by_scope.get("restore").copied().unwrap_or(0),
+            usize::from(!serve),
+            "{label}: the restore records' Role"
+        );
+        if !serve {
+            drills_keep_restore_records(&label, &docs);
+        }
         let namespaces = values["targetNamespaces"].as_array().unwrap().len();
         assert_eq!(roles_by_scope.get("target"), Some(&namespaces), "{label}");
         let cluster = values["rbac"]["nodeFaults"] == Value::Bool(true);
@@ -634,6 +659,8 @@ fn a_wrong_value_fails_at_install() {
         ("resources.limits=null", "limits"),
         ("serve.port=80", "port"),
         ("networkPolicy.apiServer.cidrs={everywhere}", "cidrs"),
+        ("cronjobs.janitor.schedule=hourly", "schedule"),
+        ("cronjobs.janitor.every=5m", "every"),
     ] {
         let out = helm(&helm_bin, &["template", "drill", "firedrill", "--set", set]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -725,5 +752,48 @@ fn schedules_load_as_serve_reads_them(label: &str, docs: &[Value]) {
             drill.name,
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// Every drill's container is told where to keep its restore record (the release namespace)
+/// and which pod it runs in; the janitor runs `cleanup` on that namespace.
+fn drills_keep_restore_records(label: &str, docs: &[Value]) {
+    for doc in docs.iter().filter(|d| d["kind"] == "CronJob") {
+        let name = &doc["metadata"]["name"];
+        let ns = &doc["metadata"]["namespace"];
+        let container = &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        let env: BTreeMap<String, Value> = container["env"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{label}: {name} has no env"))
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone()))
+            .collect();
+        assert_eq!(
+            env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name",
+            "{label}: {name}"
+        );
+        assert_eq!(
+            env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace",
+            "{label}: {name}"
+        );
+        let args: Vec<&str> = container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] == "janitor" {
+            assert_eq!(args[0], "cleanup", "{label}: {name}");
+            assert!(
+                args.contains(&ns.as_str().unwrap()),
+                "{label}: {name}: {args:?}"
+            );
+        } else {
+            assert_eq!(args[0], "run", "{label}: {name}");
+            assert_eq!(
+                &env["FIREDRILL_RESTORE_NAMESPACE"]["value"], ns,
+                "{label}: {name}"
+            );
+        }
     }
 }

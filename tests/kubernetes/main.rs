@@ -24,6 +24,7 @@ mod object_probe;
 mod plan;
 mod proxy;
 mod recovery;
+mod restore_record;
 mod security;
 mod stress;
 mod workload;

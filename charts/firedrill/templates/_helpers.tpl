@@ -104,7 +104,7 @@ workloads entry, the fault, probe and signal types, and with nodeFaults the node
 */}}
 {{- define "firedrill.rbacEntries" -}}
 {{- $data := .Files.Get "files/rbac-rules.yaml" | fromYaml }}
-{{- $entries := list $data.workloads }}
+{{- $entries := list $data.workloads $data.restoreRecords }}
 {{- range .Values.rbac.faultTypes }}
 {{- $e := index $data.faults . }}
 {{- if not $e }}{{ fail (printf "rbac.faultTypes: %s has no rules in files/rbac-rules.yaml" .) }}{{ end }}
@@ -151,4 +151,17 @@ per API group and resource. Called with (dict "root" $ "scope" "target").
 {{/* The drills' file path as the schedules file (in its own folder) reaches it. */}}
 {{- define "firedrill.drillFile" -}}
 {{- if .experiment }}{{ printf "../experiments/%s" .experiment }}{{ else }}{{ printf "../experiments/%s" .suite }}{{ end }}
+{{- end }}
+
+{{/* The runner's own pod, from the downward API: a restore record names it, so that the
+janitor can tell whether its run still goes on. */}}
+{{- define "firedrill.podEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
 {{- end }}

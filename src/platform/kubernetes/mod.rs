@@ -11,6 +11,7 @@ mod exec;
 mod preflight;
 pub mod rbac;
 mod restarts;
+mod restore;
 mod select;
 mod track;
 mod undo;
@@ -32,6 +33,10 @@ pub use evict::{evict, is_budget_refusal};
 pub use exec::{ExecError, ExecOutput, exec_capture, exit_code};
 pub use preflight::{Permission, Verb, check_permissions, required_permissions};
 pub use restarts::{ContainerRecovery, RestartWatch, watch_restart};
+pub use restore::{
+    OWNER_POD, POD_ENV, RESTORE_RECORD, Recorded, RecordedIntent, RestoreRecord, delete_record,
+    list_records, owner, pod_running, record_name, this_pod,
+};
 pub use select::{PodRef, check_opt_in, check_share, choose, label_selector};
 pub use track::{PodRecovery, Tracker, track};
 pub use undo::{
@@ -40,7 +45,7 @@ pub use undo::{
 };
 pub use write::{ApiWrite, REDACTED, WriteAction};
 
-use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, WorkloadKind};
+use crate::spec::{KubernetesTarget, KubernetesWorkload, Spec, Use, WorkloadKind};
 
 /// The label that marks every object firedrill creates.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -206,17 +211,21 @@ impl Cluster {
 pub struct KubernetesPlatform {
     cluster: Cluster,
     connection: Connection,
+    // Boxed: most runs keep none, and the platform enum stays small.
+    restore: Option<Box<RestoreRecord>>,
     events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
     stop: tokio_util::sync::CancellationToken,
 }
 
 impl KubernetesPlatform {
     /// Connects, checks every permission the run needs, and resolves every workload with
-    /// its guardrails; any failure stops the run before anything changes.
+    /// its guardrails; any failure stops the run before anything changes. With
+    /// `restore_namespace`, the run keeps its undo records in a restore record there.
     pub async fn start(
         spec: &Spec,
         target: &KubernetesTarget,
         context: Option<&str>,
+        restore_namespace: Option<&str>,
         run_id: &str,
         events: tokio::sync::mpsc::UnboundedSender<crate::platform::PlatformEvent>,
     ) -> Result<Self, KubeError> {
@@ -252,6 +261,10 @@ impl KubernetesPlatform {
                 .cloned()
                 .unwrap_or_else(|| discover::guessed_plural(&p.api_version, &p.kind))
         });
+        let mut permissions = permissions;
+        if let Some(ns) = restore_namespace {
+            permissions.extend(restore_permissions(ns));
+        }
         check_permissions(&cluster.client, &permissions).await?;
         for w in &target.workloads {
             check_workload(&cluster, w).await?;
@@ -280,9 +293,12 @@ impl KubernetesPlatform {
                 )?;
             }
         }
+        let restore =
+            restore_namespace.map(|ns| Box::new(RestoreRecord::new(&cluster.client, ns, run_id)));
         Ok(Self {
             cluster,
             connection,
+            restore,
             events,
             stop: tokio_util::sync::CancellationToken::new(),
         })
@@ -328,6 +344,11 @@ impl KubernetesPlatform {
     /// The client and guardrails for faults and probes.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// The run's restore record in the cluster, when it keeps one.
+    pub fn restore_record(&self) -> Option<&RestoreRecord> {
+        self.restore.as_deref()
     }
 
     /// Where the run is connected to.
@@ -389,4 +410,21 @@ async fn check_workload(cluster: &Cluster, w: &KubernetesWorkload) -> Result<(),
         )));
     }
     Ok(())
+}
+
+/// What a run that keeps a restore record in `namespace` needs there: its own record
+/// created, added to and deleted (listing is `firedrill cleanup`'s).
+fn restore_permissions(namespace: &str) -> Vec<Permission> {
+    preflight::needs(Use::RestoreRecords)
+        .into_iter()
+        .filter(|(verb, _, resource, _)| *resource == "secrets" && *verb != Verb::List)
+        .filter(|(verb, ..)| *verb != Verb::Get)
+        .map(|(verb, group, resource, subresource)| Permission {
+            namespace: namespace.to_owned(),
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+            subresource,
+            verb,
+        })
+        .collect()
 }

@@ -190,6 +190,15 @@ pub fn needs(u: Use) -> Vec<(Verb, &'static str, &'static str, &'static str)> {
             (Get, "", "serviceaccounts", ""),
             (Create, "", "serviceaccounts", "token"),
         ],
+        Use::RestoreRecords => vec![
+            (Get, "", "secrets", ""),
+            (List, "", "secrets", ""),
+            (Create, "", "secrets", ""),
+            (Patch, "", "secrets", ""),
+            (Delete, "", "secrets", ""),
+            // `cleanup` reads the pod a record names, to tell whether its run goes on.
+            (Get, "", "pods", ""),
+        ],
     }
 }
 

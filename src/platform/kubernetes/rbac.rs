@@ -24,6 +24,9 @@ pub enum Section {
     Probe,
     /// A detection signal type.
     Signal,
+    /// The runs' restore records in the cluster (`--restore-namespace`) and
+    /// `firedrill cleanup`, which applies those of dead runs.
+    Restore,
 }
 
 impl Section {
@@ -34,6 +37,7 @@ impl Section {
             Self::Fault => "faults",
             Self::Probe => "probes",
             Self::Signal => "signals",
+            Self::Restore => "restoreRecords",
         }
     }
 }
@@ -171,6 +175,11 @@ pub fn catalogue() -> Vec<Entry> {
         Entry::new(Signal, "kubernetes-event", vec![(Target, Use::WatchEvents)]),
         Entry::new(Signal, "alertmanager-alert", vec![]),
         Entry::new(Signal, "prometheus-alert", vec![]),
+        Entry::new(
+            Section::Restore,
+            "restore-records",
+            vec![(Scope::Restore, Use::RestoreRecords)],
+        ),
     ]);
     entries
 }
@@ -282,6 +291,7 @@ pub fn select<'a>(
                         Section::Fault => "fault",
                         Section::Probe => "probe",
                         Section::Signal => "signal",
+                        Section::Restore => "restore",
                     },
                     name: name.clone(),
                     known: catalogue
@@ -343,8 +353,8 @@ pub fn to_helm_data(catalogue: &[Entry]) -> String {
     );
     let mut section = None;
     for entry in catalogue.iter().filter(|e| e.needs_api()) {
-        if entry.section == Section::Workloads {
-            out.push_str("workloads:\n");
+        if matches!(entry.section, Section::Workloads | Section::Restore) {
+            let _ = writeln!(out, "{}:", entry.section.as_str());
             write_scopes(&mut out, &entry.rules(), "  ");
             continue;
         }
@@ -379,7 +389,7 @@ pub const MARKDOWN_MARKERS: (&str, &str) = (
 /// The docs' table: one row per type that needs the API, a column per scope.
 pub fn to_markdown(catalogue: &[Entry]) -> String {
     let mut out = String::from(
-        "| type | in each target namespace | in peer namespaces | cluster-wide |\n|---|---|---|---|\n",
+        "| type | in each target namespace | in peer namespaces | cluster-wide | in the restore namespace |\n|---|---|---|---|---|\n",
     );
     for entry in catalogue.iter().filter(|e| e.needs_api()) {
         let what = match entry.section {
@@ -387,6 +397,7 @@ pub fn to_markdown(catalogue: &[Entry]) -> String {
             Section::Fault => format!("`{}` fault", entry.name),
             Section::Probe => format!("`{}` probe", entry.name),
             Section::Signal => format!("`{}` signal", entry.name),
+            Section::Restore => "restore records (`run --restore-namespace`, `cleanup`)".to_owned(),
         };
         let rules = entry.rules();
         let cell = |scope| {
@@ -407,10 +418,11 @@ pub fn to_markdown(catalogue: &[Entry]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {what} | {} | {} | {} |",
+            "| {what} | {} | {} | {} | {} |",
             cell(Scope::Target),
             cell(Scope::Peers),
-            cell(Scope::Cluster)
+            cell(Scope::Cluster),
+            cell(Scope::Restore)
         );
     }
     out
@@ -500,6 +512,29 @@ mod tests {
         assert!(
             err.to_string().contains("unknown fault type `pod-explode`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn restore_records_are_the_only_rows_of_the_restore_namespace() {
+        for e in catalogue() {
+            let restore = e.rules().contains_key(&Scope::Restore);
+            assert_eq!(restore, e.section == Section::Restore, "{}", e.name);
+        }
+        let cat = catalogue();
+        let data = to_helm_data(&cat);
+        assert!(
+            data.contains(
+                "restoreRecords:\n  restore:\n    - {apiGroup: \"\", resource: pods, verbs: [get]}\n    - {apiGroup: \"\", resource: secrets, verbs: [get, list, create, patch, delete]}\n"
+            ),
+            "{data}"
+        );
+        let table = to_markdown(&cat);
+        assert!(
+            table
+                .lines()
+                .all(|l| l.matches(" | ").count() == 4 || l.starts_with("|---")),
+            "five columns: {table}"
         );
     }
 
