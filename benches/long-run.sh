@@ -36,25 +36,7 @@ PROFILE=${PROFILE:-release}
 command -v jq >/dev/null || { echo "needs jq (apt-get install jq)" >&2; exit 2; }
 command -v curl >/dev/null || { echo "needs curl (apt-get install curl)" >&2; exit 2; }
 
-echo "building the proxy bench ($PROFILE) ..." >&2
-artifacts=$(cd "$REPO" && cargo build --profile "$PROFILE" --quiet --bench proxy --bin firedrill \
-    --target-dir "$BENCH_TARGET" --message-format=json |
-    jq -r 'select(.reason == "compiler-artifact" and .executable != null) | "\(.target.kind[0]) \(.executable)"')
-BENCH=$(awk '$1 == "bench" { print $2 }' <<<"$artifacts")
-FIREDRILL=${FIREDRILL:-$(awk '$1 == "bin" { print $2 }' <<<"$artifacts")}
-[[ -x "$BENCH" && -x "$FIREDRILL" ]] || { echo "build produced no binaries: $artifacts" >&2; exit 1; }
-
-# Waits up to SECS (10) for FILE to contain a line matching PATTERN; prints that line.
-wait_line() {
-    local file=$1 pattern=$2 deadline=$((SECONDS + ${3:-10}))
-    while ((SECONDS < deadline)); do
-        if grep -m1 -E "$pattern" "$file" 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "timed out waiting for /$pattern/ in $file:" >&2
-    cat "$file" >&2
-    return 1
-}
+build_proxy_bench "$PROFILE"
 
 # The schedule names its experiment relative to itself: both are copied into the run folder,
 # the experiment's `{firedrill}` is the binary under test.

@@ -58,25 +58,7 @@ if ! command -v haproxy >/dev/null || ! command -v nginx >/dev/null ||
 fi
 
 # The load generator (a bench target) and, unless given, firedrill itself.
-echo "building the proxy bench (release) ..." >&2
-artifacts=$(cd "$REPO" && cargo build --release --quiet --bench proxy --bin firedrill \
-    --target-dir "$BENCH_TARGET" --message-format=json |
-    jq -r 'select(.reason == "compiler-artifact" and .executable != null) | "\(.target.kind[0]) \(.executable)"')
-BENCH=$(awk '$1 == "bench" { print $2 }' <<<"$artifacts")
-FIREDRILL=${FIREDRILL:-$(awk '$1 == "bin" { print $2 }' <<<"$artifacts")}
-[[ -x "$BENCH" && -x "$FIREDRILL" ]] || { echo "build produced no binaries: $artifacts" >&2; exit 1; }
-
-# Waits up to SECS (10) for FILE to contain a line matching PATTERN; prints that line.
-wait_line() {
-    local file=$1 pattern=$2 deadline=$((SECONDS + ${3:-10}))
-    while ((SECONDS < deadline)); do
-        if grep -m1 -E "$pattern" "$file" 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "timed out waiting for /$pattern/ in $file:" >&2
-    cat "$file" >&2
-    return 1
-}
+build_proxy_bench release
 
 # Waits up to SECS (10) for a TCP listener on 127.0.0.1:PORT.
 wait_port() {

@@ -88,3 +88,29 @@ run_bounded() {
     wait "$pid" || status=$?
     return "$status"
 }
+
+# Builds the proxy bench (benches/proxy.rs) and firedrill with the cargo profile PROFILE
+# (default release) into BENCH_TARGET (default $REPO/target); sets BENCH, and FIREDRILL
+# unless it is given.
+build_proxy_bench() {
+    local profile=${1:-release} artifacts
+    echo "building the proxy bench ($profile) ..." >&2
+    artifacts=$(cd "$REPO" && cargo build --profile "$profile" --quiet --bench proxy --bin firedrill \
+        --target-dir "${BENCH_TARGET:-$REPO/target}" --message-format=json |
+        jq -r 'select(.reason == "compiler-artifact" and .executable != null) | "\(.target.kind[0]) \(.executable)"')
+    BENCH=$(awk '$1 == "bench" { print $2 }' <<<"$artifacts")
+    FIREDRILL=${FIREDRILL:-$(awk '$1 == "bin" { print $2 }' <<<"$artifacts")}
+    [[ -x "$BENCH" && -x "$FIREDRILL" ]] || { echo "build produced no binaries: $artifacts" >&2; exit 1; }
+}
+
+# Waits up to SECS (10) for FILE to contain a line matching PATTERN; prints that line.
+wait_line() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + ${3:-10}))
+    while ((SECONDS < deadline)); do
+        if grep -m1 -E "$pattern" "$file" 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "timed out waiting for /$pattern/ in $file:" >&2
+    cat "$file" >&2
+    return 1
+}

@@ -169,6 +169,15 @@ fn a_signed_run_verifies_and_every_tampering_is_caught() {
         text.contains("signature valid") && text.contains("as sealed by record"),
         "{text}"
     );
+    // The JUnit file a CI gate reads is sealed too.
+    let junit = out.join("junit.xml");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    std::fs::write(&junit, xml.replacen("failures=\"", "failures=\"0", 1)).unwrap();
+    let r = verify(&[out.as_os_str()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(1), "{text}");
+    assert!(text.contains("FILE CHANGED: junit.xml"), "{text}");
+    std::fs::write(&junit, xml).unwrap();
 
     // Unreadable input is a usage error.
     let r = verify(&[dir.path().join("nothing.jsonl").as_os_str()]);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use assert_cmd::Command;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -383,6 +384,23 @@ fn drafts_delivery_and_acknowledgements_are_recorded() {
     let waited = millis(&missing[0]["time"]) - millis(&c["awarenessAt"]);
     assert!(waited >= 3000.0 - 50.0, "{waited}");
     assert_eq!(r["status"], "passed");
+
+    // The drafts are sealed with the figures: one removed is named by verify.
+    let draft = notes[0]["file"].as_str().unwrap().to_owned();
+    let verify = || {
+        Command::new(firedrill())
+            .arg("verify")
+            .arg(&out)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(verify().status.code(), Some(0));
+    std::fs::remove_file(out.join(&draft)).unwrap();
+    let v = verify();
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("FILE MISSING: {draft}")), "{text}");
 }
 
 #[test]
