@@ -2,13 +2,13 @@
 //!
 //! A module may use the modules of its own layer and of the layers below it, never those
 //! above; and no two modules may use each other, directly or through others. So the
-//! command line drives the scheduler, the scheduler the engine, the engine its
+//! command line (and the fuzz targets' entry points) drives the scheduler, the scheduler the engine, the engine its
 //! collaborators, and the result, the scorecard and the spec sit below everything that
 //! reads them. A helper two layers need lives below both (`error`, `time`, `tls`, `listener`).
 
 /// Each layer's modules, from the top (the command line) to the bottom (the leaf helpers).
 const LAYERS: &[&[&str]] = &[
-    &["cli"],
+    &["cli", "fuzzing"],
     &["demo", "serve"],
     &["engine"],
     &["detection", "probe", "fault", "notification", "response"],
