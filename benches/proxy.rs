@@ -881,7 +881,10 @@ fn churn(a: &ChurnArgs) -> io::Result<()> {
     let until = start + Duration::from_secs_f64(a.secs);
     let tick = Duration::from_secs_f64(1.0 / a.rate.max(0.001));
     let mut slots: Vec<Slot> = (0..a.connections.max(1))
-        .map(|_| Slot { echo: None, used: 0 })
+        .map(|_| Slot {
+            echo: None,
+            used: 0,
+        })
         .collect();
     let (mut done, mut errors, mut opened) = (0u64, 0u64, 0u64);
     let mut h = histogram();

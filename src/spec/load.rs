@@ -676,7 +676,10 @@ mod tests {
             let started = thread_cpu_time();
             let p = problems(&text);
             let spent = thread_cpu_time() - started;
-            assert!(spent < std::time::Duration::from_secs(2), "{needle}: {spent:?}");
+            assert!(
+                spent < std::time::Duration::from_secs(2),
+                "{needle}: {spent:?}"
+            );
             assert!(p[0].message.contains(needle), "{p:?}");
             assert!(p[0].location.is_some(), "{p:?}");
         }
