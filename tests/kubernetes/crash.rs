@@ -155,25 +155,20 @@ fn drill(n: usize, aim: &Aim, roll_back: bool) -> Outcome {
 }
 
 /// Drills `n` times, kills spread over the phases in turn, fault kinds in turn.
-fn series(n: usize) -> Vec<Outcome> {
-    (0..n)
-        .map(|i| {
-            // Phases and faults both cycle by five: step the phase every five drills too,
-            // so that every fault meets every phase.
-            let phase = Phase::ALL[(i + i / FAULTS.len()) % Phase::ALL.len()];
-            drill(i, &phase.aim(SPAN), true)
-        })
-        .collect()
+fn series(n: usize) {
+    crash::run_series(
+        "kubernetes crash drills",
+        n,
+        FAULTS.len(),
+        SPAN,
+        |i, aim| drill(i, aim, true),
+    );
 }
 
 #[test]
 fn a_kill_in_each_phase_is_rolled_back_to_the_snapshot() {
     let _guard = common::shared();
-    let seed = crash::seed();
-    let outcomes = series(5);
-    let table = crash::table(&format!("kubernetes crash drills (seed {seed})"), &outcomes);
-    println!("{table}");
-    assert!(outcomes.iter().all(Outcome::restored), "{table}");
+    series(5);
 }
 
 /// The full series of docs/crash-recovery.md: `benches/crash-recovery.sh`, or
@@ -182,11 +177,7 @@ fn a_kill_in_each_phase_is_rolled_back_to_the_snapshot() {
 #[ignore = "about three minutes: benches/crash-recovery.sh"]
 fn random_kills_are_rolled_back_to_the_snapshot() {
     let _guard = common::alone();
-    let seed = crash::seed();
-    let outcomes = series(crash::count("FIREDRILL_CRASH_DRILLS", 50));
-    let table = crash::table(&format!("kubernetes crash drills (seed {seed})"), &outcomes);
-    println!("{table}");
-    assert!(outcomes.iter().all(Outcome::restored), "{table}");
+    series(crash::count("FIREDRILL_CRASH_DRILLS", 50));
 }
 
 /// The checker can fail: a run killed while the workload is scaled down, not rolled back,

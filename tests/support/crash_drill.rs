@@ -470,6 +470,29 @@ pub fn seed() -> u64 {
     seed
 }
 
+/// Drills `n` times, the kill aimed at each phase in turn (within `span` of its record) and
+/// the fault kinds (`kinds` of them) in turn, then prints the table under `title` and
+/// asserts that every drill was restored.
+pub fn run_series(
+    title: &str,
+    n: usize,
+    kinds: usize,
+    span: Duration,
+    mut drill: impl FnMut(usize, &Aim) -> Outcome,
+) {
+    let outcomes: Vec<Outcome> = (0..n)
+        .map(|i| {
+            // Phases and faults both cycle by their count: step the phase every `kinds`
+            // drills too, so that every fault meets every phase.
+            let phase = Phase::ALL[(i + i / kinds) % Phase::ALL.len()];
+            drill(i, &phase.aim(span))
+        })
+        .collect();
+    let table = table(&format!("{title} (seed {})", seed()), &outcomes);
+    println!("{table}");
+    assert!(outcomes.iter().all(Outcome::restored), "{table}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
