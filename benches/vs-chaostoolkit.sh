@@ -30,12 +30,38 @@ CTK_VERSION=${CTK_VERSION:-1.21.4}
 ensure_firedrill
 ensure_gnu_time
 
+# Prints the path of a Python interpreter >= 3.12 that really runs. A name found on PATH is not
+# enough: pyenv's shim for python3.12 exists even when no 3.12 is selected, and then fails with
+# "pyenv: python3.12: command not found". Each candidate is therefore asked for its version.
+find_python_312() {
+    local candidate
+    local -a candidates=()
+    for candidate in python3.14 python3.13 python3.12 python3; do
+        command -v "$candidate" >/dev/null 2>&1 && candidates+=("$(command -v "$candidate")")
+    done
+    if command -v pyenv >/dev/null 2>&1; then
+        candidates+=("$(pyenv root)"/versions/3.1[2-9]*/bin/python3)
+    fi
+    candidates+=(/usr/bin/python3.1[2-9] /usr/local/bin/python3.1[2-9])
+    for candidate in "${candidates[@]}"; do
+        [[ -x "$candidate" ]] || continue
+        if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
 ensure_ctk() {
     [[ -x "$CTK_VENV/bin/chaos" ]] && return
     echo "creating the Chaos Toolkit venv in $CTK_VENV ..." >&2
     local python
-    python=$(command -v python3.12 || PYENV_VERSION=${PYENV_VERSION:-3.12.1} pyenv which python3.12 2>/dev/null || true)
-    [[ -n "$python" ]] || { echo "Chaos Toolkit needs Python 3.12 (python3.12 not found)" >&2; exit 2; }
+    python=$(find_python_312) || {
+        echo "Chaos Toolkit needs Python >= 3.12; none found (tried python3.1x on PATH, pyenv's versions, /usr/bin)" >&2
+        exit 2
+    }
+    echo "using $python ($("$python" --version 2>&1))" >&2
     "$python" -m venv "$CTK_VENV"
     "$CTK_VENV/bin/pip" install --quiet "chaostoolkit==$CTK_VERSION"
 }
