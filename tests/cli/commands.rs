@@ -215,23 +215,38 @@ fn a_kubernetes_run_without_a_cluster_says_why_once_and_what_to_do_and_scores_no
     assert!(out.path().join("journal.jsonl").is_file());
 }
 
-/// Times, ports, measured figures and folders of a run's output replaced, spaces collapsed:
-/// what stays is what the output says and in what order, and the versions it names.
+/// Times, ports, tokens, measured figures and folders of a run's output replaced, spaces
+/// collapsed: what stays is what the output says, and the versions it names. Progress lines
+/// of concurrent tasks, and capabilities of equal scores, come in either order: those are
+/// compared sorted.
 fn sample_shape(text: &str) -> Vec<String> {
     let figure = regex::Regex::new(r"(\d+\.\d+\.\d+)|\d+(?:\.\d+)?").unwrap();
-    text.lines()
+    let token = regex::Regex::new(r"/stop/\S+").unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
         .map(|line| {
             let line = if line.starts_with("results: ") {
                 "results: DIR"
             } else {
                 line
             };
-            let line = figure.replace_all(line, |c: &regex::Captures<'_>| {
+            let line = token.replace_all(line, "/stop/TOKEN");
+            let line = figure.replace_all(&line, |c: &regex::Captures<'_>| {
                 c.get(1).map_or("N".to_owned(), |v| v.as_str().to_owned())
             });
             line.split_whitespace().collect::<Vec<_>>().join(" ")
         })
-        .collect()
+        .collect();
+    let progress_end = lines.iter().position(|l| l == "...").unwrap_or(0);
+    lines[..progress_end].sort();
+    if let Some(header) = lines.iter().position(|l| l.starts_with("capability score")) {
+        let end = lines[header..]
+            .iter()
+            .position(String::is_empty)
+            .map_or(lines.len(), |n| header + n);
+        lines[header + 1..end].sort();
+    }
+    lines
 }
 
 /// The ```text block of README.md after "A real run:": its start and end in the file.
