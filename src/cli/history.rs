@@ -206,7 +206,11 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitStatus> {
                     r.status.to_string(),
                     format::opt_duration_ms(r.time_to_detect_p50_ms),
                     format::opt_duration_ms(r.time_to_recover_p50_ms),
-                    format::score(r.score),
+                    if r.status.is_scored() {
+                        format::score(r.score)
+                    } else {
+                        "not scored".to_owned()
+                    },
                 ]);
             }
             let _ = write!(out, "{}", align(&table));

@@ -377,6 +377,10 @@ fn describe(event: &Progress) -> Option<String> {
     let ms = |d: &std::time::Duration| crate::report::summary::fmt_ms(d.as_secs_f64() * 1e3);
     Some(match event {
         Progress::Starting { replicas } => format!("starting {replicas} replica(s)"),
+        Progress::Connecting { context } => match context {
+            Some(c) => format!("connecting to the cluster of context {c}"),
+            None => "connecting to the cluster of the current context".to_owned(),
+        },
         Progress::Ready { services, webhook } => {
             let mut s: Vec<String> = services
                 .iter()

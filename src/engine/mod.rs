@@ -104,6 +104,11 @@ pub enum Progress {
         /// How many replicas in all.
         replicas: usize,
     },
+    /// The cluster is being connected to: with this context, or the current one.
+    Connecting {
+        /// The kubeconfig context asked for.
+        context: Option<String>,
+    },
     /// Every replica is ready.
     Ready {
         /// Service addresses.
@@ -406,6 +411,7 @@ async fn run_with(
         notifier,
         responder,
         pod_counts: BTreeMap::new(),
+        next_step: None,
     };
     let result = runner.run().instrument(span.clone()).await;
     // Nothing is left to stop: the link says so from now on.
@@ -428,6 +434,8 @@ struct Runner {
     responder: respond::Responder,
     /// Pods of each Kubernetes workload when the run started, for the record.
     pod_counts: BTreeMap<String, usize>,
+    /// What the user can do about the error that stopped the run, when there is something.
+    next_step: Option<String>,
 }
 
 /// Who the run is, in the journal and in the traces.
@@ -499,7 +507,10 @@ impl Runner {
         }
         let ending = self.conclude(&mut tally, rollback, stop.as_ref());
         let mut result = self.result(tally, ending, std::mem::take(&mut started.services));
-        if let Some(dir) = &self.opts.out_dir {
+        // A run stopped before its first injection measured nothing to score.
+        if let Some(dir) = &self.opts.out_dir
+            && !result.stopped_before_injection()
+        {
             score::score(&self.exp.spec, &mut result, &dir.join("journal.jsonl"));
         }
         result
@@ -658,6 +669,7 @@ impl Runner {
             },
             status: ending.verdict.status,
             reason: ending.verdict.reason,
+            next_step: self.next_step.take(),
             started_at: crate::time::Timestamp::from(clock.wall_origin()),
             finished_at: clock.at(ending.finished),
             duration_ms: clock.offset_ms(ending.finished),

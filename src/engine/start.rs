@@ -23,11 +23,16 @@ impl Runner {
     /// Starts everything the iterations need; on a failure, what did start is returned
     /// with the reason to stop, so that it is stopped again.
     pub(super) async fn start(&mut self) -> Started {
-        let replicas: usize = match &self.exp.spec.target {
-            Target::Local(target) => target.workloads.iter().map(|w| w.replicas as usize).sum(),
-            Target::Kubernetes(_) => 0,
+        // Local workloads are started here; a cluster's are already running.
+        let starting = match &self.exp.spec.target {
+            Target::Local(target) => Progress::Starting {
+                replicas: target.workloads.iter().map(|w| w.replicas as usize).sum(),
+            },
+            Target::Kubernetes(target) => Progress::Connecting {
+                context: self.opts.context.clone().or_else(|| target.context.clone()),
+            },
         };
-        self.record.progress(&Progress::Starting { replicas });
+        self.record.progress(&starting);
         let mut stop = None;
         // Detection webhook first: workloads (an Alertmanager, say) may need its URL.
         let webhook = self.start_webhook().await.unwrap_or_else(|s| {
@@ -204,6 +209,7 @@ impl Runner {
             stop = self.guard.halted() => return Err(stop),
         };
         let platform = started.map_err(|e| {
+            self.next_step = e.next_step().map(str::to_owned);
             let reason = format!(
                 "the cluster was not ready for the run, nothing was changed: {}",
                 chain(&e)

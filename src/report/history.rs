@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::result::{RunResult, RunStatus};
+use crate::result::RunResult;
 use crate::scorecard::evidence::score_input;
 use crate::scorecard::history::{DatedRun, EarlierDecision, HistoryEvidence};
 use crate::time::Timestamp;
@@ -61,13 +61,13 @@ impl History {
     }
 }
 
-/// A result as a dated run of the history: a run that was scored and not interrupted (a run
-/// stopped by a signal measured the shutdown, not the system). Its figure is that of the
+/// A result as a dated run of the history: a run that was scored and neither aborted nor
+/// interrupted (a run cut short measured the shutdown, not the system). Its figure is that of the
 /// run's own evidence, whatever history it was scored with, so that runs compare; its
 /// formula is the one it was scored with.
 pub fn dated(result: &RunResult) -> Option<DatedRun> {
     let input = result.scorecard_input.as_ref()?;
-    if result.status == RunStatus::Interrupted {
+    if !result.status.is_scored() {
         return None;
     }
     Some(DatedRun::of(
@@ -176,6 +176,7 @@ pub fn trend_sentence(history: &HistoryEvidence) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::result::RunStatus;
 
     fn result() -> RunResult {
         serde_json::from_str(include_str!(
@@ -233,5 +234,8 @@ mod tests {
         let mut interrupted = result.clone();
         interrupted.status = RunStatus::Interrupted;
         assert!(dated(&interrupted).is_none());
+        let mut aborted = result.clone();
+        aborted.status = RunStatus::Aborted;
+        assert!(dated(&aborted).is_none(), "a run cut short is not compared");
     }
 }

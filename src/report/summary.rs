@@ -19,6 +19,17 @@ pub fn render(r: &RunResult) -> String {
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "  {reason}");
     }
+    if let Some(next) = &r.next_step {
+        let _ = writeln!(out, "  next: {next}");
+    }
+    if r.stopped_before_injection() {
+        // Empty tables and a score would read as a measurement that was never made.
+        let _ = writeln!(
+            out,
+            "\n  not scored: the run stopped before its first injection\n"
+        );
+        return out;
+    }
 
     let mut t = Table::new(&[
         "iteration",

@@ -411,6 +411,56 @@ pub struct YTick {
     pub label: String,
 }
 
+/// A label on a line chart's time axis: where it is and which way its text runs from
+/// there, so that it stays inside the chart.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimeTick {
+    /// Horizontal position of the tick.
+    pub x: f64,
+    /// The time at the tick, formatted.
+    pub label: String,
+    /// The SVG `text-anchor`: `middle`, or `start`/`end` at the chart's edges.
+    pub anchor: &'static str,
+}
+
+/// Steps of a time axis, in seconds: each a round number on a clock or a calendar.
+const TIME_STEPS: [f64; 22] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+    10800.0, 21600.0, 43200.0, 86400.0, 172800.0, 604800.0, 1209600.0, 2592000.0,
+];
+/// At most this many labels on a time axis: each is about 14 characters wide.
+const MAX_TIME_TICKS: f64 = 5.0;
+/// Room taken by one character of a tick label (11 px text), a little generously.
+const CHAR_WIDTH: f64 = 7.0;
+/// The time span drawn around a single moment, in seconds.
+const SINGLE_MOMENT_SPAN: f64 = 60.0;
+
+/// The time axis's step for `span` seconds: the smallest round step that gives at most
+/// [`MAX_TIME_TICKS`] ticks.
+fn time_step(span: f64) -> f64 {
+    let last = TIME_STEPS[TIME_STEPS.len() - 1];
+    TIME_STEPS
+        .iter()
+        .copied()
+        .find(|step| span / step < MAX_TIME_TICKS)
+        .unwrap_or_else(|| (span / MAX_TIME_TICKS / last).ceil() * last)
+}
+
+/// A time tick's label (UTC), as fine as the step between ticks needs: seconds below a
+/// minute, minutes below a day, the date above.
+pub fn time_label(seconds: f64, step: f64) -> String {
+    let format = if step < 60.0 {
+        "%m-%d %H:%M:%S"
+    } else if step < 86_400.0 {
+        "%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d"
+    };
+    jiff::Timestamp::from_millisecond((seconds * 1e3) as i64)
+        .map(|t| t.strftime(format).to_string())
+        .unwrap_or_default()
+}
+
 /// Lines over time: values from 0 up, against a time axis from the first point to the last.
 #[derive(Clone, Debug, Serialize)]
 pub struct LineChart {
@@ -429,7 +479,7 @@ pub struct LineChart {
     /// The series.
     pub lines: Vec<Line>,
     /// The time axis.
-    pub x_ticks: Vec<Tick>,
+    pub x_ticks: Vec<TimeTick>,
     /// The value axis.
     pub y_ticks: Vec<YTick>,
 }
@@ -437,10 +487,11 @@ pub struct LineChart {
 /// One series of [`line_chart`]: its name and its (time in seconds, value, tooltip) points.
 pub type Series = (String, Vec<(f64, f64, String)>);
 
-/// Lays out series of values over time; `time` formats a time tick and `value` a value tick.
+/// Lays out series of values over time; `time` formats a time tick given the step between
+/// ticks (both in seconds), and `value` a value tick.
 pub fn line_chart(
     series: &[Series],
-    time: impl Fn(f64) -> String,
+    time: impl Fn(f64, f64) -> String,
     value: impl Fn(f64) -> String,
 ) -> LineChart {
     const TOP: f64 = 10.0;
@@ -451,8 +502,8 @@ pub fn line_chart(
     let (t_min, span) = if t_min.is_finite() && t_max > t_min {
         (t_min, t_max - t_min)
     } else if t_min.is_finite() {
-        // One moment only: centre it.
-        (t_min - 1.0, 2.0)
+        // One moment only: centre it in a span wide enough for ticks around it.
+        (t_min - SINGLE_MOMENT_SPAN / 2.0, SINGLE_MOMENT_SPAN)
     } else {
         (0.0, 1.0)
     };
@@ -481,11 +532,30 @@ pub fn line_chart(
             }
         })
         .collect();
-    let x_ticks = (0..=4)
-        .map(|i| t_min + span * f64::from(i) / 4.0)
-        .map(|t| Tick {
-            x: x(t),
-            label: time(t),
+    // Ticks at round times inside the span, labelled as finely as their step needs: no two
+    // labels alike, none past the chart's edges.
+    let step = time_step(span);
+    let first = (t_min / step).ceil() * step;
+    let width = LEFT + PLOT_WIDTH + RIGHT;
+    let x_ticks = (0..)
+        .map(|i| first + f64::from(i) * step)
+        .take_while(|t| *t <= t_min + span)
+        .map(|t| {
+            let label = time(t, step);
+            let at = x(t);
+            let half = label.chars().count() as f64 * CHAR_WIDTH / 2.0;
+            let anchor = if at + half > width {
+                "end"
+            } else if at - half < 0.0 {
+                "start"
+            } else {
+                "middle"
+            };
+            TimeTick {
+                x: at,
+                label,
+                anchor,
+            }
         })
         .collect();
     let y_ticks = v_axis
@@ -595,7 +665,7 @@ mod tests {
                     (300.0, 100.0, "c".into()),
                 ],
             )],
-            label,
+            time,
             label,
         );
         let points = &chart.lines[0].points;
@@ -606,12 +676,63 @@ mod tests {
         assert!(points[2].y < points[1].y && points[1].y < points[0].y);
         assert!(points[2].y >= chart.top);
         assert_eq!(chart.lines[0].path.split(' ').count(), 3);
-        assert_eq!(chart.x_ticks.first().unwrap().label, "100");
-        assert_eq!(chart.x_ticks.last().unwrap().label, "300");
-        let single = line_chart(&[("s".into(), vec![(5.0, 1.0, "x".into())])], label, label);
+        let ticks: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(
+            ticks,
+            ["120", "180", "240", "300"],
+            "round steps of a minute"
+        );
+        let single = line_chart(&[("s".into(), vec![(5.0, 1.0, "x".into())])], time, label);
         assert_eq!(single.lines[0].points[0].x, LEFT + PLOT_WIDTH / 2.0);
-        let empty = line_chart(&[], label, label);
+        let empty = line_chart(&[], time, label);
         assert!(empty.x_ticks.iter().all(|t| t.x.is_finite()));
+    }
+
+    fn time(t: f64, _step: f64) -> String {
+        format!("{t}")
+    }
+
+    /// The labels are distinct, and each one's text (at the anchor's side) is inside the chart.
+    fn assert_readable(chart: &LineChart) {
+        let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert!(labels.len() >= 2, "{labels:?}");
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct, labels, "labels repeat");
+        for t in &chart.x_ticks {
+            let w = t.label.chars().count() as f64 * CHAR_WIDTH;
+            let (from, to) = match t.anchor {
+                "start" => (t.x, t.x + w),
+                "end" => (t.x - w, t.x),
+                _ => (t.x - w / 2.0, t.x + w / 2.0),
+            };
+            assert!(from >= 0.0 && to <= chart.width, "{t:?} past the edge");
+            assert!(t.x >= chart.plot_from && t.x <= chart.plot_to, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn time_labels_of_few_points_are_distinct_and_inside_the_chart() {
+        // 2026-12-07 04:43:08 UTC, as in one run per experiment of a new history.
+        let t0 = 1_796_618_588.0;
+        let one = line_chart(
+            &[("ttd".into(), vec![(t0, 1.0, "a".into())])],
+            time_label,
+            label,
+        );
+        assert_readable(&one);
+        assert_eq!(one.lines[0].points[0].x, LEFT + PLOT_WIDTH / 2.0);
+        for gap in [1.0, 3.0, 40.0, 600.0, 7.0 * 86400.0] {
+            let two = line_chart(
+                &[(
+                    "ttd".into(),
+                    vec![(t0, 1.0, "a".into()), (t0 + gap, 2.0, "b".into())],
+                )],
+                time_label,
+                label,
+            );
+            assert_readable(&two);
+        }
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Whether a run that ended so has a score to compare with other runs': an aborted or
+    /// interrupted run measured a run cut short, not the system.
+    pub fn is_scored(self) -> bool {
+        match self {
+            Self::Passed | Self::Failed | Self::RollbackFailed => true,
+            Self::Aborted | Self::Interrupted => false,
+        }
+    }
+
     /// The status as written in results.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +80,10 @@ pub struct RunResult {
     pub status: RunStatus,
     /// Why the run did not pass, in one sentence.
     pub reason: Option<String>,
+    /// What to do about the reason, in one line, when there is something to do (no cluster
+    /// configured, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
     /// RFC 3339 UTC.
     pub started_at: Timestamp,
     /// RFC 3339 UTC.
@@ -114,6 +127,15 @@ pub struct RunResult {
     /// (`spec.response`; docs/response.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseResult>,
+}
+
+impl RunResult {
+    /// Whether the run was stopped (aborted or interrupted) before any fault was injected:
+    /// it measured nothing, so it has no score.
+    pub fn stopped_before_injection(&self) -> bool {
+        matches!(self.status, RunStatus::Aborted | RunStatus::Interrupted)
+            && self.iterations.iter().all(|i| i.injected_at.is_none())
+    }
 }
 
 /// The decisions the drill put to people, their answers, and how each is judged in

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::store::{DrillStatus, RunDetail, RunFilter, RunRow, STATUSES};
 use super::trend::Trend;
-use crate::report::svg::{LineChart, Series, line_chart};
+use crate::report::svg::{LineChart, Series, line_chart, time_label};
 use crate::report::{board, format};
 use crate::time::Timestamp;
 
@@ -133,7 +133,11 @@ impl From<&RunRow> for RunLine {
             ttd_max: format::opt_duration_ms(r.time_to_detect_max_ms),
             ttr: format::opt_duration_ms(r.time_to_recover_p50_ms),
             ttr_max: format::opt_duration_ms(r.time_to_recover_max_ms),
-            score: format::score(r.score),
+            score: if r.status.is_scored() {
+                format::score(r.score)
+            } else {
+                "not scored".to_owned()
+            },
             results_dir: r.results_dir.clone(),
             has_report: r.has_report,
         }
@@ -333,7 +337,11 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
             met: o.met,
         })
         .collect();
-    let card = result.as_ref().and_then(|r| r.scorecard.as_ref());
+    // An aborted or interrupted run's scorecard is not shown: it measured a run cut short.
+    let card = result
+        .as_ref()
+        .filter(|_| detail.row.status.is_scored())
+        .and_then(|r| r.scorecard.as_ref());
     let capabilities = card.map(capability_lines).unwrap_or_default();
     let headline = card.map(|c| {
         let o = &c.overall;
@@ -358,12 +366,6 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
 /// Seconds since the epoch, the x-axis of the trend charts.
 fn epoch_seconds(at: Timestamp) -> f64 {
     at.as_millisecond() as f64 / 1e3
-}
-
-fn time_label(seconds: f64) -> String {
-    jiff::Timestamp::from_millisecond((seconds * 1e3) as i64)
-        .map(|t| t.strftime("%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
 }
 
 /// The trend page.

@@ -119,6 +119,15 @@ impl DrillStatus {
         Self::Skipped,
     ];
 
+    /// Whether a run that ended so has a score in the history: aborted, interrupted and
+    /// skipped drills show none, as their runs measured nothing comparable.
+    pub fn is_scored(self) -> bool {
+        match self {
+            Self::Passed | Self::Failed | Self::RollbackFailed => true,
+            Self::Aborted | Self::Interrupted | Self::Skipped => false,
+        }
+    }
+
     /// The status as written in the history and in result.json.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -466,7 +475,9 @@ impl Store {
                 ttd.and_then(|s| s.max),
                 ttr.and_then(|s| s.p50),
                 ttr.and_then(|s| s.max),
-                scorecard.and_then(|c| c.overall.score),
+                scorecard
+                    .and_then(|c| c.overall.score)
+                    .filter(|_| run.status.is_scored()),
                 run.results_dir,
                 result_json,
                 scorecard_json,
@@ -670,13 +681,16 @@ fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let status = status(r, 5)?;
+    // Histories written before aborted and interrupted runs lost their score may hold one.
+    let score = r.get::<_, Option<f64>>(13)?.filter(|_| status.is_scored());
     Ok(RunRow {
         id: r.get(0)?,
         run_id: r.get(1)?,
         drill: r.get(2)?,
         experiment: r.get(3)?,
         suite: r.get(4)?,
-        status: status(r, 5)?,
+        status,
         reason: r.get(6)?,
         started: time(r, 7)?,
         finished: time(r, 8)?,
@@ -684,7 +698,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         time_to_detect_max_ms: r.get(10)?,
         time_to_recover_p50_ms: r.get(11)?,
         time_to_recover_max_ms: r.get(12)?,
-        score: r.get(13)?,
+        score,
         results_dir: r.get(14)?,
         has_report: r.get(15)?,
     })

@@ -50,12 +50,10 @@ pub struct ExperimentTrend {
 }
 
 impl ExperimentTrend {
-    /// The latest run that was not interrupted: a run stopped by a signal measured nothing.
+    /// The latest run that was neither aborted nor interrupted: a run cut short measured
+    /// nothing comparable.
     pub fn latest(&self) -> Option<&TrendPoint> {
-        self.points
-            .iter()
-            .rev()
-            .find(|p| p.status != crate::result::RunStatus::Interrupted)
+        self.points.iter().rev().find(|p| p.status.is_scored())
     }
 }
 
@@ -132,7 +130,12 @@ pub fn compute(results: &[StoredResult], database: &str, as_of: Timestamp) -> Tr
         if result.status == crate::result::RunStatus::Passed {
             trend.passed += 1;
         }
-        let formula_version = result.scorecard.as_ref().map(|c| c.formula_version.clone());
+        // An aborted or interrupted run keeps its figures in its result, but has no score here.
+        let scorecard = result
+            .scorecard
+            .as_ref()
+            .filter(|_| result.status.is_scored());
+        let formula_version = scorecard.map(|c| c.formula_version.clone());
         let formula_changed = formula_version.is_some()
             && trend
                 .points
@@ -146,11 +149,11 @@ pub fn compute(results: &[StoredResult], database: &str, as_of: Timestamp) -> Tr
             status: result.status,
             time_to_detect_p50_ms: result.summary.time_to_detect_ms.p50,
             time_to_recover_p50_ms: result.summary.time_to_recover_ms.p50,
-            score: result.scorecard.as_ref().and_then(|c| c.overall.score),
+            score: scorecard.and_then(|c| c.overall.score),
             formula_version,
             formula_changed,
         });
-        for c in result.scorecard.iter().flat_map(|c| &c.capabilities) {
+        for c in scorecard.iter().flat_map(|c| &c.capabilities) {
             let Some(score) = c.score else { continue };
             let key = crate::spec::capability_key(c.capability);
             capabilities
@@ -296,7 +299,9 @@ mod tests {
             .filter(|c| c.score.is_some())
             .count();
         assert_eq!(trend.capabilities.len(), evidenced);
-        assert!(trend.capabilities.iter().all(|c| c.points.len() == 4));
+        // The interrupted run keeps its scorecard in its result, but scores nothing here.
+        assert!(trend.capabilities.iter().all(|c| c.points.len() == 3));
+        assert_eq!(quick.points[2].score, None);
     }
 
     #[test]

@@ -157,7 +157,11 @@ pub fn load_str(file: &str, text: &str) -> Result<Experiment, SpecError> {
         Err(failure) => {
             let (path, error) = *failure;
             let index = PathIndex::build(text);
-            return Err(invalid(file, problem_from_error(&error, &path, &index)));
+            let first = problem_from_error(&error, &path, &index);
+            return Err(SpecError::Invalid(Problems {
+                file: file.to_owned(),
+                problems: with_structural_problems(first, text, &index),
+            }));
         }
     };
     let mut problems = super::validate(&exp);
@@ -179,6 +183,31 @@ pub fn load_str(file: &str, text: &str) -> Result<Experiment, SpecError> {
         file: file.to_owned(),
         problems,
     }))
+}
+
+/// serde's first problem and, unless it is about the document as a whole, every other
+/// structural problem of the document (super::structure), in document order; a problem
+/// both found at one path about one value is said once, in serde's words.
+fn with_structural_problems(first: Problem, text: &str, index: &PathIndex) -> Vec<Problem> {
+    if first.path.is_empty() {
+        return vec![first];
+    }
+    let mut problems = vec![first];
+    for found in super::structure::problems(text, index) {
+        let said = problems.iter().any(|p| {
+            p.path == found.path
+                && (p.message == found.message
+                    || quoted_value(&p.message) == quoted_value(&found.message))
+        });
+        if !said {
+            problems.push(found);
+        }
+    }
+    problems.sort_by_key(|p| {
+        p.location
+            .map_or((usize::MAX, usize::MAX), |l| (l.line, l.column))
+    });
+    problems
 }
 
 fn invalid(file: &str, problem: Problem) -> SpecError {
@@ -262,7 +291,7 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Deserializes the document, keeping the field path of the first error.
-fn parse<T: for<'de> Deserialize<'de>>(
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(
     text: &str,
 ) -> Result<T, Box<(String, serde_saphyr::Error)>> {
     let mut failed_at = None;
@@ -512,7 +541,7 @@ fn quoted_value(message: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
-fn quoted_list(names: &[&str]) -> String {
+pub(super) fn quoted_list(names: &[&str]) -> String {
     names
         .iter()
         .map(|n| format!("`{n}`"))
@@ -521,7 +550,7 @@ fn quoted_list(names: &[&str]) -> String {
 }
 
 /// The known name closest to `field` when one is close enough to be a likely typo.
-fn closest<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(super) fn closest<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
     let fold = |s: &str| -> String {
         s.chars()
             .filter(|c| *c != '_' && *c != '-')
@@ -690,8 +719,17 @@ mod tests {
         let text = format!(
             "{HEAD}spec:\n  target: {{platform: local, workloads: [{{name: w, command: [a], restart: {{policy: sometimes}}}}]}}\n"
         );
-        let p = &problems(&text)[0];
-        assert_eq!(p.path, "spec.target.workloads[0].restart.policy");
+        let all = problems(&text);
+        // The fields this document leaves out are listed too, at the mapping that lacks them.
+        assert!(
+            all.iter()
+                .any(|p| p.path == "spec" && p.message == "missing field `steadyState`"),
+            "{all:?}"
+        );
+        let p = all
+            .iter()
+            .find(|p| p.path == "spec.target.workloads[0].restart.policy")
+            .unwrap_or_else(|| panic!("{all:?}"));
         assert_eq!(
             p.location,
             Some(Location {

@@ -10,6 +10,7 @@ pub mod placeholders;
 mod response;
 mod schedule;
 mod scorecard;
+mod structure;
 mod suite;
 mod types;
 mod validate;

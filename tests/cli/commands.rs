@@ -163,3 +163,147 @@ fn logs_to_a_file_hold_no_colour_codes() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     assert!(processes_with(&marker).is_empty());
 }
+
+#[test]
+fn a_kubernetes_run_without_a_cluster_says_why_once_and_what_to_do_and_scores_nothing() {
+    let _guard = shared();
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let missing = home.path().join("missing-kubeconfig");
+    let output = cmd()
+        .args(["run", "--plain", "--out"])
+        .arg(out.path())
+        .arg(root().join("experiments/kubernetes/pod-delete.yaml"))
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &missing)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // 3: aborted by a platform error, nothing changed.
+    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("replica(s)"), "{stderr}");
+    let cause = format!("cannot read the kubeconfig {}", missing.display());
+    assert_eq!(stdout.matches(&cause).count(), 1, "{stdout}");
+    assert!(
+        !stdout.contains(&format!("'\"{}", missing.display())),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("(os error 2)").count(), 1, "{stdout}");
+    let next: Vec<&str> = stdout.lines().filter(|l| l.contains("next:")).collect();
+    assert_eq!(next.len(), 1, "{stdout}");
+    for step in ["KUBECONFIG", "--context", "plan --offline"] {
+        assert!(next[0].contains(step), "{stdout}");
+    }
+    assert!(
+        stdout.contains("not scored: the run stopped before its first injection"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("scorecard"), "{stdout}");
+    assert!(!stdout.contains("/100"), "{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["status"], "aborted");
+    assert!(
+        result["reason"].as_str().unwrap().contains(&cause),
+        "{result}"
+    );
+    assert!(result["nextStep"].as_str().unwrap().contains("KUBECONFIG"));
+    assert!(result.get("scorecard").is_none(), "{result}");
+    assert!(result.get("scorecardInput").is_none(), "{result}");
+    assert!(out.path().join("journal.jsonl").is_file());
+}
+
+/// Times, ports, tokens, measured figures and folders of a run's output replaced, spaces
+/// collapsed: what stays is what the output says, and the versions it names. Progress lines
+/// of concurrent tasks, and capabilities of equal scores, come in either order: those are
+/// compared sorted.
+fn sample_shape(text: &str) -> Vec<String> {
+    let figure = regex::Regex::new(r"(\d+\.\d+\.\d+)|\d+(?:\.\d+)?").unwrap();
+    let token = regex::Regex::new(r"/stop/\S+").unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let line = if line.starts_with("results: ") {
+                "results: DIR"
+            } else {
+                line
+            };
+            let line = token.replace_all(line, "/stop/TOKEN");
+            let line = figure.replace_all(&line, |c: &regex::Captures<'_>| {
+                c.get(1).map_or("N".to_owned(), |v| v.as_str().to_owned())
+            });
+            line.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    let progress_end = lines.iter().position(|l| l == "...").unwrap_or(0);
+    lines[..progress_end].sort();
+    if let Some(header) = lines.iter().position(|l| l.starts_with("capability score")) {
+        let end = lines[header..]
+            .iter()
+            .position(String::is_empty)
+            .map_or(lines.len(), |n| header + n);
+        lines[header + 1..end].sort();
+    }
+    lines
+}
+
+/// The ```text block of README.md after "A real run:": its start and end in the file.
+fn readme_sample(readme: &str) -> (usize, usize) {
+    let intro = readme
+        .find("A real run:")
+        .expect("README.md shows a real run");
+    let start = intro + readme[intro..].find("```text\n").unwrap() + "```text\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    (start, end)
+}
+
+#[test]
+fn the_readme_shows_what_the_quick_start_prints() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("quickstart");
+    let output = std::process::Command::new(firedrill())
+        .current_dir(root())
+        .args(["run", "--plain", "--out"])
+        .arg(&out)
+        .arg("experiments/quickstart.yaml")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The README shows the progress of the first iteration, then the summary.
+    let mut sample = String::new();
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        sample.push_str(line);
+        sample.push('\n');
+        if line.ends_with("iteration 2/3: baseline") {
+            break;
+        }
+    }
+    sample.push_str("...\n");
+    let stamp = firedrill::time::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    sample.push_str(&stdout.replace(
+        &out.display().to_string(),
+        &format!("firedrill-results/quickstart-{stamp}"),
+    ));
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = readme_sample(&readme);
+    if sample_shape(&readme[start..end]) == sample_shape(&sample) {
+        return;
+    }
+    if std::env::var_os("FIREDRILL_BLESS").is_some() {
+        let new = format!("{}{sample}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, new).unwrap();
+        return;
+    }
+    assert_eq!(
+        sample_shape(&readme[start..end]),
+        sample_shape(&sample),
+        "README.md's sample output differs from a run of the quick start; rewrite it with\n  FIREDRILL_BLESS=1 cargo test --test cli the_readme_shows_what_the_quick_start_prints"
+    );
+}

@@ -352,3 +352,69 @@ fn a_file_that_is_not_a_run_history_is_refused_and_nothing_is_written() {
         assert_eq!(written, vec!["result.json"], "{args:?} wrote reports");
     }
 }
+
+#[test]
+fn interrupted_and_aborted_runs_have_no_score_in_the_history_or_the_trend() {
+    use firedrill::result::{RunResult, RunStatus};
+    use firedrill::serve::store::{NewRun, Store};
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let fixture = crate::common::repo_root().join("tests/fixtures/results/quickstart-result.json");
+    let mut scored: RunResult = serde_json::from_str(&text(&fixture)).unwrap();
+    // The figure a run cut short would have been stored with.
+    scored.scorecard.as_mut().unwrap().overall.score = Some(75.8);
+    let store = Store::open(&db).unwrap();
+    for (i, status) in [
+        RunStatus::Passed,
+        RunStatus::Interrupted,
+        RunStatus::Aborted,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut run = scored.clone();
+        run.run_id = format!("{}-{i}", scored.run_id);
+        run.status = status;
+        run.started_at = run.started_at + Duration::from_secs(60 * i as u64);
+        run.finished_at = run.finished_at + Duration::from_secs(60 * i as u64);
+        store
+            .insert(&NewRun::finished(
+                Some("quick"),
+                None,
+                run,
+                dir.path(),
+                None,
+            ))
+            .unwrap();
+    }
+    drop(store);
+    let db = db.to_str().unwrap();
+
+    let out = firedrill_cli(&["history", "--database", db, "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = history["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{history}");
+    for run in runs {
+        match run["status"].as_str().unwrap() {
+            "passed" => assert_eq!(run["score"], 75.8, "{run}"),
+            _ => assert!(run["score"].is_null(), "{run}"),
+        }
+    }
+    let table = firedrill_cli(&["history", "--database", db]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(table.matches("not scored").count(), 2, "{table}");
+
+    let out = firedrill_cli(&["trend", "--database", db, "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let trend: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = trend["experiments"][0]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3, "{trend}");
+    for point in points {
+        match point["status"].as_str().unwrap() {
+            "passed" => assert_eq!(point["score"], 75.8, "{point}"),
+            _ => assert!(point["score"].is_null(), "{point}"),
+        }
+    }
+}

@@ -356,3 +356,48 @@ fn the_valid_fixtures_are_accepted() {
     }
     assert!(count >= 3);
 }
+
+#[test]
+fn one_validate_lists_every_structural_problem() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quickstart = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quickstart.yaml"),
+    )
+    .expect("the quick start");
+    let text = quickstart
+        .replacen("        maxLatency: 250ms", "        maxLatncy: 250ms", 1)
+        .replacen("  iterations: 3", "  iterations: -1", 1)
+        .replacen("    stableFor: 2s", "    stableFr: 2s", 1);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let file = dir.path().join("typos.yaml");
+    std::fs::write(&file, &text).expect("write");
+    let stderr = rejected(&file);
+    let name = file.display().to_string();
+    let expected = [
+        (
+            format!(
+                "{name}:{}:9: spec.steadyState.probes[0].maxLatncy:",
+                line_of("maxLatncy")
+            ),
+            "unknown field `maxLatncy`, did you mean `maxLatency`?",
+        ),
+        (
+            format!("{name}:{}:5: spec.recovery.stableFr:", line_of("stableFr")),
+            "unknown field `stableFr`, did you mean `stableFor`?",
+        ),
+        (
+            format!("{name}:{}:15: spec.iterations:", line_of("iterations: -1")),
+            "invalid value `-1`, expected a whole number from 0 to 4294967295",
+        ),
+    ];
+    for (at, message) in &expected {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(at.as_str()) && l.contains(message)),
+            "no `{at} {message}` in\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("has 3 problems"), "{stderr}");
+}

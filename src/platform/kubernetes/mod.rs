@@ -81,16 +81,35 @@ pub enum ErrorKind {
 /// What made the Kubernetes configuration unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The kubeconfig could not be read (and, with no context named, this is not a pod
-    /// with a service account either), or its context could not be used.
+    /// The kubeconfig file could not be read (and, with no context named, this is not a pod
+    /// with a service account either).
+    #[error("cannot read the kubeconfig {}", path.display())]
+    Read {
+        /// The file: `KUBECONFIG`'s first entry, or `~/.kube/config`.
+        path: std::path::PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kubeconfig could not be parsed, or its context could not be used.
     #[error(transparent)]
-    Kubeconfig(#[from] kube::config::KubeconfigError),
+    Kubeconfig(kube::config::KubeconfigError),
     /// A token could not be set as the credentials.
     #[error(transparent)]
     Token(#[from] serde_json::Error),
     /// No client could be built from the configuration.
     #[error(transparent)]
     Client(#[from] kube::Error),
+}
+
+impl From<kube::config::KubeconfigError> for ConfigError {
+    fn from(e: kube::config::KubeconfigError) -> Self {
+        match e {
+            // The file's path once, unquoted, and its cause once.
+            kube::config::KubeconfigError::ReadConfig(source, path) => Self::Read { path, source },
+            other => Self::Kubeconfig(other),
+        }
+    }
 }
 
 /// Why the kubernetes platform could not do something.
@@ -143,7 +162,22 @@ impl KubeError {
             Self::Api { .. } => ErrorKind::Infrastructure,
         }
     }
+
+    /// What the user can do about the error, in one line, when there is something to say.
+    pub fn next_step(&self) -> Option<&'static str> {
+        match self {
+            Self::Config { .. } => Some(NO_CLUSTER_NEXT_STEP),
+            Self::Api { .. }
+            | Self::Refused(_)
+            | Self::Forbidden(_)
+            | Self::NotFound(_)
+            | Self::Disruption { .. } => None,
+        }
+    }
 }
+
+/// What to do when no cluster configuration could be loaded.
+pub const NO_CLUSTER_NEXT_STEP: &str = "point KUBECONFIG at a kubeconfig file or name a context with --context; `firedrill plan --offline FILE` reads the drill without a cluster";
 
 /// What faults and probes need to act on the cluster: the client and the guardrails.
 #[derive(Clone)]
