@@ -12,12 +12,12 @@
 //! untouched; so do upgraded connections (`CONNECT`, `Upgrade`, status 101).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pump::{End, Woke, Writer};
@@ -54,21 +54,125 @@ pub(crate) struct RequestSide {
     discard: bool,
     /// A toxic answered with `connection: close`: drop everything after.
     closed: bool,
-    ctl: mpsc::UnboundedSender<Control>,
+    ctl: ControlSender,
     framing: Arc<AtomicBool>,
 }
 
 pub(crate) struct ResponseSide {
     framer: Framer,
     expected: VecDeque<Control>,
-    ctl: mpsc::UnboundedReceiver<Control>,
+    ctl: ControlReceiver,
     ctl_open: bool,
     framing: Arc<AtomicBool>,
 }
 
+/// The request side's messages to the response side of one connection, in order. Every
+/// connection has one, and most never carry a message: unlike a tokio channel, which
+/// allocates a block of 32 slots when it is created, this allocates nothing before the first
+/// message, so an idle connection keeps only the shared state below.
+struct Link {
+    state: Mutex<LinkState>,
+}
+
+struct LinkState {
+    queue: VecDeque<Control>,
+    /// The response side's task, while it waits for a message.
+    waker: Option<Waker>,
+    sender_gone: bool,
+    receiver_gone: bool,
+}
+
+pub(crate) struct ControlSender(Arc<Link>);
+
+pub(crate) struct ControlReceiver(Arc<Link>);
+
+fn control_link() -> (ControlSender, ControlReceiver) {
+    let link = Arc::new(Link {
+        state: Mutex::new(LinkState {
+            queue: VecDeque::new(),
+            waker: None,
+            sender_gone: false,
+            receiver_gone: false,
+        }),
+    });
+    (ControlSender(link.clone()), ControlReceiver(link))
+}
+
+impl Link {
+    fn lock(&self) -> MutexGuard<'_, LinkState> {
+        // Every change under this lock is a single push, pop or flag: never half done.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ControlSender {
+    /// Queues a message; dropped when the response side is gone.
+    fn send(&self, msg: Control) {
+        let waker = {
+            let mut state = self.0.lock();
+            if state.receiver_gone {
+                return;
+            }
+            state.queue.push_back(msg);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for ControlSender {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.0.lock();
+            state.sender_gone = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl ControlReceiver {
+    fn try_recv(&mut self) -> Option<Control> {
+        self.0.lock().queue.pop_front()
+    }
+
+    /// The next message; None once the request side is gone and every message it sent has
+    /// been taken.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Control>> {
+        let mut state = self.0.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            return Poll::Ready(Some(msg));
+        }
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        if !state
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ControlReceiver {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.receiver_gone = true;
+        state.queue.clear();
+        state.waker = None;
+    }
+}
+
 /// The two HTTP roles of one connection, linked.
 pub(crate) fn pair() -> (Http, Http) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = control_link();
     let framing = Arc::new(AtomicBool::new(true));
     (
         Http::Requests(RequestSide {
@@ -103,7 +207,7 @@ impl ResponseSide {
 
     /// Queues the control messages sent so far.
     fn take_in_sent(&mut self) {
-        while let Ok(msg) = self.ctl.try_recv() {
+        while let Some(msg) = self.ctl.try_recv() {
             self.take_in(msg);
         }
     }
@@ -147,7 +251,7 @@ pub(crate) fn poll_control(
 /// The next control message for a response side (pending forever for other roles).
 pub(crate) async fn next_control(http: &mut Http) -> Option<Control> {
     match http {
-        Http::Responses(r) => r.ctl.recv().await,
+        Http::Responses(r) => std::future::poll_fn(|cx| r.ctl.poll_recv(cx)).await,
         _ => std::future::pending().await,
     }
 }
@@ -247,7 +351,7 @@ impl Writer {
                             match self.decide(&head, &bytes) {
                                 Decision::Inject { bytes, close } => {
                                     let side = self.requests();
-                                    let _ = side.ctl.send(Control::Injected { bytes, close });
+                                    side.ctl.send(Control::Injected { bytes, close });
                                     side.discard = !head.complete;
                                     side.closed = close;
                                 }
@@ -260,7 +364,7 @@ impl Writer {
                                             }
                                         }
                                     }
-                                    let _ = self.requests().ctl.send(Control::Forwarded {
+                                    self.requests().ctl.send(Control::Forwarded {
                                         head_method: head.head_method,
                                     });
                                     self.send(&bytes, at).await?;
@@ -283,7 +387,7 @@ impl Writer {
                         Event::Head(head) => {
                             side.head_started = false;
                             side.framer.take_head();
-                            let _ = side.ctl.send(Control::Forwarded {
+                            side.ctl.send(Control::Forwarded {
                                 head_method: head.head_method,
                             });
                         }

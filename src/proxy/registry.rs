@@ -71,7 +71,7 @@ pub(crate) struct ProxyStats {
 pub(crate) struct ActiveConnection(Arc<ProxyStats>);
 
 impl ActiveConnection {
-    fn open(stats: &Arc<ProxyStats>) -> Self {
+    pub(crate) fn open(stats: &Arc<ProxyStats>) -> Self {
         stats.connections_total.fetch_add(1, Ordering::Relaxed);
         stats.connections_active.fetch_add(1, Ordering::Relaxed);
         Self(stats.clone())

@@ -103,20 +103,18 @@ fn without_framing_the_response_side_keeps_only_injected_answers() {
         unreachable!("pair() gives the request side first");
     };
     let forwarded = || Control::Forwarded { head_method: false };
-    req.ctl.send(forwarded()).unwrap();
+    req.ctl.send(forwarded());
     resp.take_in_sent();
     assert_eq!(resp.expected.len(), 1, "counted while framing is on");
 
     req.framing.store(false, Ordering::Relaxed);
     for _ in 0..1000 {
-        req.ctl.send(forwarded()).unwrap();
+        req.ctl.send(forwarded());
     }
-    req.ctl
-        .send(Control::Injected {
-            bytes: bytes::Bytes::from_static(b"HTTP/1.1 503 x\r\n\r\n"),
-            close: false,
-        })
-        .unwrap();
+    req.ctl.send(Control::Injected {
+        bytes: bytes::Bytes::from_static(b"HTTP/1.1 503 x\r\n\r\n"),
+        close: false,
+    });
     resp.take_in_sent();
     assert_eq!(
         resp.expected.len(),
@@ -591,4 +589,69 @@ async fn head_responses_have_no_body_and_keep_the_count_right() {
         .unwrap()
         .unwrap();
     assert_eq!(String::from_utf8(got).unwrap(), want);
+}
+
+/// Every connection has a control link and most never use it: it must not allocate room for
+/// messages before the first one.
+#[test]
+fn an_unused_control_link_holds_no_room_for_messages() {
+    let (requests, responses) = pair();
+    let (Http::Requests(req), Http::Responses(resp)) = (requests, responses) else {
+        unreachable!("pair() gives the request side first");
+    };
+    assert_eq!(resp.ctl.0.lock().queue.capacity(), 0);
+    req.ctl.send(Control::Forwarded { head_method: false });
+    assert!(resp.ctl.0.lock().queue.capacity() > 0);
+}
+
+/// What the request side sent before it went away still arrives, in order; then the end.
+#[test]
+fn a_control_link_delivers_what_was_sent_before_the_end() {
+    let (requests, responses) = pair();
+    let (Http::Requests(req), Http::Responses(mut resp)) = (requests, responses) else {
+        unreachable!("pair() gives the request side first");
+    };
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(resp.ctl.poll_recv(&mut cx).is_pending(), "nothing sent yet");
+    req.ctl.send(Control::Forwarded { head_method: true });
+    req.ctl.send(Control::Forwarded { head_method: false });
+    drop(req);
+    for expected in [true, false] {
+        match resp.ctl.poll_recv(&mut cx) {
+            std::task::Poll::Ready(Some(Control::Forwarded { head_method })) => {
+                assert_eq!(head_method, expected, "out of order");
+            }
+            _ => panic!("a message sent before the end was lost"),
+        }
+    }
+    assert!(matches!(
+        resp.ctl.poll_recv(&mut cx),
+        std::task::Poll::Ready(None)
+    ));
+}
+
+/// A waiting response side is woken by a message and by the end of the request side.
+#[test]
+fn a_control_link_wakes_its_receiver() {
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (requests, responses) = pair();
+    let (Http::Requests(req), Http::Responses(mut resp)) = (requests, responses) else {
+        unreachable!("pair() gives the request side first");
+    };
+    let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(count.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(resp.ctl.poll_recv(&mut cx).is_pending());
+    req.ctl.send(Control::Forwarded { head_method: false });
+    assert_eq!(count.0.load(Ordering::SeqCst), 1, "not woken by a message");
+    assert!(resp.ctl.poll_recv(&mut cx).is_ready());
+    assert!(resp.ctl.poll_recv(&mut cx).is_pending());
+    drop(req);
+    assert_eq!(count.0.load(Ordering::SeqCst), 2, "not woken by the end");
 }
