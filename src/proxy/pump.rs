@@ -30,9 +30,10 @@ const CHUNK_BYTES: usize = 16 * 1024;
 
 /// The largest chunk read at once while no toxic is set: the chunk is written before the next
 /// read and the buffer is the thread's, lent to one read at a time, so a larger one costs no
-/// more memory than a chunk in flight, and a stream moves in an eighth of the system calls
-/// of 16 KiB reads.
-const DIRECT_CHUNK_BYTES: usize = 128 * 1024;
+/// more memory than a chunk in flight, and a stream moves in a quarter of the system calls
+/// of 16 KiB reads. (128 KiB was tried but not yet measured against the peers: it stays at 64
+/// until a run of benches/proxy-vs-peers.sh shows it helps.)
+const DIRECT_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks a direction may queue while its writer is held by a toxic; then TCP backpressure.
 const QUEUED_CHUNKS: usize = 32;
