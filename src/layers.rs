@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli", "fuzzing"],
     &["demo", "serve"],
     &["engine"],
-    &["detection", "probe", "fault", "notification", "response"],
+    &["detection", "probe", "traffic", "fault", "notification", "response"],
     &["platform"],
     &["proxy"],
     &["telemetry"],

@@ -11,6 +11,7 @@ mod response;
 mod schedule;
 mod scorecard;
 mod suite;
+mod traffic;
 mod types;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use schedule::{
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
+pub use traffic::*;
 pub use types::*;
 pub use validate::{
     Checker, CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr,
