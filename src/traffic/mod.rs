@@ -411,6 +411,12 @@ async fn open(shared: Arc<Shared>, mut schedule: Schedule, slots: usize, stop: C
     loop {
         let intended = schedule.next_time();
         shared.set_cursor(intended);
+        // Nothing is sent that would not be counted: before the first phase begins, and
+        // after the end.
+        if !shared.recorder().counts(intended) && intended <= Instant::now() {
+            schedule.advance();
+            continue;
+        }
         if intended > Instant::now() {
             held_up = false;
             tokio::select! {
@@ -481,6 +487,13 @@ async fn closed(shared: Arc<Shared>, concurrency: u32, stop: CancellationToken) 
         senders.push(tokio::spawn(async move {
             while !stop.is_cancelled() {
                 let sent = Instant::now();
+                if !shared.recorder().counts(sent) {
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                    }
+                    continue;
+                }
                 let outcome = shared
                     .client
                     .exchange(shared.pick(), sent + shared.timeout)
@@ -519,5 +532,165 @@ async fn flush(shared: Arc<Shared>, every: Duration, stop: CancellationToken) {
         }
         let settled = shared.settled(Instant::now());
         shared.recorder().flush(settled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::spec::{Duration as SpecDuration, HttpMethod, OpenModel, TrafficRequest};
+
+    /// A server on loopback that answers every request after `delay`, except those that
+    /// arrive before `stall_until`, which wait for it; it counts what it answered.
+    async fn server(
+        delay: Duration,
+        stall: Arc<Mutex<Option<(Instant, Instant)>>>,
+    ) -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let answered = Arc::new(AtomicU64::new(0));
+        let count = answered.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (count, stall) = (count.clone(), stall.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        buf.drain(..end + 4);
+                        let now = Instant::now();
+                        let window = *stall.lock().unwrap();
+                        if let Some((from, until)) = window
+                            && now >= from
+                            && now < until
+                        {
+                            tokio::time::sleep_until(until).await;
+                        }
+                        tokio::time::sleep(delay).await;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (address, answered)
+    }
+
+    fn spec(address: &str, rate: f64) -> spec::Traffic {
+        spec::Traffic {
+            model: TrafficModel::Open(OpenModel {
+                rate,
+                max_connections: 64,
+            }),
+            requests: vec![TrafficRequest {
+                url: format!("http://{address}/"),
+                method: HttpMethod::Get,
+                headers: BTreeMap::new(),
+                body: None,
+                body_file: None,
+                weight: 1,
+            }],
+            timeout: SpecDuration::from_secs(5),
+            connection: ConnectionMode::KeepAlive,
+            resolution: SpecDuration::from_millis(100),
+        }
+    }
+
+    /// Ground truth: the server answers in 20 ms, and stalls for exactly one second at the
+    /// start of the fault phase. Requests intended in the stall are answered when it ends,
+    /// so their latencies from the intended time spread evenly over 0..1 s: the fault
+    /// phase's p99 and max must show nearly the whole second. A generator that measured
+    /// from the actual send (coordinated omission) would see 64 slow requests at most and a
+    /// p99 near 20 ms.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stall_of_known_length_shows_in_full_in_the_fault_phase() {
+        let delay = Duration::from_millis(20);
+        let stall = Arc::new(Mutex::new(None));
+        let (address, answered) = server(delay, stall.clone()).await;
+        let t0 = Instant::now();
+        let traffic = Traffic::start(
+            &spec(&address, 200.0),
+            None,
+            &placeholders::Context::default(),
+            Path::new("."),
+            t0,
+            None,
+        )
+        .await
+        .unwrap();
+        let start = Instant::now();
+        traffic.mark(start, 1, Period::Baseline);
+        let fault = start + Duration::from_secs(1);
+        let stall_ends = fault + Duration::from_secs(1);
+        *stall.lock().unwrap() = Some((fault, stall_ends));
+        tokio::time::sleep_until(fault).await;
+        traffic.mark(fault, 1, Period::Fault);
+        tokio::time::sleep_until(stall_ends).await;
+        traffic.mark(stall_ends, 1, Period::Recovery);
+        tokio::time::sleep_until(stall_ends + Duration::from_secs(1)).await;
+        let report = traffic.stop(Instant::now()).await;
+        let phases = &report.iterations[&1].phases;
+        let (base, fault) = (&phases["baseline"], &phases["fault"]);
+        let p50 = base.p50.unwrap();
+        assert!((20.0..40.0).contains(&p50), "baseline p50 {p50} ms vs 20 ms");
+        let (p99, max) = (fault.p99.unwrap(), fault.max.unwrap());
+        assert!((950.0..1300.0).contains(&p99), "fault p99 {p99} ms vs 1 s stall");
+        assert!((980.0..1400.0).contains(&max), "fault max {max} ms vs 1 s stall");
+        // Half of the fault phase's requests waited more than half the stall.
+        let median = fault.p50.unwrap();
+        assert!((400.0..700.0).contains(&median), "fault p50 {median} ms");
+        // The rate held, and the server answered exactly what was counted as sent.
+        let sent: u64 = phases.values().map(|p| p.sent).sum();
+        assert_eq!(answered.load(Ordering::Relaxed), sent);
+        for (name, p) in phases {
+            let rate = p.achieved_rate.unwrap();
+            assert!((180.0..220.0).contains(&rate), "{name}: {rate}/s");
+        }
+        assert!(report.summary.sustained, "{:?}", report.summary.shortfalls);
+        let lat = report.iterations[&1].latency_degradation.unwrap();
+        assert!(lat > 20.0, "degradation {lat}");
+    }
+
+    /// The closed model sends its next request when the last one answered: at a 20 ms
+    /// server and 4 in flight, about 200 requests a second.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_closed_model_keeps_its_concurrency() {
+        let stall = Arc::new(Mutex::new(None));
+        let (address, answered) = server(Duration::from_millis(20), stall).await;
+        let mut s = spec(&address, 1.0);
+        s.model = TrafficModel::Closed(spec::ClosedModel { concurrency: 4 });
+        s.connection = ConnectionMode::New;
+        let t0 = Instant::now();
+        let traffic = Traffic::start(&s, None, &placeholders::Context::default(), Path::new("."), t0, None)
+            .await
+            .unwrap();
+        traffic.mark(Instant::now(), 1, Period::Baseline);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let report = traffic.stop(Instant::now()).await;
+        let base = &report.iterations[&1].phases["baseline"];
+        assert_eq!(answered.load(Ordering::Relaxed), base.sent);
+        let rate = base.achieved_rate.unwrap();
+        assert!((100.0..=200.0).contains(&rate), "{rate}/s at 4 x 20 ms");
+        assert!(base.p50.unwrap() >= 20.0);
+        assert_eq!(report.summary.asked_rate, None);
+        assert!(report.summary.sustained);
     }
 }
