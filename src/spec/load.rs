@@ -75,7 +75,8 @@ pub fn load_document(path: &Path) -> Result<Document, SpecError> {
     let is_suite = !is_blank(&text)
         && parse::<Peek>(&text).is_ok_and(|peek| peek.kind.as_deref() == Some("Suite"));
     if !is_suite {
-        return load_str(&name, &text).map(|exp| Document::Experiment(Box::new(exp)));
+        return load_str_in(&name, &text, path.parent())
+            .map(|exp| Document::Experiment(Box::new(exp)));
     }
     let suite: Suite = match parse(&text) {
         Ok(suite) => suite,
