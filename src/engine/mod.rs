@@ -703,7 +703,11 @@ impl Runner {
         if latency_log::write(&dir.join("latency.hlog"), origin, &tally.log) {
             add("histograms", "latency.hlog");
         }
-        if tally.traffic.as_ref().is_some_and(|t| t.series_file.is_some()) {
+        if tally
+            .traffic
+            .as_ref()
+            .is_some_and(|t| t.series_file.is_some())
+        {
             add("traffic", crate::traffic::SERIES_FILE);
         }
         add("result", "result.json");

@@ -215,7 +215,10 @@ impl Traffic {
         let _ = (&mut self.flusher).await;
         let recorder = {
             let mut guard = self.shared.recorder();
-            std::mem::replace(&mut *guard, Recorder::new(end, Duration::from_secs(1), None, None))
+            std::mem::replace(
+                &mut *guard,
+                Recorder::new(end, Duration::from_secs(1), None, None),
+            )
         };
         let (tallies, series_error) = recorder.finish(end);
         self.report(&tallies, series_error)
@@ -240,13 +243,13 @@ impl Traffic {
         for ((n, period), tally) in tallies {
             totals.entry(*period).or_default().merge(tally);
             if let Some(short) = shortfall(tally, asked) {
-                shortfalls.push(format!(
-                    "iteration {n}, {}: {short}",
-                    period.as_str()
-                ));
+                shortfalls.push(format!("iteration {n}, {}: {short}", period.as_str()));
             }
         }
-        let by_iteration = tallies.keys().map(|(n, _)| *n).collect::<std::collections::BTreeSet<_>>();
+        let by_iteration = tallies
+            .keys()
+            .map(|(n, _)| *n)
+            .collect::<std::collections::BTreeSet<_>>();
         for n in by_iteration {
             let get = |p: Period| tallies.get(&(n, p));
             let phases: BTreeMap<String, TrafficPhase> = tallies
@@ -260,7 +263,11 @@ impl Traffic {
                 .map(record::Tally::bad)
                 .sum();
             let measured = [Period::Baseline, Period::Fault, Period::Recovery];
-            let sent: u64 = measured.iter().filter_map(|p| get(*p)).map(|t| t.sent()).sum();
+            let sent: u64 = measured
+                .iter()
+                .filter_map(|p| get(*p))
+                .map(|t| t.sent())
+                .sum();
             let secs: f64 = measured
                 .iter()
                 .filter_map(|p| get(*p))
@@ -357,7 +364,11 @@ async fn build_targets(
         let authority = uri
             .authority()
             .ok_or_else(|| invalid(format!("`{url}` has no host")))?;
-        let host_port = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
+        let host_port = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
         let address = match authorities.iter().position(|a| *a == host_port) {
             Some(a) => a,
             None => {
@@ -374,19 +385,18 @@ async fn build_targets(
             headers.insert(name, value);
         }
         let body = match (&r.body, r.body_path(base)) {
-            (_, Some(path)) => Bytes::from(std::fs::read(&path).map_err(|source| {
-                TrafficError::Body {
+            (_, Some(path)) => {
+                Bytes::from(std::fs::read(&path).map_err(|source| TrafficError::Body {
                     request: i,
                     path: path.display().to_string(),
                     source,
-                }
-            })?),
+                })?)
+            }
             (Some(text), None) => Bytes::from(text.clone()),
             (None, None) => Bytes::new(),
         };
-        targets.push(
-            Target::new(address, r.method.as_str(), &uri, headers, body).map_err(invalid)?,
-        );
+        targets
+            .push(Target::new(address, r.method.as_str(), &uri, headers, body).map_err(invalid)?);
     }
     let mut addresses = Vec::new();
     for a in authorities {
@@ -650,10 +660,19 @@ mod tests {
         let phases = &report.iterations[&1].phases;
         let (base, fault) = (&phases["baseline"], &phases["fault"]);
         let p50 = base.p50.unwrap();
-        assert!((20.0..40.0).contains(&p50), "baseline p50 {p50} ms vs 20 ms");
+        assert!(
+            (20.0..40.0).contains(&p50),
+            "baseline p50 {p50} ms vs 20 ms"
+        );
         let (p99, max) = (fault.p99.unwrap(), fault.max.unwrap());
-        assert!((950.0..1300.0).contains(&p99), "fault p99 {p99} ms vs 1 s stall");
-        assert!((980.0..1400.0).contains(&max), "fault max {max} ms vs 1 s stall");
+        assert!(
+            (950.0..1300.0).contains(&p99),
+            "fault p99 {p99} ms vs 1 s stall"
+        );
+        assert!(
+            (980.0..1400.0).contains(&max),
+            "fault max {max} ms vs 1 s stall"
+        );
         // Half of the fault phase's requests waited more than half the stall.
         let median = fault.p50.unwrap();
         assert!((400.0..700.0).contains(&median), "fault p50 {median} ms");
@@ -679,9 +698,16 @@ mod tests {
         s.model = TrafficModel::Closed(spec::ClosedModel { concurrency: 4 });
         s.connection = ConnectionMode::New;
         let t0 = Instant::now();
-        let traffic = Traffic::start(&s, None, &placeholders::Context::default(), Path::new("."), t0, None)
-            .await
-            .unwrap();
+        let traffic = Traffic::start(
+            &s,
+            None,
+            &placeholders::Context::default(),
+            Path::new("."),
+            t0,
+            None,
+        )
+        .await
+        .unwrap();
         traffic.mark(Instant::now(), 1, Period::Baseline);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let report = traffic.stop(Instant::now()).await;

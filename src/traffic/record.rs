@@ -459,9 +459,15 @@ mod tests {
         let base = &tallies[&(1, Period::Baseline)];
         let fault = &tallies[&(1, Period::Fault)];
         let recovery = &tallies[&(1, Period::Recovery)];
-        assert_eq!((base.requests, fault.requests, recovery.requests), (25, 35, 40));
+        assert_eq!(
+            (base.requests, fault.requests, recovery.requests),
+            (25, 35, 40)
+        );
         assert_eq!(fault.errors, 3);
-        assert_eq!(fault.bad, 35, "every fault-phase request is slower than the SLO");
+        assert_eq!(
+            fault.bad, 35,
+            "every fault-phase request is slower than the SLO"
+        );
         assert_eq!(base.duration(), Duration::from_millis(250));
         assert_eq!(recovery.duration(), Duration::from_millis(400));
         let figures = fault.figures(Some(100.0));

@@ -425,7 +425,10 @@ fn bad_traffic_is_rejected_with_the_field_path() {
             .lines()
             .find(|l| l.contains(&format!(": {path}: ")))
             .unwrap_or_else(|| panic!("case {i}: no problem at {path} in\n{stderr}"));
-        assert!(line.contains(message), "case {i}: `{message}` missing in {line}");
+        assert!(
+            line.contains(message),
+            "case {i}: `{message}` missing in {line}"
+        );
         assert!(
             line.contains(&format!("{}:", file.display())),
             "case {i}: no file:line:column in {line}"

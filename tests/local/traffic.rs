@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::common::*;
 
@@ -111,7 +111,10 @@ fn traffic_figures_match_what_the_server_counted_and_an_objective_fails_the_run(
     }
     let total = |field: &str, key: &str| phases.values().map(|p| count(p, field, key)).sum::<u64>();
     let unanswered = total("errorKinds", "timeout") + total("errorKinds", "io");
-    let (ok, bad) = (server.ok.load(Ordering::SeqCst), server.bad.load(Ordering::SeqCst));
+    let (ok, bad) = (
+        server.ok.load(Ordering::SeqCst),
+        server.bad.load(Ordering::SeqCst),
+    );
     let (ok_seen, bad_seen) = (total("status", "2xx"), total("status", "5xx"));
     assert!(ok + bad > 50, "the server saw {ok} + {bad}");
     assert!(
@@ -152,7 +155,9 @@ fn traffic_figures_match_what_the_server_counted_and_an_objective_fails_the_run(
     let mut sums: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     for line in series.lines() {
         let l: serde_json::Value = serde_json::from_str(line).unwrap();
-        let s = sums.entry(l["phase"].as_str().unwrap().to_owned()).or_default();
+        let s = sums
+            .entry(l["phase"].as_str().unwrap().to_owned())
+            .or_default();
         s[0] += l["requests"].as_u64().unwrap();
         s[1] += l["errors"].as_u64().unwrap();
         s[2] += l["bad"].as_u64().unwrap();
@@ -172,7 +177,13 @@ fn traffic_figures_match_what_the_server_counted_and_an_objective_fails_the_run(
         .rev()
         .find(|rec| rec["kind"] == "files-sealed")
         .expect("a seal");
-    assert!(sealed["data"]["files"]["traffic.jsonl"].is_string(), "{sealed}");
+    assert!(
+        sealed["data"]["files"]["traffic.jsonl"].is_string(),
+        "{sealed}"
+    );
     let junit = std::fs::read_to_string(d.out.join("junit.xml")).unwrap();
-    assert!(junit.contains(r#"name="traffic-availability baseline""#), "{junit}");
+    assert!(
+        junit.contains(r#"name="traffic-availability baseline""#),
+        "{junit}"
+    );
 }
