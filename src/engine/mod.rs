@@ -477,8 +477,15 @@ impl Runner {
         if started.stop.is_none() {
             started.stop = self.iterate(&mut started, &mut tally).await;
         }
+        // After iterations that went to their end every fault is reverted: the traffic's
+        // last requests end before the processes stop. A run stopped early rolls back
+        // first, and waits for them after.
+        if started.stop.is_none() {
+            self.stop_traffic(&mut tally).await;
+        }
         // Whatever happened above, nothing injected survives this point.
         let rollback = self.roll_back(&mut started).await;
+        self.stop_traffic(&mut tally).await;
         let mut stop = started.stop.take();
         // Everything is reverted; people may still be answering. Wait for them only after
         // a run that went to its end.
@@ -517,7 +524,11 @@ impl Runner {
             return Some(stop);
         }
         let stop = self.iterations_(started, tally).await;
-        self.stop_traffic(tally).await;
+        // Nothing more is sent; the requests in flight are waited for before the rollback,
+        // or after it when the run stopped early, which they must not delay.
+        if let Some(t) = &mut self.traffic {
+            t.end(Instant::now());
+        }
         stop
     }
 

@@ -118,6 +118,8 @@ pub struct Traffic {
     availability: Option<f64>,
     window: Option<Duration>,
     series: bool,
+    /// When the traffic ended, once it did.
+    ended: Option<Instant>,
 }
 
 /// What the traffic of a run came to.
@@ -198,6 +200,7 @@ impl Traffic {
             availability: slo.map(|s| s.availability),
             window: slo.map(|s| s.window.get()),
             series: out_dir.is_some(),
+            ended: None,
         })
     }
 
@@ -206,11 +209,20 @@ impl Traffic {
         self.shared.recorder().mark(at, Some((iteration, period)));
     }
 
-    /// Stops the traffic at `end`: nothing intended later counts; requests in flight end
-    /// (within their timeout) before the figures are made.
+    /// Ends the traffic at `end`: nothing intended later is sent or counted.
+    pub fn end(&mut self, end: Instant) {
+        if self.ended.is_none() {
+            self.shared.recorder().mark(end, None);
+            self.stop.cancel();
+            self.ended = Some(end);
+        }
+    }
+
+    /// Ends the traffic at `end` unless it already ended, waits for the requests in flight
+    /// (within their timeout), and makes the figures.
     pub async fn stop(mut self, end: Instant) -> Report {
-        self.shared.recorder().mark(end, None);
-        self.stop.cancel();
+        self.end(end);
+        let end = self.ended.unwrap_or(end);
         let _ = (&mut self.senders).await;
         let _ = (&mut self.flusher).await;
         let recorder = {
