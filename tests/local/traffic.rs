@@ -94,11 +94,21 @@ fn traffic_figures_match_what_the_server_counted_and_an_objective_fails_the_run(
             .unwrap_or_else(|| panic!("no objective {name}: {}", r["objectives"]))
             .clone()
     };
-    // A quarter of the requests get 503: the baseline's availability misses 0.99.
+    // A quarter of the requests get 503: the baseline's availability misses 0.99, and
+    // the objective reads the baseline's good share.
     let availability = objective("traffic-availability baseline");
     assert_eq!(availability["met"], false, "{availability}");
     let measured = availability["measured"].as_f64().unwrap();
-    assert!((0.6..0.9).contains(&measured), "{measured}");
+    let baseline = &r["traffic"]["phases"]["baseline"];
+    let (requests, bad) = (
+        baseline["requests"].as_f64().unwrap(),
+        baseline["bad"].as_f64().unwrap(),
+    );
+    assert!(bad > 0.0, "{baseline}");
+    assert!(
+        (measured - (1.0 - bad / requests)).abs() < 1e-9,
+        "{measured} {baseline}"
+    );
     assert_eq!(objective("budget-burned")["met"], true);
     assert_eq!(objective("traffic rate sustained")["met"], true);
 
@@ -186,4 +196,28 @@ fn traffic_figures_match_what_the_server_counted_and_an_objective_fails_the_run(
         junit.contains(r#"name="traffic-availability baseline""#),
         "{junit}"
     );
+    // `verify` holds the folder as sealed, and catches an edited time series.
+    let verify = || {
+        std::process::Command::new(firedrill())
+            .arg("verify")
+            .arg(&d.out)
+            .output()
+            .unwrap()
+    };
+    let before = verify();
+    assert_eq!(
+        before.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+    std::fs::write(
+        d.out.join("traffic.jsonl"),
+        series.replacen("\"errors\":", "\"errors\":1", 1),
+    )
+    .unwrap();
+    let after = verify();
+    let text = String::from_utf8_lossy(&after.stdout);
+    assert_eq!(after.status.code(), Some(1), "{text}");
+    assert!(text.contains("FILE CHANGED: traffic.jsonl"), "{text}");
 }
