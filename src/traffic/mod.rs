@@ -86,8 +86,7 @@ struct Shared {
 impl Shared {
     fn pick(&self) -> &Target {
         let total = self.weights.last().copied().unwrap_or(0);
-        let roll = fastrand::u64(0..total.max(1));
-        let i = self.weights.partition_point(|w| *w <= roll);
+        let i = pick_index(&self.weights, fastrand::u64(0..total.max(1)));
         &self.targets[i.min(self.targets.len() - 1)]
     }
 
@@ -106,6 +105,11 @@ impl Shared {
         let finished = now.checked_sub(self.timeout + GRACE).unwrap_or(self.origin);
         cursor.min(finished)
     }
+}
+
+/// The target a `roll` below the total weight picks, the weights being cumulative.
+fn pick_index(cumulative: &[u64], roll: u64) -> usize {
+    cumulative.partition_point(|w| *w <= roll)
 }
 
 /// The traffic of a run, under way.
@@ -698,6 +702,21 @@ mod tests {
         assert!(report.summary.sustained, "{:?}", report.summary.shortfalls);
         let lat = report.iterations[&1].latency_degradation.unwrap();
         assert!(lat > 20.0, "degradation {lat}");
+    }
+
+    #[test]
+    fn requests_are_picked_in_proportion_to_their_weights() {
+        // Weights 3, 0 and 1: cumulative 3, 3, 4.
+        let cumulative = [3, 3, 4];
+        let picks: Vec<usize> = (0..4).map(|roll| pick_index(&cumulative, roll)).collect();
+        assert_eq!(picks, [0, 0, 0, 2]);
+        let mut counts = [0u32; 3];
+        for _ in 0..40_000 {
+            counts[pick_index(&cumulative, fastrand::u64(0..4))] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        let share = f64::from(counts[2]) / 40_000.0;
+        assert!((0.23..0.27).contains(&share), "{counts:?}");
     }
 
     /// The closed model sends its next request when the last one answered: at a 20 ms
