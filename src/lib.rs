@@ -27,3 +27,4 @@ pub mod spec;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
+pub mod traffic;

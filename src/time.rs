@@ -45,6 +45,11 @@ impl Clock {
         ms(t.saturating_duration_since(self.origin))
     }
 
+    /// The origin itself.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
     /// Time since the origin.
     pub fn since_origin(&self, t: Instant) -> Duration {
         t.saturating_duration_since(self.origin)

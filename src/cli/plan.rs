@@ -525,6 +525,23 @@ fn describe(exp: &Experiment) -> String {
         "\nrecovery: every probe passing for {} after the faults end, within {}",
         s.recovery.stable_for, s.recovery.timeout
     );
+    if let Some(t) = &s.traffic {
+        let pace = match &t.model {
+            crate::spec::TrafficModel::Open(m) => format!(
+                "{} requests/s (open model, at most {} connections)",
+                m.rate, m.max_connections
+            ),
+            crate::spec::TrafficModel::Closed(m) => {
+                format!("{} requests in flight (closed model)", m.concurrency)
+            }
+        };
+        let _ = writeln!(
+            o,
+            "\ntraffic: {pace}, {} kind(s) of request, timeout {}, through the whole run",
+            t.requests.len(),
+            t.timeout
+        );
+    }
     if !s.objectives.is_empty() {
         let _ = writeln!(o, "\nobjectives:");
         for obj in &s.objectives {
@@ -547,6 +564,17 @@ fn describe(exp: &Experiment) -> String {
                     l.probe,
                     l.phase.as_str(),
                     l.max
+                ),
+                Objective::BudgetBurned(b) => {
+                    format!("error budget burned by an iteration <= {}", b.max)
+                }
+                Objective::LatencyDegradation(b) => {
+                    format!("traffic p99 fault / p99 baseline <= {}", b.max)
+                }
+                Objective::TrafficAvailability(a) => format!(
+                    "traffic availability in the {} phase >= {}",
+                    a.phase.as_str(),
+                    a.min
                 ),
             };
             let _ = writeln!(o, "  {line}");

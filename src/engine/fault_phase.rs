@@ -238,6 +238,7 @@ impl Runner {
     fn begin_recovery(&mut self, it: &mut Iteration, phase: &mut FaultPhase) {
         let now = Instant::now();
         it.state.fault_ended = Some(now);
+        self.traffic_mark(now, it.n, crate::traffic::Period::Recovery);
         phase.recovery_deadline = Some(now + self.exp.spec.recovery.timeout.get());
         phase.pods_deadline = phase.recovery_deadline;
         self.enter_phase(it, "recovery");

@@ -304,6 +304,9 @@ impl Runner {
         } = attempt;
         let now = Instant::now();
         run_metrics().injected(&self.exp.metadata.name, fspec.type_name());
+        if it.state.injected.is_none() {
+            self.traffic_mark(now, it.n, crate::traffic::Period::Fault);
+        }
         it.state.mark_injected(now);
         it.state.open_window(it.faults.len(), now);
         record.injected_at = Some(self.record.clock.at(now));

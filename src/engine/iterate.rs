@@ -98,6 +98,7 @@ impl Runner {
     /// slower than the baseline still gets its say); whether the steady state held.
     async fn baseline(&mut self, it: &mut Iteration, inputs: &mut Inputs) -> Result<bool, Stop> {
         self.enter_phase(it, "baseline");
+        self.traffic_mark(it.state.started, it.n, crate::traffic::Period::Baseline);
         let detail = format!("iteration {}", it.n);
         self.event(it, "baseline-started", json!({}), detail);
         let end = it.state.started + self.exp.spec.steady_state.baseline.get();
@@ -173,7 +174,9 @@ impl Runner {
             return Ok(());
         }
         self.enter_phase(it, "cooldown");
-        let until = Instant::now() + cooldown.get();
+        let now = Instant::now();
+        self.traffic_mark(now, it.n, crate::traffic::Period::Cooldown);
+        let until = now + cooldown.get();
         loop {
             tokio::select! {
                 biased;
@@ -349,6 +352,8 @@ impl Runner {
             availability: st.recovery.availability(),
             faults: std::mem::take(&mut it.faults),
             probes: self.probe_summaries(&st.recorders),
+            // Filled in when the traffic stops: its last requests may still be in flight.
+            traffic: None,
             events: std::mem::take(&mut it.events),
             pod_recovery,
             detection_event: it.detection_event.take(),

@@ -40,6 +40,7 @@ pub use iteration::IterationState;
 pub use rollback::{PendingIntent, Rollback, pending_intents};
 
 use crate::detection::webhook::WebhookServer;
+use crate::error::chain;
 use crate::fault::{self, Fault, FaultContext};
 use crate::journal::Journal;
 use crate::measure::ProbeRecorders;
@@ -412,6 +413,7 @@ async fn run_with(
         responder,
         pod_counts: BTreeMap::new(),
         next_step: None,
+        traffic: None,
     };
     let result = runner.run().instrument(span.clone()).await;
     // Nothing is left to stop: the link says so from now on.
@@ -436,6 +438,8 @@ struct Runner {
     pod_counts: BTreeMap<String, usize>,
     /// What the user can do about the error that stopped the run, when there is something.
     next_step: Option<String>,
+    /// The traffic, while the iterations run (`spec.traffic`).
+    traffic: Option<crate::traffic::Traffic>,
 }
 
 /// Who the run is, in the journal and in the traces.
@@ -481,8 +485,15 @@ impl Runner {
         if started.stop.is_none() {
             started.stop = self.iterate(&mut started, &mut tally).await;
         }
+        // After iterations that went to their end every fault is reverted: the traffic's
+        // last requests end before the processes stop. A run stopped early rolls back
+        // first, and waits for them after.
+        if started.stop.is_none() {
+            self.stop_traffic(&mut tally).await;
+        }
         // Whatever happened above, nothing injected survives this point.
         let rollback = self.roll_back(&mut started).await;
+        self.stop_traffic(&mut tally).await;
         let mut stop = started.stop.take();
         // Everything is reverted; people may still be answering. Wait for them only after
         // a run that went to its end.
@@ -516,8 +527,88 @@ impl Runner {
         result
     }
 
-    /// Runs the iterations; why the run stopped early, if it did.
+    /// Runs the iterations under the traffic, if the experiment has one; why the run
+    /// stopped early, if it did.
     async fn iterate(&mut self, started: &mut Started, tally: &mut Tally) -> Option<Stop> {
+        let platform = started.platform.as_ref()?;
+        if let Err(stop) = self.start_traffic(platform).await {
+            return Some(stop);
+        }
+        let stop = self.iterations_(started, tally).await;
+        // Nothing more is sent; the requests in flight are waited for before the rollback,
+        // or after it when the run stopped early, which they must not delay.
+        if let Some(t) = &mut self.traffic {
+            t.end(Instant::now());
+        }
+        stop
+    }
+
+    /// Starts the traffic of `spec.traffic`, its URLs expanded as the probes' are.
+    async fn start_traffic(&mut self, platform: &Platform) -> Result<(), Stop> {
+        let Some(spec) = &self.exp.spec.traffic else {
+            return Ok(());
+        };
+        let base = self
+            .opts
+            .source_file
+            .as_deref()
+            .and_then(|f| std::path::Path::new(f).parent())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let traffic = crate::traffic::Traffic::start(
+            spec,
+            self.exp.spec.slo.as_ref(),
+            platform.template(),
+            &base,
+            self.record.clock.origin(),
+            self.opts.out_dir.as_deref(),
+        )
+        .await
+        .map_err(|e| Stop::Aborted(format!("the traffic cannot start: {}", chain(&e))))?;
+        let detail = match &spec.model {
+            crate::spec::TrafficModel::Open(m) => format!("{} requests/s", m.rate),
+            crate::spec::TrafficModel::Closed(m) => format!("{} requests in flight", m.concurrency),
+        };
+        self.record.run_event("traffic-started", detail);
+        self.traffic = Some(traffic);
+        Ok(())
+    }
+
+    /// Stops the traffic and gives each iteration its figures.
+    async fn stop_traffic(&mut self, tally: &mut Tally) {
+        let Some(traffic) = self.traffic.take() else {
+            return;
+        };
+        let report = traffic.stop(Instant::now()).await;
+        if let Some(error) = &report.series_error {
+            tracing::warn!(error = %error, "the traffic's time series could not be written");
+        }
+        let mut iterations = report.iterations;
+        for it in &mut tally.iterations {
+            it.traffic = iterations.remove(&it.index);
+        }
+        let detail = if report.summary.sustained {
+            "every phase carried the traffic asked".to_owned()
+        } else {
+            format!("not sustained: {}", report.summary.shortfalls.join("; "))
+        };
+        self.record.run_event_with(
+            "traffic-stopped",
+            json!({"sustained": report.summary.sustained, "shortfalls": report.summary.shortfalls}),
+            detail,
+        );
+        tally.traffic = Some(report.summary);
+    }
+
+    /// From `at` on, the traffic's requests belong to iteration `n`'s `period`.
+    pub(super) fn traffic_mark(&self, at: Instant, n: u32, period: crate::traffic::Period) {
+        if let Some(t) = &self.traffic {
+            t.mark(at, n, period);
+        }
+    }
+
+    /// The iterations; why the run stopped early, if it did.
+    async fn iterations_(&mut self, started: &mut Started, tally: &mut Tally) -> Option<Stop> {
         let platform = started.platform.as_ref()?;
         let ctx = FaultContext {
             firedrill: self.opts.firedrill.clone(),
@@ -589,6 +680,10 @@ impl Runner {
             &tally.ttd,
             &tally.ttr,
             tally.completed(),
+            objectives::TrafficFigures {
+                summary: tally.traffic.as_ref(),
+                iterations: &tally.iterations,
+            },
         );
         let verdict = verdict::verdict(&rollback, stop, tally.failed_reason.take(), &objectives);
         let finished = Instant::now();
@@ -629,6 +724,13 @@ impl Runner {
         let origin = self.record.clock.wall_origin();
         if latency_log::write(&dir.join("latency.hlog"), origin, &tally.log) {
             add("histograms", "latency.hlog");
+        }
+        if tally
+            .traffic
+            .as_ref()
+            .is_some_and(|t| t.series_file.is_some())
+        {
+            add("traffic", crate::traffic::SERIES_FILE);
         }
         add("result", "result.json");
         files
@@ -682,6 +784,7 @@ impl Runner {
             },
             probes: self.probe_summaries(&tally.totals),
             summary: tally.summary(),
+            traffic: tally.traffic.clone(),
             iterations: tally.iterations,
             objectives: ending.objectives,
             rollback: ending.rollback,

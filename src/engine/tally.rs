@@ -23,6 +23,8 @@ pub(super) struct Tally {
     outage: DurationRecorder,
     /// The first reason the run failed, if an iteration did.
     pub(super) failed_reason: Option<String>,
+    /// The traffic over the run, once it stopped.
+    pub(super) traffic: Option<crate::result::TrafficSummary>,
     after_count: u64,
     after_errors: u64,
 }
@@ -39,6 +41,7 @@ impl Tally {
             ttr: DurationRecorder::default(),
             outage: DurationRecorder::default(),
             failed_reason: None,
+            traffic: None,
             after_count: 0,
             after_errors: 0,
         }

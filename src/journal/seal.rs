@@ -21,12 +21,13 @@ use super::{Journal, JournalError, hex};
 pub const SEAL: &str = "files-sealed";
 
 /// The files of a run's folder that state a figure, besides the notification drafts.
-const SEALED: [&str; 5] = [
+const SEALED: [&str; 6] = [
     "result.json",
     "scorecard.md",
     "report.html",
     "junit.xml",
     "latency.hlog",
+    "traffic.jsonl",
 ];
 /// The folder of the notification drafts and approved reports.
 const NOTIFICATIONS: &str = "notifications";

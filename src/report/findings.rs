@@ -307,7 +307,8 @@ pub fn of(report: &Report) -> Vec<Finding> {
                     match (o.measured, o.unit.as_str()) {
                         (None, _) => "nothing".to_owned(),
                         (Some(v), "ratio") => format::percent(v),
-                        (Some(v), _) => format::seconds(v / 1e3),
+                        (Some(v), "ms") => format::seconds(v / 1e3),
+                        (Some(v), unit) => format!("{} {unit}", format::trim(v, 3)),
                     }
                 ),
                 "Fix the system, or record a risk acceptance with its owner.",

@@ -238,7 +238,8 @@ fn view(report: &Report) -> View {
                 measured: match (o.measured, o.unit.as_str()) {
                     (None, _) => "nothing".to_owned(),
                     (Some(v), "ratio") => format::percent(v),
-                    (Some(v), _) => format::seconds(v / 1e3),
+                    (Some(v), "ms") => format::seconds(v / 1e3),
+                    (Some(v), unit) => format!("{} {unit}", format::trim(v, 3)),
                 },
                 met: o.met,
             });

@@ -107,7 +107,8 @@ pub fn render(r: &RunResult) -> String {
             let measured = match (o.measured, o.unit.as_str()) {
                 (None, _) => "not measured".to_owned(),
                 (Some(v), "ratio") => pct(v),
-                (Some(v), _) => fmt_ms(v),
+                (Some(v), "ms") => fmt_ms(v),
+                (Some(v), unit) => format!("{v:.2} {unit}"),
             };
             t.row(vec![
                 o.name.clone(),

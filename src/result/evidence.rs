@@ -191,6 +191,11 @@ pub fn input_for_run(spec: &Spec, result: &RunResult, journal: &JournalCheck) ->
             metrics.push(observation);
         }
     }
+    // What the traffic's users felt while the faults held is the service's own
+    // continuity, as the probes' latency is.
+    if exercised.contains(&Capability::RecoveryContinuity) {
+        metrics.extend(traffic_metrics(&done, latency_scale));
+    }
     // A fault that breaks a third party speaks for third-party resilience whatever else the
     // experiment injects: its figures come from its own window.
     metrics.extend(third_party_metrics(&done, &maps, latency_scale));
@@ -469,6 +474,50 @@ fn worst_multiple<'a>(
         .reduce(f64::max)
 }
 
+/// The scale of the error budget an iteration burned: full marks up to a tenth of the
+/// window's budget, none at the whole of it.
+const BUDGET_SCALE: Scale = Scale::Multiple {
+    target: 0.1,
+    limit: Some(1.0),
+};
+
+/// Recovery and continuity from the traffic (`spec.traffic`): each iteration's p99 under the
+/// fault over its baseline p99, and the share of the SLO's error budget it burned.
+fn traffic_metrics(
+    done: &[&IterationResult],
+    latency_scale: Option<Scale>,
+) -> Vec<MetricObservation> {
+    let mut metrics = Vec::new();
+    let values = |f: &dyn Fn(&crate::result::IterationTraffic) -> Option<f64>| -> Vec<f64> {
+        done.iter()
+            .filter_map(|i| i.traffic.as_ref().and_then(f))
+            .collect()
+    };
+    let degradation = values(&|t| t.latency_degradation);
+    if !degradation.is_empty() {
+        metrics.push(MetricObservation::organisation(
+            Capability::RecoveryContinuity,
+            Metric::Custom {
+                name: "traffic-latency-during-fault".to_owned(),
+                scale: latency_scale.unwrap_or(Metric::LatencyDuringFault.default_scale()),
+            },
+            degradation,
+        ));
+    }
+    let burned = values(&|t| t.budget_burned);
+    if !burned.is_empty() {
+        metrics.push(MetricObservation::organisation(
+            Capability::RecoveryContinuity,
+            Metric::Custom {
+                name: "error-budget-burned".to_owned(),
+                scale: BUDGET_SCALE,
+            },
+            burned,
+        ));
+    }
+    metrics
+}
+
 /// Third-party resilience from each fault that breaks a third party: the p99 multiple and
 /// the availability of the probes while that fault held alone (while it held, when it never
 /// held alone), per iteration the worst over such faults.
@@ -736,6 +785,39 @@ mod tests {
             .iter()
             .find(|m| m.metric.name() == name)
             .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    #[test]
+    fn the_traffic_evidences_recovery_and_continuity_as_the_organisations() {
+        let (spec, mut result) = (spec(), result());
+        for (n, it) in result.iterations.iter_mut().enumerate() {
+            it.traffic = Some(crate::result::IterationTraffic {
+                phases: BTreeMap::new(),
+                bad_requests: 10 * n as u64,
+                budget_allowance: Some(100.0),
+                budget_burned: Some(0.1 * n as f64),
+                latency_degradation: Some(1.5 + n as f64),
+            });
+        }
+        let input = input_for_run(&spec, &result, &journal());
+        let burned = metric(&input, "error-budget-burned");
+        assert_eq!(burned.capability, Capability::RecoveryContinuity);
+        assert_eq!(burned.provenance, Provenance::Organisation);
+        let done = result.iterations.len();
+        let expected: Vec<f64> = (0..done).map(|n| 0.1 * n as f64).collect();
+        assert_eq!(burned.values, expected);
+        let latency = metric(&input, "traffic-latency-during-fault");
+        assert_eq!(latency.capability, Capability::RecoveryContinuity);
+        assert_eq!(latency.values[0], 1.5);
+        // Without traffic, neither is claimed.
+        let plain = input_for_run(&spec, &self::result(), &journal());
+        assert!(
+            plain
+                .input
+                .capability_metrics
+                .iter()
+                .all(|m| m.metric.name() != "error-budget-burned")
+        );
     }
 
     #[test]

@@ -9,10 +9,12 @@ mod effect;
 pub mod evidence;
 mod kubernetes;
 mod security;
+mod traffic;
 
 pub use effect::Effect;
 pub use kubernetes::{PodRecovery, WarningEvent};
 pub use security::{CanaryOutcome, PreventionOutcome, SecurityOutcome};
+pub use traffic::{IterationTraffic, SeriesLine, TrafficPhase, TrafficSummary};
 
 use crate::measure::{DurationSummary, LatencySummary};
 use crate::scorecard::{Scorecard, ScorecardInput};
@@ -98,6 +100,9 @@ pub struct RunResult {
     pub probes: BTreeMap<String, BTreeMap<String, LatencySummary>>,
     /// Time to detect and recover over the iterations.
     pub summary: Summary,
+    /// The traffic carried through the run (`spec.traffic`), per phase over all iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficSummary>,
     /// Each objective and whether it was met.
     pub objectives: Vec<ObjectiveResult>,
     /// What was reverted when the run ended.
@@ -473,6 +478,9 @@ pub struct IterationResult {
     pub faults: Vec<FaultRecord>,
     /// Probe → phase → summary.
     pub probes: BTreeMap<String, BTreeMap<String, LatencySummary>>,
+    /// The traffic of this iteration, its error budget burned and latency degradation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<IterationTraffic>,
     /// Everything that happened, in order.
     pub events: Vec<Event>,
     /// Each pod a fault removed (Kubernetes pod-delete, pod-evict) and how it was replaced,

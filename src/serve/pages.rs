@@ -331,7 +331,7 @@ pub fn run(frame: &Frame, detail: &RunDetail) -> Result<String, PageError> {
             measured: match (o.measured, o.unit.as_str()) {
                 (Some(v), "ms") => format::duration_ms(v),
                 (Some(v), "ratio") => format::percent(v),
-                (Some(v), _) => format::trim(v, 3),
+                (Some(v), unit) => format!("{} {unit}", format::trim(v, 3)),
                 (None, _) => "not measured".to_owned(),
             },
             met: o.met,

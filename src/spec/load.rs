@@ -28,7 +28,7 @@ pub const MAX_REPLAYED_EVENTS: usize = 10_000;
 /// Reads, parses and validates an experiment file.
 pub fn load_file(path: &Path) -> Result<Experiment, SpecError> {
     let (name, text) = read_text(path)?;
-    load_str(&name, &text)
+    load_str_in(&name, &text, path.parent())
 }
 
 /// Reads a document file within the size limit, as UTF-8; returns its name and text.
@@ -75,7 +75,8 @@ pub fn load_document(path: &Path) -> Result<Document, SpecError> {
     let is_suite = !is_blank(&text)
         && parse::<Peek>(&text).is_ok_and(|peek| peek.kind.as_deref() == Some("Suite"));
     if !is_suite {
-        return load_str(&name, &text).map(|exp| Document::Experiment(Box::new(exp)));
+        return load_str_in(&name, &text, path.parent())
+            .map(|exp| Document::Experiment(Box::new(exp)));
     }
     let suite: Suite = match parse(&text) {
         Ok(suite) => suite,
@@ -137,6 +138,12 @@ pub fn load_schedule(path: &Path) -> Result<super::Schedule, SpecError> {
 
 /// Parses and validates an experiment held in memory; `file` names it in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Experiment, SpecError> {
+    load_str_in(file, text, None)
+}
+
+/// Parses and validates an experiment; `base`, the folder of its file, also checks the
+/// files it names (a traffic request's `bodyFile`).
+fn load_str_in(file: &str, text: &str, base: Option<&Path>) -> Result<Experiment, SpecError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(invalid(
             file,
@@ -165,6 +172,9 @@ pub fn load_str(file: &str, text: &str) -> Result<Experiment, SpecError> {
         }
     };
     let mut problems = super::validate(&exp);
+    if let Some(base) = base {
+        problems.extend(super::traffic::missing_body_files(&exp.spec, base));
+    }
     if problems.is_empty() {
         return Ok(exp);
     }

@@ -12,6 +12,7 @@ mod schedule;
 mod scorecard;
 mod structure;
 mod suite;
+mod traffic;
 mod types;
 mod validate;
 
@@ -27,6 +28,7 @@ pub use schedule::{
 };
 pub use scorecard::{DurationTarget, MultipleTarget, ScorecardSpec, ScorecardTargets};
 pub use suite::{Suite, SuiteKind, SuiteSpec, capability_key};
+pub use traffic::*;
 pub use types::*;
 pub use validate::{
     Checker, CidrError, STACK_ALERTMANAGER, STACK_PROMETHEUS, is_system_namespace, parse_cidr,

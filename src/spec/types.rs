@@ -75,6 +75,12 @@ pub struct Spec {
     /// When the system counts as recovered.
     #[serde(default)]
     pub recovery: Recovery,
+    /// HTTP load sent through the whole run, measured per phase and over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<super::Traffic>,
+    /// The service level objective the traffic's error budget is counted against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::Slo>,
     /// Targets that decide the verdict and the exit code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objectives: Vec<Objective>,
@@ -1510,6 +1516,30 @@ pub enum Objective {
     Availability(AvailabilityObjective),
     /// A latency percentile of a probe in a phase.
     Latency(LatencyObjective),
+    /// The share of the SLO's error budget the worst iteration burned (needs `spec.slo`).
+    BudgetBurned(RatioBound),
+    /// The traffic's p99 in the fault phase over its p99 at baseline, worst iteration.
+    LatencyDegradation(RatioBound),
+    /// The share of good traffic requests in a phase, over the whole run.
+    TrafficAvailability(TrafficAvailabilityObjective),
+}
+
+/// An upper bound on a ratio measured per iteration; the worst iteration counts.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RatioBound {
+    /// The largest acceptable value.
+    pub max: f64,
+}
+
+/// A lower bound on the share of good traffic requests in a phase.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficAvailabilityObjective {
+    /// The phase measured.
+    pub phase: Phase,
+    /// The smallest acceptable share of good requests, 0 to 1.
+    pub min: f64,
 }
 
 /// A bound on a percentile of a duration measured once per iteration.

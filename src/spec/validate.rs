@@ -215,7 +215,31 @@ impl<'a> Checker<'a> {
                     self.probe_ref(&format!("{path}.probe"), &o.probe);
                     self.percentile(&format!("{path}.percentile"), o.percentile);
                 }
+                Objective::BudgetBurned(o) => {
+                    self.needs_traffic(&path, "budget-burned");
+                    if spec.slo.is_none() {
+                        self.problem(
+                            format!("{path}.metric"),
+                            "budget-burned needs `spec.slo`: add an availability target and a window",
+                        );
+                    }
+                    self.non_negative(&format!("{path}.max"), o.max);
+                }
+                Objective::LatencyDegradation(o) => {
+                    self.needs_traffic(&path, "latency-degradation");
+                    self.non_negative(&format!("{path}.max"), o.max);
+                }
+                Objective::TrafficAvailability(o) => {
+                    self.needs_traffic(&path, "traffic-availability");
+                    self.ratio(&format!("{path}.min"), o.min);
+                }
             }
+        }
+        if let Some(traffic) = &spec.traffic {
+            self.traffic(traffic);
+        }
+        if let Some(slo) = &spec.slo {
+            self.slo(slo);
         }
 
         if let Some(scorecard) = &spec.scorecard {
@@ -2014,6 +2038,138 @@ impl<'a> Checker<'a> {
     pub fn positive(&mut self, path: &str, d: Duration) {
         if d.is_zero() {
             self.problem(path, "must be more than 0s");
+        }
+    }
+
+    /// An objective on the traffic needs `spec.traffic`.
+    fn needs_traffic(&mut self, path: &str, metric: &str) {
+        if self.exp.spec.traffic.is_none() {
+            self.problem(
+                format!("{path}.metric"),
+                format!("{metric} measures the traffic: add `spec.traffic`"),
+            );
+        }
+    }
+
+    fn non_negative(&mut self, path: &str, value: f64) {
+        if !(value.is_finite() && value >= 0.0) {
+            self.problem(
+                path,
+                format!("{value} is out of range: write a number of at least 0"),
+            );
+        }
+    }
+
+    /// `spec.traffic`: a rate or a concurrency the generator can keep, requests that parse,
+    /// weights that pick something.
+    fn traffic(&mut self, t: &super::Traffic) {
+        use super::{MAX_CONNECTIONS, MAX_RATE, MAX_RESOLUTION, MAX_TIMEOUT, MIN_RESOLUTION};
+        match &t.model {
+            super::TrafficModel::Open(o) => {
+                if !(o.rate.is_finite() && o.rate > 0.0 && o.rate <= MAX_RATE) {
+                    self.problem(
+                        "spec.traffic.model.rate",
+                        format!(
+                            "{} is out of range: write more than 0 and at most {MAX_RATE} requests per second (one machine cannot keep a higher rate's schedule)",
+                            o.rate
+                        ),
+                    );
+                }
+                if !(1..=MAX_CONNECTIONS).contains(&o.max_connections) {
+                    self.problem(
+                        "spec.traffic.model.maxConnections",
+                        format!(
+                            "{} is out of range: write 1 to {MAX_CONNECTIONS}",
+                            o.max_connections
+                        ),
+                    );
+                }
+            }
+            super::TrafficModel::Closed(c) => {
+                if !(1..=MAX_CONNECTIONS).contains(&c.concurrency) {
+                    self.problem(
+                        "spec.traffic.model.concurrency",
+                        format!(
+                            "{} is out of range: write 1 to {MAX_CONNECTIONS}",
+                            c.concurrency
+                        ),
+                    );
+                }
+            }
+        }
+        if t.timeout.is_zero() || t.timeout > MAX_TIMEOUT {
+            self.problem(
+                "spec.traffic.timeout",
+                format!(
+                    "{} is out of range: write more than 0s and at most {MAX_TIMEOUT}",
+                    t.timeout
+                ),
+            );
+        }
+        if t.resolution < MIN_RESOLUTION || t.resolution > MAX_RESOLUTION {
+            self.problem(
+                "spec.traffic.resolution",
+                format!(
+                    "{} is out of range: write {MIN_RESOLUTION} to {MAX_RESOLUTION}",
+                    t.resolution
+                ),
+            );
+        }
+        if t.requests.is_empty() {
+            self.problem("spec.traffic.requests", "must list at least one request");
+        } else if t.requests.iter().all(|r| r.weight == 0) {
+            self.problem(
+                "spec.traffic.requests",
+                "the weights sum to 0: give at least one request a weight above 0",
+            );
+        }
+        for (i, r) in t.requests.iter().enumerate() {
+            let path = format!("spec.traffic.requests[{i}]");
+            self.url(&format!("{path}.url"), &r.url);
+            if r.body.is_some() && r.body_file.is_some() {
+                self.problem(
+                    format!("{path}.bodyFile"),
+                    "write either `body` or `bodyFile`, not both",
+                );
+            }
+            for (name, value) in &r.headers {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    self.problem(
+                        format!("{path}.headers.{name}"),
+                        "is not a valid header name",
+                    );
+                } else if http::HeaderValue::from_str(value).is_err() {
+                    self.problem(
+                        format!("{path}.headers.{name}"),
+                        "is not a valid header value",
+                    );
+                }
+            }
+        }
+    }
+
+    /// `spec.slo`: a target below 1 (else there is no budget) and a window.
+    fn slo(&mut self, slo: &super::Slo) {
+        if !(slo.availability > 0.0 && slo.availability < 1.0) {
+            self.problem(
+                "spec.slo.availability",
+                format!(
+                    "{} is out of range: write a share above 0 and below 1, such as 0.999 (at 1 there is no error budget)",
+                    slo.availability
+                ),
+            );
+        }
+        if slo.window.is_zero() {
+            self.problem("spec.slo.window", "must be more than 0s");
+        }
+        if slo.latency.is_some_and(|l| l.is_zero()) {
+            self.problem("spec.slo.latency", "must be more than 0s");
+        }
+        if self.exp.spec.traffic.is_none() {
+            self.problem(
+                "spec.slo",
+                "the error budget is counted on the traffic: add `spec.traffic`",
+            );
         }
     }
 

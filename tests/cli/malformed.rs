@@ -401,3 +401,82 @@ fn one_validate_lists_every_structural_problem() {
     }
     assert!(stderr.contains("has 3 problems"), "{stderr}");
 }
+
+/// The minimal valid experiment with these lines added under `spec`.
+fn with_traffic(spec_lines: &str) -> String {
+    let minimal = std::fs::read_to_string(fixtures().join("valid/minimal.yaml")).unwrap();
+    format!("{}\n{spec_lines}\n", minimal.trim_end())
+}
+
+#[test]
+fn bad_traffic_is_rejected_with_the_field_path() {
+    let _guard = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let request = r#"{url: "http://{workload.web}/"}"#;
+    let cases = [
+        (
+            format!("  traffic: {{model: {{type: open, rate: 0}}, requests: [{request}]}}"),
+            "spec.traffic.model.rate",
+            "0 is out of range",
+        ),
+        (
+            format!("  traffic: {{model: {{type: open, rate: 1000000}}, requests: [{request}]}}"),
+            "spec.traffic.model.rate",
+            "at most 50000 requests per second",
+        ),
+        (
+            r#"  traffic: {model: {type: open, rate: 10}, requests: [{url: "http://exa mple/"}]}"#
+                .to_owned(),
+            "spec.traffic.requests[0].url",
+            "not an absolute http:// URL",
+        ),
+        (
+            r#"  traffic: {model: {type: open, rate: 10}, requests: [{url: "http://{workload.web}/", bodyFile: no-such-body.json}]}"#
+                .to_owned(),
+            "spec.traffic.requests[0].bodyFile",
+            "cannot read",
+        ),
+        (
+            r#"  traffic: {model: {type: closed, concurrency: 2}, requests: [{url: "http://{workload.web}/", weight: 0}]}"#
+                .to_owned(),
+            "spec.traffic.requests",
+            "the weights sum to 0",
+        ),
+        (
+            format!(
+                "  traffic: {{model: {{type: open, rate: 10}}, requests: [{request}]}}\n  objectives: [{{metric: budget-burned, max: 0.1}}]"
+            ),
+            "spec.objectives[0].metric",
+            "needs `spec.slo`",
+        ),
+        (
+            format!(
+                "  traffic: {{model: {{type: open, rate: 10}}, requests: [{request}]}}\n  slo: {{availability: 1, window: 30d}}"
+            ),
+            "spec.slo.availability",
+            "no error budget",
+        ),
+        (
+            "  objectives: [{metric: traffic-availability, phase: fault, min: 0.9}]".to_owned(),
+            "spec.objectives[0].metric",
+            "add `spec.traffic`",
+        ),
+    ];
+    for (i, (lines, path, message)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("traffic-{i}.yaml"));
+        std::fs::write(&file, with_traffic(lines)).unwrap();
+        let stderr = rejected(&file);
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!(": {path}: ")))
+            .unwrap_or_else(|| panic!("case {i}: no problem at {path} in\n{stderr}"));
+        assert!(
+            line.contains(message),
+            "case {i}: `{message}` missing in {line}"
+        );
+        assert!(
+            line.contains(&format!("{}:", file.display())),
+            "case {i}: no file:line:column in {line}"
+        );
+    }
+}

@@ -27,3 +27,4 @@ mod run;
 mod security;
 mod suite;
 mod telemetry;
+mod traffic;
