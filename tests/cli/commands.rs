@@ -215,20 +215,26 @@ fn a_kubernetes_run_without_a_cluster_says_why_once_and_what_to_do_and_scores_no
     assert!(out.path().join("journal.jsonl").is_file());
 }
 
-/// Times, ports, tokens, measured figures and folders of a run's output replaced, spaces
-/// collapsed: what stays is what the output says, and the versions it names. Progress lines
-/// of concurrent tasks, and capabilities of equal scores, come in either order: those are
-/// compared sorted.
+/// Times, ports, tokens, measured figures, verdicts and folders of a run's output replaced,
+/// spaces collapsed: what stays is what the output says, and the versions it names. Progress
+/// lines of concurrent tasks, and capabilities of equal scores, come in either order: those
+/// are compared sorted.
 fn sample_shape(text: &str) -> Vec<String> {
     let figure = regex::Regex::new(r"(\d+\.\d+\.\d+)|\d+(?:\.\d+)?").unwrap();
     let token = regex::Regex::new(r"/stop/\S+").unwrap();
+    let verdict = regex::Regex::new(r"\b(PASSED|FAILED)\b").unwrap();
+    let met = regex::Regex::new(r"\s(yes|NO)$").unwrap();
     let mut lines: Vec<String> = text
         .lines()
+        .filter(|line| !line.trim_start().starts_with("objectives missed:"))
         .map(|line| {
+            let line = met
+                .replace(&verdict.replace_all(line, "VERDICT"), " MET")
+                .into_owned();
             let line = if line.starts_with("results: ") {
                 "results: DIR"
             } else {
-                line
+                line.as_str()
             };
             let line = token.replace_all(line, "/stop/TOKEN");
             let line = figure.replace_all(&line, |c: &regex::Captures<'_>| {
@@ -272,7 +278,10 @@ fn the_readme_shows_what_the_quick_start_prints() {
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // 0 on a quiet host; 1 when a host loaded by the other tests misses the baseline latency
+    // objective. The verdict is left out of the comparison below: the sample is about what
+    // the output says, not about this host's timing.
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The README shows the progress of the first iteration, then the summary.
