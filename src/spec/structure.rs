@@ -104,16 +104,7 @@ impl Walk<'_> {
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
             && !allowed.iter().any(|a| same_scalar(a, value))
         {
-            let names: Vec<String> = allowed.iter().map(scalar_text).collect();
-            out.push(self.problem(
-                path,
-                format!(
-                    "unknown variant `{}`, expected one of {}",
-                    scalar_text(value),
-                    names.join(", ")
-                ),
-                None,
-            ));
+            out.push(self.problem(path, unknown_variant(value, allowed.iter()), None));
             return;
         }
         if let Some(expected) = schema.get("const")
@@ -174,16 +165,7 @@ impl Walk<'_> {
                 .all(|c| c.get("const").is_some() || c.get("enum").is_some());
         if closed && !value.is_object() && !value.is_array() {
             if !values.iter().any(|v| same_scalar(v, value)) {
-                let names: Vec<String> = values.iter().map(|v| scalar_text(v)).collect();
-                out.push(self.problem(
-                    path,
-                    format!(
-                        "unknown variant `{}`, expected one of {}",
-                        scalar_text(value),
-                        names.join(", ")
-                    ),
-                    None,
-                ));
+                out.push(self.problem(path, unknown_variant(value, values.iter().copied()), None));
             }
             return;
         }
@@ -374,6 +356,16 @@ fn same_scalar(expected: &Value, value: &Value) -> bool {
             && !value.is_array()
             && !value.is_null()
             && scalar_text(expected) == scalar_text(value))
+}
+
+/// The message for a value outside a closed set.
+fn unknown_variant<'a>(value: &Value, allowed: impl Iterator<Item = &'a Value>) -> String {
+    let names: Vec<String> = allowed.map(scalar_text).collect();
+    format!(
+        "unknown variant `{}`, expected one of {}",
+        scalar_text(value),
+        names.join(", ")
+    )
 }
 
 fn scalar_text(value: &Value) -> String {
